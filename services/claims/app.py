@@ -1,0 +1,26 @@
+"""The claims service: claims and their deadlines, surveys, personal-data requests."""
+
+from __future__ import annotations
+
+from shared.events import topic_of
+from shared.service import Service, ServiceDefinition
+from shared.settings import settings_class
+
+from services.claims.api import router
+from services.claims.handlers import HANDLERS
+from services.claims.projection import projector
+
+Settings = settings_class("claims")
+
+definition = ServiceDefinition(
+    name="claims",
+    title="Claims",
+    description="Pre-trial claims with their 15-day deadline, satisfaction surveys, personal-data requests.",
+    projector=projector,
+    routers=[router],
+    subscriptions={topic_of("contracts"): HANDLERS},
+)
+
+
+def build(settings=None, **kwargs) -> Service:
+    return Service(definition, settings or Settings(), **kwargs)

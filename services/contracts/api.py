@@ -1,0 +1,109 @@
+"""HTTP commands and queries of the contracts service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.errors import Conflict, NotFound
+from shared.events.contracts import ContractTerms
+from shared.service import Service, command_context, get_service
+
+from services.contracts.domain import contract as domain
+
+router = APIRouter(tags=["contracts"])
+
+
+class RegisterContract(ContractTerms):
+    """The command: register a contract as a draft with all its terms."""
+
+
+class SignContract(BaseModel):
+    signed_at: AwareDatetime | None = None
+
+
+class ContractView(BaseModel):
+    contract_id: str
+    number: str
+    status: str
+    version: int
+    signed_at: datetime | None
+    terms: dict[str, Any]
+
+
+@router.post("/contracts", status_code=201, response_model=ContractView)
+async def register(command: RegisterContract, request: Request,
+                   actor: Annotated[Actor, Depends(require(OPERATORS))],
+                   service: Annotated[Service, Depends(get_service)]) -> ContractView:
+    contract_id = str(uuid.uuid4())
+    terms = ContractTerms.model_validate(command.model_dump())
+    events = domain.register_contract(contract_id, terms)
+    context = command_context(request, actor, service)
+    async with service.unit_of_work() as uow:
+        taken = await uow.conn.scalar(text("SELECT contract_id FROM contracts WHERE number = :n"), {"n": terms.number})
+        if taken:
+            raise Conflict(f"contract number {terms.number} is already registered", reason="duplicate_contract_number",
+                           details={"contract_id": taken})
+        try:
+            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=0,
+                                 contract_id=contract_id, occurred_at=context.recorded_at, events=events,
+                                 context=context)
+        except IntegrityError:
+            # two registrations of one number raced past the check; the unique index decided
+            raise Conflict(f"contract number {terms.number} is already registered",
+                           reason="duplicate_contract_number") from None
+        await uow.commit()
+    return await _view(service, contract_id)
+
+
+@router.post("/contracts/{contract_id}/sign", response_model=ContractView)
+async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+               service: Annotated[Service, Depends(get_service)], command: SignContract | None = None) -> ContractView:
+    context = command_context(request, actor, service)
+    signed_at = (command.signed_at if command and command.signed_at else context.recorded_at)
+    async with service.unit_of_work() as uow:
+        stored = await service.store.read_stream(uow.conn, domain.stream_id(contract_id))
+        state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
+        events = domain.sign_contract(state, contract_id, signed_at)
+        await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+                             contract_id=contract_id, occurred_at=signed_at, events=events, context=context)
+        await uow.commit()
+    return await _view(service, contract_id)
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractView)
+async def get_contract(contract_id: str, _actor: Annotated[Actor, Depends(require(READERS))],
+                       service: Annotated[Service, Depends(get_service)]) -> ContractView:
+    return await _view(service, contract_id)
+
+
+@router.get("/contracts", response_model=list[ContractView])
+async def list_contracts(_actor: Annotated[Actor, Depends(require(READERS))],
+                         service: Annotated[Service, Depends(get_service)],
+                         number: Annotated[str | None, Query(max_length=100)] = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ContractView]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(
+            text("SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n) ORDER BY number LIMIT :l"),
+            {"n": number, "l": limit})).mappings().all()
+    return [ContractView(**_row(r)) for r in rows]
+
+
+async def _view(service: Service, contract_id: str) -> ContractView:
+    async with service.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM contracts WHERE contract_id = :id"),
+                                  {"id": contract_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"contract {contract_id} is not registered", reason="contract_not_found")
+    return ContractView(**_row(row))
+
+
+def _row(row) -> dict[str, Any]:
+    return {k: row[k] for k in ("contract_id", "number", "status", "version", "signed_at", "terms")}

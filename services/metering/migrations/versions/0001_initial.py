@@ -1,0 +1,35 @@
+"""Event store and the meters read model.
+
+Revision ID: 0001
+"""
+
+from alembic import op
+
+from shared.eventstore.schema import create_event_store
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    create_event_store(op.execute)
+    op.execute("""
+        CREATE TABLE meters (
+            serial               text PRIMARY KEY,
+            contract_id          text NOT NULL,
+            delivery_point_code  text NOT NULL,
+            delivery_point_name  text NOT NULL,
+            voltage_kv           numeric(10, 3) NOT NULL,
+            meter_type           text NOT NULL,
+            accuracy_class       text NOT NULL,
+            ct_ratio             text NOT NULL,
+            vt_ratio             text NOT NULL,
+            multiplier           integer NOT NULL CHECK (multiplier > 0),
+            registered_at        timestamptz NOT NULL
+        )
+    """)
+    op.execute("CREATE INDEX meters_contract_idx ON meters (contract_id)")
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the event store is never dropped by a migration")

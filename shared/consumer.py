@@ -1,0 +1,137 @@
+"""Applying other services' events: idempotent, traced, with poison events sent to a dead-letter topic.
+
+Outcomes of one message:
+- `applied`: new event, handled, its id recorded in the inbox in the same transaction;
+- `duplicate`: the inbox already has it (redelivery, replay) and nothing changes;
+- `ignored`: a type this service does not subscribe to;
+- `dead_lettered`: it cannot be parsed or the rules refuse it; it goes to `<topic>.dlq` with the
+  reason and the original bytes in headers, and consumption goes on past it (MUST 9).
+A database that is down is not poison: the error propagates, the message is not committed and Kafka
+redelivers it once the database is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from opentelemetry.trace import SpanKind, Tracer
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import inbox
+from shared.clock import Clock
+from shared.db import UnitOfWork
+from shared.envelope import EventEnvelope
+from shared.errors import DomainError
+from shared.events.registry import Event, EventRegistry
+from shared.eventstore.store import CommandContext
+from shared.logging import get_logger
+from shared.tracing import context_from_traceparent, current_traceparent
+
+Handler = Callable[[UnitOfWork, Event, EventEnvelope, CommandContext], Awaitable[None]]
+DeadLetter = Callable[[bytes, dict[str, str], bytes | None], Awaitable[None]]
+TRANSIENT_RETRY_DELAY_S = 1.0
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass
+class ConsumerStats:
+    counts: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+
+
+class EventConsumer:
+    def __init__(self, *, service: str, engine: AsyncEngine, registry: EventRegistry, handlers: dict[str, Handler],
+                 dead_letter: DeadLetter, tracer: Tracer, clock: Clock):
+        self.service = service
+        self.engine = engine
+        self.registry = registry
+        self.handlers = handlers
+        self.dead_letter = dead_letter
+        self.tracer = tracer
+        self.clock = clock
+        self.stats = ConsumerStats()
+        self.log = get_logger("consumer").bind(service=service)
+
+    async def consume(self, raw: bytes, *, topic: str, partition: int | None = None, offset: int | None = None,
+                      key: bytes | None = None) -> Outcome:
+        outcome = await self._consume(raw, topic=topic, partition=partition, offset=offset, key=key)
+        self.stats.counts[outcome.value] += 1
+        return outcome
+
+    async def _consume(self, raw: bytes, *, topic: str, partition: int | None, offset: int | None,
+                       key: bytes | None) -> Outcome:
+        where = {"topic": topic, "partition": partition, "offset": offset}
+        try:
+            envelope = EventEnvelope.from_bytes(raw)
+        except (ValidationError, ValueError) as exc:
+            return await self._reject(raw, key, where, "malformed_envelope", str(exc)[:500])
+        handler = self.handlers.get(envelope.event_type)
+        if handler is None:
+            return Outcome.IGNORED
+        try:
+            event = self.registry.decode(envelope)
+        except DomainError as exc:
+            return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
+
+        with self.tracer.start_as_current_span(
+            f"consume {envelope.event_type}", context=context_from_traceparent(envelope.traceparent),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+                        "messaging.message.id": str(envelope.event_id), "ledger.contract_id": envelope.contract_id},
+        ):
+            context = CommandContext(
+                actor=f"{self.service}-consumer",
+                recorded_at=self.clock.now(),
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.event_id,
+                traceparent=current_traceparent(),
+            )
+            try:
+                async with UnitOfWork(self.engine) as uow:
+                    fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
+                                              topic=topic, partition=partition, offset=offset)
+                    if not fresh:
+                        return Outcome.DUPLICATE
+                    await handler(uow, event, envelope, context)
+                    await uow.commit()
+            except (OperationalError, InterfaceError, OSError):
+                self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id), **where)
+                await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
+                raise
+            except DomainError as exc:
+                return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
+            except Exception as exc:  # a bug or a constraint: park it, keep the partition moving
+                return await self._reject(raw, key, where, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
+                                          envelope)
+        self.log.info("event_applied", event_type=envelope.event_type, event_id=str(envelope.event_id),
+                      contract_id=envelope.contract_id, **where)
+        return Outcome.APPLIED
+
+    async def _reject(self, raw: bytes, key: bytes | None, where: dict, reason: str, message: str,
+                      envelope: EventEnvelope | None = None) -> Outcome:
+        headers = {
+            "dlq-reason": reason,
+            "dlq-message": message,
+            "dlq-consumer": self.service,
+            "dlq-source-topic": str(where["topic"]),
+            "dlq-source-partition": str(where["partition"]),
+            "dlq-source-offset": str(where["offset"]),
+            "dlq-original-value-b64": base64.b64encode(raw).decode("ascii"),
+        }
+        if envelope is not None:
+            headers["dlq-event-id"] = str(envelope.event_id)
+            headers["dlq-event-type"] = envelope.event_type
+        await self.dead_letter(raw, headers, key)
+        self.log.error("event_dead_lettered", reason=reason, message=message, **where)
+        return Outcome.DEAD_LETTERED

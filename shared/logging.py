@@ -1,0 +1,48 @@
+"""Structured JSON logs: every line names its service and the active trace and span."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from shared.tracing import current_ids
+
+
+def _add_trace(_, __, event_dict):
+    trace_id, span_id = current_ids()
+    if trace_id:
+        event_dict["trace_id"] = trace_id
+        event_dict["span_id"] = span_id
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    def add_service(_, __, event_dict):
+        # components bind their own service name; this default covers library log lines
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    # FastStream logs every message at INFO; keep its warnings and errors only
+    logging.getLogger("faststream").setLevel(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace,
+            add_service,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None):
+    return structlog.get_logger(name)

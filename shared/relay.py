@@ -1,0 +1,163 @@
+"""The relay: publishes committed events from the store to the service's topic (architecture MUST 3).
+
+- Order and completeness: positions are dense and assigned in commit order (see `eventstore.store`),
+  so the relay publishes the gap-free prefix after its stored position. A gap can only be a
+  transaction still in flight; the relay stops before it and waits, so it never skips a late commit.
+- At least once: the position advances only after the broker acknowledged the whole batch; a crash
+  in between republishes, and consumers' inboxes drop the duplicates.
+- One publisher per service: a session-level PostgreSQL advisory lock elects the leader; the other
+  replicas wait as hot standbys.
+- Latency: appends `NOTIFY`, the leader `LISTEN`s, and a poll interval covers lost notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.eventstore.store import NOTIFY_CHANNEL, EventStore, StoredEvent
+from shared.logging import get_logger
+
+Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
+MAX_BACKOFF_S = 5.0
+
+
+def relay_lock_key(topic: str) -> int:
+    # a stable 31-bit key per topic so two services sharing a database server never collide
+    return zlib.crc32(f"relay:{topic}".encode()) & 0x7FFFFFFF
+
+
+@dataclass
+class RelayStats:
+    published_total: int = 0
+    batches_total: int = 0
+    is_leader: bool = False
+    position: int = 0
+    last_error: str | None = None
+
+
+class Relay:
+    def __init__(self, engine: AsyncEngine, store: EventStore, topic: str, publish: Publish, *,
+                 batch_size: int = 500, poll_interval_s: float = 0.5, service: str = ""):
+        assert 1 <= batch_size <= 10_000
+        self.engine = engine
+        self.store = store
+        self.topic = topic
+        self.publish = publish
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.stats = RelayStats()
+        self.log = get_logger("relay").bind(service=service, topic=topic)
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff_s = 0.1
+        while not stop.is_set():
+            try:
+                await self._lead(stop)
+                backoff_s = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: wait and take the lead again
+                self.stats.is_leader = False
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                self.log.warning("relay_retrying", error=self.stats.last_error, backoff_s=backoff_s)
+                await _wait(stop, backoff_s)
+                backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+
+    async def _lead(self, stop: asyncio.Event) -> None:
+        key = relay_lock_key(self.topic)
+        conn = await self.engine.connect()
+        try:
+            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
+            await conn.commit()
+            if not got:
+                self.stats.is_leader = False
+                await _wait(stop, self.poll_interval_s)
+                return
+            self.stats.is_leader = True
+            self.log.info("relay_leading")
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.add_listener(NOTIFY_CHANNEL, self._notified)
+            try:
+                while not stop.is_set():
+                    self._wake.clear()
+                    if await self.publish_pending() == 0:
+                        await _wait_either(self._wake, stop, self.poll_interval_s)
+            finally:
+                await raw.remove_listener(NOTIFY_CHANNEL, self._notified)
+                await conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
+                self.stats.is_leader = False
+        except BaseException:
+            # the session lock must not survive in the pool: drop the connection outright
+            await conn.invalidate()
+            raise
+        finally:
+            await conn.close()
+
+    def _notified(self, *_args) -> None:
+        self._wake.set()
+
+    async def position(self) -> int:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(text("SELECT position FROM relay_position WHERE topic = :t"), {"t": self.topic})
+            return int(found or 0)
+
+    async def publish_pending(self) -> int:
+        """Publish the next gap-free batch; returns how many events went out."""
+        async with self.engine.connect() as conn:
+            position = int(await conn.scalar(
+                text("SELECT coalesce((SELECT position FROM relay_position WHERE topic = :t), 0)"), {"t": self.topic}))
+            events = await self.store.read_after(conn, position, self.batch_size)
+        batch = _gap_free_prefix(position, events)
+        if not batch:
+            self.stats.position = position
+            return 0
+        await self.publish(batch)
+        last = batch[-1].position
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("""
+                    INSERT INTO relay_position (topic, position, updated_at) VALUES (:t, :p, now())
+                    ON CONFLICT (topic) DO UPDATE SET position = excluded.position, updated_at = now()
+                    WHERE relay_position.position < excluded.position
+                """),
+                {"t": self.topic, "p": last},
+            )
+        self.stats.position = last
+        self.stats.published_total += len(batch)
+        self.stats.batches_total += 1
+        return len(batch)
+
+
+def _gap_free_prefix(position: int, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+    batch: list[StoredEvent] = []
+    expected = position + 1
+    for event in events:
+        if event.position != expected:
+            break  # an in-flight transaction holds `expected`: wait for it, never skip it
+        batch.append(event)
+        expected += 1
+    return batch
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _wait_either(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

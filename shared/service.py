@@ -1,0 +1,266 @@
+"""Wiring one service: settings, database, event store, relay, consumers, HTTP API, health, docs.
+
+Each service describes itself with a `ServiceDefinition` (its projector, routes and subscriptions)
+and this module builds the process around it, so the four services differ only in their domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind
+from sqlalchemy import text
+
+from shared.auth import Actor
+from shared.clock import Clock, SystemClock
+from shared.consumer import EventConsumer, Handler
+from shared.db import UnitOfWork, make_engine
+from shared.envelope import EventEnvelope
+from shared.errors import DomainError
+from shared.events import dead_letter_topic, registry, topic_of
+from shared.events.registry import Event
+from shared.eventstore.store import CommandContext, EventStore, StoredEvent
+from shared.logging import get_logger
+from shared.projector import Projector
+from shared.relay import Relay
+from shared.settings import ServiceSettings
+from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
+
+READY_TIMEOUT_S = 2.0
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    projector: Projector
+    routers: Sequence[APIRouter] = ()
+    # topic -> {event type -> handler(service, uow, event, envelope, context)}
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Service:
+    """A running service. Built without I/O; `start()` connects, `stop()` disconnects."""
+
+    def __init__(self, definition: ServiceDefinition, settings: ServiceSettings, *, clock: Clock | None = None,
+                 tracer_provider: TracerProvider | None = None):
+        self.definition = definition
+        self.name = definition.name
+        self.settings = settings
+        self.topic = topic_of(self.name)
+        self.clock = clock or SystemClock()
+        self.tracer_provider = tracer_provider or make_tracer_provider(self.name, settings.otlp_endpoint)
+        self.tracer = self.tracer_provider.get_tracer(f"ledger.{self.name}")
+        self.log = get_logger("service").bind(service=self.name)
+        self.engine = make_engine(settings.database_url, settings.database_pool_size)
+        self.store = EventStore(self.name, registry)
+        self.projector = definition.projector
+        # tansu has no idempotent producer; at-least-once plus consumers' inboxes replace it
+        self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, client_id=self.name,
+                                  logger=logging.getLogger(f"faststream.{self.name}"))
+        self.publisher = self.broker.publisher(
+            self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
+            description=f"Every event of the {self.name} event store, in commit order, keyed by contract id.",
+        )
+        self._dead_letter_publishers = {}
+        self.consumer = EventConsumer(
+            service=self.name, engine=self.engine, registry=registry,
+            handlers={t: partial(h, self) for hs in definition.subscriptions.values() for t, h in hs.items()},
+            dead_letter=self._dead_letter, tracer=self.tracer, clock=self.clock,
+        )
+        for topic, handlers in definition.subscriptions.items():
+            self._subscribe(topic, sorted(handlers))
+        self.relay = Relay(self.engine, self.store, self.topic, self._publish,
+                           batch_size=settings.relay_batch_size,
+                           poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+        self.app = self._build_app()
+        self._stop = asyncio.Event()
+        self._relay_task: asyncio.Task | None = None
+
+    # ---- commands ---------------------------------------------------------------------------
+    async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
+                     occurred_at: datetime, events: Sequence[Event], context: CommandContext) -> list[StoredEvent]:
+        """Append the events and fold them into the read models, in the command's transaction."""
+        stored = await self.store.append(uow.conn, stream_id=stream_id, expected_version=expected_version,
+                                         contract_id=contract_id, occurred_at=occurred_at, events=events,
+                                         context=context)
+        await self.projector.apply(uow.conn, stored)
+        return stored
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    # ---- Kafka ------------------------------------------------------------------------------
+    def _subscribe(self, topic: str, event_types: list[str]) -> None:
+        dead_letters = self.broker.publisher(
+            dead_letter_topic(topic), title=f"{dead_letter_topic(topic)}:publish",
+            description=f"Events from {topic} that {self.name} could not apply; reason and original bytes in headers.",
+        )
+        self._dead_letter_publishers[topic] = dead_letters
+        consumer = self.consumer
+
+        async def on_event(message: KafkaMessage) -> None:
+            record = message.raw_message
+            await consumer.consume(message.body, topic=record.topic, partition=record.partition,
+                                   offset=record.offset, key=record.key)
+
+        self.broker.subscriber(
+            topic, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{topic}:{self.name}",
+            description=f"{self.name} applies: {', '.join(event_types)}. Other types are acknowledged and skipped.",
+        )(on_event)
+
+    async def _dead_letter(self, raw: bytes, headers: dict[str, str], key: bytes | None) -> None:
+        publisher = self._dead_letter_publishers[headers["dlq-source-topic"]]
+        await publisher.publish(raw, key=key, headers=headers)
+
+    async def _publish(self, events: Sequence[StoredEvent]) -> None:
+        futures = []
+        for stored in events:
+            envelope = stored.envelope
+            headers = {
+                "event-type": envelope.event_type,
+                "schema-version": str(envelope.schema_version),
+                "event-id": str(envelope.event_id),
+                "position": str(stored.position),
+                "source": self.name,
+                "content-type": "application/json",
+            }
+            if envelope.traceparent:
+                headers["traceparent"] = envelope.traceparent
+            futures.append(await self.publisher.publish(
+                stored.body, key=envelope.contract_id.encode(), headers=headers, no_confirm=True))
+        await asyncio.gather(*futures)
+
+    def asyncapi(self) -> dict:
+        spec = AsyncAPI(self.broker, title=f"{self.definition.title} events", version="1.0.0",
+                        description=self.definition.description, schema_version="3.0.0")
+        return spec.to_jsonable()
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.broker.connect()
+        if self.settings.consumer_enabled:
+            await self.broker.start()
+        if self.settings.relay_enabled:
+            self._relay_task = asyncio.create_task(self.relay.run(self._stop), name=f"relay-{self.name}")
+        self.log.info("service_started")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._relay_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._relay_task, timeout=10)
+        await self.broker.stop()
+        await self.engine.dispose()
+        self.log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        checks = {}
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready; the reason is reported
+            checks["database"] = f"down: {type(exc).__name__}"
+        try:
+            ok = await self.broker.ping(timeout=READY_TIMEOUT_S)
+            checks["broker"] = "ok" if ok else "down"
+        except Exception as exc:
+            checks["broker"] = f"down: {type(exc).__name__}"
+        return checks
+
+    # ---- HTTP ---------------------------------------------------------------------------------
+    def _build_app(self) -> FastAPI:
+        service = self
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: FastAPI):
+            await service.start()
+            try:
+                yield
+            finally:
+                await service.stop()
+
+        app = FastAPI(title=f"{self.definition.title} API", description=self.definition.description,
+                      version="1.0.0", lifespan=lifespan)
+        app.state.service = self
+        app.state.settings = self.settings
+
+        @app.exception_handler(DomainError)
+        async def domain_error(_request: Request, exc: DomainError):
+            return JSONResponse(status_code=exc.http_status, content=exc.to_body())
+
+        @app.exception_handler(RequestValidationError)
+        async def invalid_request(_request: Request, exc: RequestValidationError):
+            errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+            return JSONResponse(status_code=422, content={"reason": "invalid_request",
+                                                          "message": "the request does not match its schema",
+                                                          "details": {"errors": errors}})
+
+        @app.middleware("http")
+        async def trace_requests(request: Request, call_next):
+            ctx = context_from_headers(dict(request.headers))
+            with service.tracer.start_as_current_span(f"{request.method} {request.url.path}", context=ctx,
+                                                      kind=SpanKind.SERVER) as span:
+                response = await call_next(request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                return response
+
+        @app.get("/health/live", tags=["health"])
+        async def live() -> dict:
+            return {"status": "live", "service": service.name}
+
+        @app.get("/health/ready", tags=["health"])
+        async def ready() -> JSONResponse:
+            checks = await service.readiness()
+            ok = all(v == "ok" for v in checks.values())
+            return JSONResponse(status_code=200 if ok else 503,
+                                content={"status": "ready" if ok else "not_ready", "checks": checks,
+                                         "relay": {"leader": service.relay.stats.is_leader,
+                                                   "position": service.relay.stats.position,
+                                                   "published_total": service.relay.stats.published_total},
+                                         "consumer": service.consumer.stats.counts})
+
+        @app.get("/asyncapi.json", tags=["docs"])
+        async def asyncapi() -> dict:
+            return service.asyncapi()
+
+        for router in self.definition.routers:
+            app.include_router(router)
+        return app
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def command_context(request: Request, actor: Actor, service: Service) -> CommandContext:
+    """The context of an operator's command: who, when (the service clock), which trace."""
+    correlation = request.headers.get("x-correlation-id")
+    try:
+        correlation_id = uuid.UUID(correlation) if correlation else uuid.uuid4()
+    except ValueError:
+        correlation_id = uuid.uuid4()
+    return CommandContext(actor=actor.name, recorded_at=service.clock.now(), correlation_id=correlation_id,
+                          traceparent=current_traceparent())
+
+
+ServiceDep = Depends(get_service)
