@@ -6,7 +6,7 @@ weekend moves to the next working day (religious holidays excepted), and the day
 government transfers each year by decree (a Saturday worked so that a Wednesday between two
 holidays is off). The `holidays` package knows all of that; this module adds what it cannot
 know in advance: operator overrides, e.g. for Kurban Ait, whose date the package only
-estimates until the Spiritual Administration announces it.
+estimates (from 2026 on, in holidays 0.109) until it is announced.
 
 The shipped defaults are empty: holidays 0.109 already knows the 2024 and 2025 transfers the
 tests check (2024-05-04 worked for 2024-05-08, 2025-01-05 worked for 2025-01-03). A transfer

@@ -16,7 +16,7 @@ from shared.errors import ValidationFailed
 
 _BIN_RE = re.compile(r"[0-9]{12}")
 _FIRST_PASS_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
-_SECOND_PASS_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+_SECOND_PASS_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
 
 
 def _bin_check_digit(first_eleven: str) -> int | None:

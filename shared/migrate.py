@@ -55,3 +55,23 @@ def run_env(context) -> None:
             await engine.dispose()
 
     asyncio.run(run())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m shared.migrate SERVICE`: upgrade SERVICE's database named by `<SERVICE>_DATABASE_URL`.
+
+    The Kubernetes migration Job runs this before a Deployment rolls.
+    """
+    import importlib
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in SERVICES:
+        raise SystemExit(f"usage: python -m shared.migrate {{{'|'.join(SERVICES)}}}")
+    settings = importlib.import_module(f"services.{args[0]}.app").Settings()
+    upgrade(args[0], settings.database_url)
+    print(f"{args[0]}: migrated to head")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,8 +2,7 @@
 
 Floats never enter: a tariff of 13.55 KZT has no exact binary representation, and an invoice
 that is off by one tiyn after a replay is a dispute. Arithmetic keeps full precision; rounding
-to the minor unit happens only where the caller says so (`rounded()`), and always half-up,
-the convention Kazakh tax documents use.
+to the minor unit happens only where the caller says so (`rounded()`), and always half-up.
 
 On the wire a Money is `{"amount": "470456.00", "currency": "KZT"}`: the amount is a string so
 that no JSON parser on the way turns it into a float.
@@ -34,8 +33,8 @@ MINOR_UNITS: Mapping[str, int] = MappingProxyType(
     {"KZT": 2, "USD": 2, "RUB": 2, "KGS": 2, "UZS": 2, "EUR": 2}
 )
 
-# Far above any contract (the whole Kazakh wholesale market turns over a few trillion KZT a
-# year), yet the tiyn count still fits a signed 64-bit column with room to spare.
+# Far above any plausible contract total, yet the tiyn count still fits a signed 64-bit column
+# with room to spare; an amount beyond it is a unit or parsing error upstream.
 MAX_ABS_AMOUNT = Decimal(10) ** 15
 
 # Plain decimal notation only: Decimal() would also accept "1e3", "1_000", " 5 " and "NaN",

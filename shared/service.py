@@ -152,7 +152,7 @@ class Service:
     def asyncapi(self) -> dict:
         spec = AsyncAPI(self.broker, title=f"{self.definition.title} events", version="1.0.0",
                         description=self.definition.description, schema_version="3.0.0")
-        return spec.to_jsonable()
+        return spec.to_specification().to_jsonable()
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:

@@ -65,3 +65,49 @@ class Clients:
 
     def __getitem__(self, name: str) -> httpx.AsyncClient:
         return self.by_service[name]
+
+
+class KafkaTap:
+    """A real producer for a relay under test and a reader of everything on a topic."""
+
+    def __init__(self, bootstrap: str):
+        from aiokafka import AIOKafkaProducer
+
+        self.bootstrap = bootstrap
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False,
+                                         request_timeout_ms=3000, retry_backoff_ms=100)
+
+    async def __aenter__(self) -> "KafkaTap":
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.producer.stop()
+
+    def publisher(self, topic: str):
+        async def publish(events) -> None:
+            futures = [await self.producer.send(topic, e.body, key=e.envelope.contract_id.encode()) for e in events]
+            await asyncio.gather(*futures)
+
+        return publish
+
+    async def read_all(self, topic: str, expected: int, timeout_s: float = 20.0) -> list:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        records = []
+        try:
+            deadline = time.monotonic() + timeout_s
+            while len(records) < expected and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for messages in batch.values():
+                    records.extend(messages)
+            # a little longer: anything beyond `expected` would be a duplicate or a leak
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                records.extend(messages)
+        finally:
+            await consumer.stop()
+        return records

