@@ -15,7 +15,7 @@ def upgrade() -> None:
     create_event_store(op.execute)
     op.execute("""
         CREATE TABLE meters (
-            serial               text PRIMARY KEY,
+            serial               text NOT NULL,
             contract_id          text NOT NULL,
             delivery_point_code  text NOT NULL,
             delivery_point_name  text NOT NULL,
@@ -25,10 +25,12 @@ def upgrade() -> None:
             ct_ratio             text NOT NULL,
             vt_ratio             text NOT NULL,
             multiplier           integer NOT NULL CHECK (multiplier > 0),
-            registered_at        timestamptz NOT NULL
+            registered_at        timestamptz NOT NULL,
+            -- one meter can serve successive contracts (a renewal for the next year keeps the meters)
+            PRIMARY KEY (contract_id, serial)
         )
     """)
-    op.execute("CREATE INDEX meters_contract_idx ON meters (contract_id)")
+    op.execute("CREATE INDEX meters_serial_idx ON meters (serial)")
 
 
 def downgrade() -> None:

@@ -1,0 +1,90 @@
+"""Proves consumers are idempotent and poison-proof on the real broker: the same event delivered
+twice changes nothing, and malformed events land in `<topic>.dlq` with the reason and the original
+bytes while the consumers go on to apply the next good event."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sqlalchemy import text
+
+from shared.events import dead_letter_topic, topic_of
+from tests.support import KafkaTap, auth, eventually, seed_contract, unique
+
+
+async def sign_new_contract(system) -> str:
+    client = system.clients["contracts"]
+    created = await client.post("/contracts", json=seed_contract(unique("N")), headers=auth())
+    contract_id = created.json()["contract_id"]
+    assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
+    return contract_id
+
+
+async def account_exists(system, contract_id: str) -> bool:
+    response = await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())
+    return response.status_code == 200
+
+
+async def scalar(service, sql: str, **params):
+    async with service.engine.connect() as conn:
+        return await conn.scalar(text(sql), params)
+
+
+async def test_the_same_event_delivered_twice_changes_nothing(system):
+    contract_id = await sign_new_contract(system)
+    await eventually(lambda: account_exists(system, contract_id))
+    await eventually(lambda: scalar(system["claims"], "SELECT count(*) FROM counterparties WHERE contract_id = :c",
+                                    c=contract_id))
+    async with system["contracts"].engine.connect() as conn:
+        stored = await system["contracts"].store.read_stream(conn, f"contract-{contract_id}")
+    signed = stored[-1]
+    before = {name: dict(s.consumer.stats.counts) for name, s in system.services.items()}
+
+    async with KafkaTap(system.bootstrap) as tap:
+        await tap.publisher(topic_of("contracts"))([signed])  # a redelivery of the very same bytes
+
+    for name in ("invoicing", "metering", "claims"):
+        consumer = system[name].consumer
+        await eventually(lambda c=consumer, n=name: _ready(c.stats.counts["duplicate"] == before[n]["duplicate"] + 1))
+        assert consumer.stats.counts["applied"] == before[name]["applied"]
+    assert await scalar(system["invoicing"], "SELECT count(*) FROM event_store WHERE contract_id = :c",
+                        c=contract_id) == 1
+    assert await scalar(system["metering"], "SELECT count(*) FROM meters WHERE contract_id = :c", c=contract_id) == 2
+    assert await scalar(system["claims"], "SELECT count(*) FROM inbox WHERE event_id = :e",
+                        e=signed.envelope.event_id) == 1
+
+
+async def _ready(value):
+    return value
+
+
+async def test_poison_goes_to_the_dead_letter_topic_and_consumption_continues(system):
+    garbage = b"\x00not an event at all"
+    envelope = json.loads(seed_envelope_bytes())
+    broken = json.dumps({**envelope, "payload": {"contract_id": "x"}}).encode()  # ContractSigned without terms
+    async with KafkaTap(system.bootstrap) as tap:
+        await tap.producer.send_and_wait(topic_of("contracts"), garbage, key=b"poison-1")
+        await tap.producer.send_and_wait(topic_of("contracts"), broken, key=b"poison-2")
+        contract_id = await sign_new_contract(system)
+        await eventually(lambda: account_exists(system, contract_id))
+        records = await tap.read_all(dead_letter_topic(topic_of("contracts")), expected=6)
+
+    letters = [(dict((k, v.decode()) for k, v in r.headers), r.value) for r in records]
+    reasons = sorted((h["dlq-consumer"], h["dlq-reason"]) for h, _ in letters)
+    assert reasons == sorted([(c, r) for c in ("claims", "invoicing", "metering")
+                              for r in ("malformed_envelope", "undecodable_event")])
+    for headers, value in letters:
+        assert base64.b64decode(headers["dlq-original-value-b64"]) == value
+        assert value in (garbage, broken)
+        assert headers["dlq-source-topic"] == topic_of("contracts")
+
+
+def seed_envelope_bytes() -> bytes:
+    return json.dumps({
+        "event_id": "6f1f7a3e-7d0c-4a51-9d8e-2f6d1c0b9a11", "event_type": "contracts.ContractSigned",
+        "schema_version": 1, "source": "contracts", "stream_id": "contract-x", "stream_version": 2,
+        "contract_id": "x", "occurred_at": "2021-12-07T06:00:00+00:00", "recorded_at": "2021-12-07T06:00:00+00:00",
+        "causation_id": None, "correlation_id": "6f1f7a3e-7d0c-4a51-9d8e-2f6d1c0b9a12", "actor": "forger",
+        "traceparent": None, "payload": {},
+    }).encode()
