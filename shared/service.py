@@ -26,6 +26,7 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
@@ -207,6 +208,14 @@ class Service:
         @app.exception_handler(DomainError)
         async def domain_error(_request: Request, exc: DomainError):
             return JSONResponse(status_code=exc.http_status, content=exc.to_body())
+
+        @app.exception_handler(OperationalError)
+        @app.exception_handler(InterfaceError)
+        async def database_unavailable(_request: Request, exc: Exception):
+            service.log.warning("database_unavailable", error=type(exc).__name__)
+            return JSONResponse(status_code=503, headers={"Retry-After": "1"},
+                                content={"reason": "database_unavailable",
+                                         "message": "the database did not answer; nothing was recorded, retry"})
 
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_request: Request, exc: RequestValidationError):

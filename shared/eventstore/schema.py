@@ -60,6 +60,32 @@ EVENT_STORE_DDL = [
     CREATE TRIGGER event_store_dense BEFORE INSERT ON event_store
         FOR EACH ROW EXECUTE FUNCTION event_store_dense_position()
     """,
+    # One round trip to take the append lock and read the stream's version and the chain's head.
+    # In a VOLATILE PL/pgSQL function each statement takes a fresh snapshot (READ COMMITTED), so the
+    # reads after the LOCK see every transaction that committed while we waited for it.
+    """
+    CREATE FUNCTION event_store_lock_head(p_stream text, OUT stream_version integer, OUT head_position bigint,
+                                          OUT head_hash bytea)
+    LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+        LOCK TABLE event_store IN EXCLUSIVE MODE;
+        SELECT coalesce(max(e.stream_version), 0) INTO stream_version FROM event_store e WHERE e.stream_id = p_stream;
+        SELECT e.position, e.hash INTO head_position, head_hash FROM event_store e ORDER BY e.position DESC LIMIT 1;
+        head_position := coalesce(head_position, 0);
+    END $$
+    """,
+    """
+    CREATE FUNCTION event_store_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('event_store_appended', '');
+        RETURN NULL;
+    END $$
+    """,
+    # delivered at commit only, so the relay wakes exactly when new events became visible
+    """
+    CREATE TRIGGER event_store_appended AFTER INSERT ON event_store
+        FOR EACH STATEMENT EXECUTE FUNCTION event_store_notify()
+    """,
     """
     CREATE TABLE relay_position (
         topic       text PRIMARY KEY,

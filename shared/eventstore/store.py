@@ -58,14 +58,14 @@ class StoredEvent:
         return self.envelope.event_id
 
 
-_INSERT = text(
-    """
-    INSERT INTO event_store (position, event_id, stream_id, stream_version, event_type, schema_version,
-        contract_id, occurred_at, recorded_at, body, prev_hash, hash)
-    VALUES (:position, :event_id, :stream_id, :stream_version, :event_type, :schema_version,
-        :contract_id, :occurred_at, :recorded_at, :body, :prev_hash, :hash)
-    """
-)
+_LOCK_HEAD = text("SELECT * FROM event_store_lock_head(:s)")
+_INSERT_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "event_type", "schema_version",
+                   "contract_id", "occurred_at", "recorded_at", "body", "prev_hash", "hash")
+_INSERT = f"""
+    INSERT INTO event_store ({", ".join(_INSERT_COLUMNS)})
+    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::integer[],
+        $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bytea[], $11::bytea[], $12::bytea[])
+"""
 
 _COLUMNS = "position, body, hash"
 
@@ -97,15 +97,19 @@ class EventStore:
         for event in events:
             assert self.registry.knows(event.event_type), f"unregistered event {event.event_type}"
 
-        await conn.execute(text("LOCK TABLE event_store IN EXCLUSIVE MODE"))
-        current = await self.stream_version(conn, stream_id)
+        # Lock and read in one round trip. It goes through SQLAlchemy on purpose: the asyncpg adapter
+        # issues BEGIN lazily with the first statement it runs, so this is what opens the transaction.
+        state = (await conn.execute(_LOCK_HEAD, {"s": stream_id})).one()
+        current, position = int(state.stream_version), int(state.head_position)
+        prev_hash = bytes(state.head_hash) if state.head_hash is not None else GENESIS_HASH
+        # The insert speaks asyncpg directly (one array statement, no per-row overhead), inside it.
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver.is_in_transaction(), "the append must be inside the command's transaction"
         if expected_version is not None and current != expected_version:
             raise ConcurrencyConflict(
                 f"stream {stream_id} is at version {current}, the command expected {expected_version}",
                 details={"stream_id": stream_id, "actual": current, "expected": expected_version},
             )
-        last = (await conn.execute(text("SELECT position, hash FROM event_store ORDER BY position DESC LIMIT 1"))).first()
-        position, prev_hash = (last[0], bytes(last[1])) if last else (0, GENESIS_HASH)
 
         stored: list[StoredEvent] = []
         rows = []
@@ -147,9 +151,8 @@ class EventStore:
             )
             stored.append(StoredEvent(position=position, envelope=envelope, body=body, hash=digest))
             prev_hash = digest
-        await conn.execute(_INSERT, rows)
-        await conn.execute(text("SELECT pg_notify(:channel, :position)"),
-                           {"channel": NOTIFY_CHANNEL, "position": str(position)})
+        # one statement for the whole batch; the NOTIFY that wakes the relay comes from a trigger
+        await driver.execute(_INSERT, *([row[name] for row in rows] for name in _INSERT_COLUMNS))
         return stored
 
     async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:

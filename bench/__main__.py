@@ -1,0 +1,188 @@
+"""`python -m bench`: event-store appends, relay throughput and end-to-end latency, measured.
+
+Each figure is printed with how it was obtained. Start-up (PostgreSQL, broker, services) is outside
+every timed section. Sizes are bounded so the whole run takes about a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from shared.db import UnitOfWork, make_engine
+from shared.devinfra.broker import TansuBroker
+from shared.devinfra.ports import free_port
+from shared.devinfra.postgres import EmbeddedPostgres
+from shared.devinfra.runner import LocalSystem
+from shared.events import registry
+from shared.events.claims import CounterpartyRegistered
+from shared.eventstore import CommandContext, EventStore
+from shared.migrate import upgrade
+from shared.relay import Relay
+from shared.topics import ensure_topics
+from tests.support import KafkaTap, seed_contract, unique
+
+AT = datetime(2022, 1, 1, tzinfo=UTC)
+SINGLE_TX = 2_000
+CONCURRENT_TX = 4_000
+WRITERS = 8
+BATCHES = 200
+BATCH_SIZE = 100
+RELAY_EVENTS = 20_000
+LATENCY_SAMPLES = 100
+
+console = Console()
+
+
+def event(n: int) -> CounterpartyRegistered:
+    return CounterpartyRegistered(contract_id=f"c{n}", contract_number=f"01/2021-{n}", name="TOO «Т-Транзит»",
+                                  bin="110740003844", foreign_registration=None, email="office@example.kz",
+                                  address="041700, Алматинская область, г. Текели, ул. Сатпаева, 1")
+
+
+async def append_tx(engine, store, stream: str, events) -> None:
+    async with UnitOfWork(engine) as uow:
+        await store.append(uow.conn, stream_id=stream, expected_version=None, contract_id=stream, occurred_at=AT,
+                           events=events, context=CommandContext(actor="bench", recorded_at=AT))
+        await uow.commit()
+
+
+async def bench_appends(url: str) -> list[tuple[str, str, str]]:
+    engine = make_engine(url, pool_size=WRITERS)
+    store = EventStore("claims", registry)
+    rows = []
+    try:
+        await append_tx(engine, store, "warm-up", [event(0)])
+        started = time.perf_counter()
+        for n in range(SINGLE_TX):
+            await append_tx(engine, store, f"s{n % 50}", [event(n)])
+        elapsed = time.perf_counter() - started
+        rows.append(("append, 1 event per transaction, 1 writer", f"{SINGLE_TX / elapsed:,.0f} events/s",
+                     f"{SINGLE_TX} transactions in {elapsed:.2f} s"))
+
+        async def writer(w: int) -> None:
+            for n in range(CONCURRENT_TX // WRITERS):
+                await append_tx(engine, store, f"w{w}-{n % 20}", [event(n)])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(w) for w in range(WRITERS)))
+        elapsed = time.perf_counter() - started
+        rows.append((f"append, 1 event per transaction, {WRITERS} writers", f"{CONCURRENT_TX / elapsed:,.0f} events/s",
+                     f"{CONCURRENT_TX} transactions in {elapsed:.2f} s (appends serialise on the table lock)"))
+
+        started = time.perf_counter()
+        for n in range(BATCHES):
+            await append_tx(engine, store, f"b{n}", [event(i) for i in range(BATCH_SIZE)])
+        elapsed = time.perf_counter() - started
+        total = BATCHES * BATCH_SIZE
+        rows.append((f"append, {BATCH_SIZE} events per transaction", f"{total / elapsed:,.0f} events/s",
+                     f"{total} events in {elapsed:.2f} s"))
+    finally:
+        await engine.dispose()
+    return rows
+
+
+async def bench_relay(url: str, bootstrap: str) -> list[tuple[str, str, str]]:
+    engine = make_engine(url)
+    store = EventStore("claims", registry)
+    topic = unique("bench-relay")
+    await ensure_topics(bootstrap, [topic], 6)
+    try:
+        for n in range(RELAY_EVENTS // BATCH_SIZE):
+            await append_tx(engine, store, f"r{n}", [event(i) for i in range(BATCH_SIZE)])
+        async with engine.connect() as conn:
+            head = await store.head(conn)
+        async with KafkaTap(bootstrap) as tap:
+            relay = Relay(engine, store, topic, tap.publisher(topic), batch_size=1000, poll_interval_s=0.05)
+            stop = asyncio.Event()
+            started = time.perf_counter()
+            task = asyncio.create_task(relay.run(stop))
+            while relay.stats.position < head:
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            stop.set()
+            await task
+    finally:
+        await engine.dispose()
+    return [("relay → broker (store to acknowledged)", f"{head / elapsed:,.0f} events/s",
+             f"{head} events (~{len(event(0).model_dump_json()) + 400} B each) in {elapsed:.2f} s, batches of 1000")]
+
+
+async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
+    """POST /contracts/{id}/sign → invoicing's commit of AccountOpened, seen by LISTEN on its database."""
+    dsn = system.database_url("invoicing").replace("postgresql+asyncpg", "postgresql")
+    listener = await asyncpg.connect(dsn)
+    committed: asyncio.Queue[float] = asyncio.Queue(maxsize=LATENCY_SAMPLES * 2)
+    await listener.add_listener("event_store_appended", lambda *_: committed.put_nowait(time.perf_counter()))
+    headers = {"Authorization": f"Bearer {system.tokens['operator']}"}
+    samples_ms = []
+    try:
+        async with httpx.AsyncClient(base_url=system.url_of("contracts"), headers=headers, timeout=10) as client:
+            for n in range(LATENCY_SAMPLES + 5):
+                created = await client.post("/contracts", json=seed_contract(unique("LAT")))
+                contract_id = created.json()["contract_id"]
+                started = time.perf_counter()
+                signed = await client.post(f"/contracts/{contract_id}/sign")
+                assert signed.status_code == 200
+                done = await asyncio.wait_for(committed.get(), timeout=30)
+                if n >= 5:  # the first few warm connections and consumer fetch sessions
+                    samples_ms.append((done - started) * 1000)
+    finally:
+        await listener.close()
+    samples_ms.sort()
+    p50 = statistics.median(samples_ms)
+    p99 = samples_ms[min(len(samples_ms) - 1, int(len(samples_ms) * 0.99))]
+    return [("end to end: POST …/sign → invoicing commit", f"p50 {p50:.1f} ms · p99 {p99:.1f} ms",
+             f"{len(samples_ms)} contracts, one at a time, four service processes")]
+
+
+async def main_async(workdir: Path) -> None:
+    postgres = EmbeddedPostgres(workdir / "pg", free_port()).start()
+    broker = TansuBroker(free_port(), log_file=workdir / "tansu.log").start()
+    rows = []
+    try:
+        for name in ("bench_append", "bench_relay"):
+            postgres.create_databases([name])
+            await asyncio.to_thread(upgrade, "claims", postgres.url(name))
+        with console.status("event store appends…"):
+            rows += await bench_appends(postgres.url("bench_append"))
+        with console.status("relay throughput…"):
+            rows += await bench_relay(postgres.url("bench_relay"), broker.bootstrap)
+    finally:
+        broker.stop()
+        postgres.stop()
+    system = LocalSystem(workdir / "system", pg_port=free_port(), kafka_port=free_port(),
+                         http_base_port=free_port() // 10 * 10 % 60000 + 1000, database_prefix="bench")
+    try:
+        with console.status("starting the four services…"):
+            await asyncio.to_thread(system.start_infrastructure)
+            await asyncio.to_thread(system.start_services)
+        with console.status("end-to-end latency…"):
+            rows += await bench_latency(system)
+    finally:
+        await asyncio.to_thread(system.stop)
+
+    table = Table(title="settlement ledger benchmarks (this machine)")
+    for column in ("what", "figure", "how"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:
+        asyncio.run(main_async(Path(workdir)))
+
+
+if __name__ == "__main__":
+    main()
