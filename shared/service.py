@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
@@ -41,6 +43,7 @@ from shared.logging import get_logger
 from shared.projector import Projector
 from shared.relay import Relay
 from shared.settings import ServiceSettings
+from shared.topics import ensure_topics
 from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
 
 READY_TIMEOUT_S = 2.0
@@ -75,6 +78,7 @@ class Service:
         self.projector = definition.projector
         # tansu has no idempotent producer; at-least-once plus consumers' inboxes replace it
         self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, client_id=self.name,
+                                  security=kafka_security(settings),
                                   logger=logging.getLogger(f"faststream.{self.name}"))
         self.publisher = self.broker.publisher(
             self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
@@ -157,6 +161,10 @@ class Service:
 
     # ---- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.settings.create_topics:
+            own = [self.topic] + [dead_letter_topic(t) for t in self.definition.subscriptions]
+            await ensure_topics(self.settings.kafka_bootstrap, own, self.settings.topic_partitions,
+                                security=kafka_security(self.settings))
         await self.broker.connect()
         if self.settings.consumer_enabled:
             await self.broker.start()
@@ -255,6 +263,15 @@ class Service:
         for router in self.definition.routers:
             app.include_router(router)
         return app
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    if settings.kafka_security_protocol != "SSL":
+        return None
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    return BaseSecurity(ssl_context=context)
 
 
 def get_service(request: Request) -> Service:

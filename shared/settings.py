@@ -6,6 +6,8 @@ laptop and production; every default here is the local development value.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,23 +22,29 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = Field("postgresql+asyncpg://postgres@127.0.0.1:55432/ledger",
                               description="SQLAlchemy URL of this service's own database")
-    database_pool_size: int = Field(10, ge=1, le=100)
+    database_pool_size: int = Field(10, ge=1, le=100, description="connections kept per process")
     kafka_bootstrap: str = Field("127.0.0.1:59092", description="comma-separated Kafka bootstrap servers")
-    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT or SSL (Strimzi TLS listener)")
-    topic_partitions: int = Field(6, ge=1, le=1000, description="partitions when this service creates its topic")
-    http_host: str = "127.0.0.1"
-    http_port: int = 8000
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL"] = Field(
+        "PLAINTEXT", description="SSL for a TLS listener (Strimzi), with the CA and client certificate below")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle of the Kafka cluster (SSL)")
+    kafka_ssl_certfile: str | None = Field(None, description="client certificate for mutual TLS (Strimzi KafkaUser)")
+    kafka_ssl_keyfile: str | None = Field(None, description="client key for mutual TLS")
+    create_topics: bool = Field(True, description="create the own topic and dead-letter topics at start "
+                                                  "(off where Strimzi KafkaTopics own them)")
+    topic_partitions: int = Field(6, ge=1, le=1000, description="partitions of topics this service creates")
+    http_host: str = Field("127.0.0.1", description="0.0.0.0 in a container")
+    http_port: int = Field(8000, ge=1, le=65535)
     tokens: dict[str, TokenGrant] = Field(
         default_factory=dict,
         description='JSON: {"<sha256 hex of token>": {"actor": "name", "roles": ["operator"]}}',
     )
-    relay_enabled: bool = True
-    relay_batch_size: int = Field(500, ge=1, le=10_000)
-    relay_poll_interval_ms: int = Field(500, ge=10, le=60_000)
-    consumer_enabled: bool = True
+    relay_enabled: bool = Field(True, description="run the relay (one leader per service by advisory lock)")
+    relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")
+    relay_poll_interval_ms: int = Field(500, ge=10, le=60_000,
+                                        description="poll when no NOTIFY came (a safety net, not the latency)")
+    consumer_enabled: bool = Field(True, description="consume other services' topics")
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; none = tracing kept in process")
-    log_level: str = "INFO"
-    time_zone: str = Field("Asia/Almaty", description="zone for day-close when a contract names none")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 def settings_class(prefix: str) -> type[ServiceSettings]:

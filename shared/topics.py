@@ -13,9 +13,10 @@ def all_topics() -> list[str]:
     return names + [dead_letter_topic(name) for name in names]
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int, security=None) -> list[str]:
     """Create the missing topics; returns the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    extra = {"security_protocol": "SSL", "ssl_context": security.ssl_context} if security is not None else {}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **extra)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
