@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-fast bench chaos asyncapi clean
+.PHONY: install run test test-fast lint bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -33,3 +33,6 @@ asyncapi: install
 
 clean:
 	rm -rf .data .pytest_cache .hypothesis
+
+lint: install
+	$(BIN)/ruff check shared services tests bench

@@ -32,7 +32,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
-from shared.consumer import EventConsumer, Handler
+from shared.consumer import EventConsumer
 from shared.db import UnitOfWork, make_engine
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
@@ -42,7 +42,7 @@ from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.logging import get_logger
 from shared.projector import Projector
 from shared.relay import Relay
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_class
 from shared.topics import ensure_topics
 from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
 
@@ -58,6 +58,13 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     # topic -> {event type -> handler(service, uow, event, envelope, context)}
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def settings_class(self) -> type[ServiceSettings]:
+        return settings_class(self.name)
+
+    def build(self, settings: ServiceSettings | None = None, **kwargs) -> "Service":
+        return Service(self, settings or self.settings_class(), **kwargs)
 
 
 class Service:

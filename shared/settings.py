@@ -6,6 +6,7 @@ laptop and production; every default here is the local development value.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -47,8 +48,9 @@ class ServiceSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+@functools.cache
 def settings_class(prefix: str) -> type[ServiceSettings]:
-    """A settings class reading `<PREFIX>_…` variables."""
+    """A settings class reading `<PREFIX>_…` variables (one class per prefix)."""
     return type(
         f"{prefix.title()}Settings",
         (ServiceSettings,),

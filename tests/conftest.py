@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.clock import SystemClock
+from shared.db import make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port
 from shared.devinfra.postgres import EmbeddedPostgres
@@ -45,6 +46,19 @@ async def migrated_databases(postgres: EmbeddedPostgres, suffix: str) -> dict[st
     for service, url in urls.items():
         await asyncio.to_thread(upgrade, service, url)
     return urls
+
+
+@contextlib.asynccontextmanager
+async def migrated_engine(postgres: EmbeddedPostgres, service: str = "claims", prefix: str = "store"):
+    """A fresh database with one service's schema, and an engine on it."""
+    name = unique(prefix)
+    postgres.create_databases([name])
+    await asyncio.to_thread(upgrade, service, postgres.url(name))
+    engine = make_engine(postgres.url(name))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @dataclass

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from shared.events.contracts import ContractSigned
-
 from services.claims.domain import counterparty
+from shared.events.contracts import ContractSigned
 
 
 async def on_contract_signed(service, uow, event: ContractSigned, envelope, context) -> None:

@@ -11,12 +11,11 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from services.contracts.domain import contract as domain
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
 from shared.service import Service, command_context, get_service
-
-from services.contracts.domain import contract as domain
 
 router = APIRouter(tags=["contracts"])
 

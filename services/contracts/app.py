@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from shared.service import Service, ServiceDefinition
-from shared.settings import settings_class
-
 from services.contracts.api import router
 from services.contracts.projection import projector
-
-Settings = settings_class("contracts")
+from shared.service import ServiceDefinition
 
 definition = ServiceDefinition(
     name="contracts",
@@ -19,6 +15,5 @@ definition = ServiceDefinition(
     subscriptions={},
 )
 
-
-def build(settings=None, **kwargs) -> Service:
-    return Service(definition, settings or Settings(), **kwargs)
+Settings = definition.settings_class
+build = definition.build

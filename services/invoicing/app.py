@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from shared.events import topic_of
-from shared.service import Service, ServiceDefinition
-from shared.settings import settings_class
-
 from services.invoicing.api import router
 from services.invoicing.handlers import HANDLERS
 from services.invoicing.projection import projector
-
-Settings = settings_class("invoicing")
+from shared.events import topic_of
+from shared.service import ServiceDefinition
 
 definition = ServiceDefinition(
     name="invoicing",
@@ -21,6 +17,5 @@ definition = ServiceDefinition(
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 
-
-def build(settings=None, **kwargs) -> Service:
-    return Service(definition, settings or Settings(), **kwargs)
+Settings = definition.settings_class
+build = definition.build

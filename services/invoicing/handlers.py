@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from services.invoicing.domain import account
 from shared.consumer import Handler  # noqa: F401  (the signature these follow)
 from shared.events.contracts import ContractSigned
-
-from services.invoicing.domain import account
 
 
 async def on_contract_signed(service, uow, event: ContractSigned, envelope, context) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from shared.events.contracts import ContractSigned
-
 from services.metering.domain import meters
+from shared.events.contracts import ContractSigned
 
 
 async def on_contract_signed(service, uow, event: ContractSigned, envelope, context) -> None:

@@ -110,3 +110,8 @@ def create_event_store(execute) -> None:
     """Run the DDL through `execute` (Alembic's `op.execute`)."""
     for statement in EVENT_STORE_DDL:
         execute(statement)
+
+
+def no_downgrade() -> None:
+    """Migrations that create the event store have no way back: history is never dropped."""
+    raise NotImplementedError("the event store is never dropped by a migration")

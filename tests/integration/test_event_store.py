@@ -17,6 +17,7 @@ from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import CommandContext, EventStore, verify_chain
 from shared.migrate import upgrade
+from tests.conftest import migrated_engine
 from tests.support import unique
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
@@ -29,12 +30,8 @@ def an_event(n: int) -> CounterpartyRegistered:
 
 @pytest.fixture(scope="module")
 async def engine(postgres):
-    name = unique("store")
-    postgres.create_databases([name])
-    await asyncio.to_thread(upgrade, "claims", postgres.url(name))
-    engine = make_engine(postgres.url(name))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(postgres, prefix="store") as engine:
+        yield engine
 
 
 @pytest.fixture

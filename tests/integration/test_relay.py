@@ -9,16 +9,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.db import UnitOfWork, make_engine
+from shared.db import UnitOfWork
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port
 from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import CommandContext, EventStore
-from shared.migrate import upgrade
 from shared.relay import Relay, _gap_free_prefix
 from shared.topics import ensure_topics
+from tests.conftest import migrated_engine
 from tests.support import KafkaTap, eventually, unique
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
@@ -32,12 +32,8 @@ def an_event(name: str) -> CounterpartyRegistered:
 
 @pytest.fixture
 async def engine(postgres):
-    name = unique("relay")
-    postgres.create_databases([name])
-    await asyncio.to_thread(upgrade, "claims", postgres.url(name))
-    engine = make_engine(postgres.url(name))
-    yield engine
-    await engine.dispose()
+    async with migrated_engine(postgres, prefix="relay") as engine:
+        yield engine
 
 
 @pytest.fixture

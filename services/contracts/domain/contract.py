@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from services.contracts.domain.terms import check_terms
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractRegistered, ContractSigned, ContractTerms
 from shared.events.registry import Event
-
-from services.contracts.domain.terms import check_terms
 
 
 class ContractStatus(StrEnum):

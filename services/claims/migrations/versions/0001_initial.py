@@ -5,7 +5,7 @@ Revision ID: 0001
 
 from alembic import op
 
-from shared.eventstore.schema import create_event_store
+from shared.eventstore.schema import create_event_store, no_downgrade
 
 revision = "0001"
 down_revision = None
@@ -27,5 +27,4 @@ def upgrade() -> None:
     """)
 
 
-def downgrade() -> None:
-    raise NotImplementedError("the event store is never dropped by a migration")
+downgrade = no_downgrade
