@@ -8,6 +8,7 @@ deploy/k8s/schemas/. An object whose kind has no schema is an error, never a sil
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -53,9 +54,15 @@ def _render_text(path: str) -> str:
     return result.stdout
 
 
+@functools.lru_cache(maxsize=None)
+def _render_objects(path: str) -> tuple[dict, ...]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return tuple(doc for doc in yaml.load_all(_render_text(path), Loader=loader) if doc)
+
+
 def render(path: Path) -> list[dict]:
     """The objects `kubectl kustomize PATH` produces (a fresh copy each call: tests may mutate it)."""
-    return [doc for doc in yaml.safe_load_all(_render_text(str(path))) if doc]
+    return copy.deepcopy(list(_render_objects(str(path))))
 
 
 def overlay(name: str) -> list[dict]:

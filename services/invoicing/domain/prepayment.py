@@ -1,0 +1,71 @@
+"""Prepayment (§5.3): 100% of the cost of the volume planned for each 10-day block of supply, paid no
+later than 3 banking days before the block starts.
+
+Blocks are the months' decades (1–10, 11–20, 21–last day), the usual Kazakh billing rhythm: every
+day of supply belongs to exactly one block and a block never spans two months, so the plan and the
+price of one month apply. Unless daily applications are known, the month's plan is spread evenly
+over its days (to the watt-hour; the last block takes the remainder, so the blocks add up to the plan).
+"""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from shared.calendar import WorkingCalendar
+from shared.events.contracts import PricePeriodTerms
+
+from services.invoicing.domain.pricing import KWH_QUANTUM, Charge, price_volume
+from services.invoicing.domain.rates import DatedRates
+
+PREPAYMENT_LEAD_BANKING_DAYS = 3  # §5.3
+
+
+@dataclass(frozen=True)
+class SupplyBlock:
+    first_day: date
+    last_day: date
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    @property
+    def block_id(self) -> str:
+        return f"{self.first_day.isoformat()}..{self.last_day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class PrepaymentDemand:
+    block: SupplyBlock
+    volume_kwh: Decimal
+    due_date: date
+    charge: Charge
+
+
+def month_blocks(year: int, month: int) -> list[SupplyBlock]:
+    last = month_calendar.monthrange(year, month)[1]
+    return [SupplyBlock(date(year, month, 1), date(year, month, 10)),
+            SupplyBlock(date(year, month, 11), date(year, month, 20)),
+            SupplyBlock(date(year, month, 21), date(year, month, last))]
+
+
+def block_volumes(plan_kwh: Decimal, blocks: list[SupplyBlock]) -> list[Decimal]:
+    month_days = sum(block.days for block in blocks)
+    shares = [(plan_kwh * block.days / month_days).quantize(KWH_QUANTUM, ROUND_HALF_UP) for block in blocks[:-1]]
+    return [*shares, plan_kwh - sum(shares, Decimal(0))]
+
+
+def prepayment_demands(*, year: int, month: int, plan_kwh: Decimal, schedule: list[PricePeriodTerms],
+                       vat: DatedRates, currency: str, calendar: WorkingCalendar) -> list[PrepaymentDemand]:
+    blocks = month_blocks(year, month)
+    last_day = blocks[-1].last_day
+    demands = []
+    for block, volume in zip(blocks, block_volumes(plan_kwh, blocks), strict=True):
+        charge = price_volume(volume_kwh=volume, first_day=block.first_day, last_day=block.last_day,
+                              schedule=schedule, vat=vat, currency=currency, turnover_date=last_day)
+        due = calendar.subtract_banking_days(block.first_day, PREPAYMENT_LEAD_BANKING_DAYS)
+        demands.append(PrepaymentDemand(block, volume, due, charge))
+    return demands
