@@ -1,9 +1,58 @@
-"""Events published by the invoicing service (topic `invoicing.events.v1`)."""
+"""Events published by the invoicing service (topic `invoicing.events.v1`).
+
+Every event that moves money carries its balanced postings (double entry, debit > 0, credit < 0), so
+balances are a fold of the events and an auditor can re-add them without the ledger's code.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.contracts import ContractTerms
 from shared.events.registry import Event, registry
+from shared.money import Money
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PostingLine(Part):
+    account: str
+    amount: Money
+
+
+class ChargeLineData(Part):
+    component: str
+    first_day: date
+    last_day: date
+    volume_kwh: Decimal
+    rate_per_kwh: Decimal
+    net: Money
+    vat_rate_percent: Decimal
+    vat: Money
+
+
+class AllocationSlice(Part):
+    item_id: str
+    document: str
+    kind: str
+    period: str
+    amount: Money
+
+
+class PenaltySliceData(Part):
+    amount: Money
+    first_day: date
+    last_day: date
+    days: int
+    base_rate_percent: Decimal
+    multiplier: Decimal
+    basis_days: int
+    penalty: Decimal
 
 
 @registry.register
@@ -18,3 +67,126 @@ class AccountOpened(Event):
 
     contract_id: str
     terms: ContractTerms
+
+
+@registry.register
+class PrepaymentRequested(Event):
+    """§5.3: pay 100% of the planned volume of a 10-day block 3 banking days before it starts."""
+
+    event_type = "invoicing.PrepaymentRequested"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    block_id: str
+    first_day: date
+    last_day: date
+    volume_kwh: Decimal
+    lines: list[ChargeLineData]
+    amount: Money
+    due_date: date
+
+
+@registry.register
+class InvoiceIssued(Event):
+    """§5.4–5.6: the period's charge from the volume act (a correcting invoice charges the difference)."""
+
+    event_type = "invoicing.InvoiceIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    period: str
+    act_id: str
+    corrects_document: str | None
+    invoice_date: date
+    esf_date: date
+    esf_deadline: date
+    due_date: date
+    volume_kwh: Decimal
+    lines: list[ChargeLineData]
+    net: Money
+    vat: Money
+    total: Money
+    # a correction that takes more off a debt than is still open gives the excess back to the advance
+    released_to_advance: list[AllocationSlice] = []
+    postings: list[PostingLine]
+
+
+@registry.register
+class PaymentReceived(Event):
+    """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8)."""
+
+    event_type = "invoicing.PaymentReceived"
+    schema_version = 1
+
+    contract_id: str
+    payment_id: str
+    bank_reference: str
+    amount: Money
+    received_on: date
+    payer_bin: str | None
+    payer_iban: str | None
+    purpose: str
+    postings: list[PostingLine]
+
+
+@registry.register
+class PaymentAllocated(Event):
+    """Advance applied to debts, debt first (§5.8), slice by slice; the rest stays as advance."""
+
+    event_type = "invoicing.PaymentAllocated"
+    schema_version = 1
+
+    contract_id: str
+    policy: str
+    trigger: str  # the payment id or document that caused this allocation
+    allocated_on: date
+    slices: list[AllocationSlice]
+    advance_left: Money
+    postings: list[PostingLine]
+
+
+@registry.register
+class PenaltyAccrued(Event):
+    """§5.7: 1.5 × base rate per day on a late amount; the slices explain the figure."""
+
+    event_type = "invoicing.PenaltyAccrued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    late_item_id: str
+    period: str
+    accrued_through: date
+    slices: list[PenaltySliceData]
+    amount: Money
+    postings: list[PostingLine]
+
+
+@registry.register
+class PenaltyWaived(Event):
+    """An operator forgives (part of) a penalty, with the reason; a reversal, never an edit."""
+
+    event_type = "invoicing.PenaltyWaived"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    amount: Money
+    reason: str
+    waived_on: date
+    postings: list[PostingLine]
+
+
+@registry.register
+class BaseRateSet(Event):
+    """An admin recorded the National Bank's base rate from a date (the table is data, not code)."""
+
+    event_type = "invoicing.BaseRateSet"
+    schema_version = 1
+
+    contract_id: str  # "*" : the table is the ledger's, not one contract's
+    effective_from: date
+    rate_percent: Decimal
+    source: str

@@ -1,15 +1,386 @@
-"""The contract's settlement account (§5): opened when the contract is signed, at zero."""
+"""The contract's settlement account (§5): its debts, its advance and the documents it issued.
+
+State is folded from the account's own events (`evolve`); commands are pure functions of the state
+and their inputs that return new events (`issue_invoice`, `receive_payment`, …). No I/O, no clock:
+the business date is always an argument.
+"""
 
 from __future__ import annotations
 
-from shared.events.contracts import ContractSigned
-from shared.events.invoicing import AccountOpened
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from services.invoicing.domain import allocation as alloc
+from services.invoicing.domain.penalty import LateAmount, PenaltyTerms, compute_penalty
+from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
+from services.invoicing.domain.prepayment import prepayment_demands
+from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
+from services.invoicing.domain.rates import DatedRates
+from shared.calendar import WorkingCalendar
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.contracts import ContractSigned, ContractTerms
+from shared.events.invoicing import (
+    AccountOpened,
+    AllocationSlice,
+    ChargeLineData,
+    InvoiceIssued,
+    PaymentAllocated,
+    PaymentReceived,
+    PenaltyAccrued,
+    PenaltySliceData,
+    PenaltyWaived,
+    PostingLine,
+    PrepaymentRequested,
+)
 from shared.events.registry import Event
+from shared.money import Money
+
+PAYMENT_DAYS_AFTER_INVOICE = 5   # §5.4 final settlement within 5 banking days of the invoice
+ESF_DEADLINE_DAY = 20            # the ESF is issued no later than the 20th of the next month
 
 
 def stream_id(contract_id: str) -> str:
     return f"account-{contract_id}"
 
 
+@dataclass
+class Debt:
+    item_id: str
+    document: str
+    kind: alloc.DebtKind
+    period: str
+    due_date: date
+    outstanding: Money
+    # (day, outstanding after that day's payments): what was late on each day (§5.7)
+    history: list[tuple[date, Money]] = field(default_factory=list)
+    penalty_through: date | None = None
+
+
+@dataclass
+class Account:
+    contract_id: str
+    terms: ContractTerms
+    version: int = 0
+    debts: dict[str, Debt] = field(default_factory=dict)
+    advance: Money | None = None
+    charges: dict[str, tuple[str, str, Charge]] = field(default_factory=dict)  # act id → (period, document, charge)
+    latest_act: dict[str, str] = field(default_factory=dict)                    # period → act id
+    payments: dict[str, str] = field(default_factory=dict)                     # bank reference → payment id
+    penalties: dict[str, Money] = field(default_factory=dict)                  # penalty document → outstanding
+    prepayments: dict[str, str] = field(default_factory=dict)                  # block id → document
+    documents: int = 0
+
+    @property
+    def currency(self) -> str:
+        return self.terms.currency
+
+    def open_items(self) -> list[alloc.OpenItem]:
+        return [alloc.OpenItem(d.item_id, d.document, d.kind, d.period, d.due_date, d.outstanding)
+                for d in self.debts.values() if d.outstanding.is_positive]
+
+    def debt_total(self) -> Money:
+        return sum((d.outstanding for d in self.debts.values()), Money.zero(self.currency))
+
+
+# ---- folding ------------------------------------------------------------------------------------
+def evolve(state: Account | None, event: Event) -> Account:
+    if isinstance(event, AccountOpened):
+        assert state is None, "an account is opened once"
+        return Account(event.contract_id, event.terms, version=1, advance=Money.zero(event.terms.currency))
+    assert state is not None, f"{event.event_type} before the account was opened"
+    state.version += 1
+    match event:
+        case InvoiceIssued():
+            charge = _charge_from(event)
+            if event.corrects_document is not None:  # keep the full charge, so the next correction diffs it
+                charge = combine(state.charges[state.latest_act[event.period]][2], charge)
+            state.charges[event.act_id] = (event.period, event.corrects_document or event.document_number, charge)
+            state.latest_act[event.period] = event.act_id
+            for kind, amount in ((alloc.DebtKind.ENERGY, event.net), (alloc.DebtKind.VAT, event.vat)):
+                # more to pay is a new debt with its own due date; less to pay reduces the original debt
+                document = event.corrects_document if amount.is_negative else event.document_number
+                if not amount.is_zero:
+                    _add_debt(state, document, kind, event.period, event.due_date, amount)
+            for piece in event.released_to_advance:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding + piece.amount
+                state.advance = state.advance + piece.amount
+            for debt in state.debts.values():
+                assert not debt.outstanding.is_negative, "a correction never leaves a negative debt"
+            state.documents += 1
+        case PaymentReceived():
+            state.payments[event.bank_reference] = event.payment_id
+            state.advance = state.advance + event.amount
+        case PaymentAllocated():
+            for piece in event.slices:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding - piece.amount
+                assert not debt.outstanding.is_negative, "a debt is never overpaid"
+                _record(debt, event.allocated_on)
+                if debt.kind is alloc.DebtKind.PENALTY:
+                    state.penalties[debt.document] = debt.outstanding
+                state.advance = state.advance - piece.amount
+            assert state.advance == event.advance_left, "allocation replays to the advance it recorded"
+        case PenaltyAccrued():
+            for item in (f"{event.late_item_id}:energy", f"{event.late_item_id}:vat"):
+                if item in state.debts:
+                    state.debts[item].penalty_through = event.accrued_through
+            _add_debt(state, event.document_number, alloc.DebtKind.PENALTY, event.period, event.accrued_through,
+                      event.amount)
+            state.penalties[event.document_number] = event.amount
+            state.documents += 1
+        case PenaltyWaived():
+            debt = state.debts[f"{event.document_number}:penalty"]
+            debt.outstanding = debt.outstanding - event.amount
+            _record(debt, event.waived_on)
+            state.penalties[event.document_number] = debt.outstanding
+        case PrepaymentRequested():
+            state.prepayments[event.block_id] = event.document_number
+            state.documents += 1
+    return state
+
+
+def fold(events: Iterable[Event]) -> Account | None:
+    state = None
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, due: date, amount: Money) -> None:
+    item_id = f"{document}:{kind.value}"
+    existing = state.debts.get(item_id)
+    if existing is None:
+        state.debts[item_id] = Debt(item_id, document, kind, period, due, amount, [(due, amount)])
+    else:  # a correcting invoice adds (or takes off) the difference on the same item
+        existing.outstanding = existing.outstanding + amount
+        _record(existing, due)
+
+
+def _record(debt: Debt, day: date) -> None:
+    if debt.history and debt.history[-1][0] == day:
+        debt.history[-1] = (day, debt.outstanding)
+    else:
+        debt.history.append((day, debt.outstanding))
+
+
+def _charge_from(event: InvoiceIssued) -> Charge:
+    lines = tuple(ChargeLine(l.component, l.first_day, l.last_day, l.volume_kwh, l.rate_per_kwh, l.net,
+                             l.vat_rate_percent, l.vat) for l in event.lines)
+    first = min(l.first_day for l in event.lines) if lines else date.fromisoformat(f"{event.period}-01")
+    last = max(l.last_day for l in event.lines) if lines else first
+    return Charge(first, last, event.esf_date, event.volume_kwh, lines, event.total.currency)
+
+
+# ---- commands -----------------------------------------------------------------------------------
 def open_account(signed: ContractSigned) -> list[Event]:
     return [AccountOpened(contract_id=signed.contract_id, terms=signed.terms)]
+
+
+def postings(item: Entry) -> list[PostingLine]:
+    return [PostingLine(account=p.account.value, amount=p.amount) for p in item.postings]
+
+
+def lines_of(charge: Charge) -> list[ChargeLineData]:
+    return [ChargeLineData(component=l.component, first_day=l.first_day, last_day=l.last_day, volume_kwh=l.volume_kwh,
+                           rate_per_kwh=l.rate_per_kwh, net=l.net, vat_rate_percent=l.vat_rate_percent, vat=l.vat)
+            for l in charge.lines]
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{period}-01")
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def issue_invoice(state: Account, *, act_id: str, period: str, volume_kwh: Decimal, issued_on: date,
+                  corrects_act_id: str | None, vat: DatedRates, calendar: WorkingCalendar) -> list[Event]:
+    """Charge the month from its volume act; a corrected act is charged by difference only."""
+    if act_id in state.charges:
+        raise Conflict(f"act {act_id} is already invoiced", reason="act_already_invoiced")
+    first, last = period_bounds(period)
+    charge = price_volume(volume_kwh=volume_kwh, first_day=first, last_day=last, schedule=state.terms.price_schedule,
+                          vat=vat, currency=state.currency)
+    corrects = None
+    number = f"INV-{state.terms.number}-{period}"
+    if corrects_act_id is not None:
+        if corrects_act_id not in state.charges:
+            raise NotFound(f"the corrected act {corrects_act_id} was never invoiced", reason="corrected_act_unknown")
+        if state.latest_act.get(period) != corrects_act_id:
+            raise Conflict(f"act {corrects_act_id} is not the latest act of {period}", reason="corrected_act_superseded")
+        _, corrects, original = state.charges[corrects_act_id]
+        charge = difference(charge, original)
+        number = f"{number}-C{state.documents + 1}"
+    elif state.latest_act.get(period):
+        raise Conflict(f"{period} is already invoiced; send a corrected act", reason="period_already_invoiced")
+    if all(line.net.is_zero and line.vat.is_zero for line in charge.lines):
+        raise Conflict("the corrected act charges nothing different", reason="correction_changes_nothing")
+    released = _released(state, corrects, charge) if corrects else []
+    due = calendar.add_banking_days(issued_on, PAYMENT_DAYS_AFTER_INVOICE)
+    invoice = InvoiceIssued(
+        contract_id=state.contract_id, document_number=number, period=period, act_id=act_id,
+        corrects_document=corrects, invoice_date=issued_on, esf_date=last,
+        esf_deadline=(last + timedelta(days=1)).replace(day=ESF_DEADLINE_DAY), due_date=due,
+        volume_kwh=charge.volume_kwh, lines=lines_of(charge), net=charge.net, vat=charge.vat, total=charge.total,
+        released_to_advance=released,
+        postings=postings(_correction_entry(charge, released)),
+    )
+    return _then_allocate(state, [invoice], trigger=number, on=issued_on)
+
+
+def _released(state: Account, original: str, charge: Charge) -> list[AllocationSlice]:
+    """Where a credit exceeds what is still open on the original debt, the excess returns to the advance."""
+    released = []
+    for kind, delta in ((alloc.DebtKind.ENERGY, charge.net), (alloc.DebtKind.VAT, charge.vat)):
+        debt = state.debts.get(f"{original}:{kind.value}")
+        if debt is None or not delta.is_negative:
+            continue
+        excess = -(debt.outstanding + delta)
+        if excess.is_positive:
+            released.append(AllocationSlice(item_id=debt.item_id, document=original, kind=kind.value,
+                                            period=debt.period, amount=excess))
+    return released
+
+
+def _correction_entry(charge: Charge, released: list[AllocationSlice]) -> Entry:
+    base = charge.ledger_entry()
+    pairs = [(p.account, p.amount) for p in base.postings]
+    for piece in released:
+        pairs += [(alloc.RECEIVABLE_OF[alloc.DebtKind(piece.kind)], piece.amount), (LedgerAccount.ADVANCE, -piece.amount)]
+    return entry(*pairs)
+
+
+def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amount: Money, received_on: date,
+                    payer_bin: str | None, payer_iban: str | None, purpose: str) -> list[Event]:
+    if not amount.is_positive:
+        raise ValidationFailed("a payment must be a positive amount", reason="non_positive_amount")
+    if amount.currency != state.currency:
+        raise ValidationFailed(f"the contract settles in {state.currency}, not {amount.currency}",
+                               reason="currency_mismatch")
+    if not amount.is_rounded:
+        raise ValidationFailed("a payment has at most two decimals", reason="unrounded_amount")
+    if bank_reference in state.payments:
+        raise Conflict(f"bank reference {bank_reference} is already posted", reason="duplicate_bank_reference")
+    received = PaymentReceived(
+        contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference, amount=amount,
+        received_on=received_on, payer_bin=payer_bin, payer_iban=payer_iban, purpose=purpose,
+        postings=postings(transfer(LedgerAccount.CASH, LedgerAccount.ADVANCE, amount)),
+    )
+    return _then_allocate(state, [received], trigger=payment_id, on=received_on)
+
+
+def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: PenaltyTerms) -> list[Event]:
+    """§5.7 for every late invoice, from the day after the last accrual (or the due date) to `as_of`."""
+    events: list[Event] = []
+    by_document: dict[str, list[Debt]] = {}
+    for debt in state.debts.values():
+        if debt.kind is not alloc.DebtKind.PENALTY and debt.due_date < as_of:
+            by_document.setdefault(debt.document, []).append(debt)
+    number = state.documents
+    for document, debts in sorted(by_document.items()):
+        start = max(d.due_date + timedelta(days=1) for d in debts)
+        through = max((d.penalty_through for d in debts if d.penalty_through), default=None)
+        if through is not None:
+            start = through + timedelta(days=1)
+        late = _late_amounts(debts, start, as_of, state.currency)
+        penalty = compute_penalty(late, rates, terms, state.currency)
+        if not penalty.total.is_positive:
+            continue
+        number += 1
+        events.append(PenaltyAccrued(
+            contract_id=state.contract_id, document_number=f"PEN-{state.terms.number}-{number}",
+            late_item_id=document, period=debts[0].period, accrued_through=as_of,
+            slices=[PenaltySliceData(amount=s.amount, first_day=s.first_day, last_day=s.last_day, days=s.days,
+                                     base_rate_percent=s.rate_percent, multiplier=terms.multiplier,
+                                     basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices],
+            amount=penalty.total,
+            postings=postings(transfer(LedgerAccount.RECEIVABLE_PENALTY, LedgerAccount.PENALTY_INCOME, penalty.total)),
+        ))
+    if not events:
+        return []
+    return _then_allocate(state, events, trigger="penalties", on=as_of)
+
+
+def _late_amounts(debts: list[Debt], start: date, end: date, currency: str) -> list[LateAmount]:
+    """Segments of constant late amount: on day t the late amount is what was open before t's payments."""
+    if end < start:
+        return []
+    changes: dict[date, None] = {}
+    for debt in debts:
+        for day, _ in debt.history:
+            changes[day] = None
+    cuts = sorted(d + timedelta(days=1) for d in changes if start < d + timedelta(days=1) <= end)
+    bounds = [start, *cuts]
+    parts = []
+    for index, first in enumerate(bounds):
+        last = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else end
+        amount = sum((_open_before(debt, first) for debt in debts), Money.zero(currency))
+        if amount.is_positive:
+            parts.append(LateAmount(amount, first, last))
+    return parts
+
+
+def _open_before(debt: Debt, day: date) -> Money:
+    """The debt's amount open at the start of `day` (after every change dated before it)."""
+    amount = Money.zero(debt.outstanding.currency)
+    for changed_on, outstanding in debt.history:
+        if changed_on < day:
+            amount = outstanding
+    return amount
+
+
+def waive_penalty(state: Account, *, document_number: str, amount: Money | None, reason: str,
+                  waived_on: date) -> list[Event]:
+    if not reason.strip():
+        raise ValidationFailed("a waiver needs a reason", reason="missing_reason")
+    open_amount = state.penalties.get(document_number)
+    if open_amount is None:
+        raise NotFound(f"no penalty {document_number}", reason="penalty_not_found")
+    amount = amount or open_amount
+    if not amount.is_positive or amount > open_amount:
+        raise ValidationFailed(f"at most {open_amount} of {document_number} is open to waive",
+                               reason="waiver_exceeds_penalty")
+    return [PenaltyWaived(contract_id=state.contract_id, document_number=document_number, amount=amount,
+                          reason=reason.strip(), waived_on=waived_on,
+                          postings=postings(transfer(LedgerAccount.PENALTY_INCOME, LedgerAccount.RECEIVABLE_PENALTY,
+                                                     amount)))]
+
+
+def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar) -> list[Event]:
+    plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
+    if period not in plan:
+        raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
+    year, month = int(period[:4]), int(period[5:])
+    events: list[Event] = []
+    number = state.documents
+    for demand in prepayment_demands(year=year, month=month, plan_kwh=plan[period],
+                                     schedule=state.terms.price_schedule, vat=vat, currency=state.currency,
+                                     calendar=calendar):
+        if demand.block.block_id in state.prepayments:
+            continue  # requested already: asking twice changes nothing
+        number += 1
+        events.append(PrepaymentRequested(
+            contract_id=state.contract_id, document_number=f"PRE-{state.terms.number}-{number}",
+            block_id=demand.block.block_id, first_day=demand.block.first_day, last_day=demand.block.last_day,
+            volume_kwh=demand.volume_kwh, lines=lines_of(demand.charge), amount=demand.charge.total,
+            due_date=demand.due_date))
+    return events
+
+
+def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: date) -> list[Event]:
+    """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges)."""
+    after = copy.deepcopy(state)
+    for event in events:
+        after = evolve(after, event)
+    result = alloc.allocate_payment(after.advance, after.open_items(), on.strftime("%Y-%m"))
+    booked = result.ledger_entry()
+    if booked is None:
+        return events
+    return [*events, PaymentAllocated(
+        contract_id=state.contract_id, policy=alloc.POLICY, trigger=trigger, allocated_on=on,
+        slices=[AllocationSlice(item_id=s.item_id, document=s.document, kind=s.kind.value, period=s.period,
+                                amount=s.amount) for s in result.slices],
+        advance_left=result.advance_left, postings=postings(booked))]

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from shared.money import Money
-
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry
+from shared.money import Money
 
 POLICY = "debt_first.v1"
 

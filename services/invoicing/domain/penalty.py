@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from services.invoicing.domain.rates import DatedRates
 from shared.errors import ValidationFailed
 from shared.money import Money
-
-from services.invoicing.domain.rates import DatedRates
 
 MAX_SLICES = 10_000
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from shared.calendar import WorkingCalendar
-from shared.events.contracts import PricePeriodTerms
-
 from services.invoicing.domain.pricing import KWH_QUANTUM, Charge, price_volume
 from services.invoicing.domain.rates import DatedRates
+from shared.calendar import WorkingCalendar
+from shared.events.contracts import PricePeriodTerms
 
 PREPAYMENT_LEAD_BANKING_DAYS = 3  # §5.3
 

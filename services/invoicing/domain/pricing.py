@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.invoicing.domain.postings import Entry, LedgerAccount, entry
+from services.invoicing.domain.rates import DatedRates
 from shared.errors import ValidationFailed
 from shared.events.contracts import PricePeriodTerms
 from shared.money import Money
-
-from services.invoicing.domain.postings import Entry, LedgerAccount, entry
-from services.invoicing.domain.rates import DatedRates
 
 KWH_QUANTUM = Decimal("0.001")
 REVENUE_ACCOUNT = {
@@ -135,3 +134,18 @@ def difference(corrected: Charge, original: Charge) -> Charge:
                                 -old.net, old.vat_rate_percent, -old.vat))
     return Charge(corrected.first_day, corrected.last_day, corrected.turnover_date,
                   corrected.volume_kwh - original.volume_kwh, tuple(lines), corrected.currency)
+
+
+def combine(original: Charge, correction: Charge) -> Charge:
+    """The full charge after a correction: each line of the original plus the correction's line."""
+    lines = {(line.component, line.first_day): line for line in original.lines}
+    for line in correction.lines:
+        old = lines.get((line.component, line.first_day))
+        if old is None:
+            lines[(line.component, line.first_day)] = line
+        else:
+            lines[(line.component, line.first_day)] = ChargeLine(
+                line.component, line.first_day, line.last_day, old.volume_kwh + line.volume_kwh, line.rate_per_kwh,
+                old.net + line.net, line.vat_rate_percent, old.vat + line.vat)
+    return Charge(original.first_day, original.last_day, original.turnover_date,
+                  original.volume_kwh + correction.volume_kwh, tuple(lines.values()), original.currency)
