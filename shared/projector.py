@@ -7,11 +7,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import EventEnvelope
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import EventStore, StoredEvent
 
-Apply = Callable[[AsyncConnection, Event, EventEnvelope], Awaitable[None]]
+Apply = Callable[[AsyncConnection, Event, StoredEvent], Awaitable[None]]
 REBUILD_BATCH = 2_000
 
 
@@ -25,7 +24,7 @@ class Projector:
         for stored in events:
             handler = self.handlers.get(stored.envelope.event_type)
             if handler is not None:
-                await handler(conn, self.registry.decode(stored.envelope), stored.envelope)
+                await handler(conn, self.registry.decode(stored.envelope), stored)
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None) -> int:
         """Empty every read table and fold all events again, inside the caller's transaction."""

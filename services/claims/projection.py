@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
+from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
 
 async def on_counterparty_registered(conn: AsyncConnection, event: CounterpartyRegistered,
-                                     envelope: EventEnvelope) -> None:
+                                     stored: StoredEvent) -> None:
     await conn.execute(
         text("""
             INSERT INTO counterparties (contract_id, contract_number, name, bin, foreign_registration, email,
@@ -21,7 +21,7 @@ async def on_counterparty_registered(conn: AsyncConnection, event: CounterpartyR
         """),
         {"id": event.contract_id, "number": event.contract_number, "name": event.name, "bin": event.bin,
          "foreign": event.foreign_registration, "email": event.email, "address": event.address,
-         "at": envelope.occurred_at},
+         "at": stored.envelope.occurred_at},
     )
 
 

@@ -7,13 +7,13 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.contracts import ContractRegistered, ContractSigned
+from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
 
-async def on_registered(conn: AsyncConnection, event: ContractRegistered, envelope: EventEnvelope) -> None:
+async def on_registered(conn: AsyncConnection, event: ContractRegistered, stored: StoredEvent) -> None:
     terms = event.terms
     await conn.execute(
         text("""
@@ -25,15 +25,15 @@ async def on_registered(conn: AsyncConnection, event: ContractRegistered, envelo
         {"id": event.contract_id, "number": terms.number, "seller": terms.seller.name, "buyer": terms.buyer.name,
          "service_type": terms.service_type, "category": terms.counterparty_category, "currency": terms.currency,
          "start": terms.delivery_start, "end": terms.delivery_end,
-         "terms": json.dumps(terms.model_dump(mode="json")), "version": envelope.stream_version,
-         "at": envelope.recorded_at},
+         "terms": json.dumps(terms.model_dump(mode="json")), "version": stored.envelope.stream_version,
+         "at": stored.envelope.recorded_at},
     )
 
 
-async def on_signed(conn: AsyncConnection, event: ContractSigned, envelope: EventEnvelope) -> None:
+async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: StoredEvent) -> None:
     result = await conn.execute(
         text("UPDATE contracts SET status = 'signed', signed_at = :at, version = :v WHERE contract_id = :id"),
-        {"at": event.signed_at, "v": envelope.stream_version, "id": event.contract_id},
+        {"at": event.signed_at, "v": stored.envelope.stream_version, "id": event.contract_id},
     )
     assert result.rowcount == 1, "a signed contract has its row"
 

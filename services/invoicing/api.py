@@ -1,39 +1,263 @@
-"""HTTP queries of the settlement ledger."""
+"""HTTP commands and queries of the settlement ledger."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from shared.auth import READERS, Actor, require
-from shared.errors import NotFound
+from services.invoicing.domain import account as acc
+from services.invoicing.domain.penalty import PenaltyTerms
+from services.invoicing.domain.rates import vat_rates
+from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
+from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
+from shared.errors import Conflict, NotFound
+from shared.events.invoicing import BaseRateSet
 from shared.money import Money
-from shared.service import Service, get_service
+from shared.service import Service, command_context, get_service
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["ledger"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Reader = Annotated[Actor, Depends(require(READERS))]
+Admin = Annotated[Actor, Depends(require(ADMINS))]
+
+
+def at_start_of(day: date, zone: str = "Asia/Almaty") -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo(zone))
 
 
 class AccountView(BaseModel):
     contract_id: str
     contract_number: str
     buyer_name: str
-    balance: Money
+    balance: Money = Field(description="what the buyer owes (+) or has in credit (−)")
+    debt: Money
+    advance: Money
     opened_at: datetime
     terms: dict[str, Any]
 
 
 @router.get("/accounts/{contract_id}", response_model=AccountView)
-async def get_account(contract_id: str, _actor: Annotated[Actor, Depends(require(READERS))],
-                      service: Annotated[Service, Depends(get_service)]) -> AccountView:
+async def get_account(contract_id: str, _actor: Reader, service: ServiceDep) -> AccountView:
     async with service.engine.connect() as conn:
         row = (await conn.execute(text("SELECT * FROM accounts WHERE contract_id = :id"),
                                   {"id": contract_id})).mappings().first()
     if row is None:
         raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+    currency = row["currency"]
     return AccountView(contract_id=row["contract_id"], contract_number=row["contract_number"],
-                       buyer_name=row["buyer_name"], balance=Money(row["balance"], row["currency"]),
+                       buyer_name=row["buyer_name"], balance=Money(row["balance"], currency),
+                       debt=Money(row["debt"], currency), advance=Money(row["advance"], currency),
                        opened_at=row["opened_at"], terms=row["terms"])
+
+
+class ReceivePayment(BaseModel):
+    """The command: record money the bank says arrived for a contract (§5.8)."""
+
+    contract_id: str = Field(min_length=1, max_length=100)
+    bank_reference: str = Field(min_length=1, max_length=100, description="unique per bank operation")
+    amount: Money
+    received_on: date
+    payer_bin: str | None = Field(None, max_length=12)
+    payer_iban: str | None = Field(None, max_length=34)
+    purpose: str = Field("", max_length=500)
+
+
+class PaymentView(BaseModel):
+    payment_id: str
+    contract_id: str
+    bank_reference: str
+    amount: Money
+    received_on: date
+    allocations: list[dict[str, Any]]
+    advance_left: Money | None
+    repeated: bool = Field(False, description="true when this bank reference was already posted")
+
+
+async def _payment_view(conn, bank_reference: str, repeated: bool) -> PaymentView | None:
+    row = (await conn.execute(text("SELECT * FROM payments WHERE bank_reference = :r"),
+                              {"r": bank_reference})).mappings().first()
+    if row is None:
+        return None
+    currency = row["currency"]
+    return PaymentView(payment_id=row["payment_id"], contract_id=row["contract_id"],
+                       bank_reference=row["bank_reference"], amount=Money(row["amount"], currency),
+                       received_on=row["received_on"], allocations=row["allocations"],
+                       advance_left=Money(row["advance_left"], currency) if row["advance_left"] is not None else None,
+                       repeated=repeated)
+
+
+@router.post("/payments", response_model=PaymentView, status_code=201)
+async def receive_payment(command: ReceivePayment, request: Request, actor: Operator, service: ServiceDep):
+    context = command_context(request, actor, service)
+    payment_id = str(uuid.uuid4())
+
+    async def already_posted(uow):
+        # idempotent by bank reference: the same operation twice gets the first result, nothing posted
+        existing = await _payment_view(uow.conn, command.bank_reference, repeated=True)
+        if existing is None:
+            return None
+        if existing.contract_id != command.contract_id or existing.amount != command.amount:
+            raise Conflict(f"bank reference {command.bank_reference} was posted with other data",
+                           reason="bank_reference_reused", details={"payment_id": existing.payment_id})
+        return existing
+
+    def decide(state):
+        return acc.receive_payment(state, payment_id=payment_id, bank_reference=command.bank_reference,
+                                   amount=command.amount, received_on=command.received_on,
+                                   payer_bin=command.payer_bin, payer_iban=command.payer_iban,
+                                   purpose=command.purpose)
+
+    result = await execute(service, command.contract_id, decide, context, at_start_of(command.received_on),
+                           before=already_posted)
+    if isinstance(result, PaymentView):
+        return JSONResponse(status_code=200, content=result.model_dump(mode="json"))
+    async with service.engine.connect() as conn:
+        view = await _payment_view(conn, command.bank_reference, repeated=False)
+    assert view is not None and view.payment_id == payment_id, "the payment is read back as recorded"
+    return view
+
+
+class RequestPrepayments(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@router.post("/accounts/{contract_id}/prepayments", status_code=201)
+async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Operator,
+                              service: ServiceDep) -> list[dict[str, Any]]:
+    context = command_context(request, actor, service)
+    stored = await execute(service, contract_id, lambda state: acc.request_prepayments(
+        state, period=command.period, vat=vat_rates(), calendar=CALENDAR), context, context.recorded_at)
+    return [s.envelope.payload for s in stored]
+
+
+class AccruePenalties(BaseModel):
+    as_of: date | None = Field(None, description="business date; today in the contract's zone when absent")
+    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
+    basis_days: int = Field(365, ge=360, le=366)
+    count_payment_day: bool = True
+
+
+@router.post("/accounts/{contract_id}/penalties/accrue", status_code=201)
+async def accrue_penalties(contract_id: str, command: AccruePenalties, request: Request, actor: Operator,
+                           service: ServiceDep) -> list[dict[str, Any]]:
+    context = command_context(request, actor, service)
+    async with service.engine.connect() as conn:
+        rates = await penalty_rates(conn)
+        zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if zone is None:
+        raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+    as_of = command.as_of or business_date(service, zone)
+    terms = PenaltyTerms(command.multiplier, command.basis_days, command.count_payment_day)
+    stored = await execute(service, contract_id, lambda state: acc.accrue_penalties(
+        state, as_of=as_of, rates=rates, terms=terms), context, at_start_of(as_of, zone))
+    return [s.envelope.payload for s in stored]
+
+
+class WaivePenalty(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+    amount: Money | None = None
+    waived_on: date
+
+
+@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=201)
+async def waive_penalty(contract_id: str, document_number: str, command: WaivePenalty, request: Request,
+                        actor: Operator, service: ServiceDep) -> list[dict[str, Any]]:
+    context = command_context(request, actor, service)
+    stored = await execute(service, contract_id, lambda state: acc.waive_penalty(
+        state, document_number=document_number, amount=command.amount, reason=command.reason,
+        waived_on=command.waived_on), context, at_start_of(command.waived_on))
+    return [s.envelope.payload for s in stored]
+
+
+class StatementLine(BaseModel):
+    position: int
+    business_date: date
+    recorded_at: datetime
+    kind: str
+    document: str
+    description: str
+    amount: Money
+    balance: Money
+    details: dict[str, Any]
+
+
+class Statement(BaseModel):
+    contract_id: str
+    period_from: date | None
+    period_to: date | None
+    known_at: datetime | None
+    opening_balance: Money
+    closing_balance: Money
+    lines: list[StatementLine]
+
+
+@router.get("/accounts/{contract_id}/statement", response_model=Statement)
+async def statement(contract_id: str, _actor: Reader, service: ServiceDep,
+                    date_from: Annotated[date | None, Query(alias="from")] = None,
+                    date_to: Annotated[date | None, Query(alias="to")] = None,
+                    as_of: date | None = None, known_at: datetime | None = None) -> Statement:
+    """Charges, payments, allocations, penalties with running balance (+ owed, − in credit).
+
+    `as_of`: the position on a past business date; `known_at`: what the ledger had recorded by then.
+    """
+    until = min(d for d in (date_to, as_of) if d) if (date_to or as_of) else None
+    async with service.engine.connect() as conn:
+        currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+        if currency is None:
+            raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+        rows = (await conn.execute(text("""
+            SELECT * FROM statement_lines
+            WHERE contract_id = :c AND (CAST(:until AS date) IS NULL OR business_date <= :until)
+              AND (CAST(:known AS timestamptz) IS NULL OR recorded_at <= :known)
+            ORDER BY business_date, position
+        """), {"c": contract_id, "until": until, "known": known_at})).mappings().all()
+    balance = Money.zero(currency)
+    opening = balance
+    lines = []
+    for row in rows:
+        amount = Money(row["amount"], currency)
+        balance = balance + amount
+        if date_from and row["business_date"] < date_from:
+            opening = balance
+            continue
+        lines.append(StatementLine(position=row["position"], business_date=row["business_date"],
+                                   recorded_at=row["recorded_at"], kind=row["kind"], document=row["document"],
+                                   description=row["description"], amount=amount, balance=balance,
+                                   details=row["details"]))
+    return Statement(contract_id=contract_id, period_from=date_from, period_to=until, known_at=known_at,
+                     opening_balance=opening, closing_balance=balance, lines=lines)
+
+
+class SetBaseRate(BaseModel):
+    effective_from: date
+    rate_percent: Decimal = Field(gt=0, lt=100)
+    source: str = Field(min_length=3, max_length=300)
+
+
+@router.post("/base-rates", status_code=201)
+async def set_base_rate(command: SetBaseRate, request: Request, actor: Admin, service: ServiceDep) -> dict[str, Any]:
+    context = command_context(request, actor, service)
+    event = BaseRateSet(contract_id="*", effective_from=command.effective_from, rate_percent=command.rate_percent,
+                        source=command.source)
+    async with service.unit_of_work() as uow:
+        stored = await service.record(uow, stream_id="base-rates", expected_version=None, contract_id="*",
+                                      occurred_at=at_start_of(command.effective_from), events=[event], context=context)
+        await uow.commit()
+    return stored[0].envelope.payload
+
+
+@router.get("/base-rates")
+async def list_base_rates(_actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rates = await penalty_rates(conn)
+    return [{"effective_from": s.effective_from, "rate_percent": format(s.rate_percent.normalize(), "f")}
+            for s in rates.steps]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.invoicing.api import router
-from services.invoicing.handlers import HANDLERS
+from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
 from shared.events import topic_of
 from shared.service import ServiceDefinition
@@ -14,7 +14,7 @@ definition = ServiceDefinition(
     description="The settlement ledger: accounts, prepayment, invoices, payments, penalties, statements.",
     projector=projector,
     routers=[router],
-    subscriptions={topic_of("contracts"): HANDLERS},
+    subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING},
 )
 
 Settings = definition.settings_class

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.metering import MeterRegistered
+from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
 
-async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, envelope: EventEnvelope) -> None:
+async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
             INSERT INTO meters (serial, contract_id, delivery_point_code, delivery_point_name, voltage_kv,
@@ -21,7 +21,7 @@ async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, env
         {"serial": event.serial, "contract_id": event.contract_id, "code": event.delivery_point_code,
          "name": event.delivery_point_name, "kv": event.voltage_kv, "type": event.meter_type,
          "class": event.accuracy_class, "ct": event.ct_ratio, "vt": event.vt_ratio,
-         "multiplier": event.multiplier, "at": envelope.occurred_at},
+         "multiplier": event.multiplier, "at": stored.envelope.occurred_at},
     )
 
 

@@ -1,0 +1,154 @@
+"""Proves the ledger end to end on the real database and broker: a volume act from metering's topic
+becomes the January invoice (470,456.00), payments are idempotent by bank reference and allocated
+debt first, the statement shows every line with balances as of a date, and bad payments change nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from shared.envelope import EventEnvelope
+from shared.events import topic_of
+from shared.events.metering import VolumeActIssued
+from tests.support import KafkaTap, auth, eventually, seed_contract, unique
+
+
+async def signed_contract(system) -> str:
+    client = system.clients["contracts"]
+    created = await client.post("/contracts", json=seed_contract(unique("L")), headers=auth())
+    contract_id = created.json()["contract_id"]
+    await client.post(f"/contracts/{contract_id}/sign", headers=auth())
+
+    async def opened():
+        return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).status_code == 200
+
+    await eventually(opened)
+    return contract_id
+
+
+async def publish_act(system, contract_id: str, act_id: str, period: str, volume: str, issued_on: str,
+                      corrects: str | None = None) -> None:
+    """What metering's relay would publish; the ledger must not care who typed it."""
+    act = VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period, volume_kwh=volume,
+                          issued_on=issued_on, corrects_act_id=corrects)
+    now = datetime.now(UTC)
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=act.event_type, schema_version=1, source="metering",
+                             stream_id=f"acts-{contract_id}", stream_version=1, contract_id=contract_id,
+                             occurred_at=now, recorded_at=now, correlation_id=uuid.uuid4(), actor="metering",
+                             payload=act.model_dump(mode="json"))
+    async with KafkaTap(system.bootstrap) as tap:
+        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(), key=contract_id.encode())
+
+
+async def account(system, contract_id: str) -> dict:
+    return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).json()
+
+
+async def event_count(system) -> int:
+    async with system["invoicing"].engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+async def test_act_invoice_payment_advance_and_statement(system):
+    contract_id = await signed_contract(system)
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+
+    async def invoiced():
+        found = await account(system, contract_id)
+        return found if found["debt"]["amount"] != "0.00" else None
+
+    # 31,000 × 13.55 = 420,050.00 + VAT 12% 50,406.00 = 470,456.00
+    assert (await eventually(invoiced))["debt"] == {"amount": "470456.00", "currency": "KZT"}
+
+    client = system.clients["invoicing"]
+    payment = {"contract_id": contract_id, "bank_reference": unique("BANK"), "received_on": "2022-02-07",
+               "amount": {"amount": "500000.00", "currency": "KZT"}, "payer_bin": "110740003844",
+               "purpose": "Оплата по договору 01/2021-85"}
+    first = await client.post("/payments", json=payment, headers=auth())
+    assert first.status_code == 201, first.text
+    body = first.json()
+    # 500,000.00 − 470,456.00 = 29,544.00 advance
+    assert body["advance_left"] == {"amount": "29544.00", "currency": "KZT"}
+    assert [a["amount"] for a in body["allocations"]] == ["420050.00", "50406.00"]
+
+    before = await event_count(system)
+    again = await client.post("/payments", json=payment, headers=auth())
+    assert again.status_code == 200 and again.json()["repeated"] is True
+    assert again.json()["payment_id"] == body["payment_id"]
+    assert await event_count(system) == before
+
+    reused = await client.post("/payments", json={**payment, "amount": {"amount": "1.00", "currency": "KZT"}},
+                               headers=auth())
+    assert reused.status_code == 409 and reused.json()["reason"] == "bank_reference_reused"
+
+    # February: 25,000 × 13.55 = 338,750.00 + 40,650.00 = 379,400.00, less the 29,544.00 advance = 349,856.00
+    await publish_act(system, contract_id, "act-2022-02", "2022-02", "25000", "2022-03-02")
+
+    async def february():
+        found = await account(system, contract_id)
+        return found if found["debt"]["amount"] == "349856.00" else None
+
+    found = await eventually(february)
+    assert found["advance"]["amount"] == "0.00"
+
+    statement = (await client.get(f"/accounts/{contract_id}/statement", headers=auth("auditor"))).json()
+    assert [line["kind"] for line in statement["lines"]] == ["invoice", "payment", "allocation", "invoice",
+                                                             "allocation"]
+    assert statement["closing_balance"]["amount"] == "349856.00"
+    # as of 2022-02-28 the buyer was 29,544.00 in credit (470,456.00 − 500,000.00)
+    as_of = (await client.get(f"/accounts/{contract_id}/statement", params={"as_of": "2022-02-28"},
+                              headers=auth())).json()
+    assert as_of["closing_balance"]["amount"] == "-29544.00"
+
+
+async def test_bad_payments_get_a_reason_and_post_nothing(system):
+    contract_id = await signed_contract(system)
+    client = system.clients["invoicing"]
+    base = {"contract_id": contract_id, "received_on": "2022-02-07", "purpose": "x"}
+    cases = [
+        ({"amount": {"amount": "0.00", "currency": "KZT"}}, 422, "non_positive_amount"),
+        ({"amount": {"amount": "-5.00", "currency": "KZT"}}, 422, "non_positive_amount"),
+        ({"amount": {"amount": "10.00", "currency": "USD"}}, 422, "currency_mismatch"),
+        ({"amount": {"amount": 10.5, "currency": "KZT"}}, 422, "invalid_request"),
+        ({"amount": {"amount": "10.00", "currency": "KZT"}, "contract_id": "no-such-contract"}, 404,
+         "account_not_found"),
+    ]
+    for change, status, reason in cases:
+        before = await event_count(system)
+        response = await client.post("/payments", json={**base, "bank_reference": unique("B"), **change},
+                                     headers=auth())
+        assert (response.status_code, response.json()["reason"]) == (status, reason), change
+        assert await event_count(system) == before
+
+
+async def test_penalty_through_the_api_and_the_admin_rate_table(system):
+    contract_id = await signed_contract(system)
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+
+    async def invoiced():
+        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
+
+    await eventually(invoiced)
+    client = system.clients["invoicing"]
+    paid = await client.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": unique("LATE"), "received_on": "2022-03-01",
+        "amount": {"amount": "470456.00", "currency": "KZT"}, "purpose": "late"})
+    assert paid.status_code == 201
+    accrued = await client.post(f"/accounts/{contract_id}/penalties/accrue", json={"as_of": "2022-03-31"},
+                                headers=auth())
+    assert accrued.status_code == 201, accrued.text
+    penalty = next(e for e in accrued.json() if "late_item_id" in e)
+    # 15 days at 10.25% + 6 days at 13.50% on 470,456.00 → 4,538.61 (tests/unit/test_ledger_rules.py)
+    assert penalty["amount"] == {"amount": "4538.61", "currency": "KZT"}
+    assert [s["days"] for s in penalty["slices"]] == [15, 6]
+    # an operator may not change the rate table, an admin may
+    refused = await client.post("/base-rates", json={"effective_from": "2030-01-01", "rate_percent": "12.5",
+                                                     "source": "NBK"}, headers=auth())
+    assert refused.status_code == 403
+    added = await client.post("/base-rates", json={"effective_from": "2030-01-01", "rate_percent": "12.5",
+                                                   "source": "NBK decision"}, headers=auth("admin"))
+    assert added.status_code == 201
+    table = (await client.get("/base-rates", headers=auth())).json()
+    assert table[-1] == {"effective_from": "2030-01-01", "rate_percent": "12.5"}
