@@ -84,7 +84,9 @@ class Service:
         self.store = EventStore(self.name, registry)
         self.projector = definition.projector
         # tansu has no idempotent producer; at-least-once plus consumers' inboxes replace it
-        self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, client_id=self.name,
+        # acks="all": an event counts as published only when every in-sync replica has it, because the
+        # relay moves its position past it right after
+        self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, acks="all", client_id=self.name,
                                   security=kafka_security(settings),
                                   logger=logging.getLogger(f"faststream.{self.name}"))
         self.publisher = self.broker.publisher(

@@ -1,0 +1,208 @@
+"""Reading bank statements into receipts: the 1C "ClientBankExchange" text of Kazakh banks, and CSV.
+
+Lenient where banks differ (encodings, key case, quotes, missing `КонецФайла`, `,` decimals) and
+strict where money is concerned: a document without a readable amount, date or payer is reported
+with its reason and never posted. Pure: bytes in, receipts and problems out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+MAX_LINES = 1_000_000  # a statement larger than this is an export mistake, not a day's receipts
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One incoming payment read from a statement."""
+
+    line: int                 # where it starts in the file (1-based), for the report
+    bank_reference: str       # stable: the same document in another file gets the same reference
+    received_on: date
+    amount: Decimal
+    currency: str
+    payer_name: str
+    payer_bin: str | None
+    payer_iban: str | None
+    purpose: str
+    contract_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    reason: str
+    message: str
+
+
+@dataclass
+class ParsedStatement:
+    format: str
+    encoding: str
+    account: str | None = None
+    receipts: list[Receipt] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped_outgoing: int = 0
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """BOM or valid UTF-8 → UTF-8; otherwise CP1251; a `Кодировка=DOS` header → CP866."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8"), "utf-8"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("cp1251", errors="replace")
+    for line in text.splitlines()[:20]:
+        key, _, value = line.partition("=")
+        if key.strip().lower() == "кодировка" and value.strip().strip('"').upper() == "DOS":
+            return raw.decode("cp866", errors="replace"), "cp866"
+    return text, "cp1251"
+
+
+def _amount(text: str) -> Decimal:
+    value = Decimal(text.strip().replace(" ", "").replace(",", "."))
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise InvalidOperation
+    return value.quantize(Decimal("0.01"))
+
+
+def _date(text: str) -> date:
+    return datetime.strptime(text.strip(), "%d.%m.%Y").date()
+
+
+def parse_1c(raw: bytes) -> ParsedStatement:
+    text, encoding = decode(raw)
+    lines = text.splitlines()
+    result = ParsedStatement(format="1c", encoding=encoding)
+    if not lines or lines[0].strip().lstrip("\ufeff") != "1CClientBankExchange":
+        result.problems.append(Problem(1, "not_1c_exchange", "the first line must be 1CClientBankExchange"))
+        return result
+    if len(lines) > MAX_LINES:
+        result.problems.append(Problem(1, "file_too_large", f"more than {MAX_LINES} lines"))
+        return result
+    document: dict[str, str] | None = None
+    started = 0
+    for number, line in enumerate(lines, start=1):
+        key, sep, value = line.partition("=")
+        key = key.strip().lower()
+        value = value.strip().strip('"').strip()
+        if not sep:
+            if key == "конецдокумента" and document is not None:
+                _document(result, document, started)
+                document = None
+            continue
+        if key == "секциядокумент":
+            document, started = {}, number
+        elif document is not None:
+            document[key] = value
+        elif key == "расчсчет" and result.account is None:
+            result.account = value
+    if document is not None:
+        result.problems.append(Problem(started, "unterminated_document", "the document has no КонецДокумента"))
+    return result
+
+
+def _document(result: ParsedStatement, doc: dict[str, str], line: int) -> None:
+    incoming = doc.get("суммаприход")
+    outgoing = doc.get("суммарасход")
+    if incoming is None and outgoing is None:
+        # no statement keys: the direction comes from whose account is ours
+        if result.account and doc.get("плательщикиик") == result.account:
+            outgoing = doc.get("сумма")
+        else:
+            incoming = doc.get("сумма")
+    if incoming is None or (outgoing and not incoming):
+        result.skipped_outgoing += 1
+        return
+    try:
+        amount = _amount(incoming)
+    except (InvalidOperation, ValueError):
+        result.problems.append(Problem(line, "invalid_amount", f"amount {incoming!r} is not a number of tiyn"))
+        return
+    if amount <= 0:
+        result.problems.append(Problem(line, "non_positive_amount", f"amount {incoming!r} is not positive"))
+        return
+    raw_date = doc.get("датаоперации") or doc.get("датапоступило") or doc.get("датадокумента")
+    try:
+        received_on = _date(raw_date or "")
+    except ValueError:
+        result.problems.append(Problem(line, "invalid_date", f"date {raw_date!r} is not ДД.ММ.ГГГГ"))
+        return
+    payer_bin = doc.get("плательщикбин_иин") or doc.get("плательщикинн") or None
+    payer_iban = doc.get("плательщикиик") or doc.get("плательщиксчет") or None
+    if not payer_bin and not payer_iban:
+        result.problems.append(Problem(line, "missing_payer", "neither the payer's BIN nor IBAN is given"))
+        return
+    number = doc.get("номердокумента") or doc.get("номер") or ""
+    reference = f"1c:{payer_bin or payer_iban}:{number}:{received_on.isoformat()}:{amount}"
+    result.receipts.append(Receipt(
+        line=line, bank_reference=reference, received_on=received_on, amount=amount,
+        currency=(doc.get("валюта") or "KZT").upper(), payer_name=doc.get("плательщикнаименование", ""),
+        payer_bin=payer_bin, payer_iban=payer_iban, purpose=doc.get("назначениеплатежа", "")))
+
+
+CSV_COLUMNS = ("bank_reference", "received_on", "amount", "currency", "payer_bin", "payer_iban", "purpose")
+
+
+def parse_csv(raw: bytes) -> ParsedStatement:
+    """Columns: bank_reference, received_on (YYYY-MM-DD), amount, currency, payer_bin, payer_iban, purpose
+    and optionally contract_number."""
+    text, encoding = decode(raw)
+    result = ParsedStatement(format="csv", encoding=encoding)
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        result.problems.append(Problem(1, "missing_columns", f"the header lacks {', '.join(missing)}"))
+        return result
+    for number, row in enumerate(reader, start=2):
+        if number > MAX_LINES:
+            result.problems.append(Problem(number, "file_too_large", f"more than {MAX_LINES} lines"))
+            break
+        try:
+            amount = _amount(row["amount"] or "")
+            received_on = date.fromisoformat((row["received_on"] or "").strip())
+        except (InvalidOperation, ValueError):
+            result.problems.append(Problem(number, "invalid_line", "amount or received_on is not readable"))
+            continue
+        if amount <= 0:
+            result.problems.append(Problem(number, "non_positive_amount", f"amount {row['amount']!r} is not positive"))
+            continue
+        if not (row["bank_reference"] or "").strip():
+            result.problems.append(Problem(number, "missing_bank_reference", "every line needs a bank reference"))
+            continue
+        result.receipts.append(Receipt(
+            line=number, bank_reference=row["bank_reference"].strip(), received_on=received_on, amount=amount,
+            currency=(row["currency"] or "KZT").strip().upper(), payer_name="",
+            payer_bin=(row["payer_bin"] or "").strip() or None, payer_iban=(row["payer_iban"] or "").strip() or None,
+            purpose=(row["purpose"] or "").strip(), contract_number=(row.get("contract_number") or "").strip() or None))
+    return result
+
+
+@dataclass(frozen=True)
+class Candidate:
+    contract_id: str
+    number: str
+    buyer_bin: str | None
+    buyer_iban: str | None
+
+
+def match_contract(receipt: Receipt, candidates: list[Candidate]) -> tuple[str | None, str]:
+    """(contract id or None, how): by the payer's BIN/IBAN, narrowed by the contract number in the purpose."""
+    if receipt.contract_number:
+        named = [c for c in candidates if c.number == receipt.contract_number]
+        if len(named) == 1:
+            return named[0].contract_id, "contract_number"
+    payers = [c for c in candidates if (receipt.payer_bin and c.buyer_bin == receipt.payer_bin)
+              or (receipt.payer_iban and c.buyer_iban == receipt.payer_iban)]
+    cited = [c for c in payers if c.number and c.number in receipt.purpose]
+    if len(cited) == 1:
+        return cited[0].contract_id, "payer_and_number_in_purpose"
+    if len(payers) == 1 and not cited:
+        return payers[0].contract_id, "payer_only"
+    return None, "ambiguous" if payers else "unknown_payer"
