@@ -13,17 +13,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import vat_rates
+from services.invoicing.imports import assign_receipt, import_statement
 from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet
 from shared.money import Money
 from shared.service import Service, command_context, get_service
 
 router = APIRouter(tags=["ledger"])
+MAX_STATEMENT_BYTES = 50 * 1024 * 1024
 ServiceDep = Annotated[Service, Depends(get_service)]
 Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Reader = Annotated[Actor, Depends(require(READERS))]
@@ -261,3 +264,40 @@ async def list_base_rates(_actor: Reader, service: ServiceDep) -> list[dict[str,
         rates = await penalty_rates(conn)
     return [{"effective_from": s.effective_from, "rate_percent": format(s.rate_percent.normalize(), "f")}
             for s in rates.steps]
+
+
+@router.post("/payments/import")
+async def import_payments(request: Request, actor: Operator, service: ServiceDep,
+                          format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c") -> dict[str, Any]:
+    """A bank statement file as the request body (1C ClientBankExchange, KZ variant, or CSV).
+
+    Each receipt is posted in its own transaction; the report gives every line's outcome:
+    `posted`, `already_posted`, `unidentified` (kept for an operator) or `rejected` with the reason.
+    """
+    raw = await request.body()
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
+    parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
+    return await import_statement(service, parsed, command_context(request, actor, service))
+
+
+class AssignReceipt(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/receipts/{bank_reference}/assign", status_code=201)
+async def assign(bank_reference: str, command: AssignReceipt, request: Request, actor: Operator,
+                 service: ServiceDep) -> dict[str, Any]:
+    await assign_receipt(service, bank_reference, command.contract_id, command_context(request, actor, service))
+    async with service.engine.connect() as conn:
+        view = await _payment_view(conn, bank_reference, repeated=False)
+    return view.model_dump(mode="json")
+
+
+@router.get("/receipts/unidentified")
+async def unidentified(_actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
+        ))).mappings().all()
+    return [dict(row) for row in rows]

@@ -26,6 +26,8 @@ from shared.events.invoicing import (
     PenaltyWaived,
     PostingLine,
     PrepaymentRequested,
+    ReceiptAssigned,
+    UnidentifiedReceiptRecorded,
 )
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
@@ -183,6 +185,24 @@ async def on_prepayment(conn: AsyncConnection, event: PrepaymentRequested, store
                                                                     "due_date": event.due_date})
 
 
+async def on_unidentified(conn: AsyncConnection, event: UnidentifiedReceiptRecorded, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            INSERT INTO unidentified_receipts (bank_reference, amount, currency, received_on, payer_name, payer_bin,
+                payer_iban, purpose, why)
+            VALUES (:ref, :amount, :currency, :on, :name, :bin, :iban, :purpose, :why)
+        """),
+        {"ref": event.bank_reference, "amount": event.amount.amount, "currency": event.amount.currency,
+         "on": event.received_on, "name": event.payer_name, "bin": event.payer_bin, "iban": event.payer_iban,
+         "purpose": event.purpose, "why": event.why})
+
+
+async def on_assigned(conn: AsyncConnection, event: ReceiptAssigned, stored: StoredEvent) -> None:
+    result = await conn.execute(text("UPDATE unidentified_receipts SET assigned_to = :c WHERE bank_reference = :r"),
+                                {"c": event.assigned_contract_id, "r": event.bank_reference})
+    assert result.rowcount == 1, "an assigned receipt was recorded first"
+
+
 async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
@@ -194,7 +214,7 @@ async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: Stored
 
 projector = Projector(
     registry,
-    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates"],
+    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
     handlers={
         AccountOpened.event_type: on_account_opened,
         InvoiceIssued.event_type: on_invoice,
@@ -204,5 +224,7 @@ projector = Projector(
         PenaltyWaived.event_type: on_waiver,
         PrepaymentRequested.event_type: on_prepayment,
         BaseRateSet.event_type: on_base_rate,
+        UnidentifiedReceiptRecorded.event_type: on_unidentified,
+        ReceiptAssigned.event_type: on_assigned,
     },
 )

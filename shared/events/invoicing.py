@@ -190,3 +190,33 @@ class BaseRateSet(Event):
     effective_from: date
     rate_percent: Decimal
     source: str
+
+
+@registry.register
+class UnidentifiedReceiptRecorded(Event):
+    """Money arrived that no contract could be matched to; kept until an operator assigns it."""
+
+    event_type = "invoicing.UnidentifiedReceiptRecorded"
+    schema_version = 1
+
+    contract_id: str  # "unidentified"
+    bank_reference: str
+    amount: Money
+    received_on: date
+    payer_name: str
+    payer_bin: str | None
+    payer_iban: str | None
+    purpose: str
+    why: str
+
+
+@registry.register
+class ReceiptAssigned(Event):
+    """An operator assigned an unidentified receipt to a contract; the payment is posted there."""
+
+    event_type = "invoicing.ReceiptAssigned"
+    schema_version = 1
+
+    contract_id: str  # "unidentified"
+    bank_reference: str
+    assigned_contract_id: str

@@ -152,3 +152,33 @@ async def test_penalty_through_the_api_and_the_admin_rate_table(system):
     assert added.status_code == 201
     table = (await client.get("/base-rates", headers=auth())).json()
     assert table[-1] == {"effective_from": "2030-01-01", "rate_percent": "12.5"}
+
+
+async def test_statement_import_posts_once_keeps_strangers_and_reports_every_line(system, project_root):
+    contract_id = await signed_contract(system)
+    number = (await account(system, contract_id))["contract_number"]
+    raw = (project_root / "tests" / "fixtures" / "statement_1c_kz.txt").read_bytes()
+    raw = raw.replace(b"{NUMBER}", number.encode("cp1251")).replace(b"NT-475719", unique("NT").encode())
+    client = system.clients["invoicing"]
+    report = (await client.post("/payments/import", params={"format": "1c"}, content=raw, headers=auth())).json()
+    outcomes = {line["line"]: line["outcome"] for line in report["lines"]}
+    # line 15 matched by BIN and contract number; line 29's payer is no buyer; line 38 has 31.02.2022
+    assert outcomes == {15: "posted", 29: "unidentified", 38: "rejected"}
+    assert report["skipped_outgoing"] == 1
+    assert (await account(system, contract_id))["advance"]["amount"] == "470456.00"
+
+    before = await event_count(system)
+    again = (await client.post("/payments/import", params={"format": "1c"}, content=raw, headers=auth())).json()
+    assert {line["line"]: line["outcome"] for line in again["lines"]} == {
+        15: "already_posted", 29: "already_posted", 38: "rejected"}
+    assert await event_count(system) == before
+
+    stranger = next(line for line in report["lines"] if line["outcome"] == "unidentified")
+    assigned = await client.post(f"/receipts/{stranger['bank_reference']}/assign",
+                                 json={"contract_id": contract_id}, headers=auth())
+    assert assigned.status_code == 201, assigned.text
+    # 470,456.00 + 150,000.00 = 620,456.00 held for the contract
+    assert (await account(system, contract_id))["advance"]["amount"] == "620456.00"
+    twice = await client.post(f"/receipts/{stranger['bank_reference']}/assign", json={"contract_id": contract_id},
+                              headers=auth())
+    assert twice.status_code == 409

@@ -58,11 +58,20 @@ def decode(raw: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     text = raw.decode("cp1251", errors="replace")
-    for line in text.splitlines()[:20]:
+    # the header key is Cyrillic too: look for `Кодировка=DOS` as a DOS file would spell it
+    for line in raw.decode("cp866", errors="replace").splitlines()[:20]:
         key, _, value = line.partition("=")
-        if key.strip().lower() == "кодировка" and value.strip().strip('"').upper() == "DOS":
+        if key.strip().lower() == "кодировка" and _unquote(value).upper() == "DOS":
             return raw.decode("cp866", errors="replace"), "cp866"
     return text, "cp1251"
+
+
+def _unquote(value: str) -> str:
+    """Trim, and drop one pair of surrounding quotes (`"Выписка"`), keeping quotes inside names."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].strip()
+    return value
 
 
 def _amount(text: str) -> Decimal:
@@ -91,7 +100,7 @@ def parse_1c(raw: bytes) -> ParsedStatement:
     for number, line in enumerate(lines, start=1):
         key, sep, value = line.partition("=")
         key = key.strip().lower()
-        value = value.strip().strip('"').strip()
+        value = _unquote(value)
         if not sep:
             if key == "конецдокумента" and document is not None:
                 _document(result, document, started)
