@@ -131,14 +131,16 @@ async def receive_payment(command: ReceivePayment, request: Request, actor: Oper
 
 class RequestPrepayments(BaseModel):
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    requested_on: date | None = Field(None, description="business date of the demand; today when absent")
 
 
 @router.post("/accounts/{contract_id}/prepayments", status_code=201)
 async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Operator,
                               service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
+    occurred = at_start_of(command.requested_on) if command.requested_on else context.recorded_at
     stored = await execute(service, contract_id, lambda state: acc.request_prepayments(
-        state, period=command.period, vat=vat_rates(), calendar=CALENDAR), context, context.recorded_at)
+        state, period=command.period, vat=vat_rates(), calendar=CALENDAR), context, occurred)
     return [s.envelope.payload for s in stored]
 
 
@@ -301,3 +303,21 @@ async def unidentified(_actor: Reader, service: ServiceDep) -> list[dict[str, An
             "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
         ))).mappings().all()
     return [dict(row) for row in rows]
+
+
+class CloseDay(BaseModel):
+    day: date
+
+
+@router.post("/day-close")
+async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
+    """Close a business day on every account: coverage, notices, restriction (replayable events)."""
+    context = command_context(request, actor, service)
+    async with service.engine.connect() as conn:
+        contracts = (await conn.execute(text("SELECT contract_id FROM accounts ORDER BY contract_id"))).scalars().all()
+    produced: dict[str, list[str]] = {}
+    for contract_id in contracts:
+        stored = await execute(service, contract_id, lambda state: acc.close_day(
+            state, day=command.day, calendar=CALENDAR), context, at_start_of(command.day))
+        produced[contract_id] = [s.envelope.event_type for s in stored]
+    return {"day": command.day, "accounts": len(contracts), "events": produced}

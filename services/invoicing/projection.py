@@ -27,6 +27,10 @@ from shared.events.invoicing import (
     PostingLine,
     PrepaymentRequested,
     ReceiptAssigned,
+    RestrictionNoticeIssued,
+    SupplyRestored,
+    SupplyRestricted,
+    TerminationNoticeIssued,
     UnidentifiedReceiptRecorded,
 )
 from shared.eventstore import StoredEvent
@@ -203,6 +207,19 @@ async def on_assigned(conn: AsyncConnection, event: ReceiptAssigned, stored: Sto
     assert result.rowcount == 1, "an assigned receipt was recorded first"
 
 
+async def on_notice(conn: AsyncConnection, event, stored: StoredEvent) -> None:
+    """Notices move no money: statement lines with amount 0 that cite their figures."""
+    payload = event.model_dump(mode="json")
+    day = (getattr(event, "issued_on", None) or getattr(event, "restricted_from", None)
+           or getattr(event, "restored_on", None))
+    document = getattr(event, "document_number", None) or getattr(event, "notice_document", "")
+    currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"),
+                                 {"c": event.contract_id})
+    await _line(conn, stored, kind=event.event_type.split(".")[-1], document=document,
+                description=event.__class__.__doc__.strip().splitlines()[0], lines=[],
+                currency=currency, business_date=day, details=payload)
+
+
 async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
@@ -226,5 +243,9 @@ projector = Projector(
         BaseRateSet.event_type: on_base_rate,
         UnidentifiedReceiptRecorded.event_type: on_unidentified,
         ReceiptAssigned.event_type: on_assigned,
+        RestrictionNoticeIssued.event_type: on_notice,
+        SupplyRestricted.event_type: on_notice,
+        SupplyRestored.event_type: on_notice,
+        TerminationNoticeIssued.event_type: on_notice,
     },
 )

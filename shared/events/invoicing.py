@@ -220,3 +220,82 @@ class ReceiptAssigned(Event):
     contract_id: str  # "unidentified"
     bank_reference: str
     assigned_contract_id: str
+
+
+@registry.register
+class CoverageChanged(Event):
+    """§5.3: whether the prepayments due so far are covered by the advance held (contracts listens)."""
+
+    event_type = "invoicing.CoverageChanged"
+    schema_version = 1
+
+    contract_id: str
+    as_of: date
+    covered: bool
+    required: Money
+    held: Money
+
+
+@registry.register
+class RestrictionNoticeIssued(Event):
+    """§5.3, §7.1.1: written notice that supply may be restricted from `restrict_from` if still unpaid."""
+
+    event_type = "invoicing.RestrictionNoticeIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    issued_on: date
+    restrict_from: date
+    amount_due: Money
+
+
+@registry.register
+class SupplyRestricted(Event):
+    """The notice ran out unpaid: the contracts service reduces accepted applications to zero."""
+
+    event_type = "invoicing.SupplyRestricted"
+    schema_version = 1
+
+    contract_id: str
+    notice_document: str
+    restricted_from: date
+    amount_due: Money
+
+
+@registry.register
+class SupplyRestored(Event):
+    """Coverage is back (a payment arrived): restriction and notice are lifted."""
+
+    event_type = "invoicing.SupplyRestored"
+    schema_version = 1
+
+    contract_id: str
+    restored_on: date
+    notice_document: str
+
+
+@registry.register
+class TerminationNoticeIssued(Event):
+    """§11.2: unpaid final settlement; the contract may be terminated 30 calendar days after notice."""
+
+    event_type = "invoicing.TerminationNoticeIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    issued_on: date
+    terminate_on: date
+    overdue_amount: Money
+    overdue_documents: list[str]
+
+
+@registry.register
+class DayClosed(Event):
+    """The account's business day is closed: coverage checked, notices issued (replayable)."""
+
+    event_type = "invoicing.DayClosed"
+    schema_version = 1
+
+    contract_id: str
+    day: date

@@ -182,3 +182,24 @@ async def test_statement_import_posts_once_keeps_strangers_and_reports_every_lin
     twice = await client.post(f"/receipts/{stranger['bank_reference']}/assign", json={"contract_id": contract_id},
                               headers=auth())
     assert twice.status_code == 409
+
+
+async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(system):
+    contract_id = await signed_contract(system)
+    client = system.clients["invoicing"]
+    requested = await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
+                                  headers=auth())
+    assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "166936.00"]
+    closed = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
+    # nothing paid for block 1 (due 2021-12-29): a notice; restriction possible from 3 working days later
+    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
+                                             "invoicing.DayClosed"]
+    again = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
+    assert again["events"][contract_id] == []
+    paid = await client.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": unique("PRE"), "received_on": "2021-12-30",
+        "amount": {"amount": "151760.00", "currency": "KZT"}, "purpose": "prepayment"})
+    assert paid.status_code == 201
+    statement = (await client.get(f"/accounts/{contract_id}/statement", headers=auth())).json()
+    kinds = [line["kind"] for line in statement["lines"]]
+    assert "RestrictionNoticeIssued" in kinds and kinds[-1] == "SupplyRestored"

@@ -165,3 +165,41 @@ def test_replaying_the_events_rebuilds_the_same_account():
     assert replayed.debt_total() == ledger.state.debt_total()
     assert replayed.advance == ledger.state.advance
     assert {k: d.outstanding for k, d in replayed.debts.items()} == {k: d.outstanding for k, d in ledger.state.debts.items()}
+
+
+def test_missing_prepayment_leads_to_notice_restriction_and_restoration():
+    ledger = Ledger()
+    ledger.do(acc.request_prepayments, period="2022-01", vat=vat_rates(), calendar=CAL)
+    ledger.pay("PRE-1", "151760.00", date(2021, 12, 28))  # block 1: 10,000 kWh × 13.55 × 1.12 = 151,760.00
+    first = ledger.do(acc.close_day, day=date(2021, 12, 29), calendar=CAL)
+    assert [e.event_type for e in first] == ["invoicing.DayClosed"]  # block 1 covered, nothing to say
+    # 2022-01-05: blocks 1 and 2 are due, 303,520.00 required, 151,760.00 held
+    noticed = ledger.do(acc.close_day, day=date(2022, 1, 5), calendar=CAL)
+    assert [e.event_type for e in noticed] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
+                                               "invoicing.DayClosed"]
+    notice = noticed[1]
+    assert notice.amount_due == kzt("151760.00")
+    # 3 working days after Wed 2022-01-05: Thu 6; Fri 7 is Orthodox Christmas; Mon 10; Tue 11
+    assert notice.restrict_from == date(2022, 1, 11)
+    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 1, 10), calendar=CAL)] == [
+        "invoicing.DayClosed"]
+    restricted = ledger.do(acc.close_day, day=date(2022, 1, 11), calendar=CAL)
+    assert [e.event_type for e in restricted] == ["invoicing.SupplyRestricted", "invoicing.DayClosed"]
+    assert ledger.do(acc.close_day, day=date(2022, 1, 11), calendar=CAL) == []  # a closed day stays closed
+    paid = ledger.pay("PRE-2", "151760.00", date(2022, 1, 12))
+    assert [e.event_type for e in paid] == ["invoicing.PaymentReceived", "invoicing.CoverageChanged",
+                                            "invoicing.SupplyRestored"]
+    assert not ledger.state.restricted and ledger.state.notice is None
+
+
+def test_an_invoice_unpaid_thirty_days_after_its_due_date_brings_a_termination_notice():
+    ledger = Ledger()
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
+    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 3, 9), calendar=CAL)] == [
+        "invoicing.DayClosed"]  # 29 days overdue
+    closed = ledger.do(acc.close_day, day=date(2022, 3, 10), calendar=CAL)  # 2022-02-08 + 30 days
+    notice = next(e for e in closed if e.event_type == "invoicing.TerminationNoticeIssued")
+    assert notice.terminate_on == date(2022, 4, 9)  # 30 calendar days after 2022-03-10
+    assert notice.overdue_amount == kzt("470456.00")
+    assert not any(e.event_type == "invoicing.TerminationNoticeIssued"
+                   for e in ledger.do(acc.close_day, day=date(2022, 3, 11), calendar=CAL))

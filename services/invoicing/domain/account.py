@@ -19,6 +19,13 @@ from services.invoicing.domain.postings import Entry, LedgerAccount, entry, tran
 from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
 from services.invoicing.domain.rates import DatedRates
+from services.invoicing.domain.restriction import (
+    OVERDUE_DAYS_FOR_TERMINATION,
+    Demand,
+    required_cover,
+    restrict_from,
+    terminate_on,
+)
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractSigned, ContractTerms
@@ -26,6 +33,8 @@ from shared.events.invoicing import (
     AccountOpened,
     AllocationSlice,
     ChargeLineData,
+    CoverageChanged,
+    DayClosed,
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
@@ -34,6 +43,10 @@ from shared.events.invoicing import (
     PenaltyWaived,
     PostingLine,
     PrepaymentRequested,
+    RestrictionNoticeIssued,
+    SupplyRestored,
+    SupplyRestricted,
+    TerminationNoticeIssued,
 )
 from shared.events.registry import Event
 from shared.money import Money
@@ -71,6 +84,12 @@ class Account:
     payments: dict[str, str] = field(default_factory=dict)                     # bank reference → payment id
     penalties: dict[str, Money] = field(default_factory=dict)                  # penalty document → outstanding
     prepayments: dict[str, str] = field(default_factory=dict)                  # block id → document
+    demands: list[Demand] = field(default_factory=list)
+    covered: bool | None = None
+    notice: tuple[str, date] | None = None       # open restriction notice: (document, restrict from)
+    restricted: bool = False
+    termination_notice: str | None = None
+    closed_through: date | None = None
     documents: int = 0
 
     @property
@@ -139,7 +158,23 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.penalties[event.document_number] = debt.outstanding
         case PrepaymentRequested():
             state.prepayments[event.block_id] = event.document_number
+            state.demands.append(Demand(event.document_number, event.first_day.strftime("%Y-%m"), event.due_date,
+                                        event.amount))
             state.documents += 1
+        case CoverageChanged():
+            state.covered = event.covered
+        case RestrictionNoticeIssued():
+            state.notice = (event.document_number, event.restrict_from)
+            state.documents += 1
+        case SupplyRestricted():
+            state.restricted = True
+        case SupplyRestored():
+            state.notice, state.restricted = None, False
+        case TerminationNoticeIssued():
+            state.termination_notice = event.document_number
+            state.documents += 1
+        case DayClosed():
+            state.closed_through = event.day
     return state
 
 
@@ -269,7 +304,65 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
         received_on=received_on, payer_bin=payer_bin, payer_iban=payer_iban, purpose=purpose,
         postings=postings(transfer(LedgerAccount.CASH, LedgerAccount.ADVANCE, amount)),
     )
-    return _then_allocate(state, [received], trigger=payment_id, on=received_on)
+    events = _then_allocate(state, [received], trigger=payment_id, on=received_on)
+    return events + _restore_if_covered(state, events, received_on)
+
+
+def _invoiced_periods(state: Account) -> set[str]:
+    return set(state.latest_act)
+
+
+def _coverage(state: Account, day: date) -> tuple[bool, Money, Money]:
+    required = required_cover(state.demands, _invoiced_periods(state), day, state.currency)
+    return state.advance >= required, required, state.advance
+
+
+def _restore_if_covered(state: Account, events: list[Event], day: date) -> list[Event]:
+    """A payment that restores coverage lifts the notice or the restriction at once."""
+    if state.notice is None:
+        return []
+    after = copy.deepcopy(state)
+    for event in events:
+        after = evolve(after, event)
+    covered, required, held = _coverage(after, day)
+    if not covered:
+        return []
+    return [CoverageChanged(contract_id=state.contract_id, as_of=day, covered=True, required=required, held=held),
+            SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0])]
+
+
+def close_day(state: Account, *, day: date, calendar: WorkingCalendar) -> list[Event]:
+    """Day close: coverage, restriction notice → restriction → restoration, termination notice."""
+    if state.closed_through is not None and day <= state.closed_through:
+        return []  # closing a day twice changes nothing
+    events: list[Event] = []
+    covered, required, held = _coverage(state, day)
+    if covered != state.covered and (state.covered is not None or not covered):
+        events.append(CoverageChanged(contract_id=state.contract_id, as_of=day, covered=covered, required=required,
+                                      held=held))
+    number = state.documents
+    if not covered:
+        missing = required - held
+        if state.notice is None:
+            number += 1
+            events.append(RestrictionNoticeIssued(
+                contract_id=state.contract_id, document_number=f"RN-{state.terms.number}-{number}", issued_on=day,
+                restrict_from=restrict_from(day, calendar), amount_due=missing))
+        elif not state.restricted and day >= state.notice[1]:
+            events.append(SupplyRestricted(contract_id=state.contract_id, notice_document=state.notice[0],
+                                           restricted_from=day, amount_due=missing))
+    elif state.notice is not None:
+        events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
+    overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
+               and d.due_date + timedelta(days=OVERDUE_DAYS_FOR_TERMINATION) <= day]
+    if overdue and state.termination_notice is None:
+        number += 1
+        events.append(TerminationNoticeIssued(
+            contract_id=state.contract_id, document_number=f"TN-{state.terms.number}-{number}", issued_on=day,
+            terminate_on=terminate_on(day), overdue_amount=sum((d.outstanding for d in overdue),
+                                                               Money.zero(state.currency)),
+            overdue_documents=sorted({d.document for d in overdue})))
+    return [*events, DayClosed(contract_id=state.contract_id, day=day)]
 
 
 def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: PenaltyTerms) -> list[Event]:
