@@ -321,3 +321,65 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
             state, day=command.day, calendar=CALENDAR), context, at_start_of(command.day))
         produced[contract_id] = [s.envelope.event_type for s in stored]
     return {"day": command.day, "accounts": len(contracts), "events": produced}
+
+
+class IssueRefund(BaseModel):
+    refund_on: date
+
+
+@router.post("/accounts/{contract_id}/refund", status_code=201)
+async def refund(contract_id: str, command: IssueRefund, request: Request, actor: Operator,
+                 service: ServiceDep) -> list[dict[str, Any]]:
+    context = command_context(request, actor, service)
+    stored = await execute(service, contract_id, lambda state: acc.issue_refund(state, refund_on=command.refund_on),
+                           context, at_start_of(command.refund_on))
+    return [s.envelope.payload for s in stored]
+
+
+AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), (">90", 91, None))
+
+
+@router.get("/aging")
+async def aging(_actor: Reader, service: ServiceDep, as_of: date,
+                contract_id: str | None = None) -> dict[str, Any]:
+    """Open debt by days past due (current, 1–30, 31–60, 61–90, >90), per contract and for the portfolio."""
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text("""
+            SELECT d.contract_id, a.contract_number, d.currency, :as_of - d.due_date AS days, d.outstanding
+            FROM debts d JOIN accounts a USING (contract_id)
+            WHERE d.outstanding > 0 AND (CAST(:c AS text) IS NULL OR d.contract_id = :c)
+        """), {"as_of": as_of, "c": contract_id})).all()
+    contracts: dict[str, dict[str, Any]] = {}
+    portfolio: dict[str, Decimal] = {name: Decimal("0.00") for name, _, _ in AGING_BUCKETS}
+    for row in rows:
+        bucket = next(name for name, low, high in AGING_BUCKETS
+                      if (low is None or row.days >= low) and (high is None or row.days <= high))
+        entry = contracts.setdefault(row.contract_id, {"contract_number": row.contract_number,
+                                                       "currency": row.currency,
+                                                       **{name: Decimal("0.00") for name, _, _ in AGING_BUCKETS}})
+        entry[bucket] += row.outstanding
+        portfolio[bucket] += row.outstanding
+    # amounts as strings: a JSON number would be read back as a float somewhere down the line
+    for entry in contracts.values():
+        for name, _, _ in AGING_BUCKETS:
+            entry[name] = str(entry[name])
+    return {"as_of": as_of, "contracts": contracts, "portfolio": {k: str(v) for k, v in portfolio.items()}}
+
+
+@router.get("/accounts/{contract_id}/reconciliation")
+async def reconciliation(contract_id: str, _actor: Reader, service: ServiceDep,
+                         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> dict[str, Any]:
+    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance."""
+    first, last = acc.period_bounds(month)
+    whole = await statement(contract_id, _actor, service, date_from=first, date_to=last)
+    money = [line for line in whole.lines if not line.amount.is_zero]
+    charged = sum((line.amount for line in money if line.amount.is_positive), Money.zero(whole.closing_balance.currency))
+    paid = sum((-line.amount for line in money if line.amount.is_negative), Money.zero(whole.closing_balance.currency))
+    async with service.engine.connect() as conn:
+        terms = await conn.scalar(text("SELECT terms FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    return {"contract_id": contract_id, "contract_number": terms["number"], "month": month,
+            "seller": terms["seller"]["name"], "buyer": terms["buyer"]["name"],
+            "opening_balance": whole.opening_balance.to_json(), "charged": charged.to_json(),
+            "paid_or_credited": paid.to_json(), "closing_balance": whole.closing_balance.to_json(),
+            "documents": [{"date": line.business_date, "document": line.document, "kind": line.kind,
+                           "amount": line.amount.to_json()} for line in money]}

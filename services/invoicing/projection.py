@@ -27,6 +27,7 @@ from shared.events.invoicing import (
     PostingLine,
     PrepaymentRequested,
     ReceiptAssigned,
+    RefundIssued,
     RestrictionNoticeIssued,
     SupplyRestored,
     SupplyRestricted,
@@ -220,6 +221,13 @@ async def on_notice(conn: AsyncConnection, event, stored: StoredEvent) -> None:
                 currency=currency, business_date=day, details=payload)
 
 
+async def on_refund(conn: AsyncConnection, event: RefundIssued, stored: StoredEvent) -> None:
+    await _line(conn, stored, kind="refund", document=event.document_number,
+                description=f"refund to {event.beneficiary}, {event.iban} ({event.bic})", lines=event.postings,
+                currency=event.amount.currency, business_date=event.refund_on, details={})
+    await _postings(conn, stored, event.postings, event.refund_on)
+
+
 async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
@@ -247,5 +255,6 @@ projector = Projector(
         SupplyRestricted.event_type: on_notice,
         SupplyRestored.event_type: on_notice,
         TerminationNoticeIssued.event_type: on_notice,
+        RefundIssued.event_type: on_refund,
     },
 )

@@ -299,3 +299,20 @@ class DayClosed(Event):
 
     contract_id: str
     day: date
+
+
+@registry.register
+class RefundIssued(Event):
+    """§5.8: the contract ended; the advance left after every debt is paid back to the buyer."""
+
+    event_type = "invoicing.RefundIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    refund_on: date
+    amount: Money
+    beneficiary: str
+    iban: str
+    bic: str
+    postings: list[PostingLine]

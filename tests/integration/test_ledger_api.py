@@ -203,3 +203,39 @@ async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(syst
     statement = (await client.get(f"/accounts/{contract_id}/statement", headers=auth())).json()
     kinds = [line["kind"] for line in statement["lines"]]
     assert "RestrictionNoticeIssued" in kinds and kinds[-1] == "SupplyRestored"
+
+
+async def test_aging_reconciliation_act_and_refund_after_the_term(system):
+    contract_id = await signed_contract(system)
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+
+    async def invoiced():
+        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
+
+    await eventually(invoiced)
+    client = system.clients["invoicing"]
+    # due 2022-02-08; on 2022-03-15 it is 35 days past due
+    aged = (await client.get("/aging", params={"as_of": "2022-03-15", "contract_id": contract_id},
+                             headers=auth())).json()
+    assert aged["contracts"][contract_id]["31-60"] == "470456.00"
+    assert aged["contracts"][contract_id]["current"] == "0.00"
+
+    await client.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": unique("REC"), "received_on": "2022-02-07",
+        "amount": {"amount": "500000.00", "currency": "KZT"}, "purpose": "январь"})
+    act = (await client.get(f"/accounts/{contract_id}/reconciliation", params={"month": "2022-02"},
+                            headers=auth())).json()
+    # February: opening 0; invoice 470,456.00 (dated 02-01); payment 500,000.00; closing −29,544.00
+    assert act["opening_balance"]["amount"] == "0.00"
+    assert act["charged"]["amount"] == "470456.00"
+    assert act["paid_or_credited"]["amount"] == "500000.00"
+    assert act["closing_balance"]["amount"] == "-29544.00"
+
+    early = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2022-06-30"}, headers=auth())
+    assert (early.status_code, early.json()["reason"]) == (409, "contract_in_force")
+    refunded = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2023-01-10"}, headers=auth())
+    assert refunded.status_code == 201, refunded.text
+    # the 29,544.00 advance goes back to the buyer's account of §12
+    assert refunded.json()[0]["amount"]["amount"] == "29544.00"
+    assert refunded.json()[0]["iban"] == "KZ244322203398M00165"
+    assert (await account(system, contract_id))["advance"]["amount"] == "0.00"

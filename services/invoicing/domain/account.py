@@ -43,6 +43,7 @@ from shared.events.invoicing import (
     PenaltyWaived,
     PostingLine,
     PrepaymentRequested,
+    RefundIssued,
     RestrictionNoticeIssued,
     SupplyRestored,
     SupplyRestricted,
@@ -175,6 +176,9 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.documents += 1
         case DayClosed():
             state.closed_through = event.day
+        case RefundIssued():
+            state.advance = state.advance - event.amount
+            state.documents += 1
     return state
 
 
@@ -477,3 +481,21 @@ def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: dat
         slices=[AllocationSlice(item_id=s.item_id, document=s.document, kind=s.kind.value, period=s.period,
                                 amount=s.amount) for s in result.slices],
         advance_left=result.advance_left, postings=postings(booked))]
+
+
+def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
+    """§5.8: only after delivery ended, and only what is left once every debt is paid from the advance."""
+    if refund_on < state.terms.delivery_end.date():
+        raise Conflict("the contract is still in its delivery term: an overpayment is carried as advance",
+                       reason="contract_in_force", details={"delivery_end": state.terms.delivery_end.isoformat()})
+    if not state.advance.is_positive:
+        raise Conflict("there is no advance to refund", reason="nothing_to_refund")
+    if state.open_items():
+        # §5.8 "except what covers the buyer's debt": the advance must have paid every debt it could
+        assert state.advance.is_zero, "an advance is never held while debt is open"
+    buyer = state.terms.buyer
+    return [RefundIssued(contract_id=state.contract_id, document_number=f"RF-{state.terms.number}-{state.documents + 1}",
+                         refund_on=refund_on, amount=state.advance, beneficiary=buyer.name, iban=buyer.iban,
+                         bic=buyer.bic,
+                         postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE,
+                                                    state.advance)))]
