@@ -145,6 +145,63 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
              f"{len(samples_ms)} contracts, one at a time, four service processes")]
 
 
+PAYMENTS = 1_500
+PAYMENT_CLIENTS = 8
+IMPORT_LINES = 1_000
+
+
+async def signed_account(system: LocalSystem, client: httpx.AsyncClient) -> str:
+    created = await client.post(f"{system.url_of('contracts')}/contracts", json=seed_contract(unique("PAY")))
+    contract_id = created.json()["contract_id"]
+    await client.post(f"{system.url_of('contracts')}/contracts/{contract_id}/sign")
+    for _ in range(300):
+        if (await client.get(f"{system.url_of('invoicing')}/accounts/{contract_id}")).status_code == 200:
+            return contract_id
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the account did not open")
+
+
+async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
+    """POST /payments through HTTP → ledger transaction → event (the relay publishes after commit)."""
+    headers = {"Authorization": f"Bearer {system.tokens['operator']}"}
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        contracts = [await signed_account(system, client) for _ in range(PAYMENT_CLIENTS)]
+        url = f"{system.url_of('invoicing')}/payments"
+        latencies_ms: list[float] = []
+
+        async def payer(contract_id: str, count: int) -> None:
+            for n in range(count):
+                body = {"contract_id": contract_id, "bank_reference": f"{contract_id}-{n}", "received_on": "2022-02-07",
+                        "amount": {"amount": "1000.00", "currency": "KZT"}, "purpose": "bench"}
+                started = time.perf_counter()
+                response = await client.post(url, json=body)
+                latencies_ms.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 201, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(payer(c, PAYMENTS // PAYMENT_CLIENTS) for c in contracts))
+        elapsed = time.perf_counter() - started
+        latencies_ms.sort()
+        p50 = statistics.median(latencies_ms)
+        p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]
+
+        number = (await client.get(f"{system.url_of('invoicing')}/accounts/{contracts[0]}")).json()["contract_number"]
+        lines = ["bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number"]
+        lines += [f"IMP-{n},2022-02-08,10.00,KZT,110740003844,,bench,{number}" for n in range(IMPORT_LINES)]
+        started_import = time.perf_counter()
+        report = await client.post(f"{system.url_of('invoicing')}/payments/import", params={"format": "csv"},
+                                   content="\n".join(lines).encode(), timeout=600)
+        import_s = time.perf_counter() - started_import
+        assert report.json()["totals"] == {"posted": IMPORT_LINES}, report.text
+    return [
+        ("payments through the ledger (HTTP → transaction → event)", f"{len(latencies_ms) / elapsed:,.0f} payments/s",
+         f"{len(latencies_ms)} payments, {PAYMENT_CLIENTS} concurrent clients on {PAYMENT_CLIENTS} contracts; "
+         f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms"),
+        ("statement import (CSV, one transaction per line)", f"{IMPORT_LINES / import_s:,.0f} lines/s",
+         f"{IMPORT_LINES} lines into one contract in {import_s:.2f} s"),
+    ]
+
+
 async def main_async(workdir: Path) -> None:
     postgres = EmbeddedPostgres(workdir / "pg", free_port()).start()
     broker = TansuBroker(free_port(), log_file=workdir / "tansu.log").start()
@@ -168,6 +225,8 @@ async def main_async(workdir: Path) -> None:
             await asyncio.to_thread(system.start_services)
         with console.status("end-to-end latency…"):
             rows += await bench_latency(system)
+        with console.status("payments and statement import…"):
+            rows += await bench_payments(system)
     finally:
         await asyncio.to_thread(system.stop)
 

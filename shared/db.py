@@ -20,6 +20,7 @@ class UnitOfWork:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._committed = False
+        self._after_commit: list = []
 
     @property
     def conn(self) -> AsyncConnection:
@@ -34,6 +35,12 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.conn.commit()
         self._committed = True
+        for callback in self._after_commit:
+            callback()
+
+    def after_commit(self, callback) -> None:
+        """Run `callback` once the transaction has committed (never after a rollback)."""
+        self._after_commit.append(callback)
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:

@@ -161,10 +161,11 @@ class EventStore:
         )
         return int(found)
 
-    async def read_stream(self, conn: AsyncConnection, stream_id: str) -> list[StoredEvent]:
+    async def read_stream(self, conn: AsyncConnection, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         result = await conn.execute(
-            text(f"SELECT {_COLUMNS} FROM event_store WHERE stream_id = :s ORDER BY stream_version"),
-            {"s": stream_id},
+            text(f"SELECT {_COLUMNS} FROM event_store WHERE stream_id = :s AND stream_version > :v"
+                 " ORDER BY stream_version"),
+            {"s": stream_id, "v": after_version},
         )
         return [_stored(row) for row in result]
 
