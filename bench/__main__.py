@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -202,11 +203,13 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
     ]
 
 
-async def main_async(workdir: Path) -> None:
+async def main_async(workdir: Path, only: set[str]) -> None:
     postgres = EmbeddedPostgres(workdir / "pg", free_port()).start()
     broker = TansuBroker(free_port(), log_file=workdir / "tansu.log").start()
     rows = []
     try:
+        if only and not only & {"store", "relay"}:
+            raise _Skip
         for name in ("bench_append", "bench_relay"):
             postgres.create_databases([name])
             await asyncio.to_thread(upgrade, "claims", postgres.url(name))
@@ -214,6 +217,8 @@ async def main_async(workdir: Path) -> None:
             rows += await bench_appends(postgres.url("bench_append"))
         with console.status("relay throughput…"):
             rows += await bench_relay(postgres.url("bench_relay"), broker.bootstrap)
+    except _Skip:
+        pass
     finally:
         broker.stop()
         postgres.stop()
@@ -223,10 +228,12 @@ async def main_async(workdir: Path) -> None:
         with console.status("starting the four services…"):
             await asyncio.to_thread(system.start_infrastructure)
             await asyncio.to_thread(system.start_services)
-        with console.status("end-to-end latency…"):
-            rows += await bench_latency(system)
-        with console.status("payments and statement import…"):
-            rows += await bench_payments(system)
+        if not only or "latency" in only:
+            with console.status("end-to-end latency…"):
+                rows += await bench_latency(system)
+        if not only or "payments" in only:
+            with console.status("payments and statement import…"):
+                rows += await bench_payments(system)
     finally:
         await asyncio.to_thread(system.stop)
 
@@ -238,9 +245,18 @@ async def main_async(workdir: Path) -> None:
     console.print(table)
 
 
+class _Skip(Exception):
+    pass
+
+
 def main() -> None:
+    """`python -m bench [store|relay|latency|payments …]`: all sections when none is named."""
+    only = set(sys.argv[1:])
+    unknown = only - {"store", "relay", "latency", "payments"}
+    if unknown:
+        raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:
-        asyncio.run(main_async(Path(workdir)))
+        asyncio.run(main_async(Path(workdir), only))
 
 
 if __name__ == "__main__":

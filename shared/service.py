@@ -137,6 +137,7 @@ class Service:
 
         self.broker.subscriber(
             topic, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             title=f"{topic}:{self.name}",
             description=f"{self.name} applies: {', '.join(event_types)}. Other types are acknowledged and skipped.",
         )(on_event)

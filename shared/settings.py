@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_ms: int = Field(500, ge=10, le=60_000,
                                         description="poll when no NOTIFY came (a safety net, not the latency)")
     consumer_enabled: bool = Field(True, description="consume other services' topics")
+    consumer_fetch_max_wait_ms: int = Field(
+        50, ge=1, le=5_000, description="how long a fetch waits for data; tansu holds a fetch this long even when "
+                                        "data arrives, so it bounds the consumer's latency")
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; none = tracing kept in process")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -203,3 +203,17 @@ def test_an_invoice_unpaid_thirty_days_after_its_due_date_brings_a_termination_n
     assert notice.overdue_amount == kzt("470456.00")
     assert not any(e.event_type == "invoicing.TerminationNoticeIssued"
                    for e in ledger.do(acc.close_day, day=date(2022, 3, 11), calendar=CAL))
+
+
+def test_a_copied_account_is_independent_of_the_original():
+    ledger = Ledger()
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
+    import copy
+
+    clone = copy.deepcopy(ledger.state)
+    for event in acc.receive_payment(clone, payment_id="p", bank_reference="R", amount=kzt("100.00"),
+                                     received_on=date(2022, 2, 2), payer_bin=None, payer_iban=None, purpose=""):
+        clone = acc.evolve(clone, event)
+    assert clone.debt_total() == kzt("470356.00")
+    assert ledger.state.debt_total() == kzt("470456.00")  # the original did not move
+    assert ledger.state.payments == {} and ledger.state.version == 2

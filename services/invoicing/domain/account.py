@@ -8,6 +8,7 @@ the business date is always an argument.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -100,6 +101,18 @@ class Account:
     def open_items(self) -> list[alloc.OpenItem]:
         return [alloc.OpenItem(d.item_id, d.document, d.kind, d.period, d.due_date, d.outstanding)
                 for d in self.debts.values() if d.outstanding.is_positive]
+
+    def __deepcopy__(self, memo) -> "Account":
+        """Copy what folding mutates; share what is immutable (terms, charges, money, demands' items)."""
+        clone = copy.copy(self)
+        clone.debts = {k: dataclasses.replace(d, history=list(d.history)) for k, d in self.debts.items()}
+        clone.charges = dict(self.charges)
+        clone.latest_act = dict(self.latest_act)
+        clone.payments = dict(self.payments)
+        clone.penalties = dict(self.penalties)
+        clone.prepayments = dict(self.prepayments)
+        clone.demands = list(self.demands)
+        return clone
 
     def debt_total(self) -> Money:
         return sum((d.outstanding for d in self.debts.values()), Money.zero(self.currency))
