@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.invoicing.bank.statement import parse_1c, parse_csv
+from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import vat_rates
@@ -364,6 +365,16 @@ async def aging(_actor: Reader, service: ServiceDep, as_of: date,
         for name, _, _ in AGING_BUCKETS:
             entry[name] = str(entry[name])
     return {"as_of": as_of, "contracts": contracts, "portfolio": {k: str(v) for k, v in portfolio.items()}}
+
+
+@router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def reconciliation_pdf(contract_id: str, _actor: Reader, service: ServiceDep,
+                             month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> Response:
+    act = await reconciliation(contract_id, _actor, service, month=month)
+    number = act["contract_number"].replace("/", "-")
+    return Response(render_reconciliation(act), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{number}-{month}.pdf"'})
 
 
 @router.get("/accounts/{contract_id}/reconciliation")

@@ -239,3 +239,25 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
     assert refunded.json()[0]["amount"]["amount"] == "29544.00"
     assert refunded.json()[0]["iban"] == "KZ244322203398M00165"
     assert (await account(system, contract_id))["advance"]["amount"] == "0.00"
+
+
+async def test_the_reconciliation_act_pdf_opens_and_shows_the_totals(system):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    contract_id = await signed_contract(system)
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+
+    async def invoiced():
+        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
+
+    await eventually(invoiced)
+    response = await system.clients["invoicing"].get(f"/accounts/{contract_id}/reconciliation.pdf",
+                                                     params={"month": "2022-02"}, headers=auth())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
+    assert "Акт сверки" in text
+    assert "470 456.00 KZT" in text  # charged in February (the January invoice dated 2022-02-01)
+    assert "Т-Транзит" in text
