@@ -312,14 +312,17 @@ class CloseDay(BaseModel):
 
 @router.post("/day-close")
 async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
-    """Close a business day on every account: coverage, notices, restriction (replayable events)."""
+    """Close a business day on every account: coverage, notices, restriction (replayable events);
+    the last day of a month also charges the month's penalties (month close)."""
     context = command_context(request, actor, service)
     async with service.engine.connect() as conn:
         contracts = (await conn.execute(text("SELECT contract_id FROM accounts ORDER BY contract_id"))).scalars().all()
+        rates = await penalty_rates(conn)
     produced: dict[str, list[str]] = {}
     for contract_id in contracts:
         stored = await execute(service, contract_id, lambda state: acc.close_day(
-            state, day=command.day, calendar=CALENDAR), context, at_start_of(command.day))
+            state, day=command.day, calendar=CALENDAR, penalties=(rates, PenaltyTerms())), context,
+            at_start_of(command.day))
         produced[contract_id] = [s.envelope.event_type for s in stored]
     return {"day": command.day, "accounts": len(contracts), "events": produced}
 
@@ -394,3 +397,20 @@ async def reconciliation(contract_id: str, _actor: Reader, service: ServiceDep,
             "paid_or_credited": paid.to_json(), "closing_balance": whole.closing_balance.to_json(),
             "documents": [{"date": line.business_date, "document": line.document, "kind": line.kind,
                            "amount": line.amount.to_json()} for line in money]}
+
+
+class ReversePayment(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=500)
+    reversed_on: date
+
+
+@router.post("/payments/{bank_reference}/reverse", status_code=201)
+async def reverse_payment(bank_reference: str, command: ReversePayment, request: Request, actor: Operator,
+                          service: ServiceDep) -> list[dict[str, Any]]:
+    """A payment posted by mistake is taken back by a reversal event; nothing is deleted."""
+    context = command_context(request, actor, service)
+    stored = await execute(service, command.contract_id, lambda state: acc.reverse_payment(
+        state, bank_reference=bank_reference, reason=command.reason, reversed_on=command.reversed_on),
+        context, at_start_of(command.reversed_on))
+    return [s.envelope.payload for s in stored]

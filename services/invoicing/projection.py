@@ -22,6 +22,7 @@ from shared.events.invoicing import (
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
+    PaymentReversed,
     PenaltyAccrued,
     PenaltyWaived,
     PostingLine,
@@ -228,6 +229,20 @@ async def on_refund(conn: AsyncConnection, event: RefundIssued, stored: StoredEv
     await _postings(conn, stored, event.postings, event.refund_on)
 
 
+async def on_reversal(conn: AsyncConnection, event: PaymentReversed, stored: StoredEvent) -> None:
+    for piece in event.reopened:
+        await _pay_debt(conn, event.contract_id, piece.item_id, -piece.amount.amount)
+    await conn.execute(text("UPDATE payments SET allocations = allocations || CAST(:r AS jsonb)"
+                            " WHERE payment_id = :p"),
+                       {"r": json.dumps([{"reversed": True, "reason": event.reason,
+                                          "reversed_on": event.reversed_on.isoformat()}]), "p": event.payment_id})
+    await _line(conn, stored, kind="reversal", document=event.bank_reference,
+                description=f"payment reversed: {event.reason}", lines=event.postings, currency=event.amount.currency,
+                business_date=event.reversed_on,
+                details={"reopened": [r.model_dump(mode="json") for r in event.reopened]})
+    await _postings(conn, stored, event.postings, event.reversed_on)
+
+
 async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
@@ -256,5 +271,6 @@ projector = Projector(
         SupplyRestored.event_type: on_notice,
         TerminationNoticeIssued.event_type: on_notice,
         RefundIssued.event_type: on_refund,
+        PaymentReversed.event_type: on_reversal,
     },
 )

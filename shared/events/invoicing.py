@@ -316,3 +316,21 @@ class RefundIssued(Event):
     iban: str
     bic: str
     postings: list[PostingLine]
+
+
+@registry.register
+class PaymentReversed(Event):
+    """A payment posted by mistake is taken back: first from the advance, then by reopening the debts
+    it paid, most recently paid first. The original stays in the history."""
+
+    event_type = "invoicing.PaymentReversed"
+    schema_version = 1
+
+    contract_id: str
+    payment_id: str
+    bank_reference: str
+    amount: Money
+    reason: str
+    reversed_on: date
+    reopened: list[AllocationSlice]
+    postings: list[PostingLine]

@@ -217,3 +217,32 @@ def test_a_copied_account_is_independent_of_the_original():
     assert clone.debt_total() == kzt("470356.00")
     assert ledger.state.debt_total() == kzt("470456.00")  # the original did not move
     assert ledger.state.payments == {} and ledger.state.version == 2
+
+
+def test_a_wrong_payment_is_reversed_from_the_advance_then_by_reopening_debt():
+    ledger = Ledger()
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
+    ledger.pay("WRONG", "500000.00", date(2022, 2, 7))  # 470,456.00 applied, 29,544.00 advance
+    [reversal] = ledger.do(acc.reverse_payment, bank_reference="WRONG", reason="another buyer's money",
+                           reversed_on=date(2022, 2, 9))
+    # 500,000.00 = 29,544.00 from the advance + 470,456.00 reopened, latest applied first: VAT, then energy
+    assert [(p.item_id, p.amount) for p in reversal.reopened] == [
+        ("INV-01/2021-85-2022-01:vat", kzt("50406.00")), ("INV-01/2021-85-2022-01:energy", kzt("420050.00"))]
+    assert ledger.state.advance == kzt("0.00")
+    assert ledger.state.debt_total() == kzt("470456.00")
+    assert ledger.balance(LedgerAccount.CASH) == kzt("0.00")
+    with pytest.raises(Conflict):
+        ledger.do(acc.reverse_payment, bank_reference="WRONG", reason="again", reversed_on=date(2022, 2, 10))
+
+
+def test_month_close_charges_the_penalties_of_the_month():
+    ledger = Ledger()
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
+    ledger.pay("LATE", "470456.00", date(2022, 3, 1))
+    penalties = (base_rates(), PenaltyTerms())
+    mid_month = ledger.do(acc.close_day, day=date(2022, 3, 15), calendar=CAL, penalties=penalties)
+    assert not any(e.event_type == "invoicing.PenaltyAccrued" for e in mid_month)
+    month_end = ledger.do(acc.close_day, day=date(2022, 3, 31), calendar=CAL, penalties=penalties)
+    [penalty] = [e for e in month_end if e.event_type == "invoicing.PenaltyAccrued"]
+    assert penalty.amount == kzt("4538.61")  # the same slices as on request (15 days at 10.25%, 6 at 13.50%)
+    assert month_end[-1].event_type == "invoicing.DayClosed"

@@ -1,5 +1,5 @@
 """Proves with hypothesis, on the settlement account itself, that any sequence of invoices, payments,
-penalty accruals and day closes keeps the books: every entry balances, cash equals the payments,
+penalty accruals, payment reversals and day closes keeps the books: every entry balances, cash equals the payments,
 payments = money applied to debts + advance, no debt goes negative, and replaying the events
 rebuilds exactly the live state."""
 
@@ -30,6 +30,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("pay"), st.integers(1, 60_000_000), st.integers(0, 400)),
     st.tuples(st.just("penalties"), st.integers(0, 400)),
     st.tuples(st.just("close"), st.integers(0, 400)),
+    st.tuples(st.just("reverse"), st.integers(0, 24), st.integers(0, 400)),
 ), min_size=1, max_size=25)
 
 
@@ -65,6 +66,9 @@ def test_books_balance_and_replay_for_any_history(history):
             elif step[0] == "penalties":
                 new = acc.accrue_penalties(state, as_of=start + timedelta(days=step[1]), rates=RATES,
                                            terms=PenaltyTerms())
+            elif step[0] == "reverse":
+                new = acc.reverse_payment(state, bank_reference=f"r{step[1]}", reason="posted in error",
+                                          reversed_on=start + timedelta(days=step[2]))
             else:
                 new = acc.close_day(state, day=start + timedelta(days=step[1]), calendar=CAL)
         except DomainError:
@@ -73,6 +77,8 @@ def test_books_balance_and_replay_for_any_history(history):
             state = acc.evolve(state, event)
             if event.event_type == "invoicing.PaymentReceived":
                 payments = payments + event.amount
+            if event.event_type == "invoicing.PaymentReversed":
+                payments = payments - event.amount
         events.extend(new)
 
     every_posting = [p.amount for e in events for p in getattr(e, "postings", [])]

@@ -39,6 +39,7 @@ from shared.events.invoicing import (
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
+    PaymentReversed,
     PenaltyAccrued,
     PenaltySliceData,
     PenaltyWaived,
@@ -84,6 +85,9 @@ class Account:
     charges: dict[str, tuple[str, str, Charge]] = field(default_factory=dict)  # act id → (period, document, charge)
     latest_act: dict[str, str] = field(default_factory=dict)                    # period → act id
     payments: dict[str, str] = field(default_factory=dict)                     # bank reference → payment id
+    received: dict[str, Money] = field(default_factory=dict)                   # payment id → amount
+    reversed: set[str] = field(default_factory=set)                            # payment ids taken back
+    applied_log: list[tuple[str, Money]] = field(default_factory=list)         # (item id, amount) applied, in order
     penalties: dict[str, Money] = field(default_factory=dict)                  # penalty document → outstanding
     prepayments: dict[str, str] = field(default_factory=dict)                  # block id → document
     demands: list[Demand] = field(default_factory=list)
@@ -109,6 +113,9 @@ class Account:
         clone.charges = dict(self.charges)
         clone.latest_act = dict(self.latest_act)
         clone.payments = dict(self.payments)
+        clone.received = dict(self.received)
+        clone.reversed = set(self.reversed)
+        clone.applied_log = list(self.applied_log)
         clone.penalties = dict(self.penalties)
         clone.prepayments = dict(self.prepayments)
         clone.demands = list(self.demands)
@@ -146,7 +153,18 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.documents += 1
         case PaymentReceived():
             state.payments[event.bank_reference] = event.payment_id
+            state.received[event.payment_id] = event.amount
             state.advance = state.advance + event.amount
+        case PaymentReversed():
+            for piece in event.reopened:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding + piece.amount
+                _record(debt, event.reversed_on)
+                state.advance = state.advance + piece.amount
+                _unlog(state, piece.item_id, piece.amount)
+            state.advance = state.advance - event.amount
+            assert not state.advance.is_negative, "a reversal never leaves a negative advance"
+            state.reversed.add(event.payment_id)
         case PaymentAllocated():
             for piece in event.slices:
                 debt = state.debts[piece.item_id]
@@ -156,6 +174,7 @@ def evolve(state: Account | None, event: Event) -> Account:
                 if debt.kind is alloc.DebtKind.PENALTY:
                     state.penalties[debt.document] = debt.outstanding
                 state.advance = state.advance - piece.amount
+                state.applied_log.append((piece.item_id, piece.amount))
             assert state.advance == event.advance_left, "allocation replays to the advance it recorded"
         case PenaltyAccrued():
             for item in (f"{event.late_item_id}:energy", f"{event.late_item_id}:vat"):
@@ -210,6 +229,20 @@ def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, 
     else:  # a correcting invoice adds (or takes off) the difference on the same item
         existing.outstanding = existing.outstanding + amount
         _record(existing, due)
+
+
+def _unlog(state: Account, item_id: str, amount: Money) -> None:
+    """Take `amount` off the most recent applications to `item_id` (they were reopened)."""
+    for index in range(len(state.applied_log) - 1, -1, -1):
+        if amount.is_zero:
+            return
+        logged_item, logged = state.applied_log[index]
+        if logged_item != item_id:
+            continue
+        taken = min(logged, amount)
+        state.applied_log[index] = (logged_item, logged - taken)
+        amount = amount - taken
+    assert amount.is_zero, "only applied money can be reopened"
 
 
 def _record(debt: Debt, day: date) -> None:
@@ -348,11 +381,17 @@ def _restore_if_covered(state: Account, events: list[Event], day: date) -> list[
             SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0])]
 
 
-def close_day(state: Account, *, day: date, calendar: WorkingCalendar) -> list[Event]:
-    """Day close: coverage, restriction notice → restriction → restoration, termination notice."""
+def close_day(state: Account, *, day: date, calendar: WorkingCalendar,
+              penalties: tuple[DatedRates, PenaltyTerms] | None = None) -> list[Event]:
+    """Day close: coverage, restriction notice → restriction → restoration, termination notice; on the
+    last day of a month, with `penalties` given, the month's penalties are charged too (§5.7)."""
     if state.closed_through is not None and day <= state.closed_through:
         return []  # closing a day twice changes nothing
     events: list[Event] = []
+    if penalties is not None and (day + timedelta(days=1)).day == 1:
+        events += accrue_penalties(state, as_of=day, rates=penalties[0], terms=penalties[1])
+        for event in events:
+            state = evolve(copy.deepcopy(state), event)
     covered, required, held = _coverage(state, day)
     if covered != state.covered and (state.covered is not None or not covered):
         events.append(CoverageChanged(contract_id=state.contract_id, as_of=day, covered=covered, required=required,
@@ -512,3 +551,35 @@ def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
                          bic=buyer.bic,
                          postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE,
                                                     state.advance)))]
+
+
+def reverse_payment(state: Account, *, bank_reference: str, reason: str, reversed_on: date) -> list[Event]:
+    """Take a wrongly posted payment back (the original stays): from the advance first, then by
+    reopening the most recently paid debts (the reverse of the allocation order)."""
+    payment_id = state.payments.get(bank_reference)
+    if payment_id is None:
+        raise NotFound(f"no payment {bank_reference} on this contract", reason="payment_not_found")
+    if payment_id in state.reversed:
+        raise Conflict(f"payment {bank_reference} is already reversed", reason="payment_already_reversed")
+    if not reason.strip():
+        raise ValidationFailed("a reversal needs a reason", reason="missing_reason")
+    amount = state.received[payment_id]
+    to_reopen = amount - min(amount, state.advance)
+    reopened: list[AllocationSlice] = []
+    for item_id, applied in reversed(state.applied_log):
+        if to_reopen.is_zero:
+            break
+        if applied.is_zero:
+            continue
+        taken = min(applied, to_reopen)
+        debt = state.debts[item_id]
+        reopened.append(AllocationSlice(item_id=item_id, document=debt.document, kind=debt.kind.value,
+                                        period=debt.period, amount=taken))
+        to_reopen = to_reopen - taken
+    assert to_reopen.is_zero, "money not in the advance was applied to debts"
+    pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(p.kind)], p.amount) for p in reopened]
+    pairs += [(LedgerAccount.ADVANCE, -sum((p.amount for p in reopened), Money.zero(state.currency)))]
+    pairs += [(LedgerAccount.ADVANCE, amount), (LedgerAccount.CASH, -amount)]
+    return [PaymentReversed(contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference,
+                            amount=amount, reason=reason.strip(), reversed_on=reversed_on, reopened=reopened,
+                            postings=postings(entry(*pairs)))]
