@@ -7,6 +7,7 @@ every timed section. Sizes are bounded so the whole run takes about a minute on 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -146,7 +147,7 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
              f"{len(samples_ms)} contracts, one at a time, four service processes")]
 
 
-PAYMENTS = 1_500
+PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1500"))
 PAYMENT_CLIENTS = 8
 IMPORT_LINES = 1_000
 
