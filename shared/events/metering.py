@@ -43,3 +43,61 @@ class VolumeActIssued(Event):
     volume_kwh: Decimal
     issued_on: date
     corrects_act_id: str | None = None
+    delivered_on: date | None = None       # when the buyer received it: the 15 days run from here
+    issue_deadline: date | None = None     # 3 working days after the balance was published
+
+
+@registry.register
+class ActualBalanceRecorded(Event):
+    """The system operator's "actual balance" fixes the month's settlement volume at 24:00 of its last
+    day (§4.11); the meters' sum, when known, is kept beside it with the difference."""
+
+    event_type = "metering.ActualBalanceRecorded"
+    schema_version = 1
+
+    contract_id: str
+    period: str
+    volume_kwh: Decimal
+    published_on: date
+    meter_volume_kwh: Decimal | None = None
+    difference_kwh: Decimal | None = None
+
+
+@registry.register
+class VolumeActAccepted(Event):
+    """The buyer signed the act, or 15 calendar days after receipt passed without an answer (§4.13)."""
+
+    event_type = "metering.VolumeActAccepted"
+    schema_version = 1
+
+    contract_id: str
+    act_id: str
+    accepted_on: date
+    deemed: bool
+
+
+@registry.register
+class VolumeActDisputed(Event):
+    """The buyer contests the act; a corrected act will replace it."""
+
+    event_type = "metering.VolumeActDisputed"
+    schema_version = 1
+
+    contract_id: str
+    act_id: str
+    disputed_on: date
+    reason: str
+
+
+@registry.register
+class PreliminaryActReceived(Event):
+    """The buyer's signed preliminary volumes reconciliation act, due by the 3rd of the next month."""
+
+    event_type = "metering.PreliminaryActReceived"
+    schema_version = 1
+
+    contract_id: str
+    period: str
+    received_on: date
+    volume_kwh: Decimal
+    on_time: bool
