@@ -95,7 +95,16 @@ async def _line(conn: AsyncConnection, stored: StoredEvent, *, kind: str, docume
 
 
 async def _debt(conn: AsyncConnection, contract_id: str, item_id: str, document: str, kind: str, period: str, due,
-                amount: Decimal, currency: str) -> None:
+                amount: Decimal, currency: str, released: Decimal = Decimal(0)) -> None:
+    if amount < 0:
+        # a correction that lowers an existing debt (the CHECK would refuse a negative new row); what it
+        # takes off beyond the open amount went back to the advance, so outstanding stops at zero
+        result = await conn.execute(
+            text("UPDATE debts SET charged = charged + :a, outstanding = outstanding + :a + :r"
+                 " WHERE contract_id = :c AND item_id = :i"),
+            {"a": amount, "r": released, "c": contract_id, "i": item_id})
+        assert result.rowcount == 1, f"a credit lowers an existing debt {item_id}"
+        return
     await conn.execute(
         text("""
             INSERT INTO debts (item_id, contract_id, document, kind, period, due_date, charged, outstanding, currency)
@@ -117,14 +126,15 @@ async def _pay_debt(conn: AsyncConnection, contract_id: str, item_id: str, amoun
 
 async def on_invoice(conn: AsyncConnection, event: InvoiceIssued, stored: StoredEvent) -> None:
     currency = event.total.currency
+    released = {piece.item_id: piece.amount.amount for piece in event.released_to_advance}
     for kind, amount in (("energy", event.net), ("vat", event.vat)):
         if amount.is_zero:
             continue
         document = event.corrects_document if amount.is_negative else event.document_number
-        await _debt(conn, event.contract_id, f"{document}:{kind}", document, kind, event.period, event.due_date,
-                    amount.amount, currency)
-    for piece in event.released_to_advance:
-        await _pay_debt(conn, event.contract_id, piece.item_id, -piece.amount.amount)
+        item_id = f"{document}:{kind}"
+        await _debt(conn, event.contract_id, item_id, document, kind, event.period, event.due_date,
+                    amount.amount, currency, released.pop(item_id, Decimal(0)))
+    assert not released, "only lowered debts release money to the advance"
     title = "correcting invoice" if event.corrects_document else "invoice"
     await _line(conn, stored, kind="invoice", document=event.document_number,
                 description=f"{title} {event.period}: {event.volume_kwh} kWh", lines=event.postings,

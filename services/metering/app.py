@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.metering.acts_api import router as acts_router
 from services.metering.api import router
 from services.metering.handlers import HANDLERS
 from services.metering.projection import projector
@@ -13,7 +14,7 @@ definition = ServiceDefinition(
     title="Metering",
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
-    routers=[router],
+    routers=[router, acts_router],
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 

@@ -6,7 +6,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events import registry
-from shared.events.metering import MeterRegistered
+from shared.events.metering import (
+    ActualBalanceRecorded,
+    MeterRegistered,
+    PreliminaryActReceived,
+    VolumeActAccepted,
+    VolumeActDisputed,
+    VolumeActIssued,
+)
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -25,4 +32,59 @@ async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, sto
     )
 
 
-projector = Projector(registry, tables=["meters"], handlers={MeterRegistered.event_type: on_meter_registered})
+async def on_balance(conn: AsyncConnection, event: ActualBalanceRecorded, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            INSERT INTO actual_balances (contract_id, period, volume_kwh, meter_volume_kwh, difference_kwh, published_on)
+            VALUES (:c, :p, :v, :m, :d, :on)
+        """),
+        {"c": event.contract_id, "p": event.period, "v": event.volume_kwh, "m": event.meter_volume_kwh,
+         "d": event.difference_kwh, "on": event.published_on})
+
+
+async def on_act(conn: AsyncConnection, event: VolumeActIssued, stored: StoredEvent) -> None:
+    if event.corrects_act_id:
+        await conn.execute(text("UPDATE volume_acts SET status = 'corrected' WHERE act_id = :a"),
+                           {"a": event.corrects_act_id})
+    await conn.execute(
+        text("""
+            INSERT INTO volume_acts (act_id, contract_id, period, volume_kwh, issued_on, delivered_on, issue_deadline,
+                status, corrects_act_id)
+            VALUES (:a, :c, :p, :v, :issued, :delivered, :deadline, 'issued', :corrects)
+        """),
+        {"a": event.act_id, "c": event.contract_id, "p": event.period, "v": event.volume_kwh,
+         "issued": event.issued_on, "delivered": event.delivered_on or event.issued_on,
+         "deadline": event.issue_deadline, "corrects": event.corrects_act_id})
+
+
+async def on_accepted(conn: AsyncConnection, event: VolumeActAccepted, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("UPDATE volume_acts SET status = 'accepted', accepted_on = :on, deemed = :d WHERE act_id = :a"),
+        {"on": event.accepted_on, "d": event.deemed, "a": event.act_id})
+
+
+async def on_disputed(conn: AsyncConnection, event: VolumeActDisputed, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE volume_acts SET status = 'disputed', disputed_reason = :r WHERE act_id = :a"),
+                       {"r": event.reason, "a": event.act_id})
+
+
+async def on_preliminary(conn: AsyncConnection, event: PreliminaryActReceived, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("INSERT INTO preliminary_acts (contract_id, period, received_on, volume_kwh, on_time)"
+             " VALUES (:c, :p, :on, :v, :t)"),
+        {"c": event.contract_id, "p": event.period, "on": event.received_on, "v": event.volume_kwh,
+         "t": event.on_time})
+
+
+projector = Projector(
+    registry,
+    tables=["meters", "volume_acts", "actual_balances", "preliminary_acts"],
+    handlers={
+        MeterRegistered.event_type: on_meter_registered,
+        ActualBalanceRecorded.event_type: on_balance,
+        VolumeActIssued.event_type: on_act,
+        VolumeActAccepted.event_type: on_accepted,
+        VolumeActDisputed.event_type: on_disputed,
+        PreliminaryActReceived.event_type: on_preliminary,
+    },
+)

@@ -1,0 +1,161 @@
+"""HTTP commands and queries of the month's volume: actual balance, acts, preliminary acts, day close."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from services.metering.domain import acts
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.calendar import WorkingCalendar
+from shared.errors import ConcurrencyConflict
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["volume acts"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Reader = Annotated[Actor, Depends(require(READERS))]
+CALENDAR = WorkingCalendar()
+PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+MAX_ATTEMPTS = 3
+
+
+def at_start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), ZoneInfo("Asia/Almaty"))
+
+
+async def run(service: Service, request: Request, actor: Actor, contract_id: str, on: date,
+              decide: Callable[[acts.ContractActs | None], list]) -> list[dict[str, Any]]:
+    """One transaction: fold the contract's acts, decide, append; retried if another command won a race."""
+    context = command_context(request, actor, service)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            async with service.unit_of_work() as uow:
+                stored = await service.store.read_stream(uow.conn, acts.stream_id(contract_id))
+                state = acts.fold(service.store.registry.decode(s.envelope) for s in stored)
+                events = decide(state)
+                if not events:
+                    return []
+                recorded = await service.record(uow, stream_id=acts.stream_id(contract_id),
+                                                 expected_version=state.version if state else 0,
+                                                 contract_id=contract_id, occurred_at=at_start_of(on), events=events,
+                                                 context=context)
+                await uow.commit()
+                return [s.envelope.payload for s in recorded]
+        except ConcurrencyConflict:
+            if attempt == MAX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+class RecordActualBalance(BaseModel):
+    period: str = Field(pattern=PERIOD)
+    volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
+    published_on: date
+    issued_on: date | None = Field(None, description="the act's date; the publication date when absent")
+    delivered_on: date | None = Field(None, description="when the buyer received the act; the issue date when absent")
+    meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3)
+
+
+@router.post("/contracts/{contract_id}/actual-balance", status_code=201)
+async def record_actual_balance(contract_id: str, command: RecordActualBalance, request: Request, actor: Operator,
+                                service: ServiceDep) -> list[dict[str, Any]]:
+    issued_on = command.issued_on or command.published_on
+    return await run(service, request, actor, contract_id, issued_on, lambda state: acts.record_actual_balance(
+        state, contract_id=contract_id, period=command.period, volume_kwh=command.volume_kwh,
+        published_on=command.published_on, issued_on=issued_on, delivered_on=command.delivered_on,
+        meter_volume_kwh=command.meter_volume_kwh, calendar=CALENDAR))
+
+
+class SignAct(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    signed_on: date
+
+
+@router.post("/acts/{act_id}/sign", status_code=201)
+async def sign_act(act_id: str, command: SignAct, request: Request, actor: Operator,
+                   service: ServiceDep) -> list[dict[str, Any]]:
+    return await run(service, request, actor, command.contract_id, command.signed_on,
+                     lambda state: acts.sign_act(state, act_id=act_id, signed_on=command.signed_on))
+
+
+class DisputeAct(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    disputed_on: date
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+@router.post("/acts/{act_id}/dispute", status_code=201)
+async def dispute_act(act_id: str, command: DisputeAct, request: Request, actor: Operator,
+                      service: ServiceDep) -> list[dict[str, Any]]:
+    return await run(service, request, actor, command.contract_id, command.disputed_on,
+                     lambda state: acts.dispute_act(state, act_id=act_id, disputed_on=command.disputed_on,
+                                                    reason=command.reason))
+
+
+class CorrectAct(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
+    issued_on: date
+    delivered_on: date | None = None
+
+
+@router.post("/acts/{act_id}/correct", status_code=201)
+async def correct_act(act_id: str, command: CorrectAct, request: Request, actor: Operator,
+                      service: ServiceDep) -> list[dict[str, Any]]:
+    return await run(service, request, actor, command.contract_id, command.issued_on,
+                     lambda state: acts.correct_act(state, act_id=act_id, volume_kwh=command.volume_kwh,
+                                                    issued_on=command.issued_on, delivered_on=command.delivered_on))
+
+
+class PreliminaryAct(BaseModel):
+    period: str = Field(pattern=PERIOD)
+    received_on: date
+    volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
+
+
+@router.post("/contracts/{contract_id}/preliminary-acts", status_code=201)
+async def preliminary_act(contract_id: str, command: PreliminaryAct, request: Request, actor: Operator,
+                          service: ServiceDep) -> list[dict[str, Any]]:
+    return await run(service, request, actor, contract_id, command.received_on,
+                     lambda state: acts.receive_preliminary_act(state, contract_id=contract_id, period=command.period,
+                                                                received_on=command.received_on,
+                                                                volume_kwh=command.volume_kwh))
+
+
+class CloseDay(BaseModel):
+    day: date
+
+
+@router.post("/day-close")
+async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
+    """Acts unanswered 15 days after receipt are deemed signed (an explicit, replayable event)."""
+    async with service.engine.connect() as conn:
+        contracts = (await conn.execute(text(
+            "SELECT DISTINCT contract_id FROM volume_acts WHERE status = 'issued' ORDER BY contract_id"))).scalars().all()
+    deemed: dict[str, list[str]] = {}
+    for contract_id in contracts:
+        produced = await run(service, request, actor, contract_id, command.day,
+                             lambda state: acts.deem_accepted(state, day=command.day))
+        if produced:
+            deemed[contract_id] = [p["act_id"] for p in produced]
+    return {"day": command.day, "deemed_accepted": deemed}
+
+
+@router.get("/acts")
+async def list_acts(_actor: Reader, service: ServiceDep,
+                    contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT a.*, b.meter_volume_kwh, b.difference_kwh FROM volume_acts a"
+            " LEFT JOIN actual_balances b USING (contract_id, period)"
+            " WHERE CAST(:c AS text) IS NULL OR a.contract_id = :c ORDER BY a.period, a.issued_on, a.act_id"),
+            {"c": contract_id})).mappings().all()
+    return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows]

@@ -1,0 +1,69 @@
+"""Proves the month closes across services on the real broker: metering records the actual balance,
+its act travels to invoicing which charges it (470,456.00 for January's 31,000 kWh); a disputed act
+corrected to 30,500 kWh brings a correcting invoice of −7,588.00; silence deems an act accepted."""
+
+from __future__ import annotations
+
+from tests.integration.test_ledger_api import account, signed_contract
+from tests.support import auth, eventually
+
+
+async def test_balance_act_invoice_dispute_correction(system):
+    contract_id = await signed_contract(system)
+    metering = system.clients["metering"]
+    recorded = await metering.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+        "period": "2022-01", "volume_kwh": "31000", "published_on": "2022-02-04", "issued_on": "2022-02-07",
+        "meter_volume_kwh": "30880"})
+    assert recorded.status_code == 201, recorded.text
+    act_id = recorded.json()[1]["act_id"]
+
+    async def debt(amount: str):
+        return (await account(system, contract_id))["debt"]["amount"] == amount
+
+    # 31,000 × 13.55 = 420,050.00 + 12% 50,406.00
+    await eventually(lambda: debt("470456.00"))
+    again = await metering.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+        "period": "2022-01", "volume_kwh": "1", "published_on": "2022-02-04"})
+    assert (again.status_code, again.json()["reason"]) == (409, "balance_already_recorded")
+
+    disputed = await metering.post(f"/acts/{act_id}/dispute", headers=auth(), json={
+        "contract_id": contract_id, "disputed_on": "2022-02-10", "reason": "meter 01214371 replaced"})
+    assert disputed.status_code == 201
+    corrected = await metering.post(f"/acts/{act_id}/correct", headers=auth(), json={
+        "contract_id": contract_id, "volume_kwh": "30500", "issued_on": "2022-02-14"})
+    assert corrected.status_code == 201, corrected.text
+    # −500 kWh × 13.55 = −6,775.00, VAT −813.00: the debt drops to 462,868.00
+    await eventually(lambda: debt("462868.00"))
+    listed = (await metering.get("/acts", params={"contract_id": contract_id}, headers=auth())).json()
+    assert [(a["status"], a["volume_kwh"]) for a in listed] == [("corrected", "31000.000"), ("issued", "30500.000")]
+    assert listed[0]["difference_kwh"] == "120.000"
+
+    # received 2022-02-14, unanswered: deemed accepted at the close of 2022-03-01 (15 calendar days)
+    early = (await metering.post("/day-close", json={"day": "2022-02-28"}, headers=auth())).json()
+    assert contract_id not in early["deemed_accepted"]
+    closed = (await metering.post("/day-close", json={"day": "2022-03-01"}, headers=auth())).json()
+    assert closed["deemed_accepted"][contract_id] == [corrected.json()[0]["act_id"]]
+
+
+async def test_a_correction_after_payment_returns_the_excess_to_the_advance(system):
+    contract_id = await signed_contract(system)
+    metering = system.clients["metering"]
+    recorded = await metering.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+        "period": "2022-01", "volume_kwh": "31000", "published_on": "2022-02-04"})
+    act_id = recorded.json()[1]["act_id"]
+
+    async def state(debt: str, advance: str):
+        found = await account(system, contract_id)
+        return found["debt"]["amount"] == debt and found["advance"]["amount"] == advance
+
+    await eventually(lambda: state("470456.00", "0.00"))
+    paid = await system.clients["invoicing"].post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": f"PAID-{contract_id}", "received_on": "2022-02-08",
+        "amount": {"amount": "470456.00", "currency": "KZT"}, "purpose": "January"})
+    assert paid.status_code == 201
+    await metering.post(f"/acts/{act_id}/dispute", headers=auth(), json={
+        "contract_id": contract_id, "disputed_on": "2022-02-10", "reason": "balance revised"})
+    await metering.post(f"/acts/{act_id}/correct", headers=auth(), json={
+        "contract_id": contract_id, "volume_kwh": "30500", "issued_on": "2022-02-14"})
+    # January was paid in full; the −7,588.00 credit goes back to the buyer as advance
+    await eventually(lambda: state("0.00", "7588.00"))
