@@ -46,6 +46,13 @@ async def account(system, contract_id: str) -> dict:
     return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).json()
 
 
+async def wait_for_debt(system, contract_id: str, amount: str) -> None:
+    async def owed():
+        return (await account(system, contract_id))["debt"]["amount"] == amount
+
+    await eventually(owed)
+
+
 async def event_count(system) -> int:
     async with system["invoicing"].engine.connect() as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
@@ -127,10 +134,7 @@ async def test_penalty_through_the_api_and_the_admin_rate_table(system):
     contract_id = await signed_contract(system)
     await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
 
-    async def invoiced():
-        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
-
-    await eventually(invoiced)
+    await wait_for_debt(system, contract_id, "470456.00")
     client = system.clients["invoicing"]
     paid = await client.post("/payments", headers=auth(), json={
         "contract_id": contract_id, "bank_reference": unique("LATE"), "received_on": "2022-03-01",
@@ -209,10 +213,7 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
     contract_id = await signed_contract(system)
     await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
 
-    async def invoiced():
-        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
-
-    await eventually(invoiced)
+    await wait_for_debt(system, contract_id, "470456.00")
     client = system.clients["invoicing"]
     # due 2022-02-08; on 2022-03-15 it is 35 days past due
     aged = (await client.get("/aging", params={"as_of": "2022-03-15", "contract_id": contract_id},
@@ -249,10 +250,7 @@ async def test_the_reconciliation_act_pdf_opens_and_shows_the_totals(system):
     contract_id = await signed_contract(system)
     await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
 
-    async def invoiced():
-        return (await account(system, contract_id))["debt"]["amount"] == "470456.00"
-
-    await eventually(invoiced)
+    await wait_for_debt(system, contract_id, "470456.00")
     response = await system.clients["invoicing"].get(f"/accounts/{contract_id}/reconciliation.pdf",
                                                      params={"month": "2022-02"}, headers=auth())
     assert response.status_code == 200
