@@ -22,7 +22,7 @@ from rich.table import Table
 
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
-from shared.devinfra.ports import free_port
+from shared.devinfra.ports import free_port, free_port_outside, free_port_run
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.devinfra.runner import LocalSystem
 from shared.events import registry
@@ -223,8 +223,11 @@ async def main_async(workdir: Path, only: set[str]) -> None:
     finally:
         broker.stop()
         postgres.stop()
-    system = LocalSystem(workdir / "system", pg_port=free_port(), kafka_port=free_port(),
-                         http_base_port=free_port() // 10 * 10 % 60000 + 1000, database_prefix="bench")
+    http_base = free_port_run(4)
+    taken = set(range(http_base, http_base + 4))
+    pg_port = free_port_outside(taken)
+    system = LocalSystem(workdir / "system", pg_port=pg_port, kafka_port=free_port_outside(taken | {pg_port}),
+                         http_base_port=http_base, database_prefix="bench")
     try:
         with console.status("starting the four services…"):
             await asyncio.to_thread(system.start_infrastructure)

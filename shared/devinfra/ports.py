@@ -27,3 +27,21 @@ def wait_port_free(host: str, port: int, timeout_s: float = 15.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def free_port_run(length: int, avoid: set[int] = frozenset(), attempts: int = 50) -> int:
+    """The first of `length` consecutive free ports (for `make run`-style base + index addressing)."""
+    for _ in range(attempts):
+        base = free_port()
+        run = set(range(base, base + length))
+        if base + length < 65535 and not run & avoid and not any(port_is_open("127.0.0.1", p) for p in run):
+            return base
+    raise RuntimeError(f"no run of {length} free ports found")
+
+
+def free_port_outside(avoid: set[int], attempts: int = 50) -> int:
+    for _ in range(attempts):
+        port = free_port()
+        if port not in avoid:
+            return port
+    raise RuntimeError("no free port found")

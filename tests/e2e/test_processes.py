@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import make_engine
-from shared.devinfra.ports import free_port
+from shared.devinfra.ports import free_port_outside, free_port_run
 from shared.devinfra.runner import LocalSystem
 from shared.eventstore import verify_chain
 from shared.migrate import SERVICES
@@ -24,24 +24,17 @@ WAIT_S = 60
 
 @pytest.fixture(scope="module")
 def local_system(tmp_path_factory):
-    system = LocalSystem(tmp_path_factory.mktemp("e2e"), pg_port=free_port(), kafka_port=free_port(),
-                         http_base_port=free_port(), partitions=3, database_prefix="e2e")
-    # four consecutive ports from a free one: check each is free before starting
-    system.http_base_port = _consecutive_free_ports(len(SERVICES))
+    # ports chosen together: a port picked for PostgreSQL must not fall inside the services' run
+    http_base = free_port_run(len(SERVICES))
+    taken = set(range(http_base, http_base + len(SERVICES)))
+    pg_port = free_port_outside(taken)
+    kafka_port = free_port_outside(taken | {pg_port})
+    system = LocalSystem(tmp_path_factory.mktemp("e2e"), pg_port=pg_port, kafka_port=kafka_port,
+                         http_base_port=http_base, partitions=3, database_prefix="e2e")
     system.start_infrastructure()
     system.start_services()
     yield system
     system.stop()
-
-
-def _consecutive_free_ports(n: int) -> int:
-    from shared.devinfra.ports import port_is_open
-
-    for _ in range(50):
-        base = free_port()
-        if base + n < 65535 and not any(port_is_open("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no run of free ports found")
 
 
 def headers(system: LocalSystem) -> dict[str, str]:
