@@ -186,6 +186,11 @@ cli = typer.Typer(help="Local development system: `ledger-dev run` is what `make
                   no_args_is_help=True)
 
 
+@cli.callback()
+def _commands() -> None:
+    """Keeps `run` a named sub-command (typer would otherwise make a lone command the whole program)."""
+
+
 @cli.command()
 def run(data_dir: Path = typer.Option(ROOT / ".data", help="where databases and logs live"),
         pg_port: int = typer.Option(55432, envvar="LEDGER_DEV_PG_PORT"),
