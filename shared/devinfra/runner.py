@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from shared.auth import token_hash
 from shared.devinfra.broker import TansuBroker
@@ -233,14 +232,13 @@ def run(data_dir: Path = typer.Option(ROOT / ".data", help="where databases and 
 
 
 def _print_endpoints(system: LocalSystem) -> None:
-    table = Table(title="services")
-    for column in ("service", "API docs (OpenAPI)", "AsyncAPI", "log"):
-        table.add_column(column)
+    # plain lines, not a table: addresses must stay whole in any terminal width and in a log file
+    console.print("services:")
     for service in SERVICES:
         url = system.url_of(service)
-        table.add_row(service, f"{url}/docs", f"{url}/asyncapi.json  (docs/asyncapi/{service}.json)",
-                      str(system.data_dir / f"{service}.log"))
-    console.print(table)
+        console.print(f"  {service:<10} API docs {url}/docs   AsyncAPI {url}/asyncapi.json "
+                      f"(also docs/asyncapi/{service}.json)   log {system.data_dir / f'{service}.log'}",
+                      soft_wrap=True, highlight=False)
     console.print("tokens: " + ", ".join(f"{role}=[bold]{token}[/]" for role, token in system.tokens.items()))
     console.print("Ctrl-C stops everything.")
 

@@ -31,10 +31,12 @@ def local_system(tmp_path_factory):
     kafka_port = free_port_outside(taken | {pg_port})
     system = LocalSystem(tmp_path_factory.mktemp("e2e"), pg_port=pg_port, kafka_port=kafka_port,
                          http_base_port=http_base, partitions=3, database_prefix="e2e")
-    system.start_infrastructure()
-    system.start_services()
-    yield system
-    system.stop()
+    try:
+        system.start_infrastructure()
+        system.start_services()
+        yield system
+    finally:
+        system.stop()  # also when starting failed half-way: no process may outlive the tests
 
 
 def headers(system: LocalSystem) -> dict[str, str]:
