@@ -114,8 +114,9 @@ class EventConsumer:
             except Exception as exc:  # a bug or a constraint: park it, keep the partition moving
                 return await self._reject(raw, key, where, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
                                           envelope)
-        self.log.info("event_applied", event_type=envelope.event_type, event_id=str(envelope.event_id),
-                      contract_id=envelope.contract_id, **where)
+            # inside the span: the line carries the producer's trace id
+            self.log.info("event_applied", event_type=envelope.event_type, event_id=str(envelope.event_id),
+                          contract_id=envelope.contract_id, **where)
         return Outcome.APPLIED
 
     async def _reject(self, raw: bytes, key: bytes | None, where: dict, reason: str, message: str,
