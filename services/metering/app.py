@@ -6,6 +6,7 @@ from services.metering.acts_api import router as acts_router
 from services.metering.api import router
 from services.metering.handlers import HANDLERS
 from services.metering.projection import projector
+from services.metering.readings_api import router as readings_router
 from shared.events import topic_of
 from shared.service import ServiceDefinition
 
@@ -14,7 +15,7 @@ definition = ServiceDefinition(
     title="Metering",
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
-    routers=[router, acts_router],
+    routers=[router, acts_router, readings_router],
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from shared.events.registry import Event, registry
@@ -101,3 +101,24 @@ class PreliminaryActReceived(Event):
     received_on: date
     volume_kwh: Decimal
     on_time: bool
+
+
+@registry.register
+class ReadingsImported(Event):
+    """A readings file was accepted: its raw rows are in the append-only readings tables, bound to
+    this event by the file's SHA-256 and the digest of the rows taken (readings are too many to be
+    events one by one: a year of hourly profiles for 1,629 meters is 14 million rows)."""
+
+    event_type = "metering.ReadingsImported"
+    schema_version = 1
+
+    contract_id: str  # "*" when a file spans contracts
+    file_sha256: str
+    file_name: str
+    format: str
+    side: str  # "primary" (already × CT × VT) or "secondary" (raw meter values)
+    rows_accepted: int
+    rows_rejected: int
+    rows_digest: str
+    first_at: datetime | None
+    last_at: datetime | None

@@ -1,0 +1,58 @@
+"""HTTP: importing readings files (CSV register readings or interval profiles, XML 80020)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import text
+
+from services.metering.readings import xml80020
+from services.metering.readings.importer import import_readings
+from services.metering.readings.rows import parse_80020, parse_csv
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.calendar import zone
+from shared.errors import ValidationFailed
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["readings"])
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+@router.post("/readings/import")
+async def import_file(request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+                      service: Annotated[Service, Depends(get_service)],
+                      format: Annotated[str, Query(pattern="^(csv|80020)$")] = "csv",
+                      side: Annotated[str, Query(pattern="^(primary|secondary)$",
+                                                 description="secondary: raw meter values, × CT × VT later; "
+                                                             "primary: already scaled (80020 usually is)")] = "secondary",
+                      time_zone: Annotated[str, Query(max_length=64)] = "Asia/Almaty",
+                      file_name: Annotated[str, Query(max_length=255)] = "upload") -> dict[str, Any]:
+    """The whole file in one transaction: accepted rows, the file record and `ReadingsImported` commit
+    together; the same bytes again add nothing; every rejected line is reported with its reason."""
+    zone(time_zone)
+    raw = await request.body()
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValidationFailed("the file is larger than 512 MB", reason="file_too_large")
+    parsed = parse_csv(raw, time_zone) if format == "csv" else parse_80020(raw, time_zone)
+    context = command_context(request, actor, service)
+    async with service.unit_of_work() as uow:
+        report = await import_readings(service, uow, raw, parsed, file_name=file_name, side=side, context=context)
+        await uow.commit()
+    body = report.to_json()
+    if format == "80020":
+        body["receipt_80021"] = xml80020.receipt(file_name, xml80020.parse(raw), context.recorded_at).decode("cp1251")
+    return body
+
+
+@router.get("/readings")
+async def list_readings(_actor: Annotated[Actor, Depends(require(READERS))],
+                        service: Annotated[Service, Depends(get_service)],
+                        meter_serial: Annotated[str, Query(max_length=64)],
+                        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh::text AS value_kwh, side, commercial"
+            " FROM readings WHERE meter_serial = :m ORDER BY kind, start_at LIMIT :l"),
+            {"m": meter_serial, "l": limit})).mappings().all()
+    return [dict(row) for row in rows]

@@ -1,0 +1,81 @@
+"""Proves a readings file goes into PostgreSQL in one transaction with COPY: good rows stored once,
+every bad row reported with its reason and not stored, the same file again adds nothing, and the
+XML 80020 day file is answered with an 80021 receipt."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from tests.integration.test_ledger_api import signed_contract
+from tests.support import auth, eventually
+
+REGISTER = """meter_serial,read_at,register_kwh
+{m1},2022-01-01T00:00:00+06:00,1000.0000
+{m1},2022-01-02T00:00:00+06:00,1000.7045
+{m2},2022-01-01T00:00:00+06:00,500.0000
+NO-SUCH-METER,2022-01-01T00:00:00+06:00,1
+{m1},2022-01-03T00:00:00+06:00,999.0000
+{m2},2022-01-01T00:00:00+06:00,500.5000
+{m2},2022-01-02T00:00:00+06:00,-3
+{m2},yesterday,5
+"""
+
+
+async def count(system, sql: str) -> int:
+    async with system["metering"].engine.connect() as conn:
+        return int(await conn.scalar(text(sql)))
+
+
+async def test_register_readings_file(system):
+    contract_id = await signed_contract(system)
+
+    async def meters_known():
+        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
+        return len(r.json()) == 2
+
+    await eventually(meters_known)
+    body = REGISTER.format(m1="01214368", m2="01214371").encode()
+    client = system.clients["metering"]
+    before = await count(system, "SELECT count(*) FROM readings")
+    report = (await client.post("/readings/import", params={"format": "csv", "file_name": "jan.csv"}, content=body,
+                                headers=auth())).json()
+    assert report["accepted"] == 3, report
+    assert {(r["line"], r["reason"]) for r in report["rejected"]} == {
+        (5, "unknown_meter"), (6, "register_decreased"), (7, "duplicate_in_file"), (8, "negative_value"),
+        (9, "unreadable_line")}
+    assert await count(system, "SELECT count(*) FROM readings") == before + 3
+    again = (await client.post("/readings/import", params={"format": "csv"}, content=body, headers=auth())).json()
+    assert again["already_imported"] is True and again["accepted"] == 0
+    assert await count(system, "SELECT count(*) FROM readings") == before + 3
+    # a new file with a stored row and a conflicting one
+    follow_up = ("meter_serial,read_at,register_kwh\n01214368,2022-01-02T00:00:00+06:00,1000.7045\n"
+                 "01214371,2022-01-01T00:00:00+06:00,501\n").encode()
+    third = (await client.post("/readings/import", params={"format": "csv"}, content=follow_up,
+                               headers=auth())).json()
+    assert third["accepted"] == 0 and third["skipped_already_stored"] == 1
+    assert [(r["line"], r["reason"]) for r in third["rejected"]] == [(3, "conflicts_with_stored")]
+    assert await count(system, "SELECT count(*) FROM event_store WHERE event_type = 'metering.ReadingsImported'") >= 2
+
+
+async def test_80020_day_file_gets_its_receipt(system):
+    day = """<?xml version="1.0" encoding="windows-1251"?>
+<message class="80020" version="2" number="5">
+  <datetime><timestamp>20220203010000</timestamp><day>20220202</day></datetime>
+  <sender><inn>090840008604</inn><name>ТЭК</name></sender>
+  <area><inn>110740003844</inn><name>Т-Транзит</name>
+    <measuringpoint code="01214368" name="ВЛ-110">
+      <measuringchannel code="01" desc="A+">
+        <period start="0000" end="0030"><value>412</value></period>
+        <period start="0030" end="0100"><value>398</value></period>
+      </measuringchannel>
+    </measuringpoint>
+  </area>
+</message>""".encode("cp1251")
+    await signed_contract(system)
+    response = await system.clients["metering"].post(
+        "/readings/import", params={"format": "80020", "side": "primary", "file_name": "80020_090840008604_20220202_5.xml"},
+        content=day, headers=auth())
+    body = response.json()
+    assert body["accepted"] == 2, body
+    assert '<reply status="0"/>' in body["receipt_80021"]
+    assert "80020_090840008604_20220202_5.xml" in body["receipt_80021"]
