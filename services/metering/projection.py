@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,6 +15,7 @@ from shared.events.metering import (
     VolumeActAccepted,
     VolumeActDisputed,
     VolumeActIssued,
+    VolumeMeasured,
 )
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
@@ -76,9 +79,21 @@ async def on_preliminary(conn: AsyncConnection, event: PreliminaryActReceived, s
          "t": event.on_time})
 
 
+async def on_volume(conn: AsyncConnection, event: VolumeMeasured, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            INSERT INTO daily_volumes (contract_id, day, volume_kwh, complete, meters, measured)
+            VALUES (:c, :d, :v, :complete, CAST(:m AS jsonb), 1)
+            ON CONFLICT (contract_id, day) DO UPDATE SET volume_kwh = excluded.volume_kwh,
+                complete = excluded.complete, meters = excluded.meters, measured = daily_volumes.measured + 1
+        """),
+        {"c": event.contract_id, "d": event.day, "v": event.volume_kwh, "complete": event.complete,
+         "m": json.dumps([m.model_dump(mode="json") for m in event.meters])})
+
+
 projector = Projector(
     registry,
-    tables=["meters", "volume_acts", "actual_balances", "preliminary_acts"],
+    tables=["meters", "volume_acts", "actual_balances", "preliminary_acts", "daily_volumes"],
     handlers={
         MeterRegistered.event_type: on_meter_registered,
         ActualBalanceRecorded.event_type: on_balance,
@@ -86,5 +101,6 @@ projector = Projector(
         VolumeActAccepted.event_type: on_accepted,
         VolumeActDisputed.event_type: on_disputed,
         PreliminaryActReceived.event_type: on_preliminary,
+        VolumeMeasured.event_type: on_volume,
     },
 )

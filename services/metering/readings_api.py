@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
 from services.metering.readings.rows import parse_80020, parse_csv
+from services.metering.volumes import measure
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import zone
 from shared.errors import ValidationFailed
@@ -56,3 +59,24 @@ async def list_readings(_actor: Annotated[Actor, Depends(require(READERS))],
             " FROM readings WHERE meter_serial = :m ORDER BY kind, start_at LIMIT :l"),
             {"m": meter_serial, "l": limit})).mappings().all()
     return [dict(row) for row in rows]
+
+
+class MeasureVolumes(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    first_day: date
+    last_day: date
+    time_zone: str = Field("Asia/Almaty", max_length=64, description="the contract's zone: where a day begins")
+
+
+@router.post("/volumes/measure", status_code=201)
+async def measure_volumes(command: MeasureVolumes, request: Request,
+                          actor: Annotated[Actor, Depends(require(OPERATORS))],
+                          service: Annotated[Service, Depends(get_service)]) -> list[dict[str, Any]]:
+    """Daily volumes of a contract from its readings; emits `VolumeMeasured` for each changed day."""
+    zone(command.time_zone)
+    async with service.unit_of_work() as uow:
+        events = await measure(service, uow, contract_id=command.contract_id, first=command.first_day,
+                               last=command.last_day, zone=command.time_zone,
+                               context=command_context(request, actor, service))
+        await uow.commit()
+    return events

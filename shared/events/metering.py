@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.registry import Event, registry
 
 
@@ -122,3 +124,29 @@ class ReadingsImported(Event):
     rows_digest: str
     first_at: datetime | None
     last_at: datetime | None
+
+
+class MeterDay(BaseModel):
+    """One meter's share of a day (a part of `VolumeMeasured`, not an event)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serial: str
+    volume_kwh: Decimal | None
+    source: str            # "register" or "interval"
+    complete: bool
+
+
+@registry.register
+class VolumeMeasured(Event):
+    """A contract's consumption on one day from its meters (× CT × VT for raw meter values). A later
+    measurement of the same day with other figures is a new event: the newest one counts."""
+
+    event_type = "metering.VolumeMeasured"
+    schema_version = 1
+
+    contract_id: str
+    day: date
+    volume_kwh: Decimal
+    complete: bool  # false when a meter lacks data: flagged, never silently zero
+    meters: list[MeterDay]

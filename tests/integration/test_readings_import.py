@@ -4,6 +4,8 @@ XML 80020 day file is answered with an 80021 receipt."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import text
 
 from tests.integration.test_ledger_api import signed_contract
@@ -55,6 +57,20 @@ async def test_register_readings_file(system):
     assert third["accepted"] == 0 and third["skipped_already_stored"] == 1
     assert [(r["line"], r["reason"]) for r in third["rejected"]] == [(3, "conflicts_with_stored")]
     assert await count(system, "SELECT count(*) FROM event_store WHERE event_type = 'metering.ReadingsImported'") >= 2
+
+    measure = {"contract_id": contract_id, "first_day": "2022-01-01", "last_day": "2022-01-01"}
+    [first] = (await client.post("/volumes/measure", json=measure, headers=auth())).json()
+    # meter 01214368: (1000.7045 − 1000.0000) × 44,000 = 0.7045 × 44,000 = 30,998 kWh;
+    # meter 01214371 has no reading at 2022-01-02 00:00 (its −3 was refused): flagged, not zero
+    assert Decimal(first["volume_kwh"]) == Decimal("30998")
+    assert first["complete"] is False
+    assert [m["volume_kwh"] and Decimal(m["volume_kwh"]) for m in first["meters"]] == [Decimal("30998"), None]
+    late = "meter_serial,read_at,register_kwh\n01214371,2022-01-02T00:00:00+06:00,500.3000\n".encode()
+    assert (await client.post("/readings/import", content=late, headers=auth())).json()["accepted"] == 1
+    [second] = (await client.post("/volumes/measure", json=measure, headers=auth())).json()
+    # + (500.3000 − 500.0000) × 21,000 = 0.3 × 21,000 = 6,300 → 30,998 + 6,300 = 37,298 kWh, complete
+    assert (Decimal(second["volume_kwh"]), second["complete"]) == (Decimal("37298"), True)
+    assert (await client.post("/volumes/measure", json=measure, headers=auth())).json() == []  # unchanged
 
 
 async def test_80020_day_file_gets_its_receipt(system):
