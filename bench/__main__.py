@@ -20,6 +20,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.readings import bench_readings
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port, free_port_outside, free_port_run
@@ -205,41 +206,46 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
 
 
 async def main_async(workdir: Path, only: set[str]) -> None:
+    def wanted(section: str) -> bool:
+        return not only or section in only
+
+    rows = []
     postgres = EmbeddedPostgres(workdir / "pg", free_port()).start()
     broker = TansuBroker(free_port(), log_file=workdir / "tansu.log").start()
-    rows = []
     try:
-        if only and not only & {"store", "relay"}:
-            raise _Skip
         for name in ("bench_append", "bench_relay"):
             postgres.create_databases([name])
             await asyncio.to_thread(upgrade, "claims", postgres.url(name))
-        with console.status("event store appends…"):
-            rows += await bench_appends(postgres.url("bench_append"))
-        with console.status("relay throughput…"):
-            rows += await bench_relay(postgres.url("bench_relay"), broker.bootstrap)
-    except _Skip:
-        pass
+        if wanted("store"):
+            with console.status("event store appends…"):
+                rows += await bench_appends(postgres.url("bench_append"))
+        if wanted("relay"):
+            with console.status("relay throughput…"):
+                rows += await bench_relay(postgres.url("bench_relay"), broker.bootstrap)
+        if wanted("readings"):
+            with console.status("readings ingest and daily volumes…"):
+                rows += await bench_readings(postgres)
     finally:
         broker.stop()
         postgres.stop()
-    http_base = free_port_run(4)
-    taken = set(range(http_base, http_base + 4))
-    pg_port = free_port_outside(taken)
-    system = LocalSystem(workdir / "system", pg_port=pg_port, kafka_port=free_port_outside(taken | {pg_port}),
-                         http_base_port=http_base, database_prefix="bench")
-    try:
-        with console.status("starting the four services…"):
-            await asyncio.to_thread(system.start_infrastructure)
-            await asyncio.to_thread(system.start_services)
-        if not only or "latency" in only:
-            with console.status("end-to-end latency…"):
-                rows += await bench_latency(system)
-        if not only or "payments" in only:
-            with console.status("payments and statement import…"):
-                rows += await bench_payments(system)
-    finally:
-        await asyncio.to_thread(system.stop)
+    if wanted("latency") or wanted("payments"):
+        http_base = free_port_run(4)
+        taken = set(range(http_base, http_base + 4))
+        pg_port = free_port_outside(taken)
+        system = LocalSystem(workdir / "system", pg_port=pg_port, kafka_port=free_port_outside(taken | {pg_port}),
+                             http_base_port=http_base, database_prefix="bench")
+        try:
+            with console.status("starting the four services…"):
+                await asyncio.to_thread(system.start_infrastructure)
+                await asyncio.to_thread(system.start_services)
+            if wanted("latency"):
+                with console.status("end-to-end latency…"):
+                    rows += await bench_latency(system)
+            if wanted("payments"):
+                with console.status("payments and statement import…"):
+                    rows += await bench_payments(system)
+        finally:
+            await asyncio.to_thread(system.stop)
 
     table = Table(title="settlement ledger benchmarks (this machine)")
     for column in ("what", "figure", "how"):
@@ -249,14 +255,10 @@ async def main_async(workdir: Path, only: set[str]) -> None:
     console.print(table)
 
 
-class _Skip(Exception):
-    pass
-
-
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments …]`: all sections when none is named."""
+    """`python -m bench [store|relay|latency|payments|readings …]`: all sections when none is named."""
     only = set(sys.argv[1:])
-    unknown = only - {"store", "relay", "latency", "payments"}
+    unknown = only - {"store", "relay", "latency", "payments", "readings"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:

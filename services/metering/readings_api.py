@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
-from services.metering.readings.rows import parse_80020, parse_csv
+from services.metering.readings.rows import parse_80020
 from services.metering.volumes import measure
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import zone
@@ -37,10 +37,11 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
     raw = await request.body()
     if len(raw) > MAX_FILE_BYTES:
         raise ValidationFailed("the file is larger than 512 MB", reason="file_too_large")
-    parsed = parse_csv(raw, time_zone) if format == "csv" else parse_80020(raw, time_zone)
+    parsed = parse_80020(raw, time_zone) if format == "80020" else None
     context = command_context(request, actor, service)
     async with service.unit_of_work() as uow:
-        report = await import_readings(service, uow, raw, parsed, file_name=file_name, side=side, context=context)
+        report = await import_readings(service, uow, raw, format=format, parsed=parsed, time_zone=time_zone,
+                                       file_name=file_name, side=side, context=context)
         await uow.commit()
     body = report.to_json()
     if format == "80020":

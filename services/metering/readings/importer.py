@@ -1,17 +1,19 @@
-"""Readings into PostgreSQL: COPY into a temporary table, checks as set-based SQL, one transaction.
+"""Readings into PostgreSQL: the file is streamed in with COPY and checked with set-based SQL.
 
-The whole file is one command: either its accepted rows, its `reading_files` row and its
-`ReadingsImported` event all commit, or nothing does. Importing the same bytes again adds nothing.
-Rejected rows are reported with their reason and never stored:
-- `unknown_meter`: no contract has a meter with that serial;
-- `conflicts_with_stored` / `duplicate_in_file`: the same meter and time with a different value;
-- `register_decreased`: a cumulative register lower than the reading before it (stored or in the file).
-Rows equal to what is stored are skipped as `already_stored`.
+CSV files go to PostgreSQL as they are (COPY … CSV into a text staging table) and are typed there,
+so no row passes through Python; 80020 day files (small) are parsed in Python and copied as records.
+Then one statement gives every row its verdict, and the accepted rows, the file record and the
+`ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
+Verdicts other than `accepted`/`already_stored` are reported per line and nothing of them is stored:
+`unreadable_line`, `missing_meter`, `negative_value`, `interval_ends_before_start`, `unknown_meter`,
+`duplicate_in_file`, `conflicts_with_stored`, `register_decreased`.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,31 +21,63 @@ from sqlalchemy import text
 
 from services.metering.readings.rows import ParsedReadings
 from shared.db import UnitOfWork
+from shared.errors import ValidationFailed
 from shared.events.metering import ReadingsImported
 from shared.eventstore import CommandContext
 
 FILES_STREAM = "reading-files"
+REGISTER_COLUMNS = ("meter_serial", "read_at", "register_kwh")
+INTERVAL_COLUMNS = ("meter_serial", "start", "end", "value_kwh")
 
-_CHECKS = """
-WITH ranked AS (
-    SELECT i.*, row_number() OVER same_time AS nth,
-           (min(value_kwh) OVER whole <> max(value_kwh) OVER whole) AS values_differ
-    FROM incoming i
-    WINDOW same_time AS (PARTITION BY meter_serial, kind, start_at ORDER BY line),
-           whole AS (PARTITION BY meter_serial, kind, start_at)
-)
-UPDATE incoming i SET verdict = CASE
-        WHEN NOT EXISTS (SELECT 1 FROM meters m WHERE m.serial = i.meter_serial) THEN 'unknown_meter'
-        WHEN r.values_differ AND r.nth > 1 THEN 'duplicate_in_file'
-        WHEN s.value_kwh IS NOT NULL AND s.value_kwh <> i.value_kwh THEN 'conflicts_with_stored'
-        WHEN s.value_kwh IS NOT NULL THEN 'already_stored'
-        WHEN r.nth > 1 THEN 'already_stored'
-        ELSE 'accepted' END,
-    contract_id = (SELECT m.contract_id FROM meters m WHERE m.serial = i.meter_serial
-                   ORDER BY m.registered_at DESC LIMIT 1)
-FROM ranked r LEFT JOIN readings s
-    ON s.meter_serial = r.meter_serial AND s.kind = r.kind AND s.start_at = r.start_at
-WHERE i.line = r.line
+_STAGED = """
+CREATE TEMP TABLE staged (line bigint, meter_serial text, kind text, start_at timestamptz, end_at timestamptz,
+    value_kwh numeric(20, 4), commercial boolean, problem text) ON COMMIT DROP
+"""
+
+# typed in SQL: pg_input_is_valid keeps a bad cell from failing the whole COPY; times must be ISO 8601
+# (PostgreSQL would also take 'yesterday' or 'epoch', which no meter ever wrote)
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"
+_TYPE_CSV = """
+INSERT INTO staged
+SELECT line, serial, :kind,
+       CASE WHEN start_ok THEN start_text::timestamptz END,
+       CASE WHEN end_ok AND end_text IS NOT NULL THEN end_text::timestamptz END,
+       CASE WHEN value_ok THEN value_text::numeric(20, 4) END,
+       coalesce(nullif(trim(status_text), ''), '0') = '0',
+       CASE WHEN NOT (start_ok AND end_ok AND value_ok) THEN 'unreadable_line'
+            WHEN serial = '' THEN 'missing_meter'
+            WHEN value_text::numeric < 0 THEN 'negative_value'
+            WHEN end_text IS NOT NULL AND end_text::timestamptz <= start_text::timestamptz
+                THEN 'interval_ends_before_start'
+       END
+FROM (
+    SELECT line + 1 AS line, trim(coalesce({serial}, '')) AS serial, trim({start}) AS start_text,
+           trim({end}) AS end_text, replace(trim({value}), ',', '.') AS value_text, {status} AS status_text,
+           (trim({start}) ~ :iso AND pg_input_is_valid(trim({start}), 'timestamptz')) AS start_ok,
+           ({end} IS NULL OR (trim({end}) ~ :iso AND pg_input_is_valid(trim({end}), 'timestamptz'))) AS end_ok,
+           pg_input_is_valid(coalesce(replace(trim({value}), ',', '.'), ''), 'numeric(20, 4)') AS value_ok
+    FROM raw_lines
+) typed
+"""
+
+_VERDICTS = """
+CREATE TEMP TABLE incoming ON COMMIT DROP AS
+SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.commercial, o.contract_id,
+    CASE
+        WHEN s.problem IS NOT NULL THEN s.problem
+        WHEN o.serial IS NULL THEN 'unknown_meter'
+        WHEN (min(s.value_kwh) OVER same) <> (max(s.value_kwh) OVER same) AND row_number() OVER first_of > 1
+            THEN 'duplicate_in_file'
+        WHEN r.value_kwh IS NOT NULL AND r.value_kwh <> s.value_kwh THEN 'conflicts_with_stored'
+        WHEN r.value_kwh IS NOT NULL OR row_number() OVER first_of > 1 THEN 'already_stored'
+        ELSE 'accepted'
+    END AS verdict
+FROM staged s
+LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id FROM meters ORDER BY serial, registered_at DESC) o
+    ON o.serial = s.meter_serial
+LEFT JOIN readings r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
+WINDOW same AS (PARTITION BY s.meter_serial, s.kind, s.start_at),
+       first_of AS (PARTITION BY s.meter_serial, s.kind, s.start_at ORDER BY s.line)
 """
 
 _REGISTER_ORDER = """
@@ -53,7 +87,8 @@ WITH series AS (
         SELECT line, meter_serial, start_at, value_kwh FROM incoming WHERE kind = 'register' AND verdict = 'accepted'
         UNION ALL
         SELECT NULL, meter_serial, start_at, value_kwh FROM readings
-        WHERE kind = 'register' AND meter_serial IN (SELECT meter_serial FROM incoming WHERE kind = 'register')
+        WHERE kind = 'register'
+          AND meter_serial IN (SELECT meter_serial FROM incoming WHERE kind = 'register' AND verdict = 'accepted')
     ) both_sides
 )
 UPDATE incoming i SET verdict = 'register_decreased'
@@ -75,24 +110,59 @@ class ImportReport:
                 "rejected": sorted(self.rejected, key=lambda r: r["line"])}
 
 
-async def import_readings(service, uow: UnitOfWork, raw: bytes, parsed: ParsedReadings, *, file_name: str,
-                          side: str, context: CommandContext) -> ImportReport:
+def csv_layout(raw: bytes) -> tuple[str, list[str]]:
+    """The kind of a readings CSV and its header, read from the first line only."""
+    header_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    header = [name.strip() for name in next(csv.reader([header_line]))]
+    if set(REGISTER_COLUMNS) <= set(header):
+        return "register", header
+    if set(INTERVAL_COLUMNS) <= set(header):
+        return "interval", header
+    raise ValidationFailed("expected the columns meter_serial,read_at,register_kwh or meter_serial,start,end,value_kwh",
+                           reason="unknown_columns", details={"header": header})
+
+
+async def stage_csv(conn, raw: bytes, time_zone: str) -> str:
+    kind, header = csv_layout(raw)
+    columns = [f"c{n}" for n in range(len(header))]
+    await conn.execute(text(f"CREATE TEMP TABLE raw_lines (line bigint GENERATED ALWAYS AS IDENTITY, "
+                            f"{', '.join(c + ' text' for c in columns)}) ON COMMIT DROP"))
+    driver = (await conn.get_raw_connection()).driver_connection
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    await driver.copy_to_table("raw_lines", source=io.BytesIO(body), columns=columns, format="csv", header=True)
+    named = dict(zip(header, columns, strict=True))
+    start, end = (named["read_at"], None) if kind == "register" else (named["start"], named["end"])
+    value = named["register_kwh"] if kind == "register" else named["value_kwh"]
+    await conn.execute(text("SELECT set_config('TimeZone', :zone, true)"), {"zone": time_zone})
+    await conn.execute(text(_TYPE_CSV.format(serial=named["meter_serial"], start=start, end=end or "NULL::text",
+                                            value=value, status=named.get("status", "NULL::text"))),
+                       {"kind": kind, "iso": ISO_TIME})
+    return "csv"
+
+
+async def stage_rows(conn, parsed: ParsedReadings) -> None:
+    driver = (await conn.get_raw_connection()).driver_connection
+    await driver.copy_records_to_table(
+        "staged", columns=["line", "meter_serial", "kind", "start_at", "end_at", "value_kwh", "commercial"],
+        records=((r.line, r.meter_serial, r.kind, r.start_at, r.end_at, r.value_kwh, r.commercial)
+                 for r in parsed.rows))
+
+
+async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, parsed: ParsedReadings | None,
+                          time_zone: str, file_name: str, side: str, context: CommandContext) -> ImportReport:
     digest = hashlib.sha256(raw).hexdigest()
     conn = uow.conn
     if await conn.scalar(text("SELECT 1 FROM reading_files WHERE file_sha256 = :h"), {"h": digest}):
         return ImportReport(digest, True, 0, [], 0)
-    rejected = [{"line": p.line, "reason": p.reason, "message": p.message} for p in parsed.problems]
-    await conn.execute(text("""
-        CREATE TEMP TABLE incoming (line integer PRIMARY KEY, meter_serial text, kind text, start_at timestamptz,
-            end_at timestamptz, value_kwh numeric(20, 4), commercial boolean, verdict text, contract_id text)
-        ON COMMIT DROP
-    """))
-    driver = (await conn.get_raw_connection()).driver_connection
-    await driver.copy_records_to_table(
-        "incoming", columns=["line", "meter_serial", "kind", "start_at", "end_at", "value_kwh", "commercial"],
-        records=((r.line, r.meter_serial, r.kind, r.start_at, r.end_at, r.value_kwh, r.commercial)
-                 for r in parsed.rows))
-    await conn.execute(text(_CHECKS))
+    await conn.execute(text(_STAGED))
+    rejected: list[dict[str, Any]] = []
+    if format == "csv":
+        await stage_csv(conn, raw, time_zone)
+    else:
+        assert parsed is not None
+        rejected += [{"line": p.line, "reason": p.reason, "message": p.message} for p in parsed.problems]
+        await stage_rows(conn, parsed)
+    await conn.execute(text(_VERDICTS))
     await conn.execute(text(_REGISTER_ORDER))
     refused = (await conn.execute(text(
         "SELECT line, verdict FROM incoming WHERE verdict NOT IN ('accepted', 'already_stored')"))).all()
@@ -110,7 +180,7 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, parsed: ParsedRe
     await conn.execute(
         text("INSERT INTO reading_files (file_sha256, file_name, format, side, rows_accepted, rows_rejected,"
              " imported_at) VALUES (:h, :n, :f, :s, :a, :r, :at)"),
-        {"h": digest, "n": file_name, "f": parsed.format, "s": side, "a": summary.accepted, "r": len(rejected),
+        {"h": digest, "n": file_name, "f": format, "s": side, "a": summary.accepted, "r": len(rejected),
          "at": context.recorded_at})
     await conn.execute(text("""
         INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_sha256)
@@ -120,7 +190,7 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, parsed: ParsedRe
     contracts = [c for c in (summary.contracts or []) if c]
     event = ReadingsImported(
         contract_id=contracts[0] if len(contracts) == 1 else "*", file_sha256=digest, file_name=file_name,
-        format=parsed.format, side=side, rows_accepted=summary.accepted, rows_rejected=len(rejected),
+        format=format, side=side, rows_accepted=summary.accepted, rows_rejected=len(rejected),
         rows_digest=summary.rows_digest, first_at=summary.first_at, last_at=summary.last_at)
     await service.record(uow, stream_id=FILES_STREAM, expected_version=None, contract_id=event.contract_id,
                          occurred_at=context.recorded_at, events=[event], context=context)

@@ -31,7 +31,8 @@ def upgrade() -> None:
             value_kwh     numeric(20, 4) NOT NULL CHECK (value_kwh >= 0),
             side          text NOT NULL CHECK (side IN ('primary', 'secondary')),
             commercial    boolean NOT NULL,
-            file_sha256   text NOT NULL REFERENCES reading_files (file_sha256),
+            file_sha256   text NOT NULL,  -- no FK: the file row commits in the same transaction, and a
+                                          -- per-row FK check would cost a lookup for each of millions of rows
             PRIMARY KEY (meter_serial, kind, start_at)
         )
     """)
