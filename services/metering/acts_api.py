@@ -61,17 +61,29 @@ class RecordActualBalance(BaseModel):
     published_on: date
     issued_on: date | None = Field(None, description="the act's date; the publication date when absent")
     delivered_on: date | None = Field(None, description="when the buyer received the act; the issue date when absent")
-    meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3)
+    meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3,
+                                             description="when absent: the sum of the month's measured daily "
+                                                         "volumes, if every day is measured and complete")
 
 
 @router.post("/contracts/{contract_id}/actual-balance", status_code=201)
 async def record_actual_balance(contract_id: str, command: RecordActualBalance, request: Request, actor: Operator,
                                 service: ServiceDep) -> list[dict[str, Any]]:
     issued_on = command.issued_on or command.published_on
+    meter_volume = command.meter_volume_kwh
+    if meter_volume is None:
+        # reconcile with what the meters measured: the month's daily volumes, when every day is complete
+        async with service.engine.connect() as conn:
+            days, complete, total = (await conn.execute(text(
+                "SELECT count(*), bool_and(complete), sum(volume_kwh) FROM daily_volumes"
+                " WHERE contract_id = :c AND to_char(day, 'YYYY-MM') = :p"),
+                {"c": contract_id, "p": command.period})).one()
+        month_days = (acts.month_end(command.period)).day if days else 0
+        meter_volume = total if days and days == month_days and complete else None
     return await run(service, request, actor, contract_id, issued_on, lambda state: acts.record_actual_balance(
         state, contract_id=contract_id, period=command.period, volume_kwh=command.volume_kwh,
         published_on=command.published_on, issued_on=issued_on, delivered_on=command.delivered_on,
-        meter_volume_kwh=command.meter_volume_kwh, calendar=CALENDAR))
+        meter_volume_kwh=meter_volume, calendar=CALENDAR))
 
 
 class SignAct(BaseModel):

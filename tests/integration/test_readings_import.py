@@ -95,3 +95,33 @@ async def test_80020_day_file_gets_its_receipt(system):
     assert body["accepted"] == 2, body
     assert '<reply status="0"/>' in body["receipt_80021"]
     assert "80020_090840008604_20220202_5.xml" in body["receipt_80021"]
+
+
+async def test_the_actual_balance_is_reconciled_with_the_measured_month(system):
+    contract_id = await signed_contract(system)
+
+    async def meters_known():
+        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
+        return len(r.json()) == 2
+
+    await eventually(meters_known)
+    # January 2023 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
+    # meter 01214371 +0.01 a day (× 21,000 = 210 kWh): 1,090 kWh a day, 31 × 1,090 = 33,790 kWh
+    lines = ["meter_serial,read_at,register_kwh"]
+    for day in range(32):
+        # Astana midnight in 2023 is UTC+6 (the single UTC+5 zone began on 2024-03-01)
+        midnight = f"2023-{1 if day < 31 else 2:02d}-{day + 1 if day < 31 else 1:02d}T00:00:00+06:00"
+        lines.append(f"01214368,{midnight},{Decimal('2000') + Decimal('0.02') * day}")
+        lines.append(f"01214371,{midnight},{Decimal('3000') + Decimal('0.01') * day}")
+    client = system.clients["metering"]
+    imported = (await client.post("/readings/import", content="\n".join(lines).encode(), headers=auth())).json()
+    assert imported["accepted"] == 64, imported
+    measured = (await client.post("/volumes/measure", headers=auth(), json={
+        "contract_id": contract_id, "first_day": "2023-01-01", "last_day": "2023-01-31"})).json()
+    assert len(measured) == 31 and all(Decimal(d["volume_kwh"]) == Decimal("1090") for d in measured)
+    recorded = (await client.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+        "period": "2023-01", "volume_kwh": "34000", "published_on": "2023-02-03"})).json()
+    # the system operator's 34,000 against the meters' 33,790: +210 kWh, reported, the balance counts
+    assert Decimal(recorded[0]["meter_volume_kwh"]) == Decimal("33790")
+    assert Decimal(recorded[0]["difference_kwh"]) == Decimal("210")
+    assert Decimal(recorded[1]["volume_kwh"]) == Decimal("34000")

@@ -93,7 +93,7 @@ def fold(events) -> ContractActs | None:
     return state
 
 
-def _month_end(period: str) -> date:
+def month_end(period: str) -> date:
     first = date.fromisoformat(f"{period}-01")
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
@@ -112,7 +112,7 @@ def record_actual_balance(state: ContractActs | None, *, contract_id: str, perio
     _check_period(period)
     if volume_kwh < 0:
         raise ValidationFailed("a volume cannot be negative", reason="negative_volume")
-    if published_on <= _month_end(period):
+    if published_on <= month_end(period):
         raise ValidationFailed("the actual balance is published after the month ends (24:00 of its last day)",
                                reason="balance_before_month_end")
     if issued_on < published_on:
@@ -186,6 +186,6 @@ def deem_accepted(state: ContractActs | None, *, day: date) -> list[Event]:
 def receive_preliminary_act(state: ContractActs | None, *, contract_id: str, period: str, received_on: date,
                             volume_kwh: Decimal) -> list[Event]:
     _check_period(period)
-    due = _month_end(period) + timedelta(days=PRELIMINARY_ACT_DAY)
+    due = month_end(period) + timedelta(days=PRELIMINARY_ACT_DAY)
     return [PreliminaryActReceived(contract_id=contract_id, period=period, received_on=received_on,
                                    volume_kwh=volume_kwh, on_time=received_on <= due)]
