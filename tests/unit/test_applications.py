@@ -1,0 +1,100 @@
+"""Proves the daily application rules at their edges: the 10:00 Astana deadline of D−1 (also across
+the 2024-03-01 change from UTC+6 to UTC+5), corrections of exactly +5% and of +5.01%, 3 hours minus
+one second, the plan's cap with the seller's free volume, and coverage or restriction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.contracts.domain import applications as app
+from shared.errors import ValidationFailed
+
+ZONE = "Asia/Almaty"
+FLAT = [Decimal("1000")] * 24  # 24,000 kWh a day
+
+
+def decide(day=date(2022, 1, 15), hours=FLAT, submitted_at=datetime(2022, 1, 14, 3, 0, tzinfo=UTC), **terms):
+    arguments = {"deadline_zone": ZONE, "delivery_first_day": date(2022, 1, 1), "delivery_last_day": date(2022, 12, 31),
+                 "month_plan_kwh": Decimal("31000") * 31}
+    arguments.update(terms)
+    return app.decide_application(day=day, hours=hours, submitted_at=submitted_at, **arguments)
+
+
+def test_the_deadline_is_10_00_astana_time_of_the_day_before():
+    # 2022: Astana is UTC+6, so 10:00 local on 2022-01-14 is 04:00 UTC
+    assert app.is_on_time(date(2022, 1, 15), datetime(2022, 1, 14, 3, 59, 59, tzinfo=UTC), ZONE)
+    assert not app.is_on_time(date(2022, 1, 15), datetime(2022, 1, 14, 4, 0, 0, tzinfo=UTC), ZONE)
+
+
+def test_the_deadline_follows_the_2024_03_01_zone_change():
+    # D = 2024-03-01: deadline 2024-02-29 10:00 at UTC+6 = 04:00 UTC
+    assert app.deadline(date(2024, 3, 1), ZONE).astimezone(UTC) == datetime(2024, 2, 29, 4, 0, tzinfo=UTC)
+    # D = 2024-03-02: deadline 2024-03-01 10:00 at UTC+5 = 05:00 UTC
+    assert app.deadline(date(2024, 3, 2), ZONE).astimezone(UTC) == datetime(2024, 3, 1, 5, 0, tzinfo=UTC)
+    assert app.is_on_time(date(2024, 3, 2), datetime(2024, 3, 1, 4, 59, 59, tzinfo=UTC), ZONE)
+    assert not app.is_on_time(date(2024, 3, 2), datetime(2024, 3, 1, 5, 0, 0, tzinfo=UTC), ZONE)
+
+
+def test_a_late_application_means_no_purchase_that_day():
+    late = decide(submitted_at=datetime(2022, 1, 14, 4, 0, tzinfo=UTC))
+    assert late.accepted_kwh == 0 and late.reasons == ("application_late",)
+    assert late.rejected_kwh == Decimal("24000")
+
+
+def test_within_the_plan_everything_is_accepted():
+    # January plan 961,000 kWh (31,000 × 31 here) / 31 days = 31,000 kWh a day ≥ 24,000 requested
+    decision = decide()
+    assert decision.accepted == tuple(FLAT) and decision.reasons == ()
+
+
+def test_above_the_plan_only_the_free_volume_is_added():
+    # Appendix 1 January: 31,000 kWh / 31 days = 1,000 kWh a day; 24,000 requested; seller frees 500
+    decision = decide(month_plan_kwh=Decimal("31000"), free_volume_kwh=Decimal("500"))
+    assert decision.accepted_kwh == Decimal("1500")
+    assert decision.rejected_kwh == Decimal("22500")
+    assert decision.reasons == ("above_plan_and_free_volume",)
+    assert decision.accepted[0] == Decimal("62.500")  # 1,000 × 1,500 / 24,000 per hour
+
+
+def test_coverage_and_restriction_reduce_the_day_to_zero():
+    assert decide(covered=False).reasons == ("prepayment_not_covered",)
+    restricted = decide(restricted=True)
+    assert restricted.accepted_kwh == 0 and restricted.reasons == ("supply_restricted",)
+
+
+@pytest.mark.parametrize(("hours", "reason"), [
+    ([Decimal("1")] * 23, "wrong_hour_count"), ([Decimal("1")] * 25, "wrong_hour_count"),
+    ([Decimal("1")] * 23 + [Decimal("-1")], "negative_volume"),
+])
+def test_bad_applications_are_refused(hours, reason):
+    with pytest.raises(ValidationFailed) as raised:
+        decide(hours=hours)
+    assert raised.value.reason == reason
+
+
+def test_a_day_outside_the_delivery_term_is_refused():
+    with pytest.raises(ValidationFailed) as raised:
+        decide(day=date(2023, 1, 1), submitted_at=datetime(2022, 12, 30, tzinfo=UTC))
+    assert raised.value.reason == "outside_delivery_term"
+
+
+def correction(corrected: str, submitted_at: datetime):
+    return app.check_correction(day=date(2022, 1, 15), hour=12, declared_kwh=Decimal("1000"),
+                                corrected_kwh=Decimal(corrected), submitted_at=submitted_at, deadline_zone=ZONE)
+
+
+def test_corrections_of_exactly_5_percent_pass_and_5_01_do_not():
+    # hour 12:00 local (UTC+6) = 06:00 UTC; 3 hours before = 03:00 UTC
+    early = datetime(2022, 1, 15, 2, 0, tzinfo=UTC)
+    assert correction("1050", early) is None          # +5.00%
+    assert correction("950", early) is None           # −5.00%
+    assert correction("1050.1", early) == "correction_above_5_percent"  # +5.01%
+
+
+def test_a_correction_3_hours_minus_one_second_before_the_hour_is_late():
+    three_hours_before = datetime(2022, 1, 15, 3, 0, tzinfo=UTC)
+    assert correction("1010", three_hours_before) is None
+    assert correction("1010", three_hours_before + timedelta(seconds=1)) == "correction_too_late"
