@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from shared.errors import ConcurrencyConflict
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 3
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -50,3 +57,20 @@ class UnitOfWork:
         finally:
             await self.conn.close()
             self._conn = None
+
+
+async def in_transaction(engine: AsyncEngine, body: Callable[[UnitOfWork], Awaitable[T]],
+                         attempts: int = MAX_ATTEMPTS) -> T:
+    """Run `body` in one transaction and commit it; when another command appended to the same stream
+    first (`ConcurrencyConflict`), run it again on fresh state, at most `attempts` times."""
+    assert attempts >= 1
+    for attempt in range(1, attempts + 1):
+        try:
+            async with UnitOfWork(engine) as uow:
+                result = await body(uow)
+                await uow.commit()
+                return result
+        except ConcurrencyConflict:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

@@ -16,12 +16,11 @@ from sqlalchemy import text
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from shared.calendar import WorkingCalendar
-from shared.db import UnitOfWork
-from shared.errors import ConcurrencyConflict, NotFound
+from shared.db import UnitOfWork, in_transaction
+from shared.errors import NotFound
 from shared.events.registry import Event
 from shared.eventstore import CommandContext, StoredEvent
 
-MAX_ATTEMPTS = 3
 CALENDAR = WorkingCalendar()
 
 Decide = Callable[[acc.Account], list[Event]]
@@ -91,21 +90,17 @@ async def decide_and_record(service, uow: UnitOfWork, contract_id: str, decide: 
 
 async def execute(service, contract_id: str, decide: Decide, context: CommandContext, occurred_at,
                   before: Callable | None = None) -> list[StoredEvent]:
-    """One transaction per attempt; a concurrent append to the same account retries on fresh state."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            async with service.unit_of_work() as uow:
-                if before is not None:
-                    early = await before(uow)
-                    if early is not None:
-                        return early
-                stored = await decide_and_record(service, uow, contract_id, decide, context, occurred_at)
-                await uow.commit()
-                return stored
-        except ConcurrencyConflict:
-            if attempt == MAX_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    """One transaction per attempt; a concurrent append to the same account retries on fresh state.
+    `before(uow)` may answer instead (an idempotent repeat), and then nothing is decided."""
+
+    async def body(uow: UnitOfWork):
+        if before is not None:
+            early = await before(uow)
+            if early is not None:
+                return early
+        return await decide_and_record(service, uow, contract_id, decide, context, occurred_at)
+
+    return await in_transaction(service.engine, body)
 
 
 async def penalty_rates(conn) -> DatedRates:

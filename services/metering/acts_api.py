@@ -15,7 +15,7 @@ from sqlalchemy import text
 from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import WorkingCalendar
-from shared.errors import ConcurrencyConflict
+from shared.db import in_transaction
 from shared.service import Service, command_context, get_service
 
 router = APIRouter(tags=["volume acts"])
@@ -24,7 +24,6 @@ Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 CALENDAR = WorkingCalendar()
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
-MAX_ATTEMPTS = 3
 
 
 def at_start_of(day: date) -> datetime:
@@ -35,24 +34,19 @@ async def run(service: Service, request: Request, actor: Actor, contract_id: str
               decide: Callable[[acts.ContractActs | None], list]) -> list[dict[str, Any]]:
     """One transaction: fold the contract's acts, decide, append; retried if another command won a race."""
     context = command_context(request, actor, service)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            async with service.unit_of_work() as uow:
-                stored = await service.store.read_stream(uow.conn, acts.stream_id(contract_id))
-                state = acts.fold(service.store.registry.decode(s.envelope) for s in stored)
-                events = decide(state)
-                if not events:
-                    return []
-                recorded = await service.record(uow, stream_id=acts.stream_id(contract_id),
-                                                 expected_version=state.version if state else 0,
-                                                 contract_id=contract_id, occurred_at=at_start_of(on), events=events,
-                                                 context=context)
-                await uow.commit()
-                return [s.envelope.payload for s in recorded]
-        except ConcurrencyConflict:
-            if attempt == MAX_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+
+    async def body(uow) -> list[dict[str, Any]]:
+        stored = await service.store.read_stream(uow.conn, acts.stream_id(contract_id))
+        state = acts.fold(service.store.registry.decode(s.envelope) for s in stored)
+        events = decide(state)
+        if not events:
+            return []
+        recorded = await service.record(uow, stream_id=acts.stream_id(contract_id),
+                                        expected_version=state.version if state else 0, contract_id=contract_id,
+                                        occurred_at=at_start_of(on), events=events, context=context)
+        return [s.envelope.payload for s in recorded]
+
+    return await in_transaction(service.engine, body)
 
 
 class RecordActualBalance(BaseModel):

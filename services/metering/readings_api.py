@@ -44,8 +44,9 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
                                        file_name=file_name, side=side, context=context)
         await uow.commit()
     body = report.to_json()
-    if format == "80020":
-        body["receipt_80021"] = xml80020.receipt(file_name, xml80020.parse(raw), context.recorded_at).decode("cp1251")
+    if parsed is not None:
+        body["receipt_80021"] = xml80020.receipt(file_name, parsed.receipt_status,
+                                                 context.recorded_at).decode("cp1251")
     return body
 
 

@@ -112,17 +112,19 @@ class EmbeddedPostgres:
             check=False, capture_output=True, **_run_as(user),
         )
 
+    def execute(self, database: str, sql: str) -> str:
+        """Run one SQL statement with the server's own psql; returns its unaligned output."""
+        return subprocess.run(
+            [str(POSTGRES_BIN_PATH / "psql"), "-h", self.host, "-p", str(self.port), "-U", SUPERUSER,
+             "-d", database, "-tAc", sql],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+
     def create_databases(self, names: list[str]) -> None:
         """Create each missing database (idempotent: `make run` calls it on every start)."""
-        psql = str(POSTGRES_BIN_PATH / "psql")
-        base = [psql, "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres", "-tAc"]
         for name in names:
-            found = subprocess.run(
-                base + [f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                check=True, capture_output=True, text=True,
-            ).stdout.strip()
-            if found != "1":
-                subprocess.run(base + [f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+            if self.execute("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+                self.execute("postgres", f'CREATE DATABASE "{name}"')
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s

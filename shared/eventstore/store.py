@@ -155,12 +155,6 @@ class EventStore:
         await driver.execute(_INSERT, *([row[name] for row in rows] for name in _INSERT_COLUMNS))
         return stored
 
-    async def stream_version(self, conn: AsyncConnection, stream_id: str) -> int:
-        found = await conn.scalar(
-            text("SELECT coalesce(max(stream_version), 0) FROM event_store WHERE stream_id = :s"), {"s": stream_id}
-        )
-        return int(found)
-
     async def read_stream(self, conn: AsyncConnection, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         result = await conn.execute(
             text(f"SELECT {_COLUMNS} FROM event_store WHERE stream_id = :s AND stream_version > :v"

@@ -48,7 +48,7 @@ def test_reads_the_day_file():
 
 def test_the_receipt_names_the_file_and_the_status():
     parsed = parse(DAY_FILE.replace('<measuringchannel code="07"', '<measuringchannel code="02"').encode("cp1251"))
-    answer = receipt("80020_090840008604_20220201_17.xml", parsed, datetime(2022, 2, 2, 6, 0))
+    answer = receipt("80020_090840008604_20220201_17.xml", parsed.status, datetime(2022, 2, 2, 6, 0))
     text = answer.decode("cp1251")
     assert "<name>80020_090840008604_20220201_17.xml</name>" in text
     assert "<date>20220202060000</date>" in text

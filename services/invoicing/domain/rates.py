@@ -7,6 +7,7 @@ or before it. Tables are data shipped in `reference/` and extended by events, ne
 from __future__ import annotations
 
 import csv
+import functools
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class DatedRates:
         dates = [s.effective_from for s in ordered]
         assert len(dates) == len(set(dates)), f"{name}: two rates on one date"
         self.name = name
-        self.steps = ordered
+        self.steps = tuple(ordered)  # immutable: tables are shared between commands
         self._dates = dates
 
     def rate_on(self, day: date) -> Decimal:
@@ -51,6 +52,7 @@ class DatedRates:
         return DatedRates(self.name, [*kept, step])
 
 
+@functools.cache  # shipped data: read once per process, never on a command's path
 def load_rates(name: str, filename: str) -> DatedRates:
     with open(REFERENCE / filename, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

@@ -144,13 +144,13 @@ def _read_point(result: Parsed80020, point: Element) -> None:
             result.intervals.append(Interval(code, name, channel_code, start, end, value, commercial))
 
 
-def receipt(file_name: str, parsed: Parsed80020, received_at: datetime) -> bytes:
+def receipt(file_name: str, status: int, received_at: datetime) -> bytes:
     """The 80021 answer to one 80020 file: which file, when, and its status code."""
     lines = [
         '<?xml version="1.0" encoding="windows-1251"?>',
         '<message class="80021" version="1">',
         f"  <file><name>{_escape(file_name)}</name><date>{received_at:%Y%m%d%H%M%S}</date></file>",
-        f'  <reply status="{parsed.status}"/>',
+        f'  <reply status="{status}"/>',
         "</message>",
     ]
     return ("\n".join(lines) + "\n").encode("cp1251", errors="replace")
