@@ -111,3 +111,141 @@ class ContractSigned(Event):
     contract_id: str
     signed_at: datetime
     terms: ContractTerms
+
+
+AmendmentKind = Literal["supplementary_agreement", "price_change_notice", "term_extension"]
+
+
+@registry.register
+class ContractAmended(Event):
+    """§11.3 an amendment in writing (a supplementary agreement, with its number and date); §5.2 a
+    unilateral price change by notice; §3.2 an extension of the term. Carries the whole terms after the
+    amendment, so a consumer replaces what it holds instead of patching it."""
+
+    event_type = "contracts.ContractAmended"
+    schema_version = 1
+
+    contract_id: str
+    kind: AmendmentKind
+    document_number: str
+    document_date: date
+    effective_from: date
+    summary: str
+    terms: ContractTerms
+
+
+TerminationKind = Literal["termination", "withdrawal"]
+
+
+@registry.register
+class TerminationNoticed(Event):
+    """§11.2 termination with 30 calendar days' notice, or §7 withdrawal after repeated breach with 7:
+    from invoicing's notice or an operator's command. The contract ends on `effective_on`."""
+
+    event_type = "contracts.TerminationNoticed"
+    schema_version = 1
+
+    contract_id: str
+    kind: TerminationKind
+    notice_document: str
+    noticed_on: date
+    effective_on: date
+    source: Literal["invoicing", "operator"]
+    reason: str
+
+
+@registry.register
+class ContractTerminated(Event):
+    """The notice period ran out (recorded at the day close of `terminated_on`)."""
+
+    event_type = "contracts.ContractTerminated"
+    schema_version = 1
+
+    contract_id: str
+    terminated_on: date
+    notice_document: str
+
+
+@registry.register
+class ContractSettled(Event):
+    """Every obligation is performed (learned from invoicing's `AccountSettled`): the contract is closed."""
+
+    event_type = "contracts.ContractSettled"
+    schema_version = 1
+
+    contract_id: str
+    settled_on: date
+
+
+@registry.register
+class ApplicationAccepted(Event):
+    """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.6 above plan and free
+    volume). `hours` is the day's accepted schedule, 24 values in kWh; `reasons` say why it is less
+    than requested. `coverage` is what the ledger last said of the prepayment (§5.3)."""
+
+    event_type = "contracts.ApplicationAccepted"
+    schema_version = 1
+
+    contract_id: str
+    application_id: str
+    day: date
+    submitted_at: datetime
+    requested_hours: list[Decimal]
+    hours: list[Decimal]
+    requested_kwh: Decimal
+    accepted_kwh: Decimal
+    reasons: list[str]
+    coverage: Literal["covered", "unknown"]
+
+
+@registry.register
+class ApplicationRejected(Event):
+    """A late application (§4.5: the day counts as "no purchase"), or one the ledger does not cover
+    (§5.3) or supply is restricted (§7.1.1). Nothing of it enters the schedule."""
+
+    event_type = "contracts.ApplicationRejected"
+    schema_version = 1
+
+    contract_id: str
+    application_id: str
+    day: date
+    submitted_at: datetime
+    requested_hours: list[Decimal]
+    requested_kwh: Decimal
+    reasons: list[str]
+
+
+@registry.register
+class ApplicationCorrected(Event):
+    """§4.4 an operative correction of one hour (within ±5%, at least 3 hours ahead). `hours` is the
+    day's accepted schedule after the correction."""
+
+    event_type = "contracts.ApplicationCorrected"
+    schema_version = 1
+
+    contract_id: str
+    application_id: str
+    day: date
+    hour: int
+    previous_kwh: Decimal
+    corrected_kwh: Decimal
+    submitted_at: datetime
+    hours: list[Decimal]
+    accepted_kwh: Decimal
+
+
+@registry.register
+class ApplicationReduced(Event):
+    """A restriction of supply (§5.3, §7.1.1) arrived after the day's application was accepted: the
+    schedule of that day is cut (to zero at full restriction). `hours` is the schedule that remains."""
+
+    event_type = "contracts.ApplicationReduced"
+    schema_version = 1
+
+    contract_id: str
+    application_id: str
+    day: date
+    hours: list[Decimal]
+    accepted_kwh: Decimal
+    reason: str
+    cause_document: str
