@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.contracts.domain import contract as domain
 from shared.auth import OPERATORS, READERS, Actor, require
+from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
 from shared.service import Service, command_context, get_service
@@ -34,6 +35,10 @@ class ContractView(BaseModel):
     status: str
     version: int
     signed_at: datetime | None
+    notice_kind: str | None = None
+    notice_effective_on: date | None = None
+    ended_on: date | None = None
+    amendments: int = 0
     terms: dict[str, Any]
 
 
@@ -67,14 +72,20 @@ async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depen
                service: Annotated[Service, Depends(get_service)], command: SignContract | None = None) -> ContractView:
     context = command_context(request, actor, service)
     signed_at = (command.signed_at if command and command.signed_at else context.recorded_at)
-    async with service.unit_of_work() as uow:
-        stored = await service.store.read_stream(uow.conn, domain.stream_id(contract_id))
-        state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
+
+    async def body(uow):
+        state = await load_contract(service, uow.conn, contract_id)
         events = domain.sign_contract(state, contract_id, signed_at)
         await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                              contract_id=contract_id, occurred_at=signed_at, events=events, context=context)
-        await uow.commit()
+
+    await in_transaction(service.engine, body)
     return await _view(service, contract_id)
+
+
+async def load_contract(service: Service, conn, contract_id: str) -> domain.Contract:
+    stored = await service.store.read_stream(conn, domain.stream_id(contract_id))
+    return domain.existing(domain.fold([service.store.registry.decode(s.envelope) for s in stored]), contract_id)
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)
@@ -105,4 +116,5 @@ async def _view(service: Service, contract_id: str) -> ContractView:
 
 
 def _row(row) -> dict[str, Any]:
-    return {k: row[k] for k in ("contract_id", "number", "status", "version", "signed_at", "terms")}
+    return {k: row[k] for k in ("contract_id", "number", "status", "version", "signed_at", "notice_kind",
+                                "notice_effective_on", "ended_on", "amendments", "terms")}

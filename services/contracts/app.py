@@ -1,18 +1,22 @@
-"""The contracts service: contracts, parties, price schedules, applications (issue by issue)."""
+"""The contracts service: contracts, parties, price schedules, amendments, daily applications."""
 
 from __future__ import annotations
 
-from services.contracts.api import router
+from services.contracts import api, applications_api, lifecycle_api, reports_api
+from services.contracts.handlers import FROM_INVOICING
 from services.contracts.projection import projector
+from shared.events import topic_of
 from shared.service import ServiceDefinition
 
 definition = ServiceDefinition(
     name="contracts",
     title="Contracts",
-    description="Contracts, parties, price schedules and amendments; publishes ContractSigned and the rest.",
+    description="Contracts, parties, price schedules, amendments and daily applications; publishes "
+                "ContractSigned, ApplicationAccepted and the rest; listens to the ledger's coverage, "
+                "restriction and termination notices.",
     projector=projector,
-    routers=[router],
-    subscriptions={},
+    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router],
+    subscriptions={topic_of("invoicing"): FROM_INVOICING},
 )
 
 Settings = definition.settings_class

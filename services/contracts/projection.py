@@ -1,4 +1,5 @@
-"""Read model of the contracts service: one row per contract, rebuilt from its events."""
+"""Read models of the contracts service, rebuilt from its events: contracts with their lifecycle and
+amendments, the day-by-day application schedule, and what the ledger last said of each contract."""
 
 from __future__ import annotations
 
@@ -8,7 +9,20 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events import registry
-from shared.events.contracts import ContractRegistered, ContractSigned
+from shared.events.contracts import (
+    ApplicationAccepted,
+    ApplicationCorrected,
+    ApplicationReduced,
+    ApplicationRejected,
+    ContractAmended,
+    ContractRegistered,
+    ContractSettled,
+    ContractSigned,
+    ContractTerminated,
+    FreeVolumeDeclared,
+    SupplyConditionsNoted,
+    TerminationNoticed,
+)
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -30,16 +44,115 @@ async def on_registered(conn: AsyncConnection, event: ContractRegistered, stored
     )
 
 
-async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: StoredEvent) -> None:
+async def _update_contract(conn: AsyncConnection, stored: StoredEvent, assignments: str, values: dict) -> None:
     result = await conn.execute(
-        text("UPDATE contracts SET status = 'signed', signed_at = :at, version = :v WHERE contract_id = :id"),
-        {"at": event.signed_at, "v": stored.envelope.stream_version, "id": event.contract_id},
-    )
-    assert result.rowcount == 1, "a signed contract has its row"
+        text(f"UPDATE contracts SET {assignments}, version = :v WHERE contract_id = :id"),
+        {**values, "v": stored.envelope.stream_version, "id": stored.envelope.contract_id})
+    assert result.rowcount == 1, "every contract event follows its registration"
+
+
+async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "status = 'signed', signed_at = :at", {"at": event.signed_at})
+
+
+async def on_amended(conn: AsyncConnection, event: ContractAmended, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "terms = CAST(:terms AS jsonb), delivery_end = :end, "
+                                         "amendments = amendments + 1",
+                           {"terms": json.dumps(event.terms.model_dump(mode="json")), "end": event.terms.delivery_end})
+    await conn.execute(
+        text("INSERT INTO amendments VALUES (:id, :doc, :kind, :date, :from, :summary)"),
+        {"id": event.contract_id, "doc": event.document_number, "kind": event.kind, "date": event.document_date,
+         "from": event.effective_from, "summary": event.summary})
+
+
+async def on_noticed(conn: AsyncConnection, event: TerminationNoticed, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "notice_kind = :kind, notice_document = :doc, notice_effective_on = :on",
+                           {"kind": event.kind, "doc": event.notice_document, "on": event.effective_on})
+
+
+async def on_terminated(conn: AsyncConnection, event: ContractTerminated, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "status = 'terminated', ended_on = :on", {"on": event.terminated_on})
+
+
+async def on_settled(conn: AsyncConnection, event: ContractSettled, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "status = 'settled', ended_on = :on", {"on": event.settled_on})
+
+
+UPSERT_DAY = """
+    INSERT INTO applications (contract_id, day, application_id, status, submitted_at, requested_kwh, accepted_kwh,
+                              hours, reasons)
+    VALUES (:contract_id, :day, :application_id, :status, :submitted_at, :requested, :accepted,
+            CAST(:hours AS numeric[]), CAST(:reasons AS text[]))
+    ON CONFLICT (contract_id, day) DO UPDATE SET
+        application_id = EXCLUDED.application_id, status = EXCLUDED.status, submitted_at = EXCLUDED.submitted_at,
+        requested_kwh = EXCLUDED.requested_kwh, accepted_kwh = EXCLUDED.accepted_kwh, hours = EXCLUDED.hours,
+        reasons = EXCLUDED.reasons, corrections = 0
+"""
+
+
+async def on_accepted(conn: AsyncConnection, event: ApplicationAccepted, stored: StoredEvent) -> None:
+    await conn.execute(text(UPSERT_DAY), {
+        "contract_id": event.contract_id, "day": event.day, "application_id": event.application_id,
+        "status": "accepted", "submitted_at": event.submitted_at, "requested": event.requested_kwh,
+        "accepted": event.accepted_kwh, "hours": [str(h) for h in event.hours], "reasons": event.reasons})
+
+
+async def on_rejected(conn: AsyncConnection, event: ApplicationRejected, stored: StoredEvent) -> None:
+    await conn.execute(text(UPSERT_DAY), {
+        "contract_id": event.contract_id, "day": event.day, "application_id": event.application_id,
+        "status": "rejected", "submitted_at": event.submitted_at, "requested": event.requested_kwh,
+        "accepted": 0, "hours": [], "reasons": event.reasons})
+
+
+async def _change_hours(conn: AsyncConnection, event: ApplicationCorrected | ApplicationReduced, extra: str,
+                        values: dict) -> None:
+    result = await conn.execute(
+        text(f"UPDATE applications SET hours = CAST(:hours AS numeric[]), accepted_kwh = :accepted, {extra} "
+             "WHERE contract_id = :contract_id AND day = :day AND application_id = :application_id"),
+        {"hours": [str(h) for h in event.hours], "accepted": event.accepted_kwh, "contract_id": event.contract_id,
+         "day": event.day, "application_id": event.application_id, **values})
+    assert result.rowcount == 1, "a correction or reduction follows an accepted application"
+
+
+async def on_corrected(conn: AsyncConnection, event: ApplicationCorrected, stored: StoredEvent) -> None:
+    await _change_hours(conn, event, "corrections = corrections + 1", {})
+
+
+async def on_reduced(conn: AsyncConnection, event: ApplicationReduced, stored: StoredEvent) -> None:
+    await _change_hours(conn, event, "reasons = array_append(reasons, :reason)", {"reason": event.reason})
+
+
+async def on_free_volume(conn: AsyncConnection, event: FreeVolumeDeclared, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""INSERT INTO applications (contract_id, day, status, free_volume_kwh) VALUES (:id, :day, 'none', :v)
+                ON CONFLICT (contract_id, day) DO UPDATE SET free_volume_kwh = EXCLUDED.free_volume_kwh"""),
+        {"id": event.contract_id, "day": event.day, "v": event.volume_kwh})
+
+
+async def on_supply_conditions(conn: AsyncConnection, event: SupplyConditionsNoted, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""INSERT INTO supply_conditions VALUES (:id, :as_of, :covered, :restricted_from, :notice)
+                ON CONFLICT (contract_id) DO UPDATE SET as_of = EXCLUDED.as_of, covered = EXCLUDED.covered,
+                    restricted_from = EXCLUDED.restricted_from, notice_document = EXCLUDED.notice_document"""),
+        {"id": event.contract_id, "as_of": event.as_of, "covered": event.covered,
+         "restricted_from": event.restricted_from, "notice": event.notice_document})
 
 
 projector = Projector(
     registry,
-    tables=["contracts"],
-    handlers={ContractRegistered.event_type: on_registered, ContractSigned.event_type: on_signed},
+    tables=["contracts", "amendments", "applications", "supply_conditions"],
+    handlers={
+        ContractRegistered.event_type: on_registered,
+        ContractSigned.event_type: on_signed,
+        ContractAmended.event_type: on_amended,
+        TerminationNoticed.event_type: on_noticed,
+        ContractTerminated.event_type: on_terminated,
+        ContractSettled.event_type: on_settled,
+        ApplicationAccepted.event_type: on_accepted,
+        ApplicationRejected.event_type: on_rejected,
+        ApplicationCorrected.event_type: on_corrected,
+        ApplicationReduced.event_type: on_reduced,
+        FreeVolumeDeclared.event_type: on_free_volume,
+        SupplyConditionsNoted.event_type: on_supply_conditions,
+    },
 )

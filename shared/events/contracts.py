@@ -28,6 +28,13 @@ ServiceType = Literal[
     "regulation_purchase",
     "loss_compensation_purchase",
     "unplanned_flow_purchase",
+    # the single contracts of the KEGOC portfolio (services/contracts/reference/service_types.json)
+    "deviation_offset_sale_purchase",
+    "transit",
+    "frequency_regulation",
+    "cross_border_regulation_purchase",
+    "unplanned_flow_sale_purchase",
+    "balancing_electricity",
 ]
 
 
@@ -249,3 +256,31 @@ class ApplicationReduced(Event):
     accepted_kwh: Decimal
     reason: str
     cause_document: str
+
+
+@registry.register
+class FreeVolumeDeclared(Event):
+    """§4.6 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
+
+    event_type = "contracts.FreeVolumeDeclared"
+    schema_version = 1
+
+    contract_id: str
+    day: date
+    volume_kwh: Decimal
+
+
+@registry.register
+class SupplyConditionsNoted(Event):
+    """What the ledger last said of this contract (§5.3 coverage, §7.1.1 restriction), taken into the
+    contracts service's own history so that its decisions replay without the ledger."""
+
+    event_type = "contracts.SupplyConditionsNoted"
+    schema_version = 1
+
+    contract_id: str
+    as_of: date
+    covered: bool | None
+    restricted_from: date | None
+    notice_document: str | None
+    source_event_type: str

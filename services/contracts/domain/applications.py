@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import calendar as month_calendar
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from shared.calendar import local_datetime
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
+from shared.events.contracts import (
+    ApplicationAccepted,
+    ApplicationCorrected,
+    ApplicationReduced,
+    ApplicationRejected,
+    FreeVolumeDeclared,
+)
+from shared.events.registry import Event
 
 HOURS = 24
 APPLICATION_DEADLINE = time(10, 0)          # §4.3: by 10:00 Astana time of the day before
@@ -106,3 +114,104 @@ def check_correction(*, day: date, hour: int, declared_kwh: Decimal, corrected_k
     if abs(corrected_kwh - declared_kwh) > declared_kwh * CORRECTION_TOLERANCE:
         return "correction_above_5_percent"
     return None
+
+
+# ---- the day's application as an aggregate: one stream per contract and day ------------------------
+
+@dataclass(frozen=True)
+class ApplicationDay:
+    contract_id: str
+    day: date
+    version: int = 0
+    free_volume_kwh: Decimal = Decimal(0)
+    application_id: str | None = None
+    accepted: bool = False
+    hours: tuple[Decimal, ...] = field(default_factory=tuple)
+
+    @property
+    def scheduled_kwh(self) -> Decimal:
+        return sum(self.hours, Decimal(0))
+
+
+def day_stream_id(contract_id: str, day: date) -> str:
+    return f"applications-{contract_id}-{day.isoformat()}"
+
+
+def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
+    state = replace(state, version=state.version + 1)
+    match event:
+        case FreeVolumeDeclared():
+            return replace(state, free_volume_kwh=event.volume_kwh)
+        case ApplicationAccepted():
+            return replace(state, application_id=event.application_id, accepted=True, hours=tuple(event.hours))
+        case ApplicationRejected():
+            return replace(state, application_id=event.application_id, accepted=False, hours=())
+        case ApplicationCorrected() | ApplicationReduced():
+            return replace(state, hours=tuple(event.hours))
+    raise AssertionError(f"application stream holds an unexpected event {event.event_type}")
+
+
+def fold_day(contract_id: str, day: date, events: list[Event]) -> ApplicationDay:
+    state = ApplicationDay(contract_id, day)
+    for event in events:
+        state = evolve_day(state, event)
+    return state
+
+
+def submit_application(state: ApplicationDay, *, application_id: str, hours: Sequence[Decimal],
+                       submitted_at: datetime, deadline_zone: str, delivery_first_day: date,
+                       delivery_last_day: date, month_plan_kwh: Decimal, covered: bool | None,
+                       restricted: bool) -> list[Event]:
+    """One decision per application. An on-time application replaces the day's earlier one; once the
+    deadline has passed an accepted day changes only by correction, so a late second application is
+    refused (not recorded as "no purchase", which would wipe the agreed schedule)."""
+    decision = decide_application(
+        day=state.day, hours=hours, submitted_at=submitted_at, deadline_zone=deadline_zone,
+        delivery_first_day=delivery_first_day, delivery_last_day=delivery_last_day, month_plan_kwh=month_plan_kwh,
+        free_volume_kwh=state.free_volume_kwh, covered=covered, restricted=restricted)
+    requested = [Decimal(h) for h in hours]
+    if state.accepted and "application_late" in decision.reasons:
+        raise Conflict(f"the application for {state.day} was accepted and the deadline has passed: "
+                       "change it by operative corrections", reason="deadline_passed_use_correction",
+                       details={"deadline": deadline(state.day, deadline_zone).isoformat()})
+    common = dict(contract_id=state.contract_id, application_id=application_id, day=state.day,
+                  submitted_at=submitted_at, requested_hours=requested,
+                  requested_kwh=sum(requested, Decimal(0)))
+    if decision.accepted_kwh == 0:
+        reasons = list(decision.reasons) or ["nothing_requested"]
+        return [ApplicationRejected(**common, reasons=reasons)]
+    return [ApplicationAccepted(**common, hours=list(decision.accepted), accepted_kwh=decision.accepted_kwh,
+                                reasons=list(decision.reasons), coverage="unknown" if covered is None else "covered")]
+
+
+def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, submitted_at: datetime,
+                 deadline_zone: str) -> list[Event]:
+    if not state.accepted or state.application_id is None:
+        raise Conflict(f"there is no accepted application for {state.day} to correct", reason="no_accepted_application")
+    declared = state.hours[hour] if 0 <= hour < HOURS else Decimal(0)
+    refusal = check_correction(day=state.day, hour=hour, declared_kwh=declared, corrected_kwh=corrected_kwh,
+                               submitted_at=submitted_at, deadline_zone=deadline_zone)
+    if refusal is not None:
+        raise ValidationFailed(f"the correction of hour {hour} on {state.day} is refused: {refusal}", reason=refusal,
+                               details={"declared_kwh": str(declared), "corrected_kwh": str(corrected_kwh)})
+    hours = list(state.hours)
+    hours[hour] = Decimal(corrected_kwh)
+    return [ApplicationCorrected(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                                 hour=hour, previous_kwh=declared, corrected_kwh=Decimal(corrected_kwh),
+                                 submitted_at=submitted_at, hours=hours, accepted_kwh=sum(hours, Decimal(0)))]
+
+
+def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> list[Event]:
+    """§7.1.1 a restriction that arrives after acceptance cuts the day's schedule to zero (a full stop is
+    the only level the ledger's notice names)."""
+    if not state.accepted or state.application_id is None or state.scheduled_kwh == 0:
+        return []
+    return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                               hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="supply_restricted",
+                               cause_document=notice_document)]
+
+
+def declare_free_volume(state: ApplicationDay, volume_kwh: Decimal) -> list[Event]:
+    if volume_kwh < 0:
+        raise ValidationFailed("a free volume cannot be negative", reason="negative_volume")
+    return [FreeVolumeDeclared(contract_id=state.contract_id, day=state.day, volume_kwh=volume_kwh)]

@@ -1,20 +1,58 @@
-"""The contract aggregate: registered as a draft, then signed (§1–3; amendments come later)."""
+"""The contract aggregate: draft → signed → (in force → delivery ended, by the calendar) → settled, or
+terminated by notice; amended only in writing (§1–3, §5.2, §11).
+
+Stored states are what a document changed (registered, signed, amended, noticed, terminated,
+settled); "in force" and "delivery ended" follow from the delivery term and the day asked about, so
+they are computed for a given date, never stored.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from services.contracts.domain.terms import check_terms
-from shared.errors import Conflict, NotFound
-from shared.events.contracts import ContractRegistered, ContractSigned, ContractTerms
+from shared.calendar import zone
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.contracts import (
+    ContractAmended,
+    ContractRegistered,
+    ContractSettled,
+    ContractSigned,
+    ContractTerminated,
+    ContractTerms,
+    TerminationKind,
+    TerminationNoticed,
+)
 from shared.events.registry import Event
+
+NOTICE_DAYS = {"termination": 30, "withdrawal": 7}   # §11.2 30 calendar days; §7 repeated breach: 7
 
 
 class ContractStatus(StrEnum):
     DRAFT = "draft"
     SIGNED = "signed"
+    TERMINATED = "terminated"
+    SETTLED = "settled"
+
+
+class Lifecycle(StrEnum):
+    """What the contract is on a given day (the stored status plus the delivery term)."""
+
+    DRAFT = "draft"
+    SIGNED = "signed"                    # signed, delivery not started yet
+    IN_FORCE = "in_force"                # within the delivery term
+    DELIVERY_ENDED = "delivery_ended"    # term over, obligations still open (§3.1)
+    TERMINATED = "terminated"
+    SETTLED = "settled"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: TerminationKind
+    document: str
+    effective_on: date
 
 
 @dataclass(frozen=True)
@@ -24,6 +62,36 @@ class Contract:
     status: ContractStatus
     terms: ContractTerms
     signed_at: datetime | None = None
+    notice: Notice | None = None
+    ended_on: date | None = None          # terminated or settled on
+    amendment_documents: frozenset[str] = frozenset()
+
+    def first_delivery_day(self) -> date:
+        return self.terms.delivery_start.astimezone(zone(self.terms.time_zone)).date()
+
+    def last_delivery_day(self) -> date:
+        # the term ends at 24:00 of its last day, i.e. 00:00 of the next
+        return (self.terms.delivery_end - timedelta(microseconds=1)).astimezone(zone(self.terms.time_zone)).date()
+
+    def terminated_by(self, day: date) -> bool:
+        """True when no supply is owed on `day`: terminated, or a notice has run out by then."""
+        if self.status is ContractStatus.TERMINATED and self.ended_on is not None and day >= self.ended_on:
+            return True
+        return self.notice is not None and day >= self.notice.effective_on
+
+
+def lifecycle(state: Contract, day: date) -> Lifecycle:
+    if state.status is ContractStatus.DRAFT:
+        return Lifecycle.DRAFT
+    if state.status is ContractStatus.SETTLED:
+        return Lifecycle.SETTLED
+    if state.terminated_by(day):
+        return Lifecycle.TERMINATED
+    if day < state.first_delivery_day():
+        return Lifecycle.SIGNED
+    if day <= state.last_delivery_day():
+        return Lifecycle.IN_FORCE
+    return Lifecycle.DELIVERY_ENDED
 
 
 def stream_id(contract_id: str) -> str:
@@ -31,14 +99,24 @@ def stream_id(contract_id: str) -> str:
 
 
 def evolve(state: Contract | None, event: Event) -> Contract:
+    if isinstance(event, ContractRegistered):
+        assert state is None, "a contract is registered once"
+        return Contract(event.contract_id, 1, ContractStatus.DRAFT, event.terms)
+    assert state is not None, f"{event.event_type} before the contract was registered"
+    state = replace(state, version=state.version + 1)
     match event:
-        case ContractRegistered():
-            assert state is None, "a contract is registered once"
-            return Contract(event.contract_id, 1, ContractStatus.DRAFT, event.terms)
         case ContractSigned():
-            assert state is not None and state.status is ContractStatus.DRAFT
-            return Contract(state.contract_id, state.version + 1, ContractStatus.SIGNED, state.terms,
-                            event.signed_at)
+            assert state.status is ContractStatus.DRAFT
+            return replace(state, status=ContractStatus.SIGNED, signed_at=event.signed_at)
+        case ContractAmended():
+            return replace(state, terms=event.terms,
+                           amendment_documents=state.amendment_documents | {event.document_number})
+        case TerminationNoticed():
+            return replace(state, notice=Notice(event.kind, event.notice_document, event.effective_on))
+        case ContractTerminated():
+            return replace(state, status=ContractStatus.TERMINATED, ended_on=event.terminated_on)
+        case ContractSettled():
+            return replace(state, status=ContractStatus.SETTLED, ended_on=event.settled_on)
     raise AssertionError(f"contract stream holds an unexpected event {event.event_type}")
 
 
@@ -54,10 +132,67 @@ def register_contract(contract_id: str, terms: ContractTerms) -> list[Event]:
     return [ContractRegistered(contract_id=contract_id, terms=terms)]
 
 
-def sign_contract(state: Contract | None, contract_id: str, signed_at: datetime) -> list[Event]:
+def existing(state: Contract | None, contract_id: str) -> Contract:
     if state is None:
         raise NotFound(f"contract {contract_id} is not registered", reason="contract_not_found")
+    return state
+
+
+def sign_contract(state: Contract | None, contract_id: str, signed_at: datetime) -> list[Event]:
+    state = existing(state, contract_id)
     if state.status is not ContractStatus.DRAFT:
         raise Conflict(f"contract {state.terms.number} is already signed", reason="already_signed",
                        details={"signed_at": state.signed_at.isoformat() if state.signed_at else None})
     return [ContractSigned(contract_id=contract_id, signed_at=signed_at, terms=state.terms)]
+
+
+def _open_for_change(state: Contract) -> None:
+    if state.status is ContractStatus.DRAFT:
+        raise Conflict(f"contract {state.terms.number} is a draft: change its terms before signing",
+                       reason="contract_not_signed")
+    if state.status in (ContractStatus.TERMINATED, ContractStatus.SETTLED):
+        raise Conflict(f"contract {state.terms.number} is {state.status.value}", reason=f"contract_{state.status.value}")
+
+
+def amend(state: Contract, *, kind: str, document_number: str, document_date: date, effective_from: date,
+          summary: str, new_terms: ContractTerms) -> list[Event]:
+    """§11.3 only in writing: every amendment names its document, and the new terms pass every check."""
+    _open_for_change(state)
+    if document_number in state.amendment_documents:
+        raise Conflict(f"document {document_number} already amended this contract", reason="duplicate_amendment")
+    if new_terms.number != state.terms.number:
+        raise ValidationFailed("an amendment cannot change the contract number", reason="number_is_fixed")
+    check_terms(new_terms)
+    return [ContractAmended(contract_id=state.contract_id, kind=kind, document_number=document_number,
+                            document_date=document_date, effective_from=effective_from, summary=summary,
+                            terms=new_terms)]
+
+
+def notice_termination(state: Contract, *, kind: TerminationKind, document: str, noticed_on: date, source: str,
+                       reason: str, effective_on: date | None = None) -> list[Event]:
+    """§11.2 (30 days) or repeated breach (7 days). An earlier notice already running wins."""
+    _open_for_change(state)
+    earliest = noticed_on + timedelta(days=NOTICE_DAYS[kind])
+    effective = effective_on or earliest
+    if effective < earliest:
+        raise ValidationFailed(f"a {kind} takes effect no earlier than {earliest} ({NOTICE_DAYS[kind]} days' notice)",
+                               reason="notice_period_too_short", details={"earliest": earliest.isoformat()})
+    if state.notice is not None and state.notice.effective_on <= effective:
+        return []
+    return [TerminationNoticed(contract_id=state.contract_id, kind=kind, notice_document=document,
+                               noticed_on=noticed_on, effective_on=effective, source=source, reason=reason)]
+
+
+def close_day(state: Contract, day: date) -> list[Event]:
+    """The day close ends a contract whose notice has run out (replayable: it is an event)."""
+    if state.status is ContractStatus.SIGNED and state.notice is not None and day >= state.notice.effective_on:
+        return [ContractTerminated(contract_id=state.contract_id, terminated_on=state.notice.effective_on,
+                                   notice_document=state.notice.document)]
+    return []
+
+
+def settle(state: Contract, settled_on: date) -> list[Event]:
+    """The ledger says every obligation is performed: the contract is closed (once)."""
+    if state.status in (ContractStatus.SETTLED, ContractStatus.DRAFT):
+        return []
+    return [ContractSettled(contract_id=state.contract_id, settled_on=settled_on)]

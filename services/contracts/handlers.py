@@ -1,0 +1,95 @@
+"""The contracts service's reactions to the ledger's events (§5.3, §7.1.1, §11.2).
+
+Each is turned into a contracts event first (`SupplyConditionsNoted`, `TerminationNoticed`,
+`ContractSettled`), so that the service's own history explains every later decision without the
+ledger's. A restriction also cuts the schedule of every day already accepted from its first day on.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import text
+
+from services.contracts.domain import applications as rules
+from services.contracts.domain import contract as domain
+from shared.calendar import local_datetime
+from shared.events.contracts import SupplyConditionsNoted
+from shared.events.invoicing import CoverageChanged, SupplyRestored, SupplyRestricted, TerminationNoticeIssued
+
+ZONE = "Asia/Almaty"
+
+
+def _at(day: date) -> datetime:
+    return local_datetime(day, time(0), ZONE)
+
+
+async def _known(conn, contract_id: str) -> bool:
+    return bool(await conn.scalar(text("SELECT 1 FROM contracts WHERE contract_id = :id"), {"id": contract_id}))
+
+
+async def _note(service, uow, context, *, contract_id: str, as_of: date, source: str, **change) -> None:
+    row = (await uow.conn.execute(
+        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id"),
+        {"id": contract_id})).mappings().first()
+    current = dict(row) if row else {"covered": None, "restricted_from": None, "notice_document": None}
+    event = SupplyConditionsNoted(contract_id=contract_id, as_of=as_of, source_event_type=source,
+                                  **{**current, **change})
+    await service.record(uow, stream_id=f"supply-{contract_id}", expected_version=None, contract_id=contract_id,
+                         occurred_at=_at(as_of), events=[event], context=context)
+
+
+async def on_coverage_changed(service, uow, event: CoverageChanged, envelope, context) -> None:
+    if await _known(uow.conn, event.contract_id):
+        await _note(service, uow, context, contract_id=event.contract_id, as_of=event.as_of,
+                    source=event.event_type, covered=event.covered)
+
+
+async def on_supply_restricted(service, uow, event: SupplyRestricted, envelope, context) -> None:
+    if not await _known(uow.conn, event.contract_id):
+        return
+    await _note(service, uow, context, contract_id=event.contract_id, as_of=event.restricted_from,
+                source=event.event_type, restricted_from=event.restricted_from, notice_document=event.notice_document)
+    days = (await uow.conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND day >= :from AND status = 'accepted' "
+        "AND accepted_kwh > 0 ORDER BY day"), {"id": event.contract_id, "from": event.restricted_from})).scalars().all()
+    for day in days:
+        stored = await service.store.read_stream(uow.conn, rules.day_stream_id(event.contract_id, day))
+        state = rules.fold_day(event.contract_id, day, [service.store.registry.decode(s.envelope) for s in stored])
+        reduced = rules.reduce_for_restriction(state, notice_document=event.notice_document)
+        if reduced:
+            await service.record(uow, stream_id=rules.day_stream_id(event.contract_id, day),
+                                 expected_version=state.version, contract_id=event.contract_id,
+                                 occurred_at=_at(day), events=reduced, context=context)
+
+
+async def on_supply_restored(service, uow, event: SupplyRestored, envelope, context) -> None:
+    if await _known(uow.conn, event.contract_id):
+        await _note(service, uow, context, contract_id=event.contract_id, as_of=event.restored_on,
+                    source=event.event_type, covered=True, restricted_from=None, notice_document=None)
+
+
+async def on_termination_notice(service, uow, event: TerminationNoticeIssued, envelope, context) -> None:
+    """§11.2 the ledger's notice for unpaid final settlement: the contract ends on its date."""
+    if not await _known(uow.conn, event.contract_id):
+        return
+    stored = await service.store.read_stream(uow.conn, domain.stream_id(event.contract_id))
+    state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
+    assert state is not None
+    if state.status is not domain.ContractStatus.SIGNED:
+        return
+    events = domain.notice_termination(
+        state, kind="termination", document=event.document_number, noticed_on=event.issued_on, source="invoicing",
+        reason=f"unpaid {', '.join(event.overdue_documents)}: {event.overdue_amount}", effective_on=event.terminate_on)
+    if events:
+        await service.record(uow, stream_id=domain.stream_id(event.contract_id), expected_version=state.version,
+                             contract_id=event.contract_id, occurred_at=_at(event.issued_on), events=events,
+                             context=context)
+
+
+FROM_INVOICING = {
+    CoverageChanged.event_type: on_coverage_changed,
+    SupplyRestricted.event_type: on_supply_restricted,
+    SupplyRestored.event_type: on_supply_restored,
+    TerminationNoticeIssued.event_type: on_termination_notice,
+}

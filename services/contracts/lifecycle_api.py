@@ -1,0 +1,223 @@
+"""HTTP commands over a signed contract's life: amendments in writing, termination notices, the day
+close, and the import of an existing portfolio (register and sign in one go)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import text
+
+from services.contracts.api import ContractView, _view, load_contract
+from services.contracts.domain import amendments
+from services.contracts.domain import contract as domain
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.calendar import local_datetime
+from shared.db import in_transaction
+from shared.errors import ValidationFailed
+from shared.events.contracts import (
+    ContractTerms,
+    PlannedVolumeTerms,
+    PriceComponentTerms,
+    PricePeriodTerms,
+    TerminationKind,
+)
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["contract lifecycle"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Reader = Annotated[Actor, Depends(require(READERS))]
+ZONE = "Asia/Almaty"     # business dates of documents are Astana dates
+IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
+
+
+class NoticePriceChange(BaseModel):
+    notice_number: str = Field(min_length=1, max_length=100)
+    notice_date: date
+    effective_from: date
+    components: list[PriceComponentTerms] = Field(min_length=1, max_length=10)
+
+
+class ExtendTerm(BaseModel):
+    agreement_number: str = Field(min_length=1, max_length=100)
+    agreement_date: date
+    delivery_end: AwareDatetime
+    planned_volumes: list[PlannedVolumeTerms] = Field(default_factory=list, max_length=120)
+
+
+class AgreeSupplement(BaseModel):
+    agreement_number: str = Field(min_length=1, max_length=100)
+    agreement_date: date
+    effective_from: date
+    summary: str = Field(min_length=1, max_length=1000)
+    price_schedule: list[PricePeriodTerms] | None = Field(None, max_length=120)
+    planned_volumes: list[PlannedVolumeTerms] | None = Field(None, max_length=120)
+
+
+class NoticeTermination(BaseModel):
+    kind: TerminationKind
+    notice_document: str = Field(min_length=1, max_length=100)
+    noticed_on: date
+    effective_on: date | None = Field(None, description="the earliest lawful date when absent (30 or 7 days)")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class CloseDay(BaseModel):
+    day: date
+
+
+class AmendmentView(BaseModel):
+    document_number: str
+    kind: str
+    document_date: date
+    effective_from: date
+    summary: str
+
+
+async def _change(service: Service, request: Request, actor: Actor, contract_id: str, decide,
+                  occurred: date) -> ContractView:
+    context = command_context(request, actor, service)
+
+    async def body(uow):
+        state = await load_contract(service, uow.conn, contract_id)
+        events = decide(state)
+        if events:
+            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+                                 contract_id=contract_id, occurred_at=local_datetime(occurred, time(0), ZONE),
+                                 events=events, context=context)
+
+    await in_transaction(service.engine, body)
+    return await _view(service, contract_id)
+
+
+@router.post("/contracts/{contract_id}/amendments/price-notice", response_model=ContractView)
+async def notice_price_change(contract_id: str, command: NoticePriceChange, request: Request, actor: Operator,
+                              service: ServiceDep) -> ContractView:
+    """§5.2 the seller's unilateral price change, at least 10 calendar days after its written notice."""
+    return await _change(service, request, actor, contract_id, lambda state: amendments.change_price_by_notice(
+        state, notice_number=command.notice_number, notice_date=command.notice_date,
+        effective_from=command.effective_from, components=command.components), command.notice_date)
+
+
+@router.post("/contracts/{contract_id}/amendments/extension", response_model=ContractView)
+async def extend_term(contract_id: str, command: ExtendTerm, request: Request, actor: Operator,
+                      service: ServiceDep) -> ContractView:
+    """§3.2 the delivery term extended by a supplementary agreement."""
+    return await _change(service, request, actor, contract_id, lambda state: amendments.extend_term(
+        state, agreement_number=command.agreement_number, agreement_date=command.agreement_date,
+        delivery_end=command.delivery_end, planned_volumes=command.planned_volumes), command.agreement_date)
+
+
+@router.post("/contracts/{contract_id}/amendments/supplementary-agreement", response_model=ContractView)
+async def agree_supplement(contract_id: str, command: AgreeSupplement, request: Request, actor: Operator,
+                           service: ServiceDep) -> ContractView:
+    """§11.3 prices or planned volumes changed by a signed supplementary agreement."""
+    return await _change(service, request, actor, contract_id, lambda state: amendments.agree_supplement(
+        state, agreement_number=command.agreement_number, agreement_date=command.agreement_date,
+        effective_from=command.effective_from, price_schedule=command.price_schedule,
+        planned_volumes=command.planned_volumes, summary=command.summary), command.agreement_date)
+
+
+@router.get("/contracts/{contract_id}/amendments", response_model=list[AmendmentView])
+async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep) -> list[AmendmentView]:
+    await _view(service, contract_id)  # 404 for an unknown contract, not an empty list
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT * FROM amendments WHERE contract_id = :id ORDER BY effective_from, document_number"),
+            {"id": contract_id})).mappings().all()
+    return [AmendmentView(**{k: r[k] for k in AmendmentView.model_fields}) for r in rows]
+
+
+@router.post("/contracts/{contract_id}/termination", response_model=ContractView)
+async def notice_termination(contract_id: str, command: NoticeTermination, request: Request, actor: Operator,
+                             service: ServiceDep) -> ContractView:
+    """§11.2 termination on 30 days' notice, or withdrawal after repeated breach on 7."""
+    return await _change(service, request, actor, contract_id, lambda state: domain.notice_termination(
+        state, kind=command.kind, document=command.notice_document, noticed_on=command.noticed_on,
+        source="operator", reason=command.reason, effective_on=command.effective_on), command.noticed_on)
+
+
+@router.post("/day-close")
+async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict:
+    """Ends every contract whose termination notice has run out by `day` (one transaction)."""
+    context = command_context(request, actor, service)
+
+    async def body(uow):
+        due = (await uow.conn.execute(text(
+            "SELECT contract_id FROM contracts WHERE status = 'signed' AND notice_effective_on <= :day "
+            "ORDER BY contract_id"), {"day": command.day})).scalars().all()
+        ended = []
+        for contract_id in due:
+            state = await load_contract(service, uow.conn, contract_id)
+            events = domain.close_day(state, command.day)
+            if events:
+                await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+                                     contract_id=contract_id, occurred_at=context.recorded_at, events=events,
+                                     context=context)
+                ended.append(contract_id)
+        return ended
+
+    ended = await in_transaction(service.engine, body)
+    return {"day": command.day.isoformat(), "terminated": ended}
+
+
+class ImportedContract(BaseModel):
+    terms: ContractTerms
+    signed_at: AwareDatetime
+
+
+class ImportPortfolio(BaseModel):
+    contracts: list[ImportedContract] = Field(min_length=1, max_length=IMPORT_LIMIT)
+
+
+class ImportOutcome(BaseModel):
+    imported: list[dict[str, str]]
+    skipped: list[dict[str, str]]
+
+
+@router.post("/contracts/import", response_model=ImportOutcome)
+async def import_portfolio(command: ImportPortfolio, request: Request, actor: Operator,
+                           service: ServiceDep) -> ImportOutcome:
+    """Take over an existing portfolio: each contract registered and signed, in one transaction.
+
+    Every contract is checked first; one bad contract refuses the whole request with the index and reason
+    of each bad one, and nothing is stored. Numbers already registered are skipped, so a re-run of the
+    same file adds nothing."""
+    context = command_context(request, actor, service)
+    numbers = [c.terms.number for c in command.contracts]
+    problems = []
+    for index, item in enumerate(command.contracts):
+        try:
+            domain.register_contract("check", item.terms)
+        except ValidationFailed as exc:
+            problems.append({"index": index, "number": item.terms.number, "reason": exc.reason,
+                             "message": str(exc), **exc.details})
+    if len(set(numbers)) != len(numbers):
+        problems.append({"reason": "duplicate_contract_number", "message": "a number appears twice in the file"})
+    if problems:
+        raise ValidationFailed(f"{len(problems)} contract(s) of the file are refused; nothing was imported",
+                               reason="portfolio_refused", details={"problems": problems})
+
+    async def body(uow):
+        taken = dict((await uow.conn.execute(text(
+            "SELECT number, contract_id FROM contracts WHERE number = ANY(:n)"), {"n": numbers})).all())
+        imported, skipped = [], []
+        for item in command.contracts:
+            if item.terms.number in taken:
+                skipped.append({"number": item.terms.number, "contract_id": taken[item.terms.number]})
+                continue
+            contract_id = str(uuid.uuid4())
+            registered = domain.register_contract(contract_id, item.terms)
+            state = domain.fold(registered)
+            events = registered + domain.sign_contract(state, contract_id, item.signed_at)
+            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=0,
+                                 contract_id=contract_id, occurred_at=item.signed_at, events=events, context=context)
+            imported.append({"number": item.terms.number, "contract_id": contract_id})
+        return ImportOutcome(imported=imported, skipped=skipped)
+
+    return await in_transaction(service.engine, body)
+
