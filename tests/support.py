@@ -111,3 +111,44 @@ class KafkaTap:
         finally:
             await consumer.stop()
         return records
+
+
+KEGOC_PORTFOLIO = Path(__file__).resolve().parent / "fixtures" / "kegoc_portfolio_2024.json"
+
+
+def _bin(serial: int) -> str:
+    """A BIN that passes the check digit: registered 2011-07, legal entity, serial number `serial`."""
+    from shared.identifiers import _bin_check_digit
+
+    while True:
+        first = f"110740{serial:05d}"
+        digit = _bin_check_digit(first)
+        if digit is not None:
+            return f"{first}{digit}"
+        serial += 50_000  # never issued: take a number from another block
+
+
+def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> list[dict[str, Any]]:
+    """The KEGOC portfolio as contracts to import: the seed contract's shape with the fixture's service
+    types and categories, each a distinct number, buyer and meters, delivering for the whole `year`."""
+    spec = json.loads(fixture.read_text(encoding="utf-8"))
+    contracts, n = [], 0
+    for row in spec["contracts"]:
+        for category, count in row["categories"].items():
+            for _ in range(count):
+                n += 1
+                terms = seed_contract(f"KEGOC-{year}-{n:05d}")
+                terms.update(service_type=row["service_type"], counterparty_category=category,
+                             delivery_start=f"{year}-01-01T00:00:00+05:00",
+                             delivery_end=f"{year + 1}-01-01T00:00:00+05:00", time_zone="Asia/Almaty",
+                             planned_volumes=[{"month": f"{year}-{m:02d}", "volume_kwh": "1000"} for m in range(1, 13)])
+                terms["price_schedule"][0].update(valid_from=f"{year}-01-01", valid_to=f"{year}-12-31")
+                terms["buyer"]["name"] = f"Counterparty {n:05d}"
+                if category == "foreign":
+                    terms["buyer"].update(bin=None, foreign_registration=f"FOREIGN-{n:05d}")
+                else:
+                    terms["buyer"]["bin"] = _bin(n)
+                for index, point in enumerate(terms["delivery_points"]):
+                    point["meter"]["serial"] = f"K{n:05d}-{index + 1}"
+                contracts.append({"terms": terms, "signed_at": f"{year - 1}-12-15T10:00:00+05:00"})
+    return contracts

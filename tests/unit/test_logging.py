@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.logging import configure_logging, get_logger
 from shared.tracing import make_tracer_provider
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored():
+    # configure_logging binds the sys.stdout of the moment, here capsys's, closed after the test:
+    # bind it again to the session's stdout so later modules' services can still log
+    yield
+    configure_logging("tests")
 
 
 def test_a_line_inside_a_span_carries_its_ids(capsys):

@@ -1,0 +1,218 @@
+"""Proves daily applications through the contracts API with the real ledger beside it: the 10:00
+Astana deadline of D−1 at 09:59:59 / 10:00:00 (also across the 2024-03-01 change from UTC+6 to UTC+5),
+corrections of exactly +5% and +5.01% and 3 hours minus one second, the seller's daily schedule, a
+restriction of supply arriving between application and schedule, and bad input refused with 422 and
+nothing stored."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import running_system
+from tests.support import auth, eventually, seed_contract, unique
+
+FLAT = ["40"] * 24   # 960 kWh a day; January's plan share is 31,000 / 31 = 1,000 kWh a day
+
+
+@pytest.fixture(scope="module")
+async def system(postgres, broker):
+    async with running_system(postgres, broker, names=("contracts", "invoicing")) as running:
+        yield running
+
+
+async def signed(system, terms=None) -> str:
+    client = system.clients["contracts"]
+    created = await client.post("/contracts", json=terms or seed_contract(unique("A")), headers=auth())
+    assert created.status_code == 201, created.text
+    contract_id = created.json()["contract_id"]
+    assert (await client.post(f"/contracts/{contract_id}/sign", json={"signed_at": "2021-12-07T09:00:00+06:00"},
+                              headers=auth())).status_code == 200
+    return contract_id
+
+
+async def apply(system, contract_id, day, at, hours=FLAT):
+    return await system.clients["contracts"].post(f"/contracts/{contract_id}/applications", headers=auth(),
+                                                  json={"day": day, "hours_kwh": hours, "submitted_at": at})
+
+
+async def events(system) -> int:
+    async with system["contracts"].engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+async def test_the_deadline_is_10_00_astana_on_the_day_before(system):
+    contract_id = await signed(system)
+    # 2022: Astana is UTC+6; the deadline for 2022-01-15 is 2022-01-14 10:00+06:00
+    on_time = await apply(system, contract_id, "2022-01-15", "2022-01-14T09:59:59+06:00")
+    assert on_time.status_code == 201, on_time.text
+    assert (on_time.json()["status"], on_time.json()["accepted_kwh"]) == ("accepted", "960.000")
+    late = await apply(system, contract_id, "2022-01-16", "2022-01-15T10:00:00+06:00")
+    assert late.status_code == 201
+    # §4.5 a late application: the day counts as "no purchase"
+    assert (late.json()["status"], late.json()["reasons"]) == ("rejected", ["application_late"])
+    schedule = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-15"},
+                                                      headers=auth())).json()
+    mine = [line for line in schedule["contracts"] if line["contract_id"] == contract_id]
+    assert mine[0]["total_kwh"] == "960.000" and mine[0]["hours"] == ["40.000"] * 24
+    # the day's totals hour by hour add up to the day's total
+    assert sum(Decimal(h) for h in schedule["hours_total_kwh"]) == Decimal(schedule["total_kwh"])
+    no_purchase = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-16"},
+                                                         headers=auth())).json()
+    assert [line["reasons"] for line in no_purchase["not_scheduled"] if line["contract_id"] == contract_id] == [
+        ["application_late"]]
+
+
+async def test_the_deadline_moves_with_the_2024_zone_change(system):
+    terms = seed_contract(unique("Z"))
+    terms.update(delivery_start="2024-01-01T00:00:00+01:00", delivery_end="2025-01-01T00:00:00+01:00",
+                 planned_volumes=[{"month": "2024-03", "volume_kwh": "31000"}])
+    terms["price_schedule"][0].update(valid_from="2024-01-01", valid_to="2024-12-31")
+    contract_id = await signed(system, terms)
+    # D = 2024-03-02: the deadline is 2024-03-01 10:00 at UTC+5 (the new offset) = 05:00 UTC
+    assert (await apply(system, contract_id, "2024-03-02", "2024-03-01T04:59:59Z")).json()["status"] == "accepted"
+    assert (await apply(system, contract_id, "2024-03-03", "2024-03-02T05:00:00Z")).json()["status"] == "rejected"
+    # D = 2024-03-01: the deadline is 2024-02-29 10:00 at UTC+6 (the old offset) = 04:00 UTC
+    assert (await apply(system, contract_id, "2024-03-01", "2024-02-29T04:00:00Z")).json()["reasons"] == [
+        "application_late"]
+
+
+async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
+    contract_id = await signed(system)
+    # March's plan share is 35,000 / 31 = 1,129.032 kWh a day: the 960 requested pass whole
+    await apply(system, contract_id, "2022-03-10", "2022-03-08T12:00:00+06:00")
+    client = system.clients["contracts"]
+    url = f"/contracts/{contract_id}/applications/2022-03-10/corrections"
+    # hour 12 starts 2022-03-10 12:00+06:00; 3 hours ahead is 09:00
+    exact = await client.post(url, headers=auth(), json={"hour": 12, "kwh": "42", "submitted_at": "2022-03-10T09:00:00+06:00"})
+    assert exact.status_code == 200, exact.text
+    assert exact.json()["accepted_kwh"] == "962.000"   # 960 − 40 + 42 (40 × 1.05 = 42, exactly +5%)
+    before = await events(system)
+    over = await client.post(url, headers=auth(), json={"hour": 13, "kwh": "42.002",
+                                                      "submitted_at": "2022-03-10T09:00:00+06:00"})
+    # 42.002 / 40 = +5.005%: above 5%; the same reason for +5.01% (42.004)
+    assert (over.status_code, over.json()["reason"]) == (422, "correction_above_5_percent")
+    late = await client.post(url, headers=auth(), json={"hour": 14, "kwh": "41",
+                                                      "submitted_at": "2022-03-10T11:00:01+06:00"})
+    assert (late.status_code, late.json()["reason"]) == (422, "correction_too_late")   # 3 h minus 1 s
+    assert await events(system) == before
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"hours_kwh": ["40"] * 23}, "wrong_hour_count"),
+    ({"hours_kwh": ["40"] * 25}, "wrong_hour_count"),
+    ({"hours_kwh": ["40"] * 23 + ["-1"]}, "negative_volume"),
+    ({"day": "2023-01-01", "submitted_at": "2022-12-30T09:00:00+06:00"}, "outside_delivery_term"),
+    ({"submitted_at": "2099-01-01T00:00:00Z"}, "submitted_in_future"),
+])
+async def test_bad_applications_are_422_and_store_nothing(system, change, reason):
+    contract_id = await signed(system)
+    before = await events(system)
+    body = {"day": "2022-03-10", "hours_kwh": FLAT, "submitted_at": "2022-03-08T09:00:00+06:00", **change}
+    response = await system.clients["contracts"].post(f"/contracts/{contract_id}/applications", headers=auth(),
+                                                      json=body)
+    assert (response.status_code, response.json()["reason"]) == (422, reason)
+    assert await events(system) == before
+
+
+async def test_an_application_for_a_terminated_contract_is_422(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "withdrawal", "notice_document": "W-1", "noticed_on": "2022-04-01", "reason": "repeated breach"})
+    assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §7: 7 calendar days
+    before = await events(system)
+    refused = await apply(system, contract_id, "2022-04-10", "2022-04-08T09:00:00+06:00")
+    assert (refused.status_code, refused.json()["reason"]) == (422, "contract_terminated")
+    assert await events(system) == before
+    # a day before the notice runs out is still supplied
+    assert (await apply(system, contract_id, "2022-04-07", "2022-04-05T09:00:00+06:00")).status_code == 201
+    closed = await client.post("/day-close", json={"day": "2022-04-08"}, headers=auth())
+    assert contract_id in closed.json()["terminated"]
+    assert (await client.get(f"/contracts/{contract_id}", headers=auth())).json()["status"] == "terminated"
+
+
+async def test_a_restriction_between_application_and_schedule_cuts_the_day(system):
+    contract_id = await signed(system)
+    # wait for the ledger's account, then apply for 12 January well before its deadline
+    await eventually(lambda: _status(system, "invoicing", f"/accounts/{contract_id}", 200))
+    assert (await apply(system, contract_id, "2022-01-12", "2021-12-28T09:00:00+06:00")).json()["accepted_kwh"] == \
+        "960.000"
+    ledger = system.clients["invoicing"]
+    await ledger.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
+                      headers=auth())
+    # nothing paid for block 1 (due 2021-12-29): notice; on 2022-01-10 still unpaid → SupplyRestricted
+    await ledger.post("/day-close", json={"day": "2021-12-29"}, headers=auth())
+    closed = (await ledger.post("/day-close", json={"day": "2022-01-10"}, headers=auth())).json()
+    assert "invoicing.SupplyRestricted" in closed["events"][contract_id]
+
+    async def cut():
+        day = (await system.clients["contracts"].get(f"/contracts/{contract_id}/applications/2022-01-12",
+                                                     headers=auth())).json()
+        return day["accepted_kwh"] == "0.000" and day["reasons"] == ["supply_restricted"]
+
+    await eventually(cut)
+    schedule = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-12"},
+                                                      headers=auth())).json()
+    assert contract_id not in [line["contract_id"] for line in schedule["contracts"]]
+    # a new application under the restriction is rejected with the reason
+    rejected = await apply(system, contract_id, "2022-01-20", "2022-01-11T09:00:00+06:00")
+    assert rejected.json()["reasons"] == ["supply_restricted"]
+
+
+async def _status(system, service, url, expected) -> bool:
+    return (await system.clients[service].get(url, headers=auth())).status_code == expected
+
+
+async def test_the_ledgers_termination_notice_ends_the_contract_on_its_date(system):
+    from tests.integration.test_ledger_api import publish_act
+
+    contract_id = await signed(system)
+    await eventually(lambda: _status(system, "invoicing", f"/accounts/{contract_id}", 200))
+    # January's act issued 2022-02-01 → invoice due 5 banking days later, 2022-02-08; unpaid 30 days
+    # after that (2022-03-10) the ledger notices termination for 30 days later: 2022-04-09
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+
+    async def invoiced():
+        return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).json()[
+            "debt"]["amount"] == "470456.00"
+
+    await eventually(invoiced)
+    closed = (await system.clients["invoicing"].post("/day-close", json={"day": "2022-03-10"}, headers=auth())).json()
+    assert "invoicing.TerminationNoticeIssued" in closed["events"][contract_id]
+
+    async def noticed():
+        view = (await system.clients["contracts"].get(f"/contracts/{contract_id}", headers=auth())).json()
+        return view["notice_kind"] == "termination" and view["notice_effective_on"] == "2022-04-09"
+
+    await eventually(noticed)
+    assert (await apply(system, contract_id, "2022-04-09", "2022-04-01T09:00:00+06:00")).json()["reason"] == \
+        "contract_terminated"
+
+
+async def test_amendments_in_writing(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    url = f"/contracts/{contract_id}/amendments"
+    price = [{"code": "cap_tariff", "rate_per_kwh": "12.50"}, {"code": "res_surcharge", "rate_per_kwh": "1.58"}]
+    before = await events(system)
+    short = await client.post(f"{url}/price-notice", headers=auth(), json={
+        "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-01", "components": price})
+    assert (short.status_code, short.json()["reason"]) == (422, "price_notice_too_short")   # 9 days
+    assert await events(system) == before
+    noticed = await client.post(f"{url}/price-notice", headers=auth(), json={
+        "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-02", "components": price})
+    assert noticed.status_code == 200, noticed.text
+    assert [p["valid_from"] for p in noticed.json()["terms"]["price_schedule"]] == ["2022-01-01", "2022-07-02"]
+    extended = await client.post(f"{url}/extension", headers=auth(), json={
+        "agreement_number": "SA-1", "agreement_date": "2022-12-01", "delivery_end": "2023-02-01T00:00:00+01:00",
+        "planned_volumes": [{"month": "2023-01", "volume_kwh": "30000"}]})
+    assert extended.json()["terms"]["delivery_end"] == "2023-02-01T00:00:00+01:00"
+    listed = (await client.get(url, headers=auth())).json()
+    assert [(a["document_number"], a["kind"]) for a in listed] == [("PN-1", "price_change_notice"),
+                                                                   ("SA-1", "term_extension")]
+    # the extended term takes applications for January 2023
+    assert (await apply(system, contract_id, "2023-01-10", "2023-01-08T09:00:00+06:00")).json()["status"] == \
+        "accepted"
