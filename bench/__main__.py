@@ -20,6 +20,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.applications import bench_applications
 from bench.readings import bench_readings
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
@@ -228,7 +229,7 @@ async def main_async(workdir: Path, only: set[str]) -> None:
     finally:
         broker.stop()
         postgres.stop()
-    if wanted("latency") or wanted("payments"):
+    if wanted("latency") or wanted("payments") or wanted("applications"):
         http_base = free_port_run(4)
         taken = set(range(http_base, http_base + 4))
         pg_port = free_port_outside(taken)
@@ -244,6 +245,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
             if wanted("payments"):
                 with console.status("payments and statement import…"):
                     rows += await bench_payments(system)
+            if wanted("applications"):
+                with console.status("daily applications of 1,629 contracts…"):
+                    rows += await bench_applications(system)
         finally:
             await asyncio.to_thread(system.stop)
 
@@ -256,9 +260,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
 
 
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments|readings …]`: all sections when none is named."""
+    """`python -m bench [store|relay|latency|payments|readings|applications …]`: all sections when none is named."""
     only = set(sys.argv[1:])
-    unknown = only - {"store", "relay", "latency", "payments", "readings"}
+    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.contracts.domain import contract as domain
 from shared.auth import OPERATORS, READERS, Actor, require
+from shared.cache import BoundedCache
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
@@ -83,9 +84,26 @@ async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depen
     return await _view(service, contract_id)
 
 
+def _cache(service: Service) -> BoundedCache[str, domain.Contract]:
+    if not hasattr(service, "contract_cache"):
+        service.contract_cache = BoundedCache(capacity=10_000)   # KEGOC's ~1,600 contracts fit many times
+    return service.contract_cache
+
+
 async def load_contract(service: Service, conn, contract_id: str) -> domain.Contract:
-    stored = await service.store.read_stream(conn, domain.stream_id(contract_id))
-    return domain.existing(domain.fold([service.store.registry.decode(s.envelope) for s in stored]), contract_id)
+    """The contract folded from its stream; only the events after the cached version are read and
+    decoded (a contract's terms are the largest payloads the service decodes). Call it before the
+    command appends, so that only committed events are ever cached."""
+    cached = _cache(service).get(contract_id)
+    stored = await service.store.read_stream(conn, domain.stream_id(contract_id),
+                                             after_version=cached.version if cached else 0)
+    state = cached
+    for item in stored:
+        state = domain.evolve(state, service.store.registry.decode(item.envelope))
+    state = domain.existing(state, contract_id)
+    if stored:
+        _cache(service).put(contract_id, state)
+    return state
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)

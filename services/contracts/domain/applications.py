@@ -127,6 +127,16 @@ class ApplicationDay:
     application_id: str | None = None
     accepted: bool = False
     hours: tuple[Decimal, ...] = field(default_factory=tuple)
+    submitted_at: datetime | None = None
+    requested_kwh: Decimal = Decimal(0)
+    reasons: tuple[str, ...] = ()
+    corrections: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.application_id is None:
+            return "none"
+        return "accepted" if self.accepted else "rejected"
 
     @property
     def scheduled_kwh(self) -> Decimal:
@@ -143,11 +153,17 @@ def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
         case FreeVolumeDeclared():
             return replace(state, free_volume_kwh=event.volume_kwh)
         case ApplicationAccepted():
-            return replace(state, application_id=event.application_id, accepted=True, hours=tuple(event.hours))
+            return replace(state, application_id=event.application_id, accepted=True, hours=tuple(event.hours),
+                           submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
+                           reasons=tuple(event.reasons), corrections=0)
         case ApplicationRejected():
-            return replace(state, application_id=event.application_id, accepted=False, hours=())
-        case ApplicationCorrected() | ApplicationReduced():
-            return replace(state, hours=tuple(event.hours))
+            return replace(state, application_id=event.application_id, accepted=False, hours=(),
+                           submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
+                           reasons=tuple(event.reasons), corrections=0)
+        case ApplicationCorrected():
+            return replace(state, hours=tuple(event.hours), corrections=state.corrections + 1)
+        case ApplicationReduced():
+            return replace(state, hours=tuple(event.hours), reasons=(*state.reasons, event.reason))
     raise AssertionError(f"application stream holds an unexpected event {event.event_type}")
 
 
