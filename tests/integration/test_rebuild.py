@@ -23,6 +23,15 @@ async def test_rebuild_from_events_equals_the_live_read_models(system):
         "amount": {"amount": "500000.00", "currency": "KZT"}, "purpose": "rebuild"})
     await client.post(f"/accounts/{contract_id}/penalties/accrue", json={"as_of": "2022-03-31"}, headers=auth())
     await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-02"}, headers=auth())
+    contracts = system.clients["contracts"]
+    await contracts.post(f"/contracts/{contract_id}/free-volume", json={"day": "2022-02-10", "volume_kwh": "100"},
+                         headers=auth())
+    await contracts.post(f"/contracts/{contract_id}/applications", headers=auth(), json={
+        "day": "2022-02-10", "hours_kwh": ["40"] * 24, "submitted_at": "2022-02-08T09:00:00+06:00"})
+    await contracts.post(f"/contracts/{contract_id}/applications/2022-02-10/corrections", headers=auth(),
+                         json={"hour": 20, "kwh": "41", "submitted_at": "2022-02-09T09:00:00+06:00"})
+    await contracts.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "termination", "notice_document": "T-RB", "noticed_on": "2022-11-01", "reason": "rebuild"})
 
     for name, service in system.services.items():
         tables = service.projector.tables
