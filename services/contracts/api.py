@@ -7,13 +7,14 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from services.contracts.domain import contract as domain
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.cache import BoundedCache
+from shared.calendar import zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
@@ -40,6 +41,9 @@ class ContractView(BaseModel):
     notice_effective_on: date | None = None
     ended_on: date | None = None
     amendments: int = 0
+    lifecycle: str | None = Field(None, description="draft, signed, in_force, delivery_ended, terminated or "
+                                                    "settled on `lifecycle_on` (single-contract reads only)")
+    lifecycle_on: date | None = None
     terms: dict[str, Any]
 
 
@@ -108,8 +112,15 @@ async def load_contract(service: Service, conn, contract_id: str) -> domain.Cont
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)
 async def get_contract(contract_id: str, _actor: Annotated[Actor, Depends(require(READERS))],
-                       service: Annotated[Service, Depends(get_service)]) -> ContractView:
-    return await _view(service, contract_id)
+                       service: Annotated[Service, Depends(get_service)],
+                       on: Annotated[date | None, Query(description="the day the lifecycle is judged on; "
+                                                                   "today in Astana when absent")] = None
+                       ) -> ContractView:
+    view = await _view(service, contract_id)
+    day = on or service.clock.now().astimezone(zone("Asia/Almaty")).date()
+    async with service.engine.connect() as conn:
+        state = await load_contract(service, conn, contract_id)
+    return view.model_copy(update={"lifecycle": domain.lifecycle(state, day).value, "lifecycle_on": day})
 
 
 @router.get("/contracts", response_model=list[ContractView])

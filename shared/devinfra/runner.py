@@ -172,6 +172,13 @@ class LocalSystem:
         signed = httpx.post(f"{contracts}/contracts/{contract_id}/sign", headers=headers, timeout=10,
                             json={"signed_at": "2021-12-07T12:00:00+06:00"})
         signed.raise_for_status()
+        # the first week of January 2022 applied for on time (Appendix 1: 31,000 kWh → 1,000 a day),
+        # so `GET /schedule?date=2022-01-03` shows a day of dispatch
+        for day in range(3, 10):
+            applied = httpx.post(f"{contracts}/contracts/{contract_id}/applications", headers=headers, timeout=10,
+                                 json={"day": f"2022-01-{day:02d}", "hours_kwh": [str(35 + h % 12) for h in range(24)],
+                                       "submitted_at": f"2021-12-{20 + day:02d}T09:00:00+06:00"})
+            applied.raise_for_status()
         return signed.json()
 
 

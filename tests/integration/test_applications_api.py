@@ -216,3 +216,15 @@ async def test_amendments_in_writing(system):
     # the extended term takes applications for January 2023
     assert (await apply(system, contract_id, "2023-01-10", "2023-01-08T09:00:00+06:00")).json()["status"] == \
         "accepted"
+
+
+async def test_the_lifecycle_is_judged_on_the_day_asked(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+
+    async def lifecycle(on: str) -> str:
+        return (await client.get(f"/contracts/{contract_id}", params={"on": on}, headers=auth())).json()["lifecycle"]
+
+    # delivery 2022-01-01 00:00 → 2023-01-01 00:00 at UTC+1
+    assert [await lifecycle(d) for d in ("2021-12-31", "2022-01-01", "2022-12-31", "2023-01-01")] == [
+        "signed", "in_force", "in_force", "delivery_ended"]
