@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,13 +27,16 @@ class Projector:
             if handler is not None:
                 await handler(conn, self.registry.decode(stored.envelope), stored)
 
-    async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None) -> int:
-        """Empty every read table and fold all events again, inside the caller's transaction."""
+    async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
+                      recorded_until: datetime | None = None) -> int:
+        """Empty every read table and fold all events again (those recorded by `recorded_until`, when
+        given), inside the caller's transaction. The tables are found by the connection's search
+        path, so a caller can rebuild into temporary or scratch tables of the same names."""
         if self.tables:
             await conn.execute(text(f"TRUNCATE {', '.join(self.tables)}"))
         position, applied = 0, 0
         while True:
-            batch = await store.read_after(conn, position, REBUILD_BATCH)
+            batch = await store.read_after(conn, position, REBUILD_BATCH, recorded_until)
             if not batch:
                 return applied
             await self.apply(conn, batch)

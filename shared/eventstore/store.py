@@ -163,10 +163,13 @@ class EventStore:
         )
         return [_stored(row) for row in result]
 
-    async def read_after(self, conn: AsyncConnection, position: int, limit: int) -> list[StoredEvent]:
+    async def read_after(self, conn: AsyncConnection, position: int, limit: int,
+                         recorded_until: datetime | None = None) -> list[StoredEvent]:
+        """Events after `position` in order; with `recorded_until`, only those the store knew then."""
         result = await conn.execute(
-            text(f"SELECT {_COLUMNS} FROM event_store WHERE position > :p ORDER BY position LIMIT :n"),
-            {"p": position, "n": limit},
+            text(f"SELECT {_COLUMNS} FROM event_store WHERE position > :p "
+                 "AND (CAST(:until AS timestamptz) IS NULL OR recorded_at <= :until) ORDER BY position LIMIT :n"),
+            {"p": position, "n": limit, "until": recorded_until},
         )
         return [_stored(row) for row in result]
 

@@ -1,0 +1,146 @@
+"""Verification and replay of a service's history, straight on its database.
+
+`verify` changes nothing: it walks the hash chain, then rebuilds every read model into temporary
+tables of the same names (PostgreSQL searches `pg_temp` first, so the projector's own SQL writes
+there) inside one REPEATABLE READ transaction that is rolled back, and compares row counts and
+digests with the live tables. The snapshot makes the comparison exact while the service keeps
+running: the live tables and the events are read as of the same instant. Temporary tables need only
+the TEMP privilege, so read-only credentials suffice.
+
+`replay` rewrites: all of a service's read models from its events, in one transaction that holds
+the event store against appends (nothing is recorded half-seen); or, with `until`, into a separate
+schema `asof_<time>` that auditors can query, leaving the live tables alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.db import make_engine
+from shared.digest import digests
+from shared.events import registry
+from shared.eventstore import EventStore
+from shared.eventstore.verify import ChainReport, verify_chain
+from shared.projector import Projector
+
+Progress = Callable[[int], None]
+
+
+def projector_of(service: str) -> Projector:
+    module = __import__(f"services.{service}.projection", fromlist=["projector"])
+    return module.projector
+
+
+@dataclass
+class TableCheck:
+    table: str
+    live: tuple[int, str]
+    rebuilt: tuple[int, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.live == self.rebuilt
+
+
+@dataclass
+class VerifyReport:
+    service: str
+    events: int
+    chain: ChainReport
+    tables: list[TableCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and all(t.ok for t in self.tables)
+
+
+async def _events(conn: AsyncConnection) -> int:
+    return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+async def verify_service(service: str, database_url: str, progress: Progress | None = None,
+                         on_phase: Callable[[str, int], None] | None = None) -> VerifyReport:
+    projector = projector_of(service)
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            # one snapshot for everything: the chain, the live tables and the rebuild see the same events
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            total = await _events(conn)
+            if on_phase:
+                on_phase("chain", total)
+            chain = await verify_chain(conn, progress)
+            report = VerifyReport(service, total, chain)
+            if not chain.ok:
+                await conn.rollback()
+                return report
+            live = await digests(conn, [f"public.{t}" for t in projector.tables])
+            for table in projector.tables:
+                await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} "
+                                        "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
+            if on_phase:
+                on_phase("rebuild", total)
+            await projector.rebuild(conn, EventStore(service, registry), progress)
+            rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
+            await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
+        report.tables = [TableCheck(t, live[f"public.{t}"], rebuilt[f"pg_temp.{t}"]) for t in projector.tables]
+        return report
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class ReplayReport:
+    service: str
+    events: int
+    seconds: float
+    schema: str
+    tables: dict[str, int]
+
+    @property
+    def rate_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else float("inf")
+
+
+def asof_schema(until: datetime) -> str:
+    return "asof_" + until.astimezone().strftime("%Y%m%dt%H%M%S")
+
+
+async def replay_service(service: str, database_url: str, until: datetime | None = None,
+                         progress: Progress | None = None, on_start: Callable[[int], None] | None = None) -> ReplayReport:
+    projector = projector_of(service)
+    store = EventStore(service, registry)
+    engine = make_engine(database_url)
+    schema = "public" if until is None else asof_schema(until)
+    try:
+        async with engine.begin() as conn:
+            if until is None:
+                # appends wait until the replay commits, so no event is recorded between the rebuild's
+                # last read and its commit (the service's commands simply queue for that time)
+                await conn.execute(text("LOCK TABLE event_store IN SHARE MODE"))
+            else:
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                await conn.execute(text(f"CREATE SCHEMA {schema}"))
+                for table in projector.tables:
+                    await conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} "
+                                            "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
+                await conn.execute(text(f"SET LOCAL search_path TO {schema}, public"))
+            total = int(await conn.scalar(text(
+                "SELECT count(*) FROM event_store WHERE CAST(:u AS timestamptz) IS NULL OR recorded_at <= :u"),
+                {"u": until}))
+            if on_start:
+                on_start(total)
+            started = time.perf_counter()
+            applied = await projector.rebuild(conn, store, progress, recorded_until=until)
+            elapsed = time.perf_counter() - started
+            assert applied == total, f"replayed {applied} of {total} events"
+            counts = {t: int(await conn.scalar(text(f"SELECT count(*) FROM {schema}.{t}"))) for t in projector.tables}
+        return ReplayReport(service, applied, elapsed, schema, counts)
+    finally:
+        await engine.dispose()

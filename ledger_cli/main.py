@@ -1,0 +1,293 @@
+"""`ledger`: the operators' and auditors' command line over the four services.
+
+Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
+service's database directly (verify needs only read access and TEMP). Every command exits 0 on
+success, 1 when a check fails, 2 when it could not run (a service down, bad input), with a message
+that says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ledger_cli import audit
+from ledger_cli.client import CliError, Services
+from shared.migrate import SERVICES
+
+app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
+imports = typer.Typer(help="Import files through the services, with a progress bar and a per-line report.",
+                      no_args_is_help=True)
+app.add_typer(imports, name="import")
+console = Console()
+errors = Console(stderr=True)
+
+TokenOption = Annotated[str | None, typer.Option("--token", envvar="LEDGER_TOKEN", help="bearer token of an operator "
+                                                                                        "or auditor")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for scripts instead of tables")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    errors.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _services(token: str | None) -> Services:
+    try:
+        return Services.from_environment(token)
+    except CliError as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable") from None
+
+
+def _database_url(service: str, given: str | None) -> str:
+    if given:
+        return given
+    module = __import__(f"services.{service}.app", fromlist=["Settings"])
+    return module.Settings().database_url   # the service's own settings: <SERVICE>_DATABASE_URL
+
+
+def _bar(unit: str = "events") -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+@app.command()
+def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", help="one or more; all when absent")]
+           = None,
+           database_url: Annotated[str | None, typer.Option(help="with one --service: its database (read access "
+                                                                 "and TEMP suffice)")] = None) -> None:
+    """Walk each hash chain, rebuild every read model from the events into temporary tables and compare
+    them with the live ones. Exit 0 only when every chain is whole and every table matches."""
+    names = service or list(SERVICES)
+    if database_url and len(names) != 1:
+        _fail("--database-url needs exactly one --service")
+    unknown = sorted(set(names) - set(SERVICES))
+    if unknown:
+        _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
+    all_ok = True
+    for name in names:
+        with _bar() as bar:
+            task = bar.add_task(f"{name}: chain", total=None)
+
+            def phase(what: str, total: int, task=task, bar=bar, name=name) -> None:
+                bar.reset(task, total=total, description=f"{name}: {what}")
+
+            try:
+                report = asyncio.run(audit.verify_service(name, _database_url(name, database_url),
+                                                          progress=lambda n, t=task, b=bar: b.advance(t, n),
+                                                          on_phase=phase))
+            except OSError as exc:
+                _fail(f"cannot reach the {name} database: {exc}")
+        all_ok &= report.ok
+        _print_verify(report)
+    raise typer.Exit(0 if all_ok else 1)
+
+
+def _print_verify(report: audit.VerifyReport) -> None:
+    if not report.chain.ok:
+        console.print(f"[red]✗ {report.service}: the chain breaks at position {report.chain.first_broken_position}"
+                      f"[/] ({report.chain.reason}); {report.chain.events_checked} events before it are whole")
+        return
+    table = Table(title=f"{report.service}: {report.events} events, chain whole")
+    for column in ("table", "live rows", "rebuilt rows", "digest", "match"):
+        table.add_column(column)
+    for check in report.tables:
+        table.add_row(check.table, str(check.live[0]), str(check.rebuilt[0]), check.live[1][:16],
+                      "[green]yes[/]" if check.ok else f"[red]no[/] (rebuilt {check.rebuilt[1][:16]})")
+    console.print(table)
+
+
+@app.command()
+def replay(service: Annotated[str, typer.Option("--service", "-s")],
+           until: Annotated[datetime | None, typer.Option(help="rebuild as known at this recording time, into a "
+                                                               "schema asof_<time>; the live tables stay")] = None,
+           database_url: Annotated[str | None, typer.Option()] = None) -> None:
+    """Drop and rebuild a service's read models from its events, with progress and the rate."""
+    if service not in SERVICES:
+        _fail(f"unknown service {service!r}; choose from {list(SERVICES)}")
+    if until is not None and until.tzinfo is None:
+        _fail("--until needs a time zone, e.g. 2022-06-30T24:00:00+06:00 → 2022-07-01T00:00:00+06:00")
+    with _bar() as bar:
+        task = bar.add_task(f"{service}: replay", total=None)
+        report = asyncio.run(audit.replay_service(
+            service, _database_url(service, database_url), until,
+            progress=lambda n: bar.advance(task, n), on_start=lambda total: bar.reset(task, total=total)))
+    console.print(f"[green]✓[/] {service}: {report.events} events replayed into schema {report.schema} in "
+                  f"{report.seconds:.2f} s ({report.rate_per_s:,.0f} events/s)")
+    for table, rows in report.tables.items():
+        console.print(f"  {table}: {rows} rows")
+
+
+def _contract_id(services: Services, contract: str) -> str:
+    """A contract named by its number or its id."""
+    found = services.get("contracts", "/contracts", number=contract)
+    return found[0]["contract_id"] if found else contract
+
+
+def _run(action):
+    try:
+        return action()
+    except CliError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def statement(contract: Annotated[str, typer.Argument(help="contract number or id")],
+              as_of: Annotated[date | None, typer.Option(help="the balance on a past business date")] = None,
+              known_at: Annotated[datetime | None, typer.Option(help="what the ledger knew at a past time")] = None,
+              token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """The settlement statement of a contract: every charge, payment, allocation and penalty."""
+    services = _services(token)
+    data = _run(lambda: services.get("invoicing", f"/accounts/{_contract_id(services, contract)}/statement",
+                                     as_of=as_of.isoformat() if as_of else None,
+                                     known_at=known_at.isoformat() if known_at else None))
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    table = Table(title=f"statement of {contract}" + (f" as of {as_of}" if as_of else ""))
+    for column in ("date", "kind", "document", "amount", "balance"):
+        table.add_column(column, justify="right" if column in ("amount", "balance") else "left")
+    for line in data["lines"]:
+        table.add_row(line["business_date"], line["kind"], line["document"] or "", line["amount"]["amount"],
+                      line["balance"]["amount"])
+    console.print(table)
+    console.print(f"opening {data['opening_balance']['amount']} · closing {data['closing_balance']['amount']} "
+                  f"{data['closing_balance']['currency']} (+ owed by the buyer, − in the buyer's credit)")
+
+
+@app.command()
+def portfolio(year: Annotated[int, typer.Option(help="contracts in force in this year")] = date.today().year,
+              token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """Contracts in force in a year by service and by counterparty category."""
+    services = _services(token)
+    data = _run(lambda: services.get("contracts", "/reports/portfolio", year=year))
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    for key, title in (("by_service", "service"), ("by_category", "counterparty category")):
+        table = Table(title=f"contracts in force in {year} by {title}")
+        table.add_column(title)
+        table.add_column("contracts", justify="right")
+        for row in data[key]:
+            table.add_row(row["name"], str(row["contracts"]))
+        table.add_row("[b]total[/]", f"[b]{data['total']}[/]")
+        console.print(table)
+
+
+@app.command()
+def aging(as_of: Annotated[date, typer.Option(help="the day the debts are aged on")] = date.today(),
+          token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """Open debt by days past due, per contract and for the portfolio."""
+    services = _services(token)
+    data = _run(lambda: services.get("invoicing", "/aging", as_of=as_of.isoformat()))
+    if as_json:
+        console.print_json(json.dumps(data, default=str))
+        return
+    buckets = list(data["portfolio"])
+    table = Table(title=f"debt aging as of {as_of}")
+    table.add_column("contract")
+    for bucket in buckets:
+        table.add_column(bucket, justify="right")
+    for entry in data["contracts"].values():
+        table.add_row(entry["contract_number"], *(entry[b] for b in buckets))
+    table.add_row("[b]portfolio[/]", *(f"[b]{data['portfolio'][b]}[/]" for b in buckets))
+    console.print(table)
+
+
+def _upload(services: Services, service: str, path: str, file: Path, params: dict[str, str]) -> dict:
+    if not file.is_file():
+        _fail(f"{file} is not a readable file")
+    data = file.read_bytes()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task(f"uploading {file.name}", total=len(data))
+        result = _run(lambda: services.upload(service, path, data, params, lambda n: bar.advance(task, n)))
+    return result
+
+
+def _line_report(lines: list[dict], columns: tuple[str, ...], title: str) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for line in lines:
+        table.add_row(*(str(line.get(c, "")) for c in columns))
+    console.print(table)
+
+
+@imports.command("payments")
+def import_payments(file: Path, file_format: Annotated[str, typer.Option("--format", help="1c or csv")] = "1c",
+                    token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """A bank statement (1C ClientBankExchange, Kazakh variant, or CSV) into the ledger."""
+    if file_format not in ("1c", "csv"):
+        _fail("--format is 1c or csv")
+    report = _upload(_services(token), "invoicing", "/payments/import", file, {"format": file_format})
+    if as_json:
+        console.print_json(json.dumps(report, default=str))
+        return
+    _line_report(report.get("lines", []), ("line", "bank_reference", "outcome", "reason"), f"{file.name}: lines")
+    console.print(f"totals: {report.get('totals')}")
+
+
+@imports.command("readings")
+def import_readings(file: Path, file_format: Annotated[str, typer.Option("--format", help="csv or 80020")] = "csv",
+                    side: Annotated[str, typer.Option(help="secondary (raw meter values) or primary")] = "secondary",
+                    token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """Meter readings (CSV register/interval rows or XML 80020) into metering."""
+    report = _upload(_services(token), "metering", "/readings/import", file,
+                     {"format": file_format, "side": side, "file_name": file.name})
+    if as_json:
+        console.print_json(json.dumps(report, default=str))
+        return
+    rejected = report.get("rejected", [])
+    if rejected:
+        _line_report(rejected[:200], ("line", "meter_serial", "reason"), f"{file.name}: rejected lines")
+    console.print({k: v for k, v in report.items() if k not in ("rejected", "receipt_80021")})
+
+
+@imports.command("balance")
+def import_balance(file: Path, token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """The system operator's actual balance: a CSV of contract_number,period,volume_kwh,published_on
+    (optional issued_on, delivered_on), one act per line; each line's outcome is reported."""
+    services = _services(token)
+    if not file.is_file():
+        _fail(f"{file} is not a readable file")
+    rows = list(csv.DictReader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+    missing = {"contract_number", "period", "volume_kwh", "published_on"} - set(rows[0] if rows else {})
+    if missing:
+        _fail(f"{file.name}: the header lacks {sorted(missing)}")
+    outcomes = []
+    with _bar("lines") as bar:
+        task = bar.add_task(f"balance {file.name}", total=len(rows))
+        for number, row in enumerate(rows, start=2):
+            body = {k: v for k, v in row.items() if k != "contract_number" and v}
+            try:
+                contract_id = _contract_id(services, row["contract_number"])
+                services.request("metering", "POST", f"/contracts/{contract_id}/actual-balance", json=body)
+                outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "recorded"})
+            except CliError as exc:
+                outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "rejected",
+                                 "reason": str(exc)})
+            bar.advance(task)
+    if as_json:
+        console.print_json(json.dumps(outcomes))
+    else:
+        _line_report(outcomes, ("line", "contract", "outcome", "reason"), f"{file.name}: lines")
+    raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
+
+
+def main() -> None:
+    app()
+
+if __name__ == "__main__":
+    main()
