@@ -293,7 +293,9 @@ async def import_payments(request: Request, actor: Operator, service: ServiceDep
     if len(raw) > MAX_STATEMENT_BYTES:
         raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
     parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
-    return await import_statement(service, parsed, command_context(request, actor, service))
+    report = await import_statement(service, parsed, command_context(request, actor, service))
+    # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
+    return JSONResponse(report)
 
 
 class AssignReceipt(BaseModel):
