@@ -142,6 +142,10 @@ async def receive_payment(command: ReceivePayment, request: Request, actor: Oper
     return JSONResponse(status_code=200, content=_payment_json(posted, repeated=True))
 
 
+_APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contract_id = :c"
+                     " AND day BETWEEN :first AND :last")
+
+
 class RequestPrepayments(BaseModel):
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     requested_on: date | None = Field(None, description="business date of the demand; today when absent")
@@ -152,8 +156,12 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
                               service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
     occurred = at_start_of(command.requested_on) if command.requested_on else context.recorded_at
+    first, last = acc.period_bounds(command.period)
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(_APPLIED_DAYS, {"c": contract_id, "first": first, "last": last})).all()
+    applied = {row.day: row.volume_kwh for row in rows}
     stored = await execute(service, contract_id, lambda state: acc.request_prepayments(
-        state, period=command.period, vat=vat_rates(), calendar=CALENDAR), context, occurred)
+        state, period=command.period, vat=vat_rates(), calendar=CALENDAR, applied=applied), context, occurred)
     return [s.envelope.payload for s in stored]
 
 

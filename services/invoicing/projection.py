@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.events import registry
 from shared.events.invoicing import (
     AccountOpened,
+    AccountTermsAmended,
     BaseRateSet,
     InvoiceIssued,
     PaymentAllocated,
@@ -53,6 +54,14 @@ async def on_account_opened(conn: AsyncConnection, event: AccountOpened, stored:
          "terms": json.dumps(event.terms.model_dump(mode="json")), "at": stored.envelope.occurred_at,
          "v": stored.envelope.stream_version},
     )
+
+
+async def on_terms_amended(conn: AsyncConnection, event: AccountTermsAmended, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("UPDATE accounts SET contract_number = :number, buyer_name = :buyer, time_zone = :zone,"
+             " terms = CAST(:terms AS jsonb) WHERE contract_id = :id"),
+        {"id": event.contract_id, "number": event.terms.number, "buyer": event.terms.buyer.name,
+         "zone": event.terms.time_zone, "terms": json.dumps(event.terms.model_dump(mode="json"))})
 
 
 async def _postings(conn: AsyncConnection, stored: StoredEvent, lines: list[PostingLine], business_date) -> None:
@@ -385,6 +394,7 @@ projector = LedgerProjector(
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
     handlers={
         AccountOpened.event_type: on_account_opened,
+        AccountTermsAmended.event_type: on_terms_amended,
         InvoiceIssued.event_type: on_invoice,
         PenaltyAccrued.event_type: on_penalty,
         PenaltyWaived.event_type: on_waiver,
