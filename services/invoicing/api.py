@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -19,10 +20,10 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
-from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
+from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates, post_payment
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.invoicing import BaseRateSet
+from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.money import Money
 from shared.service import Service, command_context, get_service
 
@@ -86,48 +87,63 @@ class PaymentView(BaseModel):
     repeated: bool = Field(False, description="true when this bank reference was already posted")
 
 
-async def _payment_view(conn, bank_reference: str, repeated: bool) -> PaymentView | None:
-    row = (await conn.execute(text("SELECT * FROM payments WHERE bank_reference = :r"),
-                              {"r": bank_reference})).mappings().first()
-    if row is None:
-        return None
+_PAYMENT = text("SELECT row_to_json(p)::text FROM payments p WHERE bank_reference = :r")
+
+
+def _payment_json(row: dict[str, Any], repeated: bool) -> dict[str, Any]:
+    """The answer, from a `payments` row (as JSON, numbers read as Decimal)."""
     currency = row["currency"]
-    return PaymentView(payment_id=row["payment_id"], contract_id=row["contract_id"],
-                       bank_reference=row["bank_reference"], amount=Money(row["amount"], currency),
-                       received_on=row["received_on"], allocations=row["allocations"],
-                       advance_left=Money(row["advance_left"], currency) if row["advance_left"] is not None else None,
-                       repeated=repeated)
+    left = row["advance_left"]
+    return {"payment_id": row["payment_id"], "contract_id": row["contract_id"],
+            "bank_reference": row["bank_reference"], "amount": Money(row["amount"], currency).to_json(),
+            "received_on": str(row["received_on"]), "allocations": row["allocations"],
+            "advance_left": Money(left, currency).to_json() if left is not None else None, "repeated": repeated}
+
+
+async def _payment_view(conn, bank_reference: str, repeated: bool) -> dict[str, Any] | None:
+    posted = await conn.scalar(_PAYMENT, {"r": bank_reference})
+    return _payment_json(json.loads(posted, parse_float=Decimal), repeated) if posted is not None else None
+
+
+def _posted_json(events: list) -> dict[str, Any]:
+    """The answer for a payment just recorded, from its events (what the projection wrote, without
+    reading it back)."""
+    received = next(e for e in events if isinstance(e, PaymentReceived))
+    slices, left = [], None
+    for event in events:
+        if isinstance(event, PaymentAllocated) and event.trigger == received.payment_id:
+            slices += [{"item_id": s.item_id, "document": s.document, "kind": s.kind, "period": s.period,
+                        "amount": str(s.amount.amount)} for s in event.slices]
+            left = event.advance_left.amount
+    return _payment_json({"payment_id": received.payment_id, "contract_id": received.contract_id,
+                          "bank_reference": received.bank_reference, "amount": received.amount.amount,
+                          "currency": received.amount.currency, "received_on": received.received_on,
+                          "allocations": slices, "advance_left": left}, repeated=False)
 
 
 @router.post("/payments", response_model=PaymentView, status_code=201)
 async def receive_payment(command: ReceivePayment, request: Request, actor: Operator, service: ServiceDep):
     context = command_context(request, actor, service)
-    payment_id = str(uuid.uuid4())
-
-    async def already_posted(uow):
-        # idempotent by bank reference: the same operation twice gets the first result, nothing posted
-        existing = await _payment_view(uow.conn, command.bank_reference, repeated=True)
-        if existing is None:
-            return None
-        if existing.contract_id != command.contract_id or existing.amount != command.amount:
-            raise Conflict(f"bank reference {command.bank_reference} was posted with other data",
-                           reason="bank_reference_reused", details={"payment_id": existing.payment_id})
-        return existing
 
     def decide(state):
-        return acc.receive_payment(state, payment_id=payment_id, bank_reference=command.bank_reference,
+        return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=command.bank_reference,
                                    amount=command.amount, received_on=command.received_on,
                                    payer_bin=command.payer_bin, payer_iban=command.payer_iban,
                                    purpose=command.purpose)
 
-    result = await execute(service, command.contract_id, decide, context, at_start_of(command.received_on),
-                           before=already_posted)
-    if isinstance(result, PaymentView):
-        return JSONResponse(status_code=200, content=result.model_dump(mode="json"))
-    async with service.engine.connect() as conn:
-        view = await _payment_view(conn, command.bank_reference, repeated=False)
-    assert view is not None and view.payment_id == payment_id, "the payment is read back as recorded"
-    return view
+    posted, events = await post_payment(service, command.contract_id, command.bank_reference, decide, context,
+                                        at_start_of(command.received_on))
+    if posted is None:
+        return JSONResponse(status_code=201, content=_posted_json(events))
+    # idempotent by bank reference: the same operation twice gets the first result, nothing posted
+    if posted["contract_id"] != command.contract_id or Money(posted["amount"], posted["currency"]) != command.amount:
+        raise Conflict(f"bank reference {command.bank_reference} was posted with other data",
+                       reason="bank_reference_reused", details={"payment_id": posted["payment_id"]})
+    return JSONResponse(status_code=200, content=_payment_json(posted, repeated=True))
+
+
+_APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contract_id = :c"
+                     " AND day BETWEEN :first AND :last")
 
 
 class RequestPrepayments(BaseModel):
@@ -140,8 +156,12 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
                               service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
     occurred = at_start_of(command.requested_on) if command.requested_on else context.recorded_at
+    first, last = acc.period_bounds(command.period)
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(_APPLIED_DAYS, {"c": contract_id, "first": first, "last": last})).all()
+    applied = {row.day: row.volume_kwh for row in rows}
     stored = await execute(service, contract_id, lambda state: acc.request_prepayments(
-        state, period=command.period, vat=vat_rates(), calendar=CALENDAR), context, occurred)
+        state, period=command.period, vat=vat_rates(), calendar=CALENDAR, applied=applied), context, occurred)
     return [s.envelope.payload for s in stored]
 
 
@@ -281,7 +301,9 @@ async def import_payments(request: Request, actor: Operator, service: ServiceDep
     if len(raw) > MAX_STATEMENT_BYTES:
         raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
     parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
-    return await import_statement(service, parsed, command_context(request, actor, service))
+    report = await import_statement(service, parsed, command_context(request, actor, service))
+    # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
+    return JSONResponse(report)
 
 
 class AssignReceipt(BaseModel):
@@ -293,8 +315,7 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
                  service: ServiceDep) -> dict[str, Any]:
     await assign_receipt(service, bank_reference, command.contract_id, command_context(request, actor, service))
     async with service.engine.connect() as conn:
-        view = await _payment_view(conn, bank_reference, repeated=False)
-    return view.model_dump(mode="json")
+        return await _payment_view(conn, bank_reference, repeated=False)
 
 
 @router.get("/receipts/unidentified")

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.ledger import CALENDAR, decide_and_record
-from shared.events.contracts import ContractSigned
+from shared.events.contracts import (
+    ApplicationAccepted,
+    ApplicationCorrected,
+    ApplicationReduced,
+    ApplicationRejected,
+    ContractAmended,
+    ContractSigned,
+)
 from shared.events.metering import VolumeActIssued
 
 
@@ -30,5 +40,37 @@ async def on_volume_act_issued(service, uow, event: VolumeActIssued, envelope, c
     await decide_and_record(service, uow, event.contract_id, decide, context, occurred)
 
 
-FROM_CONTRACTS = {ContractSigned.event_type: on_contract_signed}
+async def on_contract_amended(service, uow, event: ContractAmended, envelope, context) -> None:
+    def decide(state: acc.Account):
+        return acc.amend_terms(state, kind=event.kind, document_number=event.document_number,
+                               document_date=event.document_date, effective_from=event.effective_from,
+                               summary=event.summary, terms=event.terms)
+
+    occurred = datetime.combine(event.effective_from, time(0), ZoneInfo(event.terms.time_zone))
+    await decide_and_record(service, uow, event.contract_id, decide, context, occurred)
+
+
+_UPSERT_DAY = text("""
+    INSERT INTO daily_applications (contract_id, day, volume_kwh, application_id, source_event)
+    VALUES (:c, :d, :v, :a, :e)
+    ON CONFLICT (contract_id, day) DO UPDATE
+        SET volume_kwh = excluded.volume_kwh, application_id = excluded.application_id,
+            source_event = excluded.source_event
+""")
+
+
+async def on_application(service, uow, event, envelope, context) -> None:
+    """§5.3 a day's accepted schedule (accepted, corrected or reduced) replaces the plan's share of that
+    day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.5): 0."""
+    hours = [] if isinstance(event, ApplicationRejected) else event.hours
+    await uow.conn.execute(_UPSERT_DAY, {"c": event.contract_id, "d": event.day, "v": sum(hours, Decimal(0)),
+                                         "a": event.application_id, "e": event.event_type})
+
+
+FROM_CONTRACTS = {
+    ContractSigned.event_type: on_contract_signed,
+    ContractAmended.event_type: on_contract_amended,
+    **{kind.event_type: on_application
+       for kind in (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationRejected)},
+}
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}

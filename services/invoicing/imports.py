@@ -1,10 +1,14 @@
-"""Bank statement import: each receipt is its own transaction (all-or-nothing per line), re-importing
-a file posts nothing new (bank references), and every line gets an outcome in the report."""
+"""Bank statement import: each receipt is decided alone (all-or-nothing per line: a refused line
+records nothing), the accepted ones are recorded set-based in a few transactions, re-importing a file
+posts nothing new (bank references), and every line gets an outcome in the report."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from datetime import datetime, time
+from functools import partial
+from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +16,8 @@ from sqlalchemy import text
 
 from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import decide_and_record, execute
+from services.invoicing.ledger import cache_of, decide_and_record, load
+from shared.db import in_transaction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
 from shared.eventstore import CommandContext
@@ -29,57 +34,96 @@ async def candidates(service) -> list[Candidate]:
     return [Candidate(r.contract_id, r.contract_number, r.bin, r.iban) for r in rows]
 
 
-async def known_reference(service, reference: str) -> bool:
-    async with service.engine.connect() as conn:
-        return bool(await conn.scalar(text(
-            "SELECT EXISTS (SELECT 1 FROM payments WHERE bank_reference = :r)"
-            " OR EXISTS (SELECT 1 FROM unidentified_receipts WHERE bank_reference = :r)"), {"r": reference}))
+_KNOWN = text("SELECT bank_reference FROM payments WHERE bank_reference = ANY(:r)"
+              " UNION SELECT bank_reference FROM unidentified_receipts WHERE bank_reference = ANY(:r)")
+CHUNK_LINES = 2_000  # receipts per transaction: ≤ 4 events each stays under one append's 10,000
 
 
 def _at(receipt: Receipt) -> datetime:
     return datetime.combine(receipt.received_on, time(0), ZoneInfo("Asia/Almaty"))
 
 
-async def post_receipt(service, receipt: Receipt, contract_id: str, context: CommandContext) -> None:
-    amount = Money(receipt.amount, receipt.currency)
-    await execute(service, contract_id, lambda state: acc.receive_payment(
-        state, payment_id=str(uuid.uuid4()), bank_reference=receipt.bank_reference, amount=amount,
-        received_on=receipt.received_on, payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban,
-        purpose=receipt.purpose), context, _at(receipt))
-
-
-async def record_unidentified(service, receipt: Receipt, why: str, context: CommandContext) -> None:
-    event = UnidentifiedReceiptRecorded(
+def _unidentified(receipt: Receipt, why: str) -> UnidentifiedReceiptRecorded:
+    return UnidentifiedReceiptRecorded(
         contract_id=UNIDENTIFIED, bank_reference=receipt.bank_reference,
         amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
         payer_name=receipt.payer_name, payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban,
         purpose=receipt.purpose, why=why)
-    async with service.unit_of_work() as uow:
-        await service.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
-                             occurred_at=_at(receipt), events=[event], context=context)
-        await uow.commit()
+
+
+def _payment(state: acc.Account, receipt: Receipt, payment_id: str) -> list:
+    return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
+                               amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
+                               payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban, purpose=receipt.purpose)
+
+
+async def _append_by_day(service, uow, stream_id: str, contract_id: str, decided: list[tuple[Receipt, list]],
+                         expected_version: int | None, context: CommandContext) -> None:
+    """One append per business day (an event's `occurred_at` is its receipt's day), in stream order."""
+    for day, group in groupby(decided, key=lambda item: item[0].received_on):
+        events = [event for _, produced in group for event in produced]
+        await service.record(uow, stream_id=stream_id, expected_version=expected_version, contract_id=contract_id,
+                             occurred_at=datetime.combine(day, time(0), ZoneInfo("Asia/Almaty")), events=events,
+                             context=context)
+        if expected_version is not None:
+            expected_version += len(events)
+
+
+async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]],
+                      context: CommandContext) -> list[dict[str, Any]]:
+    """Decide every receipt of the chunk on its account's state in memory, then record each account's
+    events with one append per day. A line the rules refuse produces nothing; the others go on."""
+    outcomes: list[dict[str, Any]] = []
+    by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
+    for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
+        by_contract.setdefault(contract_id, []).append((receipt, how))
+    for contract_id, receipts in by_contract.items():
+        decided: list[tuple[Receipt, list]] = []
+        if contract_id is None:
+            decided = [(receipt, [_unidentified(receipt, how)]) for receipt, how in receipts]
+            outcomes += [_row(receipt, "unidentified", reason=how) for receipt, how in receipts]
+            await _append_by_day(service, uow, UNIDENTIFIED, UNIDENTIFIED, decided, None, context)
+            continue
+        state = copy.deepcopy(await load(service, uow, contract_id))
+        start = state.version
+        for receipt, how in receipts:
+            try:
+                events = _payment(state, receipt, str(uuid.uuid4()))
+            except DomainError as exc:  # this line only: the others go on
+                outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
+                continue
+            for event in events:
+                state = acc.evolve(state, event)  # our own copy: folded in place
+            decided.append((receipt, events))
+            outcomes.append(_row(receipt, "posted", contract_id=contract_id, matched_by=how))
+        await _append_by_day(service, uow, acc.stream_id(contract_id), contract_id, decided, start, context)
+        uow.after_commit(partial(cache_of(service).put, contract_id, state))
+    return outcomes
+
+
+def _row(receipt: Receipt, outcome: str, **more: Any) -> dict[str, Any]:
+    return {"line": receipt.line, "bank_reference": receipt.bank_reference, "amount": str(receipt.amount),
+            "outcome": outcome, **more}
 
 
 async def import_statement(service, parsed: ParsedStatement, context: CommandContext) -> dict[str, Any]:
+    """Every receipt of the file is decided alone (all or nothing per line); the lines are recorded in
+    transactions of up to `CHUNK_LINES`, set-based, retried whole when an account changed meanwhile."""
     lines: list[dict[str, Any]] = [
         {"line": p.line, "outcome": "rejected", "reason": p.reason, "message": p.message} for p in parsed.problems]
     known = await candidates(service)
+    async with service.engine.connect() as conn:
+        posted = set((await conn.execute(_KNOWN, {"r": [r.bank_reference for r in parsed.receipts]})).scalars())
+    todo = []
     for receipt in parsed.receipts:
-        row: dict[str, Any] = {"line": receipt.line, "bank_reference": receipt.bank_reference,
-                               "amount": str(receipt.amount)}
-        if await known_reference(service, receipt.bank_reference):
-            lines.append({**row, "outcome": "already_posted"})
+        if receipt.bank_reference in posted:  # before, or earlier in this file
+            lines.append(_row(receipt, "already_posted"))
             continue
-        contract_id, how = match_contract(receipt, known)
-        try:
-            if contract_id is None:
-                await record_unidentified(service, receipt, how, context)
-                lines.append({**row, "outcome": "unidentified", "reason": how})
-            else:
-                await post_receipt(service, receipt, contract_id, context)
-                lines.append({**row, "outcome": "posted", "contract_id": contract_id, "matched_by": how})
-        except DomainError as exc:  # this line only: the others go on
-            lines.append({**row, "outcome": "rejected", "reason": exc.reason, "message": exc.message})
+        posted.add(receipt.bank_reference)
+        todo.append((receipt, *match_contract(receipt, known)))
+    for first in range(0, len(todo), CHUNK_LINES):
+        chunk = todo[first:first + CHUNK_LINES]
+        lines += await in_transaction(service.engine, partial(_post_chunk, service, chunk=chunk, context=context))
     lines.sort(key=lambda line: line["line"])
     totals: dict[str, int] = {}
     for line in lines:
@@ -103,9 +147,6 @@ async def assign_receipt(service, bank_reference: str, contract_id: str, context
                              occurred_at=_at(receipt), context=context,
                              events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
                                                      assigned_contract_id=contract_id)])
-        await decide_and_record(service, uow, contract_id, lambda state: acc.receive_payment(
-            state, payment_id=str(uuid.uuid4()), bank_reference=bank_reference,
-            amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
-            payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban, purpose=receipt.purpose),
-            context, _at(receipt))
+        await decide_and_record(service, uow, contract_id, lambda state: _payment(state, receipt, str(uuid.uuid4())),
+                                context, _at(receipt))
         await uow.commit()

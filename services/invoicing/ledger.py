@@ -7,9 +7,11 @@ The edges (HTTP routes and Kafka handlers) call `execute` with a pure decision f
 from __future__ import annotations
 
 import copy
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -17,6 +19,7 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from shared.calendar import WorkingCalendar
 from shared.db import UnitOfWork, in_transaction
+from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.registry import Event
 from shared.eventstore import CommandContext, StoredEvent
@@ -57,35 +60,72 @@ def cache_of(service) -> AccountCache:
     return service.account_cache
 
 
-async def load(service, uow: UnitOfWork, contract_id: str) -> acc.Account:
-    cached = cache_of(service).get(contract_id)
-    stored = await service.store.read_stream(uow.conn, acc.stream_id(contract_id),
-                                             after_version=cached.version if cached else 0)
+_TAIL = text("SELECT ARRAY(SELECT body FROM event_store WHERE stream_id = :s AND stream_version > :v"
+             " ORDER BY stream_version)")
+# the payment command's one read: is this bank reference posted already, and what is new on the account
+_PAYMENT_AND_TAIL = text("""
+    SELECT (SELECT row_to_json(p)::text FROM payments p WHERE p.bank_reference = :ref) AS posted,
+           ARRAY(SELECT body FROM event_store WHERE stream_id = :s AND stream_version > :v ORDER BY stream_version)
+               AS tail
+""")
+
+
+def _folded(service, contract_id: str, cached: acc.Account | None, tail: list[bytes]) -> acc.Account:
+    """The cached state with the events recorded after it (a copy: a cached state is never mutated)."""
     state = cached
-    if stored:
+    if tail:
         state = copy.deepcopy(cached) if cached is not None else None
-        for item in stored:
-            state = acc.evolve(state, service.store.registry.decode(item.envelope))
+        for body in tail:
+            state = acc.evolve(state, service.store.registry.decode(EventEnvelope.from_bytes(bytes(body))))
     if state is None:
         raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
-    assert state.version == (stored[-1].envelope.stream_version if stored else cached.version)
     return state
+
+
+async def load(service, uow: UnitOfWork, contract_id: str) -> acc.Account:
+    cached = cache_of(service).get(contract_id)
+    tail = await uow.conn.scalar(_TAIL, {"s": acc.stream_id(contract_id), "v": cached.version if cached else 0})
+    return _folded(service, contract_id, cached, tail)
+
+
+async def _record(service, uow: UnitOfWork, state: acc.Account, events: list[Event], context: CommandContext,
+                  occurred_at) -> list[StoredEvent]:
+    if not events:
+        return []
+    stored = await service.record(uow, stream_id=acc.stream_id(state.contract_id), expected_version=state.version,
+                                  contract_id=state.contract_id, occurred_at=occurred_at, events=events,
+                                  context=context)
+    after = copy.deepcopy(state)
+    for event in events:
+        after = acc.evolve(after, event)
+    # cached only once the transaction commits; a rollback leaves the older, still true, state
+    uow.after_commit(lambda: cache_of(service).put(state.contract_id, after))
+    return stored
 
 
 async def decide_and_record(service, uow: UnitOfWork, contract_id: str, decide: Decide, context: CommandContext,
                             occurred_at) -> list[StoredEvent]:
     state = await load(service, uow, contract_id)
-    events = decide(state)
-    if not events:
-        return []
-    stored = await service.record(uow, stream_id=acc.stream_id(contract_id), expected_version=state.version,
-                                  contract_id=contract_id, occurred_at=occurred_at, events=events, context=context)
-    after = copy.deepcopy(state)
-    for event in events:
-        after = acc.evolve(after, event)
-    # cached only once the transaction commits; a rollback leaves the older, still true, state
-    uow.after_commit(lambda: cache_of(service).put(contract_id, after))
-    return stored
+    return await _record(service, uow, state, decide(state), context, occurred_at)
+
+
+async def post_payment(service, contract_id: str, bank_reference: str, decide: Decide, context: CommandContext,
+                       occurred_at) -> tuple[dict | None, list[Event]]:
+    """§5.8 a payment, idempotent by bank reference: (the payment row already posted, []) or (None,
+    the new events). One read answers both the repeat check and the account's state."""
+
+    async def body(uow: UnitOfWork):
+        cached = cache_of(service).get(contract_id)
+        row = (await uow.conn.execute(_PAYMENT_AND_TAIL, {"ref": bank_reference, "s": acc.stream_id(contract_id),
+                                                          "v": cached.version if cached else 0})).one()
+        if row.posted is not None:
+            return json.loads(row.posted, parse_float=Decimal), []
+        state = _folded(service, contract_id, cached, row.tail)
+        events = decide(state)
+        await _record(service, uow, state, events, context, occurred_at)
+        return None, events
+
+    return await in_transaction(service.engine, body)
 
 
 async def execute(service, contract_id: str, decide: Decide, context: CommandContext, occurred_at,
@@ -103,10 +143,13 @@ async def execute(service, contract_id: str, decide: Decide, context: CommandCon
     return await in_transaction(service.engine, body)
 
 
+_BASE_RATES = text("SELECT effective_from, rate_percent FROM base_rates")
+
+
 async def penalty_rates(conn) -> DatedRates:
     """The shipped table with every admin's `BaseRateSet` on top (a later correction wins)."""
     rates = base_rates()
-    rows = (await conn.execute(text("SELECT effective_from, rate_percent FROM base_rates"))).all()
+    rows = (await conn.execute(_BASE_RATES)).all()
     for row in rows:
         rates = rates.with_step(RateStep(row.effective_from, row.rate_percent))
     return rates

@@ -334,3 +334,33 @@ class PaymentReversed(Event):
     reversed_on: date
     reopened: list[AllocationSlice]
     postings: list[PostingLine]
+
+
+@registry.register
+class AccountTermsAmended(Event):
+    """The contract was amended (§11.3 supplementary agreement, §5.2 price notice, §3.2 extension): from
+    `effective_from` on the account settles by the new terms. `terms` is what the account settles by
+    after it: the old price periods and monthly plans before `effective_from`, the new ones after."""
+
+    event_type = "invoicing.AccountTermsAmended"
+    schema_version = 1
+
+    contract_id: str
+    kind: str
+    document_number: str
+    document_date: date
+    effective_from: date
+    summary: str
+    terms: ContractTerms
+
+
+@registry.register
+class AccountSettled(Event):
+    """Every obligation is performed: the delivery term is over, every month of it invoiced, no debt
+    is open and no advance is left. The contracts service closes the contract on it."""
+
+    event_type = "invoicing.AccountSettled"
+    schema_version = 1
+
+    contract_id: str
+    settled_on: date

@@ -30,8 +30,8 @@ def kzt(text: str) -> Money:
 class Ledger:
     """The account and every event it produced, applied as the service would."""
 
-    def __init__(self):
-        terms = ContractTerms.model_validate(seed_contract())
+    def __init__(self, **term_changes):
+        terms = ContractTerms.model_validate({**seed_contract(), **term_changes})
         signed = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=terms)
         self.events = acc.open_account(signed)
         self.state = acc.fold(self.events)

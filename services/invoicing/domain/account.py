@@ -27,11 +27,14 @@ from services.invoicing.domain.restriction import (
     restrict_from,
     terminate_on,
 )
+from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractSigned, ContractTerms
 from shared.events.invoicing import (
     AccountOpened,
+    AccountSettled,
+    AccountTermsAmended,
     AllocationSlice,
     ChargeLineData,
     CoverageChanged,
@@ -97,6 +100,8 @@ class Account:
     termination_notice: str | None = None
     closed_through: date | None = None
     documents: int = 0
+    amendments: set[str] = field(default_factory=set)                          # amendment documents applied
+    settled_on: date | None = None
 
     @property
     def currency(self) -> str:
@@ -119,6 +124,7 @@ class Account:
         clone.penalties = dict(self.penalties)
         clone.prepayments = dict(self.prepayments)
         clone.demands = list(self.demands)
+        clone.amendments = set(self.amendments)
         return clone
 
     def debt_total(self) -> Money:
@@ -211,6 +217,11 @@ def evolve(state: Account | None, event: Event) -> Account:
         case RefundIssued():
             state.advance = state.advance - event.amount
             state.documents += 1
+        case AccountTermsAmended():
+            state.terms = event.terms
+            state.amendments.add(event.document_number)
+        case AccountSettled():
+            state.settled_on = event.settled_on
     return state
 
 
@@ -418,7 +429,30 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar,
             terminate_on=terminate_on(day), overdue_amount=sum((d.outstanding for d in overdue),
                                                                Money.zero(state.currency)),
             overdue_documents=sorted({d.document for d in overdue})))
+    if _every_obligation_performed(state, day):
+        events.append(AccountSettled(contract_id=state.contract_id, settled_on=day))
     return [*events, DayClosed(contract_id=state.contract_id, day=day)]
+
+
+def _every_obligation_performed(state: Account, day: date) -> bool:
+    """§11.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
+    either way (no debt, including penalties; no advance: it was applied or refunded). Said once."""
+    return (state.settled_on is None and day > last_delivery_day(state.terms)
+            and all(month in state.latest_act for month in term_months(state.terms))
+            and state.debt_total().is_zero and state.advance.is_zero)
+
+
+def amend_terms(state: Account, *, kind: str, document_number: str, document_date: date, effective_from: date,
+                summary: str, terms: ContractTerms) -> list[Event]:
+    """The account takes an amendment's terms from its effective date on (`domain.terms`)."""
+    if document_number in state.amendments:
+        return []  # the same amendment twice changes nothing
+    if terms.currency != state.currency:
+        raise ValidationFailed(f"the account settles in {state.currency}; an amendment cannot change it",
+                               reason="currency_change")
+    return [AccountTermsAmended(contract_id=state.contract_id, kind=kind, document_number=document_number,
+                                document_date=document_date, effective_from=effective_from, summary=summary,
+                                terms=terms_from(state.terms, terms, effective_from))]
 
 
 def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: PenaltyTerms) -> list[Event]:
@@ -498,7 +532,9 @@ def waive_penalty(state: Account, *, document_number: str, amount: Money | None,
                                                      amount)))]
 
 
-def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar) -> list[Event]:
+def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar,
+                        applied: dict[date, Decimal] | None = None) -> list[Event]:
+    """§5.3 one demand per 10-day block of `period`; `applied`: the days' accepted applications known."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
         raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
@@ -507,7 +543,7 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     number = state.documents
     for demand in prepayment_demands(year=year, month=month, plan_kwh=plan[period],
                                      schedule=state.terms.price_schedule, vat=vat, currency=state.currency,
-                                     calendar=calendar):
+                                     calendar=calendar, applied=applied):
         if demand.block.block_id in state.prepayments:
             continue  # requested already: asking twice changes nothing
         number += 1

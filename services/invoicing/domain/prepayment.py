@@ -5,13 +5,16 @@ Blocks are the months' decades (1–10, 11–20, 21–last day), the usual Kazak
 day of supply belongs to exactly one block and a block never spans two months, so the plan and the
 price of one month apply. Unless daily applications are known, the month's plan is spread evenly
 over its days (to the watt-hour; the last block takes the remainder, so the blocks add up to the plan).
+A day whose application is known (accepted, corrected or reduced: its accepted schedule; rejected: 0,
+"no purchase") counts with that volume instead; in a block with some days known, the other days keep
+their even share of the plan.
 """
 
 from __future__ import annotations
 
 import calendar as month_calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.invoicing.domain.pricing import KWH_QUANTUM, Charge, price_volume
@@ -57,12 +60,31 @@ def block_volumes(plan_kwh: Decimal, blocks: list[SupplyBlock]) -> list[Decimal]
     return [*shares, plan_kwh - sum(shares, Decimal(0))]
 
 
+def with_applications(plan_kwh: Decimal, blocks: list[SupplyBlock], volumes: list[Decimal],
+                      applied: dict[date, Decimal]) -> list[Decimal]:
+    """§5.3 the blocks' volumes once the daily applications known so far replace the plan's share."""
+    month_days = sum(block.days for block in blocks)
+    result = []
+    for block, planned in zip(blocks, volumes, strict=True):
+        days = [block.first_day + timedelta(days=n) for n in range(block.days)]
+        known = [day for day in days if day in applied]
+        if not known:
+            result.append(planned)
+            continue
+        unknown_share = (plan_kwh * (len(days) - len(known)) / month_days).quantize(KWH_QUANTUM, ROUND_HALF_UP)
+        result.append(sum((applied[day] for day in known), Decimal(0)) + unknown_share)
+    return result
+
+
 def prepayment_demands(*, year: int, month: int, plan_kwh: Decimal, schedule: list[PricePeriodTerms],
-                       vat: DatedRates, currency: str, calendar: WorkingCalendar) -> list[PrepaymentDemand]:
+                       vat: DatedRates, currency: str, calendar: WorkingCalendar,
+                       applied: dict[date, Decimal] | None = None) -> list[PrepaymentDemand]:
+    """`applied`: the accepted volume of each day whose application is known (kWh)."""
     blocks = month_blocks(year, month)
     last_day = blocks[-1].last_day
+    volumes = with_applications(plan_kwh, blocks, block_volumes(plan_kwh, blocks), applied or {})
     demands = []
-    for block, volume in zip(blocks, block_volumes(plan_kwh, blocks), strict=True):
+    for block, volume in zip(blocks, volumes, strict=True):
         charge = price_volume(volume_kwh=volume, first_day=block.first_day, last_day=block.last_day,
                               schedule=schedule, vat=vat, currency=currency, turnover_date=last_day)
         due = calendar.subtract_banking_days(block.first_day, PREPAYMENT_LEAD_BANKING_DAYS)
