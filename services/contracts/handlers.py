@@ -15,7 +15,13 @@ from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
 from shared.calendar import local_datetime
 from shared.events.contracts import SupplyConditionsNoted
-from shared.events.invoicing import CoverageChanged, SupplyRestored, SupplyRestricted, TerminationNoticeIssued
+from shared.events.invoicing import (
+    AccountSettled,
+    CoverageChanged,
+    SupplyRestored,
+    SupplyRestricted,
+    TerminationNoticeIssued,
+)
 
 ZONE = "Asia/Almaty"
 
@@ -87,7 +93,22 @@ async def on_termination_notice(service, uow, event: TerminationNoticeIssued, en
                              context=context)
 
 
+async def on_account_settled(service, uow, event: AccountSettled, envelope, context) -> None:
+    """The ledger says every obligation is performed: the contract is closed (§3.1 "until performed")."""
+    if not await _known(uow.conn, event.contract_id):
+        return
+    stored = await service.store.read_stream(uow.conn, domain.stream_id(event.contract_id))
+    state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
+    assert state is not None
+    events = domain.settle(state, event.settled_on)
+    if events:
+        await service.record(uow, stream_id=domain.stream_id(event.contract_id), expected_version=state.version,
+                             contract_id=event.contract_id, occurred_at=_at(event.settled_on), events=events,
+                             context=context)
+
+
 FROM_INVOICING = {
+    AccountSettled.event_type: on_account_settled,
     CoverageChanged.event_type: on_coverage_changed,
     SupplyRestricted.event_type: on_supply_restricted,
     SupplyRestored.event_type: on_supply_restored,

@@ -228,3 +228,34 @@ async def test_the_lifecycle_is_judged_on_the_day_asked(system):
     # delivery 2022-01-01 00:00 → 2023-01-01 00:00 at UTC+1
     assert [await lifecycle(d) for d in ("2021-12-31", "2022-01-01", "2022-12-31", "2023-01-01")] == [
         "signed", "in_force", "in_force", "delivery_ended"]
+
+
+async def test_the_ledgers_settlement_closes_the_contract(system):
+    from tests.integration.test_ledger_api import publish_act
+
+    terms = seed_contract(unique("S"))
+    # a one-month contract: January 2022 (31,000 kWh planned)
+    terms.update(delivery_end="2022-02-01T00:00:00+01:00", planned_volumes=[{"month": "2022-01", "volume_kwh": "31000"}])
+    contract_id = await signed(system, terms)
+    await eventually(lambda: _status(system, "invoicing", f"/accounts/{contract_id}", 200))
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+    ledger = system.clients["invoicing"]
+
+    async def invoiced():
+        return (await ledger.get(f"/accounts/{contract_id}", headers=auth())).json()["debt"]["amount"] == "470456.00"
+
+    await eventually(invoiced)
+    # 31,000 kWh × 13.55 = 420,050.00 + VAT 12% 50,406.00 = 470,456.00, paid exactly
+    paid = await ledger.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": unique("SET"), "received_on": "2022-02-03",
+        "amount": {"amount": "470456.00", "currency": "KZT"}, "purpose": "январь"})
+    assert paid.status_code == 201, paid.text
+    closed = (await ledger.post("/day-close", json={"day": "2022-02-04"}, headers=auth())).json()
+    assert "invoicing.AccountSettled" in closed["events"][contract_id]
+
+    async def settled():
+        view = (await system.clients["contracts"].get(f"/contracts/{contract_id}", params={"on": "2022-02-04"},
+                                                      headers=auth())).json()
+        return view["status"] == "settled" and view["ended_on"] == "2022-02-04" and view["lifecycle"] == "settled"
+
+    await eventually(settled)
