@@ -1,4 +1,4 @@
-"""Read model of metering: the meters of every contract with their multipliers."""
+"""Read models of metering: meters through time (multipliers, replacements), contract terms, acts, volumes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.metering.domain.meters import reading_window
 from shared.events import registry
 from shared.events.metering import (
     ActualBalanceRecorded,
+    ContractTermsNoted,
     MeterRegistered,
+    MeterReplaced,
     PreliminaryActReceived,
+    TransformerRatioChanged,
     VolumeActAccepted,
     VolumeActDisputed,
     VolumeActIssued,
@@ -33,6 +37,61 @@ async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, sto
          "class": event.accuracy_class, "ct": event.ct_ratio, "vt": event.vt_ratio,
          "multiplier": event.multiplier, "at": stored.envelope.occurred_at},
     )
+    await conn.execute(
+        text("INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio, multiplier)"
+             " VALUES (:c, :s, '-infinity', :ct, :vt, :m)"),
+        {"c": event.contract_id, "s": event.serial, "ct": event.ct_ratio, "vt": event.vt_ratio,
+         "m": event.multiplier})
+
+
+async def _mark(conn: AsyncConnection, contract_id: str, serial: str, at, register_kwh, cause: str) -> None:
+    await conn.execute(
+        text("INSERT INTO register_marks (contract_id, serial, at, register_kwh, cause) VALUES (:c, :s, :at, :r, :why)"),
+        {"c": contract_id, "s": serial, "at": at, "r": register_kwh, "why": cause})
+
+
+async def on_meter_replaced(conn: AsyncConnection, event: MeterReplaced, stored: StoredEvent) -> None:
+    keys = {"c": event.contract_id, "old": event.old_serial, "new": event.new_serial, "at": event.at}
+    await conn.execute(text("UPDATE meters SET removed_at = :at WHERE contract_id = :c AND serial = :old"), keys)
+    # the transformers stay: the new meter inherits the point and the multiplier in force
+    await conn.execute(text("""
+        INSERT INTO meters (serial, contract_id, delivery_point_code, delivery_point_name, voltage_kv, meter_type,
+            accuracy_class, ct_ratio, vt_ratio, multiplier, registered_at, installed_at)
+        SELECT :new, contract_id, delivery_point_code, delivery_point_name, voltage_kv, :type, :class, ct_ratio,
+               vt_ratio, multiplier, :at, :at
+        FROM meters WHERE contract_id = :c AND serial = :old
+    """), {**keys, "type": event.meter_type, "class": event.accuracy_class})
+    await conn.execute(text("""
+        INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio, multiplier)
+        SELECT contract_id, :new, :at, ct_ratio, vt_ratio, multiplier FROM meters WHERE contract_id = :c AND serial = :old
+    """), keys)
+    await _mark(conn, event.contract_id, event.old_serial, event.at, event.final_reading_old, "removed")
+    await _mark(conn, event.contract_id, event.new_serial, event.at, event.initial_reading_new, "installed")
+
+
+async def on_ratio_changed(conn: AsyncConnection, event: TransformerRatioChanged, stored: StoredEvent) -> None:
+    keys = {"c": event.contract_id, "s": event.serial, "at": event.effective_at, "ct": event.ct_ratio,
+            "vt": event.vt_ratio, "m": event.multiplier}
+    await conn.execute(text("INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio,"
+                            " multiplier) VALUES (:c, :s, :at, :ct, :vt, :m)"), keys)
+    await conn.execute(text("UPDATE meters SET ct_ratio = :ct, vt_ratio = :vt, multiplier = :m"
+                            " WHERE contract_id = :c AND serial = :s"), keys)
+    if event.register_kwh is not None:
+        await _mark(conn, event.contract_id, event.serial, event.effective_at, event.register_kwh, "ratio_changed")
+
+
+async def on_terms(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
+    window = reading_window(event)
+    await conn.execute(text("""
+        INSERT INTO contract_terms (contract_id, delivery_start, delivery_end, time_zone, deadline_time_zone,
+            readings_from, readings_until)
+        VALUES (:c, :start, :end, :zone, :deadline_zone, :readings_from, :readings_until)
+        ON CONFLICT (contract_id) DO UPDATE SET delivery_start = excluded.delivery_start,
+            delivery_end = excluded.delivery_end, time_zone = excluded.time_zone,
+            deadline_time_zone = excluded.deadline_time_zone, readings_from = excluded.readings_from,
+            readings_until = excluded.readings_until
+    """), {"c": event.contract_id, "start": event.delivery_start, "end": event.delivery_end, "zone": event.time_zone,
+           "deadline_zone": event.deadline_time_zone, "readings_from": window[0], "readings_until": window[1]})
 
 
 async def on_balance(conn: AsyncConnection, event: ActualBalanceRecorded, stored: StoredEvent) -> None:
@@ -93,9 +152,12 @@ async def on_volume(conn: AsyncConnection, event: VolumeMeasured, stored: Stored
 
 projector = Projector(
     registry,
-    tables=["meters", "volume_acts", "actual_balances", "preliminary_acts", "daily_volumes"],
+    tables=["meters", "meter_ratios", "register_marks", "contract_terms", "volume_acts", "actual_balances", "preliminary_acts", "daily_volumes"],
     handlers={
+        ContractTermsNoted.event_type: on_terms,
         MeterRegistered.event_type: on_meter_registered,
+        MeterReplaced.event_type: on_meter_replaced,
+        TransformerRatioChanged.event_type: on_ratio_changed,
         ActualBalanceRecorded.event_type: on_balance,
         VolumeActIssued.event_type: on_act,
         VolumeActAccepted.event_type: on_accepted,

@@ -20,6 +20,7 @@ NO-SUCH-METER,2022-01-01T00:00:00+06:00,1
 {m2},2022-01-01T00:00:00+06:00,500.5000
 {m2},2022-01-02T00:00:00+06:00,-3
 {m2},yesterday,5
+{m1},2023-01-03T00:00:00+06:00,1002
 """
 
 
@@ -44,7 +45,10 @@ async def test_register_readings_file(system):
     assert report["accepted"] == 3, report
     assert {(r["line"], r["reason"]) for r in report["rejected"]} == {
         (5, "unknown_meter"), (6, "register_decreased"), (7, "duplicate_in_file"), (8, "negative_value"),
-        (9, "unreadable_line")}
+        (9, "unreadable_line"),
+        # the term ends 2023-01-01 00:00 UTC+1 = 04:00 Astana: its last day's closing register is at
+        # 2023-01-02 00:00 Astana, so a reading a day later belongs to no day of the contract
+        (10, "outside_contract_term")}
     assert await count(system, "SELECT count(*) FROM readings") == before + 3
     again = (await client.post("/readings/import", params={"format": "csv"}, content=body, headers=auth())).json()
     assert again["already_imported"] is True and again["accepted"] == 0
@@ -105,22 +109,22 @@ async def test_the_actual_balance_is_reconciled_with_the_measured_month(system):
         return len(r.json()) == 2
 
     await eventually(meters_known)
-    # January 2023 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
+    # July 2022 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
     # meter 01214371 +0.01 a day (× 21,000 = 210 kWh): 1,090 kWh a day, 31 × 1,090 = 33,790 kWh
     lines = ["meter_serial,read_at,register_kwh"]
     for day in range(32):
-        # Astana midnight in 2023 is UTC+6 (the single UTC+5 zone began on 2024-03-01)
-        midnight = f"2023-{1 if day < 31 else 2:02d}-{day + 1 if day < 31 else 1:02d}T00:00:00+06:00"
+        # Astana midnight in 2022 is UTC+6 (the single UTC+5 zone began on 2024-03-01)
+        midnight = f"2022-{7 if day < 31 else 8:02d}-{day + 1 if day < 31 else 1:02d}T00:00:00+06:00"
         lines.append(f"01214368,{midnight},{Decimal('2000') + Decimal('0.02') * day}")
         lines.append(f"01214371,{midnight},{Decimal('3000') + Decimal('0.01') * day}")
     client = system.clients["metering"]
     imported = (await client.post("/readings/import", content="\n".join(lines).encode(), headers=auth())).json()
     assert imported["accepted"] == 64, imported
     measured = (await client.post("/volumes/measure", headers=auth(), json={
-        "contract_id": contract_id, "first_day": "2023-01-01", "last_day": "2023-01-31"})).json()
+        "contract_id": contract_id, "first_day": "2022-07-01", "last_day": "2022-07-31"})).json()
     assert len(measured) == 31 and all(Decimal(d["volume_kwh"]) == Decimal("1090") for d in measured)
     recorded = (await client.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
-        "period": "2023-01", "volume_kwh": "34000", "published_on": "2023-02-03"})).json()
+        "period": "2022-07", "volume_kwh": "34000", "published_on": "2022-08-03"})).json()
     # the system operator's 34,000 against the meters' 33,790: +210 kWh, reported, the balance counts
     assert Decimal(recorded[0]["meter_volume_kwh"]) == Decimal("33790")
     assert Decimal(recorded[0]["difference_kwh"]) == Decimal("210")

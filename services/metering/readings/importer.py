@@ -6,6 +6,7 @@ Then one statement gives every row its verdict, and the accepted rows, the file 
 `ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
 Verdicts other than `accepted`/`already_stored` are reported per line and nothing of them is stored:
 `unreadable_line`, `missing_meter`, `negative_value`, `interval_ends_before_start`, `unknown_meter`,
+`meter_not_installed` (before its installation or after its replacement), `outside_contract_term`,
 `duplicate_in_file`, `conflicts_with_stored`, `register_decreased`.
 """
 
@@ -66,6 +67,11 @@ SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.comm
     CASE
         WHEN s.problem IS NOT NULL THEN s.problem
         WHEN o.serial IS NULL THEN 'unknown_meter'
+        -- a register may be read at the very moment of installation or removal, an interval only inside
+        WHEN s.start_at < o.installed_at OR s.start_at > o.removed_at
+             OR (s.kind = 'interval' AND s.start_at = o.removed_at) THEN 'meter_not_installed'
+        WHEN s.start_at < t.readings_from OR s.start_at > t.readings_until
+             OR (s.kind = 'interval' AND s.start_at = t.readings_until) THEN 'outside_contract_term'
         WHEN (min(s.value_kwh) OVER same) <> (max(s.value_kwh) OVER same) AND row_number() OVER first_of > 1
             THEN 'duplicate_in_file'
         WHEN r.value_kwh IS NOT NULL AND r.value_kwh <> s.value_kwh THEN 'conflicts_with_stored'
@@ -73,8 +79,10 @@ SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.comm
         ELSE 'accepted'
     END AS verdict
 FROM staged s
-LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id FROM meters ORDER BY serial, registered_at DESC) o
+LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
+           FROM meters ORDER BY serial, registered_at DESC) o
     ON o.serial = s.meter_serial
+LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
 LEFT JOIN readings r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
 WINDOW same AS (PARTITION BY s.meter_serial, s.kind, s.start_at),
        first_of AS (PARTITION BY s.meter_serial, s.kind, s.start_at ORDER BY s.line)
