@@ -11,20 +11,34 @@ from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import EventStore, StoredEvent
 
 Apply = Callable[[AsyncConnection, Event, StoredEvent], Awaitable[None]]
+# a run of consecutive events of one type in one statement (hundreds of thousands of daily volumes)
+ApplyMany = Callable[[AsyncConnection, Sequence[tuple[Event, StoredEvent]]], Awaitable[None]]
 REBUILD_BATCH = 2_000
 
 
 class Projector:
-    def __init__(self, registry: EventRegistry, tables: Sequence[str], handlers: dict[str, Apply]):
+    def __init__(self, registry: EventRegistry, tables: Sequence[str], handlers: dict[str, Apply],
+                 batch_handlers: dict[str, ApplyMany] | None = None):
         self.registry = registry
         self.tables = list(tables)
         self.handlers = handlers
+        self.batch_handlers = batch_handlers or {}
 
     async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent]) -> None:
+        run: list[tuple[Event, StoredEvent]] = []
         for stored in events:
-            handler = self.handlers.get(stored.envelope.event_type)
+            event_type = stored.envelope.event_type
+            if run and run[-1][1].envelope.event_type != event_type:
+                await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
+                run = []
+            if event_type in self.batch_handlers:
+                run.append((self.registry.decode(stored.envelope), stored))
+                continue
+            handler = self.handlers.get(event_type)
             if handler is not None:
                 await handler(conn, self.registry.decode(stored.envelope), stored)
+        if run:
+            await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None) -> int:
         """Empty every read table and fold all events again, inside the caller's transaction."""

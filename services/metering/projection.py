@@ -138,21 +138,31 @@ async def on_preliminary(conn: AsyncConnection, event: PreliminaryActReceived, s
          "t": event.on_time})
 
 
-async def on_volume(conn: AsyncConnection, event: VolumeMeasured, stored: StoredEvent) -> None:
+async def on_volumes(conn: AsyncConnection, events) -> None:
+    """A run of `VolumeMeasured` in one statement; a day measured twice in the run counts twice."""
+    newest: dict[tuple[str, object], tuple[VolumeMeasured, int]] = {}
+    for event, _stored in events:
+        key = (event.contract_id, event.day)
+        newest[key] = (event, newest[key][1] + 1 if key in newest else 1)
+    rows = [(e, n) for e, n in newest.values()]
     await conn.execute(
         text("""
             INSERT INTO daily_volumes (contract_id, day, volume_kwh, complete, meters, measured)
-            VALUES (:c, :d, :v, :complete, CAST(:m AS jsonb), 1)
+            SELECT * FROM unnest(CAST(:c AS text[]), CAST(:d AS date[]), CAST(:v AS numeric[]),
+                                 CAST(:complete AS boolean[]), CAST(:m AS jsonb[]), CAST(:n AS integer[]))
             ON CONFLICT (contract_id, day) DO UPDATE SET volume_kwh = excluded.volume_kwh,
-                complete = excluded.complete, meters = excluded.meters, measured = daily_volumes.measured + 1
+                complete = excluded.complete, meters = excluded.meters,
+                measured = daily_volumes.measured + excluded.measured
         """),
-        {"c": event.contract_id, "d": event.day, "v": event.volume_kwh, "complete": event.complete,
-         "m": json.dumps([m.model_dump(mode="json") for m in event.meters])})
+        {"c": [e.contract_id for e, _ in rows], "d": [e.day for e, _ in rows], "v": [e.volume_kwh for e, _ in rows],
+         "complete": [e.complete for e, _ in rows], "n": [n for _, n in rows],
+         "m": [json.dumps([m.model_dump(mode="json") for m in e.meters]) for e, _ in rows]})
 
 
 projector = Projector(
     registry,
-    tables=["meters", "meter_ratios", "register_marks", "contract_terms", "volume_acts", "actual_balances", "preliminary_acts", "daily_volumes"],
+    tables=["meters", "meter_ratios", "register_marks", "contract_terms", "volume_acts", "actual_balances",
+            "preliminary_acts", "daily_volumes"],
     handlers={
         ContractTermsNoted.event_type: on_terms,
         MeterRegistered.event_type: on_meter_registered,
@@ -163,6 +173,6 @@ projector = Projector(
         VolumeActAccepted.event_type: on_accepted,
         VolumeActDisputed.event_type: on_disputed,
         PreliminaryActReceived.event_type: on_preliminary,
-        VolumeMeasured.event_type: on_volume,
     },
+    batch_handlers={VolumeMeasured.event_type: on_volumes},
 )

@@ -10,7 +10,6 @@ A day is measured again only when its figures changed (a new `VolumeMeasured`; t
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,27 +31,35 @@ def day_bounds(first: date, last: date, zone: str) -> list[tuple[date, datetime,
     return [(d, datetime.combine(d, time(0), tz), datetime.combine(d + timedelta(days=1), time(0), tz)) for d in days]
 
 
-async def measure(service, uow: UnitOfWork, *, contract_id: str, first: date, last: date, zone: str,
-                  context: CommandContext) -> list[dict]:
+async def measure(service, uow: UnitOfWork, *, contract_ids: list[str], first: date, last: date, zone: str,
+                  context: CommandContext) -> list[VolumeMeasured]:
+    """Every day of every contract in one statement; each contract's changed days appended to its stream."""
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed("measure between 1 and 366 days at a time", reason="invalid_day_range")
     days = day_bounds(first, last, zone)
-    pieces = await read_pieces(uow.conn, [contract_id], [(start, end) for _, start, end in days])
-    if not pieces:
-        raise ValidationFailed(f"contract {contract_id} has no meters here", reason="no_meters")
-    known = {r.day: (r.volume_kwh, r.complete) for r in (await uow.conn.execute(
-        text("SELECT day, volume_kwh, complete FROM daily_volumes WHERE contract_id = :c AND day BETWEEN :f AND :l"),
-        {"c": contract_id, "f": first, "l": last})).all()}
-    events = []
-    for n, (day, _, _) in enumerate(days):
-        meters = meter_shares(pieces.get((contract_id, n), []))
-        volume, complete = period_total(meters)
-        if known.get(day) == (volume, complete) or (not complete and volume == 0 and day not in known):
-            continue  # unchanged, or nothing at all to say about the day yet
-        events.append(VolumeMeasured(contract_id=contract_id, day=day, volume_kwh=volume, complete=complete,
-                                     meters=meters))
-    if events:
-        await service.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None, contract_id=contract_id,
-                             occurred_at=datetime.combine(last, time(0), ZoneInfo(zone)), events=events,
-                             context=context)
-    return [json.loads(e.model_dump_json()) for e in events]
+    pieces = await read_pieces(uow.conn, contract_ids, [(start, end) for _, start, end in days])
+    measured = {contract_id for contract_id, _ in pieces}
+    if missing := [c for c in contract_ids if c not in measured]:
+        raise ValidationFailed(f"contract {missing[0]} has no meters here", reason="no_meters",
+                               details={"contracts": missing[:20]})
+    known = {(r.contract_id, r.day): (r.volume_kwh, r.complete) for r in (await uow.conn.execute(text(
+        "SELECT contract_id, day, volume_kwh, complete FROM daily_volumes"
+        " WHERE contract_id = ANY(CAST(:c AS text[])) AND day BETWEEN :f AND :l"),
+        {"c": contract_ids, "f": first, "l": last})).all()}
+    produced = []
+    for contract_id in contract_ids:
+        events = []
+        for n, (day, _, _) in enumerate(days):
+            meters = meter_shares(pieces.get((contract_id, n), []))
+            volume, complete = period_total(meters)
+            was = known.get((contract_id, day))
+            if was == (volume, complete) or (not complete and volume == 0 and was is None):
+                continue  # unchanged, or nothing at all to say about the day yet
+            events.append(VolumeMeasured(contract_id=contract_id, day=day, volume_kwh=volume, complete=complete,
+                                         meters=meters))
+        if events:
+            await service.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None,
+                                 contract_id=contract_id, occurred_at=datetime.combine(last, time(0), ZoneInfo(zone)),
+                                 events=events, context=context)
+        produced += events
+    return produced
