@@ -24,19 +24,23 @@ class Projector:
         self.handlers = handlers
         self.batch_handlers = batch_handlers or {}
 
-    async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent],
+                    decoded: Sequence[Event] | None = None) -> None:
+        """`decoded`: the payloads the command just appended, when at hand (no second decode)."""
+        assert decoded is None or len(decoded) == len(events)
         run: list[tuple[Event, StoredEvent]] = []
-        for stored in events:
+        for index, stored in enumerate(events):
             event_type = stored.envelope.event_type
             if run and run[-1][1].envelope.event_type != event_type:
                 await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
                 run = []
-            if event_type in self.batch_handlers:
-                run.append((self.registry.decode(stored.envelope), stored))
+            if event_type not in self.batch_handlers and event_type not in self.handlers:
                 continue
-            handler = self.handlers.get(event_type)
-            if handler is not None:
-                await handler(conn, self.registry.decode(stored.envelope), stored)
+            event = decoded[index] if decoded is not None else self.registry.decode(stored.envelope)
+            if event_type in self.batch_handlers:
+                run.append((event, stored))
+            else:
+                await self.handlers[event_type](conn, event, stored)
         if run:
             await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
 

@@ -46,7 +46,8 @@ async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, sto
 
 async def _mark(conn: AsyncConnection, contract_id: str, serial: str, at, register_kwh, cause: str) -> None:
     await conn.execute(
-        text("INSERT INTO register_marks (contract_id, serial, at, register_kwh, cause) VALUES (:c, :s, :at, :r, :why)"),
+        text("INSERT INTO register_marks (contract_id, serial, at, register_kwh, cause)"
+             " VALUES (:c, :s, :at, :r, :why)"),
         {"c": contract_id, "s": serial, "at": at, "r": register_kwh, "why": cause})
 
 
@@ -63,7 +64,8 @@ async def on_meter_replaced(conn: AsyncConnection, event: MeterReplaced, stored:
     """), {**keys, "type": event.meter_type, "class": event.accuracy_class})
     await conn.execute(text("""
         INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio, multiplier)
-        SELECT contract_id, :new, :at, ct_ratio, vt_ratio, multiplier FROM meters WHERE contract_id = :c AND serial = :old
+        SELECT contract_id, :new, :at, ct_ratio, vt_ratio, multiplier
+        FROM meters WHERE contract_id = :c AND serial = :old
     """), keys)
     await _mark(conn, event.contract_id, event.old_serial, event.at, event.final_reading_old, "removed")
     await _mark(conn, event.contract_id, event.new_serial, event.at, event.initial_reading_new, "installed")

@@ -1,7 +1,9 @@
-"""Daily volumes from readings, set-based: one SQL statement measures every meter-day of a range.
+"""Daily volumes from readings, set-based: one SQL statement measures every day of many contracts.
 
 - A register meter's day is the difference of its readings at the day's two midnights (the
-  contract's zone), × CT × VT for raw meter values (side "secondary").
+  contract's zone), × CT × VT for raw meter values (side "secondary"); a day in which a meter was
+  replaced or its transformer ratio changed is cut there, each part under its own meter and multiplier
+  (`domain.volumes`, `pieces`).
 - An interval meter's day is the sum of its commercial intervals in the day, × CT × VT likewise; the
   day is complete only when every interval is there (48 half-hours or 24 hours).
 - A meter-day without data is `null` and flags the contract-day incomplete: never a silent zero.
@@ -10,7 +12,9 @@ A day is measured again only when its figures changed (a new `VolumeMeasured`; t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -19,7 +23,7 @@ from services.metering.domain.volumes import meter_shares, period_total
 from services.metering.pieces import read_pieces
 from shared.db import UnitOfWork
 from shared.errors import ValidationFailed
-from shared.events.metering import VolumeMeasured
+from shared.events.metering import MeterDay, VolumeMeasured
 from shared.eventstore import CommandContext
 
 MAX_DAYS = 366
@@ -31,35 +35,52 @@ def day_bounds(first: date, last: date, zone: str) -> list[tuple[date, datetime,
     return [(d, datetime.combine(d, time(0), tz), datetime.combine(d + timedelta(days=1), time(0), tz)) for d in days]
 
 
-async def measure(service, uow: UnitOfWork, *, contract_ids: list[str], first: date, last: date, zone: str,
-                  context: CommandContext) -> list[VolumeMeasured]:
-    """Every day of every contract in one statement; each contract's changed days appended to its stream."""
+@dataclass(frozen=True)
+class MeasuredDay:
+    contract_id: str
+    day: date
+    volume_kwh: Decimal
+    complete: bool
+    meters: list[MeterDay]
+
+
+async def compute_days(conn, *, contract_ids: list[str], first: date, last: date, zone: str) -> list[MeasuredDay]:
+    """Every day of every contract in one statement, with each part of a day under its own meter and
+    multiplier; nothing is recorded."""
     if last < first or (last - first).days >= MAX_DAYS:
         raise ValidationFailed("measure between 1 and 366 days at a time", reason="invalid_day_range")
     days = day_bounds(first, last, zone)
-    pieces = await read_pieces(uow.conn, contract_ids, [(start, end) for _, start, end in days])
+    pieces = await read_pieces(conn, contract_ids, [(start, end) for _, start, end in days])
     measured = {contract_id for contract_id, _ in pieces}
     if missing := [c for c in contract_ids if c not in measured]:
         raise ValidationFailed(f"contract {missing[0]} has no meters here", reason="no_meters",
                                details={"contracts": missing[:20]})
+    result = []
+    for contract_id in contract_ids:
+        for n, (day, _, _) in enumerate(days):
+            meters = meter_shares(pieces.get((contract_id, n), []))
+            volume, complete = period_total(meters)
+            result.append(MeasuredDay(contract_id, day, volume, complete, meters))
+    return result
+
+
+async def measure(service, uow: UnitOfWork, *, contract_ids: list[str], first: date, last: date, zone: str,
+                  context: CommandContext) -> list[VolumeMeasured]:
+    """The days whose figures changed, as `VolumeMeasured` appended to each contract's volumes stream."""
+    computed = await compute_days(uow.conn, contract_ids=contract_ids, first=first, last=last, zone=zone)
     known = {(r.contract_id, r.day): (r.volume_kwh, r.complete) for r in (await uow.conn.execute(text(
         "SELECT contract_id, day, volume_kwh, complete FROM daily_volumes"
         " WHERE contract_id = ANY(CAST(:c AS text[])) AND day BETWEEN :f AND :l"),
         {"c": contract_ids, "f": first, "l": last})).all()}
-    produced = []
-    for contract_id in contract_ids:
-        events = []
-        for n, (day, _, _) in enumerate(days):
-            meters = meter_shares(pieces.get((contract_id, n), []))
-            volume, complete = period_total(meters)
-            was = known.get((contract_id, day))
-            if was == (volume, complete) or (not complete and volume == 0 and was is None):
-                continue  # unchanged, or nothing at all to say about the day yet
-            events.append(VolumeMeasured(contract_id=contract_id, day=day, volume_kwh=volume, complete=complete,
-                                         meters=meters))
-        if events:
-            await service.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None,
-                                 contract_id=contract_id, occurred_at=datetime.combine(last, time(0), ZoneInfo(zone)),
-                                 events=events, context=context)
-        produced += events
-    return produced
+    by_contract: dict[str, list[VolumeMeasured]] = {}
+    for d in computed:
+        was = known.get((d.contract_id, d.day))
+        if was == (d.volume_kwh, d.complete) or (not d.complete and d.volume_kwh == 0 and was is None):
+            continue  # unchanged, or nothing at all to say about the day yet
+        by_contract.setdefault(d.contract_id, []).append(VolumeMeasured(
+            contract_id=d.contract_id, day=d.day, volume_kwh=d.volume_kwh, complete=d.complete, meters=d.meters))
+    for contract_id, events in by_contract.items():
+        await service.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None, contract_id=contract_id,
+                             occurred_at=datetime.combine(last, time(0), ZoneInfo(zone)), events=events,
+                             context=context)
+    return [event for events in by_contract.values() for event in events]

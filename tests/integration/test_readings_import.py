@@ -4,6 +4,7 @@ XML 80020 day file is answered with an 80021 receipt."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -129,3 +130,47 @@ async def test_the_actual_balance_is_reconciled_with_the_measured_month(system):
     assert Decimal(recorded[0]["meter_volume_kwh"]) == Decimal("33790")
     assert Decimal(recorded[0]["difference_kwh"]) == Decimal("210")
     assert Decimal(recorded[1]["volume_kwh"]) == Decimal("34000")
+
+
+async def _import_and_roll_back(service, raw: bytes) -> tuple[dict, list]:
+    """Imports in a transaction that is rolled back: what was recorded, then nothing is kept."""
+    from datetime import UTC, datetime
+
+    from services.metering.readings.importer import import_readings
+    from shared.eventstore import CommandContext
+
+    async with service.unit_of_work() as uow:
+        report = await import_readings(service, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
+                                       file_name="paths.csv", side="secondary",
+                                       context=CommandContext(actor="test", recorded_at=datetime.now(UTC)))
+        event = json.loads(await uow.conn.scalar(text(
+            "SELECT convert_from(body, 'UTF8') FROM event_store ORDER BY position DESC LIMIT 1")))
+        stored = (await uow.conn.execute(text(
+            "SELECT meter_serial, start_at, value_kwh, commercial FROM readings"
+            " WHERE kind = 'interval' AND start_at >= '2022-05-01' ORDER BY 1, 2"))).all()
+    return {**report.to_json(), "rows_digest": event["payload"]["rows_digest"]}, stored
+
+
+async def test_the_clean_and_the_careful_path_store_the_same(system):
+    contract_id = await signed_contract(system)
+
+    async def meters_known():
+        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
+        return len(r.json()) == 2
+
+    await eventually(meters_known)
+    lines = ["meter_serial,start,end,value_kwh,status"]
+    for hour in range(24):
+        start, end = f"2022-05-01T{hour:02d}:00:00+06:00", f"2022-05-01T{hour + 1:02d}:00:00+06:00"
+        lines += [f"01214368,{start},{end if hour < 23 else '2022-05-02T00:00:00+06:00'},0.{hour:04d},0",
+                  f"01214371,{start},{end if hour < 23 else '2022-05-02T00:00:00+06:00'},1.5,{hour % 2}"]
+    clean = ("\n".join(lines) + "\n").encode()
+    # the same rows and one line for an unknown meter: no longer clean, judged line by line
+    careful = clean + b"NO-SUCH,2022-05-01T00:00:00+06:00,2022-05-01T01:00:00+06:00,1,0\n"
+    fast, fast_rows = await _import_and_roll_back(system["metering"], clean)
+    slow, slow_rows = await _import_and_roll_back(system["metering"], careful)
+    assert (fast["accepted"], fast["rejected"]) == (48, [])
+    assert (slow["accepted"], [r["reason"] for r in slow["rejected"]]) == (48, ["unknown_meter"])
+    assert fast["rows_digest"] == slow["rows_digest"]
+    assert fast_rows == slow_rows and len(fast_rows) == 48
+    assert sum(1 for row in fast_rows if not row.commercial) == 12  # status 1 on the odd hours of 01214371

@@ -2,9 +2,10 @@
 
 Large files (a month or a year of hourly profiles for every meter) are nearly always clean, so they are
 first tried optimistically, inside a savepoint: COPY types every cell as it reads it (no row passes
-through Python, no second parse in SQL), and one INSERT … SELECT takes the rows into `readings` in
-primary-key order with every check as a join condition. If any line is unreadable, refused or already
-stored, the counts differ (or COPY or the primary key raises) and the savepoint is rolled back: the
+through Python, no second parse in SQL), one statement keeps the rows that pass every check (join
+conditions) sorted by the primary key, and one INSERT takes them into `readings`. If any line is
+unreadable, refused or already stored, the counts differ (or COPY or the primary key raises) and the
+savepoint is rolled back: the
 careful path (`importer`) then judges the file line by line and reports each refusal. The result is
 the same either way; only the time differs.
 """
@@ -29,26 +30,33 @@ CREATE TEMP TABLE typed_lines (meter_serial text, start_at timestamptz, end_at t
     status text) ON COMMIT DROP
 """
 
+# sorted once here: the insert then fills the primary key in order and the digest reads presorted rows
+_CHECK = """
+CREATE TEMP TABLE clean ON COMMIT DROP AS
+SELECT s.meter_serial, o.contract_id, s.start_at, s.end_at, s.value_kwh,
+       coalesce(nullif(trim(s.status), ''), '0') = '0' AS commercial
+FROM typed_lines s
+JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
+      FROM meters ORDER BY serial, registered_at DESC) o ON o.serial = s.meter_serial
+LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
+WHERE s.value_kwh >= 0 AND s.end_at > s.start_at
+  AND s.start_at >= o.installed_at AND s.start_at < o.removed_at
+  AND (t.contract_id IS NULL OR (s.start_at >= t.readings_from AND s.start_at < t.readings_until))
+  AND s.start_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
+  AND s.end_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
+ORDER BY s.meter_serial, s.start_at
+"""
+
 _INSERT = """
-WITH taken AS (
-    INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_no)
-    SELECT s.meter_serial, o.contract_id, 'interval', s.start_at, s.end_at, s.value_kwh, :side,
-           coalesce(nullif(trim(s.status), ''), '0') = '0', :f
-    FROM typed_lines s
-    JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
-          FROM meters ORDER BY serial, registered_at DESC) o ON o.serial = s.meter_serial
-    LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
-    WHERE s.value_kwh >= 0 AND s.end_at > s.start_at
-      AND s.start_at >= o.installed_at AND s.start_at < o.removed_at
-      AND (t.contract_id IS NULL OR (s.start_at >= t.readings_from AND s.start_at < t.readings_until))
-      AND s.start_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
-      AND s.end_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
-    ORDER BY s.meter_serial, s.start_at
-    RETURNING contract_id, start_at
-)
+INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_no)
+SELECT meter_serial, contract_id, 'interval', start_at, end_at, value_kwh, :side, commercial, :f
+FROM clean ORDER BY meter_serial, start_at
+"""
+
+_SUMMARY = """
 SELECT count(*) AS accepted, min(start_at) AS first_at, max(start_at) AS last_at,
        array_agg(DISTINCT contract_id) AS contracts
-FROM taken
+FROM clean
 """
 
 
@@ -67,17 +75,19 @@ async def take_clean_intervals(conn, body: bytes, header: list[str], *, time_zon
         return None
     savepoint = await conn.begin_nested()
     try:
-        await conn.execute(text("SELECT set_config('TimeZone', :zone, true), set_config('DateStyle', 'ISO, YMD', true)"),
-                           {"zone": time_zone})
+        await conn.execute(text("SELECT set_config('TimeZone', :zone, true),"
+                                " set_config('DateStyle', 'ISO, YMD', true)"), {"zone": time_zone})
         await conn.execute(text(_PREPARE))
         named = {"start": "start_at", "end": "end_at"}
         driver = (await conn.get_raw_connection()).driver_connection
         lines = await driver.copy_to_table("typed_lines", source=io.BytesIO(body), format="csv", header=True,
                                            columns=[named.get(name, name) for name in header])
-        taken = (await conn.execute(text(_INSERT), {"side": side, "f": file_no})).one()
-        if taken.accepted != int(lines.split()[-1]):
+        checked = await conn.execute(text(_CHECK))
+        if checked.rowcount != int(lines.split()[-1]):
             await savepoint.rollback()
             return None
+        await conn.execute(text(_INSERT), {"side": side, "f": file_no})
+        taken = (await conn.execute(text(_SUMMARY))).one()
     except (DBAPIError, asyncpg.PostgresError):
         # a cell COPY cannot type, or a row the primary key already holds: judged line by line instead
         await savepoint.rollback()

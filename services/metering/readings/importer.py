@@ -138,7 +138,8 @@ async def stage_csv(conn, raw: bytes, time_zone: str) -> str:
     await conn.execute(text(f"CREATE TEMP TABLE raw_lines (line bigint GENERATED ALWAYS AS IDENTITY, "
                             f"{', '.join(c + ' text' for c in columns)}) ON COMMIT DROP"))
     driver = (await conn.get_raw_connection()).driver_connection
-    await driver.copy_to_table("raw_lines", source=io.BytesIO(_without_bom(raw)), columns=columns, format="csv", header=True)
+    await driver.copy_to_table("raw_lines", source=io.BytesIO(_without_bom(raw)), columns=columns, format="csv",
+                               header=True)
     named = dict(zip(header, columns, strict=True))
     start, end = (named["read_at"], None) if kind == "register" else (named["start"], named["end"])
     value = named["register_kwh"] if kind == "register" else named["value_kwh"]
@@ -181,10 +182,10 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
                                            side=side, file_no=file_no)
         if taken is not None:
             rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
-                rows="(SELECT meter_serial, 'interval' AS kind, start_at, value_kwh FROM typed_lines) clean")))
+                rows="(SELECT meter_serial, 'interval' AS kind, start_at, value_kwh FROM clean) clean")))
             summary = Summary(taken.accepted, taken.first_at, taken.last_at, taken.contracts, rows_digest)
-            await _record(service, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name, format=format, side=side,
-                          context=context)
+            await _record(service, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name,
+                          format=format, side=side, context=context)
             return ImportReport(digest, False, taken.accepted, [], 0)
     await conn.execute(text(_STAGED))
     rejected: list[dict[str, Any]] = []
@@ -204,7 +205,8 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
     counted = (await conn.execute(text(
         "SELECT count(*) AS accepted, min(start_at) AS first_at, max(start_at) AS last_at,"
         " array_agg(DISTINCT contract_id) AS contracts FROM incoming WHERE verdict = 'accepted'"))).one()
-    rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(rows="(SELECT * FROM incoming WHERE verdict = 'accepted') a")))
+    rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
+        rows="(SELECT * FROM incoming WHERE verdict = 'accepted') a")))
     await conn.execute(text("""
         INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_no)
         SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, :side, commercial, :f
@@ -212,8 +214,8 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
     """), {"side": side, "f": file_no})
     summary = Summary(counted.accepted, counted.first_at, counted.last_at,
                       [c for c in (counted.contracts or []) if c], rows_digest)
-    await _record(service, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name, format=format, side=side,
-                  context=context)
+    await _record(service, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name,
+                  format=format, side=side, context=context)
     return ImportReport(digest, False, summary.accepted, rejected, skipped)
 
 
