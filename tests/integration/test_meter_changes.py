@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.integration.test_ledger_api import signed_contract
-from tests.support import auth, eventually
+from tests.integration.test_readings_import import metered_contract
+from tests.support import auth
 
 READINGS = """meter_serial,read_at,register_kwh
 01214368,2022-03-01T00:00:00+06:00,1000.0000
@@ -24,14 +24,8 @@ AFTER = """meter_serial,read_at,register_kwh
 
 
 async def test_replacement_and_ratio_change_split_the_day(system):
-    contract_id = await signed_contract(system)
+    contract_id = await metered_contract(system)
     client = system.clients["metering"]
-
-    async def meters_known():
-        r = await client.get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
     assert (await client.post("/readings/import", content=READINGS.encode(), headers=auth())).json()["accepted"] == 5
     replacement = {"new_serial": "01300001", "final_reading_old": "1000.7000", "initial_reading_new": "0",
                    "at": "2022-03-02T10:00:00+06:00"}

@@ -10,8 +10,8 @@ import sys
 import uvicorn
 
 from shared.devinfra.ports import free_port
-from tests.integration.test_ledger_api import signed_contract
-from tests.support import TOKENS, auth, eventually
+from tests.integration.test_readings_import import metered_contract
+from tests.support import TOKENS, eventually
 
 FILE = """meter_serial,read_at,register_kwh
 01214368,2022-04-01T00:00:00+06:00,1200.0000
@@ -30,13 +30,7 @@ async def run_cli(*arguments: str) -> tuple[int, str]:
 
 
 async def test_the_cli_uploads_with_progress_and_prints_the_report(system, tmp_path):
-    contract_id = await signed_contract(system)
-
-    async def meters_known():
-        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
+    await metered_contract(system)
     port = free_port()
     # the service is already running in this process; uvicorn only serves its routes over a real socket
     server = uvicorn.Server(uvicorn.Config(system["metering"].app, host="127.0.0.1", port=port, lifespan="off",

@@ -25,12 +25,8 @@ NO-SUCH-METER,2022-01-01T00:00:00+06:00,1
 """
 
 
-async def count(system, sql: str) -> int:
-    async with system["metering"].engine.connect() as conn:
-        return int(await conn.scalar(text(sql)))
-
-
-async def test_register_readings_file(system):
+async def metered_contract(system) -> str:
+    """A signed seed contract whose two meters metering has registered."""
     contract_id = await signed_contract(system)
 
     async def meters_known():
@@ -38,6 +34,16 @@ async def test_register_readings_file(system):
         return len(r.json()) == 2
 
     await eventually(meters_known)
+    return contract_id
+
+
+async def count(system, sql: str) -> int:
+    async with system["metering"].engine.connect() as conn:
+        return int(await conn.scalar(text(sql)))
+
+
+async def test_register_readings_file(system):
+    contract_id = await metered_contract(system)
     body = REGISTER.format(m1="01214368", m2="01214371").encode()
     client = system.clients["metering"]
     before = await count(system, "SELECT count(*) FROM readings")
@@ -103,13 +109,7 @@ async def test_80020_day_file_gets_its_receipt(system):
 
 
 async def test_the_actual_balance_is_reconciled_with_the_measured_month(system):
-    contract_id = await signed_contract(system)
-
-    async def meters_known():
-        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
+    contract_id = await metered_contract(system)
     # July 2022 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
     # meter 01214371 +0.01 a day (× 21,000 = 210 kWh): 1,090 kWh a day, 31 × 1,090 = 33,790 kWh
     lines = ["meter_serial,read_at,register_kwh"]
@@ -152,13 +152,7 @@ async def _import_and_roll_back(service, raw: bytes) -> tuple[dict, list]:
 
 
 async def test_the_clean_and_the_careful_path_store_the_same(system):
-    contract_id = await signed_contract(system)
-
-    async def meters_known():
-        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
+    await metered_contract(system)
     lines = ["meter_serial,start,end,value_kwh,status"]
     for hour in range(24):
         start, end = f"2022-05-01T{hour:02d}:00:00+06:00", f"2022-05-01T{hour + 1:02d}:00:00+06:00"
