@@ -12,20 +12,38 @@ from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import EventStore, StoredEvent
 
 Apply = Callable[[AsyncConnection, Event, StoredEvent], Awaitable[None]]
+# a run of consecutive events of one type in one statement (hundreds of thousands of daily volumes)
+ApplyMany = Callable[[AsyncConnection, Sequence[tuple[Event, StoredEvent]]], Awaitable[None]]
 REBUILD_BATCH = 2_000
 
 
 class Projector:
-    def __init__(self, registry: EventRegistry, tables: Sequence[str], handlers: dict[str, Apply]):
+    def __init__(self, registry: EventRegistry, tables: Sequence[str], handlers: dict[str, Apply],
+                 batch_handlers: dict[str, ApplyMany] | None = None):
         self.registry = registry
         self.tables = list(tables)
         self.handlers = handlers
+        self.batch_handlers = batch_handlers or {}
 
-    async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent]) -> None:
-        for stored in events:
-            handler = self.handlers.get(stored.envelope.event_type)
-            if handler is not None:
-                await handler(conn, self.registry.decode(stored.envelope), stored)
+    async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent],
+                    decoded: Sequence[Event] | None = None) -> None:
+        """`decoded`: the payloads the command just appended, when at hand (no second decode)."""
+        assert decoded is None or len(decoded) == len(events)
+        run: list[tuple[Event, StoredEvent]] = []
+        for index, stored in enumerate(events):
+            event_type = stored.envelope.event_type
+            if run and run[-1][1].envelope.event_type != event_type:
+                await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
+                run = []
+            if event_type not in self.batch_handlers and event_type not in self.handlers:
+                continue
+            event = decoded[index] if decoded is not None else self.registry.decode(stored.envelope)
+            if event_type in self.batch_handlers:
+                run.append((event, stored))
+            else:
+                await self.handlers[event_type](conn, event, stored)
+        if run:
+            await self.batch_handlers[run[-1][1].envelope.event_type](conn, run)
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
                       recorded_until: datetime | None = None) -> int:

@@ -116,7 +116,7 @@ class Service:
         stored = await self.store.append(uow.conn, stream_id=stream_id, expected_version=expected_version,
                                          contract_id=contract_id, occurred_at=occurred_at, events=events,
                                          context=context)
-        await self.projector.apply(uow.conn, stored)
+        await self.projector.apply(uow.conn, stored, decoded=events)
         return stored
 
     def unit_of_work(self) -> UnitOfWork:

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from services.metering.commands import run_command
 from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import WorkingCalendar
-from shared.db import in_transaction
-from shared.service import Service, command_context, get_service
+from shared.service import Service, get_service
 
 router = APIRouter(tags=["volume acts"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -33,20 +33,13 @@ def at_start_of(day: date) -> datetime:
 async def run(service: Service, request: Request, actor: Actor, contract_id: str, on: date,
               decide: Callable[[acts.ContractActs | None], list]) -> list[dict[str, Any]]:
     """One transaction: fold the contract's acts, decide, append; retried if another command won a race."""
-    context = command_context(request, actor, service)
 
-    async def body(uow) -> list[dict[str, Any]]:
-        stored = await service.store.read_stream(uow.conn, acts.stream_id(contract_id))
-        state = acts.fold(service.store.registry.decode(s.envelope) for s in stored)
-        events = decide(state)
-        if not events:
-            return []
-        recorded = await service.record(uow, stream_id=acts.stream_id(contract_id),
-                                        expected_version=state.version if state else 0, contract_id=contract_id,
-                                        occurred_at=at_start_of(on), events=events, context=context)
-        return [s.envelope.payload for s in recorded]
+    async def decided(state, _conn):
+        return decide(state)
 
-    return await in_transaction(service.engine, body)
+    return await run_command(service, request, actor, stream_id=acts.stream_id(contract_id), contract_id=contract_id,
+                             occurred_at=at_start_of(on), fold=acts.fold,
+                             version=lambda state: state.version if state else 0, decide=decided)
 
 
 class RecordActualBalance(BaseModel):

@@ -7,6 +7,7 @@ from services.metering.api import router
 from services.metering.handlers import HANDLERS
 from services.metering.projection import projector
 from services.metering.readings_api import router as readings_router
+from services.metering.reports_api import router as reports_router
 from shared.events import topic_of
 from shared.service import ServiceDefinition
 
@@ -15,7 +16,7 @@ definition = ServiceDefinition(
     title="Metering",
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
-    routers=[router, acts_router, readings_router],
+    routers=[router, acts_router, readings_router, reports_router],
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 

@@ -1,4 +1,4 @@
-"""Read model of metering: the meters of every contract with their multipliers."""
+"""Read models of metering: meters through time (multipliers, replacements), contract terms, acts, volumes."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.metering.domain.meters import reading_window
 from shared.events import registry
 from shared.events.metering import (
     ActualBalanceRecorded,
+    ContractTermsNoted,
     MeterRegistered,
+    MeterReplaced,
     PreliminaryActReceived,
+    TransformerRatioChanged,
     VolumeActAccepted,
     VolumeActDisputed,
     VolumeActIssued,
@@ -33,6 +37,63 @@ async def on_meter_registered(conn: AsyncConnection, event: MeterRegistered, sto
          "class": event.accuracy_class, "ct": event.ct_ratio, "vt": event.vt_ratio,
          "multiplier": event.multiplier, "at": stored.envelope.occurred_at},
     )
+    await conn.execute(
+        text("INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio, multiplier)"
+             " VALUES (:c, :s, '-infinity', :ct, :vt, :m)"),
+        {"c": event.contract_id, "s": event.serial, "ct": event.ct_ratio, "vt": event.vt_ratio,
+         "m": event.multiplier})
+
+
+async def _mark(conn: AsyncConnection, contract_id: str, serial: str, at, register_kwh, cause: str) -> None:
+    await conn.execute(
+        text("INSERT INTO register_marks (contract_id, serial, at, register_kwh, cause)"
+             " VALUES (:c, :s, :at, :r, :why)"),
+        {"c": contract_id, "s": serial, "at": at, "r": register_kwh, "why": cause})
+
+
+async def on_meter_replaced(conn: AsyncConnection, event: MeterReplaced, stored: StoredEvent) -> None:
+    keys = {"c": event.contract_id, "old": event.old_serial, "new": event.new_serial, "at": event.at}
+    await conn.execute(text("UPDATE meters SET removed_at = :at WHERE contract_id = :c AND serial = :old"), keys)
+    # the transformers stay: the new meter inherits the point and the multiplier in force
+    await conn.execute(text("""
+        INSERT INTO meters (serial, contract_id, delivery_point_code, delivery_point_name, voltage_kv, meter_type,
+            accuracy_class, ct_ratio, vt_ratio, multiplier, registered_at, installed_at)
+        SELECT :new, contract_id, delivery_point_code, delivery_point_name, voltage_kv, :type, :class, ct_ratio,
+               vt_ratio, multiplier, :at, :at
+        FROM meters WHERE contract_id = :c AND serial = :old
+    """), {**keys, "type": event.meter_type, "class": event.accuracy_class})
+    await conn.execute(text("""
+        INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio, multiplier)
+        SELECT contract_id, :new, :at, ct_ratio, vt_ratio, multiplier
+        FROM meters WHERE contract_id = :c AND serial = :old
+    """), keys)
+    await _mark(conn, event.contract_id, event.old_serial, event.at, event.final_reading_old, "removed")
+    await _mark(conn, event.contract_id, event.new_serial, event.at, event.initial_reading_new, "installed")
+
+
+async def on_ratio_changed(conn: AsyncConnection, event: TransformerRatioChanged, stored: StoredEvent) -> None:
+    keys = {"c": event.contract_id, "s": event.serial, "at": event.effective_at, "ct": event.ct_ratio,
+            "vt": event.vt_ratio, "m": event.multiplier}
+    await conn.execute(text("INSERT INTO meter_ratios (contract_id, serial, effective_from, ct_ratio, vt_ratio,"
+                            " multiplier) VALUES (:c, :s, :at, :ct, :vt, :m)"), keys)
+    await conn.execute(text("UPDATE meters SET ct_ratio = :ct, vt_ratio = :vt, multiplier = :m"
+                            " WHERE contract_id = :c AND serial = :s"), keys)
+    if event.register_kwh is not None:
+        await _mark(conn, event.contract_id, event.serial, event.effective_at, event.register_kwh, "ratio_changed")
+
+
+async def on_terms(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
+    window = reading_window(event)
+    await conn.execute(text("""
+        INSERT INTO contract_terms (contract_id, delivery_start, delivery_end, time_zone, deadline_time_zone,
+            readings_from, readings_until)
+        VALUES (:c, :start, :end, :zone, :deadline_zone, :readings_from, :readings_until)
+        ON CONFLICT (contract_id) DO UPDATE SET delivery_start = excluded.delivery_start,
+            delivery_end = excluded.delivery_end, time_zone = excluded.time_zone,
+            deadline_time_zone = excluded.deadline_time_zone, readings_from = excluded.readings_from,
+            readings_until = excluded.readings_until
+    """), {"c": event.contract_id, "start": event.delivery_start, "end": event.delivery_end, "zone": event.time_zone,
+           "deadline_zone": event.deadline_time_zone, "readings_from": window[0], "readings_until": window[1]})
 
 
 async def on_balance(conn: AsyncConnection, event: ActualBalanceRecorded, stored: StoredEvent) -> None:
@@ -79,28 +140,41 @@ async def on_preliminary(conn: AsyncConnection, event: PreliminaryActReceived, s
          "t": event.on_time})
 
 
-async def on_volume(conn: AsyncConnection, event: VolumeMeasured, stored: StoredEvent) -> None:
+async def on_volumes(conn: AsyncConnection, events) -> None:
+    """A run of `VolumeMeasured` in one statement; a day measured twice in the run counts twice."""
+    newest: dict[tuple[str, object], tuple[VolumeMeasured, int]] = {}
+    for event, _stored in events:
+        key = (event.contract_id, event.day)
+        newest[key] = (event, newest[key][1] + 1 if key in newest else 1)
+    rows = [(e, n) for e, n in newest.values()]
     await conn.execute(
         text("""
             INSERT INTO daily_volumes (contract_id, day, volume_kwh, complete, meters, measured)
-            VALUES (:c, :d, :v, :complete, CAST(:m AS jsonb), 1)
+            SELECT * FROM unnest(CAST(:c AS text[]), CAST(:d AS date[]), CAST(:v AS numeric[]),
+                                 CAST(:complete AS boolean[]), CAST(:m AS jsonb[]), CAST(:n AS integer[]))
             ON CONFLICT (contract_id, day) DO UPDATE SET volume_kwh = excluded.volume_kwh,
-                complete = excluded.complete, meters = excluded.meters, measured = daily_volumes.measured + 1
+                complete = excluded.complete, meters = excluded.meters,
+                measured = daily_volumes.measured + excluded.measured
         """),
-        {"c": event.contract_id, "d": event.day, "v": event.volume_kwh, "complete": event.complete,
-         "m": json.dumps([m.model_dump(mode="json") for m in event.meters])})
+        {"c": [e.contract_id for e, _ in rows], "d": [e.day for e, _ in rows], "v": [e.volume_kwh for e, _ in rows],
+         "complete": [e.complete for e, _ in rows], "n": [n for _, n in rows],
+         "m": [json.dumps([m.model_dump(mode="json") for m in e.meters]) for e, _ in rows]})
 
 
 projector = Projector(
     registry,
-    tables=["meters", "volume_acts", "actual_balances", "preliminary_acts", "daily_volumes"],
+    tables=["meters", "meter_ratios", "register_marks", "contract_terms", "volume_acts", "actual_balances",
+            "preliminary_acts", "daily_volumes"],
     handlers={
+        ContractTermsNoted.event_type: on_terms,
         MeterRegistered.event_type: on_meter_registered,
+        MeterReplaced.event_type: on_meter_replaced,
+        TransformerRatioChanged.event_type: on_ratio_changed,
         ActualBalanceRecorded.event_type: on_balance,
         VolumeActIssued.event_type: on_act,
         VolumeActAccepted.event_type: on_accepted,
         VolumeActDisputed.event_type: on_disputed,
         PreliminaryActReceived.event_type: on_preliminary,
-        VolumeMeasured.event_type: on_volume,
     },
+    batch_handlers={VolumeMeasured.event_type: on_volumes},
 )

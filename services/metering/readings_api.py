@@ -77,8 +77,8 @@ async def measure_volumes(command: MeasureVolumes, request: Request,
     """Daily volumes of a contract from its readings; emits `VolumeMeasured` for each changed day."""
     zone(command.time_zone)
     async with service.unit_of_work() as uow:
-        events = await measure(service, uow, contract_id=command.contract_id, first=command.first_day,
+        events = await measure(service, uow, contract_ids=[command.contract_id], first=command.first_day,
                                last=command.last_day, zone=command.time_zone,
                                context=command_context(request, actor, service))
         await uow.commit()
-    return events
+    return [event.model_dump(mode="json") for event in events]

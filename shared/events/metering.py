@@ -150,3 +150,57 @@ class VolumeMeasured(Event):
     volume_kwh: Decimal
     complete: bool  # false when a meter lacks data: flagged, never silently zero
     meters: list[MeterDay]
+
+
+@registry.register
+class ContractTermsNoted(Event):
+    """What metering keeps of a contract's terms (from `ContractSigned`, again after `ContractAmended`):
+    the delivery term bounds which readings belong to it, the zones say where days and hours begin."""
+
+    event_type = "metering.ContractTermsNoted"
+    schema_version = 1
+
+    contract_id: str
+    delivery_start: datetime
+    delivery_end: datetime
+    time_zone: str
+    deadline_time_zone: str
+    amendment: str | None = None  # the amending document, when an amendment brought these terms
+
+
+@registry.register
+class MeterReplaced(Event):
+    """A delivery point got a new meter at `at`: the old meter's register stopped at its final reading,
+    the new one counts from its initial reading; the transformers (and so the multiplier) stay."""
+
+    event_type = "metering.MeterReplaced"
+    schema_version = 1
+
+    contract_id: str
+    delivery_point_code: str
+    old_serial: str
+    new_serial: str
+    meter_type: str
+    accuracy_class: str
+    final_reading_old: Decimal
+    initial_reading_new: Decimal
+    at: datetime
+
+
+@registry.register
+class TransformerRatioChanged(Event):
+    """The current or voltage transformers of a meter changed at `effective_at`: energy after it is
+    scaled by the new multiplier (CT ratio × VT ratio). The register reading at that moment, when
+    given, splits a register day between the two multipliers."""
+
+    event_type = "metering.TransformerRatioChanged"
+    schema_version = 1
+
+    contract_id: str
+    delivery_point_code: str
+    serial: str
+    ct_ratio: str
+    vt_ratio: str
+    multiplier: int
+    effective_at: datetime
+    register_kwh: Decimal | None = None

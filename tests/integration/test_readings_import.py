@@ -4,6 +4,7 @@ XML 80020 day file is answered with an 80021 receipt."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from sqlalchemy import text
@@ -20,7 +21,20 @@ NO-SUCH-METER,2022-01-01T00:00:00+06:00,1
 {m2},2022-01-01T00:00:00+06:00,500.5000
 {m2},2022-01-02T00:00:00+06:00,-3
 {m2},yesterday,5
+{m1},2023-01-03T00:00:00+06:00,1002
 """
+
+
+async def metered_contract(system) -> str:
+    """A signed seed contract whose two meters metering has registered."""
+    contract_id = await signed_contract(system)
+
+    async def meters_known():
+        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
+        return len(r.json()) == 2
+
+    await eventually(meters_known)
+    return contract_id
 
 
 async def count(system, sql: str) -> int:
@@ -29,13 +43,7 @@ async def count(system, sql: str) -> int:
 
 
 async def test_register_readings_file(system):
-    contract_id = await signed_contract(system)
-
-    async def meters_known():
-        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
+    contract_id = await metered_contract(system)
     body = REGISTER.format(m1="01214368", m2="01214371").encode()
     client = system.clients["metering"]
     before = await count(system, "SELECT count(*) FROM readings")
@@ -44,7 +52,10 @@ async def test_register_readings_file(system):
     assert report["accepted"] == 3, report
     assert {(r["line"], r["reason"]) for r in report["rejected"]} == {
         (5, "unknown_meter"), (6, "register_decreased"), (7, "duplicate_in_file"), (8, "negative_value"),
-        (9, "unreadable_line")}
+        (9, "unreadable_line"),
+        # the term ends 2023-01-01 00:00 UTC+1 = 04:00 Astana: its last day's closing register is at
+        # 2023-01-02 00:00 Astana, so a reading a day later belongs to no day of the contract
+        (10, "outside_contract_term")}
     assert await count(system, "SELECT count(*) FROM readings") == before + 3
     again = (await client.post("/readings/import", params={"format": "csv"}, content=body, headers=auth())).json()
     assert again["already_imported"] is True and again["accepted"] == 0
@@ -98,30 +109,62 @@ async def test_80020_day_file_gets_its_receipt(system):
 
 
 async def test_the_actual_balance_is_reconciled_with_the_measured_month(system):
-    contract_id = await signed_contract(system)
-
-    async def meters_known():
-        r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
-
-    await eventually(meters_known)
-    # January 2023 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
+    contract_id = await metered_contract(system)
+    # July 2022 at every midnight: meter 01214368 +0.02 a day (× 44,000 = 880 kWh),
     # meter 01214371 +0.01 a day (× 21,000 = 210 kWh): 1,090 kWh a day, 31 × 1,090 = 33,790 kWh
     lines = ["meter_serial,read_at,register_kwh"]
     for day in range(32):
-        # Astana midnight in 2023 is UTC+6 (the single UTC+5 zone began on 2024-03-01)
-        midnight = f"2023-{1 if day < 31 else 2:02d}-{day + 1 if day < 31 else 1:02d}T00:00:00+06:00"
+        # Astana midnight in 2022 is UTC+6 (the single UTC+5 zone began on 2024-03-01)
+        midnight = f"2022-{7 if day < 31 else 8:02d}-{day + 1 if day < 31 else 1:02d}T00:00:00+06:00"
         lines.append(f"01214368,{midnight},{Decimal('2000') + Decimal('0.02') * day}")
         lines.append(f"01214371,{midnight},{Decimal('3000') + Decimal('0.01') * day}")
     client = system.clients["metering"]
     imported = (await client.post("/readings/import", content="\n".join(lines).encode(), headers=auth())).json()
     assert imported["accepted"] == 64, imported
     measured = (await client.post("/volumes/measure", headers=auth(), json={
-        "contract_id": contract_id, "first_day": "2023-01-01", "last_day": "2023-01-31"})).json()
+        "contract_id": contract_id, "first_day": "2022-07-01", "last_day": "2022-07-31"})).json()
     assert len(measured) == 31 and all(Decimal(d["volume_kwh"]) == Decimal("1090") for d in measured)
     recorded = (await client.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
-        "period": "2023-01", "volume_kwh": "34000", "published_on": "2023-02-03"})).json()
+        "period": "2022-07", "volume_kwh": "34000", "published_on": "2022-08-03"})).json()
     # the system operator's 34,000 against the meters' 33,790: +210 kWh, reported, the balance counts
     assert Decimal(recorded[0]["meter_volume_kwh"]) == Decimal("33790")
     assert Decimal(recorded[0]["difference_kwh"]) == Decimal("210")
     assert Decimal(recorded[1]["volume_kwh"]) == Decimal("34000")
+
+
+async def _import_and_roll_back(service, raw: bytes) -> tuple[dict, list]:
+    """Imports in a transaction that is rolled back: what was recorded, then nothing is kept."""
+    from datetime import UTC, datetime
+
+    from services.metering.readings.importer import import_readings
+    from shared.eventstore import CommandContext
+
+    async with service.unit_of_work() as uow:
+        report = await import_readings(service, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
+                                       file_name="paths.csv", side="secondary",
+                                       context=CommandContext(actor="test", recorded_at=datetime.now(UTC)))
+        event = json.loads(await uow.conn.scalar(text(
+            "SELECT convert_from(body, 'UTF8') FROM event_store ORDER BY position DESC LIMIT 1")))
+        stored = (await uow.conn.execute(text(
+            "SELECT meter_serial, start_at, value_kwh, commercial FROM readings"
+            " WHERE kind = 'interval' AND start_at >= '2022-05-01' ORDER BY 1, 2"))).all()
+    return {**report.to_json(), "rows_digest": event["payload"]["rows_digest"]}, stored
+
+
+async def test_the_clean_and_the_careful_path_store_the_same(system):
+    await metered_contract(system)
+    lines = ["meter_serial,start,end,value_kwh,status"]
+    for hour in range(24):
+        start, end = f"2022-05-01T{hour:02d}:00:00+06:00", f"2022-05-01T{hour + 1:02d}:00:00+06:00"
+        lines += [f"01214368,{start},{end if hour < 23 else '2022-05-02T00:00:00+06:00'},0.{hour:04d},0",
+                  f"01214371,{start},{end if hour < 23 else '2022-05-02T00:00:00+06:00'},1.5,{hour % 2}"]
+    clean = ("\n".join(lines) + "\n").encode()
+    # the same rows and one line for an unknown meter: no longer clean, judged line by line
+    careful = clean + b"NO-SUCH,2022-05-01T00:00:00+06:00,2022-05-01T01:00:00+06:00,1,0\n"
+    fast, fast_rows = await _import_and_roll_back(system["metering"], clean)
+    slow, slow_rows = await _import_and_roll_back(system["metering"], careful)
+    assert (fast["accepted"], fast["rejected"]) == (48, [])
+    assert (slow["accepted"], [r["reason"] for r in slow["rejected"]]) == (48, ["unknown_meter"])
+    assert fast["rows_digest"] == slow["rows_digest"]
+    assert fast_rows == slow_rows and len(fast_rows) == 48
+    assert sum(1 for row in fast_rows if not row.commercial) == 12  # status 1 on the odd hours of 01214371

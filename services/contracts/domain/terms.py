@@ -6,13 +6,12 @@ form and try again; nothing is recorded until every check passes.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from shared.calendar import zone
 from shared.errors import ValidationFailed
 from shared.events.contracts import ContractTerms, DeliveryPointTerms, PartyTerms, PricePeriodTerms
 from shared.identifiers import validate_bic, validate_bin, validate_iban
 from shared.money import MINOR_UNITS
+from shared.transformers import ratio
 
 
 def check_terms(terms: ContractTerms) -> None:
@@ -95,18 +94,6 @@ def _check_planned_volumes(terms: ContractTerms) -> None:
         if volume.volume_kwh < 0:
             raise ValidationFailed("a planned volume cannot be negative", reason="negative_volume",
                                    details={"field": "planned_volumes", "month": volume.month})
-
-
-def ratio(text: str) -> Fraction:
-    """A transformer ratio written as the contract does, e.g. "200/5" or "110000/100"."""
-    try:
-        primary, secondary = (int(part.replace(" ", "")) for part in text.split("/"))
-        if primary <= 0 or secondary <= 0:
-            raise ValueError
-    except ValueError:
-        raise ValidationFailed(f"transformer ratio {text!r} is not 'primary/secondary'",
-                               reason="invalid_transformer_ratio") from None
-    return Fraction(primary, secondary)
 
 
 def _check_delivery_points(points: list[DeliveryPointTerms]) -> None:

@@ -1,23 +1,170 @@
-"""Commercial metering at the delivery points (Appendix 2): one meter per point, registered on signing."""
+"""Commercial metering at the delivery points (Appendix 2): the meters of a contract through time.
+
+A point starts with the meter named in the signed contract; a metering engineer later records a
+replacement (the old meter's final and the new meter's initial register reading at the same moment)
+or a changed transformer ratio (a new multiplier from that moment on). Each is an event dated from
+the moment it applies, so a day is measured with the meter and multiplier in force in each part of it.
+"""
 
 from __future__ import annotations
 
-from shared.events.contracts import ContractSigned
-from shared.events.metering import MeterRegistered
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.contracts import ContractAmended, ContractSigned, ContractTerms
+from shared.events.metering import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.events.registry import Event
+from shared.transformers import multiplier as ct_times_vt
 
 
 def stream_id(contract_id: str) -> str:
     return f"meters-{contract_id}"
 
 
-def register_meters(signed: ContractSigned) -> list[Event]:
-    return [
+@dataclass(frozen=True)
+class Meter:
+    serial: str
+    point_code: str
+    multiplier: int
+    meter_type: str
+    accuracy_class: str
+    installed_at: datetime | None   # None: since the contract began
+    removed_at: datetime | None = None
+    last_change_at: datetime | None = None   # installation or the latest ratio change
+
+
+@dataclass
+class ContractMeters:
+    contract_id: str
+    version: int = 0
+    terms: ContractTermsNoted | None = None
+    meters: dict[str, Meter] = field(default_factory=dict)   # every serial the contract ever had
+
+    def current(self, serial: str) -> Meter:
+        meter = self.meters.get(serial)
+        if meter is None:
+            raise NotFound(f"meter {serial} is not a meter of contract {self.contract_id}", reason="unknown_meter")
+        if meter.removed_at is not None:
+            raise Conflict(f"meter {serial} was replaced at {meter.removed_at.isoformat()}",
+                           reason="meter_already_replaced")
+        return meter
+
+
+def fold(contract_id: str, events: Iterable[Event]) -> ContractMeters:
+    state = ContractMeters(contract_id)
+    for event in events:
+        state.version += 1
+        if isinstance(event, ContractTermsNoted):
+            state.terms = event
+        elif isinstance(event, MeterRegistered):
+            state.meters[event.serial] = Meter(event.serial, event.delivery_point_code, event.multiplier,
+                                                 event.meter_type, event.accuracy_class, None)
+        elif isinstance(event, MeterReplaced):
+            old = state.meters[event.old_serial]
+            state.meters[event.old_serial] = replace(old, removed_at=event.at)
+            state.meters[event.new_serial] = Meter(event.new_serial, old.point_code, old.multiplier,
+                                                   event.meter_type, event.accuracy_class, event.at,
+                                                   last_change_at=event.at)
+        elif isinstance(event, TransformerRatioChanged):
+            state.meters[event.serial] = replace(state.meters[event.serial], multiplier=event.multiplier,
+                                                 last_change_at=event.effective_at)
+    return state
+
+
+def _noted_terms(contract_id: str, terms: ContractTerms, amendment: str | None) -> ContractTermsNoted:
+    return ContractTermsNoted(contract_id=contract_id, delivery_start=terms.delivery_start,
+                              delivery_end=terms.delivery_end, time_zone=terms.time_zone,
+                              deadline_time_zone=terms.deadline_time_zone, amendment=amendment)
+
+
+def learn_contract(state: ContractMeters, event: ContractSigned | ContractAmended) -> list[Event]:
+    """The terms metering keeps and the meters of points it does not know yet. A meter named anew for a
+    known point is not taken from the terms: its replacement needs the two register readings of that
+    moment, which only the metering engineer's `MeterReplaced` records."""
+    amendment = event.document_number if isinstance(event, ContractAmended) else None
+    noted = _noted_terms(event.contract_id, event.terms, amendment)
+    events: list[Event] = []
+    if state.terms is None or noted.model_dump(exclude={"amendment"}) != state.terms.model_dump(exclude={"amendment"}):
+        events.append(noted)
+    known_points = {m.point_code for m in state.meters.values()}
+    events += [
         MeterRegistered(
-            contract_id=signed.contract_id, delivery_point_code=point.code, delivery_point_name=point.name,
+            contract_id=event.contract_id, delivery_point_code=point.code, delivery_point_name=point.name,
             voltage_kv=point.voltage_kv, serial=point.meter.serial, meter_type=point.meter.meter_type,
             accuracy_class=point.meter.accuracy_class, ct_ratio=point.meter.ct_ratio,
             vt_ratio=point.meter.vt_ratio, multiplier=point.meter.multiplier,
         )
-        for point in signed.terms.delivery_points
+        for point in event.terms.delivery_points
+        if point.code not in known_points and point.meter.serial not in state.meters
     ]
+    return events
+
+
+def reading_window(terms: ContractTermsNoted) -> tuple[datetime, datetime]:
+    """Readings belong to the contract from the midnight that begins its first delivery day to the
+    midnight that ends its last, in the zone the schedule's days and hours are counted in (Astana):
+    a term that starts at 00:00 UTC+1 still has its first day's opening register at 00:00 Astana."""
+    zone = ZoneInfo(terms.deadline_time_zone)
+    start = datetime.combine(terms.delivery_start.astimezone(zone).date(), time(0), zone)
+    local_end = terms.delivery_end.astimezone(zone)
+    end = datetime.combine(local_end.date(), time(0), zone)
+    if end < local_end:
+        end = datetime.combine(local_end.date() + timedelta(days=1), time(0), zone)
+    return start, end
+
+
+def _after_last_change(meter: Meter, at: datetime) -> None:
+    if meter.last_change_at is not None and at <= meter.last_change_at:
+        raise Conflict(f"meter {meter.serial} last changed at {meter.last_change_at.isoformat()}; a change must "
+                       "come after it", reason="before_last_change")
+
+
+def _reading(name: str, value: Decimal) -> None:
+    if value < 0:
+        raise ValidationFailed(f"{name} cannot be negative", reason="negative_reading", details={"field": name})
+
+
+def replace_meter(state: ContractMeters, *, old_serial: str, new_serial: str, meter_type: str | None,
+                  accuracy_class: str | None, final_reading_old: Decimal, initial_reading_new: Decimal,
+                  at: datetime, last_stored_reading: Decimal | None) -> list[Event]:
+    """`last_stored_reading` is the old meter's newest stored register reading up to `at`: the final
+    reading cannot be below it (a register only counts up)."""
+    old = state.current(old_serial)
+    if new_serial == old_serial or new_serial in state.meters:
+        raise Conflict(f"meter {new_serial} is already known for this contract", reason="serial_in_use")
+    _after_last_change(old, at)
+    _reading("final_reading_old", final_reading_old)
+    _reading("initial_reading_new", initial_reading_new)
+    if last_stored_reading is not None and final_reading_old < last_stored_reading:
+        raise ValidationFailed(f"the final reading {final_reading_old} is below the stored reading "
+                               f"{last_stored_reading}", reason="final_reading_below_stored",
+                               details={"stored": str(last_stored_reading)})
+    return [MeterReplaced(contract_id=state.contract_id, delivery_point_code=old.point_code, old_serial=old_serial,
+                          new_serial=new_serial, meter_type=meter_type or old.meter_type,
+                          accuracy_class=accuracy_class or old.accuracy_class, final_reading_old=final_reading_old,
+                          initial_reading_new=initial_reading_new, at=at)]
+
+
+def change_transformer_ratio(state: ContractMeters, *, serial: str, ct_ratio: str, vt_ratio: str,
+                             multiplier: int | None, effective_at: datetime,
+                             register_kwh: Decimal | None) -> list[Event]:
+    meter = state.current(serial)
+    _after_last_change(meter, effective_at)
+    product = ct_times_vt(ct_ratio, vt_ratio)
+    # Appendix 2: multiplier = CT × VT, e.g. 300/5 × 35000/100 = 60 × 350 = 21,000
+    if product.denominator != 1:
+        raise ValidationFailed(f"CT × VT = {product} is not a whole multiplier", reason="multiplier_not_whole")
+    if multiplier is not None and multiplier != product.numerator:
+        raise ValidationFailed(f"multiplier {multiplier} is not CT × VT = {product}", reason="multiplier_mismatch",
+                               details={"expected": str(product)})
+    if product.numerator == meter.multiplier:
+        raise Conflict(f"meter {serial} already has the multiplier {meter.multiplier}", reason="ratio_unchanged")
+    if register_kwh is not None:
+        _reading("register_kwh", register_kwh)
+    return [TransformerRatioChanged(contract_id=state.contract_id, delivery_point_code=meter.point_code, serial=serial,
+                                    ct_ratio=ct_ratio, vt_ratio=vt_ratio, multiplier=product.numerator,
+                                    effective_at=effective_at, register_kwh=register_kwh)]

@@ -6,6 +6,7 @@ Then one statement gives every row its verdict, and the accepted rows, the file 
 `ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
 Verdicts other than `accepted`/`already_stored` are reported per line and nothing of them is stored:
 `unreadable_line`, `missing_meter`, `negative_value`, `interval_ends_before_start`, `unknown_meter`,
+`meter_not_installed` (before its installation or after its replacement), `outside_contract_term`,
 `duplicate_in_file`, `conflicts_with_stored`, `register_decreased`.
 """
 
@@ -15,10 +16,12 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 
+from services.metering.readings.clean_path import take_clean_intervals
 from services.metering.readings.rows import ParsedReadings
 from shared.db import UnitOfWork
 from shared.errors import ValidationFailed
@@ -66,6 +69,11 @@ SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.comm
     CASE
         WHEN s.problem IS NOT NULL THEN s.problem
         WHEN o.serial IS NULL THEN 'unknown_meter'
+        -- a register may be read at the very moment of installation or removal, an interval only inside
+        WHEN s.start_at < o.installed_at OR s.start_at > o.removed_at
+             OR (s.kind = 'interval' AND s.start_at = o.removed_at) THEN 'meter_not_installed'
+        WHEN s.start_at < t.readings_from OR s.start_at > t.readings_until
+             OR (s.kind = 'interval' AND s.start_at = t.readings_until) THEN 'outside_contract_term'
         WHEN (min(s.value_kwh) OVER same) <> (max(s.value_kwh) OVER same) AND row_number() OVER first_of > 1
             THEN 'duplicate_in_file'
         WHEN r.value_kwh IS NOT NULL AND r.value_kwh <> s.value_kwh THEN 'conflicts_with_stored'
@@ -73,8 +81,10 @@ SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.comm
         ELSE 'accepted'
     END AS verdict
 FROM staged s
-LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id FROM meters ORDER BY serial, registered_at DESC) o
+LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
+           FROM meters ORDER BY serial, registered_at DESC) o
     ON o.serial = s.meter_serial
+LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
 LEFT JOIN readings r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
 WINDOW same AS (PARTITION BY s.meter_serial, s.kind, s.start_at),
        first_of AS (PARTITION BY s.meter_serial, s.kind, s.start_at ORDER BY s.line)
@@ -128,8 +138,8 @@ async def stage_csv(conn, raw: bytes, time_zone: str) -> str:
     await conn.execute(text(f"CREATE TEMP TABLE raw_lines (line bigint GENERATED ALWAYS AS IDENTITY, "
                             f"{', '.join(c + ' text' for c in columns)}) ON COMMIT DROP"))
     driver = (await conn.get_raw_connection()).driver_connection
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    await driver.copy_to_table("raw_lines", source=io.BytesIO(body), columns=columns, format="csv", header=True)
+    await driver.copy_to_table("raw_lines", source=io.BytesIO(_without_bom(raw)), columns=columns, format="csv",
+                               header=True)
     named = dict(zip(header, columns, strict=True))
     start, end = (named["read_at"], None) if kind == "register" else (named["start"], named["end"])
     value = named["register_kwh"] if kind == "register" else named["value_kwh"]
@@ -148,12 +158,35 @@ async def stage_rows(conn, parsed: ParsedReadings) -> None:
                  for r in parsed.rows))
 
 
+# per meter, then over the meters: each aggregate stays small however long the file
+_ROWS_DIGEST = """
+SELECT encode(sha256(convert_to(coalesce(string_agg(meter_serial || ':' || meter_digest, E'\\n'
+       ORDER BY meter_serial), ''), 'UTF8')), 'hex')
+FROM (SELECT meter_serial, encode(sha256(convert_to(string_agg(kind || '|' || start_at::text || '|' || value_kwh::text,
+             E'\\n' ORDER BY kind, start_at), 'UTF8')), 'hex') AS meter_digest
+      FROM {rows} GROUP BY meter_serial) per_meter
+"""
+
+
 async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, parsed: ParsedReadings | None,
                           time_zone: str, file_name: str, side: str, context: CommandContext) -> ImportReport:
     digest = hashlib.sha256(raw).hexdigest()
     conn = uow.conn
     if await conn.scalar(text("SELECT 1 FROM reading_files WHERE file_sha256 = :h"), {"h": digest}):
         return ImportReport(digest, True, 0, [], 0)
+    # sorting millions of rows (digest, primary-key order) in memory rather than in temporary files
+    await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
+    file_no = int(await conn.scalar(text("SELECT nextval(pg_get_serial_sequence('reading_files', 'file_no'))")))
+    if format == "csv" and csv_layout(raw)[0] == "interval":
+        taken = await take_clean_intervals(conn, _without_bom(raw), csv_layout(raw)[1], time_zone=time_zone,
+                                           side=side, file_no=file_no)
+        if taken is not None:
+            rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
+                rows="(SELECT meter_serial, 'interval' AS kind, start_at, value_kwh FROM clean) clean")))
+            summary = Summary(taken.accepted, taken.first_at, taken.last_at, taken.contracts, rows_digest)
+            await _record(service, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name,
+                          format=format, side=side, context=context)
+            return ImportReport(digest, False, taken.accepted, [], 0)
     await conn.execute(text(_STAGED))
     rejected: list[dict[str, Any]] = []
     if format == "csv":
@@ -169,29 +202,48 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
     rejected += [{"line": row.line, "reason": row.verdict, "message": row.verdict.replace("_", " ")}
                  for row in refused]
     skipped = int(await conn.scalar(text("SELECT count(*) FROM incoming WHERE verdict = 'already_stored'")))
-    summary = (await conn.execute(text("""
-        SELECT count(*) AS accepted, min(start_at) AS first_at, max(start_at) AS last_at,
-               array_agg(DISTINCT contract_id) AS contracts,
-               encode(sha256(convert_to(coalesce(string_agg(
-                   meter_serial || '|' || kind || '|' || start_at::text || '|' || value_kwh::text, E'\\n'
-                   ORDER BY meter_serial, kind, start_at), ''), 'UTF8')), 'hex') AS rows_digest
-        FROM incoming WHERE verdict = 'accepted'
-    """))).one()
-    await conn.execute(
-        text("INSERT INTO reading_files (file_sha256, file_name, format, side, rows_accepted, rows_rejected,"
-             " imported_at) VALUES (:h, :n, :f, :s, :a, :r, :at)"),
-        {"h": digest, "n": file_name, "f": format, "s": side, "a": summary.accepted, "r": len(rejected),
-         "at": context.recorded_at})
+    counted = (await conn.execute(text(
+        "SELECT count(*) AS accepted, min(start_at) AS first_at, max(start_at) AS last_at,"
+        " array_agg(DISTINCT contract_id) AS contracts FROM incoming WHERE verdict = 'accepted'"))).one()
+    rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
+        rows="(SELECT * FROM incoming WHERE verdict = 'accepted') a")))
     await conn.execute(text("""
-        INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_sha256)
-        SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, :side, commercial, :h
-        FROM incoming WHERE verdict = 'accepted'
-    """), {"side": side, "h": digest})
-    contracts = [c for c in (summary.contracts or []) if c]
+        INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_no)
+        SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, :side, commercial, :f
+        FROM incoming WHERE verdict = 'accepted' ORDER BY meter_serial, kind, start_at
+    """), {"side": side, "f": file_no})
+    summary = Summary(counted.accepted, counted.first_at, counted.last_at,
+                      [c for c in (counted.contracts or []) if c], rows_digest)
+    await _record(service, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name,
+                  format=format, side=side, context=context)
+    return ImportReport(digest, False, summary.accepted, rejected, skipped)
+
+
+@dataclass(frozen=True)
+class Summary:
+    accepted: int
+    first_at: datetime | None
+    last_at: datetime | None
+    contracts: list[str]
+    rows_digest: str
+
+
+def _without_bom(raw: bytes) -> bytes:
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
+async def _record(service, uow: UnitOfWork, summary: Summary, rejected: list, *, file_no: int, digest: str,
+                  file_name: str,
+                  format: str, side: str, context: CommandContext) -> None:
+    """The file's record and its `ReadingsImported`, in the transaction that stored its rows."""
+    await uow.conn.execute(
+        text("INSERT INTO reading_files (file_no, file_sha256, file_name, format, side, rows_accepted, rows_rejected,"
+             " imported_at) OVERRIDING SYSTEM VALUE VALUES (:no, :h, :n, :f, :s, :a, :r, :at)"),
+        {"no": file_no, "h": digest, "n": file_name, "f": format, "s": side, "a": summary.accepted, "r": len(rejected),
+         "at": context.recorded_at})
     event = ReadingsImported(
-        contract_id=contracts[0] if len(contracts) == 1 else "*", file_sha256=digest, file_name=file_name,
-        format=format, side=side, rows_accepted=summary.accepted, rows_rejected=len(rejected),
+        contract_id=summary.contracts[0] if len(summary.contracts) == 1 else "*", file_sha256=digest,
+        file_name=file_name, format=format, side=side, rows_accepted=summary.accepted, rows_rejected=len(rejected),
         rows_digest=summary.rows_digest, first_at=summary.first_at, last_at=summary.last_at)
     await service.record(uow, stream_id=FILES_STREAM, expected_version=None, contract_id=event.contract_id,
                          occurred_at=context.recorded_at, events=[event], context=context)
-    return ImportReport(digest, False, summary.accepted, rejected, skipped)

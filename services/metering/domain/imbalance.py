@@ -1,0 +1,91 @@
+"""Hourly imbalance: the accepted hourly application against the hour's measured volume.
+
+Since 2023-07-01 Kazakhstan's balancing market settles imbalances hour by hour between the plan (the
+accepted application) and the actual volume. An hour is compared only when both are known: an hour
+without an accepted schedule, without meter data or with only part of it is flagged, never taken as 0.
+Hours follow the schedule's zone (the deadline zone, Astana): hour 0 is 00:00–01:00 there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from shared.errors import ValidationFailed
+from shared.events.metering import MeterDay
+
+BALANCING_MARKET_START = date(2023, 7, 1)
+MAX_REPORT_DAYS = 92
+
+
+class Flag:
+    OUTSIDE_TERM = "outside_term"
+    NO_APPLICATION = "no_application"
+    NO_METER_DATA = "no_meter_data"
+    INCOMPLETE_METER_DATA = "incomplete_meter_data"
+
+
+def check_report_range(first: date, last: date) -> None:
+    if first < BALANCING_MARKET_START:
+        raise ValidationFailed(f"hourly imbalances are settled from {BALANCING_MARKET_START} (the balancing market);"
+                               f" {first} is before it", reason="before_balancing_market",
+                               details={"from": BALANCING_MARKET_START.isoformat()})
+    if last < first or (last - first).days >= MAX_REPORT_DAYS:
+        raise ValidationFailed(f"report between 1 and {MAX_REPORT_DAYS} days at a time", reason="invalid_day_range")
+
+
+@dataclass(frozen=True)
+class HourImbalance:
+    day: date
+    hour: int
+    starts_at: datetime
+    accepted_kwh: Decimal | None
+    actual_kwh: Decimal | None
+    imbalance_kwh: Decimal | None   # actual − accepted: above 0 took more than accepted
+    flags: tuple[str, ...]
+
+
+def hour_imbalance(*, day: date, hour: int, starts_at: datetime, in_term: bool, accepted_kwh: Decimal | None,
+                   meters: list[MeterDay]) -> HourImbalance:
+    if not in_term:
+        return HourImbalance(day, hour, starts_at, None, None, None, (Flag.OUTSIDE_TERM,))
+    flags = []
+    if accepted_kwh is None:
+        flags.append(Flag.NO_APPLICATION)
+    measured = [m for m in meters if m.volume_kwh is not None]
+    actual = None
+    if not measured:
+        flags.append(Flag.NO_METER_DATA)
+    elif not all(m.complete for m in meters):
+        flags.append(Flag.INCOMPLETE_METER_DATA)
+    else:
+        actual = sum((m.volume_kwh for m in measured), Decimal(0))
+    imbalance = actual - accepted_kwh if actual is not None and accepted_kwh is not None else None
+    return HourImbalance(day, hour, starts_at, accepted_kwh, actual, imbalance, tuple(flags))
+
+
+@dataclass(frozen=True)
+class ImbalanceTotals:
+    hours: int
+    compared_hours: int
+    accepted_kwh: Decimal      # over the compared hours
+    actual_kwh: Decimal
+    imbalance_kwh: Decimal
+    flagged_hours: dict[str, int]
+
+
+def totals(hours: Iterable[HourImbalance]) -> ImbalanceTotals:
+    hours = list(hours)
+    compared = [h for h in hours if h.imbalance_kwh is not None]
+    flagged: dict[str, int] = {}
+    for hour in hours:
+        for flag in hour.flags:
+            flagged[flag] = flagged.get(flag, 0) + 1
+    return ImbalanceTotals(
+        hours=len(hours), compared_hours=len(compared),
+        accepted_kwh=sum((h.accepted_kwh for h in compared), Decimal(0)),
+        actual_kwh=sum((h.actual_kwh for h in compared), Decimal(0)),
+        imbalance_kwh=sum((h.imbalance_kwh for h in compared), Decimal(0)),
+        flagged_hours=flagged)
