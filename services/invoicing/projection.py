@@ -371,21 +371,28 @@ _FLUSH_PAYMENTS = """
 """
 
 
+PAYMENT_ROWS = (PaymentReceived.event_type, PaymentAllocated.event_type)
+
+
 class LedgerProjector(Projector):
     """Payment events go set-based (`PaymentRows`); any other event first writes the rows collected so
     far, so every statement still sees the effects of the events before it."""
 
-    async def apply(self, conn: AsyncConnection, events) -> None:
+    async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
+        assert decoded is None or len(decoded) == len(events)
         rows = PaymentRows()
-        for stored in events:
+        for index, stored in enumerate(events):
             event_type = stored.envelope.event_type
+            if event_type not in self.handlers and event_type not in PAYMENT_ROWS:
+                continue
+            event = decoded[index] if decoded is not None else self.registry.decode(stored.envelope)
             if event_type == PaymentReceived.event_type:
-                rows.received(self.registry.decode(stored.envelope), stored)
+                rows.received(event, stored)
             elif event_type == PaymentAllocated.event_type:
-                rows.allocated(self.registry.decode(stored.envelope), stored)
-            elif event_type in self.handlers:
+                rows.allocated(event, stored)
+            else:
                 await rows.flush(conn)
-                await self.handlers[event_type](conn, self.registry.decode(stored.envelope), stored)
+                await self.handlers[event_type](conn, event, stored)
         await rows.flush(conn)
 
 
