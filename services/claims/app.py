@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.claims.api import router
+from services.claims.claims_api import router as claims_router
 from services.claims.handlers import HANDLERS
 from services.claims.projection import projector
 from shared.events import topic_of
@@ -13,7 +14,7 @@ definition = ServiceDefinition(
     title="Claims",
     description="Pre-trial claims with their 15-day deadline, satisfaction surveys, personal-data requests.",
     projector=projector,
-    routers=[router],
+    routers=[router, claims_router],
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 

@@ -1,12 +1,23 @@
-"""Read model of the claims desk: the counterparties it can receive claims from."""
+"""Read models of the claims desk: counterparties, claims by deadline, force-majeure notices."""
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events import registry
-from shared.events.claims import CounterpartyRegistered
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimOverdue,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    ContractTermsNoted,
+    CounterpartyRegistered,
+    ForceMajeureNotified,
+)
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -25,5 +36,85 @@ async def on_counterparty_registered(conn: AsyncConnection, event: CounterpartyR
     )
 
 
-projector = Projector(registry, tables=["counterparties"],
-                      handlers={CounterpartyRegistered.event_type: on_counterparty_registered})
+async def on_contract_terms_noted(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            UPDATE counterparties SET deadline_time_zone = :zone, currency = :currency, service_type = :service,
+                delivery_start = :start, delivery_end = :end
+            WHERE contract_id = :id
+        """),
+        {"id": event.contract_id, "zone": event.deadline_time_zone, "currency": event.currency,
+         "service": event.service_type, "start": event.delivery_start, "end": event.delivery_end},
+    )
+
+
+async def on_claim_registered(conn: AsyncConnection, event: ClaimRegistered, stored: StoredEvent) -> None:
+    amount = event.disputed_amount
+    await conn.execute(
+        text("""
+            INSERT INTO claims (claim_id, contract_id, contract_number, subject, description, received_at,
+                received_on, zone, answer_due, disputed_amount, currency, disputed_volume_kwh, disputed_event_id,
+                disputed_document, status)
+            VALUES (:id, :contract, :number, :subject, :description, :received_at, :received_on, :zone, :due,
+                :amount, :currency, :volume, :event_id, :document, 'open')
+        """),
+        {"id": event.claim_id, "contract": event.contract_id, "number": event.contract_number,
+         "subject": event.subject, "description": event.description, "received_at": event.received_at,
+         "received_on": event.received_on, "zone": event.zone, "due": event.answer_due,
+         "amount": amount.amount if amount else None, "currency": amount.currency if amount else None,
+         "volume": event.disputed_volume_kwh, "event_id": event.disputed_event_id,
+         "document": event.disputed_document},
+    )
+
+
+async def _update_claim(conn: AsyncConnection, claim_id: str, **columns) -> None:
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    await conn.execute(text(f"UPDATE claims SET {assignments} WHERE claim_id = :claim_id"),
+                       {"claim_id": claim_id, **columns})
+
+
+async def on_claim_overdue(conn: AsyncConnection, event: ClaimOverdue, stored: StoredEvent) -> None:
+    await _update_claim(conn, event.claim_id, overdue=True)
+
+
+async def on_claim_accepted(conn: AsyncConnection, event: ClaimAccepted, stored: StoredEvent) -> None:
+    correction = json.dumps(event.correction.model_dump(mode="json")) if event.correction else None
+    await _update_claim(conn, event.claim_id, status="accepted", answered_on=event.answered_on,
+                        answered_in_time=event.answered_in_time, fully=event.fully, correction=correction,
+                        comment=event.comment or None)
+
+
+async def on_claim_rejected(conn: AsyncConnection, event: ClaimRejected, stored: StoredEvent) -> None:
+    await _update_claim(conn, event.claim_id, status="rejected", answered_on=event.answered_on,
+                        answered_in_time=event.answered_in_time, reasons=json.dumps(event.reasons))
+
+
+async def on_claim_referred(conn: AsyncConnection, event: ClaimReferredToCourt, stored: StoredEvent) -> None:
+    await _update_claim(conn, event.claim_id, status="referred_to_court", referred_on=event.referred_on,
+                        court=event.court, case_number=event.case_number)
+
+
+async def on_force_majeure(conn: AsyncConnection, event: ForceMajeureNotified, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            INSERT INTO force_majeure_notices (notice_id, contract_id, party, started_on, notified_on,
+                notification_deadline, notified_in_time, review_on, description, certificate)
+            VALUES (:id, :contract, :party, :started, :notified, :deadline, :in_time, :review, :description,
+                :certificate)
+        """),
+        {"id": event.notice_id, "contract": event.contract_id, "party": event.party, "started": event.started_on,
+         "notified": event.notified_on, "deadline": event.notification_deadline, "in_time": event.notified_in_time,
+         "review": event.review_on, "description": event.description, "certificate": event.certificate},
+    )
+
+
+projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices"], handlers={
+    CounterpartyRegistered.event_type: on_counterparty_registered,
+    ContractTermsNoted.event_type: on_contract_terms_noted,
+    ClaimRegistered.event_type: on_claim_registered,
+    ClaimOverdue.event_type: on_claim_overdue,
+    ClaimAccepted.event_type: on_claim_accepted,
+    ClaimRejected.event_type: on_claim_rejected,
+    ClaimReferredToCourt.event_type: on_claim_referred,
+    ForceMajeureNotified.event_type: on_force_majeure,
+})
