@@ -30,10 +30,10 @@ from shared.money import Money
 
 ANSWER_WITHIN_DAYS = 15  # §9.2 "15 calendar days from the day the claim is received"
 
-# which correction a subject can grant, and which service owns the document it corrects
+# which correction a subject can grant, and which service owns the document it corrects; the other
+# subjects (a misallocated payment, a restriction, service quality) are answered without a booking
 CORRECTION_OF_SUBJECT = {
     "invoice": ("credit_note", "invoicing"),
-    "payment_allocation": ("credit_note", "invoicing"),
     "penalty": ("penalty_waiver", "invoicing"),
     "volume_act": ("volume_reduction", "metering"),
 }
