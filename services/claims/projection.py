@@ -17,6 +17,7 @@ from shared.events.claims import (
     ContractTermsNoted,
     CounterpartyRegistered,
     ForceMajeureNotified,
+    SurveyAnswered,
 )
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
@@ -108,7 +109,19 @@ async def on_force_majeure(conn: AsyncConnection, event: ForceMajeureNotified, s
     )
 
 
-projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices"], handlers={
+async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, stored: StoredEvent) -> None:
+    await conn.execute(
+        text("""
+            INSERT INTO survey_answers (survey_id, contract_id, customer, half, answered_on, scores, comment)
+            VALUES (:id, :contract, :customer, :half, :on, :scores, :comment)
+        """),
+        {"id": event.survey_id, "contract": event.contract_id, "customer": event.customer, "half": event.half,
+         "on": event.answered_on, "scores": json.dumps(event.scores), "comment": event.comment},
+    )
+
+
+projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers"],
+                      handlers={
     CounterpartyRegistered.event_type: on_counterparty_registered,
     ContractTermsNoted.event_type: on_contract_terms_noted,
     ClaimRegistered.event_type: on_claim_registered,
@@ -117,4 +130,5 @@ projector = Projector(registry, tables=["counterparties", "claims", "force_majeu
     ClaimRejected.event_type: on_claim_rejected,
     ClaimReferredToCourt.event_type: on_claim_referred,
     ForceMajeureNotified.event_type: on_force_majeure,
+    SurveyAnswered.event_type: on_survey_answered,
 })

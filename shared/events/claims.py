@@ -159,3 +159,20 @@ class ForceMajeureNotified(Event):
     review_on: date
     description: str
     certificate: str | None
+
+
+@registry.register
+class SurveyAnswered(Event):
+    """A system-service customer's answer to the half-yearly satisfaction survey (KEGOC standard):
+    five criteria scored 1–5 and free-text suggestions."""
+
+    event_type = "claims.SurveyAnswered"
+    schema_version = 1
+
+    survey_id: str
+    contract_id: str
+    customer: str      # the customer's BIN (or foreign registration): one customer may hold several contracts
+    half: str          # "2024H2"
+    answered_on: date
+    scores: dict[str, int]
+    comment: str
