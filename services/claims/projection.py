@@ -7,6 +7,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.claims import personal_keys
 from shared.events import registry
 from shared.events.claims import (
     ClaimAccepted,
@@ -14,9 +15,15 @@ from shared.events.claims import (
     ClaimReferredToCourt,
     ClaimRegistered,
     ClaimRejected,
+    ConsentRecorded,
+    ContractEnded,
     ContractTermsNoted,
+    CounterpartyRecorded,
     CounterpartyRegistered,
     ForceMajeureNotified,
+    PersonalDataDeletionRefused,
+    PersonalDataRequested,
+    PersonalDataShredded,
     SurveyAnswered,
 )
 from shared.eventstore import StoredEvent
@@ -35,6 +42,53 @@ async def on_counterparty_registered(conn: AsyncConnection, event: CounterpartyR
          "foreign": event.foreign_registration, "email": event.email, "address": event.address,
          "at": stored.envelope.occurred_at},
     )
+
+
+async def on_counterparty_recorded(conn: AsyncConnection, event: CounterpartyRecorded, stored: StoredEvent) -> None:
+    """Opened with the counterparty's key; once the key is deleted a rebuild finds only the placeholder."""
+    key = await personal_keys.key_of(conn, event.contract_id)
+    fields = personal_keys.unseal(key, event.contract_id, event.personal) or {
+        "name": personal_keys.SHREDDED, "address": personal_keys.SHREDDED}
+    await on_counterparty_registered(conn, CounterpartyRegistered(
+        contract_id=event.contract_id, contract_number=event.contract_number, name=fields["name"],
+        bin=fields.get("bin"), foreign_registration=fields.get("foreign_registration"), email=fields.get("email"),
+        address=fields["address"]), stored)
+
+
+async def on_contract_ended(conn: AsyncConnection, event: ContractEnded, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE counterparties SET ended_on = :on WHERE contract_id = :id"),
+                       {"id": event.contract_id, "on": event.ended_on})
+
+
+async def on_consent(conn: AsyncConnection, event: ConsentRecorded, stored: StoredEvent) -> None:
+    await conn.execute(text("""
+        INSERT INTO consents (contract_id, purpose, given, recorded_on) VALUES (:id, :purpose, :given, :on)
+        ON CONFLICT (contract_id, purpose) DO UPDATE SET given = excluded.given, recorded_on = excluded.recorded_on
+    """), {"id": event.contract_id, "purpose": event.purpose, "given": event.given, "on": event.recorded_on})
+
+
+async def on_request(conn: AsyncConnection, event: PersonalDataRequested, stored: StoredEvent) -> None:
+    await conn.execute(text("""
+        INSERT INTO personal_data_requests (request_id, contract_id, kind, received_on, answer_due, details)
+        VALUES (:id, :contract, :kind, :received, :due, :details)
+    """), {"id": event.request_id, "contract": event.contract_id, "kind": event.kind, "received": event.received_on,
+           "due": event.answer_due, "details": event.details})
+
+
+async def on_deletion_refused(conn: AsyncConnection, event: PersonalDataDeletionRefused, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET outcome = :reason, earliest_on = :on"
+                            " WHERE request_id = :id"),
+                       {"id": event.request_id, "reason": f"refused: {event.reason}", "on": event.earliest_on})
+
+
+async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET outcome = 'shredded' WHERE request_id = :id"),
+                       {"id": event.request_id})
+    await conn.execute(text("""
+        UPDATE counterparties SET name = :mark, address = :mark, bin = NULL, foreign_registration = NULL,
+            email = NULL, shredded_on = :on
+        WHERE contract_id = :id
+    """), {"id": event.contract_id, "mark": personal_keys.SHREDDED, "on": event.shredded_on})
 
 
 async def on_contract_terms_noted(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
@@ -120,7 +174,9 @@ async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, store
     )
 
 
-projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers"],
+# personal_data_keys is not a read model: a rebuild must never empty it
+projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers",
+                                        "consents", "personal_data_requests"],
                       handlers={
     CounterpartyRegistered.event_type: on_counterparty_registered,
     ContractTermsNoted.event_type: on_contract_terms_noted,
@@ -131,4 +187,10 @@ projector = Projector(registry, tables=["counterparties", "claims", "force_majeu
     ClaimReferredToCourt.event_type: on_claim_referred,
     ForceMajeureNotified.event_type: on_force_majeure,
     SurveyAnswered.event_type: on_survey_answered,
+    CounterpartyRecorded.event_type: on_counterparty_recorded,
+    ContractEnded.event_type: on_contract_ended,
+    ConsentRecorded.event_type: on_consent,
+    PersonalDataRequested.event_type: on_request,
+    PersonalDataDeletionRefused.event_type: on_deletion_refused,
+    PersonalDataShredded.event_type: on_shredded,
 })

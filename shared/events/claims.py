@@ -176,3 +176,106 @@ class SurveyAnswered(Event):
     answered_on: date
     scores: dict[str, int]
     comment: str
+
+
+class SealedFields(BaseModel):
+    """Personal fields encrypted (AES-256-GCM) with the counterparty's own key, kept in the claims
+    service's key table: deleting the key shreds them everywhere the event went, while the event's bytes
+    (and so the hash chain) stay as they were."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nonce: str        # base64
+    ciphertext: str   # base64 of the encrypted canonical JSON of the fields
+
+
+@registry.register
+class CounterpartyRecorded(Event):
+    """The buyer of a signed contract, its personal data sealed (law 94-V): name, identifiers, contacts.
+    Supersedes `CounterpartyRegistered`, which carried them in clear."""
+
+    event_type = "claims.CounterpartyRecorded"
+    schema_version = 1
+
+    contract_id: str
+    contract_number: str
+    personal: SealedFields
+
+
+@registry.register
+class ContractEnded(Event):
+    """The contract ended (terminated or settled): the 5-year retention of its personal data runs from here."""
+
+    event_type = "claims.ContractEnded"
+    schema_version = 1
+
+    contract_id: str
+    ended_on: date
+    how: Literal["terminated", "settled"]
+
+
+@registry.register
+class ConsentRecorded(Event):
+    """The counterparty gave (opt-in) or withdrew (opt-out) consent to one purpose of processing."""
+
+    event_type = "claims.ConsentRecorded"
+    schema_version = 1
+
+    contract_id: str
+    purpose: str
+    given: bool
+    recorded_on: date
+
+
+PersonalDataRequestKind = Literal["access", "portability", "correction", "deletion"]
+
+
+@registry.register
+class PersonalDataRequested(Event):
+    event_type = "claims.PersonalDataRequested"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    kind: PersonalDataRequestKind
+    received_on: date
+    answer_due: date
+    details: str
+
+
+@registry.register
+class PersonalDataDeletionRefused(Event):
+    """Deletion is refused while the contract is open or within the retention after it ended; it can be
+    asked again from `earliest_on`."""
+
+    event_type = "claims.PersonalDataDeletionRefused"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    reason: Literal["contract_open", "retention_period"]
+    earliest_on: date
+
+
+@registry.register
+class PersonalDataShredded(Event):
+    """The counterparty's key was deleted: every sealed field of it is unreadable from now on."""
+
+    event_type = "claims.PersonalDataShredded"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    shredded_on: date
+
+
+@registry.register
+class PersonalDataRead(Event):
+    """Someone read personal data through the API (the access log, as events)."""
+
+    event_type = "claims.PersonalDataRead"
+    schema_version = 1
+
+    contract_ids: list[str]
+    actor: str
+    route: str
