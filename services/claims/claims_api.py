@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 
-from services.claims.commands import contract_of, end_of, on_stream, start_of
+from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
 from services.claims.domain import claims, force_majeure
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.db import in_transaction
@@ -52,10 +52,9 @@ async def register_claim(command: RegisterClaim, request: Request, actor: Operat
             subject=command.subject, description=command.description, disputed_amount=command.disputed_amount,
             disputed_volume_kwh=command.disputed_volume_kwh, disputed_event_id=command.disputed_event_id,
             disputed_document=command.disputed_document)
-        stored = await service.record(uow, stream_id=claims.stream_id(claim_id), expected_version=0,
-                                      contract_id=command.contract_id, occurred_at=command.received_at,
-                                      events=events, context=context)
-        return stored[0].envelope.payload
+        return await open_stream(service, uow, stream_id=claims.stream_id(claim_id),
+                                 contract_id=command.contract_id, occurred_at=command.received_at, events=events,
+                                 context=context)
 
     return await in_transaction(service.engine, body)
 
@@ -198,11 +197,10 @@ async def notify_force_majeure(command: NotifyForceMajeure, request: Request, ac
         events = force_majeure.notify_force_majeure(
             notice_id=notice_id, contract_id=command.contract_id, party=command.party, started_on=command.started_on,
             notified_on=command.notified_on, description=command.description, certificate=command.certificate)
-        stored = await service.record(uow, stream_id=force_majeure.stream_id(notice_id), expected_version=0,
-                                      contract_id=command.contract_id,
-                                      occurred_at=start_of(command.notified_on, contract["deadline_time_zone"]),
-                                      events=events, context=context)
-        return stored[0].envelope.payload
+        return await open_stream(service, uow, stream_id=force_majeure.stream_id(notice_id),
+                                 contract_id=command.contract_id,
+                                 occurred_at=start_of(command.notified_on, contract["deadline_time_zone"]),
+                                 events=events, context=context)
 
     return await in_transaction(service.engine, body)
 

@@ -46,3 +46,11 @@ async def on_stream(service, uow: UnitOfWork, *, stream_id: str, contract_id: st
     recorded = await service.record(uow, stream_id=stream_id, expected_version=len(stored), contract_id=contract_id,
                                     occurred_at=occurred_at(state), events=events, context=context)
     return [s.envelope.payload for s in recorded]
+
+
+async def open_stream(service, uow: UnitOfWork, *, stream_id: str, contract_id: str, occurred_at: datetime,
+                      events: list[Event], context: CommandContext) -> dict[str, Any]:
+    """Append the first events of a new stream (a claim, a notice, a survey answer); its first payload."""
+    stored = await service.record(uow, stream_id=stream_id, expected_version=0, contract_id=contract_id,
+                                  occurred_at=occurred_at, events=events, context=context)
+    return stored[0].envelope.payload

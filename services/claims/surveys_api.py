@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from services.claims.commands import contract_of, end_of, start_of
+from services.claims.commands import contract_of, end_of, open_stream, start_of
 from services.claims.domain import surveys
 from services.claims.settings import desk_settings
 from shared.auth import OPERATORS, READERS, Actor, require
@@ -44,11 +44,9 @@ async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotate
         events = surveys.answer_survey(survey_id=survey_id, contract_id=command.contract_id, customer=customer,
                                        service_type=contract["service_type"], answered_on=command.answered_on,
                                        scores=command.scores, comment=command.comment)
-        stored = await service.record(uow, stream_id=f"survey-{survey_id}", expected_version=0,
-                                      contract_id=command.contract_id,
-                                      occurred_at=start_of(command.answered_on, contract["deadline_time_zone"]),
-                                      events=events, context=context)
-        return stored[0].envelope.payload
+        return await open_stream(service, uow, stream_id=f"survey-{survey_id}", contract_id=command.contract_id,
+                                 occurred_at=start_of(command.answered_on, contract["deadline_time_zone"]),
+                                 events=events, context=context)
 
     return await in_transaction(service.engine, body)
 
