@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from services.claims.api import router
+from services.claims.claims_api import router as claims_router
 from services.claims.handlers import HANDLERS
+from services.claims.personal_data_api import router as personal_data_router
 from services.claims.projection import projector
+from services.claims.surveys_api import router as surveys_router
 from shared.events import topic_of
 from shared.service import ServiceDefinition
 
@@ -13,7 +16,7 @@ definition = ServiceDefinition(
     title="Claims",
     description="Pre-trial claims with their 15-day deadline, satisfaction surveys, personal-data requests.",
     projector=projector,
-    routers=[router],
+    routers=[router, claims_router, surveys_router, personal_data_router],
     subscriptions={topic_of("contracts"): HANDLERS},
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.invoicing import claim_corrections
 from services.invoicing.api import router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
@@ -14,7 +15,8 @@ definition = ServiceDefinition(
     description="The settlement ledger: accounts, prepayment, invoices, payments, penalties, statements.",
     projector=projector,
     routers=[router],
-    subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING},
+    subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
+                   topic_of("claims"): claim_corrections.HANDLERS},
 )
 
 Settings = definition.settings_class

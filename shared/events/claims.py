@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.registry import Event, registry
+from shared.money import Money
 
 
 @registry.register
@@ -19,3 +27,255 @@ class CounterpartyRegistered(Event):
     foreign_registration: str | None
     email: str | None
     address: str
+
+
+@registry.register
+class ContractTermsNoted(Event):
+    """What the claims desk keeps of a signed contract besides its counterparty: the zone its deadlines
+    are counted in (§4.3, §9.2: Astana time), its currency, service and delivery term."""
+
+    event_type = "claims.ContractTermsNoted"
+    schema_version = 1
+
+    contract_id: str
+    deadline_time_zone: str
+    currency: str
+    service_type: str
+    delivery_start: datetime
+    delivery_end: datetime
+
+
+ClaimSubject = Literal["invoice", "payment_allocation", "penalty", "volume_act", "restriction", "service_quality",
+                       "other"]
+CorrectionKind = Literal["credit_note", "penalty_waiver", "volume_reduction"]
+
+
+class GrantedCorrection(BaseModel):
+    """What an accepted claim takes off the disputed document; the owner of that document books it
+    (invoicing: credit note, penalty waiver; metering: a corrected volume act)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: CorrectionKind
+    owner: Literal["invoicing", "metering"]
+    document_number: str
+    amount: Money | None = None
+    volume_kwh: Decimal | None = None
+
+
+@registry.register
+class ClaimRegistered(Event):
+    """§9.2 a pre-trial claim is received; it must be answered within 15 calendar days of receipt."""
+
+    event_type = "claims.ClaimRegistered"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    contract_number: str
+    received_at: datetime
+    received_on: date           # the day of receipt in the contract's deadline zone
+    zone: str
+    answer_due: date            # the last day to answer, in that zone
+    subject: ClaimSubject
+    description: str
+    disputed_amount: Money | None
+    disputed_volume_kwh: Decimal | None
+    disputed_event_id: uuid.UUID | None
+    disputed_document: str | None
+
+
+@registry.register
+class ClaimOverdue(Event):
+    """Day close found the claim unanswered after its last day to answer (once per claim)."""
+
+    event_type = "claims.ClaimOverdue"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    answer_due: date
+    closed_day: date
+
+
+@registry.register
+class ClaimAccepted(Event):
+    """The claim is accepted, fully or partly; `correction` is what the owner of the disputed document
+    must book (none for a claim with nothing to correct, e.g. service quality)."""
+
+    event_type = "claims.ClaimAccepted"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    answered_on: date
+    answered_in_time: bool
+    fully: bool
+    correction: GrantedCorrection | None
+    comment: str
+
+
+@registry.register
+class ClaimRejected(Event):
+    event_type = "claims.ClaimRejected"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    answered_on: date
+    answered_in_time: bool
+    reasons: list[str]
+
+
+@registry.register
+class ClaimReferredToCourt(Event):
+    """§9.3 no mutually acceptable decision: the dispute goes to court."""
+
+    event_type = "claims.ClaimReferredToCourt"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    referred_on: date
+    court: str
+    case_number: str | None
+
+
+@registry.register
+class ForceMajeureNotified(Event):
+    """§8.2 a party notifies force majeure; §8.3 only a notice within 30 days lets it rely on it;
+    §8.5 if it lasts over 3 months the parties decide what follows (the review date)."""
+
+    event_type = "claims.ForceMajeureNotified"
+    schema_version = 1
+
+    notice_id: str
+    contract_id: str
+    party: Literal["seller", "buyer"]
+    started_on: date
+    notified_on: date
+    notification_deadline: date
+    notified_in_time: bool
+    review_on: date
+    description: str
+    certificate: str | None
+
+
+@registry.register
+class SurveyAnswered(Event):
+    """A system-service customer's answer to the half-yearly satisfaction survey (KEGOC standard):
+    five criteria scored 1–5 and free-text suggestions."""
+
+    event_type = "claims.SurveyAnswered"
+    schema_version = 1
+
+    survey_id: str
+    contract_id: str
+    customer: str      # the customer's BIN (or foreign registration): one customer may hold several contracts
+    half: str          # "2024H2"
+    answered_on: date
+    scores: dict[str, int]
+    comment: str
+
+
+class SealedFields(BaseModel):
+    """Personal fields encrypted (AES-256-GCM) with the counterparty's own key, kept in the claims
+    service's key table: deleting the key shreds them everywhere the event went, while the event's bytes
+    (and so the hash chain) stay as they were."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    nonce: str        # base64
+    ciphertext: str   # base64 of the encrypted canonical JSON of the fields
+
+
+@registry.register
+class CounterpartyRecorded(Event):
+    """The buyer of a signed contract, its personal data sealed (law 94-V): name, identifiers, contacts.
+    Supersedes `CounterpartyRegistered`, which carried them in clear."""
+
+    event_type = "claims.CounterpartyRecorded"
+    schema_version = 1
+
+    contract_id: str
+    contract_number: str
+    personal: SealedFields
+
+
+@registry.register
+class ContractEnded(Event):
+    """The contract ended (terminated or settled): the 5-year retention of its personal data runs from here."""
+
+    event_type = "claims.ContractEnded"
+    schema_version = 1
+
+    contract_id: str
+    ended_on: date
+    how: Literal["terminated", "settled"]
+
+
+@registry.register
+class ConsentRecorded(Event):
+    """The counterparty gave (opt-in) or withdrew (opt-out) consent to one purpose of processing."""
+
+    event_type = "claims.ConsentRecorded"
+    schema_version = 1
+
+    contract_id: str
+    purpose: str
+    given: bool
+    recorded_on: date
+
+
+PersonalDataRequestKind = Literal["access", "portability", "correction", "deletion"]
+
+
+@registry.register
+class PersonalDataRequested(Event):
+    event_type = "claims.PersonalDataRequested"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    kind: PersonalDataRequestKind
+    received_on: date
+    answer_due: date
+    details: str
+
+
+@registry.register
+class PersonalDataDeletionRefused(Event):
+    """Deletion is refused while the contract is open or within the retention after it ended; it can be
+    asked again from `earliest_on`."""
+
+    event_type = "claims.PersonalDataDeletionRefused"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    reason: Literal["contract_open", "retention_period"]
+    earliest_on: date
+
+
+@registry.register
+class PersonalDataShredded(Event):
+    """The counterparty's key was deleted: every sealed field of it is unreadable from now on."""
+
+    event_type = "claims.PersonalDataShredded"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    shredded_on: date
+
+
+@registry.register
+class PersonalDataRead(Event):
+    """Someone read personal data through the API (the access log, as events)."""
+
+    event_type = "claims.PersonalDataRead"
+    schema_version = 1
+
+    contract_ids: list[str]
+    actor: str
+    route: str

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.events.claims import CounterpartyRegistered
-from shared.events.contracts import ContractSigned
+from shared.events.claims import ContractEnded, ContractTermsNoted, CounterpartyRecorded, SealedFields
+from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated
 from shared.events.registry import Event
 
 
@@ -11,9 +11,25 @@ def stream_id(contract_id: str) -> str:
     return f"counterparty-{contract_id}"
 
 
-def register_counterparty(signed: ContractSigned) -> list[Event]:
+def personal_fields(signed: ContractSigned) -> dict:
+    """What law 94-V protects here: the buyer's name, identifiers and contacts (sealed in the event)."""
     buyer = signed.terms.buyer
-    return [CounterpartyRegistered(
-        contract_id=signed.contract_id, contract_number=signed.terms.number, name=buyer.name, bin=buyer.bin,
-        foreign_registration=buyer.foreign_registration, email=buyer.email, address=buyer.address,
-    )]
+    return {"name": buyer.name, "bin": buyer.bin, "foreign_registration": buyer.foreign_registration,
+            "email": buyer.email, "address": buyer.address}
+
+
+def register_counterparty(signed: ContractSigned, personal: SealedFields) -> list[Event]:
+    terms = signed.terms
+    return [
+        CounterpartyRecorded(contract_id=signed.contract_id, contract_number=terms.number, personal=personal),
+        # §9.2 counts claim deadlines like §4.3 counts applications: in Astana time, a contract term
+        ContractTermsNoted(contract_id=signed.contract_id, deadline_time_zone=terms.deadline_time_zone,
+                           currency=terms.currency, service_type=terms.service_type,
+                           delivery_start=terms.delivery_start, delivery_end=terms.delivery_end),
+    ]
+
+
+def end_contract(event: ContractSettled | ContractTerminated) -> list[Event]:
+    if isinstance(event, ContractSettled):
+        return [ContractEnded(contract_id=event.contract_id, ended_on=event.settled_on, how="settled")]
+    return [ContractEnded(contract_id=event.contract_id, ended_on=event.terminated_on, how="terminated")]

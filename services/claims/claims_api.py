@@ -1,0 +1,215 @@
+"""HTTP commands and queries of the claims desk: claims (§9), day close, force-majeure notices (§8)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import text
+
+from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
+from services.claims.domain import claims, force_majeure
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.db import in_transaction
+from shared.errors import NotFound
+from shared.events.claims import ClaimSubject
+from shared.money import Money
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["claims"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Reader = Annotated[Actor, Depends(require(READERS))]
+
+
+class RegisterClaim(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    received_at: AwareDatetime = Field(description="when the claim arrived; its local day starts the 15 days")
+    subject: ClaimSubject
+    description: str = Field(min_length=1, max_length=5000)
+    disputed_amount: Money | None = None
+    disputed_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    disputed_event_id: uuid.UUID | None = None
+    disputed_document: str | None = Field(None, max_length=200)
+
+
+@router.post("/claims", status_code=201)
+async def register_claim(command: RegisterClaim, request: Request, actor: Operator,
+                         service: ServiceDep) -> dict[str, Any]:
+    context = command_context(request, actor, service)
+    claim_id = str(uuid.uuid4())
+
+    async def body(uow) -> dict[str, Any]:
+        contract = await contract_of(uow.conn, command.contract_id)
+        events = claims.register_claim(
+            claim_id=claim_id, contract_id=command.contract_id, contract_number=contract["contract_number"],
+            zone=contract["deadline_time_zone"], currency=contract["currency"], received_at=command.received_at,
+            subject=command.subject, description=command.description, disputed_amount=command.disputed_amount,
+            disputed_volume_kwh=command.disputed_volume_kwh, disputed_event_id=command.disputed_event_id,
+            disputed_document=command.disputed_document)
+        return await open_stream(service, uow, stream_id=claims.stream_id(claim_id),
+                                 contract_id=command.contract_id, occurred_at=command.received_at, events=events,
+                                 context=context)
+
+    return await in_transaction(service.engine, body)
+
+
+async def _answer(service: Service, request: Request, actor: Actor, claim_id: str, on: date, decide) -> list[dict]:
+    context = command_context(request, actor, service)
+
+    async def body(uow) -> list[dict[str, Any]]:
+        contract_id = await uow.conn.scalar(text("SELECT contract_id FROM claims WHERE claim_id = :id"),
+                                            {"id": claim_id})
+        if contract_id is None:
+            raise NotFound(f"no claim {claim_id}", reason="claim_not_found")
+        return await on_stream(service, uow, stream_id=claims.stream_id(claim_id), contract_id=contract_id,
+                               fold=claims.fold, decide=decide, occurred_at=lambda c: start_of(on, c.zone),
+                               context=context)
+
+    return await in_transaction(service.engine, body)
+
+
+class AcceptClaim(BaseModel):
+    answered_on: date
+    granted_amount: Money | None = Field(None, description="less than disputed: a partial acceptance; "
+                                                           "absent: all that was disputed")
+    granted_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    document_number: str | None = Field(None, max_length=200, description="the document the correction applies "
+                                                                          "to; the disputed one when absent")
+    comment: str = Field("", max_length=5000)
+
+
+@router.post("/claims/{claim_id}/accept", status_code=201)
+async def accept_claim(claim_id: str, command: AcceptClaim, request: Request, actor: Operator,
+                       service: ServiceDep) -> list[dict[str, Any]]:
+    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state: claims.accept_claim(
+        state, answered_on=command.answered_on, amount=command.granted_amount, volume_kwh=command.granted_volume_kwh,
+        document_number=command.document_number, comment=command.comment))
+
+
+class RejectClaim(BaseModel):
+    answered_on: date
+    reasons: list[Annotated[str, Field(max_length=2000)]] = Field(min_length=1, max_length=20)
+
+
+@router.post("/claims/{claim_id}/reject", status_code=201)
+async def reject_claim(claim_id: str, command: RejectClaim, request: Request, actor: Operator,
+                       service: ServiceDep) -> list[dict[str, Any]]:
+    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state: claims.reject_claim(
+        state, answered_on=command.answered_on, reasons=command.reasons))
+
+
+class ReferToCourt(BaseModel):
+    referred_on: date
+    court: str = Field(min_length=1, max_length=300)
+    case_number: str | None = Field(None, max_length=100)
+
+
+@router.post("/claims/{claim_id}/refer-to-court", status_code=201)
+async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request, actor: Operator,
+                         service: ServiceDep) -> list[dict[str, Any]]:
+    return await _answer(service, request, actor, claim_id, command.referred_on, lambda state: claims.refer_to_court(
+        state, referred_on=command.referred_on, court=command.court, case_number=command.case_number))
+
+
+class CloseDay(BaseModel):
+    day: date
+
+
+@router.post("/day-close")
+async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
+    """Claims still unanswered after their last day emit `ClaimOverdue` (once each: a rerun adds nothing)."""
+    context = command_context(request, actor, service)
+    async with service.engine.connect() as conn:
+        due = (await conn.execute(text(
+            "SELECT claim_id, contract_id FROM claims WHERE status = 'open' AND NOT overdue AND answer_due <= :day"
+            " ORDER BY answer_due, received_at"), {"day": command.day})).all()
+    overdue = []
+    for claim_id, contract_id in due:
+        async def body(uow, claim_id=claim_id, contract_id=contract_id):
+            return await on_stream(service, uow, stream_id=claims.stream_id(claim_id), contract_id=contract_id,
+                                   fold=claims.fold, decide=lambda state: claims.close_day(state, day=command.day),
+                                   occurred_at=lambda c: end_of(c.answer_due, c.zone), context=context)
+
+        if await in_transaction(service.engine, body):
+            overdue.append(claim_id)
+    return {"day": command.day, "overdue": overdue}
+
+
+def _claim_view(row) -> dict[str, Any]:
+    view = dict(row)
+    amount = view.pop("disputed_amount")
+    currency = view.pop("currency")
+    view["disputed_amount"] = Money(amount, currency).to_json() if amount is not None else None
+    if view["disputed_volume_kwh"] is not None:
+        view["disputed_volume_kwh"] = str(view["disputed_volume_kwh"])
+    for name in ("correction", "reasons"):
+        if isinstance(view[name], str):
+            view[name] = json.loads(view[name])
+    return view
+
+
+@router.get("/claims")
+async def list_claims(_actor: Reader, service: ServiceDep,
+                      status: Annotated[Literal["open", "accepted", "rejected", "referred_to_court"] | None,
+                                        Query()] = None,
+                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    """The desk's queue: by answer deadline, the oldest receipt first on the same day."""
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT * FROM claims WHERE (CAST(:s AS text) IS NULL OR status = :s)"
+            " AND (CAST(:c AS text) IS NULL OR contract_id = :c) ORDER BY answer_due, received_at, claim_id"),
+            {"s": status, "c": contract_id})).mappings().all()
+    return [_claim_view(row) for row in rows]
+
+
+@router.get("/claims/{claim_id}")
+async def get_claim(claim_id: str, _actor: Reader, service: ServiceDep) -> dict[str, Any]:
+    async with service.engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM claims WHERE claim_id = :id"), {"id": claim_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"no claim {claim_id}", reason="claim_not_found")
+    return _claim_view(row)
+
+
+class NotifyForceMajeure(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    party: Literal["seller", "buyer"]
+    started_on: date
+    notified_on: date
+    description: str = Field(min_length=1, max_length=5000)
+    certificate: str | None = Field(None, max_length=300, description="§8.2 the chamber's or authority's document")
+
+
+@router.post("/force-majeure", status_code=201)
+async def notify_force_majeure(command: NotifyForceMajeure, request: Request, actor: Operator,
+                               service: ServiceDep) -> dict[str, Any]:
+    context = command_context(request, actor, service)
+    notice_id = str(uuid.uuid4())
+
+    async def body(uow) -> dict[str, Any]:
+        contract = await contract_of(uow.conn, command.contract_id)
+        events = force_majeure.notify_force_majeure(
+            notice_id=notice_id, contract_id=command.contract_id, party=command.party, started_on=command.started_on,
+            notified_on=command.notified_on, description=command.description, certificate=command.certificate)
+        return await open_stream(service, uow, stream_id=force_majeure.stream_id(notice_id),
+                                 contract_id=command.contract_id,
+                                 occurred_at=start_of(command.notified_on, contract["deadline_time_zone"]),
+                                 events=events, context=context)
+
+    return await in_transaction(service.engine, body)
+
+
+@router.get("/force-majeure")
+async def list_force_majeure(_actor: Reader, service: ServiceDep,
+                             contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT * FROM force_majeure_notices WHERE CAST(:c AS text) IS NULL OR contract_id = :c"
+            " ORDER BY review_on, notice_id"), {"c": contract_id})).mappings().all()
+    return [dict(row) for row in rows]

@@ -1,0 +1,121 @@
+"""Satisfaction surveys (KEGOC standard): every system-service customer at least every half year, five
+criteria scored 1–5, plus free text; the half-year report of averages, coverage and share satisfied.
+
+A customer's score in a half is the mean of the five criteria of its latest answer in that half. The
+overall average is the mean over those customers of their score (every customer weighs the same), which
+with five criteria each equals the mean of all the criteria scores. Averages and shares are rounded
+half-up to two decimals where the report is made, nowhere before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from pathlib import Path
+
+from shared.errors import ValidationFailed
+from shared.events.claims import SurveyAnswered
+from shared.events.registry import Event
+
+REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "surveys.json"
+HALF = re.compile(r"^(\d{4})H([12])$")
+TWO_PLACES = Decimal("0.01")
+
+
+@cache
+def reference() -> dict:
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+def criteria() -> list[str]:
+    return list(reference()["criteria"])
+
+
+def system_services() -> frozenset[str]:
+    return frozenset(reference()["system_services"])
+
+
+def half_bounds(half: str) -> tuple[date, date]:
+    """First and last day of "2024H2" (Jul 1 – Dec 31)."""
+    match = HALF.match(half or "")
+    if match is None:
+        raise ValidationFailed(f"a half year is written like 2024H2, not {half!r}", reason="invalid_half")
+    year, part = int(match[1]), int(match[2])
+    return (date(year, 1, 1), date(year, 6, 30)) if part == 1 else (date(year, 7, 1), date(year, 12, 31))
+
+
+def half_of(day: date) -> str:
+    return f"{day.year}H{1 if day.month <= 6 else 2}"
+
+
+def answer_survey(*, survey_id: str, contract_id: str, customer: str, service_type: str, answered_on: date,
+                  scores: dict[str, int], comment: str) -> list[Event]:
+    if service_type not in system_services():
+        raise ValidationFailed(f"{service_type} is not a system service; its customers are not surveyed",
+                               reason="not_a_system_service")
+    expected = criteria()
+    if set(scores) != set(expected):
+        raise ValidationFailed("score each of the five criteria", reason="criteria_mismatch",
+                               details={"expected": expected, "given": sorted(scores)})
+    low, high = reference()["scale"]["min"], reference()["scale"]["max"]
+    for name, score in scores.items():
+        if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
+            raise ValidationFailed(f"{name} is scored {low}–{high}, not {score!r}", reason="score_out_of_range",
+                                   details={"criterion": name, "score": score})
+    return [SurveyAnswered(survey_id=survey_id, contract_id=contract_id, customer=customer,
+                           half=half_of(answered_on), answered_on=answered_on,
+                           scores={name: scores[name] for name in expected}, comment=comment.strip())]
+
+
+@dataclass(frozen=True)
+class Response:
+    customer: str
+    answered_on: date
+    scores: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SatisfactionReport:
+    half: str
+    customers: int
+    surveyed: int
+    average: Decimal | None
+    by_criterion: dict[str, Decimal | None]
+    coverage_percent: Decimal | None
+    satisfied_percent: Decimal | None
+    satisfied_from: Decimal
+    customers_due: list[str]
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return (sum(values, Decimal(0)) / len(values)).quantize(TWO_PLACES, ROUND_HALF_UP) if values else None
+
+
+def _percent(part: int, whole: int) -> Decimal | None:
+    return (Decimal(100) * part / whole).quantize(TWO_PLACES, ROUND_HALF_UP) if whole else None
+
+
+def satisfaction_report(*, half: str, customers: set[str], responses: list[Response],
+                        satisfied_from: Decimal) -> SatisfactionReport:
+    """`customers`: the system-service customers with a contract in force in the half; `responses`: the
+    answers given in the half (a customer answering twice counts once, by its latest answer)."""
+    half_bounds(half)
+    latest: dict[str, Response] = {}
+    for response in sorted(responses, key=lambda r: r.answered_on):
+        latest[response.customer] = response
+    names = criteria()
+    # exact fractions until the report rounds: a score of 4.8 is 24/5, never a float
+    customer_score = {c: Decimal(sum(r.scores.values())) / len(names) for c, r in latest.items()}
+    satisfied = sum(1 for score in customer_score.values() if score >= satisfied_from)
+    return SatisfactionReport(
+        half=half, customers=len(customers), surveyed=len(latest),
+        average=_mean(list(customer_score.values())),
+        by_criterion={name: _mean([Decimal(r.scores[name]) for r in latest.values()]) for name in names},
+        coverage_percent=_percent(len(customers & latest.keys()), len(customers)),
+        satisfied_percent=_percent(satisfied, len(latest)), satisfied_from=satisfied_from,
+        customers_due=sorted(customers - latest.keys()),
+    )

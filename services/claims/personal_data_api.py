@@ -1,0 +1,98 @@
+"""HTTP commands of personal-data rights (law 94-V): consents, requests, deletion by crypto-shredding."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from services.claims import personal_keys
+from services.claims.commands import contract_of, start_of
+from services.claims.domain import personal_data
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.calendar import to_zone
+from shared.db import in_transaction
+from shared.events.claims import PersonalDataRequestKind, PersonalDataShredded
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["personal data"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+Operator = Annotated[Actor, Depends(require(OPERATORS))]
+
+
+def stream_id(contract_id: str) -> str:
+    return f"personal-data-{contract_id}"
+
+
+async def _record(service, uow, contract: dict, on: date, events, context) -> list[dict[str, Any]]:
+    stored = await service.record(uow, stream_id=stream_id(contract["contract_id"]), expected_version=None,
+                                  contract_id=contract["contract_id"],
+                                  occurred_at=start_of(on, contract["deadline_time_zone"]), events=events,
+                                  context=context)
+    return [s.envelope.payload for s in stored]
+
+
+class RecordConsent(BaseModel):
+    purpose: str = Field(min_length=1, max_length=100)
+    given: bool
+    recorded_on: date
+
+
+@router.post("/personal-data/{contract_id}/consents", status_code=201)
+async def record_consent(contract_id: str, command: RecordConsent, request: Request, actor: Operator,
+                         service: ServiceDep) -> list[dict[str, Any]]:
+    context = command_context(request, actor, service)
+
+    async def body(uow):
+        contract = await contract_of(uow.conn, contract_id)
+        events = personal_data.record_consent(contract_id=contract_id, purpose=command.purpose, given=command.given,
+                                              on=command.recorded_on, contract_open=contract["ended_on"] is None)
+        return await _record(service, uow, contract, command.recorded_on, events, context)
+
+    return await in_transaction(service.engine, body)
+
+
+class ReceiveRequest(BaseModel):
+    kind: PersonalDataRequestKind
+    received_on: date
+    details: str = Field("", max_length=5000)
+
+
+@router.post("/personal-data/{contract_id}/requests", status_code=201)
+async def receive_request(contract_id: str, command: ReceiveRequest, request: Request, actor: Operator,
+                          service: ServiceDep) -> list[dict[str, Any]]:
+    """Access, portability and correction are recorded with their answer date; deletion is decided at once:
+    refused with the reason and earliest date, or done by deleting the counterparty's key."""
+    context = command_context(request, actor, service)
+    request_id = str(uuid.uuid4())
+
+    async def body(uow):
+        contract = await contract_of(uow.conn, contract_id)
+        if command.kind != "deletion":
+            events = [personal_data.receive_request(request_id=request_id, contract_id=contract_id, kind=command.kind,
+                                                    received_on=command.received_on, details=command.details)]
+            return await _record(service, uow, contract, command.received_on, events, context)
+        ended = contract["ended_on"] is not None
+        events = personal_data.request_deletion(
+            request_id=request_id, contract_id=contract_id, received_on=command.received_on,
+            ends_on=contract["ended_on"] if ended else to_zone(contract["delivery_end"], contract["deadline_time_zone"]).date(),
+            ended=ended,
+            details=command.details)
+        if any(isinstance(e, PersonalDataShredded) for e in events):
+            await personal_keys.delete_key(uow.conn, contract_id)
+        return await _record(service, uow, contract, command.received_on, events, context)
+
+    return await in_transaction(service.engine, body)
+
+
+@router.get("/personal-data/requests")
+async def list_requests(_actor: Annotated[Actor, Depends(require(READERS))],
+                        service: ServiceDep) -> list[dict[str, Any]]:
+    async with service.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
+                ).mappings().all()
+    return [dict(row) for row in rows]

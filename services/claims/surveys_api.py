@@ -1,0 +1,71 @@
+"""HTTP commands and queries of the satisfaction surveys."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from services.claims.commands import contract_of, end_of, open_stream, start_of
+from services.claims.domain import surveys
+from services.claims.settings import desk_settings
+from shared.auth import OPERATORS, READERS, Actor, require
+from shared.db import in_transaction
+from shared.service import Service, command_context, get_service
+
+router = APIRouter(tags=["surveys"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+# one customer may hold several contracts: it is known by its BIN, else its foreign registration
+CUSTOMER = "coalesce(bin, foreign_registration, name)"
+
+
+class AnswerSurvey(BaseModel):
+    contract_id: str = Field(min_length=1, max_length=100)
+    answered_on: date
+    scores: dict[str, int] = Field(description="each of the five criteria, 1–5")
+    comment: str = Field("", max_length=5000)
+
+
+@router.post("/surveys", status_code=201)
+async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+                        service: ServiceDep) -> dict[str, Any]:
+    context = command_context(request, actor, service)
+    survey_id = str(uuid.uuid4())
+
+    async def body(uow) -> dict[str, Any]:
+        contract = await contract_of(uow.conn, command.contract_id)
+        customer = contract["bin"] or contract["foreign_registration"] or contract["name"]
+        events = surveys.answer_survey(survey_id=survey_id, contract_id=command.contract_id, customer=customer,
+                                       service_type=contract["service_type"], answered_on=command.answered_on,
+                                       scores=command.scores, comment=command.comment)
+        return await open_stream(service, uow, stream_id=f"survey-{survey_id}", contract_id=command.contract_id,
+                                 occurred_at=start_of(command.answered_on, contract["deadline_time_zone"]),
+                                 events=events, context=context)
+
+    return await in_transaction(service.engine, body)
+
+
+@router.get("/reports/satisfaction")
+async def satisfaction(_actor: Annotated[Actor, Depends(require(READERS))], service: ServiceDep,
+                       half: Annotated[str, Query(max_length=6, examples=["2024H2"])]) -> dict[str, Any]:
+    first, last = surveys.half_bounds(half)
+    async with service.engine.connect() as conn:
+        # customers with a system-service contract in force on any day of the half
+        customers = set((await conn.execute(text(
+            f"SELECT DISTINCT {CUSTOMER} FROM counterparties WHERE service_type = ANY(:services)"
+            " AND delivery_start < :after AND delivery_end > :first"),
+            {"services": sorted(surveys.system_services()), "first": start_of(first, "UTC"),
+             "after": end_of(last, "UTC")})).scalars())
+        rows = (await conn.execute(text("SELECT customer, answered_on, scores FROM survey_answers WHERE half = :h"),
+                                   {"h": half})).all()
+    responses = [surveys.Response(r.customer, r.answered_on, json.loads(r.scores) if isinstance(r.scores, str)
+                                  else r.scores) for r in rows]
+    report = surveys.satisfaction_report(half=half, customers=customers, responses=responses,
+                                         satisfied_from=desk_settings().survey_satisfied_from)
+    return {**report.__dict__}

@@ -1,0 +1,123 @@
+"""Proves personal-data rights on real PostgreSQL: reads of a counterparty are logged as events with the
+actor; consent to perform an open contract cannot be withdrawn (422, nothing stored) while an optional
+purpose can; deletion is refused with the reason and the earliest date while the contract is open and
+within 5 years after it ends, then done by deleting the counterparty's key — after which its sealed
+fields are unreadable, the read models say so even after a rebuild, the hash chain still verifies and
+the claims' amounts still sum."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from services.claims import personal_keys
+from shared.digest import digests
+from shared.envelope import EventEnvelope
+from shared.events import registry, topic_of
+from shared.events.claims import ClaimRegistered, CounterpartyRecorded, PersonalDataRead
+from shared.events.contracts import ContractSettled
+from shared.eventstore import verify_chain
+from tests.conftest import running_system
+from tests.integration.test_claims_api import claim_body, sign
+from tests.support import auth
+
+
+@pytest.fixture(scope="module")
+async def desk(postgres, broker):
+    async with running_system(postgres, broker, names=("claims",)) as system:
+        yield system
+
+
+async def settle(desk, contract_id: str, on: date) -> None:
+    event = ContractSettled(contract_id=contract_id, settled_on=on)
+    at = datetime.combine(on, datetime.min.time(), UTC)
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event.event_type, schema_version=1,
+                             source="contracts", stream_id=f"contract-{contract_id}", stream_version=3,
+                             contract_id=contract_id, occurred_at=at, recorded_at=at, correlation_id=uuid.uuid4(),
+                             actor="test", payload=event.model_dump(mode="json"))
+    assert (await desk["claims"].consumer.consume(envelope.canonical_bytes(), topic=topic_of("contracts"))).value \
+        == "applied"
+
+
+async def events_of(desk, contract_id: str) -> list:
+    async with desk["claims"].engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT body FROM event_store WHERE contract_id = :c ORDER BY position"),
+                                   {"c": contract_id})).scalars().all()
+    return [(bytes(b), registry.decode(EventEnvelope.from_bytes(bytes(b)))) for b in rows]
+
+
+async def test_reads_are_logged_with_the_actor(desk):
+    contract_id = await sign(desk)
+    seen = await desk.clients["claims"].get(f"/counterparties/{contract_id}", headers=auth("auditor"))
+    assert seen.json()["name"] == "TOO «Т-Транзит»"
+    reads = [e for _, e in await events_of(desk, contract_id) if isinstance(e, PersonalDataRead)]
+    assert [(r.actor, r.contract_ids, r.route) for r in reads] == [
+        ("test-auditor", [contract_id], f"/counterparties/{contract_id}")]
+
+
+async def request(desk, contract_id: str, received_on: str, kind: str = "deletion"):
+    response = await desk.clients["claims"].post(f"/personal-data/{contract_id}/requests", headers=auth(),
+                                                 json={"kind": kind, "received_on": received_on})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_consent_and_deletion_then_shredding_keeps_chain_and_amounts(desk):
+    client = desk.clients["claims"]
+    contract_id = await sign(desk)  # the seed: delivery term ends 2023-01-01 00:00 (UTC+1)
+    for amount in ("1000.00", "234.56"):
+        filed = await client.post("/claims", headers=auth(), json=claim_body(
+            contract_id, disputed_amount={"amount": amount, "currency": "KZT"}))
+        assert filed.status_code == 201
+
+    async with desk["claims"].engine.connect() as conn:
+        before = await conn.scalar(text("SELECT count(*) FROM event_store"))
+    withdrawn = await client.post(f"/personal-data/{contract_id}/consents", headers=auth(), json={
+        "purpose": "contract_performance", "given": False, "recorded_on": "2024-05-01"})
+    assert (withdrawn.status_code, withdrawn.json()["reason"]) == (422, "consent_required_by_contract")
+    async with desk["claims"].engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before
+    opted_out = await client.post(f"/personal-data/{contract_id}/consents", headers=auth(), json={
+        "purpose": "newsletters", "given": False, "recorded_on": "2024-05-01"})
+    assert opted_out.status_code == 201
+
+    # not settled yet: open, whatever the date; earliest = term end 2023-01-01 + 5 years = 2028-01-01
+    refused = (await request(desk, contract_id, "2024-06-01"))[1]
+    assert (refused["reason"], refused["earliest_on"]) == ("contract_open", "2028-01-01")
+    await settle(desk, contract_id, date(2023, 3, 31))
+    # settled 2023-03-31: retained until 2028-03-31
+    refused = (await request(desk, contract_id, "2028-03-30"))[1]
+    assert (refused["reason"], refused["earliest_on"]) == ("retention_period", "2028-03-31")
+    shredded = (await request(desk, contract_id, "2028-03-31"))[1]
+    assert shredded["shredded_on"] == "2028-03-31"
+
+    service = desk["claims"]
+    async with service.engine.begin() as conn:
+        assert await personal_keys.key_of(conn, contract_id) is None
+        assert (await verify_chain(conn)).ok               # the stored bytes never changed
+        live = await digests(conn, service.projector.tables)
+        await service.projector.rebuild(conn, service.store)
+        assert await digests(conn, service.projector.tables) == live
+
+    stored = await events_of(desk, contract_id)
+    [(body, recorded)] = [(b, e) for b, e in stored if isinstance(e, CounterpartyRecorded)]
+    assert "Т-Транзит".encode() not in body and b"110740003844" not in body
+    assert personal_keys.unseal(None, contract_id, recorded.personal) is None
+    # 1,000.00 + 234.56 = 1,234.56: the amounts are not personal data and still add up
+    amounts = [e.disputed_amount.amount for _, e in stored if isinstance(e, ClaimRegistered)]
+    assert sum(amounts, Decimal(0)) == Decimal("1234.56")
+    view = (await client.get(f"/counterparties/{contract_id}", headers=auth("auditor"))).json()
+    assert (view["name"], view["bin"], view["address"]) == ("[shredded]", None, "[shredded]")
+
+
+async def test_a_key_opens_only_its_own_counterparty(desk):
+    first, second = await sign(desk), await sign(desk)
+    stored = [e for _, e in await events_of(desk, first) if isinstance(e, CounterpartyRecorded)]
+    async with desk["claims"].engine.connect() as conn:
+        own, other = await personal_keys.key_of(conn, first), await personal_keys.key_of(conn, second)
+    assert personal_keys.unseal(own, first, stored[0].personal)["bin"] == "110740003844"
+    assert personal_keys.unseal(other, first, stored[0].personal) is None

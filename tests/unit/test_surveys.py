@@ -1,0 +1,93 @@
+"""Proves the satisfaction-survey rules: the hand-made fixture reproduces the KEGOC 2024 figures (4.77
+average, 100% coverage, 95% satisfied; derivation in tests/fixtures/kegoc_2024_survey.json), the
+threshold is a setting, customers not yet surveyed in the half are due, and scores outside 1–5 or a
+missing criterion are refused with their reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.claims.domain import surveys
+from shared.errors import ValidationFailed
+
+FIXTURE = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "kegoc_2024_survey.json").read_text())
+FIVE = ["staff_work", "information_accuracy", "responsiveness", "system_services_quality", "dispatch_quality"]
+
+
+def kegoc_responses() -> list[surveys.Response]:
+    return [surveys.Response(r["customer"], date(2024, 10, 15), r["scores"]) for r in FIXTURE["responses"]]
+
+
+def test_fixture_reproduces_the_kegoc_2024_figures():
+    customers = {r["customer"] for r in FIXTURE["responses"]}
+    report = surveys.satisfaction_report(half="2024H2", customers=customers, responses=kegoc_responses(),
+                                         satisfied_from=Decimal(4))
+    assert (report.average, report.coverage_percent, report.satisfied_percent) == (
+        Decimal("4.77"), Decimal("100.00"), Decimal("95.00"))
+    # per criterion, from the fixture's derivation: 95, 96, 95, 96, 95 of 100 possible per 20 answers
+    assert report.by_criterion == {"staff_work": Decimal("4.75"), "information_accuracy": Decimal("4.80"),
+                                   "responsiveness": Decimal("4.75"), "system_services_quality": Decimal("4.80"),
+                                   "dispatch_quality": Decimal("4.75")}
+    assert report.customers_due == []
+
+
+def test_threshold_is_a_setting_and_due_customers_are_listed():
+    customers = {r["customer"] for r in FIXTURE["responses"]} | {"C21", "C22"}
+    report = surveys.satisfaction_report(half="2024H2", customers=customers, responses=kegoc_responses(),
+                                         satisfied_from=Decimal("4.9"))
+    # at 4.9 only C17–C19 (mean 5.0) are satisfied: 3 of 20 = 15%; 20 of 22 customers answered = 90.91%
+    assert (report.satisfied_percent, report.coverage_percent) == (Decimal("15.00"), Decimal("90.91"))
+    assert report.customers_due == ["C21", "C22"]
+
+
+def test_a_customer_answering_twice_counts_once_by_its_latest_answer():
+    early = surveys.Response("C1", date(2024, 7, 2), dict.fromkeys(FIVE, 2))
+    late = surveys.Response("C1", date(2024, 11, 2), dict.fromkeys(FIVE, 5))
+    report = surveys.satisfaction_report(half="2024H2", customers={"C1"}, responses=[late, early],
+                                         satisfied_from=Decimal(4))
+    assert (report.surveyed, report.average, report.satisfied_percent) == (1, Decimal("5.00"), Decimal("100.00"))
+
+
+def answer(scores: dict, service_type: str = "npg_transmission"):
+    return surveys.answer_survey(survey_id="s", contract_id="k", customer="C1", service_type=service_type,
+                                 answered_on=date(2024, 9, 1), scores=scores, comment="")
+
+
+@pytest.mark.parametrize(("scores", "service_type", "reason"), [
+    ({**dict.fromkeys(FIVE, 5), "staff_work": 6}, "npg_transmission", "score_out_of_range"),
+    ({**dict.fromkeys(FIVE, 5), "dispatch_quality": 0}, "npg_transmission", "score_out_of_range"),
+    (dict.fromkeys(FIVE[:4], 5), "npg_transmission", "criteria_mismatch"),
+    (dict.fromkeys(FIVE, 5), "electricity_sale", "not_a_system_service"),
+])
+def test_bad_answers_are_refused(scores, service_type, reason):
+    with pytest.raises(ValidationFailed) as refused:
+        answer(scores, service_type)
+    assert refused.value.reason == reason
+
+
+def test_answer_is_filed_under_its_half():
+    [event] = answer(dict.fromkeys(FIVE, 4))
+    assert event.half == "2024H2"
+    assert surveys.half_bounds("2024H1") == (date(2024, 1, 1), date(2024, 6, 30))
+    with pytest.raises(ValidationFailed):
+        surveys.half_bounds("2024H3")
+
+
+@given(st.lists(st.lists(st.integers(1, 5), min_size=5, max_size=5), min_size=1, max_size=40))
+def test_average_is_the_rounded_mean_of_all_scores_and_shares_stay_in_bounds(rows):
+    responses = [surveys.Response(f"C{i}", date(2024, 8, 1), dict(zip(FIVE, row, strict=True)))
+                 for i, row in enumerate(rows)]
+    report = surveys.satisfaction_report(half="2024H2", customers={r.customer for r in responses},
+                                         responses=responses, satisfied_from=Decimal(4))
+    total = sum(sum(row) for row in rows)
+    # every customer has five scores, so the mean of customer means is total / (5 × customers)
+    assert abs(report.average - Decimal(total) / (5 * len(rows))) <= Decimal("0.005")
+    assert report.coverage_percent == Decimal("100.00")
+    assert Decimal(0) <= report.satisfied_percent <= Decimal(100)
