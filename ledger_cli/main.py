@@ -286,6 +286,39 @@ def import_balance(file: Path, token: TokenOption = None, as_json: JsonOption = 
     raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
 
 
+@app.command()
+def demo(number: Annotated[str, typer.Option(help="the contract number the year is loaded under")] = "01/2021-85-Y",
+         token: TokenOption = None) -> None:
+    """Load the seed contract's 2022 (ledger_cli/scenario.py) into the running services: signing,
+    applications, readings, acts, invoices, payments, a restriction, a claim, the refund."""
+    import httpx
+
+    from ledger_cli.scenario import ScenarioError, YearScenario
+    from shared.reference import SEED_CONTRACT
+
+    services = _services(token)
+    terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
+
+    async def load() -> YearScenario:
+        clients = {name: httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {services.token}"},
+                                           timeout=120) for name, url in services.urls.items()}
+        try:
+            return await YearScenario(clients, number=number, log=lambda line: console.print(f"[green]✓[/] {line}"),
+                                      timeout_s=120).run(terms)
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+    try:
+        with console.status("loading the year 2022…"):
+            scenario = asyncio.run(load())
+    except ScenarioError as exc:
+        _fail(str(exc))
+    except httpx.TransportError as exc:
+        _fail(f"a service is not answering ({exc.__class__.__name__}: {exc}); is `make run` up?")
+    console.print(f"loaded: contract {number} ({scenario.contract_id}); try `ledger statement {number}`")
+
+
 def main() -> None:
     app()
 

@@ -16,9 +16,9 @@ import httpx
 from shared.auth import token_hash
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES
+from shared.reference import SEED_CONTRACT
 
 TOKENS = {"operator": "test-operator-token", "auditor": "test-auditor-token", "admin": "test-admin-token"}
-SEED_CONTRACT = Path(__file__).resolve().parent.parent / "shared" / "reference" / "seed_contract.json"
 
 
 def token_settings() -> dict[str, Any]:

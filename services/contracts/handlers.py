@@ -60,19 +60,33 @@ async def on_supply_restricted(service, uow, event: SupplyRestricted, envelope, 
         "SELECT day FROM applications WHERE contract_id = :id AND day >= :from AND status = 'accepted' "
         "AND accepted_kwh > 0 ORDER BY day"), {"id": event.contract_id, "from": event.restricted_from})).scalars().all()
     for day in days:
-        stored = await service.store.read_stream(uow.conn, rules.day_stream_id(event.contract_id, day))
-        state = rules.fold_day(event.contract_id, day, [service.store.registry.decode(s.envelope) for s in stored])
-        reduced = rules.reduce_for_restriction(state, notice_document=event.notice_document)
-        if reduced:
-            await service.record(uow, stream_id=rules.day_stream_id(event.contract_id, day),
-                                 expected_version=state.version, contract_id=event.contract_id,
-                                 occurred_at=_at(day), events=reduced, context=context)
+        await _on_day(service, uow, context, event.contract_id, day,
+                      lambda state: rules.reduce_for_restriction(state, notice_document=event.notice_document))
+
+
+async def _on_day(service, uow, context, contract_id: str, day: date, decide) -> None:
+    stream = rules.day_stream_id(contract_id, day)
+    stored = await service.store.read_stream(uow.conn, stream)
+    state = rules.fold_day(contract_id, day, [service.store.registry.decode(s.envelope) for s in stored])
+    events = decide(state)
+    if events:
+        await service.record(uow, stream_id=stream, expected_version=state.version, contract_id=contract_id,
+                             occurred_at=_at(day), events=events, context=context)
 
 
 async def on_supply_restored(service, uow, event: SupplyRestored, envelope, context) -> None:
-    if await _known(uow.conn, event.contract_id):
-        await _note(service, uow, context, contract_id=event.contract_id, as_of=event.restored_on,
-                    source=event.event_type, covered=True, restricted_from=None, notice_document=None)
+    if not await _known(uow.conn, event.contract_id):
+        return
+    await _note(service, uow, context, contract_id=event.contract_id, as_of=event.restored_on,
+                source=event.event_type, covered=True, restricted_from=None, notice_document=None)
+    # a day's schedule is formed the day before: days from the one after the restoration were cut only
+    # in anticipation, and come back
+    days = (await uow.conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND day > :on AND 'supply_restricted' = ANY(reasons) "
+        "ORDER BY day"), {"id": event.contract_id, "on": event.restored_on})).scalars().all()
+    for day in days:
+        await _on_day(service, uow, context, event.contract_id, day,
+                      lambda state: rules.reinstate_after_restoration(state, notice_document=event.notice_document))
 
 
 async def on_termination_notice(service, uow, event: TerminationNoticeIssued, envelope, context) -> None:

@@ -13,6 +13,7 @@ from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
     ApplicationReduced,
+    ApplicationReinstated,
     ApplicationRejected,
     ContractAmended,
     ContractRegistered,
@@ -104,7 +105,8 @@ async def on_rejected(conn: AsyncConnection, event: ApplicationRejected, stored:
         "accepted": 0, "hours": [], "reasons": event.reasons})
 
 
-async def _change_hours(conn: AsyncConnection, event: ApplicationCorrected | ApplicationReduced, extra: str,
+async def _change_hours(conn: AsyncConnection, event: ApplicationCorrected | ApplicationReduced | ApplicationReinstated,
+                        extra: str,
                         values: dict) -> None:
     result = await conn.execute(
         text(f"UPDATE applications SET hours = CAST(:hours AS numeric[]), accepted_kwh = :accepted, {extra} "
@@ -120,6 +122,10 @@ async def on_corrected(conn: AsyncConnection, event: ApplicationCorrected, store
 
 async def on_reduced(conn: AsyncConnection, event: ApplicationReduced, stored: StoredEvent) -> None:
     await _change_hours(conn, event, "reasons = array_append(reasons, :reason)", {"reason": event.reason})
+
+
+async def on_reinstated(conn: AsyncConnection, event: ApplicationReinstated, stored: StoredEvent) -> None:
+    await _change_hours(conn, event, "reasons = array_remove(reasons, 'supply_restricted')", {})
 
 
 async def on_free_volume(conn: AsyncConnection, event: FreeVolumeDeclared, stored: StoredEvent) -> None:
@@ -152,6 +158,7 @@ projector = Projector(
         ApplicationRejected.event_type: on_rejected,
         ApplicationCorrected.event_type: on_corrected,
         ApplicationReduced.event_type: on_reduced,
+        ApplicationReinstated.event_type: on_reinstated,
         FreeVolumeDeclared.event_type: on_free_volume,
         SupplyConditionsNoted.event_type: on_supply_conditions,
     },

@@ -15,6 +15,7 @@ from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
     ApplicationReduced,
+    ApplicationReinstated,
     ApplicationRejected,
     ContractAmended,
     ContractSigned,
@@ -60,7 +61,7 @@ _UPSERT_DAY = text("""
 
 
 async def on_application(service, uow, event, envelope, context) -> None:
-    """§5.3 a day's accepted schedule (accepted, corrected or reduced) replaces the plan's share of that
+    """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of that
     day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.5): 0."""
     hours = [] if isinstance(event, ApplicationRejected) else event.hours
     await uow.conn.execute(_UPSERT_DAY, {"c": event.contract_id, "d": event.day, "v": sum(hours, Decimal(0)),
@@ -71,6 +72,7 @@ FROM_CONTRACTS = {
     ContractSigned.event_type: on_contract_signed,
     ContractAmended.event_type: on_contract_amended,
     **{kind.event_type: on_application
-       for kind in (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationRejected)},
+       for kind in (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationReinstated,
+                    ApplicationRejected)},
 }
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}

@@ -12,6 +12,7 @@ from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
     ApplicationReduced,
+    ApplicationReinstated,
     ApplicationRejected,
     ContractAmended,
     ContractSigned,
@@ -42,7 +43,7 @@ _SCHEDULE = text("""
 
 
 async def on_schedule(service, uow, event: ApplicationAccepted | ApplicationCorrected | ApplicationReduced
-                      | ApplicationRejected, envelope, context) -> None:
+                      | ApplicationReinstated | ApplicationRejected, envelope, context) -> None:
     """The day's accepted schedule as it stands after this event (every such event carries the whole day,
     so the newest replaces what was there; per-contract order holds on the topic). A rejected
     application leaves nothing accepted that day (§4.5: the day counts as "no purchase")."""
@@ -60,5 +61,6 @@ HANDLERS = {
     ApplicationAccepted.event_type: on_schedule,
     ApplicationCorrected.event_type: on_schedule,
     ApplicationReduced.event_type: on_schedule,
+    ApplicationReinstated.event_type: on_schedule,
     ApplicationRejected.event_type: on_schedule,
 }

@@ -27,6 +27,7 @@ from shared.auth import token_hash
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES, upgrade
+from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +161,7 @@ class LocalSystem:
     def load_demo(self) -> dict:
         """Register and sign the seed contract once; a restart finds it and changes nothing."""
         headers = {"Authorization": f"Bearer {self.tokens['operator']}"}
-        terms = json.loads((ROOT / "shared" / "reference" / "seed_contract.json").read_text(encoding="utf-8"))
+        terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
         contracts = self.url_of("contracts")
         found = httpx.get(f"{contracts}/contracts", params={"number": terms["number"]}, headers=headers, timeout=10)
         found.raise_for_status()

@@ -284,3 +284,19 @@ class SupplyConditionsNoted(Event):
     restricted_from: date | None
     notice_document: str | None
     source_event_type: str
+
+
+@registry.register
+class ApplicationReinstated(Event):
+    """Supply was restored before this day's schedule was formed (on the day before): the schedule a
+    restriction had cut is back. `hours` is the day's schedule again, as accepted before the cut."""
+
+    event_type = "contracts.ApplicationReinstated"
+    schema_version = 1
+
+    contract_id: str
+    application_id: str
+    day: date
+    hours: list[Decimal]
+    accepted_kwh: Decimal
+    cause_document: str

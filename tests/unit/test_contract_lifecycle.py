@@ -157,6 +157,13 @@ def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_a
     reduced = rules.reduce_for_restriction(fold(corrected), notice_document="RN-1")
     assert reduced[0].accepted_kwh == 0 and reduced[0].cause_document == "RN-1"
     assert rules.reduce_for_restriction(fold(corrected + reduced), notice_document="RN-1") == []
+    # restored before the day's schedule is formed: the cut hours come back, only for the notice that cut
+    assert rules.reinstate_after_restoration(fold(corrected + reduced), notice_document="RN-2") == []
+    back = rules.reinstate_after_restoration(fold(corrected + reduced), notice_document="RN-1")
+    assert back[0].accepted_kwh == Decimal("721.5")
+    restored = fold(corrected + reduced + back)
+    assert restored.scheduled_kwh == Decimal("721.5") and "supply_restricted" not in restored.reasons
+    assert rules.reinstate_after_restoration(restored, notice_document="RN-1") == []
 
 
 def test_a_late_first_application_is_recorded_as_no_purchase():

@@ -24,6 +24,7 @@ from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
     ApplicationReduced,
+    ApplicationReinstated,
     ApplicationRejected,
     FreeVolumeDeclared,
 )
@@ -131,6 +132,7 @@ class ApplicationDay:
     requested_kwh: Decimal = Decimal(0)
     reasons: tuple[str, ...] = ()
     corrections: int = 0
+    cut: tuple[str, tuple[Decimal, ...]] | None = None   # (restriction notice, the hours before the cut)
 
     @property
     def status(self) -> str:
@@ -163,7 +165,11 @@ def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
         case ApplicationCorrected():
             return replace(state, hours=tuple(event.hours), corrections=state.corrections + 1)
         case ApplicationReduced():
-            return replace(state, hours=tuple(event.hours), reasons=(*state.reasons, event.reason))
+            return replace(state, hours=tuple(event.hours), reasons=(*state.reasons, event.reason),
+                           cut=(event.cause_document, state.hours))
+        case ApplicationReinstated():
+            return replace(state, hours=tuple(event.hours), cut=None,
+                           reasons=tuple(r for r in state.reasons if r != "supply_restricted"))
     raise AssertionError(f"application stream holds an unexpected event {event.event_type}")
 
 
@@ -225,6 +231,16 @@ def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> li
     return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
                                hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="supply_restricted",
                                cause_document=notice_document)]
+
+
+def reinstate_after_restoration(state: ApplicationDay, *, notice_document: str) -> list[Event]:
+    """§5.3 the schedule of a day is formed on the day before: supply restored by then brings back what
+    the restriction of `notice_document` had cut (a day cut by another notice stays cut)."""
+    if state.cut is None or state.cut[0] != notice_document or state.application_id is None:
+        return []
+    hours = list(state.cut[1])
+    return [ApplicationReinstated(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                                  hours=hours, accepted_kwh=sum(hours, Decimal(0)), cause_document=notice_document)]
 
 
 def declare_free_volume(state: ApplicationDay, volume_kwh: Decimal) -> list[Event]:

@@ -1,0 +1,138 @@
+"""Proves the whole system on the seed contract's 2022 (ledger_cli/scenario.py tells the story): the
+four services, the real database and broker, 365 applications, a year of meter readings, twelve acts
+(two months off the meters, one deemed accepted), invoices with VAT, a late payment across a base-rate
+change and its penalty, a June prepayment with a notice, a restriction and two restorations, an
+overpayment, a claim credited, the refund and the settlement; the yearly totals are derived by hand
+below, then every service's chain verifies, every read model rebuilds to the live digests, and a replay
+gives them again."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from ledger_cli import audit
+from ledger_cli.scenario import YearScenario
+from shared.digest import digests
+from tests.support import auth, seed_contract
+
+# ---- the figures, by hand ------------------------------------------------------------------------
+# Volumes (kWh): meters 985 a day (0.0200 × 44,000 = 880 and 0.0050 × 21,000 = 105), so a 31-day month
+# 30,535, a 30-day month 29,550, February 27,580; the actual balance says March 31,000 and October 30,000.
+# Year: 7 × 30,535 (Jan May Jul Aug Dec + ... see below) — month by month:
+#   Jan 30,535  Feb 27,580  Mar 31,000  Apr 29,550  May 30,535  Jun 29,550
+#   Jul 30,535  Aug 30,535  Sep 29,550  Oct 30,000  Nov 29,550  Dec 30,535   → 359,455 kWh
+# Each month: energy = V × 11.97, RES = V × 1.58, VAT 12% on each line, half-up to the tiyn:
+#   30,535: 365,503.95 + 48,245.30 + 43,860.47 (43,860.474) + 5,789.44 (5,789.436) = 463,399.16  (× 5 months)
+#   29,550: 353,713.50 + 46,689.00 + 42,445.62 + 5,602.68                          = 448,450.80  (× 4 months)
+#   27,580: 330,132.60 + 43,576.40 + 39,615.91 (39,615.912) + 5,229.17 (5,229.168) = 418,554.08
+#   31,000: 371,070.00 + 48,980.00 + 44,528.40 + 5,877.60                          = 470,456.00
+#   30,000: 359,100.00 + 47,400.00 + 43,092.00 + 5,688.00                          = 455,280.00
+# Energy 359,455 × 11.97 = 4,302,676.35; RES 359,455 × 1.58 = 567,938.90;
+# VAT = 5 × 49,649.91 + 4 × 48,048.30 + 44,845.08 + 50,406.00 + 48,780.00 = 584,473.83;
+# invoices = 5 × 463,399.16 + 4 × 448,450.80 + 418,554.08 + 470,456.00 + 455,280.00 = 5,455,089.08.
+ENERGY, RES, VAT, INVOICED = (Decimal("4302676.35"), Decimal("567938.90"), Decimal("584473.83"),
+                              Decimal("5455089.08"))
+# Penalty: January's 463,399.16, due 2022-02-08 (5 banking days after 1 February), paid 2022-03-01:
+#   9–23 Feb, 15 days at 10.25%: 463,399.16 × 1.5 × 10.25% × 15/365 = 2,927.98 (2,927.984…)
+#   24 Feb–1 Mar, 6 days at 13.50%: 463,399.16 × 1.5 × 13.50% × 6/365 = 1,542.55 (1,542.547…)
+PENALTY = Decimal("2927.98") + Decimal("1542.55")       # 4,470.53
+# June's prepayment: applications of ⌊10,000 / 30⌋ = 333 kWh a day, 3,330 kWh a block:
+#   3,330 × 11.97 = 39,860.10 + 3,330 × 1.58 = 5,261.40 + VAT 4,783.21 + 631.37 = 50,536.08 a block
+PREPAYMENTS = 3 * Decimal("50536.08")                   # 151,608.24
+EXTRA, CREDIT = Decimal("100000.00"), Decimal("10000.00")
+# Paid: every invoice in full, the penalty, the three blocks and November's extra:
+PAID = INVOICED + PENALTY + PREPAYMENTS + EXTRA         # 5,711,167.85
+# Refund = paid − (invoiced + penalty − credit) = the blocks + the extra + the credit = 261,608.24
+REFUND = PAID - (INVOICED + PENALTY - CREDIT)
+# Applications: ⌊plan / days⌋ a day — 1,000×31 + 892×28 + 1,129×31 + 666×30 + 322×31 + 333×30 + 645×31
+#   + 483×31 + 1,100×30 + 1,129×31 + 1,166×30 + 1,129×31 = 303,873 kWh. The restriction from 21 June
+#   cuts every accepted day from then on; the restoration on 22 June brings back the days whose schedule
+#   is formed after it (23 June on): 21 and 22 June stay cut, 2 × 333 = 666 → 303,207 kWh scheduled.
+PLANNED, SCHEDULED = Decimal("304000"), Decimal("303207")
+
+
+@pytest.fixture(scope="module")
+async def year(system):
+    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url=f"http://{name}",
+                                       headers=auth(), timeout=60) for name, service in system.services.items()}
+    try:
+        scenario = await YearScenario(clients, number="01/2021-85-Y", log=lambda _: None, timeout_s=60).run(
+            seed_contract())
+        yield scenario
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+async def sums(system, sql: str, **params):
+    async with system["invoicing"].engine.connect() as conn:
+        return (await conn.execute(text(sql), params)).one()
+
+
+async def test_the_yearly_totals(system, year):
+    c = year.contract_id
+    energy, res, vat = await sums(system, """
+        SELECT coalesce(sum(-amount) FILTER (WHERE account = 'revenue.energy'), 0),
+               coalesce(sum(-amount) FILTER (WHERE account = 'revenue.res_surcharge'), 0),
+               coalesce(sum(-amount) FILTER (WHERE account = 'vat.output'), 0)
+        FROM postings WHERE contract_id = :c""", c=c)
+    # the credit note of 10,000.00 gross takes back net and VAT from the October lines
+    assert energy + res + vat == INVOICED - CREDIT
+    invoices = [Decimal(i["amount"]["amount"]) for i in year.invoices.values()]
+    assert sum(invoices) == INVOICED
+    assert (Decimal(year.invoices["2022-01"]["amount"]["amount"]), Decimal(year.invoices["2022-03"]["amount"]["amount"]),
+            Decimal(year.invoices["2022-10"]["amount"]["amount"])) == (
+        Decimal("463399.16"), Decimal("470456.00"), Decimal("455280.00"))
+    (penalties,) = await sums(system, "SELECT coalesce(sum(-amount), 0) FROM postings WHERE contract_id = :c "
+                                      "AND account = 'income.penalty'", c=c)
+    assert penalties == PENALTY
+    assert sum(year.payments) == PAID
+    (refunded,) = await sums(system, "SELECT coalesce(sum(amount), 0) FROM statement_lines WHERE contract_id = :c "
+                                     "AND kind = 'refund'", c=c)
+    # the statement counts + for what the buyer owes: paying the credit back is +261,608.24, to zero
+    assert refunded == REFUND == Decimal("261608.24")
+    account = (await system.clients["invoicing"].get(f"/accounts/{c}", headers=auth())).json()
+    assert (account["debt"]["amount"], account["advance"]["amount"]) == ("0.00", "0.00")
+    (cash, payable, postings_total) = await sums(system, """
+        SELECT coalesce(sum(amount) FILTER (WHERE account = 'cash'), 0),
+               coalesce(sum(amount) FILTER (WHERE account = 'refund.payable'), 0), sum(amount)
+        FROM postings WHERE contract_id = :c""", c=c)
+    # cash holds what came in; the refund is owed to the buyer (a credit on refund.payable) until paid out
+    assert (cash, payable, postings_total) == (PAID, -REFUND, 0)   # double entry: every movement balanced
+
+
+async def test_the_year_in_the_other_services(system, year):
+    c = year.contract_id
+    contract = (await system.clients["contracts"].get(f"/contracts/{c}", headers=auth())).json()
+    assert sum(Decimal(p["volume_kwh"]) for p in contract["terms"]["planned_volumes"]) == PLANNED
+    assert contract["status"] == "settled"
+    async with system["contracts"].engine.connect() as conn:
+        scheduled = await conn.scalar(text("SELECT sum(accepted_kwh) FROM applications WHERE contract_id = :c"),
+                                      {"c": c})
+        cut = await conn.scalar(text("SELECT count(*) FROM applications WHERE contract_id = :c "
+                                     "AND 'supply_restricted' = ANY(reasons)"), {"c": c})
+    assert (scheduled, cut) == (SCHEDULED, 2)
+    acts = (await system.clients["metering"].get("/acts", params={"contract_id": c}, headers=auth())).json()
+    differences = {a["period"]: a.get("difference_kwh") for a in acts}
+    # March 31,000 − 30,535 = +465; October 30,000 − 30,535 = −535; the others agree with the meters
+    assert Decimal(differences["2022-03"]) == Decimal("465") and Decimal(differences["2022-10"]) == Decimal("-535")
+    assert all(Decimal(d) == 0 for p, d in differences.items() if p not in ("2022-03", "2022-10"))
+    deemed = [a["period"] for a in acts if a.get("deemed")]
+    assert deemed == ["2022-05"]
+
+
+async def test_verify_and_replay_agree_on_every_service(system, year):
+    for name, service in system.services.items():
+        report = await audit.verify_service(name, system.urls[name])
+        assert report.chain.ok, (name, report.chain)
+        assert [t.table for t in report.tables if not t.ok] == [], name
+        async with service.engine.connect() as conn:
+            before = await digests(conn, service.projector.tables)
+        replayed = await audit.replay_service(name, system.urls[name])
+        assert replayed.events == report.events
+        async with service.engine.connect() as conn:
+            assert await digests(conn, service.projector.tables) == before, name
