@@ -22,6 +22,7 @@ from rich.table import Table
 
 from bench.applications import bench_applications
 from bench.readings import bench_readings
+from bench.replay import bench_replay
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port, free_port_outside, free_port_run
@@ -236,6 +237,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
         if wanted("readings"):
             with console.status("readings ingest and daily volumes…"):
                 rows += await bench_readings(postgres)
+        if wanted("replay"):
+            with console.status("one million ledger events: load, replay, verify…"):
+                rows += await bench_replay(postgres)
     finally:
         broker.stop()
         postgres.stop()
@@ -270,9 +274,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
 
 
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments|readings|applications …]`: all sections when none is named."""
+    """`python -m bench [store|relay|latency|payments|readings|applications|replay …]`: all sections when none is named."""
     only = set(sys.argv[1:])
-    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications"}
+    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:
