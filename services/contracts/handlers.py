@@ -91,34 +91,34 @@ async def on_supply_restored(service, uow, event: SupplyRestored, envelope, cont
 
 async def on_termination_notice(service, uow, event: TerminationNoticeIssued, envelope, context) -> None:
     """§11.2 the ledger's notice for unpaid final settlement: the contract ends on its date."""
-    if not await _known(uow.conn, event.contract_id):
-        return
-    stored = await service.store.read_stream(uow.conn, domain.stream_id(event.contract_id))
-    state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
-    assert state is not None
-    if state.status is not domain.ContractStatus.SIGNED:
-        return
-    events = domain.notice_termination(
-        state, kind="termination", document=event.document_number, noticed_on=event.issued_on, source="invoicing",
-        reason=f"unpaid {', '.join(event.overdue_documents)}: {event.overdue_amount}", effective_on=event.terminate_on)
-    if events:
-        await service.record(uow, stream_id=domain.stream_id(event.contract_id), expected_version=state.version,
-                             contract_id=event.contract_id, occurred_at=_at(event.issued_on), events=events,
-                             context=context)
+
+    def decide(state: domain.Contract):
+        if state.status is not domain.ContractStatus.SIGNED:
+            return []
+        return domain.notice_termination(
+            state, kind="termination", document=event.document_number, noticed_on=event.issued_on,
+            source="invoicing", reason=f"unpaid {', '.join(event.overdue_documents)}: {event.overdue_amount}",
+            effective_on=event.terminate_on)
+
+    await _on_contract(service, uow, context, event.contract_id, event.issued_on, decide)
 
 
 async def on_account_settled(service, uow, event: AccountSettled, envelope, context) -> None:
     """The ledger says every obligation is performed: the contract is closed (§3.1 "until performed")."""
-    if not await _known(uow.conn, event.contract_id):
-        return
-    stored = await service.store.read_stream(uow.conn, domain.stream_id(event.contract_id))
+    await _on_contract(service, uow, context, event.contract_id, event.settled_on,
+                       lambda state: domain.settle(state, event.settled_on))
+
+
+async def _on_contract(service, uow, context, contract_id: str, on: date, decide) -> None:
+    if not await _known(uow.conn, contract_id):
+        return   # a contract this service never registered (another seller's account): nothing to change
+    stored = await service.store.read_stream(uow.conn, domain.stream_id(contract_id))
     state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
-    assert state is not None
-    events = domain.settle(state, event.settled_on)
+    assert state is not None, "a known contract has its stream"
+    events = decide(state)
     if events:
-        await service.record(uow, stream_id=domain.stream_id(event.contract_id), expected_version=state.version,
-                             contract_id=event.contract_id, occurred_at=_at(event.settled_on), events=events,
-                             context=context)
+        await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+                             contract_id=contract_id, occurred_at=_at(on), events=events, context=context)
 
 
 FROM_INVOICING = {
