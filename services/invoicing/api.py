@@ -20,7 +20,8 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
-from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates, post_payment
+from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
+from services.invoicing.payments import PaymentCommand, desk_of
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
@@ -131,8 +132,9 @@ async def receive_payment(command: ReceivePayment, request: Request, actor: Oper
                                    payer_bin=command.payer_bin, payer_iban=command.payer_iban,
                                    purpose=command.purpose)
 
-    posted, events = await post_payment(service, command.contract_id, command.bank_reference, decide, context,
-                                        at_start_of(command.received_on))
+    # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`)
+    posted, events = await desk_of(service).submit(PaymentCommand(command.contract_id, command.bank_reference, decide,
+                                                                  context, at_start_of(command.received_on)))
     if posted is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
     # idempotent by bank reference: the same operation twice gets the first result, nothing posted

@@ -7,11 +7,9 @@ The edges (HTTP routes and Kafka handlers) call `execute` with a pure decision f
 from __future__ import annotations
 
 import copy
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -62,15 +60,8 @@ def cache_of(service) -> AccountCache:
 
 _TAIL = text("SELECT ARRAY(SELECT body FROM event_store WHERE stream_id = :s AND stream_version > :v"
              " ORDER BY stream_version)")
-# the payment command's one read: is this bank reference posted already, and what is new on the account
-_PAYMENT_AND_TAIL = text("""
-    SELECT (SELECT row_to_json(p)::text FROM payments p WHERE p.bank_reference = :ref) AS posted,
-           ARRAY(SELECT body FROM event_store WHERE stream_id = :s AND stream_version > :v ORDER BY stream_version)
-               AS tail
-""")
 
-
-def _folded(service, contract_id: str, cached: acc.Account | None, tail: list[bytes]) -> acc.Account:
+def folded(service, contract_id: str, cached: acc.Account | None, tail: list[bytes]) -> acc.Account:
     """The cached state with the events recorded after it (a copy: a cached state is never mutated)."""
     state = cached
     if tail:
@@ -82,10 +73,18 @@ def _folded(service, contract_id: str, cached: acc.Account | None, tail: list[by
     return state
 
 
+def advanced(state: acc.Account, events: list[Event]) -> acc.Account:
+    """The state after `events`, as a copy: a cached state is never mutated."""
+    after = copy.deepcopy(state)
+    for event in events:
+        after = acc.evolve(after, event)
+    return after
+
+
 async def load(service, uow: UnitOfWork, contract_id: str) -> acc.Account:
     cached = cache_of(service).get(contract_id)
     tail = await uow.conn.scalar(_TAIL, {"s": acc.stream_id(contract_id), "v": cached.version if cached else 0})
-    return _folded(service, contract_id, cached, tail)
+    return folded(service, contract_id, cached, tail)
 
 
 async def _record(service, uow: UnitOfWork, state: acc.Account, events: list[Event], context: CommandContext,
@@ -95,9 +94,7 @@ async def _record(service, uow: UnitOfWork, state: acc.Account, events: list[Eve
     stored = await service.record(uow, stream_id=acc.stream_id(state.contract_id), expected_version=state.version,
                                   contract_id=state.contract_id, occurred_at=occurred_at, events=events,
                                   context=context)
-    after = copy.deepcopy(state)
-    for event in events:
-        after = acc.evolve(after, event)
+    after = advanced(state, events)
     # cached only once the transaction commits; a rollback leaves the older, still true, state
     uow.after_commit(lambda: cache_of(service).put(state.contract_id, after))
     return stored
@@ -107,25 +104,6 @@ async def decide_and_record(service, uow: UnitOfWork, contract_id: str, decide: 
                             occurred_at) -> list[StoredEvent]:
     state = await load(service, uow, contract_id)
     return await _record(service, uow, state, decide(state), context, occurred_at)
-
-
-async def post_payment(service, contract_id: str, bank_reference: str, decide: Decide, context: CommandContext,
-                       occurred_at) -> tuple[dict | None, list[Event]]:
-    """§5.8 a payment, idempotent by bank reference: (the payment row already posted, []) or (None,
-    the new events). One read answers both the repeat check and the account's state."""
-
-    async def body(uow: UnitOfWork):
-        cached = cache_of(service).get(contract_id)
-        row = (await uow.conn.execute(_PAYMENT_AND_TAIL, {"ref": bank_reference, "s": acc.stream_id(contract_id),
-                                                          "v": cached.version if cached else 0})).one()
-        if row.posted is not None:
-            return json.loads(row.posted, parse_float=Decimal), []
-        state = _folded(service, contract_id, cached, row.tail)
-        events = decide(state)
-        await _record(service, uow, state, events, context, occurred_at)
-        return None, events
-
-    return await in_transaction(service.engine, body)
 
 
 async def execute(service, contract_id: str, decide: Decide, context: CommandContext, occurred_at,

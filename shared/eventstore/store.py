@@ -67,7 +67,73 @@ _INSERT = f"""
         $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bytea[], $11::bytea[], $12::bytea[])
 """
 
+# the same insert, refused as a whole when a stream is not at the version its commands were decided on
+_INSERT_CHECKED = f"""
+    WITH stale AS (
+        SELECT t.s AS stream_id, t.v AS expected, coalesce(max(e.stream_version), 0) AS actual
+        FROM unnest($13::text[], $14::integer[]) AS t(s, v) LEFT JOIN event_store e ON e.stream_id = t.s
+        GROUP BY t.s, t.v HAVING coalesce(max(e.stream_version), 0) <> t.v
+    ), inserted AS (
+        {_INSERT} WHERE NOT EXISTS (SELECT FROM stale)
+    )
+    SELECT stream_id, expected, actual FROM stale
+"""
+
 _COLUMNS = "position, body, hash"
+
+
+@dataclass(frozen=True)
+class Append:
+    """One command's events for one stream, decided on `expected_version` of that stream."""
+
+    stream_id: str
+    expected_version: int
+    contract_id: str
+    occurred_at: datetime
+    events: Sequence[Event]
+    context: CommandContext
+
+
+class _Rows:
+    """The insert's column arrays, built event by event: envelope, canonical bytes, chain hash."""
+
+    def __init__(self, head_position: int, head_hash: bytes):
+        self.position = head_position
+        self.prev_hash = head_hash
+        self.columns: list[list] = [[] for _ in _INSERT_COLUMNS]
+
+    def add(self, source: str, append: Append) -> list[StoredEvent]:
+        stored = []
+        context = append.context
+        for offset, event in enumerate(append.events, start=1):
+            self.position += 1
+            envelope = EventEnvelope(
+                event_id=uuid.uuid4(),
+                event_type=event.event_type,
+                schema_version=event.schema_version,
+                source=source,
+                stream_id=append.stream_id,
+                stream_version=append.expected_version + offset,
+                contract_id=append.contract_id,
+                occurred_at=append.occurred_at,
+                recorded_at=context.recorded_at,
+                causation_id=context.causation_id,
+                correlation_id=context.correlation_id,
+                actor=context.actor,
+                traceparent=context.traceparent,
+                payload=event.model_dump(mode="json"),
+            )
+            body = envelope.canonical_bytes()
+            digest = chain_hash(self.prev_hash, self.position, body)
+            for column, value in zip(self.columns, (
+                self.position, envelope.event_id, append.stream_id, envelope.stream_version, envelope.event_type,
+                envelope.schema_version, append.contract_id, append.occurred_at, context.recorded_at, body,
+                self.prev_hash, digest,
+            ), strict=True):
+                column.append(value)
+            stored.append(StoredEvent(position=self.position, envelope=envelope, body=body, hash=digest))
+            self.prev_hash = digest
+        return stored
 
 
 class EventStore:
@@ -94,8 +160,7 @@ class EventStore:
         """
         assert conn.in_transaction(), "append must run inside the command's transaction"
         assert 0 < len(events) <= MAX_EVENTS_PER_APPEND, "append between 1 and 10,000 events"
-        for event in events:
-            assert self.registry.knows(event.event_type), f"unregistered event {event.event_type}"
+        self._check_registered(events)
 
         # Lock and read in one round trip. It goes through SQLAlchemy on purpose: the asyncpg adapter
         # issues BEGIN lazily with the first statement it runs, so this is what opens the transaction.
@@ -110,50 +175,46 @@ class EventStore:
                 f"stream {stream_id} is at version {current}, the command expected {expected_version}",
                 details={"stream_id": stream_id, "actual": current, "expected": expected_version},
             )
-
-        stored: list[StoredEvent] = []
-        rows = []
-        for offset, event in enumerate(events, start=1):
-            position += 1
-            envelope = EventEnvelope(
-                event_id=uuid.uuid4(),
-                event_type=event.event_type,
-                schema_version=event.schema_version,
-                source=self.source,
-                stream_id=stream_id,
-                stream_version=current + offset,
-                contract_id=contract_id,
-                occurred_at=occurred_at,
-                recorded_at=context.recorded_at,
-                causation_id=context.causation_id,
-                correlation_id=context.correlation_id,
-                actor=context.actor,
-                traceparent=context.traceparent,
-                payload=event.model_dump(mode="json"),
-            )
-            body = envelope.canonical_bytes()
-            digest = chain_hash(prev_hash, position, body)
-            rows.append(
-                {
-                    "position": position,
-                    "event_id": envelope.event_id,
-                    "stream_id": stream_id,
-                    "stream_version": envelope.stream_version,
-                    "event_type": envelope.event_type,
-                    "schema_version": envelope.schema_version,
-                    "contract_id": contract_id,
-                    "occurred_at": occurred_at,
-                    "recorded_at": context.recorded_at,
-                    "body": body,
-                    "prev_hash": prev_hash,
-                    "hash": digest,
-                }
-            )
-            stored.append(StoredEvent(position=position, envelope=envelope, body=body, hash=digest))
-            prev_hash = digest
+        rows = _Rows(position, prev_hash)
+        stored = rows.add(self.source, Append(stream_id, current, contract_id, occurred_at, events, context))
         # one statement for the whole batch; the NOTIFY that wakes the relay comes from a trigger
-        await driver.execute(_INSERT, *([row[name] for row in rows] for name in _INSERT_COLUMNS))
+        await driver.execute(_INSERT, *rows.columns)
         return stored
+
+    async def append_many(self, conn: AsyncConnection, appends: Sequence[Append]) -> list[list[StoredEvent]]:
+        """Several commands' appends (to one or more streams) under one lock and one insert: the group
+        commit of commands decided one by one. Each stream's first append names the version it was
+        decided on, the next ones follow it; if any stream moved meanwhile, `ConcurrencyConflict` is
+        raised and nothing is inserted. Returns each append's stored events."""
+        assert conn.in_transaction(), "append must run inside the command's transaction"
+        assert 0 < sum(len(a.events) for a in appends) <= MAX_EVENTS_PER_APPEND, "between 1 and 10,000 events"
+        expected: dict[str, int] = {}
+        following: dict[str, int] = {}
+        for append in appends:
+            assert append.events, "an append has events"
+            self._check_registered(append.events)
+            expected.setdefault(append.stream_id, append.expected_version)
+            assert following.get(append.stream_id, append.expected_version) == append.expected_version, \
+                "appends to one stream follow each other"
+            following[append.stream_id] = append.expected_version + len(append.events)
+        # the lock and the chain's head; the statement below starts after the lock was granted, so its
+        # snapshot sees every append that committed before: that is where the versions are checked
+        state = (await conn.execute(_LOCK_HEAD, {"s": appends[0].stream_id})).one()
+        prev_hash = bytes(state.head_hash) if state.head_hash is not None else GENESIS_HASH
+        rows = _Rows(int(state.head_position), prev_hash)
+        stored = [rows.add(self.source, append) for append in appends]
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver.is_in_transaction(), "the append must be inside the command's transaction"
+        stale = await driver.fetch(_INSERT_CHECKED, *rows.columns, list(expected), list(expected.values()))
+        if stale:
+            moved = {row["stream_id"]: {"actual": row["actual"], "expected": row["expected"]} for row in stale}
+            raise ConcurrencyConflict(f"{len(moved)} stream(s) moved since the commands were decided",
+                                      details={"streams": moved})
+        return stored
+
+    def _check_registered(self, events: Sequence[Event]) -> None:
+        for event in events:
+            assert self.registry.knows(event.event_type), f"unregistered event {event.event_type}"
 
     async def read_stream(self, conn: AsyncConnection, stream_id: str, after_version: int = 0) -> list[StoredEvent]:
         result = await conn.execute(

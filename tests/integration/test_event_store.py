@@ -15,7 +15,7 @@ from shared.db import UnitOfWork, make_engine
 from shared.errors import ConcurrencyConflict
 from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
-from shared.eventstore import CommandContext, EventStore, verify_chain
+from shared.eventstore import Append, CommandContext, EventStore, verify_chain
 from shared.migrate import upgrade
 from tests.conftest import migrated_engine
 from tests.support import unique
@@ -131,3 +131,28 @@ async def test_verify_accepts_the_chain_then_finds_the_first_forged_event(postgr
         assert report.reason == "hash does not match the event's bytes"
     finally:
         await engine.dispose()
+
+
+async def test_append_many_records_several_streams_at_once_or_nothing_when_one_moved(engine, store):
+    first, second = unique("m"), unique("m")
+    await append(engine, store, first, 0, [an_event(1)])
+    before = await count(engine)
+    # two commands on `first` (decided on version 1, then on 1 + 1 = 2) and one on the new `second`
+    appends = [Append(first, 1, "c", AT, [an_event(2)], context()), Append(first, 2, "c", AT, [an_event(3)], context()),
+               Append(second, 0, "c", AT, [an_event(4), an_event(5)], context())]
+    async with UnitOfWork(engine) as uow:
+        stored = await store.append_many(uow.conn, appends)
+        await uow.commit()
+    assert [[s.envelope.stream_version for s in each] for each in stored] == [[2], [3], [1, 2]]
+    positions = [s.position for each in stored for s in each]
+    assert positions == list(range(before + 1, before + 5)) and await count(engine) == before + 4
+
+    # `second` is at 2 now, a batch decided on 1 is refused whole: `first`'s event is not recorded either
+    stale = [Append(first, 3, "c", AT, [an_event(6)], context()), Append(second, 1, "c", AT, [an_event(7)], context())]
+    with pytest.raises(ConcurrencyConflict) as refused:
+        async with UnitOfWork(engine) as uow:
+            await store.append_many(uow.conn, stale)
+    assert refused.value.details["streams"] == {second: {"actual": 2, "expected": 1}}
+    assert await count(engine) == before + 4
+    async with engine.connect() as conn:
+        assert (await verify_chain(conn)).ok
