@@ -187,6 +187,7 @@ class YearScenario:
         self.invoices[period] = invoice
         total = Decimal(invoice["amount"]["amount"])
         if period == "2022-01":
+            self.log(f"{period}: {volume} kWh invoiced {total}, left unpaid past its due date")
             return   # paid late, on 2022-03-01, with the February act
         if period == "2022-02":
             await self.pay("JAN", Decimal(self.invoices["2022-01"]["amount"]["amount"]), date(YEAR, 3, 1), "за январь")
@@ -194,6 +195,8 @@ class YearScenario:
                                       json={"as_of": f"{YEAR}-03-01"})
             penalty = sum((Decimal(e["amount"]["amount"]) for e in accrued), Decimal(0))
             await self.pay("FEB", total + penalty, date(YEAR, 3, 2), "за февраль и пеню")
+            self.log(f"{period}: {volume} kWh invoiced {total}; January paid late on 2022-03-01, penalty {penalty} "
+                     f"paid with February on 2022-03-02")
             return
         extra = EXTRA_IN_NOVEMBER if period == "2022-11" else Decimal(0)
         await self.pay(period, total + extra, published, f"за {period}")
