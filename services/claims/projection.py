@@ -22,7 +22,11 @@ from shared.events.claims import (
     CounterpartyRegistered,
     ForceMajeureNotified,
     PersonalDataDeletionRefused,
+    PersonalDataExportPartReceived,
+    PersonalDataExportRequested,
+    PersonalDataRequestAnswered,
     PersonalDataRequested,
+    PersonalDataRequestOverdue,
     PersonalDataShredded,
     SurveyAnswered,
 )
@@ -89,6 +93,28 @@ async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored
             email = NULL, shredded_on = :on
         WHERE contract_id = :id
     """), {"id": event.contract_id, "mark": personal_keys.SHREDDED, "on": event.shredded_on})
+
+
+async def on_export_requested(conn: AsyncConnection, event: PersonalDataExportRequested, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET contract_ids = :ids WHERE request_id = :id"),
+                       {"id": event.request_id, "ids": event.contract_ids})
+
+
+async def on_export_part(conn: AsyncConnection, event: PersonalDataExportPartReceived, stored: StoredEvent) -> None:
+    await conn.execute(text("INSERT INTO personal_data_export_parts VALUES (:id, :service, :sha, :nonce, :cipher)"),
+                       {"id": event.request_id, "service": event.service, "sha": event.sha256,
+                        "nonce": event.part.nonce, "cipher": event.part.ciphertext})
+
+
+async def on_request_answered(conn: AsyncConnection, event: PersonalDataRequestAnswered, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET outcome = 'answered', answered_on = :on,"
+                            " answered_in_time = :in_time WHERE request_id = :id"),
+                       {"id": event.request_id, "on": event.answered_on, "in_time": event.answered_in_time})
+
+
+async def on_request_overdue(conn: AsyncConnection, event: PersonalDataRequestOverdue, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET overdue = true WHERE request_id = :id"),
+                       {"id": event.request_id})
 
 
 async def on_contract_terms_noted(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
@@ -176,7 +202,7 @@ async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, store
 
 # personal_data_keys is not a read model: a rebuild must never empty it
 projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers",
-                                        "consents", "personal_data_requests"],
+                                        "consents", "personal_data_requests", "personal_data_export_parts"],
                       handlers={
     CounterpartyRegistered.event_type: on_counterparty_registered,
     ContractTermsNoted.event_type: on_contract_terms_noted,
@@ -193,4 +219,8 @@ projector = Projector(registry, tables=["counterparties", "claims", "force_majeu
     PersonalDataRequested.event_type: on_request,
     PersonalDataDeletionRefused.event_type: on_deletion_refused,
     PersonalDataShredded.event_type: on_shredded,
+    PersonalDataExportRequested.event_type: on_export_requested,
+    PersonalDataExportPartReceived.event_type: on_export_part,
+    PersonalDataRequestAnswered.event_type: on_request_answered,
+    PersonalDataRequestOverdue.event_type: on_request_overdue,
 })

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.events.claims import PersonalDataPart
 from shared.events.registry import Event, registry
 
 CounterpartyCategory = Literal[
@@ -300,3 +301,11 @@ class ApplicationReinstated(Event):
     hours: list[Decimal]
     accepted_kwh: Decimal
     cause_document: str
+
+
+@registry.register
+class PersonalDataExported(PersonalDataPart):
+    """What the contracts service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
+
+    event_type = "contracts.PersonalDataExported"
+    schema_version = 1
