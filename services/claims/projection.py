@@ -18,6 +18,7 @@ from shared.events.claims import (
     ConsentRecorded,
     ContractEnded,
     ContractTermsNoted,
+    CounterpartyContactsCorrected,
     CounterpartyRecorded,
     CounterpartyRegistered,
     ForceMajeureNotified,
@@ -57,6 +58,16 @@ async def on_counterparty_recorded(conn: AsyncConnection, event: CounterpartyRec
         contract_id=event.contract_id, contract_number=event.contract_number, name=fields["name"],
         bin=fields.get("bin"), foreign_registration=fields.get("foreign_registration"), email=fields.get("email"),
         address=fields["address"]), stored)
+
+
+async def on_contacts_corrected(conn: AsyncConnection, event: CounterpartyContactsCorrected,
+                                stored: StoredEvent) -> None:
+    fields = personal_keys.unseal(await personal_keys.key_of(conn, event.contract_id), event.contract_id,
+                                  event.personal)
+    if fields is None:
+        return   # shredded: the row already says so
+    await conn.execute(text("UPDATE counterparties SET email = :email, address = :address WHERE contract_id = :id"),
+                       {"id": event.contract_id, "email": fields.get("email"), "address": fields["address"]})
 
 
 async def on_contract_ended(conn: AsyncConnection, event: ContractEnded, stored: StoredEvent) -> None:
@@ -214,6 +225,7 @@ projector = Projector(registry, tables=["counterparties", "claims", "force_majeu
     ForceMajeureNotified.event_type: on_force_majeure,
     SurveyAnswered.event_type: on_survey_answered,
     CounterpartyRecorded.event_type: on_counterparty_recorded,
+    CounterpartyContactsCorrected.event_type: on_contacts_corrected,
     ContractEnded.event_type: on_contract_ended,
     ConsentRecorded.event_type: on_consent,
     PersonalDataRequested.event_type: on_request,

@@ -15,7 +15,8 @@ definition = ServiceDefinition(
                 "ContractSigned, ApplicationAccepted and the rest; listens to the ledger's coverage, "
                 "restriction and termination notices.",
     projector=projector,
-    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router],
+    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router,
+             personal_data.router],
     subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},
 )
 

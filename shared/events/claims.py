@@ -203,6 +203,19 @@ class CounterpartyRecorded(Event):
 
 
 @registry.register
+class CounterpartyContactsCorrected(Event):
+    """The counterparty's contacts were corrected in the contract (`contracts.PartyContactsCorrected`): its
+    personal fields sealed again, with the same key, so shredding still erases old and new alike."""
+
+    event_type = "claims.CounterpartyContactsCorrected"
+    schema_version = 1
+
+    contract_id: str
+    personal: SealedFields
+    request_id: str | None = None
+
+
+@registry.register
 class ContractEnded(Event):
     """The contract ended (terminated or settled): the 5-year retention of its personal data runs from here."""
 

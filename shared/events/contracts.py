@@ -304,6 +304,22 @@ class ApplicationReinstated(Event):
 
 
 @registry.register
+class PartyContactsCorrected(Event):
+    """The buyer's contact data corrected at its request (law 94-V): a correction, not an amendment of the
+    contract (§11.3 governs terms). `request_id` names the claims desk's correction request it answers."""
+
+    event_type = "contracts.PartyContactsCorrected"
+    schema_version = 1
+
+    contract_id: str
+    party: Literal["buyer"]
+    email: str | None
+    address: str
+    corrected_on: date
+    request_id: str | None = None
+
+
+@registry.register
 class PersonalDataExported(PersonalDataPart):
     """What the contracts service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 

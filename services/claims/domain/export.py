@@ -89,6 +89,17 @@ def request_export(*, request_id: str, contract_id: str, kind: PersonalDataReque
                                         contract_ids=sorted(contract_ids))]
 
 
+def answer_correction(state: DataRequest | None, *, contract_id: str, corrected_on: date) -> list[Event]:
+    """The owner of the contacts corrected them: a correction request still open is answered by that
+    (only one filed on the same contract: a mistyped request id answers nothing)."""
+    if (state is None or state.kind != "correction" or state.contract_id != contract_id
+            or state.answered_on is not None):
+        return []
+    return [PersonalDataRequestAnswered(request_id=state.request_id, contract_id=state.contract_id,
+                                        answered_on=corrected_on, answered_in_time=corrected_on <= state.answer_due,
+                                        parts={})]
+
+
 def close_day(state: DataRequest | None, *, day: date) -> list[Event]:
     """Day close of `day`: a request still unanswered after its last day to answer is overdue, once."""
     if state is None or state.answered_on is not None or state.overdue or state.answer_due > day:
