@@ -6,6 +6,8 @@ from services.claims.api import router
 from services.claims.claims_api import router as claims_router
 from services.claims.handlers import HANDLERS
 from services.claims.personal_data_api import router as personal_data_router
+from services.claims.personal_data_export import ANSWERS
+from services.claims.personal_data_export import router as export_router
 from services.claims.projection import projector
 from services.claims.surveys_api import router as surveys_router
 from shared.events import topic_of
@@ -16,8 +18,9 @@ definition = ServiceDefinition(
     title="Claims",
     description="Pre-trial claims with their 15-day deadline, satisfaction surveys, personal-data requests.",
     projector=projector,
-    routers=[router, claims_router, surveys_router, personal_data_router],
-    subscriptions={topic_of("contracts"): HANDLERS},
+    routers=[router, claims_router, surveys_router, personal_data_router, export_router],
+    subscriptions={topic_of("contracts"): {**HANDLERS, **ANSWERS["contracts"]},
+                   topic_of("metering"): ANSWERS["metering"], topic_of("invoicing"): ANSWERS["invoicing"]},
 )
 
 Settings = definition.settings_class

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
-from services.claims.domain import claims, force_majeure
+from services.claims.domain import claims, export, force_majeure
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.db import in_transaction
 from shared.errors import NotFound
@@ -123,22 +123,33 @@ class CloseDay(BaseModel):
 
 @router.post("/day-close")
 async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
-    """Claims still unanswered after their last day emit `ClaimOverdue` (once each: a rerun adds nothing)."""
+    """Claims and personal-data requests still unanswered after their last day emit `ClaimOverdue` and
+    `PersonalDataRequestOverdue` (once each: a rerun adds nothing)."""
     context = command_context(request, actor, service)
     async with service.engine.connect() as conn:
-        due = (await conn.execute(text(
-            "SELECT claim_id, contract_id FROM claims WHERE status = 'open' AND NOT overdue AND answer_due <= :day"
-            " ORDER BY answer_due, received_at"), {"day": command.day})).all()
-    overdue = []
-    for claim_id, contract_id in due:
-        async def body(uow, claim_id=claim_id, contract_id=contract_id):
-            return await on_stream(service, uow, stream_id=claims.stream_id(claim_id), contract_id=contract_id,
-                                   fold=claims.fold, decide=lambda state: claims.close_day(state, day=command.day),
-                                   occurred_at=lambda c: end_of(c.answer_due, c.zone), context=context)
+        claims_due = (await conn.execute(text(
+            "SELECT claim_id, contract_id, zone FROM claims WHERE status = 'open' AND NOT overdue"
+            " AND answer_due <= :day ORDER BY answer_due, received_at"), {"day": command.day})).all()
+        requests_due = (await conn.execute(text(
+            "SELECT r.request_id, r.contract_id, c.deadline_time_zone FROM personal_data_requests r"
+            " JOIN counterparties c USING (contract_id)"
+            " WHERE r.outcome IS NULL AND NOT r.overdue AND r.answer_due <= :day"
+            " ORDER BY r.answer_due, r.request_id"), {"day": command.day})).all()
 
-        if await in_transaction(service.engine, body):
-            overdue.append(claim_id)
-    return {"day": command.day, "overdue": overdue}
+    async def mark(due, stream_of, rules) -> list[str]:
+        overdue = []
+        for some_id, contract_id, zone in due:
+            async def body(uow, some_id=some_id, contract_id=contract_id, zone=zone):
+                return await on_stream(service, uow, stream_id=stream_of(some_id), contract_id=contract_id,
+                                       fold=rules.fold, decide=lambda state: rules.close_day(state, day=command.day),
+                                       occurred_at=lambda state: end_of(state.answer_due, zone), context=context)
+
+            if await in_transaction(service.engine, body):
+                overdue.append(some_id)
+        return overdue
+
+    return {"day": command.day, "overdue": await mark(claims_due, claims.stream_id, claims),
+            "overdue_requests": await mark(requests_due, export.stream_id, export)}
 
 
 def _claim_view(row) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from services.claims import personal_keys
 from services.claims.commands import contract_of, start_of
-from services.claims.domain import personal_data
+from services.claims.domain import export, personal_data
+from services.claims.personal_data_export import request_export
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
@@ -28,8 +29,10 @@ def stream_id(contract_id: str) -> str:
     return f"personal-data-{contract_id}"
 
 
-async def _record(service, uow, contract: dict, on: date, events, context) -> list[dict[str, Any]]:
-    stored = await service.record(uow, stream_id=stream_id(contract["contract_id"]), expected_version=None,
+async def _record(service, uow, contract: dict, on: date, events, context, stream: str | None = None
+                  ) -> list[dict[str, Any]]:
+    stored = await service.record(uow, stream_id=stream or stream_id(contract["contract_id"]),
+                                  expected_version=None if stream is None else 0,
                                   contract_id=contract["contract_id"],
                                   occurred_at=start_of(on, contract["deadline_time_zone"]), events=events,
                                   context=context)
@@ -65,17 +68,27 @@ class ReceiveRequest(BaseModel):
 @router.post("/personal-data/{contract_id}/requests", status_code=201)
 async def receive_request(contract_id: str, command: ReceiveRequest, request: Request, actor: Operator,
                           service: ServiceDep) -> list[dict[str, Any]]:
-    """Access, portability and correction are recorded with their answer date; deletion is decided at once:
-    refused with the reason and earliest date, or done by deleting the counterparty's key."""
+    """Access and portability ask every service for its part of the counterparty's data (the archive is
+    served once all four are in); correction is recorded with its answer date; deletion is decided at
+    once: refused with the reason and earliest date, or done by deleting the counterparty's key."""
     context = command_context(request, actor, service)
     request_id = str(uuid.uuid4())
 
     async def body(uow):
         contract = await contract_of(uow.conn, contract_id)
-        if command.kind != "deletion":
+        if command.kind in export.EXPORT_KINDS:
+            return await request_export(service, uow, request_id=request_id, contract=contract, context=context,
+                                        occurred_at=start_of(command.received_on, contract["deadline_time_zone"]),
+                                        events_of=lambda ids: export.request_export(
+                                            request_id=request_id, contract_id=contract_id, kind=command.kind,
+                                            received_on=command.received_on, details=command.details,
+                                            contract_ids=ids))
+        if command.kind == "correction":
+            # a stream of its own, like an export: open until answered, overdue at day close after its last day
             events = [personal_data.receive_request(request_id=request_id, contract_id=contract_id, kind=command.kind,
                                                     received_on=command.received_on, details=command.details)]
-            return await _record(service, uow, contract, command.received_on, events, context)
+            return await _record(service, uow, contract, command.received_on, events, context,
+                                 stream=export.stream_id(request_id))
         ended = contract["ended_on"] is not None
         events = personal_data.request_deletion(
             request_id=request_id, contract_id=contract_id, received_on=command.received_on,

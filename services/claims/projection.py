@@ -18,11 +18,16 @@ from shared.events.claims import (
     ConsentRecorded,
     ContractEnded,
     ContractTermsNoted,
+    CounterpartyContactsCorrected,
     CounterpartyRecorded,
     CounterpartyRegistered,
     ForceMajeureNotified,
     PersonalDataDeletionRefused,
+    PersonalDataExportPartReceived,
+    PersonalDataExportRequested,
+    PersonalDataRequestAnswered,
     PersonalDataRequested,
+    PersonalDataRequestOverdue,
     PersonalDataShredded,
     SurveyAnswered,
 )
@@ -53,6 +58,16 @@ async def on_counterparty_recorded(conn: AsyncConnection, event: CounterpartyRec
         contract_id=event.contract_id, contract_number=event.contract_number, name=fields["name"],
         bin=fields.get("bin"), foreign_registration=fields.get("foreign_registration"), email=fields.get("email"),
         address=fields["address"]), stored)
+
+
+async def on_contacts_corrected(conn: AsyncConnection, event: CounterpartyContactsCorrected,
+                                stored: StoredEvent) -> None:
+    fields = personal_keys.unseal(await personal_keys.key_of(conn, event.contract_id), event.contract_id,
+                                  event.personal)
+    if fields is None:
+        return   # shredded: the row already says so
+    await conn.execute(text("UPDATE counterparties SET email = :email, address = :address WHERE contract_id = :id"),
+                       {"id": event.contract_id, "email": fields.get("email"), "address": fields["address"]})
 
 
 async def on_contract_ended(conn: AsyncConnection, event: ContractEnded, stored: StoredEvent) -> None:
@@ -89,6 +104,28 @@ async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored
             email = NULL, shredded_on = :on
         WHERE contract_id = :id
     """), {"id": event.contract_id, "mark": personal_keys.SHREDDED, "on": event.shredded_on})
+
+
+async def on_export_requested(conn: AsyncConnection, event: PersonalDataExportRequested, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET contract_ids = :ids WHERE request_id = :id"),
+                       {"id": event.request_id, "ids": event.contract_ids})
+
+
+async def on_export_part(conn: AsyncConnection, event: PersonalDataExportPartReceived, stored: StoredEvent) -> None:
+    await conn.execute(text("INSERT INTO personal_data_export_parts VALUES (:id, :service, :sha, :nonce, :cipher)"),
+                       {"id": event.request_id, "service": event.service, "sha": event.sha256,
+                        "nonce": event.part.nonce, "cipher": event.part.ciphertext})
+
+
+async def on_request_answered(conn: AsyncConnection, event: PersonalDataRequestAnswered, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET outcome = 'answered', answered_on = :on,"
+                            " answered_in_time = :in_time WHERE request_id = :id"),
+                       {"id": event.request_id, "on": event.answered_on, "in_time": event.answered_in_time})
+
+
+async def on_request_overdue(conn: AsyncConnection, event: PersonalDataRequestOverdue, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE personal_data_requests SET overdue = true WHERE request_id = :id"),
+                       {"id": event.request_id})
 
 
 async def on_contract_terms_noted(conn: AsyncConnection, event: ContractTermsNoted, stored: StoredEvent) -> None:
@@ -176,7 +213,7 @@ async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, store
 
 # personal_data_keys is not a read model: a rebuild must never empty it
 projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers",
-                                        "consents", "personal_data_requests"],
+                                        "consents", "personal_data_requests", "personal_data_export_parts"],
                       handlers={
     CounterpartyRegistered.event_type: on_counterparty_registered,
     ContractTermsNoted.event_type: on_contract_terms_noted,
@@ -188,9 +225,14 @@ projector = Projector(registry, tables=["counterparties", "claims", "force_majeu
     ForceMajeureNotified.event_type: on_force_majeure,
     SurveyAnswered.event_type: on_survey_answered,
     CounterpartyRecorded.event_type: on_counterparty_recorded,
+    CounterpartyContactsCorrected.event_type: on_contacts_corrected,
     ContractEnded.event_type: on_contract_ended,
     ConsentRecorded.event_type: on_consent,
     PersonalDataRequested.event_type: on_request,
     PersonalDataDeletionRefused.event_type: on_deletion_refused,
     PersonalDataShredded.event_type: on_shredded,
+    PersonalDataExportRequested.event_type: on_export_requested,
+    PersonalDataExportPartReceived.event_type: on_export_part,
+    PersonalDataRequestAnswered.event_type: on_request_answered,
+    PersonalDataRequestOverdue.event_type: on_request_overdue,
 })

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.contracts import api, applications_api, lifecycle_api, reports_api
+from services.contracts import api, applications_api, lifecycle_api, personal_data, reports_api
 from services.contracts.handlers import FROM_INVOICING
 from services.contracts.projection import projector
 from shared.events import topic_of
@@ -15,8 +15,9 @@ definition = ServiceDefinition(
                 "ContractSigned, ApplicationAccepted and the rest; listens to the ledger's coverage, "
                 "restriction and termination notices.",
     projector=projector,
-    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router],
-    subscriptions={topic_of("invoicing"): FROM_INVOICING},
+    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router,
+             personal_data.router],
+    subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},
 )
 
 Settings = definition.settings_class

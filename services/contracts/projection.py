@@ -21,6 +21,7 @@ from shared.events.contracts import (
     ContractSigned,
     ContractTerminated,
     FreeVolumeDeclared,
+    PartyContactsCorrected,
     SupplyConditionsNoted,
     TerminationNoticed,
 )
@@ -64,6 +65,13 @@ async def on_amended(conn: AsyncConnection, event: ContractAmended, stored: Stor
         text("INSERT INTO amendments VALUES (:id, :doc, :kind, :date, :from, :summary)"),
         {"id": event.contract_id, "doc": event.document_number, "kind": event.kind, "date": event.document_date,
          "from": event.effective_from, "summary": event.summary})
+
+
+async def on_contacts_corrected(conn: AsyncConnection, event: PartyContactsCorrected, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "terms = jsonb_set(jsonb_set(terms, '{buyer,email}',"
+                                         " COALESCE(to_jsonb(CAST(:email AS text)), 'null'::jsonb)),"
+                                         " '{buyer,address}', to_jsonb(CAST(:address AS text)))",
+                           {"email": event.email, "address": event.address})
 
 
 async def on_noticed(conn: AsyncConnection, event: TerminationNoticed, stored: StoredEvent) -> None:
@@ -152,6 +160,7 @@ projector = Projector(
         ContractSigned.event_type: on_signed,
         ContractAmended.event_type: on_amended,
         TerminationNoticed.event_type: on_noticed,
+        PartyContactsCorrected.event_type: on_contacts_corrected,
         ContractTerminated.event_type: on_terminated,
         ContractSettled.event_type: on_settled,
         ApplicationAccepted.event_type: on_accepted,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.invoicing import claim_corrections
+from services.invoicing import claim_corrections, personal_data
 from services.invoicing.api import router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
@@ -16,7 +16,7 @@ definition = ServiceDefinition(
     projector=projector,
     routers=[router],
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
-                   topic_of("claims"): claim_corrections.HANDLERS},
+                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS}},
 )
 
 Settings = definition.settings_class

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.metering import claim_corrections
+from services.metering import claim_corrections, personal_data
 from services.metering.acts_api import router as acts_router
 from services.metering.api import router
 from services.metering.handlers import HANDLERS
@@ -18,7 +18,7 @@ definition = ServiceDefinition(
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
     routers=[router, acts_router, readings_router, reports_router],
-    subscriptions={topic_of("contracts"): HANDLERS, topic_of("claims"): claim_corrections.HANDLERS},
+    subscriptions={topic_of("contracts"): HANDLERS, topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS}},
 )
 
 Settings = definition.settings_class

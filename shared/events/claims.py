@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -203,6 +203,19 @@ class CounterpartyRecorded(Event):
 
 
 @registry.register
+class CounterpartyContactsCorrected(Event):
+    """The counterparty's contacts were corrected in the contract (`contracts.PartyContactsCorrected`): its
+    personal fields sealed again, with the same key, so shredding still erases old and new alike."""
+
+    event_type = "claims.CounterpartyContactsCorrected"
+    schema_version = 1
+
+    contract_id: str
+    personal: SealedFields
+    request_id: str | None = None
+
+
+@registry.register
 class ContractEnded(Event):
     """The contract ended (terminated or settled): the 5-year retention of its personal data runs from here."""
 
@@ -279,3 +292,71 @@ class PersonalDataRead(Event):
     contract_ids: list[str]
     actor: str
     route: str
+
+
+@registry.register
+class PersonalDataExportRequested(Event):
+    """An access or portability request (law 94-V): every service answers with what it holds about the
+    counterparty, and the claims desk assembles the archive from the answers."""
+
+    event_type = "claims.PersonalDataExportRequested"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str            # the contract the request was filed on: the partition key of every answer
+    contract_ids: list[str]     # every contract of that counterparty (same BIN or foreign registration)
+
+
+class PersonalDataPart(Event):
+    """A service's answer to `PersonalDataExportRequested`: what it holds about those contracts, as JSON.
+    Each answering service publishes its own subclass (`<service>.PersonalDataExported`)."""
+
+    request_id: str
+    contract_id: str
+    contract_ids: list[str]
+    part: dict[str, Any]
+
+
+ExportingService = Literal["contracts", "metering", "invoicing", "claims"]
+
+
+@registry.register
+class PersonalDataExportPartReceived(Event):
+    """One service's part of an export is in; kept sealed with the counterparty's key, so shredding the
+    key shreds the archive too. `sha256` is of the part's file in the archive."""
+
+    event_type = "claims.PersonalDataExportPartReceived"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    service: ExportingService
+    sha256: str
+    part: SealedFields
+
+
+@registry.register
+class PersonalDataRequestAnswered(Event):
+    """Every part of an access or portability export is in: the archive can be handed over."""
+
+    event_type = "claims.PersonalDataRequestAnswered"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    answered_on: date
+    answered_in_time: bool
+    parts: dict[str, str]       # service -> SHA-256 of its file
+
+
+@registry.register
+class PersonalDataRequestOverdue(Event):
+    """Day close found a data request unanswered after its last day to answer (once per request)."""
+
+    event_type = "claims.PersonalDataRequestOverdue"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    answer_due: date
+    closed_day: date

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.events.claims import PersonalDataPart
 from shared.events.registry import Event, registry
 
 CounterpartyCategory = Literal[
@@ -300,3 +301,27 @@ class ApplicationReinstated(Event):
     hours: list[Decimal]
     accepted_kwh: Decimal
     cause_document: str
+
+
+@registry.register
+class PartyContactsCorrected(Event):
+    """The buyer's contact data corrected at its request (law 94-V): a correction, not an amendment of the
+    contract (§11.3 governs terms). `request_id` names the claims desk's correction request it answers."""
+
+    event_type = "contracts.PartyContactsCorrected"
+    schema_version = 1
+
+    contract_id: str
+    party: Literal["buyer"]
+    email: str | None
+    address: str
+    corrected_on: date
+    request_id: str | None = None
+
+
+@registry.register
+class PersonalDataExported(PersonalDataPart):
+    """What the contracts service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
+
+    event_type = "contracts.PersonalDataExported"
+    schema_version = 1

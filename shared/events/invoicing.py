@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.events.claims import PersonalDataPart
 from shared.events.contracts import ContractTerms
 from shared.events.registry import Event, registry
 from shared.money import Money
@@ -364,3 +365,11 @@ class AccountSettled(Event):
 
     contract_id: str
     settled_on: date
+
+
+@registry.register
+class PersonalDataExported(PersonalDataPart):
+    """What the invoicing service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
+
+    event_type = "invoicing.PersonalDataExported"
+    schema_version = 1

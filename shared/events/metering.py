@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.events.claims import PersonalDataPart
 from shared.events.registry import Event, registry
 
 
@@ -204,3 +205,11 @@ class TransformerRatioChanged(Event):
     multiplier: int
     effective_at: datetime
     register_kwh: Decimal | None = None
+
+
+@registry.register
+class PersonalDataExported(PersonalDataPart):
+    """What the metering service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
+
+    event_type = "metering.PersonalDataExported"
+    schema_version = 1

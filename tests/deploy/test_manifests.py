@@ -24,10 +24,10 @@ IMAGE_NAME = "ghcr.io/kz-ledger/settlement-ledger"
 KAFKA_CLUSTER = "ledger-kafka"
 # What each service reads now or will read (the ACLs grant all of it from the start).
 PLANNED_READS = {
-    "contracts": {"invoicing"},
+    "contracts": {"invoicing", "claims"},
     "metering": {"contracts", "claims"},
     "invoicing": {"contracts", "metering", "claims"},
-    "claims": {"contracts"},
+    "claims": {"contracts", "metering", "invoicing"},
 }
 OPERATOR_NAMESPACES = {"keda", "cnpg-system", "ingress-nginx", "observability", "kube-system"}
 

@@ -3,7 +3,8 @@ actor; consent to perform an open contract cannot be withdrawn (422, nothing sto
 purpose can; deletion is refused with the reason and the earliest date while the contract is open and
 within 5 years after it ends, then done by deleting the counterparty's key — after which its sealed
 fields are unreadable, the read models say so even after a rebuild, the hash chain still verifies and
-the claims' amounts still sum."""
+the claims' amounts still sum; access and correction requests still unanswered are overdue at the day
+close of their last day, once."""
 
 from __future__ import annotations
 
@@ -121,3 +122,26 @@ async def test_a_key_opens_only_its_own_counterparty(desk):
         own, other = await personal_keys.key_of(conn, first), await personal_keys.key_of(conn, second)
     assert personal_keys.unseal(own, first, stored[0].personal)["bin"] == "110740003844"
     assert personal_keys.unseal(other, first, stored[0].personal) is None
+
+
+async def test_unanswered_data_requests_are_overdue_at_day_close_once(desk):
+    client = desk.clients["claims"]
+    contract_id = await sign(desk)
+    # only the claims desk runs here: no service answers the export, so it stays open
+    access = (await request(desk, contract_id, "2024-06-03", kind="access"))[0]
+    correction = (await request(desk, contract_id, "2024-06-04", kind="correction"))[0]
+    # received 2024-06-03: + 15 calendar days = due 2024-06-18; the correction, a day later, 2024-06-19
+    assert (access["answer_due"], correction["answer_due"]) == ("2024-06-18", "2024-06-19")
+
+    async def close(day: str) -> list[str]:
+        closed = await client.post("/day-close", json={"day": day}, headers=auth())
+        assert closed.status_code == 200, closed.text
+        return [r for r in closed.json()["overdue_requests"] if r in (access["request_id"], correction["request_id"])]
+
+    assert await close("2024-06-17") == []
+    assert await close("2024-06-18") == [access["request_id"]]
+    assert await close("2024-06-19") == [correction["request_id"]]
+    assert await close("2024-06-20") == []      # once each
+    listed = (await client.get("/personal-data/requests", headers=auth("auditor"))).json()
+    mine = {r["request_id"]: (r["overdue"], r["outcome"]) for r in listed if r["contract_id"] == contract_id}
+    assert mine == {access["request_id"]: (True, None), correction["request_id"]: (True, None)}

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from shared.events.claims import ContractEnded, ContractTermsNoted, CounterpartyRecorded, SealedFields
-from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated
+from shared.events.claims import (
+    ContractEnded,
+    ContractTermsNoted,
+    CounterpartyContactsCorrected,
+    CounterpartyRecorded,
+    SealedFields,
+)
+from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated, PartyContactsCorrected
 from shared.events.registry import Event
 
 
@@ -16,6 +22,16 @@ def personal_fields(signed: ContractSigned) -> dict:
     buyer = signed.terms.buyer
     return {"name": buyer.name, "bin": buyer.bin, "foreign_registration": buyer.foreign_registration,
             "email": buyer.email, "address": buyer.address}
+
+
+def corrected_fields(held: dict, corrected: PartyContactsCorrected) -> dict:
+    """The personal fields after a correction of the contacts: name and identifiers as held."""
+    return {**held, "email": corrected.email, "address": corrected.address}
+
+
+def correct_contacts(corrected: PartyContactsCorrected, personal: SealedFields) -> list[Event]:
+    return [CounterpartyContactsCorrected(contract_id=corrected.contract_id, personal=personal,
+                                          request_id=corrected.request_id)]
 
 
 def register_counterparty(signed: ContractSigned, personal: SealedFields) -> list[Event]:

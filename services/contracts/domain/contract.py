@@ -22,6 +22,7 @@ from shared.events.contracts import (
     ContractSigned,
     ContractTerminated,
     ContractTerms,
+    PartyContactsCorrected,
     TerminationKind,
     TerminationNoticed,
 )
@@ -117,6 +118,10 @@ def evolve(state: Contract | None, event: Event) -> Contract:
             return replace(state, status=ContractStatus.TERMINATED, ended_on=event.terminated_on)
         case ContractSettled():
             return replace(state, status=ContractStatus.SETTLED, ended_on=event.settled_on)
+        case PartyContactsCorrected():
+            # kept in the terms, so a later amendment (whole new terms) starts from the corrected contacts
+            buyer = state.terms.buyer.model_copy(update={"email": event.email, "address": event.address})
+            return replace(state, terms=state.terms.model_copy(update={"buyer": buyer}))
     raise AssertionError(f"contract stream holds an unexpected event {event.event_type}")
 
 
@@ -181,6 +186,17 @@ def notice_termination(state: Contract, *, kind: TerminationKind, document: str,
         return []
     return [TerminationNoticed(contract_id=state.contract_id, kind=kind, notice_document=document,
                                noticed_on=noticed_on, effective_on=effective, source=source, reason=reason)]
+
+
+def correct_buyer_contacts(state: Contract, *, email: str | None, address: str, corrected_on: date,
+                           request_id: str | None) -> list[Event]:
+    """Law 94-V: the data subject may have its contact data corrected at any time while it is held,
+    whatever the contract's status; a correction that changes nothing is refused."""
+    buyer = state.terms.buyer
+    if (email, address) == (buyer.email, buyer.address):
+        raise ValidationFailed("the contacts given are the ones on record", reason="nothing_to_correct")
+    return [PartyContactsCorrected(contract_id=state.contract_id, party="buyer", email=email, address=address,
+                                   corrected_on=corrected_on, request_id=request_id)]
 
 
 def close_day(state: Contract, day: date) -> list[Event]:

@@ -1,0 +1,48 @@
+"""Answering an access or portability request (law 94-V) from a service's own read models.
+
+Contracts, metering and invoicing each hold part of what the system knows about a counterparty; each
+answers `claims.PersonalDataExportRequested` with one `<service>.PersonalDataExported` carrying that part
+as JSON, and the claims desk assembles the archive. Only the queries differ between services.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.events.claims import PersonalDataExportRequested, PersonalDataPart
+
+
+def export_stream_id(request_id: str) -> str:
+    return f"personal-data-export-{request_id}"
+
+
+async def rows_as_json(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of `sql` as JSON objects, numbers exactly as PostgreSQL prints them: `to_jsonb` keeps a
+    numeric's scale ("470456.00"), and reading decimals as strings keeps them exact (no floats)."""
+    result = await conn.execute(text(f"SELECT to_jsonb(r)::text FROM ({sql}) r"), params)
+    return [json.loads(row, parse_float=str) for row in result.scalars()]
+
+
+async def part_of(conn: AsyncConnection, queries: Mapping[str, str], contract_ids: list[str]) -> dict[str, Any]:
+    """One section per query; every query selects by `contract_id = ANY(:ids)`, so nothing of another
+    counterparty's contracts can enter the part."""
+    return {name: await rows_as_json(conn, sql, {"ids": contract_ids}) for name, sql in queries.items()}
+
+
+def export_handlers(answer: type[PersonalDataPart], queries: Mapping[str, str]) -> dict[str, Any]:
+    """The subscription of a service answering export requests with `answer` built from `queries`."""
+
+    async def on_export_requested(service, uow, event: PersonalDataExportRequested, envelope, context) -> None:
+        part = await part_of(uow.conn, queries, event.contract_ids)
+        # a new stream per request: a second answer to the same request is a conflict, never a duplicate
+        await service.record(uow, stream_id=export_stream_id(event.request_id), expected_version=0,
+                             contract_id=event.contract_id, occurred_at=envelope.occurred_at,
+                             events=[answer(request_id=event.request_id, contract_id=event.contract_id,
+                                            contract_ids=event.contract_ids, part=part)], context=context)
+
+    return {PersonalDataExportRequested.event_type: on_export_requested}

@@ -1,0 +1,77 @@
+"""Proves the correction of a counterparty's contacts (law 94-V) as pure rules: the contract keeps the
+corrected contacts in its terms (so a later amendment starts from them) and refuses a correction that
+changes nothing; the claims desk's record keeps name and identifiers and takes the new contacts; a
+correction request is answered by the owner's correction, on time up to its last day, once, and only
+by a correction of the same contract."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.claims.domain import counterparty, export
+from services.claims.domain.personal_data import receive_request
+from services.contracts.domain import contract
+from shared.errors import ValidationFailed
+from shared.events.claims import PersonalDataRequestAnswered
+from shared.events.contracts import PartyContactsCorrected
+from tests.unit.test_contract_lifecycle import apply, signed
+
+
+def test_the_contract_keeps_the_corrected_contacts_in_its_terms():
+    state = signed()
+    assert state.terms.buyer.email is None   # the seed's buyer gave no e-mail
+    events = contract.correct_buyer_contacts(
+        state, email="office@t-tranzit.kz", address="041700, г. Текели, ул. Абая, 2", corrected_on=date(2022, 3, 1),
+        request_id="r1")
+    corrected = apply(state, events)
+    assert (corrected.terms.buyer.email, corrected.terms.buyer.address) == (
+        "office@t-tranzit.kz", "041700, г. Текели, ул. Абая, 2")
+    assert (corrected.terms.buyer.bin, corrected.terms.buyer.iban) == (state.terms.buyer.bin, state.terms.buyer.iban)
+    assert corrected.version == state.version + 1
+
+
+def test_a_correction_that_changes_nothing_is_refused():
+    state = signed()
+    with pytest.raises(ValidationFailed) as refused:
+        contract.correct_buyer_contacts(state, email=None, address=state.terms.buyer.address, corrected_on=date(2022, 3, 1),
+                               request_id=None)
+    assert refused.value.reason == "nothing_to_correct"
+
+
+CORRECTED = PartyContactsCorrected(contract_id="k1", party="buyer", email="new@example.kz", address="New street 1",
+                                   corrected_on=date(2024, 6, 10), request_id="r1")
+
+
+def test_the_desk_record_keeps_name_and_identifiers_and_takes_the_contacts():
+    held = {"name": "TOO «Т-Транзит»", "bin": "110740003844", "foreign_registration": None, "email": None,
+            "address": "old"}
+    assert counterparty.corrected_fields(held, CORRECTED) == {
+        "name": "TOO «Т-Транзит»", "bin": "110740003844", "foreign_registration": None, "email": "new@example.kz",
+        "address": "New street 1"}
+
+
+def correction_request(contract_id: str = "k1"):
+    # received 2024-06-03: + 15 calendar days = last day 2024-06-18
+    return export.fold([receive_request(request_id="r1", contract_id=contract_id, kind="correction",
+                                        received_on=date(2024, 6, 3), details="")])
+
+
+def test_a_correction_request_is_answered_by_the_owners_correction_once():
+    state = correction_request()
+    [answered] = export.answer_correction(state, contract_id="k1", corrected_on=date(2024, 6, 18))
+    assert isinstance(answered, PersonalDataRequestAnswered)
+    assert (answered.answered_on, answered.answered_in_time, answered.parts) == (date(2024, 6, 18), True, {})
+    assert export.answer_correction(export.fold_onto(state, [answered]), contract_id="k1",
+                                    corrected_on=date(2024, 6, 19)) == []
+    [late] = export.answer_correction(state, contract_id="k1", corrected_on=date(2024, 6, 19))
+    assert late.answered_in_time is False
+
+
+def test_only_a_correction_of_the_same_contract_answers_a_correction_request():
+    assert export.answer_correction(correction_request(), contract_id="k2", corrected_on=date(2024, 6, 10)) == []
+    access = export.fold(export.request_export(request_id="r1", contract_id="k1", kind="access",
+                                               received_on=date(2024, 6, 3), details="", contract_ids=["k1"]))
+    assert export.answer_correction(access, contract_id="k1", corrected_on=date(2024, 6, 10)) == []
+    assert export.answer_correction(None, contract_id="k1", corrected_on=date(2024, 6, 10)) == []
