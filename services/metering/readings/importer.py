@@ -2,8 +2,10 @@
 
 CSV files go to PostgreSQL as they are (COPY … CSV into a text staging table) and are typed there,
 so no row passes through Python; 80020 day files (small) are parsed in Python and copied as records.
-Then one statement gives every row its verdict, and the accepted rows, the file record and the
-`ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
+Then one statement gives every row its verdict, and the accepted rows (registers one a row in
+`readings`, intervals packed per meter and day in `interval_days`, see `packing`), the file record and
+the `ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
+Its `rows_digest` hashes, per meter, the accepted register readings and the packed interval rows.
 Verdicts other than `accepted`/`already_stored` are reported per line and nothing of them is stored:
 `unreadable_line`, `missing_meter`, `negative_value`, `interval_ends_before_start`, `unknown_meter`,
 `meter_not_installed` (before its installation or after its replacement), `outside_contract_term`,
