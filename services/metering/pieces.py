@@ -50,10 +50,16 @@ LEFT JOIN readings rs ON rs.meter_serial = pc.serial AND rs.kind = 'register' AN
      AND rs.commercial
 LEFT JOIN readings re ON re.meter_serial = pc.serial AND re.kind = 'register' AND re.start_at = pc.piece_end
      AND re.commercial
+-- packed interval rows start within one UTC day (`readings.packing`): a day's look-back finds them all
 LEFT JOIN LATERAL (
-    SELECT sum(value_kwh) AS total, sum(extract(epoch FROM end_at - start_at))::int AS covered, min(side) AS side
-    FROM readings r WHERE r.meter_serial = pc.serial AND r.kind = 'interval' AND r.commercial
-      AND r.start_at >= pc.piece_start AND r.start_at < pc.piece_end
+    SELECT sum(u.value_kwh) AS total, (sum(d.step_us) / 1e6)::int AS covered, min(d.side) AS side
+    FROM interval_days d
+    CROSS JOIN LATERAL unnest(d.values_kwh) WITH ORDINALITY u(value_kwh, n)
+    WHERE d.meter_serial = pc.serial AND d.commercial
+      AND d.first_start > pc.piece_start - interval '1 day' AND d.first_start < pc.piece_end
+      AND u.value_kwh IS NOT NULL
+      AND d.first_start + (u.n - 1) * d.step_us * interval '1 microsecond' >= pc.piece_start
+      AND d.first_start + (u.n - 1) * d.step_us * interval '1 microsecond' < pc.piece_end
 ) iv ON true
 ORDER BY pc.contract_id, pc.n, pc.piece_start, pc.serial
 """

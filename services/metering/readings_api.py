@@ -58,7 +58,10 @@ async def list_readings(_actor: Annotated[Actor, Depends(require(READERS))],
     async with service.engine.connect() as conn:
         rows = (await conn.execute(text(
             "SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh::text AS value_kwh, side, commercial"
-            " FROM readings WHERE meter_serial = :m ORDER BY kind, start_at LIMIT :l"),
+            " FROM (SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial"
+            " FROM readings WHERE meter_serial = :m UNION ALL SELECT meter_serial, contract_id, 'interval', start_at,"
+            " end_at, value_kwh, side, commercial FROM interval_readings WHERE meter_serial = :m) r"
+            " ORDER BY kind, start_at LIMIT :l"),
             {"m": meter_serial, "l": limit})).mappings().all()
     return [dict(row) for row in rows]
 

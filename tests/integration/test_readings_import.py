@@ -146,8 +146,8 @@ async def _import_and_roll_back(service, raw: bytes) -> tuple[dict, list]:
         event = json.loads(await uow.conn.scalar(text(
             "SELECT convert_from(body, 'UTF8') FROM event_store ORDER BY position DESC LIMIT 1")))
         stored = (await uow.conn.execute(text(
-            "SELECT meter_serial, start_at, value_kwh, commercial FROM readings"
-            " WHERE kind = 'interval' AND start_at >= '2022-05-01' ORDER BY 1, 2"))).all()
+            "SELECT meter_serial, start_at, value_kwh, commercial FROM interval_readings"
+            " WHERE start_at >= '2022-05-01' ORDER BY 1, 2"))).all()
     return {**report.to_json(), "rows_digest": event["payload"]["rows_digest"]}, stored
 
 

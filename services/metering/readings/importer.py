@@ -2,8 +2,10 @@
 
 CSV files go to PostgreSQL as they are (COPY … CSV into a text staging table) and are typed there,
 so no row passes through Python; 80020 day files (small) are parsed in Python and copied as records.
-Then one statement gives every row its verdict, and the accepted rows, the file record and the
-`ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
+Then one statement gives every row its verdict, and the accepted rows (registers one a row in
+`readings`, intervals packed per meter and day in `interval_days`, see `packing`), the file record and
+the `ReadingsImported` event commit together — or nothing does. The same bytes again add nothing.
+Its `rows_digest` hashes, per meter, the accepted register readings and the packed interval rows.
 Verdicts other than `accepted`/`already_stored` are reported per line and nothing of them is stored:
 `unreadable_line`, `missing_meter`, `negative_value`, `interval_ends_before_start`, `unknown_meter`,
 `meter_not_installed` (before its installation or after its replacement), `outside_contract_term`,
@@ -22,6 +24,14 @@ from typing import Any
 from sqlalchemy import text
 
 from services.metering.readings.clean_path import take_clean_intervals
+from services.metering.readings.packing import (
+    INSERT_PACKED,
+    LOCK,
+    ROWS_DIGEST,
+    digest_lines,
+    pack_with_gaps,
+    stored_intervals,
+)
 from services.metering.readings.rows import ParsedReadings
 from shared.db import UnitOfWork
 from shared.errors import ValidationFailed
@@ -63,6 +73,17 @@ FROM (
 ) typed
 """
 
+# what is already stored of the file's meters and times: register rows, and packed intervals unnested
+_STORED = """
+CREATE TEMP TABLE stored ON COMMIT DROP AS
+SELECT meter_serial, kind, start_at, value_kwh FROM readings
+WHERE meter_serial IN (SELECT meter_serial FROM staged WHERE kind = 'register')
+UNION ALL
+SELECT meter_serial, 'interval', start_at, value_kwh FROM ({intervals}) intervals
+"""
+_STAGED_SPANS = ("SELECT meter_serial, min(start_at) AS first_at, max(start_at) AS last_at FROM staged"
+                 " WHERE kind = 'interval' GROUP BY meter_serial")
+
 _VERDICTS = """
 CREATE TEMP TABLE incoming ON COMMIT DROP AS
 SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.commercial, o.contract_id,
@@ -85,7 +106,7 @@ LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coales
            FROM meters ORDER BY serial, registered_at DESC) o
     ON o.serial = s.meter_serial
 LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
-LEFT JOIN readings r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
+LEFT JOIN stored r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
 WINDOW same AS (PARTITION BY s.meter_serial, s.kind, s.start_at),
        first_of AS (PARTITION BY s.meter_serial, s.kind, s.start_at ORDER BY s.line)
 """
@@ -103,6 +124,13 @@ WITH series AS (
 )
 UPDATE incoming i SET verdict = 'register_decreased'
 FROM series s WHERE s.line = i.line AND s.previous IS NOT NULL AND s.value_kwh < s.previous
+"""
+
+
+_PACK_ACCEPTED = f"""
+CREATE TEMP TABLE packed ON COMMIT DROP AS {pack_with_gaps(
+    "SELECT meter_serial, contract_id, start_at, end_at, value_kwh, CAST(:side AS text) AS side, commercial,"
+    " CAST(:f AS integer) AS file_no FROM incoming WHERE verdict = 'accepted' AND kind = 'interval'")}
 """
 
 
@@ -158,31 +186,22 @@ async def stage_rows(conn, parsed: ParsedReadings) -> None:
                  for r in parsed.rows))
 
 
-# per meter, then over the meters: each aggregate stays small however long the file
-_ROWS_DIGEST = """
-SELECT encode(sha256(convert_to(coalesce(string_agg(meter_serial || ':' || meter_digest, E'\\n'
-       ORDER BY meter_serial), ''), 'UTF8')), 'hex')
-FROM (SELECT meter_serial, encode(sha256(convert_to(string_agg(kind || '|' || start_at::text || '|' || value_kwh::text,
-             E'\\n' ORDER BY kind, start_at), 'UTF8')), 'hex') AS meter_digest
-      FROM {rows} GROUP BY meter_serial) per_meter
-"""
-
-
 async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, parsed: ParsedReadings | None,
                           time_zone: str, file_name: str, side: str, context: CommandContext) -> ImportReport:
     digest = hashlib.sha256(raw).hexdigest()
     conn = uow.conn
     if await conn.scalar(text("SELECT 1 FROM reading_files WHERE file_sha256 = :h"), {"h": digest}):
         return ImportReport(digest, True, 0, [], 0)
-    # sorting millions of rows (digest, primary-key order) in memory rather than in temporary files
+    await conn.execute(text(LOCK))
+    # sorting millions of rows (packing, primary-key order) in memory rather than in temporary files
     await conn.execute(text("SELECT set_config('work_mem', '256MB', true)"))
     file_no = int(await conn.scalar(text("SELECT nextval(pg_get_serial_sequence('reading_files', 'file_no'))")))
     if format == "csv" and csv_layout(raw)[0] == "interval":
         taken = await take_clean_intervals(conn, _without_bom(raw), csv_layout(raw)[1], time_zone=time_zone,
                                            side=side, file_no=file_no)
         if taken is not None:
-            rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
-                rows="(SELECT meter_serial, 'interval' AS kind, start_at, value_kwh FROM clean) clean")))
+            rows_digest = await conn.scalar(text(ROWS_DIGEST.format(lines=digest_lines(registers=None,
+                                                                                        packed="clean"))))
             summary = Summary(taken.accepted, taken.first_at, taken.last_at, taken.contracts, rows_digest)
             await _record(service, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name,
                           format=format, side=side, context=context)
@@ -195,6 +214,7 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
         assert parsed is not None
         rejected += [{"line": p.line, "reason": p.reason, "message": p.message} for p in parsed.problems]
         await stage_rows(conn, parsed)
+    await conn.execute(text(_STORED.format(intervals=stored_intervals(_STAGED_SPANS))))
     await conn.execute(text(_VERDICTS))
     await conn.execute(text(_REGISTER_ORDER))
     refused = (await conn.execute(text(
@@ -205,13 +225,15 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
     counted = (await conn.execute(text(
         "SELECT count(*) AS accepted, min(start_at) AS first_at, max(start_at) AS last_at,"
         " array_agg(DISTINCT contract_id) AS contracts FROM incoming WHERE verdict = 'accepted'"))).one()
-    rows_digest = await conn.scalar(text(_ROWS_DIGEST.format(
-        rows="(SELECT * FROM incoming WHERE verdict = 'accepted') a")))
+    await conn.execute(text(_PACK_ACCEPTED), {"side": side, "f": file_no})
+    rows_digest = await conn.scalar(text(ROWS_DIGEST.format(lines=digest_lines(
+        registers="(SELECT * FROM incoming WHERE verdict = 'accepted' AND kind = 'register')", packed="packed"))))
     await conn.execute(text("""
         INSERT INTO readings (meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial, file_no)
         SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, :side, commercial, :f
-        FROM incoming WHERE verdict = 'accepted' ORDER BY meter_serial, kind, start_at
+        FROM incoming WHERE verdict = 'accepted' AND kind = 'register' ORDER BY meter_serial, kind, start_at
     """), {"side": side, "f": file_no})
+    await conn.execute(text(INSERT_PACKED.format(packed="packed")))
     summary = Summary(counted.accepted, counted.first_at, counted.last_at,
                       [c for c in (counted.contracts or []) if c], rows_digest)
     await _record(service, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name,
