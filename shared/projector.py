@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Container, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
@@ -15,6 +17,55 @@ Apply = Callable[[AsyncConnection, Event, StoredEvent], Awaitable[None]]
 # a run of consecutive events of one type in one statement (hundreds of thousands of daily volumes)
 ApplyMany = Callable[[AsyncConnection, Sequence[tuple[Event, StoredEvent]]], Awaitable[None]]
 REBUILD_BATCH = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """An event as a set-based projection folds it: the envelope's fields it needs and the payload in its JSON
+    form, upcast to today's schema. Times stay ISO text (PostgreSQL reads them as they are). No pydantic model
+    is built: decoding one is ~100 µs, the whole budget of a million-event replay is ~15 µs an event, and the
+    payload was validated when it was appended (the hash chain keeps it as it was)."""
+
+    position: int
+    event_type: str
+    contract_id: str
+    stream_version: int
+    occurred_at: str
+    recorded_at: str
+    payload: dict
+
+    @classmethod
+    def of(cls, stored: StoredEvent, registry: EventRegistry) -> "Fact":
+        envelope = stored.envelope
+        return cls(stored.position, envelope.event_type, envelope.contract_id, envelope.stream_version,
+                   envelope.occurred_at.isoformat(), envelope.recorded_at.isoformat(),
+                   registry.upcast(envelope.event_type, envelope.schema_version, envelope.payload))
+
+
+# the event store's own columns: what the reader needs to skip an event without parsing its body
+_READ_RAW = """
+    SELECT position, event_type, body FROM event_store
+    WHERE position > $1 AND ($2::timestamptz IS NULL OR recorded_at <= $2) ORDER BY position LIMIT $3
+"""
+
+
+async def read_facts(conn: AsyncConnection, registry: EventRegistry, position: int, limit: int,
+                     recorded_until: datetime | None, wanted: Container[str]) -> tuple[list[Fact], int, int]:
+    """The events after `position` (at most `limit`, those recorded by `recorded_until` when given) as facts,
+    only those of the `wanted` types parsed; also the last position read and how many events were read.
+    Straight on the driver: a million rows through SQLAlchemy's result rows cost seconds."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    rows = await driver.fetch(_READ_RAW, position, recorded_until, limit)
+    facts = []
+    for row in rows:
+        event_type = row[1]
+        if event_type not in wanted:
+            continue
+        envelope = json.loads(row[2])
+        facts.append(Fact(row[0], event_type, envelope["contract_id"], envelope["stream_version"],
+                          envelope["occurred_at"], envelope["recorded_at"],
+                          registry.upcast(event_type, envelope["schema_version"], envelope["payload"])))
+    return facts, (rows[-1][0] if rows else position), len(rows)
 
 
 class Projector:

@@ -1,0 +1,165 @@
+"""Writing the ledger's rows (`projection.LedgerRows`): a command's in one statement, a replay's by COPY.
+
+Everything travels as text and PostgreSQL casts it, so an amount or a date reaches the table spelled
+exactly as the event carries it, whichever way it is written. Tables are named without a schema: a
+rebuild into temporary tables (`verify`) or into a scratch schema (`replay --until`) writes where the
+search path points.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# (table, [(column, type)]) of the rows created by a run, in the order `LedgerRows` keeps them
+ACCOUNTS = ("accounts", [("contract_id", "text"), ("contract_number", "text"), ("buyer_name", "text"),
+                         ("currency", "text"), ("time_zone", "text"), ("balance", "numeric"), ("terms", "jsonb"),
+                         ("opened_at", "timestamptz"), ("version", "integer"), ("advance", "numeric"),
+                         ("debt", "numeric")])
+DEBTS = ("debts", [("item_id", "text"), ("contract_id", "text"), ("document", "text"), ("kind", "text"),
+                   ("period", "text"), ("due_date", "date"), ("charged", "numeric"), ("outstanding", "numeric"),
+                   ("currency", "text")])
+PAYMENTS = ("payments", [("bank_reference", "text"), ("payment_id", "text"), ("contract_id", "text"),
+                         ("amount", "numeric"), ("currency", "text"), ("received_on", "date"),
+                         ("allocations", "jsonb"), ("advance_left", "numeric")])
+RECEIPTS = ("unidentified_receipts", [("bank_reference", "text"), ("amount", "numeric"), ("currency", "text"),
+                                      ("received_on", "date"), ("payer_name", "text"), ("payer_bin", "text"),
+                                      ("payer_iban", "text"), ("purpose", "text"), ("why", "text"),
+                                      ("assigned_to", "text")])
+BASE_RATES = ("base_rates", [("effective_from", "date"), ("rate_percent", "numeric"), ("source", "text")])
+LINES = ("statement_lines", [("position", "bigint"), ("contract_id", "text"), ("business_date", "date"),
+                             ("recorded_at", "timestamptz"), ("kind", "text"), ("document", "text"),
+                             ("description", "text"), ("amount", "numeric"), ("currency", "text"),
+                             ("details", "jsonb")])
+POSTINGS = ("postings", [("position", "bigint"), ("line", "integer"), ("contract_id", "text"),
+                         ("event_type", "text"), ("account", "text"), ("amount", "numeric"), ("currency", "text"),
+                         ("business_date", "date"), ("recorded_at", "timestamptz")])
+# changes to rows of earlier runs: (contract, Δbalance, Δadvance, version, number, buyer, zone, terms) …
+ACCOUNT_CHANGES = [("c", "text"), ("b", "numeric"), ("a", "numeric"), ("v", "integer"), ("n", "text"),
+                   ("buyer", "text"), ("z", "text"), ("terms", "jsonb")]
+DEBT_CHANGES = [("c", "text"), ("i", "text"), ("dc", "numeric"), ("dout", "numeric")]
+PAYMENT_CHANGES = [("p", "text"), ("s", "jsonb"), ("l", "numeric")]
+ASSIGNMENTS = [("r", "text"), ("c", "text")]
+
+
+class _Params:
+    """Numbers the statement's parameters: one text array per column, cast back to the column's type."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def rows(self, columns: list[tuple[str, str]]) -> str:
+        arrays = ", ".join(f"${self.count + n}::text[]" for n in range(1, len(columns) + 1))
+        self.count += len(columns)
+        names = ", ".join(name for name, _ in columns)
+        casts = ", ".join(name if kind == "text" else f"CAST({name} AS {kind}) AS {name}" for name, kind in columns)
+        return f"(SELECT {casts} FROM unnest({arrays}) AS u({names}))"
+
+
+def _statement() -> str:
+    p = _Params()
+
+    def insert(table) -> str:
+        name, columns = table
+        return f"INSERT INTO {name} ({', '.join(c for c, _ in columns)}) SELECT * FROM {p.rows(columns)} AS t"
+
+    return f"""
+        WITH new_accounts AS ({insert(ACCOUNTS)}
+        ), changed_accounts AS (
+            UPDATE accounts SET balance = accounts.balance + t.b, advance = accounts.advance + t.a,
+                debt = accounts.debt + t.b + t.a, version = coalesce(t.v, accounts.version),
+                contract_number = coalesce(t.n, accounts.contract_number),
+                buyer_name = coalesce(t.buyer, accounts.buyer_name), time_zone = coalesce(t.z, accounts.time_zone),
+                terms = coalesce(t.terms, accounts.terms)
+            FROM {p.rows(ACCOUNT_CHANGES)} AS t WHERE accounts.contract_id = t.c
+            RETURNING 1
+        ), charged_debts AS ({insert(DEBTS)}
+            ON CONFLICT (contract_id, item_id) DO UPDATE
+                SET charged = debts.charged + excluded.charged, outstanding = debts.outstanding + excluded.outstanding
+        ), changed_debts AS (
+            UPDATE debts SET charged = debts.charged + t.dc, outstanding = debts.outstanding + t.dout
+            FROM {p.rows(DEBT_CHANGES)} AS t WHERE debts.contract_id = t.c AND debts.item_id = t.i
+            RETURNING 1
+        ), new_payments AS ({insert(PAYMENTS)}
+        ), changed_payments AS (
+            UPDATE payments SET allocations = payments.allocations || t.s,
+                advance_left = coalesce(t.l, payments.advance_left)
+            FROM {p.rows(PAYMENT_CHANGES)} AS t WHERE payments.payment_id = t.p
+        ), new_receipts AS ({insert(RECEIPTS)}
+        ), assigned_receipts AS (
+            UPDATE unidentified_receipts SET assigned_to = t.c
+            FROM {p.rows(ASSIGNMENTS)} AS t WHERE unidentified_receipts.bank_reference = t.r
+            RETURNING 1
+        ), rates AS ({insert(BASE_RATES)}
+            ON CONFLICT (effective_from) DO UPDATE SET rate_percent = excluded.rate_percent, source = excluded.source
+        ), new_lines AS ({insert(LINES)}
+        ), new_postings AS ({insert(POSTINGS)}
+        )
+        SELECT (SELECT count(*) FROM changed_accounts) AS accounts, (SELECT count(*) FROM changed_debts) AS debts,
+            (SELECT count(*) FROM assigned_receipts) AS receipts
+    """
+
+
+_WRITE = _statement()
+
+
+def _text(value) -> str | None:
+    if value is None or value.__class__ is str:
+        return value
+    if value.__class__ is list:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _columns(rows, width: int) -> list[list[str | None]]:
+    return [[_text(row[n]) for row in rows] for n in range(width)]
+
+
+def _keyed(changes: dict, width: int) -> list[list[str | None]]:
+    """(key…, change…) columns of a dict of changes keyed by one value or a tuple."""
+    rows = [(*(key if key.__class__ is tuple else (key,)), *change) for key, change in changes.items()]
+    return _columns(rows, width)
+
+
+async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
+    driver = (await conn.get_raw_connection()).driver_connection
+    created = [(ACCOUNTS, list(rows.accounts.values())), (PAYMENTS, list(rows.payments.values())),
+               (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
+    if bulk:
+        for table, table_rows in created:
+            if table_rows:
+                # a memoryview, because asyncpg takes bytes for a file name
+                await driver.copy_to_table(table[0], source=memoryview(copy_text(table_rows, len(table[1]))),
+                                           columns=[c for c, _ in table[1]])
+        created = [(table, []) for table, _ in created]
+    new = dict((table[0], _columns(table_rows, len(table[1]))) for table, table_rows in created)
+    payment_changes = {p: (change[6], change[7]) for p, change in rows.payment_changes.items()}
+    changed = await driver.fetchrow(
+        _WRITE, *new["accounts"], *_keyed(rows.account_changes, 8),
+        *_columns(list(rows.debts.values()), 9), *_keyed(rows.debt_changes, 4),
+        *new["payments"], *_keyed(payment_changes, 3),
+        *new["unidentified_receipts"], *_keyed(rows.assignments, 2),
+        *_columns(list(rows.base_rates.values()), 3), *new["statement_lines"], *new["postings"])
+    assert changed["accounts"] == len(rows.account_changes), "every account changed exists"
+    assert changed["debts"] == len(rows.debt_changes), "every debt paid or lowered exists"
+    assert changed["receipts"] == len(rows.assignments), "an assigned receipt was recorded first"
+
+
+_NULL = "\x00"  # PostgreSQL text never holds NUL, so it stands for NULL until the text is checked
+
+
+def copy_text(rows, width: int) -> bytes:
+    """COPY's text format of the rows. Fast path: join them, then prove in one pass over the whole text
+    that no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each value."""
+    text = "".join(["\t".join([_NULL if v is None else v if v.__class__ is str else _text(v) for v in row]) + "\n"
+                    for row in rows])
+    if (text.count("\t") == len(rows) * (width - 1) and text.count("\n") == len(rows)
+            and "\\" not in text and "\r" not in text):
+        return text.replace(_NULL, "\\N").encode()
+    return "".join(["\t".join(["\\N" if v is None else _escape(_text(v)) for v in row]) + "\n"
+                    for row in rows]).encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
