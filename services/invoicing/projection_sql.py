@@ -117,9 +117,13 @@ def _columns(rows, width: int) -> list[list[str | None]]:
 
 
 def _keyed(changes: dict, width: int) -> list[list[str | None]]:
-    """(key…, change…) columns of a dict of changes keyed by one value or a tuple."""
-    rows = [(*(key if key.__class__ is tuple else (key,)), *change) for key, change in changes.items()]
+    """(key…, change…) columns of a dict of changes; keys and changes are tuples or lists, or one value."""
+    rows = [(*_many(key), *_many(change)) for key, change in changes.items()]
     return _columns(rows, width)
+
+
+def _many(value) -> tuple | list:
+    return value if value.__class__ in (tuple, list) else (value,)
 
 
 async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
