@@ -15,10 +15,11 @@ amounts, dates and document texts are written exactly as the events carry them, 
 
 from __future__ import annotations
 
-import json
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,7 +45,7 @@ from shared.events.invoicing import (
     UnidentifiedReceiptRecorded,
 )
 from shared.eventstore.store import EventStore
-from shared.projector import Fact, Projector, read_facts
+from shared.projector import Fact, Projector, no_cycle_collection, read_facts
 
 BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
 ZERO = Decimal(0)
@@ -59,7 +60,7 @@ def _amount(money: dict) -> Decimal:
 
 def _dumps(value) -> str:
     # jsonb keeps no formatting, so the text only has to parse to the same value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 class LedgerRows:
@@ -71,8 +72,8 @@ class LedgerRows:
     carries none); the rest is emptied by `flush`.
     """
 
-    def __init__(self) -> None:
-        self.currencies: dict[str, str] = {}
+    def __init__(self, currencies: dict[str, str] | None = None) -> None:
+        self.currencies = {} if currencies is None else currencies
         self.clear()
 
     def clear(self) -> None:
@@ -96,6 +97,11 @@ class LedgerRows:
     def fold(self, fact: Fact) -> None:
         _FOLDS[fact.event_type](self, fact, fact.payload)
 
+    def fold_all(self, facts: list[Fact]) -> "LedgerRows":
+        for fact in facts:
+            _FOLDS[fact.event_type](self, fact, fact.payload)
+        return self
+
     async def flush(self, conn: AsyncConnection, bulk: bool = False) -> None:
         """Write the rows: one statement, or (`bulk`) COPY for the new rows and one statement for the rest."""
         if self:
@@ -111,30 +117,31 @@ class LedgerRows:
             self.currencies.update({row.contract_id: row.currency for row in rows})
             for line in self.lines:
                 if line[8] is None:
-                    line[8] = self.currencies.get(line[1])
+                    line[8] = self.currencies[line[1]]   # a notice of an account that exists
 
     # ---- the pieces every money event shares -------------------------------------------------------
     def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
               currency: str | None, details: dict) -> None:
         """One statement line and the event's postings; the account moves by the buyer's side."""
-        buyer = ZERO
-        for posting in lines:
-            if posting["account"] in BUYER_SIDE:
-                buyer += _amount(posting["amount"])
-        contract_id = fact.contract_id
-        self.lines.append([fact.position, contract_id, business_date, fact.recorded_at, kind, document, description,
-                           buyer, currency, _dumps(details)])
+        # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
+        contract_id, position, recorded_at = fact.contract_id, str(fact.position), fact.recorded_at
+        buyer = advance = balance = ZERO
+        postings = self.postings
+        for n, posting in enumerate(lines):
+            money, account = posting["amount"], posting["account"]
+            text_amount = money["amount"]
+            amount = Decimal(text_amount)
+            balance += amount
+            if account in BUYER_SIDE:
+                buyer += amount
+                if account == "advance":
+                    advance -= amount
+            postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
+                             business_date, recorded_at))
+        self.lines.append([position, contract_id, business_date, recorded_at, kind, document, description, str(buyer),
+                           currency, _dumps(details)])
         if not lines:
             return
-        advance, balance = ZERO, ZERO
-        for n, posting in enumerate(lines):
-            money = posting["amount"]
-            amount = money["amount"]
-            if posting["account"] == "advance":
-                advance -= Decimal(amount)
-            balance += Decimal(amount)
-            self.postings.append((fact.position, n, contract_id, fact.event_type, posting["account"], amount,
-                                  money["currency"], business_date, fact.recorded_at))
         assert balance == 0, "every entry balances"
         row = self.accounts.get(contract_id)
         if row is not None:
@@ -341,20 +348,26 @@ class LedgerProjector(Projector):
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
                       recorded_until: datetime | None = None) -> int:
+        with no_cycle_collection():
+            return await self._rebuild(conn, progress, recorded_until)
+
+    async def _rebuild(self, conn: AsyncConnection, progress, recorded_until: datetime | None) -> int:
         await conn.execute(text(f"TRUNCATE {', '.join(self.tables)}"))
-        rows = LedgerRows()
-        position, applied = 0, 0
-        while True:
+        currencies: dict[str, str] = {}   # an account's, for the notices of later steps
+        facts, position, read = await read_facts(conn, self.registry, 0, REBUILD_STEP, recorded_until, _FOLDS)
+        rows, applied = LedgerRows(currencies).fold_all(facts), 0
+        while read:
+            # the next step is read before this one is written (one connection), then folded in a thread
+            # while PostgreSQL takes this one's COPY: the fold and the writes run on the two cores at once
+            step = read
             facts, position, read = await read_facts(conn, self.registry, position, REBUILD_STEP, recorded_until,
                                                      _FOLDS)
-            if not read:
-                return applied
-            for fact in facts:
-                rows.fold(fact)
-            await rows.flush(conn, bulk=True)
-            applied += read
+            _, folded = await asyncio.gather(rows.flush(conn, bulk=True),
+                                             asyncio.to_thread(LedgerRows(currencies).fold_all, facts))
+            rows, applied = folded, applied + step
             if progress:
-                progress(read)
+                progress(step)
+        return applied
 
 
 projector = LedgerProjector(

@@ -8,8 +8,7 @@ search path points.
 
 from __future__ import annotations
 
-import json
-
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 # (table, [(column, type)]) of the rows created by a run, in the order `LedgerRows` keeps them
@@ -108,7 +107,7 @@ def _text(value) -> str | None:
     if value is None or value.__class__ is str:
         return value
     if value.__class__ is list:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return orjson.dumps(value).decode()
     return str(value)
 
 
@@ -130,18 +129,27 @@ async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
     driver = (await conn.get_raw_connection()).driver_connection
     created = [(ACCOUNTS, list(rows.accounts.values())), (PAYMENTS, list(rows.payments.values())),
                (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
+    debts = list(rows.debts.values())
+    if bulk and debts:
+        # a charge adds to a debt of the same item that exists already (an upsert), which COPY cannot do:
+        # only those few go through the statement
+        keys = list(rows.debts)
+        existing = {(r[0], r[1]) for r in await driver.fetch(_EXISTING_DEBTS, [c for c, _ in keys],
+                                                                [i for _, i in keys])}
+        created.append((DEBTS, [row for key, row in rows.debts.items() if key not in existing]))
+        debts = [row for key, row in rows.debts.items() if key in existing]
     if bulk:
         for table, table_rows in created:
             if table_rows:
                 # a memoryview, because asyncpg takes bytes for a file name
-                await driver.copy_to_table(table[0], source=memoryview(copy_text(table_rows, len(table[1]))),
-                                           columns=[c for c, _ in table[1]])
+                text = copy_text(table_rows, len(table[1]), _VALUES.get(table[0], "any"))
+                await driver.copy_to_table(table[0], source=memoryview(text), columns=[c for c, _ in table[1]])
         created = [(table, []) for table, _ in created]
     new = dict((table[0], _columns(table_rows, len(table[1]))) for table, table_rows in created)
     payment_changes = {p: (change[6], change[7]) for p, change in rows.payment_changes.items()}
     changed = await driver.fetchrow(
         _WRITE, *new["accounts"], *_keyed(rows.account_changes, 8),
-        *_columns(list(rows.debts.values()), 9), *_keyed(rows.debt_changes, 4),
+        *_columns(debts, 9), *_keyed(rows.debt_changes, 4),
         *new["payments"], *_keyed(payment_changes, 3),
         *new["unidentified_receipts"], *_keyed(rows.assignments, 2),
         *_columns(list(rows.base_rates.values()), 3), *new["statement_lines"], *new["postings"])
@@ -150,14 +158,26 @@ async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
     assert changed["receipts"] == len(rows.assignments), "an assigned receipt was recorded first"
 
 
+# what the rows of a table hold (`LedgerRows`; a notice's currency is resolved before they are written)
+_VALUES = {"accounts": "plain", "debts": "plain", "statement_lines": "text", "postings": "text"}
+_EXISTING_DEBTS = """
+    SELECT contract_id, item_id FROM debts JOIN unnest($1::text[], $2::text[]) AS k(c, i)
+        ON debts.contract_id = k.c AND debts.item_id = k.i
+"""
 _NULL = "\x00"  # PostgreSQL text never holds NUL, so it stands for NULL until the text is checked
 
 
-def copy_text(rows, width: int) -> bytes:
-    """COPY's text format of the rows. Fast path: join them, then prove in one pass over the whole text
-    that no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each value."""
-    text = "".join(["\t".join([_NULL if v is None else v if v.__class__ is str else _text(v) for v in row]) + "\n"
-                    for row in rows])
+def copy_text(rows, width: int, values: str = "any") -> bytes:
+    """COPY's text format of the rows; `values`: "text" (every value a str), "plain" (a str or a number),
+    "any" (NULLs and lists too). Fast path: join them, then prove in one pass over the whole text that
+    no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each value."""
+    if values == "text":
+        text = "\n".join(["\t".join(row) for row in rows]) + "\n"
+    elif values == "plain":
+        text = "\n".join(["\t".join(map(str, row)) for row in rows]) + "\n"
+    else:
+        text = "".join(["\t".join([_NULL if v is None else v if v.__class__ is str else _text(v) for v in row]) + "\n"
+                        for row in rows])
     if (text.count("\t") == len(rows) * (width - 1) and text.count("\n") == len(rows)
             and "\\" not in text and "\r" not in text):
         return text.replace(_NULL, "\\N").encode()
