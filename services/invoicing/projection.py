@@ -45,13 +45,13 @@ from shared.events.invoicing import (
     UnidentifiedReceiptRecorded,
 )
 from shared.eventstore.store import EventStore
-from shared.projector import Fact, Projector, no_cycle_collection, read_facts
+from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
 BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
 ZERO = Decimal(0)
 # events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
-# that the rows of one step stay a few tens of megabytes
-REBUILD_STEP = 50_000
+# that the two steps in flight (one written, one folded) stay a few tens of megabytes
+REBUILD_STEP = 20_000
 
 
 def _amount(money: dict) -> Decimal:
@@ -88,6 +88,7 @@ class LedgerRows:
         self.base_rates: dict[str, list] = {}        # effective from → the row (the last one wins)
         self.lines: list[list] = []
         self.postings: list[tuple] = []
+        self.currency_unknown = False   # a notice whose account was opened before this run, elsewhere
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.accounts or self.account_changes or self.debts or self.debt_changes
@@ -102,11 +103,12 @@ class LedgerRows:
             _FOLDS[fact.event_type](self, fact, fact.payload)
         return self
 
-    async def flush(self, conn: AsyncConnection, bulk: bool = False) -> None:
-        """Write the rows: one statement, or (`bulk`) COPY for the new rows and one statement for the rest."""
+    async def flush(self, conn: AsyncConnection, bulk: bool = False, payloads: dict[str, bytes] | None = None) -> None:
+        """Write the rows: one statement, or (`bulk`) COPY for the new rows (`payloads`: formatted already)
+        and one statement for the rest."""
         if self:
             await self._resolve_currencies(conn)
-            await projection_sql.write(conn, self, bulk)
+            await projection_sql.write(conn, self, bulk, payloads)
         self.clear()
 
     async def _resolve_currencies(self, conn: AsyncConnection) -> None:
@@ -262,8 +264,9 @@ class LedgerRows:
         day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on")
         document = p.get("document_number") or p.get("notice_document", "")
         description = registry.type_of(fact.event_type).__doc__.strip().splitlines()[0]
-        self._post(fact, [], day, fact.event_type.split(".")[-1], document, description,
-                   self.currencies.get(p["contract_id"]), p)
+        currency = self.currencies.get(p["contract_id"])
+        self.currency_unknown = self.currency_unknown or currency is None
+        self._post(fact, [], day, fact.event_type.split(".")[-1], document, description, currency, p)
 
     def refund(self, fact: Fact, p: dict) -> None:
         self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"],
@@ -354,20 +357,24 @@ class LedgerProjector(Projector):
     async def _rebuild(self, conn: AsyncConnection, progress, recorded_until: datetime | None) -> int:
         await conn.execute(text(f"TRUNCATE {', '.join(self.tables)}"))
         currencies: dict[str, str] = {}   # an account's, for the notices of later steps
-        facts, position, read = await read_facts(conn, self.registry, 0, REBUILD_STEP, recorded_until, _FOLDS)
-        rows, applied = LedgerRows(currencies).fold_all(facts), 0
-        while read:
-            # the next step is read before this one is written (one connection), then folded in a thread
-            # while PostgreSQL takes this one's COPY: the fold and the writes run on the two cores at once
-            step = read
-            facts, position, read = await read_facts(conn, self.registry, position, REBUILD_STEP, recorded_until,
-                                                     _FOLDS)
-            _, folded = await asyncio.gather(rows.flush(conn, bulk=True),
-                                             asyncio.to_thread(LedgerRows(currencies).fold_all, facts))
-            rows, applied = folded, applied + step
+        raw = await read_raw(conn, 0, REBUILD_STEP, recorded_until)
+        step, applied = await asyncio.to_thread(self._prepare, raw, currencies), 0
+        while raw:
+            read = len(raw)
+            raw = await read_raw(conn, raw[-1][0], REBUILD_STEP, recorded_until)
+            # this step is written while the next one is parsed, folded and formatted in a thread, so
+            # PostgreSQL and Python each keep a core busy (the next step is read first: one connection)
+            _, following = await asyncio.gather(step[0].flush(conn, bulk=True, payloads=step[1]),
+                                                asyncio.to_thread(self._prepare, raw, currencies))
+            step, applied = following, applied + read
             if progress:
-                progress(step)
+                progress(read)
         return applied
+
+    def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[LedgerRows, dict[str, bytes] | None]:
+        """A step's CPU work: parse, fold, and format COPY's input (unless a notice waits for a currency)."""
+        rows = LedgerRows(currencies).fold_all(facts_of(raw, self.registry, _FOLDS))
+        return rows, (None if rows.currency_unknown else projection_sql.copy_payloads(rows))
 
 
 projector = LedgerProjector(

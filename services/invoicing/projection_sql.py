@@ -125,10 +125,23 @@ def _many(value) -> tuple | list:
     return value if value.__class__ in (tuple, list) else (value,)
 
 
-async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
+def _created(rows) -> list[tuple]:
+    """(table, its new rows) of every table whose new rows are plain inserts (debts are upserts)."""
+    return [(ACCOUNTS, list(rows.accounts.values())), (PAYMENTS, list(rows.payments.values())),
+            (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
+
+
+def copy_payloads(rows) -> dict[str, bytes]:
+    """COPY's input for the new rows of `_created`'s tables; pure CPU, so a rebuild formats the next step
+    in a thread while PostgreSQL takes this one. Needs every statement line's currency known."""
+    return {table[0]: copy_text(table_rows, len(table[1]), _VALUES.get(table[0], "any"))
+            for table, table_rows in _created(rows) if table_rows}
+
+
+async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, bytes] | None = None) -> None:
+    """`bulk`: COPY the new rows (`payloads`, when formatted beforehand) and one statement for the rest."""
     driver = (await conn.get_raw_connection()).driver_connection
-    created = [(ACCOUNTS, list(rows.accounts.values())), (PAYMENTS, list(rows.payments.values())),
-               (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
+    created = _created(rows)
     debts = list(rows.debts.values())
     if bulk and debts:
         # a charge adds to a debt of the same item that exists already (an upsert), which COPY cannot do:
@@ -139,10 +152,11 @@ async def write(conn: AsyncConnection, rows, bulk: bool) -> None:
         created.append((DEBTS, [row for key, row in rows.debts.items() if key not in existing]))
         debts = [row for key, row in rows.debts.items() if key in existing]
     if bulk:
+        payloads = dict(payloads if payloads is not None else copy_payloads(rows))
         for table, table_rows in created:
             if table_rows:
+                text = payloads.get(table[0]) or copy_text(table_rows, len(table[1]), _VALUES.get(table[0], "any"))
                 # a memoryview, because asyncpg takes bytes for a file name
-                text = copy_text(table_rows, len(table[1]), _VALUES.get(table[0], "any"))
                 await driver.copy_to_table(table[0], source=memoryview(text), columns=[c for c, _ in table[1]])
         created = [(table, []) for table, _ in created]
     new = dict((table[0], _columns(table_rows, len(table[1]))) for table, table_rows in created)
