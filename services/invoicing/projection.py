@@ -112,8 +112,8 @@ class LedgerRows:
         self.clear()
 
     async def _resolve_currencies(self, conn: AsyncConnection) -> None:
-        missing = {line[1] for line in self.lines if line[8] is None}
-        if missing:
+        if self.currency_unknown:
+            missing = {line[1] for line in self.lines if line[8] is None}
             rows = await conn.execute(text("SELECT contract_id, currency FROM accounts WHERE contract_id = ANY(:c)"),
                                       {"c": sorted(missing)})
             self.currencies.update({row.contract_id: row.currency for row in rows})
@@ -199,10 +199,12 @@ class LedgerRows:
         row = self.payments.get(payment_id)
         if row is None:
             # a payment recorded earlier, or a charge's id (allocations it triggered have no payment row)
-            row = self.payment_changes.setdefault(payment_id, [None, None, None, None, None, None, [], None])
+            change = self.payment_changes.setdefault(payment_id, [[], None])
+            change[0] += allocations
+            change[1] = change[1] if advance_left is None else advance_left
+            return
         row[6] += allocations
-        if advance_left is not None:
-            row[7] = advance_left
+        row[7] = row[7] if advance_left is None else advance_left
 
     # ---- one method per event type ----------------------------------------------------------------
     def account_opened(self, fact: Fact, p: dict) -> None:

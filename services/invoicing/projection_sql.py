@@ -160,11 +160,10 @@ async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, byt
                 await driver.copy_to_table(table[0], source=memoryview(text), columns=[c for c, _ in table[1]])
         created = [(table, []) for table, _ in created]
     new = dict((table[0], _columns(table_rows, len(table[1]))) for table, table_rows in created)
-    payment_changes = {p: (change[6], change[7]) for p, change in rows.payment_changes.items()}
     changed = await driver.fetchrow(
         _WRITE, *new["accounts"], *_keyed(rows.account_changes, 8),
         *_columns(debts, 9), *_keyed(rows.debt_changes, 4),
-        *new["payments"], *_keyed(payment_changes, 3),
+        *new["payments"], *_keyed(rows.payment_changes, 3),
         *new["unidentified_receipts"], *_keyed(rows.assignments, 2),
         *_columns(list(rows.base_rates.values()), 3), *new["statement_lines"], *new["postings"])
     assert changed["accounts"] == len(rows.account_changes), "every account changed exists"

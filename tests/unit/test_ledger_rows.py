@@ -75,10 +75,10 @@ class Tables:
             self.debts[key][7] += outstanding
         for key, row in rows.payments.items():
             self.payments[key] = copy.deepcopy(row)
-        for key, change in rows.payment_changes.items():
+        for key, (allocations, advance_left) in rows.payment_changes.items():
             if key in self.payments:
-                self.payments[key][6] += change[6]
-                self.payments[key][7] = self.payments[key][7] if change[7] is None else change[7]
+                self.payments[key][6] += allocations
+                self.payments[key][7] = self.payments[key][7] if advance_left is None else advance_left
         self.lines += [list(line) for line in rows.lines]
         self.postings += rows.postings
 
