@@ -8,6 +8,9 @@ search path points.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,65 +45,67 @@ PAYMENT_CHANGES = [("p", "text"), ("s", "jsonb"), ("l", "numeric")]
 ASSIGNMENTS = [("r", "text"), ("c", "text")]
 
 
-class _Params:
-    """Numbers the statement's parameters: one text array per column, cast back to the column's type."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def rows(self, columns: list[tuple[str, str]]) -> str:
-        arrays = ", ".join(f"${self.count + n}::text[]" for n in range(1, len(columns) + 1))
-        self.count += len(columns)
-        names = ", ".join(name for name, _ in columns)
-        casts = ", ".join(name if kind == "text" else f"CAST({name} AS {kind}) AS {name}" for name, kind in columns)
-        return f"(SELECT {casts} FROM unnest({arrays}) AS u({names}))"
+def _rows(first: int, columns: list[tuple[str, str]]) -> str:
+    """Rows from text arrays $first…, one per column, cast back to the columns' types."""
+    arrays = ", ".join(f"${first + n}::text[]" for n in range(len(columns)))
+    names = ", ".join(name for name, _ in columns)
+    casts = ", ".join(name if kind == "text" else f"CAST({name} AS {kind}) AS {name}" for name, kind in columns)
+    return f"(SELECT {casts} FROM unnest({arrays}) AS u({names}))"
 
 
-def _statement() -> str:
-    p = _Params()
-
-    def insert(table) -> str:
-        name, columns = table
-        return f"INSERT INTO {name} ({', '.join(c for c, _ in columns)}) SELECT * FROM {p.rows(columns)} AS t"
-
-    return f"""
-        WITH new_accounts AS ({insert(ACCOUNTS)}
-        ), changed_accounts AS (
-            UPDATE accounts SET balance = accounts.balance + t.b, advance = accounts.advance + t.a,
-                debt = accounts.debt + t.b + t.a, version = coalesce(t.v, accounts.version),
-                contract_number = coalesce(t.n, accounts.contract_number),
-                buyer_name = coalesce(t.buyer, accounts.buyer_name), time_zone = coalesce(t.z, accounts.time_zone),
-                terms = coalesce(t.terms, accounts.terms)
-            FROM {p.rows(ACCOUNT_CHANGES)} AS t WHERE accounts.contract_id = t.c
-            RETURNING 1
-        ), charged_debts AS ({insert(DEBTS)}
-            ON CONFLICT (contract_id, item_id) DO UPDATE
-                SET charged = debts.charged + excluded.charged, outstanding = debts.outstanding + excluded.outstanding
-        ), changed_debts AS (
-            UPDATE debts SET charged = debts.charged + t.dc, outstanding = debts.outstanding + t.dout
-            FROM {p.rows(DEBT_CHANGES)} AS t WHERE debts.contract_id = t.c AND debts.item_id = t.i
-            RETURNING 1
-        ), new_payments AS ({insert(PAYMENTS)}
-        ), changed_payments AS (
-            UPDATE payments SET allocations = payments.allocations || t.s,
-                advance_left = coalesce(t.l, payments.advance_left)
-            FROM {p.rows(PAYMENT_CHANGES)} AS t WHERE payments.payment_id = t.p
-        ), new_receipts AS ({insert(RECEIPTS)}
-        ), assigned_receipts AS (
-            UPDATE unidentified_receipts SET assigned_to = t.c
-            FROM {p.rows(ASSIGNMENTS)} AS t WHERE unidentified_receipts.bank_reference = t.r
-            RETURNING 1
-        ), rates AS ({insert(BASE_RATES)}
-            ON CONFLICT (effective_from) DO UPDATE SET rate_percent = excluded.rate_percent, source = excluded.source
-        ), new_lines AS ({insert(LINES)}
-        ), new_postings AS ({insert(POSTINGS)}
-        )
-        SELECT (SELECT count(*) FROM changed_accounts) AS accounts, (SELECT count(*) FROM changed_debts) AS debts,
-            (SELECT count(*) FROM assigned_receipts) AS receipts
-    """
+def _insert(table) -> Callable[[int], str]:
+    name, columns = table
+    return lambda first: f"INSERT INTO {name} ({', '.join(c for c, _ in columns)}) SELECT * FROM {_rows(first, columns)} AS t"
 
 
-_WRITE = _statement()
+# the statement's parts: (name, its columns, its SQL from the number of its first parameter, what it counts)
+_PARTS = {
+    "new_accounts": (ACCOUNTS[1], _insert(ACCOUNTS), None),
+    "changed_accounts": (ACCOUNT_CHANGES, lambda first: f"""
+        UPDATE accounts SET balance = accounts.balance + t.b, advance = accounts.advance + t.a,
+            debt = accounts.debt + t.b + t.a, version = coalesce(t.v, accounts.version),
+            contract_number = coalesce(t.n, accounts.contract_number),
+            buyer_name = coalesce(t.buyer, accounts.buyer_name), time_zone = coalesce(t.z, accounts.time_zone),
+            terms = coalesce(t.terms, accounts.terms)
+        FROM {_rows(first, ACCOUNT_CHANGES)} AS t WHERE accounts.contract_id = t.c
+        RETURNING 1""", "accounts"),
+    "charged_debts": (DEBTS[1], lambda first: f"""{_insert(DEBTS)(first)}
+        ON CONFLICT (contract_id, item_id) DO UPDATE
+            SET charged = debts.charged + excluded.charged, outstanding = debts.outstanding + excluded.outstanding""",
+                      None),
+    "changed_debts": (DEBT_CHANGES, lambda first: f"""
+        UPDATE debts SET charged = debts.charged + t.dc, outstanding = debts.outstanding + t.dout
+        FROM {_rows(first, DEBT_CHANGES)} AS t WHERE debts.contract_id = t.c AND debts.item_id = t.i
+        RETURNING 1""", "debts"),
+    "new_payments": (PAYMENTS[1], _insert(PAYMENTS), None),
+    "changed_payments": (PAYMENT_CHANGES, lambda first: f"""
+        UPDATE payments SET allocations = payments.allocations || t.s,
+            advance_left = coalesce(t.l, payments.advance_left)
+        FROM {_rows(first, PAYMENT_CHANGES)} AS t WHERE payments.payment_id = t.p""", None),
+    "new_receipts": (RECEIPTS[1], _insert(RECEIPTS), None),
+    "assigned_receipts": (ASSIGNMENTS, lambda first: f"""
+        UPDATE unidentified_receipts SET assigned_to = t.c
+        FROM {_rows(first, ASSIGNMENTS)} AS t WHERE unidentified_receipts.bank_reference = t.r
+        RETURNING 1""", "receipts"),
+    "rates": (BASE_RATES[1], lambda first: f"""{_insert(BASE_RATES)(first)}
+        ON CONFLICT (effective_from) DO UPDATE SET rate_percent = excluded.rate_percent, source = excluded.source""",
+              None),
+    "new_lines": (LINES[1], _insert(LINES), None),
+    "new_postings": (POSTINGS[1], _insert(POSTINGS), None),
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(parts: tuple[str, ...]) -> str:
+    """One statement of the parts that have rows (a payment needs five of the eleven), so PostgreSQL
+    runs no empty ones; one text per combination, prepared once by asyncpg."""
+    ctes, first = [], 1
+    for name in parts:
+        columns, sql, _ = _PARTS[name]
+        ctes.append(f"{name} AS ({sql(first)})")
+        first += len(columns)
+    counts = [f"(SELECT count(*) FROM {name}) AS {_PARTS[name][2]}" for name in parts if _PARTS[name][2]]
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(counts) or '0 AS nothing'}"
 
 
 def _text(value) -> str | None:
@@ -160,15 +165,19 @@ async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, byt
                 await driver.copy_to_table(table[0], source=memoryview(text), columns=[c for c, _ in table[1]])
         created = [(table, []) for table, _ in created]
     new = dict((table[0], _columns(table_rows, len(table[1]))) for table, table_rows in created)
-    changed = await driver.fetchrow(
-        _WRITE, *new["accounts"], *_keyed(rows.account_changes, 8),
-        *_columns(debts, 9), *_keyed(rows.debt_changes, 4),
-        *new["payments"], *_keyed(rows.payment_changes, 3),
-        *new["unidentified_receipts"], *_keyed(rows.assignments, 2),
-        *_columns(list(rows.base_rates.values()), 3), *new["statement_lines"], *new["postings"])
-    assert changed["accounts"] == len(rows.account_changes), "every account changed exists"
-    assert changed["debts"] == len(rows.debt_changes), "every debt paid or lowered exists"
-    assert changed["receipts"] == len(rows.assignments), "an assigned receipt was recorded first"
+    arrays = {"new_accounts": new["accounts"], "changed_accounts": _keyed(rows.account_changes, 8),
+              "charged_debts": _columns(debts, 9), "changed_debts": _keyed(rows.debt_changes, 4),
+              "new_payments": new["payments"], "changed_payments": _keyed(rows.payment_changes, 3),
+              "new_receipts": new["unidentified_receipts"], "assigned_receipts": _keyed(rows.assignments, 2),
+              "rates": _columns(list(rows.base_rates.values()), 3), "new_lines": new["statement_lines"],
+              "new_postings": new["postings"]}
+    parts = tuple(name for name in _PARTS if arrays[name][0])
+    if not parts:
+        return
+    changed = await driver.fetchrow(_statement(parts), *(array for name in parts for array in arrays[name]))
+    assert changed.get("accounts", 0) == len(rows.account_changes), "every account changed exists"
+    assert changed.get("debts", 0) == len(rows.debt_changes), "every debt paid or lowered exists"
+    assert changed.get("receipts", 0) == len(rows.assignments), "an assigned receipt was recorded first"
 
 
 # what the rows of a table hold (`LedgerRows`; a notice's currency is resolved before they are written)
