@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import gc
+from collections.abc import Awaitable, Callable, Container, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +19,76 @@ Apply = Callable[[AsyncConnection, Event, StoredEvent], Awaitable[None]]
 # a run of consecutive events of one type in one statement (hundreds of thousands of daily volumes)
 ApplyMany = Callable[[AsyncConnection, Sequence[tuple[Event, StoredEvent]]], Awaitable[None]]
 REBUILD_BATCH = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """An event as a set-based projection folds it: the envelope's fields it needs and the payload in its JSON
+    form, upcast to today's schema. Times stay ISO text (PostgreSQL reads them as they are). No pydantic model
+    is built: decoding one is ~100 µs, the whole budget of a million-event replay is ~15 µs an event, and the
+    payload was validated when it was appended (the hash chain keeps it as it was)."""
+
+    position: int
+    event_type: str
+    contract_id: str
+    stream_version: int
+    occurred_at: str
+    recorded_at: str
+    payload: dict
+
+    @classmethod
+    def of(cls, stored: StoredEvent, registry: EventRegistry) -> "Fact":
+        envelope = stored.envelope
+        return cls(stored.position, envelope.event_type, envelope.contract_id, envelope.stream_version,
+                   envelope.occurred_at.isoformat(), envelope.recorded_at.isoformat(),
+                   registry.upcast(envelope.event_type, envelope.schema_version, envelope.payload))
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """For a rebuild: millions of short-lived dicts and rows made the cycle collector walk them again
+    and again (half the time of a replay); they hold no cycles, so it waits until the rebuild is over."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# the event store's own columns: what the reader needs to skip an event without parsing its body
+_READ_RAW = """
+    SELECT position, event_type, body FROM event_store
+    WHERE position > $1 AND ($2::timestamptz IS NULL OR recorded_at <= $2) ORDER BY position LIMIT $3
+"""
+
+
+async def read_raw(conn: AsyncConnection, position: int, limit: int, recorded_until: datetime | None) -> list:
+    """The events after `position` (at most `limit`, those recorded by `recorded_until` when given) as
+    (position, event type, body) rows, straight from the driver: a million rows through SQLAlchemy's
+    result rows cost seconds."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    return await driver.fetch(_READ_RAW, position, recorded_until, limit)
+
+
+def facts_of(rows: list, registry: EventRegistry, wanted: Container[str]) -> list[Fact]:
+    """The `wanted` ones of `read_raw`'s rows as facts. Pure CPU (a caller may run it in a thread); parsed
+    by orjson, a quarter of the stdlib's time (46 → 12 µs an event here, the largest part of a replay)."""
+    facts = []
+    current = {event_type: registry.type_of(event_type).schema_version
+               for event_type in {row[1] for row in rows} if event_type in wanted}
+    for row in rows:
+        event_type = row[1]
+        if event_type not in wanted:
+            continue
+        envelope = orjson.loads(row[2])
+        payload = envelope["payload"]
+        if envelope["schema_version"] != current[event_type]:
+            payload = registry.upcast(event_type, envelope["schema_version"], payload)
+        facts.append(Fact(row[0], event_type, envelope["contract_id"], envelope["stream_version"],
+                          envelope["occurred_at"], envelope["recorded_at"], payload))
+    return facts
 
 
 class Projector:

@@ -4,17 +4,26 @@
 - `postings`: every double-entry line, the auditor's raw material;
 - `statement_lines`: one line per document, its effect on the buyer's position (+ owes more);
 - `debts`: open and closed debt items, for aging and statements; `payments`: by bank reference;
-- `base_rates`: rates set by admins through the API, on top of the shipped table.
+- `base_rates`: rates set by admins through the API, on top of the shipped table;
+- `unidentified_receipts`: money no contract could be matched to, until an operator assigns it.
+
+One fold computes the rows of both paths (`LedgerRows`): a command folds the events it appended and
+writes them with one statement; a replay or `verify` folds a hundred thousand at a time and writes
+them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON form (`Fact`), so
+amounts, dates and document texts are written exactly as the events carry them, whichever path.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+from datetime import datetime
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.invoicing import projection_sql
 from shared.events import registry
 from shared.events.invoicing import (
     AccountOpened,
@@ -26,7 +35,6 @@ from shared.events.invoicing import (
     PaymentReversed,
     PenaltyAccrued,
     PenaltyWaived,
-    PostingLine,
     PrepaymentRequested,
     ReceiptAssigned,
     RefundIssued,
@@ -36,384 +44,343 @@ from shared.events.invoicing import (
     TerminationNoticeIssued,
     UnidentifiedReceiptRecorded,
 )
-from shared.eventstore import StoredEvent
-from shared.projector import Projector
+from shared.eventstore.store import EventStore
+from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
-BUYER_SIDE = ("receivable.energy", "receivable.vat", "receivable.penalty", "advance")
-
-
-async def on_account_opened(conn: AsyncConnection, event: AccountOpened, stored: StoredEvent) -> None:
-    await conn.execute(
-        text("""
-            INSERT INTO accounts (contract_id, contract_number, buyer_name, currency, time_zone, balance,
-                terms, opened_at, version)
-            VALUES (:id, :number, :buyer, :currency, :zone, 0, CAST(:terms AS jsonb), :at, :v)
-        """),
-        {"id": event.contract_id, "number": event.terms.number, "buyer": event.terms.buyer.name,
-         "currency": event.terms.currency, "zone": event.terms.time_zone,
-         "terms": json.dumps(event.terms.model_dump(mode="json")), "at": stored.envelope.occurred_at,
-         "v": stored.envelope.stream_version},
-    )
+BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
+ZERO = Decimal(0)
+# events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
+# that the two steps in flight (one written, one folded) stay a few tens of megabytes
+REBUILD_STEP = 20_000
 
 
-async def on_terms_amended(conn: AsyncConnection, event: AccountTermsAmended, stored: StoredEvent) -> None:
-    await conn.execute(
-        text("UPDATE accounts SET contract_number = :number, buyer_name = :buyer, time_zone = :zone,"
-             " terms = CAST(:terms AS jsonb) WHERE contract_id = :id"),
-        {"id": event.contract_id, "number": event.terms.number, "buyer": event.terms.buyer.name,
-         "zone": event.terms.time_zone, "terms": json.dumps(event.terms.model_dump(mode="json"))})
+def _amount(money: dict) -> Decimal:
+    return Decimal(money["amount"])
 
 
-async def _postings(conn: AsyncConnection, stored: StoredEvent, lines: list[PostingLine], business_date) -> None:
-    assert sum((p.amount.amount for p in lines), Decimal(0)) == 0, "every entry balances"
-    if not lines:
-        return
-    await conn.execute(
-        text("""
-            INSERT INTO postings (position, line, contract_id, event_type, account, amount, currency, business_date,
-                recorded_at)
-            VALUES (:position, :line, :contract_id, :type, :account, :amount, :currency, :date, :at)
-        """),
-        [{"position": stored.position, "line": n, "contract_id": stored.envelope.contract_id,
-          "type": stored.envelope.event_type, "account": p.account, "amount": p.amount.amount, "currency": p.amount.currency,
-          "date": business_date, "at": stored.envelope.recorded_at} for n, p in enumerate(lines)],
-    )
-    buyer = sum((p.amount.amount for p in lines if p.account in BUYER_SIDE), Decimal(0))
-    advance = -sum((p.amount.amount for p in lines if p.account == "advance"), Decimal(0))
-    await conn.execute(
-        text("UPDATE accounts SET balance = balance + :b, advance = advance + :a, debt = debt + :b + :a, version = :v"
-             " WHERE contract_id = :c"),
-        {"b": buyer, "a": advance, "v": stored.envelope.stream_version, "c": stored.envelope.contract_id},
-    )
+def _dumps(value) -> str:
+    # jsonb keeps no formatting, so the text only has to parse to the same value
+    return orjson.dumps(value).decode()
 
 
-async def _line(conn: AsyncConnection, stored: StoredEvent, *, kind: str, document: str, description: str,
-                lines: list[PostingLine], currency: str, business_date, details: dict) -> None:
-    amount = sum((p.amount.amount for p in lines if p.account in BUYER_SIDE), Decimal(0))
-    await conn.execute(
-        text("""
-            INSERT INTO statement_lines (position, contract_id, business_date, recorded_at, kind, document,
-                description, amount, currency, details)
-            VALUES (:position, :contract_id, :date, :at, :kind, :document, :description, :amount, :currency,
-                CAST(:details AS jsonb))
-        """),
-        {"position": stored.position, "contract_id": stored.envelope.contract_id, "date": business_date,
-         "at": stored.envelope.recorded_at, "kind": kind, "document": document, "description": description, "amount": amount,
-         "currency": currency, "details": json.dumps(details, default=str)},
-    )
+class LedgerRows:
+    """The rows a run of ledger events writes, computed in memory.
 
-
-async def _debt(conn: AsyncConnection, contract_id: str, item_id: str, document: str, kind: str, period: str, due,
-                amount: Decimal, currency: str, released: Decimal = Decimal(0)) -> None:
-    if amount < 0:
-        # a correction that lowers an existing debt (the CHECK would refuse a negative new row); what it
-        # takes off beyond the open amount went back to the advance, so outstanding stops at zero
-        result = await conn.execute(
-            text("UPDATE debts SET charged = charged + :a, outstanding = outstanding + :a + :r"
-                 " WHERE contract_id = :c AND item_id = :i"),
-            {"a": amount, "r": released, "c": contract_id, "i": item_id})
-        assert result.rowcount == 1, f"a credit lowers an existing debt {item_id}"
-        return
-    await conn.execute(
-        text("""
-            INSERT INTO debts (item_id, contract_id, document, kind, period, due_date, charged, outstanding, currency)
-            VALUES (:item, :c, :doc, :kind, :period, :due, :amount, :amount, :currency)
-            ON CONFLICT (contract_id, item_id) DO UPDATE
-                SET charged = debts.charged + excluded.charged, outstanding = debts.outstanding + excluded.outstanding
-        """),
-        {"item": item_id, "c": contract_id, "doc": document, "kind": kind, "period": period, "due": due,
-         "amount": amount, "currency": currency},
-    )
-
-
-async def _pay_debt(conn: AsyncConnection, contract_id: str, item_id: str, amount: Decimal) -> None:
-    result = await conn.execute(
-        text("UPDATE debts SET outstanding = outstanding - :a WHERE contract_id = :c AND item_id = :i"),
-        {"a": amount, "c": contract_id, "i": item_id})
-    assert result.rowcount == 1, f"debt {item_id} exists"
-
-
-async def on_invoice(conn: AsyncConnection, event: InvoiceIssued, stored: StoredEvent) -> None:
-    currency = event.total.currency
-    released = {piece.item_id: piece.amount.amount for piece in event.released_to_advance}
-    for kind, amount in (("energy", event.net), ("vat", event.vat)):
-        if amount.is_zero:
-            continue
-        document = event.corrects_document if amount.is_negative else event.document_number
-        item_id = f"{document}:{kind}"
-        await _debt(conn, event.contract_id, item_id, document, kind, event.period, event.due_date,
-                    amount.amount, currency, released.pop(item_id, Decimal(0)))
-    assert not released, "only lowered debts release money to the advance"
-    title = "correcting invoice" if event.corrects_document else "invoice"
-    await _line(conn, stored, kind="invoice", document=event.document_number,
-                description=f"{title} {event.period}: {event.volume_kwh} kWh", lines=event.postings,
-                currency=currency, business_date=event.invoice_date,
-                details={"net": str(event.net.amount), "vat": str(event.vat.amount), "due_date": event.due_date,
-                         "esf_date": event.esf_date, "corrects": event.corrects_document})
-    await _postings(conn, stored, event.postings, event.invoice_date)
-
-
-async def on_penalty(conn: AsyncConnection, event: PenaltyAccrued, stored: StoredEvent) -> None:
-    await _debt(conn, event.contract_id, f"{event.document_number}:penalty", event.document_number, "penalty",
-                event.period, event.accrued_through, event.amount.amount, event.amount.currency)
-    await _line(conn, stored, kind="penalty", document=event.document_number,
-                description=f"penalty on {event.late_item_id} through {event.accrued_through}", lines=event.postings,
-                currency=event.amount.currency, business_date=event.accrued_through,
-                details={"slices": [s.model_dump(mode="json") for s in event.slices]})
-    await _postings(conn, stored, event.postings, event.accrued_through)
-
-
-async def on_waiver(conn: AsyncConnection, event: PenaltyWaived, stored: StoredEvent) -> None:
-    await _pay_debt(conn, event.contract_id, f"{event.document_number}:penalty", event.amount.amount)
-    await _line(conn, stored, kind="waiver", document=event.document_number,
-                description=f"penalty waived: {event.reason}", lines=event.postings, currency=event.amount.currency,
-                business_date=event.waived_on, details={"reason": event.reason})
-    await _postings(conn, stored, event.postings, event.waived_on)
-
-
-async def on_prepayment(conn: AsyncConnection, event: PrepaymentRequested, stored: StoredEvent) -> None:
-    # a demand, not a debt: it moves no money, so the statement shows it with amount 0 and its figure
-    await _line(conn, stored, kind="prepayment_request", document=event.document_number,
-                description=f"prepayment for {event.first_day}…{event.last_day}: {event.volume_kwh} kWh, "
-                            f"due {event.due_date}", lines=[], currency=event.amount.currency,
-                business_date=stored.envelope.occurred_at.date(), details={"amount": str(event.amount.amount),
-                                                                    "due_date": event.due_date})
-
-
-async def on_unidentified(conn: AsyncConnection, event: UnidentifiedReceiptRecorded, stored: StoredEvent) -> None:
-    await conn.execute(
-        text("""
-            INSERT INTO unidentified_receipts (bank_reference, amount, currency, received_on, payer_name, payer_bin,
-                payer_iban, purpose, why)
-            VALUES (:ref, :amount, :currency, :on, :name, :bin, :iban, :purpose, :why)
-        """),
-        {"ref": event.bank_reference, "amount": event.amount.amount, "currency": event.amount.currency,
-         "on": event.received_on, "name": event.payer_name, "bin": event.payer_bin, "iban": event.payer_iban,
-         "purpose": event.purpose, "why": event.why})
-
-
-async def on_assigned(conn: AsyncConnection, event: ReceiptAssigned, stored: StoredEvent) -> None:
-    result = await conn.execute(text("UPDATE unidentified_receipts SET assigned_to = :c WHERE bank_reference = :r"),
-                                {"c": event.assigned_contract_id, "r": event.bank_reference})
-    assert result.rowcount == 1, "an assigned receipt was recorded first"
-
-
-async def on_notice(conn: AsyncConnection, event, stored: StoredEvent) -> None:
-    """Notices move no money: statement lines with amount 0 that cite their figures."""
-    payload = event.model_dump(mode="json")
-    day = (getattr(event, "issued_on", None) or getattr(event, "restricted_from", None)
-           or getattr(event, "restored_on", None))
-    document = getattr(event, "document_number", None) or getattr(event, "notice_document", "")
-    currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"),
-                                 {"c": event.contract_id})
-    await _line(conn, stored, kind=event.event_type.split(".")[-1], document=document,
-                description=event.__class__.__doc__.strip().splitlines()[0], lines=[],
-                currency=currency, business_date=day, details=payload)
-
-
-async def on_refund(conn: AsyncConnection, event: RefundIssued, stored: StoredEvent) -> None:
-    await _line(conn, stored, kind="refund", document=event.document_number,
-                description=f"refund to {event.beneficiary}, {event.iban} ({event.bic})", lines=event.postings,
-                currency=event.amount.currency, business_date=event.refund_on, details={})
-    await _postings(conn, stored, event.postings, event.refund_on)
-
-
-async def on_reversal(conn: AsyncConnection, event: PaymentReversed, stored: StoredEvent) -> None:
-    for piece in event.reopened:
-        await _pay_debt(conn, event.contract_id, piece.item_id, -piece.amount.amount)
-    await conn.execute(text("UPDATE payments SET allocations = allocations || CAST(:r AS jsonb)"
-                            " WHERE payment_id = :p"),
-                       {"r": json.dumps([{"reversed": True, "reason": event.reason,
-                                          "reversed_on": event.reversed_on.isoformat()}]), "p": event.payment_id})
-    await _line(conn, stored, kind="reversal", document=event.bank_reference,
-                description=f"payment reversed: {event.reason}", lines=event.postings, currency=event.amount.currency,
-                business_date=event.reversed_on,
-                details={"reopened": [r.model_dump(mode="json") for r in event.reopened]})
-    await _postings(conn, stored, event.postings, event.reversed_on)
-
-
-async def on_base_rate(conn: AsyncConnection, event: BaseRateSet, stored: StoredEvent) -> None:
-    await conn.execute(
-        text("""
-            INSERT INTO base_rates (effective_from, rate_percent, source) VALUES (:d, :r, :s)
-            ON CONFLICT (effective_from) DO UPDATE SET rate_percent = excluded.rate_percent, source = excluded.source
-        """),
-        {"d": event.effective_from, "r": event.rate_percent, "s": event.source})
-
-
-class PaymentRows:
-    """The rows of a run of payment events, written by one statement (set-based, one round trip).
-
-    Payments are the ledger's hot path (`python -m bench payments`, statement imports): one
-    statement instead of four per event, on the driver connection. Rows are collected in event
-    order; changes to one account, debt or payment are summed first, because a statement updates
-    a row once (data-modifying CTEs share one snapshot).
+    Rows created by the run are kept whole and every later change of the run is folded into them,
+    because one statement (or COPY) cannot insert a row and then update it. Rows created before the
+    run get one summed change each. Currencies of accounts are remembered across runs (a notice
+    carries none); the rest is emptied by `flush`.
     """
 
-    def __init__(self) -> None:
-        self.payments: dict[str, list] = {}            # payment id → the new row
-        self.earlier: dict[str, list] = {}             # payment id (recorded earlier) → [slices, advance left]
-        self.lines: list[tuple] = []
+    def __init__(self, currencies: dict[str, str] | None = None) -> None:
+        self.currencies = {} if currencies is None else currencies
+        self.clear()
+
+    def clear(self) -> None:
+        self.accounts: dict[str, list] = {}          # opened here → the row
+        self.account_changes: dict[str, list] = {}   # contract → [Δbalance, Δadvance, version, number, buyer, zone, terms]
+        self.debts: dict[tuple[str, str], list] = {}         # charged here → the row (added to one that exists)
+        self.debt_changes: dict[tuple[str, str], list] = {}  # (contract, item) → [Δcharged, Δoutstanding]
+        self.payments: dict[str, list] = {}          # payment id → the row
+        self.payment_changes: dict[str, list] = {}   # payment id (recorded earlier) → [allocations, advance left]
+        self.receipts: dict[str, list] = {}          # bank reference → the row
+        self.assignments: dict[str, str] = {}        # bank reference (recorded earlier) → contract
+        self.base_rates: dict[str, list] = {}        # effective from → the row (the last one wins)
+        self.lines: list[list] = []
         self.postings: list[tuple] = []
-        self.accounts: dict[str, list] = {}            # contract → [balance Δ, advance Δ, version]
-        self.debts: dict[tuple[str, str], Decimal] = {}  # (contract, item) → paid
+        self.currency_unknown = False   # a notice whose account was opened before this run, elsewhere
 
     def __bool__(self) -> bool:
-        return bool(self.lines)
+        return bool(self.lines or self.accounts or self.account_changes or self.debts or self.debt_changes
+                    or self.payments or self.payment_changes or self.receipts or self.assignments
+                    or self.base_rates)
 
-    def _post(self, stored: StoredEvent, lines: list[PostingLine], business_date, kind: str, document: str,
-              description: str, currency: str, details: dict) -> None:
-        envelope = stored.envelope
-        buyer = sum((p.amount.amount for p in lines if p.account in BUYER_SIDE), Decimal(0))
-        self.lines.append((stored.position, envelope.contract_id, business_date, envelope.recorded_at, kind, document,
-                           description, buyer, currency, json.dumps(details, default=str)))
+    def fold(self, fact: Fact) -> None:
+        _FOLDS[fact.event_type](self, fact, fact.payload)
+
+    def fold_all(self, facts: list[Fact]) -> "LedgerRows":
+        for fact in facts:
+            _FOLDS[fact.event_type](self, fact, fact.payload)
+        return self
+
+    async def flush(self, conn: AsyncConnection, bulk: bool = False, payloads: dict[str, bytes] | None = None) -> None:
+        """Write the rows: one statement, or (`bulk`) COPY for the new rows (`payloads`: formatted already)
+        and one statement for the rest."""
+        if self:
+            await self._resolve_currencies(conn)
+            await projection_sql.write(conn, self, bulk, payloads)
+        self.clear()
+
+    async def _resolve_currencies(self, conn: AsyncConnection) -> None:
+        if self.currency_unknown:
+            missing = {line[1] for line in self.lines if line[8] is None}
+            rows = await conn.execute(text("SELECT contract_id, currency FROM accounts WHERE contract_id = ANY(:c)"),
+                                      {"c": sorted(missing)})
+            self.currencies.update({row.contract_id: row.currency for row in rows})
+            for line in self.lines:
+                if line[8] is None:
+                    line[8] = self.currencies[line[1]]   # a notice of an account that exists
+
+    # ---- the pieces every money event shares -------------------------------------------------------
+    def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
+              currency: str | None, details: dict) -> None:
+        """One statement line and the event's postings; the account moves by the buyer's side."""
+        # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
+        contract_id, position, recorded_at = fact.contract_id, str(fact.position), fact.recorded_at
+        buyer = advance = balance = ZERO
+        postings = self.postings
+        for n, posting in enumerate(lines):
+            money, account = posting["amount"], posting["account"]
+            text_amount = money["amount"]
+            amount = Decimal(text_amount)
+            balance += amount
+            if account in BUYER_SIDE:
+                buyer += amount
+                if account == "advance":
+                    advance -= amount
+            postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
+                             business_date, recorded_at))
+        self.lines.append([position, contract_id, business_date, recorded_at, kind, document, description, str(buyer),
+                           currency, _dumps(details)])
         if not lines:
             return
-        assert sum((p.amount.amount for p in lines), Decimal(0)) == 0, "every entry balances"
-        for n, p in enumerate(lines):
-            self.postings.append((stored.position, n, envelope.contract_id, envelope.event_type, p.account,
-                                  p.amount.amount, p.amount.currency, business_date, envelope.recorded_at))
-        advance = -sum((p.amount.amount for p in lines if p.account == "advance"), Decimal(0))
-        delta = self.accounts.setdefault(envelope.contract_id, [Decimal(0), Decimal(0), 0])
-        delta[0] += buyer
-        delta[1] += advance
-        delta[2] = max(delta[2], envelope.stream_version)
-
-    def received(self, event: PaymentReceived, stored: StoredEvent) -> None:
-        self.payments[event.payment_id] = [event.bank_reference, event.payment_id, event.contract_id,
-                                           event.amount.amount, event.amount.currency, event.received_on, [], None]
-        self._post(stored, event.postings, event.received_on, "payment", event.bank_reference,
-                   f"payment: {event.purpose}", event.amount.currency,
-                   {"payment_id": event.payment_id, "payer_bin": event.payer_bin})
-
-    def allocated(self, event: PaymentAllocated, stored: StoredEvent) -> None:
-        slices = [{"item_id": s.item_id, "document": s.document, "kind": s.kind, "period": s.period,
-                   "amount": str(s.amount.amount)} for s in event.slices]
-        for piece in event.slices:
-            key = (event.contract_id, piece.item_id)
-            self.debts[key] = self.debts.get(key, Decimal(0)) + piece.amount.amount
-        row = self.payments.get(event.trigger)
+        assert balance == 0, "every entry balances"
+        row = self.accounts.get(contract_id)
         if row is not None:
-            row[6] += slices
-            row[7] = event.advance_left.amount
-        else:
-            # allocations of an earlier payment, or triggered by a charge (no payment row: no match)
-            earlier = self.earlier.setdefault(event.trigger, [[], None])
-            earlier[0] += slices
-            earlier[1] = event.advance_left.amount
-        self._post(stored, event.postings, event.allocated_on, "allocation", event.trigger,
-                   f"advance applied ({event.policy})", event.advance_left.currency,
-                   {"slices": slices, "advance_left": str(event.advance_left.amount)})
-
-    async def flush(self, conn: AsyncConnection) -> None:
-        if not self:
+            row[5] += buyer
+            row[9] += advance
+            row[10] += buyer + advance
+            row[8] = fact.stream_version
             return
-        driver = (await conn.get_raw_connection()).driver_connection
-        payments = list(self.payments.values())
-        accounts = list(self.accounts.items())
-        debts = list(self.debts.items())
-        allocated = list(self.earlier.items())
-        changed = await driver.fetchrow(
-            _FLUSH_PAYMENTS,
-            *_columns(payments, 8, json_at=6), *_columns(self.lines, 10), *_columns(self.postings, 9),
-            [c for c, _ in accounts], [d[0] for _, d in accounts], [d[1] for _, d in accounts],
-            [d[2] for _, d in accounts],
-            [c for (c, _), _ in debts], [i for (_, i), _ in debts], [a for _, a in debts],
-            [p for p, _ in allocated], [json.dumps(a[0]) for _, a in allocated], [a[1] for _, a in allocated])
-        assert changed["accounts"] == len(accounts), "every account exists"
-        assert changed["debts"] == len(debts), "every paid debt exists"
-        self.__init__()
+        change = self._account_change(contract_id)
+        change[0] += buyer
+        change[1] += advance
+        change[2] = fact.stream_version
+
+    def _account_change(self, contract_id: str) -> list:
+        change = self.account_changes.get(contract_id)
+        if change is None:
+            change = self.account_changes[contract_id] = [ZERO, ZERO, None, None, None, None, None]
+        return change
+
+    def _charge(self, contract_id: str, item_id: str, document: str, kind: str, period: str, due: str,
+                amount: Decimal, currency: str, released: Decimal = ZERO) -> None:
+        key = (contract_id, item_id)
+        row = self.debts.get(key)
+        if amount < 0:
+            # a correction that lowers an existing debt; what it takes off beyond the open amount went back
+            # to the advance, so outstanding stops at zero (the CHECK would refuse a negative debt)
+            if row is not None:
+                row[6] += amount
+                row[7] += amount + released
+            else:
+                change = self.debt_changes.setdefault(key, [ZERO, ZERO])
+                change[0] += amount
+                change[1] += amount + released
+            return
+        if row is not None:
+            row[6] += amount
+            row[7] += amount
+            return
+        earlier = self.debt_changes.pop(key, (ZERO, ZERO))
+        # written as an upsert: added to the debt if one of that item exists already
+        self.debts[key] = [item_id, contract_id, document, kind, period, due, earlier[0] + amount,
+                           earlier[1] + amount, currency]
+
+    def _pay(self, contract_id: str, item_id: str, amount: Decimal) -> None:
+        key = (contract_id, item_id)
+        row = self.debts.get(key)
+        if row is not None:
+            row[7] -= amount
+        else:
+            self.debt_changes.setdefault(key, [ZERO, ZERO])[1] -= amount
+
+    def _allocations(self, payment_id: str, allocations: list, advance_left: str | None) -> None:
+        row = self.payments.get(payment_id)
+        if row is None:
+            # a payment recorded earlier, or a charge's id (allocations it triggered have no payment row)
+            change = self.payment_changes.setdefault(payment_id, [[], None])
+            change[0] += allocations
+            change[1] = change[1] if advance_left is None else advance_left
+            return
+        row[6] += allocations
+        row[7] = row[7] if advance_left is None else advance_left
+
+    # ---- one method per event type ----------------------------------------------------------------
+    def account_opened(self, fact: Fact, p: dict) -> None:
+        terms = p["terms"]
+        self.currencies[p["contract_id"]] = terms["currency"]
+        self.accounts[p["contract_id"]] = [p["contract_id"], terms["number"], terms["buyer"]["name"], terms["currency"],
+                                           terms["time_zone"], ZERO, _dumps(terms), fact.occurred_at,
+                                           fact.stream_version, ZERO, ZERO]
+
+    def terms_amended(self, fact: Fact, p: dict) -> None:
+        terms = p["terms"]
+        values = (terms["number"], terms["buyer"]["name"], terms["time_zone"], _dumps(terms))
+        row = self.accounts.get(p["contract_id"])
+        if row is not None:
+            row[1], row[2], row[4], row[6] = values
+        else:
+            self._account_change(p["contract_id"])[3:7] = values
+
+    def invoice(self, fact: Fact, p: dict) -> None:
+        currency = p["total"]["currency"]
+        released = {piece["item_id"]: _amount(piece["amount"]) for piece in p.get("released_to_advance", ())}
+        for kind, money in (("energy", p["net"]), ("vat", p["vat"])):
+            amount = _amount(money)
+            if not amount:
+                continue
+            document = p["corrects_document"] if amount < 0 else p["document_number"]
+            item_id = f"{document}:{kind}"
+            self._charge(p["contract_id"], item_id, document, kind, p["period"], p["due_date"], amount, currency,
+                         released.pop(item_id, ZERO))
+        assert not released, "only lowered debts release money to the advance"
+        title = "correcting invoice" if p["corrects_document"] else "invoice"
+        self._post(fact, p["postings"], p["invoice_date"], "invoice", p["document_number"],
+                   f"{title} {p['period']}: {p['volume_kwh']} kWh", currency,
+                   {"net": p["net"]["amount"], "vat": p["vat"]["amount"], "due_date": p["due_date"],
+                    "esf_date": p["esf_date"], "corrects": p["corrects_document"]})
+
+    def penalty(self, fact: Fact, p: dict) -> None:
+        money = p["amount"]
+        self._charge(p["contract_id"], f"{p['document_number']}:penalty", p["document_number"], "penalty",
+                     p["period"], p["accrued_through"], _amount(money), money["currency"])
+        self._post(fact, p["postings"], p["accrued_through"], "penalty", p["document_number"],
+                   f"penalty on {p['late_item_id']} through {p['accrued_through']}", money["currency"],
+                   {"slices": p["slices"]})
+
+    def waiver(self, fact: Fact, p: dict) -> None:
+        self._pay(p["contract_id"], f"{p['document_number']}:penalty", _amount(p["amount"]))
+        self._post(fact, p["postings"], p["waived_on"], "waiver", p["document_number"],
+                   f"penalty waived: {p['reason']}", p["amount"]["currency"], {"reason": p["reason"]})
+
+    def prepayment(self, fact: Fact, p: dict) -> None:
+        # a demand, not a debt: it moves no money, so the statement shows it with amount 0 and its figure
+        self._post(fact, [], datetime.fromisoformat(fact.occurred_at).date().isoformat(), "prepayment_request",
+                   p["document_number"], f"prepayment for {p['first_day']}…{p['last_day']}: {p['volume_kwh']} kWh, "
+                                         f"due {p['due_date']}", p["amount"]["currency"],
+                   {"amount": p["amount"]["amount"], "due_date": p["due_date"]})
+
+    def notice(self, fact: Fact, p: dict) -> None:
+        """Notices move no money: statement lines with amount 0 that cite their figures."""
+        day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on")
+        document = p.get("document_number") or p.get("notice_document", "")
+        description = registry.type_of(fact.event_type).__doc__.strip().splitlines()[0]
+        currency = self.currencies.get(p["contract_id"])
+        self.currency_unknown = self.currency_unknown or currency is None
+        self._post(fact, [], day, fact.event_type.split(".")[-1], document, description, currency, p)
+
+    def refund(self, fact: Fact, p: dict) -> None:
+        self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"],
+                   f"refund to {p['beneficiary']}, {p['iban']} ({p['bic']})", p["amount"]["currency"], {})
+
+    def payment_received(self, fact: Fact, p: dict) -> None:
+        money = p["amount"]
+        self.payments[p["payment_id"]] = [p["bank_reference"], p["payment_id"], p["contract_id"], money["amount"],
+                                          money["currency"], p["received_on"], [], None]
+        self._post(fact, p["postings"], p["received_on"], "payment", p["bank_reference"], f"payment: {p['purpose']}",
+                   money["currency"], {"payment_id": p["payment_id"], "payer_bin": p["payer_bin"]})
+
+    def payment_allocated(self, fact: Fact, p: dict) -> None:
+        # §5.8 debt first: the slices say which debts the advance paid, oldest first
+        slices = [{"item_id": s["item_id"], "document": s["document"], "kind": s["kind"], "period": s["period"],
+                   "amount": s["amount"]["amount"]} for s in p["slices"]]
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        left = p["advance_left"]
+        self._allocations(p["trigger"], slices, left["amount"])
+        self._post(fact, p["postings"], p["allocated_on"], "allocation", p["trigger"], f"advance applied ({p['policy']})",
+                   left["currency"], {"slices": slices, "advance_left": left["amount"]})
+
+    def payment_reversed(self, fact: Fact, p: dict) -> None:
+        for piece in p["reopened"]:
+            self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
+        self._allocations(p["payment_id"], [{"reversed": True, "reason": p["reason"],
+                                             "reversed_on": p["reversed_on"]}], None)
+        self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
+                   f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
+
+    def base_rate(self, fact: Fact, p: dict) -> None:
+        self.base_rates[p["effective_from"]] = [p["effective_from"], p["rate_percent"], p["source"]]
+
+    def unidentified(self, fact: Fact, p: dict) -> None:
+        money = p["amount"]
+        assert p["bank_reference"] not in self.receipts, "a receipt is recorded once"
+        self.receipts[p["bank_reference"]] = [p["bank_reference"], money["amount"], money["currency"], p["received_on"],
+                                              p["payer_name"], p["payer_bin"], p["payer_iban"], p["purpose"], p["why"],
+                                              None]
+
+    def assigned(self, fact: Fact, p: dict) -> None:
+        row = self.receipts.get(p["bank_reference"])
+        if row is not None:
+            row[9] = p["assigned_contract_id"]
+        else:
+            self.assignments[p["bank_reference"]] = p["assigned_contract_id"]
 
 
-def _columns(rows: list, width: int, json_at: int | None = None) -> list[list]:
-    columns = [[row[n] for row in rows] for n in range(width)]
-    if json_at is not None:
-        columns[json_at] = [json.dumps(value) for value in columns[json_at]]
-    return columns
-
-
-_FLUSH_PAYMENTS = """
-    WITH new_payments AS (
-        INSERT INTO payments (bank_reference, payment_id, contract_id, amount, currency, received_on, allocations,
-            advance_left)
-        SELECT r, i, c, a, cur, d, CAST(al AS jsonb), l
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[], $6::date[], $7::text[],
-            $8::numeric[]) AS t(r, i, c, a, cur, d, al, l)
-    ), new_lines AS (
-        INSERT INTO statement_lines (position, contract_id, business_date, recorded_at, kind, document, description,
-            amount, currency, details)
-        SELECT p, c, d, at, k, doc, des, a, cur, CAST(det AS jsonb)
-        FROM unnest($9::bigint[], $10::text[], $11::date[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
-            $16::numeric[], $17::text[], $18::text[]) AS t(p, c, d, at, k, doc, des, a, cur, det)
-    ), new_postings AS (
-        INSERT INTO postings (position, line, contract_id, event_type, account, amount, currency, business_date,
-            recorded_at)
-        SELECT * FROM unnest($19::bigint[], $20::integer[], $21::text[], $22::text[], $23::text[], $24::numeric[],
-            $25::text[], $26::date[], $27::timestamptz[])
-    ), changed_accounts AS (
-        UPDATE accounts SET balance = balance + t.b, advance = accounts.advance + t.a, debt = accounts.debt + t.b + t.a,
-            version = t.v
-        FROM unnest($28::text[], $29::numeric[], $30::numeric[], $31::integer[]) AS t(c, b, a, v)
-        WHERE accounts.contract_id = t.c
-        RETURNING 1
-    ), paid_debts AS (
-        UPDATE debts SET outstanding = outstanding - t.a
-        FROM unnest($32::text[], $33::text[], $34::numeric[]) AS t(c, i, a)
-        WHERE debts.contract_id = t.c AND debts.item_id = t.i
-        RETURNING 1
-    ), allocated AS (
-        UPDATE payments SET allocations = payments.allocations || CAST(t.s AS jsonb), advance_left = t.l
-        FROM unnest($35::text[], $36::text[], $37::numeric[]) AS t(p, s, l)
-        WHERE payments.payment_id = t.p
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM changed_accounts) AS accounts, (SELECT count(*) FROM paid_debts) AS debts
-"""
-
-
-PAYMENT_ROWS = (PaymentReceived.event_type, PaymentAllocated.event_type)
+_FOLDS = {
+    AccountOpened.event_type: LedgerRows.account_opened,
+    AccountTermsAmended.event_type: LedgerRows.terms_amended,
+    InvoiceIssued.event_type: LedgerRows.invoice,
+    PenaltyAccrued.event_type: LedgerRows.penalty,
+    PenaltyWaived.event_type: LedgerRows.waiver,
+    PrepaymentRequested.event_type: LedgerRows.prepayment,
+    BaseRateSet.event_type: LedgerRows.base_rate,
+    UnidentifiedReceiptRecorded.event_type: LedgerRows.unidentified,
+    ReceiptAssigned.event_type: LedgerRows.assigned,
+    RestrictionNoticeIssued.event_type: LedgerRows.notice,
+    SupplyRestricted.event_type: LedgerRows.notice,
+    SupplyRestored.event_type: LedgerRows.notice,
+    TerminationNoticeIssued.event_type: LedgerRows.notice,
+    RefundIssued.event_type: LedgerRows.refund,
+    PaymentReceived.event_type: LedgerRows.payment_received,
+    PaymentAllocated.event_type: LedgerRows.payment_allocated,
+    PaymentReversed.event_type: LedgerRows.payment_reversed,
+}
 
 
 class LedgerProjector(Projector):
-    """Payment events go set-based (`PaymentRows`); any other event first writes the rows collected so
-    far, so every statement still sees the effects of the events before it."""
+    """Folds events into `LedgerRows`: a command's events are written by one statement; a rebuild reads
+    the store in large steps straight from the driver and writes each step with COPY."""
 
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
-        rows = PaymentRows()
-        for index, stored in enumerate(events):
-            event_type = stored.envelope.event_type
-            if event_type not in self.handlers and event_type not in PAYMENT_ROWS:
-                continue
-            event = decoded[index] if decoded is not None else self.registry.decode(stored.envelope)
-            if event_type == PaymentReceived.event_type:
-                rows.received(event, stored)
-            elif event_type == PaymentAllocated.event_type:
-                rows.allocated(event, stored)
-            else:
-                await rows.flush(conn)
-                await self.handlers[event_type](conn, event, stored)
+        rows = LedgerRows()
+        for stored in events:
+            if stored.envelope.event_type in _FOLDS:
+                rows.fold(Fact.of(stored, self.registry))
         await rows.flush(conn)
+
+    async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
+                      recorded_until: datetime | None = None) -> int:
+        with no_cycle_collection():
+            return await self._rebuild(conn, progress, recorded_until)
+
+    async def _rebuild(self, conn: AsyncConnection, progress, recorded_until: datetime | None) -> int:
+        await conn.execute(text(f"TRUNCATE {', '.join(self.tables)}"))
+        currencies: dict[str, str] = {}   # an account's, for the notices of later steps
+        raw = await read_raw(conn, 0, REBUILD_STEP, recorded_until)
+        step, applied = await asyncio.to_thread(self._prepare, raw, currencies), 0
+        while raw:
+            read = len(raw)
+            raw = await read_raw(conn, raw[-1][0], REBUILD_STEP, recorded_until)
+            # this step is written while the next one is parsed, folded and formatted in a thread, so
+            # PostgreSQL and Python each keep a core busy (the next step is read first: one connection)
+            _, following = await asyncio.gather(step[0].flush(conn, bulk=True, payloads=step[1]),
+                                                asyncio.to_thread(self._prepare, raw, currencies))
+            step, applied = following, applied + read
+            if progress:
+                progress(read)
+        return applied
+
+    def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[LedgerRows, dict[str, bytes] | None]:
+        """A step's CPU work: parse, fold, and format COPY's input (unless a notice waits for a currency)."""
+        rows = LedgerRows(currencies).fold_all(facts_of(raw, self.registry, _FOLDS))
+        return rows, (None if rows.currency_unknown else projection_sql.copy_payloads(rows))
 
 
 projector = LedgerProjector(
     registry,
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
-    handlers={
-        AccountOpened.event_type: on_account_opened,
-        AccountTermsAmended.event_type: on_terms_amended,
-        InvoiceIssued.event_type: on_invoice,
-        PenaltyAccrued.event_type: on_penalty,
-        PenaltyWaived.event_type: on_waiver,
-        PrepaymentRequested.event_type: on_prepayment,
-        BaseRateSet.event_type: on_base_rate,
-        UnidentifiedReceiptRecorded.event_type: on_unidentified,
-        ReceiptAssigned.event_type: on_assigned,
-        RestrictionNoticeIssued.event_type: on_notice,
-        SupplyRestricted.event_type: on_notice,
-        SupplyRestored.event_type: on_notice,
-        TerminationNoticeIssued.event_type: on_notice,
-        RefundIssued.event_type: on_refund,
-        PaymentReversed.event_type: on_reversal,
-    },
+    handlers={},
 )
