@@ -20,12 +20,11 @@ from enum import StrEnum
 
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import inbox
 from shared.clock import Clock
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, database_unavailable
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
 from shared.events.registry import Event, EventRegistry
@@ -105,13 +104,15 @@ class EventConsumer:
                         return Outcome.DUPLICATE
                     await handler(uow, event, envelope, context)
                     await uow.commit()
-            except (OperationalError, InterfaceError, OSError):
-                self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id), **where)
-                await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
-                raise
             except DomainError as exc:
                 return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
-            except Exception as exc:  # a bug or a constraint: park it, keep the partition moving
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id),
+                                     error=type(exc).__name__, **where)
+                    await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
+                    raise
+                # a bug or a constraint: park it, keep the partition moving
                 return await self._reject(raw, key, where, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
                                           envelope)
             # inside the span: the line carries the producer's trace id

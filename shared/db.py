@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import ConcurrencyConflict
@@ -18,6 +20,25 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping (it costs a round trip per command): after a PostgreSQL restart the first command on
     # a dead connection fails with 503 `database_unavailable` and the pool replaces the connection.
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+
+
+# what PostgreSQL says while it is down, crashing, or recovering; asyncpg raises some of them raw on connect
+# (a refused socket) and SQLAlchemy wraps others in a bare `DBAPIError` (57P03 "the database system is
+# starting up"), so the exception's class alone does not tell
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError, asyncpg.PostgresConnectionError,
+                asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database could not be reached or went away: retry later, this is not
+    the command's or the event's fault."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, _UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False
 
 
 class UnitOfWork:

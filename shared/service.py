@@ -29,12 +29,12 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
-from shared.db import UnitOfWork, make_engine
+from shared.db import UnitOfWork, database_unavailable, make_engine
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
 from shared.events import dead_letter_topic, registry, topic_of
@@ -228,9 +228,11 @@ class Service:
         async def domain_error(_request: Request, exc: DomainError):
             return JSONResponse(status_code=exc.http_status, content=exc.to_body())
 
-        @app.exception_handler(OperationalError)
-        @app.exception_handler(InterfaceError)
-        async def database_unavailable(_request: Request, exc: Exception):
+        @app.exception_handler(DBAPIError)
+        @app.exception_handler(OSError)
+        async def database_down(_request: Request, exc: Exception):
+            if not database_unavailable(exc):
+                raise exc  # a bug, not an outage: a 500 with its traceback in the log
             service.log.warning("database_unavailable", error=type(exc).__name__)
             return JSONResponse(status_code=503, headers={"Retry-After": "1"},
                                 content={"reason": "database_unavailable",
