@@ -76,12 +76,20 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             return await self._reject(raw, key, where, "malformed_envelope", str(exc)[:500])
         handler = self.handlers.get(envelope.event_type)
-        if handler is None:
+        if handler is None and self.registry.knows(envelope.event_type):
             return Outcome.IGNORED
+        if handler is None:
+            # a type no schema of ours names: a newer producer or a forgery; kept for a replay after an
+            # upgrade rather than dropped without a trace
+            return await self._reject(raw, key, where, "unknown_event_type",
+                                      f"no schema for {envelope.event_type!r}", envelope)
         try:
             event = self.registry.decode(envelope)
         except DomainError as exc:
             return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
+        misplaced = _misplaced(envelope, event, key)
+        if misplaced:
+            return await self._reject(raw, key, where, misplaced[0], misplaced[1], envelope)
 
         with self.tracer.start_as_current_span(
             f"consume {envelope.event_type}", context=context_from_traceparent(envelope.traceparent),
@@ -137,3 +145,14 @@ class EventConsumer:
         await self.dead_letter(raw, headers, key)
         self.log.error("event_dead_lettered", reason=reason, message=message, **where)
         return Outcome.DEAD_LETTERED
+
+
+def _misplaced(envelope: EventEnvelope, event: Event, key: bytes | None) -> tuple[str, str] | None:
+    """An event keyed or addressed to another contract than it names: its partition, and so its order
+    among that contract's events, cannot be trusted, and applying it would touch the wrong account."""
+    if key is not None and key != envelope.contract_id.encode():
+        return "partition_key_mismatch", f"message key {key[:100]!r} is not the contract {envelope.contract_id!r}"
+    named = getattr(event, "contract_id", None)
+    if named is not None and named != envelope.contract_id:
+        return "contract_id_mismatch", f"payload names contract {named!r}, envelope {envelope.contract_id!r}"
+    return None
