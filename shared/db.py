@@ -29,16 +29,30 @@ _UNAVAILABLE = (OperationalError, InterfaceError, OSError, asyncpg.PostgresConne
                 asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError)
 
 
-def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` means the database could not be reached or went away: retry later, this is not
-    the command's or the event's fault."""
+# a value the database cannot hold (a date of year 1 shifted before year 1, a number past numeric(20,2)):
+# the driver refuses the argument, the server answers SQLSTATE class 22, Python's date arithmetic overflows
+_OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
+
+
+def _causes(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, _UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-            return True
+        yield exc
         exc = getattr(exc, "orig", None) or exc.__cause__
-    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database could not be reached or went away: retry later, this is not
+    the command's or the event's fault."""
+    return any(isinstance(e, _UNAVAILABLE) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+               for e in _causes(exc))
+
+
+def value_out_of_range(exc: BaseException) -> bool:
+    """True when `exc` means an input value lies outside what can be computed or stored: the request's
+    fault (422), and the transaction it broke has rolled back."""
+    return any(isinstance(e, _OUT_OF_RANGE) for e in _causes(exc))
 
 
 class UnitOfWork:

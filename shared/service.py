@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
-from shared.db import UnitOfWork, database_unavailable, make_engine
+from shared.db import UnitOfWork, database_unavailable, make_engine, value_out_of_range
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
 from shared.events import dead_letter_topic, registry, topic_of
@@ -230,7 +230,12 @@ class Service:
 
         @app.exception_handler(DBAPIError)
         @app.exception_handler(OSError)
-        async def database_down(_request: Request, exc: Exception):
+        @app.exception_handler(OverflowError)
+        async def database_refused(_request: Request, exc: Exception):
+            if value_out_of_range(exc) and not database_unavailable(exc):
+                return JSONResponse(status_code=422, content={
+                    "reason": "value_out_of_range", "details": {"error": type(exc).__name__},
+                    "message": "a date or amount lies outside what the ledger can compute or store; nothing was recorded"})
             if not database_unavailable(exc):
                 raise exc  # a bug, not an outage: a 500 with its traceback in the log
             service.log.warning("database_unavailable", error=type(exc).__name__)

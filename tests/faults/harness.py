@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from ledger_cli.audit import verify_service
+from shared.auth import token_hash
 from shared.devinfra.runner import LocalSystem
 from shared.migrate import SERVICES
 from shared.topics import all_topics, ensure_topics
@@ -128,13 +129,22 @@ class ChaosSystem(LocalSystem):
     service's URL (PostgreSQL trusts local connections, so the password is carried but never needed)."""
 
     db_password: str = ""
+    fuzz_token: str = ""   # every role at once, so a fuzzed request is judged on its content, not refused at the door
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = super().service_env(service)
+        name = f"{service.upper()}_TOKENS"
+        grants = json.loads(env[name])
+        grants[token_hash(self.fuzz_token)] = {"actor": "fuzzer", "roles": ["operator", "auditor", "admin"]}
+        env[name] = json.dumps(grants)
+        return env
 
     def database_url(self, service: str) -> str:
         url = super().database_url(service)
         return url.replace("postgres@", f"postgres:{self.db_password}@", 1)
 
     def secrets(self) -> list[str]:
-        return [self.db_password, *self.tokens.values()]
+        return [self.db_password, self.fuzz_token, *self.tokens.values()]
 
 
 def chaos_system(data_dir: Path, partitions: int = 3) -> ChaosSystem:
@@ -142,6 +152,7 @@ def chaos_system(data_dir: Path, partitions: int = 3) -> ChaosSystem:
                            tokens={role: f"{role}-{secrets.token_urlsafe(24)}" for role in
                                    ("operator", "auditor", "admin")})
     system.db_password = f"pw-{secrets.token_urlsafe(24)}"
+    system.fuzz_token = f"fuzz-{secrets.token_urlsafe(24)}"
     return system
 
 

@@ -1,14 +1,15 @@
-"""Proves an outage is told apart from a bug: what asyncpg and SQLAlchemy raise while PostgreSQL is down,
-crashing or recovering counts as "database unavailable" (503, message redelivered), while a constraint
-violation or a plain bug does not (500, dead letter). Found by the chaos run: a command during
-PostgreSQL's crash recovery answered 500, and a consumer would have dead-lettered a good event."""
+"""Proves an outage and a value out of range are told apart from a bug: what asyncpg and SQLAlchemy raise
+while PostgreSQL is down, crashing or recovering counts as "database unavailable" (503, message
+redelivered); a date or number the database cannot hold as "value out of range" (422); a constraint
+violation or a plain bug as neither (500, dead letter). Found by the chaos run (a command during
+PostgreSQL's crash recovery answered 500) and the API fuzzing (a base rate from 0001-01-01 answered 500)."""
 
 from __future__ import annotations
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from shared.db import database_unavailable
+from shared.db import database_unavailable, value_out_of_range
 
 
 def wrapped(orig: BaseException, kind=DBAPIError) -> DBAPIError:
@@ -39,3 +40,14 @@ def test_a_constraint_or_a_bug_is_not_an_outage():
                                             kind=IntegrityError))
     assert not database_unavailable(KeyError("terms"))
     assert not database_unavailable(wrapped(asyncpg.exceptions.DivisionByZeroError("division by zero")))
+
+
+def test_a_date_or_number_the_database_cannot_hold_is_out_of_range():
+    # 0001-01-01 00:00 in Asia/Almaty is before year 1 in UTC: asyncpg refuses the argument
+    argument = asyncpg.exceptions._base.DataError("invalid input for query argument $8 (date value out of range)")
+    assert value_out_of_range(wrapped(argument))
+    assert value_out_of_range(wrapped(asyncpg.exceptions.NumericValueOutOfRangeError("numeric field overflow")))
+    assert value_out_of_range(OverflowError("date value out of range"))
+    assert not value_out_of_range(wrapped(asyncpg.exceptions.UniqueViolationError("duplicate key"),
+                                          kind=IntegrityError))
+    assert not value_out_of_range(ConnectionRefusedError(111, "Connect call failed"))
