@@ -1,6 +1,7 @@
 """Proves the HTTP edge of every service holds against generated input: schemathesis draws requests
 from each service's own OpenAPI (path ids often pointed at a real contract so the rules run, not only
-the 404), and no request gets a 5xx, and no request answered 4xx records an event."""
+the 404), and no request gets a 5xx, no request answered 4xx records an event, and no token or
+database password reaches a log line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shared.migrate import SERVICES
-from tests.faults.harness import chaos_system, open_accounts, sql
+from tests.faults.harness import chaos_system, leaked_secrets, log_lines, open_accounts, sql
 
 # per operation: a few in `make test`, many under `make chaos`
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100" if os.environ.get("LEDGER_CHAOS") == "1" else "6"))
@@ -85,3 +86,14 @@ def test_no_request_gets_a_5xx_and_a_refusal_records_nothing(fuzzed, service, se
            f"{dict(sorted(statuses.items()))}, 5xx {sum(n for s, n in statuses.items() if s >= 500)}")
     assert served > 0
     assert problems == [], "\n".join(problems[:20])
+
+
+@pytest.mark.e2e
+def test_no_secret_reaches_a_log_line(fuzzed, report):
+    """After the fuzzing (bad tokens, bad bodies, refusals of every kind): neither a token nor the
+    database password is in any line any process wrote."""
+    system, _ = fuzzed
+    lines = log_lines(system)
+    report(f"\nsecrets: {len(system.secrets())} secrets looked for in {len(lines)} log lines")
+    assert len(lines) > 100   # the services did log: an empty log would prove nothing
+    assert leaked_secrets(system) == []
