@@ -424,6 +424,30 @@ def leaked_secrets(system: ChaosSystem) -> list[str]:
     return [line[:200] for line in log_lines(system) for secret in system.secrets() if secret in line]
 
 
+def check_promises(system: ChaosSystem, commands: list[Command], outcome: Outcome, contracts: int,
+                   report) -> None:
+    """After a run has caught up: every command answered and none refused, nothing dead-lettered or
+    undelivered, nothing double-posted or lost, money conserved per contract, `verify` passes for every
+    service, no secret in the logs."""
+    dead_letters = [line for line in log_lines(system) if "event_dead_lettered" in line]
+    assert not outcome.refused, outcome.refused
+    assert not outcome.unanswered, outcome.unanswered
+    assert not dead_letters, dead_letters[:3]
+    assert not any(missing_deliveries(system).values())
+    assert double_posted(system) == []
+    assert lost_commands(system, commands, outcome) == []
+    balances = conservation(system)
+    assert len(balances) == contracts
+    unbalanced = {c: v for c, v in balances.items() if v[0] != v[1] + v[2]}
+    assert not unbalanced, unbalanced
+    paid = sum((b[0] for b in balances.values()), start=Decimal(0))
+    report(f"conservation: {len(balances)} contracts, payments in {paid} KZT = allocations + advance on each")
+    verified = verify_all(system)
+    report(f"verify: {verified}")
+    assert all(verified.values()), verified
+    assert leaked_secrets(system) == []
+
+
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0

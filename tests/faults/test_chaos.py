@@ -17,19 +17,14 @@ from tests.faults.harness import (
     FaultLog,
     caught_up,
     chaos_system,
-    conservation,
-    double_posted,
+    check_promises,
     fault_schedule,
     inject,
-    leaked_secrets,
     log_lines,
-    lost_commands,
-    missing_deliveries,
     open_accounts,
     p99,
     run_commands,
     sql,
-    verify_all,
     wait_for,
     workload,
 )
@@ -71,34 +66,20 @@ def run_chaos(data_dir, seed: int, kills: int, rate_per_s: float, contracts: int
         events = {s: int(sql(system, s, "SELECT count(*) FROM event_store")[0][0]) for s in SERVICES}
         applied = {s: int(sql(system, s, "SELECT count(*) FROM inbox")[0][0]) for s in ("invoicing", "metering",
                                                                                         "claims")}
-        dead_letters = [line for line in log_lines(system) if "event_dead_lettered" in line]
+        dead_letters = sum("event_dead_lettered" in line for line in log_lines(system))
         report(f"faults: {' | '.join(log.actions)}")
         report(f"kills survived: {sum(log.kills.values())} {dict(log.kills)}; PostgreSQL crashes: "
                f"{log.postgres_restarts}; broker restarts: {log.broker_restarts}")
         report(f"commands: {dict(kinds)}; acknowledged {dict(acked)}; attempts {outcome.attempts}, retries "
-               f"{outcome.retries}; answers {dict(outcome.statuses)}; refused {len(outcome.refused)}; unanswered {len(outcome.unanswered)}; "
+               f"{outcome.retries}; answers {dict(outcome.statuses)}; refused {len(outcome.refused)}; unanswered "
+               f"{len(outcome.unanswered)}; "
                f"p99 {p99([ms for _, ms in outcome.latencies_ms]):.0f} ms")
         report(f"events stored: {events}; events applied by consumers (inbox): {applied}; dead letters: "
-               f"{len(dead_letters)}; burst {burst_took:.0f}s, caught up {catch_up_took:.1f}s after")
+               f"{dead_letters}; burst {burst_took:.0f}s, caught up {catch_up_took:.1f}s after")
 
         assert log.postgres_restarts == 1 and log.broker_restarts == 1
-        assert sum(log.kills.values()) >= 1
-        assert not outcome.refused, outcome.refused
-        assert not outcome.unanswered, outcome.unanswered
-        assert not dead_letters, dead_letters[:3]
-        assert not any(missing_deliveries(system).values())
-        assert double_posted(system) == []
-        assert lost_commands(system, commands, outcome) == []
-        balances = conservation(system)
-        assert len(balances) == contracts
-        unbalanced = {c: v for c, v in balances.items() if v[0] != v[1] + v[2]}
-        assert not unbalanced, unbalanced
-        paid = sum((b[0] for b in balances.values()), start=0)
-        report(f"conservation: {len(balances)} contracts, payments in {paid} KZT = allocations + advance on each")
-        verified = verify_all(system)
-        report(f"verify: {verified}")
-        assert all(verified.values()), verified
-        assert leaked_secrets(system) == []
+        assert sum(log.kills.values()) == kills
+        check_promises(system, sent, outcome, contracts, report)
     finally:
         system.stop()
 
