@@ -34,6 +34,11 @@ _UNAVAILABLE = (OperationalError, InterfaceError, OSError, asyncpg.PostgresConne
 _OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
 
 
+# what the HTTP edge sorts into 503 (unavailable), 422 (out of range) or 500 (anything else): the append
+# speaks asyncpg directly, so its errors arrive unwrapped as well as wrapped by SQLAlchemy
+DATABASE_ERRORS = (DBAPIError, OSError, OverflowError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def _causes(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
