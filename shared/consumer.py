@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import inbox
 from shared.clock import Clock
-from shared.db import UnitOfWork, database_unavailable
+from shared.db import UnitOfWork, database_unavailable, in_transaction
 from shared.envelope import EventEnvelope
-from shared.errors import DomainError
+from shared.errors import ConcurrencyConflict, DomainError
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import CommandContext
 from shared.logging import get_logger
@@ -104,14 +104,25 @@ class EventConsumer:
                 causation_id=envelope.event_id,
                 traceparent=current_traceparent(),
             )
+
+            async def apply(uow: UnitOfWork) -> Outcome:
+                fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
+                                          topic=topic, partition=partition, offset=offset)
+                if not fresh:
+                    return Outcome.DUPLICATE
+                await handler(uow, event, envelope, context)
+                return Outcome.APPLIED
+
             try:
-                async with UnitOfWork(self.engine) as uow:
-                    fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
-                                              topic=topic, partition=partition, offset=offset)
-                    if not fresh:
-                        return Outcome.DUPLICATE
-                    await handler(uow, event, envelope, context)
-                    await uow.commit()
+                # a stream appended to meanwhile (a command, or this service's consumer of another topic)
+                # is decided again on fresh state, as a command would be
+                if await in_transaction(self.engine, apply) is Outcome.DUPLICATE:
+                    return Outcome.DUPLICATE
+            except ConcurrencyConflict:
+                # still contended after every attempt: not the event's fault, so not a dead letter
+                self.log.warning("consumer_contended", event_id=str(envelope.event_id), **where)
+                await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
+                raise
             except DomainError as exc:
                 return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
             except Exception as exc:
