@@ -129,11 +129,16 @@ async def test_poison_of_every_kind_is_dead_lettered_with_its_reason_and_lag_ret
     started = time.monotonic()
     groups = [(c, topic) for c in CONSUMERS] + [("invoicing", topic_of("metering"))]
 
-    async def lags():
-        behind = {f"{group}@{read}": await lag(system.bootstrap, group, read) for group, read in groups}
-        return behind if not any(behind.values()) else None
+    last = {}
 
-    await eventually(lags, timeout_s=90, interval_s=1)
+    async def lags():
+        last.update({f"{group}@{read}": await lag(system.bootstrap, group, read) for group, read in groups})
+        return not any(last.values())
+
+    try:
+        await eventually(lags, timeout_s=90, interval_s=1)
+    except AssertionError:
+        raise AssertionError(f"consumer lag not back to 0: {last}") from None
     report(f"\npoison: {len(messages)} kinds, to the consumers they concern, + 1 refused act = "
            f"{len(letters) + 1} dead letters, reasons "
            f"{sorted({r for _, _, r in messages.values()})}; lag 0 for every group "
