@@ -80,7 +80,9 @@ async def lag(bootstrap: str, group: str, topic: str) -> int:
         ends = await reader.end_offsets(partitions)
         behind = 0
         for tp, end in ends.items():
-            behind += end - ((await reader.committed(tp)) or 0)
+            # tansu can report a partition's end below an offset already committed past it (seen on the
+            # metering topic, −1 a partition): that is nothing waiting, so it counts as 0, never as credit
+            behind += max(0, end - ((await reader.committed(tp)) or 0))
         return behind
     finally:
         await reader.stop()
