@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-fast lint bench asyncapi clean
+.PHONY: install run test test-fast chaos lint bench asyncapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -24,6 +24,10 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -ra -m "not e2e"
+
+# faults, fuzzing and the soak at full length (CHAOS_SEED replays a run; CHAOS_KILLS, SOAK_MINUTES shorten it)
+chaos: install
+	LEDGER_CHAOS=1 $(BIN)/python -m pytest -ra tests/faults
 
 bench: install
 	$(BIN)/python -m bench

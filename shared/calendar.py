@@ -28,6 +28,9 @@ from shared.errors import ValidationFailed
 ASTANA_ZONE_NAME = "Asia/Almaty"  # Astana has no zone of its own; since 2024-03-01 all of Kazakhstan is UTC+5.
 
 MAX_DAYS = 366
+# a settlement month "YYYY-MM" of years 1900–2999: "0000-01" or "9999-12" pass a plain \d{4} and then
+# break date arithmetic (year 0, year 10000) into a 500
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 # Enough calendar days to find 366 working days with room for an operator declaring many days
 # off; beyond it something is wrong with the overrides, not with the question.
 _MAX_SCAN_DAYS = 4 * MAX_DAYS

@@ -20,14 +20,13 @@ from enum import StrEnum
 
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import inbox
 from shared.clock import Clock
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, database_unavailable, in_transaction
 from shared.envelope import EventEnvelope
-from shared.errors import DomainError
+from shared.errors import ConcurrencyConflict, DomainError
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import CommandContext
 from shared.logging import get_logger
@@ -77,12 +76,20 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             return await self._reject(raw, key, where, "malformed_envelope", str(exc)[:500])
         handler = self.handlers.get(envelope.event_type)
-        if handler is None:
+        if handler is None and self.registry.knows(envelope.event_type):
             return Outcome.IGNORED
+        if handler is None:
+            # a type no schema of ours names: a newer producer or a forgery; kept for a replay after an
+            # upgrade rather than dropped without a trace
+            return await self._reject(raw, key, where, "unknown_event_type",
+                                      f"no schema for {envelope.event_type!r}", envelope)
         try:
             event = self.registry.decode(envelope)
         except DomainError as exc:
             return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
+        misplaced = _misplaced(envelope, event, key)
+        if misplaced:
+            return await self._reject(raw, key, where, misplaced[0], misplaced[1], envelope)
 
         with self.tracer.start_as_current_span(
             f"consume {envelope.event_type}", context=context_from_traceparent(envelope.traceparent),
@@ -97,21 +104,34 @@ class EventConsumer:
                 causation_id=envelope.event_id,
                 traceparent=current_traceparent(),
             )
+
+            async def apply(uow: UnitOfWork) -> Outcome:
+                fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
+                                          topic=topic, partition=partition, offset=offset)
+                if not fresh:
+                    return Outcome.DUPLICATE
+                await handler(uow, event, envelope, context)
+                return Outcome.APPLIED
+
             try:
-                async with UnitOfWork(self.engine) as uow:
-                    fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
-                                              topic=topic, partition=partition, offset=offset)
-                    if not fresh:
-                        return Outcome.DUPLICATE
-                    await handler(uow, event, envelope, context)
-                    await uow.commit()
-            except (OperationalError, InterfaceError, OSError):
-                self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id), **where)
+                # a stream appended to meanwhile (a command, or this service's consumer of another topic)
+                # is decided again on fresh state, as a command would be
+                if await in_transaction(self.engine, apply) is Outcome.DUPLICATE:
+                    return Outcome.DUPLICATE
+            except ConcurrencyConflict:
+                # still contended after every attempt: not the event's fault, so not a dead letter
+                self.log.warning("consumer_contended", event_id=str(envelope.event_id), **where)
                 await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
                 raise
             except DomainError as exc:
                 return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
-            except Exception as exc:  # a bug or a constraint: park it, keep the partition moving
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id),
+                                     error=type(exc).__name__, **where)
+                    await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
+                    raise
+                # a bug or a constraint: park it, keep the partition moving
                 return await self._reject(raw, key, where, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
                                           envelope)
             # inside the span: the line carries the producer's trace id
@@ -136,3 +156,14 @@ class EventConsumer:
         await self.dead_letter(raw, headers, key)
         self.log.error("event_dead_lettered", reason=reason, message=message, **where)
         return Outcome.DEAD_LETTERED
+
+
+def _misplaced(envelope: EventEnvelope, event: Event, key: bytes | None) -> tuple[str, str] | None:
+    """An event keyed or addressed to another contract than it names: its partition, and so its order
+    among that contract's events, cannot be trusted, and applying it would touch the wrong account."""
+    if key is not None and key != envelope.contract_id.encode():
+        return "partition_key_mismatch", f"message key {key[:100]!r} is not the contract {envelope.contract_id!r}"
+    named = getattr(event, "contract_id", None)
+    if named is not None and named != envelope.contract_id:
+        return "contract_id_mismatch", f"payload names contract {named!r}, envelope {envelope.contract_id!r}"
+    return None

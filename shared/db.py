@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import ConcurrencyConflict
@@ -18,6 +20,44 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping (it costs a round trip per command): after a PostgreSQL restart the first command on
     # a dead connection fails with 503 `database_unavailable` and the pool replaces the connection.
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+
+
+# what PostgreSQL says while it is down, crashing, or recovering; asyncpg raises some of them raw on connect
+# (a refused socket) and SQLAlchemy wraps others in a bare `DBAPIError` (57P03 "the database system is
+# starting up"), so the exception's class alone does not tell
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError, asyncpg.PostgresConnectionError,
+                asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.TooManyConnectionsError)
+
+
+# a value the database cannot hold (a date of year 1 shifted before year 1, a number past numeric(20,2)):
+# the driver refuses the argument, the server answers SQLSTATE class 22, Python's date arithmetic overflows
+_OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
+
+
+# what the HTTP edge sorts into 503 (unavailable), 422 (out of range) or 500 (anything else): the append
+# speaks asyncpg directly, so its errors arrive unwrapped as well as wrapped by SQLAlchemy
+DATABASE_ERRORS = (DBAPIError, OSError, OverflowError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _causes(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database could not be reached or went away: retry later, this is not
+    the command's or the event's fault."""
+    return any(isinstance(e, _UNAVAILABLE) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+               for e in _causes(exc))
+
+
+def value_out_of_range(exc: BaseException) -> bool:
+    """True when `exc` means an input value lies outside what can be computed or stored: the request's
+    fault (422), and the transaction it broke has rolled back."""
+    return any(isinstance(e, _OUT_OF_RANGE) for e in _causes(exc))
 
 
 class UnitOfWork:

@@ -286,7 +286,9 @@ class Money:
         return core_schema.no_info_plain_validator_function(
             _validate_for_pydantic,
             json_schema_input_schema=wire,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda money: money.to_json()),
+            # the return schema lets responses carrying Money be described (GET /openapi.json)
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda money: money.to_json(),
+                                                                           return_schema=wire),
         )
 
 

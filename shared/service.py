@@ -29,12 +29,11 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
-from shared.db import UnitOfWork, make_engine
+from shared.db import DATABASE_ERRORS, UnitOfWork, database_unavailable, make_engine, value_out_of_range
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
 from shared.events import dead_letter_topic, registry, topic_of
@@ -228,13 +227,20 @@ class Service:
         async def domain_error(_request: Request, exc: DomainError):
             return JSONResponse(status_code=exc.http_status, content=exc.to_body())
 
-        @app.exception_handler(OperationalError)
-        @app.exception_handler(InterfaceError)
-        async def database_unavailable(_request: Request, exc: Exception):
+        async def database_refused(_request: Request, exc: Exception):
+            if value_out_of_range(exc) and not database_unavailable(exc):
+                return JSONResponse(status_code=422, content={
+                    "reason": "value_out_of_range", "details": {"error": type(exc).__name__},
+                    "message": "a date or amount lies outside what the ledger can compute or store; nothing was recorded"})
+            if not database_unavailable(exc):
+                raise exc  # a bug, not an outage: a 500 with its traceback in the log
             service.log.warning("database_unavailable", error=type(exc).__name__)
             return JSONResponse(status_code=503, headers={"Retry-After": "1"},
                                 content={"reason": "database_unavailable",
                                          "message": "the database did not answer; nothing was recorded, retry"})
+
+        for error in DATABASE_ERRORS:
+            app.add_exception_handler(error, database_refused)
 
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_request: Request, exc: RequestValidationError):

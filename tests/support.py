@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from shared.auth import token_hash
+from shared.devinfra.ports import free_port_outside, free_port_run
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES
 from shared.reference import SEED_CONTRACT
@@ -35,6 +36,16 @@ def seed_contract(number: str | None = None) -> dict[str, Any]:
     if number:
         terms["number"] = number
     return terms
+
+
+def on_free_ports(system_class, data_dir: Path, **options):
+    """A `LocalSystem` (or a subclass) on free ports: a port picked for PostgreSQL or the broker must
+    not fall inside the services' run of HTTP ports."""
+    http_base = free_port_run(len(SERVICES))
+    taken = set(range(http_base, http_base + len(SERVICES)))
+    pg_port = free_port_outside(taken)
+    kafka_port = free_port_outside(taken | {pg_port})
+    return system_class(data_dir, pg_port=pg_port, kafka_port=kafka_port, http_base_port=http_base, **options)
 
 
 def unique(prefix: str) -> str:

@@ -23,6 +23,7 @@ from services.invoicing.imports import assign_receipt, import_statement
 from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
 from services.invoicing.payments import PaymentCommand, desk_of
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
+from shared.calendar import MONTH_PATTERN
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.money import Money
@@ -149,7 +150,7 @@ _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contr
 
 
 class RequestPrepayments(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: str = Field(pattern=MONTH_PATTERN)
     requested_on: date | None = Field(None, description="business date of the demand; today when absent")
 
 
@@ -396,7 +397,7 @@ async def aging(_actor: Reader, service: ServiceDep, as_of: date,
 @router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
 async def reconciliation_pdf(contract_id: str, _actor: Reader, service: ServiceDep,
-                             month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> Response:
+                             month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> Response:
     act = await reconciliation(contract_id, _actor, service, month=month)
     number = act["contract_number"].replace("/", "-")
     return Response(render_reconciliation(act), media_type="application/pdf",
@@ -405,7 +406,7 @@ async def reconciliation_pdf(contract_id: str, _actor: Reader, service: ServiceD
 
 @router.get("/accounts/{contract_id}/reconciliation")
 async def reconciliation(contract_id: str, _actor: Reader, service: ServiceDep,
-                         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]) -> dict[str, Any]:
+                         month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> dict[str, Any]:
     """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance."""
     first, last = acc.period_bounds(month)
     whole = await statement(contract_id, _actor, service, date_from=first, date_to=last)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from services.metering.commands import run_command
 from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
-from shared.calendar import WorkingCalendar
+from shared.calendar import MONTH_PATTERN, WorkingCalendar
 from shared.service import Service, get_service
 
 router = APIRouter(tags=["volume acts"])
@@ -23,7 +23,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 CALENDAR = WorkingCalendar()
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD = MONTH_PATTERN
 
 
 def at_start_of(day: date) -> datetime:

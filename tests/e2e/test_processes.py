@@ -12,11 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from shared.db import make_engine
-from shared.devinfra.ports import free_port_outside, free_port_run
 from shared.devinfra.runner import LocalSystem
 from shared.eventstore import verify_chain
-from shared.migrate import SERVICES
-from tests.support import seed_contract, unique
+from tests.support import on_free_ports, seed_contract, unique
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 60
@@ -24,13 +22,7 @@ WAIT_S = 60
 
 @pytest.fixture(scope="module")
 def local_system(tmp_path_factory):
-    # ports chosen together: a port picked for PostgreSQL must not fall inside the services' run
-    http_base = free_port_run(len(SERVICES))
-    taken = set(range(http_base, http_base + len(SERVICES)))
-    pg_port = free_port_outside(taken)
-    kafka_port = free_port_outside(taken | {pg_port})
-    system = LocalSystem(tmp_path_factory.mktemp("e2e"), pg_port=pg_port, kafka_port=kafka_port,
-                         http_base_port=http_base, partitions=3, database_prefix="e2e")
+    system = on_free_ports(LocalSystem, tmp_path_factory.mktemp("e2e"), partitions=3, database_prefix="e2e")
     try:
         system.start_infrastructure()
         system.start_services()

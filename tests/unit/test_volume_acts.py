@@ -97,3 +97,20 @@ def test_the_preliminary_act_is_due_by_the_third():
     [late] = acts.receive_preliminary_act(None, contract_id="c", period="2022-01", received_on=date(2022, 2, 4),
                                           volume_kwh=Decimal("30900"))
     assert (on_time.on_time, late.on_time) == (True, False)
+
+
+def test_the_same_preliminary_act_twice_adds_nothing_and_another_volume_is_a_conflict():
+    # found by the API fuzzing: a second act of the same month and day hit the read model's primary key (500)
+    [received] = acts.receive_preliminary_act(None, contract_id="c", period="2022-01", received_on=date(2022, 2, 3),
+                                              volume_kwh=Decimal("30900"))
+    state = acts.fold([received])
+    assert acts.receive_preliminary_act(state, contract_id="c", period="2022-01", received_on=date(2022, 2, 3),
+                                        volume_kwh=Decimal("30900")) == []
+    with pytest.raises(Conflict) as refused:
+        acts.receive_preliminary_act(state, contract_id="c", period="2022-01", received_on=date(2022, 2, 3),
+                                     volume_kwh=Decimal("31000"))
+    assert refused.value.reason == "preliminary_act_already_received"
+    # another day of receipt is another act (the buyer sent a new one)
+    [again] = acts.receive_preliminary_act(state, contract_id="c", period="2022-01", received_on=date(2022, 2, 4),
+                                           volume_kwh=Decimal("31000"))
+    assert again.on_time is False

@@ -57,6 +57,7 @@ class ContractActs:
     balances: dict[str, Decimal] = field(default_factory=dict)   # period → settlement volume
     acts: dict[str, Act] = field(default_factory=dict)
     latest: dict[str, str] = field(default_factory=dict)         # period → the act in force
+    preliminary: dict[tuple[str, date], Decimal] = field(default_factory=dict)  # (period, received on) → volume
 
 
 def stream_id(contract_id: str) -> str:
@@ -82,7 +83,7 @@ def evolve(state: ContractActs | None, event: Event) -> ContractActs:
         case VolumeActDisputed():
             state.acts[event.act_id] = dataclasses.replace(state.acts[event.act_id], status=ActStatus.DISPUTED)
         case PreliminaryActReceived():
-            pass
+            state.preliminary[(event.period, event.received_on)] = event.volume_kwh
     return state
 
 
@@ -186,6 +187,13 @@ def deem_accepted(state: ContractActs | None, *, day: date) -> list[Event]:
 def receive_preliminary_act(state: ContractActs | None, *, contract_id: str, period: str, received_on: date,
                             volume_kwh: Decimal) -> list[Event]:
     _check_period(period)
+    known = state.preliminary.get((period, received_on)) if state else None
+    if known == volume_kwh:
+        return []   # the same act registered again: nothing new
+    if known is not None:
+        raise Conflict(f"a preliminary act for {period} received on {received_on} is registered with "
+                       f"{known} kWh", reason="preliminary_act_already_received",
+                       details={"volume_kwh": str(known)})
     due = month_end(period) + timedelta(days=PRELIMINARY_ACT_DAY)
     return [PreliminaryActReceived(contract_id=contract_id, period=period, received_on=received_on,
                                    volume_kwh=volume_kwh, on_time=received_on <= due)]
