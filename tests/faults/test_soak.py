@@ -83,7 +83,8 @@ def test_half_capacity_for_half_an_hour_keeps_memory_and_latency_flat(tmp_path, 
         report("RSS MB start→end: " + ", ".join(
             f"{name} {memory_start[name] / 2**20:.0f}→{memory_end[name] / 2**20:.0f}" for name in memory_start))
 
-        for name, start in memory_start.items():
+        for name in SERVICES:   # the broker is reported, not judged: tansu's memory storage keeps every message
+            start = memory_start[name]
             assert memory_end[name] <= max(start * RSS_GROWTH, start + RSS_SLACK), name
         assert p99s[-1] <= max(p99s[0] * P99_GROWTH, P99_FLOOR_MS), p99s
         outcome = soaked
