@@ -11,6 +11,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import text
 
+from services.contracts.api import load_contract
 from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
 from shared.calendar import local_datetime
@@ -112,9 +113,7 @@ async def on_account_settled(service, uow, event: AccountSettled, envelope, cont
 async def _on_contract(service, uow, context, contract_id: str, on: date, decide) -> None:
     if not await _known(uow.conn, contract_id):
         return   # a contract this service never registered (another seller's account): nothing to change
-    stored = await service.store.read_stream(uow.conn, domain.stream_id(contract_id))
-    state = domain.fold([service.store.registry.decode(s.envelope) for s in stored])
-    assert state is not None, "a known contract has its stream"
+    state = await load_contract(service, uow.conn, contract_id)   # the cached fold, as commands use
     events = decide(state)
     if events:
         await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,

@@ -7,7 +7,6 @@ The edges (HTTP routes and Kafka handlers) call `execute` with a pure decision f
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
@@ -15,6 +14,7 @@ from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
+from shared.cache import BoundedCache
 from shared.calendar import WorkingCalendar
 from shared.db import UnitOfWork, in_transaction
 from shared.envelope import EventEnvelope
@@ -27,34 +27,11 @@ CALENDAR = WorkingCalendar()
 Decide = Callable[[acc.Account], list[Event]]
 
 
-class AccountCache:
-    """Folded accounts kept between commands, so a command reads only the events after the cached
-    version instead of the whole stream (without it a busy account's commands grow linearly slower).
-
-    Always correct: the newer events are read from the store in the command's own transaction; a
-    cached state is never mutated (commands are pure), a new one replaces it after commit. Bounded.
-    """
-
-    def __init__(self, capacity: int = 5_000):
-        self.capacity = capacity
-        self._states: OrderedDict[str, acc.Account] = OrderedDict()
-
-    def get(self, contract_id: str) -> acc.Account | None:
-        state = self._states.get(contract_id)
-        if state is not None:
-            self._states.move_to_end(contract_id)
-        return state
-
-    def put(self, contract_id: str, state: acc.Account) -> None:
-        self._states[contract_id] = state
-        self._states.move_to_end(contract_id)
-        while len(self._states) > self.capacity:
-            self._states.popitem(last=False)
-
-
-def cache_of(service) -> AccountCache:
+def cache_of(service) -> BoundedCache[str, acc.Account]:
+    """Folded accounts kept between commands (shared/cache.py): a command reads only the events after
+    the cached version; a new state replaces the cached one after commit, never before."""
     if not hasattr(service, "account_cache"):
-        service.account_cache = AccountCache()
+        service.account_cache = BoundedCache(capacity=5_000)
     return service.account_cache
 
 
