@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
@@ -20,6 +20,7 @@ from shared.errors import NotFound
 from shared.events.claims import ClaimSubject
 from shared.money import Money
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["claims"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -27,7 +28,7 @@ Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 
 
-class RegisterClaim(BaseModel):
+class RegisterClaim(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     received_at: AwareDatetime = Field(description="when the claim arrived; its local day starts the 15 days")
     subject: ClaimSubject
@@ -74,7 +75,7 @@ async def _answer(service: Service, request: Request, actor: Actor, claim_id: st
     return await in_transaction(service.engine, body)
 
 
-class AcceptClaim(BaseModel):
+class AcceptClaim(PlainText):
     answered_on: date
     granted_amount: Money | None = Field(None, description="less than disputed: a partial acceptance; "
                                                            "absent: all that was disputed")
@@ -92,7 +93,7 @@ async def accept_claim(claim_id: str, command: AcceptClaim, request: Request, ac
         document_number=command.document_number, comment=command.comment))
 
 
-class RejectClaim(BaseModel):
+class RejectClaim(PlainText):
     answered_on: date
     reasons: list[Annotated[str, Field(max_length=2000)]] = Field(min_length=1, max_length=20)
 
@@ -104,7 +105,7 @@ async def reject_claim(claim_id: str, command: RejectClaim, request: Request, ac
         state, answered_on=command.answered_on, reasons=command.reasons))
 
 
-class ReferToCourt(BaseModel):
+class ReferToCourt(PlainText):
     referred_on: date
     court: str = Field(min_length=1, max_length=300)
     case_number: str | None = Field(None, max_length=100)
@@ -117,7 +118,7 @@ async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request,
         state, referred_on=command.referred_on, court=command.court, case_number=command.case_number))
 
 
-class CloseDay(BaseModel):
+class CloseDay(PlainText):
     day: date
 
 
@@ -188,7 +189,7 @@ async def get_claim(claim_id: str, _actor: Reader, service: ServiceDep) -> dict[
     return _claim_view(row)
 
 
-class NotifyForceMajeure(BaseModel):
+class NotifyForceMajeure(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     party: Literal["seller", "buyer"]
     started_on: date

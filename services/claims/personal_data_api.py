@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from services.claims import personal_keys
@@ -19,6 +19,7 @@ from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.events.claims import PersonalDataRequestKind, PersonalDataShredded
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -39,7 +40,7 @@ async def _record(service, uow, contract: dict, on: date, events, context, strea
     return [s.envelope.payload for s in stored]
 
 
-class RecordConsent(BaseModel):
+class RecordConsent(PlainText):
     purpose: str = Field(min_length=1, max_length=100)
     given: bool
     recorded_on: date
@@ -59,7 +60,7 @@ async def record_consent(contract_id: str, command: RecordConsent, request: Requ
     return await in_transaction(service.engine, body)
 
 
-class ReceiveRequest(BaseModel):
+class ReceiveRequest(PlainText):
     kind: PersonalDataRequestKind
     received_on: date
     details: str = Field("", max_length=5000)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, open_stream, start_of
@@ -17,6 +17,7 @@ from services.claims.settings import desk_settings
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.db import in_transaction
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["surveys"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -25,7 +26,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 CUSTOMER = "coalesce(bin, foreign_registration, name)"
 
 
-class AnswerSurvey(BaseModel):
+class AnswerSurvey(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     answered_on: date
     scores: dict[str, int] = Field(description="each of the five criteria, 1–5")

@@ -19,6 +19,7 @@ from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["contracts"])
 
@@ -27,7 +28,7 @@ class RegisterContract(ContractTerms):
     """The command: register a contract as a draft with all its terms."""
 
 
-class SignContract(BaseModel):
+class SignContract(PlainText):
     signed_at: AwareDatetime | None = None
 
 

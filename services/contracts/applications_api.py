@@ -19,6 +19,7 @@ from shared.calendar import local_datetime
 from shared.db import in_transaction
 from shared.errors import NotFound, ValidationFailed
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["daily applications"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -27,20 +28,20 @@ Reader = Annotated[Actor, Depends(require(READERS))]
 Kwh = Annotated[Decimal, Field(max_digits=20, decimal_places=3)]
 
 
-class SubmitApplication(BaseModel):
+class SubmitApplication(PlainText):
     day: date
     hours_kwh: list[Kwh] = Field(max_length=48, description="24 hourly values, hour 0 = 00:00–01:00 Astana time")
     submitted_at: AwareDatetime | None = Field(
         None, description="when the buyer's application arrived (e.g. the e-mail's time); now when absent")
 
 
-class CorrectHour(BaseModel):
+class CorrectHour(PlainText):
     hour: int = Field(ge=0, le=23)
     kwh: Kwh
     submitted_at: AwareDatetime | None = None
 
 
-class DeclareFreeVolume(BaseModel):
+class DeclareFreeVolume(PlainText):
     day: date
     volume_kwh: Kwh
 

@@ -26,6 +26,7 @@ from shared.events.contracts import (
     TerminationKind,
 )
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["contract lifecycle"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -35,21 +36,21 @@ ZONE = "Asia/Almaty"     # business dates of documents are Astana dates
 IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
 
 
-class NoticePriceChange(BaseModel):
+class NoticePriceChange(PlainText):
     notice_number: str = Field(min_length=1, max_length=100)
     notice_date: date
     effective_from: date
     components: list[PriceComponentTerms] = Field(min_length=1, max_length=10)
 
 
-class ExtendTerm(BaseModel):
+class ExtendTerm(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
     agreement_date: date
     delivery_end: AwareDatetime
     planned_volumes: list[PlannedVolumeTerms] = Field(default_factory=list, max_length=120)
 
 
-class AgreeSupplement(BaseModel):
+class AgreeSupplement(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
     agreement_date: date
     effective_from: date
@@ -58,7 +59,7 @@ class AgreeSupplement(BaseModel):
     planned_volumes: list[PlannedVolumeTerms] | None = Field(None, max_length=120)
 
 
-class NoticeTermination(BaseModel):
+class NoticeTermination(PlainText):
     kind: TerminationKind
     notice_document: str = Field(min_length=1, max_length=100)
     noticed_on: date
@@ -66,7 +67,7 @@ class NoticeTermination(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-class CloseDay(BaseModel):
+class CloseDay(PlainText):
     day: date
 
 
@@ -165,7 +166,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
     return {"day": command.day.isoformat(), "terminated": ended}
 
 
-class ImportedContract(BaseModel):
+class ImportedContract(PlainText):
     terms: ContractTerms
     signed_at: AwareDatetime
 

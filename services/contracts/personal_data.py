@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from services.contracts.api import ContractView
 from services.contracts.domain import contract as domain
@@ -17,6 +17,7 @@ from shared.auth import OPERATORS, Actor, require
 from shared.events.contracts import PersonalDataExported
 from shared.personal_data import export_handlers
 from shared.service import Service, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])
 
@@ -34,7 +35,7 @@ QUERIES = {
 HANDLERS = export_handlers(PersonalDataExported, QUERIES)
 
 
-class CorrectContacts(BaseModel):
+class CorrectContacts(PlainText):
     email: str | None = Field(None, max_length=300)
     address: str = Field(min_length=1, max_length=1000)
     corrected_on: date

@@ -28,6 +28,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.money import Money
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["ledger"])
 MAX_STATEMENT_BYTES = 50 * 1024 * 1024
@@ -66,7 +67,7 @@ async def get_account(contract_id: str, _actor: Reader, service: ServiceDep) -> 
                        opened_at=row["opened_at"], terms=row["terms"])
 
 
-class ReceivePayment(BaseModel):
+class ReceivePayment(PlainText):
     """The command: record money the bank says arrived for a contract (§5.8)."""
 
     contract_id: str = Field(min_length=1, max_length=100)
@@ -149,7 +150,7 @@ _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contr
                      " AND day BETWEEN :first AND :last")
 
 
-class RequestPrepayments(BaseModel):
+class RequestPrepayments(PlainText):
     period: str = Field(pattern=MONTH_PATTERN)
     requested_on: date | None = Field(None, description="business date of the demand; today when absent")
 
@@ -168,7 +169,7 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
     return [s.envelope.payload for s in stored]
 
 
-class AccruePenalties(BaseModel):
+class AccruePenalties(PlainText):
     as_of: date | None = Field(None, description="business date; today in the contract's zone when absent")
     multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
     basis_days: int = Field(365, ge=360, le=366)
@@ -191,7 +192,7 @@ async def accrue_penalties(contract_id: str, command: AccruePenalties, request: 
     return [s.envelope.payload for s in stored]
 
 
-class WaivePenalty(BaseModel):
+class WaivePenalty(PlainText):
     reason: str = Field(min_length=3, max_length=500)
     amount: Money | None = None
     waived_on: date
@@ -266,7 +267,7 @@ async def statement(contract_id: str, _actor: Reader, service: ServiceDep,
                      opening_balance=opening, closing_balance=balance, lines=lines)
 
 
-class SetBaseRate(BaseModel):
+class SetBaseRate(PlainText):
     effective_from: date
     rate_percent: Decimal = Field(gt=0, lt=100)
     source: str = Field(min_length=3, max_length=300)
@@ -309,7 +310,7 @@ async def import_payments(request: Request, actor: Operator, service: ServiceDep
     return JSONResponse(report)
 
 
-class AssignReceipt(BaseModel):
+class AssignReceipt(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
 
 
@@ -330,7 +331,7 @@ async def unidentified(_actor: Reader, service: ServiceDep) -> list[dict[str, An
     return [dict(row) for row in rows]
 
 
-class CloseDay(BaseModel):
+class CloseDay(PlainText):
     day: date
 
 
@@ -351,7 +352,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
     return {"day": command.day, "accounts": len(contracts), "events": produced}
 
 
-class IssueRefund(BaseModel):
+class IssueRefund(PlainText):
     refund_on: date
 
 
@@ -423,7 +424,7 @@ async def reconciliation(contract_id: str, _actor: Reader, service: ServiceDep,
                            "amount": line.amount.to_json()} for line in money]}
 
 
-class ReversePayment(BaseModel):
+class ReversePayment(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=3, max_length=500)
     reversed_on: date

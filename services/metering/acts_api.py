@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from services.metering.commands import run_command
@@ -17,6 +17,7 @@ from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
 from shared.service import Service, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["volume acts"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -42,7 +43,7 @@ async def run(service: Service, request: Request, actor: Actor, contract_id: str
                              version=lambda state: state.version if state else 0, decide=decided)
 
 
-class RecordActualBalance(BaseModel):
+class RecordActualBalance(PlainText):
     period: str = Field(pattern=PERIOD)
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
     published_on: date
@@ -73,7 +74,7 @@ async def record_actual_balance(contract_id: str, command: RecordActualBalance, 
         meter_volume_kwh=meter_volume, calendar=CALENDAR))
 
 
-class SignAct(BaseModel):
+class SignAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     signed_on: date
 
@@ -85,7 +86,7 @@ async def sign_act(act_id: str, command: SignAct, request: Request, actor: Opera
                      lambda state: acts.sign_act(state, act_id=act_id, signed_on=command.signed_on))
 
 
-class DisputeAct(BaseModel):
+class DisputeAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     disputed_on: date
     reason: str = Field(min_length=3, max_length=1000)
@@ -99,7 +100,7 @@ async def dispute_act(act_id: str, command: DisputeAct, request: Request, actor:
                                                     reason=command.reason))
 
 
-class CorrectAct(BaseModel):
+class CorrectAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
     issued_on: date
@@ -114,7 +115,7 @@ async def correct_act(act_id: str, command: CorrectAct, request: Request, actor:
                                                     issued_on=command.issued_on, delivered_on=command.delivered_on))
 
 
-class PreliminaryAct(BaseModel):
+class PreliminaryAct(PlainText):
     period: str = Field(pattern=PERIOD)
     received_on: date
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
@@ -129,7 +130,7 @@ async def preliminary_act(contract_id: str, command: PreliminaryAct, request: Re
                                                                 volume_kwh=command.volume_kwh))
 
 
-class CloseDay(BaseModel):
+class CloseDay(PlainText):
     day: date
 
 

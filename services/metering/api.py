@@ -15,6 +15,7 @@ from services.metering.commands import run_command
 from services.metering.domain import meters
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.service import Service, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["meters"])
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -54,7 +55,7 @@ def _contract_meters(contract_id: str):
             "fold": lambda events: meters.fold(contract_id, events), "version": lambda state: state.version}
 
 
-class ReplaceMeter(BaseModel):
+class ReplaceMeter(PlainText):
     new_serial: str = Field(min_length=1, max_length=64)
     final_reading_old: Decimal = Reading
     initial_reading_new: Decimal = Reading
@@ -81,7 +82,7 @@ async def replace_meter(contract_id: str, serial: str, command: ReplaceMeter, re
                              **_contract_meters(contract_id))
 
 
-class ChangeTransformerRatio(BaseModel):
+class ChangeTransformerRatio(PlainText):
     ct_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["300/5"])
     vt_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["35000/100"])
     multiplier: int | None = Field(None, gt=0, description="checked against CT × VT when given")

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from services.metering.readings import xml80020
@@ -17,6 +17,7 @@ from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import zone
 from shared.errors import ValidationFailed
 from shared.service import Service, command_context, get_service
+from shared.text import PlainText
 
 router = APIRouter(tags=["readings"])
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -66,7 +67,7 @@ async def list_readings(_actor: Annotated[Actor, Depends(require(READERS))],
     return [dict(row) for row in rows]
 
 
-class MeasureVolumes(BaseModel):
+class MeasureVolumes(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     first_day: date
     last_day: date

@@ -11,10 +11,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from shared.events.claims import PersonalDataPart
 from shared.events.registry import Event, registry
+from shared.text import PlainText
 
 CounterpartyCategory = Literal[
     "energy_supplying", "energy_producing", "direct_consumer", "commercial", "foreign", "other"
@@ -39,7 +40,7 @@ ServiceType = Literal[
 ]
 
 
-class Terms(BaseModel):
+class Terms(PlainText):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -95,3 +95,24 @@ async def test_the_actor_of_the_token_is_recorded_on_every_event(contracts):
         stored = await contracts["contracts"].store.read_stream(conn, f"contract-{contract_id}")
     assert [(e.envelope.event_type, e.envelope.actor) for e in stored] == [
         ("contracts.ContractRegistered", "test-operator"), ("contracts.ContractSigned", "test-operator")]
+
+
+@pytest.mark.parametrize("where", ["terms", "notice"])
+async def test_a_control_character_in_any_text_is_422_and_records_nothing(contracts, where):
+    """U+0000 cannot be held by PostgreSQL's text or jsonb: stored in an event body it would break every
+    reader of the body and every service keeping the field; it is refused at the edge instead."""
+    client = contracts.clients["contracts"]
+    if where == "terms":
+        url, body = "/contracts", with_change(lambda t: t["buyer"].update(address="Astana\x00, Mangilik El 1"))
+    else:
+        created = await client.post("/contracts", json=seed_contract(unique("N")), headers=auth())
+        contract_id = created.json()["contract_id"]
+        assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
+        url, body = f"/contracts/{contract_id}/termination", {
+            "kind": "termination", "notice_document": "T-1", "noticed_on": "2022-04-01", "reason": "debt\x00"}
+    before = await event_count(contracts)
+    response = await client.post(url, json=body, headers=auth())
+    assert response.status_code == 422, response.text
+    assert response.json()["reason"] == "invalid_request"
+    assert "control character" in response.text
+    assert await event_count(contracts) == before

@@ -1,5 +1,5 @@
 """Proves the bank statement reader on a CP1251 1C file in the Kazakh variant (upper-case keys,
-quoted section names, no КонецФайла, an impossible date, an outgoing payment) and on CSV, and that
+quoted section names, no КонецФайла, an impossible date, an outgoing payment) and on CSV (a line with a NUL is a problem, not a receipt), and that
 receipts are matched to contracts by payer and contract number."""
 
 from __future__ import annotations
@@ -44,12 +44,13 @@ def test_csv_lines_and_their_problems():
            "R1,2022-02-07,470456.00,KZT,110740003844,,январь,01/2021-85\n"
            "R2,2022-02-30,10,KZT,110740003844,,bad date,\n"
            "R3,2022-02-08,-5,KZT,110740003844,,negative,\n"
-           ",2022-02-08,5,KZT,110740003844,,no reference,\n").encode()
+           ",2022-02-08,5,KZT,110740003844,,no reference,\n"
+           "R6,2022-02-08,5,KZT,110740003844,,damaged\x00purpose,\n").encode()
     parsed = parse_csv(raw)
     assert [(r.bank_reference, r.amount, r.contract_number) for r in parsed.receipts] == [
         ("R1", Decimal("470456.00"), "01/2021-85")]
     assert [(p.line, p.reason) for p in parsed.problems] == [
-        (3, "invalid_line"), (4, "non_positive_amount"), (5, "missing_bank_reference")]
+        (3, "invalid_line"), (4, "non_positive_amount"), (5, "missing_bank_reference"), (6, "control_character")]
 
 
 def test_matching_by_payer_and_number_in_purpose():

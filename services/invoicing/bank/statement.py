@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from shared.text import control_character_in
+
 MAX_LINES = 1_000_000  # a statement larger than this is an export mistake, not a day's receipts
 
 
@@ -150,10 +152,20 @@ def _document(result: ParsedStatement, doc: dict[str, str], line: int) -> None:
         return
     number = doc.get("номердокумента") or doc.get("номер") or ""
     reference = f"1c:{payer_bin or payer_iban}:{number}:{received_on.isoformat()}:{amount}"
-    result.receipts.append(Receipt(
+    _receive(result, Receipt(
         line=line, bank_reference=reference, received_on=received_on, amount=amount,
         currency=(doc.get("валюта") or "KZT").upper(), payer_name=doc.get("плательщикнаименование", ""),
         payer_bin=payer_bin, payer_iban=payer_iban, purpose=doc.get("назначениеплатежа", "")))
+
+
+def _receive(result: ParsedStatement, receipt: Receipt) -> None:
+    """A receipt whose text holds a control character is a damaged line, not a payment to record
+    (shared/text.py: history cannot hold U+0000)."""
+    found = control_character_in(vars(receipt))
+    if found:
+        result.problems.append(Problem(receipt.line, "control_character", f"{found} holds a control character"))
+    else:
+        result.receipts.append(receipt)
 
 
 CSV_COLUMNS = ("bank_reference", "received_on", "amount", "currency", "payer_bin", "payer_iban", "purpose")
@@ -185,7 +197,7 @@ def parse_csv(raw: bytes) -> ParsedStatement:
         if not (row["bank_reference"] or "").strip():
             result.problems.append(Problem(number, "missing_bank_reference", "every line needs a bank reference"))
             continue
-        result.receipts.append(Receipt(
+        _receive(result, Receipt(
             line=number, bank_reference=row["bank_reference"].strip(), received_on=received_on, amount=amount,
             currency=(row["currency"] or "KZT").strip().upper(), payer_name="",
             payer_bin=(row["payer_bin"] or "").strip() or None, payer_iban=(row["payer_iban"] or "").strip() or None,

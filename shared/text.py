@@ -1,0 +1,53 @@
+"""Text that may enter history: no control characters in names, references and reasons.
+
+PostgreSQL cannot hold U+0000 in `text` or `jsonb` at all: an event whose body carried one would be
+stored (bodies are bytes) and then break every reader that casts the body to `jsonb` and every other
+service whose read model keeps the field — one hostile request poisoning three databases. The other C0
+controls are never what an operator meant (a pasted binary, a terminal escape), so they are refused at
+the edge with the same clear error instead of being carried into documents. Tab, line feed and
+carriage return stay allowed: reasons and addresses are written on several lines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# a request body is a tree of a few hundred nodes at most; a deeper one is refused by its schema first
+MAX_DEPTH = 32
+
+
+def control_character_in(value: Any, where: str = "", depth: int = 0) -> str | None:
+    """The path of the first text inside `value` that holds a control character, or None."""
+    assert depth <= MAX_DEPTH, "text nested deeper than any request or event"
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        return f"{where or 'text'} (U+{ord(found.group()):04X} at {found.start()})" if found else None
+    if isinstance(value, BaseModel):
+        value = value.__dict__
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = control_character_in(item, f"{where}.{key}" if where else str(key), depth + 1)
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = control_character_in(item, f"{where}[{index}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+class PlainText(BaseModel):
+    """Base of every command's body (and of the contract terms it carries): a control character
+    anywhere in it makes the request invalid (422 `invalid_request`), and nothing is recorded."""
+
+    @model_validator(mode="after")
+    def _no_control_characters(self):
+        found = control_character_in(self)
+        if found:
+            raise ValueError(f"{found} holds a control character; text may not contain them")
+        return self
