@@ -152,7 +152,7 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
 
 
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1500"))
-PAYMENT_CLIENTS = 8
+PAYMENT_CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "8"))
 IMPORT_LINES = int(os.environ.get("BENCH_IMPORT_LINES", "5000"))
 
 
@@ -172,6 +172,22 @@ def cpu_seconds(pid: int) -> float:
     does not move, unlike throughput."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of_system(system: LocalSystem) -> dict[str, float]:
+    """CPU seconds so far of each part of the running system: the four services by pid, PostgreSQL as
+    the sum of its processes (one backend per connection) and the broker; what one payment costs the
+    whole machine, and who pays it."""
+    parts = {name: cpu_seconds(process.pid) for name, process in system.processes.items()}
+    parts["postgres"] = parts["broker"] = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+            if name.startswith("postgres") or name == "tansu":
+                parts["broker" if name == "tansu" else "postgres"] += cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue  # a backend that ended between listing and reading
+    return parts
 
 
 async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
@@ -194,10 +210,16 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
                     assert status == 201 and answer["bank_reference"] == body["bank_reference"], answer
 
         invoicing = system.processes["invoicing"].pid
+        system_before = cpu_of_system(system)
         started, cpu_before, client_before = time.perf_counter(), cpu_seconds(invoicing), time.process_time()
         await asyncio.gather(*(payer(c, PAYMENTS // PAYMENT_CLIENTS) for c in contracts))
         elapsed, payments_cpu = time.perf_counter() - started, cpu_seconds(invoicing) - cpu_before
         client_cpu = time.process_time() - client_before
+        # consumers catch up after the last answer: let them, so their share is counted whole
+        await asyncio.sleep(3)
+        system_after = cpu_of_system(system)
+        shares = ", ".join(f"{name} {(system_after[name] - system_before[name]) / len(latencies_ms) * 1000:.2f}"
+                           for name in sorted(system_after, key=lambda n: system_before[n] - system_after[n]))
         latencies_ms.sort()
         p50 = statistics.median(latencies_ms)
         p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]
@@ -215,7 +237,8 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
          f"{len(latencies_ms)} payments, {PAYMENT_CLIENTS} concurrent clients on {PAYMENT_CLIENTS} contracts; "
          f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms; invoicing process CPU "
          f"{payments_cpu / len(latencies_ms) * 1000:.2f} ms per payment, the bench client "
-         f"{client_cpu / len(latencies_ms) * 1000:.2f} ms"),
+         f"{client_cpu / len(latencies_ms) * 1000:.2f} ms; CPU ms per payment, whole system (with the "
+         f"consumers' catch-up): {shares}"),
         ("statement import (CSV, decided per line, recorded in chunks)", f"{IMPORT_LINES / import_s:,.0f} lines/s",
          f"{IMPORT_LINES} lines into one contract in {import_s:.2f} s; invoicing process CPU "
          f"{import_cpu / IMPORT_LINES * 1e6:.0f} µs per line"),
