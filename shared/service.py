@@ -133,7 +133,8 @@ class Service:
         async def on_event(message: KafkaMessage) -> None:
             record = message.raw_message
             await consumer.consume(message.body, topic=record.topic, partition=record.partition,
-                                   offset=record.offset, key=record.key)
+                                   offset=record.offset, key=record.key,
+                                   declared_type=message.headers.get("event-type"))
 
         self.broker.subscriber(
             topic, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -88,3 +88,31 @@ def seed_envelope_bytes() -> bytes:
         "causation_id": None, "correlation_id": "6f1f7a3e-7d0c-4a51-9d8e-2f6d1c0b9a12", "actor": "forger",
         "traceparent": None, "payload": {},
     }).encode()
+
+
+async def test_a_type_no_consumer_applies_is_skipped_by_its_header_and_poison_is_still_caught(system):
+    """The relay's `event-type` header lets a consumer acknowledge a type it does not apply without
+    reading the body; a header naming a type it applies does not let damaged bytes through."""
+    garbage = b"\x00damaged bytes"
+    before = {name: dict(system[name].consumer.stats.counts) for name in ("invoicing", "metering", "claims")}
+    async with KafkaTap(system.bootstrap) as tap:
+        # ContractRegistered (a draft) is applied by no other service
+        await tap.producer.send_and_wait(topic_of("contracts"), garbage, key=b"skip-1",
+                                         headers=[("event-type", b"contracts.ContractRegistered")])
+        await tap.producer.send_and_wait(topic_of("contracts"), garbage, key=b"poison-3",
+                                         headers=[("event-type", b"contracts.ContractSigned")])
+
+        async def settled():
+            return all(system[n].consumer.stats.counts["dead_lettered"] == before[n]["dead_lettered"] + 1
+                       and system[n].consumer.stats.counts["ignored"] > before[n]["ignored"]
+                       for n in ("invoicing", "metering", "claims"))
+
+        await eventually(settled)
+        records = await tap.read_all(dead_letter_topic(topic_of("contracts")), expected=3, timeout_s=20)
+    mine = [dict((k, v.decode()) for k, v in r.headers) for r in records if r.key in (b"skip-1", b"poison-3")]
+    assert sorted((h["dlq-consumer"], h["dlq-reason"]) for h in mine) == [
+        ("claims", "malformed_envelope"), ("invoicing", "malformed_envelope"), ("metering", "malformed_envelope")]
+    for name in ("invoicing", "metering", "claims"):
+        counts = system[name].consumer.stats.counts
+        assert counts["ignored"] == before[name]["ignored"] + 1, name
+        assert counts["dead_lettered"] == before[name]["dead_lettered"] + 1, name
