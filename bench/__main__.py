@@ -183,8 +183,9 @@ def cpu_of_system(system: LocalSystem) -> dict[str, float]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-            if name.startswith("postgres") or name == "tansu":
-                parts["broker" if name == "tansu" else "postgres"] += cpu_seconds(int(stat.parent.name))
+            # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
+            if name.startswith(("postgres", "tansu")):
+                parts["broker" if name.startswith("tansu") else "postgres"] += cpu_seconds(int(stat.parent.name))
         except (OSError, IndexError):
             continue  # a backend that ended between listing and reading
     return parts

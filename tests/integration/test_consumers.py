@@ -36,6 +36,9 @@ async def test_the_same_event_delivered_twice_changes_nothing(system):
     await eventually(lambda: account_exists(system, contract_id))
     await eventually(lambda: scalar(system["claims"], "SELECT count(*) FROM counterparties WHERE contract_id = :c",
                                     c=contract_id))
+    # every consumer has applied the signature before the counts are taken
+    await eventually(lambda: scalar(system["metering"], "SELECT count(*) = 2 FROM meters WHERE contract_id = :c",
+                                    c=contract_id))
     async with system["contracts"].engine.connect() as conn:
         stored = await system["contracts"].store.read_stream(conn, f"contract-{contract_id}")
     signed = stored[-1]
