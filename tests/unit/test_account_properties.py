@@ -5,6 +5,7 @@ rebuilds exactly the live state."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -63,6 +64,10 @@ def test_books_balance_and_replay_for_any_history(history):
                 new = acc.receive_payment(state, payment_id=f"p{n}", bank_reference=f"r{n}",
                                           amount=Money.from_minor_units(tiyn), received_on=start + timedelta(days=day),
                                           payer_bin=None, payer_iban=None, purpose="")
+                # allocation reads the advance and open items after the receipt without copying the
+                # account: they must be what folding the receipt into a copy gives
+                after = acc.evolve(copy.deepcopy(state), new[0])
+                assert acc._advance_and_open_items_after(state, new[:1]) == (after.advance, after.open_items())
             elif step[0] == "penalties":
                 new = acc.accrue_penalties(state, as_of=start + timedelta(days=step[1]), rates=RATES,
                                            terms=PenaltyTerms())

@@ -557,10 +557,8 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
 
 def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: date) -> list[Event]:
     """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges)."""
-    after = copy.deepcopy(state)
-    for event in events:
-        after = evolve(after, event)
-    result = alloc.allocate_payment(after.advance, after.open_items(), on.strftime("%Y-%m"))
+    advance, open_items = _advance_and_open_items_after(state, events)
+    result = alloc.allocate_payment(advance, open_items, on.strftime("%Y-%m"))
     booked = result.ledger_entry()
     if booked is None:
         return events
@@ -569,6 +567,21 @@ def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: dat
         slices=[AllocationSlice(item_id=s.item_id, document=s.document, kind=s.kind.value, period=s.period,
                                 amount=s.amount) for s in result.slices],
         advance_left=result.advance_left, postings=postings(booked))]
+
+
+def _advance_and_open_items_after(state: Account, events: list[Event]) -> tuple[Money, list[alloc.OpenItem]]:
+    """What allocation needs once `events` are applied. Money received only adds to the advance, so a
+    payment needs no copy of the account: a copy costs the whole history (every payment before), and a
+    statement of thousands of lines for one contract was quadratic in it."""
+    if all(isinstance(event, PaymentReceived) for event in events):
+        advance = state.advance
+        for event in events:
+            advance = advance + event.amount
+        return advance, state.open_items()
+    after = copy.deepcopy(state)
+    for event in events:
+        after = evolve(after, event)
+    return after.advance, after.open_items()
 
 
 def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
