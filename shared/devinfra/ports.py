@@ -1,9 +1,42 @@
 """Free TCP ports on loopback, for tests and `make run` when the defaults are taken."""
 
+import random
 import socket
+from pathlib import Path
+
+# Ports are chosen below the kernel's ephemeral range. A port the kernel hands out (bind to 0) is also
+# one it may give any outgoing connection as its source port: a service binds its HTTP port only after
+# its consumers joined their groups (~30 s after a restart on tansu), and in that window a connection
+# to PostgreSQL or the broker took the port once and the restarted service died with EADDRINUSE.
+_FIRST_PORT = 10_000
+_ATTEMPTS = 200
+# not the `random` module's state: tests seed it (hypothesis), and two runs must not pick alike
+_PICK = random.SystemRandom()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    end = _ephemeral_start()
+    if end - _FIRST_PORT > 1_000:
+        for _ in range(_ATTEMPTS):
+            port = _PICK.randrange(_FIRST_PORT, end)
+            if _bindable(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -34,7 +67,9 @@ def free_port_run(length: int, avoid: set[int] = frozenset(), attempts: int = 50
     for _ in range(attempts):
         base = free_port()
         run = set(range(base, base + length))
-        if base + length < 65535 and not run & avoid and not any(port_is_open("127.0.0.1", p) for p in run):
+        # the run stays on one side of the ephemeral range's start (below it unless free_port fell back)
+        below = base >= _ephemeral_start() or base + length <= _ephemeral_start()
+        if base + length < 65535 and below and not run & avoid and not any(port_is_open("127.0.0.1", p) for p in run):
             return base
     raise RuntimeError(f"no run of {length} free ports found")
 
