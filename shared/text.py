@@ -20,9 +20,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_DEPTH = 32
 
 
-def control_character_in(value: Any, where: str = "", depth: int = 0) -> str | None:
-    """The path of the first text inside `value` that holds a control character, or None."""
+def control_character_in(value: Any, where: str = "", depth: int = 0, checked: type | None = None) -> str | None:
+    """The path of the first text inside `value` that holds a control character, or None; instances of
+    `checked` are taken as already looked at."""
     assert depth <= MAX_DEPTH, "text nested deeper than any request or event"
+    if checked is not None and isinstance(value, checked):
+        return None
     if isinstance(value, str):
         found = _CONTROL.search(value)
         return f"{where or 'text'} (U+{ord(found.group()):04X} at {found.start()})" if found else None
@@ -30,12 +33,12 @@ def control_character_in(value: Any, where: str = "", depth: int = 0) -> str | N
         value = value.__dict__
     if isinstance(value, dict):
         for key, item in value.items():
-            found = control_character_in(item, f"{where}.{key}" if where else str(key), depth + 1)
+            found = control_character_in(item, f"{where}.{key}" if where else str(key), depth + 1, checked)
             if found:
                 return found
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = control_character_in(item, f"{where}[{index}]", depth + 1)
+            found = control_character_in(item, f"{where}[{index}]", depth + 1, checked)
             if found:
                 return found
     return None
@@ -47,7 +50,9 @@ class PlainText(BaseModel):
 
     @model_validator(mode="after")
     def _no_control_characters(self):
-        found = control_character_in(self)
+        # a nested PlainText (a contract's parties, meters, prices) checked itself when it was built:
+        # walking it again from every level above would read the same text once per level
+        found = control_character_in(self.__dict__, checked=PlainText)
         if found:
             raise ValueError(f"{found} holds a control character; text may not contain them")
         return self
