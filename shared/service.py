@@ -130,21 +130,24 @@ class Service:
         self._dead_letter_publishers[topic] = dead_letters
         consumer = self.consumer
 
-        async def on_event(message: KafkaMessage) -> None:
-            record = message.raw_message
-            await consumer.consume(message.body, topic=record.topic, partition=record.partition,
-                                   offset=record.offset, key=record.key,
-                                   declared_type=message.headers.get("event-type"))
+        async def on_events(message: KafkaMessage) -> None:
+            # a batch is acknowledged once, after its last message: FastStream commits offsets per
+            # acknowledgement, and a commit per message was a broker round trip for every event of every
+            # topic. A failure (the database away) rewinds every partition of the batch to its first
+            # message (FastStream's nack); the ones applied already then meet the inbox as duplicates
+            # (tests/integration/test_consumers.py proves a rewound batch applies each event once).
+            for record in message.raw_message:
+                declared = next((value.decode() for name, value in record.headers if name == "event-type"), None)
+                await consumer.consume(record.value, topic=record.topic, partition=record.partition,
+                                       offset=record.offset, key=record.key, declared_type=declared)
 
-        # one message at a time (an offset commit each): a batch subscriber (one commit per batch) cut
-        # the consumers' and the broker's CPU per payment ~3× in `bench payments`, and waits for tests
-        # of a redelivered batch before it replaces this
         self.broker.subscriber(
             topic, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True, max_records=self.settings.consumer_batch_size,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             title=f"{topic}:{self.name}",
             description=f"{self.name} applies: {', '.join(event_types)}. Other types are acknowledged and skipped.",
-        )(on_event)
+        )(on_events)
 
     async def _dead_letter(self, raw: bytes, headers: dict[str, str], key: bytes | None) -> None:
         publisher = self._dead_letter_publishers[headers["dlq-source-topic"]]

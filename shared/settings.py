@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, le=5_000, description="how long a fetch waits for data; tansu holds a fetch this long even when "
                                         "data arrives, so it bounds the consumer's latency")
+    consumer_batch_size: int = Field(
+        100, ge=1, le=10_000, description="messages taken per fetch and acknowledged together: one offset commit "
+                                         "per batch, not per message (a rewound batch meets the inbox)")
     otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; none = tracing kept in process")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
