@@ -12,14 +12,18 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger_cli import audit
 from ledger_cli.client import CliError, Services
@@ -30,10 +34,11 @@ imports = typer.Typer(help="Import files through the services, with a progress b
                       no_args_is_help=True)
 app.add_typer(imports, name="import")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)   # an error is one line, however narrow the terminal
 
 TokenOption = Annotated[str | None, typer.Option("--token", envvar="LEDGER_TOKEN", help="bearer token of an operator "
                                                                                         "or auditor")]
+T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for scripts instead of tables")]
 
 
@@ -57,6 +62,36 @@ def _database_url(service: str, given: str | None) -> str:
     return module.Settings().database_url   # the service's own settings: <SERVICE>_DATABASE_URL
 
 
+def _where(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unparseable URL)"
+
+
+def _in_one_line(exc: BaseException) -> str:
+    # SQLAlchemy's wrappers add the statement and a link over several lines and name a generic class;
+    # the driver's own exception (the innermost cause) says what happened
+    original = getattr(exc, "orig", None) or exc
+    while original.__cause__ is not None:
+        original = original.__cause__
+    return f"{type(original).__name__}: {' '.join(str(original).split())}"
+
+
+def _on_database(service: str, url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` on a service's database; a database that is unreachable, refuses the credentials or
+    lacks the service's schema is a CliError naming the database (without its password)."""
+    try:
+        return asyncio.run(work())
+    except (ArgumentError, ImportError) as exc:   # create_engine: not a postgresql+asyncpg:// URL
+        raise CliError(f"the {service} database URL {_where(url)} is not usable "
+                       f"(expected postgresql+asyncpg://…): {_in_one_line(exc)}") from None
+    except OSError as exc:    # refused, no route, unknown host: asyncpg raises these raw on connect
+        raise CliError(f"cannot reach the {service} database at {_where(url)}: {_in_one_line(exc)}") from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:   # bad password, no such database
+        raise CliError(f"the {service} database at {_where(url)} refused: {_in_one_line(exc)}") from None
+
+
 def _bar(unit: str = "events") -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                     TimeRemainingColumn(), console=console, transient=False)
@@ -77,21 +112,21 @@ def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", 
         _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
     all_ok = True
     for name in names:
-        with _bar() as bar:
-            task = bar.add_task(f"{name}: chain", total=None)
-
-            def phase(what: str, total: int, task=task, bar=bar, name=name) -> None:
-                bar.reset(task, total=total, description=f"{name}: {what}")
-
-            try:
-                report = asyncio.run(audit.verify_service(name, _database_url(name, database_url),
-                                                          progress=lambda n, t=task, b=bar: b.advance(t, n),
-                                                          on_phase=phase))
-            except OSError as exc:
-                _fail(f"cannot reach the {name} database: {exc}")
+        report = _run(lambda name=name: _verify_one(name, _database_url(name, database_url)))
         all_ok &= report.ok
         _print_verify(report)
     raise typer.Exit(0 if all_ok else 1)
+
+
+def _verify_one(name: str, url: str) -> audit.VerifyReport:
+    with _bar() as bar:
+        task = bar.add_task(f"{name}: chain", total=None)
+
+        def phase(what: str, total: int) -> None:
+            bar.reset(task, total=total, description=f"{name}: {what}")
+
+        return _on_database(name, url, lambda: audit.verify_service(
+            name, url, progress=lambda n: bar.advance(task, n), on_phase=phase))
 
 
 def _print_verify(report: audit.VerifyReport) -> None:
@@ -118,15 +153,20 @@ def replay(service: Annotated[str, typer.Option("--service", "-s")],
         _fail(f"unknown service {service!r}; choose from {list(SERVICES)}")
     if until is not None and until.tzinfo is None:
         _fail("--until needs a time zone, e.g. 2022-06-30T24:00:00+06:00 → 2022-07-01T00:00:00+06:00")
-    with _bar() as bar:
-        task = bar.add_task(f"{service}: replay", total=None)
-        report = asyncio.run(audit.replay_service(
-            service, _database_url(service, database_url), until,
-            progress=lambda n: bar.advance(task, n), on_start=lambda total: bar.reset(task, total=total)))
+    url = _database_url(service, database_url)
+    report = _run(lambda: _replay_one(service, url, until))
     console.print(f"[green]✓[/] {service}: {report.events} events replayed into schema {report.schema} in "
                   f"{report.seconds:.2f} s ({report.rate_per_s:,.0f} events/s)")
     for table, rows in report.tables.items():
         console.print(f"  {table}: {rows} rows")
+
+
+def _replay_one(service: str, url: str, until: datetime | None) -> audit.ReplayReport:
+    with _bar() as bar:
+        task = bar.add_task(f"{service}: replay", total=None)
+        return _on_database(service, url, lambda: audit.replay_service(
+            service, url, until, progress=lambda n: bar.advance(task, n),
+            on_start=lambda total: bar.reset(task, total=total)))
 
 
 def _contract_id(services: Services, contract: str) -> str:

@@ -2,7 +2,8 @@
 passes on a live history, names the exact event an attacker edited behind the append-only trigger and
 the read-model table someone edited by hand (exit 1 both times), `replay` rebuilds to identical digests
 with its rate printed, and `replay --until` rebuilds the past into its own schema without touching
-the live tables; a service that is down is a clear error, exit 2."""
+the live tables; a service that is down, or a database that is down or refuses, is one clear line on
+stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -25,10 +27,14 @@ async def system(postgres, broker):
         yield running
 
 
+# the worktree's own code runs, whatever directory pytest was started from
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 def ledger(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "ledger_cli.main", *args], capture_output=True, text=True,
-                          timeout=300, env=environment)
+                          timeout=300, env=environment, cwd=PROJECT_ROOT)
 
 
 async def run_ledger(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -104,3 +110,23 @@ async def test_a_service_that_is_down_is_a_clear_error():
                             env={"LEDGER_CONTRACTS_URL": "http://127.0.0.1:9"})
     assert down.returncode == 2
     assert "contracts service at http://127.0.0.1:9 is not answering" in down.stderr
+
+
+@pytest.mark.parametrize("command", [["verify", "--service", "contracts"], ["replay", "--service", "contracts"]])
+async def test_a_database_that_is_down_is_one_line_and_exit_2(command):
+    # port 9 (discard) has no PostgreSQL: the connection is refused before any SQL
+    down = await run_ledger(*command, "--database-url", "postgresql+asyncpg://auditor:secret@127.0.0.1:9/contracts")
+    assert down.returncode == 2, down.stdout + down.stderr
+    assert down.stderr.splitlines() == [
+        "error: cannot reach the contracts database at postgresql+asyncpg://auditor:***@127.0.0.1:9/contracts: "
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9)"]
+
+
+@pytest.mark.parametrize("command", [["verify", "--service", "claims"], ["replay", "--service", "claims"]])
+async def test_a_database_that_refuses_is_one_line_and_exit_2(postgres, command):
+    # the server answers but has no such database: PostgreSQL refuses the login (SQLSTATE 3D000)
+    url = postgres.url(unique("missing"))
+    refused = await run_ledger(*command, "--database-url", url)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("error: the claims database at ") and " refused: InvalidCatalogNameError: " in line, line
