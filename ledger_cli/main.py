@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger_cli import audit
-from ledger_cli.client import CliError, Services
+from ledger_cli.client import CliError, Refused, Services, ServiceUnavailable
 from shared.migrate import SERVICES
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,6 +35,14 @@ imports = typer.Typer(help="Import files through the services, with a progress b
 app.add_typer(imports, name="import")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)   # an error is one line, however narrow the terminal
+# progress and status go to stderr and vanish when done: stdout carries only the result (the JSON of
+# --json, a table), so it can be piped
+status = Console(stderr=True)
+
+
+def _no_bar(quiet: bool) -> bool:
+    # a bar drawn into a file or a pipe is one stale line, and a blank one when it vanishes
+    return quiet or not status.is_terminal
 
 TokenOption = Annotated[str | None, typer.Option("--token", envvar="LEDGER_TOKEN", help="bearer token of an operator "
                                                                                         "or auditor")]
@@ -92,9 +100,14 @@ def _on_database(service: str, url: str, work: Callable[[], Awaitable[T]]) -> T:
         raise CliError(f"the {service} database at {_where(url)} refused: {_in_one_line(exc)}") from None
 
 
-def _bar(unit: str = "events") -> Progress:
+def _bar(unit: str = "events", quiet: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                    TimeRemainingColumn(), console=console, transient=False)
+                    TimeRemainingColumn(), console=status, transient=True, disable=_no_bar(quiet))
+
+
+def _print_json(data) -> None:
+    # plain print, not rich's: rich wraps long strings at the terminal's width, which breaks the JSON
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 @app.command()
@@ -193,7 +206,7 @@ def statement(contract: Annotated[str, typer.Argument(help="contract number or i
                                      as_of=as_of.isoformat() if as_of else None,
                                      known_at=known_at.isoformat() if known_at else None))
     if as_json:
-        console.print_json(json.dumps(data))
+        _print_json(data)
         return
     table = Table(title=f"statement of {contract}" + (f" as of {as_of}" if as_of else ""))
     for column in ("date", "kind", "document", "amount", "balance"):
@@ -213,7 +226,7 @@ def portfolio(year: Annotated[int, typer.Option(help="contracts in force in this
     services = _services(token)
     data = _run(lambda: services.get("contracts", "/reports/portfolio", year=year))
     if as_json:
-        console.print_json(json.dumps(data))
+        _print_json(data)
         return
     for key, title in (("by_service", "service"), ("by_category", "counterparty category")):
         table = Table(title=f"contracts in force in {year} by {title}")
@@ -232,7 +245,7 @@ def aging(as_of: Annotated[date, typer.Option(help="the day the debts are aged o
     services = _services(token)
     data = _run(lambda: services.get("invoicing", "/aging", as_of=as_of.isoformat()))
     if as_json:
-        console.print_json(json.dumps(data, default=str))
+        _print_json(data)
         return
     buckets = list(data["portfolio"])
     table = Table(title=f"debt aging as of {as_of}")
@@ -245,12 +258,13 @@ def aging(as_of: Annotated[date, typer.Option(help="the day the debts are aged o
     console.print(table)
 
 
-def _upload(services: Services, service: str, path: str, file: Path, params: dict[str, str]) -> dict:
+def _upload(services: Services, service: str, path: str, file: Path, params: dict[str, str],
+            quiet: bool = False) -> dict:
     if not file.is_file():
         _fail(f"{file} is not a readable file")
     data = file.read_bytes()
     with Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=console) as bar:
+                  console=status, transient=True, disable=_no_bar(quiet)) as bar:
         task = bar.add_task(f"uploading {file.name}", total=len(data))
         result = _run(lambda: services.upload(service, path, data, params, lambda n: bar.advance(task, n)))
     return result
@@ -271,12 +285,20 @@ def import_payments(file: Path, file_format: Annotated[str, typer.Option("--form
     """A bank statement (1C ClientBankExchange, Kazakh variant, or CSV) into the ledger."""
     if file_format not in ("1c", "csv"):
         _fail("--format is 1c or csv")
-    report = _upload(_services(token), "invoicing", "/payments/import", file, {"format": file_format})
+    report = _upload(_services(token), "invoicing", "/payments/import", file, {"format": file_format}, as_json)
     if as_json:
-        console.print_json(json.dumps(report, default=str))
-        return
-    _line_report(report.get("lines", []), ("line", "bank_reference", "outcome", "reason"), f"{file.name}: lines")
+        _print_json(report)
+        raise typer.Exit(_exit_code(report))
+    _line_report(report.get("lines", []), ("line", "bank_reference", "outcome", "reason", "message"),
+                 f"{file.name}: lines")
     console.print(f"totals: {report.get('totals')}")
+    raise typer.Exit(_exit_code(report))
+
+
+def _exit_code(report: dict) -> int:
+    """1 when the service refused any line (the others are recorded), so a script notices."""
+    refused = report.get("rejected") or [line for line in report.get("lines", []) if line.get("outcome") == "rejected"]
+    return 1 if refused else 0
 
 
 @imports.command("readings")
@@ -285,14 +307,15 @@ def import_readings(file: Path, file_format: Annotated[str, typer.Option("--form
                     token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Meter readings (CSV register/interval rows or XML 80020) into metering."""
     report = _upload(_services(token), "metering", "/readings/import", file,
-                     {"format": file_format, "side": side, "file_name": file.name})
+                     {"format": file_format, "side": side, "file_name": file.name}, as_json)
     if as_json:
-        console.print_json(json.dumps(report, default=str))
-        return
+        _print_json(report)
+        raise typer.Exit(_exit_code(report))
     rejected = report.get("rejected", [])
     if rejected:
-        _line_report(rejected[:200], ("line", "meter_serial", "reason"), f"{file.name}: rejected lines")
+        _line_report(rejected[:200], ("line", "reason", "message"), f"{file.name}: rejected lines")
     console.print({k: v for k, v in report.items() if k not in ("rejected", "receipt_80021")})
+    raise typer.Exit(_exit_code(report))
 
 
 @imports.command("balance")
@@ -306,24 +329,32 @@ def import_balance(file: Path, token: TokenOption = None, as_json: JsonOption = 
     missing = {"contract_number", "period", "volume_kwh", "published_on"} - set(rows[0] if rows else {})
     if missing:
         _fail(f"{file.name}: the header lacks {sorted(missing)}")
+    try:
+        outcomes = _record_balances(services, file.name, rows, as_json)
+    except ServiceUnavailable as exc:   # nothing more can be recorded: not a line's fault
+        _fail(str(exc))
+    if as_json:
+        _print_json(outcomes)
+    else:
+        _line_report(outcomes, ("line", "contract", "outcome", "reason", "message"), f"{file.name}: lines")
+    raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
+
+
+def _record_balances(services: Services, name: str, rows: list[dict], quiet: bool) -> list[dict]:
     outcomes = []
-    with _bar("lines") as bar:
-        task = bar.add_task(f"balance {file.name}", total=len(rows))
-        for number, row in enumerate(rows, start=2):
+    with _bar("lines", quiet) as bar:
+        task = bar.add_task(f"balance {name}", total=len(rows))
+        for number, row in enumerate(rows, start=2):   # line 1 is the header
             body = {k: v for k, v in row.items() if k != "contract_number" and v}
             try:
                 contract_id = _contract_id(services, row["contract_number"])
                 services.request("metering", "POST", f"/contracts/{contract_id}/actual-balance", json=body)
                 outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "recorded"})
-            except CliError as exc:
+            except Refused as exc:
                 outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "rejected",
-                                 "reason": str(exc)})
+                                 "reason": exc.reason, "message": exc.message})
             bar.advance(task)
-    if as_json:
-        console.print_json(json.dumps(outcomes))
-    else:
-        _line_report(outcomes, ("line", "contract", "outcome", "reason"), f"{file.name}: lines")
-    raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
+    return outcomes
 
 
 @app.command()
@@ -350,7 +381,7 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
                 await client.aclose()
 
     try:
-        with console.status("loading the year 2022…"):
+        with status.status("loading the year 2022…"):
             scenario = asyncio.run(load())
     except ScenarioError as exc:
         _fail(str(exc))
