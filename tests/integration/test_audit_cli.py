@@ -1,9 +1,9 @@
 """Proves the `ledger` CLI's audit commands as a real process on the services' real databases: `verify`
-passes on a live history, names the exact event an attacker edited behind the append-only trigger and
-the read-model table someone edited by hand (exit 1 both times), `replay` rebuilds to identical digests
-with its rate printed, and `replay --until` rebuilds the past into its own schema without touching
-the live tables; a service that is down, or a database that is down or refuses, is one clear line on
-stderr, exit 2."""
+passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event
+an attacker edited behind the append-only trigger and the read-model table someone edited by hand
+(exit 1 both times); `replay` rebuilds to identical digests with its rate printed, and `replay --until`
+rebuilds the past into its own schema without touching the live tables; a service that is down, or a
+database that is down or refuses, is one clear line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from shared.digest import digests
 from tests.conftest import running_system
@@ -80,6 +81,30 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
     tampered = await run_ledger("verify", "--service", "contracts", "--database-url", url)
     assert tampered.returncode == 1
     assert "breaks at position 3" in tampered.stdout and "2 events before it are whole" in tampered.stdout
+
+
+# what an auditor's role needs for `ledger verify` (README, docs/deploy.md): log in, connect, temporary
+# tables for the rebuild, and reading the service's tables; nothing that writes a live table
+AUDITOR_GRANTS = ("GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}",
+                  "GRANT USAGE ON SCHEMA public TO {role}",
+                  "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+
+
+async def test_verify_runs_with_read_only_credentials(system):
+    await a_history(system)
+    live = make_url(system.urls["invoicing"])
+    role = unique("auditor")
+    async with system["invoicing"].engine.begin() as conn:   # the fixtures' superuser
+        await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for grant in AUDITOR_GRANTS:
+            await conn.execute(text(grant.format(database=live.database, role=role)))
+    url = live.set(username=role, password=None).render_as_string(hide_password=False)
+    verified = await run_ledger("verify", "--service", "invoicing", "--database-url", url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "chain whole" in verified.stdout and "no (rebuilt" not in verified.stdout
+    # the same role cannot write: what verify did, it did without that
+    replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", url)
+    assert replayed.returncode == 2 and "InsufficientPrivilegeError" in replayed.stderr, replayed.stderr
 
 
 async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_schema(system):
