@@ -143,9 +143,11 @@ def _verify_one(name: str, url: str) -> audit.VerifyReport:
 
 
 def _print_verify(report: audit.VerifyReport) -> None:
-    if not report.chain.ok:
-        console.print(f"[red]✗ {report.service}: the chain breaks at position {report.chain.first_broken_position}"
-                      f"[/] ({report.chain.reason}); {report.chain.events_checked} events before it are whole")
+    chain = report.chain
+    if not chain.ok:
+        console.print(f"[red]✗ {report.service}: the chain breaks at position {chain.first_broken_position}[/], "
+                      f"event {chain.event_id} ({chain.event_type or 'type unreadable'}): {chain.reason}; "
+                      f"{chain.events_checked} events before it are whole", soft_wrap=True)
         return
     table = Table(title=f"{report.service}: {report.events} events, chain whole")
     for column in ("table", "live rows", "rebuilt rows", "digest", "match"):

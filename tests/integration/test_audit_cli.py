@@ -1,9 +1,9 @@
 """Proves the `ledger` CLI's audit commands as a real process on the services' real databases: `verify`
-passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event
-an attacker edited behind the append-only trigger and the read-model table someone edited by hand
-(exit 1 both times); `replay` rebuilds to identical digests with its rate printed, and `replay --until`
-rebuilds the past into its own schema without touching the live tables; a service that is down, or a
-database that is down or refuses, is one clear line on stderr, exit 2."""
+passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event an
+attacker edited behind the append-only trigger, by position, id and type, and the read-model table
+someone edited by hand (exit 1 both times); `replay` rebuilds to identical digests with its rate
+printed, and `replay --until` rebuilds the past into its own schema without touching the live tables; a
+service that is down, or a database that is down or refuses, is one clear line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -72,6 +72,7 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
 
     # a superuser edits the third event's bytes, bypassing the append-only trigger
     async with system["contracts"].engine.begin() as conn:
+        tampered_id = await conn.scalar(text("SELECT event_id FROM event_store WHERE position = 3"))
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         # the accepted application's day moved by one: 2022-01-15 → 2022-01-16
         changed = await conn.execute(text(
@@ -81,6 +82,8 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
     tampered = await run_ledger("verify", "--service", "contracts", "--database-url", url)
     assert tampered.returncode == 1
     assert "breaks at position 3" in tampered.stdout and "2 events before it are whole" in tampered.stdout
+    assert (f"event {tampered_id} (contracts.ApplicationAccepted): hash does not match the event's bytes"
+            in tampered.stdout), tampered.stdout
 
 
 # what an auditor's role needs for `ledger verify` (README, docs/deploy.md): log in, connect, temporary
