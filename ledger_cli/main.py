@@ -185,9 +185,19 @@ def _replay_one(service: str, url: str, until: datetime | None) -> audit.ReplayR
 
 
 def _contract_id(services: Services, contract: str) -> str:
-    """A contract named by its number or its id."""
+    """A contract named by its number or its id; neither is refused here, since metering would record an
+    actual balance under a contract it has not heard of yet (it may arrive later) and so never refuse it."""
     found = services.get("contracts", "/contracts", number=contract)
-    return found[0]["contract_id"] if found else contract
+    if found:
+        return found[0]["contract_id"]
+    try:
+        services.get("contracts", f"/contracts/{contract}")
+        return contract
+    except Refused as exc:
+        if exc.status != 404:
+            raise
+        raise Refused(f"no contract is numbered or identified {contract!r}", status=404, reason="contract_not_found",
+                      message=f"no contract is numbered or identified {contract!r}") from None
 
 
 def _run(action):
