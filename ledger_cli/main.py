@@ -2,8 +2,8 @@
 
 Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
 service's database directly (verify needs only read access and TEMP). Every command exits 0 on
-success, 1 when a check fails, 2 when it could not run (a service down, bad input), with a message
-that says which.
+success, 1 when a check fails or an import refused a line, 2 when it could not run (a service or
+database down, bad input), with a message that says which.
 """
 
 from __future__ import annotations
