@@ -19,6 +19,18 @@ class CliError(Exception):
     """A failure the operator can act on; the message says what and where."""
 
 
+class ServiceUnavailable(CliError):
+    """The service did not answer at all: nothing was decided, so the command cannot go on (exit 2)."""
+
+
+class Refused(CliError):
+    """The service answered and refused; `reason` is its machine-readable reason, `message` its words."""
+
+    def __init__(self, text: str, *, status: int, reason: str, message: str):
+        super().__init__(text)
+        self.status, self.reason, self.message = status, reason, message
+
+
 @dataclass(frozen=True)
 class Services:
     token: str
@@ -39,15 +51,12 @@ class Services:
         try:
             response = httpx.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
         except httpx.TransportError as exc:
-            raise CliError(f"the {service} service at {self.urls[service]} is not answering ({exc.__class__.__name__}); "
+            raise ServiceUnavailable(f"the {service} service at {self.urls[service]} is not answering ({exc.__class__.__name__}); "
                            f"is it running? (LEDGER_{service.upper()}_URL sets its address)") from None
         if response.status_code >= 400:
-            try:
-                body = response.json()
-                detail = f"{body.get('reason', '')}: {body.get('message', body)}"
-            except ValueError:
-                detail = response.text[:300]
-            raise CliError(f"{service} refused {method} {path} with {response.status_code} {detail}")
+            reason, message = _reason_and_message(response)
+            raise Refused(f"{service} refused {method} {path} with {response.status_code} {reason}: {message}",
+                          status=response.status_code, reason=reason, message=message)
         return response.json()
 
     def get(self, service: str, path: str, **params) -> Any:
@@ -65,3 +74,13 @@ class Services:
 
         return self.request(service, "POST", path, params=params, content=chunks(),
                             headers={"Content-Length": str(len(data))})
+
+
+def _reason_and_message(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"http_{response.status_code}", response.text[:300]
+    if not isinstance(body, dict):
+        return f"http_{response.status_code}", str(body)[:300]
+    return str(body.get("reason") or f"http_{response.status_code}"), str(body.get("message") or body.get("detail") or body)

@@ -2,8 +2,8 @@
 
 Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
 service's database directly (verify needs only read access and TEMP). Every command exits 0 on
-success, 1 when a check fails, 2 when it could not run (a service down, bad input), with a message
-that says which.
+success, 1 when a check fails or an import refused a line, 2 when it could not run (a service or
+database down, bad input), with a message that says which.
 """
 
 from __future__ import annotations
@@ -12,17 +12,21 @@ import asyncio
 import csv
 import io
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger_cli import audit
-from ledger_cli.client import CliError, Services
+from ledger_cli.client import CliError, Refused, Services, ServiceUnavailable
 from shared.migrate import SERVICES
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
@@ -30,10 +34,19 @@ imports = typer.Typer(help="Import files through the services, with a progress b
                       no_args_is_help=True)
 app.add_typer(imports, name="import")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)   # an error is one line, however narrow the terminal
+# progress and status go to stderr and vanish when done: stdout carries only the result (the JSON of
+# --json, a table), so it can be piped
+status = Console(stderr=True)
+
+
+def _no_bar(quiet: bool) -> bool:
+    # a bar drawn into a file or a pipe is one stale line, and a blank one when it vanishes
+    return quiet or not status.is_terminal
 
 TokenOption = Annotated[str | None, typer.Option("--token", envvar="LEDGER_TOKEN", help="bearer token of an operator "
                                                                                         "or auditor")]
+T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for scripts instead of tables")]
 
 
@@ -57,9 +70,44 @@ def _database_url(service: str, given: str | None) -> str:
     return module.Settings().database_url   # the service's own settings: <SERVICE>_DATABASE_URL
 
 
-def _bar(unit: str = "events") -> Progress:
+def _where(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unparseable URL)"
+
+
+def _in_one_line(exc: BaseException) -> str:
+    # SQLAlchemy's wrappers add the statement and a link over several lines and name a generic class;
+    # the driver's own exception (the innermost cause) says what happened
+    original = getattr(exc, "orig", None) or exc
+    while original.__cause__ is not None:
+        original = original.__cause__
+    return f"{type(original).__name__}: {' '.join(str(original).split())}"
+
+
+def _on_database(service: str, url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` on a service's database; a database that is unreachable, refuses the credentials or
+    lacks the service's schema is a CliError naming the database (without its password)."""
+    try:
+        return asyncio.run(work())
+    except (ArgumentError, ImportError) as exc:   # create_engine: not a postgresql+asyncpg:// URL
+        raise CliError(f"the {service} database URL {_where(url)} is not usable "
+                       f"(expected postgresql+asyncpg://…): {_in_one_line(exc)}") from None
+    except OSError as exc:    # refused, no route, unknown host: asyncpg raises these raw on connect
+        raise CliError(f"cannot reach the {service} database at {_where(url)}: {_in_one_line(exc)}") from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:   # bad password, no such database
+        raise CliError(f"the {service} database at {_where(url)} refused: {_in_one_line(exc)}") from None
+
+
+def _bar(unit: str = "events", quiet: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-                    TimeRemainingColumn(), console=console, transient=False)
+                    TimeRemainingColumn(), console=status, transient=True, disable=_no_bar(quiet))
+
+
+def _print_json(data) -> None:
+    # plain print, not rich's: rich wraps long strings at the terminal's width, which breaks the JSON
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 @app.command()
@@ -77,27 +125,29 @@ def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", 
         _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
     all_ok = True
     for name in names:
-        with _bar() as bar:
-            task = bar.add_task(f"{name}: chain", total=None)
-
-            def phase(what: str, total: int, task=task, bar=bar, name=name) -> None:
-                bar.reset(task, total=total, description=f"{name}: {what}")
-
-            try:
-                report = asyncio.run(audit.verify_service(name, _database_url(name, database_url),
-                                                          progress=lambda n, t=task, b=bar: b.advance(t, n),
-                                                          on_phase=phase))
-            except OSError as exc:
-                _fail(f"cannot reach the {name} database: {exc}")
+        report = _run(lambda name=name: _verify_one(name, _database_url(name, database_url)))
         all_ok &= report.ok
         _print_verify(report)
     raise typer.Exit(0 if all_ok else 1)
 
 
+def _verify_one(name: str, url: str) -> audit.VerifyReport:
+    with _bar() as bar:
+        task = bar.add_task(f"{name}: chain", total=None)
+
+        def phase(what: str, total: int) -> None:
+            bar.reset(task, total=total, description=f"{name}: {what}")
+
+        return _on_database(name, url, lambda: audit.verify_service(
+            name, url, progress=lambda n: bar.advance(task, n), on_phase=phase))
+
+
 def _print_verify(report: audit.VerifyReport) -> None:
-    if not report.chain.ok:
-        console.print(f"[red]✗ {report.service}: the chain breaks at position {report.chain.first_broken_position}"
-                      f"[/] ({report.chain.reason}); {report.chain.events_checked} events before it are whole")
+    chain = report.chain
+    if not chain.ok:
+        console.print(f"[red]✗ {report.service}: the chain breaks at position {chain.first_broken_position}[/], "
+                      f"event {chain.event_id} ({chain.event_type or 'type unreadable'}): {chain.reason}; "
+                      f"{chain.events_checked} events before it are whole", soft_wrap=True)
         return
     table = Table(title=f"{report.service}: {report.events} events, chain whole")
     for column in ("table", "live rows", "rebuilt rows", "digest", "match"):
@@ -118,21 +168,36 @@ def replay(service: Annotated[str, typer.Option("--service", "-s")],
         _fail(f"unknown service {service!r}; choose from {list(SERVICES)}")
     if until is not None and until.tzinfo is None:
         _fail("--until needs a time zone, e.g. 2022-06-30T24:00:00+06:00 → 2022-07-01T00:00:00+06:00")
-    with _bar() as bar:
-        task = bar.add_task(f"{service}: replay", total=None)
-        report = asyncio.run(audit.replay_service(
-            service, _database_url(service, database_url), until,
-            progress=lambda n: bar.advance(task, n), on_start=lambda total: bar.reset(task, total=total)))
+    url = _database_url(service, database_url)
+    report = _run(lambda: _replay_one(service, url, until))
     console.print(f"[green]✓[/] {service}: {report.events} events replayed into schema {report.schema} in "
                   f"{report.seconds:.2f} s ({report.rate_per_s:,.0f} events/s)")
     for table, rows in report.tables.items():
         console.print(f"  {table}: {rows} rows")
 
 
+def _replay_one(service: str, url: str, until: datetime | None) -> audit.ReplayReport:
+    with _bar() as bar:
+        task = bar.add_task(f"{service}: replay", total=None)
+        return _on_database(service, url, lambda: audit.replay_service(
+            service, url, until, progress=lambda n: bar.advance(task, n),
+            on_start=lambda total: bar.reset(task, total=total)))
+
+
 def _contract_id(services: Services, contract: str) -> str:
-    """A contract named by its number or its id."""
+    """A contract named by its number or its id; neither is refused here, since metering would record an
+    actual balance under a contract it has not heard of yet (it may arrive later) and so never refuse it."""
     found = services.get("contracts", "/contracts", number=contract)
-    return found[0]["contract_id"] if found else contract
+    if found:
+        return found[0]["contract_id"]
+    try:
+        services.get("contracts", f"/contracts/{contract}")
+        return contract
+    except Refused as exc:
+        if exc.status != 404:
+            raise
+        raise Refused(f"no contract is numbered or identified {contract!r}", status=404, reason="contract_not_found",
+                      message=f"no contract is numbered or identified {contract!r}") from None
 
 
 def _run(action):
@@ -153,7 +218,7 @@ def statement(contract: Annotated[str, typer.Argument(help="contract number or i
                                      as_of=as_of.isoformat() if as_of else None,
                                      known_at=known_at.isoformat() if known_at else None))
     if as_json:
-        console.print_json(json.dumps(data))
+        _print_json(data)
         return
     table = Table(title=f"statement of {contract}" + (f" as of {as_of}" if as_of else ""))
     for column in ("date", "kind", "document", "amount", "balance"):
@@ -173,7 +238,7 @@ def portfolio(year: Annotated[int, typer.Option(help="contracts in force in this
     services = _services(token)
     data = _run(lambda: services.get("contracts", "/reports/portfolio", year=year))
     if as_json:
-        console.print_json(json.dumps(data))
+        _print_json(data)
         return
     for key, title in (("by_service", "service"), ("by_category", "counterparty category")):
         table = Table(title=f"contracts in force in {year} by {title}")
@@ -192,7 +257,7 @@ def aging(as_of: Annotated[date, typer.Option(help="the day the debts are aged o
     services = _services(token)
     data = _run(lambda: services.get("invoicing", "/aging", as_of=as_of.isoformat()))
     if as_json:
-        console.print_json(json.dumps(data, default=str))
+        _print_json(data)
         return
     buckets = list(data["portfolio"])
     table = Table(title=f"debt aging as of {as_of}")
@@ -205,12 +270,13 @@ def aging(as_of: Annotated[date, typer.Option(help="the day the debts are aged o
     console.print(table)
 
 
-def _upload(services: Services, service: str, path: str, file: Path, params: dict[str, str]) -> dict:
+def _upload(services: Services, service: str, path: str, file: Path, params: dict[str, str],
+            quiet: bool = False) -> dict:
     if not file.is_file():
         _fail(f"{file} is not a readable file")
     data = file.read_bytes()
     with Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=console) as bar:
+                  console=status, transient=True, disable=_no_bar(quiet)) as bar:
         task = bar.add_task(f"uploading {file.name}", total=len(data))
         result = _run(lambda: services.upload(service, path, data, params, lambda n: bar.advance(task, n)))
     return result
@@ -231,12 +297,20 @@ def import_payments(file: Path, file_format: Annotated[str, typer.Option("--form
     """A bank statement (1C ClientBankExchange, Kazakh variant, or CSV) into the ledger."""
     if file_format not in ("1c", "csv"):
         _fail("--format is 1c or csv")
-    report = _upload(_services(token), "invoicing", "/payments/import", file, {"format": file_format})
+    report = _upload(_services(token), "invoicing", "/payments/import", file, {"format": file_format}, as_json)
     if as_json:
-        console.print_json(json.dumps(report, default=str))
-        return
-    _line_report(report.get("lines", []), ("line", "bank_reference", "outcome", "reason"), f"{file.name}: lines")
+        _print_json(report)
+        raise typer.Exit(_exit_code(report))
+    _line_report(report.get("lines", []), ("line", "bank_reference", "outcome", "reason", "message"),
+                 f"{file.name}: lines")
     console.print(f"totals: {report.get('totals')}")
+    raise typer.Exit(_exit_code(report))
+
+
+def _exit_code(report: dict) -> int:
+    """1 when the service refused any line (the others are recorded), so a script notices."""
+    refused = report.get("rejected") or [line for line in report.get("lines", []) if line.get("outcome") == "rejected"]
+    return 1 if refused else 0
 
 
 @imports.command("readings")
@@ -245,14 +319,15 @@ def import_readings(file: Path, file_format: Annotated[str, typer.Option("--form
                     token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Meter readings (CSV register/interval rows or XML 80020) into metering."""
     report = _upload(_services(token), "metering", "/readings/import", file,
-                     {"format": file_format, "side": side, "file_name": file.name})
+                     {"format": file_format, "side": side, "file_name": file.name}, as_json)
     if as_json:
-        console.print_json(json.dumps(report, default=str))
-        return
+        _print_json(report)
+        raise typer.Exit(_exit_code(report))
     rejected = report.get("rejected", [])
     if rejected:
-        _line_report(rejected[:200], ("line", "meter_serial", "reason"), f"{file.name}: rejected lines")
+        _line_report(rejected[:200], ("line", "reason", "message"), f"{file.name}: rejected lines")
     console.print({k: v for k, v in report.items() if k not in ("rejected", "receipt_80021")})
+    raise typer.Exit(_exit_code(report))
 
 
 @imports.command("balance")
@@ -266,24 +341,32 @@ def import_balance(file: Path, token: TokenOption = None, as_json: JsonOption = 
     missing = {"contract_number", "period", "volume_kwh", "published_on"} - set(rows[0] if rows else {})
     if missing:
         _fail(f"{file.name}: the header lacks {sorted(missing)}")
+    try:
+        outcomes = _record_balances(services, file.name, rows, as_json)
+    except ServiceUnavailable as exc:   # nothing more can be recorded: not a line's fault
+        _fail(str(exc))
+    if as_json:
+        _print_json(outcomes)
+    else:
+        _line_report(outcomes, ("line", "contract", "outcome", "reason", "message"), f"{file.name}: lines")
+    raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
+
+
+def _record_balances(services: Services, name: str, rows: list[dict], quiet: bool) -> list[dict]:
     outcomes = []
-    with _bar("lines") as bar:
-        task = bar.add_task(f"balance {file.name}", total=len(rows))
-        for number, row in enumerate(rows, start=2):
+    with _bar("lines", quiet) as bar:
+        task = bar.add_task(f"balance {name}", total=len(rows))
+        for number, row in enumerate(rows, start=2):   # line 1 is the header
             body = {k: v for k, v in row.items() if k != "contract_number" and v}
             try:
                 contract_id = _contract_id(services, row["contract_number"])
                 services.request("metering", "POST", f"/contracts/{contract_id}/actual-balance", json=body)
                 outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "recorded"})
-            except CliError as exc:
+            except Refused as exc:
                 outcomes.append({"line": number, "contract": row["contract_number"], "outcome": "rejected",
-                                 "reason": str(exc)})
+                                 "reason": exc.reason, "message": exc.message})
             bar.advance(task)
-    if as_json:
-        console.print_json(json.dumps(outcomes))
-    else:
-        _line_report(outcomes, ("line", "contract", "outcome", "reason"), f"{file.name}: lines")
-    raise typer.Exit(0 if all(o["outcome"] == "recorded" for o in outcomes) else 1)
+    return outcomes
 
 
 @app.command()
@@ -310,7 +393,7 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
                 await client.aclose()
 
     try:
-        with console.status("loading the year 2022…"):
+        with status.status("loading the year 2022…"):
             scenario = asyncio.run(load())
     except ScenarioError as exc:
         _fail(str(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -16,9 +17,14 @@ VERIFY_BATCH = 5_000
 
 @dataclass(frozen=True)
 class ChainReport:
+    """`event_id` is the broken row's own id column; `event_type` is read from its bytes, as long as they
+    are still JSON with that field (None otherwise): an auditor looks the event up by either."""
+
     events_checked: int
     first_broken_position: int | None = None
     reason: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,10 +53,20 @@ async def verify_chain(conn: AsyncConnection, progress=None) -> ChainReport:
             body = bytes(row.body)
             problem = _problem(row, body, prev_hash, expected_position)
             if problem:
-                return ChainReport(events_checked=checked, first_broken_position=row.position, reason=problem)
+                return ChainReport(events_checked=checked, first_broken_position=row.position, reason=problem,
+                                   event_id=str(row.event_id), event_type=_type_in(body))
             prev_hash, expected_position, checked = bytes(row.hash), expected_position + 1, checked + 1
         if progress:
             progress(len(rows))
+
+
+def _type_in(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    found = parsed.get("event_type") if isinstance(parsed, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def _problem(row, body: bytes, prev_hash: bytes, expected_position: int) -> str | None:

@@ -1,8 +1,9 @@
 """Proves the `ledger` CLI's audit commands as a real process on the services' real databases: `verify`
-passes on a live history, names the exact event an attacker edited behind the append-only trigger and
-the read-model table someone edited by hand (exit 1 both times), `replay` rebuilds to identical digests
-with its rate printed, and `replay --until` rebuilds the past into its own schema without touching
-the live tables; a service that is down is a clear error, exit 2."""
+passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event an
+attacker edited behind the append-only trigger, by position, id and type, and the read-model table
+someone edited by hand (exit 1 both times); `replay` rebuilds to identical digests with its rate
+printed, and `replay --until` rebuilds the past into its own schema without touching the live tables; a
+service that is down, or a database that is down or refuses, is one clear line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from shared.digest import digests
 from tests.conftest import running_system
@@ -25,10 +28,14 @@ async def system(postgres, broker):
         yield running
 
 
+# the worktree's own code runs, whatever directory pytest was started from
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 def ledger(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "ledger_cli.main", *args], capture_output=True, text=True,
-                          timeout=300, env=environment)
+                          timeout=300, env=environment, cwd=PROJECT_ROOT)
 
 
 async def run_ledger(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -65,6 +72,7 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
 
     # a superuser edits the third event's bytes, bypassing the append-only trigger
     async with system["contracts"].engine.begin() as conn:
+        tampered_id = await conn.scalar(text("SELECT event_id FROM event_store WHERE position = 3"))
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         # the accepted application's day moved by one: 2022-01-15 → 2022-01-16
         changed = await conn.execute(text(
@@ -74,6 +82,32 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
     tampered = await run_ledger("verify", "--service", "contracts", "--database-url", url)
     assert tampered.returncode == 1
     assert "breaks at position 3" in tampered.stdout and "2 events before it are whole" in tampered.stdout
+    assert (f"event {tampered_id} (contracts.ApplicationAccepted): hash does not match the event's bytes"
+            in tampered.stdout), tampered.stdout
+
+
+# what an auditor's role needs for `ledger verify` (README, docs/deploy.md): log in, connect, temporary
+# tables for the rebuild, and reading the service's tables; nothing that writes a live table
+AUDITOR_GRANTS = ("GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}",
+                  "GRANT USAGE ON SCHEMA public TO {role}",
+                  "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+
+
+async def test_verify_runs_with_read_only_credentials(system):
+    await a_history(system)
+    live = make_url(system.urls["invoicing"])
+    role = unique("auditor")
+    async with system["invoicing"].engine.begin() as conn:   # the fixtures' superuser
+        await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for grant in AUDITOR_GRANTS:
+            await conn.execute(text(grant.format(database=live.database, role=role)))
+    url = live.set(username=role, password=None).render_as_string(hide_password=False)
+    verified = await run_ledger("verify", "--service", "invoicing", "--database-url", url)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "chain whole" in verified.stdout and "no (rebuilt" not in verified.stdout
+    # the same role cannot write: what verify did, it did without that
+    replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", url)
+    assert replayed.returncode == 2 and "InsufficientPrivilegeError" in replayed.stderr, replayed.stderr
 
 
 async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_schema(system):
@@ -104,3 +138,23 @@ async def test_a_service_that_is_down_is_a_clear_error():
                             env={"LEDGER_CONTRACTS_URL": "http://127.0.0.1:9"})
     assert down.returncode == 2
     assert "contracts service at http://127.0.0.1:9 is not answering" in down.stderr
+
+
+@pytest.mark.parametrize("command", [["verify", "--service", "contracts"], ["replay", "--service", "contracts"]])
+async def test_a_database_that_is_down_is_one_line_and_exit_2(command):
+    # port 9 (discard) has no PostgreSQL: the connection is refused before any SQL
+    down = await run_ledger(*command, "--database-url", "postgresql+asyncpg://auditor:secret@127.0.0.1:9/contracts")
+    assert down.returncode == 2, down.stdout + down.stderr
+    assert down.stderr.splitlines() == [
+        "error: cannot reach the contracts database at postgresql+asyncpg://auditor:***@127.0.0.1:9/contracts: "
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9)"]
+
+
+@pytest.mark.parametrize("command", [["verify", "--service", "claims"], ["replay", "--service", "claims"]])
+async def test_a_database_that_refuses_is_one_line_and_exit_2(postgres, command):
+    # the server answers but has no such database: PostgreSQL refuses the login (SQLSTATE 3D000)
+    url = postgres.url(unique("missing"))
+    refused = await run_ledger(*command, "--database-url", url)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("error: the claims database at ") and " refused: InvalidCatalogNameError: " in line, line

@@ -22,7 +22,8 @@ from tests.support import auth, seed_contract
 # ---- the figures, by hand ------------------------------------------------------------------------
 # Volumes (kWh): meters 985 a day (0.0200 × 44,000 = 880 and 0.0050 × 21,000 = 105), so a 31-day month
 # 30,535, a 30-day month 29,550, February 27,580; the actual balance says March 31,000 and October 30,000.
-# Year: 7 × 30,535 (Jan May Jul Aug Dec + ... see below) — month by month:
+# Year: the seven 31-day months less March and October (balance-set) are 5 × 30,535 (Jan May Jul Aug
+# Dec), + 4 × 29,550 (Apr Jun Sep Nov) + 27,580 + 31,000 + 30,000 — month by month:
 #   Jan 30,535  Feb 27,580  Mar 31,000  Apr 29,550  May 30,535  Jun 29,550
 #   Jul 30,535  Aug 30,535  Sep 29,550  Oct 30,000  Nov 29,550  Dec 30,535   → 359,455 kWh
 # Each month: energy = V × 11.97, RES = V × 1.58, VAT 12% on each line, half-up to the tiyn:
@@ -53,6 +54,25 @@ REFUND = PAID - (INVOICED + PENALTY - CREDIT)
 #   cuts every accepted day from then on; the restoration on 22 June brings back the days whose schedule
 #   is formed after it (23 June on): 21 and 22 June stay cut, 2 × 333 = 666 → 303,207 kWh scheduled.
 PLANNED, SCHEDULED = Decimal("304000"), Decimal("303207")
+# The meters alone: 985 kWh a day × 365 days = 359,525 kWh (the midnights from 1 Jan 2022 to 1 Jan 2023);
+# the acts' 359,455 is 70 less: March +465, October −535.
+METERED = Decimal("359525")
+# The credit note of 10,000.00 gross on October (30,000 kWh) is split over its lines by gross weight
+# (largest remainder, in tiyn): energy 359,100.00 + 43,092.00 = 402,192.00, RES 47,400.00 + 5,688.00 = 53,088.00
+# of 455,280.00: energy 1,000,000 × 402,192 / 455,280 = 883,394.83 tiyn → 883,394 and the leftover tiyn
+# (its remainder .83 beats RES's .17) → 8,833.95; RES 1,166.05. Inside each, net = share / 1.12 half-up:
+#   energy 8,833.95 / 1.12 = 7,887.455… → 7,887.46, VAT 946.49; RES 1,166.05 / 1.12 = 1,041.116… → 1,041.12, VAT 124.93
+CREDIT_ENERGY, CREDIT_RES, CREDIT_VAT = Decimal("7887.46"), Decimal("1041.12"), Decimal("946.49") + Decimal("124.93")
+# June's prepayment blocks start 1, 11 and 21 June and are due 3 banking days before (ledger/prepayment.py):
+#   Wed 1 Jun → Fri 27 May; Sat 11 Jun → Fri 10, Thu 9, Wed 8 Jun; Tue 21 Jun → Mon 20, Fri 17, Thu 16 Jun.
+# Block 2 unpaid at the close of 8 June: a notice for 50,536.08 (two blocks due, one held), restriction from
+#   3 working days later (9, 10, 13 June) = 13 June; paid on 9 June → restored that day.
+# Block 3 missing at the close of 16 June: a notice for 50,536.08, restriction from 17, 20, 21 June = 21 June;
+#   still missing at the close of 21 June → restricted from 21 June; paid on 22 June → restored that day.
+BLOCK = "50536.08"
+NOTICES = [("2022-06-08", "2022-06-13", BLOCK), ("2022-06-16", "2022-06-21", BLOCK)]
+RESTRICTIONS = [("2022-06-21", BLOCK)]
+RESTORATIONS = ["2022-06-09", "2022-06-22"]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +100,11 @@ async def test_the_yearly_totals(system, year):
                coalesce(sum(-amount) FILTER (WHERE account = 'revenue.res_surcharge'), 0),
                coalesce(sum(-amount) FILTER (WHERE account = 'vat.output'), 0)
         FROM postings WHERE contract_id = :c""", c=c)
-    # the credit note of 10,000.00 gross takes back net and VAT from the October lines
+    # the credit note of 10,000.00 gross takes back net and VAT from the October lines (split above):
+    # energy 4,302,676.35 − 7,887.46 = 4,294,788.89; RES 567,938.90 − 1,041.12 = 566,897.78;
+    # VAT 584,473.83 − 1,071.42 = 583,402.41; together 5,445,089.08 = 5,455,089.08 − 10,000.00
+    assert (energy, res, vat) == (ENERGY - CREDIT_ENERGY, RES - CREDIT_RES, VAT - CREDIT_VAT)
+    assert (energy, res, vat) == (Decimal("4294788.89"), Decimal("566897.78"), Decimal("583402.41"))
     assert energy + res + vat == INVOICED - CREDIT
     invoices = [Decimal(i["amount"]["amount"]) for i in year.invoices.values()]
     assert sum(invoices) == INVOICED
@@ -93,7 +117,10 @@ async def test_the_yearly_totals(system, year):
     assert sum(year.payments) == PAID
     (refunded,) = await sums(system, "SELECT coalesce(sum(amount), 0) FROM statement_lines WHERE contract_id = :c "
                                      "AND kind = 'refund'", c=c)
-    # the statement counts + for what the buyer owes: paying the credit back is +261,608.24, to zero
+    # the statement counts + for what the buyer owes: paying the credit back is +261,608.24, to zero.
+    # No debt is open at the refund here, so nothing is netted from it; the netting (refund = advance left
+    # after the last invoice took its share) is proven in tests/unit/test_account_lifecycle.py
+    # test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice.
     assert refunded == REFUND == Decimal("261608.24")
     account = (await system.clients["invoicing"].get(f"/accounts/{c}", headers=auth())).json()
     assert (account["debt"]["amount"], account["advance"]["amount"]) == ("0.00", "0.00")
@@ -103,6 +130,24 @@ async def test_the_yearly_totals(system, year):
         FROM postings WHERE contract_id = :c""", c=c)
     # cash holds what came in; the refund is owed to the buyer (a credit on refund.payable) until paid out
     assert (cash, payable, postings_total) == (PAID, -REFUND, 0)   # double entry: every movement balanced
+
+
+async def test_the_june_restriction_in_the_ledgers_events(system, year):
+    async with system["invoicing"].engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT event_type, convert_from(body, 'UTF8')::jsonb -> 'payload' FROM event_store "
+            "WHERE contract_id = :c AND event_type IN ('invoicing.RestrictionNoticeIssued', "
+            "'invoicing.SupplyRestricted', 'invoicing.SupplyRestored') ORDER BY position"), {"c": year.contract_id})).all()
+    of = {kind: [payload for event_type, payload in rows if event_type == f"invoicing.{kind}"]
+          for kind in ("RestrictionNoticeIssued", "SupplyRestricted", "SupplyRestored")}
+    notices = of["RestrictionNoticeIssued"]
+    assert [(n["issued_on"], n["restrict_from"], n["amount_due"]["amount"]) for n in notices] == NOTICES
+    assert [(r["restricted_from"], r["amount_due"]["amount"]) for r in of["SupplyRestricted"]] == RESTRICTIONS
+    assert [r["restored_on"] for r in of["SupplyRestored"]] == RESTORATIONS
+    # each restriction and restoration lifts the notice open at the time: the first notice, then the second
+    first, second = (n["document_number"] for n in notices)
+    assert [r["notice_document"] for r in of["SupplyRestored"]] == [first, second]
+    assert of["SupplyRestricted"][0]["notice_document"] == second
 
 
 async def test_the_year_in_the_other_services(system, year):
@@ -123,6 +168,10 @@ async def test_the_year_in_the_other_services(system, year):
     assert all(Decimal(d) == 0 for p, d in differences.items() if p not in ("2022-03", "2022-10"))
     deemed = [a["period"] for a in acts if a.get("deemed")]
     assert deemed == ["2022-05"]
+    async with system["metering"].engine.connect() as conn:
+        days, metered = (await conn.execute(text(
+            "SELECT count(*), sum(volume_kwh) FROM daily_volumes WHERE contract_id = :c AND complete"), {"c": c})).one()
+    assert (days, metered) == (365, METERED)
 
 
 async def test_verify_and_replay_agree_on_every_service(system, year):

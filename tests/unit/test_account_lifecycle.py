@@ -1,6 +1,7 @@
 """Proves, on the seed contract with figures derived by hand, that prepayment demands follow the daily
 applications where they are known (§5.3), that an amendment applies its prices and plans from its
-effective date on (§11.3), and that a performed contract is settled once at the day close."""
+effective date on (§11.3), that a performed contract is settled once at the day close, and that the
+refund is the advance net of the last invoice it paid."""
 
 from __future__ import annotations
 
@@ -106,3 +107,17 @@ def test_a_performed_contract_is_settled_once_at_the_day_close():
     assert settled[0].settled_on == date(2022, 3, 3)
     assert "AccountSettled" not in closing(ledger, date(2022, 3, 4))  # once
     assert acc.fold(ledger.events).settled_on == date(2022, 3, 3)
+
+
+def test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice():
+    # a two-month term; January 31,000 kWh = 470,456.00, paid 500,000.00: 29,544.00 held as advance
+    ledger = Ledger(delivery_end="2022-03-01T00:00:00+01:00")
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
+    ledger.pay("B-1", "500000.00", date(2022, 2, 2))
+    assert ledger.state.advance == kzt("29544.00")
+    # February 1,000 kWh × 15.176 = 15,176.00 (11,970.00 + 1,580.00 + VAT 1,436.40 + 189.60): the advance pays it
+    ledger.invoice("act-02", "2022-02", "1000", date(2022, 3, 1))
+    assert (ledger.state.debt_total(), ledger.state.advance) == (kzt("0.00"), kzt("14368.00"))
+    # the refund is the advance net of the debt it settled: 29,544.00 − 15,176.00 = 14,368.00
+    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
+    assert refund.amount == kzt("14368.00")
