@@ -142,12 +142,14 @@ async def submit_application(contract_id: str, command: SubmitApplication, reque
 @router.post("/contracts/{contract_id}/applications/{day}/corrections", response_model=DayView)
 async def correct_application(contract_id: str, day: date, command: CorrectHour, request: Request, actor: Operator,
                               service: ServiceDep) -> DayView:
-    """§4.4 an operative correction of one hour: within ±5%, at least 3 hours before the hour."""
+    """§4.4 an operative correction of one hour: within ±5% of the hour as accepted, at least 3 hours before
+    the hour, the day within the plan's share plus the free volume."""
 
     async def decide(conn, contract: Contract, state: rules.ApplicationDay, now: datetime):
         return rules.correct_hour(state, hour=command.hour, corrected_kwh=command.kwh,
                                   submitted_at=_submitted_at(command.submitted_at, now),
-                                  deadline_zone=contract.terms.deadline_time_zone)
+                                  deadline_zone=contract.terms.deadline_time_zone,
+                                  month_plan_kwh=_month_plan(contract, day))
 
     return await _decide_day(service, request, actor, contract_id, day, decide)
 

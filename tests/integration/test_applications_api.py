@@ -94,6 +94,10 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
                                                       "submitted_at": "2022-03-10T09:00:00+06:00"})
     # 42.002 / 40 = +5.005%: above 5%; the same reason for +5.01% (42.004)
     assert (over.status_code, over.json()["reason"]) == (422, "correction_above_5_percent")
+    # §4.4 measured against the declared 40, not the corrected 42: 44.1 (42 + 5%) is +10.25% of 40
+    again = await client.post(url, headers=auth(), json={"hour": 12, "kwh": "44.1",
+                                                       "submitted_at": "2022-03-10T09:00:00+06:00"})
+    assert (again.status_code, again.json()["reason"]) == (422, "correction_above_5_percent")
     late = await client.post(url, headers=auth(), json={"hour": 14, "kwh": "41",
                                                       "submitted_at": "2022-03-10T11:00:01+06:00"})
     assert (late.status_code, late.json()["reason"]) == (422, "correction_too_late")   # 3 h minus 1 s

@@ -148,11 +148,12 @@ def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_a
     # §4.4 hour 12 starts 2022-01-15 12:00 Astana = 06:00 UTC; 3 h ahead is 03:00 UTC on the day
     corrected = replaced + rules.correct_hour(fold(replaced), hour=12, corrected_kwh=Decimal("31.5"),
                                               submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC),
-                                              deadline_zone="Asia/Almaty")
+                                              deadline_zone="Asia/Almaty", month_plan_kwh=Decimal("31000"))
     assert fold(corrected).scheduled_kwh == Decimal("721.5")          # 720 − 30 + 31.5 (exactly +5%)
     with pytest.raises(ValidationFailed) as too_much:
         rules.correct_hour(fold(corrected), hour=13, corrected_kwh=Decimal("31.51"),
-                           submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC), deadline_zone="Asia/Almaty")
+                           submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC), deadline_zone="Asia/Almaty",
+                           month_plan_kwh=Decimal("31000"))
     assert too_much.value.reason == "correction_above_5_percent"
     reduced = rules.reduce_for_restriction(fold(corrected), notice_document="RN-1")
     assert reduced[0].accepted_kwh == 0 and reduced[0].cause_document == "RN-1"
