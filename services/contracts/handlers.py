@@ -36,9 +36,11 @@ async def _known(conn, contract_id: str) -> bool:
 
 
 async def _note(service, uow, context, *, contract_id: str, as_of: date, source: str, **change) -> None:
+    # FOR UPDATE before the append: an application being decided holds the row FOR SHARE until it
+    # commits, so the days cut after this note include it (applications_api._supply_conditions)
     row = (await uow.conn.execute(
-        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id"),
-        {"id": contract_id})).mappings().first()
+        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id "
+             "FOR UPDATE"), {"id": contract_id})).mappings().first()
     current = dict(row) if row else {"covered": None, "restricted_from": None, "notice_document": None}
     event = SupplyConditionsNoted(contract_id=contract_id, as_of=as_of, source_event_type=source,
                                   **{**current, **change})

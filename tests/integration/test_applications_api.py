@@ -6,6 +6,7 @@ nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -164,6 +165,32 @@ async def test_a_restriction_between_application_and_schedule_cuts_the_day(syste
     # a new application under the restriction is rejected with the reason
     rejected = await apply(system, contract_id, "2022-01-20", "2022-01-11T09:00:00+06:00")
     assert rejected.json()["reasons"] == ["supply_restricted"]
+
+
+async def test_an_application_waits_for_a_restriction_being_noted_and_sees_it(system):
+    contract_id = await signed(system)
+    engine = system["contracts"].engine
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT as_of, covered, restricted_from FROM supply_conditions "
+                                       "WHERE contract_id = :id"), {"id": contract_id})).one()
+    # signed, the ledger silent: the row is there to lock, saying nothing yet
+    assert tuple(row) == (None, None, None)
+    # stand in for the SupplyRestricted handler between its FOR UPDATE and its commit: the row locked and
+    # changed, not committed. The application's read must wait for it, not see the old row and slip past
+    # the cut (the handler cuts only the accepted days it can see once it has noted the restriction)
+    async with engine.connect() as handler:
+        await handler.execute(text("SELECT 1 FROM supply_conditions WHERE contract_id = :id FOR UPDATE"),
+                              {"id": contract_id})
+        await handler.execute(text("UPDATE supply_conditions SET as_of = '2022-03-11', "
+                                   "restricted_from = '2022-03-11', notice_document = 'RN-RACE' "
+                                   "WHERE contract_id = :id"), {"id": contract_id})
+        application = asyncio.create_task(apply(system, contract_id, "2022-03-15", "2022-03-10T09:00:00+06:00"))
+        await asyncio.sleep(1.0)
+        assert not application.done(), "the application read the supply conditions past the handler's lock"
+        await handler.commit()
+    decided = await application
+    assert (decided.status_code, decided.json()["status"], decided.json()["reasons"]) == (
+        201, "rejected", ["supply_restricted"])
 
 
 async def _status(system, service, url, expected) -> bool:
