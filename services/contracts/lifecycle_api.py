@@ -14,6 +14,7 @@ from sqlalchemy import text
 from services.contracts.api import ContractView, _view, load_contract
 from services.contracts.domain import amendments
 from services.contracts.domain import contract as domain
+from services.contracts.handlers import cut_terminated_days
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import local_datetime
 from shared.db import in_transaction
@@ -90,6 +91,7 @@ async def _change(service: Service, request: Request, actor: Actor, contract_id:
             await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                  contract_id=contract_id, occurred_at=local_datetime(occurred, time(0), ZONE),
                                  events=events, context=context)
+            await cut_terminated_days(service, uow, context, contract_id, events)
 
     await in_transaction(service.engine, body)
     return await _view(service, contract_id)
@@ -159,6 +161,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
                 await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                      contract_id=contract_id, occurred_at=context.recorded_at, events=events,
                                      context=context)
+                await cut_terminated_days(service, uow, context, contract_id, events)
                 ended.append(contract_id)
         return ended
 

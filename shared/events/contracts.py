@@ -245,8 +245,9 @@ class ApplicationCorrected(Event):
 
 @registry.register
 class ApplicationReduced(Event):
-    """A restriction of supply (§5.3, §7.1.1) arrived after the day's application was accepted: the
-    schedule of that day is cut (to zero at full restriction). `hours` is the schedule that remains."""
+    """A restriction of supply (§5.3, §7.1.1, `reason` "supply_restricted") or a termination taking effect
+    (§11.2, "contract_terminated") arrived after the day's application was accepted: the schedule of that
+    day is cut (to zero at full restriction). `hours` is the schedule that remains."""
 
     event_type = "contracts.ApplicationReduced"
     schema_version = 1

@@ -139,6 +139,43 @@ async def test_an_application_for_a_terminated_contract_is_422(system):
     assert (await client.get(f"/contracts/{contract_id}", headers=auth())).json()["status"] == "terminated"
 
 
+async def test_a_termination_takes_its_accepted_days_out_of_the_schedule(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    # both accepted well before their deadlines (March's share 35,000 / 31 = 1,129.032 ≥ 960 kWh)
+    for day in ("2022-03-07", "2022-03-10"):
+        assert (await apply(system, contract_id, day, "2022-02-20T09:00:00+06:00")).json()["accepted_kwh"] == \
+            "960.000"
+    # §7 withdrawal noticed 2022-03-01: effective 7 days later, 2022-03-08
+    noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "withdrawal", "notice_document": "W-CUT", "noticed_on": "2022-03-01", "reason": "repeated breach"})
+    assert noticed.json()["notice_effective_on"] == "2022-03-08"
+
+    async def schedule(day):
+        lines = (await client.get("/schedule", params={"date": day}, headers=auth())).json()
+        return ([line["total_kwh"] for line in lines["contracts"] if line["contract_id"] == contract_id],
+                [line["reasons"] for line in lines["not_scheduled"] if line["contract_id"] == contract_id])
+
+    # 2022-03-10 is after the effective date: out of the schedule, with the reason; 03-07 is still owed
+    assert await schedule("2022-03-10") == ([], [["contract_terminated"]])
+    assert await schedule("2022-03-07") == (["960.000"], [])
+    # the day close that ends the contract cuts nothing more, and nothing twice (counted on this contract:
+    # the day close may end other tests' contracts)
+    async def mine() -> list[str]:
+        async with system["contracts"].engine.connect() as conn:
+            # the ledger's notes (stream supply-…) arrive on their own time: left out
+            return list((await conn.execute(text("SELECT event_type FROM event_store WHERE contract_id = :id "
+                                                 "AND stream_id NOT LIKE 'supply-%' ORDER BY position"),
+                                            {"id": contract_id})).scalars())
+
+    before = await mine()
+    assert before[-1] == "contracts.ApplicationReduced"   # the cut, recorded with the notice
+    closed = await client.post("/day-close", json={"day": "2022-03-08"}, headers=auth())
+    assert contract_id in closed.json()["terminated"]
+    assert await mine() == [*before, "contracts.ContractTerminated"]
+    assert await schedule("2022-03-10") == ([], [["contract_terminated"]])
+
+
 async def test_a_restriction_between_application_and_schedule_cuts_the_day(system):
     contract_id = await signed(system)
     # wait for the ledger's account, then apply for 12 January well before its deadline

@@ -169,3 +169,16 @@ def test_a_day_cut_by_a_restriction_cannot_be_corrected_back_up():
     with pytest.raises(ValidationFailed) as cut:
         correct(events, 12, "40")
     assert cut.value.reason == "supply_restricted"
+
+
+def test_a_terminated_day_is_cut_once_and_a_restoration_does_not_bring_it_back():
+    day = date(2022, 1, 15)
+    restricted = accepted_day()
+    restricted += app.reduce_for_restriction(app.fold_day("c1", day, restricted), notice_document="RN-1")
+    # the notice cuts the day already cut by RN-1 again, under its own document
+    terminated = restricted + app.reduce_for_termination(app.fold_day("c1", day, restricted), notice_document="W-1")
+    state = app.fold_day("c1", day, terminated)
+    assert state.scheduled_kwh == 0 and state.reasons == ("supply_restricted", "contract_terminated")
+    assert app.reduce_for_termination(state, notice_document="W-1") == []   # once
+    # RN-1's restoration brings back only what RN-1 cut last: nothing here
+    assert app.reinstate_after_restoration(state, notice_document="RN-1") == []

@@ -254,6 +254,18 @@ def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> li
                                cause_document=notice_document)]
 
 
+def reduce_for_termination(state: ApplicationDay, *, notice_document: str) -> list[Event]:
+    """§11.2 / §7 no supply is owed from the day a termination or withdrawal takes effect: the day leaves
+    the schedule, by an event like a restriction's cut, so the schedule stays a fold of the day's events.
+    A day already cut by a restriction is cut again under the notice, so a later restoration (which
+    brings back only what its own restriction cut) cannot put it back."""
+    if not state.accepted or state.application_id is None or "contract_terminated" in state.reasons:
+        return []
+    return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                               hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="contract_terminated",
+                               cause_document=notice_document)]
+
+
 def reinstate_after_restoration(state: ApplicationDay, *, notice_document: str) -> list[Event]:
     """§5.3 the schedule of a day is formed on the day before: supply restored by then brings back what
     the restriction of `notice_document` had cut (a day cut by another notice stays cut)."""
