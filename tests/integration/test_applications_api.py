@@ -1,8 +1,9 @@
 """Proves daily applications through the contracts API with the real ledger beside it: the 10:00
 Astana deadline of D−1 at 09:59:59 / 10:00:00 (also across the 2024-03-01 change from UTC+6 to UTC+5),
 corrections of exactly +5% and +5.01% and 3 hours minus one second, the seller's daily schedule, a
-restriction of supply arriving between application and schedule, and bad input refused with 422 and
-nothing stored."""
+restriction of supply arriving between application and schedule (also while it is being noted), a
+termination taking its days out of the schedule, amendments in writing, and bad input refused with 422
+and nothing stored."""
 
 from __future__ import annotations
 
@@ -284,6 +285,26 @@ async def test_amendments_in_writing(system):
     # the extended term takes applications for January 2023
     assert (await apply(system, contract_id, "2023-01-10", "2023-01-08T09:00:00+06:00")).json()["status"] == \
         "accepted"
+
+
+async def test_a_supplementary_agreement_changes_the_terms_as_agreed(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    url = f"/contracts/{contract_id}/amendments"
+    # §11.3 in writing: May's plan raised from 10,000 to 31,000 kWh by agreement SA-7 of 2022-04-15
+    agreed = await client.post(f"{url}/supplementary-agreement", headers=auth(), json={
+        "agreement_number": "SA-7", "agreement_date": "2022-04-15", "effective_from": "2022-05-01",
+        "summary": "May plan raised to 31,000 kWh", "planned_volumes": [{"month": "2022-05", "volume_kwh": "31000"}]})
+    assert agreed.status_code == 200, agreed.text
+    plan = {p["month"]: p["volume_kwh"] for p in agreed.json()["terms"]["planned_volumes"]}
+    assert plan["2022-05"] == "31000" and plan["2022-04"] == "20000"   # only the agreed month changed
+    listed = (await client.get(url, headers=auth())).json()
+    assert [(a["document_number"], a["document_date"], a["kind"], a["effective_from"]) for a in listed] == [
+        ("SA-7", "2022-04-15", "supplementary_agreement", "2022-05-01")]
+    # the new plan applies: 31,000 / 31 = 1,000 kWh a day takes the 960 whole (the old 10,000 / 31 =
+    # 322.580 would have cut it)
+    assert (await apply(system, contract_id, "2022-05-10", "2022-05-08T09:00:00+06:00")).json()["accepted_kwh"] == \
+        "960.000"
 
 
 async def test_the_lifecycle_is_judged_on_the_day_asked(system):
