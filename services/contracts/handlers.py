@@ -94,7 +94,7 @@ async def on_supply_restored(service, uow, event: SupplyRestored, envelope, cont
 
 
 async def on_termination_notice(service, uow, event: TerminationNoticeIssued, envelope, context) -> None:
-    """§11.2 the ledger's notice for unpaid final settlement: the contract ends on its date."""
+    """§7.1.1 the ledger's notice for unpaid final settlement: the contract ends on its date."""
 
     def decide(state: domain.Contract):
         if state.status is not domain.ContractStatus.SIGNED:

@@ -138,7 +138,7 @@ async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep)
 @router.post("/contracts/{contract_id}/termination", response_model=ContractView)
 async def notice_termination(contract_id: str, command: NoticeTermination, request: Request, actor: Operator,
                              service: ServiceDep) -> ContractView:
-    """§11.2 termination on 30 days' notice, or withdrawal after repeated breach on 7."""
+    """§7.1.1 termination on 30 days' notice, or §11.2 withdrawal after repeated breach on 7."""
     return await _change(service, request, actor, contract_id, lambda state: domain.notice_termination(
         state, kind=command.kind, document=command.notice_document, noticed_on=command.noticed_on,
         source="operator", reason=command.reason, effective_on=command.effective_on), command.noticed_on)

@@ -128,7 +128,7 @@ async def test_an_application_for_a_terminated_contract_is_422(system):
     client = system.clients["contracts"]
     noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
         "kind": "withdrawal", "notice_document": "W-1", "noticed_on": "2022-04-01", "reason": "repeated breach"})
-    assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §7: 7 calendar days
+    assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §11.2: 7 calendar days
     before = await events(system)
     refused = await apply(system, contract_id, "2022-04-10", "2022-04-08T09:00:00+06:00")
     assert (refused.status_code, refused.json()["reason"]) == (422, "contract_terminated")
@@ -147,7 +147,7 @@ async def test_a_termination_takes_its_accepted_days_out_of_the_schedule(system)
     for day in ("2022-03-07", "2022-03-10"):
         assert (await apply(system, contract_id, day, "2022-02-20T09:00:00+06:00")).json()["accepted_kwh"] == \
             "960.000"
-    # §7 withdrawal noticed 2022-03-01: effective 7 days later, 2022-03-08
+    # §11.2 withdrawal noticed 2022-03-01: effective 7 days later, 2022-03-08
     noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
         "kind": "withdrawal", "notice_document": "W-CUT", "noticed_on": "2022-03-01", "reason": "repeated breach"})
     assert noticed.json()["notice_effective_on"] == "2022-03-08"

@@ -1,6 +1,6 @@
 """Proves the contract's lifecycle, amendments and the day's application aggregate as pure rules: the
 lifecycle on a given day, §5.2's 10-day price notice (9 days refused, 10 accepted, the schedule stays a
-dated list), §3.2 extension, §11.2 30-day and 7-day notices, settlement, and an application day that is
+dated list), §3.2 extension, §7.1.1 30-day and §11.2 7-day notices, settlement, and an application day that is
 replaced before the deadline, refused after it, corrected and cut by a restriction."""
 
 from __future__ import annotations

@@ -255,7 +255,7 @@ def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> li
 
 
 def reduce_for_termination(state: ApplicationDay, *, notice_document: str) -> list[Event]:
-    """§11.2 / §7 no supply is owed from the day a termination or withdrawal takes effect: the day leaves
+    """§7.1.1 / §11.2 no supply is owed from the day a termination or withdrawal takes effect: the day leaves
     the schedule, by an event like a restriction's cut, so the schedule stays a fold of the day's events.
     A day already cut by a restriction is cut again under the notice, so a later restoration (which
     brings back only what its own restriction cut) cannot put it back."""
