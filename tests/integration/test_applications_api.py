@@ -270,6 +270,10 @@ async def test_amendments_in_writing(system):
     short = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-01", "components": price})
     assert (short.status_code, short.json()["reason"]) == (422, "price_notice_too_short")   # 9 days
+    # dated after today by the service clock: the notice cannot be recorded before it exists
+    future = await client.post(f"{url}/price-notice", headers=auth(), json={
+        "notice_number": "PN-F", "notice_date": "2099-01-01", "effective_from": "2099-02-01", "components": price})
+    assert (future.status_code, future.json()["reason"]) == (422, "notice_dated_in_future")
     assert await events(system) == before
     noticed = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-02", "components": price})

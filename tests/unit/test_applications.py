@@ -31,8 +31,10 @@ def test_the_deadline_is_10_00_astana_time_of_the_day_before():
 
 
 def test_the_deadline_follows_the_2024_03_01_zone_change():
-    # D = 2024-03-01: deadline 2024-02-29 10:00 at UTC+6 = 04:00 UTC
+    # D = 2024-03-01: deadline 2024-02-29 10:00 at UTC+6 = 04:00 UTC; one second before is on time
     assert app.deadline(date(2024, 3, 1), ZONE).astimezone(UTC) == datetime(2024, 2, 29, 4, 0, tzinfo=UTC)
+    assert app.is_on_time(date(2024, 3, 1), datetime(2024, 2, 29, 3, 59, 59, tzinfo=UTC), ZONE)
+    assert not app.is_on_time(date(2024, 3, 1), datetime(2024, 2, 29, 4, 0, 0, tzinfo=UTC), ZONE)
     # D = 2024-03-02: deadline 2024-03-01 10:00 at UTC+5 = 05:00 UTC
     assert app.deadline(date(2024, 3, 2), ZONE).astimezone(UTC) == datetime(2024, 3, 1, 5, 0, tzinfo=UTC)
     assert app.is_on_time(date(2024, 3, 2), datetime(2024, 3, 1, 4, 59, 59, tzinfo=UTC), ZONE)
