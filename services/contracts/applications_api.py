@@ -81,10 +81,16 @@ def _month_plan(state: Contract, day: date) -> Decimal:
 
 
 async def _supply_conditions(conn, contract_id: str, day: date) -> tuple[bool | None, bool]:
-    row = (await conn.execute(text("SELECT covered, restricted_from FROM supply_conditions WHERE contract_id = :id"),
-                              {"id": contract_id})).first()
+    # FOR SHARE, in the command's transaction and before its append: a SupplyRestricted handled meanwhile
+    # takes this row FOR UPDATE before it appends and then cuts the accepted days it can see, so it
+    # either waits for this application to commit (and then cuts it too) or commits first (and this read
+    # sees the restriction). A plain read could see "not restricted" while the handler's cut misses the
+    # application not yet committed. The row exists from the signing on (the projection inserts it), so
+    # there is always something to lock; both lock the row before the event store, so no deadlock.
+    row = (await conn.execute(text("SELECT covered, restricted_from FROM supply_conditions WHERE contract_id = :id "
+                                   "FOR SHARE"), {"id": contract_id})).first()
     if row is None:
-        return None, False   # the ledger has said nothing yet (a new account): not a refusal
+        return None, False   # no row (only before migration 0003 backfilled it): the ledger has said nothing
     return row.covered, row.restricted_from is not None and row.restricted_from <= day
 
 
@@ -142,12 +148,14 @@ async def submit_application(contract_id: str, command: SubmitApplication, reque
 @router.post("/contracts/{contract_id}/applications/{day}/corrections", response_model=DayView)
 async def correct_application(contract_id: str, day: date, command: CorrectHour, request: Request, actor: Operator,
                               service: ServiceDep) -> DayView:
-    """§4.4 an operative correction of one hour: within ±5%, at least 3 hours before the hour."""
+    """§4.4 an operative correction of one hour: within ±5% of the hour as accepted, at least 3 hours before
+    the hour, the day within the plan's share plus the free volume."""
 
     async def decide(conn, contract: Contract, state: rules.ApplicationDay, now: datetime):
         return rules.correct_hour(state, hour=command.hour, corrected_kwh=command.kwh,
                                   submitted_at=_submitted_at(command.submitted_at, now),
-                                  deadline_zone=contract.terms.deadline_time_zone)
+                                  deadline_zone=contract.terms.deadline_time_zone,
+                                  month_plan_kwh=_month_plan(contract, day))
 
     return await _decide_day(service, request, actor, contract_id, day, decide)
 

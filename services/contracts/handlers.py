@@ -2,7 +2,8 @@
 
 Each is turned into a contracts event first (`SupplyConditionsNoted`, `TerminationNoticed`,
 `ContractSettled`), so that the service's own history explains every later decision without the
-ledger's. A restriction also cuts the schedule of every day already accepted from its first day on.
+ledger's. A restriction also cuts the schedule of every day already accepted from its first day on,
+and a termination notice every day from its effective date on (`cut_terminated_days`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from services.contracts.api import load_contract
 from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
 from shared.calendar import local_datetime
-from shared.events.contracts import SupplyConditionsNoted
+from shared.events.contracts import ContractTerminated, SupplyConditionsNoted, TerminationNoticed
 from shared.events.invoicing import (
     AccountSettled,
     CoverageChanged,
@@ -36,9 +37,11 @@ async def _known(conn, contract_id: str) -> bool:
 
 
 async def _note(service, uow, context, *, contract_id: str, as_of: date, source: str, **change) -> None:
+    # FOR UPDATE before the append: an application being decided holds the row FOR SHARE until it
+    # commits, so the days cut after this note include it (applications_api._supply_conditions)
     row = (await uow.conn.execute(
-        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id"),
-        {"id": contract_id})).mappings().first()
+        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id "
+             "FOR UPDATE"), {"id": contract_id})).mappings().first()
     current = dict(row) if row else {"covered": None, "restricted_from": None, "notice_document": None}
     event = SupplyConditionsNoted(contract_id=contract_id, as_of=as_of, source_event_type=source,
                                   **{**current, **change})
@@ -91,7 +94,7 @@ async def on_supply_restored(service, uow, event: SupplyRestored, envelope, cont
 
 
 async def on_termination_notice(service, uow, event: TerminationNoticeIssued, envelope, context) -> None:
-    """§11.2 the ledger's notice for unpaid final settlement: the contract ends on its date."""
+    """§7.1.1 the ledger's notice for unpaid final settlement: the contract ends on its date."""
 
     def decide(state: domain.Contract):
         if state.status is not domain.ContractStatus.SIGNED:
@@ -118,6 +121,33 @@ async def _on_contract(service, uow, context, contract_id: str, on: date, decide
     if events:
         await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                              contract_id=contract_id, occurred_at=_at(on), events=events, context=context)
+        await cut_terminated_days(service, uow, context, contract_id, events)
+
+
+async def cut_terminated_days(service, uow, context, contract_id: str, events) -> None:
+    """Days accepted on or after a termination's effective date leave the schedule, in the transaction
+    that records the notice (or, for a notice recorded before this cut existed, the termination).
+
+    Cut by an `ApplicationReduced` ("contract_terminated"), not filtered out of `GET /schedule` by the
+    notice's date: the schedule stays a projection of each day's events (a rebuild gives the same), and
+    the day's stream says why it left the schedule. Cut at the notice rather than at the day close that
+    ends the contract, because a day's schedule is formed the day before (§5.3)."""
+    for event in events:
+        match event:
+            case TerminationNoticed():
+                first_day, document = event.effective_on, event.notice_document
+            case ContractTerminated():
+                first_day, document = event.terminated_on, event.notice_document
+            case _:
+                continue
+        days = (await uow.conn.execute(text(
+            "SELECT day FROM applications WHERE contract_id = :id AND day >= :from AND status = 'accepted' "
+            "AND NOT 'contract_terminated' = ANY(reasons) ORDER BY day"),
+            {"id": contract_id, "from": first_day})).scalars().all()
+        for day in days:
+            await _on_day(service, uow, context, contract_id, day,
+                          lambda state, document=document: rules.reduce_for_termination(
+                              state, notice_document=document))
 
 
 FROM_INVOICING = {

@@ -14,8 +14,9 @@ from sqlalchemy import text
 from services.contracts.api import ContractView, _view, load_contract
 from services.contracts.domain import amendments
 from services.contracts.domain import contract as domain
+from services.contracts.handlers import cut_terminated_days
 from shared.auth import OPERATORS, READERS, Actor, require
-from shared.calendar import local_datetime
+from shared.calendar import local_datetime, zone
 from shared.db import in_transaction
 from shared.errors import ValidationFailed
 from shared.events.contracts import (
@@ -85,11 +86,14 @@ async def _change(service: Service, request: Request, actor: Actor, contract_id:
 
     async def body(uow):
         state = await load_contract(service, uow.conn, contract_id)
-        events = decide(state)
+        # the day the command is recorded, by the service clock, as an Astana date: domain rules take it
+        # as an input rather than reading a clock
+        events = decide(state, context.recorded_at.astimezone(zone(ZONE)).date())
         if events:
             await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                  contract_id=contract_id, occurred_at=local_datetime(occurred, time(0), ZONE),
                                  events=events, context=context)
+            await cut_terminated_days(service, uow, context, contract_id, events)
 
     await in_transaction(service.engine, body)
     return await _view(service, contract_id)
@@ -99,16 +103,17 @@ async def _change(service: Service, request: Request, actor: Actor, contract_id:
 async def notice_price_change(contract_id: str, command: NoticePriceChange, request: Request, actor: Operator,
                               service: ServiceDep) -> ContractView:
     """§5.2 the seller's unilateral price change, at least 10 calendar days after its written notice."""
-    return await _change(service, request, actor, contract_id, lambda state: amendments.change_price_by_notice(
+    return await _change(service, request, actor, contract_id, lambda state, today: amendments.change_price_by_notice(
         state, notice_number=command.notice_number, notice_date=command.notice_date,
-        effective_from=command.effective_from, components=command.components), command.notice_date)
+        effective_from=command.effective_from, components=command.components, recorded_on=today),
+        command.notice_date)
 
 
 @router.post("/contracts/{contract_id}/amendments/extension", response_model=ContractView)
 async def extend_term(contract_id: str, command: ExtendTerm, request: Request, actor: Operator,
                       service: ServiceDep) -> ContractView:
     """§3.2 the delivery term extended by a supplementary agreement."""
-    return await _change(service, request, actor, contract_id, lambda state: amendments.extend_term(
+    return await _change(service, request, actor, contract_id, lambda state, _today: amendments.extend_term(
         state, agreement_number=command.agreement_number, agreement_date=command.agreement_date,
         delivery_end=command.delivery_end, planned_volumes=command.planned_volumes), command.agreement_date)
 
@@ -117,7 +122,7 @@ async def extend_term(contract_id: str, command: ExtendTerm, request: Request, a
 async def agree_supplement(contract_id: str, command: AgreeSupplement, request: Request, actor: Operator,
                            service: ServiceDep) -> ContractView:
     """§11.3 prices or planned volumes changed by a signed supplementary agreement."""
-    return await _change(service, request, actor, contract_id, lambda state: amendments.agree_supplement(
+    return await _change(service, request, actor, contract_id, lambda state, _today: amendments.agree_supplement(
         state, agreement_number=command.agreement_number, agreement_date=command.agreement_date,
         effective_from=command.effective_from, price_schedule=command.price_schedule,
         planned_volumes=command.planned_volumes, summary=command.summary), command.agreement_date)
@@ -136,8 +141,8 @@ async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep)
 @router.post("/contracts/{contract_id}/termination", response_model=ContractView)
 async def notice_termination(contract_id: str, command: NoticeTermination, request: Request, actor: Operator,
                              service: ServiceDep) -> ContractView:
-    """§11.2 termination on 30 days' notice, or withdrawal after repeated breach on 7."""
-    return await _change(service, request, actor, contract_id, lambda state: domain.notice_termination(
+    """§7.1.1 termination on 30 days' notice, or §11.2 withdrawal after repeated breach on 7."""
+    return await _change(service, request, actor, contract_id, lambda state, _today: domain.notice_termination(
         state, kind=command.kind, document=command.notice_document, noticed_on=command.noticed_on,
         source="operator", reason=command.reason, effective_on=command.effective_on), command.noticed_on)
 
@@ -159,6 +164,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
                 await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                      contract_id=contract_id, occurred_at=context.recorded_at, events=events,
                                      context=context)
+                await cut_terminated_days(service, uow, context, contract_id, events)
                 ended.append(contract_id)
         return ended
 

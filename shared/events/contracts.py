@@ -148,7 +148,7 @@ TerminationKind = Literal["termination", "withdrawal"]
 
 @registry.register
 class TerminationNoticed(Event):
-    """§11.2 termination with 30 calendar days' notice, or §7 withdrawal after repeated breach with 7:
+    """§7.1.1 termination with 30 calendar days' notice, or §11.2 withdrawal after repeated breach with 7:
     from invoicing's notice or an operator's command. The contract ends on `effective_on`."""
 
     event_type = "contracts.TerminationNoticed"
@@ -245,8 +245,9 @@ class ApplicationCorrected(Event):
 
 @registry.register
 class ApplicationReduced(Event):
-    """A restriction of supply (§5.3, §7.1.1) arrived after the day's application was accepted: the
-    schedule of that day is cut (to zero at full restriction). `hours` is the schedule that remains."""
+    """A restriction of supply (§5.3, §7.1.1, `reason` "supply_restricted") or a termination taking effect
+    (§7.1.1, §11.2, "contract_terminated") arrived after the day's application was accepted: the schedule of that
+    day is cut (to zero at full restriction). `hours` is the schedule that remains."""
 
     event_type = "contracts.ApplicationReduced"
     schema_version = 1

@@ -1,11 +1,13 @@
 """Proves daily applications through the contracts API with the real ledger beside it: the 10:00
 Astana deadline of D−1 at 09:59:59 / 10:00:00 (also across the 2024-03-01 change from UTC+6 to UTC+5),
 corrections of exactly +5% and +5.01% and 3 hours minus one second, the seller's daily schedule, a
-restriction of supply arriving between application and schedule, and bad input refused with 422 and
-nothing stored."""
+restriction of supply arriving between application and schedule (also while it is being noted), a
+termination taking its days out of the schedule, amendments in writing, and bad input refused with 422
+and nothing stored."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -94,6 +96,10 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
                                                       "submitted_at": "2022-03-10T09:00:00+06:00"})
     # 42.002 / 40 = +5.005%: above 5%; the same reason for +5.01% (42.004)
     assert (over.status_code, over.json()["reason"]) == (422, "correction_above_5_percent")
+    # §4.4 measured against the declared 40, not the corrected 42: 44.1 (42 + 5%) is +10.25% of 40
+    again = await client.post(url, headers=auth(), json={"hour": 12, "kwh": "44.1",
+                                                       "submitted_at": "2022-03-10T09:00:00+06:00"})
+    assert (again.status_code, again.json()["reason"]) == (422, "correction_above_5_percent")
     late = await client.post(url, headers=auth(), json={"hour": 14, "kwh": "41",
                                                       "submitted_at": "2022-03-10T11:00:01+06:00"})
     assert (late.status_code, late.json()["reason"]) == (422, "correction_too_late")   # 3 h minus 1 s
@@ -122,7 +128,7 @@ async def test_an_application_for_a_terminated_contract_is_422(system):
     client = system.clients["contracts"]
     noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
         "kind": "withdrawal", "notice_document": "W-1", "noticed_on": "2022-04-01", "reason": "repeated breach"})
-    assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §7: 7 calendar days
+    assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §11.2: 7 calendar days
     before = await events(system)
     refused = await apply(system, contract_id, "2022-04-10", "2022-04-08T09:00:00+06:00")
     assert (refused.status_code, refused.json()["reason"]) == (422, "contract_terminated")
@@ -132,6 +138,43 @@ async def test_an_application_for_a_terminated_contract_is_422(system):
     closed = await client.post("/day-close", json={"day": "2022-04-08"}, headers=auth())
     assert contract_id in closed.json()["terminated"]
     assert (await client.get(f"/contracts/{contract_id}", headers=auth())).json()["status"] == "terminated"
+
+
+async def test_a_termination_takes_its_accepted_days_out_of_the_schedule(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    # both accepted well before their deadlines (March's share 35,000 / 31 = 1,129.032 ≥ 960 kWh)
+    for day in ("2022-03-07", "2022-03-10"):
+        assert (await apply(system, contract_id, day, "2022-02-20T09:00:00+06:00")).json()["accepted_kwh"] == \
+            "960.000"
+    # §11.2 withdrawal noticed 2022-03-01: effective 7 days later, 2022-03-08
+    noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "withdrawal", "notice_document": "W-CUT", "noticed_on": "2022-03-01", "reason": "repeated breach"})
+    assert noticed.json()["notice_effective_on"] == "2022-03-08"
+
+    async def schedule(day):
+        lines = (await client.get("/schedule", params={"date": day}, headers=auth())).json()
+        return ([line["total_kwh"] for line in lines["contracts"] if line["contract_id"] == contract_id],
+                [line["reasons"] for line in lines["not_scheduled"] if line["contract_id"] == contract_id])
+
+    # 2022-03-10 is after the effective date: out of the schedule, with the reason; 03-07 is still owed
+    assert await schedule("2022-03-10") == ([], [["contract_terminated"]])
+    assert await schedule("2022-03-07") == (["960.000"], [])
+    # the day close that ends the contract cuts nothing more, and nothing twice (counted on this contract:
+    # the day close may end other tests' contracts)
+    async def mine() -> list[str]:
+        async with system["contracts"].engine.connect() as conn:
+            # the ledger's notes (stream supply-…) arrive on their own time: left out
+            return list((await conn.execute(text("SELECT event_type FROM event_store WHERE contract_id = :id "
+                                                 "AND stream_id NOT LIKE 'supply-%' ORDER BY position"),
+                                            {"id": contract_id})).scalars())
+
+    before = await mine()
+    assert before[-1] == "contracts.ApplicationReduced"   # the cut, recorded with the notice
+    closed = await client.post("/day-close", json={"day": "2022-03-08"}, headers=auth())
+    assert contract_id in closed.json()["terminated"]
+    assert await mine() == [*before, "contracts.ContractTerminated"]
+    assert await schedule("2022-03-10") == ([], [["contract_terminated"]])
 
 
 async def test_a_restriction_between_application_and_schedule_cuts_the_day(system):
@@ -160,6 +203,32 @@ async def test_a_restriction_between_application_and_schedule_cuts_the_day(syste
     # a new application under the restriction is rejected with the reason
     rejected = await apply(system, contract_id, "2022-01-20", "2022-01-11T09:00:00+06:00")
     assert rejected.json()["reasons"] == ["supply_restricted"]
+
+
+async def test_an_application_waits_for_a_restriction_being_noted_and_sees_it(system):
+    contract_id = await signed(system)
+    engine = system["contracts"].engine
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT as_of, covered, restricted_from FROM supply_conditions "
+                                       "WHERE contract_id = :id"), {"id": contract_id})).one()
+    # signed, the ledger silent: the row is there to lock, saying nothing yet
+    assert tuple(row) == (None, None, None)
+    # stand in for the SupplyRestricted handler between its FOR UPDATE and its commit: the row locked and
+    # changed, not committed. The application's read must wait for it, not see the old row and slip past
+    # the cut (the handler cuts only the accepted days it can see once it has noted the restriction)
+    async with engine.connect() as handler:
+        await handler.execute(text("SELECT 1 FROM supply_conditions WHERE contract_id = :id FOR UPDATE"),
+                              {"id": contract_id})
+        await handler.execute(text("UPDATE supply_conditions SET as_of = '2022-03-11', "
+                                   "restricted_from = '2022-03-11', notice_document = 'RN-RACE' "
+                                   "WHERE contract_id = :id"), {"id": contract_id})
+        application = asyncio.create_task(apply(system, contract_id, "2022-03-15", "2022-03-10T09:00:00+06:00"))
+        await asyncio.sleep(1.0)
+        assert not application.done(), "the application read the supply conditions past the handler's lock"
+        await handler.commit()
+    decided = await application
+    assert (decided.status_code, decided.json()["status"], decided.json()["reasons"]) == (
+        201, "rejected", ["supply_restricted"])
 
 
 async def _status(system, service, url, expected) -> bool:
@@ -201,6 +270,10 @@ async def test_amendments_in_writing(system):
     short = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-01", "components": price})
     assert (short.status_code, short.json()["reason"]) == (422, "price_notice_too_short")   # 9 days
+    # dated after today by the service clock: the notice cannot be recorded before it exists
+    future = await client.post(f"{url}/price-notice", headers=auth(), json={
+        "notice_number": "PN-F", "notice_date": "2099-01-01", "effective_from": "2099-02-01", "components": price})
+    assert (future.status_code, future.json()["reason"]) == (422, "notice_dated_in_future")
     assert await events(system) == before
     noticed = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-02", "components": price})
@@ -216,6 +289,26 @@ async def test_amendments_in_writing(system):
     # the extended term takes applications for January 2023
     assert (await apply(system, contract_id, "2023-01-10", "2023-01-08T09:00:00+06:00")).json()["status"] == \
         "accepted"
+
+
+async def test_a_supplementary_agreement_changes_the_terms_as_agreed(system):
+    contract_id = await signed(system)
+    client = system.clients["contracts"]
+    url = f"/contracts/{contract_id}/amendments"
+    # §11.3 in writing: May's plan raised from 10,000 to 31,000 kWh by agreement SA-7 of 2022-04-15
+    agreed = await client.post(f"{url}/supplementary-agreement", headers=auth(), json={
+        "agreement_number": "SA-7", "agreement_date": "2022-04-15", "effective_from": "2022-05-01",
+        "summary": "May plan raised to 31,000 kWh", "planned_volumes": [{"month": "2022-05", "volume_kwh": "31000"}]})
+    assert agreed.status_code == 200, agreed.text
+    plan = {p["month"]: p["volume_kwh"] for p in agreed.json()["terms"]["planned_volumes"]}
+    assert plan["2022-05"] == "31000" and plan["2022-04"] == "20000"   # only the agreed month changed
+    listed = (await client.get(url, headers=auth())).json()
+    assert [(a["document_number"], a["document_date"], a["kind"], a["effective_from"]) for a in listed] == [
+        ("SA-7", "2022-04-15", "supplementary_agreement", "2022-05-01")]
+    # the new plan applies: 31,000 / 31 = 1,000 kWh a day takes the 960 whole (the old 10,000 / 31 =
+    # 322.580 would have cut it)
+    assert (await apply(system, contract_id, "2022-05-10", "2022-05-08T09:00:00+06:00")).json()["accepted_kwh"] == \
+        "960.000"
 
 
 async def test_the_lifecycle_is_judged_on_the_day_asked(system):

@@ -1,6 +1,6 @@
 """Proves the contract's lifecycle, amendments and the day's application aggregate as pure rules: the
 lifecycle on a given day, §5.2's 10-day price notice (9 days refused, 10 accepted, the schedule stays a
-dated list), §3.2 extension, §11.2 30-day and 7-day notices, settlement, and an application day that is
+dated list, a notice dated after the day it is recorded refused), §3.2 extension, §7.1.1 30-day and §11.2 7-day notices, settlement, and an application day that is
 replaced before the deadline, refused after it, corrected and cut by a restriction."""
 
 from __future__ import annotations
@@ -60,11 +60,13 @@ def test_a_price_change_needs_ten_days_notice_and_splices_the_dated_schedule():
     # noticed 2022-06-22: 2022-07-01 is 9 days later, refused; 2022-07-02 is 10 days later, accepted
     with pytest.raises(ValidationFailed) as refused:
         amendments.change_price_by_notice(contract, notice_number="N-1", notice_date=date(2022, 6, 22),
-                                          effective_from=date(2022, 7, 1), components=new_price)
+                                          effective_from=date(2022, 7, 1), components=new_price,
+                                          recorded_on=date(2022, 6, 22))
     assert refused.value.reason == "price_notice_too_short"
     assert refused.value.details["earliest"] == "2022-07-02"
     events = amendments.change_price_by_notice(contract, notice_number="N-1", notice_date=date(2022, 6, 22),
-                                               effective_from=date(2022, 7, 2), components=new_price)
+                                               effective_from=date(2022, 7, 2), components=new_price,
+                                               recorded_on=date(2022, 6, 22))
     amended = apply(contract, events)
     periods = [(p.valid_from, p.valid_to, p.components[0].rate_per_kwh) for p in amended.terms.price_schedule]
     # the old period is cut the day before and kept; the new one runs to where the old one would have ended
@@ -73,8 +75,23 @@ def test_a_price_change_needs_ten_days_notice_and_splices_the_dated_schedule():
     assert events[0].kind == "price_change_notice" and events[0].document_number == "N-1"
     with pytest.raises(Conflict) as twice:
         amendments.change_price_by_notice(amended, notice_number="N-1", notice_date=date(2022, 6, 22),
-                                          effective_from=date(2022, 8, 1), components=new_price)
+                                          effective_from=date(2022, 8, 1), components=new_price,
+                                          recorded_on=date(2022, 6, 22))
     assert twice.value.reason == "duplicate_amendment"
+
+
+def test_a_price_notice_dated_after_the_day_it_is_recorded_is_refused():
+    new_price = [PriceComponentTerms(code="cap_tariff", rate_per_kwh=Decimal("12.50"))]
+    # dated 2022-06-23, recorded 2022-06-22: the notice does not exist yet, its 10 days cannot run
+    with pytest.raises(ValidationFailed) as refused:
+        amendments.change_price_by_notice(signed(), notice_number="N-2", notice_date=date(2022, 6, 23),
+                                          effective_from=date(2022, 7, 3), components=new_price,
+                                          recorded_on=date(2022, 6, 22))
+    assert (refused.value.reason, refused.value.details["recorded_on"]) == ("notice_dated_in_future", "2022-06-22")
+    # recorded the same day it is dated: accepted (2022-06-23 + 10 = 2022-07-03)
+    assert amendments.change_price_by_notice(signed(), notice_number="N-2", notice_date=date(2022, 6, 23),
+                                             effective_from=date(2022, 7, 3), components=new_price,
+                                             recorded_on=date(2022, 6, 23))
 
 
 def test_an_extension_moves_the_end_later_and_plans_the_added_months():
@@ -148,11 +165,12 @@ def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_a
     # §4.4 hour 12 starts 2022-01-15 12:00 Astana = 06:00 UTC; 3 h ahead is 03:00 UTC on the day
     corrected = replaced + rules.correct_hour(fold(replaced), hour=12, corrected_kwh=Decimal("31.5"),
                                               submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC),
-                                              deadline_zone="Asia/Almaty")
+                                              deadline_zone="Asia/Almaty", month_plan_kwh=Decimal("31000"))
     assert fold(corrected).scheduled_kwh == Decimal("721.5")          # 720 − 30 + 31.5 (exactly +5%)
     with pytest.raises(ValidationFailed) as too_much:
         rules.correct_hour(fold(corrected), hour=13, corrected_kwh=Decimal("31.51"),
-                           submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC), deadline_zone="Asia/Almaty")
+                           submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC), deadline_zone="Asia/Almaty",
+                           month_plan_kwh=Decimal("31000"))
     assert too_much.value.reason == "correction_above_5_percent"
     reduced = rules.reduce_for_restriction(fold(corrected), notice_document="RN-1")
     assert reduced[0].accepted_kwh == 0 and reduced[0].cause_document == "RN-1"

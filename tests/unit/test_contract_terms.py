@@ -43,6 +43,17 @@ def test_a_foreign_buyer_needs_a_registration_number_instead_of_a_bin():
     check_terms(ContractTerms.model_validate(data))
 
 
+def test_a_bin_given_for_a_foreign_buyer_is_refused():
+    data = seed_contract()
+    data["counterparty_category"] = "foreign"
+    # the seed buyer's own (valid) BIN kept beside a foreign registration: refused, not checked as Kazakh
+    data["buyer"].update(iban="RU0204452560040702810412345678901", foreign_registration="OGRN 1027700000000")
+    assert data["buyer"]["bin"] is not None
+    with pytest.raises(ValidationFailed) as raised:
+        check_terms(ContractTerms.model_validate(data))
+    assert (raised.value.reason, raised.value.details["field"]) == ("bin_for_foreign_party", "buyer.bin")
+
+
 @pytest.mark.parametrize(("periods", "reason"), [
     ([], "missing_price"),
     ([{"valid_from": "2022-03-01", "valid_to": "2022-02-01",

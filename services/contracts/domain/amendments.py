@@ -56,7 +56,12 @@ def merge_plan(plan: list[PlannedVolumeTerms], changes: list[PlannedVolumeTerms]
 
 
 def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: date, effective_from: date,
-                           components: list[PriceComponentTerms]) -> list[Event]:
+                           components: list[PriceComponentTerms], recorded_on: date) -> list[Event]:
+    """`recorded_on`: the day the command is recorded (the service clock's, in Astana), an input."""
+    # a notice dated after the day it is recorded would start the 10 days (§5.2) from a day not yet come
+    if notice_date > recorded_on:
+        raise ValidationFailed(f"a notice dated {notice_date} cannot be recorded on {recorded_on}",
+                               reason="notice_dated_in_future", details={"recorded_on": recorded_on.isoformat()})
     earliest = notice_date + timedelta(days=PRICE_NOTICE_DAYS)
     if effective_from < earliest:
         raise ValidationFailed(

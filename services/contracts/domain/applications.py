@@ -3,7 +3,9 @@
 - The buyer's application for day D (24 hourly values, kWh) is on time only before 10:00 of D−1 in
   the contract's deadline zone (Astana); a late one is rejected and D counts as "no purchase" (§4.5).
 - An operative correction changes one hour by at most ±5% of the declared value, submitted at least
-  3 hours before that hour starts (§4.4).
+  3 hours before that hour starts (§4.4). "Declared" is the hour as the application was accepted, not
+  as the last correction left it: corrections never compound (40 → 42 → 44.1 would be +10.25%), and a
+  corrected day stays within the plan's share plus the seller's free volume, like the application.
 - Above the day's share of the month's plan (Appendix 1), only the free volume the seller declares for
   the day is accepted (§4.6); the accepted hours are scaled down pro rata, to the watt-hour.
 - The day enters the seller's schedule only if the ledger says the prepayment is covered and supply
@@ -128,6 +130,9 @@ class ApplicationDay:
     application_id: str | None = None
     accepted: bool = False
     hours: tuple[Decimal, ...] = field(default_factory=tuple)
+    # §4.4 ±5% of the declared power: the hours as accepted, the measure of every correction (kept in the
+    # state, derived from ApplicationAccepted, so no event carries it twice)
+    declared: tuple[Decimal, ...] = field(default_factory=tuple)
     submitted_at: datetime | None = None
     requested_kwh: Decimal = Decimal(0)
     reasons: tuple[str, ...] = ()
@@ -156,10 +161,10 @@ def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
             return replace(state, free_volume_kwh=event.volume_kwh)
         case ApplicationAccepted():
             return replace(state, application_id=event.application_id, accepted=True, hours=tuple(event.hours),
-                           submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
+                           declared=tuple(event.hours), submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
                            reasons=tuple(event.reasons), corrections=0)
         case ApplicationRejected():
-            return replace(state, application_id=event.application_id, accepted=False, hours=(),
+            return replace(state, application_id=event.application_id, accepted=False, hours=(), declared=(),
                            submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
                            reasons=tuple(event.reasons), corrections=0)
         case ApplicationCorrected():
@@ -207,20 +212,36 @@ def submit_application(state: ApplicationDay, *, application_id: str, hours: Seq
 
 
 def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, submitted_at: datetime,
-                 deadline_zone: str) -> list[Event]:
+                 deadline_zone: str, month_plan_kwh: Decimal) -> list[Event]:
     if not state.accepted or state.application_id is None:
         raise Conflict(f"there is no accepted application for {state.day} to correct", reason="no_accepted_application")
-    declared = state.hours[hour] if 0 <= hour < HOURS else Decimal(0)
+    if state.cut is not None:
+        # §7.1.1 a day cut by a restriction has no supply to correct: within ±5% of the declared hour
+        # a correction would otherwise bring volume back into a restricted day
+        raise ValidationFailed(f"the schedule of {state.day} is cut by restriction {state.cut[0]}",
+                               reason="supply_restricted", details={"notice_document": state.cut[0]})
+    declared = state.declared[hour] if 0 <= hour < HOURS else Decimal(0)   # §4.4 ±5% of the declared power
+    current = state.hours[hour] if 0 <= hour < HOURS else Decimal(0)
     refusal = check_correction(day=state.day, hour=hour, declared_kwh=declared, corrected_kwh=corrected_kwh,
                                submitted_at=submitted_at, deadline_zone=deadline_zone)
     if refusal is not None:
         raise ValidationFailed(f"the correction of hour {hour} on {state.day} is refused: {refusal}", reason=refusal,
-                               details={"declared_kwh": str(declared), "corrected_kwh": str(corrected_kwh)})
+                               details={"declared_kwh": str(declared), "current_kwh": str(current),
+                                        "corrected_kwh": str(corrected_kwh)})
     hours = list(state.hours)
     hours[hour] = Decimal(corrected_kwh)
+    total = sum(hours, Decimal(0))
+    # §4.6 the same cap as the application's (decide_application): the plan's share plus the free volume;
+    # a correction that lowers the day is always allowed, even if the cap has fallen since
+    allowed = daily_plan(month_plan_kwh, state.day) + state.free_volume_kwh
+    if total > allowed and total > state.scheduled_kwh:
+        raise ValidationFailed(f"the correction of hour {hour} on {state.day} takes the day to {total} kWh, above "
+                               f"the plan's share and the free volume ({allowed} kWh)",
+                               reason="correction_above_plan_and_free_volume",
+                               details={"allowed_kwh": str(allowed), "day_kwh": str(total)})
     return [ApplicationCorrected(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
-                                 hour=hour, previous_kwh=declared, corrected_kwh=Decimal(corrected_kwh),
-                                 submitted_at=submitted_at, hours=hours, accepted_kwh=sum(hours, Decimal(0)))]
+                                 hour=hour, previous_kwh=current, corrected_kwh=Decimal(corrected_kwh),
+                                 submitted_at=submitted_at, hours=hours, accepted_kwh=total)]
 
 
 def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> list[Event]:
@@ -230,6 +251,18 @@ def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> li
         return []
     return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
                                hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="supply_restricted",
+                               cause_document=notice_document)]
+
+
+def reduce_for_termination(state: ApplicationDay, *, notice_document: str) -> list[Event]:
+    """§7.1.1 / §11.2 no supply is owed from the day a termination or withdrawal takes effect: the day leaves
+    the schedule, by an event like a restriction's cut, so the schedule stays a fold of the day's events.
+    A day already cut by a restriction is cut again under the notice, so a later restoration (which
+    brings back only what its own restriction cut) cannot put it back."""
+    if not state.accepted or state.application_id is None or "contract_terminated" in state.reasons:
+        return []
+    return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                               hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="contract_terminated",
                                cause_document=notice_document)]
 
 

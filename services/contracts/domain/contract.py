@@ -28,7 +28,7 @@ from shared.events.contracts import (
 )
 from shared.events.registry import Event
 
-NOTICE_DAYS = {"termination": 30, "withdrawal": 7}   # §11.2 30 calendar days; §7 repeated breach: 7
+NOTICE_DAYS = {"termination": 30, "withdrawal": 7}   # §7.1.1 unpaid: 30 calendar days; §11.2 repeated breach: 7
 
 
 class ContractStatus(StrEnum):
@@ -175,7 +175,7 @@ def amend(state: Contract, *, kind: str, document_number: str, document_date: da
 
 def notice_termination(state: Contract, *, kind: TerminationKind, document: str, noticed_on: date, source: str,
                        reason: str, effective_on: date | None = None) -> list[Event]:
-    """§11.2 (30 days) or repeated breach (7 days). An earlier notice already running wins."""
+    """§7.1.1 (30 days) or §11.2 repeated breach (7 days). An earlier notice already running wins."""
     _open_for_change(state)
     earliest = noticed_on + timedelta(days=NOTICE_DAYS[kind])
     effective = effective_on or earliest

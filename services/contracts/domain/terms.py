@@ -36,8 +36,12 @@ def check_terms(terms: ContractTerms) -> None:
 
 def _check_party(party: PartyTerms, role: str, *, foreign: bool) -> None:
     where = {"field": role}
-    # foreign counterparties (Russia, Kyrgyzstan, Uzbekistan) have no BIN but a registration number
-    if foreign and party.bin is None:
+    # foreign counterparties (Russia, Kyrgyzstan, Uzbekistan) have no BIN but a registration number: a BIN
+    # given for one is a form filled in wrongly, not a Kazakh party to check as one
+    if foreign and party.bin is not None:
+        raise ValidationFailed(f"the {role} is foreign and has no BIN: give its foreign registration number",
+                               reason="bin_for_foreign_party", details={"field": f"{role}.bin"})
+    if foreign:
         if not party.foreign_registration:
             raise ValidationFailed(f"the {role} is foreign and needs its foreign registration number",
                                    reason="missing_foreign_registration", details=where)
