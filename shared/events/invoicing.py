@@ -278,7 +278,7 @@ class SupplyRestored(Event):
 
 @registry.register
 class TerminationNoticeIssued(Event):
-    """§11.2: unpaid final settlement; the contract may be terminated 30 calendar days after notice."""
+    """§7.1.1: unpaid final settlement; the contract may be terminated 30 calendar days after notice."""
 
     event_type = "invoicing.TerminationNoticeIssued"
     schema_version = 1

@@ -17,7 +17,7 @@ from shared.calendar import WorkingCalendar
 from shared.money import Money
 
 NOTICE_WORKING_DAYS = 3       # §7.1.1: notice 3 working days before a restriction
-TERMINATION_NOTICE_DAYS = 30  # §11.2
+TERMINATION_NOTICE_DAYS = 30  # §7.1.1 (§11.2 is the 7-day withdrawal after repeated breach)
 OVERDUE_DAYS_FOR_TERMINATION = 30
 
 
