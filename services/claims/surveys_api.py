@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, open_stream, start_of
 from services.claims.domain import surveys
+from services.claims.personal_data_export import contracts_of_counterparty
 from services.claims.settings import desk_settings
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.db import in_transaction
@@ -24,6 +25,15 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 # one customer may hold several contracts: it is known by its BIN, else its foreign registration
 CUSTOMER = "coalesce(bin, foreign_registration, name)"
+
+
+async def _opted_out(conn, contract_id: str) -> bool:
+    """An opt-out recorded on any contract of the customer stands for the customer (the refusal is the
+    person's, not the contract's), until withdrawn on that contract."""
+    ids = await contracts_of_counterparty(conn, contract_id)
+    return bool(await conn.scalar(text(
+        "SELECT EXISTS (SELECT 1 FROM consents WHERE contract_id = ANY(:ids) AND purpose = :purpose AND NOT given)"),
+        {"ids": ids, "purpose": surveys.SURVEY_PURPOSE}))
 
 
 class AnswerSurvey(PlainText):
@@ -44,7 +54,8 @@ async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotate
         customer = contract["bin"] or contract["foreign_registration"] or contract["name"]
         events = surveys.answer_survey(survey_id=survey_id, contract_id=command.contract_id, customer=customer,
                                        service_type=contract["service_type"], answered_on=command.answered_on,
-                                       scores=command.scores, comment=command.comment)
+                                       scores=command.scores, comment=command.comment,
+                                       opted_out=await _opted_out(uow.conn, command.contract_id))
         return await open_stream(service, uow, stream_id=f"survey-{survey_id}", contract_id=command.contract_id,
                                  occurred_at=start_of(command.answered_on, contract["deadline_time_zone"]),
                                  events=events, context=context)
@@ -65,8 +76,11 @@ async def satisfaction(_actor: Annotated[Actor, Depends(require(READERS))], serv
              "after": end_of(last, "UTC")})).scalars())
         rows = (await conn.execute(text("SELECT customer, answered_on, scores FROM survey_answers WHERE half = :h"),
                                    {"h": half})).all()
+        opted_out = set((await conn.execute(text(
+            f"SELECT DISTINCT {CUSTOMER} FROM counterparties JOIN consents USING (contract_id)"
+            " WHERE purpose = :purpose AND NOT given"), {"purpose": surveys.SURVEY_PURPOSE})).scalars())
     responses = [surveys.Response(r.customer, r.answered_on, json.loads(r.scores) if isinstance(r.scores, str)
                                   else r.scores) for r in rows]
     report = surveys.satisfaction_report(half=half, customers=customers, responses=responses,
-                                         satisfied_from=desk_settings().survey_satisfied_from)
+                                         satisfied_from=desk_settings().survey_satisfied_from, opted_out=opted_out)
     return {**report.__dict__}

@@ -1,7 +1,8 @@
 """Proves `GET /reports/satisfaction` on real PostgreSQL reproduces the KEGOC 2024 figures from the
 hand-made fixture (4.77 average, 100% coverage, 95% satisfied), counts only system-service customers
 with a contract in force in the half (a customer with two contracts once), lists the customers due,
-and refuses a score of 6 with its reason and nothing stored."""
+refuses a score of 6 with its reason and nothing stored, and neither surveys (422, nothing stored) nor
+lists as due a customer who opted out of surveys."""
 
 from __future__ import annotations
 
@@ -82,3 +83,31 @@ async def test_score_of_6_is_422_and_stores_nothing(desk):
     assert response.json()["reason"] == "score_out_of_range"
     async with desk["claims"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before
+
+
+async def test_a_customer_who_opted_out_is_not_surveyed_nor_due(desk):
+    client = desk.clients["claims"]
+    # a customer of its own, in force in 2024H2, with two contracts: the opt-out is given on the second
+    first = await sign(desk, terms(a_bin(80)))
+    second = await sign(desk, terms(a_bin(80), "technical_dispatch"))
+    customer = a_bin(80)
+    before = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
+    assert customer in before["customers_due"]
+    opted_out = await client.post(f"/personal-data/{second}/consents", headers=auth(), json={
+        "purpose": "satisfaction_surveys", "given": False, "recorded_on": "2024-09-01"})
+    assert opted_out.status_code == 201, opted_out.text
+
+    async with desk["claims"].engine.connect() as conn:
+        stored = await conn.scalar(text("SELECT count(*) FROM event_store"))
+    scores = {name: 5 for name in ("staff_work", "information_accuracy", "responsiveness",
+                                   "system_services_quality", "dispatch_quality")}
+    response = await client.post("/surveys", headers=auth(), json={
+        "contract_id": first, "answered_on": "2024-10-15", "scores": scores})
+    assert (response.status_code, response.json()["reason"]) == (422, "opted_out_of_surveys")
+    async with desk["claims"].engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM event_store")) == stored
+
+    after = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
+    assert customer not in after["customers_due"]
+    # one customer fewer to survey, counted apart
+    assert (after["customers"], after["opted_out"]) == (before["customers"] - 1, before["opted_out"] + 1)

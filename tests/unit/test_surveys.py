@@ -1,7 +1,8 @@
 """Proves the satisfaction-survey rules: the hand-made fixture reproduces the KEGOC 2024 figures (4.77
 average, 100% coverage, 95% satisfied; derivation in tests/fixtures/kegoc_2024_survey.json), the
-threshold is a setting, customers not yet surveyed in the half are due, and scores outside 1–5 or a
-missing criterion are refused with their reason."""
+threshold is a setting, customers not yet surveyed in the half are due, a customer who opted out of
+surveys is neither surveyed nor due nor counted in the coverage, and scores outside 1–5 or a missing
+criterion are refused with their reason."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def test_a_customer_answering_twice_counts_once_by_its_latest_answer():
     report = surveys.satisfaction_report(half="2024H2", customers={"C1"}, responses=[late, early],
                                          satisfied_from=Decimal(4))
     assert (report.surveyed, report.average, report.satisfied_percent) == (1, Decimal("5.00"), Decimal("100.00"))
+
+
+def test_an_opted_out_customer_is_not_surveyed():
+    with pytest.raises(ValidationFailed) as refused:
+        surveys.answer_survey(survey_id="s", contract_id="k", customer="C1", service_type="npg_transmission",
+                              answered_on=date(2024, 9, 1), scores=dict.fromkeys(FIVE, 5), comment="",
+                              opted_out=True)
+    assert refused.value.reason == "opted_out_of_surveys"
+
+
+def test_an_opted_out_customer_is_neither_due_nor_counted_in_the_coverage():
+    # C1 answered, C2 and C3 did not, C3 opted out: due is only C2; coverage 1 of the 2 to survey = 50%
+    report = surveys.satisfaction_report(
+        half="2024H2", customers={"C1", "C2", "C3"}, opted_out={"C3"}, satisfied_from=Decimal(4),
+        responses=[surveys.Response("C1", date(2024, 8, 1), dict.fromkeys(FIVE, 5))])
+    assert (report.customers_due, report.customers, report.opted_out) == (["C2"], 2, 1)
+    assert report.coverage_percent == Decimal("50.00")
 
 
 def answer(scores: dict, service_type: str = "npg_transmission"):
