@@ -23,8 +23,10 @@ from shared.text import PlainText
 router = APIRouter(tags=["surveys"])
 ServiceDep = Annotated[Service, Depends(get_service)]
 
-# one customer may hold several contracts: it is known by its BIN, else its foreign registration
-CUSTOMER = "coalesce(bin, foreign_registration, name)"
+# one customer may hold several contracts: it is known by its BIN, else its foreign registration; a
+# shredded counterparty has neither left, and each of its contracts counts apart (never all shredded
+# customers as one)
+CUSTOMER = "coalesce(bin, foreign_registration, 'contract ' || contract_id)"
 
 
 async def _opted_out(conn, contract_id: str) -> bool:
@@ -51,8 +53,7 @@ async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotate
 
     async def body(uow) -> dict[str, Any]:
         contract = await contract_of(uow.conn, command.contract_id)
-        customer = contract["bin"] or contract["foreign_registration"] or contract["name"]
-        events = surveys.answer_survey(survey_id=survey_id, contract_id=command.contract_id, customer=customer,
+        events = surveys.answer_survey(survey_id=survey_id, contract_id=command.contract_id,
                                        service_type=contract["service_type"], answered_on=command.answered_on,
                                        scores=command.scores, comment=command.comment,
                                        opted_out=await _opted_out(uow.conn, command.contract_id))
@@ -74,8 +75,10 @@ async def satisfaction(_actor: Annotated[Actor, Depends(require(READERS))], serv
             " AND delivery_start < :after AND delivery_end > :first"),
             {"services": sorted(surveys.system_services()), "first": start_of(first, "UTC"),
              "after": end_of(last, "UTC")})).scalars())
-        rows = (await conn.execute(text("SELECT customer, answered_on, scores FROM survey_answers WHERE half = :h"),
-                                   {"h": half})).all()
+        # the answer names only its contract: the customer is the contract's counterparty
+        rows = (await conn.execute(text(
+            f"SELECT {CUSTOMER} AS customer, answered_on, scores FROM survey_answers JOIN counterparties"
+            " USING (contract_id) WHERE half = :h"), {"h": half})).all()
         opted_out = set((await conn.execute(text(
             f"SELECT DISTINCT {CUSTOMER} FROM counterparties JOIN consents USING (contract_id)"
             " WHERE purpose = :purpose AND NOT given"), {"purpose": surveys.SURVEY_PURPOSE})).scalars())

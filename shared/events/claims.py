@@ -164,18 +164,27 @@ class ForceMajeureNotified(Event):
 @registry.register
 class SurveyAnswered(Event):
     """A system-service customer's answer to the half-yearly satisfaction survey (KEGOC standard):
-    five criteria scored 1–5 and free-text suggestions."""
+    five criteria scored 1–5 and free-text suggestions. The customer is the counterparty of `contract_id`
+    (its BIN or foreign registration is known only from the sealed `CounterpartyRecorded`): v1 carried the
+    BIN in clear, which a shredding could not reach."""
 
     event_type = "claims.SurveyAnswered"
-    schema_version = 1
+    schema_version = 2
 
     survey_id: str
     contract_id: str
-    customer: str      # the customer's BIN (or foreign registration): one customer may hold several contracts
     half: str          # "2024H2"
     answered_on: date
     scores: dict[str, int]
     comment: str
+
+
+@registry.upcaster(SurveyAnswered.event_type, 1)
+def upcast_survey_answered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1's `customer` (the BIN in clear) is dropped: the customer is found through the contract. The
+    stored v1 bytes keep it — an append-only store cannot forget what was written in clear."""
+    payload.pop("customer", None)
+    return payload
 
 
 class SealedFields(BaseModel):

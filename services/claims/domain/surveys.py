@@ -54,7 +54,7 @@ def half_of(day: date) -> str:
     return f"{day.year}H{1 if day.month <= 6 else 2}"
 
 
-def answer_survey(*, survey_id: str, contract_id: str, customer: str, service_type: str, answered_on: date,
+def answer_survey(*, survey_id: str, contract_id: str, service_type: str, answered_on: date,
                   scores: dict[str, int], comment: str, opted_out: bool = False) -> list[Event]:
     """`opted_out`: the customer withdrew its consent to `SURVEY_PURPOSE` (94-V: optional processing may
     be refused), so its answer is not taken at all."""
@@ -73,8 +73,8 @@ def answer_survey(*, survey_id: str, contract_id: str, customer: str, service_ty
         if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
             raise ValidationFailed(f"{name} is scored {low}–{high}, not {score!r}", reason="score_out_of_range",
                                    details={"criterion": name, "score": score})
-    return [SurveyAnswered(survey_id=survey_id, contract_id=contract_id, customer=customer,
-                           half=half_of(answered_on), answered_on=answered_on,
+    # no customer identifier in the event: it is the counterparty of the contract, sealed elsewhere
+    return [SurveyAnswered(survey_id=survey_id, contract_id=contract_id, half=half_of(answered_on), answered_on=answered_on,
                            scores={name: scores[name] for name in expected}, comment=comment.strip())]
 
 
