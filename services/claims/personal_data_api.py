@@ -14,6 +14,7 @@ from services.claims import personal_keys
 from services.claims.commands import contract_of, start_of
 from services.claims.domain import export, personal_data
 from services.claims.personal_data_export import contracts_of_counterparty, request_export
+from shared.access_log import read_logged
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
@@ -120,9 +121,12 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
 
 
 @router.get("/personal-data/requests")
-async def list_requests(_actor: Annotated[Actor, Depends(require(READERS))],
+async def list_requests(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
                         service: ServiceDep) -> list[dict[str, Any]]:
-    async with service.engine.connect() as conn:
+    """The requests with their details (the requester's own words): a read of personal data, logged."""
+    async def read(conn) -> list[dict[str, Any]]:
         rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
                 ).mappings().all()
-    return [dict(row) for row in rows]
+        return [dict(row) for row in rows]
+
+    return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])

@@ -291,16 +291,22 @@ class PersonalDataShredded(Event):
     shredded_on: date
 
 
-@registry.register
-class PersonalDataRead(Event):
-    """Someone read personal data through the API (the access log, as events)."""
-
-    event_type = "claims.PersonalDataRead"
-    schema_version = 1
+class PersonalDataAccess(Event):
+    """Someone read personal data through a service's API (the access log, as events): who, by which
+    route (what was read) and the contracts whose data were returned. Each service logs in its own store
+    with its own subclass (`<service>.PersonalDataRead`); the other services skip it by its type."""
 
     contract_ids: list[str]
     actor: str
     route: str
+
+
+@registry.register
+class PersonalDataRead(PersonalDataAccess):
+    """A read of the claims desk's personal data (counterparties, requests, archives, customers due)."""
+
+    event_type = "claims.PersonalDataRead"
+    schema_version = 1
 
 
 @registry.register
