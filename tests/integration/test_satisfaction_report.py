@@ -1,8 +1,9 @@
 """Proves `GET /reports/satisfaction` on real PostgreSQL reproduces the KEGOC 2024 figures from the
 hand-made fixture (4.77 average, 100% coverage, 95% satisfied), counts only system-service customers
 with a contract in force in the half (a customer with two contracts once), lists the customers due,
-refuses a score of 6 with its reason and nothing stored, and neither surveys (422, nothing stored) nor
-lists as due a customer who opted out of surveys."""
+refuses a score of 6 with its reason and nothing stored, neither surveys (422, nothing stored) nor
+lists as due a customer who opted out of surveys, and counts "satisfied" by the threshold set in
+`CLAIMS_SURVEY_SATISFIED_FROM` (inclusive)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from services.claims.settings import desk_settings
 from shared.errors import ValidationFailed
 from shared.identifiers import validate_bin
 from tests.conftest import running_system
@@ -111,3 +113,44 @@ async def test_a_customer_who_opted_out_is_not_surveyed_nor_due(desk):
     assert customer not in after["customers_due"]
     # one customer fewer to survey, counted apart
     assert (after["customers"], after["opted_out"]) == (before["customers"] - 1, before["opted_out"] + 1)
+
+
+async def test_the_satisfaction_threshold_is_the_setting(desk, monkeypatch):
+    client = desk.clients["claims"]
+    # three customers of their own in force in 2025H1 (no other test's contract is: theirs end 2025-01-01)
+    means = {}
+    for n, scores in ((60, [5, 5, 5, 5, 4]), (61, [4, 4, 4, 4, 3]), (62, [5, 5, 5, 5, 5])):
+        contract_id = await sign(desk, terms(a_bin(n), start="2025-01-01", end="2026-01-01"))
+        names = ("staff_work", "information_accuracy", "responsiveness", "system_services_quality",
+                 "dispatch_quality")
+        answered = await client.post("/surveys", headers=auth(), json={
+            "contract_id": contract_id, "answered_on": "2025-03-10", "scores": dict(zip(names, scores, strict=True))})
+        assert answered.status_code == 201, answered.text
+        means[n] = sum(scores)
+    # the customers' means: 24 / 5 = 4.8, 19 / 5 = 3.8, 25 / 5 = 5.0
+    assert means == {60: 24, 61: 19, 62: 25}
+
+    async def satisfied(threshold: str | None) -> tuple[str, str]:
+        # the desk reads its setting from the environment once per process: set it, forget the cached one
+        if threshold is None:
+            monkeypatch.delenv("CLAIMS_SURVEY_SATISFIED_FROM", raising=False)
+        else:
+            monkeypatch.setenv("CLAIMS_SURVEY_SATISFIED_FROM", threshold)
+        desk_settings.cache_clear()
+        try:
+            report = (await client.get("/reports/satisfaction", params={"half": "2025H1"},
+                                       headers=auth("auditor"))).json()
+        finally:
+            monkeypatch.delenv("CLAIMS_SURVEY_SATISFIED_FROM", raising=False)
+            desk_settings.cache_clear()
+        assert report["surveyed"] == 3
+        return report["satisfied_percent"], report["satisfied_from"]
+
+    # default 4: 4.8 and 5.0 reach it, 3.8 does not: 2 of 3 = 66.67%
+    assert await satisfied(None) == ("66.67", "4")
+    # 4.8: the threshold counts inclusively, 4.8 still satisfied: 2 of 3 = 66.67%
+    assert await satisfied("4.8") == ("66.67", "4.8")
+    # 4.9: only 5.0: 1 of 3 = 33.33%
+    assert await satisfied("4.9") == ("33.33", "4.9")
+    # 3.8: all three: 3 of 3 = 100%
+    assert await satisfied("3.8") == ("100.00", "3.8")
