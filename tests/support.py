@@ -139,6 +139,11 @@ def _bin(serial: int) -> str:
         serial += 50_000  # never issued: take a number from another block
 
 
+def unique_bin() -> str:
+    """A valid BIN of its own, so a test's buyer is not the same counterparty as other tests' seed buyers."""
+    return _bin(10_000 + uuid.uuid4().int % 40_000)
+
+
 def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> list[dict[str, Any]]:
     """The KEGOC portfolio as contracts to import: the seed contract's shape with the fixture's service
     types and categories, each a distinct number, buyer and meters, delivering for the whole `year`."""

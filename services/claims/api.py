@@ -1,6 +1,6 @@
 """HTTP queries of the claims desk's counterparties. Their names, identifiers and contacts are personal
 data (law 94-V): every read is logged as a `PersonalDataRead` event with the actor, in the same
-transaction as the read, so no one reads without a trace."""
+transaction as the read, so no one reads without a trace (`shared/access_log.py`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from shared.access_log import read_logged
 from shared.auth import READERS, Actor, require
-from shared.db import in_transaction
 from shared.errors import NotFound
-from shared.events.claims import PersonalDataRead
-from shared.service import Service, command_context, get_service
+from shared.service import Service, get_service
 
 router = APIRouter(tags=["counterparties"])
-ACCESS_LOG_STREAM = "personal-data-access-log"
 
 
 class CounterpartyView(BaseModel):
@@ -33,19 +31,10 @@ class CounterpartyView(BaseModel):
 
 
 async def _read_logged(service: Service, request: Request, actor: Actor, sql: str, params: dict) -> list[dict]:
-    context = command_context(request, actor, service)
+    async def read(conn) -> list[dict]:
+        return [dict(r) for r in (await conn.execute(text(sql), params)).mappings().all()]
 
-    async def body(uow) -> list[dict]:
-        rows = [dict(r) for r in (await uow.conn.execute(text(sql), params)).mappings().all()]
-        if rows:
-            ids = [r["contract_id"] for r in rows]
-            await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
-                                 contract_id=ids[0] if len(ids) == 1 else "*", occurred_at=context.recorded_at,
-                                 events=[PersonalDataRead(contract_ids=ids, actor=actor.name,
-                                                          route=request.url.path)], context=context)
-        return rows
-
-    return await in_transaction(service.engine, body)
+    return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])
 
 
 COLUMNS = "contract_id, contract_number, name, bin, foreign_registration, email, address, registered_at"

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from services.claims import personal_keys
 from services.claims.commands import contract_of, start_of
 from services.claims.domain import export, personal_data
-from services.claims.personal_data_export import request_export
+from services.claims.personal_data_export import contracts_of_counterparty, request_export
+from shared.access_log import read_logged
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
@@ -71,7 +72,8 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
                           service: ServiceDep) -> list[dict[str, Any]]:
     """Access and portability ask every service for its part of the counterparty's data (the archive is
     served once all four are in); correction is recorded with its answer date; deletion is decided at
-    once: refused with the reason and earliest date, or done by deleting the counterparty's key."""
+    once over every contract of the counterparty: refused with the reason and earliest date, or done by
+    deleting the key of each of them."""
     context = command_context(request, actor, service)
     request_id = str(uuid.uuid4())
 
@@ -90,23 +92,41 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
                                                     received_on=command.received_on, details=command.details)]
             return await _record(service, uow, contract, command.received_on, events, context,
                                  stream=export.stream_id(request_id))
-        ended = contract["ended_on"] is not None
+        # the counterparty's personal data are the same in each of its contracts: judged over all of them
+        held = (await uow.conn.execute(text(
+            "SELECT contract_id, ended_on, delivery_end, deadline_time_zone FROM counterparties"
+            " WHERE contract_id = ANY(:ids)"), {"ids": await contracts_of_counterparty(uow.conn, contract_id)})
+        ).mappings().all()
         events = personal_data.request_deletion(
-            request_id=request_id, contract_id=contract_id, received_on=command.received_on,
-            ends_on=contract["ended_on"] if ended else to_zone(contract["delivery_end"], contract["deadline_time_zone"]).date(),
-            ended=ended,
-            details=command.details)
-        if any(isinstance(e, PersonalDataShredded) for e in events):
-            await personal_keys.delete_key(uow.conn, contract_id)
-        return await _record(service, uow, contract, command.received_on, events, context)
+            request_id=request_id, contract_id=contract_id, received_on=command.received_on, details=command.details,
+            contracts=[personal_data.HeldContract(
+                contract_id=row["contract_id"], ended=row["ended_on"] is not None,
+                ends_on=row["ended_on"] or to_zone(row["delivery_end"], row["deadline_time_zone"]).date())
+                for row in held])
+        shredded = [e for e in events if isinstance(e, PersonalDataShredded)]
+        for event in shredded:
+            await personal_keys.delete_key(uow.conn, event.contract_id)
+        own = [e for e in events if not isinstance(e, PersonalDataShredded) or e.contract_id == contract_id]
+        recorded = await _record(service, uow, contract, command.received_on, own, context)
+        # another contract's shredding goes in that contract's own stream (an event names the contract of
+        # its envelope); all in this one transaction
+        rows = {row["contract_id"]: dict(row) for row in held}
+        for event in shredded:
+            if event.contract_id != contract_id:
+                recorded += await _record(service, uow, rows[event.contract_id], command.received_on, [event],
+                                          context)
+        return recorded
 
     return await in_transaction(service.engine, body)
 
 
 @router.get("/personal-data/requests")
-async def list_requests(_actor: Annotated[Actor, Depends(require(READERS))],
+async def list_requests(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
                         service: ServiceDep) -> list[dict[str, Any]]:
-    async with service.engine.connect() as conn:
+    """The requests with their details (the requester's own words): a read of personal data, logged."""
+    async def read(conn) -> list[dict[str, Any]]:
         rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
                 ).mappings().all()
-    return [dict(row) for row in rows]
+        return [dict(row) for row in rows]
+
+    return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])

@@ -14,15 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.claims import personal_keys
-from services.claims.api import ACCESS_LOG_STREAM
 from services.claims.commands import contract_of, on_stream
 from services.claims.domain import export
+from shared.access_log import log_read
 from shared.auth import READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events import contracts, invoicing, metering
-from shared.events.claims import PersonalDataPart, PersonalDataRead, SealedFields
+from shared.events.claims import PersonalDataPart, SealedFields
 from shared.personal_data import part_of
 from shared.service import Service, command_context, get_service
 
@@ -126,10 +126,8 @@ async def get_archive(request_id: str, request: Request, actor: Annotated[Actor,
                                             " WHERE request_id = :id"), {"id": request_id})).all()
         parts = {who: personal_keys.unseal(key, state.contract_id, SealedFields(nonce=nonce, ciphertext=cipher))
                  for who, nonce, cipher in rows}
-        await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
-                             contract_id=state.contract_id, occurred_at=context.recorded_at,
-                             events=[PersonalDataRead(contract_ids=list(state.contract_ids), actor=actor.name,
-                                                      route=request.url.path)], context=context)
+        await log_read(service, uow, request=request, actor=actor, contract_ids=list(state.contract_ids),
+                       context=context)
         return export.archive(state, parts)
 
     data = await in_transaction(service.engine, body)

@@ -203,10 +203,10 @@ async def on_force_majeure(conn: AsyncConnection, event: ForceMajeureNotified, s
 async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
-            INSERT INTO survey_answers (survey_id, contract_id, customer, half, answered_on, scores, comment)
-            VALUES (:id, :contract, :customer, :half, :on, :scores, :comment)
+            INSERT INTO survey_answers (survey_id, contract_id, half, answered_on, scores, comment)
+            VALUES (:id, :contract, :half, :on, :scores, :comment)
         """),
-        {"id": event.survey_id, "contract": event.contract_id, "customer": event.customer, "half": event.half,
+        {"id": event.survey_id, "contract": event.contract_id, "half": event.half,
          "on": event.answered_on, "scores": json.dumps(event.scores), "comment": event.comment},
     )
 

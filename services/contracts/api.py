@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from services.contracts.domain import contract as domain
+from shared.access_log import read_logged
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.cache import BoundedCache
 from shared.calendar import zone
@@ -112,34 +113,46 @@ async def load_contract(service: Service, conn, contract_id: str) -> domain.Cont
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)
-async def get_contract(contract_id: str, _actor: Annotated[Actor, Depends(require(READERS))],
+async def get_contract(contract_id: str, request: Request, actor: Annotated[Actor, Depends(require(READERS))],
                        service: Annotated[Service, Depends(get_service)],
                        on: Annotated[date | None, Query(description="the day the lifecycle is judged on; "
                                                                    "today in Astana when absent")] = None
                        ) -> ContractView:
-    view = await _view(service, contract_id)
+    """The terms name the buyer, its identifiers and contacts: the read is logged (`shared/access_log.py`)."""
     day = on or service.clock.now().astimezone(zone("Asia/Almaty")).date()
-    async with service.engine.connect() as conn:
+
+    async def read(conn) -> ContractView:
+        view = await _view_on(conn, contract_id)
         state = await load_contract(service, conn, contract_id)
-    return view.model_copy(update={"lifecycle": domain.lifecycle(state, day).value, "lifecycle_on": day})
+        return view.model_copy(update={"lifecycle": domain.lifecycle(state, day).value, "lifecycle_on": day})
+
+    return await read_logged(service, request, actor, read, lambda view: [view.contract_id])
 
 
 @router.get("/contracts", response_model=list[ContractView])
-async def list_contracts(_actor: Annotated[Actor, Depends(require(READERS))],
+async def list_contracts(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
                          service: Annotated[Service, Depends(get_service)],
                          number: Annotated[str | None, Query(max_length=100)] = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ContractView]:
-    async with service.engine.connect() as conn:
+    """Each contract with its terms: the read is logged with the contracts returned."""
+    async def read(conn) -> list[ContractView]:
         rows = (await conn.execute(
             text("SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n) ORDER BY number LIMIT :l"),
             {"n": number, "l": limit})).mappings().all()
-    return [ContractView(**_row(r)) for r in rows]
+        return [ContractView(**_row(r)) for r in rows]
+
+    return await read_logged(service, request, actor, read, lambda views: [v.contract_id for v in views])
 
 
 async def _view(service: Service, contract_id: str) -> ContractView:
+    """The view a command answers with (the operator's own write, not logged as a read)."""
     async with service.engine.connect() as conn:
-        row = (await conn.execute(text("SELECT * FROM contracts WHERE contract_id = :id"),
-                                  {"id": contract_id})).mappings().first()
+        return await _view_on(conn, contract_id)
+
+
+async def _view_on(conn, contract_id: str) -> ContractView:
+    row = (await conn.execute(text("SELECT * FROM contracts WHERE contract_id = :id"),
+                              {"id": contract_id})).mappings().first()
     if row is None:
         raise NotFound(f"contract {contract_id} is not registered", reason="contract_not_found")
     return ContractView(**_row(row))

@@ -22,6 +22,7 @@ from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
 from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
 from services.invoicing.payments import PaymentCommand, desk_of
+from shared.access_log import read_logged
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -54,10 +55,15 @@ class AccountView(BaseModel):
 
 
 @router.get("/accounts/{contract_id}", response_model=AccountView)
-async def get_account(contract_id: str, _actor: Reader, service: ServiceDep) -> AccountView:
-    async with service.engine.connect() as conn:
-        row = (await conn.execute(text("SELECT * FROM accounts WHERE contract_id = :id"),
-                                  {"id": contract_id})).mappings().first()
+async def get_account(contract_id: str, request: Request, actor: Reader, service: ServiceDep) -> AccountView:
+    """The buyer's name and the contract's terms: the read is logged (`shared/access_log.py`)."""
+    return await read_logged(service, request, actor, lambda conn: _account(conn, contract_id),
+                             lambda view: [view.contract_id])
+
+
+async def _account(conn, contract_id: str) -> AccountView:
+    row = (await conn.execute(text("SELECT * FROM accounts WHERE contract_id = :id"),
+                              {"id": contract_id})).mappings().first()
     if row is None:
         raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
     currency = row["currency"]
@@ -231,25 +237,32 @@ class Statement(BaseModel):
 
 
 @router.get("/accounts/{contract_id}/statement", response_model=Statement)
-async def statement(contract_id: str, _actor: Reader, service: ServiceDep,
+async def statement(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                     date_from: Annotated[date | None, Query(alias="from")] = None,
                     date_to: Annotated[date | None, Query(alias="to")] = None,
                     as_of: date | None = None, known_at: datetime | None = None) -> Statement:
     """Charges, payments, allocations, penalties with running balance (+ owed, − in credit).
 
     `as_of`: the position on a past business date; `known_at`: what the ledger had recorded by then.
+    The buyer's financial data and its payers' details: the read is logged.
     """
+    return await read_logged(service, request, actor, lambda conn: _statement(
+        conn, contract_id, date_from=date_from, date_to=date_to, as_of=as_of, known_at=known_at),
+        lambda _statement: [contract_id])
+
+
+async def _statement(conn, contract_id: str, *, date_from: date | None = None, date_to: date | None = None,
+                     as_of: date | None = None, known_at: datetime | None = None) -> Statement:
     until = min(d for d in (date_to, as_of) if d) if (date_to or as_of) else None
-    async with service.engine.connect() as conn:
-        currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"), {"c": contract_id})
-        if currency is None:
-            raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
-        rows = (await conn.execute(text("""
-            SELECT * FROM statement_lines
-            WHERE contract_id = :c AND (CAST(:until AS date) IS NULL OR business_date <= :until)
-              AND (CAST(:known AS timestamptz) IS NULL OR recorded_at <= :known)
-            ORDER BY business_date, position
-        """), {"c": contract_id, "until": until, "known": known_at})).mappings().all()
+    currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if currency is None:
+        raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+    rows = (await conn.execute(text("""
+        SELECT * FROM statement_lines
+        WHERE contract_id = :c AND (CAST(:until AS date) IS NULL OR business_date <= :until)
+          AND (CAST(:known AS timestamptz) IS NULL OR recorded_at <= :known)
+        ORDER BY business_date, position
+    """), {"c": contract_id, "until": until, "known": known_at})).mappings().all()
     balance = Money.zero(currency)
     opening = balance
     lines = []
@@ -397,25 +410,30 @@ async def aging(_actor: Reader, service: ServiceDep, as_of: date,
 
 @router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-async def reconciliation_pdf(contract_id: str, _actor: Reader, service: ServiceDep,
+async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                              month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> Response:
-    act = await reconciliation(contract_id, _actor, service, month=month)
+    act = await reconciliation(contract_id, request, actor, service, month=month)
     number = act["contract_number"].replace("/", "-")
     return Response(render_reconciliation(act), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="reconciliation-{number}-{month}.pdf"'})
 
 
 @router.get("/accounts/{contract_id}/reconciliation")
-async def reconciliation(contract_id: str, _actor: Reader, service: ServiceDep,
+async def reconciliation(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                          month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> dict[str, Any]:
-    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance."""
+    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance.
+    It names the buyer: the read is logged (once, the PDF included)."""
+    return await read_logged(service, request, actor, lambda conn: _reconciliation(conn, contract_id, month),
+                             lambda _act: [contract_id])
+
+
+async def _reconciliation(conn, contract_id: str, month: str) -> dict[str, Any]:
     first, last = acc.period_bounds(month)
-    whole = await statement(contract_id, _actor, service, date_from=first, date_to=last)
+    whole = await _statement(conn, contract_id, date_from=first, date_to=last)
     money = [line for line in whole.lines if not line.amount.is_zero]
     charged = sum((line.amount for line in money if line.amount.is_positive), Money.zero(whole.closing_balance.currency))
     paid = sum((-line.amount for line in money if line.amount.is_negative), Money.zero(whole.closing_balance.currency))
-    async with service.engine.connect() as conn:
-        terms = await conn.scalar(text("SELECT terms FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    terms = await conn.scalar(text("SELECT terms FROM accounts WHERE contract_id = :c"), {"c": contract_id})
     return {"contract_id": contract_id, "contract_number": terms["number"], "month": month,
             "seller": terms["seller"]["name"], "buyer": terms["buyer"]["name"],
             "opening_balance": whole.opening_balance.to_json(), "charged": charged.to_json(),

@@ -164,18 +164,27 @@ class ForceMajeureNotified(Event):
 @registry.register
 class SurveyAnswered(Event):
     """A system-service customer's answer to the half-yearly satisfaction survey (KEGOC standard):
-    five criteria scored 1–5 and free-text suggestions."""
+    five criteria scored 1–5 and free-text suggestions. The customer is the counterparty of `contract_id`
+    (its BIN or foreign registration is known only from the sealed `CounterpartyRecorded`): v1 carried the
+    BIN in clear, which a shredding could not reach."""
 
     event_type = "claims.SurveyAnswered"
-    schema_version = 1
+    schema_version = 2
 
     survey_id: str
     contract_id: str
-    customer: str      # the customer's BIN (or foreign registration): one customer may hold several contracts
     half: str          # "2024H2"
     answered_on: date
     scores: dict[str, int]
     comment: str
+
+
+@registry.upcaster(SurveyAnswered.event_type, 1)
+def upcast_survey_answered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1's `customer` (the BIN in clear) is dropped: the customer is found through the contract. The
+    stored v1 bytes keep it — an append-only store cannot forget what was written in clear."""
+    payload.pop("customer", None)
+    return payload
 
 
 class SealedFields(BaseModel):
@@ -282,16 +291,22 @@ class PersonalDataShredded(Event):
     shredded_on: date
 
 
-@registry.register
-class PersonalDataRead(Event):
-    """Someone read personal data through the API (the access log, as events)."""
-
-    event_type = "claims.PersonalDataRead"
-    schema_version = 1
+class PersonalDataAccess(Event):
+    """Someone read personal data through a service's API (the access log, as events): who, by which
+    route (what was read) and the contracts whose data were returned. Each service logs in its own store
+    with its own subclass (`<service>.PersonalDataRead`); the other services skip it by its type."""
 
     contract_ids: list[str]
     actor: str
     route: str
+
+
+@registry.register
+class PersonalDataRead(PersonalDataAccess):
+    """A read of the claims desk's personal data (counterparties, requests, archives, customers due)."""
+
+    event_type = "claims.PersonalDataRead"
+    schema_version = 1
 
 
 @registry.register

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from shared.events.claims import PersonalDataPart
+from shared.events.claims import PersonalDataAccess, PersonalDataPart
 from shared.events.registry import Event, registry
 from shared.text import PlainText
 
@@ -326,4 +326,12 @@ class PersonalDataExported(PersonalDataPart):
     """What the contracts service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 
     event_type = "contracts.PersonalDataExported"
+    schema_version = 1
+
+
+@registry.register
+class PersonalDataRead(PersonalDataAccess):
+    """A read through the API of a contract's terms, the buyer's name, identifiers and contacts among them (law 94-V access log)."""
+
+    event_type = "contracts.PersonalDataRead"
     schema_version = 1

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.claims import PersonalDataPart
+from shared.events.claims import PersonalDataAccess, PersonalDataPart
 from shared.events.contracts import ContractTerms
 from shared.events.registry import Event, registry
 from shared.money import Money
@@ -372,4 +372,12 @@ class PersonalDataExported(PersonalDataPart):
     """What the invoicing service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 
     event_type = "invoicing.PersonalDataExported"
+    schema_version = 1
+
+
+@registry.register
+class PersonalDataRead(PersonalDataAccess):
+    """A read through the API of an account, its statement or reconciliation act, with the buyer's name (law 94-V access log)."""
+
+    event_type = "invoicing.PersonalDataRead"
     schema_version = 1

@@ -108,6 +108,31 @@ async def test_open_claims_are_ordered_by_deadline_and_day_close_is_idempotent(d
     assert (await client.get(f"/claims/{middle['claim_id']}", headers=auth())).json()["status"] == "referred_to_court"
 
 
+@pytest.mark.parametrize(("received_at", "day_14", "day_15", "day_16"), [
+    # 06:00 UTC on Jan 31 = 12:00 in Astana (UTC+6): received Jan 31, day 15 = Feb 15 (across the month end)
+    ("2024-01-31T06:00:00Z", "2024-02-14", "2024-02-15", "2024-02-16"),
+    # 18:30 UTC on Feb 29 = 23:30 at UTC+5 (Astana from 2024-03-01 00:00 local): received Feb 29,
+    # day 15 = Feb 29 + 15 = Mar 15 (at a fixed UTC+6 it would be Mar 1 and Mar 16)
+    ("2024-02-29T18:30:00Z", "2024-03-14", "2024-03-15", "2024-03-16"),
+])
+async def test_deadline_edges_over_http(desk, received_at, day_14, day_15, day_16):
+    contract_id = await sign(desk)
+    client = desk.clients["claims"]
+    answered, unanswered, late = [await register(desk, contract_id, received_at=received_at) for _ in range(3)]
+    assert answered["answer_due"] == day_15
+    on_day_15 = await client.post(f"/claims/{answered['claim_id']}/reject", headers=auth(),
+                                  json={"answered_on": day_15, "reasons": ["the invoice is right"]})
+    assert on_day_15.status_code == 201 and on_day_15.json()[0]["answered_in_time"] is True
+    on_day_16 = await client.post(f"/claims/{late['claim_id']}/reject", headers=auth(),
+                                  json={"answered_on": day_16, "reasons": ["the invoice is right"]})
+    assert on_day_16.status_code == 201 and on_day_16.json()[0]["answered_in_time"] is False
+    # closing day 14 leaves the unanswered claim in time; closing day 15, its last day, makes it overdue
+    closed = await client.post("/day-close", json={"day": day_14}, headers=auth())
+    assert unanswered["claim_id"] not in closed.json()["overdue"]
+    closed = await client.post("/day-close", json={"day": day_15}, headers=auth())
+    assert unanswered["claim_id"] in closed.json()["overdue"]
+
+
 async def test_read_models_rebuild_to_the_same_digest(desk):
     service = desk["claims"]
     async with service.engine.begin() as conn:

@@ -1,10 +1,12 @@
 """Proves personal-data rights on real PostgreSQL: reads of a counterparty are logged as events with the
 actor; consent to perform an open contract cannot be withdrawn (422, nothing stored) while an optional
-purpose can; deletion is refused with the reason and the earliest date while the contract is open and
-within 5 years after it ends, then done by deleting the counterparty's key — after which its sealed
-fields are unreadable, the read models say so even after a rebuild, the hash chain still verifies and
-the claims' amounts still sum; access and correction requests still unanswered are overdue at the day
-close of their last day, once."""
+purpose can; deletion is refused with the reason and the earliest date while any contract of the same
+buyer is open and within 5 years after the last ends, then done by deleting the key of each of them —
+after which their sealed fields are unreadable, the read models say so even after a rebuild, the
+buyer's BIN is in no event body or read model of claims (survey answers included) while the
+satisfaction report still counts its answer, the hash chain still verifies and the claims' amounts
+still sum; access and correction requests still unanswered are overdue at the day close of their last
+day, once."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from shared.events.contracts import ContractSettled
 from shared.eventstore import verify_chain
 from tests.conftest import running_system
 from tests.integration.test_claims_api import claim_body, sign
-from tests.support import auth
+from tests.support import auth, portfolio_contracts, seed_contract, unique, unique_bin
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +69,34 @@ async def request(desk, contract_id: str, received_on: str, kind: str = "deletio
     return response.json()
 
 
+def own_buyer(bin_: str, terms: dict | None = None) -> dict:
+    """Terms (the seed's by default) whose buyer has a BIN of its own: deletion is judged over every
+    contract of a BIN, and the other tests' seed contracts share one."""
+    terms = terms or seed_contract(unique("N"))
+    terms["buyer"]["bin"] = bin_
+    return terms
+
+
 async def test_consent_and_deletion_then_shredding_keeps_chain_and_amounts(desk):
     client = desk.clients["claims"]
-    contract_id = await sign(desk)  # the seed: delivery term ends 2023-01-01 00:00 (UTC+1)
+    buyer = unique_bin()
+    terms = own_buyer(buyer)  # the seed: delivery term ends 2023-01-01 00:00 (UTC+1)
+    terms["service_type"] = "npg_transmission"  # a system service: its customer is surveyed
+    contract_id = await sign(desk, terms)
     for amount in ("1000.00", "234.56"):
         filed = await client.post("/claims", headers=auth(), json=claim_body(
             contract_id, disputed_amount={"amount": amount, "currency": "KZT"}))
         assert filed.status_code == 201
+    # staff work 5, the other four 4: the customer's score is 21 / 5 = 4.20, satisfied at the default 4
+    answered = await client.post("/surveys", headers=auth(), json={
+        "contract_id": contract_id, "answered_on": "2022-10-15", "comment": "",
+        "scores": {"staff_work": 5, "information_accuracy": 4, "responsiveness": 4, "system_services_quality": 4,
+                   "dispatch_quality": 4}})
+    assert answered.status_code == 201, answered.text
+    assert buyer.encode() not in b"".join(body for body, _ in await events_of(desk, contract_id))
+    report = (await client.get("/reports/satisfaction", params={"half": "2022H2"}, headers=auth("auditor"))).json()
+    # the other tests' seed contracts sell electricity: this is the half's only surveyed customer
+    assert (report["surveyed"], report["average"], report["satisfied_percent"]) == (1, "4.20", "100.00")
 
     async with desk["claims"].engine.connect() as conn:
         before = await conn.scalar(text("SELECT count(*) FROM event_store"))
@@ -113,6 +136,48 @@ async def test_consent_and_deletion_then_shredding_keeps_chain_and_amounts(desk)
     assert sum(amounts, Decimal(0)) == Decimal("1234.56")
     view = (await client.get(f"/counterparties/{contract_id}", headers=auth("auditor"))).json()
     assert (view["name"], view["bin"], view["address"]) == ("[shredded]", None, "[shredded]")
+
+    # the BIN is nowhere readable in claims: not in any stored event body, not in any read model
+    async with service.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM event_store WHERE position(:bin IN convert_from(body,"
+                                      " 'UTF8')) > 0"), {"bin": buyer}) == 0
+        for table in service.projector.tables:
+            assert await conn.scalar(text(f"SELECT count(*) FROM {table} t WHERE t::text LIKE :bin"),
+                                     {"bin": f"%{buyer}%"}) == 0, table
+    # the report still works from the events: the same answer, its customer no longer named
+    after = (await client.get("/reports/satisfaction", params={"half": "2022H2"}, headers=auth("auditor"))).json()
+    assert (after["surveyed"], after["average"], after["satisfied_percent"]) == (1, "4.20", "100.00")
+
+
+async def test_deletion_is_refused_while_another_contract_of_the_buyer_is_open(desk):
+    client, buyer = desk.clients["claims"], unique_bin()
+    # the seed contract, delivered in 2022, settled 2023-03-31: its own retention ended 2028-03-31
+    ended = await sign(desk, own_buyer(buyer))
+    await settle(desk, ended, date(2023, 3, 31))
+    # the same buyer's 2024 contract (term ends 2025-01-01 00:00 Astana time), not ended: open, and its
+    # earliest date is 2025-01-01 + 5 years = 2030-01-01
+    terms = portfolio_contracts()[0]["terms"]
+    terms["number"] = unique("N")
+    still_open = await sign(desk, own_buyer(buyer, terms))
+    # asked on 2029-01-10 about the ended one, after its own retention: refused for the open one
+    refused = (await request(desk, ended, "2029-01-10"))[1]
+    assert (refused["contract_id"], refused["reason"], refused["earliest_on"]) == (ended, "contract_open", "2030-01-01")
+    async with desk["claims"].engine.connect() as conn:
+        assert await personal_keys.key_of(conn, ended) is not None
+        assert await personal_keys.key_of(conn, still_open) is not None
+
+    # the open one settled 2025-02-28: both retained until the later end + 5 years = 2030-02-28
+    await settle(desk, still_open, date(2025, 2, 28))
+    refused = (await request(desk, ended, "2030-02-27"))[1]
+    assert (refused["reason"], refused["earliest_on"]) == ("retention_period", "2030-02-28")
+    [_, *shredded] = await request(desk, ended, "2030-02-28")
+    assert sorted(e["contract_id"] for e in shredded) == sorted([ended, still_open])
+    async with desk["claims"].engine.connect() as conn:
+        assert await personal_keys.key_of(conn, ended) is None and await personal_keys.key_of(conn, still_open) is None
+        assert (await verify_chain(conn)).ok
+    for contract_id in (ended, still_open):
+        view = (await client.get(f"/counterparties/{contract_id}", headers=auth("auditor"))).json()
+        assert (view["name"], view["bin"]) == ("[shredded]", None)
 
 
 async def test_a_key_opens_only_its_own_counterparty(desk):

@@ -1,7 +1,9 @@
 """Proves `GET /reports/satisfaction` on real PostgreSQL reproduces the KEGOC 2024 figures from the
 hand-made fixture (4.77 average, 100% coverage, 95% satisfied), counts only system-service customers
 with a contract in force in the half (a customer with two contracts once), lists the customers due,
-and refuses a score of 6 with its reason and nothing stored."""
+refuses a score of 6 with its reason and nothing stored, neither surveys (422, nothing stored) nor
+lists as due a customer who opted out of surveys, and counts "satisfied" by the threshold set in
+`CLAIMS_SURVEY_SATISFIED_FROM` (inclusive)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from services.claims.settings import desk_settings
 from shared.errors import ValidationFailed
 from shared.identifiers import validate_bin
 from tests.conftest import running_system
@@ -82,3 +85,72 @@ async def test_score_of_6_is_422_and_stores_nothing(desk):
     assert response.json()["reason"] == "score_out_of_range"
     async with desk["claims"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before
+
+
+async def test_a_customer_who_opted_out_is_not_surveyed_nor_due(desk):
+    client = desk.clients["claims"]
+    # a customer of its own, in force in 2024H2, with two contracts: the opt-out is given on the second
+    first = await sign(desk, terms(a_bin(80)))
+    second = await sign(desk, terms(a_bin(80), "technical_dispatch"))
+    customer = a_bin(80)
+    before = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
+    assert customer in before["customers_due"]
+    opted_out = await client.post(f"/personal-data/{second}/consents", headers=auth(), json={
+        "purpose": "satisfaction_surveys", "given": False, "recorded_on": "2024-09-01"})
+    assert opted_out.status_code == 201, opted_out.text
+
+    async with desk["claims"].engine.connect() as conn:
+        stored = await conn.scalar(text("SELECT count(*) FROM event_store"))
+    scores = {name: 5 for name in ("staff_work", "information_accuracy", "responsiveness",
+                                   "system_services_quality", "dispatch_quality")}
+    response = await client.post("/surveys", headers=auth(), json={
+        "contract_id": first, "answered_on": "2024-10-15", "scores": scores})
+    assert (response.status_code, response.json()["reason"]) == (422, "opted_out_of_surveys")
+    async with desk["claims"].engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM event_store")) == stored
+
+    after = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
+    assert customer not in after["customers_due"]
+    # one customer fewer to survey, counted apart
+    assert (after["customers"], after["opted_out"]) == (before["customers"] - 1, before["opted_out"] + 1)
+
+
+async def test_the_satisfaction_threshold_is_the_setting(desk, monkeypatch):
+    client = desk.clients["claims"]
+    # three customers of their own in force in 2025H1 (no other test's contract is: theirs end 2025-01-01)
+    means = {}
+    for n, scores in ((60, [5, 5, 5, 5, 4]), (61, [4, 4, 4, 4, 3]), (62, [5, 5, 5, 5, 5])):
+        contract_id = await sign(desk, terms(a_bin(n), start="2025-01-01", end="2026-01-01"))
+        names = ("staff_work", "information_accuracy", "responsiveness", "system_services_quality",
+                 "dispatch_quality")
+        answered = await client.post("/surveys", headers=auth(), json={
+            "contract_id": contract_id, "answered_on": "2025-03-10", "scores": dict(zip(names, scores, strict=True))})
+        assert answered.status_code == 201, answered.text
+        means[n] = sum(scores)
+    # the customers' means: 24 / 5 = 4.8, 19 / 5 = 3.8, 25 / 5 = 5.0
+    assert means == {60: 24, 61: 19, 62: 25}
+
+    async def satisfied(threshold: str | None) -> tuple[str, str]:
+        # the desk reads its setting from the environment once per process: set it, forget the cached one
+        if threshold is None:
+            monkeypatch.delenv("CLAIMS_SURVEY_SATISFIED_FROM", raising=False)
+        else:
+            monkeypatch.setenv("CLAIMS_SURVEY_SATISFIED_FROM", threshold)
+        desk_settings.cache_clear()
+        try:
+            report = (await client.get("/reports/satisfaction", params={"half": "2025H1"},
+                                       headers=auth("auditor"))).json()
+        finally:
+            monkeypatch.delenv("CLAIMS_SURVEY_SATISFIED_FROM", raising=False)
+            desk_settings.cache_clear()
+        assert report["surveyed"] == 3
+        return report["satisfied_percent"], report["satisfied_from"]
+
+    # default 4: 4.8 and 5.0 reach it, 3.8 does not: 2 of 3 = 66.67%
+    assert await satisfied(None) == ("66.67", "4")
+    # 4.8: the threshold counts inclusively, 4.8 still satisfied: 2 of 3 = 66.67%
+    assert await satisfied("4.8") == ("66.67", "4.8")
+    # 4.9: only 5.0: 1 of 3 = 33.33%
+    assert await satisfied("4.9") == ("33.33", "4.9")
+    # 3.8: all three: 3 of 3 = 100%
+    assert await satisfied("3.8") == ("100.00", "3.8")

@@ -91,6 +91,37 @@ def test_an_answered_claim_never_becomes_overdue():
     assert claims.close_day(answered, day=date(2024, 7, 1)) == []
 
 
+def _in_time_on_day_15_late_on_day_16_overdue_after_day_15(state, day_14, day_15, day_16):
+    """The June test's edges for another claim: `day_15` is the last day (receipt + 15), an answer on it is
+    in time and one on the next day late; closing day 14 emits nothing, closing day 15 emits overdue."""
+    assert state.answer_due == day_15
+    assert claims.reject_claim(state, answered_on=day_15, reasons=["right"])[0].answered_in_time is True
+    assert claims.reject_claim(state, answered_on=day_16, reasons=["right"])[0].answered_in_time is False
+    assert claims.close_day(state, day=day_14) == []
+    [overdue] = claims.close_day(state, day=day_15)
+    assert isinstance(overdue, ClaimOverdue) and overdue.closed_day == day_15
+
+
+def test_deadline_edges_across_a_month_end():
+    # received 2024-01-31 06:00 UTC = 12:00 on Jan 31 in Astana (UTC+6 in January); Jan 31 + 15 days
+    # = Jan 31 + 1 (Feb 1) + 14 = Feb 15 is day 15; day 14 is Feb 14, day 16 Feb 16
+    _in_time_on_day_15_late_on_day_16_overdue_after_day_15(
+        claim(utc("2024-01-31T06:00")), date(2024, 2, 14), date(2024, 2, 15), date(2024, 2, 16))
+
+
+def test_deadline_edges_across_the_2024_zone_change():
+    # Astana moved from UTC+6 to UTC+5 at 2024-03-01 00:00 local (= 2024-02-29 18:00 UTC). 18:30 UTC on
+    # Feb 29 is 23:30 on Feb 29 at UTC+5 (a fixed UTC+6 would make it 00:30 on Mar 1): received Feb 29,
+    # day 15 = Feb 29 + 15 = Mar 15 (2024 is leap: Feb 29 + 1 = Mar 1, + 14 = Mar 15); day 14 Mar 14,
+    # day 16 Mar 16. A fixed UTC+6 would put the last day at Mar 16 and make the day-16 answer in time.
+    _in_time_on_day_15_late_on_day_16_overdue_after_day_15(
+        claim(utc("2024-02-29T18:30")), date(2024, 3, 14), date(2024, 3, 15), date(2024, 3, 16))
+    # received 2024-02-20 04:00 UTC = 10:00 on Feb 20 at UTC+6; its 15 days run across the change:
+    # Feb 20 + 9 = Feb 29, + 6 = Mar 6 is day 15 (calendar days: the hour repeated at the change does not count)
+    _in_time_on_day_15_late_on_day_16_overdue_after_day_15(
+        claim(utc("2024-02-20T04:00")), date(2024, 3, 5), date(2024, 3, 6), date(2024, 3, 7))
+
+
 # ---- answers ------------------------------------------------------------------------------------
 def test_full_acceptance_grants_all_that_was_disputed_to_the_owner_of_the_document():
     [accepted] = claims.accept_claim(claim(utc("2024-06-03T10:00")), answered_on=date(2024, 6, 5))

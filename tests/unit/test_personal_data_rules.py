@@ -1,5 +1,6 @@
-"""Proves the pure personal-data rules (law 94-V, KEGOC policy): a contract not yet ended is open and
-deletion is refused with the earliest date counted from its term; after it ends, refused until 5 years
+"""Proves the pure personal-data rules (law 94-V, KEGOC policy): deletion is judged over every contract of
+the counterparty (refused while any is open, earliest the latest end + 5 years, then all are shredded); a
+contract not yet ended is open and deletion is refused with the earliest date counted from its term; after it ends, refused until 5 years
 later (Feb 29 clamps to Feb 28) and done from that day; consent to perform an open contract cannot be
 withdrawn, optional purposes can; a request is answered by the reference term."""
 
@@ -16,7 +17,27 @@ from shared.events.claims import PersonalDataDeletionRefused, PersonalDataShredd
 
 def deletion(received_on: date, ends_on: date, ended: bool):
     return personal_data.request_deletion(request_id="r", contract_id="k", received_on=received_on,
-                                          ends_on=ends_on, ended=ended)[1]
+                                          contracts=[personal_data.HeldContract("k", ends_on, ended)])[1]
+
+
+def test_deletion_is_judged_over_every_contract_of_the_counterparty():
+    # "k" ended 2010-06-30: its own retention ended 2015-06-30, long before the request;
+    # "k2" (same BIN) is open, its term ending 2026-12-31: earliest 2026-12-31 + 5 years = 2031-12-31
+    ended_long_ago = personal_data.HeldContract("k", date(2010, 6, 30), ended=True)
+    still_open = personal_data.HeldContract("k2", date(2026, 12, 31), ended=False)
+    [_, refused] = personal_data.request_deletion(request_id="r", contract_id="k", received_on=date(2025, 1, 10),
+                                                  contracts=[ended_long_ago, still_open])
+    assert isinstance(refused, PersonalDataDeletionRefused)
+    assert (refused.contract_id, refused.reason, refused.earliest_on) == ("k", "contract_open", date(2031, 12, 31))
+    # both ended: the later end (2027-03-31) rules: retained until 2032-03-31, then both are shredded
+    both = [ended_long_ago, personal_data.HeldContract("k2", date(2027, 3, 31), ended=True)]
+    [_, retained] = personal_data.request_deletion(request_id="r", contract_id="k", received_on=date(2032, 3, 30),
+                                                   contracts=both)
+    assert (retained.reason, retained.earliest_on) == ("retention_period", date(2032, 3, 31))
+    [_, *shredded] = personal_data.request_deletion(request_id="r", contract_id="k2", received_on=date(2032, 3, 31),
+                                                    contracts=both)
+    # the requesting contract first, then the other
+    assert [(type(e), e.contract_id) for e in shredded] == [(PersonalDataShredded, "k2"), (PersonalDataShredded, "k")]
 
 
 def test_open_contract_refuses_deletion_with_its_earliest_date():

@@ -1,12 +1,14 @@
 """Proves the satisfaction-survey rules: the hand-made fixture reproduces the KEGOC 2024 figures (4.77
 average, 100% coverage, 95% satisfied; derivation in tests/fixtures/kegoc_2024_survey.json), the
-threshold is a setting, customers not yet surveyed in the half are due, and scores outside 1–5 or a
-missing criterion are refused with their reason."""
+threshold is a setting, customers not yet surveyed in the half are due, a customer who opted out of
+surveys is neither surveyed nor due nor counted in the coverage, and scores outside 1–5 or a missing
+criterion are refused with their reason."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.claims.domain import surveys
+from shared.envelope import EventEnvelope
 from shared.errors import ValidationFailed
+from shared.events import registry
+from shared.events.claims import SurveyAnswered
 
 FIXTURE = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "kegoc_2024_survey.json").read_text())
 FIVE = ["staff_work", "information_accuracy", "responsiveness", "system_services_quality", "dispatch_quality"]
@@ -55,8 +60,25 @@ def test_a_customer_answering_twice_counts_once_by_its_latest_answer():
     assert (report.surveyed, report.average, report.satisfied_percent) == (1, Decimal("5.00"), Decimal("100.00"))
 
 
+def test_an_opted_out_customer_is_not_surveyed():
+    with pytest.raises(ValidationFailed) as refused:
+        surveys.answer_survey(survey_id="s", contract_id="k", service_type="npg_transmission",
+                              answered_on=date(2024, 9, 1), scores=dict.fromkeys(FIVE, 5), comment="",
+                              opted_out=True)
+    assert refused.value.reason == "opted_out_of_surveys"
+
+
+def test_an_opted_out_customer_is_neither_due_nor_counted_in_the_coverage():
+    # C1 answered, C2 and C3 did not, C3 opted out: due is only C2; coverage 1 of the 2 to survey = 50%
+    report = surveys.satisfaction_report(
+        half="2024H2", customers={"C1", "C2", "C3"}, opted_out={"C3"}, satisfied_from=Decimal(4),
+        responses=[surveys.Response("C1", date(2024, 8, 1), dict.fromkeys(FIVE, 5))])
+    assert (report.customers_due, report.customers, report.opted_out) == (["C2"], 2, 1)
+    assert report.coverage_percent == Decimal("50.00")
+
+
 def answer(scores: dict, service_type: str = "npg_transmission"):
-    return surveys.answer_survey(survey_id="s", contract_id="k", customer="C1", service_type=service_type,
+    return surveys.answer_survey(survey_id="s", contract_id="k", service_type=service_type,
                                  answered_on=date(2024, 9, 1), scores=scores, comment="")
 
 
@@ -70,6 +92,19 @@ def test_bad_answers_are_refused(scores, service_type, reason):
     with pytest.raises(ValidationFailed) as refused:
         answer(scores, service_type)
     assert refused.value.reason == reason
+
+
+def test_the_answer_carries_no_customer_identifier_and_a_v1_answer_loses_its_bin_on_reading():
+    [event] = answer(dict.fromkeys(FIVE, 4))
+    assert "customer" not in event.model_dump()
+    v1 = {"survey_id": "s", "contract_id": "k", "customer": "110740003844", "half": "2024H2",
+          "answered_on": "2024-09-01", "scores": dict.fromkeys(FIVE, 4), "comment": ""}
+    decoded = registry.decode(EventEnvelope(
+        event_id=uuid.uuid4(), event_type=SurveyAnswered.event_type, schema_version=1, source="claims",
+        stream_id="survey-s", stream_version=1, contract_id="k", occurred_at=datetime(2024, 9, 1, tzinfo=UTC),
+        recorded_at=datetime(2024, 9, 1, tzinfo=UTC), correlation_id=uuid.uuid4(), actor="test", payload=v1))
+    assert isinstance(decoded, SurveyAnswered) and decoded.contract_id == "k"
+    assert "110740003844" not in decoded.model_dump_json()
 
 
 def test_answer_is_filed_under_its_half():

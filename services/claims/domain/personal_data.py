@@ -1,5 +1,6 @@
 """Personal-data rights (law 94-V, the KEGOC privacy policy): consents and opt-outs, requests with their
-answer date, and deletion refused while the contract is open or within the retention after it ends.
+answer date, and deletion refused while any contract of the counterparty is open or within the retention
+after it ends.
 
 Pure rules: the key table and the encryption that make deletion possible in an append-only store
 (crypto-shredding) live at the edge, in `services/claims/personal_keys.py`.
@@ -8,6 +9,7 @@ Pure rules: the key table and the encryption that make deletion possible in an a
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -55,21 +57,33 @@ def receive_request(*, request_id: str, contract_id: str, kind: PersonalDataRequ
                                  answer_due=due, details=details.strip())
 
 
-def request_deletion(*, request_id: str, contract_id: str, received_on: date, ends_on: date,
-                     ended: bool, details: str = "") -> list[Event]:
-    """Refused with the reason and the earliest date while the contract is open or retained; else shredded.
+@dataclass(frozen=True)
+class HeldContract:
+    """One contract of the counterparty as the desk holds it: `ends_on` is when it ended (terminated or
+    settled) or, while it has not, the end of its delivery term. A contract stays in force for
+    settlement until every obligation is performed, so one not yet `ended` is open whatever the date,
+    and its earliest date is counted from the term's end."""
 
-    `ends_on` is when the contract ended (terminated or settled) or, while it has not, the end of its
-    delivery term: a contract stays in force for settlement until every obligation is performed, so one
-    not yet `ended` is open whatever the date, and its earliest date is counted from the term's end.
-    """
+    contract_id: str
+    ends_on: date
+    ended: bool
+
+
+def request_deletion(*, request_id: str, contract_id: str, received_on: date, contracts: list[HeldContract],
+                     details: str = "") -> list[Event]:
+    """Judged over every contract of the counterparty (same BIN or foreign registration), not the one the
+    request names: its personal data are the same in all of them, so deleting them is refused while any
+    is open or retained, with the earliest date the latest "end + 5 years" over all of them; otherwise
+    each of those contracts is shredded (one `PersonalDataShredded` per contract)."""
+    assert any(c.contract_id == contract_id for c in contracts), "the requesting contract is one of them"
     request = receive_request(request_id=request_id, contract_id=contract_id, kind="deletion",
                               received_on=received_on, details=details)
-    earliest = retention_ends(ends_on)
-    if not ended:
+    earliest = max(retention_ends(c.ends_on) for c in contracts)
+    if any(not c.ended for c in contracts):
         return [request, PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id,
                                                      reason="contract_open", earliest_on=earliest)]
     if received_on < earliest:
         return [request, PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id,
                                                      reason="retention_period", earliest_on=earliest)]
-    return [request, PersonalDataShredded(request_id=request_id, contract_id=contract_id, shredded_on=received_on)]
+    return [request, *(PersonalDataShredded(request_id=request_id, contract_id=c.contract_id, shredded_on=received_on)
+                       for c in sorted(contracts, key=lambda c: c.contract_id != contract_id))]

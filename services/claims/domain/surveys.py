@@ -22,6 +22,8 @@ from shared.events.claims import SurveyAnswered
 from shared.events.registry import Event
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "surveys.json"
+# the optional processing a customer may opt out of (reference/personal_data.json "purposes")
+SURVEY_PURPOSE = "satisfaction_surveys"
 HALF = re.compile(r"^(\d{4})H([12])$")
 TWO_PLACES = Decimal("0.01")
 
@@ -52,8 +54,13 @@ def half_of(day: date) -> str:
     return f"{day.year}H{1 if day.month <= 6 else 2}"
 
 
-def answer_survey(*, survey_id: str, contract_id: str, customer: str, service_type: str, answered_on: date,
-                  scores: dict[str, int], comment: str) -> list[Event]:
+def answer_survey(*, survey_id: str, contract_id: str, service_type: str, answered_on: date,
+                  scores: dict[str, int], comment: str, opted_out: bool = False) -> list[Event]:
+    """`opted_out`: the customer withdrew its consent to `SURVEY_PURPOSE` (94-V: optional processing may
+    be refused), so its answer is not taken at all."""
+    if opted_out:
+        raise ValidationFailed("the customer opted out of satisfaction surveys", reason="opted_out_of_surveys",
+                               details={"purpose": SURVEY_PURPOSE})
     if service_type not in system_services():
         raise ValidationFailed(f"{service_type} is not a system service; its customers are not surveyed",
                                reason="not_a_system_service")
@@ -66,8 +73,8 @@ def answer_survey(*, survey_id: str, contract_id: str, customer: str, service_ty
         if isinstance(score, bool) or not isinstance(score, int) or not low <= score <= high:
             raise ValidationFailed(f"{name} is scored {low}–{high}, not {score!r}", reason="score_out_of_range",
                                    details={"criterion": name, "score": score})
-    return [SurveyAnswered(survey_id=survey_id, contract_id=contract_id, customer=customer,
-                           half=half_of(answered_on), answered_on=answered_on,
+    # no customer identifier in the event: it is the counterparty of the contract, sealed elsewhere
+    return [SurveyAnswered(survey_id=survey_id, contract_id=contract_id, half=half_of(answered_on), answered_on=answered_on,
                            scores={name: scores[name] for name in expected}, comment=comment.strip())]
 
 
@@ -89,6 +96,7 @@ class SatisfactionReport:
     satisfied_percent: Decimal | None
     satisfied_from: Decimal
     customers_due: list[str]
+    opted_out: int
 
 
 def _mean(values: list[Decimal]) -> Decimal | None:
@@ -100,10 +108,15 @@ def _percent(part: int, whole: int) -> Decimal | None:
 
 
 def satisfaction_report(*, half: str, customers: set[str], responses: list[Response],
-                        satisfied_from: Decimal) -> SatisfactionReport:
+                        satisfied_from: Decimal, opted_out: frozenset[str] | set[str] = frozenset()
+                        ) -> SatisfactionReport:
     """`customers`: the system-service customers with a contract in force in the half; `responses`: the
-    answers given in the half (a customer answering twice counts once, by its latest answer)."""
+    answers given in the half (a customer answering twice counts once, by its latest answer);
+    `opted_out`: customers who refused surveys. They are not to be surveyed, so they are neither due nor
+    counted in the coverage (a customer who refused cannot make the coverage fall short)."""
     half_bounds(half)
+    refused = customers & set(opted_out)
+    customers = customers - refused
     latest: dict[str, Response] = {}
     for response in sorted(responses, key=lambda r: r.answered_on):
         latest[response.customer] = response
@@ -117,5 +130,5 @@ def satisfaction_report(*, half: str, customers: set[str], responses: list[Respo
         by_criterion={name: _mean([Decimal(r.scores[name]) for r in latest.values()]) for name in names},
         coverage_percent=_percent(len(customers & latest.keys()), len(customers)),
         satisfied_percent=_percent(satisfied, len(latest)), satisfied_from=satisfied_from,
-        customers_due=sorted(customers - latest.keys()),
+        customers_due=sorted(customers - latest.keys()), opted_out=len(refused),
     )

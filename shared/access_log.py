@@ -1,0 +1,59 @@
+"""The access log of personal data (law 94-V): every read through a service's API of a buyer's name,
+identifiers or contacts is recorded as that service's `<service>.PersonalDataRead` event, naming the
+actor, the route (what was read) and the contracts whose data were returned.
+
+The event goes into the service's own store in the read's own transaction, so a read is answered only
+if its trace is stored (a GET costs a write: the law asks for the trace, not for a fast read). A read
+that returns nothing (404, an empty list) logs nothing. The relay publishes the event like any other;
+the other services know the type and skip it by its `event-type` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.auth import Actor
+from shared.db import UnitOfWork, in_transaction
+from shared.events import claims, contracts, invoicing
+from shared.eventstore import CommandContext
+from shared.service import command_context
+
+ACCESS_LOG_STREAM = "personal-data-access-log"
+# the services whose API returns a buyer's personal data; metering holds no name, identifier or contact
+READ_EVENTS: dict[str, type[claims.PersonalDataAccess]] = {
+    "claims": claims.PersonalDataRead, "contracts": contracts.PersonalDataRead,
+    "invoicing": invoicing.PersonalDataRead}
+
+T = TypeVar("T")
+
+
+async def log_read(service, uow: UnitOfWork, *, request: Request, actor: Actor, contract_ids: list[str],
+                   context: CommandContext) -> None:
+    """Append the read to the access-log stream (one stream per service, appended at its end: a race
+    with another read is retried by `in_transaction`)."""
+    ids = list(dict.fromkeys(contract_ids))   # each contract once, in the order read
+    if not ids:
+        return
+    event = READ_EVENTS[service.name](contract_ids=ids, actor=actor.name, route=request.url.path)
+    await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
+                         contract_id=ids[0] if len(ids) == 1 else "*", occurred_at=context.recorded_at,
+                         events=[event], context=context)
+
+
+async def read_logged(service, request: Request, actor: Actor, read: Callable[[AsyncConnection], Awaitable[T]],
+                      contract_ids: Callable[[T], list[str]]) -> T:
+    """`read` on a connection, then the log of the contracts `contract_ids` finds in its result; one
+    transaction."""
+    context = command_context(request, actor, service)
+
+    async def body(uow: UnitOfWork) -> T:
+        result = await read(uow.conn)
+        await log_read(service, uow, request=request, actor=actor, contract_ids=contract_ids(result),
+                       context=context)
+        return result
+
+    return await in_transaction(service.engine, body)

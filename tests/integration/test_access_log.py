@@ -1,0 +1,103 @@
+"""Proves the personal-data access log of contracts, invoicing and claims on real PostgreSQL and the
+broker: a read by an actor of a route that returns a buyer's name, identifiers or contacts stores one
+`<service>.PersonalDataRead` naming that actor, the route and the contracts read (a 404 stores none),
+and the other services skip the new event type instead of dead-lettering it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from shared.envelope import EventEnvelope
+from shared.events import registry
+from shared.events.claims import PersonalDataAccess
+from tests.conftest import running_system
+from tests.support import auth, eventually, portfolio_contracts, unique, unique_bin
+
+
+@pytest.fixture(scope="module")
+async def system(postgres, broker):
+    async with running_system(postgres, broker, names=("contracts", "invoicing", "claims")) as running:
+        yield running
+
+
+async def reads(system, service: str) -> list[tuple[str, list[str], str]]:
+    async with system[service].engine.connect() as conn:
+        bodies = (await conn.execute(text("SELECT body FROM event_store WHERE event_type = :t ORDER BY position"),
+                                     {"t": f"{service}.PersonalDataRead"})).scalars().all()
+    events = [registry.decode(EventEnvelope.from_bytes(bytes(b))) for b in bodies]
+    assert all(isinstance(e, PersonalDataAccess) for e in events)
+    return [(e.actor, e.contract_ids, e.route) for e in events]
+
+
+@pytest.fixture(scope="module")
+async def contract_id(system) -> str:
+    """A signed 2024 system-service contract (its buyer a BIN of its own), known to invoicing and claims."""
+    terms = portfolio_contracts()[0]["terms"]
+    terms.update(number=unique("A"))
+    terms["buyer"]["bin"] = unique_bin()
+    client = system.clients["contracts"]
+    created = await client.post("/contracts", json=terms, headers=auth())
+    assert created.status_code == 201, created.text
+    contract_id = created.json()["contract_id"]
+    assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
+
+    async def known(service: str, table: str) -> bool:
+        async with system[service].engine.connect() as conn:
+            return bool(await conn.scalar(text(f"SELECT count(*) FROM {table} WHERE contract_id = :id"),
+                                          {"id": contract_id}))
+
+    await eventually(lambda: known("invoicing", "accounts"))
+    await eventually(lambda: known("claims", "counterparties"))
+    return contract_id
+
+
+async def test_contracts_reads_are_logged_and_skipped_by_the_consumers(system, contract_id):
+    client = system.clients["contracts"]
+    before = {name: system[name].consumer.stats.counts["ignored"] for name in ("invoicing", "claims")}
+    assert (await client.get(f"/contracts/{contract_id}", headers=auth("auditor"))).status_code == 200
+    number = (await client.get(f"/contracts/{contract_id}", headers=auth("operator"))).json()["number"]
+    assert (await client.get("/contracts", params={"number": number}, headers=auth("auditor"))).status_code == 200
+    assert (await client.get("/contracts/no-such-contract", headers=auth("auditor"))).status_code == 404
+    assert [r for r in await reads(system, "contracts") if contract_id in r[1]] == [
+        ("test-auditor", [contract_id], f"/contracts/{contract_id}"),
+        ("test-operator", [contract_id], f"/contracts/{contract_id}"),
+        ("test-auditor", [contract_id], "/contracts")]
+    assert not [r for r in await reads(system, "contracts") if "no-such-contract" in r[2]]  # a 404 logs nothing
+
+    # the relay publishes the three reads on the contracts topic: invoicing and claims skip them by type
+    async def skipped() -> bool:
+        return all(system[name].consumer.stats.counts["ignored"] >= before[name] + 3 for name in before)
+
+    await eventually(skipped)
+    assert {name: system[name].consumer.stats.counts["dead_lettered"] for name in before} == {
+        "invoicing": 0, "claims": 0}
+
+
+async def test_invoicing_reads_are_logged(system, contract_id):
+    client = system.clients["invoicing"]
+    for path, params in ((f"/accounts/{contract_id}", {}), (f"/accounts/{contract_id}/statement", {}),
+                         (f"/accounts/{contract_id}/reconciliation", {"month": "2024-01"}),
+                         (f"/accounts/{contract_id}/reconciliation.pdf", {"month": "2024-01"})):
+        response = await client.get(path, params=params, headers=auth("auditor"))
+        assert response.status_code == 200, (path, response.text)
+    assert [r for r in await reads(system, "invoicing") if contract_id in r[1]] == [
+        ("test-auditor", [contract_id], f"/accounts/{contract_id}"),
+        ("test-auditor", [contract_id], f"/accounts/{contract_id}/statement"),
+        ("test-auditor", [contract_id], f"/accounts/{contract_id}/reconciliation"),
+        ("test-auditor", [contract_id], f"/accounts/{contract_id}/reconciliation.pdf")]
+
+
+async def test_claims_requests_and_customers_due_reads_are_logged(system, contract_id):
+    client = system.clients["claims"]
+    asked = await client.post(f"/personal-data/{contract_id}/requests", headers=auth(),
+                              json={"kind": "correction", "received_on": "2024-05-02", "details": "new e-mail"})
+    assert asked.status_code == 201, asked.text
+    listed = await client.get("/personal-data/requests", headers=auth("auditor"))
+    assert contract_id in [r["contract_id"] for r in listed.json()]
+    # the contract is in force all of 2024 and its customer has not answered a survey: due in 2024H2
+    report = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
+    assert len(report["customers_due"]) == 1
+    logged = [r for r in await reads(system, "claims") if contract_id in r[1]]
+    assert logged == [("test-auditor", [contract_id], "/personal-data/requests"),
+                      ("test-auditor", [contract_id], "/reports/satisfaction")]
