@@ -46,6 +46,6 @@ class CorrectContacts(PlainText):
 async def correct_buyer_contacts(contract_id: str, command: CorrectContacts, request: Request,
                                  actor: Annotated[Actor, Depends(require(OPERATORS))],
                                  service: Annotated[Service, Depends(get_service)]) -> ContractView:
-    return await _change(service, request, actor, contract_id, lambda state: domain.correct_buyer_contacts(
+    return await _change(service, request, actor, contract_id, lambda state, _today: domain.correct_buyer_contacts(
         state, email=command.email, address=command.address, corrected_on=command.corrected_on,
         request_id=command.request_id), command.corrected_on)
