@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.applications import bench_applications
+from bench.cpu import cpu_of_system, cpu_seconds
 from bench.http import LeanConnection
 from bench.readings import bench_readings
 from bench.replay import bench_replay
@@ -165,30 +166,6 @@ async def signed_account(system: LocalSystem, client: httpx.AsyncClient) -> str:
             return contract_id
         await asyncio.sleep(0.1)
     raise TimeoutError("the account did not open")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc): a figure the other load on a shared machine
-    does not move, unlike throughput."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_of_system(system: LocalSystem) -> dict[str, float]:
-    """CPU seconds so far of each part of the running system: the four services by pid, PostgreSQL as
-    the sum of its processes (one backend per connection) and the broker; what one payment costs the
-    whole machine, and who pays it."""
-    parts = {name: cpu_seconds(process.pid) for name, process in system.processes.items()}
-    parts["postgres"] = parts["broker"] = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-            # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
-            if name.startswith(("postgres", "tansu")):
-                parts["broker" if name.startswith("tansu") else "postgres"] += cpu_seconds(int(stat.parent.name))
-        except (OSError, IndexError):
-            continue  # a backend that ended between listing and reading
-    return parts
 
 
 async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:

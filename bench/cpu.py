@@ -1,0 +1,54 @@
+"""CPU seconds of the running system's processes (Linux /proc): what a benchmark's work costs each
+part of the machine, and a way to wait until the system is idle before timing anything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from shared.devinfra.runner import LocalSystem
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc): a figure the other load on a shared machine
+    does not move, unlike throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of_system(system: LocalSystem) -> dict[str, float]:
+    """CPU seconds so far of each part of the running system: the four services by pid, PostgreSQL as
+    the sum of its processes (one backend per connection) and the broker; what one payment costs the
+    whole machine, and who pays it."""
+    parts = {name: cpu_seconds(process.pid) for name, process in system.processes.items()}
+    parts["postgres"] = parts["broker"] = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+            # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
+            if name.startswith(("postgres", "tansu")):
+                parts["broker" if name.startswith("tansu") else "postgres"] += cpu_seconds(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue  # a backend that ended between listing and reading
+    return parts
+
+
+# an idle system costs ~0.25 of a core (measured: consumers' empty fetches, 0.12 of it the broker's)
+IDLE_CORES = 0.4
+
+
+async def quiet(system: LocalSystem, *, busy_below: float = IDLE_CORES, timeout_s: float = 300) -> float:
+    """Wait until the whole system spends less than `busy_below` of a core for a second (consumers
+    done catching up), so what is timed next is not sharing the machine with a backlog; the seconds
+    waited."""
+    started = time.perf_counter()
+    before = sum(cpu_of_system(system).values())
+    while time.perf_counter() - started < timeout_s:
+        await asyncio.sleep(1)
+        after = sum(cpu_of_system(system).values())
+        if after - before < busy_below:
+            break
+        before = after
+    return time.perf_counter() - started
