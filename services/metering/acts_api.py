@@ -16,6 +16,7 @@ from services.metering.commands import run_command
 from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
+from shared.errors import NotFound
 from shared.service import Service, get_service
 from shared.text import PlainText
 
@@ -31,11 +32,19 @@ def at_start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo("Asia/Almaty"))
 
 
-async def run(service: Service, request: Request, actor: Actor, contract_id: str, on: date,
-              decide: Callable[[acts.ContractActs | None], list]) -> list[dict[str, Any]]:
-    """One transaction: fold the contract's acts, decide, append; retried if another command won a race."""
+_KNOWN_CONTRACT = text("SELECT true FROM contract_terms WHERE contract_id = :c")
 
-    async def decided(state, _conn):
+
+async def run(service: Service, request: Request, actor: Actor, contract_id: str, on: date,
+              decide: Callable[[acts.ContractActs | None], list], *, opens_stream: bool = False) -> list[dict[str, Any]]:
+    """One transaction: fold the contract's acts, decide, append; retried if another command won a race.
+    A command that may open a contract's acts (`opens_stream`) needs the contract signed and known here:
+    an act under a number no contract has would reach the ledger as an invoice for nobody."""
+
+    async def decided(state, conn):
+        if opens_stream and not await conn.scalar(_KNOWN_CONTRACT, {"c": contract_id}):
+            raise NotFound(f"contract {contract_id} is not known to metering (not signed, or not yet received)",
+                           reason="unknown_contract")
         return decide(state)
 
     return await run_command(service, request, actor, stream_id=acts.stream_id(contract_id), contract_id=contract_id,
@@ -71,7 +80,7 @@ async def record_actual_balance(contract_id: str, command: RecordActualBalance, 
     return await run(service, request, actor, contract_id, issued_on, lambda state: acts.record_actual_balance(
         state, contract_id=contract_id, period=command.period, volume_kwh=command.volume_kwh,
         published_on=command.published_on, issued_on=issued_on, delivered_on=command.delivered_on,
-        meter_volume_kwh=meter_volume, calendar=CALENDAR))
+        meter_volume_kwh=meter_volume, calendar=CALENDAR), opens_stream=True)
 
 
 class SignAct(PlainText):
@@ -127,7 +136,8 @@ async def preliminary_act(contract_id: str, command: PreliminaryAct, request: Re
     return await run(service, request, actor, contract_id, command.received_on,
                      lambda state: acts.receive_preliminary_act(state, contract_id=contract_id, period=command.period,
                                                                 received_on=command.received_on,
-                                                                volume_kwh=command.volume_kwh))
+                                                                volume_kwh=command.volume_kwh),
+                     opens_stream=True)
 
 
 class CloseDay(PlainText):

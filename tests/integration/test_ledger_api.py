@@ -24,7 +24,13 @@ async def signed_contract(system) -> str:
     async def opened():
         return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).status_code == 200
 
+    async def metered():
+        # metering records a month's balance only for a contract it has received (unknown_contract)
+        meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
+        return bool(meters.json())
+
     await eventually(opened)
+    await eventually(metered)
     return contract_id
 
 

@@ -1,8 +1,11 @@
 """Proves the month closes across services on the real broker: metering records the actual balance,
 its act travels to invoicing which charges it (470,456.00 for January's 31,000 kWh); a disputed act
-corrected to 30,500 kWh brings a correcting invoice of −7,588.00; silence deems an act accepted."""
+corrected to 30,500 kWh brings a correcting invoice of −7,588.00; silence deems an act accepted; a
+balance or preliminary act for a contract metering has not received is refused and records nothing."""
 
 from __future__ import annotations
+
+from sqlalchemy import text
 
 from tests.integration.test_ledger_api import account, signed_contract
 from tests.support import auth, eventually
@@ -67,3 +70,18 @@ async def test_a_correction_after_payment_returns_the_excess_to_the_advance(syst
         "contract_id": contract_id, "volume_kwh": "30500", "issued_on": "2022-02-14"})
     # January was paid in full; the −7,588.00 credit goes back to the buyer as advance
     await eventually(lambda: state("0.00", "7588.00"))
+
+
+async def test_a_balance_for_a_contract_metering_does_not_know_is_refused(system):
+    metering = system.clients["metering"]
+    async with system["metering"].engine.connect() as conn:
+        before = await conn.scalar(text("SELECT count(*) FROM event_store"))
+    balance = await metering.post("/contracts/NO-SUCH-CONTRACT/actual-balance", headers=auth(), json={
+        "period": "2022-01", "volume_kwh": "31000", "published_on": "2022-02-04"})
+    preliminary = await metering.post("/contracts/NO-SUCH-CONTRACT/preliminary-acts", headers=auth(), json={
+        "period": "2022-01", "received_on": "2022-02-03", "volume_kwh": "31000"})
+    for answer in (balance, preliminary):
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["reason"] == "unknown_contract"
+    async with system["metering"].engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before
