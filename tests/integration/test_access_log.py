@@ -12,7 +12,7 @@ from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.claims import PersonalDataAccess
 from tests.conftest import running_system
-from tests.support import auth, eventually, portfolio_contracts, unique, unique_bin
+from tests.support import auth, eventually, portfolio_contracts, seed_contract, unique, unique_bin
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,32 @@ async def test_contracts_reads_are_logged_and_skipped_by_the_consumers(system, c
     await eventually(skipped)
     assert {name: system[name].consumer.stats.counts["dead_lettered"] for name in before} == {
         "invoicing": 0, "claims": 0}
+
+
+async def test_the_daily_schedule_read_is_logged_with_every_contract_it_lists(system):
+    client = system.clients["contracts"]
+    terms = seed_contract(unique("S"))          # delivery in 2022, January's plan 31,000 kWh
+    terms["buyer"]["bin"] = unique_bin()
+    created = await client.post("/contracts", json=terms, headers=auth())
+    assert created.status_code == 201, created.text
+    scheduled_id = created.json()["contract_id"]
+    assert (await client.post(f"/contracts/{scheduled_id}/sign", json={"signed_at": "2021-12-07T09:00:00+06:00"},
+                              headers=auth())).status_code == 200
+    applied = await client.post(f"/contracts/{scheduled_id}/applications", headers=auth(), json={
+        "day": "2022-01-15", "hours_kwh": ["40"] * 24, "submitted_at": "2022-01-14T09:00:00+06:00"})
+    assert applied.status_code == 201 and applied.json()["status"] == "accepted", applied.text
+
+    schedule = await client.get("/schedule", params={"date": "2022-01-15"}, headers=auth("auditor"))
+    assert schedule.status_code == 200, schedule.text
+    lines = schedule.json()["contracts"] + schedule.json()["not_scheduled"]
+    assert scheduled_id in [line["contract_id"] for line in lines] and all(line["buyer"] for line in lines)
+    logged = [r for r in await reads(system, "contracts") if r[2] == "/schedule"]
+    assert logged == [("test-auditor", [line["contract_id"] for line in lines], "/schedule")]
+
+    # a day nobody applied for lists no buyer: nothing is logged
+    empty = await client.get("/schedule", params={"date": "2022-02-20"}, headers=auth("auditor"))
+    assert empty.status_code == 200 and empty.json()["contracts"] == empty.json()["not_scheduled"] == []
+    assert [r for r in await reads(system, "contracts") if r[2] == "/schedule"] == logged
 
 
 async def test_invoicing_reads_are_logged(system, contract_id):
