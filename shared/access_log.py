@@ -4,13 +4,15 @@ actor, the route (what was read) and the contracts whose data were returned.
 
 The event goes into the service's own store in the read's own transaction, so a read is answered only
 if its trace is stored (a GET costs a write: the law asks for the trace, not for a fast read). A read
-that returns nothing (404, an empty list) logs nothing. The relay publishes the event like any other;
-the other services know the type and skip it by its `event-type` header.
+that returns nothing (404, an empty list) logs nothing. A read of bank lines matched to no contract
+(invoicing's unidentified receipts, with the payers' names, BINs and IBANs) is logged by their bank
+references. The relay publishes the event like any other; the other services know the type and skip it
+by its `event-type` header.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from fastapi import Request
@@ -32,28 +34,45 @@ T = TypeVar("T")
 
 
 async def log_read(service, uow: UnitOfWork, *, request: Request, actor: Actor, contract_ids: list[str],
-                   context: CommandContext) -> None:
+                   context: CommandContext, bank_references: Sequence[str] = ()) -> None:
     """Append the read to the access-log stream (one stream per service, appended at its end: a race
-    with another read is retried by `in_transaction`)."""
+    with another read is retried by `in_transaction`).
+
+    `bank_references` names the bank lines read that belong to no contract (invoicing's unidentified
+    receipts: a payer's name, BIN and IBAN, matched to nobody yet). Such a read returns personal data of
+    no contract, so it is logged by the lines it returned; logging it only by contracts would leave it
+    out of the log, which the law does not allow."""
     ids = list(dict.fromkeys(contract_ids))   # each contract once, in the order read
-    if not ids:
+    references = list(dict.fromkeys(bank_references))
+    if not ids and not references:
         return
-    event = READ_EVENTS[service.name](contract_ids=ids, actor=actor.name, route=request.url.path)
+    event_class = READ_EVENTS[service.name]
+    fields: dict[str, list[str]] = {}
+    if "bank_references" in event_class.model_fields:
+        fields["bank_references"] = references
+    else:
+        assert not references, f"{event_class.event_type} cannot name bank lines"
+    event = event_class(contract_ids=ids, actor=actor.name, route=request.url.path, **fields)
     await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
                          contract_id=ids[0] if len(ids) == 1 else "*", occurred_at=context.recorded_at,
                          events=[event], context=context)
 
 
+def _none(_result: object) -> list[str]:
+    return []
+
+
 async def read_logged(service, request: Request, actor: Actor, read: Callable[[AsyncConnection], Awaitable[T]],
-                      contract_ids: Callable[[T], list[str]]) -> T:
-    """`read` on a connection, then the log of the contracts `contract_ids` finds in its result; one
-    transaction."""
+                      contract_ids: Callable[[T], list[str]],
+                      bank_references: Callable[[T], list[str]] = _none) -> T:
+    """`read` on a connection, then the log of the contracts `contract_ids` (and the unassigned bank lines
+    `bank_references`) finds in its result; one transaction."""
     context = command_context(request, actor, service)
 
     async def body(uow: UnitOfWork) -> T:
         result = await read(uow.conn)
         await log_read(service, uow, request=request, actor=actor, contract_ids=contract_ids(result),
-                       context=context)
+                       context=context, bank_references=bank_references(result))
         return result
 
     return await in_transaction(service.engine, body)

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from services.contracts.api import load_contract
 from services.contracts.domain import applications as rules
 from services.contracts.domain.contract import Contract, ContractStatus
+from shared.access_log import read_logged
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import local_datetime
 from shared.db import in_transaction
@@ -204,15 +205,22 @@ class Schedule(BaseModel):
 
 
 @router.get("/schedule", response_model=Schedule)
-async def daily_schedule(_actor: Reader, service: ServiceDep, day: Annotated[date, Query(alias="date")]) -> Schedule:
+async def daily_schedule(request: Request, actor: Reader, service: ServiceDep,
+                         day: Annotated[date, Query(alias="date")]) -> Schedule:
     """The seller's daily schedule (§5.3): every accepted application hour by hour, with the totals;
-    applications rejected or reduced to nothing are listed apart with their reasons."""
-    async with service.engine.connect() as conn:
-        rows = (await conn.execute(text("""
-            SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
-            FROM applications a JOIN contracts c USING (contract_id)
-            WHERE a.day = :day AND a.status IN ('accepted', 'rejected') ORDER BY c.number
-        """), {"day": day})).all()
+    applications rejected or reduced to nothing are listed apart with their reasons. Each line names its
+    buyer: the read is logged with every contract listed (`shared/access_log.py`; a day without lines
+    logs nothing)."""
+    return await read_logged(service, request, actor, lambda conn: _schedule(conn, day),
+                             lambda schedule: [line.contract_id for line in schedule.contracts + schedule.not_scheduled])
+
+
+async def _schedule(conn, day: date) -> Schedule:
+    rows = (await conn.execute(text("""
+        SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
+        FROM applications a JOIN contracts c USING (contract_id)
+        WHERE a.day = :day AND a.status IN ('accepted', 'rejected') ORDER BY c.number
+    """), {"day": day})).all()
     scheduled, apart = [], []
     hours_total = [Decimal(0)] * rules.HOURS
     for r in rows:

@@ -130,6 +130,8 @@ async def agree_supplement(contract_id: str, command: AgreeSupplement, request: 
 
 @router.get("/contracts/{contract_id}/amendments", response_model=list[AmendmentView])
 async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep) -> list[AmendmentView]:
+    """Document numbers, kinds, dates and summaries: no buyer's name, identifier or contact, so the read is
+    not in the access log (`shared/access_log.py`); the new terms are read through `GET /contracts/{id}`."""
     await _view(service, contract_id)  # 404 for an unknown contract, not an empty list
     async with service.engine.connect() as conn:
         rows = (await conn.execute(text(

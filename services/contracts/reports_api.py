@@ -39,7 +39,8 @@ class Portfolio(BaseModel):
 async def portfolio(_actor: Reader, service: ServiceDep, year: Annotated[int, Query(ge=2000, le=2100)]) -> Portfolio:
     """Contracts in force at any time of `year`: signed, delivery term overlapping the year, not ended
     before it began. Counted from the read model the events build; the total is counted separately, so
-    a row lost or counted twice shows as a difference."""
+    a row lost or counted twice shows as a difference. Counts only, no contract or buyer named: not in the
+    access log."""
     start = local_datetime(date(year, 1, 1), time(0), ZONE)
     end = local_datetime(date(year + 1, 1, 1), time(0), ZONE)
     in_force = """status <> 'draft' AND delivery_start < :end AND delivery_end > :start

@@ -336,12 +336,18 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
 
 
 @router.get("/receipts/unidentified")
-async def unidentified(_actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
-    async with service.engine.connect() as conn:
+async def unidentified(request: Request, actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
+    """Receipts no contract could be matched to, with their payers' names, BINs and IBANs: the read is
+    logged by the bank lines returned, since they belong to no contract yet (`shared/access_log.py`)."""
+
+    async def read(conn) -> list[dict[str, Any]]:
         rows = (await conn.execute(text(
             "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
         ))).mappings().all()
-    return [dict(row) for row in rows]
+        return [dict(row) for row in rows]
+
+    return await read_logged(service, request, actor, read, lambda _rows: [],
+                             lambda rows: [row["bank_reference"] for row in rows])
 
 
 class CloseDay(PlainText):
@@ -384,7 +390,8 @@ AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-
 @router.get("/aging")
 async def aging(_actor: Reader, service: ServiceDep, as_of: date,
                 contract_id: str | None = None) -> dict[str, Any]:
-    """Open debt by days past due (current, 1–30, 31–60, 61–90, >90), per contract and for the portfolio."""
+    """Open debt by days past due (current, 1–30, 31–60, 61–90, >90), per contract and for the portfolio.
+    Contract numbers and amounts, no buyer's name, BIN, IBAN or contact: not in the access log."""
     async with service.engine.connect() as conn:
         rows = (await conn.execute(text("""
             SELECT d.contract_id, a.contract_number, d.currency, :as_of - d.due_date AS days, d.outstanding

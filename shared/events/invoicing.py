@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -377,7 +378,19 @@ class PersonalDataExported(PersonalDataPart):
 
 @registry.register
 class PersonalDataRead(PersonalDataAccess):
-    """A read through the API of an account, its statement or reconciliation act, with the buyer's name (law 94-V access log)."""
+    """A read through the API of an account, its statement or reconciliation act, with the buyer's name,
+    or of unidentified receipts with their payers' names, BINs and IBANs (law 94-V access log). Such a
+    receipt belongs to no contract yet, so the read names the bank lines it returned (`bank_references`):
+    the only key by which a payer's question "who saw my data" can find it. v1 had no `bank_references`."""
 
     event_type = "invoicing.PersonalDataRead"
-    schema_version = 1
+    schema_version = 2
+
+    bank_references: list[str]
+
+
+@registry.upcaster(PersonalDataRead.event_type, 1)
+def upcast_personal_data_read_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """A v1 read was of one contract's account, statement or act: it returned no bank line."""
+    payload.setdefault("bank_references", [])
+    return payload

@@ -1,5 +1,6 @@
 """Proves events are versioned contracts: old versions upcast step by step into today's schema, an
-unknown or too-new version is refused with a reason, and the canonical bytes are stable."""
+unknown or too-new version is refused with a reason, and the canonical bytes are stable; invoicing's
+access-log event written before it named bank lines still decodes (naming none)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.envelope import EventEnvelope
+from shared.events import registry as shared_registry
+from shared.events.invoicing import PersonalDataRead
 from shared.events.registry import Event, EventRegistry, UndecodableEvent, UnknownEventType
 
 
@@ -93,3 +96,14 @@ def test_canonical_bytes_sort_keys_and_round_trip():
     assert b" " not in raw.replace(b"NBK", b"")
     assert EventEnvelope.from_bytes(raw) == original
     assert EventEnvelope.from_bytes(raw).canonical_bytes() == raw
+
+
+def test_a_v1_invoicing_read_decodes_as_a_read_of_no_bank_line():
+    v1 = {"contract_ids": ["k"], "actor": "auditor", "route": "/accounts/k"}
+    decoded = shared_registry.decode(EventEnvelope(
+        event_id=uuid.uuid4(), event_type=PersonalDataRead.event_type, schema_version=1, source="invoicing",
+        stream_id="personal-data-access-log", stream_version=1, contract_id="k",
+        occurred_at=datetime(2024, 9, 1, tzinfo=UTC), recorded_at=datetime(2024, 9, 1, tzinfo=UTC),
+        correlation_id=uuid.uuid4(), actor="auditor", payload=v1))
+    assert decoded == PersonalDataRead(contract_ids=["k"], actor="auditor", route="/accounts/k", bank_references=[])
+    assert PersonalDataRead.schema_version == 2
