@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 from sqlalchemy import text
 
-from services.metering.commands import run_command
+from services.metering.commands import contract_terms, run_command
 from services.metering.domain import acts
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
-from shared.errors import NotFound
 from shared.service import Service, get_service
 from shared.text import PlainText
 
@@ -32,9 +31,6 @@ def at_start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), ZoneInfo("Asia/Almaty"))
 
 
-_KNOWN_CONTRACT = text("SELECT true FROM contract_terms WHERE contract_id = :c")
-
-
 async def run(service: Service, request: Request, actor: Actor, contract_id: str, on: date,
               decide: Callable[[acts.ContractActs | None], list], *, opens_stream: bool = False) -> list[dict[str, Any]]:
     """One transaction: fold the contract's acts, decide, append; retried if another command won a race.
@@ -42,9 +38,8 @@ async def run(service: Service, request: Request, actor: Actor, contract_id: str
     an act under a number no contract has would reach the ledger as an invoice for nobody."""
 
     async def decided(state, conn):
-        if opens_stream and not await conn.scalar(_KNOWN_CONTRACT, {"c": contract_id}):
-            raise NotFound(f"contract {contract_id} is not known to metering (not signed, or not yet received)",
-                           reason="unknown_contract")
+        if opens_stream:
+            await contract_terms(conn, contract_id)
         return decide(state)
 
     return await run_command(service, request, actor, stream_id=acts.stream_id(contract_id), contract_id=contract_id,

@@ -3,19 +3,33 @@ fresh state when another command appended to the stream first."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.auth import Actor
 from shared.db import in_transaction
+from shared.errors import NotFound
 from shared.events.registry import Event
 from shared.service import Service, command_context
 
 State = TypeVar("State")
+
+_CONTRACT_TERMS = text("SELECT * FROM contract_terms WHERE contract_id = :c")
+
+
+async def contract_terms(conn: AsyncConnection, contract_id: str) -> Mapping[str, Any]:
+    """The terms metering keeps of a signed contract (from `ContractSigned`/`ContractAmended`); a contract
+    it has not received is `unknown_contract`."""
+    terms = (await conn.execute(_CONTRACT_TERMS, {"c": contract_id})).mappings().first()
+    if terms is None:
+        raise NotFound(f"contract {contract_id} is not known to metering (not signed, or not yet received)",
+                       reason="unknown_contract")
+    return terms
 
 
 async def run_command(service: Service, request: Request, actor: Actor, *, stream_id: str, contract_id: str,

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import text
 
+from services.metering.commands import contract_terms
 from services.metering.domain import imbalance
 from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
 from shared.auth import READERS, Actor, require
 from shared.calendar import zone
-from shared.errors import NotFound
 from shared.service import Service, get_service
 
 router = APIRouter(tags=["reports"])
@@ -52,10 +52,7 @@ async def imbalance_report(_actor: Annotated[Actor, Depends(require(READERS))],
     bounds) and actual − accepted; hours without an application or meter data are flagged, not zero."""
     imbalance.check_report_range(first, last)
     async with service.engine.connect() as conn:
-        terms = (await conn.execute(text("SELECT * FROM contract_terms WHERE contract_id = :c"),
-                                    {"c": contract_id})).mappings().first()
-        if terms is None:
-            raise NotFound(f"contract {contract_id} is not known to metering", reason="unknown_contract")
+        terms = await contract_terms(conn, contract_id)
         hours = hour_starts(first, last, terms["deadline_time_zone"])
         pieces = await read_pieces(conn, [contract_id], [(start, start + HOUR) for _, _, start in hours])
         accepted = {(r.day, r.hour): r.accepted_kwh for r in (await conn.execute(text(
