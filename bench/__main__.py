@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.applications import bench_applications
-from bench.cpu import cpu_of_system, cpu_seconds
+from bench.cpu import cpu_ms_each, cpu_of_system, cpu_seconds
 from bench.http import LeanConnection
 from bench.readings import bench_readings
 from bench.replay import bench_replay
@@ -196,8 +196,7 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
         # consumers catch up after the last answer: let them, so their share is counted whole
         await asyncio.sleep(3)
         system_after = cpu_of_system(system)
-        shares = ", ".join(f"{name} {(system_after[name] - system_before[name]) / len(latencies_ms) * 1000:.2f}"
-                           for name in sorted(system_after, key=lambda n: system_before[n] - system_after[n]))
+        shares = cpu_ms_each(system_before, system_after, len(latencies_ms))
         latencies_ms.sort()
         p50 = statistics.median(latencies_ms)
         p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from bench.cpu import cpu_of_system, quiet
+from bench.cpu import cpu_ms_each, cpu_of_system, quiet
 from bench.http import LeanConnection
 from shared.devinfra.runner import LocalSystem
 from tests.support import portfolio_contracts
@@ -72,8 +72,7 @@ async def bench_applications(system: LocalSystem) -> list[tuple[str, str, str]]:
         system_after = cpu_of_system(system)
         schedule = (await client.get(f"{base}/schedule", params={"date": DAY})).json()
         assert len(schedule["contracts"]) == len(ids)
-    shares = ", ".join(f"{name} {(system_after[name] - system_before[name]) / len(ids) * 1000:.2f}"
-                       for name in sorted(system_after, key=lambda n: system_before[n] - system_after[n]))
+    shares = cpu_ms_each(system_before, system_after, len(ids))
     latencies_ms.sort()
     p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]
     return [
