@@ -185,8 +185,9 @@ def _replay_one(service: str, url: str, until: datetime | None) -> audit.ReplayR
 
 
 def _contract_id(services: Services, contract: str) -> str:
-    """A contract named by its number or its id; neither is refused here, since metering would record an
-    actual balance under a contract it has not heard of yet (it may arrive later) and so never refuse it."""
+    """A contract named by its number or its id; one that names no contract is refused here as
+    `contract_not_found`, in the operator's terms (metering, asked by id, could only say it has not
+    received such a contract)."""
     found = services.get("contracts", "/contracts", number=contract)
     if found:
         return found[0]["contract_id"]
