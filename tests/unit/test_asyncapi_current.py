@@ -19,6 +19,6 @@ def test_committed_asyncapi_is_current(service, monkeypatch):
 
 def test_subscribers_and_publishers_are_in_the_documents():
     invoicing = generate("invoicing")
-    assert "contracts.events.v1:invoicing" in invoicing
+    assert "invoicing consumes:contracts.events.v1" in invoicing
     assert "invoicing.events.v1:publish" in invoicing
     assert "contracts.events.v1.dlq:publish" in invoicing
