@@ -7,7 +7,7 @@ from services.invoicing.api import router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
 from shared.events import topic_of
-from shared.service import ServiceDefinition
+from shared.service import KeyCopies, ServiceDefinition
 
 definition = ServiceDefinition(
     name="invoicing",
@@ -17,6 +17,7 @@ definition = ServiceDefinition(
     routers=[router],
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS}},
+    key_copies=KeyCopies(refresh=personal_data.refresh),
 )
 
 Settings = definition.settings_class
