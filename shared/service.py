@@ -50,6 +50,15 @@ from shared.tracing import context_from_headers, current_traceparent, make_trace
 READY_TIMEOUT_S = 2.0
 
 
+@dataclass(frozen=True)
+class KeyCopies:
+    """A service's copies of the contracts' personal-data keys: `refresh` brings its read models in line
+    when a contract's key arrives or is shredded (in that transaction, under the contract's lock)."""
+
+    refresh: personal_keys.Refresh | None = None
+    shred: personal_keys.Shred | None = None     # the service's own deletion, if it holds more than the copy
+
+
 @dataclass
 class ServiceDefinition:
     name: str
@@ -63,13 +72,7 @@ class ServiceDefinition:
     # table; the others keep copies from the keys topic, and `KeyCopies.refresh` brings their read models
     # in line when a key arrives or is shredded
     owns_personal_keys: bool = False
-    key_copies: "KeyCopies | None" = None
-
-
-@dataclass(frozen=True)
-class KeyCopies:
-    refresh: personal_keys.Refresh | None = None
-    shred: personal_keys.Shred | None = None     # the service's own deletion, if it holds more than the copy
+    key_copies: KeyCopies | None = None
 
     @property
     def settings_class(self) -> type[ServiceSettings]:

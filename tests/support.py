@@ -38,6 +38,17 @@ def seed_contract(number: str | None = None) -> dict[str, Any]:
     return terms
 
 
+def sealed_terms(terms: dict[str, Any], contract_id: str, key: bytes | None = None):
+    """Terms as events carry them: the buyer sealed with `key` (a fresh one by default), as the contracts
+    service seals them with the contract's key."""
+    from shared import personal_keys
+    from shared.events.contracts import ContractTerms
+
+    opened = ContractTerms.model_validate(terms) if isinstance(terms, dict) else terms
+    sealed = personal_keys.seal(key or personal_keys.new_key(), contract_id, opened.buyer.model_dump(mode="json"))
+    return opened.sealing(sealed)
+
+
 def on_free_ports(system_class, data_dir: Path, **options):
     """A `LocalSystem` (or a subclass) on free ports: a port picked for PostgreSQL or the broker must
     not fall inside the services' run of HTTP ports."""

@@ -64,6 +64,15 @@ _REBUILDING = contextvars.ContextVar("claims_rebuilding", default=False)
 _PERSONAL_COLUMNS = ("name", "bin", "foreign_registration", "email", "address")
 
 
+def opened_fields(keys: Sequence[bytes], contract_id: str, sealed: Sequence[dict]) -> dict:
+    """The counterparty's fields from its sealed blobs in order: the buyer as signed, then each correction
+    of its contacts over it (name and identifiers stay as signed). A blob no key opens adds nothing."""
+    fields: dict = {}
+    for blob in sealed:
+        fields.update(personal_keys.unseal_any(keys, contract_id, personal_keys.sealed_of(blob)) or {})
+    return fields
+
+
 async def refresh_counterparties(conn: AsyncConnection, contract_ids: Sequence[str] | None, *, lock: bool) -> None:
     """Open the sealed blobs of these counterparties (all, for None) with the keys held now. A counterparty
     the desk shredded itself keeps what `on_shredded` wrote; one whose key's tombstone came is blanked the
@@ -86,8 +95,7 @@ async def refresh_counterparties(conn: AsyncConnection, contract_ids: Sequence[s
         if row.shredded_at is not None:
             fields = {"name": own_keys.SHREDDED, "address": own_keys.SHREDDED}
         elif keys:
-            for blob in row.sealed:   # the buyer as signed, then each correction of its contacts
-                fields.update(personal_keys.unseal_any(keys, row.contract_id, personal_keys.sealed_of(blob)) or {})
+            fields = opened_fields(keys, row.contract_id, row.sealed)
         columns["id"].append(row.contract_id)
         for column in _PERSONAL_COLUMNS:
             columns[column].append(fields.get(column))
