@@ -129,7 +129,7 @@ class Service:
                 self.engine, KEYS_TOPIC, self._publish_keys, batch_size=settings.relay_batch_size,
                 poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
         if definition.key_copies is not None:
-            self._subscribe_keys(definition.key_copies)
+            self._subscribe_keys()
         self.app = self._build_app()
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task | None = None
@@ -176,7 +176,7 @@ class Service:
             description=f"{self.name} applies: {', '.join(event_types)}. Other types are acknowledged and skipped.",
         )(on_events)
 
-    def _subscribe_keys(self, copies: KeyCopies) -> None:
+    def _subscribe_keys(self) -> None:
         """The keys topic: this service's copy of each contract's key, deleted on its tombstone. Not events
         (no envelope, no inbox): a key message is idempotent by itself, and a tombstone is final."""
         dead_letters = self.broker.publisher(
@@ -201,9 +201,7 @@ class Service:
                     await dead_letter(record, "malformed_key_message", str(exc))
                     continue
                 try:
-                    async with self.engine.begin() as conn:
-                        changed = await personal_keys.apply_key_message(conn, contract_id, key, copies.refresh,
-                                                                        copies.shred)
+                    changed = await self.take_key(contract_id, key)
                 except Exception as exc:
                     if database_unavailable(exc):
                         log.warning("key_copy_transient_failure", error=type(exc).__name__)
@@ -222,6 +220,13 @@ class Service:
             description=f"{self.name} keeps a copy of each contract's personal-data key and deletes it on the "
                         "tombstone.",
         )(on_keys)
+
+    async def take_key(self, contract_id: str, key: bytes | None) -> bool:
+        """A key message of the keys topic (None: its tombstone), applied in its own transaction."""
+        copies = self.definition.key_copies
+        assert copies is not None, f"{self.name} keeps no copies of the personal-data keys"
+        async with self.engine.begin() as conn:
+            return await personal_keys.apply_key_message(conn, contract_id, key, copies.refresh, copies.shred)
 
     async def _publish_keys(self, keys: Sequence[tuple[str, bytes | None]]) -> None:
         # a keyed None is a tombstone: FastStream hands it to the producer as a null value
