@@ -23,7 +23,10 @@ from shared.events.sealing import SealedFields
 from shared.personal_data import export_handlers
 
 QUERIES = {
-    "accounts": "SELECT * FROM accounts WHERE contract_id = ANY(:ids) ORDER BY contract_number",
+    # the terms with the buyer opened, as the API shows them (a counterparty gets its data, not ciphertext)
+    "accounts": "SELECT contract_id, contract_number, buyer_name, currency, time_zone, balance, advance, debt,"
+                " jsonb_set(terms, '{buyer}', coalesce(buyer, 'null'::jsonb)) AS terms, opened_at, version"
+                " FROM accounts WHERE contract_id = ANY(:ids) ORDER BY contract_number",
     "statement_lines": "SELECT * FROM statement_lines WHERE contract_id = ANY(:ids)"
                        " ORDER BY contract_id, business_date, position",
     "payments": "SELECT * FROM payments WHERE contract_id = ANY(:ids) ORDER BY contract_id, received_on,"

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from shared import personal_keys
 from shared.digest import digests
 from shared.envelope import EventEnvelope
 from shared.events import topic_of
-from shared import personal_keys
 from shared.events.contracts import ContractSigned
 from tests.conftest import running_system
 from tests.support import auth, sealed_terms, seed_contract, unique
