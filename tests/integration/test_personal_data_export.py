@@ -14,7 +14,6 @@ from datetime import date
 from sqlalchemy import text
 
 from shared import personal_keys
-
 from tests.support import _bin, auth, eventually, seed_contract, unique
 
 SEED_BIN = "110740003844"  # the seed contract's buyer, TOO «Т-Транзит»
