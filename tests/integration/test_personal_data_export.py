@@ -1,7 +1,8 @@
 """Proves access and portability across the real broker with all four services: an access request on one
 counterparty's contract is answered by contracts, metering and invoicing with their parts, the claims
 desk adds its own, and the archive (a zip with a manifest and each part's SHA-256) holds that
-counterparty's data from all four services and nothing of another counterparty's contract."""
+counterparty's data from all four services and nothing of another counterparty's contract, while every
+part stays sealed in the stores it passed through (no BIN in the bytes of any answer or received part)."""
 
 from __future__ import annotations
 
