@@ -155,6 +155,14 @@ def unique_bin() -> str:
     return _bin(10_000 + uuid.uuid4().int % 40_000)
 
 
+def unique_iban() -> str:
+    """A valid Kazakh IBAN of its own (mod-97 check digits), so a payer matches one test's buyer only."""
+    from stdnum import iban
+
+    account = f"432220{uuid.uuid4().int % 10**10:010d}"
+    return f"KZ{iban.calc_check_digits(f'KZ00{account}')}{account}"
+
+
 def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> list[dict[str, Any]]:
     """The KEGOC portfolio as contracts to import: the seed contract's shape with the fixture's service
     types and categories, each a distinct number, buyer and meters, delivering for the whole `year`."""
