@@ -275,3 +275,18 @@ async def apply_key_message(conn: AsyncConnection, contract_id: str, key: bytes 
     if changed and refresh is not None:
         await refresh(conn, contract_id)
     return changed
+
+
+def shredded_handlers(refresh: Refresh | None = None) -> dict[str, Any]:
+    """A consumer's subscription to the claims desk's `PersonalDataShredded`: the copy goes on the decision
+    as well as on the tombstone. The keys topic is compacted, and compaction drops a tombstone itself after
+    `delete.retention.ms`: a consumer stopped for longer (or a new one reading from offset 0) would never
+    see it and would keep the key. The claims topic keeps every event for ever, so the decision reaches
+    every consumer in the end; whichever of the two comes first deletes the copy, the other changes
+    nothing."""
+    from shared.events.claims import PersonalDataShredded
+
+    async def on_shredded(service, uow, event: PersonalDataShredded, envelope, context) -> None:
+        await apply_key_message(uow.conn, event.contract_id, None, refresh)
+
+    return {PersonalDataShredded.event_type: on_shredded}
