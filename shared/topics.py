@@ -7,12 +7,13 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.events import KEYS_TOPIC, TOPICS, dead_letter_topic
 
-# The keys topic holds the latest value per contract, not a history: compacted, and a tombstone (null
-# value) removes the contract's key from the log once compaction has run. Locally (tansu) the settings are
-# stored as given; what production needs so the old record really goes is in docs/deploy.md.
+# The keys topic holds the latest value per contract, not a history: compacted, so a tombstone (null
+# value) removes the contract's key from the log once compaction has run. The same settings as its
+# KafkaTopic (deploy/k8s/base/kafka/topics.yaml; tests/deploy holds them equal); tansu stores them as
+# given, and what they mean in production is in docs/deploy.md, "The personal-data keys topic".
 TOPIC_CONFIGS = {
     KEYS_TOPIC: {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "max.compaction.lag.ms": "86400000",
-                 "delete.retention.ms": "86400000", "segment.ms": "3600000"},
+                 "segment.ms": "3600000", "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "604800000"},
 }
 
 
