@@ -166,30 +166,19 @@ async def shred(conn: AsyncConnection, contract_id: str) -> bool:
 # ---- the tables (each service's migration creates its own from these) -----------------------------
 # deliberately not append-only: deleting a key is how personal data are erased. A shredded contract keeps
 # its row with key NULL and `shredded_at` (the marker).
-KEY_COPIES_DDL = [
-    """
-    CREATE TABLE personal_data_keys (
-        contract_id  text PRIMARY KEY,
-        key          bytea CHECK (length(key) = 32),
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        shredded_at  timestamptz,
-        CHECK (key IS NULL OR shredded_at IS NULL)
-    )
-    """,
-]
+def _key_table(*more: str) -> str:
+    return ",\n        ".join([
+        "CREATE TABLE personal_data_keys (\n        contract_id  text PRIMARY KEY",
+        "key          bytea CHECK (length(key) = 32)",
+        "created_at   timestamptz NOT NULL DEFAULT now()",
+        "shredded_at  timestamptz", *more]) + "\n    )"
+
+
+KEY_COPIES_DDL = [_key_table("CHECK (key IS NULL OR shredded_at IS NULL)")]
 # the owner's: every contract has a key until it is shredded, and `published` says whether the keys topic
 # has its current state (the key, or the tombstone); NOTIFY wakes the publisher at commit
 KEY_OWNER_DDL = [
-    """
-    CREATE TABLE personal_data_keys (
-        contract_id  text PRIMARY KEY,
-        key          bytea CHECK (length(key) = 32),
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        shredded_at  timestamptz,
-        published    boolean NOT NULL DEFAULT false,
-        CHECK ((key IS NULL) = (shredded_at IS NOT NULL))
-    )
-    """,
+    _key_table("published    boolean NOT NULL DEFAULT false", "CHECK ((key IS NULL) = (shredded_at IS NOT NULL))"),
     "CREATE INDEX personal_data_keys_unpublished ON personal_data_keys (created_at, contract_id) WHERE NOT published",
     f"""
     CREATE FUNCTION personal_data_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$

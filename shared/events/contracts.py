@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
@@ -157,14 +157,11 @@ class ContractSigned(Event):
 AmendmentKind = Literal["supplementary_agreement", "price_change_notice", "term_extension"]
 
 
-@registry.register
-class ContractAmended(Event):
-    """§11.3 an amendment in writing (a supplementary agreement, with its number and date); §5.2 a
-    unilateral price change by notice; §3.2 an extension of the term. Carries the whole terms after the
-    amendment, so a consumer replaces what it holds instead of patching it."""
+class AmendmentDocument(BaseModel):
+    """What names an amendment: its kind, document and dates (the event's, and the contracts rules'
+    plaintext look-alike's, `services/contracts/domain/events.py`)."""
 
-    event_type = "contracts.ContractAmended"
-    schema_version = 2
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     contract_id: str
     kind: AmendmentKind
@@ -172,6 +169,17 @@ class ContractAmended(Event):
     document_date: date
     effective_from: date
     summary: str
+
+
+@registry.register
+class ContractAmended(AmendmentDocument, Event):
+    """§11.3 an amendment in writing (a supplementary agreement, with its number and date); §5.2 a
+    unilateral price change by notice; §3.2 an extension of the term. Carries the whole terms after the
+    amendment, so a consumer replaces what it holds instead of patching it."""
+
+    event_type = "contracts.ContractAmended"
+    schema_version = 2
+
     terms: SealedContractTerms
 
 

@@ -2,7 +2,8 @@
 contract id, not at all without a key or once altered; fields an old event carried in clear open only
 while a key is held; the contracts edge seals what its rules decide and opens it back (the shredded
 placeholder without the key) and the store refuses the rules' plaintext look-alikes; every upcaster turns
-a stored v1 (buyer, contacts, payer, payee or export part in clear) into today's schema; a key message is
+a stored v1 (buyer, contacts, payer, payee or export part in clear) into today's schema, and one too
+malformed to upcast is undecodable (a dead letter), not a crash; a key message is
 a 32-byte key or a tombstone of a named contract."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.claims import part_file
 from shared.events.contracts import ContractTerms, PartyContactsCorrected, PartyTerms
+from shared.events.registry import UndecodableEvent
 from shared.events.sealing import ClearFields, SealedFields
 from shared.eventstore.store import EventStore
 from tests.support import seed_contract
@@ -108,6 +110,13 @@ def test_v1_terms_are_upcast_with_the_buyer_recorded_in_clear(event_type):
     assert event.terms.buyer == ClearFields(in_clear=v1_terms["buyer"])
     assert event.terms.number == v1_terms["number"] and event.terms.seller.name == v1_terms["seller"]["name"]
     assert payload["terms"]["buyer"] == v1_terms["buyer"]   # the stored payload itself is not changed
+
+
+def test_a_v1_too_malformed_to_upcast_is_undecodable_not_a_crash():
+    # a ContractSigned v1 without terms: poison for the dead-letter topic, like a payload failing its schema
+    with pytest.raises(UndecodableEvent) as refused:
+        upcast("contracts.ContractSigned", {"contract_id": "c-1"})
+    assert refused.value.reason == "undecodable_event"
 
 
 def test_v1_contacts_payer_and_payee_are_upcast_in_clear():

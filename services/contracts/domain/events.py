@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.events import contracts as sealed
-from shared.events.contracts import AmendmentKind, ContractTerms
+from shared.events.contracts import AmendmentDocument, ContractTerms
 
 
 class InClear(BaseModel):
@@ -41,15 +41,9 @@ class Signed(InClear):
     terms: ContractTerms
 
 
-class Amended(InClear):
+class Amended(AmendmentDocument, InClear):
     event_type = sealed.ContractAmended.event_type
 
-    contract_id: str
-    kind: AmendmentKind
-    document_number: str
-    document_date: date
-    effective_from: date
-    summary: str
     terms: ContractTerms
 
 
