@@ -2,7 +2,9 @@
 
 Contracts, metering and invoicing each hold part of what the system knows about a counterparty; each
 answers `claims.PersonalDataExportRequested` with one `<service>.PersonalDataExported` carrying that part
-as JSON, and the claims desk assembles the archive. Only the queries differ between services.
+as JSON sealed with the key of the request's contract (this service's copy), and the claims desk
+assembles the archive. Only the queries differ between services. Sealed, because the answer stays in
+the answering service's append-only store and on its topic for ever: shredding the key shreds it too.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events.claims import PersonalDataExportRequested, PersonalDataPart
+from shared import personal_keys
+from shared.errors import Conflict
+from shared.events.claims import PersonalDataExportRequested, PersonalDataPart, part_file, sha256_of
 
 
 def export_stream_id(request_id: str) -> str:
@@ -39,10 +43,18 @@ def export_handlers(answer: type[PersonalDataPart], queries: Mapping[str, str]) 
 
     async def on_export_requested(service, uow, event: PersonalDataExportRequested, envelope, context) -> None:
         part = await part_of(uow.conn, queries, event.contract_ids)
+        key = await personal_keys.key_of(uow.conn, event.contract_id)
+        if key is None:
+            # never answered in clear: the request waits in the dead-letter topic (and turns overdue at the
+            # desk) until the key is here to be replayed with, or was shredded (nothing left to export)
+            raise Conflict(f"no personal-data key of contract {event.contract_id} here to seal the answer with",
+                           reason="personal_data_key_missing")
         # a new stream per request: a second answer to the same request is a conflict, never a duplicate
         await service.record(uow, stream_id=export_stream_id(event.request_id), expected_version=0,
                              contract_id=event.contract_id, occurred_at=envelope.occurred_at,
                              events=[answer(request_id=event.request_id, contract_id=event.contract_id,
-                                            contract_ids=event.contract_ids, part=part)], context=context)
+                                            contract_ids=event.contract_ids,
+                                            part=personal_keys.seal(key, event.contract_id, part),
+                                            sha256=sha256_of(part_file(part)))], context=context)
 
     return {PersonalDataExportRequested.event_type: on_export_requested}

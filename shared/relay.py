@@ -8,6 +8,9 @@
 - One publisher per service: a session-level PostgreSQL advisory lock elects the leader; the other
   replicas wait as hot standbys.
 - Latency: appends `NOTIFY`, the leader `LISTEN`s, and a poll interval covers lost notifications.
+
+The leader election, wake-up and back-off are `LeaderLoop`'s; the contracts service's publication of
+its personal-data keys (`shared/personal_keys.KeyPublisher`) is the other loop built on it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ MAX_BACKOFF_S = 5.0
 
 def relay_lock_key(topic: str) -> int:
     # a stable 31-bit key per topic so two services sharing a database server never collide
-    return zlib.crc32(f"relay:{topic}".encode()) & 0x7FFFFFFF
+    return _lock_key(f"relay:{topic}")
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 
 @dataclass
@@ -42,19 +49,24 @@ class RelayStats:
     last_error: str | None = None
 
 
-class Relay:
-    def __init__(self, engine: AsyncEngine, store: EventStore, topic: str, publish: Publish, *,
-                 batch_size: int = 500, poll_interval_s: float = 0.5, service: str = ""):
-        assert 1 <= batch_size <= 10_000
+class LeaderLoop:
+    """A publishing loop of which one replica leads: a session-level advisory lock elects it, `LISTEN` on
+    `channel` wakes it, a poll covers lost notifications, and a failure (broker or database down) is
+    retried with bounded back-off. Subclasses say what one round publishes (`publish_pending`)."""
+
+    def __init__(self, engine: AsyncEngine, *, lock_name: str, channel: str, poll_interval_s: float,
+                 log_name: str, service: str, topic: str):
         self.engine = engine
-        self.store = store
-        self.topic = topic
-        self.publish = publish
-        self.batch_size = batch_size
+        self.lock_key = _lock_key(lock_name)
+        self.channel = channel
         self.poll_interval_s = poll_interval_s
         self.stats = RelayStats()
-        self.log = get_logger("relay").bind(service=service, topic=topic)
+        self.log = get_logger(log_name).bind(service=service, topic=topic)
         self._wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish what is due; how many went out (0: wait for a notification or the poll)."""
+        raise NotImplementedError
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff_s = 0.1
@@ -72,7 +84,7 @@ class Relay:
                 backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
 
     async def _lead(self, stop: asyncio.Event) -> None:
-        key = relay_lock_key(self.topic)
+        key = self.lock_key
         conn = await self.engine.connect()
         try:
             got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
@@ -84,14 +96,14 @@ class Relay:
             self.stats.is_leader = True
             self.log.info("relay_leading")
             raw = (await conn.get_raw_connection()).driver_connection
-            await raw.add_listener(NOTIFY_CHANNEL, self._notified)
+            await raw.add_listener(self.channel, self._notified)
             try:
                 while not stop.is_set():
                     self._wake.clear()
                     if await self.publish_pending() == 0:
                         await _wait_either(self._wake, stop, self.poll_interval_s)
             finally:
-                await raw.remove_listener(NOTIFY_CHANNEL, self._notified)
+                await raw.remove_listener(self.channel, self._notified)
                 await conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                 await conn.commit()
                 self.stats.is_leader = False
@@ -104,6 +116,18 @@ class Relay:
 
     def _notified(self, *_args) -> None:
         self._wake.set()
+
+
+class Relay(LeaderLoop):
+    def __init__(self, engine: AsyncEngine, store: EventStore, topic: str, publish: Publish, *,
+                 batch_size: int = 500, poll_interval_s: float = 0.5, service: str = ""):
+        assert 1 <= batch_size <= 10_000
+        super().__init__(engine, lock_name=f"relay:{topic}", channel=NOTIFY_CHANNEL, poll_interval_s=poll_interval_s,
+                         log_name="relay", service=service, topic=topic)
+        self.store = store
+        self.topic = topic
+        self.publish = publish
+        self.batch_size = batch_size
 
     async def position(self) -> int:
         async with self.engine.connect() as conn:

@@ -30,13 +30,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
+from shared import personal_keys
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
 from shared.db import DATABASE_ERRORS, UnitOfWork, database_unavailable, make_engine, value_out_of_range
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
-from shared.events import dead_letter_topic, registry, topic_of
+from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.logging import get_logger
@@ -49,6 +50,15 @@ from shared.tracing import context_from_headers, current_traceparent, make_trace
 READY_TIMEOUT_S = 2.0
 
 
+@dataclass(frozen=True)
+class KeyCopies:
+    """A service's copies of the contracts' personal-data keys: `refresh` brings its read models in line
+    when a contract's key arrives or is shredded (in that transaction, under the contract's lock)."""
+
+    refresh: personal_keys.Refresh | None = None
+    shred: personal_keys.Shred | None = None     # the service's own deletion, if it holds more than the copy
+
+
 @dataclass
 class ServiceDefinition:
     name: str
@@ -58,6 +68,11 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     # topic -> {event type -> handler(service, uow, event, envelope, context)}
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # personal-data keys (`shared/personal_keys.py`): the contracts service owns them and publishes its key
+    # table; the others keep copies from the keys topic, and `KeyCopies.refresh` brings their read models
+    # in line when a key arrives or is shredded
+    owns_personal_keys: bool = False
+    key_copies: KeyCopies | None = None
 
     @property
     def settings_class(self) -> type[ServiceSettings]:
@@ -104,9 +119,21 @@ class Service:
         self.relay = Relay(self.engine, self.store, self.topic, self._publish,
                            batch_size=settings.relay_batch_size,
                            poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+        self.key_publisher: personal_keys.KeyPublisher | None = None
+        if definition.owns_personal_keys:
+            self._keys_publisher = self.broker.publisher(
+                KEYS_TOPIC, title=f"{KEYS_TOPIC}:publish",
+                description="Each contract's personal-data key: message key the contract id, value the 32 bytes "
+                            "of its AES-256-GCM key; a null value (tombstone) once the buyer's data are deleted.")
+            self.key_publisher = personal_keys.KeyPublisher(
+                self.engine, KEYS_TOPIC, self._publish_keys, batch_size=settings.relay_batch_size,
+                poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+        if definition.key_copies is not None:
+            self._subscribe_keys()
         self.app = self._build_app()
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task | None = None
+        self._key_task: asyncio.Task | None = None
 
     # ---- commands ---------------------------------------------------------------------------
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
@@ -155,6 +182,65 @@ class Service:
             description=f"{self.name} applies {applies}. Other types are acknowledged and skipped.",
         )(on_events)
 
+    def _subscribe_keys(self) -> None:
+        """The keys topic: this service's copy of each contract's key, deleted on its tombstone. Not events
+        (no envelope, no inbox): a key message is idempotent by itself, and a tombstone is final."""
+        dead_letters = self.broker.publisher(
+            dead_letter_topic(KEYS_TOPIC), title=f"{dead_letter_topic(KEYS_TOPIC)}:publish",
+            description=f"Messages of {KEYS_TOPIC} that {self.name} could not take: neither a key nor a tombstone.")
+        log = self.log
+
+        async def dead_letter(record, reason: str, message: str) -> None:
+            await dead_letters.publish(record.value or b"", key=record.key, headers={
+                "dlq-reason": reason, "dlq-message": message[:500], "dlq-consumer": self.name,
+                "dlq-source-topic": KEYS_TOPIC, "dlq-source-partition": str(record.partition),
+                "dlq-source-offset": str(record.offset)})
+            log.error("key_message_dead_lettered", reason=reason, message=message[:500], offset=record.offset)
+
+        async def on_keys(message: KafkaMessage) -> None:
+            # as for events: one acknowledgement per batch, and a failure rewinds it (applying a key twice
+            # changes nothing); a database away is not the message's fault, anything else is parked
+            for record in message.raw_message:
+                try:
+                    contract_id, key = personal_keys.parse_key_message(record.key, record.value)
+                except personal_keys.MalformedKeyMessage as exc:
+                    await dead_letter(record, "malformed_key_message", str(exc))
+                    continue
+                try:
+                    changed = await self.take_key(contract_id, key)
+                except Exception as exc:
+                    if database_unavailable(exc):
+                        log.warning("key_copy_transient_failure", error=type(exc).__name__)
+                        await asyncio.sleep(1.0)
+                        raise
+                    await dead_letter(record, "handler_failed", f"{type(exc).__name__}: {exc}")
+                    continue
+                if changed:
+                    log.info("personal_data_key_shredded" if key is None else "personal_data_key_received",
+                             contract_id=contract_id)
+
+        self.broker.subscriber(
+            KEYS_TOPIC, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True, max_records=self.settings.consumer_batch_size,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms, title=f"{KEYS_TOPIC}:{self.name}",
+            description=f"{self.name} keeps a copy of each contract's personal-data key and deletes it on the "
+                        "tombstone.",
+        )(on_keys)
+
+    async def take_key(self, contract_id: str, key: bytes | None) -> bool:
+        """A key message of the keys topic (None: its tombstone), applied in its own transaction."""
+        copies = self.definition.key_copies
+        assert copies is not None, f"{self.name} keeps no copies of the personal-data keys"
+        async with self.engine.begin() as conn:
+            return await personal_keys.apply_key_message(conn, contract_id, key, copies.refresh, copies.shred)
+
+    async def _publish_keys(self, keys: Sequence[tuple[str, bytes | None]]) -> None:
+        # a keyed None is a tombstone: FastStream hands it to the producer as a null value
+        futures = [await self._keys_publisher.publish(key, key=contract_id.encode(), no_confirm=True,
+                                                      headers={"source": self.name})
+                   for contract_id, key in keys]
+        await asyncio.gather(*futures)
+
     async def _dead_letter(self, raw: bytes, headers: dict[str, str], key: bytes | None) -> None:
         publisher = self._dead_letter_publishers[headers["dlq-source-topic"]]
         await publisher.publish(raw, key=key, headers=headers)
@@ -186,6 +272,8 @@ class Service:
     async def start(self) -> None:
         if self.settings.create_topics:
             own = [self.topic] + [dead_letter_topic(t) for t in self.definition.subscriptions]
+            own += [KEYS_TOPIC] if self.definition.owns_personal_keys else []
+            own += [dead_letter_topic(KEYS_TOPIC)] if self.definition.key_copies is not None else []
             await ensure_topics(self.settings.kafka_bootstrap, own, self.settings.topic_partitions,
                                 security=kafka_security(self.settings))
         await self.broker.connect()
@@ -193,13 +281,16 @@ class Service:
             await self.broker.start()
         if self.settings.relay_enabled:
             self._relay_task = asyncio.create_task(self.relay.run(self._stop), name=f"relay-{self.name}")
+            if self.key_publisher is not None:
+                self._key_task = asyncio.create_task(self.key_publisher.run(self._stop), name=f"keys-{self.name}")
         self.log.info("service_started")
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._relay_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(self._relay_task, timeout=10)
+        for task in (self._relay_task, self._key_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=10)
         await self.broker.stop()
         await self.engine.dispose()
         self.log.info("service_stopped")

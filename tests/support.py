@@ -38,6 +38,17 @@ def seed_contract(number: str | None = None) -> dict[str, Any]:
     return terms
 
 
+def sealed_terms(terms: dict[str, Any], contract_id: str, key: bytes | None = None):
+    """Terms as events carry them: the buyer sealed with `key` (a fresh one by default), as the contracts
+    service seals them with the contract's key."""
+    from shared import personal_keys
+    from shared.events.contracts import ContractTerms
+
+    opened = ContractTerms.model_validate(terms) if isinstance(terms, dict) else terms
+    sealed = personal_keys.seal(key or personal_keys.new_key(), contract_id, opened.buyer.model_dump(mode="json"))
+    return opened.sealing(sealed)
+
+
 def on_free_ports(system_class, data_dir: Path, **options):
     """A `LocalSystem` (or a subclass) on free ports: a port picked for PostgreSQL or the broker must
     not fall inside the services' run of HTTP ports."""
@@ -142,6 +153,14 @@ def _bin(serial: int) -> str:
 def unique_bin() -> str:
     """A valid BIN of its own, so a test's buyer is not the same counterparty as other tests' seed buyers."""
     return _bin(10_000 + uuid.uuid4().int % 40_000)
+
+
+def unique_iban() -> str:
+    """A valid Kazakh IBAN of its own (mod-97 check digits), so a payer matches one test's buyer only."""
+    from stdnum import iban
+
+    account = f"432220{uuid.uuid4().int % 10**10:010d}"
+    return f"KZ{iban.calc_check_digits(f'KZ00{account}')}{account}"
 
 
 def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> list[dict[str, Any]]:

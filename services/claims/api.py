@@ -20,13 +20,16 @@ router = APIRouter(tags=["counterparties"])
 
 
 class CounterpartyView(BaseModel):
+    """The counterparty opened with the contract's key: "[shredded]" once its personal data are deleted, and
+    null while the key has not reached the desk."""
+
     contract_id: str
     contract_number: str
-    name: str
+    name: str | None
     bin: str | None
     foreign_registration: str | None
     email: str | None
-    address: str
+    address: str | None
     registered_at: datetime
 
 

@@ -105,7 +105,9 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
                 for row in held])
         shredded = [e for e in events if isinstance(e, PersonalDataShredded)]
         for event in shredded:
-            await personal_keys.delete_key(uow.conn, event.contract_id)
+            # the desk's copy goes at once; the contracts service, the key's owner, deletes the key and
+            # publishes its tombstone to every other copy when it takes this event in
+            await personal_keys.shred(uow.conn, event.contract_id)
         own = [e for e in events if not isinstance(e, PersonalDataShredded) or e.contract_id == contract_id]
         recorded = await _record(service, uow, contract, command.received_on, own, context)
         # another contract's shredding goes in that contract's own stream (an event names the contract of

@@ -1,5 +1,6 @@
 """The edge of access and portability requests (law 94-V): the claims desk's own part, the parts the other
-services answer with (taken into its own history, sealed with the counterparty's key), and the archive.
+services answer with (taken into its own history as they came: sealed with the contract's key by the
+answering service, with the digest of their file), and the archive, the only place a part is opened.
 
 Answers from three topics may arrive at once for one request: each takes the request's row lock first, so
 the one that completes the set sees the others and answers the request (no lost completion, no conflict).
@@ -16,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.claims import personal_keys
 from services.claims.commands import contract_of, on_stream
 from services.claims.domain import export
+from shared import personal_keys as keys
 from shared.access_log import log_read
 from shared.auth import READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events import contracts, invoicing, metering
-from shared.events.claims import PersonalDataPart, SealedFields
+from shared.events.claims import PersonalDataPart, SealedFields, part_file, sha256_of
+from shared.events.sealing import ClearFields
 from shared.personal_data import part_of
 from shared.service import Service, command_context, get_service
 
@@ -54,21 +57,28 @@ async def contracts_of_counterparty(conn: AsyncConnection, contract_id: str) -> 
     return list(rows.scalars())
 
 
+async def _missing_key(conn: AsyncConnection, contract_id: str) -> Exception:
+    shredded = await conn.scalar(text("SELECT shredded_at IS NOT NULL FROM personal_data_keys WHERE contract_id = :id"),
+                                 {"id": contract_id})
+    if shredded:
+        return NotFound(f"the personal data of contract {contract_id} were shredded", reason="personal_data_shredded")
+    return Conflict(f"the personal-data key of contract {contract_id} has not reached the desk yet",
+                    reason="personal_data_key_missing")
+
+
 async def _sealing_key(conn: AsyncConnection, contract_id: str) -> bytes:
-    key = await personal_keys.key_of(conn, contract_id)
+    key = await personal_keys.sealing_key(conn, contract_id)
     if key is None:
-        raise NotFound(f"the personal data of contract {contract_id} were shredded", reason="personal_data_shredded")
+        raise await _missing_key(conn, contract_id)
     return key
 
 
-async def _receive(service, uow, *, request_id: str, contract: dict, who: export.ExportingService, part: dict,
-                   recorded_at, context) -> list[dict[str, Any]]:
-    key = await _sealing_key(uow.conn, contract["contract_id"])
-    sealed = personal_keys.seal(key, contract["contract_id"], part)
+async def _receive(service, uow, *, request_id: str, contract: dict, who: export.ExportingService,
+                   sealed: SealedFields, sha256: str, recorded_at, context) -> list[dict[str, Any]]:
     on = to_zone(recorded_at, contract["deadline_time_zone"]).date()
     return await on_stream(service, uow, stream_id=export.stream_id(request_id), contract_id=contract["contract_id"],
                            fold=export.fold, occurred_at=lambda _state: recorded_at, context=context,
-                           decide=lambda state: export.receive_part(state, service=who, part=part, sealed=sealed,
+                           decide=lambda state: export.receive_part(state, service=who, sha256=sha256, sealed=sealed,
                                                                     on=on))
 
 
@@ -80,7 +90,9 @@ async def request_export(service, uow, *, request_id: str, contract: dict, event
                                     contract_id=contract["contract_id"], occurred_at=occurred_at,
                                     events=events_of(ids), context=context)
     own = await part_of(uow.conn, OWN_QUERIES, ids)
-    received = await _receive(service, uow, request_id=request_id, contract=contract, who="claims", part=own,
+    key = await _sealing_key(uow.conn, contract["contract_id"])
+    received = await _receive(service, uow, request_id=request_id, contract=contract, who="claims",
+                              sealed=keys.seal(key, contract["contract_id"], own), sha256=sha256_of(part_file(own)),
                               recorded_at=context.recorded_at, context=context)
     return [s.envelope.payload for s in recorded] + received
 
@@ -93,8 +105,12 @@ def _on_answer(who: export.ExportingService):
         if found is None:
             raise NotFound(f"no personal-data request {event.request_id}", reason="personal_data_request_not_found")
         contract = await contract_of(uow.conn, event.contract_id)
-        await _receive(service, uow, request_id=event.request_id, contract=contract, who=who, part=event.part,
-                       recorded_at=context.recorded_at, context=context)
+        sealed = event.part
+        if isinstance(sealed, ClearFields):
+            # a v1 answer, its part in clear: sealed here, as the desk did before the answers came sealed
+            sealed = keys.seal(await _sealing_key(uow.conn, event.contract_id), event.contract_id, sealed.in_clear)
+        await _receive(service, uow, request_id=event.request_id, contract=contract, who=who, sealed=sealed,
+                       sha256=event.sha256, recorded_at=context.recorded_at, context=context)
 
     return on_answer
 
@@ -121,11 +137,13 @@ async def get_archive(request_id: str, request: Request, actor: Annotated[Actor,
         if state.answered_on is None:
             raise Conflict("not every service has answered yet", reason="export_incomplete",
                            details={"received": sorted(state.parts)})
-        key = await _sealing_key(uow.conn, state.contract_id)
+        held = await personal_keys.keys_of(uow.conn, state.contract_id)
         rows = (await uow.conn.execute(text("SELECT service, nonce, ciphertext FROM personal_data_export_parts"
                                             " WHERE request_id = :id"), {"id": request_id})).all()
-        parts = {who: personal_keys.unseal(key, state.contract_id, SealedFields(nonce=nonce, ciphertext=cipher))
+        parts = {who: keys.unseal_any(held, state.contract_id, SealedFields(nonce=nonce, ciphertext=cipher))
                  for who, nonce, cipher in rows}
+        if any(part is None for part in parts.values()):
+            raise await _missing_key(uow.conn, state.contract_id)
         await log_read(service, uow, request=request, actor=actor, contract_ids=list(state.contract_ids),
                        context=context)
         return export.archive(state, parts)

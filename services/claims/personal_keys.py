@@ -1,58 +1,57 @@
-"""Crypto-shredding: each counterparty's personal fields are sealed with its own AES-256-GCM key, held in
-the `personal_data_keys` table of this database (a table, not the event store, so a row can be deleted).
+"""The claims desk's keys: its copy of each contract's key (`shared/personal_keys.py`: sealing, the key
+table, the keys topic), and the keys it made itself before the contracts service owned them.
 
-The event keeps only the nonce and ciphertext. Deleting the key makes the fields unreadable in the store,
-in every read model rebuilt from it and in every copy of the event on Kafka, while the stored bytes, and
-so the hash chain, never change. The associated data binds a ciphertext to its contract, so a sealed
-blob copied into another counterparty's event does not open.
+Before keys came from contracts, the desk sealed a counterparty with a key of its own, created when it
+learned of the signed contract; those keys stay (`own_key`, same row), because the desk's events of those
+contracts are sealed with them. A row may so hold two keys: the contract's (`key`, from the keys topic)
+and the desk's own; a sealed blob opens with whichever fits (AES-GCM's tag says which). Shredding deletes
+both. New contracts have only the contract's key.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import canonical_json
-from shared.events.claims import SealedFields
+from shared import personal_keys
+from shared.events.sealing import SHREDDED, Sealed
 
-SHREDDED = "[shredded]"
+__all__ = ["SHREDDED"]
 
 
-async def create_key(conn: AsyncConnection, contract_id: str) -> bytes:
-    key = AESGCM.generate_key(bit_length=256)
-    await conn.execute(text("INSERT INTO personal_data_keys (contract_id, key) VALUES (:id, :key)"),
+async def keys_of(conn: AsyncConnection, contract_id: str) -> list[bytes]:
+    """Every key the desk holds for the contract (none once shredded)."""
+    row = (await conn.execute(text("SELECT key, own_key FROM personal_data_keys WHERE contract_id = :id"),
+                              {"id": contract_id})).first()
+    return [bytes(k) for k in row if k is not None] if row is not None else []
+
+
+async def sealing_key(conn: AsyncConnection, contract_id: str) -> bytes | None:
+    """The key the desk seals with: the contract's, or, for a contract sealed before keys came from
+    contracts and whose key has not arrived, the desk's own."""
+    keys = await keys_of(conn, contract_id)
+    return keys[0] if keys else None
+
+
+async def create_own_key(conn: AsyncConnection, contract_id: str) -> bytes:
+    """A key of the desk's own, for a contract whose signing reached it in clear (a v1 `ContractSigned`,
+    recorded before the contracts service sealed its terms) and whose contract key is not here."""
+    key = personal_keys.new_key()
+    await conn.execute(text("INSERT INTO personal_data_keys (contract_id, own_key) VALUES (:id, :key)"
+                            " ON CONFLICT (contract_id) DO UPDATE SET own_key = excluded.own_key"
+                            " WHERE personal_data_keys.own_key IS NULL AND personal_data_keys.shredded_at IS NULL"),
                        {"id": contract_id, "key": key})
     return key
 
 
-async def key_of(conn: AsyncConnection, contract_id: str) -> bytes | None:
-    key = await conn.scalar(text("SELECT key FROM personal_data_keys WHERE contract_id = :id"), {"id": contract_id})
-    return bytes(key) if key is not None else None
+async def shred(conn: AsyncConnection, contract_id: str) -> bool:
+    """Delete both keys of the contract (the marker stays); True when anything changed."""
+    # the desk's own key first: a marker holds no key at all (the table's CHECK)
+    cleared = await conn.execute(text("UPDATE personal_data_keys SET own_key = NULL"
+                                      " WHERE contract_id = :id AND own_key IS NOT NULL"), {"id": contract_id})
+    changed = await personal_keys.shred(conn, contract_id)
+    return changed or cleared.rowcount > 0
 
 
-async def delete_key(conn: AsyncConnection, contract_id: str) -> None:
-    await conn.execute(text("DELETE FROM personal_data_keys WHERE contract_id = :id"), {"id": contract_id})
-
-
-def seal(key: bytes, contract_id: str, fields: dict) -> SealedFields:
-    nonce = os.urandom(12)
-    ciphertext = AESGCM(key).encrypt(nonce, canonical_json(fields), contract_id.encode())
-    return SealedFields(nonce=base64.b64encode(nonce).decode(), ciphertext=base64.b64encode(ciphertext).decode())
-
-
-def unseal(key: bytes | None, contract_id: str, sealed: SealedFields) -> dict | None:
-    """The fields, or None when the key is gone (shredded) or does not fit."""
-    if key is None:
-        return None
-    try:
-        plain = AESGCM(key).decrypt(base64.b64decode(sealed.nonce), base64.b64decode(sealed.ciphertext),
-                                    contract_id.encode())
-    except InvalidTag:
-        return None
-    return json.loads(plain)
+async def unseal(conn: AsyncConnection, contract_id: str, sealed: Sealed) -> dict | None:
+    return personal_keys.unseal_any(await keys_of(conn, contract_id), contract_id, sealed)

@@ -1,13 +1,24 @@
-"""Read models of the claims desk: counterparties, claims by deadline, force-majeure notices."""
+"""Read models of the claims desk: counterparties, claims by deadline, force-majeure notices.
+
+A counterparty's personal fields arrive sealed with the contract's key, and the key arrives on another
+topic, in either order. `counterparties.sealed` keeps every sealed blob of it in order (the buyer as
+signed, then each contacts correction); the name, identifiers and contacts are those blobs opened and
+merged, filled as soon as a key that opens them is here and blanked to "[shredded]" on the key's
+tombstone: NULL meanwhile. The same `refresh_counterparties` runs on both sides, each under the
+contract's lock, and once at the end of a rebuild, so the live table and a rebuilt one agree.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.claims import personal_keys
+from services.claims import personal_keys as own_keys
+from shared import personal_keys
 from shared.events import registry
 from shared.events.claims import (
     ClaimAccepted,
@@ -49,25 +60,74 @@ async def on_counterparty_registered(conn: AsyncConnection, event: CounterpartyR
     )
 
 
+_REBUILDING = contextvars.ContextVar("claims_rebuilding", default=False)
+_PERSONAL_COLUMNS = ("name", "bin", "foreign_registration", "email", "address")
+
+
+def opened_fields(keys: Sequence[bytes], contract_id: str, sealed: Sequence[dict]) -> dict:
+    """The counterparty's fields from its sealed blobs in order: the buyer as signed, then each correction
+    of its contacts over it (name and identifiers stay as signed). A blob no key opens adds nothing."""
+    fields: dict = {}
+    for blob in sealed:
+        fields.update(personal_keys.unseal_any(keys, contract_id, personal_keys.sealed_of(blob)) or {})
+    return fields
+
+
+async def refresh_counterparties(conn: AsyncConnection, contract_ids: Sequence[str] | None, *, lock: bool) -> None:
+    """Open the sealed blobs of these counterparties (all, for None) with the keys held now. A counterparty
+    the desk shredded itself keeps what `on_shredded` wrote; one whose key's tombstone came is blanked the
+    same way; one without a key yet is NULL."""
+    if _REBUILDING.get():
+        return   # the rebuild refreshes every row once, at its end
+    if lock and contract_ids:
+        await personal_keys.lock(conn, contract_ids)
+    rows = (await conn.execute(text(
+        "SELECT c.contract_id, c.sealed, k.key, k.own_key, k.shredded_at FROM counterparties c"
+        " LEFT JOIN personal_data_keys k USING (contract_id)"
+        " WHERE c.shredded_on IS NULL AND (CAST(:ids AS text[]) IS NULL OR c.contract_id = ANY(:ids))"),
+        {"ids": list(contract_ids) if contract_ids is not None else None})).all()
+    if not rows:
+        return
+    columns: dict[str, list] = {"id": [], **{column: [] for column in _PERSONAL_COLUMNS}}
+    for row in rows:
+        keys = [bytes(k) for k in (row.key, row.own_key) if k is not None]
+        fields: dict = {}
+        if row.shredded_at is not None:
+            fields = {"name": own_keys.SHREDDED, "address": own_keys.SHREDDED}
+        elif keys:
+            fields = opened_fields(keys, row.contract_id, row.sealed)
+        columns["id"].append(row.contract_id)
+        for column in _PERSONAL_COLUMNS:
+            columns[column].append(fields.get(column))
+    await conn.execute(text(f"""
+        UPDATE counterparties c SET {", ".join(f"{column} = t.{column}" for column in _PERSONAL_COLUMNS)}
+        FROM unnest(CAST(:id AS text[]), {", ".join(f"CAST(:{column} AS text[])" for column in _PERSONAL_COLUMNS)})
+            AS t(contract_id, {", ".join(_PERSONAL_COLUMNS)})
+        WHERE c.contract_id = t.contract_id
+    """), columns)
+
+
+async def refresh(conn: AsyncConnection, contract_id: str) -> None:
+    """A key arrived or was shredded (the caller holds the contract's lock)."""
+    await refresh_counterparties(conn, [contract_id], lock=False)
+
+
 async def on_counterparty_recorded(conn: AsyncConnection, event: CounterpartyRecorded, stored: StoredEvent) -> None:
-    """Opened with the counterparty's key; once the key is deleted a rebuild finds only the placeholder."""
-    key = await personal_keys.key_of(conn, event.contract_id)
-    fields = personal_keys.unseal(key, event.contract_id, event.personal) or {
-        "name": personal_keys.SHREDDED, "address": personal_keys.SHREDDED}
-    await on_counterparty_registered(conn, CounterpartyRegistered(
-        contract_id=event.contract_id, contract_number=event.contract_number, name=fields["name"],
-        bin=fields.get("bin"), foreign_registration=fields.get("foreign_registration"), email=fields.get("email"),
-        address=fields["address"]), stored)
+    """Kept sealed; opened once a key that fits is here (and, after shredding, never again)."""
+    await conn.execute(
+        text("INSERT INTO counterparties (contract_id, contract_number, sealed, registered_at)"
+             " VALUES (:id, :number, jsonb_build_array(CAST(:sealed AS jsonb)), :at)"),
+        {"id": event.contract_id, "number": event.contract_number, "sealed": event.personal.model_dump_json(),
+         "at": stored.envelope.occurred_at})
+    await refresh_counterparties(conn, [event.contract_id], lock=True)
 
 
 async def on_contacts_corrected(conn: AsyncConnection, event: CounterpartyContactsCorrected,
                                 stored: StoredEvent) -> None:
-    fields = personal_keys.unseal(await personal_keys.key_of(conn, event.contract_id), event.contract_id,
-                                  event.personal)
-    if fields is None:
-        return   # shredded: the row already says so
-    await conn.execute(text("UPDATE counterparties SET email = :email, address = :address WHERE contract_id = :id"),
-                       {"id": event.contract_id, "email": fields.get("email"), "address": fields["address"]})
+    await conn.execute(text("UPDATE counterparties SET sealed = sealed || jsonb_build_array(CAST(:sealed AS jsonb))"
+                            " WHERE contract_id = :id"),
+                       {"id": event.contract_id, "sealed": event.personal.model_dump_json()})
+    await refresh_counterparties(conn, [event.contract_id], lock=True)
 
 
 async def on_contract_ended(conn: AsyncConnection, event: ContractEnded, stored: StoredEvent) -> None:
@@ -103,7 +163,7 @@ async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored
         UPDATE counterparties SET name = :mark, address = :mark, bin = NULL, foreign_registration = NULL,
             email = NULL, shredded_on = :on
         WHERE contract_id = :id
-    """), {"id": event.contract_id, "mark": personal_keys.SHREDDED, "on": event.shredded_on})
+    """), {"id": event.contract_id, "mark": own_keys.SHREDDED, "on": event.shredded_on})
 
 
 async def on_export_requested(conn: AsyncConnection, event: PersonalDataExportRequested, stored: StoredEvent) -> None:
@@ -211,8 +271,21 @@ async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, store
     )
 
 
+class ClaimsProjector(Projector):
+    async def rebuild(self, conn: AsyncConnection, store, progress=None, recorded_until=None) -> int:
+        """As every projector, then the counterparties opened once with the keys held now (no lock: the
+        rebuild holds the table, and a key arriving meanwhile waits for it and refreshes what it finds)."""
+        token = _REBUILDING.set(True)
+        try:
+            applied = await super().rebuild(conn, store, progress, recorded_until)
+        finally:
+            _REBUILDING.reset(token)
+        await refresh_counterparties(conn, None, lock=False)
+        return applied
+
+
 # personal_data_keys is not a read model: a rebuild must never empty it
-projector = Projector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers",
+projector = ClaimsProjector(registry, tables=["counterparties", "claims", "force_majeure_notices", "survey_answers",
                                         "consents", "personal_data_requests", "personal_data_export_parts"],
                       handlers={
     CounterpartyRegistered.event_type: on_counterparty_registered,

@@ -11,7 +11,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from services.contracts import sealing
 from services.contracts.domain import contract as domain
+from shared import personal_keys
 from shared.access_log import read_logged
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.cache import BoundedCache
@@ -63,7 +65,9 @@ async def register(command: RegisterContract, request: Request,
             raise Conflict(f"contract number {terms.number} is already registered", reason="duplicate_contract_number",
                            details={"contract_id": taken})
         try:
-            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=0,
+            # the contract's personal-data key is born with it (published to the keys topic after commit)
+            await personal_keys.create_key(uow.conn, contract_id)
+            await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=0,
                                  contract_id=contract_id, occurred_at=context.recorded_at, events=events,
                                  context=context)
         except IntegrityError:
@@ -83,7 +87,7 @@ async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depen
     async def body(uow):
         state = await load_contract(service, uow.conn, contract_id)
         events = domain.sign_contract(state, contract_id, signed_at)
-        await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+        await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                              contract_id=contract_id, occurred_at=signed_at, events=events, context=context)
 
     await in_transaction(service.engine, body)
@@ -97,15 +101,16 @@ def _cache(service: Service) -> BoundedCache[str, domain.Contract]:
 
 
 async def load_contract(service: Service, conn, contract_id: str) -> domain.Contract:
-    """The contract folded from its stream; only the events after the cached version are read and
-    decoded (a contract's terms are the largest payloads the service decodes). Call it before the
-    command appends, so that only committed events are ever cached."""
+    """The contract folded from its stream, the buyer opened with the contract's key (`sealing.py`); only the
+    events after the cached version are read and decoded (a contract's terms are the largest payloads the
+    service decodes). Call it before the command appends, so that only committed events are ever cached."""
     cached = _cache(service).get(contract_id)
     stored = await service.store.read_stream(conn, domain.stream_id(contract_id),
                                              after_version=cached.version if cached else 0)
     state = cached
-    for item in stored:
-        state = domain.evolve(state, service.store.registry.decode(item.envelope))
+    decoded = [service.store.registry.decode(item.envelope) for item in stored]
+    for event in await sealing.opened(conn, contract_id, decoded):
+        state = domain.evolve(state, event)
     state = domain.existing(state, contract_id)
     if stored:
         _cache(service).put(contract_id, state)

@@ -13,11 +13,13 @@ definition = ServiceDefinition(
     title="Contracts",
     description="Contracts, parties, price schedules, amendments and daily applications; publishes "
                 "ContractSigned, ApplicationAccepted and the rest; listens to the ledger's coverage, "
-                "restriction and termination notices.",
+                "restriction and termination notices. Owns each contract's personal-data key and publishes it "
+                "(a tombstone once shredded) to contracts.personal-data-keys.v1.",
     projector=projector,
     routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router,
              personal_data.router],
     subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},
+    owns_personal_keys=True,
 )
 
 Settings = definition.settings_class

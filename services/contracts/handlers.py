@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import text
 
+from services.contracts import sealing
 from services.contracts.api import load_contract
 from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
@@ -119,7 +120,7 @@ async def _on_contract(service, uow, context, contract_id: str, on: date, decide
     state = await load_contract(service, uow.conn, contract_id)   # the cached fold, as commands use
     events = decide(state)
     if events:
-        await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+        await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                              contract_id=contract_id, occurred_at=_at(on), events=events, context=context)
         await cut_terminated_days(service, uow, context, contract_id, events)
 

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import text
 
+from services.contracts import sealing
 from services.contracts.api import ContractView, _view, load_contract
 from services.contracts.domain import amendments
 from services.contracts.domain import contract as domain
 from services.contracts.handlers import cut_terminated_days
+from shared import personal_keys
 from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import local_datetime, zone
 from shared.db import in_transaction
@@ -90,7 +92,7 @@ async def _change(service: Service, request: Request, actor: Actor, contract_id:
         # as an input rather than reading a clock
         events = decide(state, context.recorded_at.astimezone(zone(ZONE)).date())
         if events:
-            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+            await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                  contract_id=contract_id, occurred_at=local_datetime(occurred, time(0), ZONE),
                                  events=events, context=context)
             await cut_terminated_days(service, uow, context, contract_id, events)
@@ -163,7 +165,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
             state = await load_contract(service, uow.conn, contract_id)
             events = domain.close_day(state, command.day)
             if events:
-                await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
+                await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=state.version,
                                      contract_id=contract_id, occurred_at=context.recorded_at, events=events,
                                      context=context)
                 await cut_terminated_days(service, uow, context, contract_id, events)
@@ -223,7 +225,8 @@ async def import_portfolio(command: ImportPortfolio, request: Request, actor: Op
             registered = domain.register_contract(contract_id, item.terms)
             state = domain.fold(registered)
             events = registered + domain.sign_contract(state, contract_id, item.signed_at)
-            await service.record(uow, stream_id=domain.stream_id(contract_id), expected_version=0,
+            await personal_keys.create_key(uow.conn, contract_id)
+            await sealing.record(service, uow, stream_id=domain.stream_id(contract_id), expected_version=0,
                                  contract_id=contract_id, occurred_at=item.signed_at, events=events, context=context)
             imported.append({"number": item.terms.number, "contract_id": contract_id})
         return ImportOutcome(imported=imported, skipped=skipped)

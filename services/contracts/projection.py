@@ -1,5 +1,10 @@
 """Read models of the contracts service, rebuilt from its events: contracts with their lifecycle and
-amendments, the day-by-day application schedule, and what the ledger last said of each contract."""
+amendments, the day-by-day application schedule, and what the ledger last said of each contract.
+
+The events carry the buyer sealed; the `contracts` row holds it opened with the contract's key (the key
+is always here before the first event: it is created in the registration's transaction). Once the key is
+deleted, `BuyerPersonalDataShredded` blanks the row, and a rebuild, finding no key, writes the same
+placeholder from the start, so the live table and a rebuilt one agree (`ledger verify`)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared import personal_keys
 from shared.events import registry
 from shared.events.contracts import (
     ApplicationAccepted,
@@ -15,6 +21,7 @@ from shared.events.contracts import (
     ApplicationReduced,
     ApplicationReinstated,
     ApplicationRejected,
+    BuyerPersonalDataShredded,
     ContractAmended,
     ContractRegistered,
     ContractSettled,
@@ -22,6 +29,7 @@ from shared.events.contracts import (
     ContractTerminated,
     FreeVolumeDeclared,
     PartyContactsCorrected,
+    SealedContractTerms,
     SupplyConditionsNoted,
     TerminationNoticed,
 )
@@ -29,8 +37,15 @@ from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
 
+async def _opened_terms(conn: AsyncConnection, contract_id: str, terms: SealedContractTerms) -> dict:
+    """The terms as JSON with the buyer opened, or the shredded placeholder once its key is gone."""
+    buyer = personal_keys.unseal(await personal_keys.key_of(conn, contract_id), contract_id, terms.buyer)
+    return {**terms.model_dump(mode="json"), "buyer": buyer if buyer is not None else personal_keys.shredded_party()}
+
+
 async def on_registered(conn: AsyncConnection, event: ContractRegistered, stored: StoredEvent) -> None:
     terms = event.terms
+    opened = await _opened_terms(conn, event.contract_id, terms)
     await conn.execute(
         text("""
             INSERT INTO contracts (contract_id, number, status, seller_name, buyer_name, service_type,
@@ -38,17 +53,17 @@ async def on_registered(conn: AsyncConnection, event: ContractRegistered, stored
             VALUES (:id, :number, 'draft', :seller, :buyer, :service_type, :category, :currency, :start, :end,
                 CAST(:terms AS jsonb), :version, :at)
         """),
-        {"id": event.contract_id, "number": terms.number, "seller": terms.seller.name, "buyer": terms.buyer.name,
-         "service_type": terms.service_type, "category": terms.counterparty_category, "currency": terms.currency,
-         "start": terms.delivery_start, "end": terms.delivery_end,
-         "terms": json.dumps(terms.model_dump(mode="json")), "version": stored.envelope.stream_version,
+        {"id": event.contract_id, "number": terms.number, "seller": terms.seller.name,
+         "buyer": opened["buyer"]["name"], "service_type": terms.service_type, "category": terms.counterparty_category,
+         "currency": terms.currency, "start": terms.delivery_start, "end": terms.delivery_end,
+         "terms": json.dumps(opened), "version": stored.envelope.stream_version,
          "at": stored.envelope.recorded_at},
     )
 
 
 async def _update_contract(conn: AsyncConnection, stored: StoredEvent, assignments: str, values: dict) -> None:
     result = await conn.execute(
-        text(f"UPDATE contracts SET {assignments}, version = :v WHERE contract_id = :id"),
+        text(f"UPDATE contracts SET {assignments}{', ' if assignments else ''}version = :v WHERE contract_id = :id"),
         {**values, "v": stored.envelope.stream_version, "id": stored.envelope.contract_id})
     assert result.rowcount == 1, "every contract event follows its registration"
 
@@ -62,9 +77,11 @@ async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: Stored
 
 
 async def on_amended(conn: AsyncConnection, event: ContractAmended, stored: StoredEvent) -> None:
-    await _update_contract(conn, stored, "terms = CAST(:terms AS jsonb), delivery_end = :end, "
+    opened = await _opened_terms(conn, event.contract_id, event.terms)
+    await _update_contract(conn, stored, "terms = CAST(:terms AS jsonb), buyer_name = :buyer, delivery_end = :end, "
                                          "amendments = amendments + 1",
-                           {"terms": json.dumps(event.terms.model_dump(mode="json")), "end": event.terms.delivery_end})
+                           {"terms": json.dumps(opened), "buyer": opened["buyer"]["name"],
+                            "end": event.terms.delivery_end})
     await conn.execute(
         text("INSERT INTO amendments VALUES (:id, :doc, :kind, :date, :from, :summary)"),
         {"id": event.contract_id, "doc": event.document_number, "kind": event.kind, "date": event.document_date,
@@ -72,10 +89,21 @@ async def on_amended(conn: AsyncConnection, event: ContractAmended, stored: Stor
 
 
 async def on_contacts_corrected(conn: AsyncConnection, event: PartyContactsCorrected, stored: StoredEvent) -> None:
+    contacts = personal_keys.unseal(await personal_keys.key_of(conn, event.contract_id), event.contract_id,
+                                    event.contacts)
+    if contacts is None:
+        # the key is gone: the row already holds the placeholder; only the version moves
+        await _update_contract(conn, stored, "", {})
+        return
     await _update_contract(conn, stored, "terms = jsonb_set(jsonb_set(terms, '{buyer,email}',"
                                          " COALESCE(to_jsonb(CAST(:email AS text)), 'null'::jsonb)),"
                                          " '{buyer,address}', to_jsonb(CAST(:address AS text)))",
-                           {"email": event.email, "address": event.address})
+                           {"email": contacts["email"], "address": contacts["address"]})
+
+
+async def on_buyer_shredded(conn: AsyncConnection, event: BuyerPersonalDataShredded, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "buyer_name = :name, terms = jsonb_set(terms, '{buyer}', CAST(:buyer AS jsonb))",
+                           {"name": personal_keys.SHREDDED, "buyer": json.dumps(personal_keys.shredded_party())})
 
 
 async def on_noticed(conn: AsyncConnection, event: TerminationNoticed, stored: StoredEvent) -> None:
@@ -156,6 +184,7 @@ async def on_supply_conditions(conn: AsyncConnection, event: SupplyConditionsNot
          "restricted_from": event.restricted_from, "notice": event.notice_document})
 
 
+# personal_data_keys is not a read model: a rebuild must never empty it
 projector = Projector(
     registry,
     tables=["contracts", "amendments", "applications", "supply_conditions"],
@@ -165,6 +194,7 @@ projector = Projector(
         ContractAmended.event_type: on_amended,
         TerminationNoticed.event_type: on_noticed,
         PartyContactsCorrected.event_type: on_contacts_corrected,
+        BuyerPersonalDataShredded.event_type: on_buyer_shredded,
         ContractTerminated.event_type: on_terminated,
         ContractSettled.event_type: on_settled,
         ApplicationAccepted.event_type: on_accepted,

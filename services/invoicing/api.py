@@ -27,6 +27,7 @@ from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
+from shared.events.sealing import SHREDDED, shredded_party
 from shared.money import Money
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
@@ -46,7 +47,8 @@ def at_start_of(day: date, zone: str = "Asia/Almaty") -> datetime:
 class AccountView(BaseModel):
     contract_id: str
     contract_number: str
-    buyer_name: str
+    buyer_name: str | None = Field(description="\"[shredded]\" once the buyer's personal data are deleted; null "
+                                               "until this service holds the contract's key")
     balance: Money = Field(description="what the buyer owes (+) or has in credit (−)")
     debt: Money
     advance: Money
@@ -70,7 +72,19 @@ async def _account(conn, contract_id: str) -> AccountView:
     return AccountView(contract_id=row["contract_id"], contract_number=row["contract_number"],
                        buyer_name=row["buyer_name"], balance=Money(row["balance"], currency),
                        debt=Money(row["debt"], currency), advance=Money(row["advance"], currency),
-                       opened_at=row["opened_at"], terms=row["terms"])
+                       opened_at=row["opened_at"], terms=_terms_with_buyer(row))
+
+
+def _terms_with_buyer(row) -> dict[str, Any]:
+    """The terms as held, the sealed buyer replaced by the buyer opened (or the shredded placeholder, or
+    null while the key has not arrived): a reader gets names, never ciphertext."""
+    if row["buyer"] is not None:
+        buyer = row["buyer"]
+    elif row["buyer_name"] == SHREDDED:
+        buyer = shredded_party()
+    else:
+        buyer = None
+    return {**row["terms"], "buyer": buyer}
 
 
 class ReceivePayment(PlainText):
@@ -134,15 +148,16 @@ def _posted_json(events: list) -> dict[str, Any]:
 async def receive_payment(command: ReceivePayment, request: Request, actor: Operator, service: ServiceDep):
     context = command_context(request, actor, service)
 
-    def decide(state):
+    def decide(state, payer):
         return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=command.bank_reference,
-                                   amount=command.amount, received_on=command.received_on,
-                                   payer_bin=command.payer_bin, payer_iban=command.payer_iban,
+                                   amount=command.amount, received_on=command.received_on, payer=payer,
                                    purpose=command.purpose)
 
-    # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`)
-    posted, events = await desk_of(service).submit(PaymentCommand(command.contract_id, command.bank_reference, decide,
-                                                                  context, at_start_of(command.received_on)))
+    # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`); the
+    # payer's BIN and IBAN are sealed there with the contract's key
+    posted, events = await desk_of(service).submit(PaymentCommand(
+        command.contract_id, command.bank_reference, decide, context, at_start_of(command.received_on),
+        payer=(command.payer_bin, command.payer_iban)))
     if posted is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
     # idempotent by bank reference: the same operation twice gets the first result, nothing posted
@@ -440,9 +455,11 @@ async def _reconciliation(conn, contract_id: str, month: str) -> dict[str, Any]:
     money = [line for line in whole.lines if not line.amount.is_zero]
     charged = sum((line.amount for line in money if line.amount.is_positive), Money.zero(whole.closing_balance.currency))
     paid = sum((-line.amount for line in money if line.amount.is_negative), Money.zero(whole.closing_balance.currency))
-    terms = await conn.scalar(text("SELECT terms FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    account = (await conn.execute(text("SELECT terms, buyer_name FROM accounts WHERE contract_id = :c"),
+                                  {"c": contract_id})).one()
+    terms = account.terms
     return {"contract_id": contract_id, "contract_number": terms["number"], "month": month,
-            "seller": terms["seller"]["name"], "buyer": terms["buyer"]["name"],
+            "seller": terms["seller"]["name"], "buyer": account.buyer_name or "",
             "opening_balance": whole.opening_balance.to_json(), "charged": charged.to_json(),
             "paid_or_credited": paid.to_json(), "closing_balance": whole.closing_balance.to_json(),
             "documents": [{"date": line.business_date, "document": line.document, "kind": line.kind,

@@ -6,8 +6,9 @@ from services.invoicing import claim_corrections, personal_data
 from services.invoicing.api import router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
+from shared import personal_keys
 from shared.events import topic_of
-from shared.service import ServiceDefinition
+from shared.service import KeyCopies, ServiceDefinition
 
 definition = ServiceDefinition(
     name="invoicing",
@@ -16,7 +17,9 @@ definition = ServiceDefinition(
     projector=projector,
     routers=[router],
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
-                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS}},
+                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,
+                                        **personal_keys.shredded_handlers(personal_data.refresh)}},
+    key_copies=KeyCopies(refresh=personal_data.refresh),
 )
 
 Settings = definition.settings_class

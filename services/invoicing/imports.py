@@ -1,6 +1,11 @@
 """Bank statement import: each receipt is decided alone (all-or-nothing per line: a refused line
 records nothing), the accepted ones are recorded set-based in a few transactions, re-importing a file
-posts nothing new (bank references), and every line gets an outcome in the report."""
+posts nothing new (bank references), and every line gets an outcome in the report.
+
+A line is matched to a contract by the buyer's BIN or IBAN as this service opened them
+(`accounts.buyer`, `personal_data.py`): a contract whose key is shredded (or not here yet) matches no
+line, and its receipts are unidentified. A posted payment keeps the payer's BIN and IBAN sealed with
+the contract's key."""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from sqlalchemy import text
 from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
 from services.invoicing.domain import account as acc
 from services.invoicing.ledger import cache_of, decide_and_record, load
+from services.invoicing.personal_data import sealed_payer
+from shared import personal_keys
 from shared.db import in_transaction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
@@ -29,8 +36,7 @@ UNIDENTIFIED = "unidentified"
 async def candidates(service) -> list[Candidate]:
     async with service.engine.connect() as conn:
         rows = (await conn.execute(text(
-            "SELECT contract_id, contract_number, terms->'buyer'->>'bin' AS bin, terms->'buyer'->>'iban' AS iban"
-            " FROM accounts"))).all()
+            "SELECT contract_id, contract_number, buyer->>'bin' AS bin, buyer->>'iban' AS iban FROM accounts"))).all()
     return [Candidate(r.contract_id, r.contract_number, r.bin, r.iban) for r in rows]
 
 
@@ -51,10 +57,11 @@ def _unidentified(receipt: Receipt, why: str) -> UnidentifiedReceiptRecorded:
         purpose=receipt.purpose, why=why)
 
 
-def _payment(state: acc.Account, receipt: Receipt, payment_id: str) -> list:
+def _payment(state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
     return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
                                amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
-                               payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban, purpose=receipt.purpose)
+                               payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
+                               purpose=receipt.purpose)
 
 
 async def _append_by_day(service, uow, stream_id: str, contract_id: str, decided: list[tuple[Receipt, list]],
@@ -86,9 +93,10 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
             continue
         state = copy.deepcopy(await load(service, uow, contract_id))
         start = state.version
+        key = await personal_keys.key_of(uow.conn, contract_id)
         for receipt, how in receipts:
             try:
-                events = _payment(state, receipt, str(uuid.uuid4()))
+                events = _payment(state, receipt, str(uuid.uuid4()), key)
             except DomainError as exc:  # this line only: the others go on
                 outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
                 continue
@@ -147,6 +155,7 @@ async def assign_receipt(service, bank_reference: str, contract_id: str, context
                              occurred_at=_at(receipt), context=context,
                              events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
                                                      assigned_contract_id=contract_id)])
-        await decide_and_record(service, uow, contract_id, lambda state: _payment(state, receipt, str(uuid.uuid4())),
-                                context, _at(receipt))
+        key = await personal_keys.key_of(uow.conn, contract_id)
+        await decide_and_record(service, uow, contract_id,
+                                lambda state: _payment(state, receipt, str(uuid.uuid4()), key), context, _at(receipt))
         await uow.commit()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,15 +31,20 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import Decide, advanced, cache_of, folded
+from services.invoicing.ledger import advanced, cache_of, folded
+from services.invoicing.personal_data import sealed_payer
 from shared.db import UnitOfWork, in_transaction
 from shared.events.registry import Event
+from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
+
+# decides one payment on the account's state, given its payer sealed by the desk (or none)
+DecidePayment = Callable[[acc.Account, SealedFields | None], list[Event]]
 
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
 
-# The batch's one read: which references are posted already, and what is new on each account since
-# its cached state.
+# The batch's one read: which references are posted already, what is new on each account since its
+# cached state, and the keys of the accounts whose payments name a payer (to seal the payer with).
 _POSTED_AND_TAILS = text("""
     WITH tail AS (
         SELECT e.stream_id, e.stream_version, e.body
@@ -48,16 +54,22 @@ _POSTED_AND_TAILS = text("""
     SELECT ARRAY(SELECT row_to_json(p)::text FROM payments p WHERE p.bank_reference = ANY(CAST(:refs AS text[])))
                AS posted,
            ARRAY(SELECT stream_id FROM tail ORDER BY stream_id, stream_version) AS tail_streams,
-           ARRAY(SELECT body FROM tail ORDER BY stream_id, stream_version) AS tail_bodies
+           ARRAY(SELECT body FROM tail ORDER BY stream_id, stream_version) AS tail_bodies,
+           ARRAY(SELECT contract_id FROM personal_data_keys
+                 WHERE contract_id = ANY(CAST(:payers AS text[])) AND key IS NOT NULL ORDER BY contract_id)
+               AS key_contracts,
+           ARRAY(SELECT key FROM personal_data_keys
+                 WHERE contract_id = ANY(CAST(:payers AS text[])) AND key IS NOT NULL ORDER BY contract_id) AS keys
 """)
 
 @dataclass
 class PaymentCommand:
     contract_id: str
     bank_reference: str
-    decide: Decide
+    decide: DecidePayment
     context: CommandContext
     occurred_at: datetime
+    payer: tuple[str | None, str | None] = (None, None)   # the payer's BIN and IBAN, sealed before deciding
     answer: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -128,7 +140,9 @@ class PaymentDesk:
             "refs": [command.bank_reference for command in batch],
             "streams": [acc.stream_id(contract_id) for contract_id in contracts],
             "versions": [state.version if state else 0 for state in cached.values()],
+            "payers": sorted({command.contract_id for command in batch if any(command.payer)}),
         })).one()
+        keys = {contract_id: bytes(key) for contract_id, key in zip(row.key_contracts, row.keys, strict=True)}
         posted = {found["bank_reference"]: found for found in (json.loads(p, parse_float=Decimal) for p in row.posted)}
         tails: dict[str, list[bytes]] = {}
         for stream, body in zip(row.tail_streams, row.tail_bodies, strict=True):
@@ -145,7 +159,8 @@ class PaymentDesk:
                 if state is None:
                     state = folded(service, command.contract_id, cached[command.contract_id],
                                    tails.get(acc.stream_id(command.contract_id), []))
-                events = command.decide(state)  # pure: the state is not touched
+                payer = sealed_payer(keys.get(command.contract_id), command.contract_id, *command.payer)
+                events = command.decide(state, payer)  # pure: the state is not touched
             except Exception as exc:  # refused (or failed) alone: it records nothing, the batch goes on
                 outcome.refused[n] = exc
                 continue

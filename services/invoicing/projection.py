@@ -11,6 +11,11 @@ One fold computes the rows of both paths (`LedgerRows`): a command folds the eve
 writes them with one statement; a replay or `verify` folds a hundred thousand at a time and writes
 them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON form (`Fact`), so
 amounts, dates and document texts are written exactly as the events carry them, whichever path.
+
+The buyer comes sealed (the contract's key): the fold keeps it sealed in `accounts.terms` and no
+personal field enters a statement line; `accounts.buyer_name` and `accounts.buyer` are the buyer opened
+with this service's copy of the key, filled once both are here, whichever came first, and blanked on the
+key's tombstone (`personal_data.refresh`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import projection_sql
+from services.invoicing import personal_data, projection_sql
 from shared.events import registry
 from shared.events.invoicing import (
     AccountOpened,
@@ -52,6 +57,8 @@ ZERO = Decimal(0)
 # events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
 REBUILD_STEP = 20_000
+REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
+_WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 
 
 def _amount(money: dict) -> Decimal:
@@ -210,13 +217,14 @@ class LedgerRows:
     def account_opened(self, fact: Fact, p: dict) -> None:
         terms = p["terms"]
         self.currencies[p["contract_id"]] = terms["currency"]
-        self.accounts[p["contract_id"]] = [p["contract_id"], terms["number"], terms["buyer"]["name"], terms["currency"],
+        # the buyer's name is filled by `personal_data.refresh` once this service holds the contract's key
+        self.accounts[p["contract_id"]] = [p["contract_id"], terms["number"], None, terms["currency"],
                                            terms["time_zone"], ZERO, _dumps(terms), fact.occurred_at,
                                            fact.stream_version, ZERO, ZERO]
 
     def terms_amended(self, fact: Fact, p: dict) -> None:
         terms = p["terms"]
-        values = (terms["number"], terms["buyer"]["name"], terms["time_zone"], _dumps(terms))
+        values = (terms["number"], None, terms["time_zone"], _dumps(terms))
         row = self.accounts.get(p["contract_id"])
         if row is not None:
             row[1], row[2], row[4], row[6] = values
@@ -271,15 +279,16 @@ class LedgerRows:
         self._post(fact, [], day, fact.event_type.split(".")[-1], document, description, currency, p)
 
     def refund(self, fact: Fact, p: dict) -> None:
-        self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"],
-                   f"refund to {p['beneficiary']}, {p['iban']} ({p['bic']})", p["amount"]["currency"], {})
+        # the payee's requisites stay sealed in the event: a statement line is no place for them
+        self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"], REFUND_DESCRIPTION,
+                   p["amount"]["currency"], {})
 
     def payment_received(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
         self.payments[p["payment_id"]] = [p["bank_reference"], p["payment_id"], p["contract_id"], money["amount"],
                                           money["currency"], p["received_on"], [], None]
         self._post(fact, p["postings"], p["received_on"], "payment", p["bank_reference"], f"payment: {p['purpose']}",
-                   money["currency"], {"payment_id": p["payment_id"], "payer_bin": p["payer_bin"]})
+                   money["currency"], {"payment_id": p["payment_id"]})
 
     def payment_allocated(self, fact: Fact, p: dict) -> None:
         # §5.8 debt first: the slices say which debts the advance paid, oldest first
@@ -350,6 +359,10 @@ class LedgerProjector(Projector):
             if stored.envelope.event_type in _FOLDS:
                 rows.fold(Fact.of(stored, self.registry))
         await rows.flush(conn)
+        with_buyer = [s.envelope.contract_id for s in events if s.envelope.event_type in _WITH_BUYER]
+        if with_buyer:
+            # locked against the key's arrival, so one of the two sees the other
+            await personal_data.refresh_accounts(conn, with_buyer, lock=True)
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
                       recorded_until: datetime | None = None) -> int:
@@ -371,6 +384,9 @@ class LedgerProjector(Projector):
             step, applied = following, applied + read
             if progress:
                 progress(read)
+        # every account's buyer from the keys held now; no lock: the rebuild holds the tables, and a key
+        # arriving meanwhile waits for it and then refreshes the rows it finds
+        await personal_data.refresh_accounts(conn, None, lock=False)
         return applied
 
     def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[LedgerRows, dict[str, bytes] | None]:

@@ -181,7 +181,8 @@ async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, byt
 
 
 # what the rows of a table hold (`LedgerRows`; a notice's currency is resolved before they are written)
-_VALUES = {"accounts": "plain", "debts": "plain", "statement_lines": "text", "postings": "text"}
+# (an account's `buyer_name` is NULL until the buyer is opened: "any")
+_VALUES = {"debts": "plain", "statement_lines": "text", "postings": "text"}
 _EXISTING_DEBTS = """
     SELECT contract_id, item_id FROM debts JOIN unnest($1::text[], $2::text[]) AS k(c, i)
         ON debts.contract_id = k.c AND debts.item_id = k.i

@@ -9,8 +9,9 @@ from services.metering.handlers import HANDLERS
 from services.metering.projection import projector
 from services.metering.readings_api import router as readings_router
 from services.metering.reports_api import router as reports_router
+from shared import personal_keys
 from shared.events import topic_of
-from shared.service import ServiceDefinition
+from shared.service import KeyCopies, ServiceDefinition
 
 definition = ServiceDefinition(
     name="metering",
@@ -18,7 +19,11 @@ definition = ServiceDefinition(
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
     routers=[router, acts_router, readings_router, reports_router],
-    subscriptions={topic_of("contracts"): HANDLERS, topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS}},
+    subscriptions={topic_of("contracts"): HANDLERS,
+                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,
+                                        **personal_keys.shredded_handlers()}},
+    # metering holds no name or contact: its copy of each key seals its part of an export, nothing else
+    key_copies=KeyCopies(),
 )
 
 Settings = definition.settings_class

@@ -79,10 +79,12 @@ class LocalSystem:
         asyncio.run(ensure_topics(self.broker.bootstrap, all_topics(), self.partitions))
 
     def reset_relay_positions(self) -> None:
-        """The memory broker starts empty: publish each history again (consumers drop duplicates)."""
+        """The memory broker starts empty: publish each history again (consumers drop duplicates), and the
+        contracts service's personal-data keys with it (a copy already held, or a marker, stays as it is)."""
         assert self.postgres is not None
         for service in SERVICES:
             self.postgres.execute(f"{self.database_prefix}_{service}", "DELETE FROM relay_position")
+        self.postgres.execute(f"{self.database_prefix}_contracts", "UPDATE personal_data_keys SET published = false")
 
     def restart_broker(self) -> None:
         assert self.broker is not None

@@ -11,6 +11,12 @@ TOPICS = {
 }
 
 
+# The contracts service's personal-data keys, one message per contract (key = contract id, value = the 32
+# key bytes, a null value once shredded): compacted, so the deleted key itself leaves the log
+# (`shared/personal_keys.py`, docs/deploy.md "The personal-data keys topic").
+KEYS_TOPIC = "contracts.personal-data-keys.v1"
+
+
 def topic_of(service: str) -> str:
     return TOPICS[service]
 
@@ -19,4 +25,4 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-__all__ = ["Event", "EventRegistry", "registry", "TOPICS", "topic_of", "dead_letter_topic"]
+__all__ = ["Event", "EventRegistry", "registry", "TOPICS", "KEYS_TOPIC", "topic_of", "dead_letter_topic"]

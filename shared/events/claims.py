@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,7 +12,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.events.registry import Event, registry
+from shared.events.sealing import Sealed, SealedFields, recorded_in_clear
 from shared.money import Money
+
+__all__ = ["SealedFields"]   # defined in shared.events.sealing; many readers import it from here
 
 
 @registry.register
@@ -187,21 +192,13 @@ def upcast_survey_answered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-class SealedFields(BaseModel):
-    """Personal fields encrypted (AES-256-GCM) with the counterparty's own key, kept in the claims
-    service's key table: deleting the key shreds them everywhere the event went, while the event's bytes
-    (and so the hash chain) stay as they were."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    nonce: str        # base64
-    ciphertext: str   # base64 of the encrypted canonical JSON of the fields
-
-
 @registry.register
 class CounterpartyRecorded(Event):
     """The buyer of a signed contract, its personal data sealed (law 94-V): name, identifiers, contacts.
-    Supersedes `CounterpartyRegistered`, which carried them in clear."""
+    Supersedes `CounterpartyRegistered`, which carried them in clear. `personal` is the buyer exactly as
+    `contracts.ContractSigned` sealed it with the contract's key (copied, never opened on the way), or,
+    for a contract signed before the contracts service sealed its terms, the desk's own sealing of it
+    with a key of its own (`personal_data_keys.own_key`)."""
 
     event_type = "claims.CounterpartyRecorded"
     schema_version = 1
@@ -213,8 +210,9 @@ class CounterpartyRecorded(Event):
 
 @registry.register
 class CounterpartyContactsCorrected(Event):
-    """The counterparty's contacts were corrected in the contract (`contracts.PartyContactsCorrected`): its
-    personal fields sealed again, with the same key, so shredding still erases old and new alike."""
+    """The counterparty's contacts were corrected in the contract (`contracts.PartyContactsCorrected`):
+    `personal` is that correction's sealed contacts as the contracts service sealed them (or, earlier, the
+    desk's own sealing of every personal field), so shredding the key erases old and new alike."""
 
     event_type = "claims.CounterpartyContactsCorrected"
     schema_version = 1
@@ -323,13 +321,36 @@ class PersonalDataExportRequested(Event):
 
 
 class PersonalDataPart(Event):
-    """A service's answer to `PersonalDataExportRequested`: what it holds about those contracts, as JSON.
-    Each answering service publishes its own subclass (`<service>.PersonalDataExported`)."""
+    """A service's answer to `PersonalDataExportRequested`: what it holds about those contracts, sealed with
+    the key of `contract_id` (the answering service's copy of it), so no plaintext part stays in any
+    append-only store or topic. `sha256` is of the part's file in the archive (`part_file`): the desk
+    records it without opening the part, and the archive checks it when it opens the part.
+    Each answering service publishes its own subclass (`<service>.PersonalDataExported`); v1 carried
+    the part in clear."""
 
     request_id: str
     contract_id: str
     contract_ids: list[str]
-    part: dict[str, Any]
+    part: Sealed
+    sha256: str
+
+
+def part_file(part: dict) -> bytes:
+    """A part as its file in the archive: readable JSON, keys sorted, so the same part has one SHA-256."""
+    return json.dumps(part, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def upcast_part_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """A v1 part was plain JSON: handed on as recorded in clear (its stored bytes keep it so), with the
+    digest of its file computed here."""
+    part = payload["part"]
+    payload["part"] = recorded_in_clear(part)
+    payload["sha256"] = sha256_of(part_file(part))
+    return payload
 
 
 ExportingService = Literal["contracts", "metering", "invoicing", "claims"]
@@ -338,7 +359,9 @@ ExportingService = Literal["contracts", "metering", "invoicing", "claims"]
 @registry.register
 class PersonalDataExportPartReceived(Event):
     """One service's part of an export is in; kept sealed with the counterparty's key, so shredding the
-    key shreds the archive too. `sha256` is of the part's file in the archive."""
+    key shreds the archive too. `sha256` is of the part's file in the archive. `part` is the answer's
+    sealed part as it arrived (sealed by the answering service with the contract's key), or the desk's
+    own part sealed by the desk."""
 
     event_type = "claims.PersonalDataExportPartReceived"
     schema_version = 1

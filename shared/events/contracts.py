@@ -3,18 +3,25 @@
 `ContractSigned` carries every term the other services need, so they never call the contracts
 API (architecture MUST 1): parties, currency, zones, the dated price schedule, the monthly plan
 and the metering points.
+
+The buyer's personal fields (name, identifiers, requisites, contacts) travel sealed with the contract's
+key (`SealedContractTerms`, `shared/personal_keys.py`): a consumer copies the sealed blob into its own
+events and opens it with its copy of the key, so deleting the key shreds the buyer everywhere. v1 of the
+events that carry terms or contacts held them in clear; their upcasters hand them on as
+`ClearFields` (see `shared/events/sealing.py` for what that means).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events.claims import PersonalDataAccess, PersonalDataPart
+from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
+from shared.events.sealing import Sealed, recorded_in_clear
 from shared.text import PlainText
 
 CounterpartyCategory = Literal[
@@ -86,11 +93,10 @@ class DeliveryPointTerms(Terms):
     meter: MeterTerms
 
 
-class ContractTerms(Terms):
+class _TermsWithoutBuyer(Terms):
     number: str
     signed_on: date
     seller: PartyTerms
-    buyer: PartyTerms
     counterparty_category: CounterpartyCategory
     service_type: ServiceType
     currency: str
@@ -103,36 +109,59 @@ class ContractTerms(Terms):
     delivery_points: list[DeliveryPointTerms]
 
 
+class ContractTerms(_TermsWithoutBuyer):
+    """The terms with the buyer in clear: what an operator registers and what the contracts domain decides
+    on. Never an event's: events carry `SealedContractTerms`."""
+
+    buyer: PartyTerms
+
+    def sealing(self, buyer: Sealed) -> "SealedContractTerms":
+        return SealedContractTerms.model_validate({**self.model_dump(exclude={"buyer"}), "buyer": buyer})
+
+
+class SealedContractTerms(_TermsWithoutBuyer):
+    """The terms as events carry them: the buyer's personal fields (`PartyTerms` as JSON) sealed with the
+    contract's key. The seller is the party keeping the ledger, not a data subject: in clear."""
+
+    buyer: Sealed
+
+    def opened(self, buyer: PartyTerms) -> ContractTerms:
+        return ContractTerms.model_validate({**self.model_dump(exclude={"buyer"}), "buyer": buyer})
+
+
+def upcast_terms_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 carried the buyer in clear: handed on as recorded in clear (the v1 bytes keep it so)."""
+    payload["terms"] = {**payload["terms"], "buyer": recorded_in_clear(payload["terms"]["buyer"])}
+    return payload
+
+
 @registry.register
 class ContractRegistered(Event):
     event_type = "contracts.ContractRegistered"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
-    terms: ContractTerms
+    terms: SealedContractTerms
 
 
 @registry.register
 class ContractSigned(Event):
     event_type = "contracts.ContractSigned"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
     signed_at: datetime
-    terms: ContractTerms
+    terms: SealedContractTerms
 
 
 AmendmentKind = Literal["supplementary_agreement", "price_change_notice", "term_extension"]
 
 
-@registry.register
-class ContractAmended(Event):
-    """§11.3 an amendment in writing (a supplementary agreement, with its number and date); §5.2 a
-    unilateral price change by notice; §3.2 an extension of the term. Carries the whole terms after the
-    amendment, so a consumer replaces what it holds instead of patching it."""
+class AmendmentDocument(BaseModel):
+    """What names an amendment: its kind, document and dates (the event's, and the contracts rules'
+    plaintext look-alike's, `services/contracts/domain/events.py`)."""
 
-    event_type = "contracts.ContractAmended"
-    schema_version = 1
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     contract_id: str
     kind: AmendmentKind
@@ -140,7 +169,22 @@ class ContractAmended(Event):
     document_date: date
     effective_from: date
     summary: str
-    terms: ContractTerms
+
+
+@registry.register
+class ContractAmended(AmendmentDocument, Event):
+    """§11.3 an amendment in writing (a supplementary agreement, with its number and date); §5.2 a
+    unilateral price change by notice; §3.2 an extension of the term. Carries the whole terms after the
+    amendment, so a consumer replaces what it holds instead of patching it."""
+
+    event_type = "contracts.ContractAmended"
+    schema_version = 2
+
+    terms: SealedContractTerms
+
+
+for _type in (ContractRegistered, ContractSigned, ContractAmended):
+    registry.upcaster(_type.event_type, 1)(upcast_terms_v1_v2)
 
 
 TerminationKind = Literal["termination", "withdrawal"]
@@ -308,17 +352,38 @@ class ApplicationReinstated(Event):
 @registry.register
 class PartyContactsCorrected(Event):
     """The buyer's contact data corrected at its request (law 94-V): a correction, not an amendment of the
-    contract (§11.3 governs terms). `request_id` names the claims desk's correction request it answers."""
+    contract (§11.3 governs terms). `contacts` is `{"email", "address"}` sealed with the contract's key (v1
+    carried them in clear). `request_id` names the claims desk's correction request it answers."""
 
     event_type = "contracts.PartyContactsCorrected"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
     party: Literal["buyer"]
-    email: str | None
-    address: str
+    contacts: Sealed
     corrected_on: date
     request_id: str | None = None
+
+
+@registry.upcaster(PartyContactsCorrected.event_type, 1)
+def upcast_party_contacts_corrected_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["contacts"] = recorded_in_clear({"email": payload.pop("email"), "address": payload.pop("address")})
+    return payload
+
+
+@registry.register
+class BuyerPersonalDataShredded(Event):
+    """The buyer's key was deleted, as the claims desk decided (`claims.PersonalDataShredded`, request
+    `request_id`): every sealed field of this contract's buyer is unreadable from now on, here and in
+    every service that held a copy of the key (the key topic carries the tombstone). In the contract's
+    stream, so its read model and its folded state say so even after a rebuild."""
+
+    event_type = "contracts.BuyerPersonalDataShredded"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    shredded_on: date
 
 
 @registry.register
@@ -326,7 +391,10 @@ class PersonalDataExported(PersonalDataPart):
     """What the contracts service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 
     event_type = "contracts.PersonalDataExported"
-    schema_version = 1
+    schema_version = 2
+
+
+registry.upcaster(PersonalDataExported.event_type, 1)(upcast_part_v1_v2)
 
 
 @registry.register

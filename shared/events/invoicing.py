@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.claims import PersonalDataAccess, PersonalDataPart
-from shared.events.contracts import ContractTerms
+from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
+from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
 from shared.events.registry import Event, registry
+from shared.events.sealing import Sealed, recorded_in_clear
 from shared.money import Money
 
 
@@ -61,14 +62,15 @@ class PenaltySliceData(Part):
 class AccountOpened(Event):
     """The settlement account of a signed contract exists, with a zero balance (§5).
 
-    It copies the terms the ledger settles by, so invoicing rebuilds from its own store alone.
+    It copies the terms the ledger settles by, so invoicing rebuilds from its own store alone; the buyer
+    as `ContractSigned` sealed it (v1 carried it in clear).
     """
 
     event_type = "invoicing.AccountOpened"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
-    terms: ContractTerms
+    terms: SealedContractTerms
 
 
 @registry.register
@@ -117,20 +119,29 @@ class InvoiceIssued(Event):
 
 @registry.register
 class PaymentReceived(Event):
-    """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8)."""
+    """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8).
+    `payer`: the payer's BIN and IBAN as the bank gave them (`{"bin", "iban"}`), sealed with the contract's
+    key; none when the bank gave neither or this service holds no key of the contract (not arrived yet,
+    or shredded). v1 carried `payer_bin` and `payer_iban` in clear."""
 
     event_type = "invoicing.PaymentReceived"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
     payment_id: str
     bank_reference: str
     amount: Money
     received_on: date
-    payer_bin: str | None
-    payer_iban: str | None
+    payer: Sealed | None
     purpose: str
     postings: list[PostingLine]
+
+
+@registry.upcaster(PaymentReceived.event_type, 1)
+def upcast_payment_received_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payer = {"bin": payload.pop("payer_bin"), "iban": payload.pop("payer_iban")}
+    payload["payer"] = recorded_in_clear(payer) if any(payer.values()) else None
+    return payload
 
 
 @registry.register
@@ -305,19 +316,26 @@ class DayClosed(Event):
 
 @registry.register
 class RefundIssued(Event):
-    """§5.8: the contract ended; the advance left after every debt is paid back to the buyer."""
+    """§5.8: the contract ended; the advance left after every debt is paid back to the buyer. `payee` is
+    the buyer's requisites (name, IBAN, BIC among them) sealed as the account's terms hold them; v1
+    carried the beneficiary, IBAN and BIC in clear."""
 
     event_type = "invoicing.RefundIssued"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
     document_number: str
     refund_on: date
     amount: Money
-    beneficiary: str
-    iban: str
-    bic: str
+    payee: Sealed
     postings: list[PostingLine]
+
+
+@registry.upcaster(RefundIssued.event_type, 1)
+def upcast_refund_issued_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["payee"] = recorded_in_clear({"name": payload.pop("beneficiary"), "iban": payload.pop("iban"),
+                                          "bic": payload.pop("bic")})
+    return payload
 
 
 @registry.register
@@ -345,7 +363,7 @@ class AccountTermsAmended(Event):
     after it: the old price periods and monthly plans before `effective_from`, the new ones after."""
 
     event_type = "invoicing.AccountTermsAmended"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str
     kind: str
@@ -353,7 +371,11 @@ class AccountTermsAmended(Event):
     document_date: date
     effective_from: date
     summary: str
-    terms: ContractTerms
+    terms: SealedContractTerms
+
+
+for _type in (AccountOpened, AccountTermsAmended):
+    registry.upcaster(_type.event_type, 1)(upcast_terms_v1_v2)
 
 
 @registry.register
@@ -373,7 +395,10 @@ class PersonalDataExported(PersonalDataPart):
     """What the invoicing service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 
     event_type = "invoicing.PersonalDataExported"
-    schema_version = 1
+    schema_version = 2
+
+
+registry.upcaster(PersonalDataExported.event_type, 1)(upcast_part_v1_v2)
 
 
 @registry.register

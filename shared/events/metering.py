@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.claims import PersonalDataPart
+from shared.events.claims import PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
 
 
@@ -212,4 +212,7 @@ class PersonalDataExported(PersonalDataPart):
     """What the metering service holds about a counterparty, in answer to `claims.PersonalDataExportRequested`."""
 
     event_type = "metering.PersonalDataExported"
-    schema_version = 1
+    schema_version = 2
+
+
+registry.upcaster(PersonalDataExported.event_type, 1)(upcast_part_v1_v2)

@@ -86,7 +86,13 @@ class EventRegistry:
             step = self._upcasters.get((event_type, version))
             if step is None:
                 raise UndecodableEvent(f"no upcaster for {event_type} v{version}", reason="missing_upcaster")
-            payload = step(dict(payload))
+            try:
+                payload = step(dict(payload))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # a payload too malformed to upcast is poison like one that fails its schema: a dead
+                # letter, never a consumer stuck on it
+                raise UndecodableEvent(f"{event_type} v{version} cannot be upcast: {type(exc).__name__}: {exc}",
+                                       reason="undecodable_event") from exc
             version += 1
         raise UndecodableEvent(f"upcast chain of {event_type} is longer than {MAX_UPCAST_STEPS}")
 

@@ -14,9 +14,10 @@ import re
 import jsonschema
 import pytest
 
-from shared.events import TOPICS, dead_letter_topic
+from shared.events import KEYS_TOPIC, TOPICS, dead_letter_topic
 from shared.migrate import SERVICES
 from shared.settings import ServiceSettings
+from shared.topics import TOPIC_CONFIGS
 from tests.deploy import checks
 from tests.deploy.checks import K8S, KUBERNETES_VERSIONS, OVERLAYS, by_kind
 
@@ -64,7 +65,7 @@ def test_base_and_overlays_render():
         for kind in ("Deployment", "Service", "ServiceAccount", "ConfigMap", "Job", "PodDisruptionBudget",
                      "Cluster", "KafkaUser"):
             assert kinds.get(kind) == len(SERVICES), (name, kind, kinds.get(kind))
-        assert kinds["KafkaTopic"] == 2 * len(SERVICES)
+        assert kinds["KafkaTopic"] == 2 * len(SERVICES) + 2   # and the personal-data keys topic with its .dlq
         assert kinds["Kafka"] == 1 and kinds["Ingress"] == 1 and kinds["ObjectStore"] == 1
         assert kinds.get("Secret", 0) == 0
 
@@ -305,15 +306,19 @@ def test_kafka_files_are_mounted_where_the_settings_say(rendered):
 def test_topics_are_the_codes_topics_kept_for_replay(rendered):
     objects = objects_of(rendered)
     topics = {t["spec"]["topicName"]: t for t in by_kind(objects, "KafkaTopic").values()}
-    expected = set(TOPICS.values()) | {dead_letter_topic(t) for t in TOPICS.values()}
-    assert set(topics) == expected
+    expected = {*TOPICS.values(), KEYS_TOPIC}
+    assert set(topics) == expected | {dead_letter_topic(t) for t in expected}
     for name, topic in topics.items():
         spec, config = topic["spec"], topic["spec"]["config"]
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == KAFKA_CLUSTER
         assert spec["replicas"] == 3 and config["min.insync.replicas"] == 2, name
+        assert config["unclean.leader.election.enable"] is False
+        if name == KEYS_TOPIC:
+            # one record per contract: compacted so a deleted key leaves the log, as the code creates it
+            assert {k: str(v) for k, v in config.items() if k in TOPIC_CONFIGS[KEYS_TOPIC]} == TOPIC_CONFIGS[KEYS_TOPIC]
+            continue
         assert config["cleanup.policy"] == "delete", f"{name}: compaction would drop all but the last event per contract"
         assert config["retention.ms"] == -1 and config["retention.bytes"] == -1, f"{name}: events must not expire"
-        assert config["unclean.leader.election.enable"] is False
     for service in SERVICES:
         partitions = int(config_of(objects, service)[f"{service.upper()}_TOPIC_PARTITIONS"])
         assert partitions == topics[TOPICS[service]]["spec"]["partitions"], service
@@ -353,7 +358,11 @@ def acl_grants(user: dict) -> dict[str, set[tuple[str, str]]]:
 
 def expected_grants(service: str) -> dict[str, set[tuple[str, str]]]:
     reads = {TOPICS[r] for r in PLANNED_READS[service]}
+    # the personal-data keys: contracts owns and publishes them, the others keep copies
+    keys_read = {KEYS_TOPIC} if importlib.import_module(f"services.{service}.app").definition.key_copies else set()
+    reads |= keys_read
     writes = {TOPICS[service]} | {dead_letter_topic(t) for t in reads}
+    writes |= {KEYS_TOPIC} if importlib.import_module(f"services.{service}.app").definition.owns_personal_keys else set()
     return {
         "Write": {("topic", t) for t in writes},
         "Read": {("topic", t) for t in reads} | {("group", service)},

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from shared import personal_keys
 from shared.digest import digests
 from shared.envelope import EventEnvelope
 from shared.events import topic_of
-from shared.events.contracts import ContractSigned, ContractTerms
+from shared.events.contracts import ContractSigned
 from tests.conftest import running_system
-from tests.support import auth, seed_contract, unique
+from tests.support import auth, sealed_terms, seed_contract, unique
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +26,28 @@ async def desk(postgres, broker):
         yield system
 
 
-async def sign(desk, terms: dict | None = None) -> str:
-    """Feed the claims consumer a real `ContractSigned` envelope, as the broker would deliver it."""
-    contract_id = str(uuid.uuid4())
+def signed_envelope(contract_id: str, key: bytes, terms: dict | None = None) -> bytes:
+    """A real `ContractSigned` envelope, its buyer sealed with `key`, as the contracts relay publishes it."""
     signed = ContractSigned(contract_id=contract_id, signed_at=datetime(2021, 12, 7, 4, tzinfo=UTC),
-                            terms=ContractTerms.model_validate(terms or seed_contract(unique("N"))))
-    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=signed.event_type, schema_version=1,
-                             source="contracts", stream_id=f"contract-{contract_id}", stream_version=2,
-                             contract_id=contract_id, occurred_at=signed.signed_at, recorded_at=signed.signed_at,
-                             correlation_id=uuid.uuid4(), actor="test", payload=signed.model_dump(mode="json"))
-    outcome = await desk["claims"].consumer.consume(envelope.canonical_bytes(), topic=topic_of("contracts"))
+                            terms=sealed_terms(terms or seed_contract(unique("N")), contract_id, key))
+    return EventEnvelope(event_id=uuid.uuid4(), event_type=signed.event_type, schema_version=signed.schema_version,
+                         source="contracts", stream_id=f"contract-{contract_id}", stream_version=2,
+                         contract_id=contract_id, occurred_at=signed.signed_at, recorded_at=signed.signed_at,
+                         correlation_id=uuid.uuid4(), actor="test",
+                         payload=signed.model_dump(mode="json")).canonical_bytes()
+
+
+async def sign(desk, terms: dict | None = None, *, key_first: bool = True) -> str:
+    """Feed the claims consumer a signed contract as the broker would deliver it, and its key as the keys
+    topic would (`key_first`: before the event, as it normally comes; otherwise after it)."""
+    contract_id, key = str(uuid.uuid4()), personal_keys.new_key()
+    if key_first:
+        assert await desk["claims"].take_key(contract_id, key)
+    outcome = await desk["claims"].consumer.consume(signed_envelope(contract_id, key, terms),
+                                                    topic=topic_of("contracts"))
     assert outcome.value == "applied"
+    if not key_first:
+        assert await desk["claims"].take_key(contract_id, key)
     return contract_id
 
 

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from shared import personal_keys
 from shared.envelope import EventEnvelope
 from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
+from shared.events.sealing import SealedFields
 from tests.support import KafkaTap, auth, eventually, seed_contract, unique
 
 
@@ -22,7 +24,9 @@ async def signed_contract(system) -> str:
     await client.post(f"/contracts/{contract_id}/sign", headers=auth())
 
     async def opened():
-        return (await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())).status_code == 200
+        # the buyer's name is there once the contract's key has reached invoicing (the keys topic)
+        found = await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())
+        return found.status_code == 200 and found.json()["buyer_name"] is not None
 
     async def metered():
         # metering records a month's balance only for a contract it has received (unknown_contract)
@@ -244,7 +248,12 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
     assert refunded.status_code == 201, refunded.text
     # the 29,544.00 advance goes back to the buyer's account of §12
     assert refunded.json()[0]["amount"]["amount"] == "29544.00"
-    assert refunded.json()[0]["iban"] == "KZ244322203398M00165"
+    # the requisites travel sealed with the contract's key: opened with invoicing's copy of it
+    assert "KZ244322203398M00165" not in refunded.text
+    async with system["invoicing"].engine.connect() as conn:
+        key = await personal_keys.key_of(conn, contract_id)
+    payee = personal_keys.unseal(key, contract_id, SealedFields(**refunded.json()[0]["payee"]))
+    assert (payee["iban"], payee["bic"]) == ("KZ244322203398M00165", "VTBAKZKZ")
     assert (await account(system, contract_id))["advance"]["amount"] == "0.00"
 
 

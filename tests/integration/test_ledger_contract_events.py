@@ -17,10 +17,9 @@ from shared.events.contracts import (
     ApplicationCorrected,
     ApplicationRejected,
     ContractAmended,
-    ContractTerms,
 )
 from tests.integration.test_ledger_api import account, publish_act, signed_contract, wait_for_debt
-from tests.support import KafkaTap, auth, eventually, seed_contract
+from tests.support import KafkaTap, auth, eventually, sealed_terms, seed_contract
 
 
 async def publish(system, contract_id: str, *events) -> list[bytes]:
@@ -29,7 +28,8 @@ async def publish(system, contract_id: str, *events) -> list[bytes]:
     async with KafkaTap(system.bootstrap) as tap:
         for version, event in enumerate(events, start=1):
             now = datetime.now(UTC)
-            envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event.event_type, schema_version=1,
+            envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event.event_type,
+                                     schema_version=event.schema_version,
                                      source="contracts", stream_id=f"contract-{contract_id}", stream_version=version,
                                      contract_id=contract_id, occurred_at=now, recorded_at=now,
                                      correlation_id=uuid.uuid4(), actor="contracts",
@@ -100,9 +100,10 @@ async def test_daily_applications_shape_the_prepayment_demand(system):
 async def test_an_amendment_reprices_the_months_after_it(system):
     contract_id = await signed_contract(system)
     terms = (await account(system, contract_id))["terms"]
-    new_terms = ContractTerms.model_validate({**seed_contract(terms["number"]), "price_schedule": [
+    new_terms = sealed_terms({**seed_contract(terms["number"]), "price_schedule": [
         {"valid_from": "2022-01-01", "valid_to": "2022-12-31",
-         "components": [{"code": "cap_tariff", "rate_per_kwh": "12.50"}, {"code": "res_surcharge", "rate_per_kwh": "1.58"}]}]})
+         "components": [{"code": "cap_tariff", "rate_per_kwh": "12.50"}, {"code": "res_surcharge", "rate_per_kwh": "1.58"}]}]},
+        contract_id)
     amended = ContractAmended(contract_id=contract_id, kind="price_change_notice", document_number="PN-7",
                               document_date="2022-01-20", effective_from="2022-02-01", summary="cap tariff 12.50",
                               terms=new_terms)

@@ -5,8 +5,9 @@ buyer is open and within 5 years after the last ends, then done by deleting the 
 after which their sealed fields are unreadable, the read models say so even after a rebuild, the
 buyer's BIN is in no event body or read model of claims (survey answers included) while the
 satisfaction report still counts its answer, the hash chain still verifies and the claims' amounts
-still sum; access and correction requests still unanswered are overdue at the day close of their last
-day, once."""
+still sum; the counterparty is opened whether its key or its signing reaches the desk first, and a key
+that comes after its tombstone does not bring it back; access and correction requests still unanswered
+are overdue at the day close of their last day, once.""" 
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from services.claims import personal_keys
+from shared import personal_keys
 from shared.digest import digests
 from shared.envelope import EventEnvelope
 from shared.events import registry, topic_of
@@ -25,7 +26,7 @@ from shared.events.claims import ClaimRegistered, CounterpartyRecorded, Personal
 from shared.events.contracts import ContractSettled
 from shared.eventstore import verify_chain
 from tests.conftest import running_system
-from tests.integration.test_claims_api import claim_body, sign
+from tests.integration.test_claims_api import claim_body, sign, signed_envelope
 from tests.support import auth, portfolio_contracts, seed_contract, unique, unique_bin
 
 
@@ -187,6 +188,38 @@ async def test_a_key_opens_only_its_own_counterparty(desk):
         own, other = await personal_keys.key_of(conn, first), await personal_keys.key_of(conn, second)
     assert personal_keys.unseal(own, first, stored[0].personal)["bin"] == "110740003844"
     assert personal_keys.unseal(other, first, stored[0].personal) is None
+
+
+async def counterparty(desk, contract_id: str) -> dict:
+    return (await desk.clients["claims"].get(f"/counterparties/{contract_id}", headers=auth("auditor"))).json()
+
+
+async def test_the_counterparty_opens_whichever_of_its_key_and_its_signing_comes_first(desk):
+    key_first, key_after = await sign(desk), await sign(desk, key_first=False)
+    for contract_id in (key_first, key_after):
+        assert (await counterparty(desk, contract_id))["bin"] == "110740003844"
+    # signed, the key not here yet: recorded sealed, read as not known yet (no placeholder, no error)
+    contract_id, key = str(uuid.uuid4()), personal_keys.new_key()
+    consumed = await desk["claims"].consumer.consume(signed_envelope(contract_id, key), topic=topic_of("contracts"))
+    assert consumed.value == "applied"
+    assert ((await counterparty(desk, contract_id))["name"], (await counterparty(desk, contract_id))["bin"]) == (
+        None, None)
+    assert await desk["claims"].take_key(contract_id, key)
+    assert (await counterparty(desk, contract_id))["name"] == "TOO «Т-Транзит»"
+
+
+async def test_a_tombstone_is_final_and_a_late_key_changes_nothing(desk):
+    contract_id = await sign(desk)
+    service = desk["claims"]
+    async with service.engine.connect() as conn:
+        key = await personal_keys.key_of(conn, contract_id)
+    assert await service.take_key(contract_id, None)            # the tombstone
+    assert not await service.take_key(contract_id, None)        # redelivered: nothing changes
+    assert not await service.take_key(contract_id, key)         # the key again (a replayed partition): refused
+    async with service.engine.connect() as conn:
+        assert await personal_keys.key_of(conn, contract_id) is None
+    view = await counterparty(desk, contract_id)
+    assert (view["name"], view["bin"], view["address"]) == ("[shredded]", None, "[shredded]")
 
 
 async def test_unanswered_data_requests_are_overdue_at_day_close_once(desk):

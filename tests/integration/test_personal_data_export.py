@@ -1,7 +1,8 @@
 """Proves access and portability across the real broker with all four services: an access request on one
 counterparty's contract is answered by contracts, metering and invoicing with their parts, the claims
 desk adds its own, and the archive (a zip with a manifest and each part's SHA-256) holds that
-counterparty's data from all four services and nothing of another counterparty's contract."""
+counterparty's data from all four services and nothing of another counterparty's contract, while every
+part stays sealed in the stores it passed through (no BIN in the bytes of any answer or received part)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import date
 
 from sqlalchemy import text
 
+from shared import personal_keys
 from tests.support import _bin, auth, eventually, seed_contract, unique
 
 SEED_BIN = "110740003844"  # the seed contract's buyer, TOO «Т-Транзит»
@@ -26,8 +28,14 @@ async def signed(system, terms: dict) -> str:
     assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
 
     async def known_everywhere():
-        for service, path in (("invoicing", f"/accounts/{contract_id}"), ("claims", f"/counterparties/{contract_id}")):
-            if (await system.clients[service].get(path, headers=auth())).status_code != 200:
+        # the buyer opened in invoicing and claims, and metering holding the key it seals its answer with
+        for service, path, name in (("invoicing", f"/accounts/{contract_id}", "buyer_name"),
+                                    ("claims", f"/counterparties/{contract_id}", "name")):
+            found = await system.clients[service].get(path, headers=auth())
+            if found.status_code != 200 or found.json()[name] is None:
+                return False
+        async with system["metering"].engine.connect() as conn:
+            if await personal_keys.key_of(conn, contract_id) is None:
                 return False
         meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
         return bool(meters.json())
@@ -131,6 +139,17 @@ async def test_an_access_request_exports_one_counterparty_from_all_four_services
                                         " AND convert_from(body, 'UTF8') LIKE :route"), {"route": f"%{request_id}/archive%"}))
     assert row.outcome == "answered" and row.answered_on is not None
     assert reads >= 1   # the archive is personal data: its read is logged with the actor
+
+    # the parts were sealed with the contract's key by the service that answered: in clear nowhere stored
+    for service in ("contracts", "metering", "invoicing", "claims"):
+        async with system[service].engine.connect() as conn:
+            exported = await conn.scalar(text(
+                "SELECT count(*) FROM event_store WHERE contract_id = :c AND event_type LIKE '%PersonalDataExport%'"),
+                {"c": first})
+            clear = await conn.scalar(text(
+                "SELECT count(*) FROM event_store WHERE contract_id = :c AND event_type LIKE '%PersonalDataExport%'"
+                " AND position(:bin IN convert_from(body, 'UTF8')) > 0"), {"c": first, "bin": SEED_BIN})
+        assert exported >= 1 and clear == 0, service
 
 
 async def test_an_archive_of_an_unknown_request_is_not_found(system):

@@ -11,9 +11,9 @@ from decimal import Decimal
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.domain.terms import last_delivery_day, term_months
-from shared.events.contracts import ContractTerms
+from shared.events.contracts import SealedContractTerms
 from shared.events.invoicing import AccountSettled, AccountTermsAmended, DayClosed
-from tests.support import seed_contract
+from tests.support import sealed_terms, seed_contract
 from tests.unit.test_account import CAL, Ledger, kzt
 
 
@@ -44,8 +44,8 @@ def test_without_applications_the_plan_is_split_evenly():
     assert [d.amount for d in demands] == [kzt("151760.00"), kzt("151760.00"), kzt("166936.00")]
 
 
-def amendment(**changes) -> ContractTerms:
-    return ContractTerms.model_validate({**seed_contract(), **changes})
+def amendment(**changes) -> SealedContractTerms:
+    return sealed_terms({**seed_contract(), **changes}, "c-1")
 
 
 def test_an_amendment_prices_and_plans_from_its_effective_date_on():

@@ -17,11 +17,11 @@ from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import base_rates, vat_rates
 from shared.calendar import WorkingCalendar
 from shared.errors import DomainError
-from shared.events.contracts import ContractSigned, ContractTerms
+from shared.events.contracts import ContractSigned
 from shared.money import Money
-from tests.support import seed_contract
+from tests.support import sealed_terms, seed_contract
 
-TERMS = ContractTerms.model_validate(seed_contract())
+TERMS = sealed_terms(seed_contract(), "c")
 CAL = WorkingCalendar()
 RATES = base_rates()
 VAT = vat_rates()
@@ -63,7 +63,7 @@ def test_books_balance_and_replay_for_any_history(history):
                 _, tiyn, day = step
                 new = acc.receive_payment(state, payment_id=f"p{n}", bank_reference=f"r{n}",
                                           amount=Money.from_minor_units(tiyn), received_on=start + timedelta(days=day),
-                                          payer_bin=None, payer_iban=None, purpose="")
+                                          payer=None, purpose="")
                 # allocation reads the advance and open items after the receipt without copying the
                 # account: they must be what folding the receipt into a copy gives
                 after = acc.evolve(copy.deepcopy(state), new[0])

@@ -1,6 +1,7 @@
 """Proves the correction of a counterparty's contacts (law 94-V) as pure rules: the contract keeps the
 corrected contacts in its terms (so a later amendment starts from them) and refuses a correction that
-changes nothing; the claims desk's record keeps name and identifiers and takes the new contacts; a
+changes nothing, or one of a buyer whose data were deleted; the claims desk's record, opened from the
+sealed buyer and the sealed correction, keeps name and identifiers and takes the new contacts; a
 correction request is answered by the owner's correction, on time up to its last day, once, and only
 by a correction of the same contract."""
 
@@ -10,12 +11,13 @@ from datetime import date
 
 import pytest
 
-from services.claims.domain import counterparty, export
+from services.claims.domain import export
 from services.claims.domain.personal_data import receive_request
+from services.claims.projection import opened_fields
 from services.contracts.domain import contract
-from shared.errors import ValidationFailed
+from shared import personal_keys
+from shared.errors import Conflict, ValidationFailed
 from shared.events.claims import PersonalDataRequestAnswered
-from shared.events.contracts import PartyContactsCorrected
 from tests.unit.test_contract_lifecycle import apply, signed
 
 
@@ -40,16 +42,24 @@ def test_a_correction_that_changes_nothing_is_refused():
     assert refused.value.reason == "nothing_to_correct"
 
 
-CORRECTED = PartyContactsCorrected(contract_id="k1", party="buyer", email="new@example.kz", address="New street 1",
-                                   corrected_on=date(2024, 6, 10), request_id="r1")
+def test_a_buyer_whose_data_were_deleted_cannot_be_corrected():
+    state = apply(signed(), contract.shred_buyer(signed(), request_id="r9", shredded_on=date(2028, 3, 31)))
+    assert state.terms.buyer.name == "[shredded]" and state.buyer_shredded_on == date(2028, 3, 31)
+    with pytest.raises(Conflict) as refused:
+        contract.correct_buyer_contacts(state, email="x@example.kz", address="Somewhere 1",
+                                        corrected_on=date(2028, 4, 1), request_id=None)
+    assert refused.value.reason == "personal_data_shredded"
+    assert contract.shred_buyer(state, request_id="r9", shredded_on=date(2028, 3, 31)) == []   # once
 
 
 def test_the_desk_record_keeps_name_and_identifiers_and_takes_the_contacts():
-    held = {"name": "TOO «Т-Транзит»", "bin": "110740003844", "foreign_registration": None, "email": None,
-            "address": "old"}
-    assert counterparty.corrected_fields(held, CORRECTED) == {
-        "name": "TOO «Т-Транзит»", "bin": "110740003844", "foreign_registration": None, "email": "new@example.kz",
-        "address": "New street 1"}
+    key = personal_keys.new_key()
+    buyer = {"name": "TOO «Т-Транзит»", "bin": "110740003844", "foreign_registration": None, "iban": "KZ1",
+             "bic": "B", "email": None, "address": "old"}
+    blobs = [personal_keys.seal(key, "k1", buyer).model_dump(),
+             personal_keys.seal(key, "k1", {"email": "new@example.kz", "address": "New street 1"}).model_dump()]
+    assert opened_fields([key], "k1", blobs) == {**buyer, "email": "new@example.kz", "address": "New street 1"}
+    assert opened_fields([personal_keys.new_key()], "k1", blobs) == {}   # another key opens nothing
 
 
 def correction_request(contract_id: str = "k1"):

@@ -17,17 +17,17 @@ from services.invoicing.domain.rates import vat_rates
 from services.invoicing.projection import LedgerRows
 from services.invoicing.projection_sql import copy_text
 from shared.calendar import WorkingCalendar
-from shared.events.contracts import ContractSigned, ContractTerms
+from shared.events.contracts import ContractSigned
 from shared.money import Money
 from shared.projector import Fact
-from tests.support import seed_contract
+from tests.support import sealed_terms, seed_contract
 
 CALENDAR, VAT = WorkingCalendar(), vat_rates()
 AT = "2026-01-01T00:00:00+00:00"
 
 
 def opened() -> tuple[acc.Account, list]:
-    terms = ContractTerms.model_validate(seed_contract("N-1"))
+    terms = sealed_terms(seed_contract("N-1"), "C1")
     events = acc.open_account(ContractSigned(contract_id="C1", signed_at=datetime(2021, 12, 7, tzinfo=UTC),
                                              terms=terms))
     return acc.fold(events), events
@@ -41,7 +41,7 @@ def invoice(state, month: int, volume: int) -> list:
 def payment(state, n: int, tiyn: int, month: int) -> list:
     return acc.receive_payment(state, payment_id=f"P{n}", bank_reference=f"R{n}",
                                amount=Money.from_minor_units(tiyn, "KZT"), received_on=date(2022, month, 28),
-                               payer_bin=None, payer_iban=None, purpose="N-1")
+                               payer=None, purpose="N-1")
 
 
 def facts_of(events: list) -> list[Fact]:

@@ -16,14 +16,14 @@ from services.metering.domain.volumes import Piece, PieceEnergy, Register, meter
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractAmended, ContractSigned
 from shared.events.metering import ContractTermsNoted, MeterRegistered
-from tests.support import seed_contract
+from tests.support import sealed_terms, seed_contract
 
 ASTANA = timezone(timedelta(hours=6))  # 2022: UTC+6
 AT = datetime(2022, 3, 2, 10, 0, tzinfo=ASTANA)
 
 
 def signed() -> meters.ContractMeters:
-    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=seed_contract())
+    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=sealed_terms(seed_contract(), "c-1"))
     learned = meters.learn_contract(meters.ContractMeters("c-1"), event)
     return meters.fold("c-1", learned)
 
@@ -52,7 +52,7 @@ def test_a_replacement_carries_the_point_the_readings_and_the_old_meter_type():
 
 
 def _history():
-    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=seed_contract())
+    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=sealed_terms(seed_contract(), "c-1"))
     return meters.learn_contract(meters.ContractMeters("c-1"), event)
 
 
@@ -107,7 +107,7 @@ def test_an_amendment_extending_the_term_is_noted_and_keeps_the_meters():
     terms["delivery_end"] = "2024-01-01T00:00:00+01:00"
     amended = ContractAmended(contract_id="c-1", kind="term_extension", document_number="ДС-1",
                               document_date="2022-11-20", effective_from="2022-12-01", summary="+1 year",
-                              terms=terms)
+                              terms=sealed_terms(terms, "c-1"))
     [noted] = meters.learn_contract(signed(), amended)
     assert isinstance(noted, ContractTermsNoted) and noted.amendment == "ДС-1"
     # 2024-01-01 00:00 UTC+1 = 05:00 Astana (UTC+6 until 2024-03-01): readings close at the next midnight
@@ -123,7 +123,7 @@ def test_an_amendment_adding_a_point_registers_its_meter():
         "vt_ratio": "10000/100", "multiplier": 2000}})
     amended = ContractAmended(contract_id="c-1", kind="supplementary_agreement", document_number="ДС-2",
                               document_date="2022-05-20", effective_from="2022-06-01", summary="new point",
-                              terms=terms)
+                              terms=sealed_terms(terms, "c-1"))
     [registered] = meters.learn_contract(signed(), amended)
     assert isinstance(registered, MeterRegistered) and registered.serial == "09999999"
 

@@ -28,8 +28,14 @@ def requested(received_on: date = date(2024, 6, 3)) -> export.DataRequest:
                                              received_on=received_on, details="", contract_ids=["k1"]))
 
 
+def receive(state: export.DataRequest, service: str, part: dict, on: date) -> list:
+    """A part as it arrives: sealed, with the digest of its file computed by the answering service."""
+    return export.receive_part(state, service=service, sha256=hashlib.sha256(export.part_file(part)).hexdigest(),
+                               sealed=SEALED, on=on)
+
+
 def answer(state: export.DataRequest, service: str, part: dict, on: date = date(2024, 6, 10)) -> export.DataRequest:
-    return export.fold_onto(state, export.receive_part(state, service=service, part=part, sealed=SEALED, on=on))
+    return export.fold_onto(state, receive(state, service, part, on=on))
 
 
 PARTS = {"contracts": {"contracts": [{"number": "01/2021-85"}]}, "metering": {"meters": [{"serial": "01214368"}]},
@@ -40,26 +46,23 @@ def test_the_fourth_part_answers_the_request_and_a_repeat_adds_nothing():
     state = requested()
     assert state.answer_due == date(2024, 6, 18) and state.contract_ids == ("k1",)
     for service in ("claims", "contracts", "metering"):
-        events = export.receive_part(state, service=service, part=PARTS[service], sealed=SEALED, on=date(2024, 6, 10))
+        events = receive(state, service, PARTS[service], on=date(2024, 6, 10))
         assert [type(e) for e in events] == [PersonalDataExportPartReceived]
         state = export.fold_onto(state, events)
-    assert export.receive_part(state, service="metering", part=PARTS["metering"], sealed=SEALED,
-                               on=date(2024, 6, 10)) == []
-    last = export.receive_part(state, service="invoicing", part=PARTS["invoicing"], sealed=SEALED,
-                               on=date(2024, 6, 18))
+    assert receive(state, "metering", PARTS["metering"], on=date(2024, 6, 10)) == []
+    last = receive(state, "invoicing", PARTS["invoicing"], on=date(2024, 6, 18))
     assert isinstance(last[1], PersonalDataRequestAnswered)
     assert (last[1].answered_on, last[1].answered_in_time) == (date(2024, 6, 18), True)
     assert last[1].parts == {s: hashlib.sha256(export.part_file(p)).hexdigest() for s, p in PARTS.items()}
     done = export.fold_onto(state, last)
-    assert export.receive_part(done, service="claims", part={}, sealed=SEALED, on=date(2024, 6, 19)) == []
+    assert receive(done, "claims", {}, on=date(2024, 6, 19)) == []
 
 
 def test_an_answer_after_the_last_day_is_late():
     state = requested()
     for service in ("claims", "contracts", "metering"):
         state = answer(state, service, PARTS[service])
-    late = export.receive_part(state, service="invoicing", part=PARTS["invoicing"], sealed=SEALED,
-                               on=date(2024, 6, 19))
+    late = receive(state, "invoicing", PARTS["invoicing"], on=date(2024, 6, 19))
     assert late[1].answered_in_time is False
 
 

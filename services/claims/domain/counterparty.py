@@ -17,24 +17,14 @@ def stream_id(contract_id: str) -> str:
     return f"counterparty-{contract_id}"
 
 
-def personal_fields(signed: ContractSigned) -> dict:
-    """What law 94-V protects here: the buyer's name, identifiers and contacts (sealed in the event)."""
-    buyer = signed.terms.buyer
-    return {"name": buyer.name, "bin": buyer.bin, "foreign_registration": buyer.foreign_registration,
-            "email": buyer.email, "address": buyer.address}
-
-
-def corrected_fields(held: dict, corrected: PartyContactsCorrected) -> dict:
-    """The personal fields after a correction of the contacts: name and identifiers as held."""
-    return {**held, "email": corrected.email, "address": corrected.address}
-
-
 def correct_contacts(corrected: PartyContactsCorrected, personal: SealedFields) -> list[Event]:
+    """`personal`: the corrected contacts, sealed (the desk's record merges them over what it holds)."""
     return [CounterpartyContactsCorrected(contract_id=corrected.contract_id, personal=personal,
                                           request_id=corrected.request_id)]
 
 
 def register_counterparty(signed: ContractSigned, personal: SealedFields) -> list[Event]:
+    """`personal`: the buyer's personal fields, sealed with the contract's key."""
     terms = signed.terms
     return [
         CounterpartyRecorded(contract_id=signed.contract_id, contract_number=terms.number, personal=personal),

@@ -8,9 +8,7 @@ pure: the same parts give the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -26,6 +24,8 @@ from shared.events.claims import (
     PersonalDataRequestKind,
     PersonalDataRequestOverdue,
     SealedFields,
+    part_file,
+    sha256_of,
 )
 from shared.events.registry import Event
 
@@ -108,23 +108,15 @@ def close_day(state: DataRequest | None, *, day: date) -> list[Event]:
                                        answer_due=state.answer_due, closed_day=day)]
 
 
-def part_file(part: dict) -> bytes:
-    """A part as its file in the archive: readable JSON, keys sorted, so the same part has one SHA-256."""
-    return json.dumps(part, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def receive_part(state: DataRequest, *, service: ExportingService, part: dict, sealed: SealedFields,
+def receive_part(state: DataRequest, *, service: ExportingService, sha256: str, sealed: SealedFields,
                  on: date) -> list[Event]:
-    """A service's part; the last one answers the request (dated `on`). A part already in adds nothing:
-    the answers arrive at least once."""
+    """A service's part, sealed, with the digest of its file (the answering service's: the desk records it
+    without opening the part; the archive checks it when it does). The last part answers the request
+    (dated `on`). A part already in adds nothing: the answers arrive at least once."""
     if service in state.parts or state.answered_on is not None:
         return []
     received = PersonalDataExportPartReceived(request_id=state.request_id, contract_id=state.contract_id,
-                                              service=service, sha256=sha256(part_file(part)), part=sealed)
+                                              service=service, sha256=sha256, part=sealed)
     parts = {**state.parts, service: received.sha256}
     if set(parts) != set(SERVICES):
         return [received]
@@ -137,7 +129,7 @@ def archive(state: DataRequest, parts: dict[str, dict]) -> bytes:
     """The zip handed to the counterparty: `manifest.json` and `<service>.json` per part."""
     assert state.answered_on is not None, "an archive is assembled once every part is in"
     files = {service: part_file(parts[service]) for service in SERVICES}
-    if {s: sha256(f) for s, f in files.items()} != state.parts:
+    if {s: sha256_of(f) for s, f in files.items()} != state.parts:
         # not an assert: the check must survive `python -O`, it is what the manifest promises
         raise AssertionError("a stored part does not match its digest")
     manifest = {
@@ -145,7 +137,7 @@ def archive(state: DataRequest, parts: dict[str, dict]) -> bytes:
         "request_id": state.request_id,
         "contract_ids": list(state.contract_ids),
         "answered_on": state.answered_on.isoformat(),
-        "parts": [{"service": s, "file": f"{s}.json", "sha256": sha256(files[s]), "bytes": len(files[s])}
+        "parts": [{"service": s, "file": f"{s}.json", "sha256": sha256_of(files[s]), "bytes": len(files[s])}
                   for s in SERVICES],
     }
     # every entry dated the day of the answer: the archive's bytes depend on nothing but its contents

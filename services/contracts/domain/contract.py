@@ -12,21 +12,24 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from services.contracts.domain.events import Amended, ContactsCorrected, Registered, Signed
 from services.contracts.domain.terms import check_terms
 from shared.calendar import zone
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import (
-    ContractAmended,
-    ContractRegistered,
+    BuyerPersonalDataShredded,
     ContractSettled,
-    ContractSigned,
     ContractTerminated,
     ContractTerms,
-    PartyContactsCorrected,
+    PartyTerms,
     TerminationKind,
     TerminationNoticed,
 )
 from shared.events.registry import Event
+from shared.events.sealing import shredded_party
+
+# the buyer once its personal data are deleted: what a stored event's sealed buyer opens to without its key
+SHREDDED_BUYER = PartyTerms.model_validate(shredded_party())
 
 NOTICE_DAYS = {"termination": 30, "withdrawal": 7}   # §7.1.1 unpaid: 30 calendar days; §11.2 repeated breach: 7
 
@@ -66,6 +69,7 @@ class Contract:
     notice: Notice | None = None
     ended_on: date | None = None          # terminated or settled on
     amendment_documents: frozenset[str] = frozenset()
+    buyer_shredded_on: date | None = None  # the buyer's personal data deleted (its key shredded) on
 
     def first_delivery_day(self) -> date:
         return self.terms.delivery_start.astimezone(zone(self.terms.time_zone)).date()
@@ -99,17 +103,19 @@ def stream_id(contract_id: str) -> str:
     return f"contract-{contract_id}"
 
 
-def evolve(state: Contract | None, event: Event) -> Contract:
-    if isinstance(event, ContractRegistered):
+def evolve(state: Contract | None, event: Event | Registered | Signed | Amended | ContactsCorrected) -> Contract:
+    """Folds the domain's events (the buyer in clear, `domain/events.py`) and the registered events that
+    hold no personal data."""
+    if isinstance(event, Registered):
         assert state is None, "a contract is registered once"
         return Contract(event.contract_id, 1, ContractStatus.DRAFT, event.terms)
     assert state is not None, f"{event.event_type} before the contract was registered"
     state = replace(state, version=state.version + 1)
     match event:
-        case ContractSigned():
+        case Signed():
             assert state.status is ContractStatus.DRAFT
             return replace(state, status=ContractStatus.SIGNED, signed_at=event.signed_at)
-        case ContractAmended():
+        case Amended():
             return replace(state, terms=event.terms,
                            amendment_documents=state.amendment_documents | {event.document_number})
         case TerminationNoticed():
@@ -118,23 +124,26 @@ def evolve(state: Contract | None, event: Event) -> Contract:
             return replace(state, status=ContractStatus.TERMINATED, ended_on=event.terminated_on)
         case ContractSettled():
             return replace(state, status=ContractStatus.SETTLED, ended_on=event.settled_on)
-        case PartyContactsCorrected():
+        case ContactsCorrected():
             # kept in the terms, so a later amendment (whole new terms) starts from the corrected contacts
             buyer = state.terms.buyer.model_copy(update={"email": event.email, "address": event.address})
             return replace(state, terms=state.terms.model_copy(update={"buyer": buyer}))
+        case BuyerPersonalDataShredded():
+            return replace(state, terms=state.terms.model_copy(update={"buyer": SHREDDED_BUYER}),
+                           buyer_shredded_on=event.shredded_on)
     raise AssertionError(f"contract stream holds an unexpected event {event.event_type}")
 
 
-def fold(events: list[Event]) -> Contract | None:
+def fold(events: list) -> Contract | None:
     state: Contract | None = None
     for event in events:
         state = evolve(state, event)
     return state
 
 
-def register_contract(contract_id: str, terms: ContractTerms) -> list[Event]:
+def register_contract(contract_id: str, terms: ContractTerms) -> list[Registered]:
     check_terms(terms)
-    return [ContractRegistered(contract_id=contract_id, terms=terms)]
+    return [Registered(contract_id=contract_id, terms=terms)]
 
 
 def existing(state: Contract | None, contract_id: str) -> Contract:
@@ -143,12 +152,19 @@ def existing(state: Contract | None, contract_id: str) -> Contract:
     return state
 
 
-def sign_contract(state: Contract | None, contract_id: str, signed_at: datetime) -> list[Event]:
+def sign_contract(state: Contract | None, contract_id: str, signed_at: datetime) -> list[Signed]:
     state = existing(state, contract_id)
     if state.status is not ContractStatus.DRAFT:
         raise Conflict(f"contract {state.terms.number} is already signed", reason="already_signed",
                        details={"signed_at": state.signed_at.isoformat() if state.signed_at else None})
-    return [ContractSigned(contract_id=contract_id, signed_at=signed_at, terms=state.terms)]
+    return [Signed(contract_id=contract_id, signed_at=signed_at, terms=state.terms)]
+
+
+def _buyer_held(state: Contract) -> None:
+    if state.buyer_shredded_on is not None:
+        raise Conflict(f"the buyer's personal data of contract {state.terms.number} were deleted on "
+                       f"{state.buyer_shredded_on}", reason="personal_data_shredded",
+                       details={"shredded_on": state.buyer_shredded_on.isoformat()})
 
 
 def _open_for_change(state: Contract) -> None:
@@ -160,17 +176,18 @@ def _open_for_change(state: Contract) -> None:
 
 
 def amend(state: Contract, *, kind: str, document_number: str, document_date: date, effective_from: date,
-          summary: str, new_terms: ContractTerms) -> list[Event]:
-    """§11.3 only in writing: every amendment names its document, and the new terms pass every check."""
+          summary: str, new_terms: ContractTerms) -> list[Amended]:
+    """§11.3 only in writing: every amendment names its document, and the new terms pass every check (the
+    whole terms, the buyer among them: none are left to restate once the buyer's data are deleted)."""
     _open_for_change(state)
+    _buyer_held(state)
     if document_number in state.amendment_documents:
         raise Conflict(f"document {document_number} already amended this contract", reason="duplicate_amendment")
     if new_terms.number != state.terms.number:
         raise ValidationFailed("an amendment cannot change the contract number", reason="number_is_fixed")
     check_terms(new_terms)
-    return [ContractAmended(contract_id=state.contract_id, kind=kind, document_number=document_number,
-                            document_date=document_date, effective_from=effective_from, summary=summary,
-                            terms=new_terms)]
+    return [Amended(contract_id=state.contract_id, kind=kind, document_number=document_number,
+                    document_date=document_date, effective_from=effective_from, summary=summary, terms=new_terms)]
 
 
 def notice_termination(state: Contract, *, kind: TerminationKind, document: str, noticed_on: date, source: str,
@@ -189,14 +206,16 @@ def notice_termination(state: Contract, *, kind: TerminationKind, document: str,
 
 
 def correct_buyer_contacts(state: Contract, *, email: str | None, address: str, corrected_on: date,
-                           request_id: str | None) -> list[Event]:
+                           request_id: str | None) -> list[ContactsCorrected]:
     """Law 94-V: the data subject may have its contact data corrected at any time while it is held,
-    whatever the contract's status; a correction that changes nothing is refused."""
+    whatever the contract's status; a correction that changes nothing is refused, and so is one of data
+    no longer held (deleted)."""
+    _buyer_held(state)
     buyer = state.terms.buyer
     if (email, address) == (buyer.email, buyer.address):
         raise ValidationFailed("the contacts given are the ones on record", reason="nothing_to_correct")
-    return [PartyContactsCorrected(contract_id=state.contract_id, party="buyer", email=email, address=address,
-                                   corrected_on=corrected_on, request_id=request_id)]
+    return [ContactsCorrected(contract_id=state.contract_id, party="buyer", email=email, address=address,
+                              corrected_on=corrected_on, request_id=request_id)]
 
 
 def close_day(state: Contract, day: date) -> list[Event]:
@@ -212,3 +231,11 @@ def settle(state: Contract, settled_on: date) -> list[Event]:
     if state.status in (ContractStatus.SETTLED, ContractStatus.DRAFT):
         return []
     return [ContractSettled(contract_id=state.contract_id, settled_on=settled_on)]
+
+
+def shred_buyer(state: Contract, *, request_id: str, shredded_on: date) -> list[Event]:
+    """The claims desk deleted the counterparty's personal data (its rules decide when: not ours to judge
+    again); the contract records that its buyer's key is gone. Once: a redelivery adds nothing."""
+    if state.buyer_shredded_on is not None:
+        return []
+    return [BuyerPersonalDataShredded(contract_id=state.contract_id, request_id=request_id, shredded_on=shredded_on)]

@@ -30,7 +30,7 @@ from services.invoicing.domain.restriction import (
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.contracts import ContractSigned, ContractTerms
+from shared.events.contracts import ContractSigned, SealedContractTerms
 from shared.events.invoicing import (
     AccountOpened,
     AccountSettled,
@@ -55,6 +55,7 @@ from shared.events.invoicing import (
     TerminationNoticeIssued,
 )
 from shared.events.registry import Event
+from shared.events.sealing import Sealed
 from shared.money import Money
 
 PAYMENT_DAYS_AFTER_INVOICE = 5   # §5.4 final settlement within 5 banking days of the invoice
@@ -81,7 +82,7 @@ class Debt:
 @dataclass
 class Account:
     contract_id: str
-    terms: ContractTerms
+    terms: SealedContractTerms   # the buyer sealed: the rules never need to read it
     version: int = 0
     debts: dict[str, Debt] = field(default_factory=dict)
     advance: Money | None = None
@@ -350,7 +351,8 @@ def _correction_entry(charge: Charge, released: list[AllocationSlice]) -> Entry:
 
 
 def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amount: Money, received_on: date,
-                    payer_bin: str | None, payer_iban: str | None, purpose: str) -> list[Event]:
+                    payer: Sealed | None, purpose: str) -> list[Event]:
+    """`payer`: the payer's BIN and IBAN, sealed by the edge with the contract's key (or none)."""
     if not amount.is_positive:
         raise ValidationFailed("a payment must be a positive amount", reason="non_positive_amount")
     if amount.currency != state.currency:
@@ -362,7 +364,7 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
         raise Conflict(f"bank reference {bank_reference} is already posted", reason="duplicate_bank_reference")
     received = PaymentReceived(
         contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference, amount=amount,
-        received_on=received_on, payer_bin=payer_bin, payer_iban=payer_iban, purpose=purpose,
+        received_on=received_on, payer=payer, purpose=purpose,
         postings=postings(transfer(LedgerAccount.CASH, LedgerAccount.ADVANCE, amount)),
     )
     events = _then_allocate(state, [received], trigger=payment_id, on=received_on)
@@ -443,7 +445,7 @@ def _every_obligation_performed(state: Account, day: date) -> bool:
 
 
 def amend_terms(state: Account, *, kind: str, document_number: str, document_date: date, effective_from: date,
-                summary: str, terms: ContractTerms) -> list[Event]:
+                summary: str, terms: SealedContractTerms) -> list[Event]:
     """The account takes an amendment's terms from its effective date on (`domain.terms`)."""
     if document_number in state.amendments:
         return []  # the same amendment twice changes nothing
@@ -594,10 +596,10 @@ def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
     if state.open_items():
         # §5.8 "except what covers the buyer's debt": the advance must have paid every debt it could
         assert state.advance.is_zero, "an advance is never held while debt is open"
-    buyer = state.terms.buyer
+    # paid to the buyer's requisites as the terms hold them, sealed: copied, never opened (the bank order is
+    # made where the key is held)
     return [RefundIssued(contract_id=state.contract_id, document_number=f"RF-{state.terms.number}-{state.documents + 1}",
-                         refund_on=refund_on, amount=state.advance, beneficiary=buyer.name, iban=buyer.iban,
-                         bic=buyer.bic,
+                         refund_on=refund_on, amount=state.advance, payee=state.terms.buyer,
                          postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE,
                                                     state.advance)))]
 
