@@ -114,8 +114,6 @@ class Service:
             handlers={t: partial(h, self) for hs in definition.subscriptions.values() for t, h in hs.items()},
             dead_letter=self._dead_letter, tracer=self.tracer, clock=self.clock,
         )
-        if definition.subscriptions:
-            self._subscribe(definition.subscriptions)
         self.relay = Relay(self.engine, self.store, self.topic, self._publish,
                            batch_size=settings.relay_batch_size,
                            poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
@@ -128,8 +126,14 @@ class Service:
             self.key_publisher = personal_keys.KeyPublisher(
                 self.engine, KEYS_TOPIC, self._publish_keys, batch_size=settings.relay_batch_size,
                 poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+        self._key_dead_letters = None
         if definition.key_copies is not None:
-            self._subscribe_keys()
+            self._key_dead_letters = self.broker.publisher(
+                dead_letter_topic(KEYS_TOPIC), title=f"{dead_letter_topic(KEYS_TOPIC)}:publish",
+                description=f"Messages of {KEYS_TOPIC} that {self.name} could not take: neither a key nor a "
+                            f"tombstone.")
+        if definition.subscriptions or definition.key_copies is not None:
+            self._subscribe(definition.subscriptions, keys=definition.key_copies is not None)
         self.app = self._build_app()
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task | None = None
@@ -149,11 +153,12 @@ class Service:
         return UnitOfWork(self.engine)
 
     # ---- Kafka ------------------------------------------------------------------------------
-    def _subscribe(self, subscriptions: dict[str, dict]) -> None:
-        """One consumer for every topic the service reads. Why not one per topic: a consumer fetches
-        about every `consumer_fetch_max_wait_ms` whether or not its topic has news, and with ten of them
-        (two or three per service) the empty fetches cost the broker more CPU than the payments' own
-        messages did (`python -m bench payments`); one fetch now asks for all the service's topics."""
+    def _subscribe(self, subscriptions: dict[str, dict], *, keys: bool) -> None:
+        """One consumer for every topic the service reads, the keys topic included. Why not one per
+        topic: a consumer fetches about every `consumer_fetch_max_wait_ms` whether or not its topic has
+        news, and with ten of them (two or three per service) the empty fetches cost the broker more CPU
+        than the payments' own messages did (`python -m bench payments`); one fetch now asks for all the
+        service's topics."""
         for topic in subscriptions:
             self._dead_letter_publishers[topic] = self.broker.publisher(
                 dead_letter_topic(topic), title=f"{dead_letter_topic(topic)}:publish",
@@ -169,63 +174,53 @@ class Service:
             # to its first message (FastStream's nack); the ones applied already then meet the inbox as
             # duplicates (tests/integration/test_consumers.py proves a rewound batch applies each event once).
             for record in message.raw_message:
+                if record.topic == KEYS_TOPIC:
+                    await self._take_key_record(record)
+                    continue
                 declared = next((value.decode() for name, value in record.headers if name == "event-type"), None)
                 await consumer.consume(record.value, topic=record.topic, partition=record.partition,
                                        offset=record.offset, key=record.key, declared_type=declared)
 
         applies = "; ".join(f"from {topic}: {', '.join(sorted(handlers))}" for topic, handlers in subscriptions.items())
+        if keys:
+            applies += f"; from {KEYS_TOPIC}: a copy of each contract's personal-data key, deleted on its tombstone"
         self.broker.subscriber(
-            *subscriptions, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+            *subscriptions, *([KEYS_TOPIC] if keys else []), group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
             batch=True, max_records=self.settings.consumer_batch_size,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             title=f"{self.name} consumes",
             description=f"{self.name} applies {applies}. Other types are acknowledged and skipped.",
         )(on_events)
 
-    def _subscribe_keys(self) -> None:
-        """The keys topic: this service's copy of each contract's key, deleted on its tombstone. Not events
-        (no envelope, no inbox): a key message is idempotent by itself, and a tombstone is final."""
-        dead_letters = self.broker.publisher(
-            dead_letter_topic(KEYS_TOPIC), title=f"{dead_letter_topic(KEYS_TOPIC)}:publish",
-            description=f"Messages of {KEYS_TOPIC} that {self.name} could not take: neither a key nor a tombstone.")
-        log = self.log
+    async def _take_key_record(self, record) -> None:
+        """A message of the keys topic: this service's copy of a contract's key, deleted on its tombstone.
+        Not an event (no envelope, no inbox): a key message is idempotent by itself, and a tombstone is
+        final. A database away raises, so the batch is rewound as for events; anything else is parked."""
+        try:
+            contract_id, key = personal_keys.parse_key_message(record.key, record.value)
+        except personal_keys.MalformedKeyMessage as exc:
+            await self._dead_letter_key(record, "malformed_key_message", str(exc))
+            return
+        try:
+            changed = await self.take_key(contract_id, key)
+        except Exception as exc:
+            if database_unavailable(exc):
+                self.log.warning("key_copy_transient_failure", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+                raise
+            await self._dead_letter_key(record, "handler_failed", f"{type(exc).__name__}: {exc}")
+            return
+        if changed:
+            self.log.info("personal_data_key_shredded" if key is None else "personal_data_key_received",
+                          contract_id=contract_id)
 
-        async def dead_letter(record, reason: str, message: str) -> None:
-            await dead_letters.publish(record.value or b"", key=record.key, headers={
-                "dlq-reason": reason, "dlq-message": message[:500], "dlq-consumer": self.name,
-                "dlq-source-topic": KEYS_TOPIC, "dlq-source-partition": str(record.partition),
-                "dlq-source-offset": str(record.offset)})
-            log.error("key_message_dead_lettered", reason=reason, message=message[:500], offset=record.offset)
-
-        async def on_keys(message: KafkaMessage) -> None:
-            # as for events: one acknowledgement per batch, and a failure rewinds it (applying a key twice
-            # changes nothing); a database away is not the message's fault, anything else is parked
-            for record in message.raw_message:
-                try:
-                    contract_id, key = personal_keys.parse_key_message(record.key, record.value)
-                except personal_keys.MalformedKeyMessage as exc:
-                    await dead_letter(record, "malformed_key_message", str(exc))
-                    continue
-                try:
-                    changed = await self.take_key(contract_id, key)
-                except Exception as exc:
-                    if database_unavailable(exc):
-                        log.warning("key_copy_transient_failure", error=type(exc).__name__)
-                        await asyncio.sleep(1.0)
-                        raise
-                    await dead_letter(record, "handler_failed", f"{type(exc).__name__}: {exc}")
-                    continue
-                if changed:
-                    log.info("personal_data_key_shredded" if key is None else "personal_data_key_received",
-                             contract_id=contract_id)
-
-        self.broker.subscriber(
-            KEYS_TOPIC, group_id=self.name, auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True, max_records=self.settings.consumer_batch_size,
-            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms, title=f"{KEYS_TOPIC}:{self.name}",
-            description=f"{self.name} keeps a copy of each contract's personal-data key and deletes it on the "
-                        "tombstone.",
-        )(on_keys)
+    async def _dead_letter_key(self, record, reason: str, message: str) -> None:
+        assert self._key_dead_letters is not None
+        await self._key_dead_letters.publish(record.value or b"", key=record.key, headers={
+            "dlq-reason": reason, "dlq-message": message[:500], "dlq-consumer": self.name,
+            "dlq-source-topic": KEYS_TOPIC, "dlq-source-partition": str(record.partition),
+            "dlq-source-offset": str(record.offset)})
+        self.log.error("key_message_dead_lettered", reason=reason, message=message[:500], offset=record.offset)
 
     async def take_key(self, contract_id: str, key: bytes | None) -> bool:
         """A key message of the keys topic (None: its tombstone), applied in its own transaction."""
