@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from shared import personal_keys
 from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
@@ -17,7 +18,7 @@ from shared.events.contracts import (
 )
 from shared.eventstore import CommandContext
 from tests.integration.test_ledger_api import signed_contract
-from tests.support import auth, eventually, seed_contract
+from tests.support import auth, eventually, sealed_terms, seed_contract
 
 
 async def from_contracts(system, contract_id: str, *events) -> None:
@@ -47,6 +48,8 @@ async def test_hourly_imbalance_of_an_extended_contract(system):
 
     terms = seed_contract()
     terms["delivery_end"] = "2024-01-01T00:00:00+01:00"
+    async with system["contracts"].engine.connect() as conn:
+        key = await personal_keys.key_of(conn, contract_id)   # the buyer sealed as the contracts service does
     hours = [Decimal("850")] * 24
     hours[5] = Decimal("900")
     corrected = list(hours)
@@ -55,7 +58,7 @@ async def test_hourly_imbalance_of_an_extended_contract(system):
         system, contract_id,
         ContractAmended(contract_id=contract_id, kind="term_extension", document_number="ДС-3",
                         document_date="2022-12-01", effective_from="2023-01-01", summary="extended to 2023",
-                        terms=terms),
+                        terms=sealed_terms(terms, contract_id, key)),
         # 23 × 850 + 900 = 20,450 kWh accepted for 3 July, then hour 10 corrected 850 → 870 (+2.4%, within ±5%)
         ApplicationAccepted(contract_id=contract_id, application_id="APP-0703", day="2023-07-03",
                             submitted_at="2023-07-02T09:00:00+06:00", requested_hours=hours, hours=hours,
