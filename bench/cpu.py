@@ -20,18 +20,32 @@ def cpu_seconds(pid: int) -> float:
 
 def cpu_of_system(system: LocalSystem) -> dict[str, float]:
     """CPU seconds so far of each part of the running system: the four services by pid, PostgreSQL as
-    the sum of its processes (one backend per connection) and the broker; what one payment costs the
-    whole machine, and who pays it."""
+    the sum of its processes (the postmaster of this system's data directory and its children, one
+    backend per connection) and this system's broker (by its port); what one payment costs the whole
+    machine, and who pays it. Another PostgreSQL or broker on the machine (a test run beside the bench)
+    is not counted."""
     parts = {name: cpu_seconds(process.pid) for name, process in system.processes.items()}
     parts["postgres"] = parts["broker"] = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    processes = {}
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            name = stat.read_text().split("(", 1)[1].split(")", 1)[0]
-            # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
-            if name.startswith(("postgres", "tansu")):
-                parts["broker" if name.startswith("tansu") else "postgres"] += cpu_seconds(int(stat.parent.name))
-        except (OSError, IndexError):
+            stat = (proc / "stat").read_text()
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
             continue  # a backend that ended between listing and reading
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        processes[int(proc.name)] = (name, int(rest.split()[1]), args)
+    postmasters = {pid for pid, (name, _, args) in processes.items()
+                   if name.startswith("postgres") and f"-D {system.data_dir}/" in args}
+    for pid, (name, parent, args) in processes.items():
+        try:
+            if name.startswith("postgres") and (pid in postmasters or parent in postmasters):
+                parts["postgres"] += cpu_seconds(pid)
+            # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
+            elif name.startswith("tansu") and f":{system.kafka_port} " in args + " ":
+                parts["broker"] += cpu_seconds(pid)
+        except OSError:
+            continue
     return parts
 
 
