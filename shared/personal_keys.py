@@ -31,10 +31,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.envelope import canonical_json
-from shared.events.sealing import SHREDDED, ClearFields, Sealed, SealedFields, shredded_party
+from shared.events.sealing import ClearFields, Sealed, SealedFields
 from shared.relay import LeaderLoop
 
-__all__ = ["SHREDDED", "shredded_party"]   # with the functions below
 KEY_BYTES = 32
 KEYS_CHANNEL = "personal_data_keys_changed"
 
@@ -88,11 +87,6 @@ def sealed_of(value: dict[str, Any]) -> Sealed:
 class KeyState:
     key: bytes | None
     shredded: bool
-
-    @property
-    def pending(self) -> bool:
-        """A consumer's copy has not arrived yet."""
-        return self.key is None and not self.shredded
 
 
 PENDING = KeyState(None, False)

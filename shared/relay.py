@@ -31,12 +31,8 @@ Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
 MAX_BACKOFF_S = 5.0
 
 
-def relay_lock_key(topic: str) -> int:
-    # a stable 31-bit key per topic so two services sharing a database server never collide
-    return _lock_key(f"relay:{topic}")
-
-
 def _lock_key(name: str) -> int:
+    # a stable 31-bit key per loop ("relay:<topic>") so two services sharing a database server never collide
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
 
 

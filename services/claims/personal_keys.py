@@ -14,9 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import personal_keys
-from shared.events.sealing import SHREDDED, Sealed
-
-__all__ = ["SHREDDED"]
+from shared.events.sealing import Sealed
 
 
 async def keys_of(conn: AsyncConnection, contract_id: str) -> list[bytes]:

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.claims import personal_keys as own_keys
 from shared import personal_keys
 from shared.events import registry
 from shared.events.claims import (
@@ -42,6 +41,7 @@ from shared.events.claims import (
     PersonalDataShredded,
     SurveyAnswered,
 )
+from shared.events.sealing import SHREDDED
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -93,7 +93,7 @@ async def refresh_counterparties(conn: AsyncConnection, contract_ids: Sequence[s
         keys = [bytes(k) for k in (row.key, row.own_key) if k is not None]
         fields: dict = {}
         if row.shredded_at is not None:
-            fields = {"name": own_keys.SHREDDED, "address": own_keys.SHREDDED}
+            fields = {"name": SHREDDED, "address": SHREDDED}
         elif keys:
             fields = opened_fields(keys, row.contract_id, row.sealed)
         columns["id"].append(row.contract_id)
@@ -163,7 +163,7 @@ async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored
         UPDATE counterparties SET name = :mark, address = :mark, bin = NULL, foreign_registration = NULL,
             email = NULL, shredded_on = :on
         WHERE contract_id = :id
-    """), {"id": event.contract_id, "mark": own_keys.SHREDDED, "on": event.shredded_on})
+    """), {"id": event.contract_id, "mark": SHREDDED, "on": event.shredded_on})
 
 
 async def on_export_requested(conn: AsyncConnection, event: PersonalDataExportRequested, stored: StoredEvent) -> None:

@@ -33,6 +33,7 @@ from shared.events.contracts import (
     SupplyConditionsNoted,
     TerminationNoticed,
 )
+from shared.events.sealing import SHREDDED, shredded_party
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -40,7 +41,7 @@ from shared.projector import Projector
 async def _opened_terms(conn: AsyncConnection, contract_id: str, terms: SealedContractTerms) -> dict:
     """The terms as JSON with the buyer opened, or the shredded placeholder once its key is gone."""
     buyer = personal_keys.unseal(await personal_keys.key_of(conn, contract_id), contract_id, terms.buyer)
-    return {**terms.model_dump(mode="json"), "buyer": buyer if buyer is not None else personal_keys.shredded_party()}
+    return {**terms.model_dump(mode="json"), "buyer": buyer if buyer is not None else shredded_party()}
 
 
 async def on_registered(conn: AsyncConnection, event: ContractRegistered, stored: StoredEvent) -> None:
@@ -103,7 +104,7 @@ async def on_contacts_corrected(conn: AsyncConnection, event: PartyContactsCorre
 
 async def on_buyer_shredded(conn: AsyncConnection, event: BuyerPersonalDataShredded, stored: StoredEvent) -> None:
     await _update_contract(conn, stored, "buyer_name = :name, terms = jsonb_set(terms, '{buyer}', CAST(:buyer AS jsonb))",
-                           {"name": personal_keys.SHREDDED, "buyer": json.dumps(personal_keys.shredded_party())})
+                           {"name": SHREDDED, "buyer": json.dumps(shredded_party())})
 
 
 async def on_noticed(conn: AsyncConnection, event: TerminationNoticed, stored: StoredEvent) -> None:

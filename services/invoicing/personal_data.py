@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import personal_keys
 from shared.events.invoicing import PersonalDataExported
-from shared.events.sealing import SealedFields
+from shared.events.sealing import SHREDDED, SealedFields
 from shared.personal_data import export_handlers
 
 QUERIES = {
@@ -65,7 +65,7 @@ async def refresh_accounts(conn: AsyncConnection, contract_ids: Sequence[str] | 
             names.append(opened["name"])
             buyers.append(json.dumps(opened))
         else:
-            names.append(personal_keys.SHREDDED if state.shredded else None)
+            names.append(SHREDDED if state.shredded else None)
             buyers.append(None)
     await conn.execute(_SET_BUYERS, {"ids": ids, "names": names, "buyers": buyers})
 

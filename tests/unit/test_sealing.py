@@ -23,7 +23,7 @@ from shared.events import registry
 from shared.events.claims import part_file
 from shared.events.contracts import ContractTerms, PartyContactsCorrected, PartyTerms
 from shared.events.registry import UndecodableEvent
-from shared.events.sealing import ClearFields, SealedFields
+from shared.events.sealing import SHREDDED, ClearFields, SealedFields, shredded_party
 from shared.eventstore.store import EventStore
 from tests.support import seed_contract
 
@@ -156,5 +156,5 @@ def test_a_key_message_is_a_key_or_a_tombstone_of_a_named_contract():
 
 
 def test_the_placeholder_is_a_party_of_the_shape_every_reader_knows():
-    assert PartyTerms.model_validate(personal_keys.shredded_party()) == domain.SHREDDED_BUYER
-    assert domain.SHREDDED_BUYER.name == personal_keys.SHREDDED == "[shredded]"
+    assert PartyTerms.model_validate(shredded_party()) == domain.SHREDDED_BUYER
+    assert domain.SHREDDED_BUYER.name == SHREDDED == "[shredded]"
