@@ -3,18 +3,42 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import uvicorn
 
 from shared.logging import configure_logging
 
+_SERVICE_VARIABLE = "LEDGER_SERVE_SERVICE"  # which service a worker process builds (`worker_app`)
 
-def main(name: str) -> None:
+
+def _settings_and_module(name: str):
     module = importlib.import_module(f"services.{name}.app")
     settings = module.Settings()
     configure_logging(name, settings.log_level)
-    service = module.build(settings)
+    return settings, module
+
+
+def worker_app():
+    """The app of one worker process when an instance runs several (`http_workers` > 1): each worker
+    builds its own service (pool, consumer, relay candidate), exactly as one more replica would."""
+    settings, module = _settings_and_module(os.environ[_SERVICE_VARIABLE])
+    return module.build(settings).app
+
+
+def main(name: str) -> None:
+    settings, module = _settings_and_module(name)
     # uvloop and httptools named, not "auto": a missing wheel must fail the start, not quietly cost
     # the 16% CPU per request that the pure-Python loop and h11 parser take (`python -m bench payments`)
-    uvicorn.run(service.app, host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10, loop="uvloop", http="httptools")
+    options = dict(host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
+                   timeout_graceful_shutdown=10, loop="uvloop", http="httptools")
+    if settings.http_workers == 1:
+        uvicorn.run(module.build(settings).app, **options)
+        return
+    # Several processes share the one port (uvicorn's supervisor restarts a worker that dies). Why:
+    # one Python process is one core at most, and a payment costs the ledger process ~1.5 ms of CPU, so
+    # an instance on a multi-core machine serves more payments with more processes. Nothing assumes
+    # one process: the relay and key publisher elect a leader, the consumers share a group, and the
+    # account cache of each process reads the events after its cached version in every transaction.
+    os.environ[_SERVICE_VARIABLE] = name
+    uvicorn.run("shared.serve:worker_app", factory=True, workers=settings.http_workers, **options)

@@ -40,6 +40,7 @@ from shared.errors import DomainError
 from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
+from shared.fast_routes import FastRoute, FastRoutes
 from shared.logging import get_logger
 from shared.projector import Projector
 from shared.relay import Relay
@@ -73,6 +74,8 @@ class ServiceDefinition:
     # in line when a key arrives or is shredded
     owns_personal_keys: bool = False
     key_copies: KeyCopies | None = None
+    # the common case of a high-volume route answered without the web framework (`shared/fast_routes.py`)
+    fast_routes: Sequence[FastRoute] = ()
 
     @property
     def settings_class(self) -> type[ServiceSettings]:
@@ -98,6 +101,8 @@ class Service:
         self.engine = make_engine(settings.database_url, settings.database_pool_size)
         self.store = EventStore(self.name, registry)
         self.projector = definition.projector
+        # requests each fast route answered or passed on to FastAPI (`shared/fast_routes.py`), in /health/ready
+        self.fast_route_counts: dict[str, dict[str, int]] = {}
         # tansu has no idempotent producer; at-least-once plus consumers' inboxes replace it
         # acks="all": an event counts as published only when every in-sync replica has it, because the
         # relay moves its position past it right after
@@ -327,16 +332,10 @@ class Service:
             return JSONResponse(status_code=exc.http_status, content=exc.to_body())
 
         async def database_refused(_request: Request, exc: Exception):
-            if value_out_of_range(exc) and not database_unavailable(exc):
-                return JSONResponse(status_code=422, content={
-                    "reason": "value_out_of_range", "details": {"error": type(exc).__name__},
-                    "message": "a date or amount lies outside what the ledger can compute or store; nothing was recorded"})
-            if not database_unavailable(exc):
+            answer = database_error_answer(service, exc)
+            if answer is None:
                 raise exc  # a bug, not an outage: a 500 with its traceback in the log
-            service.log.warning("database_unavailable", error=type(exc).__name__)
-            return JSONResponse(status_code=503, headers={"Retry-After": "1"},
-                                content={"reason": "database_unavailable",
-                                         "message": "the database did not answer; nothing was recorded, retry"})
+            return answer
 
         for error in DATABASE_ERRORS:
             app.add_exception_handler(error, database_refused)
@@ -351,6 +350,9 @@ class Service:
         # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
         # streams per request, a measurable share of a payment's CPU (`python -m bench payments`)
         app.add_middleware(RequestTracing, service=self)
+        if self.definition.fast_routes and self.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
+            app.add_middleware(FastRoutes, service=self, routes=tuple(self.definition.fast_routes),
+                               tracing=RequestTracing, on_error=partial(database_error_answer, self))
 
         @app.get("/health/live", tags=["health"])
         async def live() -> dict:
@@ -365,7 +367,8 @@ class Service:
                                          "relay": {"leader": service.relay.stats.is_leader,
                                                    "position": service.relay.stats.position,
                                                    "published_total": service.relay.stats.published_total},
-                                         "consumer": service.consumer.stats.counts})
+                                         "consumer": service.consumer.stats.counts,
+                                         "fast_routes": service.fast_route_counts})
 
         @app.get("/asyncapi.json", tags=["docs"])
         async def asyncapi() -> dict:
@@ -374,6 +377,23 @@ class Service:
         for router in self.definition.routers:
             app.include_router(router)
         return app
+
+
+def database_error_answer(service: Service, exc: Exception) -> JSONResponse | None:
+    """The answer to a database refusal (an outage: 503, retry; a value it cannot hold: 422), or None
+    for any other error, which is a bug and answers 500 with its traceback in the log."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return None
+    if value_out_of_range(exc) and not database_unavailable(exc):
+        return JSONResponse(status_code=422, content={
+            "reason": "value_out_of_range", "details": {"error": type(exc).__name__},
+            "message": "a date or amount lies outside what the ledger can compute or store; nothing was recorded"})
+    if not database_unavailable(exc):
+        return None
+    service.log.warning("database_unavailable", error=type(exc).__name__)
+    return JSONResponse(status_code=503, headers={"Retry-After": "1"},
+                        content={"reason": "database_unavailable",
+                                 "message": "the database did not answer; nothing was recorded, retry"})
 
 
 class RequestTracing:

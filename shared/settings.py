@@ -35,6 +35,12 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(6, ge=1, le=1000, description="partitions of topics this service creates")
     http_host: str = Field("127.0.0.1", description="0.0.0.0 in a container")
     http_port: int = Field(8000, ge=1, le=65535)
+    http_workers: int = Field(
+        1, ge=1, le=32, description="processes serving this one instance's port (uvicorn workers); each has its "
+                                    "own connections, consumer and relay candidate, as replicas have")
+    http_fast_routes: bool = Field(
+        True, description="answer the common case of the busiest routes (POST /payments) without FastAPI's "
+                          "per-request machinery; off serves them through FastAPI alone (same answers)")
     tokens: dict[str, TokenGrant] = Field(
         default_factory=dict,
         description='JSON: {"<sha256 hex of token>": {"actor": "name", "roles": ["operator"]}}',

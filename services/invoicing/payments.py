@@ -47,9 +47,12 @@ MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,
 # cached state, and the keys of the accounts whose payments name a payer (to seal the payer with).
 _POSTED_AND_TAILS = text("""
     WITH tail AS (
+        -- one index range per account (LATERAL, ordered so it stays a subquery): as a plain join the planner
+        -- chose a hash join over the whole event store, ~3 ms a batch at 30,000 events and growing
         SELECT e.stream_id, e.stream_version, e.body
-        FROM event_store e JOIN unnest(CAST(:streams AS text[]), CAST(:versions AS integer[])) AS t(s, v)
-            ON e.stream_id = t.s AND e.stream_version > t.v
+        FROM unnest(CAST(:streams AS text[]), CAST(:versions AS integer[])) AS t(s, v)
+        CROSS JOIN LATERAL (SELECT stream_id, stream_version, body FROM event_store
+                            WHERE stream_id = t.s AND stream_version > t.v ORDER BY stream_version) e
     )
     SELECT ARRAY(SELECT row_to_json(p)::text FROM payments p WHERE p.bank_reference = ANY(CAST(:refs AS text[])))
                AS posted,

@@ -1,0 +1,126 @@
+"""A lean path for the one or two routes whose volume makes the web framework the cost.
+
+Why: profiled under load (`python -m bench payments`, `py-spy`), a `POST /payments` spent about a
+third of the ledger process's CPU in FastAPI and Starlette's per-request machinery (dependency
+solving, query-parameter parsing, five layers of middleware and exception wrappers), more than the
+payment's own transaction. A fast route answers such a request itself when it is the common case:
+a JSON body that its pydantic command model accepts, and a known token with an admitted role.
+Everything else — a missing or wrong token, a body the model refuses, another content type — goes
+on, body and all, to the FastAPI route of the same path, so every error answer stays the one the
+API documents. The fast route keeps what every request gets: the server span and the JSON access
+log line (`RequestTracing`), the body limit (FastAPI's, which wraps this middleware), the typed
+domain and database error answers.
+
+The FastAPI route stays the contract: it is in the OpenAPI document and the route-security test, and
+`tests/unit/test_fast_routes.py` holds each fast route to its FastAPI twin (same path, same roles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from shared.auth import Actor, Role, find_grant
+from shared.errors import DomainError
+
+MAX_FAST_BODY_BYTES = 64 * 1024  # a command of a fast route is small; a larger body takes the full route
+
+
+@dataclass(frozen=True)
+class FastRoute:
+    method: str
+    path: str
+    roles: frozenset[Role]
+    command: type[BaseModel]                 # the body's model, as the FastAPI route declares it
+    # (service, request, actor, command) -> the answer; the same function the FastAPI route calls
+    answer: Callable[[Any, Request, Actor, Any], Awaitable[Response]]
+
+
+class FastRoutes:
+    """ASGI middleware, outermost of the app's own: answers its routes' common case, passes the rest."""
+
+    def __init__(self, app, service, routes: tuple[FastRoute, ...], tracing, on_error):
+        self.app = app
+        self.service = service
+        self.routes = {(route.method, route.path): route for route in routes}
+        self.tracing = tracing(self._answer, service=service)   # the span and access log of every request
+        self.on_error = on_error  # exception -> the app's own error answer, or None (a bug: re-raised, a 500)
+        # how many requests each way, per route: what an operator (and a test) reads to see the path taken
+        self.counts = service.fast_route_counts = {f"{r.method} {r.path}": {"answered": 0, "passed_on": 0}
+                                                   for r in routes}
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        body, whole, after = await _read_body(receive)
+        prepared = self._prepare(route, scope, body) if whole else None
+        counts = self.counts[f"{route.method} {route.path}"]
+        if prepared is None:
+            counts["passed_on"] += 1
+            await self.app(scope, _replayed(body, whole, after, receive), send)
+            return
+        counts["answered"] += 1
+        scope["fast_route"] = (route, *prepared)
+        await self.tracing(scope, receive, send)
+
+    def _prepare(self, route: FastRoute, scope, body: bytes) -> tuple[Actor, Any] | None:
+        headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
+        if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
+            return None
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        grant = find_grant(self.service.settings.tokens, token) if scheme.lower() == "bearer" and token else None
+        if grant is None or not route.roles.intersection(grant.roles):
+            return None  # the FastAPI route answers 401/403 with its documented body
+        try:
+            command = route.command.model_validate_json(body)
+        except ValidationError:
+            return None  # the FastAPI route answers 422 with its documented body
+        return Actor(name=grant.actor, roles=frozenset(grant.roles)), command
+
+    async def _answer(self, scope, receive, send) -> None:
+        route, actor, command = scope.pop("fast_route")
+        request = Request(scope, receive)
+        try:
+            response = await route.answer(self.service, request, actor, command)
+        except DomainError as exc:
+            response = JSONResponse(status_code=exc.http_status, content=exc.to_body())
+        except Exception as exc:
+            response = self.on_error(exc)
+            if response is None:
+                raise
+        await response(scope, receive, send)
+
+
+async def _read_body(receive) -> tuple[bytes, bool, list[dict]]:
+    """(the body read, whether it is whole, messages received after it): whole within the bound, or
+    as far as read when it is larger or the client left."""
+    chunks, size = [], 0
+    while True:  # bounded: stops at the last chunk, a disconnect, or past MAX_FAST_BODY_BYTES
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False, [message]
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if not message.get("more_body", False):
+            return b"".join(chunks), True, []
+        if size > MAX_FAST_BODY_BYTES:
+            return b"".join(chunks), False, []
+
+
+def _replayed(body: bytes, whole: bool, after: list[dict], receive):
+    """A `receive` that gives the app the body already read, then what followed it, then the client's."""
+    pending = [{"type": "http.request", "body": body, "more_body": not whole}, *after]
+
+    async def replay():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
