@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.applications import bench_applications
-from bench.cpu import cpu_ms_each, cpu_of_system, cpu_seconds, quiet
+from bench.cpu import cpu_ms_each, cpu_of_system, quiet
 from bench.http import LeanConnection
 from bench.readings import bench_readings
 from bench.replay import bench_replay
@@ -152,8 +152,11 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
              f"{len(samples_ms)} contracts, one at a time, four service processes")]
 
 
-PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1500"))
+PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "3000"))
 PAYMENT_CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "8"))
+# the two-worker runs: more payments (they go faster) and more clients (each worker groups its own)
+WORKER_PAYMENTS = int(os.environ.get("BENCH_WORKER_PAYMENTS", "8000"))
+WORKER_CLIENTS = [int(n) for n in os.environ.get("BENCH_WORKER_CLIENTS", "16,32").split(",")]
 IMPORT_LINES = int(os.environ.get("BENCH_IMPORT_LINES", "5000"))
 
 
@@ -168,9 +171,10 @@ async def signed_account(system: LocalSystem, client: httpx.AsyncClient) -> str:
     raise TimeoutError("the account did not open")
 
 
-async def pay(system: LocalSystem, contracts: list[str], tag: str) -> tuple[float, list[float], float, str]:
-    """PAYMENTS payments, one keep-alive client per contract, all at once: (elapsed s, latencies ms sorted,
-    invoicing CPU ms per payment, CPU ms per payment of every running part of the system)."""
+async def pay(system: LocalSystem, contracts: list[str], tag: str, count: int = 0) -> tuple[float, list[float], float, str]:
+    """`count` (PAYMENTS) payments, one keep-alive client per contract, all at once: (elapsed s, latencies
+    ms sorted, invoicing CPU ms per payment, CPU ms per payment of every running part of the system)."""
+    count = count or PAYMENTS
     headers = {"Authorization": f"Bearer {system.tokens['operator']}"}
     latencies_ms: list[float] = []
 
@@ -186,11 +190,10 @@ async def pay(system: LocalSystem, contracts: list[str], tag: str) -> tuple[floa
                 latencies_ms.append((time.perf_counter() - started) * 1000)
                 assert status == 201 and answer["bank_reference"] == body["bank_reference"], answer
 
-    invoicing = system.processes["invoicing"].pid
     system_before = cpu_of_system(system)
-    started, cpu_before = time.perf_counter(), cpu_seconds(invoicing)
-    await asyncio.gather(*(payer(c, PAYMENTS // len(contracts)) for c in contracts))
-    elapsed, payments_cpu = time.perf_counter() - started, cpu_seconds(invoicing) - cpu_before
+    started = time.perf_counter()
+    await asyncio.gather(*(payer(c, count // len(contracts)) for c in contracts))
+    elapsed, payments_cpu = time.perf_counter() - started, cpu_of_system(system)["invoicing"] - system_before["invoicing"]
     # consumers catch up after the last answer: let them, so their share is counted whole
     await quiet(system)
     shares = cpu_ms_each(system_before, cpu_of_system(system), len(latencies_ms))
@@ -205,18 +208,23 @@ def percentiles(latencies_ms: list[float]) -> str:
 
 async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
     """POST /payments through HTTP → ledger transaction → event (the relay publishes after commit): with
-    the four services running, then with invoicing alone; then a statement file, invoicing alone."""
+    the four services running, then with invoicing alone, as one process and as two worker processes;
+    then a statement file, invoicing alone."""
     headers = {"Authorization": f"Bearer {system.tokens['operator']}"}
     async with httpx.AsyncClient(headers=headers, timeout=30) as client:
         contracts = [await signed_account(system, client) for _ in range(PAYMENT_CLIENTS)]
         fresh = [await signed_account(system, client) for _ in range(PAYMENT_CLIENTS)]
+        # the two-worker runs' accounts, opened now: contracts are signed by the contracts service
+        most = max(WORKER_CLIENTS)
+        spread = [await signed_account(system, client) for _ in range(most)]
     await quiet(system)
     elapsed, latencies_ms, invoicing_ms, shares = await pay(system, contracts, "all")
     rows = [("payments through the ledger (HTTP → transaction → event)",
              f"{len(latencies_ms) / elapsed:,.0f} payments/s",
              f"{len(latencies_ms)} payments, {PAYMENT_CLIENTS} concurrent clients on {PAYMENT_CLIENTS} contracts, the "
-             f"four services running; latency {percentiles(latencies_ms)}; invoicing process CPU {invoicing_ms:.2f} ms "
-             f"per payment; CPU ms per payment, whole system (with the consumers' catch-up): {shares}")]
+             f"four services running, invoicing one process; latency {percentiles(latencies_ms)}; invoicing CPU "
+             f"{invoicing_ms:.2f} ms per payment; CPU ms per payment, whole system (with the consumers' catch-up): "
+             f"{shares}")]
 
     # The issue's path is HTTP → ledger transaction → event → broker on one instance: the other
     # services' consumers are not on it, but on two shared cores they take CPU from it. Measured
@@ -226,25 +234,41 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
         await asyncio.to_thread(system.stop_service, other)
     await quiet(system)
     elapsed, latencies_ms, invoicing_ms, shares = await pay(system, fresh, "alone")
-    rows.append(("payments, invoicing alone (the other services stopped)",
+    rows.append(("payments, invoicing alone (the other services stopped), one process",
                  f"{len(latencies_ms) / elapsed:,.0f} payments/s",
                  f"{len(latencies_ms)} payments, {PAYMENT_CLIENTS} clients; latency {percentiles(latencies_ms)}; "
                  f"invoicing CPU {invoicing_ms:.2f} ms per payment; CPU ms per payment: {shares}"))
+
+    # One Python process is one core at most: the instance as two worker processes sharing its port
+    # (`http_workers`), as a 2-core pod would run it; more clients, since each worker groups its own
+    await asyncio.to_thread(system.stop_service, "invoicing")
+    system.workers["invoicing"] = 2
+    await asyncio.to_thread(system.start_service, "invoicing")
+    await asyncio.to_thread(system.wait_ready, "invoicing")
+    for clients in WORKER_CLIENTS:
+        await quiet(system)
+        elapsed, latencies_ms, invoicing_ms, shares = await pay(system, spread[:clients], f"workers{clients}",
+                                                                WORKER_PAYMENTS)
+        rows.append((f"payments, invoicing alone, two worker processes, {clients} clients",
+                     f"{len(latencies_ms) / elapsed:,.0f} payments/s",
+                     f"{len(latencies_ms)} payments, {clients} clients on {clients} contracts; latency "
+                     f"{percentiles(latencies_ms)}; invoicing CPU (both workers) {invoicing_ms:.2f} ms per payment; "
+                     f"CPU ms per payment: {shares}"))
 
     async with httpx.AsyncClient(headers=headers, timeout=600) as client:
         number = (await client.get(f"{system.url_of('invoicing')}/accounts/{contracts[0]}")).json()["contract_number"]
         lines = ["bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number"]
         lines += [f"IMP-{n},2022-02-08,10.00,KZT,110740003844,,bench,{number}" for n in range(IMPORT_LINES)]
-        invoicing = system.processes["invoicing"].pid
-        started_import, cpu_before = time.perf_counter(), cpu_seconds(invoicing)
+        before = cpu_of_system(system)["invoicing"]
+        started_import = time.perf_counter()
         report = await client.post(f"{system.url_of('invoicing')}/payments/import", params={"format": "csv"},
                                    content="\n".join(lines).encode())
-        import_s, import_cpu = time.perf_counter() - started_import, cpu_seconds(invoicing) - cpu_before
+        import_s, import_cpu = time.perf_counter() - started_import, cpu_of_system(system)["invoicing"] - before
         assert report.json()["totals"] == {"posted": IMPORT_LINES}, report.text
     rows.append(("statement import, invoicing alone (CSV, decided per line, recorded in chunks)",
                  f"{IMPORT_LINES / import_s:,.0f} lines/s",
-                 f"{IMPORT_LINES} lines into one contract in {import_s:.2f} s; invoicing process CPU "
-                 f"{import_cpu / IMPORT_LINES * 1e6:.0f} µs per line"))
+                 f"{IMPORT_LINES} lines into one contract in {import_s:.2f} s (one request: one worker); invoicing "
+                 f"CPU {import_cpu / IMPORT_LINES * 1e6:.0f} µs per line"))
     return rows
 
 

@@ -19,13 +19,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def cpu_of_system(system: LocalSystem) -> dict[str, float]:
-    """CPU seconds so far of each part of the running system: the four services by pid, PostgreSQL as
-    the sum of its processes (the postmaster of this system's data directory and its children, one
-    backend per connection) and this system's broker (by its port); what one payment costs the whole
-    machine, and who pays it. Another PostgreSQL or broker on the machine (a test run beside the bench)
-    is not counted."""
-    parts = {name: cpu_seconds(process.pid) for name, process in system.processes.items()}
-    parts["postgres"] = parts["broker"] = 0.0
+    """CPU seconds so far of each part of the running system: each service as its process with its
+    children (the worker processes of an instance with `http_workers` > 1), PostgreSQL as the sum of its
+    processes (the postmaster of this system's data directory and its children, one backend per
+    connection) and this system's broker (by its port); what one payment costs the whole machine, and
+    who pays it. Another PostgreSQL or broker on the machine (a test run beside the bench) is not counted."""
     processes = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -35,11 +33,15 @@ def cpu_of_system(system: LocalSystem) -> dict[str, float]:
             continue  # a backend that ended between listing and reading
         name, rest = stat.split("(", 1)[1].rsplit(")", 1)
         processes[int(proc.name)] = (name, int(rest.split()[1]), args)
+    owner = {process.pid: name for name, process in system.processes.items()}
     postmasters = {pid for pid, (name, _, args) in processes.items()
                    if name.startswith("postgres") and f"-D {system.data_dir}/" in args}
+    parts = dict.fromkeys([*system.processes, "postgres", "broker"], 0.0)
     for pid, (name, parent, args) in processes.items():
         try:
-            if name.startswith("postgres") and (pid in postmasters or parent in postmasters):
+            if pid in owner or parent in owner:  # a service's process or one of its workers
+                parts[owner.get(pid) or owner[parent]] += cpu_seconds(pid)
+            elif name.startswith("postgres") and (pid in postmasters or parent in postmasters):
                 parts["postgres"] += cpu_seconds(pid)
             # the broker's binary carries its version in its name (`tansu-v0.6.0-…`)
             elif name.startswith("tansu") and f":{system.kafka_port} " in args + " ":

@@ -10,6 +10,7 @@ yet consumed before a stop can be lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -54,6 +55,8 @@ class LocalSystem:
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # worker processes per service instance (`http_workers`); one unless named
+    workers: dict[str, int] = field(default_factory=dict)
 
     def port_of(self, service: str) -> int:
         return self.http_base_port + SERVICES.index(service)
@@ -104,6 +107,7 @@ class LocalSystem:
             f"{prefix}_TOKENS": dev_token_settings(self.tokens),
             f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
             f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
+            f"{prefix}_HTTP_WORKERS": str(self.workers.get(service, 1)),
             "PYTHONPATH": str(ROOT),
         })
         return env
@@ -136,9 +140,11 @@ class LocalSystem:
         raise TimeoutError(f"{service} not ready in {timeout_s}s; see {self.data_dir}/{service}.log")
 
     def kill_service(self, service: str) -> None:
-        """SIGKILL: no cleanup at all, as a crashed pod."""
+        """SIGKILL to the service's whole process group (its workers too): no cleanup at all, as a crashed
+        pod, and no worker left holding the port."""
         process = self.processes.pop(service)
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # its own group: started with start_new_session
         process.wait(STOP_TIMEOUT_S)
 
     def stop_service(self, service: str) -> None:
@@ -148,7 +154,8 @@ class LocalSystem:
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait(STOP_TIMEOUT_S)
 
     def stop(self) -> None:
