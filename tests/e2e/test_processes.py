@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -125,3 +126,47 @@ def test_state_survives_a_full_restart_without_duplicates(local_system):
     assert duplicates > 0
     events, _, chain_ok = asyncio.run(_counts(local_system.database_url("invoicing"), demo["contract_id"]))
     assert events == 1 and chain_ok
+
+
+def _group(pid: int) -> list[int]:
+    """The live processes of a process group (a service started in its own session: its workers too)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_an_instance_of_two_workers_serves_and_dies_whole(local_system):
+    """`http_workers` = 2: two processes share the port and both record payments on one account; a
+    SIGKILL takes the whole instance (no worker left holding the port) and it starts again."""
+    contract_id = sign(local_system)
+    wait_until_known(local_system, contract_id, services=("invoicing",))
+    local_system.stop_service("invoicing")
+    local_system.workers["invoicing"] = 2
+    try:
+        local_system.start_service("invoicing")
+        local_system.wait_ready("invoicing")
+        supervisor = local_system.processes["invoicing"].pid
+        assert len(_group(supervisor)) >= 3  # the supervisor and its two workers (and its resource tracker)
+        for n in range(12):  # a new connection each: the kernel hands them to either worker
+            paid = httpx.post(f"{local_system.url_of('invoicing')}/payments", headers=headers(local_system), timeout=10,
+                              json={"contract_id": contract_id, "bank_reference": f"{contract_id}-w{n}",
+                                    "received_on": "2022-02-07", "amount": {"amount": "10.00", "currency": "KZT"}})
+            assert paid.status_code == 201, paid.text
+        ready = httpx.get(f"{local_system.url_of('invoicing')}/accounts/{contract_id}", headers=headers(local_system),
+                          timeout=5).json()
+        assert ready["advance"]["amount"] == "120.00"  # 12 × 10.00, each recorded once whichever worker took it
+        local_system.kill_service("invoicing")
+        assert _group(supervisor) == []
+    finally:
+        local_system.workers.pop("invoicing", None)
+    local_system.start_service("invoicing")  # one process again, on the port the workers left
+    local_system.wait_ready("invoicing")
+    events, _, chain_ok = asyncio.run(_counts(local_system.database_url("invoicing"), contract_id))
+    # AccountOpened, then one PaymentReceived each: no debt, so nothing is allocated and all is advance
+    assert events == 1 + 12 and chain_ok
