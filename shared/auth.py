@@ -52,22 +52,31 @@ def find_grant(tokens: dict[str, TokenGrant], token: str) -> TokenGrant | None:
 _bearer = HTTPBearer(auto_error=False)
 
 
+def authorize(tokens: dict[str, TokenGrant], scheme: str | None, token: str | None,
+              roles: frozenset[Role]) -> Actor:
+    """The actor of a bearer token that has one of `roles`, or the HTTP error saying why not (401
+    without a known token, 403 with a role not admitted): the FastAPI dependency's decision and the fast
+    routes' (`shared/fast_routes.py`) alike."""
+    if not token or scheme is None or scheme.lower() != "bearer":
+        raise HTTPException(401, {"reason": "missing_token", "message": "a bearer token is required"},
+                            headers={"WWW-Authenticate": "Bearer"})
+    grant = find_grant(tokens, token)
+    if grant is None:
+        raise HTTPException(401, {"reason": "unknown_token", "message": "the token is not known"},
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not roles.intersection(grant.roles):
+        raise HTTPException(403, {"reason": "role_not_allowed",
+                                  "message": f"this action needs one of the roles {sorted(roles)}"})
+    return Actor(name=grant.actor, roles=frozenset(grant.roles))
+
+
 def require(roles: frozenset[Role]):
     """FastAPI dependency admitting a bearer token that has one of `roles`."""
 
     async def dependency(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise HTTPException(401, {"reason": "missing_token", "message": "a bearer token is required"},
-                                headers={"WWW-Authenticate": "Bearer"})
-        grant = find_grant(request.app.state.settings.tokens, credentials.credentials)
-        if grant is None:
-            raise HTTPException(401, {"reason": "unknown_token", "message": "the token is not known"},
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not roles.intersection(grant.roles):
-            raise HTTPException(403, {"reason": "role_not_allowed",
-                                      "message": f"this action needs one of the roles {sorted(roles)}"})
-        return Actor(name=grant.actor, roles=frozenset(grant.roles))
+        return authorize(request.app.state.settings.tokens, credentials and credentials.scheme,
+                         credentials and credentials.credentials, roles)
 
     dependency.allowed_roles = roles  # read by the route-table security test
     return dependency

@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import HTTPException
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from shared.auth import Actor, Role, find_grant
-from shared.errors import DomainError
+from shared.auth import Actor, Role, authorize
 
 MAX_FAST_BODY_BYTES = 64 * 1024  # a command of a fast route is small; a larger body takes the full route
 
@@ -47,21 +48,20 @@ class FastRoutes:
     def __init__(self, app, service, routes: tuple[FastRoute, ...], tracing, on_error):
         self.app = app
         self.service = service
-        self.routes = {(route.method, route.path): route for route in routes}
         self.tracing = tracing(self._answer, service=service)   # the span and access log of every request
         self.on_error = on_error  # exception -> the app's own error answer, or None (a bug: re-raised, a 500)
         # how many requests each way, per route: what an operator (and a test) reads to see the path taken
-        self.counts = service.fast_route_counts = {f"{r.method} {r.path}": {"answered": 0, "passed_on": 0}
-                                                   for r in routes}
+        service.fast_route_counts = {f"{r.method} {r.path}": {"answered": 0, "passed_on": 0} for r in routes}
+        self.routes = {(r.method, r.path): (r, service.fast_route_counts[f"{r.method} {r.path}"]) for r in routes}
 
     async def __call__(self, scope, receive, send) -> None:
-        route = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
-        if route is None:
+        found = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        if found is None:
             await self.app(scope, receive, send)
             return
+        route, counts = found
         body, whole, after = await _read_body(receive)
         prepared = self._prepare(route, scope, body) if whole else None
-        counts = self.counts[f"{route.method} {route.path}"]
         if prepared is None:
             counts["passed_on"] += 1
             await self.app(scope, _replayed(body, whole, after, receive), send)
@@ -74,23 +74,24 @@ class FastRoutes:
         headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
         if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
             return None
-        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-        grant = find_grant(self.service.settings.tokens, token) if scheme.lower() == "bearer" and token else None
-        if grant is None or not route.roles.intersection(grant.roles):
+        authorization = headers.get(b"authorization")
+        try:
+            actor = authorize(self.service.settings.tokens,
+                              *get_authorization_scheme_param(authorization and authorization.decode("latin-1")),
+                              route.roles)
+        except HTTPException:
             return None  # the FastAPI route answers 401/403 with its documented body
         try:
             command = route.command.model_validate_json(body)
         except ValidationError:
             return None  # the FastAPI route answers 422 with its documented body
-        return Actor(name=grant.actor, roles=frozenset(grant.roles)), command
+        return actor, command
 
     async def _answer(self, scope, receive, send) -> None:
         route, actor, command = scope.pop("fast_route")
         request = Request(scope, receive)
         try:
             response = await route.answer(self.service, request, actor, command)
-        except DomainError as exc:
-            response = JSONResponse(status_code=exc.http_status, content=exc.to_body())
         except Exception as exc:
             response = self.on_error(exc)
             if response is None:

@@ -327,18 +327,14 @@ class Service:
         app.state.service = self
         app.state.settings = self.settings
 
-        @app.exception_handler(DomainError)
-        async def domain_error(_request: Request, exc: DomainError):
-            return JSONResponse(status_code=exc.http_status, content=exc.to_body())
-
-        async def database_refused(_request: Request, exc: Exception):
-            answer = database_error_answer(service, exc)
+        async def refused(_request: Request, exc: Exception):
+            answer = error_answer(service, exc)
             if answer is None:
                 raise exc  # a bug, not an outage: a 500 with its traceback in the log
             return answer
 
-        for error in DATABASE_ERRORS:
-            app.add_exception_handler(error, database_refused)
+        for error in (DomainError, *DATABASE_ERRORS):
+            app.add_exception_handler(error, refused)
 
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_request: Request, exc: RequestValidationError):
@@ -352,7 +348,7 @@ class Service:
         app.add_middleware(RequestTracing, service=self)
         if self.definition.fast_routes and self.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
             app.add_middleware(FastRoutes, service=self, routes=tuple(self.definition.fast_routes),
-                               tracing=RequestTracing, on_error=partial(database_error_answer, self))
+                               tracing=RequestTracing, on_error=partial(error_answer, self))
 
         @app.get("/health/live", tags=["health"])
         async def live() -> dict:
@@ -379,9 +375,12 @@ class Service:
         return app
 
 
-def database_error_answer(service: Service, exc: Exception) -> JSONResponse | None:
-    """The answer to a database refusal (an outage: 503, retry; a value it cannot hold: 422), or None
-    for any other error, which is a bug and answers 500 with its traceback in the log."""
+def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
+    """The answer to a refusal: a domain rule's (its status and typed body), the database's (an outage:
+    503, retry; a value it cannot hold: 422); None for any other error, which is a bug and answers 500
+    with its traceback in the log. The app's exception handlers and the fast routes answer with it."""
+    if isinstance(exc, DomainError):
+        return JSONResponse(status_code=exc.http_status, content=exc.to_body())
     if not isinstance(exc, DATABASE_ERRORS):
         return None
     if value_out_of_range(exc) and not database_unavailable(exc):

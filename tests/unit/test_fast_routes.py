@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from shared.fast_routes import MAX_FAST_BODY_BYTES, FastRoutes
 from shared.migrate import SERVICES
-from shared.service import RequestTracing, database_error_answer
+from shared.service import RequestTracing, error_answer
 from tests.support import auth, token_settings
 from tests.unit.test_route_security import allowed_roles, api_routes
 
@@ -82,7 +82,7 @@ async def call(app, messages: list[dict], headers: dict[str, str]) -> list[dict]
 def fast_routes_around(inner):
     service = build("invoicing")
     return FastRoutes(inner, service=service, routes=tuple(service.definition.fast_routes), tracing=RequestTracing,
-                      on_error=lambda exc: database_error_answer(service, exc)), service
+                      on_error=lambda exc: error_answer(service, exc)), service
 
 
 PAYMENT = json.dumps({"contract_id": "c", "bank_reference": "r", "received_on": "2022-02-07",
