@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
+import orjson
 import structlog
 
 from shared.tracing import current_ids
@@ -16,6 +18,15 @@ def _add_trace(_, __, event_dict):
         event_dict["trace_id"] = trace_id
         event_dict["span_id"] = span_id
     return event_dict
+
+
+def _dumps(event_dict, default=None, **_kw) -> str:
+    """orjson: a log line is written per request, and the stdlib encoder was half its cost. What orjson
+    refuses (an integer past 64 bits) goes through the stdlib encoder: a log line never fails a command."""
+    try:
+        return orjson.dumps(event_dict, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event_dict, default=default)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -36,7 +47,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             _add_trace,
             add_service,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),

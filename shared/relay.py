@@ -20,14 +20,36 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.envelope import EventEnvelope
 from shared.eventstore.store import NOTIFY_CHANNEL, EventStore, StoredEvent
 from shared.logging import get_logger
 
-Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An event as the relay publishes it: its stored bytes and what its Kafka headers name. The header
+    values are the row's own columns (the trace context, only in the body, is read from it): validating
+    each envelope with pydantic only to name its headers was a tenth of the relay's CPU."""
+
+    position: int
+    event_id: str
+    event_type: str
+    schema_version: int
+    contract_id: str
+    traceparent: str | None
+    body: bytes
+
+    @classmethod
+    def of(cls, stored: StoredEvent) -> "Outgoing":
+        envelope = stored.envelope
+        return cls(stored.position, str(envelope.event_id), envelope.event_type, envelope.schema_version,
+                   envelope.contract_id, envelope.traceparent, stored.body)
+
+
+Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
 MAX_BACKOFF_S = 5.0
 
 
@@ -140,8 +162,9 @@ class Relay(LeaderLoop):
             driver = (await conn.get_raw_connection()).driver_connection
             rows = await driver.fetch(_POSITION_AND_AFTER, self.topic, self.batch_size)
             position = int(rows[0]["relay_position"])
-            events = [StoredEvent(position=row["position"], envelope=EventEnvelope.from_bytes(row["body"]),
-                                  body=row["body"], hash=row["hash"]) for row in rows if row["position"] is not None]
+            events = [Outgoing(row["position"], row["event_id"], row["event_type"], row["schema_version"],
+                               row["contract_id"], orjson.loads(row["body"]).get("traceparent"), row["body"])
+                      for row in rows if row["position"] is not None]
             batch = _gap_free_prefix(position, events)
             if not batch:
                 self.stats.position = position
@@ -157,9 +180,10 @@ class Relay(LeaderLoop):
 
 _POSITION_AND_AFTER = """
     WITH mine AS (SELECT coalesce((SELECT position FROM relay_position WHERE topic = $1), 0) AS position)
-    SELECT mine.position AS relay_position, e.position, e.body, e.hash
+    SELECT mine.position AS relay_position, e.position, e.event_id::text AS event_id, e.event_type, e.schema_version,
+           e.contract_id, e.body
     FROM mine LEFT JOIN LATERAL (
-        SELECT position, body, hash FROM event_store WHERE position > mine.position ORDER BY position LIMIT $2
+        SELECT position, event_id, event_type, schema_version, contract_id, body FROM event_store WHERE position > mine.position ORDER BY position LIMIT $2
     ) e ON true
     ORDER BY e.position
 """
@@ -170,8 +194,8 @@ _ADVANCE = """
 """
 
 
-def _gap_free_prefix(position: int, events: Sequence[StoredEvent]) -> list[StoredEvent]:
-    batch: list[StoredEvent] = []
+def _gap_free_prefix(position: int, events: Sequence[Outgoing]) -> list[Outgoing]:
+    batch: list[Outgoing] = []
     expected = position + 1
     for event in events:
         if event.position != expected:

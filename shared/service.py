@@ -43,7 +43,7 @@ from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.fast_routes import FastRoute, FastRoutes
 from shared.logging import get_logger
 from shared.projector import Projector
-from shared.relay import Relay
+from shared.relay import Outgoing, Relay
 from shared.settings import ServiceSettings, settings_class
 from shared.topics import ensure_topics
 from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
@@ -95,7 +95,8 @@ class Service:
         self.settings = settings
         self.topic = topic_of(self.name)
         self.clock = clock or SystemClock()
-        self.tracer_provider = tracer_provider or make_tracer_provider(self.name, settings.otlp_endpoint)
+        self.tracer_provider = tracer_provider or make_tracer_provider(
+            self.name, settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
         self.tracer = self.tracer_provider.get_tracer(f"ledger.{self.name}")
         self.log = get_logger("service").bind(service=self.name)
         self.engine = make_engine(settings.database_url, settings.database_pool_size)
@@ -245,22 +246,21 @@ class Service:
         publisher = self._dead_letter_publishers[headers["dlq-source-topic"]]
         await publisher.publish(raw, key=key, headers=headers)
 
-    async def _publish(self, events: Sequence[StoredEvent]) -> None:
+    async def _publish(self, events: Sequence[Outgoing]) -> None:
         futures = []
-        for stored in events:
-            envelope = stored.envelope
+        for event in events:
             headers = {
-                "event-type": envelope.event_type,
-                "schema-version": str(envelope.schema_version),
-                "event-id": str(envelope.event_id),
-                "position": str(stored.position),
+                "event-type": event.event_type,
+                "schema-version": str(event.schema_version),
+                "event-id": event.event_id,
+                "position": str(event.position),
                 "source": self.name,
                 "content-type": "application/json",
             }
-            if envelope.traceparent:
-                headers["traceparent"] = envelope.traceparent
+            if event.traceparent:
+                headers["traceparent"] = event.traceparent
             futures.append(await self.publisher.publish(
-                stored.body, key=envelope.contract_id.encode(), headers=headers, no_confirm=True))
+                event.body, key=event.contract_id.encode(), headers=headers, no_confirm=True))
         await asyncio.gather(*futures)
 
     def asyncapi(self) -> dict:

@@ -56,7 +56,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(
         100, ge=1, le=10_000, description="messages taken per fetch and acknowledged together: one offset commit "
                                          "per batch, not per message (a rewound batch meets the inbox)")
-    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; none = tracing kept in process")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint; none = trace ids in logs, events "
+                                                       "and Kafka headers, no span recorded")
+    trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces recorded and exported (by trace "
+                                                                   "id; a caller's sampled decision is kept)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

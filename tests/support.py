@@ -108,7 +108,7 @@ class KafkaTap:
 
     def publisher(self, topic: str):
         async def publish(events) -> None:
-            futures = [await self.producer.send(topic, e.body, key=e.envelope.contract_id.encode()) for e in events]
+            futures = [await self.producer.send(topic, e.body, key=e.contract_id.encode()) for e in events]
             await asyncio.gather(*futures)
 
         return publish

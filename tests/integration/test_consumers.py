@@ -10,6 +10,7 @@ import json
 from sqlalchemy import text
 
 from shared.events import dead_letter_topic, topic_of
+from shared.relay import Outgoing
 from tests.support import KafkaTap, auth, eventually, seed_contract, unique
 
 
@@ -45,7 +46,7 @@ async def test_the_same_event_delivered_twice_changes_nothing(system):
     before = {name: dict(s.consumer.stats.counts) for name, s in system.services.items()}
 
     async with KafkaTap(system.bootstrap) as tap:
-        await tap.publisher(topic_of("contracts"))([signed])  # a redelivery of the very same bytes
+        await tap.publisher(topic_of("contracts"))([Outgoing.of(signed)])  # a redelivery of the very same bytes
 
     for name in ("invoicing", "metering", "claims"):
         consumer = system[name].consumer

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.support import auth, eventually, seed_contract, unique
+from shared.events import topic_of
+from tests.support import KafkaTap, auth, eventually, seed_contract, unique
 
 
 async def register(system, number: str | None = None) -> str:
@@ -66,3 +67,33 @@ async def test_one_trace_from_request_to_every_consumer(system):
 
     spans = await eventually(consumer_spans)
     assert {format(s.context.trace_id, "032x") for s in spans} == {"4bf92f3577b34da6a3ce929d0e0e4736"}
+
+
+async def test_the_relay_names_each_event_in_its_kafka_headers(system):
+    # the relay takes the headers from the row's columns and the trace context from the body, without
+    # validating the envelope: what it sends must still be exactly what the stored envelope says
+    contract_id = await register(system)
+    traceparent = "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert (await system.clients["contracts"].post(f"/contracts/{contract_id}/sign",
+                                                   headers={**auth(), "traceparent": traceparent})).status_code == 200
+    contracts = system["contracts"]
+    async with contracts.engine.connect() as conn:
+        stored = await contracts.store.read_stream(conn, f"contract-{contract_id}")
+
+    async def published():
+        return contracts.relay.stats.position >= stored[-1].position
+
+    await eventually(published)
+    async with KafkaTap(system.bootstrap) as tap:
+        records = await tap.read_all(topic_of("contracts"), expected=stored[-1].position)
+    mine = [r for r in records if r.key == contract_id.encode()]
+    assert [r.value for r in mine] == [s.body for s in stored]
+    for record, event in zip(mine, stored, strict=True):
+        envelope = event.envelope
+        headers = {k: v.decode() for k, v in record.headers if k != "correlation_id"}  # FastStream's own
+        assert headers == {
+            "event-type": envelope.event_type, "schema-version": str(envelope.schema_version),
+            "event-id": str(envelope.event_id), "position": str(event.position), "source": "contracts",
+            "content-type": "application/json",
+            **({"traceparent": envelope.traceparent} if envelope.traceparent else {})}
+    assert stored[-1].envelope.traceparent.split("-")[1] == "5bf92f3577b34da6a3ce929d0e0e4736"
