@@ -49,10 +49,14 @@ _EXACT = Context(prec=200, rounding=ROUND_HALF_EVEN, traps=[Inexact, InvalidOper
 _ROUNDING = Context(prec=200, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
 # A quotient is rarely exact; 34 significant digits (decimal128) is far below one tiyn of error.
 _DIVISION = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Overflow])
+# one minor unit per currency (0.01 for KZT), the quantum of `rounded()`
+_QUANTUM: Mapping[str, Decimal] = MappingProxyType({c: Decimal(1).scaleb(-units) for c, units in MINOR_UNITS.items()})
 
 
 def _to_decimal(value: Any, *, allow_str: bool = True) -> Decimal:
     """Turn an amount (Decimal, int, str) or a factor (Decimal, int) into a finite Decimal."""
+    if type(value) is Decimal and value.is_finite():  # the common case, first: every sum builds a Money
+        return value
     if isinstance(value, float):
         raise TypeError("float is not accepted for money; use Decimal or str")
     if isinstance(value, bool):
@@ -123,6 +127,8 @@ class Money:
 
     @staticmethod
     def _require_known(currency: Any) -> None:
+        if type(currency) is str and currency in MINOR_UNITS:
+            return
         if not isinstance(currency, str) or currency not in MINOR_UNITS:
             raise ValidationFailed(
                 f"unknown currency {currency!r}",
@@ -132,17 +138,17 @@ class Money:
 
     # ----- rounding ---------------------------------------------------------------------
 
-    @property
-    def _quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-MINOR_UNITS[self.currency])
+    def _rounded_amount(self) -> Decimal:
+        # every posting, event and answer checks or spells its rounding: no Money built for that
+        return self.amount.quantize(_QUANTUM[self.currency], context=_ROUNDING)
 
     def rounded(self) -> Money:
         """Round half-up (away from zero on a tie) to the currency's minor unit."""
-        return Money(self.amount.quantize(self._quantum, context=_ROUNDING), self.currency)
+        return Money(self._rounded_amount(), self.currency)
 
     @property
     def is_rounded(self) -> bool:
-        return self.amount == self.rounded().amount
+        return self.amount == self._rounded_amount()
 
     @property
     def minor_units(self) -> int:
@@ -183,7 +189,10 @@ class Money:
 
     def __add__(self, other: Any) -> Money:
         other = self._same_currency(other, "add")
-        return Money(_exact("addition", lambda ctx: ctx.add(self.amount, other.amount)), self.currency)
+        try:  # not through `_exact`: a closure per addition was a third of its cost, and sums are everywhere
+            return Money(_EXACT.add(self.amount, other.amount), self.currency)
+        except (Inexact, Overflow, InvalidOperation) as exc:
+            raise ValidationFailed("addition exceeds exact decimal precision", reason="precision_exceeded") from exc
 
     def __radd__(self, other: Any) -> Money:
         # Only so that the built-in sum() can start from its default 0.
@@ -193,7 +202,10 @@ class Money:
 
     def __sub__(self, other: Any) -> Money:
         other = self._same_currency(other, "subtract")
-        return Money(_exact("subtraction", lambda ctx: ctx.subtract(self.amount, other.amount)), self.currency)
+        try:
+            return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
+        except (Inexact, Overflow, InvalidOperation) as exc:
+            raise ValidationFailed("subtraction exceeds exact decimal precision", reason="precision_exceeded") from exc
 
     def __neg__(self) -> Money:
         # copy_negate is exact; unary minus on a Decimal would round to the context precision.
@@ -247,8 +259,9 @@ class Money:
     def _amount_text(self) -> str:
         # One spelling per value, so the same money always serialises to the same bytes:
         # minor-unit scale when it fits ("470456.00"), otherwise every significant digit.
-        if self.is_rounded:
-            return format(self.rounded().amount, "f")
+        rounded = self._rounded_amount()
+        if rounded == self.amount:
+            return format(rounded, "f")
         return format(self.amount.normalize(_EXACT), "f")
 
     def __str__(self) -> str:

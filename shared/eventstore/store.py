@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.envelope import EventEnvelope
+from shared.envelope import EventEnvelope, canonical_json
 from shared.errors import ConcurrencyConflict
 from shared.events.registry import Event, EventRegistry
 
@@ -124,9 +124,10 @@ class _Rows:
                 correlation_id=context.correlation_id,
                 actor=context.actor,
                 traceparent=context.traceparent,
-                payload=event.model_dump(mode="json"),
+                payload=(payload := event.model_dump(mode="json")),
             )
-            body = envelope.canonical_bytes()
+            # the envelope's own canonical_bytes would walk the payload a second time: it is JSON already
+            body = canonical_json({**envelope.model_dump(mode="json", exclude={"payload"}), "payload": payload})
             digest = chain_hash(self.prev_hash, self.position, body)
             for column, value in zip(self.columns, (
                 self.position, envelope.event_id, append.stream_id, envelope.stream_version, envelope.event_type,

@@ -156,3 +156,30 @@ async def test_append_many_records_several_streams_at_once_or_nothing_when_one_m
     assert await count(engine) == before + 4
     async with engine.connect() as conn:
         assert (await verify_chain(conn)).ok
+
+
+async def test_the_stored_bytes_are_the_envelopes_canonical_json(engine, store):
+    # the store serializes the payload once and the envelope around it: the bytes must be exactly the
+    # envelope's canonical form, which consumers and the auditors' replay read (nested Money, Cyrillic,
+    # a trace context, a causation)
+    from shared.events.invoicing import PaymentAllocated  # nested slices and postings
+
+    stream = unique("s")
+    allocated = PaymentAllocated.model_validate({
+        "contract_id": "c", "policy": "debt_first", "trigger": "p-1", "allocated_on": "2022-02-07",
+        "slices": [{"item_id": "INV-1/energy", "document": "СФ-1", "kind": "energy", "period": "2022-01",
+                    "amount": {"amount": "420050.00", "currency": "KZT"}}],
+        "advance_left": {"amount": "0.00", "currency": "KZT"},
+        "postings": [{"account": "cash", "amount": {"amount": "420050.00", "currency": "KZT"}},
+                     {"account": "receivable_energy", "amount": {"amount": "-420050.00", "currency": "KZT"}}]})
+    traced = CommandContext(actor="оператор", recorded_at=AT, causation_id=uuid.uuid4(),
+                            traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    async with UnitOfWork(engine) as uow:
+        stored = await store.append(uow.conn, stream_id=stream, expected_version=0, contract_id="c", occurred_at=AT,
+                                    events=[an_event(1), allocated], context=traced)
+        await uow.commit()
+    async with engine.connect() as conn:
+        read = await store.read_stream(conn, stream)
+    for written, found in zip(stored, read, strict=True):
+        assert found.body == written.body == written.envelope.canonical_bytes() == found.envelope.canonical_bytes()
+    assert registry.decode(read[1].envelope) == allocated

@@ -242,6 +242,19 @@ def test_rounding_lands_within_half_a_minor_unit(a: Decimal) -> None:
     assert abs(Fraction(result.amount) - Fraction(a)) <= Fraction(1, 200)
 
 
+@given(st.one_of(long_decimals, tiyn.map(lambda units: Decimal(units).scaleb(-2)),  # rounded, or with zeros past it
+                 st.tuples(tiyn, st.integers(1, 6)).map(lambda t: Decimal(t[0] * 10 ** t[1]).scaleb(-2 - t[1]))),
+       st.sampled_from(CURRENCIES))
+def test_an_amount_is_rounded_exactly_when_rounding_leaves_its_value(a: Decimal, currency: str) -> None:
+    # is_rounded and the JSON spelling compare with a quantized Decimal, not with a built Money
+    money = Money(a, currency)
+    assert money.is_rounded == (Fraction(money.rounded().amount) == Fraction(a))
+    if money.is_rounded:  # spelled at the minor unit, whatever trailing zeros it came with
+        units = int(Fraction(a) * 100)  # exact: the value has no digit past the tiyn
+        sign = "-" if units < 0 else ""
+        assert money.to_json()["amount"] == f"{sign}{abs(units) // 100}.{abs(units) % 100:02d}"
+
+
 def test_minor_units_of_an_unrounded_amount_is_refused() -> None:
     with pytest.raises(ValidationFailed) as caught:
         _ = kzt("0.001").minor_units
