@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 
@@ -19,11 +20,26 @@ def _settings_and_module(name: str):
     return settings, module
 
 
+def built_for_serving(module, settings):
+    """The service's app, with what the process built so far kept out of the cycle collector's reach.
+
+    Why: the modules, pydantic schemas, routes and the service itself live as long as the process, and
+    every full collection walks them all while every request in flight waits. Measured in one process
+    holding two services (~215,000 such objects): the two full collections of a 5,000-line statement
+    import took 0.26–0.28 s, 15% of it; frozen (`gc.freeze`), 0.05–0.06 s. A service process alone holds
+    fewer, and there the import gained 1–4% (within the machine's noise). Collected first, so no garbage
+    is frozen with them."""
+    app = module.build(settings).app
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def worker_app():
     """The app of one worker process when an instance runs several (`http_workers` > 1): each worker
     builds its own service (pool, consumer, relay candidate), exactly as one more replica would."""
     settings, module = _settings_and_module(os.environ[_SERVICE_VARIABLE])
-    return module.build(settings).app
+    return built_for_serving(module, settings)
 
 
 def main(name: str) -> None:
@@ -33,7 +49,7 @@ def main(name: str) -> None:
     options = dict(host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
                    timeout_graceful_shutdown=10, loop="uvloop", http="httptools")
     if settings.http_workers == 1:
-        uvicorn.run(module.build(settings).app, **options)
+        uvicorn.run(built_for_serving(module, settings), **options)
         return
     # Several processes share the one port (uvicorn's supervisor restarts a worker that dies). Why:
     # one Python process is one core at most, and a payment costs the ledger process ~1.5 ms of CPU, so
