@@ -183,7 +183,8 @@ _POSITION_AND_AFTER = """
     SELECT mine.position AS relay_position, e.position, e.event_id::text AS event_id, e.event_type, e.schema_version,
            e.contract_id, e.body
     FROM mine LEFT JOIN LATERAL (
-        SELECT position, event_id, event_type, schema_version, contract_id, body FROM event_store WHERE position > mine.position ORDER BY position LIMIT $2
+        SELECT position, event_id, event_type, schema_version, contract_id, body FROM event_store
+        WHERE position > mine.position ORDER BY position LIMIT $2
     ) e ON true
     ORDER BY e.position
 """
