@@ -27,8 +27,8 @@ def built_for_serving(module, settings):
     every full collection walks them all while every request in flight waits. Measured in one process
     holding two services (~215,000 such objects): the two full collections of a 5,000-line statement
     import took 0.26–0.28 s, 15% of it; frozen (`gc.freeze`), 0.05–0.06 s. In the ledger's own process,
-    two workers and 32 clients (runs interleaved with the code before): 851–893 → 952–1,015 payments/s,
-    and `bench payments`' p99 140–144 → 45–47 ms: the full collections' pauses were the latency's tail.
+    two workers and 32 clients (20 s runs interleaved with the code before): 851–893 → 952–1,015
+    payments/s, p99 64–72 → 52–58 ms; the full collections' pauses were part of the latency's tail.
     Collected first, so no garbage is frozen with them."""
     app = module.build(settings).app
     gc.collect()
