@@ -55,8 +55,6 @@ _QUANTUM: Mapping[str, Decimal] = MappingProxyType({c: Decimal(1).scaleb(-units)
 
 def _to_decimal(value: Any, *, allow_str: bool = True) -> Decimal:
     """Turn an amount (Decimal, int, str) or a factor (Decimal, int) into a finite Decimal."""
-    if type(value) is Decimal and value.is_finite():  # the common case, first: every sum builds a Money
-        return value
     if isinstance(value, float):
         raise TypeError("float is not accepted for money; use Decimal or str")
     if isinstance(value, bool):
@@ -83,9 +81,11 @@ def _to_decimal(value: Any, *, allow_str: bool = True) -> Decimal:
     return result
 
 
-def _exact(operation: str, compute: Any) -> Decimal:
+def _exact(operation: str, compute: Any, left: Decimal, right: Decimal) -> Decimal:
+    """`compute` is a method of the exact context (`_EXACT.add`), given its operands: no closure is built
+    per operation, and sums are on every path of the ledger."""
     try:
-        return compute(_EXACT)
+        return compute(left, right)
     except (Inexact, Overflow, InvalidOperation) as exc:
         raise ValidationFailed(
             f"{operation} exceeds exact decimal precision", reason="precision_exceeded"
@@ -127,8 +127,6 @@ class Money:
 
     @staticmethod
     def _require_known(currency: Any) -> None:
-        if type(currency) is str and currency in MINOR_UNITS:
-            return
         if not isinstance(currency, str) or currency not in MINOR_UNITS:
             raise ValidationFailed(
                 f"unknown currency {currency!r}",
@@ -189,10 +187,7 @@ class Money:
 
     def __add__(self, other: Any) -> Money:
         other = self._same_currency(other, "add")
-        try:  # not through `_exact`: a closure per addition was a third of its cost, and sums are everywhere
-            return Money(_EXACT.add(self.amount, other.amount), self.currency)
-        except (Inexact, Overflow, InvalidOperation) as exc:
-            raise ValidationFailed("addition exceeds exact decimal precision", reason="precision_exceeded") from exc
+        return Money(_exact("addition", _EXACT.add, self.amount, other.amount), self.currency)
 
     def __radd__(self, other: Any) -> Money:
         # Only so that the built-in sum() can start from its default 0.
@@ -202,10 +197,7 @@ class Money:
 
     def __sub__(self, other: Any) -> Money:
         other = self._same_currency(other, "subtract")
-        try:
-            return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
-        except (Inexact, Overflow, InvalidOperation) as exc:
-            raise ValidationFailed("subtraction exceeds exact decimal precision", reason="precision_exceeded") from exc
+        return Money(_exact("subtraction", _EXACT.subtract, self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
         # copy_negate is exact; unary minus on a Decimal would round to the context precision.
@@ -219,7 +211,7 @@ class Money:
         if isinstance(factor, Money):
             raise TypeError("cannot multiply Money by Money")
         value = _to_decimal(factor, allow_str=False)
-        return Money(_exact("multiplication", lambda ctx: ctx.multiply(self.amount, value)), self.currency)
+        return Money(_exact("multiplication", _EXACT.multiply, self.amount, value), self.currency)
 
     __rmul__ = __mul__
 
