@@ -43,6 +43,13 @@ def dev_token_settings(tokens: dict[str, str]) -> str:
     return json.dumps({token_hash(token): {"actor": f"dev-{role}", "roles": [role]} for role, token in tokens.items()})
 
 
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the process and its workers: its own group, started with start_new_session."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(STOP_TIMEOUT_S)
+
+
 @dataclass
 class LocalSystem:
     data_dir: Path
@@ -142,10 +149,7 @@ class LocalSystem:
     def kill_service(self, service: str) -> None:
         """SIGKILL to the service's whole process group (its workers too): no cleanup at all, as a crashed
         pod, and no worker left holding the port."""
-        process = self.processes.pop(service)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # its own group: started with start_new_session
-        process.wait(STOP_TIMEOUT_S)
+        _kill_group(self.processes.pop(service))
 
     def stop_service(self, service: str) -> None:
         process = self.processes.pop(service)
@@ -154,9 +158,7 @@ class LocalSystem:
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(STOP_TIMEOUT_S)
+                _kill_group(process)
 
     def stop(self) -> None:
         for service in list(self.processes):
