@@ -210,9 +210,8 @@ class KeyPublisher(LeaderLoop):
     def __init__(self, engine: AsyncEngine, topic: str, publish: PublishKeys, *, batch_size: int = 500,
                  poll_interval_s: float = 0.5, service: str = ""):
         super().__init__(engine, lock_name=f"relay:{topic}", channel=KEYS_CHANNEL, poll_interval_s=poll_interval_s,
-                         log_name="key_publisher", service=service, topic=topic)
+                         log_name="key_publisher", service=service, topic=topic, batch_size=batch_size)
         self.publish = publish
-        self.batch_size = batch_size
 
     async def publish_pending(self) -> int:
         async with self.engine.connect() as conn:

@@ -4,7 +4,10 @@
   so the relay publishes the gap-free prefix after its stored position. A gap can only be a
   transaction still in flight; the relay stops before it and waits, so it never skips a late commit.
 - At least once: the position advances only after the broker acknowledged the whole batch; a crash
-  in between republishes, and consumers' inboxes drop the duplicates.
+  in between republishes, and consumers' inboxes drop the duplicates. The acknowledged position is
+  stored by the next round's read (one statement a round), so the stored one lags it by one batch for
+  at most a poll interval; a leader that stops stores it at once, one that dies leaves that batch to
+  be published again by the next leader.
 - One publisher per service: a session-level PostgreSQL advisory lock elects the leader; the other
   replicas wait as hot standbys.
 - Latency: appends `NOTIFY`, the leader `LISTEN`s, and a poll interval covers lost notifications.
@@ -70,11 +73,18 @@ class RelayStats:
 class LeaderLoop:
     """A publishing loop of which one replica leads: a session-level advisory lock elects it, `LISTEN` on
     `channel` wakes it, a poll covers lost notifications, and a failure (broker or database down) is
-    retried with bounded back-off. Subclasses say what one round publishes (`publish_pending`)."""
+    retried with bounded back-off. Subclasses say what one round publishes (`publish_pending`).
+
+    A round that published less than a full batch is followed by a wait, not by another round: a
+    commit after the round's read notifies, and the notification (kept since the round began) ends the
+    wait at once. Reading again straight away found nothing nearly every time, one statement per
+    command's commit for nothing."""
 
     def __init__(self, engine: AsyncEngine, *, lock_name: str, channel: str, poll_interval_s: float,
-                 log_name: str, service: str, topic: str):
+                 log_name: str, service: str, topic: str, batch_size: int):
+        assert 1 <= batch_size <= 10_000
         self.engine = engine
+        self.batch_size = batch_size
         self.lock_key = _lock_key(lock_name)
         self.channel = channel
         self.poll_interval_s = poll_interval_s
@@ -83,8 +93,12 @@ class LeaderLoop:
         self._wake = asyncio.Event()
 
     async def publish_pending(self) -> int:
-        """Publish what is due; how many went out (0: wait for a notification or the poll)."""
+        """Publish what is due; how many went out (fewer than `batch_size`: wait for a notification or
+        the poll)."""
         raise NotImplementedError
+
+    async def step_down(self) -> None:
+        """What a leader does last when it stops leading in good order (not when its connection failed)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff_s = 0.1
@@ -118,8 +132,9 @@ class LeaderLoop:
             try:
                 while not stop.is_set():
                     self._wake.clear()
-                    if await self.publish_pending() == 0:
+                    if await self.publish_pending() < self.batch_size:
                         await _wait_either(self._wake, stop, self.poll_interval_s)
+                await self.step_down()
             finally:
                 await raw.remove_listener(self.channel, self._notified)
                 await conn.scalar(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -139,13 +154,12 @@ class LeaderLoop:
 class Relay(LeaderLoop):
     def __init__(self, engine: AsyncEngine, store: EventStore, topic: str, publish: Publish, *,
                  batch_size: int = 500, poll_interval_s: float = 0.5, service: str = ""):
-        assert 1 <= batch_size <= 10_000
         super().__init__(engine, lock_name=f"relay:{topic}", channel=NOTIFY_CHANNEL, poll_interval_s=poll_interval_s,
-                         log_name="relay", service=service, topic=topic)
+                         log_name="relay", service=service, topic=topic, batch_size=batch_size)
         self.store = store
         self.topic = topic
         self.publish = publish
-        self.batch_size = batch_size
+        self._acknowledged: int | None = None  # the broker acknowledged up to here; not stored yet
 
     async def position(self) -> int:
         async with self.engine.connect() as conn:
@@ -155,12 +169,14 @@ class Relay(LeaderLoop):
     async def publish_pending(self) -> int:
         """Publish the next gap-free batch; returns how many events went out.
 
-        Two statements on the driver, each its own (autocommit) transaction: the position with the
-        events after it, and the new position. Through the ORM's connection a cycle took seven round
-        trips (BEGIN, reads, ROLLBACK, BEGIN, upsert, COMMIT), and it runs once per command's commit."""
+        One statement on the driver, its own (autocommit) transaction: it stores the position the broker
+        acknowledged in the round before and reads the events after it. Why: a round runs once per
+        command's commit; through the ORM's connection it took seven round trips (BEGIN, reads, ROLLBACK,
+        BEGIN, upsert, COMMIT), then three statements (read, store, a read that found nothing)."""
         async with self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
-            rows = await driver.fetch(_POSITION_AND_AFTER, self.topic, self.batch_size)
+            rows = await driver.fetch(_STORE_AND_READ_AFTER, self.topic, self.batch_size, self._acknowledged)
+            self._acknowledged = None  # stored: the statement committed
             position = int(rows[0]["relay_position"])
             events = [Outgoing(row["position"], row["event_id"], row["event_type"], row["schema_version"],
                                row["contract_id"], orjson.loads(row["body"]).get("traceparent"), row["body"])
@@ -170,16 +186,39 @@ class Relay(LeaderLoop):
                 self.stats.position = position
                 return 0
             await self.publish(batch)
-            last = batch[-1].position
-            await driver.execute(_ADVANCE, self.topic, last)
+        last = batch[-1].position
+        self._acknowledged = last
         self.stats.position = last
         self.stats.published_total += len(batch)
         self.stats.batches_total += 1
         return len(batch)
 
 
-_POSITION_AND_AFTER = """
-    WITH mine AS (SELECT coalesce((SELECT position FROM relay_position WHERE topic = $1), 0) AS position)
+    async def step_down(self) -> None:
+        """Store the acknowledged position before another replica may lead: it resumes after it."""
+        if self._acknowledged is not None:
+            async with self.engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                await driver.execute(_STORE, self.topic, self._acknowledged)
+            self._acknowledged = None
+
+
+# the position only ever moves forward, whoever stores it
+_FORWARD = """
+    ON CONFLICT (topic) DO UPDATE SET position = excluded.position, updated_at = now()
+    WHERE relay_position.position < excluded.position
+"""
+_STORE = f"INSERT INTO relay_position (topic, position, updated_at) VALUES ($1, $2, now()) {_FORWARD}"
+# $3: the position acknowledged since the last store, or NULL. The read's snapshot predates the store
+# (one statement), so the position it reads after is the greater of the two.
+_STORE_AND_READ_AFTER = f"""
+    WITH stored AS (
+        INSERT INTO relay_position (topic, position, updated_at)
+        SELECT $1, $3::bigint, now() WHERE $3::bigint IS NOT NULL {_FORWARD}
+    ), mine AS (
+        SELECT greatest(coalesce((SELECT position FROM relay_position WHERE topic = $1), 0),
+                        coalesce($3::bigint, 0)) AS position
+    )
     SELECT mine.position AS relay_position, e.position, e.event_id::text AS event_id, e.event_type, e.schema_version,
            e.contract_id, e.body
     FROM mine LEFT JOIN LATERAL (
@@ -187,11 +226,6 @@ _POSITION_AND_AFTER = """
         WHERE position > mine.position ORDER BY position LIMIT $2
     ) e ON true
     ORDER BY e.position
-"""
-_ADVANCE = """
-    INSERT INTO relay_position (topic, position, updated_at) VALUES ($1, $2, now())
-    ON CONFLICT (topic) DO UPDATE SET position = excluded.position, updated_at = now()
-    WHERE relay_position.position < excluded.position
 """
 
 

@@ -1,6 +1,7 @@
 """Proves the relay publishes every committed event exactly in commit order on real PostgreSQL and
 tansu: a transaction that started first and commits last is not skipped, a rolled-back one is never
-published, one relay leads at a time, and it resumes from its stored position after a broker restart."""
+published, one relay leads at a time, it resumes from its stored position after a broker restart, and
+the position it stores follows the broker's acknowledgements: by the next round, or at once when it stops."""
 
 from __future__ import annotations
 
@@ -176,8 +177,40 @@ async def test_relay_resumes_from_its_stored_position_after_a_broker_restart(eng
             await eventually(lambda: _true(relay.stats.position == second[0].position), timeout_s=60)
             # memory storage: the new broker holds only what was published after the restart
             assert ids(await tap.read_all(topic, expected=1)) == [str(second[0].event_id)]
-            assert await relay.position() == second[0].position
             stop.set()
             await task
+            assert await relay.position() == second[0].position
     finally:
         broker.stop()
+
+
+async def test_the_stored_position_is_stored_by_the_next_round_or_at_once_by_a_stop(engine, store, broker):
+    topic = unique("stored")
+    await ensure_topics(broker.bootstrap, [topic], 1)
+    async with KafkaTap(broker.bootstrap) as tap:
+        # a poll far longer than the test: every round here is woken by a commit's notification
+        relay = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=60)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        await eventually(lambda: _true(relay.stats.is_leader))
+        first = await committed_append(engine, store, "first")
+        await eventually(lambda: _true(relay.stats.position == first[0].position))
+        # acknowledged, not stored yet: the round that published it does not spend a statement on it
+        assert await relay.position() == 0
+        second = await committed_append(engine, store, "second")
+        await eventually(lambda: _true(relay.stats.position == second[0].position))
+        assert await relay.position() == first[0].position  # stored by the round that read `second`
+        stop.set()
+        await task
+        assert await relay.position() == second[0].position  # a leader that stops stores what was acknowledged
+
+        # the next leader resumes after it: nothing is published twice
+        successor = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=60)
+        stop = asyncio.Event()
+        task = asyncio.create_task(successor.run(stop))
+        await eventually(lambda: _true(successor.stats.is_leader))
+        third = await committed_append(engine, store, "third")
+        await eventually(lambda: _true(successor.stats.position == third[0].position))
+        stop.set()
+        await task
+        assert ids(await tap.read_all(topic, expected=3)) == [str(e[0].event_id) for e in (first, second, third)]
