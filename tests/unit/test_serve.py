@@ -1,5 +1,6 @@
 """Proves a served process freezes what it built (modules, schemas, the service) before serving, so
-the cycle collector's full passes walk only what requests made since, and no garbage is frozen."""
+the cycle collector's full passes walk only what requests made since, that no garbage is frozen, and
+that its young collections wait for 10,000 objects, older generations keeping their thresholds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import gc
 import weakref
 from types import SimpleNamespace
 
-from shared.serve import built_for_serving
+from shared.serve import YOUNG_COLLECTION_THRESHOLD, built_for_serving
 
 
 def test_what_the_build_made_is_frozen_and_garbage_is_collected_first():
@@ -18,6 +19,7 @@ def test_what_the_build_made_is_frozen_and_garbage_is_collected_first():
     def build(settings):
         return SimpleNamespace(app=("the app", settings), made=[object() for _ in range(1_000)])
 
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     gc.disable()  # no automatic pass: only built_for_serving's own collection can free the cycle
     garbage = weakref.ref(Cycle())  # made before serving: must be collected, not frozen alive
@@ -28,7 +30,9 @@ def test_what_the_build_made_is_frozen_and_garbage_is_collected_first():
         assert app == ("the app", "settings")
         assert frozen > 1_000  # the process's modules and objects, beyond the build's own
         assert garbage() is None
+        assert gc.get_threshold() == (10_000, *thresholds[1:]) and YOUNG_COLLECTION_THRESHOLD == 10_000
     finally:
         gc.unfreeze()  # the test process goes on collecting as before
+        gc.set_threshold(*thresholds)
         gc.enable()
     assert gc.get_freeze_count() == 0
