@@ -41,6 +41,7 @@ from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.fast_routes import FastRoute, FastRoutes
+from shared.kafka_batches import producer_of, publish_batches
 from shared.logging import get_logger
 from shared.projector import Projector
 from shared.relay import Outgoing, Relay
@@ -110,10 +111,12 @@ class Service:
         self.broker = KafkaBroker(settings.kafka_bootstrap, enable_idempotence=False, acks="all", client_id=self.name,
                                   security=kafka_security(settings),
                                   logger=logging.getLogger(f"faststream.{self.name}"))
+        # declared for the AsyncAPI document; the relay sends through the broker's producer, in batches
         self.publisher = self.broker.publisher(
             self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
             description=f"Every event of the {self.name} event store, in commit order, keyed by contract id.",
         )
+        self._source_header = self.name.encode()
         self._dead_letter_publishers = {}
         self.consumer = EventConsumer(
             service=self.name, engine=self.engine, registry=registry,
@@ -247,21 +250,15 @@ class Service:
         await publisher.publish(raw, key=key, headers=headers)
 
     async def _publish(self, events: Sequence[Outgoing]) -> None:
-        futures = []
-        for event in events:
-            headers = {
-                "event-type": event.event_type,
-                "schema-version": str(event.schema_version),
-                "event-id": event.event_id,
-                "position": str(event.position),
-                "source": self.name,
-                "content-type": "application/json",
-            }
-            if event.traceparent:
-                headers["traceparent"] = event.traceparent
-            futures.append(await self.publisher.publish(
-                event.body, key=event.contract_id.encode(), headers=headers, no_confirm=True))
-        await asyncio.gather(*futures)
+        """The relay's publication: each event's stored bytes, keyed by contract, its envelope named in
+        the headers; produce batches per partition (`shared/kafka_batches.py`)."""
+        await publish_batches(producer_of(self.broker), self.topic, (
+            (event.contract_id.encode(), event.body, [
+                ("content-type", b"application/json"), ("event-type", event.event_type.encode()),
+                ("schema-version", str(event.schema_version).encode()), ("event-id", event.event_id.encode()),
+                ("position", str(event.position).encode()), ("source", self._source_header),
+                *((("traceparent", event.traceparent.encode()),) if event.traceparent else ())])
+            for event in events))
 
     def asyncapi(self) -> dict:
         spec = AsyncAPI(self.broker, title=f"{self.definition.title} events", version="1.0.0",
