@@ -57,15 +57,21 @@ async def committed_append(engine, store, stream: str) -> list:
     return stored
 
 
+async def leading(relay: Relay) -> tuple[asyncio.Event, asyncio.Task]:
+    """The relay running and leading; set the event and await the task to stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: _true(relay.stats.is_leader))
+    return stop, task
+
+
 @pytest.fixture
 async def running_relay(engine, store, broker):
     topic = unique("relay-topic")
     await ensure_topics(broker.bootstrap, [topic], 3)
     async with KafkaTap(broker.bootstrap) as tap:
         relay = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=0.05)
-        stop = asyncio.Event()
-        task = asyncio.create_task(relay.run(stop))
-        await eventually(lambda: _true(relay.stats.is_leader))
+        stop, task = await leading(relay)
         yield relay, tap, topic
         stop.set()
         await task
@@ -190,9 +196,7 @@ async def test_the_stored_position_is_stored_by_the_next_round_or_at_once_by_a_s
     async with KafkaTap(broker.bootstrap) as tap:
         # a poll far longer than the test: every round here is woken by a commit's notification
         relay = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=60)
-        stop = asyncio.Event()
-        task = asyncio.create_task(relay.run(stop))
-        await eventually(lambda: _true(relay.stats.is_leader))
+        stop, task = await leading(relay)
         first = await committed_append(engine, store, "first")
         await eventually(lambda: _true(relay.stats.position == first[0].position))
         # acknowledged, not stored yet: the round that published it does not spend a statement on it
@@ -206,9 +210,7 @@ async def test_the_stored_position_is_stored_by_the_next_round_or_at_once_by_a_s
 
         # the next leader resumes after it: nothing is published twice
         successor = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=60)
-        stop = asyncio.Event()
-        task = asyncio.create_task(successor.run(stop))
-        await eventually(lambda: _true(successor.stats.is_leader))
+        stop, task = await leading(successor)
         third = await committed_append(engine, store, "third")
         await eventually(lambda: _true(successor.stats.position == third[0].position))
         stop.set()
