@@ -193,7 +193,6 @@ class Relay(LeaderLoop):
         self.stats.batches_total += 1
         return len(batch)
 
-
     async def step_down(self) -> None:
         """Store the acknowledged position before another replica may lead: it resumes after it."""
         if self._acknowledged is not None:

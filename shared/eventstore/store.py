@@ -108,7 +108,8 @@ class _Unchained:
 def _unchained(source: str, append: Append) -> list[_Unchained]:
     """The envelopes and canonical bytes of one append's events: everything but their positions and
     hashes, which only the append lock's head decides. Pure CPU, so a batch builds them before it
-    takes the lock, and every other writer waits that much less."""
+    takes the lock: the lock covers only what depends on the head. (At the bench's load no shorter
+    wait was measurable: the lock's hold is mostly round trips and the commit.)"""
     context = append.context
     built = []
     for offset, event in enumerate(append.events, start=1):
