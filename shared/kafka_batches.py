@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from faststream.kafka import KafkaBroker
 
 # (key, value, headers) of one record
@@ -45,11 +46,13 @@ async def publish_batches(producer: AIOKafkaProducer, topic: str, records: Itera
     """Send the records, in their order within each partition, and wait until the broker acknowledged
     every one (an error leaves it to the caller to send them all again: at least once)."""
     partitions = tuple(sorted(await producer.partitions_for(topic)))
-    open_batches: dict[int, object] = {}
+    open_batches: dict[int, BatchBuilder] = {}
     sent: list[asyncio.Future] = []
     for key, value, headers in records:
         partition = partition_of(key, partitions)
-        batch = open_batches.get(partition) or open_batches.setdefault(partition, producer.create_batch())
+        batch = open_batches.get(partition)
+        if batch is None:
+            batch = open_batches[partition] = producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             # full: it goes now, so this partition's records keep their order, and the record opens the next
             sent.append(await producer.send_batch(batch, topic, partition=partition))
