@@ -116,7 +116,6 @@ class Service:
             self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
             description=f"Every event of the {self.name} event store, in commit order, keyed by contract id.",
         )
-        self._source_header = self.name.encode()
         self._dead_letter_publishers = {}
         self.consumer = EventConsumer(
             service=self.name, engine=self.engine, registry=registry,
@@ -256,7 +255,7 @@ class Service:
             (event.contract_id.encode(), event.body, [
                 ("content-type", b"application/json"), ("event-type", event.event_type.encode()),
                 ("schema-version", str(event.schema_version).encode()), ("event-id", event.event_id.encode()),
-                ("position", str(event.position).encode()), ("source", self._source_header),
+                ("position", str(event.position).encode()), ("source", self.name.encode()),
                 *((("traceparent", event.traceparent.encode()),) if event.traceparent else ())])
             for event in events))
 

@@ -6,6 +6,7 @@ the position it stores follows the broker's acknowledgements: by the next round,
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -57,6 +58,15 @@ async def committed_append(engine, store, stream: str) -> list:
     return stored
 
 
+@asynccontextmanager
+async def tapped_topic(broker, name: str, partitions: int):
+    """A fresh topic on the broker and a tap that publishes to it and reads it back: (topic, tap)."""
+    topic = unique(name)
+    await ensure_topics(broker.bootstrap, [topic], partitions)
+    async with KafkaTap(broker.bootstrap) as tap:
+        yield topic, tap
+
+
 async def leading(relay: Relay) -> tuple[asyncio.Event, asyncio.Task]:
     """The relay running and leading; set the event and await the task to stop it."""
     stop = asyncio.Event()
@@ -67,9 +77,7 @@ async def leading(relay: Relay) -> tuple[asyncio.Event, asyncio.Task]:
 
 @pytest.fixture
 async def running_relay(engine, store, broker):
-    topic = unique("relay-topic")
-    await ensure_topics(broker.bootstrap, [topic], 3)
-    async with KafkaTap(broker.bootstrap) as tap:
+    async with tapped_topic(broker, "relay-topic", 3) as (topic, tap):
         relay = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=0.05)
         stop, task = await leading(relay)
         yield relay, tap, topic
@@ -128,9 +136,7 @@ def test_the_relay_stops_at_a_gap_and_never_jumps_it():
 
 
 async def test_only_one_relay_publishes_and_another_takes_over(engine, store, broker):
-    topic = unique("leader")
-    await ensure_topics(broker.bootstrap, [topic], 1)
-    async with KafkaTap(broker.bootstrap) as tap:
+    async with tapped_topic(broker, "leader", 1) as (topic, tap):
         relays = [Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=0.05) for _ in range(2)]
         stops = [asyncio.Event(), asyncio.Event()]
         tasks = [asyncio.create_task(r.run(s)) for r, s in zip(relays, stops, strict=True)]
@@ -191,9 +197,7 @@ async def test_relay_resumes_from_its_stored_position_after_a_broker_restart(eng
 
 
 async def test_the_stored_position_is_stored_by_the_next_round_or_at_once_by_a_stop(engine, store, broker):
-    topic = unique("stored")
-    await ensure_topics(broker.bootstrap, [topic], 1)
-    async with KafkaTap(broker.bootstrap) as tap:
+    async with tapped_topic(broker, "stored", 1) as (topic, tap):
         # a poll far longer than the test: every round here is woken by a commit's notification
         relay = Relay(engine, store, topic, tap.publisher(topic), poll_interval_s=60)
         stop, task = await leading(relay)
