@@ -106,6 +106,81 @@ EVENT_STORE_DDL = [
 ]
 
 
+# One statement for a decided append (`EventStore.append_many`): the lock, the check that every stream is
+# still at the version its commands were decided on, the chain's head, the events' positions and chain
+# hashes, and the insert. Why in the database: each of those was a round trip while the append lock was
+# held, and every round trip under it is time the other writers of the service wait. The hashes are the
+# chain's own (`store.chain_hash`: sha256 of the previous hash, the position as 8 big-endian bytes, the
+# event's bytes); the caller recomputes them from the head it returns before it trusts them. A stale
+# stream inserts nothing and is reported (`stale_streams` with their actual versions).
+APPEND_FUNCTION_DDL = [
+    """
+    CREATE FUNCTION event_store_append(
+        p_event_ids uuid[], p_stream_ids text[], p_stream_versions integer[], p_event_types text[],
+        p_schema_versions integer[], p_contract_ids text[], p_occurred_at timestamptz[], p_recorded_at timestamptz[],
+        p_bodies bytea[], p_expected_streams text[], p_expected_versions integer[],
+        OUT head_position bigint, OUT head_hash bytea, OUT hashes bytea[], OUT stale_streams text[],
+        OUT stale_versions integer[])
+    LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        n integer := cardinality(p_bodies);
+        event_body bytea;
+        next_position bigint;
+        prev bytea;
+        positions bigint[] := '{}';
+        prev_hashes bytea[] := '{}';
+    BEGIN
+        IF n = 0 OR cardinality(p_event_ids) <> n OR cardinality(p_stream_ids) <> n
+                OR cardinality(p_stream_versions) <> n OR cardinality(p_event_types) <> n
+                OR cardinality(p_schema_versions) <> n OR cardinality(p_contract_ids) <> n
+                OR cardinality(p_occurred_at) <> n OR cardinality(p_recorded_at) <> n
+                OR cardinality(p_expected_streams) <> cardinality(p_expected_versions) THEN
+            RAISE EXCEPTION 'event_store_append: the event arrays differ in length or are empty'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        LOCK TABLE event_store IN EXCLUSIVE MODE;
+        -- each statement from here takes a fresh snapshot (READ COMMITTED, VOLATILE): it sees every
+        -- append that committed while this one waited for the lock
+        SELECT array_agg(t.s ORDER BY t.s), array_agg(coalesce(h.version, 0) ORDER BY t.s)
+            INTO stale_streams, stale_versions
+        FROM unnest(p_expected_streams, p_expected_versions) AS t(s, v)
+        -- each stream's version by its own index probe (LATERAL), as the insert it replaces did
+        CROSS JOIN LATERAL (SELECT max(e.stream_version) AS version FROM event_store e WHERE e.stream_id = t.s) h
+        WHERE coalesce(h.version, 0) <> t.v;
+        IF stale_streams IS NOT NULL THEN
+            RETURN;
+        END IF;
+        SELECT e.position, e.hash INTO head_position, head_hash FROM event_store e ORDER BY e.position DESC LIMIT 1;
+        head_position := coalesce(head_position, 0);
+        head_hash := coalesce(head_hash, decode(repeat('00', 32), 'hex'));
+        next_position := head_position;
+        prev := head_hash;
+        hashes := '{}';
+        -- FOREACH walks the array once; subscripting a flat array of variable-length elements by index
+        -- would walk it from the start every time
+        FOREACH event_body IN ARRAY p_bodies LOOP
+            next_position := next_position + 1;
+            positions := positions || next_position;
+            prev_hashes := prev_hashes || prev;
+            prev := sha256(prev || int8send(next_position) || event_body);
+            hashes := hashes || prev;
+        END LOOP;
+        INSERT INTO event_store (position, event_id, stream_id, stream_version, event_type, schema_version,
+                                 contract_id, occurred_at, recorded_at, body, prev_hash, hash)
+        SELECT * FROM unnest(positions, p_event_ids, p_stream_ids, p_stream_versions, p_event_types,
+                             p_schema_versions, p_contract_ids, p_occurred_at, p_recorded_at, p_bodies,
+                             prev_hashes, hashes);
+    END $$
+    """,
+]
+
+
+def create_append_function(execute) -> None:
+    """Run `APPEND_FUNCTION_DDL` through `execute` (each service's migration that adds it)."""
+    for statement in APPEND_FUNCTION_DDL:
+        execute(statement)
+
+
 def create_event_store(execute) -> None:
     """Run the DDL through `execute` (Alembic's `op.execute`)."""
     for statement in EVENT_STORE_DDL:

@@ -59,28 +59,13 @@ class StoredEvent:
 
 
 _LOCK_HEAD = text("SELECT * FROM event_store_lock_head(:s)")
-_INSERT_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "event_type", "schema_version",
-                   "contract_id", "occurred_at", "recorded_at", "body", "prev_hash", "hash")
-_INSERT = f"""
-    INSERT INTO event_store ({", ".join(_INSERT_COLUMNS)})
-    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::integer[],
-        $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bytea[], $11::bytea[], $12::bytea[])
-"""
-
-# the same insert, refused as a whole when a stream is not at the version its commands were decided on
-_INSERT_CHECKED = f"""
-    WITH stale AS (
-        -- each stream's version by its own index probe (LATERAL): a join grouped by stream let the planner
-        -- read the whole table once per batch when few streams hold many events (`bench payments`)
-        SELECT t.s AS stream_id, t.v AS expected, coalesce(h.version, 0) AS actual
-        FROM unnest($13::text[], $14::integer[]) AS t(s, v)
-        CROSS JOIN LATERAL (SELECT max(e.stream_version) AS version FROM event_store e WHERE e.stream_id = t.s) h
-        WHERE coalesce(h.version, 0) <> t.v
-    ), inserted AS (
-        {_INSERT} WHERE NOT EXISTS (SELECT FROM stale)
-    )
-    SELECT stream_id, expected, actual FROM stale
-"""
+# `schema.APPEND_FUNCTION_DDL`: lock, version check, chain and insert in one statement
+_APPEND = text("""
+    SELECT * FROM event_store_append(CAST(:event_ids AS uuid[]), CAST(:stream_ids AS text[]),
+        CAST(:stream_versions AS integer[]), CAST(:event_types AS text[]), CAST(:schema_versions AS integer[]),
+        CAST(:contract_ids AS text[]), CAST(:occurred_at AS timestamptz[]), CAST(:recorded_at AS timestamptz[]),
+        CAST(:bodies AS bytea[]), CAST(:expected_streams AS text[]), CAST(:expected_versions AS integer[]))
+""")
 
 _COLUMNS = "position, body, hash"
 
@@ -135,30 +120,42 @@ def _unchained(source: str, append: Append) -> list[_Unchained]:
     return built
 
 
-class _Rows:
-    """The insert's column arrays, built event by event under the lock: position and chain hash."""
-
-    def __init__(self, head_position: int, head_hash: bytes):
-        self.position = head_position
-        self.prev_hash = head_hash
-        self.columns: list[list] = [[] for _ in _INSERT_COLUMNS]
-
-    def add(self, append: Append, events: list[_Unchained]) -> list[StoredEvent]:
-        stored = []
-        context = append.context
+def _columns(appends: Sequence[Append], unchained: list[list[_Unchained]]) -> dict[str, list]:
+    """The append function's event arrays: every column but position and the hashes, which it decides."""
+    columns: dict[str, list] = {name: [] for name in ("event_ids", "stream_ids", "stream_versions", "event_types",
+                                                      "schema_versions", "contract_ids", "occurred_at",
+                                                      "recorded_at", "bodies")}
+    for append, events in zip(appends, unchained, strict=True):
         for event in events:
-            self.position += 1
-            envelope, body = event.envelope, event.body
-            digest = chain_hash(self.prev_hash, self.position, body)
-            for column, value in zip(self.columns, (
-                self.position, envelope.event_id, append.stream_id, envelope.stream_version, envelope.event_type,
-                envelope.schema_version, append.contract_id, append.occurred_at, context.recorded_at, body,
-                self.prev_hash, digest,
-            ), strict=True):
-                column.append(value)
-            stored.append(StoredEvent(position=self.position, envelope=envelope, body=body, hash=digest))
-            self.prev_hash = digest
-        return stored
+            envelope = event.envelope
+            columns["event_ids"].append(envelope.event_id)
+            columns["stream_ids"].append(append.stream_id)
+            columns["stream_versions"].append(envelope.stream_version)
+            columns["event_types"].append(envelope.event_type)
+            columns["schema_versions"].append(envelope.schema_version)
+            columns["contract_ids"].append(append.contract_id)
+            columns["occurred_at"].append(append.occurred_at)
+            columns["recorded_at"].append(append.context.recorded_at)
+            columns["bodies"].append(event.body)
+    return columns
+
+
+def _chained(head_position: int, head_hash: bytes, hashes: list[bytes],
+             unchained: list[list[_Unchained]]) -> list[list[StoredEvent]]:
+    """The stored events, each at its position after the head; the database's chain hashes are
+    recomputed here first, so what the caller relays is what `verify_chain` will accept."""
+    stored, position, prev_hash, digests = [], head_position, head_hash, iter(hashes)
+    for events in unchained:
+        each = []
+        for event in events:
+            position += 1
+            digest = bytes(next(digests))
+            assert digest == chain_hash(prev_hash, position, event.body), f"chain hash of position {position}"
+            each.append(StoredEvent(position=position, envelope=event.envelope, body=event.body, hash=digest))
+            prev_hash = digest
+        stored.append(each)
+    assert next(digests, None) is None, "one hash per event"
+    return stored
 
 
 class EventStore:
@@ -185,27 +182,20 @@ class EventStore:
         """
         assert conn.in_transaction(), "append must run inside the command's transaction"
         assert 0 < len(events) <= MAX_EVENTS_PER_APPEND, "append between 1 and 10,000 events"
-        self._check_registered(events)
-
-        # Lock and read in one round trip. It goes through SQLAlchemy on purpose: the asyncpg adapter
-        # issues BEGIN lazily with the first statement it runs, so this is what opens the transaction.
-        state = (await conn.execute(_LOCK_HEAD, {"s": stream_id})).one()
-        current, position = int(state.stream_version), int(state.head_position)
-        prev_hash = bytes(state.head_hash) if state.head_hash is not None else GENESIS_HASH
-        # The insert speaks asyncpg directly (one array statement, no per-row overhead), inside it.
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver.is_in_transaction(), "the append must be inside the command's transaction"
-        if expected_version is not None and current != expected_version:
+        if expected_version is None:
+            # the events' versions follow the stream's current one, which only the lock makes final; the
+            # append below takes the same lock again (a no-op in this transaction) and checks that version
+            state = (await conn.execute(_LOCK_HEAD, {"s": stream_id})).one()
+            expected_version = int(state.stream_version)
+        append = Append(stream_id, expected_version, contract_id, occurred_at, events, context)
+        stale, stored = await self._append_decided(conn, [append])
+        if stale:
+            actual = stale[stream_id]["actual"]
             raise ConcurrencyConflict(
-                f"stream {stream_id} is at version {current}, the command expected {expected_version}",
-                details={"stream_id": stream_id, "actual": current, "expected": expected_version},
+                f"stream {stream_id} is at version {actual}, the command expected {expected_version}",
+                details={"stream_id": stream_id, "actual": actual, "expected": expected_version},
             )
-        rows = _Rows(position, prev_hash)
-        append = Append(stream_id, current, contract_id, occurred_at, events, context)
-        stored = rows.add(append, _unchained(self.source, append))  # its versions follow the stream's current one
-        # one statement for the whole batch; the NOTIFY that wakes the relay comes from a trigger
-        await driver.execute(_INSERT, *rows.columns)
-        return stored
+        return stored[0]
 
     async def append_many(self, conn: AsyncConnection, appends: Sequence[Append]) -> list[list[StoredEvent]]:
         """Several commands' appends (to one or more streams) under one lock and one insert: the group
@@ -214,6 +204,18 @@ class EventStore:
         raised and nothing is inserted. Returns each append's stored events."""
         assert conn.in_transaction(), "append must run inside the command's transaction"
         assert 0 < sum(len(a.events) for a in appends) <= MAX_EVENTS_PER_APPEND, "between 1 and 10,000 events"
+        stale, stored = await self._append_decided(conn, appends)
+        if stale:
+            raise ConcurrencyConflict(f"{len(stale)} stream(s) moved since the commands were decided",
+                                      details={"streams": stale})
+        return stored
+
+    async def _append_decided(self, conn: AsyncConnection, appends: Sequence[Append],
+                              ) -> tuple[dict[str, dict[str, int]], list[list[StoredEvent]]]:
+        """({stream: {"actual": …, "expected": …}} of the streams that moved, and nothing inserted) or
+        ({}, each append's stored events). One statement (`schema.APPEND_FUNCTION_DDL`); it goes through
+        SQLAlchemy on purpose: the asyncpg adapter issues BEGIN lazily with the first statement it runs,
+        so the append may be what opens the transaction."""
         expected: dict[str, int] = {}
         following: dict[str, int] = {}
         for append in appends:
@@ -223,21 +225,14 @@ class EventStore:
             assert following.get(append.stream_id, append.expected_version) == append.expected_version, \
                 "appends to one stream follow each other"
             following[append.stream_id] = append.expected_version + len(append.events)
-        unchained = [_unchained(self.source, append) for append in appends]  # before the lock: its versions are named
-        # the lock and the chain's head; the statement below starts after the lock was granted, so its
-        # snapshot sees every append that committed before: that is where the versions are checked
-        state = (await conn.execute(_LOCK_HEAD, {"s": appends[0].stream_id})).one()
-        prev_hash = bytes(state.head_hash) if state.head_hash is not None else GENESIS_HASH
-        rows = _Rows(int(state.head_position), prev_hash)
-        stored = [rows.add(append, events) for append, events in zip(appends, unchained, strict=True)]
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver.is_in_transaction(), "the append must be inside the command's transaction"
-        stale = await driver.fetch(_INSERT_CHECKED, *rows.columns, list(expected), list(expected.values()))
-        if stale:
-            moved = {row["stream_id"]: {"actual": row["actual"], "expected": row["expected"]} for row in stale}
-            raise ConcurrencyConflict(f"{len(moved)} stream(s) moved since the commands were decided",
-                                      details={"streams": moved})
-        return stored
+        # everything but positions and hashes is built before the statement that takes the lock
+        unchained = [_unchained(self.source, append) for append in appends]
+        row = (await conn.execute(_APPEND, {**_columns(appends, unchained), "expected_streams": list(expected),
+                                            "expected_versions": list(expected.values())})).one()
+        if row.stale_streams is not None:
+            return {stream: {"actual": actual, "expected": expected[stream]}
+                    for stream, actual in zip(row.stale_streams, row.stale_versions, strict=True)}, []
+        return {}, _chained(int(row.head_position), bytes(row.head_hash), row.hashes, unchained)
 
     def _check_registered(self, events: Sequence[Event]) -> None:
         for event in events:

@@ -183,3 +183,34 @@ async def test_the_stored_bytes_are_the_envelopes_canonical_json(engine, store):
     for written, found in zip(stored, read, strict=True):
         assert found.body == written.body == written.envelope.canonical_bytes() == found.envelope.canonical_bytes()
     assert registry.decode(read[1].envelope) == allocated
+
+
+async def test_an_append_waiting_for_the_lock_meets_the_version_committed_meanwhile(engine, store):
+    # The append function checks versions after it got the lock, in a statement of its own: a writer
+    # that decided on version 1 and waited while another appended must be refused, not chained after it.
+    stream = unique("race")
+    await append(engine, store, stream, 0, [an_event(1)])
+    before = await count(engine)
+    async with UnitOfWork(engine) as first:
+        await store.append(first.conn, stream_id=stream, expected_version=1, contract_id="c", occurred_at=AT,
+                           events=[an_event(2)], context=context())
+        second = asyncio.create_task(append(engine, store, stream, 1, [an_event(3)]))
+        await asyncio.sleep(0.3)
+        assert not second.done(), "the second append waits for the lock the first holds"
+        await first.commit()
+    with pytest.raises(ConcurrencyConflict) as refused:
+        await second
+    assert refused.value.details == {"stream_id": stream, "actual": 2, "expected": 1}
+    assert await count(engine) == before + 1
+    async with engine.connect() as conn:
+        assert (await verify_chain(conn)).ok
+
+
+async def test_the_append_function_refuses_event_arrays_of_different_lengths(engine):
+    before = await count(engine)
+    with pytest.raises(DBAPIError, match="differ in length"):
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "SELECT * FROM event_store_append(ARRAY[gen_random_uuid()], ARRAY['s', 't'], ARRAY[1], ARRAY['e'],"
+                " ARRAY[1], ARRAY['c'], ARRAY[now()], ARRAY[now()], ARRAY['\\x00'::bytea], '{}', '{}')"))
+    assert await count(engine) == before

@@ -1,0 +1,20 @@
+"""The event store's append as one statement (`shared.eventstore.schema.APPEND_FUNCTION_DDL`): the lock,
+the streams' version check, positions, chain hashes and the insert in one round trip.
+
+Revision ID: 0006
+"""
+
+from alembic import op
+
+from shared.eventstore.schema import create_append_function
+
+revision = "0006"
+down_revision = "0005"
+
+
+def upgrade() -> None:
+    create_append_function(op.execute)
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION event_store_append")
