@@ -5,7 +5,8 @@ chain needs one total order of events, and with the lock that order is also the 
 relay reading `position > last` can never miss a transaction that committed late (architecture
 MUST 3). Readers are not blocked (EXCLUSIVE lets plain SELECTs through). The cost is one writer at a
 time per service, which `bench/` measures; batching several events in one command's transaction
-amortises it.
+amortises it, and the append is one statement (`schema.APPEND_FUNCTION_DDL`: lock, version check,
+chain and insert), so the lock is held for that statement, the read models' one and the commit.
 """
 
 from __future__ import annotations
