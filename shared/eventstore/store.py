@@ -183,6 +183,7 @@ class EventStore:
         """
         assert conn.in_transaction(), "append must run inside the command's transaction"
         assert 0 < len(events) <= MAX_EVENTS_PER_APPEND, "append between 1 and 10,000 events"
+        self._check_registered(events)  # before the lock: a wrong class never waits for it
         if expected_version is None:
             # the events' versions follow the stream's current one, which only the lock makes final; the
             # append below takes the same lock again (a no-op in this transaction) and checks that version
@@ -205,6 +206,8 @@ class EventStore:
         raised and nothing is inserted. Returns each append's stored events."""
         assert conn.in_transaction(), "append must run inside the command's transaction"
         assert 0 < sum(len(a.events) for a in appends) <= MAX_EVENTS_PER_APPEND, "between 1 and 10,000 events"
+        for append in appends:
+            self._check_registered(append.events)
         stale, stored = await self._append_decided(conn, appends)
         if stale:
             raise ConcurrencyConflict(f"{len(stale)} stream(s) moved since the commands were decided",
@@ -221,7 +224,6 @@ class EventStore:
         following: dict[str, int] = {}
         for append in appends:
             assert append.events, "an append has events"
-            self._check_registered(append.events)
             expected.setdefault(append.stream_id, append.expected_version)
             assert following.get(append.stream_id, append.expected_version) == append.expected_version, \
                 "appends to one stream follow each other"
