@@ -181,6 +181,11 @@ def create_append_function(execute) -> None:
         execute(statement)
 
 
+def drop_append_function(execute) -> None:
+    """The migration's way back: appends then need the function again (the code calls nothing else)."""
+    execute("DROP FUNCTION event_store_append")
+
+
 def create_event_store(execute) -> None:
     """Run the DDL through `execute` (Alembic's `op.execute`)."""
     for statement in EVENT_STORE_DDL:

@@ -6,7 +6,7 @@ Revision ID: 0006
 
 from alembic import op
 
-from shared.eventstore.schema import create_append_function
+from shared.eventstore.schema import create_append_function, drop_append_function
 
 revision = "0006"
 down_revision = "0005"
@@ -17,4 +17,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION event_store_append")
+    drop_append_function(op.execute)
