@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.applications import bench_applications
-from bench.cpu import cpu_ms_each, cpu_of_system, quiet
+from bench.cpu import cpu_ms_each, cpu_of_system, cpu_of_workers, quiet, workers_split
 from bench.http import LeanConnection
 from bench.readings import bench_readings
 from bench.replay import bench_replay
@@ -247,12 +247,16 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
     await asyncio.to_thread(system.wait_ready, "invoicing")
     for clients in WORKER_CLIENTS:
         await quiet(system)
+        workers_before = cpu_of_workers(system, "invoicing")
         elapsed, latencies_ms, invoicing_ms, shares = await pay(system, spread[:clients], f"workers{clients}",
                                                                 WORKER_PAYMENTS)
+        # an idle worker accepts every connection waiting, so the split varies from run to run (README)
+        split = workers_split(workers_before, cpu_of_workers(system, "invoicing"))
         rows.append((f"payments, invoicing alone, two worker processes, {clients} clients",
                      f"{len(latencies_ms) / elapsed:,.0f} payments/s",
                      f"{len(latencies_ms)} payments, {clients} clients on {clients} contracts; latency "
-                     f"{percentiles(latencies_ms)}; invoicing CPU (both workers) {invoicing_ms:.2f} ms per payment; "
+                     f"{percentiles(latencies_ms)}; invoicing CPU (both workers) {invoicing_ms:.2f} ms per payment, "
+                     f"each worker's CPU s {split}; "
                      f"CPU ms per payment: {shares}"))
 
     async with httpx.AsyncClient(headers=headers, timeout=600) as client:

@@ -51,6 +51,28 @@ def cpu_of_system(system: LocalSystem) -> dict[str, float]:
     return parts
 
 
+def cpu_of_workers(system: LocalSystem, service: str) -> dict[int, float]:
+    """CPU seconds so far of each direct child of a service's process that is a worker (uvicorn's
+    supervisor also starts a resource tracker, which does no work): how evenly an instance's worker
+    processes shared the load, which is how the kernel handed them the clients' connections."""
+    children = {}
+    supervisor = system.processes[service].pid
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == supervisor:
+                children[int(proc.name)] = cpu_seconds(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return children
+
+
+def workers_split(before: dict[int, float], after: dict[int, float]) -> str:
+    """Each worker's CPU seconds between two `cpu_of_workers` readings, the busiest first, idle ones left out."""
+    spent = sorted((after[pid] - before.get(pid, 0.0) for pid in after), reverse=True)
+    return " / ".join(f"{seconds:.1f}" for seconds in spent if seconds >= 0.05)
+
+
 def cpu_ms_each(before: dict[str, float], after: dict[str, float], count: int) -> str:
     """What each part of the system spent between two `cpu_of_system` readings, in CPU ms per unit of
     work (`count` payments, applications…), the costliest first."""
