@@ -18,12 +18,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of_system(system: LocalSystem) -> dict[str, float]:
-    """CPU seconds so far of each part of the running system: each service as its process with its
-    children (the worker processes of an instance with `http_workers` > 1), PostgreSQL as the sum of its
-    processes (the postmaster of this system's data directory and its children, one backend per
-    connection) and this system's broker (by its port); what one payment costs the whole machine, and
-    who pays it. Another PostgreSQL or broker on the machine (a test run beside the bench) is not counted."""
+def _processes() -> dict[int, tuple[str, int, str]]:
+    """{pid: (name, parent pid, command line)} of every process running (Linux /proc)."""
     processes = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
@@ -33,6 +29,16 @@ def cpu_of_system(system: LocalSystem) -> dict[str, float]:
             continue  # a backend that ended between listing and reading
         name, rest = stat.split("(", 1)[1].rsplit(")", 1)
         processes[int(proc.name)] = (name, int(rest.split()[1]), args)
+    return processes
+
+
+def cpu_of_system(system: LocalSystem) -> dict[str, float]:
+    """CPU seconds so far of each part of the running system: each service as its process with its
+    children (the worker processes of an instance with `http_workers` > 1), PostgreSQL as the sum of its
+    processes (the postmaster of this system's data directory and its children, one backend per
+    connection) and this system's broker (by its port); what one payment costs the whole machine, and
+    who pays it. Another PostgreSQL or broker on the machine (a test run beside the bench) is not counted."""
+    processes = _processes()
     owner = {process.pid: name for name, process in system.processes.items()}
     postmasters = {pid for pid, (name, _, args) in processes.items()
                    if name.startswith("postgres") and f"-D {system.data_dir}/" in args}
@@ -57,13 +63,12 @@ def cpu_of_workers(system: LocalSystem, service: str) -> dict[int, float]:
     processes shared the load, which is how the kernel handed them the clients' connections."""
     children = {}
     supervisor = system.processes[service].pid
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == supervisor:
-                children[int(proc.name)] = cpu_seconds(int(proc.name))
-        except (OSError, ValueError):
-            continue
+    for pid, (_, parent, _) in _processes().items():
+        if parent == supervisor:
+            try:
+                children[pid] = cpu_seconds(pid)
+            except OSError:
+                continue  # a worker that ended between listing and reading
     return children
 
 
