@@ -1,7 +1,8 @@
 """Writing the ledger's rows (`projection.LedgerRows`): a command's in one statement, a replay's by COPY.
 
-Everything travels as text (in the statement, one JSON array of rows per table) and PostgreSQL casts it, so an amount or a date reaches the table spelled
-exactly as the event carries it, whichever way it is written. Tables are named without a schema: a
+Everything travels as text (in the statement, one JSON array of rows per table) and PostgreSQL casts
+it, so an amount or a date reaches the table spelled exactly as the event carries it, whichever way it
+is written. Tables are named without a schema: a
 rebuild into temporary tables (`verify`) or into a scratch schema (`replay --until`) writes where the
 search path points.
 """

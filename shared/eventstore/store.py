@@ -121,24 +121,17 @@ def _unchained(source: str, append: Append) -> list[_Unchained]:
     return built
 
 
-def _columns(appends: Sequence[Append], unchained: list[list[_Unchained]]) -> dict[str, list]:
-    """The append function's event arrays: every column but position and the hashes, which it decides."""
-    columns: dict[str, list] = {name: [] for name in ("event_ids", "stream_ids", "stream_versions", "event_types",
-                                                      "schema_versions", "contract_ids", "occurred_at",
-                                                      "recorded_at", "bodies")}
-    for append, events in zip(appends, unchained, strict=True):
-        for event in events:
-            envelope = event.envelope
-            columns["event_ids"].append(envelope.event_id)
-            columns["stream_ids"].append(append.stream_id)
-            columns["stream_versions"].append(envelope.stream_version)
-            columns["event_types"].append(envelope.event_type)
-            columns["schema_versions"].append(envelope.schema_version)
-            columns["contract_ids"].append(append.contract_id)
-            columns["occurred_at"].append(append.occurred_at)
-            columns["recorded_at"].append(append.context.recorded_at)
-            columns["bodies"].append(event.body)
-    return columns
+def _columns(unchained: list[list[_Unchained]]) -> dict[str, list]:
+    """The append function's event arrays, from each event's envelope and bytes: every column but
+    position and the hashes, which it decides."""
+    events = [event for each in unchained for event in each]
+    return {"event_ids": [e.envelope.event_id for e in events], "stream_ids": [e.envelope.stream_id for e in events],
+            "stream_versions": [e.envelope.stream_version for e in events],
+            "event_types": [e.envelope.event_type for e in events],
+            "schema_versions": [e.envelope.schema_version for e in events],
+            "contract_ids": [e.envelope.contract_id for e in events],
+            "occurred_at": [e.envelope.occurred_at for e in events],
+            "recorded_at": [e.envelope.recorded_at for e in events], "bodies": [e.body for e in events]}
 
 
 def _chained(head_position: int, head_hash: bytes, hashes: list[bytes],
@@ -230,7 +223,7 @@ class EventStore:
             following[append.stream_id] = append.expected_version + len(append.events)
         # everything but positions and hashes is built before the statement that takes the lock
         unchained = [_unchained(self.source, append) for append in appends]
-        row = (await conn.execute(_APPEND, {**_columns(appends, unchained), "expected_streams": list(expected),
+        row = (await conn.execute(_APPEND, {**_columns(unchained), "expected_streams": list(expected),
                                             "expected_versions": list(expected.values())})).one()
         if row.stale_streams is not None:
             return {stream: {"actual": actual, "expected": expected[stream]}
