@@ -54,7 +54,11 @@ _POSTED_AND_TAILS = text("""
         CROSS JOIN LATERAL (SELECT stream_id, stream_version, body FROM event_store
                             WHERE stream_id = t.s AND stream_version > t.v ORDER BY stream_version) e
     )
-    SELECT ARRAY(SELECT row_to_json(p)::text FROM payments p WHERE p.bank_reference = ANY(CAST(:refs AS text[])))
+    -- one primary-key probe per reference (LATERAL; the LIMIT keeps it a subquery). As `= ANY(:refs)`, the
+    -- generic plan a connection settled on while the table was small scanned the whole table for every batch
+    -- until the next ANALYZE: 0.75 ms a batch at 16,000 payments and growing (auto_explain under the bench)
+    SELECT ARRAY(SELECT row_to_json(p)::text FROM unnest(CAST(:refs AS text[])) AS r(reference)
+                 CROSS JOIN LATERAL (SELECT * FROM payments WHERE bank_reference = r.reference LIMIT 1) p)
                AS posted,
            ARRAY(SELECT stream_id FROM tail ORDER BY stream_id, stream_version) AS tail_streams,
            ARRAY(SELECT body FROM tail ORDER BY stream_id, stream_version) AS tail_bodies,
