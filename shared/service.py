@@ -61,6 +61,13 @@ class KeyCopies:
     shred: personal_keys.Shred | None = None     # the service's own deletion, if it holds more than the copy
 
 
+async def _undecoded(message: KafkaMessage) -> None:
+    """The subscriber's decoder: nothing. FastStream's own built a message object and JSON-decoded the body of
+    every record of a batch, which `on_events` never reads (it reads the raw records, and for most of them, a
+    type the service does not apply, only the `event-type` header)."""
+    return None
+
+
 @dataclass
 class ServiceDefinition:
     name: str
@@ -198,6 +205,7 @@ class Service:
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             title=f"{self.name} consumes",
             description=f"{self.name} applies {applies}. Other types are acknowledged and skipped.",
+            decoder=_undecoded,
         )(on_events)
 
     async def _take_key_record(self, record) -> None:
