@@ -204,9 +204,13 @@ async def pay(system: LocalSystem, contracts: list[str], tag: str, count: int = 
     return elapsed, latencies_ms, payments_cpu / len(latencies_ms) * 1000, shares
 
 
+def p99_ms(latencies_ms: list[float]) -> float:
+    """The 99th percentile of sorted latencies."""
+    return latencies_ms[int(len(latencies_ms) * 0.99) - 1]
+
+
 def percentiles(latencies_ms: list[float]) -> str:
-    p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]
-    return f"p50 {statistics.median(latencies_ms):.1f} ms · p99 {p99:.1f} ms"
+    return f"p50 {statistics.median(latencies_ms):.1f} ms · p99 {p99_ms(latencies_ms):.1f} ms"
 
 
 async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
@@ -259,7 +263,7 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
             split = workers_split(workers_before, cpu_of_workers(system, "invoicing"))
             runs.append((len(latencies_ms) / elapsed, latencies_ms, invoicing_ms, split, shares))
         rate, latencies_ms, invoicing_ms, split, shares = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-        each = ", ".join(f"{r[0]:,.0f}/s p99 {r[1][int(len(r[1]) * 0.99) - 1]:.1f} ms" for r in runs)
+        each = ", ".join(f"{r[0]:,.0f}/s p99 {p99_ms(r[1]):.1f} ms" for r in runs)
         rows.append((f"payments, invoicing alone, two worker processes, {clients} clients",
                      f"{rate:,.0f} payments/s",
                      f"median of {len(runs)} runs ({each}); the median run: {len(latencies_ms)} payments, {clients} "
