@@ -9,6 +9,7 @@ import os
 import uvicorn
 
 from shared.logging import configure_logging
+from shared.workers import Supervisor
 
 _SERVICE_VARIABLE = "LEDGER_SERVE_SERVICE"  # which service a worker process builds (`worker_app`)
 # How many more container objects than were freed start a young collection (CPython's default: 700).
@@ -61,10 +62,11 @@ def main(name: str) -> None:
     if settings.http_workers == 1:
         uvicorn.run(built_for_serving(module, settings), **options)
         return
-    # Several processes share the one port (uvicorn's supervisor restarts a worker that dies). Why:
-    # one Python process is one core at most, and a payment costs the ledger process ~1.5 ms of CPU, so
-    # an instance on a multi-core machine serves more payments with more processes. Nothing assumes
-    # one process: the relay and key publisher elect a leader, the consumers share a group, and the
-    # account cache of each process reads the events after its cached version in every transaction.
+    # Several processes share the one port, each on its own socket (`shared/workers.py`: why not
+    # uvicorn's supervisor). Why several: one Python process is one core at most, and a payment costs
+    # the ledger process ~1 ms of CPU, so an instance on a multi-core machine serves more payments with
+    # more processes. Nothing assumes one process: the relay and key publisher elect a leader, the
+    # consumers share a group, and the account cache of each process reads the events after its cached
+    # version in every transaction.
     os.environ[_SERVICE_VARIABLE] = name
-    uvicorn.run("shared.serve:worker_app", factory=True, workers=settings.http_workers, **options)
+    raise SystemExit(Supervisor(settings.http_workers, worker_app, options).run())
