@@ -23,6 +23,7 @@ from rich.table import Table
 from bench.applications import bench_applications
 from bench.cpu import cpu_ms_each, cpu_of_system, cpu_of_workers, quiet, workers_split
 from bench.http import LeanConnection
+from bench.machine import ITERATIONS, reference_ms
 from bench.readings import bench_readings
 from bench.replay import bench_replay
 from shared.db import UnitOfWork, make_engine
@@ -293,6 +294,7 @@ async def main_async(workdir: Path, only: set[str]) -> None:
         return not only or section in only
 
     rows = []
+    reference_before_ms = reference_ms()  # on a quiet machine, before anything is started
     postgres = EmbeddedPostgres(workdir / "pg", free_port()).start()
     broker = TansuBroker(free_port(), log_file=workdir / "tansu.log").start()
     try:
@@ -337,6 +339,11 @@ async def main_async(workdir: Path, only: set[str]) -> None:
         finally:
             await asyncio.to_thread(system.stop)
 
+    reference_after_ms = reference_ms()  # everything stopped again
+    rows.insert(0, ("machine speed: fixed reference work (lower is faster)",
+                    f"{reference_before_ms:.0f} ms → {reference_after_ms:.0f} ms",
+                    f"{ITERATIONS:,} rounds of JSON, SHA-256 and Decimal in one process, median of 5, before the "
+                    f"sections and after them: this machine's speed drifts, and the figures below drift with it"))
     table = Table(title="settlement ledger benchmarks (this machine)")
     for column in ("what", "figure", "how"):
         table.add_column(column)
