@@ -93,6 +93,9 @@ class ServiceDefinition:
         return Service(self, settings or self.settings_class(), **kwargs)
 
 
+JOIN_REMINDER_S = 10.0  # how often a start still waiting for its consumer's partitions says so
+
+
 class Service:
     """A running service. Built without I/O; `start()` connects, `stop()` disconnects."""
 
@@ -282,7 +285,12 @@ class Service:
                                 security=kafka_security(self.settings))
         await self.broker.connect()
         if self.settings.consumer_enabled:
-            await self.broker.start()
+            # the consumer's start returns once the group has assigned it partitions: after a rebalance
+            # that can take a while (the test broker, tansu, has been seen never to assign), and the HTTP
+            # port opens only after it, so a waiting start says what it waits for instead of staying mute
+            await reminding(self.broker.start(), JOIN_REMINDER_S,
+                            lambda waited_s: self.log.warning("consumer_waiting_for_partitions", group=self.name,
+                                                              waited_s=waited_s))
         if self.settings.relay_enabled:
             self._relay_task = asyncio.create_task(self.relay.run(self._stop), name=f"relay-{self.name}")
             if self.key_publisher is not None:
@@ -397,6 +405,22 @@ def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
     return JSONResponse(status_code=503, headers={"Retry-After": "1"},
                         content={"reason": "database_unavailable",
                                  "message": "the database did not answer; nothing was recorded, retry"})
+
+
+async def reminding(awaitable, every_s: float, remind) -> Any:
+    """The result of `awaitable`, calling `remind(seconds waited)` every `every_s` while it is pending;
+    cancelled with the caller."""
+    task = asyncio.ensure_future(awaitable)
+    waited_s = 0.0
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every_s)
+            if done:
+                return task.result()
+            waited_s += every_s
+            remind(waited_s)
+    finally:
+        task.cancel()  # no effect once done; stops it when the caller was cancelled
 
 
 class RequestTracing:
