@@ -257,14 +257,15 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
         runs = []
         for run in range(WORKER_RUNS):
             await quiet(system)
+            machine_ms = reference_ms()  # the machine's speed just before this run (bench/machine.py)
             workers_before = cpu_of_workers(system, "invoicing")
             elapsed, latencies_ms, invoicing_ms, shares = await pay(system, spread[:clients],
                                                                     f"workers{clients}-{run}", WORKER_PAYMENTS)
             # an idle worker accepts every connection waiting, so the split varies from run to run (README)
             split = workers_split(workers_before, cpu_of_workers(system, "invoicing"))
-            runs.append((len(latencies_ms) / elapsed, latencies_ms, invoicing_ms, split, shares))
-        rate, latencies_ms, invoicing_ms, split, shares = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-        each = ", ".join(f"{r[0]:,.0f}/s p99 {p99_ms(r[1]):.1f} ms" for r in runs)
+            runs.append((len(latencies_ms) / elapsed, latencies_ms, invoicing_ms, split, shares, machine_ms))
+        rate, latencies_ms, invoicing_ms, split, shares, _ = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+        each = ", ".join(f"{r[0]:,.0f}/s p99 {p99_ms(r[1]):.1f} ms, reference work {r[5]:.0f} ms before it" for r in runs)
         rows.append((f"payments, invoicing alone, two worker processes, {clients} clients",
                      f"{rate:,.0f} payments/s",
                      f"median of {len(runs)} runs ({each}); the median run: {len(latencies_ms)} payments, {clients} "
