@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from bench.http import LeanConnection
 from bench.machine import ITERATIONS, reference_ms
 from bench.readings import bench_readings
 from bench.replay import bench_replay
+from bench.stats import p99_ms, percentiles
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port, free_port_outside, free_port_run
@@ -147,9 +147,7 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
     finally:
         await listener.close()
     samples_ms.sort()
-    p50 = statistics.median(samples_ms)
-    p99 = samples_ms[min(len(samples_ms) - 1, int(len(samples_ms) * 0.99))]
-    return [("end to end: POST …/sign → invoicing commit", f"p50 {p50:.1f} ms · p99 {p99:.1f} ms",
+    return [("end to end: POST …/sign → invoicing commit", percentiles(samples_ms),
              f"{len(samples_ms)} contracts, one at a time, four service processes")]
 
 
@@ -203,15 +201,6 @@ async def pay(system: LocalSystem, contracts: list[str], tag: str, count: int = 
     shares = cpu_ms_each(system_before, cpu_of_system(system), len(latencies_ms))
     latencies_ms.sort()
     return elapsed, latencies_ms, payments_cpu / len(latencies_ms) * 1000, shares
-
-
-def p99_ms(latencies_ms: list[float]) -> float:
-    """The 99th percentile of sorted latencies."""
-    return latencies_ms[int(len(latencies_ms) * 0.99) - 1]
-
-
-def percentiles(latencies_ms: list[float]) -> str:
-    return f"p50 {statistics.median(latencies_ms):.1f} ms · p99 {p99_ms(latencies_ms):.1f} ms"
 
 
 async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:

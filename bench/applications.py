@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import statistics
 import time
 
 import httpx
 
 from bench.cpu import cpu_ms_each, cpu_of_system, quiet
 from bench.http import LeanConnection
+from bench.stats import percentiles
 from shared.devinfra.runner import LocalSystem
 from tests.support import portfolio_contracts
 
@@ -74,12 +74,11 @@ async def bench_applications(system: LocalSystem) -> list[tuple[str, str, str]]:
         assert len(schedule["contracts"]) == len(ids)
     shares = cpu_ms_each(system_before, system_after, len(ids))
     latencies_ms.sort()
-    p99 = latencies_ms[int(len(latencies_ms) * 0.99) - 1]
     return [
         ("portfolio import (register + sign)", f"{len(ids) / import_s:,.0f} contracts/s",
          f"{len(ids)} contracts in {import_s:.1f} s, chunks of {IMPORT_CHUNK}, one transaction each"),
         ("daily applications accepted (HTTP → decision → event)", f"{len(ids) / elapsed:,.0f} applications/s",
          f"{len(ids)} contracts, one day each, {CLIENTS} concurrent clients; "
-         f"p50 {statistics.median(latencies_ms):.1f} ms · p99 {p99:.1f} ms; schedule lists all {len(ids)}; "
+         f"{percentiles(latencies_ms)}; schedule lists all {len(ids)}; "
          f"CPU ms per application, whole system (consumers included): {shares}"),
     ]
