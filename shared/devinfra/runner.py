@@ -43,11 +43,32 @@ def dev_token_settings(tokens: dict[str, str]) -> str:
     return json.dumps({token_hash(token): {"actor": f"dev-{role}", "roles": [role]} for role, token in tokens.items()})
 
 
+def living_in_group(pgid: int) -> list[int]:
+    """The processes of a process group that have not exited yet (a zombie has: it only awaits its reaper)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # ended between listing and reading
+        if int(group) == pgid and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 def _kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL to the process and its workers: its own group, started with start_new_session."""
+    """SIGKILL to the process and its workers (its own group, started with start_new_session), and wait
+    until every one of them is gone: a signal is delivered asynchronously, and a worker still exiting
+    would still hold the port the next start binds."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(STOP_TIMEOUT_S)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while living_in_group(process.pid):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"processes of group {process.pid} still alive after SIGKILL: "
+                               f"{living_in_group(process.pid)}")
+        time.sleep(0.02)
 
 
 @dataclass

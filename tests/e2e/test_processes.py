@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import text
 
 from shared.access_log import ACCESS_LOG_STREAM
 from shared.db import make_engine
-from shared.devinfra.runner import LocalSystem
+from shared.devinfra.runner import LocalSystem, living_in_group
 from shared.eventstore import verify_chain
 from tests.support import on_free_ports, seed_contract, unique
 
@@ -128,19 +127,6 @@ def test_state_survives_a_full_restart_without_duplicates(local_system):
     assert events == 1 and chain_ok
 
 
-def _group(pid: int) -> list[int]:
-    """The live processes of a process group (a service started in its own session: its workers too)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
 def test_an_instance_of_two_workers_serves_and_dies_whole(local_system):
     """`http_workers` = 2: two processes share the port and both record payments on one account; a
     SIGKILL takes the whole instance (no worker left holding the port) and it starts again."""
@@ -152,7 +138,7 @@ def test_an_instance_of_two_workers_serves_and_dies_whole(local_system):
         local_system.start_service("invoicing")
         local_system.wait_ready("invoicing")
         supervisor = local_system.processes["invoicing"].pid
-        assert len(_group(supervisor)) >= 3  # the supervisor and its two workers (and its resource tracker)
+        assert len(living_in_group(supervisor)) >= 3  # the supervisor and its two workers (and its resource tracker)
         for n in range(12):  # a new connection each: the kernel hands them to either worker
             paid = httpx.post(f"{local_system.url_of('invoicing')}/payments", headers=headers(local_system), timeout=10,
                               json={"contract_id": contract_id, "bank_reference": f"{contract_id}-w{n}",
@@ -162,7 +148,7 @@ def test_an_instance_of_two_workers_serves_and_dies_whole(local_system):
                           timeout=5).json()
         assert ready["advance"]["amount"] == "120.00"  # 12 × 10.00, each recorded once whichever worker took it
         local_system.kill_service("invoicing")
-        assert _group(supervisor) == []
+        assert living_in_group(supervisor) == []
     finally:
         local_system.workers.pop("invoicing", None)
     local_system.start_service("invoicing")  # one process again, on the port the workers left
