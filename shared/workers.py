@@ -36,29 +36,41 @@ SUPERVISE_TICK_S = 0.5
 log = get_logger("workers")
 
 
+def _address(host: str, port: int) -> tuple:
+    """(family, type, protocol, address) of a listening TCP socket on host:port; a bad host raises here."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    return family, kind, proto, address
+
+
+def _bound_socket(family, kind, proto, address, *, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to `address` (OSError when the port is taken for it)."""
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of the last run is no owner
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def port_is_free(host: str, port: int) -> bool:
     """True when no socket listens on host:port. Checked without `SO_REUSEPORT`: with it, a stale instance
     of the same user would silently share the port with the new one instead of refusing it."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                         flags=socket.AI_PASSIVE)[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a TIME_WAIT of the last run is no owner
-        try:
-            probe.bind(address)
-        except OSError:
-            return False
+    address = _address(host, port)
+    try:
+        _bound_socket(*address, reuse_port=False).close()
+    except OSError:
+        return False
     return True
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """This worker's own socket on the instance's port, shared with its siblings through `SO_REUSEPORT`."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                         flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(address)
-    return sock
+    return _bound_socket(*_address(host, port), reuse_port=True)
 
 
 def _stop_when_orphaned(supervisor_pid: int) -> None:

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from shared.devinfra.ports import free_port
+from shared.devinfra.runner import living_in_group
 from shared.workers import PARENT_CHECK_INTERVAL_S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,22 +73,11 @@ def _listening(supervisor: subprocess.Popen, port: int) -> list[int]:
     return sorted(listening)
 
 
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
+def _wait(condition, what: str, timeout_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
         time.sleep(0.1)
-
-
-def _group_alive(pgid: int) -> list[int]:
-    alive = []
-    for process in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process.pid)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return alive
 
 
 @pytest.fixture
@@ -138,7 +128,7 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(supervised):
     assert first[1] in _listening(supervisor, port)  # the other worker was left alone
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(WAIT_S) == 0
-    _wait(lambda: _group_alive(supervisor.pid) == [], "every worker ended")
+    _wait(lambda: living_in_group(supervisor.pid) == [], "every worker ended")
 
 
 def test_a_port_already_served_is_refused():
@@ -159,7 +149,6 @@ def test_workers_do_not_outlive_a_killed_supervisor(supervised):
     workers = _listening(supervisor, port)
     supervisor.send_signal(signal.SIGKILL)  # the supervisor alone, as an OOM kill would take it
     supervisor.wait(10)
-    deadline = time.monotonic() + WAIT_S + PARENT_CHECK_INTERVAL_S
-    while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in workers):
-        assert time.monotonic() < deadline, "orphaned workers still running"
-        time.sleep(0.1)
+    _wait(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                          for pid in workers),
+          "orphaned workers ended", timeout_s=WAIT_S + PARENT_CHECK_INTERVAL_S)
