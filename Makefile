@@ -2,19 +2,34 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# The one lock: every runtime, development and test package at the version that was tested, with the
+# sha256 of each file. `make install` resolves nothing; `make lock` refreshes the lock (docs/dependencies.md).
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
+UV_COMPILE = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --no-annotate --custom-compile-command 'make lock'
 
-.PHONY: install run test test-fast chaos lint bench asyncapi clean
+.PHONY: install lock lock-upgrade run test test-fast chaos lint bench asyncapi clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
+
+# After a change of pyproject.toml's pins, or to take new releases (lock-upgrade): the lock, then the image's
+# two locks derived from it (same versions, runtime and build backend only).
+lock: install
+	$(UV_COMPILE) pyproject.toml deploy/k8s/image/build-requirements.in --extra dev --extra test -o $(LOCK) $(UPGRADE)
+	$(UV_COMPILE) pyproject.toml -c $(LOCK) -o deploy/k8s/image/requirements.lock
+	$(UV_COMPILE) deploy/k8s/image/build-requirements.in -c $(LOCK) -o deploy/k8s/image/build-requirements.lock
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 run: install
 	$(BIN)/ledger-dev run

@@ -1,7 +1,8 @@
 """Proves that the container image recipe is pinned and lean without building it: hadolint passes on the
 Dockerfile (and fails on a bad one), every base image is a versioned tag, the runtime user is not root,
 pip installs only hashed pins from deploy/k8s/image/*.lock, the lock agrees with pyproject.toml and is
-closed under dependencies, and .dockerignore lets in exactly what the Dockerfile copies."""
+closed under dependencies, the one lock `make install` installs (requirements.lock) holds every pin and the
+image's locks have its versions, and .dockerignore lets in exactly what the Dockerfile copies."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.deploy.checks import ROOT, image_problem
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+ONE_LOCK = ROOT / "requirements.lock"  # runtime, dev and test: what `make install` installs
 LOCK = ROOT / "deploy" / "k8s" / "image" / "requirements.lock"
 BUILD_LOCK = ROOT / "deploy" / "k8s" / "image" / "build-requirements.lock"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -195,7 +197,7 @@ def test_the_image_runs_each_service_by_command():
 
 # ---- the lock -----------------------------------------------------------------------------------------
 def test_every_locked_requirement_is_pinned_and_hashed():
-    for path in (LOCK, BUILD_LOCK):
+    for path in (ONE_LOCK, LOCK, BUILD_LOCK):
         entries = locked(path)
         assert entries, path
         unhashed = [name for name, (_v, hashes, _m) in entries.items() if hashes == 0]
@@ -218,6 +220,43 @@ def test_lock_check_catches_a_bumped_pin():
     bumped = re.sub(r'"uvicorn==[^"]+"', '"uvicorn==999.0.0"', text)
     assert bumped != text
     assert pin_mismatches(bumped, locked(LOCK)) == [f"uvicorn: pyproject 999.0.0, lock {locked(LOCK)['uvicorn'][0]}"]
+
+
+def extras_pins(text: str) -> dict[str, str]:
+    """The pins of the development and test extras (each must be `==`)."""
+    pins = {}
+    for extra in tomllib.loads(text)["project"]["optional-dependencies"].values():
+        for dependency in extra:
+            requirement = Requirement(dependency)
+            specs = list(requirement.specifier)
+            assert len(specs) == 1 and specs[0].operator == "==", f"dependency not pinned: {dependency}"
+            pins[canonicalize_name(requirement.name)] = specs[0].version
+    return pins
+
+
+def test_one_lock_holds_every_pin_of_pyproject():
+    text = PYPROJECT.read_text(encoding="utf-8")
+    one = locked(ONE_LOCK)
+    assert pin_mismatches(text, one) == []
+    assert [name for name, version in extras_pins(text).items() if one.get(name, ("",))[0] != version] == []
+
+
+def image_lock_disagreements(image: dict, one: dict) -> list[str]:
+    return [f"{name}: image {version}, requirements.lock {one.get(name, ('missing',))[0]}"
+            for name, (version, _hashes, _marker) in image.items() if one.get(name, (None,))[0] != version]
+
+
+def test_the_image_locks_are_the_one_lock_s_versions():
+    """`make lock` derives the image's locks from requirements.lock: the image runs what the tests ran."""
+    one = locked(ONE_LOCK)
+    assert image_lock_disagreements(locked(LOCK), one) == []
+    assert image_lock_disagreements(locked(BUILD_LOCK), one) == []
+
+
+def test_image_lock_check_catches_a_drifted_version():
+    one = locked(ONE_LOCK)
+    drifted = dict(locked(LOCK), fonttools=("0.0.1", 1, ""))
+    assert image_lock_disagreements(drifted, one) == [f"fonttools: image 0.0.1, requirements.lock {one['fonttools'][0]}"]
 
 
 def closure_gaps(lock: dict[str, tuple[str, int, str]]) -> list[str]:
