@@ -15,6 +15,7 @@ class DomainError(Exception):
 
     http_status: int = 422
     default_reason: str = "domain_rule_violated"
+    headers: dict[str, str] = {}   # HTTP headers of the answer (WWW-Authenticate, Retry-After)
 
     def __init__(self, message: str, *, reason: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)

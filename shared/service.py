@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
-from shared import personal_keys
+from shared import business_time, personal_keys
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
@@ -350,10 +350,7 @@ class Service:
 
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_request: Request, exc: RequestValidationError):
-            errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
-            return JSONResponse(status_code=422, content={"reason": "invalid_request",
-                                                          "message": "the request does not match its schema",
-                                                          "details": {"errors": errors}})
+            return invalid_request_answer(exc.errors())
 
         # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
         # streams per request, a measurable share of a payment's CPU (`python -m bench payments`)
@@ -387,12 +384,25 @@ class Service:
         return app
 
 
+def invalid_request_answer(found: Sequence[dict]) -> JSONResponse:
+    """422 for a body or query that does not match its schema. A business date out of its bounds
+    (`shared/business_time.py`) is named by its own reason, so a client tells it from a typo."""
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in found]
+    bounded = next((e for e in errors if e["type"] in business_time.REASONS), None)
+    if bounded is not None:
+        return JSONResponse(status_code=422, content={"reason": bounded["type"], "message": bounded["msg"],
+                                                      "details": {"errors": errors}})
+    return JSONResponse(status_code=422, content={"reason": "invalid_request",
+                                                  "message": "the request does not match its schema",
+                                                  "details": {"errors": errors}})
+
+
 def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
     """The answer to a refusal: a domain rule's (its status and typed body), the database's (an outage:
     503, retry; a value it cannot hold: 422); None for any other error, which is a bug and answers 500
     with its traceback in the log. The app's exception handlers and the fast routes answer with it."""
     if isinstance(exc, DomainError):
-        return JSONResponse(status_code=exc.http_status, content=exc.to_body())
+        return JSONResponse(status_code=exc.http_status, content=exc.to_body(), headers=exc.headers or None)
     if not isinstance(exc, DATABASE_ERRORS):
         return None
     if value_out_of_range(exc) and not database_unavailable(exc):
@@ -445,7 +455,8 @@ class RequestTracing:
             await send(message)
 
         with self.service.tracer.start_as_current_span(f"{scope['method']} {scope['path']}", context=ctx,
-                                                       kind=SpanKind.SERVER) as span:
+                                                       kind=SpanKind.SERVER) as span, business_time.serving(
+                self.service.clock):
             try:
                 await self.app(scope, receive, sending)
             finally:

@@ -9,17 +9,27 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import Role
 
 
 class TokenGrant(BaseModel):
-    actor: str
-    roles: list[str]
+    """What a token grants: the person it names (the actor of every event its commands record), the desks
+    that person works at, and until when."""
+
+    actor: str = Field(min_length=1, max_length=200, description="the person, as events name them")
+    roles: list[Role] = Field(min_length=1)
+    expires_at: AwareDatetime | None = Field(None, description="refused from this instant on; required in production")
+    development: bool = Field(False, description="a token `make run` prints; refused in production")
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses development tokens and tokens without an expiry")
 
     database_url: str = Field("postgresql+asyncpg://postgres@127.0.0.1:55432/ledger",
                               description="SQLAlchemy URL of this service's own database")
@@ -61,6 +71,14 @@ class ServiceSettings(BaseSettings):
     trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces recorded and exported (by trace "
                                                                    "id; a caller's sampled decision is kept)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _production_tokens(self):
+        if self.environment == "production":
+            unsafe = sorted(grant.actor for grant in self.tokens.values() if grant.development or grant.expires_at is None)
+            if unsafe:
+                raise ValueError(f"production refuses development tokens and tokens without expires_at: {unsafe}")
+        return self
 
 
 @functools.cache

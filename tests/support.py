@@ -13,21 +13,26 @@ from typing import Any
 
 import httpx
 
-from shared.auth import token_hash
+from shared.auth import Role, token_hash
 from shared.devinfra.ports import free_port_outside, free_port_run
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES
 from shared.reference import SEED_CONTRACT
 
-TOKENS = {"operator": "test-operator-token", "auditor": "test-auditor-token", "admin": "test-admin-token"}
+# the desks whose commands the tests send; "operator" is a test person at every desk, "approver" a second
+# person at every desk (four eyes), and each desk also has a person of its own (role tests)
+DESKS = [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]
+PEOPLE = {"operator": DESKS, "approver": DESKS, "auditor": [Role.AUDITOR.value], "admin": [Role.ADMIN.value],
+          **{desk: [desk] for desk in DESKS}, **{f"{desk}-2": [desk] for desk in DESKS}}
+TOKENS = {person: f"test-{person}-token" for person in PEOPLE}
 
 
 def token_settings() -> dict[str, Any]:
-    return {token_hash(token): {"actor": f"test-{role}", "roles": [role]} for role, token in TOKENS.items()}
+    return {token_hash(TOKENS[person]): {"actor": f"test-{person}", "roles": roles} for person, roles in PEOPLE.items()}
 
 
-def auth(role: str = "operator") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"}
+def auth(person: str = "operator") -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[person]}"}
 
 
 def seed_contract(number: str | None = None) -> dict[str, Any]:
@@ -56,6 +61,7 @@ def on_free_ports(system_class, data_dir: Path, **options):
     taken = set(range(http_base, http_base + len(SERVICES)))
     pg_port = free_port_outside(taken)
     kafka_port = free_port_outside(taken | {pg_port})
+    options = {"tokens": dict(TOKENS), "people": dict(PEOPLE), **options}
     return system_class(data_dir, pg_port=pg_port, kafka_port=kafka_port, http_base_port=http_base, **options)
 
 

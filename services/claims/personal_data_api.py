@@ -15,7 +15,8 @@ from services.claims.commands import contract_of, start_of
 from services.claims.domain import export, personal_data
 from services.claims.personal_data_export import contracts_of_counterparty, request_export
 from shared.access_log import read_logged
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate
 from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.events.claims import PersonalDataRequestKind, PersonalDataShredded
@@ -24,7 +25,7 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.PRIVACY)))]
 
 
 def stream_id(contract_id: str) -> str:
@@ -44,7 +45,7 @@ async def _record(service, uow, contract: dict, on: date, events, context, strea
 class RecordConsent(PlainText):
     purpose: str = Field(min_length=1, max_length=100)
     given: bool
-    recorded_on: date
+    recorded_on: BusinessDate
 
 
 @router.post("/personal-data/{contract_id}/consents", status_code=201)
@@ -63,7 +64,7 @@ async def record_consent(contract_id: str, command: RecordConsent, request: Requ
 
 class ReceiveRequest(PlainText):
     kind: PersonalDataRequestKind
-    received_on: date
+    received_on: BusinessDate
     details: str = Field("", max_length=5000)
 
 

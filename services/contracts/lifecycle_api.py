@@ -17,7 +17,8 @@ from services.contracts.domain import amendments
 from services.contracts.domain import contract as domain
 from services.contracts.handlers import cut_terminated_days
 from shared import personal_keys
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.calendar import local_datetime, zone
 from shared.db import in_transaction
 from shared.errors import ValidationFailed
@@ -33,7 +34,7 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["contract lifecycle"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.CONTRACTS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 ZONE = "Asia/Almaty"     # business dates of documents are Astana dates
 IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
@@ -41,21 +42,21 @@ IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stay
 
 class NoticePriceChange(PlainText):
     notice_number: str = Field(min_length=1, max_length=100)
-    notice_date: date
+    notice_date: BusinessDate
     effective_from: date
     components: list[PriceComponentTerms] = Field(min_length=1, max_length=10)
 
 
 class ExtendTerm(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
-    agreement_date: date
+    agreement_date: BusinessDate
     delivery_end: AwareDatetime
     planned_volumes: list[PlannedVolumeTerms] = Field(default_factory=list, max_length=120)
 
 
 class AgreeSupplement(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
-    agreement_date: date
+    agreement_date: BusinessDate
     effective_from: date
     summary: str = Field(min_length=1, max_length=1000)
     price_schedule: list[PricePeriodTerms] | None = Field(None, max_length=120)
@@ -65,13 +66,13 @@ class AgreeSupplement(PlainText):
 class NoticeTermination(PlainText):
     kind: TerminationKind
     notice_document: str = Field(min_length=1, max_length=100)
-    noticed_on: date
+    noticed_on: BusinessDate
     effective_on: date | None = Field(None, description="the earliest lawful date when absent (30 or 7 days)")
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay
 
 
 class AmendmentView(BaseModel):
@@ -178,7 +179,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
 
 class ImportedContract(PlainText):
     terms: ContractTerms
-    signed_at: AwareDatetime
+    signed_at: BusinessMoment
 
 
 class ImportPortfolio(BaseModel):

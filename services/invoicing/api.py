@@ -11,19 +11,20 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
 from services.invoicing.domain import account as acc
-from services.invoicing.domain.penalty import PenaltyTerms
+from services.invoicing.domain import periods
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
-from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
+from services.invoicing.ledger import CALENDAR, business_date, execute, load_books, penalty_rates, posting_facts
 from services.invoicing.payments import PaymentCommand, desk_of
 from shared.access_log import read_logged
-from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
@@ -36,9 +37,12 @@ from shared.text import PlainText
 router = APIRouter(tags=["ledger"])
 MAX_STATEMENT_BYTES = 50 * 1024 * 1024
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+TREASURY = roles(Role.TREASURY)
+Treasury = Annotated[Actor, Depends(require(TREASURY))]
+Billing = Annotated[Actor, Depends(require(roles(Role.BILLING)))]
+Collections = Annotated[Actor, Depends(require(roles(Role.COLLECTIONS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
-Admin = Annotated[Actor, Depends(require(ADMINS))]
+Admin = Annotated[Actor, Depends(require(roles(Role.ADMIN)))]
 
 
 def at_start_of(day: date, zone: str = "Asia/Almaty") -> datetime:
@@ -94,7 +98,9 @@ class ReceivePayment(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     bank_reference: str = Field(min_length=1, max_length=100, description="unique per bank operation")
     amount: Money
-    received_on: date
+    received_on: BusinessDate = Field(description="the value date: when the bank says the money moved (it drives "
+                                                  "penalties); the payment is booked that day while its month is "
+                                                  "open, else today")
     payer_bin: str | None = Field(None, max_length=12)
     payer_iban: str | None = Field(None, max_length=34)
     purpose: str = Field("", max_length=500)
@@ -146,7 +152,7 @@ def _posted_json(events: list) -> dict[str, Any]:
 
 
 @router.post("/payments", response_model=PaymentView, status_code=201)
-async def receive_payment(command: ReceivePayment, request: Request, actor: Operator, service: ServiceDep):
+async def receive_payment(command: ReceivePayment, request: Request, actor: Treasury, service: ServiceDep):
     return await answer_payment(service, request, actor, command)
 
 
@@ -154,15 +160,17 @@ async def answer_payment(service: Service, request: Request, actor: Actor, comma
     """`POST /payments`, from the FastAPI route or its fast twin (`PAYMENT_ROUTE`): the same answer."""
     context = command_context(request, actor, service)
 
-    def decide(state, payer):
+    def decide(state, payer, books, rates):
+        posted_on = periods.posting_date(command.received_on, books, business_date(service, state.terms.time_zone))
         return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=command.bank_reference,
                                    amount=command.amount, received_on=command.received_on, payer=payer,
-                                   purpose=command.purpose)
+                                   purpose=command.purpose, posted_on=posted_on, rates=rates)
 
     # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`); the
     # payer's BIN and IBAN are sealed there with the contract's key
     posted, events = await desk_of(service).submit(PaymentCommand(
         command.contract_id, command.bank_reference, decide, context, at_start_of(command.received_on),
+        command.received_on,
         payer=(command.payer_bin, command.payer_iban)))
     if posted is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
@@ -174,7 +182,7 @@ async def answer_payment(service: Service, request: Request, actor: Actor, comma
 
 
 # the common case of the busiest route without FastAPI's per-request machinery (`shared/fast_routes.py`)
-PAYMENT_ROUTE = FastRoute("POST", "/payments", OPERATORS, ReceivePayment, answer_payment)
+PAYMENT_ROUTE = FastRoute("POST", "/payments", TREASURY, ReceivePayment, answer_payment)
 
 
 _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contract_id = :c"
@@ -183,11 +191,11 @@ _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contr
 
 class RequestPrepayments(PlainText):
     period: str = Field(pattern=MONTH_PATTERN)
-    requested_on: date | None = Field(None, description="business date of the demand; today when absent")
+    requested_on: BusinessDate | None = Field(None, description="business date of the demand; today when absent")
 
 
 @router.post("/accounts/{contract_id}/prepayments", status_code=201)
-async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Operator,
+async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Billing,
                               service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
     occurred = at_start_of(command.requested_on) if command.requested_on else context.recorded_at
@@ -201,41 +209,44 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
 
 
 class AccruePenalties(PlainText):
-    as_of: date | None = Field(None, description="business date; today in the contract's zone when absent")
-    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
-    basis_days: int = Field(365, ge=360, le=366)
-    count_payment_day: bool = True
+    """§5.7: the multiplier, day count and payment day are the contract's terms (`terms.penalty`), never a
+    request's: a body naming them is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: BusinessDate | None = Field(None, description="business date; today in the contract's zone when absent")
 
 
 @router.post("/accounts/{contract_id}/penalties/accrue", status_code=201)
-async def accrue_penalties(contract_id: str, command: AccruePenalties, request: Request, actor: Operator,
+async def accrue_penalties(contract_id: str, command: AccruePenalties, request: Request, actor: Billing,
                            service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
-    async with service.engine.connect() as conn:
-        rates = await penalty_rates(conn)
-        zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})
-    if zone is None:
-        raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
-    as_of = command.as_of or business_date(service, zone)
-    terms = PenaltyTerms(command.multiplier, command.basis_days, command.count_payment_day)
-    stored = await execute(service, contract_id, lambda state: acc.accrue_penalties(
-        state, as_of=as_of, rates=rates, terms=terms), context, at_start_of(as_of, zone))
+    books, rates, today = await posting_facts(service, contract_id)
+    as_of = command.as_of or today
+    periods.require_open(as_of, books, field="as_of")
+    stored = await execute(service, contract_id, lambda state: acc.accrue_penalties(state, as_of=as_of, rates=rates),
+                           context, at_start_of(as_of))
     return [s.envelope.payload for s in stored]
 
 
 class WaivePenalty(PlainText):
     reason: str = Field(min_length=3, max_length=500)
     amount: Money | None = None
-    waived_on: date
+    waived_on: BusinessDate
 
 
-@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=201)
+@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=202,
+             response_model=list[dict[str, Any]])
 async def waive_penalty(contract_id: str, document_number: str, command: WaivePenalty, request: Request,
-                        actor: Operator, service: ServiceDep) -> list[dict[str, Any]]:
+                        actor: Billing, service: ServiceDep) -> list[dict[str, Any]]:
+    """Asks for a waiver (four eyes): another person of billing approves it at `POST /approvals/{id}/approve`."""
     context = command_context(request, actor, service)
-    stored = await execute(service, contract_id, lambda state: acc.waive_penalty(
-        state, document_number=document_number, amount=command.amount, reason=command.reason,
-        waived_on=command.waived_on), context, at_start_of(command.waived_on))
+    books, _rates, _today = await posting_facts(service, contract_id)
+    periods.require_open(command.waived_on, books, field="waived_on")
+    stored = await execute(service, contract_id, lambda state: acc.request_waiver(
+        state, request_id=new_request_id(), document_number=document_number, amount=command.amount,
+        reason=command.reason, waived_on=command.waived_on, requested_by=actor.name), context,
+        at_start_of(command.waived_on))
     return [s.envelope.payload for s in stored]
 
 
@@ -332,7 +343,7 @@ async def list_base_rates(_actor: Reader, service: ServiceDep) -> list[dict[str,
 
 
 @router.post("/payments/import")
-async def import_payments(request: Request, actor: Operator, service: ServiceDep,
+async def import_payments(request: Request, actor: Treasury, service: ServiceDep,
                           format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c") -> dict[str, Any]:
     """A bank statement file as the request body (1C ClientBankExchange, KZ variant, or CSV).
 
@@ -353,7 +364,7 @@ class AssignReceipt(PlainText):
 
 
 @router.post("/receipts/{bank_reference}/assign", status_code=201)
-async def assign(bank_reference: str, command: AssignReceipt, request: Request, actor: Operator,
+async def assign(bank_reference: str, command: AssignReceipt, request: Request, actor: Treasury,
                  service: ServiceDep) -> dict[str, Any]:
     await assign_receipt(service, bank_reference, command.contract_id, command_context(request, actor, service))
     async with service.engine.connect() as conn:
@@ -376,36 +387,44 @@ async def unidentified(request: Request, actor: Reader, service: ServiceDep) -> 
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay = Field(description="a day that is over: yesterday at the latest")
 
 
 @router.post("/day-close")
-async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
+async def close_day(command: CloseDay, request: Request, actor: Collections, service: ServiceDep) -> dict[str, Any]:
     """Close a business day on every account: coverage, notices, restriction (replayable events);
-    the last day of a month also charges the month's penalties (month close)."""
+    the last day of a month also charges the month's penalties (month close). A termination notice is
+    proposed, for another person of collections to approve (`POST /approvals/{id}/approve`)."""
     context = command_context(request, actor, service)
     async with service.engine.connect() as conn:
-        contracts = (await conn.execute(text("SELECT contract_id FROM accounts ORDER BY contract_id"))).scalars().all()
+        contracts = (await conn.execute(text("SELECT contract_id, time_zone FROM accounts ORDER BY contract_id"))).all()
         rates = await penalty_rates(conn)
+        books = await load_books(conn)
+    periods.require_open(command.day, books, field="day")
     produced: dict[str, list[str]] = {}
-    for contract_id in contracts:
-        stored = await execute(service, contract_id, lambda state: acc.close_day(
-            state, day=command.day, calendar=CALENDAR, penalties=(rates, PenaltyTerms())), context,
-            at_start_of(command.day))
+    for contract_id, zone in contracts:
+        today = business_date(service, zone)
+        stored = await execute(service, contract_id, lambda state, today=today: acc.close_day(
+            state, day=command.day, calendar=CALENDAR, today=today, rates=rates,
+            closed_by=actor.name, request_id=new_request_id()), context, at_start_of(command.day))
         produced[contract_id] = [s.envelope.event_type for s in stored]
     return {"day": command.day, "accounts": len(contracts), "events": produced}
 
 
 class IssueRefund(PlainText):
-    refund_on: date
+    refund_on: BusinessDate
 
 
-@router.post("/accounts/{contract_id}/refund", status_code=201)
-async def refund(contract_id: str, command: IssueRefund, request: Request, actor: Operator,
+@router.post("/accounts/{contract_id}/refund", status_code=202, response_model=list[dict[str, Any]])
+async def refund(contract_id: str, command: IssueRefund, request: Request, actor: Billing,
                  service: ServiceDep) -> list[dict[str, Any]]:
+    """Asks for the refund (four eyes): another person of billing approves it; the amount is the advance then."""
     context = command_context(request, actor, service)
-    stored = await execute(service, contract_id, lambda state: acc.issue_refund(state, refund_on=command.refund_on),
-                           context, at_start_of(command.refund_on))
+    books, _rates, _today = await posting_facts(service, contract_id)
+    periods.require_open(command.refund_on, books, field="refund_on")
+    stored = await execute(service, contract_id, lambda state: acc.request_refund(
+        state, request_id=new_request_id(), refund_on=command.refund_on, requested_by=actor.name), context,
+        at_start_of(command.refund_on))
     return [s.envelope.payload for s in stored]
 
 
@@ -479,15 +498,22 @@ async def _reconciliation(conn, contract_id: str, month: str) -> dict[str, Any]:
 class ReversePayment(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=3, max_length=500)
-    reversed_on: date
+    reversed_on: BusinessDate
 
 
-@router.post("/payments/{bank_reference}/reverse", status_code=201)
-async def reverse_payment(bank_reference: str, command: ReversePayment, request: Request, actor: Operator,
+@router.post("/payments/{bank_reference}/reverse", status_code=202, response_model=list[dict[str, Any]])
+async def reverse_payment(bank_reference: str, command: ReversePayment, request: Request, actor: Treasury,
                           service: ServiceDep) -> list[dict[str, Any]]:
-    """A payment posted by mistake is taken back by a reversal event; nothing is deleted."""
+    """Asks to take a payment posted by mistake back (four eyes): another treasury clerk approves it at
+    `POST /approvals/{id}/approve`, and the reversal event is recorded then; nothing is deleted."""
     context = command_context(request, actor, service)
-    stored = await execute(service, command.contract_id, lambda state: acc.reverse_payment(
-        state, bank_reference=bank_reference, reason=command.reason, reversed_on=command.reversed_on),
-        context, at_start_of(command.reversed_on))
+    books, _rates, _today = await posting_facts(service, command.contract_id)
+    periods.require_open(command.reversed_on, books, field="reversed_on")
+    stored = await execute(service, command.contract_id, lambda state: acc.request_reversal(
+        state, request_id=new_request_id(), bank_reference=bank_reference, reason=command.reason,
+        reversed_on=command.reversed_on, requested_by=actor.name), context, at_start_of(command.reversed_on))
     return [s.envelope.payload for s in stored]
+
+
+def new_request_id() -> str:
+    return f"REQ-{uuid.uuid4().hex[:12]}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, time
 from functools import partial
 from itertools import groupby
@@ -21,11 +22,13 @@ from sqlalchemy import text
 
 from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import cache_of, decide_and_record, load
+from services.invoicing.domain import periods
+from services.invoicing.domain.rates import DatedRates
+from services.invoicing.ledger import business_date, cache_of, load, load_books, penalty_rates, record_decided
 from services.invoicing.personal_data import sealed_payer
 from shared import personal_keys
 from shared.db import in_transaction
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
 from shared.eventstore import CommandContext
 from shared.money import Money
@@ -57,11 +60,26 @@ def _unidentified(receipt: Receipt, why: str) -> UnidentifiedReceiptRecorded:
         purpose=receipt.purpose, why=why)
 
 
-def _payment(state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
-    return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
-                               amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
-                               payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
-                               purpose=receipt.purpose)
+@dataclass
+class _Posting:
+    """What booking a receipt needs besides the account: the books' closed months, today, and the base rates
+    (read once, and only when a value date falls on days penalties were already charged for)."""
+
+    books: periods.Books
+    service: Any
+    conn: Any
+    rates: DatedRates | None = None
+
+    async def decide(self, state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
+        if self.rates is None and acc.penalised_on(state, receipt.received_on):
+            self.rates = await penalty_rates(self.conn)
+        today = business_date(self.service, state.terms.time_zone)
+        return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
+                                   amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
+                                   payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
+                                   purpose=receipt.purpose,
+                                   posted_on=periods.posting_date(receipt.received_on, self.books, today),
+                                   rates=self.rates)
 
 
 async def _append_by_day(service, uow, stream_id: str, contract_id: str, decided: list[tuple[Receipt, list]],
@@ -81,6 +99,7 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
     """Decide every receipt of the chunk on its account's state in memory, then record each account's
     events with one append per day. A line the rules refuse produces nothing; the others go on."""
     outcomes: list[dict[str, Any]] = []
+    posting = _Posting(await load_books(uow.conn), service, uow.conn)
     by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
     for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
         by_contract.setdefault(contract_id, []).append((receipt, how))
@@ -96,7 +115,10 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
         key = await personal_keys.key_of(uow.conn, contract_id)
         for receipt, how in receipts:
             try:
-                events = _payment(state, receipt, str(uuid.uuid4()), key)
+                if receipt.received_on > business_date(service, state.terms.time_zone):
+                    raise ValidationFailed(f"value date {receipt.received_on} lies in the future",
+                                           reason="business_date_in_future")
+                events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
             except DomainError as exc:  # this line only: the others go on
                 outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
                 continue
@@ -156,6 +178,8 @@ async def assign_receipt(service, bank_reference: str, contract_id: str, context
                              events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
                                                      assigned_contract_id=contract_id)])
         key = await personal_keys.key_of(uow.conn, contract_id)
-        await decide_and_record(service, uow, contract_id,
-                                lambda state: _payment(state, receipt, str(uuid.uuid4()), key), context, _at(receipt))
+        posting = _Posting(await load_books(uow.conn), service, uow.conn)
+        state = await load(service, uow, contract_id)
+        events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
+        await record_decided(service, uow, state, events, context, _at(receipt))
         await uow.commit()

@@ -25,21 +25,24 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import advanced, cache_of, folded
+from services.invoicing.domain.periods import Books
+from services.invoicing.domain.rates import DatedRates
+from services.invoicing.ledger import advanced, cache_of, folded, load_books, penalty_rates
 from services.invoicing.personal_data import sealed_payer
 from shared.db import UnitOfWork, in_transaction
 from shared.events.registry import Event
 from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
 
-# decides one payment on the account's state, given its payer sealed by the desk (or none)
-DecidePayment = Callable[[acc.Account, SealedFields | None], list[Event]]
+# decides one payment on the account's state, given its payer sealed by the desk (or none), the books' closed
+# months and the base rates (none unless the payment's value date falls on days penalties were charged for)
+DecidePayment = Callable[[acc.Account, SealedFields | None, Books, DatedRates | None], list[Event]]
 
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
 
@@ -76,6 +79,7 @@ class PaymentCommand:
     decide: DecidePayment
     context: CommandContext
     occurred_at: datetime
+    value_date: date
     payer: tuple[str | None, str | None] = (None, None)   # the payer's BIN and IBAN, sealed before deciding
     answer: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -155,6 +159,8 @@ class PaymentDesk:
         for stream, body in zip(row.tail_streams, row.tail_bodies, strict=True):
             tails.setdefault(stream, []).append(body)
 
+        books = await load_books(uow.conn)
+        rates: DatedRates | None = None
         outcome = _Outcome()
         appends: list[Append] = []
         for n, command in enumerate(batch):
@@ -167,7 +173,9 @@ class PaymentDesk:
                     state = folded(service, command.contract_id, cached[command.contract_id],
                                    tails.get(acc.stream_id(command.contract_id), []))
                 payer = sealed_payer(keys.get(command.contract_id), command.contract_id, *command.payer)
-                events = command.decide(state, payer)  # pure: the state is not touched
+                if rates is None and acc.penalised_on(state, command.value_date):
+                    rates = await penalty_rates(uow.conn)   # rare: a value date on days already penalised
+                events = command.decide(state, payer, books, rates)  # pure: the state is not touched
             except Exception as exc:  # refused (or failed) alone: it records nothing, the batch goes on
                 outcome.refused[n] = exc
                 continue

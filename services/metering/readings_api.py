@@ -13,7 +13,7 @@ from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
 from services.metering.readings.rows import parse_80020
 from services.metering.volumes import measure
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import zone
 from shared.errors import ValidationFailed
 from shared.service import Service, command_context, get_service
@@ -24,7 +24,7 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 @router.post("/readings/import")
-async def import_file(request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+async def import_file(request: Request, actor: Annotated[Actor, Depends(require(roles(Role.METERING)))],
                       service: Annotated[Service, Depends(get_service)],
                       format: Annotated[str, Query(pattern="^(csv|80020)$")] = "csv",
                       side: Annotated[str, Query(pattern="^(primary|secondary)$",
@@ -76,7 +76,7 @@ class MeasureVolumes(PlainText):
 
 @router.post("/volumes/measure", status_code=201)
 async def measure_volumes(command: MeasureVolumes, request: Request,
-                          actor: Annotated[Actor, Depends(require(OPERATORS))],
+                          actor: Annotated[Actor, Depends(require(roles(Role.METERING)))],
                           service: Annotated[Service, Depends(get_service)]) -> list[dict[str, Any]]:
     """Daily volumes of a contract from its readings; emits `VolumeMeasured` for each changed day."""
     zone(command.time_zone)

@@ -24,7 +24,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from shared.auth import token_hash
+from shared.auth import Role, token_hash
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES, upgrade
@@ -32,15 +32,21 @@ from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOKENS = {"operator": "dev-operator-token", "auditor": "dev-auditor-token", "admin": "dev-admin-token"}
+# one person per desk, and a second one at the desks whose corrections need four eyes (`shared/approvals.py`)
+DEV_PEOPLE = {**{role.value: [role.value] for role in Role},
+              **{f"{role.value}-2": [role.value] for role in (Role.TREASURY, Role.BILLING, Role.COLLECTIONS,
+                                                              Role.CONTRACTS, Role.PRIVACY)}}
+DEV_TOKENS = {person: f"dev-{person}-token" for person in DEV_PEOPLE}
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
 
 console = Console()
 
 
-def dev_token_settings(tokens: dict[str, str]) -> str:
-    return json.dumps({token_hash(token): {"actor": f"dev-{role}", "roles": [role]} for role, token in tokens.items()})
+def dev_token_settings(tokens: dict[str, str], people: dict[str, list[str]]) -> str:
+    """Development tokens (person → token; person → roles): flagged so, which production settings refuse."""
+    return json.dumps({token_hash(token): {"actor": f"dev-{person}", "roles": people[person], "development": True}
+                       for person, token in tokens.items()})
 
 
 def living_in_group(pgid: int) -> list[int]:
@@ -79,6 +85,7 @@ class LocalSystem:
     http_base_port: int = 8001
     partitions: int = 6
     tokens: dict[str, str] = field(default_factory=lambda: dict(DEV_TOKENS))
+    people: dict[str, list[str]] = field(default_factory=lambda: dict(DEV_PEOPLE))
     database_prefix: str = "ledger"
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
@@ -132,7 +139,7 @@ class LocalSystem:
             f"{prefix}_DATABASE_URL": self.database_url(service),
             f"{prefix}_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             f"{prefix}_HTTP_PORT": str(self.port_of(service)),
-            f"{prefix}_TOKENS": dev_token_settings(self.tokens),
+            f"{prefix}_TOKENS": dev_token_settings(self.tokens, self.people),
             f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
             f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
             f"{prefix}_HTTP_WORKERS": str(self.workers.get(service, 1)),
@@ -192,7 +199,8 @@ class LocalSystem:
     # ---- demo -------------------------------------------------------------------------------
     def load_demo(self) -> dict:
         """Register and sign the seed contract once; a restart finds it and changes nothing."""
-        headers = {"Authorization": f"Bearer {self.tokens['operator']}"}
+        headers = {"Authorization": f"Bearer {self.tokens['contracts']}"}
+        dispatch = {"Authorization": f"Bearer {self.tokens['dispatch']}"}
         terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
         contracts = self.url_of("contracts")
         found = httpx.get(f"{contracts}/contracts", params={"number": terms["number"]}, headers=headers, timeout=10)
@@ -208,7 +216,7 @@ class LocalSystem:
         # the first week of January 2022 applied for on time (Appendix 1: 31,000 kWh → 1,000 a day),
         # so `GET /schedule?date=2022-01-03` shows a day of dispatch
         for day in range(3, 10):
-            applied = httpx.post(f"{contracts}/contracts/{contract_id}/applications", headers=headers, timeout=10,
+            applied = httpx.post(f"{contracts}/contracts/{contract_id}/applications", headers=dispatch, timeout=10,
                                  json={"day": f"2022-01-{day:02d}", "hours_kwh": [str(35 + h % 12) for h in range(24)],
                                        "submitted_at": f"2021-12-{20 + day:02d}T09:00:00+06:00"})
             applied.raise_for_status()
@@ -273,7 +281,9 @@ def _print_endpoints(system: LocalSystem) -> None:
         console.print(f"  {service:<10} API docs {url}/docs   AsyncAPI {url}/asyncapi.json "
                       f"(also docs/asyncapi/{service}.json)   log {system.data_dir / f'{service}.log'}",
                       soft_wrap=True, highlight=False)
-    console.print("tokens: " + ", ".join(f"{role}=[bold]{token}[/]" for role, token in system.tokens.items()))
+    console.print("people and their tokens (one per desk; a second person where corrections need four eyes):")
+    for person, token in system.tokens.items():
+        console.print(f"  dev-{person:<14} {', '.join(system.people.get(person, [])):<12} {token}", highlight=False)
     console.print("Ctrl-C stops everything.")
 
 

@@ -93,6 +93,16 @@ class DeliveryPointTerms(Terms):
     meter: MeterTerms
 
 
+class PenaltyClauseTerms(Terms):
+    """§5.7 as the contract words it: a multiple of the base rate per day of delay. The multiplier, the
+    day-count basis and whether the day the money arrives counts are the contract's, never a request's;
+    a contract that says nothing more settles by the defaults (1.5 ×, 365 days, the payment day counts)."""
+
+    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
+    basis_days: int = Field(365, ge=360, le=366)
+    count_payment_day: bool = True
+
+
 class _TermsWithoutBuyer(Terms):
     number: str
     signed_on: date
@@ -107,6 +117,7 @@ class _TermsWithoutBuyer(Terms):
     price_schedule: list[PricePeriodTerms]
     planned_volumes: list[PlannedVolumeTerms]
     delivery_points: list[DeliveryPointTerms]
+    penalty: PenaltyClauseTerms = Field(default_factory=PenaltyClauseTerms)
 
 
 class ContractTerms(_TermsWithoutBuyer):
