@@ -372,7 +372,10 @@ def _record_balances(services: Services, name: str, rows: list[dict], quiet: boo
 
 @app.command()
 def demo(number: Annotated[str, typer.Option(help="the contract number the year is loaded under")] = "01/2021-85-Y",
-         token: TokenOption = None) -> None:
+         token: TokenOption = None,
+         approver_token: Annotated[str | None, typer.Option(
+             "--approver-token", envvar="LEDGER_APPROVER_TOKEN",
+             help="bearer token of a second person of billing, who approves the refund (four eyes)")] = None) -> None:
     """Load the seed contract's 2022 (ledger_cli/scenario.py) into the running services: signing,
     applications, readings, acts, invoices, payments, a restriction, a claim, the refund."""
     import httpx
@@ -384,13 +387,17 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
     terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
 
     async def load() -> YearScenario:
-        clients = {name: httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {services.token}"},
-                                           timeout=120) for name, url in services.urls.items()}
+        def clients_of(bearer: str) -> dict[str, httpx.AsyncClient]:
+            return {name: httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {bearer}"}, timeout=120)
+                    for name, url in services.urls.items()}
+
+        clients = clients_of(services.token)
+        approvers = clients_of(approver_token) if approver_token else {}
         try:
-            return await YearScenario(clients, number=number, log=lambda line: console.print(f"[green]✓[/] {line}"),
-                                      timeout_s=120).run(terms)
+            return await YearScenario(clients, number=number, approvers=approvers, timeout_s=120,
+                                      log=lambda line: console.print(f"[green]✓[/] {line}")).run(terms)
         finally:
-            for client in clients.values():
+            for client in (*clients.values(), *approvers.values()):
                 await client.aclose()
 
     try:

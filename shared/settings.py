@@ -53,7 +53,8 @@ class ServiceSettings(BaseSettings):
                           "per-request machinery; off serves them through FastAPI alone (same answers)")
     tokens: dict[str, TokenGrant] = Field(
         default_factory=dict,
-        description='JSON: {"<sha256 hex of token>": {"actor": "name", "roles": ["operator"]}}',
+        description='JSON: {"<sha256 hex of token>": {"actor": "the person", "roles": ["treasury"], '
+                    '"expires_at": "2027-06-30T00:00:00+05:00"}}',
     )
     relay_enabled: bool = Field(True, description="run the relay (one leader per service by advisory lock)")
     relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")

@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.clock import SystemClock
+from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port
@@ -68,31 +68,35 @@ class System:
     spans: InMemorySpanExporter
     urls: dict[str, str]
     bootstrap: str
+    clock: Clock
 
     def __getitem__(self, name: str) -> Service:
         return self.services[name]
 
 
-def build_service(name: str, url: str, bootstrap: str, provider, **overrides) -> Service:
+def build_service(name: str, url: str, bootstrap: str, provider, clock: Clock | None = None, **overrides) -> Service:
     module = __import__(f"services.{name}.app", fromlist=["build", "Settings"])
     settings = module.Settings(database_url=url, kafka_bootstrap=bootstrap, tokens=token_settings(),
                                relay_poll_interval_ms=100, topic_partitions=TEST_PARTITIONS, **overrides)
-    return module.build(settings, clock=SystemClock(), tracer_provider=provider)
+    return module.build(settings, clock=clock or SystemClock(), tracer_provider=provider)
 
 
 @contextlib.asynccontextmanager
-async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES):
+async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES, clock: Clock | None = None):
+    """The services in-process; `clock` (the machine's by default) is every service's: a test that judges
+    a date years ahead moves it there (`tests.support.MovableClock`)."""
+    clock = clock or SystemClock()
     urls = await migrated_databases(postgres, unique("t"))
     await ensure_topics(broker.bootstrap, all_topics(), TEST_PARTITIONS)
     spans = InMemorySpanExporter()
     provider = make_tracer_provider("tests", extra_processor=SimpleSpanProcessor(spans))
-    services = {name: build_service(name, urls[name], broker.bootstrap, provider) for name in names}
+    services = {name: build_service(name, urls[name], broker.bootstrap, provider, clock) for name in names}
     # consumer-group joins take seconds each: start the services side by side
     await asyncio.gather(*(service.start() for service in services.values()))
     clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=s.app), base_url=f"http://{name}")
                for name, s in services.items()}
     try:
-        yield System(services, clients, spans, urls, broker.bootstrap)
+        yield System(services, clients, spans, urls, broker.bootstrap, clock)
     finally:
         for client in clients.values():
             await client.aclose()

@@ -8,6 +8,8 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +195,29 @@ def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> li
                     point["meter"]["serial"] = f"K{n:05d}-{index + 1}"
                 contracts.append({"terms": terms, "signed_at": f"{year - 1}-12-15T10:00:00+05:00"})
     return contracts
+
+
+async def approved(client: httpx.AsyncClient, requested: httpx.Response, *, by: str = "approver",
+                   path: str = "/approvals/{request_id}/approve") -> httpx.Response:
+    """Four eyes in a test: the request answered 202, a second person (`by`) approves it."""
+    assert requested.status_code == 202, requested.text
+    body = requested.json()
+    request_id = (body[0] if isinstance(body, list) else body)["request_id"]
+    answer = await client.post(path.format(request_id=request_id), headers=auth(by))
+    assert answer.status_code == 201, answer.text
+    return answer
+
+
+class MovableClock:
+    """The machine's clock moved to another day: time still runs, from that day's 11:00 Astana time on. A
+    test judging what happens years ahead (a retention that ends in 2028) moves the services there."""
+
+    def __init__(self) -> None:
+        self._shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._shift
+
+    def move_to(self, day: date) -> None:
+        target = datetime.combine(day, time_of_day(6, 0), UTC)   # 11:00 in Asia/Almaty (UTC+5)
+        self._shift = target - datetime.now(UTC)

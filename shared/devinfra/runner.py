@@ -32,10 +32,12 @@ from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
-# one person per desk, and a second one at the desks whose corrections need four eyes (`shared/approvals.py`)
+# one person per desk, and a second one at the desks whose corrections need four eyes (`shared/approvals.py`);
+# `loader` is a script's identity, not a person's: `ledger demo` plays a whole year through every desk with it
 DEV_PEOPLE = {**{role.value: [role.value] for role in Role},
               **{f"{role.value}-2": [role.value] for role in (Role.TREASURY, Role.BILLING, Role.COLLECTIONS,
-                                                              Role.CONTRACTS, Role.PRIVACY)}}
+                                                              Role.CONTRACTS, Role.PRIVACY)},
+              "loader": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]}
 DEV_TOKENS = {person: f"dev-{person}-token" for person in DEV_PEOPLE}
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15

@@ -216,6 +216,42 @@ class TerminationNoticed(Event):
     effective_on: date
     source: Literal["invoicing", "operator"]
     reason: str
+    # four eyes, on an operator's notice: its request, who asked and who approved (absent on invoicing's notices
+    # and on older ones)
+    request_id: str | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+
+
+@registry.register
+class TerminationRequested(Event):
+    """A contract administrator asks to send a termination (§7.1.1) or withdrawal (§11.2) notice; another
+    administrator approves it (then `TerminationNoticed`) or declines it (`TerminationDeclined`)."""
+
+    event_type = "contracts.TerminationRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    kind: TerminationKind
+    notice_document: str
+    noticed_on: date
+    effective_on: date | None
+    reason: str
+    requested_by: str
+
+
+@registry.register
+class TerminationDeclined(Event):
+    """The second administrator declined the termination request (or its author withdrew it)."""
+
+    event_type = "contracts.TerminationDeclined"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    declined_by: str
+    reason: str
 
 
 @registry.register

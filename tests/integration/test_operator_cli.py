@@ -50,7 +50,7 @@ async def urls(system):
 
 
 def ledger(*args: str, urls: dict[str, str]) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "COLUMNS": "200", "LEDGER_TOKEN": TOKENS["operator"],
+    environment = {**os.environ, "COLUMNS": "200", "LEDGER_TOKEN": TOKENS["operator"], "LEDGER_APPROVER_TOKEN": TOKENS["approver"],
                    **{f"LEDGER_{name.upper()}_URL": url for name, url in urls.items()}}
     return subprocess.run([sys.executable, "-m", "ledger_cli.main", *args], capture_output=True, text=True,
                           timeout=120, env=environment, cwd=PROJECT_ROOT)
