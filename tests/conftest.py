@@ -94,12 +94,14 @@ def build_service(name: str, url: str, bootstrap: str, provider, **overrides) ->
 
 
 @contextlib.asynccontextmanager
-async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES):
+async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES, settings_of=None):
+    """The services `names` started in-process; `settings_of(service)` adds settings to one's (a dict)."""
     urls, owner_urls = await migrated_databases(postgres, unique("t"))
     await ensure_topics(broker.bootstrap, all_topics(), TEST_PARTITIONS)
     spans = InMemorySpanExporter()
     provider = make_tracer_provider("tests", extra_processor=SimpleSpanProcessor(spans))
-    services = {name: build_service(name, urls[name], broker.bootstrap, provider) for name in names}
+    services = {name: build_service(name, urls[name], broker.bootstrap, provider,
+                                    **(settings_of(name) if settings_of else {})) for name in names}
     # consumer-group joins take seconds each: start the services side by side
     await asyncio.gather(*(service.start() for service in services.values()))
     clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=s.app), base_url=f"http://{name}")

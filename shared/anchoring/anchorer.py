@@ -105,7 +105,7 @@ class Anchorer(LeaderLoop):
         return links
 
     def _diverges(self, position: int, why: str) -> None:
-        self.log.error("anchor_chain_diverges", position=position, reason=why, anchor_dir=str(self.directory.path))
+        self.log.error("anchor_chain_diverges", position=position, reason=why)
         raise ChainDiverges(f"position {position}: {why}")
 
 
