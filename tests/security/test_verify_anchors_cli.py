@@ -2,7 +2,8 @@
 chain: on a live history it exits 0 and names the checkpoint it trusted (up to the head); a copy of the
 anchors with one checkpoint altered is refused by name (exit 1); after an owner rewrites an event in
 the middle of the chain and recomputes the chain from there, it exits 1 naming that event by position,
-id and type, and the service's anchoring loop refuses to sign the rewritten chain."""
+id and type, and the service's anchoring loop refuses to sign the rewritten chain; anchors without a
+public key to check them are refused before any database is asked (exit 2)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,12 @@ async def test_verify_trusts_the_anchors_then_names_the_rewritten_event(system, 
         return (service.anchorer.stats.last_error or "").startswith("ChainDiverges")
 
     await eventually(loop_refuses)
+
+
+async def test_anchors_without_a_public_key_are_a_clear_error(tmp_path):
+    done = await run_ledger("verify", "--service", "claims", "--anchors", str(tmp_path),
+                            env={"CLAIMS_ANCHOR_PUBLIC_KEYS": ""})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "error: checkpoints of claims cannot be checked without the public key: --anchor-key or "
+        "CLAIMS_ANCHOR_PUBLIC_KEYS"]
