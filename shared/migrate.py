@@ -31,7 +31,6 @@ def alembic_config(service: str, url: str, app_role: str | None = None) -> Confi
     config = Config()
     config.set_main_option("script_location", str(_ROOT / "services" / service / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
-    config.set_main_option("service", service)
     config.set_main_option("app_role", checked_role_name(app_role or default_app_role(service)))
     return config
 

@@ -22,7 +22,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = Field("postgresql+asyncpg://postgres@127.0.0.1:55432/ledger",
-                              description="SQLAlchemy URL of this service's own database")
+                              description="SQLAlchemy URL of this service's own database, as its app role")
     database_pool_size: int = Field(10, ge=1, le=100, description="connections kept per process")
     migration_database_url: str | None = Field(
         None, description="SQLAlchemy URL the migrations connect with: the owner of the tables "
