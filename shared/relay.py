@@ -13,7 +13,8 @@
 - Latency: appends `NOTIFY`, the leader `LISTEN`s, and a poll interval covers lost notifications.
 
 The leader election, wake-up and back-off are `LeaderLoop`'s; the contracts service's publication of
-its personal-data keys (`shared/personal_keys.KeyPublisher`) is the other loop built on it.
+its personal-data keys (`shared/personal_keys.KeyPublisher`) and the anchoring of each chain's head
+(`shared/anchoring/anchorer.Anchorer`) are the other loops built on it.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class LeaderLoop:
         the poll)."""
         raise NotImplementedError
 
+    async def lead_taken(self) -> None:
+        """What a replica does first when it becomes the leader (another may have led meanwhile)."""
+
     async def step_down(self) -> None:
         """What a leader does last when it stops leading in good order (not when its connection failed)."""
 
@@ -127,6 +131,7 @@ class LeaderLoop:
                 return
             self.stats.is_leader = True
             self.log.info("relay_leading")
+            await self.lead_taken()
             raw = (await conn.get_raw_connection()).driver_connection
             await raw.add_listener(self.channel, self._notified)
             try:

@@ -31,6 +31,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
 from shared import business_time, personal_keys
+from shared.anchoring.anchorer import anchorer_of
 from shared.auth import Actor
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
@@ -135,6 +136,8 @@ class Service:
         self.relay = Relay(self.engine, self.store, self.topic, self._publish,
                            batch_size=settings.relay_batch_size,
                            poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+        # the chain's head, signed and kept outside the database (`shared/anchoring`); None: not configured
+        self.anchorer = anchorer_of(settings, self.engine, self.name, self.clock)
         self.key_publisher: personal_keys.KeyPublisher | None = None
         if definition.owns_personal_keys:
             self._keys_publisher = self.broker.publisher(
@@ -156,6 +159,7 @@ class Service:
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task | None = None
         self._key_task: asyncio.Task | None = None
+        self._anchor_task: asyncio.Task | None = None
 
     # ---- commands ---------------------------------------------------------------------------
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
@@ -295,11 +299,13 @@ class Service:
             self._relay_task = asyncio.create_task(self.relay.run(self._stop), name=f"relay-{self.name}")
             if self.key_publisher is not None:
                 self._key_task = asyncio.create_task(self.key_publisher.run(self._stop), name=f"keys-{self.name}")
+        if self.anchorer is not None:
+            self._anchor_task = asyncio.create_task(self.anchorer.run(self._stop), name=f"anchors-{self.name}")
         self.log.info("service_started")
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in (self._relay_task, self._key_task):
+        for task in (self._relay_task, self._key_task, self._anchor_task):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
@@ -373,6 +379,10 @@ class Service:
                                                    "position": service.relay.stats.position,
                                                    "published_total": service.relay.stats.published_total},
                                          "consumer": service.consumer.stats.counts,
+                                         **({"anchors": {"leader": service.anchorer.stats.is_leader,
+                                                         "position": service.anchorer.stats.position,
+                                                         "last_error": service.anchorer.stats.last_error}}
+                                            if service.anchorer else {}),
                                          "fast_routes": service.fast_route_counts})
 
         @app.get("/asyncapi.json", tags=["docs"])

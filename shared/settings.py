@@ -32,8 +32,15 @@ class ServiceSettings(BaseSettings):
         "development", description="production refuses development tokens and tokens without an expiry")
 
     database_url: str = Field("postgresql+asyncpg://postgres@127.0.0.1:55432/ledger",
-                              description="SQLAlchemy URL of this service's own database")
+                              description="SQLAlchemy URL of this service's own database, as its app role")
     database_pool_size: int = Field(10, ge=1, le=100, description="connections kept per process")
+    migration_database_url: str | None = Field(
+        None, description="SQLAlchemy URL the migrations connect with: the owner of the tables "
+                          "(database_url when unset); the service itself never uses it")
+    app_role: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="the role database_url logs in as, which the migrations grant append-and-read rights "
+                    "(<service>_app when unset; docs/security.md)")
     kafka_bootstrap: str = Field("127.0.0.1:59092", description="comma-separated Kafka bootstrap servers")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL"] = Field(
         "PLAINTEXT", description="SSL for a TLS listener (Strimzi), with the CA and client certificate below")
@@ -60,6 +67,19 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")
     relay_poll_interval_ms: int = Field(500, ge=10, le=60_000,
                                         description="poll when no NOTIFY came (a safety net, not the latency)")
+    anchor_dir: str | None = Field(
+        None, description="directory of this service's signed checkpoints of its hash chain, outside "
+                          "PostgreSQL (docs/security.md); none = no anchoring")
+    anchor_signing_key: str | None = Field(
+        None, description="PEM file of the Ed25519 private key the checkpoints are signed with (with "
+                          "anchor_dir); the database never holds it")
+    anchor_public_keys: str | None = Field(
+        None, description="PEM file, or directory of *.pem files, of the public keys `ledger verify` trusts "
+                          "checkpoints signed with (current and earlier keys)")
+    anchor_interval_ms: int = Field(5_000, ge=10, le=3_600_000,
+                                    description="at most one checkpoint per interval: the longest an event "
+                                                "stays unanchored is about twice this")
+    anchor_max_events: int = Field(10_000, ge=1, le=100_000, description="events per checkpoint at most")
     consumer_enabled: bool = Field(True, description="consume other services' topics")
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, le=5_000, description="how long a fetch waits for data; tansu holds a fetch this long even when "

@@ -71,10 +71,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def database_urls(postgres: EmbeddedPostgres, suffix: str) -> dict[str, str]:
+def database_names(postgres: EmbeddedPostgres, suffix: str) -> dict[str, str]:
+    """A new database per service (created, not migrated), by service."""
     names = {service: f"{service}_{suffix}" for service in SERVICES}
     postgres.create_databases(list(names.values()))
-    return {service: postgres.url(name) for service, name in names.items()}
+    return names
 
 
 async def eventually(check, timeout_s: float = 30.0, interval_s: float = 0.1):

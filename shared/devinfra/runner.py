@@ -4,7 +4,9 @@ The same `LocalSystem` is what the end-to-end tests start, so "works in the test
 `make run`". Data lives under `.data/` (git-ignored) and survives a restart; the broker keeps
 messages in memory only, so on every start the relays' positions are reset and each service's whole
 history is published again: consumers' inboxes make that harmless, and nothing published but not
-yet consumed before a stop can be lost.
+yet consumed before a stop can be lost. Migrations run as the owner of the tables (the superuser
+here) and the services as their app roles (`<service>_app`, docs/security.md); each service signs
+checkpoints of its chain into `.data/anchors/<service>` with a key in `.data/anchor-keys/`.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import httpx
 import typer
 from rich.console import Console
 
+from shared.anchoring.checkpoint import write_key_pair
 from shared.auth import Role, token_hash
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.postgres import EmbeddedPostgres
-from shared.migrate import SERVICES, upgrade
+from shared.migrate import SERVICES, default_app_role
 from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
@@ -101,9 +104,21 @@ class LocalSystem:
     def url_of(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port_of(service)}"
 
+    def database_name(self, service: str) -> str:
+        return f"{self.database_prefix}_{service}"
+
     def database_url(self, service: str) -> str:
+        """What the service connects with: its app role, which may append and read, never rewrite."""
         assert self.postgres is not None
-        return self.postgres.url(f"{self.database_prefix}_{service}")
+        return self.postgres.url(self.database_name(service), user=default_app_role(service))
+
+    def anchor_dir(self, service: str) -> Path:
+        return self.data_dir / "anchors" / service
+
+    def anchor_key(self, service: str, public: bool = False) -> Path:
+        """The service's signing key (`<service>.key`) or its public key (`<service>.pem`): the directory's
+        *.pem files are every service's public keys, which `ledger verify --anchor-key` takes at once."""
+        return self.data_dir / "anchor-keys" / f"{service}.{'pem' if public else 'key'}"
 
     # ---- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
@@ -111,9 +126,12 @@ class LocalSystem:
         self.postgres = EmbeddedPostgres(self.data_dir / "postgres", self.pg_port)
         self.postgres.stop()  # a previous run killed hard may have left the server up
         self.postgres.start()
-        self.postgres.create_databases([f"{self.database_prefix}_{s}" for s in SERVICES])
+        self.postgres.create_databases([self.database_name(s) for s in SERVICES])
         for service in SERVICES:
-            upgrade(service, self.database_url(service))
+            self.postgres.migrate(service, self.database_name(service))
+            # the development signing key of the service's checkpoints (production's comes from the secret store)
+            if not self.anchor_key(service).exists():
+                write_key_pair(self.anchor_key(service), self.anchor_key(service, public=True))
         self.reset_relay_positions()
         self.broker = TansuBroker(self.kafka_port, log_file=self.data_dir / "tansu.log").start()
         asyncio.run(ensure_topics(self.broker.bootstrap, all_topics(), self.partitions))
@@ -123,8 +141,8 @@ class LocalSystem:
         contracts service's personal-data keys with it (a copy already held, or a marker, stays as it is)."""
         assert self.postgres is not None
         for service in SERVICES:
-            self.postgres.execute(f"{self.database_prefix}_{service}", "DELETE FROM relay_position")
-        self.postgres.execute(f"{self.database_prefix}_contracts", "UPDATE personal_data_keys SET published = false")
+            self.postgres.execute(self.database_name(service), "DELETE FROM relay_position")
+        self.postgres.execute(self.database_name("contracts"), "UPDATE personal_data_keys SET published = false")
 
     def restart_broker(self) -> None:
         assert self.broker is not None
@@ -145,6 +163,9 @@ class LocalSystem:
             f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
             f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
             f"{prefix}_HTTP_WORKERS": str(self.workers.get(service, 1)),
+            f"{prefix}_ANCHOR_DIR": str(self.anchor_dir(service)),
+            f"{prefix}_ANCHOR_SIGNING_KEY": str(self.anchor_key(service)),
+            f"{prefix}_ANCHOR_INTERVAL_MS": "1000",
             "PYTHONPATH": str(ROOT),
         })
         return env

@@ -141,7 +141,7 @@ class ChaosSystem(LocalSystem):
 
     def database_url(self, service: str) -> str:
         url = super().database_url(service)
-        return url.replace("postgres@", f"postgres:{self.db_password}@", 1)
+        return url.replace("@", f":{self.db_password}@", 1)   # after the user name: the first "@"
 
     def secrets(self) -> list[str]:
         return [self.db_password, self.fuzz_token, *self.tokens.values()]
