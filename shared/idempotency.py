@@ -34,7 +34,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -114,11 +114,14 @@ async def mark_committed(conn, claims: Sequence[Claim]) -> None:
                                    "claims": [c.claim_id for c in claims]})
 
 
-def request_digest(method: str, path: str, query: bytes, body: bytes) -> bytes:
+def request_digest(method: str, path: str, query: bytes, body: Iterable[bytes]) -> bytes:
+    """SHA-256 of what makes a request this request: method, path, query and the body (its chunks)."""
     digest = hashlib.sha256()
-    for part in (method.encode(), path.encode(), query, body):
+    for part in (method.encode(), path.encode(), query):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
+    for chunk in body:
+        digest.update(chunk)
     return digest.digest()
 
 
@@ -275,12 +278,12 @@ class IdempotencyKeys:
             await self.app(scope, receive, send)
             return
         body, whole, after = await _read_all(receive)
+        digest = request_digest(scope["method"], scope["path"], scope.get("query_string", b""), body)
         replay = _replaying(body, whole, after, receive)
         if not whole:  # the client left while sending: nothing to claim
             await self.app(scope, replay, send)
             return
-        decided = await self.store.claim(actor, key, request_digest(scope["method"], scope["path"],
-                                                                    scope.get("query_string", b""), body))
+        decided = await self.store.claim(actor, key, digest)
         if isinstance(decided, Response):
             self.log.info("idempotency_key_met", actor=actor, path=scope["path"], status=decided.status_code)
             await decided(scope, receive, send)

@@ -17,6 +17,7 @@ from services.invoicing.bank.references import DocumentFields, document_referenc
 from services.invoicing.bank.statement import Candidate, decode, match_contract, parse_1c, parse_csv
 from shared.errors import MalformedFile
 from shared.text import MAX_FIELD_CHARS
+from tests.support import incoming_1c, statement_1c
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "statement_1c_kz.txt"
 
@@ -56,16 +57,11 @@ def test_not_a_1c_file_is_refused_whole():
     assert refused.value.reason == "not_1c_exchange"
 
 
-def statement(*documents: str, account: str = "KZ508562203110368585") -> bytes:
-    head = f"1CClientBankExchange\nВерсияФормата=2.00\nРасчСчет={account}\n"
-    return (head + "".join(f"СекцияДокумент=Выписка\n{d}КонецДокумента\n" for d in documents)).encode("cp1251")
-
-
-NUMBERLESS = "ДатаОперации=07.02.2022\nСуммаПриход=1000.00\nПлательщикБИН_ИИН=110740003844\nНазначениеПлатежа=аванс\n"
+NUMBERLESS = incoming_1c("1000.00", "аванс")
 
 
 def test_numberless_twins_are_two_operations_and_a_reread_gives_the_same_references():
-    raw = statement(NUMBERLESS, NUMBERLESS)
+    raw = statement_1c(NUMBERLESS, NUMBERLESS)
     parsed = parse_1c(raw)
     references = [r.bank_reference for r in parsed.receipts]
     assert len(references) == 2 and len(set(references)) == 2
@@ -75,13 +71,13 @@ def test_numberless_twins_are_two_operations_and_a_reread_gives_the_same_referen
 
 
 def test_the_same_document_at_another_bank_is_another_operation():
-    here = parse_1c(statement("НомерДокумента=7\n" + NUMBERLESS)).receipts[0]
-    elsewhere = parse_1c(statement("НомерДокумента=7\n" + NUMBERLESS, account="KZ11111111111111111")).receipts[0]
+    here = parse_1c(statement_1c("НомерДокумента=7\n" + NUMBERLESS)).receipts[0]
+    elsewhere = parse_1c(statement_1c("НомерДокумента=7\n" + NUMBERLESS, account="KZ11111111111111111")).receipts[0]
     assert here.bank_reference != elsewhere.bank_reference
 
 
 def test_an_unknown_currency_or_an_amount_out_of_range_is_a_problem_of_its_line_only():
-    raw = statement(NUMBERLESS + "Валюта=398\n",
+    raw = statement_1c(NUMBERLESS + "Валюта=398\n",
                     NUMBERLESS.replace("1000.00", "1000000000000000.00"),   # 10^15: the ledger's bound
                     NUMBERLESS)
     parsed = parse_1c(raw)
@@ -91,7 +87,7 @@ def test_an_unknown_currency_or_an_amount_out_of_range_is_a_problem_of_its_line_
 
 def test_a_field_beyond_the_bound_refuses_the_file():
     with pytest.raises(MalformedFile) as refused:
-        parse_1c(statement(NUMBERLESS + "НазначениеПлатежа=" + "x" * MAX_FIELD_CHARS + "\n"))
+        parse_1c(statement_1c(NUMBERLESS + "НазначениеПлатежа=" + "x" * MAX_FIELD_CHARS + "\n"))
     assert refused.value.reason == "field_too_large"
     header = "bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose\n"
     with pytest.raises(MalformedFile) as refused:
