@@ -29,6 +29,7 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
+from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
 from services.invoicing.payments import PaymentCommand, desk_of
 from shared import idempotency
@@ -170,6 +171,10 @@ async def answer_payment(service: Service, request: Request, actor: Actor, comma
     """`POST /payments`, from the FastAPI route or its fast twin (`PAYMENT_ROUTE`): the same answer."""
     context = command_context(request, actor, service)
     reference = qualified(command.bank, command.bank_reference)
+    if command.bank:
+        before = await _recorded_unqualified(service, command)
+        if before is not None:
+            return before
 
     def decide(state, payer):
         return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=reference,
@@ -192,6 +197,20 @@ async def answer_payment(service: Service, request: Request, actor: Actor, comma
     if known["in_suspense"]:
         raise ReferenceInSuspense(reference)
     return JSONResponse(status_code=200, content=_payment_json(known, repeated=True))
+
+
+async def _recorded_unqualified(service: Service, command: ReceivePayment) -> JSONResponse | None:
+    """The answer for a payment sent with its bank that an older client recorded under the bare reference:
+    exactly this operation there is a repeat (or waits in suspense); anything else under the bare
+    reference is another bank's operation, and does not stop this one."""
+    async with service.engine.connect() as conn:
+        older = (await known_operations(conn, [command.bank_reference])).get(command.bank_reference)
+        if older is None or differences(older, contract_id=command.contract_id, amount=command.amount.amount,
+                                        currency=command.amount.currency, received_on=command.received_on):
+            return None
+        if older.in_suspense:
+            raise ReferenceInSuspense(command.bank_reference)
+        return JSONResponse(status_code=200, content=await _payment_view(conn, command.bank_reference, repeated=True))
 
 
 def _known(row: dict[str, Any]) -> KnownOperation:

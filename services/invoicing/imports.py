@@ -83,7 +83,12 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
                       context: CommandContext) -> list[dict[str, Any]]:
     """Decide every receipt of the chunk on its account's state in memory, then record each account's
     events with one append per day. A line the rules refuse produces nothing; the others go on."""
-    outcomes: list[dict[str, Any]] = []
+    # another command may have recorded one of these references since the file was read: met as known here
+    # (and a unique violation of one recorded meanwhile runs the chunk again, `in_transaction`)
+    known = await known_operations(uow.conn, [receipt.bank_reference for receipt, _, _ in chunk])
+    outcomes = [_repeat(receipt, known[receipt.bank_reference], contract_id, how)
+                for receipt, contract_id, how in chunk if receipt.bank_reference in known]
+    chunk = [line for line in chunk if line[0].bank_reference not in known]
     by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
     for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
         by_contract.setdefault(contract_id, []).append((receipt, how))
@@ -128,13 +133,27 @@ def _as_known(receipt: Receipt, contract_id: str | None) -> KnownOperation:
                           in_suspense=contract_id is None)
 
 
-def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> dict[str, Any]:
-    """The outcome of a line whose reference is known: a repeat, or a conflict saying what differs. The
-    contract is compared only when the line names it (its contract number): a match by payer is the
-    ledger's inference, and the same bank document may be matched otherwise once accounts changed."""
+def _differences(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> list[str]:
+    """What the line differs in from the operation known. The contract is compared only when the line
+    names it (its contract number): a match by payer is the ledger's inference, and the same bank
+    document may be matched otherwise once accounts changed."""
     named = contract_id if how == "contract_number" else None
-    differ = differences(known, contract_id=named, amount=receipt.amount, currency=receipt.currency,
-                         received_on=receipt.received_on)
+    return differences(known, contract_id=named, amount=receipt.amount, currency=receipt.currency,
+                       received_on=receipt.received_on)
+
+
+def _recorded_before(receipt: Receipt, known: dict[str, KnownOperation], contract_id: str | None,
+                     how: str) -> KnownOperation | None:
+    """The line's operation as recorded under the key an older ledger gave it (`Receipt.legacy_reference`),
+    when it is exactly that operation; anything else under the old key is not this line's (a bare
+    reference another bank gave), and does not stop it."""
+    older = known.get(receipt.legacy_reference) if receipt.legacy_reference else None
+    return older if older is not None and not _differences(receipt, older, contract_id, how) else None
+
+
+def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> dict[str, Any]:
+    """The outcome of a line whose reference is known: a repeat, or a conflict saying what differs."""
+    differ = _differences(receipt, known, contract_id, how)
     if differ:
         return _row(receipt, "reference_conflict", reason="reference_conflict", differs=differ,
                     message=f"bank reference {known.bank_reference} is known with another {', '.join(differ)}; "
@@ -156,8 +175,8 @@ async def import_statement(service, parsed: ParsedStatement, context: CommandCon
     todo = []
     for receipt in parsed.receipts:
         contract_id, how = match_contract(receipt, accounts)
-        # known before (under its reference, or its old one), or earlier in this file
-        found = known.get(receipt.bank_reference) or known.get(receipt.legacy_reference or "")
+        # known before (under its reference, or exactly so under its old one), or earlier in this file
+        found = known.get(receipt.bank_reference) or _recorded_before(receipt, known, contract_id, how)
         if found is not None:
             lines.append(_repeat(receipt, found, contract_id, how))
             continue

@@ -170,3 +170,30 @@ async def test_a_statement_recorded_under_the_old_references_is_still_known(syst
     assert [(line["outcome"], line["bank_reference"]) for line in report["lines"]] == [("already_posted", old)]
     assert await events_in(system, "invoicing") == before
     assert (await account(system, contract_id))["advance"]["amount"] == "2500.00"
+
+
+async def test_naming_the_bank_later_does_not_post_an_operation_again(system):
+    """An operation recorded under its bare reference (before its bank was named) is still that operation
+    when the same file or payment comes with its bank; a different one under the bare reference is
+    another bank's and is posted."""
+    contract_id = await signed_contract(system)
+    number = await numbered(system, contract_id)
+    reference = unique("R")
+    line = (CSV_HEADER + f"{reference},2022-02-07,100.00,KZT,,,x,{number}\n").encode()
+    assert outcomes((await import_statement(system, line, "csv")).json()) == [(2, "posted")]
+
+    before = await events_in(system, "invoicing")
+    again = (await import_statement(system, line, "csv", bank="HSBKKZKX")).json()
+    assert [(entry["outcome"], entry["bank_reference"]) for entry in again["lines"]] == [("already_posted", reference)]
+    client = system.clients["invoicing"]
+    repeat = await client.post("/payments", json={**payment(contract_id, reference), "bank": "HSBKKZKX"},
+                               headers=auth())
+    assert (repeat.status_code, repeat.json()["repeated"], repeat.json()["bank_reference"]) == (200, True, reference)
+    assert await events_in(system, "invoicing") == before
+
+    other = (CSV_HEADER + f"{reference},2022-02-09,70.00,KZT,,,x,{number}\n").encode()
+    elsewhere = (await import_statement(system, other, "csv", bank="KCJBKZKX")).json()
+    assert [(entry["outcome"], entry["bank_reference"]) for entry in elsewhere["lines"]] == [
+        ("posted", f"KCJBKZKX:{reference}")]
+    # 100.00 + 70.00 = 170.00
+    assert (await account(system, contract_id))["advance"]["amount"] == "170.00"

@@ -98,14 +98,19 @@ async def test_the_fast_payment_route_honours_the_key(system):
     assert await events_in(system, "invoicing") == before
 
 
-async def test_a_retry_while_the_first_runs_is_told_to_wait(system):
-    contract_id = await signed_contract(system)
-    service, client = system["invoicing"], system.clients["invoicing"]
-    body = json.dumps(payment(contract_id, unique("RUN"))).encode()
+async def held_key(system) -> tuple[bytes, str]:
+    """(a payment's body, a key): the key held by a first request of that body, as a request holds it from
+    its claim until its answer is stored."""
+    body = json.dumps(payment(await signed_contract(system), unique("HELD"))).encode()
     key = unique("pay")
-    # the first request holds the key, as it does from its claim until its answer is stored
-    claim = await KeyStore(service).claim(OPERATOR, key, request_digest("POST", "/payments", b"", [body]))
+    claim = await KeyStore(system["invoicing"]).claim(OPERATOR, key, request_digest("POST", "/payments", b"", [body]))
     assert claim.key == key
+    return body, key
+
+
+async def test_a_retry_while_the_first_runs_is_told_to_wait(system):
+    client = system.clients["invoicing"]
+    body, key = await held_key(system)
 
     before = await events_in(system, "invoicing")
     waiting = await client.post("/payments", content=body, headers=keyed(key))
@@ -145,11 +150,8 @@ async def test_an_answer_lost_after_the_commit_is_never_run_again(system, monkey
 
 
 async def test_a_first_attempt_that_died_before_committing_is_run_by_the_retry(system):
-    contract_id = await signed_contract(system)
-    service, client = system["invoicing"], system.clients["invoicing"]
-    body = json.dumps(payment(contract_id, unique("DIED"))).encode()
-    key = unique("pay")
-    await KeyStore(service).claim(OPERATOR, key, request_digest("POST", "/payments", b"", [body]))
+    client = system.clients["invoicing"]
+    body, key = await held_key(system)
     await age(system, "invoicing", key)
 
     before = await events_in(system, "invoicing")

@@ -46,7 +46,9 @@ class Receipt:
     payer_iban: str | None
     purpose: str
     contract_number: str | None = None
-    legacy_reference: str | None = None  # a 1C document's reference before references were digests
+    # the key an older ledger gave the same operation: a 1C document's before references were digests, a
+    # CSV line's before its bank was named (the bare reference)
+    legacy_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,8 @@ def _read_csv(result: ParsedStatement, reader: csv.DictReader, bank: str | None)
             line=number, bank_reference=qualified(bank, reference), received_on=received_on, amount=amount,
             currency=currency, payer_name="",
             payer_bin=(row["payer_bin"] or "").strip() or None, payer_iban=(row["payer_iban"] or "").strip() or None,
-            purpose=(row["purpose"] or "").strip(), contract_number=(row.get("contract_number") or "").strip() or None))
+            purpose=(row["purpose"] or "").strip(), contract_number=(row.get("contract_number") or "").strip() or None,
+            legacy_reference=reference if bank else None))
     return result
 
 
