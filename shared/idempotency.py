@@ -256,9 +256,10 @@ def _header(scope, name: bytes) -> bytes | None:
 class IdempotencyKeys:
     """ASGI middleware over a service's POST commands (the app's routes and the fast routes alike)."""
 
-    def __init__(self, app, service):
+    def __init__(self, app, service, on_error):
         self.app = app
         self.service = service
+        self.on_error = on_error  # exception -> the service's error answer (503 while the database is away), or None
         self.store = KeyStore(service)
         self.max_answer_bytes = service.settings.idempotency_max_answer_bytes
         self.log = get_logger("idempotency").bind(service=service.name)
@@ -283,7 +284,12 @@ class IdempotencyKeys:
         if not whole:  # the client left while sending: nothing to claim
             await self.app(scope, replay, send)
             return
-        decided = await self.store.claim(actor, key, digest)
+        try:
+            decided = await self.store.claim(actor, key, digest)
+        except Exception as exc:  # nothing claimed, nothing run: the database's answer (an outage: 503, retry)
+            decided = self.on_error(exc)
+            if decided is None:
+                raise
         if isinstance(decided, Response):
             self.log.info("idempotency_key_met", actor=actor, path=scope["path"], status=decided.status_code)
             await decided(scope, receive, send)

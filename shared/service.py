@@ -360,7 +360,7 @@ class Service:
         # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
         # streams per request, a measurable share of a payment's CPU (`python -m bench payments`).
         # Idempotency-Key inside the tracing: a replayed answer has its span and access log line too
-        app.add_middleware(IdempotencyKeys, service=self)
+        app.add_middleware(IdempotencyKeys, service=self, on_error=partial(error_answer, self))
         app.add_middleware(RequestTracing, service=self)
         if self.definition.fast_routes and self.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
             app.add_middleware(FastRoutes, service=self, routes=tuple(self.definition.fast_routes),
@@ -394,7 +394,8 @@ class Service:
 
 def _traced_with_keys(app, service: Service) -> RequestTracing:
     """What a fast route's answer passes through: the span and access log, then the Idempotency-Key."""
-    return RequestTracing(IdempotencyKeys(app, service=service), service=service)
+    return RequestTracing(IdempotencyKeys(app, service=service, on_error=partial(error_answer, service)),
+                          service=service)
 
 
 def _openapi_with_keys(app: FastAPI) -> dict:

@@ -4,17 +4,20 @@ key is applied once and answered the same; the same key with another body is ref
 a retry while the first is still running is told to wait (`idempotency_key_in_progress`, Retry-After);
 when the answer is lost after the command committed, a retry never runs it again
 (`idempotency_outcome_unknown`), while a first attempt that died before committing is run by the retry;
-keys are per person; a malformed key is refused; every POST of the four services declares the header."""
+an answer that says "retry" frees the key only when nothing was committed, and an answer too large to
+keep is not replayed but its command is not run again; keys are per person; a malformed key is refused;
+every POST of the four services declares the header."""
 
 from __future__ import annotations
 
 import json
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import text
 
-from shared.idempotency import KeyStore, request_digest
+from shared.idempotency import IdempotencyKeys, KeyStore, request_digest
 from shared.migrate import SERVICES
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
 from tests.security.support import events_in, payment
@@ -201,3 +204,63 @@ async def test_without_a_key_a_request_stores_nothing(system):
     async with system["invoicing"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM idempotency_keys")) == before
     assert uuid.UUID(posted.json()["payment_id"])
+
+
+class StandIn:
+    """A stand-in command behind the real middleware and key store: counts its runs, may commit a
+    transaction (which marks the key, as every command's commit does) and answers as it is told."""
+
+    def __init__(self, service, status: int, *, commits: bool = False, headers: dict | None = None,
+                 body: bytes = b"{}", fails: bool = False):
+        self.service, self.status, self.commits, self.headers, self.body, self.fails = (
+            service, status, commits, headers or {}, body, fails)
+        self.runs = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.runs += 1
+        if self.commits:
+            async with self.service.unit_of_work() as uow:
+                await uow.commit()
+        if self.fails:
+            raise RuntimeError("a bug")
+        headers = [(b"content-type", b"application/json"),
+                   *((k.encode(), v.encode()) for k, v in self.headers.items())]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def send_twice(system, command: StandIn) -> list:
+    app = IdempotencyKeys(command, service=system["invoicing"], on_error=lambda exc: None)
+    headers = keyed(unique("direct"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://direct") as client:
+        return [await client.post("/command", content=b"{}", headers=headers) for _ in range(2)]
+
+
+async def test_an_answer_that_says_retry_frees_the_key_only_when_nothing_was_committed(system):
+    service = system["invoicing"]
+    unavailable = StandIn(service, 503, headers={"Retry-After": "1"})
+    assert [r.status_code for r in await send_twice(system, unavailable)] == [503, 503]
+    assert unavailable.runs == 2  # freed: the retry ran it
+
+    conflict = StandIn(service, 409, headers={"Retry-After": "1"})
+    assert [r.status_code for r in await send_twice(system, conflict)] == [409, 409]
+    assert conflict.runs == 2
+
+    committed = StandIn(service, 503, commits=True, headers={"Retry-After": "1"})
+    first, second = await send_twice(system, committed)
+    assert committed.runs == 1  # something was committed: the first answer is kept, never run again
+    assert (second.status_code, second.headers["idempotent-replayed"]) == (503, "true")
+
+    bug = StandIn(service, 201, fails=True)
+    assert [r.status_code for r in await send_twice(system, bug)] == [500, 500]
+    assert bug.runs == 2  # a failure that committed nothing frees the key
+
+
+async def test_an_answer_too_large_to_keep_is_not_replayed_but_the_command_is_not_run_again(system):
+    service = system["invoicing"]
+    large = StandIn(service, 200, commits=True, body=b"[" + b"0," * service.settings.idempotency_max_answer_bytes + b"0]")
+    first, second = await send_twice(system, large)
+    assert first.status_code == 200 and large.runs == 1
+    assert (second.status_code, second.json()["reason"], second.json()["details"]["status"]) == (
+        409, "idempotency_answer_not_kept", 200)
