@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from sqlalchemy import text
+
 from shared.events.invoicing import UnidentifiedReceiptRecorded
 from shared.eventstore import CommandContext
 from shared.money import Money
@@ -128,6 +130,17 @@ async def test_a_reference_in_suspense_is_known_to_payments_and_assign_posts_it(
     # assigned, it is a payment: the same operation again is a repeat
     repeat = await client.post("/payments", json=same, headers=auth())
     assert (repeat.status_code, repeat.json()["repeated"]) == (200, True)
+
+    # the payer's BIN travelled in no reference: not in the events' reference fields, not in a span (whose
+    # name is the request's path: /receipts/<reference>/assign)
+    async with system["invoicing"].engine.connect() as conn:
+        references = (await conn.execute(text(
+            "SELECT convert_from(body, 'UTF8')::jsonb -> 'payload' ->> 'bank_reference' FROM event_store"
+            " WHERE convert_from(body, 'UTF8')::jsonb -> 'payload' ? 'bank_reference'"))).scalars().all()
+    assert reference in references and not [r for r in references if STRANGER_BIN in r]
+    spans = system.spans.get_finished_spans()
+    assert any(reference in span.name for span in spans)
+    assert not [span.name for span in spans if STRANGER_BIN in span.name or STRANGER_BIN in str(span.attributes)]
 
 
 async def test_assign_refuses_a_reference_already_posted(system):
