@@ -28,6 +28,8 @@ MAX_PERIODS_PER_CHANNEL = 50  # 48 half-hours, 24 hours, or 50 on a fall-back da
 
 
 class ReceiptStatus:
+    """The 80021 reply's status; a higher one is a worse one, and a file's status only ever worsens."""
+
     ACCEPTED = 0
     ACCEPTED_WITH_NON_COMMERCIAL = 1
     UNKNOWN_CHANNELS = 2
@@ -65,7 +67,7 @@ class Parsed80020:
     malformed: Problem | None = None  # why the whole file is refused (the first such problem)
 
     def refuse(self, status: int, problem: Problem) -> None:
-        self.status = status
+        self.status = max(self.status, status)
         self.problems.append(problem)
         self.malformed = self.malformed or problem
 
@@ -119,12 +121,12 @@ def _read_point(result: Parsed80020, point: Element) -> None:
         channel_code = channel.get("code", "")
         where = f"point {code} channel {channel_code}"
         if channel_code not in CHANNELS:
-            result.status = ReceiptStatus.UNKNOWN_CHANNELS
+            result.status = max(result.status, ReceiptStatus.UNKNOWN_CHANNELS)
             result.problems.append(Problem(where, "unknown_channel", f"channel {channel_code!r} is not 01–04"))
             continue
         periods = channel.findall("period")
         if len(periods) > MAX_PERIODS_PER_CHANNEL:
-            result.status = ReceiptStatus.FORMAT_ERROR
+            result.status = max(result.status, ReceiptStatus.FORMAT_ERROR)
             result.problems.append(Problem(where, "too_many_periods", f"{len(periods)} periods in one day"))
             continue
         for period in periods:
