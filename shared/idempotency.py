@@ -315,8 +315,9 @@ class IdempotencyKeys:
         try:
             await self.app(scope, receive, sending)
         except BaseException:
-            # a bug (500) or a cancellation: frees the key only if nothing was committed
-            await self._settle(claim, None)
+            # a bug (500), a cancellation, or the client gone while its whole answer was being sent: the
+            # answer is kept when it was whole, else the key is freed if nothing was committed
+            await self._settle(claim, answer if answer.complete else None)
             raise
         finally:
             _CURRENT.reset(reset)
@@ -345,6 +346,7 @@ class _Capture:
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.size = 0
+        self.complete = False  # the last chunk of the body was sent
 
     def take(self, message) -> None:
         if message["type"] == "http.response.start":
@@ -357,6 +359,7 @@ class _Capture:
                 self.chunks.append(chunk)
             else:
                 self.chunks = []  # beyond the bound: not kept
+            self.complete = not message.get("more_body", False)
 
     def kept(self) -> bytes | None:
         return b"".join(self.chunks) if self.size <= self.max_bytes else None
