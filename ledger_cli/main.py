@@ -362,8 +362,10 @@ def import_payments(file: Path, file_format: Annotated[str, typer.Option("--form
 
 
 def _exit_code(report: dict) -> int:
-    """1 when the service refused any line (the others are recorded), so a script notices."""
-    refused = report.get("rejected") or [line for line in report.get("lines", []) if line.get("outcome") == "rejected"]
+    """1 when the service refused any line or found a line's reference known with other data (the others
+    are recorded), so a script notices."""
+    refused = report.get("rejected") or [line for line in report.get("lines", [])
+                                         if line.get("outcome") in ("rejected", "reference_conflict")]
     return 1 if refused else 0
 
 

@@ -69,7 +69,8 @@ class FastRoutes:
             return
         counts["answered"] += 1
         scope["fast_route"] = (route, *prepared)
-        await self.tracing(scope, receive, send)
+        # the body again for what wraps the answer (an Idempotency-Key's digest, `shared/idempotency.py`)
+        await self.tracing(scope, _replayed(body, True, after, receive), send)
 
     def _prepare(self, route: FastRoute, scope, body: bytes) -> tuple[Actor, Any] | None:
         headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it

@@ -42,6 +42,8 @@ from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.fast_routes import FastRoute, FastRoutes
+from shared.idempotency import IdempotencyKeys
+from shared.idempotency import declare as declare_idempotency
 from shared.kafka_batches import producer_of, publish_batches
 from shared.logging import get_logger
 from shared.projector import Projector
@@ -359,11 +361,14 @@ class Service:
             return invalid_request_answer(exc.errors())
 
         # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
-        # streams per request, a measurable share of a payment's CPU (`python -m bench payments`)
+        # streams per request, a measurable share of a payment's CPU (`python -m bench payments`).
+        # Idempotency-Key inside the tracing: a replayed answer has its span and access log line too
+        app.add_middleware(IdempotencyKeys, service=self, on_error=partial(error_answer, self))
         app.add_middleware(RequestTracing, service=self)
         if self.definition.fast_routes and self.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
             app.add_middleware(FastRoutes, service=self, routes=tuple(self.definition.fast_routes),
-                               tracing=RequestTracing, on_error=partial(error_answer, self))
+                               tracing=_traced_with_keys, on_error=partial(error_answer, self))
+        app.openapi = partial(_openapi_with_keys, app)
 
         @app.get("/health/live", tags=["health"])
         async def live() -> dict:
@@ -407,12 +412,26 @@ def invalid_request_answer(found: Sequence[dict]) -> JSONResponse:
                                                   "details": {"errors": errors}})
 
 
+def _traced_with_keys(app, service: Service) -> RequestTracing:
+    """What a fast route's answer passes through: the span and access log, then the Idempotency-Key."""
+    return RequestTracing(IdempotencyKeys(app, service=service, on_error=partial(error_answer, service)),
+                          service=service)
+
+
+def _openapi_with_keys(app: FastAPI) -> dict:
+    """FastAPI's document, every POST declaring the `Idempotency-Key` header (built once, then cached)."""
+    if app.openapi_schema is None:
+        app.openapi_schema = declare_idempotency(FastAPI.openapi(app))
+    return app.openapi_schema
+
+
 def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
     """The answer to a refusal: a domain rule's (its status and typed body), the database's (an outage:
     503, retry; a value it cannot hold: 422); None for any other error, which is a bug and answers 500
     with its traceback in the log. The app's exception handlers and the fast routes answer with it."""
     if isinstance(exc, DomainError):
-        return JSONResponse(status_code=exc.http_status, content=exc.to_body(), headers=exc.headers or None)
+        headers = {**exc.headers, **({"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {})}
+        return JSONResponse(status_code=exc.http_status, content=exc.to_body(), headers=headers or None)
     if not isinstance(exc, DATABASE_ERRORS):
         return None
     if value_out_of_range(exc) and not database_unavailable(exc):

@@ -92,6 +92,23 @@ class ServiceSettings(BaseSettings):
     trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces recorded and exported (by trace "
                                                                    "id; a caller's sampled decision is kept)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    idempotency_retention_hours: int = Field(
+        24, ge=1, le=24 * 30, description="how long an Idempotency-Key and its answer are kept; a retry after "
+                                          "that is a new request (shared/idempotency.py)")
+    idempotency_running_timeout_s: int = Field(
+        3600, ge=10, le=24 * 3600, description="longer than any request may run: a keyed request started before "
+                                               "that and still not answered is taken as dead (its retry runs if it "
+                                               "committed nothing, else answers idempotency_outcome_unknown)")
+    idempotency_max_answer_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="an answer larger than this is not kept for "
+                                                               "replay (a replay says so, with its status)")
+
+    @model_validator(mode="after")
+    def _keys_outlive_their_requests(self):
+        # a key removed while its request still runs would let a retry run the command a second time
+        if self.idempotency_retention_hours * 3600 <= self.idempotency_running_timeout_s:
+            raise ValueError("idempotency_retention_hours must be longer than idempotency_running_timeout_s")
+        return self
 
     @model_validator(mode="after")
     def _production_tokens(self):

@@ -144,6 +144,22 @@ class KafkaTap:
         return records
 
 
+def statement_1c(*documents: str, account: str = "KZ508562203110368585") -> bytes:
+    """A CP1251 1C ClientBankExchange statement of `account` holding `documents` (each `Key=value` lines)."""
+    head = f"1CClientBankExchange\nВерсияФормата=2.00\nКодировка=Windows\nРасчСчет={account}\n"
+    return (head + "".join(f"СекцияДокумент=Выписка\n{d}КонецДокумента\n" for d in documents)).encode("cp1251")
+
+
+def incoming_1c(amount: str, purpose: str, *, payer_bin: str = "110740003844", on: str = "07.02.2022",
+                number: str | None = None, currency: str | None = None) -> str:
+    """One incoming payment order of a 1C statement (no number unless given)."""
+    lines = [f"ДатаОперации={on}", f"СуммаПриход={amount}", f"ПлательщикБИН_ИИН={payer_bin}",
+             f"НазначениеПлатежа={purpose}"]
+    lines += [f"НомерДокумента={number}"] if number is not None else []
+    lines += [f"Валюта={currency}"] if currency is not None else []
+    return "".join(f"{line}\n" for line in lines)
+
+
 KEGOC_PORTFOLIO = Path(__file__).resolve().parent / "fixtures" / "kegoc_portfolio_2024.json"
 
 

@@ -14,19 +14,30 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from services.invoicing.bank.references import (
+    BANK_PATTERN,
+    MAX_GIVEN_CHARS,
+    KnownOperation,
+    ReferenceConflict,
+    ReferenceInSuspense,
+    differences,
+    qualified,
+)
 from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
+from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import CALENDAR, business_date, execute, load_books, penalty_rates, posting_facts
 from services.invoicing.payments import PaymentCommand, desk_of
+from shared import idempotency
 from shared.access_log import read_logged
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import NotFound, ValidationFailed
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
@@ -96,7 +107,12 @@ class ReceivePayment(PlainText):
     """The command: record money the bank says arrived for a contract (§5.8)."""
 
     contract_id: str = Field(min_length=1, max_length=100)
-    bank_reference: str = Field(min_length=1, max_length=100, description="unique per bank operation")
+    bank_reference: str = Field(min_length=1, max_length=MAX_GIVEN_CHARS,
+                                description="the bank's reference of the operation, unique per bank")
+    bank: str | None = Field(None, pattern=BANK_PATTERN,
+                             description="the BIC (or the account) of the bank that reports the operation: its "
+                                         "references are unique per bank, so the ledger keys this payment "
+                                         "`<bank>:<bank_reference>`; absent, by the reference alone")
     amount: Money
     received_on: BusinessDate = Field(description="the value date: when the bank says the money moved (it drives "
                                                   "penalties); the payment is booked that day while its month is "
@@ -114,7 +130,8 @@ class PaymentView(BaseModel):
     received_on: date
     allocations: list[dict[str, Any]]
     advance_left: Money | None
-    repeated: bool = Field(False, description="true when this bank reference was already posted")
+    repeated: bool = Field(False, description="true when this bank reference was already posted with the same "
+                                              "contract, amount and value date")
 
 
 _PAYMENT = text("SELECT row_to_json(p)::text FROM payments p WHERE bank_reference = :r")
@@ -159,26 +176,54 @@ async def receive_payment(command: ReceivePayment, request: Request, actor: Trea
 async def answer_payment(service: Service, request: Request, actor: Actor, command: ReceivePayment) -> JSONResponse:
     """`POST /payments`, from the FastAPI route or its fast twin (`PAYMENT_ROUTE`): the same answer."""
     context = command_context(request, actor, service)
+    reference = qualified(command.bank, command.bank_reference)
+    if command.bank:
+        before = await _recorded_unqualified(service, command)
+        if before is not None:
+            return before
 
     def decide(state, payer, books, rates):
         posted_on = periods.posting_date(command.received_on, books, business_date(service, state.terms.time_zone))
-        return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=command.bank_reference,
+        return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=reference,
                                    amount=command.amount, received_on=command.received_on, payer=payer,
                                    purpose=command.purpose, posted_on=posted_on, rates=rates)
 
     # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`); the
     # payer's BIN and IBAN are sealed there with the contract's key
-    posted, events = await desk_of(service).submit(PaymentCommand(
-        command.contract_id, command.bank_reference, decide, context, at_start_of(command.received_on),
-        command.received_on,
-        payer=(command.payer_bin, command.payer_iban)))
-    if posted is None:
+    known, events = await desk_of(service).submit(PaymentCommand(
+        command.contract_id, reference, decide, context, at_start_of(command.received_on), command.received_on,
+        payer=(command.payer_bin, command.payer_iban), idempotency=idempotency.current()))
+    if known is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
-    # idempotent by bank reference: the same operation twice gets the first result, nothing posted
-    if posted["contract_id"] != command.contract_id or Money(posted["amount"], posted["currency"]) != command.amount:
-        raise Conflict(f"bank reference {command.bank_reference} was posted with other data",
-                       reason="bank_reference_reused", details={"payment_id": posted["payment_id"]})
-    return JSONResponse(status_code=200, content=_payment_json(posted, repeated=True))
+    # idempotent by bank reference: the same operation twice gets the first result, nothing posted; the same
+    # reference with other data is neither a repeat nor a new payment
+    differ = differences(_known(known), contract_id=command.contract_id, amount=command.amount.amount,
+                         currency=command.amount.currency, received_on=command.received_on)
+    if differ:
+        raise ReferenceConflict(reference, differ)
+    if known["in_suspense"]:
+        raise ReferenceInSuspense(reference)
+    return JSONResponse(status_code=200, content=_payment_json(known, repeated=True))
+
+
+async def _recorded_unqualified(service: Service, command: ReceivePayment) -> JSONResponse | None:
+    """The answer for a payment sent with its bank that an older client recorded under the bare reference:
+    exactly this operation there is a repeat (or waits in suspense); anything else under the bare
+    reference is another bank's operation, and does not stop this one."""
+    async with service.engine.connect() as conn:
+        older = (await known_operations(conn, [command.bank_reference])).get(command.bank_reference)
+        if older is None or differences(older, contract_id=command.contract_id, amount=command.amount.amount,
+                                        currency=command.amount.currency, received_on=command.received_on):
+            return None
+        if older.in_suspense:
+            raise ReferenceInSuspense(command.bank_reference)
+        return JSONResponse(status_code=200, content=await _payment_view(conn, command.bank_reference, repeated=True))
+
+
+def _known(row: dict[str, Any]) -> KnownOperation:
+    """A `payments` or `unidentified_receipts` row (as JSON, numbers read as Decimal) as the operation known."""
+    return KnownOperation(row["bank_reference"], row["contract_id"], Decimal(row["amount"]), row["currency"],
+                          date.fromisoformat(str(row["received_on"])), row["in_suspense"])
 
 
 # the common case of the busiest route without FastAPI's per-request machinery (`shared/fast_routes.py`)
@@ -342,18 +387,26 @@ async def list_base_rates(_actor: Reader, service: ServiceDep) -> list[dict[str,
             for s in rates.steps]
 
 
-@router.post("/payments/import")
+@router.post("/payments/import", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/plain": {"schema": {"type": "string", "description": "the statement file: 1C ClientBankExchange "
+                                                               "(Kazakh variant; UTF-8, CP1251 or CP866) or CSV"}}}}})
 async def import_payments(request: Request, actor: Treasury, service: ServiceDep,
-                          format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c") -> dict[str, Any]:
+                          format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c",
+                          bank: Annotated[str | None, Query(pattern=BANK_PATTERN, description=(
+                              "CSV: the BIC (or account) of the bank whose references the file holds; the "
+                              "ledger keys each line `<bank>:<bank_reference>`. A 1C statement names its "
+                              "account itself"))] = None) -> dict[str, Any]:
     """A bank statement file as the request body (1C ClientBankExchange, KZ variant, or CSV).
 
-    Each receipt is posted in its own transaction; the report gives every line's outcome:
-    `posted`, `already_posted`, `unidentified` (kept for an operator) or `rejected` with the reason.
+    The report gives every line's outcome: `posted`, `unidentified` (kept for an operator),
+    `already_posted` (its reference is known with the same data), `reference_conflict` (known with
+    another amount, value date or named contract: nothing posted, `differs` says what) or `rejected`
+    with the reason. A file that cannot be read as its format at all is refused whole (422).
     """
     raw = await request.body()
     if len(raw) > MAX_STATEMENT_BYTES:
         raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
-    parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
+    parsed = parse_1c(raw) if format == "1c" else parse_csv(raw, bank)
     report = await import_statement(service, parsed, command_context(request, actor, service))
     # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
     return JSONResponse(report)

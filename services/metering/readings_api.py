@@ -15,7 +15,7 @@ from services.metering.readings.rows import parse_80020
 from services.metering.volumes import measure
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import zone
-from shared.errors import ValidationFailed
+from shared.errors import MalformedFile, ValidationFailed
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -23,7 +23,8 @@ router = APIRouter(tags=["readings"])
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
-@router.post("/readings/import")
+@router.post("/readings/import", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/plain": {"schema": {"type": "string", "description": "the readings file: CSV (UTF-8) or XML 80020"}}}}})
 async def import_file(request: Request, actor: Annotated[Actor, Depends(require(roles(Role.METERING)))],
                       service: Annotated[Service, Depends(get_service)],
                       format: Annotated[str, Query(pattern="^(csv|80020)$")] = "csv",
@@ -33,13 +34,20 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
                       time_zone: Annotated[str, Query(max_length=64)] = "Asia/Almaty",
                       file_name: Annotated[str, Query(max_length=255)] = "upload") -> dict[str, Any]:
     """The whole file in one transaction: accepted rows, the file record and `ReadingsImported` commit
-    together; the same bytes again add nothing; every rejected line is reported with its reason."""
+    together; the same bytes again add nothing; every rejected line is reported with its reason. A file
+    that cannot be read as its format at all (not XML or 80020, a NaN value; a CSV whose header is not
+    one, whose bytes are not UTF-8, or with a field beyond 128 KiB) is refused whole (422)."""
     zone(time_zone)
     raw = await request.body()
     if len(raw) > MAX_FILE_BYTES:
         raise ValidationFailed("the file is larger than 512 MB", reason="file_too_large")
     parsed = parse_80020(raw, time_zone) if format == "80020" else None
     context = command_context(request, actor, service)
+    if parsed is not None and parsed.malformed is not None:  # nothing of it is stored; the sender gets its receipt
+        problem = parsed.malformed
+        raise MalformedFile(f"{problem.where}: {problem.message}", reason=problem.reason, details={
+            "where": problem.where, "receipt_80021": xml80020.receipt(file_name, parsed.receipt_status,
+                                                                      context.recorded_at).decode("cp1251")})
     async with service.unit_of_work() as uow:
         report = await import_readings(service, uow, raw, format=format, parsed=parsed, time_zone=time_zone,
                                        file_name=file_name, side=side, context=context)

@@ -98,7 +98,8 @@ async def test_act_invoice_payment_advance_and_statement(system):
 
     reused = await client.post("/payments", json={**payment, "amount": {"amount": "1.00", "currency": "KZT"}},
                                headers=auth())
-    assert reused.status_code == 409 and reused.json()["reason"] == "bank_reference_reused"
+    assert reused.status_code == 409 and reused.json()["reason"] == "reference_conflict"
+    assert reused.json()["details"]["differs"] == ["amount"]
 
     # February: 25,000 × 13.55 = 338,750.00 + 40,650.00 = 379,400.00, less the 29,544.00 advance = 349,856.00
     await publish_act(system, contract_id, "act-2022-02", "2022-02", "25000", "2022-03-02")
