@@ -42,9 +42,11 @@ def template_history(months: int) -> list[dict]:
     from shared.calendar import WorkingCalendar
     from shared.events.contracts import ContractSigned
     from shared.money import Money
+    from shared.personal_keys import new_key, seal_text
     from tests.support import sealed_terms, seed_contract
 
-    # the buyer sealed with a throwaway key, as every event since v2 carries it (replay never opens it)
+    # the buyer (and each payment's purpose) sealed with a throwaway key, as events carry them (replay never
+    # opens them)
     terms = sealed_terms({
         **seed_contract(TEMPLATE_NUMBER), "delivery_start": "2010-01-01T00:00:00+06:00",
         "delivery_end": "2040-01-01T00:00:00+06:00",
@@ -54,7 +56,7 @@ def template_history(months: int) -> list[dict]:
     events = acc.open_account(ContractSigned(contract_id=TEMPLATE_ID, signed_at=datetime(2009, 12, 1, tzinfo=UTC),
                                              terms=terms))
     state = acc.fold(events)
-    calendar, vat = WorkingCalendar(), vat_rates()
+    calendar, vat, key = WorkingCalendar(), vat_rates(), new_key()
 
     def do(new):
         nonlocal state
@@ -71,7 +73,7 @@ def template_history(months: int) -> list[dict]:
                                          vat=vat, calendar=calendar))
         do(acc.receive_payment(state, payment_id=f"{TEMPLATE_REF}-{m}", bank_reference=f"{TEMPLATE_REF}-{m}",
                                amount=Money(invoice.total.amount, "KZT"), received_on=day, payer=None,
-                               purpose=TEMPLATE_NUMBER))
+                               purpose=seal_text(key, TEMPLATE_ID, f"invoice {invoice.document_number}")))
     return [{"type": e.event_type, "payload": canonical_json(e.model_dump(mode="json")).decode()} for e in events]
 
 

@@ -10,7 +10,7 @@ the answering service's append-only store and on its topic for ever: shredding t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import text
@@ -38,11 +38,19 @@ async def part_of(conn: AsyncConnection, queries: Mapping[str, str], contract_id
     return {name: await rows_as_json(conn, sql, {"ids": contract_ids}) for name, sql in queries.items()}
 
 
-def export_handlers(answer: type[PersonalDataPart], queries: Mapping[str, str]) -> dict[str, Any]:
-    """The subscription of a service answering export requests with `answer` built from `queries`."""
+Opened = Callable[[AsyncConnection, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def export_handlers(answer: type[PersonalDataPart], queries: Mapping[str, str],
+                    opened: Opened | None = None) -> dict[str, Any]:
+    """The subscription of a service answering export requests with `answer` built from `queries`;
+    `opened`: what turns the rows into what the counterparty reads, where a read model keeps a field sealed
+    (the ledger's payment purposes)."""
 
     async def on_export_requested(service, uow, event: PersonalDataExportRequested, envelope, context) -> None:
         part = await part_of(uow.conn, queries, event.contract_ids)
+        if opened is not None:
+            part = await opened(uow.conn, part)
         key = await personal_keys.key_of(uow.conn, event.contract_id)
         if key is None:
             # never answered in clear: the request waits in the dead-letter topic (and turns overdue at the

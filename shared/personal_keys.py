@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.envelope import canonical_json
-from shared.events.sealing import ClearFields, Sealed, SealedFields
+from shared.events.sealing import TEXT, ClearFields, FreeText, Sealed, SealedFields
 from shared.relay import LeaderLoop
 
 KEY_BYTES = 32
@@ -75,6 +75,17 @@ def unseal_any(keys: Iterable[bytes | None], contract_id: str, sealed: Sealed) -
         if opened is not None:
             return opened
     return None
+
+
+def seal_text(key: bytes, contract_id: str, value: FreeText) -> SealedFields:
+    """A free text (or a list of them) sealed as the fields `{"text": value}`."""
+    return seal(key, contract_id, {TEXT: value})
+
+
+def open_text(keys: Iterable[bytes | None], contract_id: str, sealed: Sealed) -> FreeText | None:
+    """A sealed free text opened by the first of `keys` that fits; None when none does."""
+    opened = unseal_any(keys, contract_id, sealed)
+    return opened[TEXT] if opened is not None else None
 
 
 def sealed_of(value: dict[str, Any]) -> Sealed:

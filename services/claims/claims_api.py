@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
 from services.claims.domain import claims, export, force_majeure
+from services.claims.personal_keys import text_seal
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.db import in_transaction
@@ -53,7 +54,7 @@ async def register_claim(command: RegisterClaim, request: Request, actor: Operat
             zone=contract["deadline_time_zone"], currency=contract["currency"], received_at=command.received_at,
             subject=command.subject, description=command.description, disputed_amount=command.disputed_amount,
             disputed_volume_kwh=command.disputed_volume_kwh, disputed_event_id=command.disputed_event_id,
-            disputed_document=command.disputed_document)
+            disputed_document=command.disputed_document, seal=await text_seal(uow.conn, command.contract_id))
         return await open_stream(service, uow, stream_id=claims.stream_id(claim_id),
                                  contract_id=command.contract_id, occurred_at=command.received_at, events=events,
                                  context=context)
@@ -62,6 +63,7 @@ async def register_claim(command: RegisterClaim, request: Request, actor: Operat
 
 
 async def _answer(service: Service, request: Request, actor: Actor, claim_id: str, on: date, decide) -> list[dict]:
+    """`decide(state, seal)`: the answer's rules, given what seals its texts with the contract's key."""
     context = command_context(request, actor, service)
 
     async def body(uow) -> list[dict[str, Any]]:
@@ -69,9 +71,10 @@ async def _answer(service: Service, request: Request, actor: Actor, claim_id: st
                                             {"id": claim_id})
         if contract_id is None:
             raise NotFound(f"no claim {claim_id}", reason="claim_not_found")
+        seal = await text_seal(uow.conn, contract_id)
         return await on_stream(service, uow, stream_id=claims.stream_id(claim_id), contract_id=contract_id,
-                               fold=claims.fold, decide=decide, occurred_at=lambda c: start_of(on, c.zone),
-                               context=context)
+                               fold=claims.fold, decide=lambda state: decide(state, seal),
+                               occurred_at=lambda c: start_of(on, c.zone), context=context)
 
     return await in_transaction(service.engine, body)
 
@@ -89,9 +92,9 @@ class AcceptClaim(PlainText):
 @router.post("/claims/{claim_id}/accept", status_code=201)
 async def accept_claim(claim_id: str, command: AcceptClaim, request: Request, actor: Operator,
                        service: ServiceDep) -> list[dict[str, Any]]:
-    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state: claims.accept_claim(
+    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state, seal: claims.accept_claim(
         state, answered_on=command.answered_on, amount=command.granted_amount, volume_kwh=command.granted_volume_kwh,
-        document_number=command.document_number, comment=command.comment))
+        document_number=command.document_number, comment=command.comment, seal=seal))
 
 
 class RejectClaim(PlainText):
@@ -102,8 +105,8 @@ class RejectClaim(PlainText):
 @router.post("/claims/{claim_id}/reject", status_code=201)
 async def reject_claim(claim_id: str, command: RejectClaim, request: Request, actor: Operator,
                        service: ServiceDep) -> list[dict[str, Any]]:
-    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state: claims.reject_claim(
-        state, answered_on=command.answered_on, reasons=command.reasons))
+    return await _answer(service, request, actor, claim_id, command.answered_on, lambda state, seal: claims.reject_claim(
+        state, answered_on=command.answered_on, reasons=command.reasons, seal=seal))
 
 
 class ReferToCourt(PlainText):
@@ -115,7 +118,7 @@ class ReferToCourt(PlainText):
 @router.post("/claims/{claim_id}/refer-to-court", status_code=201)
 async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request, actor: Operator,
                          service: ServiceDep) -> list[dict[str, Any]]:
-    return await _answer(service, request, actor, claim_id, command.referred_on, lambda state: claims.refer_to_court(
+    return await _answer(service, request, actor, claim_id, command.referred_on, lambda state, _seal: claims.refer_to_court(
         state, referred_on=command.referred_on, court=command.court, case_number=command.case_number))
 
 
@@ -156,6 +159,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
 
 def _claim_view(row) -> dict[str, Any]:
     view = dict(row)
+    view.pop("sealed")   # the texts are shown opened (`sealed_texts.py`), never as ciphertext
     amount = view.pop("disputed_amount")
     currency = view.pop("currency")
     view["disputed_amount"] = Money(amount, currency).to_json() if amount is not None else None

@@ -85,24 +85,27 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
 
     async def body(uow):
         contract = await contract_of(uow.conn, contract_id)
+        # the details are the requester's own words: sealed with the contract's key
+        seal = await personal_keys.text_seal(uow.conn, contract_id)
         if command.kind in export.EXPORT_KINDS:
             return await request_export(service, uow, request_id=request_id, contract=contract, context=context,
                                         occurred_at=start_of(command.received_on, contract["deadline_time_zone"]),
                                         events_of=lambda ids: export.request_export(
                                             request_id=request_id, contract_id=contract_id, kind=command.kind,
                                             received_on=command.received_on, details=command.details,
-                                            contract_ids=ids))
+                                            contract_ids=ids, seal=seal))
         if command.kind == "correction":
             # a stream of its own, like an export: open until answered, overdue at day close after its last day
             events = [personal_data.receive_request(request_id=request_id, contract_id=contract_id, kind=command.kind,
-                                                    received_on=command.received_on, details=command.details)]
+                                                    received_on=command.received_on, details=command.details,
+                                                    seal=seal)]
             return await _record(service, uow, contract, command.received_on, events, context,
                                  stream=export.stream_id(request_id))
         # the counterparty's personal data are the same in each of its contracts: judged over all of them
         held = await _held_contracts(uow.conn, contract_id)
         events = personal_data.request_deletion(
             request_id=request_id, contract_id=contract_id, received_on=command.received_on, details=command.details,
-            contracts=held)
+            contracts=held, seal=seal)
         return await _record(service, uow, contract, command.received_on, events, context)
 
     return await in_transaction(service.engine, body)
@@ -199,6 +202,7 @@ async def list_requests(request: Request, actor: Annotated[Actor, Depends(requir
     async def read(conn) -> list[dict[str, Any]]:
         rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
                 ).mappings().all()
-        return [dict(row) for row in rows]
+        # the details opened (`sealed_texts.py`), not their sealed blob
+        return [{name: value for name, value in row.items() if name != "sealed"} for row in rows]
 
     return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])

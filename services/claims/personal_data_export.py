@@ -39,7 +39,11 @@ OWN_QUERIES = {
     "personal_data_requests": "SELECT request_id, contract_id, kind, received_on, answer_due, details, outcome,"
                               " earliest_on, answered_on FROM personal_data_requests WHERE contract_id = ANY(:ids)"
                               " ORDER BY received_on, request_id",
-    "claims": "SELECT * FROM claims WHERE contract_id = ANY(:ids) ORDER BY received_at, claim_id",
+    # the texts as the desk reads them (opened), not their sealed blobs
+    "claims": "SELECT claim_id, contract_id, contract_number, subject, description, received_at, received_on, zone,"
+              " answer_due, disputed_amount, currency, disputed_volume_kwh, disputed_event_id, disputed_document,"
+              " status, overdue, answered_on, answered_in_time, fully, correction, reasons, comment, referred_on,"
+              " court, case_number FROM claims WHERE contract_id = ANY(:ids) ORDER BY received_at, claim_id",
     "force_majeure_notices": "SELECT * FROM force_majeure_notices WHERE contract_id = ANY(:ids)"
                              " ORDER BY notified_on, notice_id",
     "survey_answers": "SELECT * FROM survey_answers WHERE contract_id = ANY(:ids) ORDER BY answered_on, survey_id",

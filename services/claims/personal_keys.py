@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import personal_keys
-from shared.events.sealing import Sealed
+from shared.errors import Conflict
+from shared.events.sealing import FreeText, Sealed, SealedFields, SealText
 
 
 async def keys_of(conn: AsyncConnection, contract_id: str) -> list[bytes]:
@@ -53,3 +54,24 @@ async def shred(conn: AsyncConnection, contract_id: str) -> bool:
 
 async def unseal(conn: AsyncConnection, contract_id: str, sealed: Sealed) -> dict | None:
     return personal_keys.unseal_any(await keys_of(conn, contract_id), contract_id, sealed)
+
+
+async def text_seal(conn: AsyncConnection, contract_id: str) -> SealText:
+    """What the desk's rules seal a contract's free texts with (a claim's description and answers, a
+    request's details): the key it seals with. Without one, sealing a text refuses the command (409): the
+    counterparty's data were shredded (`personal_data_shredded`), or its key has not reached the desk yet
+    (`personal_data_key_missing`, worth a retry); a command with no text to seal goes ahead."""
+    key = await sealing_key(conn, contract_id)
+    shredded = key is None and bool(await conn.scalar(
+        text("SELECT shredded_at IS NOT NULL FROM personal_data_keys WHERE contract_id = :id"), {"id": contract_id}))
+
+    def seal(value: FreeText) -> SealedFields:
+        if key is None:
+            if shredded:
+                raise Conflict(f"the personal data of contract {contract_id} were shredded: no text about it is "
+                               "recorded", reason="personal_data_shredded")
+            raise Conflict(f"the personal-data key of contract {contract_id} has not reached the desk yet",
+                           reason="personal_data_key_missing")
+        return personal_keys.seal_text(key, contract_id, value)
+
+    return seal

@@ -5,7 +5,8 @@ topic, in either order. `counterparties.sealed` keeps every sealed blob of it in
 signed, then each contacts correction); the name, identifiers and contacts are those blobs opened and
 merged, filled as soon as a key that opens them is here and blanked to "[shredded]" on the key's
 tombstone: NULL meanwhile. The same `refresh_counterparties` runs on both sides, each under the
-contract's lock, and once at the end of a rebuild, so the live table and a rebuilt one agree.
+contract's lock, and once at the end of a rebuild, so the live table and a rebuilt one agree. The free
+texts of claims and requests follow the same rule (`sealed_texts.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.claims.sealed_texts import refresh_texts, sealed_columns
 from shared import personal_keys
 from shared.events import registry
 from shared.events.claims import (
@@ -43,7 +45,7 @@ from shared.events.claims import (
     PersonalDataShredded,
     SurveyAnswered,
 )
-from shared.events.sealing import SHREDDED
+from shared.events.sealing import SHREDDED, Sealed
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -112,6 +114,14 @@ async def refresh_counterparties(conn: AsyncConnection, contract_ids: Sequence[s
 async def refresh(conn: AsyncConnection, contract_id: str) -> None:
     """A key arrived or was shredded (the caller holds the contract's lock)."""
     await refresh_counterparties(conn, [contract_id], lock=False)
+    await refresh_texts(conn, [contract_id], lock=False)
+
+
+async def _texts_recorded(conn: AsyncConnection, contract_id: str) -> None:
+    """A row took in a sealed text: opened now if the key is here (locked against the key's arrival or
+    shredding, so one of the two sees the other); a rebuild opens every row once, at its end."""
+    if not _REBUILDING.get():
+        await refresh_texts(conn, [contract_id], lock=True)
 
 
 async def on_counterparty_recorded(conn: AsyncConnection, event: CounterpartyRecorded, stored: StoredEvent) -> None:
@@ -146,10 +156,11 @@ async def on_consent(conn: AsyncConnection, event: ConsentRecorded, stored: Stor
 
 async def on_request(conn: AsyncConnection, event: PersonalDataRequested, stored: StoredEvent) -> None:
     await conn.execute(text("""
-        INSERT INTO personal_data_requests (request_id, contract_id, kind, received_on, answer_due, details)
-        VALUES (:id, :contract, :kind, :received, :due, :details)
+        INSERT INTO personal_data_requests (request_id, contract_id, kind, received_on, answer_due, sealed)
+        VALUES (:id, :contract, :kind, :received, :due, CAST(:sealed AS jsonb))
     """), {"id": event.request_id, "contract": event.contract_id, "kind": event.kind, "received": event.received_on,
-           "due": event.answer_due, "details": event.details})
+           "due": event.answer_due, "sealed": sealed_columns(details=event.details)})
+    await _texts_recorded(conn, event.contract_id)
 
 
 async def on_deletion_refused(conn: AsyncConnection, event: PersonalDataDeletionRefused, stored: StoredEvent) -> None:
@@ -173,6 +184,8 @@ async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored
             email = NULL, shredded_on = :on
         WHERE contract_id = :id
     """), {"id": event.contract_id, "mark": SHREDDED, "on": event.shredded_on})
+    # the desk deleted its key in this transaction: its claims' and requests' texts go with it
+    await _texts_recorded(conn, event.contract_id)
 
 
 async def on_export_requested(conn: AsyncConnection, event: PersonalDataExportRequested, stored: StoredEvent) -> None:
@@ -213,25 +226,34 @@ async def on_claim_registered(conn: AsyncConnection, event: ClaimRegistered, sto
     amount = event.disputed_amount
     await conn.execute(
         text("""
-            INSERT INTO claims (claim_id, contract_id, contract_number, subject, description, received_at,
+            INSERT INTO claims (claim_id, contract_id, contract_number, subject, sealed, received_at,
                 received_on, zone, answer_due, disputed_amount, currency, disputed_volume_kwh, disputed_event_id,
                 disputed_document, status)
-            VALUES (:id, :contract, :number, :subject, :description, :received_at, :received_on, :zone, :due,
-                :amount, :currency, :volume, :event_id, :document, 'open')
+            VALUES (:id, :contract, :number, :subject, CAST(:sealed AS jsonb), :received_at, :received_on, :zone,
+                :due, :amount, :currency, :volume, :event_id, :document, 'open')
         """),
         {"id": event.claim_id, "contract": event.contract_id, "number": event.contract_number,
-         "subject": event.subject, "description": event.description, "received_at": event.received_at,
+         "subject": event.subject, "sealed": sealed_columns(description=event.description), "received_at": event.received_at,
          "received_on": event.received_on, "zone": event.zone, "due": event.answer_due,
          "amount": amount.amount if amount else None, "currency": amount.currency if amount else None,
          "volume": event.disputed_volume_kwh, "event_id": event.disputed_event_id,
          "document": event.disputed_document},
     )
+    await _texts_recorded(conn, event.contract_id)
 
 
 async def _update_claim(conn: AsyncConnection, claim_id: str, **columns) -> None:
     assignments = ", ".join(f"{name} = :{name}" for name in columns)
     await conn.execute(text(f"UPDATE claims SET {assignments} WHERE claim_id = :claim_id"),
                        {"claim_id": claim_id, **columns})
+
+
+async def _answer_text(conn: AsyncConnection, event: ClaimAccepted | ClaimRejected, **blob: Sealed | None) -> None:
+    """The answer's sealed text kept beside the claim's (none: nothing to keep), then opened."""
+    if any(sealed is not None for sealed in blob.values()):
+        await conn.execute(text("UPDATE claims SET sealed = sealed || CAST(:blob AS jsonb) WHERE claim_id = :id"),
+                           {"id": event.claim_id, "blob": sealed_columns(**blob)})
+        await _texts_recorded(conn, event.contract_id)
 
 
 async def on_claim_overdue(conn: AsyncConnection, event: ClaimOverdue, stored: StoredEvent) -> None:
@@ -241,13 +263,14 @@ async def on_claim_overdue(conn: AsyncConnection, event: ClaimOverdue, stored: S
 async def on_claim_accepted(conn: AsyncConnection, event: ClaimAccepted, stored: StoredEvent) -> None:
     correction = json.dumps(event.correction.model_dump(mode="json")) if event.correction else None
     await _update_claim(conn, event.claim_id, status="accepted", answered_on=event.answered_on,
-                        answered_in_time=event.answered_in_time, fully=event.fully, correction=correction,
-                        comment=event.comment or None)
+                        answered_in_time=event.answered_in_time, fully=event.fully, correction=correction)
+    await _answer_text(conn, event, comment=event.comment)
 
 
 async def on_claim_rejected(conn: AsyncConnection, event: ClaimRejected, stored: StoredEvent) -> None:
     await _update_claim(conn, event.claim_id, status="rejected", answered_on=event.answered_on,
-                        answered_in_time=event.answered_in_time, reasons=json.dumps(event.reasons))
+                        answered_in_time=event.answered_in_time)
+    await _answer_text(conn, event, reasons=event.reasons)
 
 
 async def on_claim_referred(conn: AsyncConnection, event: ClaimReferredToCourt, stored: StoredEvent) -> None:
@@ -282,14 +305,16 @@ async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, store
 
 class ClaimsProjector(Projector):
     async def rebuild(self, conn: AsyncConnection, store, progress=None, recorded_until=None) -> int:
-        """As every projector, then the counterparties opened once with the keys held now (no lock: the
-        rebuild holds the table, and a key arriving meanwhile waits for it and refreshes what it finds)."""
+        """As every projector, then the counterparties and the free texts opened once with the keys held now
+        (no lock: the rebuild holds the tables, and a key arriving meanwhile waits for it and refreshes what it
+        finds)."""
         token = _REBUILDING.set(True)
         try:
             applied = await super().rebuild(conn, store, progress, recorded_until)
         finally:
             _REBUILDING.reset(token)
         await refresh_counterparties(conn, None, lock=False)
+        await refresh_texts(conn, None, lock=False)
         return applied
 
 

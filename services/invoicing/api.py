@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from services.invoicing import receipt_keys
 from services.invoicing.bank.references import (
     BANK_PATTERN,
     MAX_GIVEN_CHARS,
@@ -32,6 +33,7 @@ from services.invoicing.imports import assign_receipt, import_statement
 from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import CALENDAR, business_date, execute, load_books, penalty_rates, posting_facts
 from services.invoicing.payments import PaymentCommand, desk_of
+from services.invoicing.personal_data import purposes_opened
 from shared import idempotency
 from shared.access_log import read_logged
 from shared.auth import READERS, Actor, Role, require, roles
@@ -182,17 +184,17 @@ async def answer_payment(service: Service, request: Request, actor: Actor, comma
         if before is not None:
             return before
 
-    def decide(state, payer, books, rates):
+    def decide(state, payer, purpose, books, rates):
         posted_on = periods.posting_date(command.received_on, books, business_date(service, state.terms.time_zone))
         return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=reference,
                                    amount=command.amount, received_on=command.received_on, payer=payer,
-                                   purpose=command.purpose, posted_on=posted_on, rates=rates)
+                                   purpose=purpose, posted_on=posted_on, rates=rates)
 
     # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`); the
-    # payer's BIN and IBAN are sealed there with the contract's key
+    # payer's BIN and IBAN and the purpose are sealed there with the contract's key
     known, events = await desk_of(service).submit(PaymentCommand(
         command.contract_id, reference, decide, context, at_start_of(command.received_on), command.received_on,
-        payer=(command.payer_bin, command.payer_iban), idempotency=idempotency.current()))
+        payer=(command.payer_bin, command.payer_iban), purpose=command.purpose, idempotency=idempotency.current()))
     if known is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
     # idempotent by bank reference: the same operation twice gets the first result, nothing posted; the same
@@ -344,6 +346,7 @@ async def _statement(conn, contract_id: str, *, date_from: date | None = None, d
           AND (CAST(:known AS timestamptz) IS NULL OR recorded_at <= :known)
         ORDER BY business_date, position
     """), {"c": contract_id, "until": until, "known": known_at})).mappings().all()
+    rows = await purposes_opened(conn, [dict(row) for row in rows])   # a payment's purpose sealed until read
     balance = Money.zero(currency)
     opening = balance
     lines = []
@@ -426,14 +429,15 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
 
 @router.get("/receipts/unidentified")
 async def unidentified(request: Request, actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
-    """Receipts no contract could be matched to, with their payers' names, BINs and IBANs: the read is
-    logged by the bank lines returned, since they belong to no contract yet (`shared/access_log.py`)."""
+    """Receipts no contract could be matched to, with their payers' names, BINs and IBANs and the purposes
+    (opened with each receipt's key, `receipt_keys.py`): the read is logged by the bank lines returned, since
+    they belong to no contract yet (`shared/access_log.py`)."""
 
     async def read(conn) -> list[dict[str, Any]]:
         rows = (await conn.execute(text(
             "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
         ))).mappings().all()
-        return [dict(row) for row in rows]
+        return await receipt_keys.opened_lines(conn, [dict(row) for row in rows])
 
     return await read_logged(service, request, actor, read, lambda _rows: [],
                              lambda rows: [row["bank_reference"] for row in rows])

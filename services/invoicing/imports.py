@@ -7,8 +7,9 @@ named contract: nothing posted, the report says what differs) or `rejected` with
 
 A line is matched to a contract by the buyer's BIN or IBAN as this service opened them
 (`accounts.buyer`, `personal_data.py`): a contract whose key is shredded (or not here yet) matches no
-line, and its receipts are unidentified. A posted payment keeps the payer's BIN and IBAN sealed with
-the contract's key."""
+line, and its receipts are unidentified. A posted payment keeps the payer's BIN and IBAN and the purpose
+sealed with the contract's key; an unidentified receipt keeps them, with the payer's name, sealed with a
+key of its own, deleted when the receipt is assigned (`receipt_keys.py`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from services.invoicing import receipt_keys
 from services.invoicing.bank.references import KnownOperation, differences
 from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
 from services.invoicing.domain import account as acc
@@ -30,12 +32,13 @@ from services.invoicing.domain import periods
 from services.invoicing.domain.rates import DatedRates
 from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import business_date, cache_of, load, load_books, penalty_rates, record_decided
-from services.invoicing.personal_data import sealed_payer
+from services.invoicing.personal_data import sealed_payer, sealed_purpose
 from shared import personal_keys
 from shared.calendar import ASTANA_ZONE_NAME
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
+from shared.events.sealing import SHREDDED
 from shared.eventstore import CommandContext
 from shared.money import Money
 
@@ -56,12 +59,13 @@ def _at(receipt: Receipt) -> datetime:
     return datetime.combine(receipt.received_on, time(0), ZoneInfo("Asia/Almaty"))
 
 
-def _unidentified(receipt: Receipt, why: str) -> UnidentifiedReceiptRecorded:
+def _unidentified(receipt: Receipt, why: str, key: bytes) -> UnidentifiedReceiptRecorded:
+    """The receipt held in suspense, what the bank said of its payer sealed with the receipt's own `key`."""
+    line = receipt_keys.bank_line(receipt.payer_name, receipt.payer_bin, receipt.payer_iban, receipt.purpose)
     return UnidentifiedReceiptRecorded(
         contract_id=UNIDENTIFIED, bank_reference=receipt.bank_reference,
         amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
-        payer_name=receipt.payer_name, payer_bin=receipt.payer_bin, payer_iban=receipt.payer_iban,
-        purpose=receipt.purpose, why=why)
+        bank_line=receipt_keys.sealed_bank_line(key, receipt.bank_reference, line), why=why)
 
 
 @dataclass
@@ -81,7 +85,7 @@ class _Posting:
         return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
                                    amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
                                    payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
-                                   purpose=receipt.purpose,
+                                   purpose=sealed_purpose(key, state.contract_id, receipt.purpose),
                                    posted_on=periods.posting_date(receipt.received_on, self.books, today),
                                    rates=self.rates)
 
@@ -120,13 +124,17 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
     for contract_id, receipts in by_contract.items():
         decided: list[tuple[Receipt, list]] = []
         if contract_id is None:
+            keys: dict[str, bytes] = {}
             for receipt, how in receipts:
+                key = personal_keys.new_key()
                 try:
-                    decided.append((receipt, [_unidentified(receipt, how)]))
+                    decided.append((receipt, [_unidentified(receipt, how, key)]))
                 except DomainError as exc:  # this line only: the others go on
                     outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
                     continue
+                keys[receipt.bank_reference] = key
                 outcomes.append(_row(receipt, "unidentified", reason=how))
+            await receipt_keys.store_keys(uow.conn, keys)
             await _append_by_day(service, uow, UNIDENTIFIED, UNIDENTIFIED, decided, None, context)
             continue
         state = copy.deepcopy(await load(service, uow, contract_id))
@@ -224,11 +232,11 @@ async def assign_receipt(service, bank_reference: str, contract_id: str, context
 
 
 async def _assign(service, bank_reference: str, contract_id: str, context: CommandContext, uow: UnitOfWork) -> None:
-    row = (await uow.conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
-                                  {"r": bank_reference})).mappings().first()
-    if row is None:
+    found = (await uow.conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
+                                    {"r": bank_reference})).mappings().first()
+    if found is None:
         raise NotFound(f"no unidentified receipt {bank_reference}", reason="receipt_not_found")
-    if row["assigned_to"]:
+    if found["assigned_to"]:
         raise Conflict(f"receipt {bank_reference} is already assigned", reason="receipt_already_assigned")
     posted = await uow.conn.scalar(text("SELECT payment_id FROM payments WHERE bank_reference = :r"),
                                    {"r": bank_reference})
@@ -236,12 +244,18 @@ async def _assign(service, bank_reference: str, contract_id: str, context: Comma
         raise Conflict(f"bank reference {bank_reference} is already posted as payment {posted}",
                        reason="reference_already_posted", details={"bank_reference": bank_reference,
                                                                    "payment_id": posted})
+    # the payer and purpose opened with the receipt's key (none left once deleted: posted without them)
+    [row] = await receipt_keys.opened_lines(uow.conn, [found])
+    shredded = row["payer_name"] == SHREDDED
     receipt = Receipt(0, bank_reference, row["received_on"], row["amount"], row["currency"], row["payer_name"],
-                      row["payer_bin"], row["payer_iban"], row["purpose"])
+                      None if shredded else row["payer_bin"], None if shredded else row["payer_iban"],
+                      "" if shredded else row["purpose"])
     await service.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
                          occurred_at=_at(receipt), context=context,
                          events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
                                                  assigned_contract_id=contract_id)])
+    # the payer moves under the contract's key (the payment below): the receipt's own key goes
+    await receipt_keys.shred(uow.conn, bank_reference)
     key = await personal_keys.key_of(uow.conn, contract_id)
     posting = _Posting(await load_books(uow.conn), service, uow.conn)
     state = await load(service, uow, contract_id)

@@ -36,7 +36,7 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.periods import Books
 from services.invoicing.domain.rates import DatedRates
 from services.invoicing.ledger import advanced, cache_of, folded, load_books, penalty_rates
-from services.invoicing.personal_data import sealed_payer
+from services.invoicing.personal_data import sealed_payer, sealed_purpose
 from shared import idempotency
 from shared.db import UnitOfWork, in_transaction
 from shared.events.registry import Event
@@ -44,14 +44,16 @@ from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
 from shared.idempotency import Claim
 
-# decides one payment on the account's state, given its payer sealed by the desk (or none), the books' closed
-# months and the base rates (none unless the payment's value date falls on days penalties were charged for)
-DecidePayment = Callable[[acc.Account, SealedFields | None, Books, DatedRates | None], list[Event]]
+# decides one payment on the account's state, given its payer and its purpose sealed by the desk (or none), the
+# books' closed months and the base rates (none unless the payment's value date falls on days penalties were
+# charged for)
+DecidePayment = Callable[[acc.Account, SealedFields | None, SealedFields | None, Books, DatedRates | None],
+                         list[Event]]
 
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
 
 # The batch's one read: which references are posted already, what is new on each account since its
-# cached state, and the keys of the accounts whose payments name a payer (to seal the payer with).
+# cached state, and the keys of the accounts whose payments name a payer or a purpose (to seal them with).
 _POSTED_AND_TAILS = text("""
     WITH tail AS (
         -- one index range per account (LATERAL, ordered so it stays a subquery): as a plain join the planner
@@ -92,6 +94,7 @@ class PaymentCommand:
     occurred_at: datetime
     value_date: date
     payer: tuple[str | None, str | None] = (None, None)   # the payer's BIN and IBAN, sealed before deciding
+    purpose: str = ""                                      # the payment's purpose, sealed before deciding
     idempotency: Claim | None = None  # the request's Idempotency-Key: marked in the batch's transaction
     answer: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
@@ -167,7 +170,7 @@ class PaymentDesk:
             "refs": [command.bank_reference for command in batch],
             "streams": [acc.stream_id(contract_id) for contract_id in contracts],
             "versions": [state.version if state else 0 for state in cached.values()],
-            "payers": sorted({command.contract_id for command in batch if any(command.payer)}),
+            "payers": sorted({command.contract_id for command in batch if any(command.payer) or command.purpose}),
         })).one()
         keys = {contract_id: bytes(key) for contract_id, key in zip(row.key_contracts, row.keys, strict=True)}
         posted = {found["bank_reference"]: {**found, "in_suspense": False}
@@ -191,10 +194,12 @@ class PaymentDesk:
                 if state is None:
                     state = folded(service, command.contract_id, cached[command.contract_id],
                                    tails.get(acc.stream_id(command.contract_id), []))
-                payer = sealed_payer(keys.get(command.contract_id), command.contract_id, *command.payer)
+                key = keys.get(command.contract_id)
+                payer = sealed_payer(key, command.contract_id, *command.payer)
+                purpose = sealed_purpose(key, command.contract_id, command.purpose)
                 if rates is None and acc.penalised_on(state, command.value_date):
                     rates = await penalty_rates(uow.conn)   # rare: a value date on days already penalised
-                events = command.decide(state, payer, books, rates)  # pure: the state is not touched
+                events = command.decide(state, payer, purpose, books, rates)  # pure: the state is not touched
             except Exception as exc:  # refused (or failed) alone: it records nothing, the batch goes on
                 outcome.refused[n] = exc
                 continue

@@ -1,5 +1,6 @@
 """Invoicing's personal data (law 94-V): its part of a counterparty's export (the account, every statement
-line, the payments with their allocations and the open debts), and the buyer opened in its read model.
+line, the payments with their allocations and the open debts), the buyer opened in its read model, and
+the payments' purposes opened where they are read.
 
 The buyer arrives sealed (`AccountOpened` copies the terms `ContractSigned` carried) and the contract's key
 arrives on another topic, in either order. `accounts.terms` keeps the buyer sealed as the events carry
@@ -7,6 +8,12 @@ it; `accounts.buyer_name` and `accounts.buyer` (the `PartyTerms` JSON: statement
 and IBAN) are the buyer opened, filled as soon as both are here and blanked to "[shredded]" on the key's
 tombstone: NULL meanwhile. The same function runs on both sides, each under the contract's lock
 (`shared/personal_keys.lock`), and after a rebuild, so the live rows and a rebuilt table agree.
+
+A payment's purpose (free text: it often names a person) is sealed by the edge with the contract's key and
+stays sealed in its statement line (`details.purpose`); the statement and the export open it as they read
+it, with the key held then. Opened at the read, not kept opened like the buyer: a kept copy would have to
+be written under the contract's lock on the payment path, or a shredding committed meanwhile would miss it
+(`purposes_opened`).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ QUERIES = {
     "debts": "SELECT * FROM debts WHERE contract_id = ANY(:ids) ORDER BY contract_id, due_date, item_id",
 }
 
-HANDLERS = export_handlers(PersonalDataExported, QUERIES)
+PAYMENT_DESCRIPTION = "payment"   # a payment's statement line: its purpose is read from `details.purpose`
 
 _SEALED_BUYERS = text("SELECT contract_id, terms->'buyer' AS buyer FROM accounts"
                       " WHERE CAST(:ids AS text[]) IS NULL OR contract_id = ANY(:ids)")
@@ -83,3 +90,39 @@ def sealed_payer(key: bytes | None, contract_id: str, payer_bin: str | None, pay
     if key is None or not (payer_bin or payer_iban):
         return None
     return personal_keys.seal(key, contract_id, {"bin": payer_bin, "iban": payer_iban})
+
+
+def sealed_purpose(key: bytes | None, contract_id: str, purpose: str) -> SealedFields | None:
+    """A payment's purpose sealed with the contract's key; none when it is empty or this service holds no
+    key of the contract (then, as the payer, it is not kept)."""
+    if key is None or not purpose:
+        return None
+    return personal_keys.seal_text(key, contract_id, purpose)
+
+
+def payment_description(purpose: str | None) -> str:
+    return f"{PAYMENT_DESCRIPTION}: {purpose}" if purpose else PAYMENT_DESCRIPTION
+
+
+async def purposes_opened(conn: AsyncConnection, lines: list[dict]) -> list[dict]:
+    """Statement lines (dicts with `contract_id`, `description`, `details`) as a reader sees them: a payment's
+    purpose opened into its description ("payment: …") with the key held now, "[shredded]" once the key is
+    shredded, none while it has not arrived; the sealed blob taken out of `details`."""
+    sealed = [line for line in lines if "purpose" in (line["details"] or {})]
+    if not sealed:
+        return lines
+    states = await personal_keys.states_of(conn, sorted({line["contract_id"] for line in sealed}))
+    for line in sealed:
+        details = dict(line["details"])
+        blob = personal_keys.sealed_of(details.pop("purpose"))
+        state = states[line["contract_id"]]
+        purpose = SHREDDED if state.shredded else personal_keys.open_text([state.key], line["contract_id"], blob)
+        line.update(description=payment_description(purpose), details=details)
+    return lines
+
+
+async def _export_opened(conn: AsyncConnection, part: dict) -> dict:
+    return {**part, "statement_lines": await purposes_opened(conn, part["statement_lines"])}
+
+
+HANDLERS = export_handlers(PersonalDataExported, QUERIES, opened=_export_opened)

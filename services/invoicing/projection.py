@@ -13,9 +13,11 @@ them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON 
 amounts, dates and document texts are written exactly as the events carry them, whichever path.
 
 The buyer comes sealed (the contract's key): the fold keeps it sealed in `accounts.terms` and no
-personal field enters a statement line; `accounts.buyer_name` and `accounts.buyer` are the buyer opened
-with this service's copy of the key, filled once both are here, whichever came first, and blanked on the
-key's tombstone (`personal_data.refresh`).
+personal field enters a statement line in clear; `accounts.buyer_name` and `accounts.buyer` are the buyer
+opened with this service's copy of the key, filled once both are here, whichever came first, and blanked
+on the key's tombstone (`personal_data.refresh`). A payment's purpose stays sealed in its line's details,
+an unidentified receipt's payer and purpose in its row's `bank_line` (the receipt's own key): both are
+opened where they are read.
 """
 
 from __future__ import annotations
@@ -288,10 +290,13 @@ class LedgerRows:
         money = p["amount"]
         self.payments[p["payment_id"]] = [p["bank_reference"], p["payment_id"], p["contract_id"], money["amount"],
                                           money["currency"], p["received_on"], [], None]
-        # dated by its posting date: a late value date is booked in the open period, never in a closed one
+        # dated by its posting date: a late value date is booked in the open period, never in a closed one; the
+        # purpose stays sealed as the event carries it, opened where it is read (`personal_data.purposes_opened`)
+        details = {"payment_id": p["payment_id"], "value_date": p["received_on"]}
+        if p["purpose"] is not None:
+            details["purpose"] = p["purpose"]
         self._post(fact, p["postings"], p.get("posted_on") or p["received_on"], "payment", p["bank_reference"],
-                   f"payment: {p['purpose']}", money["currency"],
-                   {"payment_id": p["payment_id"], "value_date": p["received_on"]})
+                   personal_data.PAYMENT_DESCRIPTION, money["currency"], details)
 
     def payment_allocated(self, fact: Fact, p: dict) -> None:
         # §5.8 debt first: the slices say which debts the advance paid, oldest first
@@ -332,14 +337,14 @@ class LedgerRows:
     def unidentified(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
         assert p["bank_reference"] not in self.receipts, "a receipt is recorded once"
+        # the payer and purpose stay sealed with the receipt's key, opened where they are read (`receipt_keys.py`)
         self.receipts[p["bank_reference"]] = [p["bank_reference"], money["amount"], money["currency"], p["received_on"],
-                                              p["payer_name"], p["payer_bin"], p["payer_iban"], p["purpose"], p["why"],
-                                              None]
+                                              _dumps(p["bank_line"]), p["why"], None]
 
     def assigned(self, fact: Fact, p: dict) -> None:
         row = self.receipts.get(p["bank_reference"])
         if row is not None:
-            row[9] = p["assigned_contract_id"]
+            row[6] = p["assigned_contract_id"]
         else:
             self.assignments[p["bank_reference"]] = p["assigned_contract_id"]
 

@@ -27,8 +27,7 @@ PAYMENTS = ("payments", [("bank_reference", "text"), ("payment_id", "text"), ("c
                          ("amount", "numeric"), ("currency", "text"), ("received_on", "date"),
                          ("allocations", "jsonb"), ("advance_left", "numeric")])
 RECEIPTS = ("unidentified_receipts", [("bank_reference", "text"), ("amount", "numeric"), ("currency", "text"),
-                                      ("received_on", "date"), ("payer_name", "text"), ("payer_bin", "text"),
-                                      ("payer_iban", "text"), ("purpose", "text"), ("why", "text"),
+                                      ("received_on", "date"), ("bank_line", "jsonb"), ("why", "text"),
                                       ("assigned_to", "text")])
 BASE_RATES = ("base_rates", [("effective_from", "date"), ("rate_percent", "numeric"), ("source", "text")])
 LINES = ("statement_lines", [("position", "bigint"), ("contract_id", "text"), ("business_date", "date"),

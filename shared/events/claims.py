@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.events.registry import Event, registry
-from shared.events.sealing import Sealed, SealedFields, recorded_in_clear
+from shared.events.sealing import Sealed, SealedFields, recorded_in_clear, text_recorded_in_clear
 from shared.money import Money
 
 __all__ = ["SealedFields"]   # defined in shared.events.sealing; many readers import it from here
@@ -70,10 +70,12 @@ class GrantedCorrection(BaseModel):
 
 @registry.register
 class ClaimRegistered(Event):
-    """§9.2 a pre-trial claim is received; it must be answered within 15 calendar days of receipt."""
+    """§9.2 a pre-trial claim is received; it must be answered within 15 calendar days of receipt.
+    `description`: the claimant's own words, sealed with the contract's key (`{"text"}`); v1 carried it in
+    clear."""
 
     event_type = "claims.ClaimRegistered"
-    schema_version = 1
+    schema_version = 2
 
     claim_id: str
     contract_id: str
@@ -83,11 +85,17 @@ class ClaimRegistered(Event):
     zone: str
     answer_due: date            # the last day to answer, in that zone
     subject: ClaimSubject
-    description: str
+    description: Sealed
     disputed_amount: Money | None
     disputed_volume_kwh: Decimal | None
     disputed_event_id: uuid.UUID | None
     disputed_document: str | None
+
+
+@registry.upcaster(ClaimRegistered.event_type, 1)
+def upcast_claim_registered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["description"] = text_recorded_in_clear(payload["description"])
+    return payload
 
 
 @registry.register
@@ -106,10 +114,12 @@ class ClaimOverdue(Event):
 @registry.register
 class ClaimAccepted(Event):
     """The claim is accepted, fully or partly; `correction` is what the owner of the disputed document
-    must book (none for a claim with nothing to correct, e.g. service quality)."""
+    must book (none for a claim with nothing to correct, e.g. service quality). `comment`: the desk's
+    answer in its own words, sealed with the contract's key (`{"text"}`), none when empty; v1 carried it in
+    clear."""
 
     event_type = "claims.ClaimAccepted"
-    schema_version = 1
+    schema_version = 2
 
     claim_id: str
     contract_id: str
@@ -117,19 +127,35 @@ class ClaimAccepted(Event):
     answered_in_time: bool
     fully: bool
     correction: GrantedCorrection | None
-    comment: str
+    comment: Sealed | None
+
+
+@registry.upcaster(ClaimAccepted.event_type, 1)
+def upcast_claim_accepted_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    comment = payload["comment"]
+    payload["comment"] = text_recorded_in_clear(comment) if comment else None
+    return payload
 
 
 @registry.register
 class ClaimRejected(Event):
+    """The claim is rejected with its reasons: a list of texts answering the claimant's, sealed with the
+    contract's key (`{"text": [...]}`); v1 carried them in clear."""
+
     event_type = "claims.ClaimRejected"
-    schema_version = 1
+    schema_version = 2
 
     claim_id: str
     contract_id: str
     answered_on: date
     answered_in_time: bool
-    reasons: list[str]
+    reasons: Sealed
+
+
+@registry.upcaster(ClaimRejected.event_type, 1)
+def upcast_claim_rejected_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["reasons"] = text_recorded_in_clear(payload["reasons"])
+    return payload
 
 
 @registry.register
@@ -252,15 +278,26 @@ PersonalDataRequestKind = Literal["access", "portability", "correction", "deleti
 
 @registry.register
 class PersonalDataRequested(Event):
+    """A counterparty's request about its personal data (access, portability, correction, deletion).
+    `details`: the requester's own words, sealed with the contract's key (`{"text"}`), none when empty; v1
+    carried them in clear."""
+
     event_type = "claims.PersonalDataRequested"
-    schema_version = 1
+    schema_version = 2
 
     request_id: str
     contract_id: str
     kind: PersonalDataRequestKind
     received_on: date
     answer_due: date
-    details: str
+    details: Sealed | None
+
+
+@registry.upcaster(PersonalDataRequested.event_type, 1)
+def upcast_personal_data_requested_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    details = payload["details"]
+    payload["details"] = text_recorded_in_clear(details) if details else None
+    return payload
 
 
 @registry.register

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
 from shared.events.registry import Event, registry
-from shared.events.sealing import Sealed, recorded_in_clear
+from shared.events.sealing import Sealed, recorded_in_clear, text_recorded_in_clear
 from shared.money import Money
 
 
@@ -131,13 +131,16 @@ class PaymentReceived(Event):
     `payer`: the payer's BIN and IBAN as the bank gave them (`{"bin", "iban"}`), sealed with the contract's
     key; none when the bank gave neither or this service holds no key of the contract (not arrived yet,
     or shredded). v1 carried `payer_bin` and `payer_iban` in clear.
+    `purpose`: the payment's purpose as the bank gave it (free text that often names a person), sealed
+    with the contract's key as `{"text"}`; none when it is empty or the key is not held. v1 and v2
+    carried it in clear.
 
     Two dates: `received_on` is the value date (when the bank says the money moved: it drives penalties),
     `posted_on` the posting date (when the ledger booked it, in an open period: statements and acts date
     the payment by it). Absent in payments recorded before the two were told apart: the same day."""
 
     event_type = "invoicing.PaymentReceived"
-    schema_version = 2
+    schema_version = 3
 
     contract_id: str
     payment_id: str
@@ -145,7 +148,7 @@ class PaymentReceived(Event):
     amount: Money
     received_on: date
     payer: Sealed | None
-    purpose: str
+    purpose: Sealed | None
     postings: list[PostingLine]
     posted_on: date | None = None
 
@@ -158,6 +161,13 @@ class PaymentReceived(Event):
 def upcast_payment_received_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
     payer = {"bin": payload.pop("payer_bin"), "iban": payload.pop("payer_iban")}
     payload["payer"] = recorded_in_clear(payer) if any(payer.values()) else None
+    return payload
+
+
+@registry.upcaster(PaymentReceived.event_type, 2)
+def upcast_payment_received_v2_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    purpose = payload.pop("purpose")
+    payload["purpose"] = text_recorded_in_clear(purpose) if purpose else None
     return payload
 
 
@@ -226,20 +236,29 @@ class BaseRateSet(Event):
 
 @registry.register
 class UnidentifiedReceiptRecorded(Event):
-    """Money arrived that no contract could be matched to; kept until an operator assigns it."""
+    """Money arrived that no contract could be matched to; kept until an operator assigns it.
+    `bank_line`: what the bank said of the payer and the payment (`{"name", "bin", "iban", "purpose"}`),
+    sealed with the receipt's own key (it belongs to no contract yet), the bank reference as associated
+    data; that key is deleted when the receipt is assigned (the payment then holds the payer's BIN, IBAN and
+    purpose under the contract's key). v1 carried `payer_name`, `payer_bin`, `payer_iban` and `purpose` in
+    clear."""
 
     event_type = "invoicing.UnidentifiedReceiptRecorded"
-    schema_version = 1
+    schema_version = 2
 
     contract_id: str  # "unidentified"
     bank_reference: str
     amount: Money
     received_on: date
-    payer_name: str
-    payer_bin: str | None
-    payer_iban: str | None
-    purpose: str
+    bank_line: Sealed
     why: str
+
+
+@registry.upcaster(UnidentifiedReceiptRecorded.event_type, 1)
+def upcast_unidentified_receipt_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["bank_line"] = recorded_in_clear({"name": payload.pop("payer_name"), "bin": payload.pop("payer_bin"),
+                                              "iban": payload.pop("payer_iban"), "purpose": payload.pop("purpose")})
+    return payload
 
 
 @registry.register

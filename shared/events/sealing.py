@@ -10,6 +10,7 @@ all the same. No command writes one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -49,3 +50,24 @@ def shredded_party() -> dict[str, Any]:
 def recorded_in_clear(fields: dict[str, Any]) -> dict[str, Any]:
     """An upcaster's form of fields a v1 event held in clear (the JSON of `ClearFields`)."""
     return {"in_clear": fields}
+
+
+# ---- free text: a claim's description, a request's details, a payment's purpose -------------------------
+# Written by people, they routinely name people, so they are sealed like the fields above: one text (or a
+# list of texts, a rejection's reasons) as the fields `{"text": ...}`.
+FreeText = str | list[str]
+TEXT = "text"
+
+SealText = Callable[[FreeText], SealedFields]
+"""Seals one free text with a contract's key: the edge binds the key and the contract, so a rule decides on
+the text and seals what it records without touching a key or randomness itself."""
+
+
+def text_recorded_in_clear(value: FreeText) -> dict[str, Any]:
+    """An upcaster's form of a free text an older event held in clear."""
+    return recorded_in_clear({TEXT: value})
+
+
+def text_or_none(value: FreeText, seal: SealText) -> SealedFields | None:
+    """An optional text sealed, or none when it is empty (nothing to keep, nothing to seal)."""
+    return seal(value) if value else None

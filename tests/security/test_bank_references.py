@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import text
 
 from shared.events.invoicing import UnidentifiedReceiptRecorded
+from shared.events.sealing import ClearFields
 from shared.eventstore import CommandContext
 from shared.money import Money
 from tests.integration.test_ledger_api import account, signed_contract
@@ -157,8 +158,9 @@ async def test_assign_refuses_a_reference_already_posted(system):
                              occurred_at=datetime(2022, 2, 7, tzinfo=UTC), context=context, events=[
                                  UnidentifiedReceiptRecorded(
                                      contract_id="unidentified", bank_reference=reference,
-                                     amount=Money("100.00", "KZT"), received_on=date(2022, 2, 7), payer_name="",
-                                     payer_bin=None, payer_iban=None, purpose="", why="unknown_payer")])
+                                     amount=Money("100.00", "KZT"), received_on=date(2022, 2, 7),
+                                     bank_line=ClearFields(in_clear={"name": "", "bin": None, "iban": None,
+                                                                     "purpose": ""}), why="unknown_payer")])
         await uow.commit()
 
     before = await events_in(system, "invoicing")

@@ -67,7 +67,7 @@ def test_books_balance_and_replay_for_any_history(history):
                 _, tiyn, day = step
                 new = acc.receive_payment(state, payment_id=f"p{n}", bank_reference=f"r{n}",
                                           amount=Money.from_minor_units(tiyn), received_on=start + timedelta(days=day),
-                                          payer=None, purpose="", rates=RATES)
+                                          payer=None, purpose=None, rates=RATES)
                 # allocation reads the advance and open items after the receipt without copying the
                 # account: they must be what folding the receipt into a copy gives
                 after = acc.evolve(copy.deepcopy(state), new[0])

@@ -1,31 +1,36 @@
 """Proves the pure claim rules (§9, §8): the 15-day deadline counted in the contract's zone (day 15 in
 time, day 16 late, across a month end and the 2024-03-01 Astana move from UTC+6 to UTC+5), overdue once
-at day close, full and partial acceptance bounded by what was disputed, rejection, court, and the
-force-majeure 30-day rule with its 3-month review date."""
+at day close, full and partial acceptance bounded by what was disputed, rejection, court, the claim's
+description and the answers' texts recorded only sealed with the contract's key (an empty comment not at
+all), and the force-majeure 30-day rule with its 3-month review date."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.claims.domain import claims, force_majeure
+from shared import personal_keys
 from shared.errors import ValidationFailed
 from shared.events.claims import ClaimAccepted, ClaimOverdue
 from shared.money import Money
 
 ASTANA = "Asia/Almaty"
+KEY = personal_keys.new_key()
+SEAL = partial(personal_keys.seal_text, KEY, "k1")   # the edge binds the contract's key so
 
 
 def registered(received_at: datetime, *, subject="invoice", amount: str | None = "1000.00",
                volume: str | None = None, document: str | None = "INV-1", zone: str = ASTANA):
     return claims.register_claim(
         claim_id="c1", contract_id="k1", contract_number="01/2021-85", zone=zone, currency="KZT",
-        received_at=received_at, subject=subject, description="overcharged",
+        received_at=received_at, subject=subject, description="overcharged", seal=SEAL,
         disputed_amount=Money(amount, "KZT") if amount else None,
         disputed_volume_kwh=Decimal(volume) if volume else None, disputed_event_id=None,
         disputed_document=document)
@@ -44,8 +49,8 @@ def test_day_15_is_in_time_and_day_16_is_late():
     # received 2024-06-03 10:00 UTC = 15:00 in Astana (UTC+5) on June 3; 3 + 15 = June 18 is the last day
     state = claim(utc("2024-06-03T10:00"))
     assert state.answer_due == date(2024, 6, 18)
-    on_day_15 = claims.reject_claim(state, answered_on=date(2024, 6, 18), reasons=["the invoice is right"])
-    on_day_16 = claims.reject_claim(state, answered_on=date(2024, 6, 19), reasons=["the invoice is right"])
+    on_day_15 = claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 18), reasons=["the invoice is right"])
+    on_day_16 = claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 19), reasons=["the invoice is right"])
     assert on_day_15[0].answered_in_time is True
     assert on_day_16[0].answered_in_time is False
 
@@ -87,7 +92,7 @@ def test_overdue_only_after_the_last_day_closes_and_only_once():
 
 def test_an_answered_claim_never_becomes_overdue():
     state = claim(utc("2024-06-03T10:00"))
-    answered = claims.evolve(state, claims.reject_claim(state, answered_on=date(2024, 6, 10), reasons=["no"])[0])
+    answered = claims.evolve(state, claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 10), reasons=["no"])[0])
     assert claims.close_day(answered, day=date(2024, 7, 1)) == []
 
 
@@ -95,8 +100,8 @@ def _in_time_on_day_15_late_on_day_16_overdue_after_day_15(state, day_14, day_15
     """The June test's edges for another claim: `day_15` is the last day (receipt + 15), an answer on it is
     in time and one on the next day late; closing day 14 emits nothing, closing day 15 emits overdue."""
     assert state.answer_due == day_15
-    assert claims.reject_claim(state, answered_on=day_15, reasons=["right"])[0].answered_in_time is True
-    assert claims.reject_claim(state, answered_on=day_16, reasons=["right"])[0].answered_in_time is False
+    assert claims.reject_claim(state, seal=SEAL, answered_on=day_15, reasons=["right"])[0].answered_in_time is True
+    assert claims.reject_claim(state, seal=SEAL, answered_on=day_16, reasons=["right"])[0].answered_in_time is False
     assert claims.close_day(state, day=day_14) == []
     [overdue] = claims.close_day(state, day=day_15)
     assert isinstance(overdue, ClaimOverdue) and overdue.closed_day == day_15
@@ -124,7 +129,7 @@ def test_deadline_edges_across_the_2024_zone_change():
 
 # ---- answers ------------------------------------------------------------------------------------
 def test_full_acceptance_grants_all_that_was_disputed_to_the_owner_of_the_document():
-    [accepted] = claims.accept_claim(claim(utc("2024-06-03T10:00")), answered_on=date(2024, 6, 5))
+    [accepted] = claims.accept_claim(claim(utc("2024-06-03T10:00")), seal=SEAL, answered_on=date(2024, 6, 5))
     assert isinstance(accepted, ClaimAccepted) and accepted.fully
     assert accepted.correction.kind == "credit_note" and accepted.correction.owner == "invoicing"
     assert accepted.correction.amount == Money("1000.00", "KZT")
@@ -133,7 +138,7 @@ def test_full_acceptance_grants_all_that_was_disputed_to_the_owner_of_the_docume
 
 def test_partial_acceptance_of_a_volume_act_goes_to_metering():
     state = claim(utc("2024-06-03T10:00"), subject="volume_act", amount=None, volume="1200", document="ACT-1")
-    [accepted] = claims.accept_claim(state, answered_on=date(2024, 6, 5), volume_kwh=Decimal("800"))
+    [accepted] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), volume_kwh=Decimal("800"))
     assert not accepted.fully
     assert (accepted.correction.kind, accepted.correction.owner) == ("volume_reduction", "metering")
     assert accepted.correction.volume_kwh == Decimal("800")
@@ -141,16 +146,16 @@ def test_partial_acceptance_of_a_volume_act_goes_to_metering():
 
 def test_penalty_claim_grants_a_waiver():
     state = claim(utc("2024-06-03T10:00"), subject="penalty", amount="150.00", document="PEN-7")
-    [accepted] = claims.accept_claim(state, answered_on=date(2024, 6, 5))
+    [accepted] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5))
     assert accepted.correction.kind == "penalty_waiver" and accepted.correction.document_number == "PEN-7"
 
 
 def test_service_quality_claim_is_accepted_without_a_correction():
     state = claim(utc("2024-06-03T10:00"), subject="service_quality", amount=None, document=None)
-    [accepted] = claims.accept_claim(state, answered_on=date(2024, 6, 5), comment="dispatch briefed")
+    [accepted] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), comment="dispatch briefed")
     assert accepted.correction is None and accepted.fully
     with pytest.raises(ValidationFailed) as refused:
-        claims.accept_claim(state, answered_on=date(2024, 6, 5), amount=Money("1.00", "KZT"))
+        claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), amount=Money("1.00", "KZT"))
     assert refused.value.reason == "correction_not_applicable"
 
 
@@ -162,15 +167,15 @@ def test_service_quality_claim_is_accepted_without_a_correction():
 ])
 def test_acceptance_refuses_what_the_claim_cannot_grant(change, reason):
     with pytest.raises(ValidationFailed) as refused:
-        claims.accept_claim(claim(utc("2024-06-03T10:00")), answered_on=date(2024, 6, 5), **change)
+        claims.accept_claim(claim(utc("2024-06-03T10:00")), seal=SEAL, answered_on=date(2024, 6, 5), **change)
     assert refused.value.reason == reason
 
 
 def test_a_closed_claim_takes_no_second_answer():
     state = claim(utc("2024-06-03T10:00"))
-    state = claims.evolve(state, claims.accept_claim(state, answered_on=date(2024, 6, 5))[0])
-    for answer in (lambda: claims.reject_claim(state, answered_on=date(2024, 6, 6), reasons=["x"]),
-                   lambda: claims.accept_claim(state, answered_on=date(2024, 6, 6))):
+    state = claims.evolve(state, claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5))[0])
+    for answer in (lambda: claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 6), reasons=["x"]),
+                   lambda: claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 6))):
         with pytest.raises(ValidationFailed) as refused:
             answer()
         assert refused.value.reason == "claim_closed"
@@ -178,21 +183,21 @@ def test_a_closed_claim_takes_no_second_answer():
 
 def test_rejection_needs_a_reason():
     with pytest.raises(ValidationFailed) as refused:
-        claims.reject_claim(claim(utc("2024-06-03T10:00")), answered_on=date(2024, 6, 5), reasons=["  "])
+        claims.reject_claim(claim(utc("2024-06-03T10:00")), seal=SEAL, answered_on=date(2024, 6, 5), reasons=["  "])
     assert refused.value.reason == "missing_reason"
 
 
 def test_only_an_unresolved_claim_goes_to_court():
     state = claim(utc("2024-06-03T10:00"))
-    rejected = claims.evolve(state, claims.reject_claim(state, answered_on=date(2024, 6, 5), reasons=["no"])[0])
+    rejected = claims.evolve(state, claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), reasons=["no"])[0])
     [referred] = claims.refer_to_court(rejected, referred_on=date(2024, 7, 1), court="SMEC Almaty region",
                                        case_number=None)
     assert referred.court == "SMEC Almaty region"
     in_court = claims.evolve(rejected, referred)
-    partly = claims.evolve(state, claims.accept_claim(state, answered_on=date(2024, 6, 5),
+    partly = claims.evolve(state, claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5),
                                                       amount=Money("400.00", "KZT"))[0])
     assert claims.refer_to_court(partly, referred_on=date(2024, 7, 1), court="c", case_number=None)
-    fully = claims.evolve(state, claims.accept_claim(state, answered_on=date(2024, 6, 5))[0])
+    fully = claims.evolve(state, claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5))[0])
     for settled in (fully, in_court):
         with pytest.raises(ValidationFailed) as refused:
             claims.refer_to_court(settled, referred_on=date(2024, 7, 2), court="c", case_number=None)
@@ -215,9 +220,30 @@ def test_a_claim_may_name_the_disputed_event_instead_of_a_number():
     event_id = uuid.uuid4()
     [event] = claims.register_claim(
         claim_id="c2", contract_id="k1", contract_number="N", zone=ASTANA, currency="KZT",
-        received_at=utc("2024-06-03T10:00"), subject="payment_allocation", description="wrong slice",
+        received_at=utc("2024-06-03T10:00"), subject="payment_allocation", description="wrong slice", seal=SEAL,
         disputed_amount=None, disputed_volume_kwh=None, disputed_event_id=event_id, disputed_document=None)
     assert event.disputed_event_id == event_id
+
+
+def test_the_claim_and_its_answers_record_their_texts_sealed_with_the_contracts_key():
+    [event] = claims.register_claim(
+        claim_id="c3", contract_id="k1", contract_number="N", zone=ASTANA, currency="KZT",
+        received_at=utc("2024-06-03T10:00"), subject="service_quality", seal=SEAL,
+        description="  Диспетчер Иванов И.И. не ответил  ", disputed_amount=None, disputed_volume_kwh=None,
+        disputed_event_id=None, disputed_document=None)
+    state = claims.fold([event])
+    [rejected] = claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 5),
+                                     reasons=[" звонил Петров ", "журнал смены"])
+    [commented] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), comment=" Петров извинился ")
+    [silent] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), comment="   ")
+    recorded = [e.model_dump_json() for e in (event, rejected, commented)]
+    assert not any(name in text for name in ("Иванов", "Петров", "журнал") for text in recorded)
+    # the texts as the rules decided them (trimmed), opened with the key the edge bound into `seal`
+    assert personal_keys.open_text([KEY], "k1", event.description) == "Диспетчер Иванов И.И. не ответил"
+    assert personal_keys.open_text([KEY], "k1", rejected.reasons) == ["звонил Петров", "журнал смены"]
+    assert personal_keys.open_text([KEY], "k1", commented.comment) == "Петров извинился"
+    assert silent.comment is None
+    assert personal_keys.open_text([personal_keys.new_key()], "k1", event.description) is None
 
 
 tiyn = st.integers(min_value=1, max_value=10**12)
@@ -228,12 +254,12 @@ def test_granted_amount_is_accepted_exactly_when_positive_and_within_the_dispute
     state = claim(utc("2024-06-03T10:00"), amount=str(Money.from_minor_units(disputed, "KZT").amount))
     grant = Money.from_minor_units(granted, "KZT")
     if 0 < granted <= disputed:
-        [accepted] = claims.accept_claim(state, answered_on=date(2024, 6, 5), amount=grant)
+        [accepted] = claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), amount=grant)
         assert accepted.correction.amount == grant
         assert accepted.fully is (granted == disputed)
     else:
         with pytest.raises(ValidationFailed):
-            claims.accept_claim(state, answered_on=date(2024, 6, 5), amount=grant)
+            claims.accept_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), amount=grant)
 
 
 # ---- force majeure ----------------------------------------------------------------------------

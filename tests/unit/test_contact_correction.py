@@ -8,6 +8,7 @@ by a correction of the same contract."""
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pytest
 
@@ -65,7 +66,8 @@ def test_the_desk_record_keeps_name_and_identifiers_and_takes_the_contacts():
 def correction_request(contract_id: str = "k1"):
     # received 2024-06-03: + 15 calendar days = last day 2024-06-18
     return export.fold([receive_request(request_id="r1", contract_id=contract_id, kind="correction",
-                                        received_on=date(2024, 6, 3), details="")])
+                                        received_on=date(2024, 6, 3), details="",
+                                        seal=partial(personal_keys.seal_text, personal_keys.new_key(), contract_id))])
 
 
 def test_a_correction_request_is_answered_by_the_owners_correction_once():
@@ -82,6 +84,7 @@ def test_a_correction_request_is_answered_by_the_owners_correction_once():
 def test_only_a_correction_of_the_same_contract_answers_a_correction_request():
     assert export.answer_correction(correction_request(), contract_id="k2", corrected_on=date(2024, 6, 10)) == []
     access = export.fold(export.request_export(request_id="r1", contract_id="k1", kind="access",
-                                               received_on=date(2024, 6, 3), details="", contract_ids=["k1"]))
+                                               received_on=date(2024, 6, 3), details="", contract_ids=["k1"],
+                                               seal=partial(personal_keys.seal_text, personal_keys.new_key(), "k1")))
     assert export.answer_correction(access, contract_id="k1", corrected_on=date(2024, 6, 10)) == []
     assert export.answer_correction(None, contract_id="k1", corrected_on=date(2024, 6, 10)) == []

@@ -1,11 +1,13 @@
 """Proves the ledger's in-memory fold (`LedgerRows`) without a database: the rows of a hand-computed
 invoice and payment, that a history cut into runs anywhere (a command at a time, a rebuild step at a
 time) leaves the same tables as one run (hypothesis, with histories decided by the ledger's own rules),
-and that COPY's text escapes tabs, newlines, backslashes and NULLs."""
+that a payment's purpose stays sealed in its statement line, and that COPY's text escapes tabs, newlines,
+backslashes and NULLs."""
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -16,13 +18,15 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.projection import LedgerRows
 from services.invoicing.projection_sql import copy_text
+from shared import personal_keys
 from shared.calendar import WorkingCalendar
 from shared.events.contracts import ContractSigned
 from shared.money import Money
 from shared.projector import Fact
 from tests.support import sealed_terms, seed_contract
 
-CALENDAR, VAT = WorkingCalendar(), vat_rates()
+CALENDAR, VAT, KEY = WorkingCalendar(), vat_rates(), personal_keys.new_key()
+PURPOSE = "Оплата по договору N-1, Ахметов А."
 AT = "2026-01-01T00:00:00+00:00"
 
 
@@ -41,7 +45,7 @@ def invoice(state, month: int, volume: int) -> list:
 def payment(state, n: int, tiyn: int, month: int) -> list:
     return acc.receive_payment(state, payment_id=f"P{n}", bank_reference=f"R{n}",
                                amount=Money.from_minor_units(tiyn, "KZT"), received_on=date(2022, month, 28),
-                               payer=None, purpose="N-1")
+                               payer=None, purpose=personal_keys.seal_text(KEY, "C1", PURPOSE))
 
 
 def facts_of(events: list) -> list[Fact]:
@@ -113,6 +117,11 @@ def test_an_invoice_and_its_payment_in_one_run():
     # buyer's side: the invoice +470,456.00 owed; the payment −470,456.00 to the advance; the allocation
     # moves it from the advance to the receivables: +470,456.00 − 420,050.00 − 50,406.00 = 0.00
     assert [line[7] for line in lines] == ["470456.00", "-470456.00", "0.00"]
+    # the payment's line: its purpose sealed in the details, no text of it in the description
+    payment_line = lines[1]
+    assert payment_line[6] == "payment" and "Ахметов" not in str(payment_line)
+    sealed = personal_keys.sealed_of(json.loads(payment_line[9])["purpose"])
+    assert personal_keys.open_text([KEY], "C1", sealed) == PURPOSE
     assert payments["P1"][6] == [
         {"item_id": "INV-N-1-2022-01:energy", "document": "INV-N-1-2022-01", "kind": "energy",
          "period": "2022-01", "amount": "420050.00"},

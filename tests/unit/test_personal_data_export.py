@@ -25,7 +25,8 @@ SEALED = SealedFields(nonce="bm9uY2U=", ciphertext="c2VhbGVk")   # the sealing i
 def requested(received_on: date = date(2024, 6, 3)) -> export.DataRequest:
     # 2024-06-03 + 15 calendar days (reference term) = 2024-06-18, the last day to answer
     return export.fold(export.request_export(request_id="r1", contract_id="k1", kind="access",
-                                             received_on=received_on, details="", contract_ids=["k1"]))
+                                             received_on=received_on, details="", contract_ids=["k1"],
+                                             seal=lambda _text: SEALED))
 
 
 def receive(state: export.DataRequest, service: str, part: dict, on: date) -> list:

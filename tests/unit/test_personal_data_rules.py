@@ -3,18 +3,24 @@ the counterparty (refused while any is open, earliest the latest end + 5 years, 
 officer approves, all are shredded: its own author cannot approve it); a
 contract not yet ended is open and deletion is refused with the earliest date counted from its term; after it ends, refused until 5 years
 later (Feb 29 clamps to Feb 28) and done from that day; consent to perform an open contract cannot be
-withdrawn, optional purposes can; a request is answered by the reference term."""
+withdrawn, optional purposes can; a request is answered by the reference term, and its details are
+recorded only sealed."""
 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pytest
 
 from services.claims.domain import personal_data
+from shared import personal_keys
 from shared.approvals import OwnRequest, Pending
 from shared.errors import ValidationFailed
 from shared.events.claims import PersonalDataDeletionRefused, PersonalDataRequested, PersonalDataShredded
+
+KEY = personal_keys.new_key()
+SEAL = partial(personal_keys.seal_text, KEY, "k")   # a request's details sealed with the contract's key
 
 
 def approved(request_events: list, contracts, on: date, requested_by: str = "officer-1",
@@ -27,7 +33,7 @@ def approved(request_events: list, contracts, on: date, requested_by: str = "off
 
 def deletion(received_on: date, ends_on: date, ended: bool):
     contracts = [personal_data.HeldContract("k", ends_on, ended)]
-    events = personal_data.request_deletion(request_id="r", contract_id="k", received_on=received_on,
+    events = personal_data.request_deletion(seal=SEAL, request_id="r", contract_id="k", received_on=received_on,
                                             contracts=contracts)
     if len(events) == 2:
         return events[1]          # refused at once
@@ -39,16 +45,16 @@ def test_deletion_is_judged_over_every_contract_of_the_counterparty():
     # "k2" (same BIN) is open, its term ending 2026-12-31: earliest 2026-12-31 + 5 years = 2031-12-31
     ended_long_ago = personal_data.HeldContract("k", date(2010, 6, 30), ended=True)
     still_open = personal_data.HeldContract("k2", date(2026, 12, 31), ended=False)
-    [_, refused] = personal_data.request_deletion(request_id="r", contract_id="k", received_on=date(2025, 1, 10),
+    [_, refused] = personal_data.request_deletion(seal=SEAL, request_id="r", contract_id="k", received_on=date(2025, 1, 10),
                                                   contracts=[ended_long_ago, still_open])
     assert isinstance(refused, PersonalDataDeletionRefused)
     assert (refused.contract_id, refused.reason, refused.earliest_on) == ("k", "contract_open", date(2031, 12, 31))
     # both ended: the later end (2027-03-31) rules: retained until 2032-03-31, then both are shredded
     both = [ended_long_ago, personal_data.HeldContract("k2", date(2027, 3, 31), ended=True)]
-    [_, retained] = personal_data.request_deletion(request_id="r", contract_id="k", received_on=date(2032, 3, 30),
+    [_, retained] = personal_data.request_deletion(seal=SEAL, request_id="r", contract_id="k", received_on=date(2032, 3, 30),
                                                    contracts=both)
     assert (retained.reason, retained.earliest_on) == ("retention_period", date(2032, 3, 31))
-    asked = personal_data.request_deletion(request_id="r", contract_id="k2", received_on=date(2032, 3, 31),
+    asked = personal_data.request_deletion(seal=SEAL, request_id="r", contract_id="k2", received_on=date(2032, 3, 31),
                                            contracts=both)
     assert [type(e) for e in asked] == [PersonalDataRequested]   # nothing deleted yet: it awaits approval
     with pytest.raises(OwnRequest):
@@ -95,5 +101,13 @@ def test_consent_rules():
 def test_request_answer_date_follows_the_reference_term():
     # the reference term is 15 calendar days (flagged *verify* in reference/personal_data.json): Jan 20 → Feb 4
     request = personal_data.receive_request(request_id="r", contract_id="k", kind="access",
-                                            received_on=date(2024, 1, 20), details="")
+                                            received_on=date(2024, 1, 20), details="", seal=SEAL)
     assert request.answer_due == date(2024, 2, 4)
+    assert request.details is None   # no words of the requester: nothing to keep
+
+
+def test_a_requests_details_are_recorded_sealed_with_the_contracts_key():
+    request = personal_data.receive_request(request_id="r", contract_id="k", kind="correction", seal=SEAL,
+                                            received_on=date(2024, 1, 20), details=" новый e-mail: a.b@mail.kz ")
+    assert "a.b@mail.kz" not in request.model_dump_json()
+    assert personal_keys.open_text([KEY], "k", request.details) == "новый e-mail: a.b@mail.kz"

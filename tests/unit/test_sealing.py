@@ -2,9 +2,10 @@
 contract id, not at all without a key or once altered; fields an old event carried in clear open only
 while a key is held; the contracts edge seals what its rules decide and opens it back (the shredded
 placeholder without the key) and the store refuses the rules' plaintext look-alikes; every upcaster turns
-a stored v1 (buyer, contacts, payer, payee or export part in clear) into today's schema, and one too
-malformed to upcast is undecodable (a dead letter), not a crash; a key message is
-a 32-byte key or a tombstone of a named contract."""
+a stored older version (buyer, contacts, payer, payee, export part, an unidentified receipt's bank line or a
+free text in clear: a payment's purpose, a claim's description, comment and reasons, a request's details)
+into today's schema, an empty free text into none, and one too malformed to upcast is undecodable (a dead
+letter), not a crash; a key message is a 32-byte key or a tombstone of a named contract."""
 
 from __future__ import annotations
 
@@ -87,8 +88,8 @@ def test_the_store_refuses_the_rules_plaintext_look_alikes():
         store._check_registered([Registered(contract_id="c-1", terms=terms())])
 
 
-def upcast(event_type: str, payload: dict):
-    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event_type, schema_version=1, source="test",
+def upcast(event_type: str, payload: dict, version: int = 1):
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event_type, schema_version=version, source="test",
                              stream_id="s", stream_version=1, contract_id="c-1",
                              occurred_at=datetime(2022, 1, 1, tzinfo=UTC), recorded_at=datetime(2022, 1, 1, tzinfo=UTC),
                              correlation_id=uuid.uuid4(), actor="test", payload=payload)
@@ -128,6 +129,7 @@ def test_v1_contacts_payer_and_payee_are_upcast_in_clear():
                "amount": {"amount": "1.00", "currency": "KZT"}, "purpose": "", "postings": []}
     paid = upcast("invoicing.PaymentReceived", {**payment, "payer_bin": "110740003844", "payer_iban": None})
     assert paid.payer == ClearFields(in_clear={"bin": "110740003844", "iban": None})
+    assert paid.purpose is None   # v1 → v2 → v3: an empty purpose is none
     assert upcast("invoicing.PaymentReceived", {**payment, "payer_bin": None, "payer_iban": None}).payer is None
     refund = upcast("invoicing.RefundIssued", {
         "contract_id": "c-1", "document_number": "RF-1", "refund_on": "2023-01-10",
@@ -158,3 +160,49 @@ def test_a_key_message_is_a_key_or_a_tombstone_of_a_named_contract():
 def test_the_placeholder_is_a_party_of_the_shape_every_reader_knows():
     assert PartyTerms.model_validate(shredded_party()) == domain.SHREDDED_BUYER
     assert domain.SHREDDED_BUYER.name == SHREDDED == "[shredded]"
+
+
+def test_free_texts_of_older_events_are_upcast_in_clear_and_an_empty_one_to_none():
+    texts = {"description": "Иванов И.И. просит пересчитать", "comment": "звонил Петров", "details": "новый e-mail"}
+    payment = {"contract_id": "c-1", "payment_id": "p", "bank_reference": "r", "received_on": "2022-02-10",
+               "amount": {"amount": "1.00", "currency": "KZT"}, "payer": None, "postings": []}
+    # PaymentReceived v2 (the payer sealed, the purpose in clear) and v1 (both in clear), up to v3
+    assert upcast("invoicing.PaymentReceived", {**payment, "purpose": "за январь, Ахметов"}, version=2).purpose == \
+        ClearFields(in_clear={"text": "за январь, Ахметов"})
+    assert upcast("invoicing.PaymentReceived", {**payment, "purpose": ""}, version=2).purpose is None
+    v1 = {k: v for k, v in payment.items() if k != "payer"} | {"payer_bin": None, "payer_iban": None}
+    assert upcast("invoicing.PaymentReceived", {**v1, "purpose": "январь"}).purpose == ClearFields(
+        in_clear={"text": "январь"})
+
+    claim = upcast("claims.ClaimRegistered", {
+        "claim_id": "k", "contract_id": "c-1", "contract_number": "N", "received_at": "2024-06-03T10:00:00+00:00",
+        "received_on": "2024-06-03", "zone": "Asia/Almaty", "answer_due": "2024-06-18", "subject": "other",
+        "description": texts["description"], "disputed_amount": None, "disputed_volume_kwh": None,
+        "disputed_event_id": None, "disputed_document": None})
+    assert claim.description == ClearFields(in_clear={"text": texts["description"]})
+    answer = {"claim_id": "k", "contract_id": "c-1", "answered_on": "2024-06-05", "answered_in_time": True}
+    accepted = upcast("claims.ClaimAccepted", {**answer, "fully": True, "correction": None,
+                                               "comment": texts["comment"]})
+    assert accepted.comment == ClearFields(in_clear={"text": texts["comment"]})
+    assert upcast("claims.ClaimAccepted", {**answer, "fully": True, "correction": None, "comment": ""}).comment is None
+    rejected = upcast("claims.ClaimRejected", {**answer, "reasons": ["нет", "акт подписан"]})
+    assert rejected.reasons == ClearFields(in_clear={"text": ["нет", "акт подписан"]})
+    request = {"request_id": "r", "contract_id": "c-1", "kind": "correction", "received_on": "2024-06-03",
+               "answer_due": "2024-06-18"}
+    assert upcast("claims.PersonalDataRequested", {**request, "details": texts["details"]}).details == ClearFields(
+        in_clear={"text": texts["details"]})
+    assert upcast("claims.PersonalDataRequested", {**request, "details": ""}).details is None
+    # what is recorded in clear opens only while a key is held, as a text
+    assert personal_keys.open_text([personal_keys.new_key()], "c-1", claim.description) == texts["description"]
+    assert personal_keys.open_text([], "c-1", claim.description) is None
+
+
+def test_a_v1_unidentified_receipt_is_upcast_with_its_bank_line_recorded_in_clear():
+    receipt = upcast("invoicing.UnidentifiedReceiptRecorded", {
+        "contract_id": "unidentified", "bank_reference": "r", "amount": {"amount": "1.00", "currency": "KZT"},
+        "received_on": "2022-02-10", "payer_name": "ИП Сидоров", "payer_bin": "110740003844",
+        "payer_iban": None, "purpose": "за свет", "why": "unknown_payer"})
+    assert type(receipt).schema_version == 2
+    assert receipt.bank_line == ClearFields(in_clear={"name": "ИП Сидоров", "bin": "110740003844", "iban": None,
+                                                      "purpose": "за свет"})
+    assert receipt.why == "unknown_payer"

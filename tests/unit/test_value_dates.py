@@ -39,7 +39,7 @@ def test_money_valued_on_penalised_days_takes_the_excess_penalty_off():
     penalty = charged_through_february(ledger)
     # the statement came late: the money moved on Feb 20, the ledger books it on Mar 5
     events = ledger.do(acc.receive_payment, payment_id="p-late", bank_reference="LATE", amount=kzt("470456.00"),
-                       received_on=date(2022, 2, 20), payer=None, purpose="", posted_on=date(2022, 3, 5),
+                       received_on=date(2022, 2, 20), payer=None, purpose=None, posted_on=date(2022, 3, 5),
                        rates=RATES)
     received, allocated, recalculated = events[:3]
     assert (received.received_on, received.posted_on) == (date(2022, 2, 20), date(2022, 3, 5))
@@ -70,7 +70,7 @@ def test_a_paid_penalty_charged_too_much_goes_back_to_the_advance():
     ledger.do(acc.reverse_payment, bank_reference="ALL", reason="booked with the wrong value date",
               reversed_on=date(2022, 3, 2), rates=RATES)
     events = ledger.do(acc.receive_payment, payment_id="p-right", bank_reference="ALL-VALUED", received_on=date(
-        2022, 2, 20), amount=kzt("474733.61"), payer=None, purpose="", posted_on=date(2022, 3, 2), rates=RATES)
+        2022, 2, 20), amount=kzt("474733.61"), payer=None, purpose=None, posted_on=date(2022, 3, 2), rates=RATES)
     [recalculated] = [e for e in events if e.event_type == "invoicing.PenaltyRecalculated"]
     # the penalty was paid by this money before the recalculation: nothing open to take off, so the
     # excess 1,899.55 returns to the advance

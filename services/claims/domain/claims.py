@@ -3,6 +3,9 @@
 A claim is its own stream. Deadlines are calendar days counted in the contract's deadline zone
 (Astana time, §4.3), so the day of receipt is the local date of the instant the claim arrived: across
 the 2024-03-01 move of Astana from UTC+6 to UTC+5 the same UTC instant can fall on another local day.
+
+The claim's description and the desk's answers are free text that often names people: the rules decide
+on the text and record it sealed by `seal`, which the edge binds to the contract's key.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from shared.events.claims import (
     GrantedCorrection,
 )
 from shared.events.registry import Event
+from shared.events.sealing import SealText, text_or_none
 from shared.money import Money
 
 ANSWER_WITHIN_DAYS = 15  # §9.2 "15 calendar days from the day the claim is received"
@@ -102,7 +106,8 @@ def answer_due(received_at: datetime, zone: str) -> tuple[date, date]:
 def register_claim(*, claim_id: str, contract_id: str, contract_number: str, zone: str, currency: str,
                    received_at: datetime, subject: ClaimSubject, description: str,
                    disputed_amount: Money | None, disputed_volume_kwh: Decimal | None,
-                   disputed_event_id: uuid.UUID | None, disputed_document: str | None) -> list[Event]:
+                   disputed_event_id: uuid.UUID | None, disputed_document: str | None,
+                   seal: SealText) -> list[Event]:
     if not description.strip():
         raise ValidationFailed("a claim says what is disputed", reason="missing_description")
     if disputed_amount is not None:
@@ -120,7 +125,7 @@ def register_claim(*, claim_id: str, contract_id: str, contract_number: str, zon
     received_on, due = answer_due(received_at, zone)
     return [ClaimRegistered(
         claim_id=claim_id, contract_id=contract_id, contract_number=contract_number, received_at=received_at,
-        received_on=received_on, zone=zone, answer_due=due, subject=subject, description=description.strip(),
+        received_on=received_on, zone=zone, answer_due=due, subject=subject, description=seal(description.strip()),
         disputed_amount=disputed_amount, disputed_volume_kwh=disputed_volume_kwh,
         disputed_event_id=disputed_event_id, disputed_document=document)]
 
@@ -173,22 +178,22 @@ def _granted(state: Claim, *, amount: Money | None, volume_kwh: Decimal | None,
 
 def accept_claim(state: Claim | None, *, answered_on: date, amount: Money | None = None,
                  volume_kwh: Decimal | None = None, document_number: str | None = None,
-                 comment: str = "") -> list[Event]:
+                 comment: str = "", seal: SealText) -> list[Event]:
     """Accept fully (nothing granted given: all that was disputed) or partly (less than disputed)."""
     claim = _open(state)
     correction, fully = _granted(claim, amount=amount, volume_kwh=volume_kwh, document_number=document_number)
     return [ClaimAccepted(claim_id=claim.claim_id, contract_id=claim.contract_id, answered_on=answered_on,
                           answered_in_time=answered_on <= claim.answer_due, fully=fully, correction=correction,
-                          comment=comment.strip())]
+                          comment=text_or_none(comment.strip(), seal))]
 
 
-def reject_claim(state: Claim | None, *, answered_on: date, reasons: list[str]) -> list[Event]:
+def reject_claim(state: Claim | None, *, answered_on: date, reasons: list[str], seal: SealText) -> list[Event]:
     claim = _open(state)
     reasons = [r.strip() for r in reasons if r.strip()]
     if not reasons:
         raise ValidationFailed("a rejection gives its reasons", reason="missing_reason")
     return [ClaimRejected(claim_id=claim.claim_id, contract_id=claim.contract_id, answered_on=answered_on,
-                          answered_in_time=answered_on <= claim.answer_due, reasons=reasons)]
+                          answered_in_time=answered_on <= claim.answer_due, reasons=seal(reasons))]
 
 
 def refer_to_court(state: Claim | None, *, referred_on: date, court: str, case_number: str | None) -> list[Event]:

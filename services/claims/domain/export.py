@@ -28,6 +28,7 @@ from shared.events.claims import (
     sha256_of,
 )
 from shared.events.registry import Event
+from shared.events.sealing import SealText
 
 SERVICES: tuple[ExportingService, ...] = ("contracts", "metering", "invoicing", "claims")
 EXPORT_KINDS = ("access", "portability")
@@ -81,10 +82,10 @@ def fold_onto(state: DataRequest | None, events: Iterable[Event]) -> DataRequest
 
 
 def request_export(*, request_id: str, contract_id: str, kind: PersonalDataRequestKind, received_on: date,
-                   details: str, contract_ids: list[str]) -> list[Event]:
+                   details: str, contract_ids: list[str], seal: SealText) -> list[Event]:
     assert kind in EXPORT_KINDS and contract_id in contract_ids
     return [receive_request(request_id=request_id, contract_id=contract_id, kind=kind, received_on=received_on,
-                            details=details),
+                            details=details, seal=seal),
             PersonalDataExportRequested(request_id=request_id, contract_id=contract_id,
                                         contract_ids=sorted(contract_ids))]
 

@@ -3,7 +3,8 @@ answer date, and deletion refused while any contract of the counterparty is open
 after it ends.
 
 Pure rules: the key table and the encryption that make deletion possible in an append-only store
-(crypto-shredding) live at the edge, in `services/claims/personal_keys.py`.
+(crypto-shredding) live at the edge, in `services/claims/personal_keys.py`; a request's details (the
+requester's own words) are recorded sealed by `seal`, which the edge binds to the contract's key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shared.events.claims import (
     PersonalDataShredded,
 )
 from shared.events.registry import Event
+from shared.events.sealing import SealText, text_or_none
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "personal_data.json"
 
@@ -54,10 +56,10 @@ def record_consent(*, contract_id: str, purpose: str, given: bool, on: date, con
 
 
 def receive_request(*, request_id: str, contract_id: str, kind: PersonalDataRequestKind, received_on: date,
-                    details: str) -> PersonalDataRequested:
+                    details: str, seal: SealText) -> PersonalDataRequested:
     due = received_on + timedelta(days=reference()["answer_within_calendar_days"])
     return PersonalDataRequested(request_id=request_id, contract_id=contract_id, kind=kind, received_on=received_on,
-                                 answer_due=due, details=details.strip())
+                                 answer_due=due, details=text_or_none(details.strip(), seal))
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class HeldContract:
 
 
 def request_deletion(*, request_id: str, contract_id: str, received_on: date, contracts: list[HeldContract],
-                     details: str = "") -> list[Event]:
+                     seal: SealText, details: str = "") -> list[Event]:
     """Judged over every contract of the counterparty (same BIN or foreign registration), not the one the
     request names: its personal data are the same in all of them, so deleting them is refused while any
     is open or retained, with the earliest date the latest "end + 5 years" over all of them; otherwise it
@@ -81,7 +83,7 @@ def request_deletion(*, request_id: str, contract_id: str, received_on: date, co
     `PersonalDataShredded` per contract)."""
     assert any(c.contract_id == contract_id for c in contracts), "the requesting contract is one of them"
     request = receive_request(request_id=request_id, contract_id=contract_id, kind="deletion",
-                              received_on=received_on, details=details)
+                              received_on=received_on, details=details, seal=seal)
     refused = _refusal(request_id, contract_id, received_on, contracts)
     # a deletion that may go ahead waits for a second privacy officer (four eyes): `approve_deletion`
     return [request, *refused]

@@ -420,10 +420,11 @@ def _correction_entry(charge: Charge, released: list[AllocationSlice]) -> Entry:
 
 
 def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amount: Money, received_on: date,
-                    payer: Sealed | None, purpose: str, posted_on: date | None = None,
+                    payer: Sealed | None, purpose: Sealed | None, posted_on: date | None = None,
                     rates: DatedRates | None = None) -> list[Event]:
     """Money valued on `received_on` (the bank's value date), booked on `posted_on` (the same day when
-    absent). `payer`: the payer's BIN and IBAN, sealed by the edge with the contract's key (or none).
+    absent). `payer`: the payer's BIN and IBAN, `purpose` the payment's purpose, each sealed by the edge
+    with the contract's key (or none).
 
     A value date on a day penalties were already charged for (`penalised_on`) changes what was late:
     the penalties are recalculated in the same command (`rates` is then needed), dated `posted_on`."""
