@@ -1,12 +1,15 @@
 """Proves issue 7's crypto-shredding on the four real services, the real PostgreSQL and the real broker: a
 counterparty with a signed contract, a corrected e-mail, an invoice, a payment matched by its BIN and IBAN,
-a refund and an access export is deleted after its retention; then its name, BIN, IBAN and e-mails are in
-no service's stored event bytes, no read model and no message of any event topic; its key is gone from
-all four key tables (the keys topic ends with its tombstone); the contracts, invoicing and claims APIs show
-"[shredded]"; `ledger verify` finds all four chains whole and every read model equal to its rebuild; the
-account's amounts are what they were; another counterparty is as readable as before, and a later bank
-line with the shredded BIN matches nothing. A consumer opens a buyer whichever of its key and its
-signing reaches it first."""
+an unidentified receipt assigned to its contract, two claims (one accepted with a comment, one rejected with
+reasons), a refund and an access export is deleted after its retention; then its name, BIN, IBAN and
+e-mails, its claims' descriptions and answers, its requests' details, its payments' purposes and the
+assigned receipt's payer name, IBAN and purpose are in no service's stored event bytes, no read model and
+no message of any event topic (while its key was held they were readable only through the APIs); its key is
+gone from all four key tables (the keys topic ends with its tombstone); the contracts, invoicing and claims
+APIs show "[shredded]"; `ledger verify` finds all four chains whole and every read model equal to its
+rebuild; the account's amounts are what they were; another counterparty is as readable as before (its
+payment's purpose too), and a later bank line with the shredded BIN matches nothing, held unidentified with
+its payer sealed. A consumer opens a buyer whichever of its key and its signing reaches it first."""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from tests.support import (
     eventually,
     sealed_terms,
     seed_contract,
+    statement_1c,
     unique,
     unique_bin,
     unique_iban,
@@ -54,10 +58,16 @@ async def system(postgres, broker):
 
 
 def buyer_terms(number: str) -> tuple[dict, dict]:
-    """The seed contract (delivering 2022) with a buyer of its own: (terms, the strings that must vanish)."""
+    """The seed contract (delivering 2022) with a buyer of its own: (terms, the strings that must vanish:
+    the buyer's fields, and the free texts the counterparty, the desk and its payers write about it)."""
     tag = uuid.uuid4().hex[:8]
     personal = {"name": f"ТОО «Шредер-{tag}»", "bin": unique_bin(), "iban": unique_iban(),
-                "email": f"shred-{tag}@example.kz", "new_email": f"moved-{tag}@example.kz"}
+                "email": f"shred-{tag}@example.kz", "new_email": f"moved-{tag}@example.kz",
+                "claim": f"Диспетчер не ответил Шредеру {tag}", "comment": f"Извинились перед {tag}",
+                "reasons": f"Журнал смены {tag} подписан", "access": f"Прошу выписку для {tag}",
+                "deletion": f"Удалите данные {tag}", "purpose": f"Оплата за январь от {tag}",
+                "receipt_name": f"ИП «Плательщик-{tag}»", "receipt_iban": unique_iban(),
+                "receipt_purpose": f"За ТОО {tag} по письму"}
     terms = seed_contract(number)
     terms["buyer"].update(name=personal["name"], bin=personal["bin"], iban=personal["iban"], email=personal["email"])
     for index, point in enumerate(terms["delivery_points"]):
@@ -89,10 +99,11 @@ async def ok(response, status: int = 200):
     return response.json()
 
 
-async def import_lines(system, *lines: tuple[str, str, str, str]) -> dict:
-    """A CSV statement: (reference, amount, payer BIN, payer IBAN) per line, no contract number."""
+async def import_lines(system, *lines: tuple[str, str, str, str, str]) -> dict:
+    """A CSV statement: (reference, amount, payer BIN, payer IBAN, purpose) per line, no contract number."""
     csv = "bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number\n" + "".join(
-        f"{reference},2022-02-10,{amount},KZT,{bin_},{iban},January 2022,\n" for reference, amount, bin_, iban in lines)
+        f"{reference},2022-02-10,{amount},KZT,{bin_},{iban},{purpose},\n" for reference, amount, bin_, iban, purpose
+        in lines)
     return await ok(await system.clients["invoicing"].post("/payments/import", params={"format": "csv"},
                                                            content=csv.encode(), headers=auth()))
 
@@ -134,9 +145,29 @@ async def _partitions(consumer, topic: str) -> set[int]:
     return consumer._client.cluster.partitions_for_topic(topic) or set()
 
 
+async def hold_unidentified(system, personal: dict) -> str:
+    """A 1C statement line from a payer no contract knows (its name, an IBAN of its own, a purpose): held
+    unidentified; its bank reference."""
+    document = "".join(f"{line}\n" for line in (
+        "ДатаОперации=10.02.2022", "СуммаПриход=1000.00", f"ПлательщикНаименование={personal['receipt_name']}",
+        f"ПлательщикИИК={personal['receipt_iban']}", f"НазначениеПлатежа={personal['receipt_purpose']}",
+        f"НомерДокумента={unique('RC')}"))
+    report = await ok(await system.clients["invoicing"].post("/payments/import", params={"format": "1c"},
+                                                             content=statement_1c(document), headers=auth()))
+    [line] = report["lines"]
+    assert line["outcome"] == "unidentified", line
+    return line["bank_reference"]
+
+
+async def in_event_store(system, service: str, value: str) -> int:
+    async with system[service].engine.connect() as conn:
+        return await conn.scalar(text("SELECT count(*) FROM event_store"
+                                      " WHERE position(:v IN convert_from(body, 'UTF8')) > 0"), {"v": value})
+
+
 def traces(personal: dict) -> list[bytes]:
     """The strings as they would sit in JSON bytes: UTF-8 as the store writes them, and \\u-escaped too."""
-    values = [personal[k] for k in ("name", "bin", "iban", "email", "new_email")]
+    values = list(personal.values())
     return [v.encode() for v in values] + [json.dumps(v).strip('"').encode() for v in values]
 
 
@@ -152,8 +183,9 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     shredded, other = await signed(system, gone_terms), await signed(system, kept_terms)
     contracts, invoicing, claims = (system.clients[name] for name in ("contracts", "invoicing", "claims"))
 
-    # its history: a corrected e-mail, January invoiced, paid by a bank line matched by BIN and IBAN, the
-    # advance refunded after the term, an access export answered by all four, the contract terminated
+    # its history: a corrected e-mail, January invoiced, paid by a bank line matched by BIN and IBAN and by a
+    # stranger's receipt assigned to it, two claims answered, the advance refunded after the term, an access
+    # export answered by all four, the contract terminated
     await ok(await contracts.post(f"/contracts/{shredded}/buyer/contacts", headers=auth(), json={
         "email": gone["new_email"], "address": "041700, г. Текели, ул. Абая, 2", "corrected_on": "2022-01-20"}))
     for contract_id in (shredded, other):
@@ -166,16 +198,49 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
         return all(a["debt"]["amount"] == "470456.00" for a in accounts)
 
     await eventually(invoiced)
-    report = await import_lines(system, (unique("GONE"), "500000.00", gone["bin"], ""),
-                                (unique("KEPT"), "470456.00", "", kept["iban"]))
+    report = await import_lines(system, (unique("GONE"), "500000.00", gone["bin"], "", gone["purpose"]),
+                                (unique("KEPT"), "470456.00", "", kept["iban"], kept["purpose"]))
     assert [(line["outcome"], line.get("contract_id"), line.get("matched_by")) for line in report["lines"]] == [
         ("posted", shredded, "payer_only"), ("posted", other, "payer_only")]
-    # 500,000.00 − 470,456.00 = 29,544.00 left as advance, refunded to the buyer's account after the term
+
+    # a stranger's receipt: held unidentified, its payer readable by operators through its own key and in no
+    # stored event; assigned to the contract, its payer moves under the contract's key
+    held = await hold_unidentified(system, gone)
+    listed = await ok(await invoicing.get("/receipts/unidentified", headers=auth("auditor")))
+    assert [(r["payer_name"], r["payer_iban"], r["purpose"]) for r in listed if r["bank_reference"] == held] == [
+        (gone["receipt_name"], gone["receipt_iban"], gone["receipt_purpose"])]
+    for value in (gone["receipt_name"], gone["receipt_iban"], gone["receipt_purpose"], gone["purpose"]):
+        assert await in_event_store(system, "invoicing", value) == 0, value
+    await ok(await invoicing.post(f"/receipts/{held}/assign", json={"contract_id": shredded}, headers=auth()), 201)
+    listed = await ok(await invoicing.get("/receipts/unidentified", headers=auth("auditor")))
+    assert held not in [r["bank_reference"] for r in listed]
+
+    # 500,000.00 + 1,000.00 (the receipt) − 470,456.00 = 30,544.00 left as advance, refunded to the buyer's
+    # account after the term
     refunded = (await approved(invoicing, await invoicing.post(
         f"/accounts/{shredded}/refund", json={"refund_on": "2023-01-10"}, headers=auth()))).json()
-    assert refunded[0]["amount"]["amount"] == "29544.00"
-    access = (await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth(),
-                                         json={"kind": "access", "received_on": "2022-03-01"}), 201))[0]
+    assert refunded[0]["amount"]["amount"] == "30544.00"
+
+    # two claims: one accepted with a comment, one rejected with reasons; the desk reads their texts
+    accepted = await ok(await claims.post("/claims", headers=auth(), json={
+        "contract_id": shredded, "received_at": "2022-02-20T05:00:00Z", "subject": "service_quality",
+        "description": gone["claim"]}), 201)
+    await ok(await claims.post(f"/claims/{accepted['claim_id']}/accept", headers=auth(), json={
+        "answered_on": "2022-02-25", "comment": gone["comment"]}), 201)
+    rejected = await ok(await claims.post("/claims", headers=auth(), json={
+        "contract_id": shredded, "received_at": "2022-02-21T05:00:00Z", "subject": "other",
+        "description": f"Повторно: {gone['claim']}"}), 201)
+    await ok(await claims.post(f"/claims/{rejected['claim_id']}/reject", headers=auth(), json={
+        "answered_on": "2022-02-25", "reasons": [gone["reasons"]]}), 201)
+    shown = await ok(await claims.get(f"/claims/{accepted['claim_id']}", headers=auth("auditor")))
+    assert (shown["description"], shown["comment"]) == (gone["claim"], gone["comment"])
+    shown = await ok(await claims.get(f"/claims/{rejected['claim_id']}", headers=auth("auditor")))
+    assert shown["reasons"] == [gone["reasons"]]
+    access = (await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth(), json={
+        "kind": "access", "received_on": "2022-03-01", "details": gone["access"]}), 201))[0]
+    statement = await ok(await invoicing.get(f"/accounts/{shredded}/statement", headers=auth("auditor")))
+    assert sorted(line["description"] for line in statement["lines"] if line["kind"] == "payment") == sorted([
+        f"payment: {gone['purpose']}", f"payment: {gone['receipt_purpose']}"])
 
     async def archived():
         response = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("privacy"))
@@ -199,24 +264,23 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     assert [kind for kind, _, _ in before["lines"]].count("refund") == 1
 
     # while the key is held, the read models show the buyer (the searches below would find it), and the
-    # stored events never held it in clear
+    # stored events never held it in clear, nor any of its free texts
     for service, table in (("contracts", "contracts"), ("invoicing", "accounts"), ("claims", "counterparties")):
         async with system[service].engine.connect() as conn:
             assert await conn.scalar(text(f"SELECT count(*) FROM {table} t WHERE t::text LIKE :n"),
                                      {"n": f"%{gone['bin']}%"}) == 1, service
-            assert await conn.scalar(text("SELECT count(*) FROM event_store"
-                                          " WHERE position(:n IN convert_from(body, 'UTF8')) > 0"),
-                                     {"n": gone["bin"]}) == 0, service
+        for value in (gone["bin"], gone["claim"], gone["comment"], gone["reasons"], gone["access"], gone["purpose"]):
+            assert await in_event_store(system, service, value) == 0, (service, value)
 
     # retained 5 years after the end: refused the day before, shredded on 2027-03-17 once a second privacy
     # officer approves (the services' clock moved to each day)
     system.clock.move_to(date(2027, 3, 16))
-    refused = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"),
-                                         json={"kind": "deletion", "received_on": "2027-03-16"}), 201)
+    refused = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"), json={
+        "kind": "deletion", "received_on": "2027-03-16", "details": gone["deletion"]}), 201)
     assert (refused[1]["reason"], refused[1]["earliest_on"]) == ("retention_period", "2027-03-17")
     system.clock.move_to(date(2027, 3, 17))
-    [asked] = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"),
-                                         json={"kind": "deletion", "received_on": "2027-03-17"}), 201)
+    [asked] = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"), json={
+        "kind": "deletion", "received_on": "2027-03-17", "details": gone["deletion"]}), 201)
     done = await ok(await claims.post(f"/personal-data/requests/{asked['request_id']}/approve",
                                       headers=auth("privacy-2")), 201)
     assert [e.get("shredded_on") for e in done[1:]] == ["2027-03-17"]
@@ -280,6 +344,15 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     assert (party["name"], party["bin"], party["email"], party["address"]) == ("[shredded]", None, None, "[shredded]")
     gone_archive = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("privacy"))
     assert (gone_archive.status_code, gone_archive.json()["reason"]) == (404, "personal_data_shredded")
+    shown = await ok(await claims.get(f"/claims/{accepted['claim_id']}", headers=auth("auditor")))
+    assert (shown["description"], shown["comment"]) == ("[shredded]", "[shredded]")
+    shown = await ok(await claims.get(f"/claims/{rejected['claim_id']}", headers=auth("auditor")))
+    assert (shown["description"], shown["reasons"]) == ("[shredded]", ["[shredded]"])
+    requests = await ok(await claims.get("/personal-data/requests", headers=auth("auditor")))
+    assert {r["details"] for r in requests if r["contract_id"] == shredded} == {"[shredded]"}
+    statement = await ok(await invoicing.get(f"/accounts/{shredded}/statement", headers=auth("auditor")))
+    assert [line["description"] for line in statement["lines"] if line["kind"] == "payment"] == [
+        "payment: [shredded]"] * 2
     changed = await contracts.post(f"/contracts/{shredded}/buyer/contacts", headers=auth(), json={
         "email": "back@example.kz", "address": "anywhere", "corrected_on": "2027-03-17"})
     assert (changed.status_code, changed.json()["reason"]) == (409, "personal_data_shredded")
@@ -301,16 +374,25 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     assert (contract["terms"]["buyer"]["iban"], contract["terms"]["buyer"]["email"]) == (kept["iban"], kept["email"])
     party = await ok(await claims.get(f"/counterparties/{other}", headers=auth("auditor")))
     assert (party["name"], party["bin"]) == (kept["name"], kept["bin"])
+    statement = await ok(await invoicing.get(f"/accounts/{other}/statement", headers=auth("auditor")))
+    assert [line["description"] for line in statement["lines"] if line["kind"] == "payment"] == [
+        f"payment: {kept['purpose']}"]
     for service in SERVICES:
         async with system[service].engine.connect() as conn:
             assert await personal_keys.key_of(conn, other) is not None, service
 
     # a later bank line from the shredded BIN matches nothing (kept as unidentified: a new fact from the
     # bank); the other counterparty's IBAN still matches
-    later = await import_lines(system, (unique("LATE"), "100.00", gone["bin"], gone["iban"]),
-                               (unique("KEPT"), "100.00", "", kept["iban"]))
+    later = await import_lines(system, (unique("LATE"), "100.00", gone["bin"], gone["iban"], "late"),
+                               (unique("KEPT"), "100.00", "", kept["iban"], "more"))
     assert [(line["outcome"], line.get("contract_id")) for line in later["lines"]] == [
         ("unidentified", None), ("posted", other)]
+    # held with its payer sealed under a key of its own: readable by operators, in no stored event
+    listed = await ok(await invoicing.get("/receipts/unidentified", headers=auth("auditor")))
+    assert [(r["payer_bin"], r["payer_iban"]) for r in listed if r["bank_reference"] == later["lines"][0][
+        "bank_reference"]] == [(gone["bin"], gone["iban"])]
+    for value in (gone["bin"], gone["iban"]):
+        assert await in_event_store(system, "invoicing", value) == 0, value
 
 
 async def publish_signed(system, contract_id: str, key: bytes) -> None:
@@ -360,7 +442,7 @@ async def test_the_ledger_opens_the_buyer_whichever_of_key_and_signing_comes_fir
     assert await eventually(lambda: _not_missing(buyer_name(system, signing_first), none_too=True)) == "none"
     await publish_key(system, signing_first, key)
     assert await eventually(lambda: _named(buyer_name(system, signing_first))) == "TOO «Т-Транзит»"
-    statement_match = await import_lines(system, (unique("ORD"), "10.00", "", "KZ244322203398M00165"))
+    statement_match = await import_lines(system, (unique("ORD"), "10.00", "", "KZ244322203398M00165", "order"))
     # the seed buyer's IBAN is every seed contract's here: ambiguous, so never posted to a wrong one
     assert statement_match["lines"][0]["outcome"] == "unidentified"
 
