@@ -108,17 +108,19 @@ async def purposes_opened(conn: AsyncConnection, lines: list[dict]) -> list[dict
     """Statement lines (dicts with `contract_id`, `description`, `details`) as a reader sees them: a payment's
     purpose opened into its description ("payment: …") with the key held now, "[shredded]" once the key is
     shredded, none while it has not arrived; the sealed blob taken out of `details`."""
-    sealed = [line for line in lines if "purpose" in (line["details"] or {})]
+    sealed = {line["contract_id"] for line in lines if "purpose" in (line["details"] or {})}
     if not sealed:
         return lines
-    states = await personal_keys.states_of(conn, sorted({line["contract_id"] for line in sealed}))
-    for line in sealed:
-        details = dict(line["details"])
-        blob = personal_keys.sealed_of(details.pop("purpose"))
-        state = states[line["contract_id"]]
-        purpose = SHREDDED if state.shredded else personal_keys.open_text([state.key], line["contract_id"], blob)
-        line.update(description=payment_description(purpose), details=details)
-    return lines
+    states = await personal_keys.states_of(conn, sorted(sealed))
+    return [_purpose_opened(line, states) if "purpose" in (line["details"] or {}) else line for line in lines]
+
+
+def _purpose_opened(line: dict, states: dict[str, personal_keys.KeyState]) -> dict:
+    details = dict(line["details"])
+    blob = personal_keys.sealed_of(details.pop("purpose"))
+    state = states[line["contract_id"]]
+    purpose = SHREDDED if state.shredded else personal_keys.open_text([state.key], line["contract_id"], blob)
+    return {**line, "description": payment_description(purpose), "details": details}
 
 
 async def _export_opened(conn: AsyncConnection, part: dict) -> dict:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from shared.events.registry import Event, registry
-from shared.events.sealing import Sealed, SealedFields, recorded_in_clear, text_recorded_in_clear
+from shared.events.sealing import Sealed, SealedFields, free_texts_in_clear, recorded_in_clear
 from shared.money import Money
 
 __all__ = ["SealedFields"]   # defined in shared.events.sealing; many readers import it from here
@@ -92,10 +92,7 @@ class ClaimRegistered(Event):
     disputed_document: str | None
 
 
-@registry.upcaster(ClaimRegistered.event_type, 1)
-def upcast_claim_registered_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    payload["description"] = text_recorded_in_clear(payload["description"])
-    return payload
+upcast_claim_registered_v1_v2 = registry.upcaster(ClaimRegistered.event_type, 1)(free_texts_in_clear("description"))
 
 
 @registry.register
@@ -130,11 +127,7 @@ class ClaimAccepted(Event):
     comment: Sealed | None
 
 
-@registry.upcaster(ClaimAccepted.event_type, 1)
-def upcast_claim_accepted_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    comment = payload["comment"]
-    payload["comment"] = text_recorded_in_clear(comment) if comment else None
-    return payload
+upcast_claim_accepted_v1_v2 = registry.upcaster(ClaimAccepted.event_type, 1)(free_texts_in_clear("comment"))
 
 
 @registry.register
@@ -152,10 +145,7 @@ class ClaimRejected(Event):
     reasons: Sealed
 
 
-@registry.upcaster(ClaimRejected.event_type, 1)
-def upcast_claim_rejected_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    payload["reasons"] = text_recorded_in_clear(payload["reasons"])
-    return payload
+upcast_claim_rejected_v1_v2 = registry.upcaster(ClaimRejected.event_type, 1)(free_texts_in_clear("reasons"))
 
 
 @registry.register
@@ -293,11 +283,8 @@ class PersonalDataRequested(Event):
     details: Sealed | None
 
 
-@registry.upcaster(PersonalDataRequested.event_type, 1)
-def upcast_personal_data_requested_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    details = payload["details"]
-    payload["details"] = text_recorded_in_clear(details) if details else None
-    return payload
+upcast_personal_data_requested_v1_v2 = registry.upcaster(PersonalDataRequested.event_type, 1)(
+    free_texts_in_clear("details"))
 
 
 @registry.register

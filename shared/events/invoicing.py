@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
 from shared.events.registry import Event, registry
-from shared.events.sealing import Sealed, recorded_in_clear, text_recorded_in_clear
+from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
 from shared.money import Money
 
 
@@ -164,11 +164,7 @@ def upcast_payment_received_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-@registry.upcaster(PaymentReceived.event_type, 2)
-def upcast_payment_received_v2_v3(payload: dict[str, Any]) -> dict[str, Any]:
-    purpose = payload.pop("purpose")
-    payload["purpose"] = text_recorded_in_clear(purpose) if purpose else None
-    return payload
+upcast_payment_received_v2_v3 = registry.upcaster(PaymentReceived.event_type, 2)(free_texts_in_clear("purpose"))
 
 
 @registry.register

@@ -63,9 +63,17 @@ SealText = Callable[[FreeText], SealedFields]
 the text and seals what it records without touching a key or randomness itself."""
 
 
-def text_recorded_in_clear(value: FreeText) -> dict[str, Any]:
-    """An upcaster's form of a free text an older event held in clear."""
-    return recorded_in_clear({TEXT: value})
+def free_texts_in_clear(*fields: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The upcaster of an event whose older version held these free texts in clear: each handed on as
+    recorded in clear, an empty one as none (no text was given)."""
+
+    def upcast(payload: dict[str, Any]) -> dict[str, Any]:
+        for field in fields:
+            value = payload[field]
+            payload[field] = recorded_in_clear({TEXT: value}) if value else None
+        return payload
+
+    return upcast
 
 
 def text_or_none(value: FreeText, seal: SealText) -> SealedFields | None:
