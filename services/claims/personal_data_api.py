@@ -25,6 +25,7 @@ from shared.envelope import EventEnvelope
 from shared.errors import Conflict, NotFound
 from shared.events import registry
 from shared.events.claims import PersonalDataRequested, PersonalDataRequestKind, PersonalDataShredded
+from shared.personal_keys import lock as lock_keys
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -158,6 +159,9 @@ async def approve_deletion(request_id: str, request: Request, actor: Operator,
         events = personal_data.approve_deletion(pending, approved_by=actor.name, today=today,
                                                 contracts=await _held_contracts(uow.conn, contract_id))
         shredded = [e for e in events if isinstance(e, PersonalDataShredded)]
+        # the contracts' locks first, as a key arriving takes them before it touches the key row (the read
+        # models' texts are blanked under them when the shredding is projected)
+        await lock_keys(uow.conn, [event.contract_id for event in shredded])
         for event in shredded:
             # the desk's copy goes at once; the contracts service, the key's owner, deletes the key and
             # publishes its tombstone to every other copy when it takes this event in
