@@ -188,7 +188,7 @@ def _contract_id(services: Services, contract: str) -> str:
     """A contract named by its number or its id; one that names no contract is refused here as
     `contract_not_found`, in the operator's terms (metering, asked by id, could only say it has not
     received such a contract)."""
-    found = services.get("contracts", "/contracts", number=contract)
+    found = services.get("contracts", "/contracts", number=contract)["items"]
     if found:
         return found[0]["contract_id"]
     try:

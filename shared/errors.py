@@ -53,3 +53,23 @@ class NotFound(DomainError):
 
 class CurrencyMismatch(ValidationFailed):
     default_reason = "currency_mismatch"
+
+
+class Unavailable(DomainError):
+    """The service cannot take the command now (its queue is full, its database busy): nothing was
+    recorded, and the same command may pass after `retry_after_s` (the answer's Retry-After)."""
+
+    http_status = 503
+    default_reason = "unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, reason: str | None = None,
+                 details: dict[str, Any] | None = None):
+        super().__init__(message, reason=reason, details=details)
+        self.retry_after_s = retry_after_s
+
+
+class TooLarge(DomainError):
+    """A request, or the event it would record, larger than the limit: refused, nothing recorded."""
+
+    http_status = 413
+    default_reason = "too_large"

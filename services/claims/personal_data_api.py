@@ -19,6 +19,7 @@ from shared.auth import OPERATORS, READERS, Actor, require
 from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.events.claims import PersonalDataRequestKind, PersonalDataShredded
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -122,13 +123,17 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
     return await in_transaction(service.engine, body)
 
 
+BY_ANSWER_DUE = Keyset((("answer_due", "date"), ("request_id", "text")), ("answer_due", "request_id"))
+
+
 @router.get("/personal-data/requests")
 async def list_requests(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
-                        service: ServiceDep) -> list[dict[str, Any]]:
-    """The requests with their details (the requester's own words): a read of personal data, logged."""
-    async def read(conn) -> list[dict[str, Any]]:
-        rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
-                ).mappings().all()
-        return [dict(row) for row in rows]
+                        service: ServiceDep, page: PageParams) -> Page[dict[str, Any]]:
+    """The requests with their details (the requester's own words), a page at a time by answer deadline: a
+    read of personal data, logged with the contracts of the page."""
+    async def read(conn) -> tuple[list[dict[str, Any]], str | None]:
+        return await read_page(conn, "SELECT * FROM personal_data_requests WHERE {after}", {}, BY_ANSWER_DUE, page)
 
-    return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])
+    rows, next_cursor = await read_logged(service, request, actor, read,
+                                          lambda found: [r["contract_id"] for r in found[0]])
+    return Page(items=rows, next_cursor=next_cursor, limit=page.limit)

@@ -25,16 +25,17 @@ from services.invoicing.payments import PaymentCommand, desk_of
 from shared.access_log import read_logged
 from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
 from shared.calendar import MONTH_PATTERN
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
 from shared.money import Money
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
 router = APIRouter(tags=["ledger"])
-MAX_STATEMENT_BYTES = 50 * 1024 * 1024
+MAX_STATEMENT_BYTES = 50 * 1024 * 1024   # the body limit of POST /payments/import (shared/body_limit.py)
 ServiceDep = Annotated[Service, Depends(get_service)]
 Operator = Annotated[Actor, Depends(require(OPERATORS))]
 Reader = Annotated[Actor, Depends(require(READERS))]
@@ -339,9 +340,7 @@ async def import_payments(request: Request, actor: Operator, service: ServiceDep
     Each receipt is posted in its own transaction; the report gives every line's outcome:
     `posted`, `already_posted`, `unidentified` (kept for an operator) or `rejected` with the reason.
     """
-    raw = await request.body()
-    if len(raw) > MAX_STATEMENT_BYTES:
-        raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
+    raw = await request.body()   # at most MAX_STATEMENT_BYTES (`body_limits` in app.py)
     parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
     report = await import_statement(service, parsed, command_context(request, actor, service))
     # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
@@ -360,19 +359,22 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
         return await _payment_view(conn, bank_reference, repeated=False)
 
 
+BY_RECEIPT = Keyset((("received_on", "date"), ("bank_reference", "text")), ("received_on", "bank_reference"))
+
+
 @router.get("/receipts/unidentified")
-async def unidentified(request: Request, actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
-    """Receipts no contract could be matched to, with their payers' names, BINs and IBANs: the read is
-    logged by the bank lines returned, since they belong to no contract yet (`shared/access_log.py`)."""
+async def unidentified(request: Request, actor: Reader, service: ServiceDep, page: PageParams) -> Page[dict[str, Any]]:
+    """Receipts no contract could be matched to, with their payers' names, BINs and IBANs, a page at a time
+    by receipt date: the read is logged by the bank lines of the page, since they belong to no contract yet
+    (`shared/access_log.py`)."""
 
-    async def read(conn) -> list[dict[str, Any]]:
-        rows = (await conn.execute(text(
-            "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
-        ))).mappings().all()
-        return [dict(row) for row in rows]
+    async def read(conn) -> tuple[list[dict[str, Any]], str | None]:
+        return await read_page(conn, "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL AND {after}", {},
+                               BY_RECEIPT, page)
 
-    return await read_logged(service, request, actor, read, lambda _rows: [],
-                             lambda rows: [row["bank_reference"] for row in rows])
+    rows, next_cursor = await read_logged(service, request, actor, read, lambda _found: [],
+                                          lambda found: [row["bank_reference"] for row in found[0]])
+    return Page(items=rows, next_cursor=next_cursor, limit=page.limit)
 
 
 class CloseDay(PlainText):

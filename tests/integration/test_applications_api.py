@@ -285,7 +285,7 @@ async def test_amendments_in_writing(system):
         "agreement_number": "SA-1", "agreement_date": "2022-12-01", "delivery_end": "2023-02-01T00:00:00+01:00",
         "planned_volumes": [{"month": "2023-01", "volume_kwh": "30000"}]})
     assert extended.json()["terms"]["delivery_end"] == "2023-02-01T00:00:00+01:00"
-    listed = (await client.get(url, headers=auth())).json()
+    listed = (await client.get(url, headers=auth())).json()["items"]
     assert [(a["document_number"], a["kind"]) for a in listed] == [("PN-1", "price_change_notice"),
                                                                    ("SA-1", "term_extension")]
     # the extended term takes applications for January 2023
@@ -304,7 +304,7 @@ async def test_a_supplementary_agreement_changes_the_terms_as_agreed(system):
     assert agreed.status_code == 200, agreed.text
     plan = {p["month"]: p["volume_kwh"] for p in agreed.json()["terms"]["planned_volumes"]}
     assert plan["2022-05"] == "31000" and plan["2022-04"] == "20000"   # only the agreed month changed
-    listed = (await client.get(url, headers=auth())).json()
+    listed = (await client.get(url, headers=auth())).json()["items"]
     assert [(a["document_number"], a["document_date"], a["kind"], a["effective_from"]) for a in listed] == [
         ("SA-7", "2022-04-15", "supplementary_agreement", "2022-05-01")]
     # the new plan applies: 31,000 / 31 = 1,000 kWh a day takes the 960 whole (the old 10,000 / 31 =

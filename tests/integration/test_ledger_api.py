@@ -31,7 +31,7 @@ async def signed_contract(system) -> str:
     async def metered():
         # metering records a month's balance only for a contract it has received (unknown_contract)
         meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return bool(meters.json())
+        return bool(meters.json()["items"])
 
     await eventually(opened)
     await eventually(metered)

@@ -1,0 +1,31 @@
+"""Bounds (architecture MUST 13): the dead letters parked in the database (`shared/dead_letters.py`), the
+relay's leadership epoch (`shared/relay.py`, fencing), and the indexes the paged lists read by
+(`shared/paging.py`).
+
+Revision ID: 0009
+"""
+
+from alembic import op
+
+from shared.eventstore.schema import add_bounds, drop_bounds
+
+revision = "0009"
+down_revision = "0008"
+
+# each list route's keyset order, so a page is one index range
+PAGING_INDEXES = [
+    "CREATE INDEX counterparties_by_number_idx ON counterparties (contract_number, contract_id)",
+    "CREATE INDEX claims_queue_idx ON claims (answer_due, received_at, claim_id)",
+    "CREATE INDEX claims_contract_queue_idx ON claims (contract_id, answer_due, received_at, claim_id)",
+    "CREATE INDEX force_majeure_review_idx ON force_majeure_notices (review_on, notice_id)",
+    "CREATE INDEX force_majeure_contract_review_idx ON force_majeure_notices (contract_id, review_on, notice_id)",
+    "CREATE INDEX personal_data_requests_due_idx ON personal_data_requests (answer_due, request_id)",
+]
+
+
+def upgrade() -> None:
+    add_bounds(op.execute, PAGING_INDEXES)
+
+
+def downgrade() -> None:
+    drop_bounds(op.execute, PAGING_INDEXES)

@@ -1,0 +1,28 @@
+"""Bounds (architecture MUST 13): the dead letters parked in the database (`shared/dead_letters.py`), the
+relay's leadership epoch (`shared/relay.py`, fencing), and the indexes the paged lists read by
+(`shared/paging.py`).
+
+Revision ID: 0010
+"""
+
+from alembic import op
+
+from shared.eventstore.schema import add_bounds, drop_bounds
+
+revision = "0010"
+down_revision = "0009"
+
+# each list route's keyset order, so a page is one index range
+PAGING_INDEXES = [
+    "CREATE INDEX meters_by_serial_idx ON meters (serial, contract_id)",
+    "CREATE INDEX volume_acts_by_period_idx ON volume_acts (period, issued_on, act_id)",
+    "CREATE INDEX volume_acts_contract_period_idx ON volume_acts (contract_id, period, issued_on, act_id)",
+]
+
+
+def upgrade() -> None:
+    add_bounds(op.execute, PAGING_INDEXES)
+
+
+def downgrade() -> None:
+    drop_bounds(op.execute, PAGING_INDEXES)
