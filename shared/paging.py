@@ -11,8 +11,8 @@ does not decode, or names another number of values than the route's order, is re
 (`invalid_cursor`, 422); a tampered value that still parses only moves where the page starts.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: FastAPI reads the dependency's annotations, and as strings they
+# would name `maximum`, a variable of the enclosing function it cannot see
 import base64
 import binascii
 from collections.abc import Mapping, Sequence

@@ -59,6 +59,7 @@ from shared.topics import ensure_topics
 from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
 
 READY_TIMEOUT_S = 2.0
+STOP_TIMEOUT_S = 10.0   # how long a stop waits for the relay and the other loops to finish their round
 
 
 @dataclass(frozen=True)
@@ -328,8 +329,12 @@ class Service:
         self._stop.set()
         for task in (self._relay_task, self._key_task, self._dead_letter_task):
             if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, timeout=10)
+                try:
+                    await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
+                except asyncio.CancelledError:
+                    pass
+                except TimeoutError:  # stuck on a broker that is away: cancelled, and the stop goes on
+                    self.log.warning("background_task_cancelled_at_stop", task=task.get_name())
         await self.broker.stop()
         await self.engine.dispose()
         self.log.info("service_stopped")

@@ -81,12 +81,13 @@ def build_service(name: str, url: str, bootstrap: str, provider, **overrides) ->
 
 
 @contextlib.asynccontextmanager
-async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES):
+async def running_system(postgres: EmbeddedPostgres, broker: TansuBroker, names=SERVICES, **overrides):
+    """The services `names` started on fresh databases and `broker`; `overrides`: settings for all of them."""
     urls = await migrated_databases(postgres, unique("t"))
     await ensure_topics(broker.bootstrap, all_topics(), TEST_PARTITIONS)
     spans = InMemorySpanExporter()
     provider = make_tracer_provider("tests", extra_processor=SimpleSpanProcessor(spans))
-    services = {name: build_service(name, urls[name], broker.bootstrap, provider) for name in names}
+    services = {name: build_service(name, urls[name], broker.bootstrap, provider, **overrides) for name in names}
     # consumer-group joins take seconds each: start the services side by side
     await asyncio.gather(*(service.start() for service in services.values()))
     clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=s.app), base_url=f"http://{name}")
