@@ -226,6 +226,10 @@ class Relay(LeaderLoop):
         await self.publish(batch)
         last = batch[-1].position
         self._acknowledged = last
+        if self.recheck_after_s is not None:
+            # stopped at an event too large: no round comes soon to store what went out, so store it now
+            await session.execute(_STORE, self.topic, last, self.stats.epoch)
+            self._acknowledged = None
         self.stats.position = last
         self.stats.published_total += len(batch)
         self.stats.batches_total += 1

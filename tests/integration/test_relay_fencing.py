@@ -12,9 +12,23 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
+from shared.events import registry
+from shared.eventstore import EventStore
 from shared.relay import _STORE, Deposed, Relay, _lock_key
-from tests.integration.test_relay import committed_append, engine, ids, store, tapped_topic  # noqa: F401
+from tests.conftest import migrated_engine
+from tests.integration.test_relay import committed_append, ids, tapped_topic
 from tests.support import eventually
+
+
+@pytest.fixture
+async def database(postgres):
+    async with migrated_engine(postgres, prefix="fenced") as engine:
+        yield engine
+
+
+@pytest.fixture
+def event_store() -> EventStore:
+    return EventStore("claims", registry)
 
 
 async def _true(value):
@@ -45,7 +59,9 @@ async def epoch_and_position(engine, topic: str) -> tuple[int, int]:
         return int(row.leader_epoch), int(row.position)
 
 
-async def test_a_deposed_leader_publishes_nothing_and_its_successor_publishes_everything(engine, store, broker):
+async def test_a_deposed_leader_publishes_nothing_and_its_successor_publishes_everything(database, event_store,
+                                                                                          broker):
+    engine, store = database, event_store
     async with tapped_topic(broker, "fenced", 1) as (topic, tap):
         calls = {"first": [], "second": []}
         first = Relay(engine, store, topic, recording(tap.publisher(topic), calls["first"]), poll_interval_s=0.05)
@@ -85,7 +101,8 @@ async def test_a_deposed_leader_publishes_nothing_and_its_successor_publishes_ev
         assert await epoch_and_position(engine, topic) == (second.stats.epoch, after[-1][0].position)
 
 
-async def test_a_superseded_epoch_neither_moves_the_position_nor_publishes(engine, store, broker):
+async def test_a_superseded_epoch_neither_moves_the_position_nor_publishes(database, event_store, broker):
+    engine, store = database, event_store
     async with tapped_topic(broker, "epoch", 1) as (topic, tap):
         calls: list = []
         relay = Relay(engine, store, topic, recording(tap.publisher(topic), calls), poll_interval_s=0.05)

@@ -20,6 +20,7 @@ from shared.events.claims import ClaimAccepted
 from tests.integration.test_claims_api import signed_envelope
 from tests.support import KafkaTap, auth, eventually
 
+
 def appliers(system, topic: str, kind: str) -> list[str]:
     """The services that read `topic` and apply `kind`: the ones a forgery there would fool. The others skip
     a type they do not apply."""
