@@ -1,6 +1,4 @@
-"""Bounds (architecture MUST 13): the dead letters parked in the database (`shared/dead_letters.py`), the
-relay's leadership epoch (`shared/relay.py`, fencing), and the indexes the paged lists read by
-(`shared/paging.py`).
+"""Bounds (MUST 13): dead letters, the relay's epoch, the paged lists' indexes (`schema.add_bounds`).
 
 Revision ID: 0007
 """
