@@ -179,6 +179,8 @@ class DeadLetterSender:
             try:
                 sent = await self.send_pending()
                 backoff_s = 0.0
+                if sent:
+                    self.stats.last_error = None   # the broker takes letters again
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker (or the database) refused: the rows wait, we retry
