@@ -525,7 +525,7 @@ async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, 
 @router.get("/accounts/{contract_id}/reconciliation")
 async def reconciliation(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                          month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> dict[str, Any]:
-    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance.
+    """§5.6 act of mutual settlements for a month: opening balance, each document, closing balance.
     It names the buyer: the read is logged (once, the PDF included)."""
     return await read_logged(service, request, actor, lambda conn: _reconciliation(conn, contract_id, month),
                              lambda _act: [contract_id])

@@ -53,7 +53,7 @@ async def test_the_deadline_is_10_00_astana_on_the_day_before(system):
     assert (on_time.json()["status"], on_time.json()["accepted_kwh"]) == ("accepted", "960.000")
     late = await apply(system, contract_id, "2022-01-16", "2022-01-15T10:00:00+06:00")
     assert late.status_code == 201
-    # §4.5 a late application: the day counts as "no purchase"
+    # §4.6 a late application: the day counts as "no purchase"
     assert (late.json()["status"], late.json()["reasons"]) == ("rejected", ["application_late"])
     schedule = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-15"},
                                                       headers=auth())).json()
