@@ -1,4 +1,4 @@
-"""Daily applications (§4.3–4.6, §5.3): pure rules, the business time always an argument.
+"""Daily applications (§4.3, §4.4, §4.5, §4.6, §5.3): pure rules, the business time always an argument.
 
 - The buyer's application for day D (24 hourly values, kWh) is on time only before 10:00 of D−1 in
   the contract's deadline zone (Astana); a late one is rejected and D counts as "no purchase" (§4.6).

@@ -1,4 +1,4 @@
-"""The contract's settlement account (§5): its debts, its advance and the documents it issued.
+"""The contract's settlement account (section 5 of the contract): its debts, its advance and the documents it issued.
 
 State is folded from the account's own events (`evolve`); commands are pure functions of the state
 and their inputs that return new events (`issue_invoice`, `receive_payment`, …). No I/O, no clock:
