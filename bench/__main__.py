@@ -26,6 +26,7 @@ from bench.machine import ITERATIONS, reference_ms
 from bench.readings import bench_readings
 from bench.replay import bench_replay
 from bench.stats import p99_ms, percentiles
+from shared.auth import Role
 from shared.db import UnitOfWork, make_engine
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.ports import free_port, free_port_outside, free_port_run
@@ -38,6 +39,10 @@ from shared.migrate import upgrade
 from shared.relay import Relay
 from shared.topics import ensure_topics
 from tests.support import KafkaTap, seed_contract, unique
+
+# the bench's one person sends every desk's commands (a load, not a workplace): "operator"
+BENCH_PEOPLE = {"operator": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]}
+BENCH_TOKENS = {"operator": "bench-operator-token"}
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
 SINGLE_TX = 2_000
@@ -311,7 +316,8 @@ async def main_async(workdir: Path, only: set[str]) -> None:
         taken = set(range(http_base, http_base + 4))
         pg_port = free_port_outside(taken)
         system = LocalSystem(workdir / "system", pg_port=pg_port, kafka_port=free_port_outside(taken | {pg_port}),
-                             http_base_port=http_base, database_prefix="bench")
+                             http_base_port=http_base, database_prefix="bench", tokens=dict(BENCH_TOKENS),
+                             people=dict(BENCH_PEOPLE))
         try:
             with console.status("starting the four services…"):
                 await asyncio.to_thread(system.start_infrastructure)

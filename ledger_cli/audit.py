@@ -5,11 +5,16 @@ tables of the same names (PostgreSQL searches `pg_temp` first, so the projector'
 there) inside one REPEATABLE READ transaction that is rolled back, and compares row counts and
 digests with the live tables. The snapshot makes the comparison exact while the service keeps
 running: the live tables and the events are read as of the same instant. Temporary tables need only
-the TEMP privilege, so read-only credentials suffice.
+the TEMP privilege, so read-only credentials suffice. Given the service's anchor trail (its signed
+checkpoints, `shared/anchoring`), the walk also compares every anchored position's hash with the
+anchored one, so a chain recomputed after a rewrite is caught at its first rewritten event; the trail
+is read before the snapshot starts, so every position it anchors is in the snapshot.
 
 `replay` rewrites: all of a service's read models from its events, in one transaction that holds
-the event store against appends (nothing is recorded half-seen); or, with `until`, into a separate
-schema `asof_<time>` that auditors can query, leaving the live tables alone.
+the event store against appends (nothing is recorded half-seen; `event_store_hold_appends()`, which the
+service's app role may call, takes the lock); or, with `until`, into a separate schema `asof_<time>`
+that auditors can query, leaving the live tables alone: that creates a schema, which only the owner
+may (docs/security.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.anchoring.checkpoint import CheckpointRefused
+from shared.anchoring.trail import AnchorProblem, AnchorTrail
 from shared.db import make_engine
 from shared.digest import digests
 from shared.events import registry
@@ -54,10 +61,23 @@ class VerifyReport:
     events: int
     chain: ChainReport
     tables: list[TableCheck] = field(default_factory=list)
+    anchors: AnchorTrail | None = None   # None: not checked against anchors
+    anchor_problems: list[AnchorProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.chain.ok and all(t.ok for t in self.tables)
+        return self.chain.ok and all(t.ok for t in self.tables) and not self.anchor_problems
+
+
+def _trail_problems(anchors: AnchorTrail | None, events: int) -> list[AnchorProblem]:
+    if anchors is None:
+        return []
+    problems = list(anchors.problems)
+    if anchors.latest is None and events:
+        # fail closed: an auditor who asked for anchors and found none learns that, not "whole"
+        problems.append(AnchorProblem(str(anchors.directory.path), f"no checkpoint of {anchors.service} here: "
+                                                                    "the chain is not anchored"))
+    return problems
 
 
 async def _events(conn: AsyncConnection) -> int:
@@ -65,7 +85,8 @@ async def _events(conn: AsyncConnection) -> int:
 
 
 async def verify_service(service: str, database_url: str, progress: Progress | None = None,
-                         on_phase: Callable[[str, int], None] | None = None) -> VerifyReport:
+                         on_phase: Callable[[str, int], None] | None = None,
+                         anchors: AnchorTrail | None = None) -> VerifyReport:
     projector = projector_of(service)
     engine = make_engine(database_url)
     try:
@@ -75,8 +96,15 @@ async def verify_service(service: str, database_url: str, progress: Progress | N
             total = await _events(conn)
             if on_phase:
                 on_phase("chain", total)
-            chain = await verify_chain(conn, progress)
-            report = VerifyReport(service, total, chain)
+            report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
+                                  anchor_problems=_trail_problems(anchors, total))
+            try:
+                report.chain = await verify_chain(conn, progress, anchors)
+            except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
+                report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "", str(exc)))
+                await conn.rollback()
+                return report
+            chain = report.chain
             if not chain.ok:
                 await conn.rollback()
                 return report
@@ -123,7 +151,7 @@ async def replay_service(service: str, database_url: str, until: datetime | None
             if until is None:
                 # appends wait until the replay commits, so no event is recorded between the rebuild's
                 # last read and its commit (the service's commands simply queue for that time)
-                await conn.execute(text("LOCK TABLE event_store IN SHARE MODE"))
+                await conn.execute(text("SELECT event_store_hold_appends()"))
             else:
                 await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 await conn.execute(text(f"CREATE SCHEMA {schema}"))

@@ -1,9 +1,10 @@
 """`ledger`: the operators' and auditors' command line over the four services.
 
 Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
-service's database directly (verify needs only read access and TEMP). Every command exits 0 on
-success, 1 when a check fails or an import refused a line, 2 when it could not run (a service or
-database down, bad input), with a message that says which.
+service's database directly (verify needs only read access and TEMP, and checks the chain against its
+signed checkpoints when given them; replay needs the service's app role, `replay --until` the owner).
+Every command exits 0 on success, 1 when a check fails or an import refused a line, 2 when it could
+not run (a service or database down, bad input), with a message that says which.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from ledger_cli import audit
 from ledger_cli.client import CliError, Refused, Services, ServiceUnavailable
+from shared.anchoring.checkpoint import load_public_keys
+from shared.anchoring.directory import AnchorDirectory
+from shared.anchoring.trail import AnchorTrail
 from shared.migrate import SERVICES
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
@@ -66,11 +70,17 @@ def _services(token: str | None) -> Services:
         raise AssertionError("unreachable") from None
 
 
-def _database_url(service: str, given: str | None) -> str:
+def _settings(service: str):
+    """The service's own settings (<SERVICE>_DATABASE_URL, <SERVICE>_ANCHOR_DIR, …)."""
+    return __import__(f"services.{service}.app", fromlist=["Settings"]).Settings()
+
+
+def _database_url(service: str, given: str | None, owner: bool = False) -> str:
+    """`given`, or the service's URL: its app role's, or with `owner` the migrations' (the owner's)."""
     if given:
         return given
-    module = __import__(f"services.{service}.app", fromlist=["Settings"])
-    return module.Settings().database_url   # the service's own settings: <SERVICE>_DATABASE_URL
+    settings = _settings(service)
+    return (settings.migration_database_url or settings.database_url) if owner else settings.database_url
 
 
 def _where(url: str) -> str:
@@ -117,24 +127,48 @@ def _print_json(data) -> None:
 def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", help="one or more; all when absent")]
            = None,
            database_url: Annotated[str | None, typer.Option(help="with one --service: its database (read access "
-                                                                 "and TEMP suffice)")] = None) -> None:
-    """Walk each hash chain, rebuild every read model from the events into temporary tables and compare
-    them with the live ones. Exit 0 only when every chain is whole and every table matches."""
+                                                                 "and TEMP suffice)")] = None,
+           anchors: Annotated[Path | None, typer.Option(help="with one --service: its directory of signed "
+                                                             "checkpoints (default <SERVICE>_ANCHOR_DIR)")] = None,
+           anchor_key: Annotated[Path | None, typer.Option(help="PEM public key, or a directory of them, the "
+                                                                "checkpoints must be signed with (default "
+                                                                "<SERVICE>_ANCHOR_PUBLIC_KEYS)")] = None) -> None:
+    """Walk each hash chain, check it against its signed checkpoints when there are any, rebuild every read
+    model from the events into temporary tables and compare them with the live ones. Exit 0 only when
+    every chain is whole and agrees with its checkpoints, and every table matches."""
     names = service or list(SERVICES)
-    if database_url and len(names) != 1:
-        _fail("--database-url needs exactly one --service")
+    if (database_url or anchors) and len(names) != 1:
+        _fail("--database-url and --anchors need exactly one --service")
     unknown = sorted(set(names) - set(SERVICES))
     if unknown:
         _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
     all_ok = True
     for name in names:
-        report = _run(lambda name=name: _verify_one(name, _database_url(name, database_url)))
+        trail = _anchor_trail(name, anchors, anchor_key)
+        report = _run(lambda name=name, trail=trail: _verify_one(name, _database_url(name, database_url), trail))
         all_ok &= report.ok
         _print_verify(report)
     raise typer.Exit(0 if all_ok else 1)
 
 
-def _verify_one(name: str, url: str) -> audit.VerifyReport:
+def _anchor_trail(service: str, directory: Path | None, keys: Path | None) -> AnchorTrail | None:
+    """The service's checkpoints checked against the trusted keys; None when no anchor directory is named."""
+    settings = _settings(service)
+    directory = directory or (Path(settings.anchor_dir) if settings.anchor_dir else None)
+    keys = keys or (Path(settings.anchor_public_keys) if settings.anchor_public_keys else None)
+    if directory is None:
+        return None
+    if keys is None:
+        _fail(f"checkpoints of {service} cannot be checked without the public key: --anchor-key or "
+              f"{service.upper()}_ANCHOR_PUBLIC_KEYS")
+    try:
+        return AnchorTrail.load(AnchorDirectory(directory), service, load_public_keys(keys))
+    except (OSError, ValueError) as exc:
+        _fail(f"the anchor keys at {keys} are not usable: {_in_one_line(exc)}")
+        raise AssertionError("unreachable") from None
+
+
+def _verify_one(name: str, url: str, trail: AnchorTrail | None) -> audit.VerifyReport:
     with _bar() as bar:
         task = bar.add_task(f"{name}: chain", total=None)
 
@@ -142,15 +176,18 @@ def _verify_one(name: str, url: str) -> audit.VerifyReport:
             bar.reset(task, total=total, description=f"{name}: {what}")
 
         return _on_database(name, url, lambda: audit.verify_service(
-            name, url, progress=lambda n: bar.advance(task, n), on_phase=phase))
+            name, url, progress=lambda n: bar.advance(task, n), on_phase=phase, anchors=trail))
 
 
 def _print_verify(report: audit.VerifyReport) -> None:
     chain = report.chain
+    for problem in report.anchor_problems:
+        console.print(f"[red]✗ {report.service}: anchor {problem.name} refused: {problem.reason}[/]", soft_wrap=True)
     if not chain.ok:
+        event = (f"event {chain.event_id} ({chain.event_type or 'type unreadable'})" if chain.event_id
+                 else "no event in the database")
         console.print(f"[red]✗ {report.service}: the chain breaks at position {chain.first_broken_position}[/], "
-                      f"event {chain.event_id} ({chain.event_type or 'type unreadable'}): {chain.reason}; "
-                      f"{chain.events_checked} events before it are whole", soft_wrap=True)
+                      f"{event}: {chain.reason}; {chain.events_checked} events before it are whole", soft_wrap=True)
         return
     table = Table(title=f"{report.service}: {report.events} events, chain whole")
     for column in ("table", "live rows", "rebuilt rows", "digest", "match"):
@@ -159,19 +196,35 @@ def _print_verify(report: audit.VerifyReport) -> None:
         table.add_row(check.table, str(check.live[0]), str(check.rebuilt[0]), check.live[1][:16],
                       "[green]yes[/]" if check.ok else f"[red]no[/] (rebuilt {check.rebuilt[1][:16]})")
     console.print(table)
+    _print_anchored(report)
+
+
+def _print_anchored(report: audit.VerifyReport) -> None:
+    if report.anchors is None:
+        console.print(f"{report.service}: not checked against anchors (no anchor directory given)")
+        return
+    latest = report.anchors.latest
+    if latest is None:
+        return   # reported above as a problem when there are events
+    console.print(f"{report.service}: anchored up to position {latest.position} by checkpoint {latest.name} "
+                  f"(head {latest.head_hash.hex()[:16]}…, signed {latest.signed_at.isoformat()} with key "
+                  f"{latest.key_id}); {report.events - latest.position} later events not anchored yet",
+                  soft_wrap=True, highlight=False)
 
 
 @app.command()
 def replay(service: Annotated[str, typer.Option("--service", "-s")],
            until: Annotated[datetime | None, typer.Option(help="rebuild as known at this recording time, into a "
                                                                "schema asof_<time>; the live tables stay")] = None,
-           database_url: Annotated[str | None, typer.Option()] = None) -> None:
+           database_url: Annotated[str | None, typer.Option(
+               help="default: the service's own role (<SERVICE>_DATABASE_URL); with --until, which creates a "
+                    "schema, the owner's (<SERVICE>_MIGRATION_DATABASE_URL)")] = None) -> None:
     """Drop and rebuild a service's read models from its events, with progress and the rate."""
     if service not in SERVICES:
         _fail(f"unknown service {service!r}; choose from {list(SERVICES)}")
     if until is not None and until.tzinfo is None:
         _fail("--until needs a time zone, e.g. 2022-06-30T24:00:00+06:00 → 2022-07-01T00:00:00+06:00")
-    url = _database_url(service, database_url)
+    url = _database_url(service, database_url, owner=until is not None)
     report = _run(lambda: _replay_one(service, url, until))
     console.print(f"[green]✓[/] {service}: {report.events} events replayed into schema {report.schema} in "
                   f"{report.seconds:.2f} s ({report.rate_per_s:,.0f} events/s)")
@@ -312,8 +365,10 @@ def import_payments(file: Path, file_format: Annotated[str, typer.Option("--form
 
 
 def _exit_code(report: dict) -> int:
-    """1 when the service refused any line (the others are recorded), so a script notices."""
-    refused = report.get("rejected") or [line for line in report.get("lines", []) if line.get("outcome") == "rejected"]
+    """1 when the service refused any line or found a line's reference known with other data (the others
+    are recorded), so a script notices."""
+    refused = report.get("rejected") or [line for line in report.get("lines", [])
+                                         if line.get("outcome") in ("rejected", "reference_conflict")]
     return 1 if refused else 0
 
 
@@ -465,7 +520,10 @@ def redrive_dead_letters(service: Annotated[str, typer.Option("--service", "-s",
 
 @app.command()
 def demo(number: Annotated[str, typer.Option(help="the contract number the year is loaded under")] = "01/2021-85-Y",
-         token: TokenOption = None) -> None:
+         token: TokenOption = None,
+         approver_token: Annotated[str | None, typer.Option(
+             "--approver-token", envvar="LEDGER_APPROVER_TOKEN",
+             help="bearer token of a second person of billing, who approves the refund (four eyes)")] = None) -> None:
     """Load the seed contract's 2022 (ledger_cli/scenario.py) into the running services: signing,
     applications, readings, acts, invoices, payments, a restriction, a claim, the refund."""
     import httpx
@@ -477,13 +535,17 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
     terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
 
     async def load() -> YearScenario:
-        clients = {name: httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {services.token}"},
-                                           timeout=120) for name, url in services.urls.items()}
+        def clients_of(bearer: str) -> dict[str, httpx.AsyncClient]:
+            return {name: httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {bearer}"}, timeout=120)
+                    for name, url in services.urls.items()}
+
+        clients = clients_of(services.token)
+        approvers = clients_of(approver_token) if approver_token else {}
         try:
-            return await YearScenario(clients, number=number, log=lambda line: console.print(f"[green]✓[/] {line}"),
-                                      timeout_s=120).run(terms)
+            return await YearScenario(clients, number=number, approvers=approvers, timeout_s=120,
+                                      log=lambda line: console.print(f"[green]✓[/] {line}")).run(terms)
         finally:
-            for client in clients.values():
+            for client in (*clients.values(), *approvers.values()):
                 await client.aclose()
 
     try:

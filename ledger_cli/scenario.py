@@ -17,7 +17,8 @@ The story, in business order:
   that cuts the accepted days, restoration on 22 June);
 - November's payment is 100,000.00 larger than the invoice (an advance);
 - a claim on October's invoice is accepted as a credit note of 10,000.00;
-- the term ends; the advance is refunded on 2023-01-10 and the ledger settles the account.
+- the term ends; the advance is refunded on 2023-01-10 (asked for by billing, approved by a second person
+  of billing: `approvers`) and the ledger settles the account.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def next_month_first(period: str) -> date:
 class YearScenario:
     clients: dict[str, httpx.AsyncClient]
     number: str
+    # the same services as a second person, who approves what the first asks for (four eyes)
+    approvers: dict[str, httpx.AsyncClient] = field(default_factory=dict)
     log: Callable[[str], None] = print
     timeout_s: float = 60.0
     contract_id: str = ""
@@ -250,8 +253,13 @@ class YearScenario:
 
     async def end_and_refund(self) -> None:
         refund_on = date(YEAR + 1, 1, 10)
-        await self.call("invoicing", "POST", f"/accounts/{self.contract_id}/refund",
-                        json={"refund_on": refund_on.isoformat()})
+        [asked] = await self.call("invoicing", "POST", f"/accounts/{self.contract_id}/refund",
+                                  json={"refund_on": refund_on.isoformat()})
+        if "invoicing" not in self.approvers:
+            raise ScenarioError("the refund needs a second person's approval: give an approver's token")
+        approval = await self.approvers["invoicing"].post(f"/approvals/{asked['request_id']}/approve")
+        if approval.status_code != 201:
+            raise ScenarioError(f"the refund's approval: {approval.status_code} {approval.text[:300]}")
         closed = await self.close_ledger_day(refund_on)
         if "invoicing.AccountSettled" not in closed:
             raise ScenarioError(f"expected the account settled on {refund_on}, got {closed}")

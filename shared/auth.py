@@ -1,9 +1,15 @@
-"""Bearer tokens and roles at the HTTP edge.
+"""Bearer tokens and roles at the HTTP edge: people act, not tokens (architecture MUST 11).
 
-Tokens are configured as SHA-256 hashes (never in clear); the token's actor is recorded on every
-event a command produces. Roles: `operator` runs commands, `auditor` reads and verifies, `admin`
-changes configuration. Every route declares the roles it admits, so a route without a declaration
-cannot exist (the security tests enumerate the route table).
+A token names one person (`TokenGrant.actor`), who is the actor of every event the commands they send
+record, and the desks that person works at (`Role`). Tokens are configured as SHA-256 hashes (never in
+clear) and expire; with `environment=production` the settings refuse a token without an expiry and
+any development token (`shared/settings.py`), so the tokens `make run` prints cannot reach production.
+
+The roles follow the desks of a seller's operations staff, so one identity cannot do everything:
+a treasury clerk posts money, a billing clerk charges it, collections closes days and sends notices;
+corrections that move money or end rights need a second person (`shared/approvals.py`). Every route
+declares the roles it admits, so a route without a declaration cannot exist (the security tests
+enumerate the route table).
 """
 
 from __future__ import annotations
@@ -11,23 +17,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.settings import TokenGrant
+from shared.errors import DomainError
 
 
 class Role(StrEnum):
-    OPERATOR = "operator"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
+    CONTRACTS = "contracts"        # contract administrators: contracts, parties, amendments, termination
+    DISPATCH = "dispatch"          # daily applications, free volume, the schedule
+    METERING = "metering"          # delivery points, meters, readings, actual balance, volume acts
+    TREASURY = "treasury"          # payments, bank statement imports, receipt assignment, payment reversals
+    BILLING = "billing"            # prepayment demands, penalties and their waivers, refunds, period close
+    COLLECTIONS = "collections"    # day close, restriction and termination notices
+    CLAIMS = "claims"              # the claims desk: claims, force majeure, surveys, consent
+    PRIVACY = "privacy"            # the privacy officer: personal-data requests, exports and deletion
+    ADMIN = "admin"                # configuration: the base-rate table, the calendar, reopening a period
+    AUDITOR = "auditor"            # reads and verifies; changes nothing, no personal-data archives
 
 
-READERS = frozenset({Role.OPERATOR, Role.AUDITOR, Role.ADMIN})
-OPERATORS = frozenset({Role.OPERATOR})
-ADMINS = frozenset({Role.ADMIN})
+def roles(*granted: Role) -> frozenset[Role]:
+    return frozenset(granted)
+
+
+READERS = frozenset(Role)          # every desk reads what it works on; reads of personal data are logged
 
 
 @dataclass(frozen=True)
@@ -36,11 +52,22 @@ class Actor:
     roles: frozenset[str]
 
 
+class Unauthenticated(DomainError):
+    http_status = 401
+    default_reason = "missing_token"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    http_status = 403
+    default_reason = "role_not_allowed"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def find_grant(tokens: dict[str, TokenGrant], token: str) -> TokenGrant | None:
+def find_grant(tokens: dict, token: str):
     digest = token_hash(token)
     for known, grant in tokens.items():
         # constant-time compare: the hash of a guessed token must not leak by timing
@@ -52,31 +79,33 @@ def find_grant(tokens: dict[str, TokenGrant], token: str) -> TokenGrant | None:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def authorize(tokens: dict[str, TokenGrant], scheme: str | None, token: str | None,
-              roles: frozenset[Role]) -> Actor:
-    """The actor of a bearer token that has one of `roles`, or the HTTP error saying why not (401
-    without a known token, 403 with a role not admitted): the FastAPI dependency's decision and the fast
-    routes' (`shared/fast_routes.py`) alike."""
+def authorize(tokens: dict, scheme: str | None, token: str | None, allowed: frozenset[Role],
+              now: datetime) -> Actor:
+    """The person of a bearer token that has one of the `allowed` roles at `now`, or the refusal saying
+    why not (401 without a known, valid token; 403 with no admitted role): the FastAPI dependency's
+    decision and the fast routes' (`shared/fast_routes.py`) alike."""
     if not token or scheme is None or scheme.lower() != "bearer":
-        raise HTTPException(401, {"reason": "missing_token", "message": "a bearer token is required"},
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("a bearer token is required", reason="missing_token")
     grant = find_grant(tokens, token)
     if grant is None:
-        raise HTTPException(401, {"reason": "unknown_token", "message": "the token is not known"},
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not roles.intersection(grant.roles):
-        raise HTTPException(403, {"reason": "role_not_allowed",
-                                  "message": f"this action needs one of the roles {sorted(roles)}"})
+        raise Unauthenticated("the token is not known", reason="unknown_token")
+    if grant.expires_at is not None and now >= grant.expires_at:
+        raise Unauthenticated(f"the token expired at {grant.expires_at.isoformat()}", reason="token_expired")
+    if not allowed.intersection(grant.roles):
+        raise Forbidden(f"this action needs one of the roles {', '.join(sorted(allowed))}", reason="role_not_allowed",
+                        details={"allowed": sorted(allowed), "granted": sorted(grant.roles)})
     return Actor(name=grant.actor, roles=frozenset(grant.roles))
 
 
-def require(roles: frozenset[Role]):
-    """FastAPI dependency admitting a bearer token that has one of `roles`."""
+def require(allowed: frozenset[Role]):
+    """FastAPI dependency admitting a bearer token that has one of the `allowed` roles."""
+    assert allowed, "a route admits at least one role"
 
     async def dependency(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
-        return authorize(request.app.state.settings.tokens, credentials and credentials.scheme,
-                         credentials and credentials.credentials, roles)
+        service = request.app.state.service
+        return authorize(service.settings.tokens, credentials and credentials.scheme,
+                         credentials and credentials.credentials, allowed, service.clock.now())
 
-    dependency.allowed_roles = roles  # read by the route-table security test
+    dependency.allowed_roles = allowed  # read by the route-table security test
     return dependency

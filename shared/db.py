@@ -11,6 +11,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from shared import idempotency
 from shared.errors import ConcurrencyConflict
 
 T = TypeVar("T")
@@ -119,6 +120,9 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
+        claim = idempotency.current()
+        if claim is not None:  # a request sent with an Idempotency-Key: its key learns this commit in it
+            await idempotency.mark_committed(self.conn, [claim])
         await self.conn.commit()
         self._committed = True
         for callback in self._after_commit:
@@ -138,10 +142,17 @@ class UnitOfWork:
             self._conn = None
 
 
+def duplicate_key(exc: BaseException) -> bool:
+    """True when `exc` is a unique violation: another transaction committed the same key first."""
+    return any(isinstance(e, asyncpg.exceptions.UniqueViolationError) for e in _causes(exc))
+
+
 async def in_transaction(engine: AsyncEngine, body: Callable[[UnitOfWork], Awaitable[T]],
                          attempts: int = MAX_ATTEMPTS) -> T:
     """Run `body` in one transaction and commit it; when another command appended to the same stream
-    first (`ConcurrencyConflict`), run it again on fresh state, at most `attempts` times."""
+    first (`ConcurrencyConflict`), or committed a row of the same key between this one's reads and its
+    writes (a unique violation: two requests with one bank reference at the same moment), run it again
+    on fresh state, where it meets what the other recorded, at most `attempts` times."""
     assert attempts >= 1
     for attempt in range(1, attempts + 1):
         try:
@@ -151,5 +162,8 @@ async def in_transaction(engine: AsyncEngine, body: Callable[[UnitOfWork], Await
                 return result
         except ConcurrencyConflict:
             if attempt == attempts:
+                raise
+        except (DBAPIError, asyncpg.PostgresError) as exc:
+            if attempt == attempts or not duplicate_key(exc):
                 raise
     raise AssertionError("unreachable")

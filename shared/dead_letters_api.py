@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import text
 
 from shared import dead_letters
-from shared.auth import ADMINS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
 from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
 
@@ -45,7 +45,7 @@ async def list_dead_letters(_actor: Annotated[Actor, Depends(require(READERS))],
 
 
 @router.post("/dead-letters/{letter_id}/redrive")
-async def redrive(letter_id: int, actor: Annotated[Actor, Depends(require(ADMINS))],
+async def redrive(letter_id: int, actor: Annotated[Actor, Depends(require(roles(Role.ADMIN)))],
                   service: ServiceDep) -> dict[str, Any]:
     """Submit the letter to the consumer again; the outcome (`applied`, `duplicate`, `dead_lettered` when
     refused again) is recorded on the letter and answered with it."""

@@ -15,6 +15,9 @@ class DomainError(Exception):
 
     http_status: int = 422
     default_reason: str = "domain_rule_violated"
+    headers: dict[str, str] = {}   # HTTP headers of the answer (WWW-Authenticate, Retry-After)
+    # seconds after which the same request may succeed (the answer's `Retry-After`); None: it will not
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, reason: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
@@ -44,6 +47,15 @@ class ConcurrencyConflict(Conflict):
     """Another command appended to the same stream first; the caller may retry on fresh state."""
 
     default_reason = "concurrency_conflict"
+    retry_after_s = 1
+
+
+class MalformedFile(ValidationFailed):
+    """A file that cannot be read as its format at all (not the format, a field beyond every bound, a
+    value no writer of the format may produce, bytes in no known encoding): refused whole, nothing of
+    it recorded. A file that reads but has bad lines is not malformed: each line gets its own outcome."""
+
+    default_reason = "malformed_file"
 
 
 class NotFound(DomainError):
@@ -56,16 +68,12 @@ class CurrencyMismatch(ValidationFailed):
 
 
 class Unavailable(DomainError):
-    """The service cannot take the command now (its queue is full, its database busy): nothing was
-    recorded, and the same command may pass after `retry_after_s` (the answer's Retry-After)."""
+    """The service cannot take the command now (its queue is full): nothing was recorded, and the same
+    command may pass after `retry_after_s` (the answer's Retry-After)."""
 
     http_status = 503
     default_reason = "unavailable"
-
-    def __init__(self, message: str, *, retry_after_s: int = 1, reason: str | None = None,
-                 details: dict[str, Any] | None = None):
-        super().__init__(message, reason=reason, details=details)
-        self.retry_after_s = retry_after_s
+    retry_after_s = 1
 
 
 class TooLarge(DomainError):

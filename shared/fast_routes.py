@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.auth import Actor, Role, authorize
+from shared import business_time
+from shared.auth import Actor, Forbidden, Role, Unauthenticated, authorize
 
 MAX_FAST_BODY_BYTES = 64 * 1024  # a command of a fast route is small; a larger body takes the full route
 
@@ -61,14 +61,16 @@ class FastRoutes:
             return
         route, counts = found
         body, whole, after = await _read_body(receive)
-        prepared = self._prepare(route, scope, body) if whole else None
+        with business_time.serving(self.service.clock):  # the body's business dates are bounded by its clock
+            prepared = self._prepare(route, scope, body) if whole else None
         if prepared is None:
             counts["passed_on"] += 1
             await self.app(scope, _replayed(body, whole, after, receive), send)
             return
         counts["answered"] += 1
         scope["fast_route"] = (route, *prepared)
-        await self.tracing(scope, receive, send)
+        # the body again for what wraps the answer (an Idempotency-Key's digest, `shared/idempotency.py`)
+        await self.tracing(scope, _replayed(body, True, after, receive), send)
 
     def _prepare(self, route: FastRoute, scope, body: bytes) -> tuple[Actor, Any] | None:
         headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
@@ -78,8 +80,8 @@ class FastRoutes:
         try:
             actor = authorize(self.service.settings.tokens,
                               *get_authorization_scheme_param(authorization and authorization.decode("latin-1")),
-                              route.roles)
-        except HTTPException:
+                              route.roles, self.service.clock.now())
+        except (Unauthenticated, Forbidden):
             return None  # the FastAPI route answers 401/403 with its documented body
         try:
             command = route.command.model_validate_json(body)

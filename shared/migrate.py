@@ -1,7 +1,9 @@
 """Alembic, driven from code: `upgrade(service, url)` applies a service's migrations.
 
 Each service keeps its own `migrations/` (its own database, its own history); the env.py of each is
-one call into `run_env` so the async plumbing lives here once.
+one call into `run_env` so the async plumbing lives here once. Migrations run as the owner of the
+tables (`<SERVICE>_MIGRATION_DATABASE_URL`); one of them grants the service's app role, the role the
+service itself connects as, what it may do (`shared/eventstore/roles.py`).
 """
 
 from __future__ import annotations
@@ -14,21 +16,39 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from shared.eventstore.roles import checked_role_name
+
 SERVICES = ("contracts", "metering", "invoicing", "claims")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(service: str, url: str) -> Config:
+def default_app_role(service: str) -> str:
+    return f"{service}_app"
+
+
+def alembic_config(service: str, url: str, app_role: str | None = None) -> Config:
     assert service in SERVICES, f"unknown service {service}"
     config = Config()
     config.set_main_option("script_location", str(_ROOT / "services" / service / "migrations"))
     config.set_main_option("sqlalchemy.url", url)
+    config.set_main_option("app_role", checked_role_name(app_role or default_app_role(service)))
     return config
 
 
-def upgrade(service: str, url: str, revision: str = "head") -> None:
-    """Synchronous (Alembic runs its own event loop): call it from a thread inside async code."""
-    command.upgrade(alembic_config(service, url), revision)
+def upgrade(service: str, url: str, revision: str = "head", app_role: str | None = None) -> None:
+    """Synchronous (Alembic runs its own event loop): call it from a thread inside async code. `url`
+    connects as the owner; `app_role` (`<service>_app` by default) gets the service's rights."""
+    command.upgrade(alembic_config(service, url, app_role), revision)
+
+
+def app_role() -> str:
+    """Inside a migration: the role the service connects as (the one `upgrade` was given)."""
+    from alembic import context
+
+    role = context.config.get_main_option("app_role")
+    if not role:
+        raise RuntimeError("migrations run through shared.migrate.upgrade, which names the app role")
+    return role
 
 
 def run_env(context) -> None:
@@ -58,7 +78,9 @@ def run_env(context) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m shared.migrate SERVICE`: upgrade SERVICE's database named by `<SERVICE>_DATABASE_URL`.
+    """`python -m shared.migrate SERVICE`: upgrade SERVICE's database as its owner, named by
+    `<SERVICE>_MIGRATION_DATABASE_URL` (`<SERVICE>_DATABASE_URL` when unset), granting the service's
+    rights to `<SERVICE>_APP_ROLE` (`<service>_app` when unset).
 
     The Kubernetes migration Job runs this before a Deployment rolls.
     """
@@ -69,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1 or args[0] not in SERVICES:
         raise SystemExit(f"usage: python -m shared.migrate {{{'|'.join(SERVICES)}}}")
     settings = importlib.import_module(f"services.{args[0]}.app").Settings()
-    upgrade(args[0], settings.database_url)
+    upgrade(args[0], settings.migration_database_url or settings.database_url, app_role=settings.app_role)
     print(f"{args[0]}: migrated to head")
 
 

@@ -90,13 +90,17 @@ class Keyset:
         right = ", ".join(f"CAST(CAST(:cursor_{n} AS text) AS {kind})" for n, (_, kind) in enumerate(self.columns))
         return f"({left}) > ({right})", {f"cursor_{n}": value for n, value in enumerate(values)}
 
+    def cursor_of(self, row: Mapping[str, Any]) -> str:
+        """The cursor of the page that starts after `row`."""
+        return _encoded([row[name] for name in self.names])
+
     def page(self, rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[list[Mapping[str, Any]], str | None]:
         """The page's rows and the next cursor, from up to `limit + 1` rows read (one more than a page
         says whether another page follows)."""
         if len(rows) <= limit:
             return list(rows), None
         kept = list(rows[:limit])
-        return kept, _encoded([kept[-1][name] for name in self.names])
+        return kept, self.cursor_of(kept[-1])
 
 
 def _encoded(values: list[Any]) -> str:

@@ -25,7 +25,8 @@
 - Latency: appends `NOTIFY`, the leader `LISTEN`s, and a poll interval covers lost notifications.
 
 The leader election, wake-up and back-off are `LeaderLoop`'s; the contracts service's publication of
-its personal-data keys (`shared/personal_keys.KeyPublisher`) is the other loop built on it.
+its personal-data keys (`shared/personal_keys.KeyPublisher`) and the anchoring of each chain's head
+(`shared/anchoring/anchorer.Anchorer`) are the other loops built on it.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ class LeaderLoop:
         self._wake = asyncio.Event()
         self.recheck_after_s: float | None = None   # set by a round that must not be repeated at once
 
-    async def take_office(self, session) -> None:
-        """What a new leader does first, on the session that holds the lock (asyncpg's connection)."""
+    async def lead_taken(self, session) -> None:
+        """What a replica does first when it becomes the leader (another may have led meanwhile), on the
+        session that holds the lock (asyncpg's connection)."""
 
     async def publish_pending(self, session) -> int:
         """Publish what is due, every statement on `session`, the connection that holds the lock (the
@@ -150,7 +152,7 @@ class LeaderLoop:
                 await wait_or_stop(stop, self.poll_interval_s)
                 return
             raw = (await conn.get_raw_connection()).driver_connection
-            await self.take_office(raw)
+            await self.lead_taken(raw)
             self.stats.is_leader = True
             self.log.info("relay_leading", epoch=self.stats.epoch)
             await raw.add_listener(self.channel, self._notified)
@@ -197,7 +199,7 @@ class Relay(LeaderLoop):
             found = await conn.scalar(text("SELECT position FROM relay_position WHERE topic = :t"), {"t": self.topic})
             return int(found or 0)
 
-    async def take_office(self, session) -> None:
+    async def lead_taken(self, session) -> None:
         """A new leadership epoch in the position row: from now on only this leader moves the position."""
         self._acknowledged = None  # a previous term's acknowledgement is not this term's to store
         self.stats.epoch = int(await session.fetchval(_TAKE_OFFICE, self.topic))

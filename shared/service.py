@@ -29,7 +29,8 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-from shared import dead_letters, personal_keys
+from shared import business_time, dead_letters, personal_keys
+from shared.anchoring.anchorer import anchorer_of
 from shared.auth import Actor
 from shared.body_limit import BodyLimit
 from shared.clock import Clock, SystemClock
@@ -44,12 +45,14 @@ from shared.db import (
     value_out_of_range,
 )
 from shared.envelope import EventEnvelope
-from shared.errors import DomainError, Unavailable
+from shared.errors import DomainError
 from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.fast_routes import FastRoute, FastRoutes
 from shared.health import StallWatch, metric_samples, prometheus_text, relay_lag
+from shared.idempotency import IdempotencyKeys
+from shared.idempotency import declare as declare_idempotency
 from shared.kafka_batches import producer_of, publish_batches
 from shared.logging import get_logger
 from shared.projector import Projector
@@ -156,6 +159,8 @@ class Service:
                            poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name,
                            max_message_bytes=settings.max_event_bytes)
         self.stall_watch = StallWatch(settings.relay_stall_after_s)
+        # the chain's head, signed and kept outside the database (`shared/anchoring`); None: not configured
+        self.anchorer = anchorer_of(settings, self.engine, self.name, self.clock)
         self.key_publisher: personal_keys.KeyPublisher | None = None
         if definition.owns_personal_keys:
             self._keys_publisher = self.broker.publisher(
@@ -177,6 +182,7 @@ class Service:
         self._relay_task: asyncio.Task | None = None
         self._key_task: asyncio.Task | None = None
         self._dead_letter_task: asyncio.Task | None = None
+        self._anchor_task: asyncio.Task | None = None
 
     # ---- commands ---------------------------------------------------------------------------
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
@@ -323,11 +329,13 @@ class Service:
         if self._dead_letter_publishers:
             self._dead_letter_task = asyncio.create_task(self.dead_letter_sender.run(self._stop),
                                                          name=f"dead-letters-{self.name}")
+        if self.anchorer is not None:
+            self._anchor_task = asyncio.create_task(self.anchorer.run(self._stop), name=f"anchors-{self.name}")
         self.log.info("service_started")
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in (self._relay_task, self._key_task, self._dead_letter_task):
+        for task in (self._relay_task, self._key_task, self._anchor_task, self._dead_letter_task):
             if task is not None:
                 try:
                     await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
@@ -373,6 +381,9 @@ class Service:
             checks["broker"] = f"down: {type(exc).__name__}"
         return checks, {"relay": relay, "dead_letters": letters, "consumer": self.consumer.stats.counts,
                         "fast_routes": self.fast_route_counts,
+                        **({"anchors": {"leader": self.anchorer.stats.is_leader,
+                                        "position": self.anchorer.stats.position,
+                                        "last_error": self.anchorer.stats.last_error}} if self.anchorer else {}),
                         **{name: report() for name, report in self.health_parts.items()}}
 
     # ---- HTTP ---------------------------------------------------------------------------------
@@ -403,17 +414,17 @@ class Service:
 
         @app.exception_handler(RequestValidationError)
         async def invalid_request(_request: Request, exc: RequestValidationError):
-            errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
-            return JSONResponse(status_code=422, content={"reason": "invalid_request",
-                                                          "message": "the request does not match its schema",
-                                                          "details": {"errors": errors}})
+            return invalid_request_answer(exc.errors())
 
         # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
-        # streams per request, a measurable share of a payment's CPU (`python -m bench payments`)
+        # streams per request, a measurable share of a payment's CPU (`python -m bench payments`).
+        # Idempotency-Key inside the tracing: a replayed answer has its span and access log line too
+        app.add_middleware(IdempotencyKeys, service=self, on_error=partial(error_answer, self))
         app.add_middleware(RequestTracing, service=self)
         if self.definition.fast_routes and self.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
             app.add_middleware(FastRoutes, service=self, routes=tuple(self.definition.fast_routes),
-                               tracing=RequestTracing, on_error=partial(error_answer, self))
+                               tracing=_traced_with_keys, on_error=partial(error_answer, self))
+        app.openapi = partial(_openapi_with_keys, app)
 
         @app.get("/health/live", tags=["health"])
         async def live() -> dict:
@@ -448,16 +459,40 @@ class Service:
         return app
 
 
+def invalid_request_answer(found: Sequence[dict]) -> JSONResponse:
+    """422 for a body or query that does not match its schema. A business date out of its bounds
+    (`shared/business_time.py`) is named by its own reason, so a client tells it from a typo."""
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in found]
+    bounded = next((e for e in errors if e["type"] in business_time.REASONS), None)
+    if bounded is not None:
+        return JSONResponse(status_code=422, content={"reason": bounded["type"], "message": bounded["msg"],
+                                                      "details": {"errors": errors}})
+    return JSONResponse(status_code=422, content={"reason": "invalid_request",
+                                                  "message": "the request does not match its schema",
+                                                  "details": {"errors": errors}})
+
+
+def _traced_with_keys(app, service: Service) -> RequestTracing:
+    """What a fast route's answer passes through: the span and access log, then the Idempotency-Key."""
+    return RequestTracing(IdempotencyKeys(app, service=service, on_error=partial(error_answer, service)),
+                          service=service)
+
+
+def _openapi_with_keys(app: FastAPI) -> dict:
+    """FastAPI's document, every POST declaring the `Idempotency-Key` header (built once, then cached)."""
+    if app.openapi_schema is None:
+        app.openapi_schema = declare_idempotency(FastAPI.openapi(app))
+    return app.openapi_schema
+
+
 def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
     """The answer to a refusal: a domain rule's (its status and typed body; Retry-After on a 503), the
     database's (an outage or a lock or statement timeout: 503, retry; a value it cannot hold: 422); None for
     any other error, which is a bug and answers 500 with its traceback in the log. The app's exception
     handlers and the fast routes answer with it."""
-    if isinstance(exc, Unavailable):
-        return JSONResponse(status_code=exc.http_status, content=exc.to_body(),
-                            headers={"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, DomainError):
-        return JSONResponse(status_code=exc.http_status, content=exc.to_body())
+        headers = {**exc.headers, **({"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {})}
+        return JSONResponse(status_code=exc.http_status, content=exc.to_body(), headers=headers or None)
     if not isinstance(exc, DATABASE_ERRORS):
         return None
     if database_busy(exc):
@@ -516,7 +551,8 @@ class RequestTracing:
             await send(message)
 
         with self.service.tracer.start_as_current_span(f"{scope['method']} {scope['path']}", context=ctx,
-                                                       kind=SpanKind.SERVER) as span:
+                                                       kind=SpanKind.SERVER) as span, business_time.serving(
+                self.service.clock):
             try:
                 await self.app(scope, receive, sending)
             finally:

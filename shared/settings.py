@@ -9,21 +9,38 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import Role
 
 
 class TokenGrant(BaseModel):
-    actor: str
-    roles: list[str]
+    """What a token grants: the person it names (the actor of every event its commands record), the desks
+    that person works at, and until when."""
+
+    actor: str = Field(min_length=1, max_length=200, description="the person, as events name them")
+    roles: list[Role] = Field(min_length=1)
+    expires_at: AwareDatetime | None = Field(None, description="refused from this instant on; required in production")
+    development: bool = Field(False, description="a token `make run` prints; refused in production")
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses development tokens and tokens without an expiry")
+
     database_url: str = Field("postgresql+asyncpg://postgres@127.0.0.1:55432/ledger",
-                              description="SQLAlchemy URL of this service's own database")
+                              description="SQLAlchemy URL of this service's own database, as its app role")
     database_pool_size: int = Field(10, ge=1, le=100, description="connections kept per process")
+    migration_database_url: str | None = Field(
+        None, description="SQLAlchemy URL the migrations connect with: the owner of the tables "
+                          "(database_url when unset); the service itself never uses it")
+    app_role: str | None = Field(
+        None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="the role database_url logs in as, which the migrations grant append-and-read rights "
+                    "(<service>_app when unset; docs/security.md)")
     database_lock_timeout_ms: int = Field(
         10_000, ge=0, le=3_600_000, description="how long a statement waits for a lock (the event store's append "
                                                 "lock above all) before it is refused: 503 `database_busy`, retry; "
@@ -62,7 +79,8 @@ class ServiceSettings(BaseSettings):
                           "per-request machinery; off serves them through FastAPI alone (same answers)")
     tokens: dict[str, TokenGrant] = Field(
         default_factory=dict,
-        description='JSON: {"<sha256 hex of token>": {"actor": "name", "roles": ["operator"]}}',
+        description='JSON: {"<sha256 hex of token>": {"actor": "the person", "roles": ["treasury"], '
+                    '"expires_at": "2027-06-30T00:00:00+05:00"}}',
     )
     relay_enabled: bool = Field(True, description="run the relay (one leader per service by advisory lock)")
     relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")
@@ -72,6 +90,19 @@ class ServiceSettings(BaseSettings):
         60.0, gt=0, le=86_400, description="events waiting and the relay's stored position unmoved this long: "
                                            "the relay is stalled and /health/ready answers 503. At least two poll "
                                            "intervals (the position is stored one round after it was published)")
+    anchor_dir: str | None = Field(
+        None, description="directory of this service's signed checkpoints of its hash chain, outside "
+                          "PostgreSQL (docs/security.md); none = no anchoring")
+    anchor_signing_key: str | None = Field(
+        None, description="PEM file of the Ed25519 private key the checkpoints are signed with (with "
+                          "anchor_dir); the database never holds it")
+    anchor_public_keys: str | None = Field(
+        None, description="PEM file, or directory of *.pem files, of the public keys `ledger verify` trusts "
+                          "checkpoints signed with (current and earlier keys)")
+    anchor_interval_ms: int = Field(5_000, ge=10, le=3_600_000,
+                                    description="at most one checkpoint per interval: the longest an event "
+                                                "stays unanchored is about twice this")
+    anchor_max_events: int = Field(10_000, ge=1, le=100_000, description="events per checkpoint at most")
     consumer_enabled: bool = Field(True, description="consume other services' topics")
     dead_letter_poll_interval_ms: int = Field(
         5_000, ge=10, le=600_000, description="how often parked dead letters are looked for when none was just "
@@ -90,6 +121,31 @@ class ServiceSettings(BaseSettings):
     trace_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of traces recorded and exported (by trace "
                                                                    "id; a caller's sampled decision is kept)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    idempotency_retention_hours: int = Field(
+        24, ge=1, le=24 * 30, description="how long an Idempotency-Key and its answer are kept; a retry after "
+                                          "that is a new request (shared/idempotency.py)")
+    idempotency_running_timeout_s: int = Field(
+        3600, ge=10, le=24 * 3600, description="longer than any request may run: a keyed request started before "
+                                               "that and still not answered is taken as dead (its retry runs if it "
+                                               "committed nothing, else answers idempotency_outcome_unknown)")
+    idempotency_max_answer_bytes: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="an answer larger than this is not kept for "
+                                                               "replay (a replay says so, with its status)")
+
+    @model_validator(mode="after")
+    def _keys_outlive_their_requests(self):
+        # a key removed while its request still runs would let a retry run the command a second time
+        if self.idempotency_retention_hours * 3600 <= self.idempotency_running_timeout_s:
+            raise ValueError("idempotency_retention_hours must be longer than idempotency_running_timeout_s")
+        return self
+
+    @model_validator(mode="after")
+    def _production_tokens(self):
+        if self.environment == "production":
+            unsafe = sorted(grant.actor for grant in self.tokens.values() if grant.development or grant.expires_at is None)
+            if unsafe:
+                raise ValueError(f"production refuses development tokens and tokens without expires_at: {unsafe}")
+        return self
 
     @model_validator(mode="after")
     def _stall_outlasts_two_polls(self) -> "ServiceSettings":

@@ -16,6 +16,9 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the longest field a file we read may hold (a CSV cell, a 1C value): Python's csv module refuses longer
+# ones by default, and no name, number or purpose of a statement or readings file comes near it
+MAX_FIELD_CHARS = 128 * 1024
 # a request body is a tree of a few hundred nodes at most; a deeper one is refused by its schema first
 MAX_DEPTH = 32
 

@@ -8,26 +8,33 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from shared.auth import token_hash
+from shared.auth import Role, token_hash
 from shared.devinfra.ports import free_port_outside, free_port_run
 from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES
 from shared.reference import SEED_CONTRACT
 
-TOKENS = {"operator": "test-operator-token", "auditor": "test-auditor-token", "admin": "test-admin-token"}
+# the desks whose commands the tests send; "operator" is a test person at every desk, "approver" a second
+# person at every desk (four eyes), and each desk also has a person of its own (role tests)
+DESKS = [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]
+PEOPLE = {"operator": DESKS, "approver": DESKS, "auditor": [Role.AUDITOR.value], "admin": [Role.ADMIN.value],
+          **{desk: [desk] for desk in DESKS}, **{f"{desk}-2": [desk] for desk in DESKS}}
+TOKENS = {person: f"test-{person}-token" for person in PEOPLE}
 
 
 def token_settings() -> dict[str, Any]:
-    return {token_hash(token): {"actor": f"test-{role}", "roles": [role]} for role, token in TOKENS.items()}
+    return {token_hash(TOKENS[person]): {"actor": f"test-{person}", "roles": roles} for person, roles in PEOPLE.items()}
 
 
-def auth(role: str = "operator") -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"}
+def auth(person: str = "operator") -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[person]}"}
 
 
 def seed_contract(number: str | None = None) -> dict[str, Any]:
@@ -56,6 +63,7 @@ def on_free_ports(system_class, data_dir: Path, **options):
     taken = set(range(http_base, http_base + len(SERVICES)))
     pg_port = free_port_outside(taken)
     kafka_port = free_port_outside(taken | {pg_port})
+    options = {"tokens": dict(TOKENS), "people": dict(PEOPLE), **options}
     return system_class(data_dir, pg_port=pg_port, kafka_port=kafka_port, http_base_port=http_base, **options)
 
 
@@ -63,10 +71,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def database_urls(postgres: EmbeddedPostgres, suffix: str) -> dict[str, str]:
+def database_names(postgres: EmbeddedPostgres, suffix: str) -> dict[str, str]:
+    """A new database per service (created, not migrated), by service."""
     names = {service: f"{service}_{suffix}" for service in SERVICES}
     postgres.create_databases(list(names.values()))
-    return {service: postgres.url(name) for service, name in names.items()}
+    return names
 
 
 async def eventually(check, timeout_s: float = 30.0, interval_s: float = 0.1):
@@ -135,6 +144,22 @@ class KafkaTap:
         return records
 
 
+def statement_1c(*documents: str, account: str = "KZ508562203110368585") -> bytes:
+    """A CP1251 1C ClientBankExchange statement of `account` holding `documents` (each `Key=value` lines)."""
+    head = f"1CClientBankExchange\nВерсияФормата=2.00\nКодировка=Windows\nРасчСчет={account}\n"
+    return (head + "".join(f"СекцияДокумент=Выписка\n{d}КонецДокумента\n" for d in documents)).encode("cp1251")
+
+
+def incoming_1c(amount: str, purpose: str, *, payer_bin: str = "110740003844", on: str = "07.02.2022",
+                number: str | None = None, currency: str | None = None) -> str:
+    """One incoming payment order of a 1C statement (no number unless given)."""
+    lines = [f"ДатаОперации={on}", f"СуммаПриход={amount}", f"ПлательщикБИН_ИИН={payer_bin}",
+             f"НазначениеПлатежа={purpose}"]
+    lines += [f"НомерДокумента={number}"] if number is not None else []
+    lines += [f"Валюта={currency}"] if currency is not None else []
+    return "".join(f"{line}\n" for line in lines)
+
+
 KEGOC_PORTFOLIO = Path(__file__).resolve().parent / "fixtures" / "kegoc_portfolio_2024.json"
 
 
@@ -187,3 +212,29 @@ def portfolio_contracts(year: int = 2024, fixture: Path = KEGOC_PORTFOLIO) -> li
                     point["meter"]["serial"] = f"K{n:05d}-{index + 1}"
                 contracts.append({"terms": terms, "signed_at": f"{year - 1}-12-15T10:00:00+05:00"})
     return contracts
+
+
+async def approved(client: httpx.AsyncClient, requested: httpx.Response, *, by: str = "approver",
+                   path: str = "/approvals/{request_id}/approve") -> httpx.Response:
+    """Four eyes in a test: the request answered 202, a second person (`by`) approves it."""
+    assert requested.status_code == 202, requested.text
+    body = requested.json()
+    request_id = (body[0] if isinstance(body, list) else body)["request_id"]
+    answer = await client.post(path.format(request_id=request_id), headers=auth(by))
+    assert answer.status_code == 201, answer.text
+    return answer
+
+
+class MovableClock:
+    """The machine's clock moved to another day: time still runs, from that day's 11:00 Astana time on. A
+    test judging what happens years ahead (a retention that ends in 2028) moves the services there."""
+
+    def __init__(self) -> None:
+        self._shift = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._shift
+
+    def move_to(self, day: date) -> None:
+        target = datetime.combine(day, time_of_day(6, 0), UTC)   # 11:00 in Asia/Almaty (UTC+5)
+        self._shift = target - datetime.now(UTC)

@@ -9,12 +9,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from services.claims.commands import contract_of, end_of, on_stream, open_stream, start_of
 from services.claims.domain import claims, export, force_majeure
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.db import in_transaction
 from shared.errors import NotFound
 from shared.events.claims import ClaimSubject
@@ -25,13 +26,13 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["claims"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.CLAIMS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 
 
 class RegisterClaim(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
-    received_at: AwareDatetime = Field(description="when the claim arrived; its local day starts the 15 days")
+    received_at: BusinessMoment = Field(description="when the claim arrived; its local day starts the 15 days")
     subject: ClaimSubject
     description: str = Field(min_length=1, max_length=5000)
     disputed_amount: Money | None = None
@@ -77,7 +78,7 @@ async def _answer(service: Service, request: Request, actor: Actor, claim_id: st
 
 
 class AcceptClaim(PlainText):
-    answered_on: date
+    answered_on: BusinessDate
     granted_amount: Money | None = Field(None, description="less than disputed: a partial acceptance; "
                                                            "absent: all that was disputed")
     granted_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
@@ -95,7 +96,7 @@ async def accept_claim(claim_id: str, command: AcceptClaim, request: Request, ac
 
 
 class RejectClaim(PlainText):
-    answered_on: date
+    answered_on: BusinessDate
     reasons: list[Annotated[str, Field(max_length=2000)]] = Field(min_length=1, max_length=20)
 
 
@@ -107,7 +108,7 @@ async def reject_claim(claim_id: str, command: RejectClaim, request: Request, ac
 
 
 class ReferToCourt(PlainText):
-    referred_on: date
+    referred_on: BusinessDate
     court: str = Field(min_length=1, max_length=300)
     case_number: str | None = Field(None, max_length=100)
 
@@ -120,7 +121,7 @@ async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request,
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay
 
 
 @router.post("/day-close")
@@ -197,8 +198,8 @@ async def get_claim(claim_id: str, _actor: Reader, service: ServiceDep) -> dict[
 class NotifyForceMajeure(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     party: Literal["seller", "buyer"]
-    started_on: date
-    notified_on: date
+    started_on: BusinessDate
+    notified_on: BusinessDate
     description: str = Field(min_length=1, max_length=5000)
     certificate: str | None = Field(None, max_length=300, description="§8.2 the chamber's or authority's document")
 

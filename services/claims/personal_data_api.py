@@ -15,17 +15,23 @@ from services.claims.commands import contract_of, start_of
 from services.claims.domain import export, personal_data
 from services.claims.personal_data_export import contracts_of_counterparty, request_export
 from shared.access_log import read_logged
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.approvals import Pending
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate
+from shared.business_time import today as business_date
 from shared.calendar import to_zone
 from shared.db import in_transaction
-from shared.events.claims import PersonalDataRequestKind, PersonalDataShredded
+from shared.envelope import EventEnvelope
+from shared.errors import Conflict, NotFound
+from shared.events import registry
+from shared.events.claims import PersonalDataRequested, PersonalDataRequestKind, PersonalDataShredded
 from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.PRIVACY)))]
 
 
 def stream_id(contract_id: str) -> str:
@@ -45,7 +51,7 @@ async def _record(service, uow, contract: dict, on: date, events, context, strea
 class RecordConsent(PlainText):
     purpose: str = Field(min_length=1, max_length=100)
     given: bool
-    recorded_on: date
+    recorded_on: BusinessDate
 
 
 @router.post("/personal-data/{contract_id}/consents", status_code=201)
@@ -64,7 +70,7 @@ async def record_consent(contract_id: str, command: RecordConsent, request: Requ
 
 class ReceiveRequest(PlainText):
     kind: PersonalDataRequestKind
-    received_on: date
+    received_on: BusinessDate
     details: str = Field("", max_length=5000)
 
 
@@ -94,35 +100,97 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
             return await _record(service, uow, contract, command.received_on, events, context,
                                  stream=export.stream_id(request_id))
         # the counterparty's personal data are the same in each of its contracts: judged over all of them
-        held = (await uow.conn.execute(text(
-            "SELECT contract_id, ended_on, delivery_end, deadline_time_zone FROM counterparties"
-            " WHERE contract_id = ANY(:ids)"), {"ids": await contracts_of_counterparty(uow.conn, contract_id)})
-        ).mappings().all()
+        held = await _held_contracts(uow.conn, contract_id)
         events = personal_data.request_deletion(
             request_id=request_id, contract_id=contract_id, received_on=command.received_on, details=command.details,
-            contracts=[personal_data.HeldContract(
-                contract_id=row["contract_id"], ended=row["ended_on"] is not None,
-                ends_on=row["ended_on"] or to_zone(row["delivery_end"], row["deadline_time_zone"]).date())
-                for row in held])
+            contracts=held)
+        return await _record(service, uow, contract, command.received_on, events, context)
+
+    return await in_transaction(service.engine, body)
+
+
+async def _held_contracts(conn, contract_id: str) -> list[personal_data.HeldContract]:
+    held = (await conn.execute(text(
+        "SELECT contract_id, ended_on, delivery_end, deadline_time_zone FROM counterparties"
+        " WHERE contract_id = ANY(:ids)"), {"ids": await contracts_of_counterparty(conn, contract_id)})
+    ).mappings().all()
+    return [personal_data.HeldContract(
+        contract_id=row["contract_id"], ended=row["ended_on"] is not None,
+        ends_on=row["ended_on"] or to_zone(row["delivery_end"], row["deadline_time_zone"]).date()) for row in held]
+
+
+# the request's own event: its envelope names the officer who recorded it (requests are few: the type's index)
+_DELETION_REQUEST = text("""
+    SELECT envelope FROM (SELECT convert_from(body, 'UTF8')::jsonb AS envelope FROM event_store
+                          WHERE event_type = :type) requests
+    WHERE envelope #>> '{payload,request_id}' = :r
+""")
+
+
+async def _pending_deletion(conn, request_id: str) -> Pending:
+    """The deletion request awaiting its second officer, with who recorded it (the envelope's actor)."""
+    row = (await conn.execute(text(
+        "SELECT kind, outcome FROM personal_data_requests WHERE request_id = :r"), {"r": request_id})).first()
+    if row is None or row.kind != "deletion":
+        raise NotFound(f"no deletion request {request_id}", reason="request_not_found")
+    if row.outcome is not None:
+        raise Conflict(f"the deletion request {request_id} is decided: {row.outcome}", reason="request_decided",
+                       details={"outcome": row.outcome})
+    body = await conn.scalar(_DELETION_REQUEST, {"type": PersonalDataRequested.event_type, "r": request_id})
+    request = registry.decode(EventEnvelope.model_validate(body))
+    return Pending(request_id, request.event_type, body["actor"], request)
+
+
+@router.post("/personal-data/requests/{request_id}/approve", status_code=201)
+async def approve_deletion(request_id: str, request: Request, actor: Operator,
+                           service: ServiceDep) -> list[dict[str, Any]]:
+    """Four eyes: a privacy officer other than the one who recorded the request approves the deletion;
+    it is judged again today, then each contract of the counterparty is shredded by deleting its key."""
+    context = command_context(request, actor, service)
+
+    async def body(uow):
+        pending = await _pending_deletion(uow.conn, request_id)
+        contract_id = pending.request.contract_id
+        contract = await contract_of(uow.conn, contract_id)
+        today = business_date(service.clock, contract["deadline_time_zone"])
+        events = personal_data.approve_deletion(pending, approved_by=actor.name, today=today,
+                                                contracts=await _held_contracts(uow.conn, contract_id))
         shredded = [e for e in events if isinstance(e, PersonalDataShredded)]
         for event in shredded:
             # the desk's copy goes at once; the contracts service, the key's owner, deletes the key and
             # publishes its tombstone to every other copy when it takes this event in
             await personal_keys.shred(uow.conn, event.contract_id)
         own = [e for e in events if not isinstance(e, PersonalDataShredded) or e.contract_id == contract_id]
-        recorded = await _record(service, uow, contract, command.received_on, own, context)
+        recorded = await _record(service, uow, contract, today, own, context)
         # another contract's shredding goes in that contract's own stream (an event names the contract of
         # its envelope); all in this one transaction
-        rows = {row["contract_id"]: dict(row) for row in held}
         for event in shredded:
             if event.contract_id != contract_id:
-                recorded += await _record(service, uow, rows[event.contract_id], command.received_on, [event],
-                                          context)
+                recorded += await _record(service, uow, await contract_of(uow.conn, event.contract_id), today,
+                                          [event], context)
         return recorded
 
     return await in_transaction(service.engine, body)
 
 
+class DeclineDeletion(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@router.post("/personal-data/requests/{request_id}/decline", status_code=201)
+async def decline_deletion(request_id: str, command: DeclineDeletion, request: Request, actor: Operator,
+                           service: ServiceDep) -> list[dict[str, Any]]:
+    """The deletion is not carried out (the officer who recorded it may withdraw it so)."""
+    context = command_context(request, actor, service)
+
+    async def body(uow):
+        pending = await _pending_deletion(uow.conn, request_id)
+        contract = await contract_of(uow.conn, pending.request.contract_id)
+        events = personal_data.decline_deletion(pending, declined_by=actor.name, reason=command.reason)
+        return await _record(service, uow, contract, business_date(service.clock, contract["deadline_time_zone"]),
+                             events, context)
+
+    return await in_transaction(service.engine, body)
 BY_ANSWER_DUE = Keyset((("answer_due", "date"), ("request_id", "text")), ("answer_due", "request_id"))
 
 

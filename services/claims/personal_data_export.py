@@ -19,7 +19,7 @@ from services.claims.commands import contract_of, on_stream
 from services.claims.domain import export
 from shared import personal_keys as keys
 from shared.access_log import log_read
-from shared.auth import READERS, Actor, require
+from shared.auth import Actor, Role, require, roles
 from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
@@ -124,7 +124,7 @@ ANSWERS = {
 
 @router.get("/personal-data/requests/{request_id}/archive", response_class=Response,
             responses={200: {"content": {"application/zip": {}}}})
-async def get_archive(request_id: str, request: Request, actor: Annotated[Actor, Depends(require(READERS))],
+async def get_archive(request_id: str, request: Request, actor: Annotated[Actor, Depends(require(roles(Role.PRIVACY)))],
                       service: Annotated[Service, Depends(get_service)]) -> Response:
     """The zip of everything the four services hold about the counterparty; the read is logged."""
     context = command_context(request, actor, service)

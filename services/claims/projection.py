@@ -32,6 +32,8 @@ from shared.events.claims import (
     CounterpartyRecorded,
     CounterpartyRegistered,
     ForceMajeureNotified,
+    PersonalDataDeletionApproved,
+    PersonalDataDeletionDeclined,
     PersonalDataDeletionRefused,
     PersonalDataExportPartReceived,
     PersonalDataExportRequested,
@@ -154,6 +156,13 @@ async def on_deletion_refused(conn: AsyncConnection, event: PersonalDataDeletion
     await conn.execute(text("UPDATE personal_data_requests SET outcome = :reason, earliest_on = :on"
                             " WHERE request_id = :id"),
                        {"id": event.request_id, "reason": f"refused: {event.reason}", "on": event.earliest_on})
+
+
+async def on_deletion_decided(conn: AsyncConnection, event: PersonalDataDeletionApproved | PersonalDataDeletionDeclined,
+                              stored: StoredEvent) -> None:
+    outcome = "approved" if isinstance(event, PersonalDataDeletionApproved) else "declined"
+    await conn.execute(text("UPDATE personal_data_requests SET outcome = :o WHERE request_id = :id"),
+                       {"id": event.request_id, "o": outcome})
 
 
 async def on_shredded(conn: AsyncConnection, event: PersonalDataShredded, stored: StoredEvent) -> None:
@@ -303,6 +312,8 @@ projector = ClaimsProjector(registry, tables=["counterparties", "claims", "force
     ConsentRecorded.event_type: on_consent,
     PersonalDataRequested.event_type: on_request,
     PersonalDataDeletionRefused.event_type: on_deletion_refused,
+    PersonalDataDeletionApproved.event_type: on_deletion_decided,
+    PersonalDataDeletionDeclined.event_type: on_deletion_decided,
     PersonalDataShredded.event_type: on_shredded,
     PersonalDataExportRequested.event_type: on_export_requested,
     PersonalDataExportPartReceived.event_type: on_export_part,

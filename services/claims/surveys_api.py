@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +15,8 @@ from services.claims.domain import surveys
 from services.claims.personal_data_export import contracts_of_counterparty
 from services.claims.settings import desk_settings
 from shared.access_log import read_logged
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate
 from shared.db import in_transaction
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
@@ -41,13 +41,13 @@ async def _opted_out(conn, contract_id: str) -> bool:
 
 class AnswerSurvey(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
-    answered_on: date
+    answered_on: BusinessDate
     scores: dict[str, int] = Field(description="each of the five criteria, 1–5")
     comment: str = Field("", max_length=5000)
 
 
 @router.post("/surveys", status_code=201)
-async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+async def answer_survey(command: AnswerSurvey, request: Request, actor: Annotated[Actor, Depends(require(roles(Role.CLAIMS)))],
                         service: ServiceDep) -> dict[str, Any]:
     context = command_context(request, actor, service)
     survey_id = str(uuid.uuid4())

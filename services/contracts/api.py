@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -15,7 +15,8 @@ from services.contracts import sealing
 from services.contracts.domain import contract as domain
 from shared import personal_keys
 from shared.access_log import read_logged
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessMoment
 from shared.cache import BoundedCache
 from shared.calendar import zone
 from shared.db import in_transaction
@@ -33,7 +34,7 @@ class RegisterContract(ContractTerms):
 
 
 class SignContract(PlainText):
-    signed_at: AwareDatetime | None = None
+    signed_at: BusinessMoment | None = None
 
 
 class ContractView(BaseModel):
@@ -54,7 +55,7 @@ class ContractView(BaseModel):
 
 @router.post("/contracts", status_code=201, response_model=ContractView)
 async def register(command: RegisterContract, request: Request,
-                   actor: Annotated[Actor, Depends(require(OPERATORS))],
+                   actor: Annotated[Actor, Depends(require(roles(Role.CONTRACTS)))],
                    service: Annotated[Service, Depends(get_service)]) -> ContractView:
     contract_id = str(uuid.uuid4())
     terms = ContractTerms.model_validate(command.model_dump())
@@ -80,7 +81,7 @@ async def register(command: RegisterContract, request: Request,
 
 
 @router.post("/contracts/{contract_id}/sign", response_model=ContractView)
-async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+async def sign(contract_id: str, request: Request, actor: Annotated[Actor, Depends(require(roles(Role.CONTRACTS)))],
                service: Annotated[Service, Depends(get_service)], command: SignContract | None = None) -> ContractView:
     context = command_context(request, actor, service)
     signed_at = (command.signed_at if command and command.signed_at else context.recorded_at)

@@ -8,14 +8,15 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.contracts.api import load_contract
 from services.contracts.domain import applications as rules
 from services.contracts.domain.contract import Contract, ContractStatus
 from shared.access_log import read_logged
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessMoment
 from shared.calendar import local_datetime
 from shared.db import in_transaction
 from shared.errors import NotFound, ValidationFailed
@@ -24,7 +25,7 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["daily applications"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.DISPATCH)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 Kwh = Annotated[Decimal, Field(max_digits=20, decimal_places=3)]
 
@@ -32,14 +33,14 @@ Kwh = Annotated[Decimal, Field(max_digits=20, decimal_places=3)]
 class SubmitApplication(PlainText):
     day: date
     hours_kwh: list[Kwh] = Field(max_length=48, description="24 hourly values, hour 0 = 00:00–01:00 Astana time")
-    submitted_at: AwareDatetime | None = Field(
+    submitted_at: BusinessMoment | None = Field(
         None, description="when the buyer's application arrived (e.g. the e-mail's time); now when absent")
 
 
 class CorrectHour(PlainText):
     hour: int = Field(ge=0, le=23)
     kwh: Kwh
-    submitted_at: AwareDatetime | None = None
+    submitted_at: BusinessMoment | None = None
 
 
 class DeclareFreeVolume(PlainText):
@@ -64,7 +65,7 @@ class DayView(BaseModel):
 def _submitted_at(command_time: datetime | None, now: datetime) -> datetime:
     # an application cannot arrive after it is recorded: a future time would dodge the deadline
     if command_time is not None and command_time > now:
-        raise ValidationFailed("an application cannot be submitted in the future", reason="submitted_in_future",
+        raise ValidationFailed("an application cannot be submitted in the future", reason="business_date_in_future",
                                details={"now": now.isoformat()})
     return command_time or now
 
@@ -164,7 +165,7 @@ async def correct_application(contract_id: str, day: date, command: CorrectHour,
 @router.post("/contracts/{contract_id}/free-volume", response_model=DayView)
 async def declare_free_volume(contract_id: str, command: DeclareFreeVolume, request: Request, actor: Operator,
                               service: ServiceDep) -> DayView:
-    """§4.6 the seller's free volume above the plan for this buyer on a day."""
+    """§4.5 the seller's free volume above the plan for this buyer on a day."""
 
     async def decide(conn, contract: Contract, state: rules.ApplicationDay, now: datetime):
         return rules.declare_free_volume(state, command.volume_kwh)

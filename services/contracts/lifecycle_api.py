@@ -17,10 +17,11 @@ from services.contracts.domain import amendments
 from services.contracts.domain import contract as domain
 from services.contracts.handlers import cut_terminated_days
 from shared import personal_keys
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.calendar import local_datetime, zone
 from shared.db import in_transaction
-from shared.errors import ValidationFailed
+from shared.errors import NotFound, ValidationFailed
 from shared.events.contracts import (
     ContractTerms,
     PlannedVolumeTerms,
@@ -34,7 +35,7 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["contract lifecycle"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.CONTRACTS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 ZONE = "Asia/Almaty"     # business dates of documents are Astana dates
 IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
@@ -43,21 +44,21 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024   # 2,000 contracts' terms are ~10 MB of JSO
 
 class NoticePriceChange(PlainText):
     notice_number: str = Field(min_length=1, max_length=100)
-    notice_date: date
+    notice_date: BusinessDate
     effective_from: date
     components: list[PriceComponentTerms] = Field(min_length=1, max_length=10)
 
 
 class ExtendTerm(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
-    agreement_date: date
+    agreement_date: BusinessDate
     delivery_end: AwareDatetime
     planned_volumes: list[PlannedVolumeTerms] = Field(default_factory=list, max_length=120)
 
 
 class AgreeSupplement(PlainText):
     agreement_number: str = Field(min_length=1, max_length=100)
-    agreement_date: date
+    agreement_date: BusinessDate
     effective_from: date
     summary: str = Field(min_length=1, max_length=1000)
     price_schedule: list[PricePeriodTerms] | None = Field(None, max_length=120)
@@ -67,13 +68,13 @@ class AgreeSupplement(PlainText):
 class NoticeTermination(PlainText):
     kind: TerminationKind
     notice_document: str = Field(min_length=1, max_length=100)
-    noticed_on: date
+    noticed_on: BusinessDate
     effective_on: date | None = Field(None, description="the earliest lawful date when absent (30 or 7 days)")
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay
 
 
 class AmendmentView(BaseModel):
@@ -149,13 +150,62 @@ async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep,
                 next_cursor=next_cursor, limit=page.limit)
 
 
-@router.post("/contracts/{contract_id}/termination", response_model=ContractView)
+class TerminationRequestView(BaseModel):
+    request_id: str
+    contract_id: str
+    kind: TerminationKind
+    notice_document: str
+    noticed_on: date
+    effective_on: date | None
+    requested_by: str
+
+
+@router.post("/contracts/{contract_id}/termination", response_model=TerminationRequestView, status_code=202)
 async def notice_termination(contract_id: str, command: NoticeTermination, request: Request, actor: Operator,
-                             service: ServiceDep) -> ContractView:
-    """§7.1.1 termination on 30 days' notice, or §11.2 withdrawal after repeated breach on 7."""
-    return await _change(service, request, actor, contract_id, lambda state, _today: domain.notice_termination(
-        state, kind=command.kind, document=command.notice_document, noticed_on=command.noticed_on,
-        source="operator", reason=command.reason, effective_on=command.effective_on), command.noticed_on)
+                             service: ServiceDep) -> TerminationRequestView:
+    """Asks to send a §7.1.1 termination on 30 days' notice, or a §11.2 withdrawal after repeated breach on 7
+    (four eyes): another contract administrator approves it at
+    `POST /contracts/{id}/termination/{request_id}/approve`, or declines it."""
+    request_id = f"REQ-{uuid.uuid4().hex[:12]}"
+    await _change(service, request, actor, contract_id, lambda state, _today: domain.request_termination(
+        state, request_id=request_id, kind=command.kind, document=command.notice_document,
+        noticed_on=command.noticed_on, reason=command.reason, effective_on=command.effective_on,
+        requested_by=actor.name), command.noticed_on)
+    return TerminationRequestView(request_id=request_id, contract_id=contract_id, kind=command.kind,
+                                  notice_document=command.notice_document, noticed_on=command.noticed_on,
+                                  effective_on=command.effective_on, requested_by=actor.name)
+
+
+@router.post("/contracts/{contract_id}/termination/{request_id}/approve", response_model=ContractView,
+             status_code=201)
+async def approve_termination(contract_id: str, request_id: str, request: Request, actor: Operator,
+                              service: ServiceDep) -> ContractView:
+    """The second administrator approves: the notice is recorded, naming who asked and who approved."""
+    return await _change(service, request, actor, contract_id, lambda state, _today: domain.approve_termination(
+        state, request_id=request_id, approved_by=actor.name), await _noticed_on(service, contract_id, request_id))
+
+
+class DeclineTermination(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+@router.post("/contracts/{contract_id}/termination/{request_id}/decline", response_model=ContractView,
+             status_code=201)
+async def decline_termination(contract_id: str, request_id: str, command: DeclineTermination, request: Request,
+                              actor: Operator, service: ServiceDep) -> ContractView:
+    """The notice is not sent (its author may withdraw it so)."""
+    return await _change(service, request, actor, contract_id, lambda state, _today: domain.decline_termination(
+        state, request_id=request_id, declined_by=actor.name, reason=command.reason),
+        await _noticed_on(service, contract_id, request_id))
+
+
+async def _noticed_on(service: Service, contract_id: str, request_id: str) -> date:
+    async with service.engine.connect() as conn:
+        state = await load_contract(service, conn, contract_id)
+    for pending in state.pending:
+        if pending.request_id == request_id:
+            return pending.request.noticed_on
+    raise NotFound(f"no termination request {request_id} awaits approval", reason="request_not_found")
 
 
 @router.post("/day-close")
@@ -185,7 +235,7 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
 
 class ImportedContract(PlainText):
     terms: ContractTerms
-    signed_at: AwareDatetime
+    signed_at: BusinessMoment
 
 
 class ImportPortfolio(BaseModel):

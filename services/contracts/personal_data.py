@@ -6,7 +6,7 @@ every copy (`shared/personal_keys.py`)."""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +18,8 @@ from services.contracts.api import ContractView, load_contract
 from services.contracts.domain import contract as domain
 from services.contracts.lifecycle_api import _change
 from shared import personal_keys
-from shared.auth import OPERATORS, Actor, require
+from shared.auth import Actor, Role, require, roles
+from shared.business_time import BusinessDate
 from shared.calendar import local_datetime
 from shared.events.claims import PersonalDataShredded
 from shared.events.contracts import PersonalDataExported
@@ -68,13 +69,13 @@ HANDLERS = {**export_handlers(PersonalDataExported, QUERIES),
 class CorrectContacts(PlainText):
     email: str | None = Field(None, max_length=300)
     address: str = Field(min_length=1, max_length=1000)
-    corrected_on: date
+    corrected_on: BusinessDate
     request_id: str | None = Field(None, max_length=100, description="the claims desk's correction request")
 
 
 @router.post("/contracts/{contract_id}/buyer/contacts", response_model=ContractView)
 async def correct_buyer_contacts(contract_id: str, command: CorrectContacts, request: Request,
-                                 actor: Annotated[Actor, Depends(require(OPERATORS))],
+                                 actor: Annotated[Actor, Depends(require(roles(Role.CONTRACTS, Role.PRIVACY)))],
                                  service: Annotated[Service, Depends(get_service)]) -> ContractView:
     return await _change(service, request, actor, contract_id, lambda state, _today: domain.correct_buyer_contacts(
         state, email=command.email, address=command.address, corrected_on=command.corrected_on,

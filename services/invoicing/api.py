@@ -11,21 +11,33 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from services.invoicing.bank.references import (
+    BANK_PATTERN,
+    MAX_GIVEN_CHARS,
+    KnownOperation,
+    ReferenceConflict,
+    ReferenceInSuspense,
+    differences,
+    qualified,
+)
 from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
 from services.invoicing.domain import account as acc
-from services.invoicing.domain.penalty import PenaltyTerms
+from services.invoicing.domain import periods
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.imports import assign_receipt, import_statement
-from services.invoicing.ledger import CALENDAR, business_date, execute, penalty_rates
+from services.invoicing.known_references import known_operations
+from services.invoicing.ledger import CALENDAR, business_date, execute, load_books, penalty_rates, posting_facts
 from services.invoicing.payments import PaymentCommand, desk_of
+from shared import idempotency
 from shared.access_log import read_logged
-from shared.auth import ADMINS, OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
@@ -37,9 +49,12 @@ from shared.text import PlainText
 router = APIRouter(tags=["ledger"])
 MAX_STATEMENT_BYTES = 50 * 1024 * 1024   # the body limit of POST /payments/import (shared/body_limit.py)
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+TREASURY = roles(Role.TREASURY)
+Treasury = Annotated[Actor, Depends(require(TREASURY))]
+Billing = Annotated[Actor, Depends(require(roles(Role.BILLING)))]
+Collections = Annotated[Actor, Depends(require(roles(Role.COLLECTIONS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
-Admin = Annotated[Actor, Depends(require(ADMINS))]
+Admin = Annotated[Actor, Depends(require(roles(Role.ADMIN)))]
 
 
 def at_start_of(day: date, zone: str = "Asia/Almaty") -> datetime:
@@ -93,9 +108,16 @@ class ReceivePayment(PlainText):
     """The command: record money the bank says arrived for a contract (§5.8)."""
 
     contract_id: str = Field(min_length=1, max_length=100)
-    bank_reference: str = Field(min_length=1, max_length=100, description="unique per bank operation")
+    bank_reference: str = Field(min_length=1, max_length=MAX_GIVEN_CHARS,
+                                description="the bank's reference of the operation, unique per bank")
+    bank: str | None = Field(None, pattern=BANK_PATTERN,
+                             description="the BIC (or the account) of the bank that reports the operation: its "
+                                         "references are unique per bank, so the ledger keys this payment "
+                                         "`<bank>:<bank_reference>`; absent, by the reference alone")
     amount: Money
-    received_on: date
+    received_on: BusinessDate = Field(description="the value date: when the bank says the money moved (it drives "
+                                                  "penalties); the payment is booked that day while its month is "
+                                                  "open, else today")
     payer_bin: str | None = Field(None, max_length=12)
     payer_iban: str | None = Field(None, max_length=34)
     purpose: str = Field("", max_length=500)
@@ -109,7 +131,8 @@ class PaymentView(BaseModel):
     received_on: date
     allocations: list[dict[str, Any]]
     advance_left: Money | None
-    repeated: bool = Field(False, description="true when this bank reference was already posted")
+    repeated: bool = Field(False, description="true when this bank reference was already posted with the same "
+                                              "contract, amount and value date")
 
 
 _PAYMENT = text("SELECT row_to_json(p)::text FROM payments p WHERE bank_reference = :r")
@@ -147,35 +170,65 @@ def _posted_json(events: list) -> dict[str, Any]:
 
 
 @router.post("/payments", response_model=PaymentView, status_code=201)
-async def receive_payment(command: ReceivePayment, request: Request, actor: Operator, service: ServiceDep):
+async def receive_payment(command: ReceivePayment, request: Request, actor: Treasury, service: ServiceDep):
     return await answer_payment(service, request, actor, command)
 
 
 async def answer_payment(service: Service, request: Request, actor: Actor, command: ReceivePayment) -> JSONResponse:
     """`POST /payments`, from the FastAPI route or its fast twin (`PAYMENT_ROUTE`): the same answer."""
     context = command_context(request, actor, service)
+    reference = qualified(command.bank, command.bank_reference)
+    if command.bank:
+        before = await _recorded_unqualified(service, command)
+        if before is not None:
+            return before
 
-    def decide(state, payer):
-        return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=command.bank_reference,
+    def decide(state, payer, books, rates):
+        posted_on = periods.posting_date(command.received_on, books, business_date(service, state.terms.time_zone))
+        return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=reference,
                                    amount=command.amount, received_on=command.received_on, payer=payer,
-                                   purpose=command.purpose)
+                                   purpose=command.purpose, posted_on=posted_on, rates=rates)
 
     # recorded with the payments that arrive meanwhile, in one transaction (group commit, `payments.py`); the
     # payer's BIN and IBAN are sealed there with the contract's key
-    posted, events = await desk_of(service).submit(PaymentCommand(
-        command.contract_id, command.bank_reference, decide, context, at_start_of(command.received_on),
-        payer=(command.payer_bin, command.payer_iban)))
-    if posted is None:
+    known, events = await desk_of(service).submit(PaymentCommand(
+        command.contract_id, reference, decide, context, at_start_of(command.received_on), command.received_on,
+        payer=(command.payer_bin, command.payer_iban), idempotency=idempotency.current()))
+    if known is None:
         return JSONResponse(status_code=201, content=_posted_json(events))
-    # idempotent by bank reference: the same operation twice gets the first result, nothing posted
-    if posted["contract_id"] != command.contract_id or Money(posted["amount"], posted["currency"]) != command.amount:
-        raise Conflict(f"bank reference {command.bank_reference} was posted with other data",
-                       reason="bank_reference_reused", details={"payment_id": posted["payment_id"]})
-    return JSONResponse(status_code=200, content=_payment_json(posted, repeated=True))
+    # idempotent by bank reference: the same operation twice gets the first result, nothing posted; the same
+    # reference with other data is neither a repeat nor a new payment
+    differ = differences(_known(known), contract_id=command.contract_id, amount=command.amount.amount,
+                         currency=command.amount.currency, received_on=command.received_on)
+    if differ:
+        raise ReferenceConflict(reference, differ)
+    if known["in_suspense"]:
+        raise ReferenceInSuspense(reference)
+    return JSONResponse(status_code=200, content=_payment_json(known, repeated=True))
+
+
+async def _recorded_unqualified(service: Service, command: ReceivePayment) -> JSONResponse | None:
+    """The answer for a payment sent with its bank that an older client recorded under the bare reference:
+    exactly this operation there is a repeat (or waits in suspense); anything else under the bare
+    reference is another bank's operation, and does not stop this one."""
+    async with service.engine.connect() as conn:
+        older = (await known_operations(conn, [command.bank_reference])).get(command.bank_reference)
+        if older is None or differences(older, contract_id=command.contract_id, amount=command.amount.amount,
+                                        currency=command.amount.currency, received_on=command.received_on):
+            return None
+        if older.in_suspense:
+            raise ReferenceInSuspense(command.bank_reference)
+        return JSONResponse(status_code=200, content=await _payment_view(conn, command.bank_reference, repeated=True))
+
+
+def _known(row: dict[str, Any]) -> KnownOperation:
+    """A `payments` or `unidentified_receipts` row (as JSON, numbers read as Decimal) as the operation known."""
+    return KnownOperation(row["bank_reference"], row["contract_id"], Decimal(row["amount"]), row["currency"],
+                          date.fromisoformat(str(row["received_on"])), row["in_suspense"])
 
 
 # the common case of the busiest route without FastAPI's per-request machinery (`shared/fast_routes.py`)
-PAYMENT_ROUTE = FastRoute("POST", "/payments", OPERATORS, ReceivePayment, answer_payment)
+PAYMENT_ROUTE = FastRoute("POST", "/payments", TREASURY, ReceivePayment, answer_payment)
 
 
 _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contract_id = :c"
@@ -184,11 +237,11 @@ _APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contr
 
 class RequestPrepayments(PlainText):
     period: str = Field(pattern=MONTH_PATTERN)
-    requested_on: date | None = Field(None, description="business date of the demand; today when absent")
+    requested_on: BusinessDate | None = Field(None, description="business date of the demand; today when absent")
 
 
 @router.post("/accounts/{contract_id}/prepayments", status_code=201)
-async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Operator,
+async def request_prepayments(contract_id: str, command: RequestPrepayments, request: Request, actor: Billing,
                               service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
     occurred = at_start_of(command.requested_on) if command.requested_on else context.recorded_at
@@ -202,41 +255,44 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
 
 
 class AccruePenalties(PlainText):
-    as_of: date | None = Field(None, description="business date; today in the contract's zone when absent")
-    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
-    basis_days: int = Field(365, ge=360, le=366)
-    count_payment_day: bool = True
+    """§5.7: the multiplier, day count and payment day are the contract's terms (`terms.penalty`), never a
+    request's: a body naming them is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: BusinessDate | None = Field(None, description="business date; today in the contract's zone when absent")
 
 
 @router.post("/accounts/{contract_id}/penalties/accrue", status_code=201)
-async def accrue_penalties(contract_id: str, command: AccruePenalties, request: Request, actor: Operator,
+async def accrue_penalties(contract_id: str, command: AccruePenalties, request: Request, actor: Billing,
                            service: ServiceDep) -> list[dict[str, Any]]:
     context = command_context(request, actor, service)
-    async with service.engine.connect() as conn:
-        rates = await penalty_rates(conn)
-        zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})
-    if zone is None:
-        raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
-    as_of = command.as_of or business_date(service, zone)
-    terms = PenaltyTerms(command.multiplier, command.basis_days, command.count_payment_day)
-    stored = await execute(service, contract_id, lambda state: acc.accrue_penalties(
-        state, as_of=as_of, rates=rates, terms=terms), context, at_start_of(as_of, zone))
+    books, rates, today = await posting_facts(service, contract_id)
+    as_of = command.as_of or today
+    periods.require_open(as_of, books, field="as_of")
+    stored = await execute(service, contract_id, lambda state: acc.accrue_penalties(state, as_of=as_of, rates=rates),
+                           context, at_start_of(as_of))
     return [s.envelope.payload for s in stored]
 
 
 class WaivePenalty(PlainText):
     reason: str = Field(min_length=3, max_length=500)
     amount: Money | None = None
-    waived_on: date
+    waived_on: BusinessDate
 
 
-@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=201)
+@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=202,
+             response_model=list[dict[str, Any]])
 async def waive_penalty(contract_id: str, document_number: str, command: WaivePenalty, request: Request,
-                        actor: Operator, service: ServiceDep) -> list[dict[str, Any]]:
+                        actor: Billing, service: ServiceDep) -> list[dict[str, Any]]:
+    """Asks for a waiver (four eyes): another person of billing approves it at `POST /approvals/{id}/approve`."""
     context = command_context(request, actor, service)
-    stored = await execute(service, contract_id, lambda state: acc.waive_penalty(
-        state, document_number=document_number, amount=command.amount, reason=command.reason,
-        waived_on=command.waived_on), context, at_start_of(command.waived_on))
+    books, _rates, _today = await posting_facts(service, contract_id)
+    periods.require_open(command.waived_on, books, field="waived_on")
+    stored = await execute(service, contract_id, lambda state: acc.request_waiver(
+        state, request_id=new_request_id(), document_number=document_number, amount=command.amount,
+        reason=command.reason, waived_on=command.waived_on, requested_by=actor.name), context,
+        at_start_of(command.waived_on))
     return [s.envelope.payload for s in stored]
 
 
@@ -332,16 +388,24 @@ async def list_base_rates(_actor: Reader, service: ServiceDep) -> list[dict[str,
             for s in rates.steps]
 
 
-@router.post("/payments/import")
-async def import_payments(request: Request, actor: Operator, service: ServiceDep,
-                          format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c") -> dict[str, Any]:
+@router.post("/payments/import", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/plain": {"schema": {"type": "string", "description": "the statement file: 1C ClientBankExchange "
+                                                               "(Kazakh variant; UTF-8, CP1251 or CP866) or CSV"}}}}})
+async def import_payments(request: Request, actor: Treasury, service: ServiceDep,
+                          format: Annotated[str, Query(pattern="^(1c|csv)$")] = "1c",
+                          bank: Annotated[str | None, Query(pattern=BANK_PATTERN, description=(
+                              "CSV: the BIC (or account) of the bank whose references the file holds; the "
+                              "ledger keys each line `<bank>:<bank_reference>`. A 1C statement names its "
+                              "account itself"))] = None) -> dict[str, Any]:
     """A bank statement file as the request body (1C ClientBankExchange, KZ variant, or CSV).
 
-    Each receipt is posted in its own transaction; the report gives every line's outcome:
-    `posted`, `already_posted`, `unidentified` (kept for an operator) or `rejected` with the reason.
+    The report gives every line's outcome: `posted`, `unidentified` (kept for an operator),
+    `already_posted` (its reference is known with the same data), `reference_conflict` (known with
+    another amount, value date or named contract: nothing posted, `differs` says what) or `rejected`
+    with the reason. A file that cannot be read as its format at all is refused whole (422).
     """
     raw = await request.body()   # at most MAX_STATEMENT_BYTES (`body_limits` in app.py)
-    parsed = parse_1c(raw) if format == "1c" else parse_csv(raw)
+    parsed = parse_1c(raw) if format == "1c" else parse_csv(raw, bank)
     report = await import_statement(service, parsed, command_context(request, actor, service))
     # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
     return JSONResponse(report)
@@ -352,7 +416,7 @@ class AssignReceipt(PlainText):
 
 
 @router.post("/receipts/{bank_reference}/assign", status_code=201)
-async def assign(bank_reference: str, command: AssignReceipt, request: Request, actor: Operator,
+async def assign(bank_reference: str, command: AssignReceipt, request: Request, actor: Treasury,
                  service: ServiceDep) -> dict[str, Any]:
     await assign_receipt(service, bank_reference, command.contract_id, command_context(request, actor, service))
     async with service.engine.connect() as conn:
@@ -378,36 +442,44 @@ async def unidentified(request: Request, actor: Reader, service: ServiceDep, pag
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay = Field(description="a day that is over: yesterday at the latest")
 
 
 @router.post("/day-close")
-async def close_day(command: CloseDay, request: Request, actor: Operator, service: ServiceDep) -> dict[str, Any]:
+async def close_day(command: CloseDay, request: Request, actor: Collections, service: ServiceDep) -> dict[str, Any]:
     """Close a business day on every account: coverage, notices, restriction (replayable events);
-    the last day of a month also charges the month's penalties (month close)."""
+    the last day of a month also charges the month's penalties (month close). A termination notice is
+    proposed, for another person of collections to approve (`POST /approvals/{id}/approve`)."""
     context = command_context(request, actor, service)
     async with service.engine.connect() as conn:
-        contracts = (await conn.execute(text("SELECT contract_id FROM accounts ORDER BY contract_id"))).scalars().all()
+        contracts = (await conn.execute(text("SELECT contract_id, time_zone FROM accounts ORDER BY contract_id"))).all()
         rates = await penalty_rates(conn)
+        books = await load_books(conn)
+    periods.require_open(command.day, books, field="day")
     produced: dict[str, list[str]] = {}
-    for contract_id in contracts:
-        stored = await execute(service, contract_id, lambda state: acc.close_day(
-            state, day=command.day, calendar=CALENDAR, penalties=(rates, PenaltyTerms())), context,
-            at_start_of(command.day))
+    for contract_id, zone in contracts:
+        today = business_date(service, zone)
+        stored = await execute(service, contract_id, lambda state, today=today: acc.close_day(
+            state, day=command.day, calendar=CALENDAR, today=today, rates=rates,
+            closed_by=actor.name, request_id=new_request_id()), context, at_start_of(command.day))
         produced[contract_id] = [s.envelope.event_type for s in stored]
     return {"day": command.day, "accounts": len(contracts), "events": produced}
 
 
 class IssueRefund(PlainText):
-    refund_on: date
+    refund_on: BusinessDate
 
 
-@router.post("/accounts/{contract_id}/refund", status_code=201)
-async def refund(contract_id: str, command: IssueRefund, request: Request, actor: Operator,
+@router.post("/accounts/{contract_id}/refund", status_code=202, response_model=list[dict[str, Any]])
+async def refund(contract_id: str, command: IssueRefund, request: Request, actor: Billing,
                  service: ServiceDep) -> list[dict[str, Any]]:
+    """Asks for the refund (four eyes): another person of billing approves it; the amount is the advance then."""
     context = command_context(request, actor, service)
-    stored = await execute(service, contract_id, lambda state: acc.issue_refund(state, refund_on=command.refund_on),
-                           context, at_start_of(command.refund_on))
+    books, _rates, _today = await posting_facts(service, contract_id)
+    periods.require_open(command.refund_on, books, field="refund_on")
+    stored = await execute(service, contract_id, lambda state: acc.request_refund(
+        state, request_id=new_request_id(), refund_on=command.refund_on, requested_by=actor.name), context,
+        at_start_of(command.refund_on))
     return [s.envelope.payload for s in stored]
 
 
@@ -455,7 +527,7 @@ async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, 
 @router.get("/accounts/{contract_id}/reconciliation")
 async def reconciliation(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                          month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> dict[str, Any]:
-    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance.
+    """§5.6 act of mutual settlements for a month: opening balance, each document, closing balance.
     It names the buyer: the read is logged (once, the PDF included)."""
     return await read_logged(service, request, actor, lambda conn: _reconciliation(conn, contract_id, month),
                              lambda _act: [contract_id])
@@ -481,15 +553,22 @@ async def _reconciliation(conn, contract_id: str, month: str) -> dict[str, Any]:
 class ReversePayment(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     reason: str = Field(min_length=3, max_length=500)
-    reversed_on: date
+    reversed_on: BusinessDate
 
 
-@router.post("/payments/{bank_reference}/reverse", status_code=201)
-async def reverse_payment(bank_reference: str, command: ReversePayment, request: Request, actor: Operator,
+@router.post("/payments/{bank_reference}/reverse", status_code=202, response_model=list[dict[str, Any]])
+async def reverse_payment(bank_reference: str, command: ReversePayment, request: Request, actor: Treasury,
                           service: ServiceDep) -> list[dict[str, Any]]:
-    """A payment posted by mistake is taken back by a reversal event; nothing is deleted."""
+    """Asks to take a payment posted by mistake back (four eyes): another treasury clerk approves it at
+    `POST /approvals/{id}/approve`, and the reversal event is recorded then; nothing is deleted."""
     context = command_context(request, actor, service)
-    stored = await execute(service, command.contract_id, lambda state: acc.reverse_payment(
-        state, bank_reference=bank_reference, reason=command.reason, reversed_on=command.reversed_on),
-        context, at_start_of(command.reversed_on))
+    books, _rates, _today = await posting_facts(service, command.contract_id)
+    periods.require_open(command.reversed_on, books, field="reversed_on")
+    stored = await execute(service, command.contract_id, lambda state: acc.request_reversal(
+        state, request_id=new_request_id(), bank_reference=bank_reference, reason=command.reason,
+        reversed_on=command.reversed_on, requested_by=actor.name), context, at_start_of(command.reversed_on))
     return [s.envelope.payload for s in stored]
+
+
+def new_request_id() -> str:
+    return f"REQ-{uuid.uuid4().hex[:12]}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.invoicing import claim_corrections, personal_data
+from services.invoicing import approvals_api, books_api, claim_corrections, personal_data
 from services.invoicing.api import MAX_STATEMENT_BYTES, PAYMENT_ROUTE, router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
@@ -15,7 +15,7 @@ definition = ServiceDefinition(
     title="Invoicing",
     description="The settlement ledger: accounts, prepayment, invoices, payments, penalties, statements.",
     projector=projector,
-    routers=[router],
+    routers=[router, approvals_api.router, books_api.router],
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,
                                         **personal_keys.shredded_handlers(personal_data.refresh)}},

@@ -1,6 +1,9 @@
 """Bank statement import: each receipt is decided alone (all-or-nothing per line: a refused line
 records nothing), the accepted ones are recorded set-based in a few transactions, re-importing a file
-posts nothing new (bank references), and every line gets an outcome in the report.
+posts nothing new (bank references, `bank/references.py`), and every line gets an outcome in the report:
+`posted`, `unidentified` (held in suspense), `already_posted` (its reference is known with the same
+data, on an account or in suspense), `reference_conflict` (known with another amount, value date or
+named contract: nothing posted, the report says what differs) or `rejected` with the reason.
 
 A line is matched to a contract by the buyer's BIN or IBAN as this service opened them
 (`accounts.buyer`, `personal_data.py`): a contract whose key is shredded (or not here yet) matches no
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, time
 from functools import partial
 from itertools import groupby
@@ -19,12 +23,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from services.invoicing.bank.references import KnownOperation, differences
 from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import cache_of, decide_and_record, load
+from services.invoicing.domain import periods
+from services.invoicing.domain.rates import DatedRates
+from services.invoicing.known_references import known_operations
+from services.invoicing.ledger import business_date, cache_of, load, load_books, penalty_rates, record_decided
 from services.invoicing.personal_data import sealed_payer
 from shared import personal_keys
-from shared.db import in_transaction
+from shared.calendar import ASTANA_ZONE_NAME
+from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
 from shared.eventstore import CommandContext
@@ -40,8 +49,6 @@ async def candidates(service) -> list[Candidate]:
     return [Candidate(r.contract_id, r.contract_number, r.bin, r.iban) for r in rows]
 
 
-_KNOWN = text("SELECT bank_reference FROM payments WHERE bank_reference = ANY(:r)"
-              " UNION SELECT bank_reference FROM unidentified_receipts WHERE bank_reference = ANY(:r)")
 CHUNK_LINES = 2_000  # receipts per transaction: ≤ 4 events each stays under one append's 10,000
 
 
@@ -57,11 +64,26 @@ def _unidentified(receipt: Receipt, why: str) -> UnidentifiedReceiptRecorded:
         purpose=receipt.purpose, why=why)
 
 
-def _payment(state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
-    return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
-                               amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
-                               payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
-                               purpose=receipt.purpose)
+@dataclass
+class _Posting:
+    """What booking a receipt needs besides the account: the books' closed months, today, and the base rates
+    (read once, and only when a value date falls on days penalties were already charged for)."""
+
+    books: periods.Books
+    service: Any
+    conn: Any
+    rates: DatedRates | None = None
+
+    async def decide(self, state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
+        if self.rates is None and acc.penalised_on(state, receipt.received_on):
+            self.rates = await penalty_rates(self.conn)
+        today = business_date(self.service, state.terms.time_zone)
+        return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
+                                   amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
+                                   payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
+                                   purpose=receipt.purpose,
+                                   posted_on=periods.posting_date(receipt.received_on, self.books, today),
+                                   rates=self.rates)
 
 
 async def _append_by_day(service, uow, stream_id: str, contract_id: str, decided: list[tuple[Receipt, list]],
@@ -80,15 +102,31 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
                       context: CommandContext) -> list[dict[str, Any]]:
     """Decide every receipt of the chunk on its account's state in memory, then record each account's
     events with one append per day. A line the rules refuse produces nothing; the others go on."""
-    outcomes: list[dict[str, Any]] = []
+    # another command may have recorded one of these references since the file was read: met as known here
+    # (and a unique violation of one recorded meanwhile runs the chunk again, `in_transaction`)
+    known = await known_operations(uow.conn, [receipt.bank_reference for receipt, _, _ in chunk])
+    outcomes = [_repeat(receipt, known[receipt.bank_reference], contract_id, how)
+                for receipt, contract_id, how in chunk if receipt.bank_reference in known]
+    chunk = [line for line in chunk if line[0].bank_reference not in known]
+    posting = _Posting(await load_books(uow.conn), service, uow.conn)
+    today = business_date(service, ASTANA_ZONE_NAME)
     by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
     for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
+        if receipt.received_on > today:   # a value date the bank cannot have given yet: this line only
+            outcomes.append(_row(receipt, "rejected", reason="business_date_in_future",
+                                 message=f"value date {receipt.received_on} lies in the future: today is {today}"))
+            continue
         by_contract.setdefault(contract_id, []).append((receipt, how))
     for contract_id, receipts in by_contract.items():
         decided: list[tuple[Receipt, list]] = []
         if contract_id is None:
-            decided = [(receipt, [_unidentified(receipt, how)]) for receipt, how in receipts]
-            outcomes += [_row(receipt, "unidentified", reason=how) for receipt, how in receipts]
+            for receipt, how in receipts:
+                try:
+                    decided.append((receipt, [_unidentified(receipt, how)]))
+                except DomainError as exc:  # this line only: the others go on
+                    outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
+                    continue
+                outcomes.append(_row(receipt, "unidentified", reason=how))
             await _append_by_day(service, uow, UNIDENTIFIED, UNIDENTIFIED, decided, None, context)
             continue
         state = copy.deepcopy(await load(service, uow, contract_id))
@@ -96,7 +134,7 @@ async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]]
         key = await personal_keys.key_of(uow.conn, contract_id)
         for receipt, how in receipts:
             try:
-                events = _payment(state, receipt, str(uuid.uuid4()), key)
+                events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
             except DomainError as exc:  # this line only: the others go on
                 outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
                 continue
@@ -114,21 +152,61 @@ def _row(receipt: Receipt, outcome: str, **more: Any) -> dict[str, Any]:
             "outcome": outcome, **more}
 
 
+def _as_known(receipt: Receipt, contract_id: str | None) -> KnownOperation:
+    """A line of this file as the operation it would record: what a later line of the same reference meets."""
+    return KnownOperation(receipt.bank_reference, contract_id, receipt.amount, receipt.currency, receipt.received_on,
+                          in_suspense=contract_id is None)
+
+
+def _differences(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> list[str]:
+    """What the line differs in from the operation known. The contract is compared only when the line
+    names it (its contract number): a match by payer is the ledger's inference, and the same bank
+    document may be matched otherwise once accounts changed."""
+    named = contract_id if how == "contract_number" else None
+    return differences(known, contract_id=named, amount=receipt.amount, currency=receipt.currency,
+                       received_on=receipt.received_on)
+
+
+def _recorded_before(receipt: Receipt, known: dict[str, KnownOperation], contract_id: str | None,
+                     how: str) -> KnownOperation | None:
+    """The line's operation as recorded under the key an older ledger gave it (`Receipt.legacy_reference`),
+    when it is exactly that operation; anything else under the old key is not this line's (a bare
+    reference another bank gave), and does not stop it."""
+    older = known.get(receipt.legacy_reference) if receipt.legacy_reference else None
+    return older if older is not None and not _differences(receipt, older, contract_id, how) else None
+
+
+def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> dict[str, Any]:
+    """The outcome of a line whose reference is known: a repeat, or a conflict saying what differs."""
+    differ = _differences(receipt, known, contract_id, how)
+    if differ:
+        return _row(receipt, "reference_conflict", reason="reference_conflict", differs=differ,
+                    message=f"bank reference {known.bank_reference} is known with another {', '.join(differ)}; "
+                            f"nothing was posted")
+    # the key it is known under: a document imported before references were digests keeps its old one
+    return {**_row(receipt, "already_posted"), "bank_reference": known.bank_reference}
+
+
 async def import_statement(service, parsed: ParsedStatement, context: CommandContext) -> dict[str, Any]:
     """Every receipt of the file is decided alone (all or nothing per line); the lines are recorded in
     transactions of up to `CHUNK_LINES`, set-based, retried whole when an account changed meanwhile."""
     lines: list[dict[str, Any]] = [
         {"line": p.line, "outcome": "rejected", "reason": p.reason, "message": p.message} for p in parsed.problems]
-    known = await candidates(service)
+    accounts = await candidates(service)
+    references = [r.bank_reference for r in parsed.receipts] + [r.legacy_reference for r in parsed.receipts
+                                                                if r.legacy_reference]
     async with service.engine.connect() as conn:
-        posted = set((await conn.execute(_KNOWN, {"r": [r.bank_reference for r in parsed.receipts]})).scalars())
+        known = await known_operations(conn, references)
     todo = []
     for receipt in parsed.receipts:
-        if receipt.bank_reference in posted:  # before, or earlier in this file
-            lines.append(_row(receipt, "already_posted"))
+        contract_id, how = match_contract(receipt, accounts)
+        # known before (under its reference, or exactly so under its old one), or earlier in this file
+        found = known.get(receipt.bank_reference) or _recorded_before(receipt, known, contract_id, how)
+        if found is not None:
+            lines.append(_repeat(receipt, found, contract_id, how))
             continue
-        posted.add(receipt.bank_reference)
-        todo.append((receipt, *match_contract(receipt, known)))
+        known[receipt.bank_reference] = _as_known(receipt, contract_id)
+        todo.append((receipt, contract_id, how))
     for first in range(0, len(todo), CHUNK_LINES):
         chunk = todo[first:first + CHUNK_LINES]
         lines += await in_transaction(service.engine, partial(_post_chunk, service, chunk=chunk, context=context))
@@ -142,20 +220,30 @@ async def import_statement(service, parsed: ParsedStatement, context: CommandCon
 
 async def assign_receipt(service, bank_reference: str, contract_id: str, context: CommandContext) -> None:
     """Post an unidentified receipt to a contract: both records in one transaction."""
-    async with service.unit_of_work() as uow:
-        row = (await uow.conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
-                                      {"r": bank_reference})).mappings().first()
-        if row is None:
-            raise NotFound(f"no unidentified receipt {bank_reference}", reason="receipt_not_found")
-        if row["assigned_to"]:
-            raise Conflict(f"receipt {bank_reference} is already assigned", reason="receipt_already_assigned")
-        receipt = Receipt(0, bank_reference, row["received_on"], row["amount"], row["currency"], row["payer_name"],
-                          row["payer_bin"], row["payer_iban"], row["purpose"])
-        await service.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
-                             occurred_at=_at(receipt), context=context,
-                             events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
-                                                     assigned_contract_id=contract_id)])
-        key = await personal_keys.key_of(uow.conn, contract_id)
-        await decide_and_record(service, uow, contract_id,
-                                lambda state: _payment(state, receipt, str(uuid.uuid4()), key), context, _at(receipt))
-        await uow.commit()
+    await in_transaction(service.engine, partial(_assign, service, bank_reference, contract_id, context))
+
+
+async def _assign(service, bank_reference: str, contract_id: str, context: CommandContext, uow: UnitOfWork) -> None:
+    row = (await uow.conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
+                                  {"r": bank_reference})).mappings().first()
+    if row is None:
+        raise NotFound(f"no unidentified receipt {bank_reference}", reason="receipt_not_found")
+    if row["assigned_to"]:
+        raise Conflict(f"receipt {bank_reference} is already assigned", reason="receipt_already_assigned")
+    posted = await uow.conn.scalar(text("SELECT payment_id FROM payments WHERE bank_reference = :r"),
+                                   {"r": bank_reference})
+    if posted is not None:  # one key space: the same bank operation cannot also be posted from suspense
+        raise Conflict(f"bank reference {bank_reference} is already posted as payment {posted}",
+                       reason="reference_already_posted", details={"bank_reference": bank_reference,
+                                                                   "payment_id": posted})
+    receipt = Receipt(0, bank_reference, row["received_on"], row["amount"], row["currency"], row["payer_name"],
+                      row["payer_bin"], row["payer_iban"], row["purpose"])
+    await service.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
+                         occurred_at=_at(receipt), context=context,
+                         events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
+                                                 assigned_contract_id=contract_id)])
+    key = await personal_keys.key_of(uow.conn, contract_id)
+    posting = _Posting(await load_books(uow.conn), service, uow.conn)
+    state = await load(service, uow, contract_id)
+    events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
+    await record_decided(service, uow, state, events, context, _at(receipt))

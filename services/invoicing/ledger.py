@@ -13,12 +13,15 @@ from datetime import date
 from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
+from services.invoicing.domain import periods
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
+from shared.business_time import today
 from shared.cache import BoundedCache
 from shared.calendar import WorkingCalendar
 from shared.db import UnitOfWork, in_transaction
 from shared.envelope import EventEnvelope
 from shared.errors import NotFound
+from shared.events import registry
 from shared.events.registry import Event
 from shared.eventstore import CommandContext, StoredEvent
 
@@ -64,8 +67,9 @@ async def load(service, uow: UnitOfWork, contract_id: str) -> acc.Account:
     return folded(service, contract_id, cached, tail)
 
 
-async def _record(service, uow: UnitOfWork, state: acc.Account, events: list[Event], context: CommandContext,
-                  occurred_at) -> list[StoredEvent]:
+async def record_decided(service, uow: UnitOfWork, state: acc.Account, events: list[Event], context: CommandContext,
+                         occurred_at) -> list[StoredEvent]:
+    """Record `events` decided on `state` (appended on its version) and cache the state after them."""
     if not events:
         return []
     stored = await service.record(uow, stream_id=acc.stream_id(state.contract_id), expected_version=state.version,
@@ -80,7 +84,7 @@ async def _record(service, uow: UnitOfWork, state: acc.Account, events: list[Eve
 async def decide_and_record(service, uow: UnitOfWork, contract_id: str, decide: Decide, context: CommandContext,
                             occurred_at) -> list[StoredEvent]:
     state = await load(service, uow, contract_id)
-    return await _record(service, uow, state, decide(state), context, occurred_at)
+    return await record_decided(service, uow, state, decide(state), context, occurred_at)
 
 
 async def execute(service, contract_id: str, decide: Decide, context: CommandContext, occurred_at,
@@ -111,6 +115,34 @@ async def penalty_rates(conn) -> DatedRates:
 
 
 def business_date(service, zone_name: str) -> date:
-    from zoneinfo import ZoneInfo
+    """Today in `zone_name` by the service clock."""
+    return today(service.clock, zone_name)
 
-    return service.clock.now().astimezone(ZoneInfo(zone_name)).date()
+
+_BOOKS = text("SELECT ARRAY(SELECT body FROM event_store WHERE stream_id = :s ORDER BY stream_version)")
+
+
+async def load_books(conn) -> periods.Books:
+    """The books' closed months, folded from their stream (a few events a year)."""
+    state = periods.Books()
+    for body in await conn.scalar(_BOOKS, {"s": periods.STREAM_ID}):
+        state = periods.evolve(state, registry.decode(EventEnvelope.from_bytes(bytes(body))))
+    return state
+
+
+async def zone_of(conn, contract_id: str) -> str:
+    zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if zone is None:
+        raise NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+    return zone
+
+
+async def posting_facts(service, contract_id: str) -> tuple[periods.Books, DatedRates, date]:
+    """What a correction of an account is decided on besides the account: the books' closed months, the
+    base rates (a correction may recalculate penalties) and today in the contract's zone. Read before the
+    command's transaction: a month is closed once a month, after its acts, not in a payment's race."""
+    async with service.engine.connect() as conn:
+        books = await load_books(conn)
+        rates = await penalty_rates(conn)
+        zone = await zone_of(conn, contract_id)
+    return books, rates, business_date(service, zone)

@@ -10,8 +10,9 @@ What stays as it was (observable to a client):
   after the payments before it in the batch; a payment the rules refuse records nothing, and the
   others of its batch are recorded;
 - the answer is sent only after the batch committed: a 201 means recorded and durable;
-- idempotent by bank reference: a reference already posted answers the first result, and a
-  reference twice in one batch waits for the next batch, so it meets the first as posted;
+- idempotent by bank reference: a reference already known (posted, or held in suspense: one key
+  space, `bank/references.py`) answers with what is known, and a reference twice in one batch waits
+  for the next batch, so it meets the first as known;
 - a batch is one transaction: if it cannot commit, none of its payments is recorded and each
   caller gets the error; when an account moved meanwhile (another command appended), the whole
   batch is decided again on fresh state, as a single command is.
@@ -29,25 +30,31 @@ answers as if nothing happened.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
-from services.invoicing.ledger import advanced, cache_of, folded
+from services.invoicing.domain.periods import Books
+from services.invoicing.domain.rates import DatedRates
+from services.invoicing.ledger import advanced, cache_of, folded, load_books, penalty_rates
 from services.invoicing.personal_data import sealed_payer
+from shared import idempotency
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Unavailable
 from shared.events.registry import Event
 from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
+from shared.idempotency import Claim
 
-# decides one payment on the account's state, given its payer sealed by the desk (or none)
-DecidePayment = Callable[[acc.Account, SealedFields | None], list[Event]]
+# decides one payment on the account's state, given its payer sealed by the desk (or none), the books' closed
+# months and the base rates (none unless the payment's value date falls on days penalties were charged for)
+DecidePayment = Callable[[acc.Account, SealedFields | None, Books, DatedRates | None], list[Event]]
 
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
 DEFAULT_QUEUE_LIMIT = 2_000
@@ -69,6 +76,13 @@ _POSTED_AND_TAILS = text("""
     SELECT ARRAY(SELECT row_to_json(p)::text FROM unnest(CAST(:refs AS text[])) AS r(reference)
                  CROSS JOIN LATERAL (SELECT * FROM payments WHERE bank_reference = r.reference LIMIT 1) p)
                AS posted,
+           -- the receipts held in suspense under these references (one key space with the payments)
+           ARRAY(SELECT row_to_json(u)::text FROM unnest(CAST(:refs AS text[])) AS r(reference)
+                 CROSS JOIN LATERAL (SELECT bank_reference, NULL AS contract_id, amount, currency, received_on,
+                                            true AS in_suspense
+                                     FROM unidentified_receipts
+                                     WHERE bank_reference = r.reference AND assigned_to IS NULL LIMIT 1) u)
+               AS suspended,
            ARRAY(SELECT stream_id FROM tail ORDER BY stream_id, stream_version) AS tail_streams,
            ARRAY(SELECT body FROM tail ORDER BY stream_id, stream_version) AS tail_bodies,
            ARRAY(SELECT contract_id FROM personal_data_keys
@@ -85,7 +99,9 @@ class PaymentCommand:
     decide: DecidePayment
     context: CommandContext
     occurred_at: datetime
+    value_date: date
     payer: tuple[str | None, str | None] = (None, None)   # the payer's BIN and IBAN, sealed before deciding
+    idempotency: Claim | None = None  # the request's Idempotency-Key: marked in the batch's transaction
     answer: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -93,7 +109,7 @@ class PaymentCommand:
 class _Outcome:
     """What one attempt at a batch decided for each command (nothing is answered before the commit)."""
 
-    repeated: dict[int, dict] = field(default_factory=dict)       # command → the payment row posted before
+    repeated: dict[int, dict] = field(default_factory=dict)       # command → the row known before (payment or suspense)
     refused: dict[int, BaseException] = field(default_factory=dict)
     recorded: dict[int, list[Event]] = field(default_factory=dict)
     states: dict[str, acc.Account] = field(default_factory=dict)  # the accounts after the batch
@@ -116,16 +132,20 @@ class PaymentDesk:
         return {"depth": len(self._queue), "limit": self.queue_limit, "refused_total": self.refused_total}
 
     async def submit(self, command: PaymentCommand) -> tuple[dict | None, list[Event]]:
-        """(the row of the payment posted before under this reference, []) or (None, the new events);
-        `Unavailable` (`queue_full`) when the queue is full."""
+        """(the row known before under this reference, []) or (None, the new events); `Unavailable`
+        (`queue_full`) when the queue is full. The row is a payment's (`in_suspense` false) or an
+        unidentified receipt's (`in_suspense` true, no contract)."""
         if len(self._queue) >= self.queue_limit:
             self.refused_total += 1
             raise Unavailable(f"{len(self._queue)} payments are waiting to be recorded, the most this desk queues; "
-                              f"nothing was recorded, retry", reason="queue_full", retry_after_s=1,
+                              f"nothing was recorded, retry", reason="queue_full",
                               details={"queue_limit": self.queue_limit})
         self._queue.append(command)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches(), name="payment-desk")
+            # a context of its own: the writer serves every request, not the one that happened to start it
+            # (whose Idempotency-Key its commits would otherwise mark, `shared/idempotency.py`)
+            self._writer = asyncio.create_task(self._write_batches(), name="payment-desk",
+                                               context=contextvars.Context())
         # awaited as it is: a caller cancelled here cancels its own answer, which the writer then skips
         return await command.answer
 
@@ -177,11 +197,16 @@ class PaymentDesk:
             "payers": sorted({command.contract_id for command in batch if any(command.payer)}),
         })).one()
         keys = {contract_id: bytes(key) for contract_id, key in zip(row.key_contracts, row.keys, strict=True)}
-        posted = {found["bank_reference"]: found for found in (json.loads(p, parse_float=Decimal) for p in row.posted)}
+        posted = {found["bank_reference"]: {**found, "in_suspense": False}
+                  for found in (json.loads(p, parse_float=Decimal) for p in row.posted)}
+        for held in (json.loads(u, parse_float=Decimal) for u in row.suspended):
+            posted.setdefault(held["bank_reference"], held)
         tails: dict[str, list[bytes]] = {}
         for stream, body in zip(row.tail_streams, row.tail_bodies, strict=True):
             tails.setdefault(stream, []).append(body)
 
+        books = await load_books(uow.conn)
+        rates: DatedRates | None = None
         outcome = _Outcome()
         appends: list[Append] = []
         for n, command in enumerate(batch):
@@ -194,7 +219,9 @@ class PaymentDesk:
                     state = folded(service, command.contract_id, cached[command.contract_id],
                                    tails.get(acc.stream_id(command.contract_id), []))
                 payer = sealed_payer(keys.get(command.contract_id), command.contract_id, *command.payer)
-                events = command.decide(state, payer)  # pure: the state is not touched
+                if rates is None and acc.penalised_on(state, command.value_date):
+                    rates = await penalty_rates(uow.conn)   # rare: a value date on days already penalised
+                events = command.decide(state, payer, books, rates)  # pure: the state is not touched
             except Exception as exc:  # refused (or failed) alone: it records nothing, the batch goes on
                 outcome.refused[n] = exc
                 continue
@@ -204,6 +231,8 @@ class PaymentDesk:
                                       command.occurred_at, events, command.context))
                 # the next payment of this account in the batch is decided on this one's outcome
                 outcome.states[command.contract_id] = advanced(state, events)
+        # each keyed request of the batch learns that this transaction commits its work
+        await idempotency.mark_committed(uow.conn, [c.idempotency for c in batch if c.idempotency is not None])
         if appends:
             stored = await service.store.append_many(uow.conn, appends)
             await service.projector.apply(uow.conn, [event for events in stored for event in events])

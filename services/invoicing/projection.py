@@ -39,6 +39,7 @@ from shared.events.invoicing import (
     PaymentReceived,
     PaymentReversed,
     PenaltyAccrued,
+    PenaltyRecalculated,
     PenaltyWaived,
     PrepaymentRequested,
     ReceiptAssigned,
@@ -287,8 +288,10 @@ class LedgerRows:
         money = p["amount"]
         self.payments[p["payment_id"]] = [p["bank_reference"], p["payment_id"], p["contract_id"], money["amount"],
                                           money["currency"], p["received_on"], [], None]
-        self._post(fact, p["postings"], p["received_on"], "payment", p["bank_reference"], f"payment: {p['purpose']}",
-                   money["currency"], {"payment_id": p["payment_id"]})
+        # dated by its posting date: a late value date is booked in the open period, never in a closed one
+        self._post(fact, p["postings"], p.get("posted_on") or p["received_on"], "payment", p["bank_reference"],
+                   f"payment: {p['purpose']}", money["currency"],
+                   {"payment_id": p["payment_id"], "value_date": p["received_on"]})
 
     def payment_allocated(self, fact: Fact, p: dict) -> None:
         # §5.8 debt first: the slices say which debts the advance paid, oldest first
@@ -298,8 +301,22 @@ class LedgerRows:
             self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
         left = p["advance_left"]
         self._allocations(p["trigger"], slices, left["amount"])
-        self._post(fact, p["postings"], p["allocated_on"], "allocation", p["trigger"], f"advance applied ({p['policy']})",
-                   left["currency"], {"slices": slices, "advance_left": left["amount"]})
+        self._post(fact, p["postings"], p.get("posted_on") or p["allocated_on"], "allocation", p["trigger"],
+                   f"advance applied ({p['policy']})", left["currency"],
+                   {"slices": slices, "advance_left": left["amount"], "value_date": p["allocated_on"]})
+
+    def penalty_recalculated(self, fact: Fact, p: dict) -> None:
+        contract_id, currency = p["contract_id"], p["charged"]["currency"]
+        for piece in p["reduced"]:
+            self._pay(contract_id, piece["item_id"], _amount(piece["amount"]))
+        charged = _amount(p["charged"])
+        if charged:
+            self._charge(contract_id, f"{p['document_number']}:penalty", p["document_number"], "penalty", p["period"],
+                         p["posted_on"], charged, currency)
+        self._post(fact, p["postings"], p["posted_on"], "penalty_recalculation", p["document_number"],
+                   f"penalty on {p['late_item_id']} recalculated: {p['cause']}", currency,
+                   {"windows": p["windows"], "slices": p["slices"], "released_to_advance":
+                    p["released_to_advance"]["amount"]})
 
     def payment_reversed(self, fact: Fact, p: dict) -> None:
         for piece in p["reopened"]:
@@ -345,6 +362,7 @@ _FOLDS = {
     PaymentReceived.event_type: LedgerRows.payment_received,
     PaymentAllocated.event_type: LedgerRows.payment_allocated,
     PaymentReversed.event_type: LedgerRows.payment_reversed,
+    PenaltyRecalculated.event_type: LedgerRows.penalty_recalculated,
 }
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from services.metering.commands import contract_terms, run_command
 from services.metering.domain import acts
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
 from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
@@ -22,7 +23,7 @@ from shared.text import PlainText
 
 router = APIRouter(tags=["volume acts"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.METERING)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 CALENDAR = WorkingCalendar()
 PERIOD = MONTH_PATTERN
@@ -51,9 +52,9 @@ async def run(service: Service, request: Request, actor: Actor, contract_id: str
 class RecordActualBalance(PlainText):
     period: str = Field(pattern=PERIOD)
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
-    published_on: date
-    issued_on: date | None = Field(None, description="the act's date; the publication date when absent")
-    delivered_on: date | None = Field(None, description="when the buyer received the act; the issue date when absent")
+    published_on: BusinessDate
+    issued_on: BusinessDate | None = Field(None, description="the act's date; the publication date when absent")
+    delivered_on: BusinessDate | None = Field(None, description="when the buyer received the act; the issue date when absent")
     meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3,
                                              description="when absent: the sum of the month's measured daily "
                                                          "volumes, if every day is measured and complete")
@@ -81,7 +82,7 @@ async def record_actual_balance(contract_id: str, command: RecordActualBalance, 
 
 class SignAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
-    signed_on: date
+    signed_on: BusinessDate
 
 
 @router.post("/acts/{act_id}/sign", status_code=201)
@@ -93,7 +94,7 @@ async def sign_act(act_id: str, command: SignAct, request: Request, actor: Opera
 
 class DisputeAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
-    disputed_on: date
+    disputed_on: BusinessDate
     reason: str = Field(min_length=3, max_length=1000)
 
 
@@ -108,8 +109,8 @@ async def dispute_act(act_id: str, command: DisputeAct, request: Request, actor:
 class CorrectAct(PlainText):
     contract_id: str = Field(min_length=1, max_length=100)
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
-    issued_on: date
-    delivered_on: date | None = None
+    issued_on: BusinessDate
+    delivered_on: BusinessDate | None = None
 
 
 @router.post("/acts/{act_id}/correct", status_code=201)
@@ -122,7 +123,7 @@ async def correct_act(act_id: str, command: CorrectAct, request: Request, actor:
 
 class PreliminaryAct(PlainText):
     period: str = Field(pattern=PERIOD)
-    received_on: date
+    received_on: BusinessDate
     volume_kwh: Decimal = Field(ge=0, max_digits=20, decimal_places=3)
 
 
@@ -137,7 +138,7 @@ async def preliminary_act(contract_id: str, command: PreliminaryAct, request: Re
 
 
 class CloseDay(PlainText):
-    day: date
+    day: ClosedDay
 
 
 @router.post("/day-close")

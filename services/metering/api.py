@@ -8,19 +8,20 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from services.metering.commands import run_command
 from services.metering.domain import meters
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.business_time import BusinessMoment
 from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
 from shared.text import PlainText
 
 router = APIRouter(tags=["meters"])
 ServiceDep = Annotated[Service, Depends(get_service)]
-Operator = Annotated[Actor, Depends(require(OPERATORS))]
+Operator = Annotated[Actor, Depends(require(roles(Role.METERING)))]
 Reading = Field(ge=0, max_digits=20, decimal_places=4)
 
 
@@ -65,7 +66,7 @@ class ReplaceMeter(PlainText):
     new_serial: str = Field(min_length=1, max_length=64)
     final_reading_old: Decimal = Reading
     initial_reading_new: Decimal = Reading
-    at: AwareDatetime = Field(description="when the old meter stopped and the new one started counting")
+    at: BusinessMoment = Field(description="when the old meter stopped and the new one started counting")
     meter_type: str | None = Field(None, max_length=100, description="the old meter's type when absent")
     accuracy_class: str | None = Field(None, max_length=20)
 
@@ -92,7 +93,7 @@ class ChangeTransformerRatio(PlainText):
     ct_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["300/5"])
     vt_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["35000/100"])
     multiplier: int | None = Field(None, gt=0, description="checked against CT × VT when given")
-    effective_at: AwareDatetime
+    effective_at: BusinessMoment
     register_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=4,
                                          description="the register at that moment: splits a register day")
 

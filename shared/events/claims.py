@@ -278,6 +278,34 @@ class PersonalDataDeletionRefused(Event):
 
 
 @registry.register
+class PersonalDataDeletionApproved(Event):
+    """Four eyes: a second privacy officer approved the deletion asked for by the first; the shredding of
+    each contract of the counterparty follows."""
+
+    event_type = "claims.PersonalDataDeletionApproved"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    requested_by: str
+    approved_by: str
+    approved_on: date
+
+
+@registry.register
+class PersonalDataDeletionDeclined(Event):
+    """The second privacy officer declined the deletion (or its author withdrew it): nothing is deleted."""
+
+    event_type = "claims.PersonalDataDeletionDeclined"
+    schema_version = 1
+
+    request_id: str
+    contract_id: str
+    declined_by: str
+    reason: str
+
+
+@registry.register
 class PersonalDataShredded(Event):
     """The counterparty's key was deleted: every sealed field of it is unreadable from now on."""
 

@@ -93,6 +93,16 @@ class DeliveryPointTerms(Terms):
     meter: MeterTerms
 
 
+class PenaltyClauseTerms(Terms):
+    """§5.7 as the contract words it: a multiple of the base rate per day of delay. The multiplier, the
+    day-count basis and whether the day the money arrives counts are the contract's, never a request's;
+    a contract that says nothing more settles by the defaults (1.5 ×, 365 days, the payment day counts)."""
+
+    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
+    basis_days: int = Field(365, ge=360, le=366)
+    count_payment_day: bool = True
+
+
 class _TermsWithoutBuyer(Terms):
     number: str
     signed_on: date
@@ -107,6 +117,7 @@ class _TermsWithoutBuyer(Terms):
     price_schedule: list[PricePeriodTerms]
     planned_volumes: list[PlannedVolumeTerms]
     delivery_points: list[DeliveryPointTerms]
+    penalty: PenaltyClauseTerms = Field(default_factory=PenaltyClauseTerms)
 
 
 class ContractTerms(_TermsWithoutBuyer):
@@ -205,6 +216,42 @@ class TerminationNoticed(Event):
     effective_on: date
     source: Literal["invoicing", "operator"]
     reason: str
+    # four eyes, on an operator's notice: its request, who asked and who approved (absent on invoicing's notices
+    # and on older ones)
+    request_id: str | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+
+
+@registry.register
+class TerminationRequested(Event):
+    """A contract administrator asks to send a termination (§7.1.1) or withdrawal (§11.2) notice; another
+    administrator approves it (then `TerminationNoticed`) or declines it (`TerminationDeclined`)."""
+
+    event_type = "contracts.TerminationRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    kind: TerminationKind
+    notice_document: str
+    noticed_on: date
+    effective_on: date | None
+    reason: str
+    requested_by: str
+
+
+@registry.register
+class TerminationDeclined(Event):
+    """The second administrator declined the termination request (or its author withdrew it)."""
+
+    event_type = "contracts.TerminationDeclined"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    declined_by: str
+    reason: str
 
 
 @registry.register
@@ -232,7 +279,7 @@ class ContractSettled(Event):
 
 @registry.register
 class ApplicationAccepted(Event):
-    """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.6 above plan and free
+    """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.5 above plan and free
     volume). `hours` is the day's accepted schedule, 24 values in kWh; `reasons` say why it is less
     than requested. `coverage` is what the ledger last said of the prepayment (§5.3)."""
 
@@ -253,7 +300,7 @@ class ApplicationAccepted(Event):
 
 @registry.register
 class ApplicationRejected(Event):
-    """A late application (§4.5: the day counts as "no purchase"), or one the ledger does not cover
+    """A late application (§4.6: the day counts as "no purchase"), or one the ledger does not cover
     (§5.3) or supply is restricted (§7.1.1). Nothing of it enters the schedule."""
 
     event_type = "contracts.ApplicationRejected"
@@ -307,7 +354,7 @@ class ApplicationReduced(Event):
 
 @registry.register
 class FreeVolumeDeclared(Event):
-    """§4.6 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
+    """§4.5 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
 
     event_type = "contracts.FreeVolumeDeclared"
     schema_version = 1

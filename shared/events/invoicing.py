@@ -47,6 +47,14 @@ class AllocationSlice(Part):
     amount: Money
 
 
+class Approval(Part):
+    """Four eyes: the person who asked for a correction and the other person who approved it (MUST 11)."""
+
+    request_id: str
+    requested_by: str
+    approved_by: str
+
+
 class PenaltySliceData(Part):
     amount: Money
     first_day: date
@@ -122,7 +130,11 @@ class PaymentReceived(Event):
     """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8).
     `payer`: the payer's BIN and IBAN as the bank gave them (`{"bin", "iban"}`), sealed with the contract's
     key; none when the bank gave neither or this service holds no key of the contract (not arrived yet,
-    or shredded). v1 carried `payer_bin` and `payer_iban` in clear."""
+    or shredded). v1 carried `payer_bin` and `payer_iban` in clear.
+
+    Two dates: `received_on` is the value date (when the bank says the money moved: it drives penalties),
+    `posted_on` the posting date (when the ledger booked it, in an open period: statements and acts date
+    the payment by it). Absent in payments recorded before the two were told apart: the same day."""
 
     event_type = "invoicing.PaymentReceived"
     schema_version = 2
@@ -135,6 +147,11 @@ class PaymentReceived(Event):
     payer: Sealed | None
     purpose: str
     postings: list[PostingLine]
+    posted_on: date | None = None
+
+    @property
+    def posting_date(self) -> date:
+        return self.posted_on or self.received_on
 
 
 @registry.upcaster(PaymentReceived.event_type, 1)
@@ -154,10 +171,11 @@ class PaymentAllocated(Event):
     contract_id: str
     policy: str
     trigger: str  # the payment id or document that caused this allocation
-    allocated_on: date
+    allocated_on: date   # when the money paid the debts: a payment's value date (penalties stop there)
     slices: list[AllocationSlice]
     advance_left: Money
     postings: list[PostingLine]
+    posted_on: date | None = None   # the posting date, when it is not `allocated_on` (a late value date)
 
 
 @registry.register
@@ -190,6 +208,7 @@ class PenaltyWaived(Event):
     reason: str
     waived_on: date
     postings: list[PostingLine]
+    approval: Approval | None = None   # absent in waivers recorded before four eyes
 
 
 @registry.register
@@ -301,6 +320,7 @@ class TerminationNoticeIssued(Event):
     terminate_on: date
     overdue_amount: Money
     overdue_documents: list[str]
+    approval: Approval | None = None   # absent in notices issued before four eyes
 
 
 @registry.register
@@ -329,6 +349,7 @@ class RefundIssued(Event):
     amount: Money
     payee: Sealed
     postings: list[PostingLine]
+    approval: Approval | None = None   # absent in refunds issued before four eyes
 
 
 @registry.upcaster(RefundIssued.event_type, 1)
@@ -354,6 +375,7 @@ class PaymentReversed(Event):
     reversed_on: date
     reopened: list[AllocationSlice]
     postings: list[PostingLine]
+    approval: Approval | None = None   # absent in reversals recorded before four eyes
 
 
 @registry.register
@@ -376,6 +398,145 @@ class AccountTermsAmended(Event):
 
 for _type in (AccountOpened, AccountTermsAmended):
     registry.upcaster(_type.event_type, 1)(upcast_terms_v1_v2)
+
+
+# ---- four eyes: a correction that moves money or ends rights is asked for by one person, approved by another
+@registry.register
+class PaymentReversalRequested(Event):
+    """A treasury clerk asks to take a payment back; nothing moves until another clerk approves."""
+
+    event_type = "invoicing.PaymentReversalRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    payment_id: str
+    bank_reference: str
+    reason: str
+    reversed_on: date
+    requested_by: str
+
+
+@registry.register
+class PenaltyWaiverRequested(Event):
+    """A billing clerk asks to forgive (part of) a penalty; `amount` none: all that is open at approval."""
+
+    event_type = "invoicing.PenaltyWaiverRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    document_number: str
+    amount: Money | None
+    reason: str
+    waived_on: date
+    requested_by: str
+
+
+@registry.register
+class RefundRequested(Event):
+    """§5.8: a billing clerk asks to pay the advance back; the amount is what is left at approval."""
+
+    event_type = "invoicing.RefundRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    refund_on: date
+    requested_by: str
+
+
+@registry.register
+class TerminationNoticeProposed(Event):
+    """§7.1.1: the day close found final settlement unpaid for 30 days; a collections clerk other than the
+    one who closed the day approves the notice (or declines it)."""
+
+    event_type = "invoicing.TerminationNoticeProposed"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    issued_on: date
+    terminate_on: date
+    overdue_amount: Money
+    overdue_documents: list[str]
+    requested_by: str
+
+
+@registry.register
+class RequestDeclined(Event):
+    """The second person declined a requested correction: nothing of it is recorded."""
+
+    event_type = "invoicing.RequestDeclined"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    reason: str
+    declined_by: str
+
+
+# ---- corrections in the open period of what a late value date changed
+class RecalculatedWindow(Part):
+    """One accrual's window of days, its penalty as charged (`was`) and as the late amounts now say (`now`)."""
+
+    penalty_document: str
+    first_day: date
+    last_day: date
+    was: Money
+    now: Money
+
+
+@registry.register
+class PenaltyRecalculated(Event):
+    """§5.7 on what is known now: money valued on a day penalties were already charged for (a bank statement
+    that came late) changes the late amounts of those days. The charged penalties are not edited (their
+    period may be closed): this event, dated in the open period, takes off what was charged too much
+    (`reduced` from the penalties still open, the rest back to the advance) or charges what was missing
+    (`charged`, a new penalty document), with the cause and each window's figures."""
+
+    event_type = "invoicing.PenaltyRecalculated"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    late_item_id: str
+    period: str
+    cause: str
+    posted_on: date
+    windows: list[RecalculatedWindow]
+    slices: list[PenaltySliceData]
+    reduced: list[AllocationSlice]
+    released_to_advance: Money
+    charged: Money
+    postings: list[PostingLine]
+
+
+# ---- the books' periods: a closed month is never rewritten
+@registry.register
+class PeriodClosed(Event):
+    """The books of a month are closed: nothing is posted on a day of it or before (`closed_through`)."""
+
+    event_type = "invoicing.PeriodClosed"
+    schema_version = 1
+
+    contract_id: str  # "*": the ledger's books, not one contract's
+    period: str
+    closed_through: date
+
+
+@registry.register
+class PeriodReopened(Event):
+    """An admin reopened a closed month (and every later one), with the reason: postings may be dated in it
+    again. The audited way back; a closed month is otherwise never written."""
+
+    event_type = "invoicing.PeriodReopened"
+    schema_version = 1
+
+    contract_id: str  # "*"
+    period: str
+    reason: str
+    closed_through: date | None
 
 
 @registry.register

@@ -113,6 +113,8 @@ EVENT_STORE_DDL = [
 # chain's own (`store.chain_hash`: sha256 of the previous hash, the position as 8 big-endian bytes, the
 # event's bytes); the caller recomputes them from the head it returns before it trusts them. A stale
 # stream inserts nothing and is reported (`stale_streams` with their actual versions).
+# A later migration makes it (and `event_store_lock_head`) SECURITY DEFINER with a fixed search_path
+# (`roles.py`): the service's app role holds no INSERT on the table and appends only through it.
 APPEND_FUNCTION_DDL = [
     """
     CREATE FUNCTION event_store_append(

@@ -1,9 +1,13 @@
-"""Walk a service's hash chain and report the first broken link (architecture MUST 8)."""
+"""Walk a service's hash chain and report the first broken link (architecture MUST 8), and, given the
+chain's anchors (`shared/anchoring`), the first event whose hash differs from the one anchored for its
+position: a chain recomputed after a rewrite is whole in itself, and only the anchors tell (MUST 12).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -11,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.envelope import EventEnvelope
 from shared.eventstore.store import GENESIS_HASH, chain_hash
+
+if TYPE_CHECKING:
+    from shared.anchoring.trail import AnchorTrail
 
 VERIFY_BATCH = 5_000
 
@@ -31,8 +38,9 @@ class ChainReport:
         return self.first_broken_position is None
 
 
-async def verify_chain(conn: AsyncConnection, progress=None) -> ChainReport:
-    """Recompute every hash from the stored bytes; also check the columns agree with the bytes.
+async def verify_chain(conn: AsyncConnection, progress=None, anchors: AnchorTrail | None = None) -> ChainReport:
+    """Recompute every hash from the stored bytes; also check the columns agree with the bytes, and
+    with `anchors`, each anchored position's hash and that no anchored event is missing.
 
     `progress(n)` is called after each batch so a CLI can draw a bar.
     """
@@ -48,16 +56,36 @@ async def verify_chain(conn: AsyncConnection, progress=None) -> ChainReport:
             )
         ).all()
         if not rows:
-            return ChainReport(events_checked=checked)
+            return _missing_anchored(anchors, checked) or ChainReport(events_checked=checked)
         for row in rows:
             body = bytes(row.body)
-            problem = _problem(row, body, prev_hash, expected_position)
+            problem = _problem(row, body, prev_hash, expected_position) or _unlike_anchored(anchors, row)
             if problem:
                 return ChainReport(events_checked=checked, first_broken_position=row.position, reason=problem,
                                    event_id=str(row.event_id), event_type=_type_in(body))
             prev_hash, expected_position, checked = bytes(row.hash), expected_position + 1, checked + 1
         if progress:
             progress(len(rows))
+
+
+def _unlike_anchored(anchors: AnchorTrail | None, row) -> str | None:
+    found = anchors.hash_at(row.position) if anchors else None
+    if found is None or found[0] == bytes(row.hash):
+        return None
+    anchored, checkpoint = found
+    return (f"rewritten after it was anchored: checkpoint {checkpoint.name} (signed {checkpoint.signed_at.isoformat()}"
+            f" with key {checkpoint.key_id}) anchors hash {anchored.hex()[:16]}…, the database holds "
+            f"{bytes(row.hash).hex()[:16]}…")
+
+
+def _missing_anchored(anchors: AnchorTrail | None, checked: int) -> ChainReport | None:
+    """The chain ended (after `checked` events) before the last anchored position: events were removed."""
+    latest = anchors.latest if anchors else None
+    if latest is None or latest.position <= checked:
+        return None
+    return ChainReport(events_checked=checked, first_broken_position=checked + 1,
+                       reason=f"missing: checkpoint {latest.name} anchors the chain up to position {latest.position}, "
+                              f"the database ends at {checked}")
 
 
 def _type_in(body: bytes) -> str | None:

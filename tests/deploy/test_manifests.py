@@ -286,18 +286,24 @@ def test_settings_check_catches_a_misspelt_or_invalid_setting():
         ServiceSettings(log_level="VERBOSE")
 
 
+def _mounts(deployment: dict) -> tuple[dict[str, tuple[str, str]], dict[str, dict]]:
+    """({file path: (Secret, key)} of the secret files mounted, {mount path: volume}) of a Deployment."""
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    files, paths = {}, {}
+    for mount in _container(deployment)["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        paths[mount["mountPath"]] = volume
+        for item in (volume.get("secret") or {}).get("items", []):
+            files[f"{mount['mountPath']}/{item['path']}"] = (volume["secret"]["secretName"], item["key"])
+    return files, paths
+
+
 def test_kafka_files_are_mounted_where_the_settings_say(rendered):
     objects = objects_of(rendered)
     for service in SERVICES:
         prefix = service.upper()
         config = config_of(objects, service)
-        container = _container(by_kind(objects, "Deployment")[service])
-        volumes = {v["name"]: v for v in by_kind(objects, "Deployment")[service]["spec"]["template"]["spec"]["volumes"]}
-        mounted = {}
-        for mount in container["volumeMounts"]:
-            for item in (volumes[mount["name"]].get("secret") or {}).get("items", []):
-                mounted[f"{mount['mountPath']}/{item['path']}"] = (volumes[mount["name"]]["secret"]["secretName"],
-                                                                   item["key"])
+        mounted, _ = _mounts(by_kind(objects, "Deployment")[service])
         assert mounted[config[f"{prefix}_KAFKA_SSL_CAFILE"]] == (f"{KAFKA_CLUSTER}-cluster-ca-cert", "ca.crt")
         assert mounted[config[f"{prefix}_KAFKA_SSL_CERTFILE"]] == (f"{service}-kafka", "user.crt")
         assert mounted[config[f"{prefix}_KAFKA_SSL_KEYFILE"]] == (f"{service}-kafka", "user.key")
@@ -469,11 +475,49 @@ def test_database_urls_point_at_each_services_own_database(rendered):
     objects = objects_of(rendered)
     external = by_kind(objects, "ExternalSecret")
     for service in SERVICES:
-        template = external[f"{service}-app"]["spec"]["target"]["template"]["data"]
-        assert re.fullmatch(rf"postgresql\+asyncpg://{service}:\{{\{{ \.password \| urlquery \}}\}}"
-                            rf"@{service}-db-rw:5432/{service}\?ssl=require", template["DATABASE_URL"]), service
-        credentials = external[f"{service}-db-credentials"]["spec"]["target"]["template"]
-        assert credentials["type"] == "kubernetes.io/basic-auth" and credentials["data"]["username"] == service
+        # the pods as the app role, the migration Job as the owner, each with its own password
+        for secret, role, password in ((f"{service}-app", f"{service}_app", "app-db-password"),
+                                       (f"{service}-migrate", service, "db-password")):
+            spec = external[secret]["spec"]
+            assert re.fullmatch(rf"postgresql\+asyncpg://{role}:\{{\{{ \.password \| urlquery \}}\}}"
+                                rf"@{service}-db-rw:5432/{service}\?ssl=require",
+                                spec["target"]["template"]["data"]["DATABASE_URL"]), secret
+            assert {d["secretKey"]: d["remoteRef"]["property"] for d in spec["data"]}["password"] == password, secret
+        for secret, role in ((f"{service}-db-credentials", service), (f"{service}-app-db-credentials", f"{service}_app")):
+            credentials = external[secret]["spec"]["target"]["template"]
+            assert credentials["type"] == "kubernetes.io/basic-auth" and credentials["data"]["username"] == role
+
+
+def test_the_pods_connect_as_the_app_role_and_only_the_migration_as_the_owner(rendered):
+    objects = objects_of(rendered)
+    deployments, jobs, clusters = by_kind(objects, "Deployment"), by_kind(objects, "Job"), by_kind(objects, "Cluster")
+    for service in SERVICES:
+        prefix = service.upper()
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in _container(deployments[service])["env"]}
+        assert env[f"{prefix}_DATABASE_URL"] == {"name": f"{service}-app", "key": "DATABASE_URL"}
+        assert f"{prefix}_MIGRATION_DATABASE_URL" not in env, "the pods never hold the owner's password"
+        job_env = {e["name"]: e["valueFrom"]["secretKeyRef"]
+                   for e in _container(jobs[f"{service}-migrate"])["env"] if "valueFrom" in e}
+        assert job_env == {f"{prefix}_MIGRATION_DATABASE_URL": {"name": f"{service}-migrate", "key": "DATABASE_URL"}}
+        # the app role exists before the migration (the owner may not create roles), with no power of its own
+        roles = {r["name"]: r for r in clusters[f"{service}-db"]["spec"]["managed"]["roles"]}
+        app = roles[f"{service}_app"]
+        assert app["login"] and app["ensure"] == "present"
+        assert not any(app.get(a) for a in ("superuser", "createdb", "createrole", "replication", "bypassrls"))
+        assert app["passwordSecret"]["name"] == f"{service}-app-db-credentials"
+
+
+def test_checkpoints_are_signed_with_a_mounted_key_onto_a_shared_volume(rendered):
+    objects = objects_of(rendered)
+    claims = by_kind(objects, "PersistentVolumeClaim")
+    for service in SERVICES:
+        prefix = service.upper()
+        config = config_of(objects, service)
+        files, paths = _mounts(by_kind(objects, "Deployment")[service])
+        assert files[config[f"{prefix}_ANCHOR_SIGNING_KEY"]] == (f"{service}-anchor-key", "signing-key.pem")
+        volume = paths[config[f"{prefix}_ANCHOR_DIR"]]
+        claim = claims[volume["persistentVolumeClaim"]["claimName"]]
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "every replica may become the anchoring leader"
 
 
 # ---- secrets ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from ledger_cli.audit import verify_service
-from shared.auth import token_hash
+from shared.auth import Role, token_hash
 from shared.devinfra.runner import LocalSystem
 from shared.migrate import SERVICES
 from shared.topics import all_topics, ensure_topics
@@ -135,13 +135,13 @@ class ChaosSystem(LocalSystem):
         env = super().service_env(service)
         name = f"{service.upper()}_TOKENS"
         grants = json.loads(env[name])
-        grants[token_hash(self.fuzz_token)] = {"actor": "fuzzer", "roles": ["operator", "auditor", "admin"]}
+        grants[token_hash(self.fuzz_token)] = {"actor": "fuzzer", "roles": [role.value for role in Role]}
         env[name] = json.dumps(grants)
         return env
 
     def database_url(self, service: str) -> str:
         url = super().database_url(service)
-        return url.replace("postgres@", f"postgres:{self.db_password}@", 1)
+        return url.replace("@", f":{self.db_password}@", 1)   # after the user name: the first "@"
 
     def secrets(self) -> list[str]:
         return [self.db_password, self.fuzz_token, *self.tokens.values()]

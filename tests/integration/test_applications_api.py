@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import running_system
-from tests.support import auth, eventually, seed_contract, unique
+from tests.support import approved, auth, eventually, seed_contract, unique
 
 FLAT = ["40"] * 24   # 960 kWh a day; January's plan share is 31,000 / 31 = 1,000 kWh a day
 
@@ -53,7 +53,7 @@ async def test_the_deadline_is_10_00_astana_on_the_day_before(system):
     assert (on_time.json()["status"], on_time.json()["accepted_kwh"]) == ("accepted", "960.000")
     late = await apply(system, contract_id, "2022-01-16", "2022-01-15T10:00:00+06:00")
     assert late.status_code == 201
-    # §4.5 a late application: the day counts as "no purchase"
+    # §4.6 a late application: the day counts as "no purchase"
     assert (late.json()["status"], late.json()["reasons"]) == ("rejected", ["application_late"])
     schedule = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-15"},
                                                       headers=auth())).json()
@@ -111,7 +111,7 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
     ({"hours_kwh": ["40"] * 25}, "wrong_hour_count"),
     ({"hours_kwh": ["40"] * 23 + ["-1"]}, "negative_volume"),
     ({"day": "2023-01-01", "submitted_at": "2022-12-30T09:00:00+06:00"}, "outside_delivery_term"),
-    ({"submitted_at": "2099-01-01T00:00:00Z"}, "submitted_in_future"),
+    ({"submitted_at": "2099-01-01T00:00:00Z"}, "business_date_in_future"),
 ])
 async def test_bad_applications_are_422_and_store_nothing(system, change, reason):
     contract_id = await signed(system)
@@ -126,8 +126,9 @@ async def test_bad_applications_are_422_and_store_nothing(system, change, reason
 async def test_an_application_for_a_terminated_contract_is_422(system):
     contract_id = await signed(system)
     client = system.clients["contracts"]
-    noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
-        "kind": "withdrawal", "notice_document": "W-1", "noticed_on": "2022-04-01", "reason": "repeated breach"})
+    noticed = await approved(client, await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "withdrawal", "notice_document": "W-1", "noticed_on": "2022-04-01", "reason": "repeated breach"}),
+        path=f"/contracts/{contract_id}/termination/{{request_id}}/approve")
     assert noticed.json()["notice_effective_on"] == "2022-04-08"   # §11.2: 7 calendar days
     before = await events(system)
     refused = await apply(system, contract_id, "2022-04-10", "2022-04-08T09:00:00+06:00")
@@ -148,8 +149,9 @@ async def test_a_termination_takes_its_accepted_days_out_of_the_schedule(system)
         assert (await apply(system, contract_id, day, "2022-02-20T09:00:00+06:00")).json()["accepted_kwh"] == \
             "960.000"
     # §11.2 withdrawal noticed 2022-03-01: effective 7 days later, 2022-03-08
-    noticed = await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
-        "kind": "withdrawal", "notice_document": "W-CUT", "noticed_on": "2022-03-01", "reason": "repeated breach"})
+    noticed = await approved(client, await client.post(f"/contracts/{contract_id}/termination", headers=auth(), json={
+        "kind": "withdrawal", "notice_document": "W-CUT", "noticed_on": "2022-03-01", "reason": "repeated breach"}),
+        path=f"/contracts/{contract_id}/termination/{{request_id}}/approve")
     assert noticed.json()["notice_effective_on"] == "2022-03-08"
 
     async def schedule(day):
@@ -252,7 +254,16 @@ async def test_the_ledgers_termination_notice_ends_the_contract_on_its_date(syst
 
     await eventually(invoiced)
     closed = (await system.clients["invoicing"].post("/day-close", json={"day": "2022-03-10"}, headers=auth())).json()
-    assert "invoicing.TerminationNoticeIssued" in closed["events"][contract_id]
+    # §7.1.1 "вправе": the day close proposes the notice; a second person of collections sends it
+    assert "invoicing.TerminationNoticeProposed" in closed["events"][contract_id]
+    [proposal] = (await system.clients["invoicing"].get("/approvals", params={"contract_id": contract_id},
+                                                        headers=auth())).json()["items"]
+    sent = await system.clients["invoicing"].post(f"/approvals/{proposal['request_id']}/approve",
+                                                  headers=auth("approver"))
+    assert sent.status_code == 201, sent.text
+    [notice] = sent.json()
+    assert (notice["issued_on"], notice["terminate_on"]) == ("2022-03-10", "2022-04-09")
+    assert notice["approval"]["approved_by"] == "test-approver"
 
     async def noticed():
         view = (await system.clients["contracts"].get(f"/contracts/{contract_id}", headers=auth())).json()
@@ -275,7 +286,7 @@ async def test_amendments_in_writing(system):
     # dated after today by the service clock: the notice cannot be recorded before it exists
     future = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-F", "notice_date": "2099-01-01", "effective_from": "2099-02-01", "components": price})
-    assert (future.status_code, future.json()["reason"]) == (422, "notice_dated_in_future")
+    assert (future.status_code, future.json()["reason"]) == (422, "business_date_in_future")
     assert await events(system) == before
     noticed = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-02", "components": price})

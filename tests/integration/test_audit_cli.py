@@ -2,7 +2,8 @@
 passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event an
 attacker edited behind the append-only trigger, by position, id and type, and the read-model table
 someone edited by hand (exit 1 both times); `replay` rebuilds to identical digests with its rate
-printed, and `replay --until` rebuilds the past into its own schema without touching the live tables; a
+printed (as the service's own role), and `replay --until` rebuilds the past into its own schema without
+touching the live tables (as the owner: the service's role may not create a schema); a
 service that is down, or a database that is down or refuses, is one clear line on stderr, exit 2."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from shared.digest import digests
-from tests.conftest import running_system
+from tests.conftest import owner_engine, running_system
 from tests.support import auth, eventually, seed_contract, unique
 
 
@@ -73,7 +74,7 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
     assert "applications" in edited.stdout and "no (rebuilt" in edited.stdout
 
     # a superuser edits the third event's bytes, bypassing the append-only trigger
-    async with system["contracts"].engine.begin() as conn:
+    async with owner_engine(system["contracts"].engine) as owner, owner.begin() as conn:
         tampered_id = await conn.scalar(text("SELECT event_id FROM event_store WHERE position = 3"))
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
         # the accepted application's day moved by one: 2022-01-15 → 2022-01-16
@@ -99,7 +100,7 @@ async def test_verify_runs_with_read_only_credentials(system):
     await a_history(system)
     live = make_url(system.urls["invoicing"])
     role = unique("auditor")
-    async with system["invoicing"].engine.begin() as conn:   # the fixtures' superuser
+    async with owner_engine(system["invoicing"].engine) as owner, owner.begin() as conn:   # the fixtures' superuser
         await conn.execute(text(f"CREATE ROLE {role} LOGIN"))
         for grant in AUDITOR_GRANTS:
             await conn.execute(text(grant.format(database=live.database, role=role)))
@@ -118,6 +119,7 @@ async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_sc
     async with service.engine.connect() as conn:
         before = await digests(conn, service.projector.tables)
         first_recorded = await conn.scalar(text("SELECT min(recorded_at) FROM event_store"))
+    # as the service's own role: it may rewrite the read models, and hold appends off meanwhile
     replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"])
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     assert "events/s" in replayed.stdout
@@ -125,10 +127,14 @@ async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_sc
         assert await digests(conn, service.projector.tables) == before
 
     until = first_recorded.isoformat()
-    past = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"],
+    # a schema of its own is the owner's to create, not the service's
+    refused = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"],
+                               "--until", until)
+    assert refused.returncode == 2 and "InsufficientPrivilegeError" in refused.stderr, refused.stderr
+    past = await run_ledger("replay", "--service", "invoicing", "--database-url", system.owner_urls["invoicing"],
                             "--until", until)
     assert past.returncode == 0, past.stdout + past.stderr
-    async with service.engine.connect() as conn:
+    async with owner_engine(service.engine) as owner, owner.connect() as conn:
         schema = await conn.scalar(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'asof_%'"))
         # as known at the first event's recording: one account, nothing else yet
         assert await conn.scalar(text(f"SELECT count(*) FROM {schema}.accounts")) == 1

@@ -172,8 +172,9 @@ async def test_a_caller_cancelled_mid_batch_leaves_the_batch_and_the_writer_whol
 
 
 async def test_a_relay_stopped_at_an_event_too_large_for_the_broker_makes_readiness_fail(postgres, broker):
-    async with running_system(postgres, broker, names=("claims",), max_event_bytes=16 * 1024,
-                              relay_stall_after_s=0.5) as desk:
+    async with running_system(postgres, broker, names=("claims",),
+                              settings_of=lambda _name: {"max_event_bytes": 16 * 1024, "relay_stall_after_s": 0.5},
+                              ) as desk:
         service, client = desk["claims"], desk.clients["claims"]
         assert (await client.get("/health/ready")).status_code == 200
         # stored under a larger limit than the relay's (an older setting, say): 1,000 contract ids ≈ 40 KB

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,8 @@ from shared.events.contracts import ContractSigned
 from tests.conftest import running_system
 from tests.support import (
     KafkaTap,
+    MovableClock,
+    approved,
     auth,
     eventually,
     sealed_terms,
@@ -46,7 +48,8 @@ SERVICES = ("contracts", "metering", "invoicing", "claims")
 
 @pytest.fixture(scope="module")
 async def system(postgres, broker):
-    async with running_system(postgres, broker) as running:
+    # the retention ends in 2027: the services' clock is moved there when the deletion is asked for
+    async with running_system(postgres, broker, clock=MovableClock()) as running:
         yield running
 
 
@@ -168,19 +171,20 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     assert [(line["outcome"], line.get("contract_id"), line.get("matched_by")) for line in report["lines"]] == [
         ("posted", shredded, "payer_only"), ("posted", other, "payer_only")]
     # 500,000.00 − 470,456.00 = 29,544.00 left as advance, refunded to the buyer's account after the term
-    refunded = await ok(await invoicing.post(f"/accounts/{shredded}/refund", json={"refund_on": "2023-01-10"},
-                                             headers=auth()), 201)
+    refunded = (await approved(invoicing, await invoicing.post(
+        f"/accounts/{shredded}/refund", json={"refund_on": "2023-01-10"}, headers=auth()))).json()
     assert refunded[0]["amount"]["amount"] == "29544.00"
     access = (await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth(),
                                          json={"kind": "access", "received_on": "2022-03-01"}), 201))[0]
 
     async def archived():
-        response = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("auditor"))
+        response = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("privacy"))
         return response.status_code == 200
 
     await eventually(archived)
-    await ok(await contracts.post(f"/contracts/{shredded}/termination", headers=auth(), json={
-        "kind": "termination", "notice_document": unique("TN"), "noticed_on": "2022-02-15", "reason": "by agreement"}))
+    await approved(contracts, await contracts.post(f"/contracts/{shredded}/termination", headers=auth(), json={
+        "kind": "termination", "notice_document": unique("TN"), "noticed_on": "2022-02-15", "reason": "by agreement"}),
+        path=f"/contracts/{shredded}/termination/{{request_id}}/approve")
     # noticed 2022-02-15 + 30 calendar days: terminated at the day close of 2022-03-17
     closed = await ok(await contracts.post("/day-close", json={"day": "2022-03-17"}, headers=auth()))
     assert shredded in closed["terminated"]
@@ -204,12 +208,17 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
                                           " WHERE position(:n IN convert_from(body, 'UTF8')) > 0"),
                                      {"n": gone["bin"]}) == 0, service
 
-    # retained 5 years after the end: refused the day before, shredded on 2027-03-17
-    refused = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth(),
+    # retained 5 years after the end: refused the day before, shredded on 2027-03-17 once a second privacy
+    # officer approves (the services' clock moved to each day)
+    system.clock.move_to(date(2027, 3, 16))
+    refused = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"),
                                          json={"kind": "deletion", "received_on": "2027-03-16"}), 201)
     assert (refused[1]["reason"], refused[1]["earliest_on"]) == ("retention_period", "2027-03-17")
-    done = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth(),
-                                      json={"kind": "deletion", "received_on": "2027-03-17"}), 201)
+    system.clock.move_to(date(2027, 3, 17))
+    [asked] = await ok(await claims.post(f"/personal-data/{shredded}/requests", headers=auth("privacy"),
+                                         json={"kind": "deletion", "received_on": "2027-03-17"}), 201)
+    done = await ok(await claims.post(f"/personal-data/requests/{asked['request_id']}/approve",
+                                      headers=auth("privacy-2")), 201)
     assert [e.get("shredded_on") for e in done[1:]] == ["2027-03-17"]
 
     async def tombstoned_everywhere():
@@ -269,10 +278,10 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
             ) == ("[shredded]", "[shredded]", None)
     party = await ok(await claims.get(f"/counterparties/{shredded}", headers=auth("auditor")))
     assert (party["name"], party["bin"], party["email"], party["address"]) == ("[shredded]", None, None, "[shredded]")
-    gone_archive = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("auditor"))
+    gone_archive = await claims.get(f"/personal-data/requests/{access['request_id']}/archive", headers=auth("privacy"))
     assert (gone_archive.status_code, gone_archive.json()["reason"]) == (404, "personal_data_shredded")
     changed = await contracts.post(f"/contracts/{shredded}/buyer/contacts", headers=auth(), json={
-        "email": "back@example.kz", "address": "anywhere", "corrected_on": "2027-03-18"})
+        "email": "back@example.kz", "address": "anywhere", "corrected_on": "2027-03-17"})
     assert (changed.status_code, changed.json()["reason"]) == (409, "personal_data_shredded")
 
     # (d) `ledger verify`: every chain whole, every read model equal to its rebuild (the keys as they are now)

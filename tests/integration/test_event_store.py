@@ -17,7 +17,7 @@ from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import Append, CommandContext, EventStore, verify_chain
 from shared.migrate import upgrade
-from tests.conftest import migrated_engine
+from tests.conftest import migrated_engine, owner_engine
 from tests.support import unique
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
@@ -85,11 +85,12 @@ async def test_conflicting_append_raises_and_changes_nothing(engine, store):
     "DELETE FROM event_store",
     "TRUNCATE event_store",
 ])
-async def test_database_refuses_update_delete_truncate(engine, store, statement):
+async def test_database_refuses_update_delete_truncate_even_to_the_owner(engine, store, statement):
+    # the service's own role holds no such right at all (tests/security); the owner's is refused by the trigger
     await append(engine, store, unique("s"), 0, [an_event(1)])
     before = await count(engine)
     with pytest.raises(DBAPIError, match="append-only"):
-        async with engine.begin() as conn:
+        async with owner_engine(engine) as owner, owner.begin() as conn:
             await conn.execute(text(statement))
     assert await count(engine) == before
 
@@ -99,8 +100,8 @@ async def test_a_position_out_of_order_is_refused_by_the_database(engine, store)
     async with engine.connect() as conn:
         head = await store.head(conn)
     with pytest.raises(DBAPIError, match="next position is"):
-        async with engine.begin() as conn:
-            # a writer that skipped the append path and left a hole at head + 1
+        async with owner_engine(engine) as owner, owner.begin() as conn:
+            # a writer with the owner's rights that skipped the append path and left a hole at head + 1
             await conn.execute(text(
                 "INSERT INTO event_store (position, event_id, stream_id, stream_version, event_type, schema_version,"
                 " contract_id, occurred_at, recorded_at, body, prev_hash, hash) VALUES (:p, :id, 'x', 1, 't', 1, 'c',"

@@ -1,6 +1,7 @@
 """Proves the operators' `ledger` commands as real processes against the four services served over HTTP:
 `import readings`, `import balance` and `import payments` each record a good line and report a refused one
-with its reason (exit 1), `statement --as-of`/`--known-at`, `aging` and `portfolio` print JSON alone on
+with its reason (exit 1; a bank line in conflict with its known reference too, and a file no reader can
+read is refused whole, exit 2), `statement --as-of`/`--known-at`, `aging` and `portfolio` print JSON alone on
 stdout with the figures derived by hand below, `demo` loads the seed contract's year to a settled
 account (about 15 s), and a service that is down stops `import balance` with one line, exit 2."""
 
@@ -50,7 +51,7 @@ async def urls(system):
 
 
 def ledger(*args: str, urls: dict[str, str]) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "COLUMNS": "200", "LEDGER_TOKEN": TOKENS["operator"],
+    environment = {**os.environ, "COLUMNS": "200", "LEDGER_TOKEN": TOKENS["operator"], "LEDGER_APPROVER_TOKEN": TOKENS["approver"],
                    **{f"LEDGER_{name.upper()}_URL": url for name, url in urls.items()}}
     return subprocess.run([sys.executable, "-m", "ledger_cli.main", *args], capture_output=True, text=True,
                           timeout=120, env=environment, cwd=PROJECT_ROOT)
@@ -130,6 +131,26 @@ async def test_import_payments_posts_one_and_refuses_one(urls, contract, tmp_pat
     assert [(line["line"], line["outcome"]) for line in report["lines"]] == [(2, "posted"), (3, "rejected")]
     assert report["lines"][1]["reason"] == "non_positive_amount"
     assert report["totals"] == {"posted": 1, "rejected": 1}
+
+
+async def test_import_payments_a_conflict_exits_1_and_an_unreadable_file_exits_2(urls, contract, tmp_path):
+    number, _ = contract
+    header = "bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number\n"
+    held, changed = tmp_path / "held.csv", tmp_path / "changed.csv"
+    # a payer that is no buyer: the receipt waits in suspense and the account's figures stay as derived above
+    held.write_text(header + f"{number}-S1,2022-02-20,5.00,KZT,090840008604,,аванс,\n")
+    changed.write_text(header + f"{number}-S1,2022-02-20,6.00,KZT,090840008604,,аванс,\n")
+    first = await run_ledger("import", "payments", str(held), "--format", "csv", "--json", urls=urls)
+    assert (first.returncode, json_of(first)["totals"]) == (0, {"unidentified": 1}), first.stdout + first.stderr
+    run = await run_ledger("import", "payments", str(changed), "--format", "csv", "--json", urls=urls)
+    assert run.returncode == 1, run.stdout + run.stderr
+    [line] = json_of(run)["lines"]
+    assert (line["outcome"], line["differs"]) == ("reference_conflict", ["amount"])
+
+    unreadable = tmp_path / "statement.txt"
+    unreadable.write_text("not a bank statement\n")
+    refused = await run_ledger("import", "payments", str(unreadable), "--format", "1c", urls=urls)
+    assert refused.returncode == 2 and "not_1c_exchange" in refused.stderr, refused.stdout + refused.stderr
 
 
 async def test_the_statement_as_of_and_as_known_at(urls, contract):

@@ -12,7 +12,7 @@ are overdue at the day close of their last day, once."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,12 +27,13 @@ from shared.events.contracts import ContractSettled
 from shared.eventstore import verify_chain
 from tests.conftest import running_system
 from tests.integration.test_claims_api import claim_body, sign, signed_envelope
-from tests.support import auth, portfolio_contracts, seed_contract, unique, unique_bin
+from tests.support import MovableClock, auth, portfolio_contracts, seed_contract, unique, unique_bin
 
 
 @pytest.fixture(scope="module")
 async def desk(postgres, broker):
-    async with running_system(postgres, broker, names=("claims",)) as system:
+    # retentions run to 2028–2030: the desk's clock is moved to the day each request is received on
+    async with running_system(postgres, broker, names=("claims",), clock=MovableClock()) as system:
         yield system
 
 
@@ -64,10 +65,24 @@ async def test_reads_are_logged_with_the_actor(desk):
 
 
 async def request(desk, contract_id: str, received_on: str, kind: str = "deletion"):
-    response = await desk.clients["claims"].post(f"/personal-data/{contract_id}/requests", headers=auth(),
-                                                 json={"kind": kind, "received_on": received_on})
+    """The request received on its day (the desk's clock moved there); a deletion nothing refuses is approved
+    by a second privacy officer that day: the request and the shredding events come back."""
+    desk.clock.move_to(date.fromisoformat(received_on))
+    client = desk.clients["claims"]
+    response = await client.post(f"/personal-data/{contract_id}/requests", headers=auth("privacy"),
+                                 json={"kind": kind, "received_on": received_on})
     assert response.status_code == 201, response.text
-    return response.json()
+    recorded = response.json()
+    if kind != "deletion" or len(recorded) > 1:
+        return recorded
+    own = await client.post(f"/personal-data/requests/{recorded[0]['request_id']}/approve", headers=auth("privacy"))
+    assert (own.status_code, own.json()["reason"]) == (403, "own_request")
+    approval = await client.post(f"/personal-data/requests/{recorded[0]['request_id']}/approve",
+                                 headers=auth("privacy-2"))
+    assert approval.status_code == 201, approval.text
+    [approved, *shredded] = approval.json()
+    assert (approved["requested_by"], approved["approved_by"]) == ("test-privacy", "test-privacy-2")
+    return [recorded[0], *shredded]
 
 
 def own_buyer(bin_: str, terms: dict | None = None) -> dict:
@@ -232,6 +247,7 @@ async def test_unanswered_data_requests_are_overdue_at_day_close_once(desk):
     assert (access["answer_due"], correction["answer_due"]) == ("2024-06-18", "2024-06-19")
 
     async def close(day: str) -> list[str]:
+        desk.clock.move_to(date.fromisoformat(day) + timedelta(days=1))   # a day is closed once it is over
         closed = await client.post("/day-close", json={"day": day}, headers=auth())
         assert closed.status_code == 200, closed.text
         return [r for r in closed.json()["overdue_requests"] if r in (access["request_id"], correction["request_id"])]

@@ -95,7 +95,7 @@ async def test_an_access_request_exports_one_counterparty_from_all_four_services
 
     async def archive():
         response = await system.clients["claims"].get(f"/personal-data/requests/{request_id}/archive",
-                                                      headers=auth("auditor"))
+                                                      headers=auth("privacy"))
         return response if response.status_code == 200 else None
 
     response = await eventually(archive)
@@ -152,6 +152,9 @@ async def test_an_access_request_exports_one_counterparty_from_all_four_services
         assert exported >= 1 and clear == 0, service
 
 
-async def test_an_archive_of_an_unknown_request_is_not_found(system):
-    response = await system.clients["claims"].get("/personal-data/requests/nope/archive", headers=auth("auditor"))
+async def test_an_archive_of_an_unknown_request_is_not_found_and_is_the_privacy_officers_only(system):
+    response = await system.clients["claims"].get("/personal-data/requests/nope/archive", headers=auth("privacy"))
     assert (response.status_code, response.json()["reason"]) == (404, "personal_data_request_not_found")
+    # an auditor reads every record of the services, not a counterparty's exported personal data
+    auditor = await system.clients["claims"].get("/personal-data/requests/nope/archive", headers=auth("auditor"))
+    assert (auditor.status_code, auditor.json()["reason"]) == (403, "role_not_allowed")

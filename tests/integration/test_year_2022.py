@@ -77,14 +77,17 @@ RESTORATIONS = ["2022-06-09", "2022-06-22"]
 
 @pytest.fixture(scope="module")
 async def year(system):
-    clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url=f"http://{name}",
-                                       headers=auth(), timeout=60) for name, service in system.services.items()}
+    def clients_of(person: str) -> dict[str, httpx.AsyncClient]:
+        return {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url=f"http://{name}",
+                                        headers=auth(person), timeout=60) for name, service in system.services.items()}
+
+    clients, approvers = clients_of("operator"), clients_of("approver")
     try:
-        scenario = await YearScenario(clients, number="01/2021-85-Y", log=lambda _: None, timeout_s=60).run(
-            seed_contract())
+        scenario = await YearScenario(clients, number="01/2021-85-Y", approvers=approvers, log=lambda _: None,
+                                      timeout_s=60).run(seed_contract())
         yield scenario
     finally:
-        for client in clients.values():
+        for client in (*clients.values(), *approvers.values()):
             await client.aclose()
 
 

@@ -1,0 +1,1 @@
+"""Attack tests: hostile bank and readings files, bank references reused or forged, commands retried."""

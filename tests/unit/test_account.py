@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from services.invoicing.domain import account as acc
-from services.invoicing.domain.penalty import PenaltyTerms
 from services.invoicing.domain.postings import LedgerAccount
 from services.invoicing.domain.rates import base_rates, vat_rates
+from shared.approvals import OwnRequest
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, ValidationFailed
 from shared.events.contracts import ContractSigned
@@ -21,6 +21,10 @@ from shared.money import Money
 from tests.support import sealed_terms, seed_contract
 
 CAL = WorkingCalendar()
+# the day the tests run on, past every business day they close: day close needs a day that is over
+TODAY = date(2030, 1, 1)
+# a day close names who closed it and its proposal of a termination notice (four eyes)
+CLOSING = {"calendar": CAL, "today": TODAY, "closed_by": "test-collections", "request_id": "REQ-T"}
 
 
 def kzt(text: str) -> Money:
@@ -61,6 +65,7 @@ class Ledger:
 
 
 def test_invoice_dates_and_amounts_for_january():
+    # §5.4 final settlement within 5 banking days of the invoice; §5.5 the ESF dated the period's last day
     ledger = Ledger()
     [invoice] = ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
     assert invoice.document_number == "INV-01/2021-85-2022-01"
@@ -96,7 +101,7 @@ def test_late_payment_across_the_rate_change_accrues_the_sliced_penalty():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
     ledger.pay("BANK-2", "470456.00", date(2022, 3, 1))
-    [penalty, *_] = ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 31), rates=base_rates(), terms=PenaltyTerms())
+    [penalty, *_] = ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 31), rates=base_rates())
     # late 2022-02-09 … 2022-03-01 (the payment day counts), nothing after the debt was paid:
     # 15 days at 10.25% + 6 days at 13.50% on 470,456.00 = 2,972.5730 + 1,566.0385 = 4,538.61
     # (derivation in tests/unit/test_ledger_rules.py::test_penalty_across_the_2022_02_24_rate_change)
@@ -104,14 +109,14 @@ def test_late_payment_across_the_rate_change_accrues_the_sliced_penalty():
     assert [(s.first_day, s.last_day, s.days) for s in penalty.slices] == [
         (date(2022, 2, 9), date(2022, 2, 23), 15), (date(2022, 2, 24), date(2022, 3, 1), 6)]
     # accruing again for the same days adds nothing
-    assert ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 31), rates=base_rates(), terms=PenaltyTerms()) == []
+    assert ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 31), rates=base_rates()) == []
 
 
 def test_a_penalty_can_be_waived_with_a_reason_and_only_up_to_what_is_open():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
     ledger.pay("BANK-3", "470456.00", date(2022, 3, 1))
-    [penalty] = ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 1), rates=base_rates(), terms=PenaltyTerms())
+    [penalty] = ledger.do(acc.accrue_penalties, as_of=date(2022, 3, 1), rates=base_rates())
     with pytest.raises(ValidationFailed) as raised:
         ledger.do(acc.waive_penalty, document_number=penalty.document_number, amount=kzt("5000.00"),
                   reason="claim accepted", waived_on=date(2022, 3, 5))
@@ -159,7 +164,7 @@ def test_replaying_the_events_rebuilds_the_same_account():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
     ledger.pay("BANK-5", "100000.00", date(2022, 2, 10))
-    ledger.do(acc.accrue_penalties, as_of=date(2022, 2, 28), rates=base_rates(), terms=PenaltyTerms())
+    ledger.do(acc.accrue_penalties, as_of=date(2022, 2, 28), rates=base_rates())
     ledger.pay("BANK-6", "400000.00", date(2022, 3, 3))
     replayed = acc.fold(ledger.events)
     assert replayed.debt_total() == ledger.state.debt_total()
@@ -171,21 +176,21 @@ def test_missing_prepayment_leads_to_notice_restriction_and_restoration():
     ledger = Ledger()
     ledger.do(acc.request_prepayments, period="2022-01", vat=vat_rates(), calendar=CAL)
     ledger.pay("PRE-1", "151760.00", date(2021, 12, 28))  # block 1: 10,000 kWh × 13.55 × 1.12 = 151,760.00
-    first = ledger.do(acc.close_day, day=date(2021, 12, 29), calendar=CAL)
+    first = ledger.do(acc.close_day, day=date(2021, 12, 29), **CLOSING)
     assert [e.event_type for e in first] == ["invoicing.DayClosed"]  # block 1 covered, nothing to say
     # 2022-01-05: blocks 1 and 2 are due, 303,520.00 required, 151,760.00 held
-    noticed = ledger.do(acc.close_day, day=date(2022, 1, 5), calendar=CAL)
+    noticed = ledger.do(acc.close_day, day=date(2022, 1, 5), **CLOSING)
     assert [e.event_type for e in noticed] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
                                                "invoicing.DayClosed"]
     notice = noticed[1]
     assert notice.amount_due == kzt("151760.00")
     # 3 working days after Wed 2022-01-05: Thu 6; Fri 7 is Orthodox Christmas; Mon 10; Tue 11
     assert notice.restrict_from == date(2022, 1, 11)
-    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 1, 10), calendar=CAL)] == [
+    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 1, 10), **CLOSING)] == [
         "invoicing.DayClosed"]
-    restricted = ledger.do(acc.close_day, day=date(2022, 1, 11), calendar=CAL)
+    restricted = ledger.do(acc.close_day, day=date(2022, 1, 11), **CLOSING)
     assert [e.event_type for e in restricted] == ["invoicing.SupplyRestricted", "invoicing.DayClosed"]
-    assert ledger.do(acc.close_day, day=date(2022, 1, 11), calendar=CAL) == []  # a closed day stays closed
+    assert ledger.do(acc.close_day, day=date(2022, 1, 11), **CLOSING) == []  # a closed day stays closed
     paid = ledger.pay("PRE-2", "151760.00", date(2022, 1, 12))
     assert [e.event_type for e in paid] == ["invoicing.PaymentReceived", "invoicing.CoverageChanged",
                                             "invoicing.SupplyRestored"]
@@ -195,14 +200,25 @@ def test_missing_prepayment_leads_to_notice_restriction_and_restoration():
 def test_an_invoice_unpaid_thirty_days_after_its_due_date_brings_a_termination_notice():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
-    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 3, 9), calendar=CAL)] == [
+    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 3, 9), **CLOSING)] == [
         "invoicing.DayClosed"]  # 29 days overdue
-    closed = ledger.do(acc.close_day, day=date(2022, 3, 10), calendar=CAL)  # 2022-02-08 + 30 days
-    notice = next(e for e in closed if e.event_type == "invoicing.TerminationNoticeIssued")
-    assert notice.terminate_on == date(2022, 4, 9)  # 30 calendar days after 2022-03-10
-    assert notice.overdue_amount == kzt("470456.00")
-    assert not any(e.event_type == "invoicing.TerminationNoticeIssued"
-                   for e in ledger.do(acc.close_day, day=date(2022, 3, 11), calendar=CAL))
+    closed = ledger.do(acc.close_day, day=date(2022, 3, 10), **CLOSING)  # 2022-02-08 + 30 days
+    # §7.1.1 the seller *may* terminate: the day close proposes the notice, nothing is sent yet
+    proposal = next(e for e in closed if e.event_type == "invoicing.TerminationNoticeProposed")
+    assert not any(e.event_type == "invoicing.TerminationNoticeIssued" for e in closed)
+    assert proposal.terminate_on == date(2022, 4, 9)  # 30 calendar days after 2022-03-10
+    assert proposal.overdue_amount == kzt("470456.00") and proposal.requested_by == "test-collections"
+    # the next day close does not propose it again while the proposal waits
+    assert not any(e.event_type.startswith("invoicing.TerminationNotice")
+                   for e in ledger.do(acc.close_day, day=date(2022, 3, 11), **CLOSING))
+    with pytest.raises(OwnRequest):  # the person who closed the day cannot approve its proposal
+        ledger.do(acc.approve, request_id="REQ-T", approved_by="test-collections", rates=base_rates())
+    [notice] = ledger.do(acc.approve, request_id="REQ-T", approved_by="test-collections-2", rates=base_rates())
+    assert notice.event_type == "invoicing.TerminationNoticeIssued"
+    assert (notice.issued_on, notice.terminate_on, notice.overdue_amount) == (
+        date(2022, 3, 10), date(2022, 4, 9), kzt("470456.00"))
+    assert notice.approval.requested_by == "test-collections" and notice.approval.approved_by == "test-collections-2"
+    assert ledger.state.pending == {}
 
 
 def test_a_copied_account_is_independent_of_the_original():
@@ -239,10 +255,9 @@ def test_month_close_charges_the_penalties_of_the_month():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
     ledger.pay("LATE", "470456.00", date(2022, 3, 1))
-    penalties = (base_rates(), PenaltyTerms())
-    mid_month = ledger.do(acc.close_day, day=date(2022, 3, 15), calendar=CAL, penalties=penalties)
+    mid_month = ledger.do(acc.close_day, day=date(2022, 3, 15), **CLOSING, rates=base_rates())
     assert not any(e.event_type == "invoicing.PenaltyAccrued" for e in mid_month)
-    month_end = ledger.do(acc.close_day, day=date(2022, 3, 31), calendar=CAL, penalties=penalties)
+    month_end = ledger.do(acc.close_day, day=date(2022, 3, 31), **CLOSING, rates=base_rates())
     [penalty] = [e for e in month_end if e.event_type == "invoicing.PenaltyAccrued"]
     assert penalty.amount == kzt("4538.61")  # the same slices as on request (15 days at 10.25%, 6 at 13.50%)
     assert month_end[-1].event_type == "invoicing.DayClosed"

@@ -14,7 +14,7 @@ from services.invoicing.domain.terms import last_delivery_day, term_months
 from shared.events.contracts import SealedContractTerms
 from shared.events.invoicing import AccountSettled, AccountTermsAmended, DayClosed
 from tests.support import sealed_terms, seed_contract
-from tests.unit.test_account import CAL, Ledger, kzt
+from tests.unit.test_account import CAL, CLOSING, Ledger, kzt
 
 
 def prepayments(ledger: Ledger, period: str, applied: dict[date, Decimal]) -> list:
@@ -82,10 +82,11 @@ def test_an_amendment_prices_and_plans_from_its_effective_date_on():
 
 
 def closing(ledger: Ledger, day: date) -> list[str]:
-    return [type(e).__name__ for e in ledger.do(acc.close_day, day=day, calendar=CAL)]
+    return [type(e).__name__ for e in ledger.do(acc.close_day, day=day, **CLOSING)]
 
 
 def test_a_performed_contract_is_settled_once_at_the_day_close():
+    # §3.1 the contract is performed: its term over, every month invoiced, nothing owed either way
     # a two-month term: supply from 2022-01-01 00:00 to 2022-03-01 00:00 (exclusive) in the contract's zone
     ledger = Ledger(delivery_end="2022-03-01T00:00:00+01:00")
     assert (last_delivery_day(ledger.state.terms), term_months(ledger.state.terms)) == (
@@ -102,7 +103,7 @@ def test_a_performed_contract_is_settled_once_at_the_day_close():
     assert "AccountSettled" not in closing(ledger, date(2022, 3, 2))  # the advance is not yet refunded
     [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
     assert refund.amount == kzt("100.00")
-    settled = ledger.do(acc.close_day, day=date(2022, 3, 3), calendar=CAL)
+    settled = ledger.do(acc.close_day, day=date(2022, 3, 3), **CLOSING)
     assert [type(e) for e in settled] == [AccountSettled, DayClosed]
     assert settled[0].settled_on == date(2022, 3, 3)
     assert "AccountSettled" not in closing(ledger, date(2022, 3, 4))  # once

@@ -1,6 +1,7 @@
 """Proves the contract's lifecycle, amendments and the day's application aggregate as pure rules: the
 lifecycle on a given day, §5.2's 10-day price notice (9 days refused, 10 accepted, the schedule stays a
-dated list, a notice dated after the day it is recorded refused), §3.2 extension, §7.1.1 30-day and §11.2 7-day notices, settlement, and an application day that is
+dated list, a notice dated after the day it is recorded refused), §3.2 extension, §7.1.1 30-day and §11.2 7-day notices
+(an administrator's notice asked for by one person and approved by another), settlement, and an application day that is
 replaced before the deadline, refused after it, corrected and cut by a restriction."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from services.contracts.domain import amendments
 from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
 from services.contracts.reference import catalogue
-from shared.errors import Conflict, ValidationFailed
+from shared.approvals import OwnRequest
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationRejected,
@@ -41,6 +43,7 @@ def apply(state, events):
 
 
 def test_lifecycle_follows_the_delivery_term_in_the_contracts_zone():
+    # §3.1 in force for the 2022 deliveries, and until every obligation is performed
     contract = signed()
     # the term is 2022-01-01 00:00 → 2023-01-01 00:00 at UTC+1 (Etc/GMT-1): days 2022-01-01 … 2022-12-31
     assert (contract.first_delivery_day(), contract.last_delivery_day()) == (date(2022, 1, 1), date(2022, 12, 31))
@@ -87,7 +90,7 @@ def test_a_price_notice_dated_after_the_day_it_is_recorded_is_refused():
         amendments.change_price_by_notice(signed(), notice_number="N-2", notice_date=date(2022, 6, 23),
                                           effective_from=date(2022, 7, 3), components=new_price,
                                           recorded_on=date(2022, 6, 22))
-    assert (refused.value.reason, refused.value.details["recorded_on"]) == ("notice_dated_in_future", "2022-06-22")
+    assert (refused.value.reason, refused.value.details["recorded_on"]) == ("business_date_in_future", "2022-06-22")
     # recorded the same day it is dated: accepted (2022-06-23 + 10 = 2022-07-03)
     assert amendments.change_price_by_notice(signed(), notice_number="N-2", notice_date=date(2022, 6, 23),
                                              effective_from=date(2022, 7, 3), components=new_price,
@@ -109,6 +112,26 @@ def test_an_extension_moves_the_end_later_and_plans_the_added_months():
     assert events[0].effective_from == date(2023, 1, 1)
     # Appendix 1's 304,000 kWh plus the added January's 30,000
     assert sum(p.volume_kwh for p in extended.terms.planned_volumes) == Decimal("334000")
+
+
+def test_an_administrators_notice_needs_a_second_administrator():
+    contract = signed()
+    [asked] = domain.request_termination(contract, request_id="R-1", kind="termination", document="T-1",
+                                         noticed_on=date(2022, 5, 1), reason="unpaid", effective_on=None,
+                                         requested_by="admin-a")
+    waiting = apply(contract, [asked])
+    assert waiting.notice is None and [p.request_id for p in waiting.pending] == ["R-1"]
+    with pytest.raises(OwnRequest):
+        domain.approve_termination(waiting, request_id="R-1", approved_by="admin-a")
+    [noticed] = domain.approve_termination(waiting, request_id="R-1", approved_by="admin-b")
+    assert (noticed.effective_on, noticed.requested_by, noticed.approved_by) == (date(2022, 5, 31), "admin-a", "admin-b")
+    after = apply(waiting, [noticed])
+    assert after.notice.effective_on == date(2022, 5, 31) and after.pending == ()   # 1 May + 30 days
+    with pytest.raises(NotFound):
+        domain.approve_termination(after, request_id="R-1", approved_by="admin-b")
+    [declined] = domain.decline_termination(apply(contract, [asked]), request_id="R-1", declined_by="admin-a",
+                                            reason="paid meanwhile")
+    assert apply(apply(contract, [asked]), [declined]).pending == ()
 
 
 def test_termination_takes_30_days_withdrawal_7_and_the_earlier_notice_stands():
@@ -154,6 +177,7 @@ def fold(events):
 
 
 def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_after():
+    # §4.3 by 10:00 Astana time of the day before; §4.4 afterwards only corrected
     first = submit(fold([]))
     assert isinstance(first[0], ApplicationAccepted) and first[0].accepted_kwh == Decimal("960")
     assert first[0].coverage == "covered"
@@ -198,6 +222,7 @@ def test_uncovered_or_restricted_days_are_rejected_and_unknown_coverage_is_not()
 
 
 def test_free_volume_lets_more_than_the_plan_through():
+    # §4.5 above the plan only as far as the seller's free volume goes
     # plan share 1,000 kWh; 1,200 requested; 150 free → 1,150 accepted, 50 rejected
     hours = [Decimal("50")] * 24
     without = submit(fold([]), hours=hours)[0]

@@ -1,5 +1,6 @@
 """Proves the pure personal-data rules (law 94-V, KEGOC policy): deletion is judged over every contract of
-the counterparty (refused while any is open, earliest the latest end + 5 years, then all are shredded); a
+the counterparty (refused while any is open, earliest the latest end + 5 years, then, once a second privacy
+officer approves, all are shredded: its own author cannot approve it); a
 contract not yet ended is open and deletion is refused with the earliest date counted from its term; after it ends, refused until 5 years
 later (Feb 29 clamps to Feb 28) and done from that day; consent to perform an open contract cannot be
 withdrawn, optional purposes can; a request is answered by the reference term."""
@@ -11,13 +12,26 @@ from datetime import date
 import pytest
 
 from services.claims.domain import personal_data
+from shared.approvals import OwnRequest, Pending
 from shared.errors import ValidationFailed
-from shared.events.claims import PersonalDataDeletionRefused, PersonalDataShredded
+from shared.events.claims import PersonalDataDeletionRefused, PersonalDataRequested, PersonalDataShredded
+
+
+def approved(request_events: list, contracts, on: date, requested_by: str = "officer-1",
+             approved_by: str = "officer-2") -> list:
+    """The second officer's approval of a deletion request that waits for it."""
+    [request] = request_events
+    return personal_data.approve_deletion(Pending(request.request_id, request.event_type, requested_by, request),
+                                          approved_by=approved_by, today=on, contracts=contracts)
 
 
 def deletion(received_on: date, ends_on: date, ended: bool):
-    return personal_data.request_deletion(request_id="r", contract_id="k", received_on=received_on,
-                                          contracts=[personal_data.HeldContract("k", ends_on, ended)])[1]
+    contracts = [personal_data.HeldContract("k", ends_on, ended)]
+    events = personal_data.request_deletion(request_id="r", contract_id="k", received_on=received_on,
+                                            contracts=contracts)
+    if len(events) == 2:
+        return events[1]          # refused at once
+    return approved(events, contracts, received_on)[1]
 
 
 def test_deletion_is_judged_over_every_contract_of_the_counterparty():
@@ -34,10 +48,20 @@ def test_deletion_is_judged_over_every_contract_of_the_counterparty():
     [_, retained] = personal_data.request_deletion(request_id="r", contract_id="k", received_on=date(2032, 3, 30),
                                                    contracts=both)
     assert (retained.reason, retained.earliest_on) == ("retention_period", date(2032, 3, 31))
-    [_, *shredded] = personal_data.request_deletion(request_id="r", contract_id="k2", received_on=date(2032, 3, 31),
-                                                    contracts=both)
-    # the requesting contract first, then the other
-    assert [(type(e), e.contract_id) for e in shredded] == [(PersonalDataShredded, "k2"), (PersonalDataShredded, "k")]
+    asked = personal_data.request_deletion(request_id="r", contract_id="k2", received_on=date(2032, 3, 31),
+                                           contracts=both)
+    assert [type(e) for e in asked] == [PersonalDataRequested]   # nothing deleted yet: it awaits approval
+    with pytest.raises(OwnRequest):
+        approved(asked, both, date(2032, 4, 2), requested_by="officer-1", approved_by="officer-1")
+    [approval, *shredded] = approved(asked, both, date(2032, 4, 2))
+    assert (approval.requested_by, approval.approved_by, approval.approved_on) == (
+        "officer-1", "officer-2", date(2032, 4, 2))
+    # the requesting contract first, then the other, shredded on the day of the approval
+    assert [(type(e), e.contract_id, e.shredded_on) for e in shredded] == [
+        (PersonalDataShredded, "k2", date(2032, 4, 2)), (PersonalDataShredded, "k", date(2032, 4, 2))]
+    [declined] = personal_data.decline_deletion(
+        Pending("r", asked[0].event_type, "officer-1", asked[0]), declined_by="officer-1", reason="asked in error")
+    assert (declined.declined_by, declined.reason) == ("officer-1", "asked in error")
 
 
 def test_open_contract_refuses_deletion_with_its_earliest_date():

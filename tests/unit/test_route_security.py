@@ -60,14 +60,14 @@ async def test_route_needs_a_token_and_an_allowed_role(service, route, method):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url="http://t") as client:
         missing = await client.request(method, path)
         assert missing.status_code == 401
-        assert missing.json()["detail"]["reason"] == "missing_token"
+        assert missing.json()["reason"] == "missing_token"
         unknown = await client.request(method, path, headers={"Authorization": "Bearer not-a-known-token"})
         assert unknown.status_code == 401
         refused = [role for role in Role if role not in roles]
         for role in refused:
             response = await client.request(method, path, headers=auth(role.value))
             assert response.status_code == 403, (role, response.text)
-            assert response.json()["detail"]["reason"] == "role_not_allowed"
+            assert response.json()["reason"] == "role_not_allowed"
 
 
 def test_only_the_declared_public_paths_are_public():

@@ -1,6 +1,7 @@
 """Proves the 80020 reader on a composed day file in windows-1251 (half-hours, a non-commercial
 interval, the midnight period, an unknown channel, a bad value) and its 80021 receipt, and that
-hostile or foreign XML is refused with the right receipt status."""
+hostile or foreign XML, an unknown encoding and a NaN or Infinity value make the whole file malformed
+with the right receipt status, while a damaged value is a problem of its interval only."""
 
 from __future__ import annotations
 
@@ -61,3 +62,15 @@ def test_hostile_and_foreign_xml_is_refused():
     assert parse(b"not xml at all").status == ReceiptStatus.NOT_XML
     foreign = parse(b'<message class="51070"><datetime><day>20220201</day></datetime></message>')
     assert (foreign.status, foreign.problems[0].reason) == (ReceiptStatus.FORMAT_ERROR, "not_80020")
+    assert foreign.malformed is not None and parse(bomb).malformed is not None
+    unknown = parse(DAY_FILE.replace("windows-1251", "x-no-such-encoding").encode("cp1251"))
+    assert (unknown.status, unknown.malformed and unknown.malformed.reason) == (ReceiptStatus.NOT_XML,
+                                                                                 "unreadable_encoding")
+
+
+def test_a_non_finite_value_makes_the_file_malformed_and_a_damaged_one_does_not():
+    assert parse(DAY_FILE.encode("cp1251")).malformed is None  # its "x" is a problem of one interval
+    for value in ("NaN", "-Infinity", "sNaN"):
+        parsed = parse(DAY_FILE.replace("398,5", value).encode("cp1251"))
+        assert (parsed.status, parsed.malformed and parsed.malformed.reason) == (ReceiptStatus.FORMAT_ERROR,
+                                                                                  "non_finite_value"), value

@@ -15,9 +15,12 @@ from functools import cache
 from pathlib import Path
 
 from services.claims.domain.force_majeure import add_months
+from shared.approvals import Pending, check_approver
 from shared.errors import ValidationFailed
 from shared.events.claims import (
     ConsentRecorded,
+    PersonalDataDeletionApproved,
+    PersonalDataDeletionDeclined,
     PersonalDataDeletionRefused,
     PersonalDataRequested,
     PersonalDataRequestKind,
@@ -73,17 +76,46 @@ def request_deletion(*, request_id: str, contract_id: str, received_on: date, co
                      details: str = "") -> list[Event]:
     """Judged over every contract of the counterparty (same BIN or foreign registration), not the one the
     request names: its personal data are the same in all of them, so deleting them is refused while any
-    is open or retained, with the earliest date the latest "end + 5 years" over all of them; otherwise
-    each of those contracts is shredded (one `PersonalDataShredded` per contract)."""
+    is open or retained, with the earliest date the latest "end + 5 years" over all of them; otherwise it
+    waits for a second privacy officer, whose approval shreds each of those contracts (one
+    `PersonalDataShredded` per contract)."""
     assert any(c.contract_id == contract_id for c in contracts), "the requesting contract is one of them"
     request = receive_request(request_id=request_id, contract_id=contract_id, kind="deletion",
                               received_on=received_on, details=details)
+    refused = _refusal(request_id, contract_id, received_on, contracts)
+    # a deletion that may go ahead waits for a second privacy officer (four eyes): `approve_deletion`
+    return [request, *refused]
+
+
+def _refusal(request_id: str, contract_id: str, on: date, contracts: list[HeldContract]) -> list[Event]:
     earliest = max(retention_ends(c.ends_on) for c in contracts)
     if any(not c.ended for c in contracts):
-        return [request, PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id,
-                                                     reason="contract_open", earliest_on=earliest)]
-    if received_on < earliest:
-        return [request, PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id,
-                                                     reason="retention_period", earliest_on=earliest)]
-    return [request, *(PersonalDataShredded(request_id=request_id, contract_id=c.contract_id, shredded_on=received_on)
-                       for c in sorted(contracts, key=lambda c: c.contract_id != contract_id))]
+        return [PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id, reason="contract_open",
+                                            earliest_on=earliest)]
+    if on < earliest:
+        return [PersonalDataDeletionRefused(request_id=request_id, contract_id=contract_id,
+                                            reason="retention_period", earliest_on=earliest)]
+    return []
+
+
+def approve_deletion(pending: Pending, *, approved_by: str, today: date, contracts: list[HeldContract]) -> list[Event]:
+    """The second privacy officer approves a deletion request: judged again on `today` (a contract may have
+    been reopened meanwhile), then each contract of the counterparty is shredded."""
+    check_approver(pending, approved_by)
+    request: PersonalDataRequested = pending.request
+    refused = _refusal(request.request_id, request.contract_id, today, contracts)
+    if refused:
+        return refused
+    return [PersonalDataDeletionApproved(request_id=request.request_id, contract_id=request.contract_id,
+                                         requested_by=pending.requested_by, approved_by=approved_by,
+                                         approved_on=today),
+            *(PersonalDataShredded(request_id=request.request_id, contract_id=c.contract_id, shredded_on=today)
+              for c in sorted(contracts, key=lambda c: c.contract_id != request.contract_id))]
+
+
+def decline_deletion(pending: Pending, *, declined_by: str, reason: str) -> list[Event]:
+    if not reason.strip():
+        raise ValidationFailed("declining needs a reason", reason="missing_reason")
+    request: PersonalDataRequested = pending.request
+    return [PersonalDataDeletionDeclined(request_id=request.request_id, contract_id=request.contract_id,
+                                         declined_by=declined_by, reason=reason.strip())]

@@ -61,7 +61,7 @@ def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: 
     # a notice dated after the day it is recorded would start the 10 days (§5.2) from a day not yet come
     if notice_date > recorded_on:
         raise ValidationFailed(f"a notice dated {notice_date} cannot be recorded on {recorded_on}",
-                               reason="notice_dated_in_future", details={"recorded_on": recorded_on.isoformat()})
+                               reason="business_date_in_future", details={"recorded_on": recorded_on.isoformat()})
     earliest = notice_date + timedelta(days=PRICE_NOTICE_DAYS)
     if effective_from < earliest:
         raise ValidationFailed(

@@ -1,5 +1,5 @@
 """The contract aggregate: draft → signed → (in force → delivery ended, by the calendar) → settled, or
-terminated by notice; amended only in writing (§1–3, §5.2, §11).
+terminated by notice (§7.1.1, §11.2); amended only in writing (§11.3, §5.2, §3.2).
 
 Stored states are what a document changed (registered, signed, amended, noticed, terminated,
 settled); "in force" and "delivery ended" follow from the delivery term and the day asked about, so
@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from services.contracts.domain.events import Amended, ContactsCorrected, Registered, Signed
 from services.contracts.domain.terms import check_terms
+from shared.approvals import Pending, check_approver, pending_request
 from shared.calendar import zone
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import (
@@ -22,8 +23,10 @@ from shared.events.contracts import (
     ContractTerminated,
     ContractTerms,
     PartyTerms,
+    TerminationDeclined,
     TerminationKind,
     TerminationNoticed,
+    TerminationRequested,
 )
 from shared.events.registry import Event
 from shared.events.sealing import shredded_party
@@ -70,6 +73,7 @@ class Contract:
     ended_on: date | None = None          # terminated or settled on
     amendment_documents: frozenset[str] = frozenset()
     buyer_shredded_on: date | None = None  # the buyer's personal data deleted (its key shredded) on
+    pending: tuple[Pending, ...] = ()      # termination requests awaiting their second administrator
 
     def first_delivery_day(self) -> date:
         return self.terms.delivery_start.astimezone(zone(self.terms.time_zone)).date()
@@ -118,8 +122,14 @@ def evolve(state: Contract | None, event: Event | Registered | Signed | Amended 
         case Amended():
             return replace(state, terms=event.terms,
                            amendment_documents=state.amendment_documents | {event.document_number})
+        case TerminationRequested():
+            return replace(state, pending=(*state.pending, Pending(event.request_id, event.event_type,
+                                                                   event.requested_by, event)))
+        case TerminationDeclined():
+            return replace(state, pending=tuple(p for p in state.pending if p.request_id != event.request_id))
         case TerminationNoticed():
-            return replace(state, notice=Notice(event.kind, event.notice_document, event.effective_on))
+            return replace(state, notice=Notice(event.kind, event.notice_document, event.effective_on),
+                           pending=tuple(p for p in state.pending if p.request_id != event.request_id))
         case ContractTerminated():
             return replace(state, status=ContractStatus.TERMINATED, ended_on=event.terminated_on)
         case ContractSettled():
@@ -203,6 +213,43 @@ def notice_termination(state: Contract, *, kind: TerminationKind, document: str,
         return []
     return [TerminationNoticed(contract_id=state.contract_id, kind=kind, notice_document=document,
                                noticed_on=noticed_on, effective_on=effective, source=source, reason=reason)]
+
+
+def request_termination(state: Contract, *, request_id: str, kind: TerminationKind, document: str, noticed_on: date,
+                        reason: str, effective_on: date | None, requested_by: str) -> list[Event]:
+    """An administrator's notice waits for a second one (four eyes): checked now as it would be sent."""
+    notice_termination(state, kind=kind, document=document, noticed_on=noticed_on, source="operator",
+                       reason=reason, effective_on=effective_on)
+    if any(p.request.notice_document == document for p in state.pending):
+        raise Conflict(f"notice {document} already awaits approval", reason="request_already_pending")
+    return [TerminationRequested(contract_id=state.contract_id, request_id=request_id, kind=kind,
+                                 notice_document=document, noticed_on=noticed_on, effective_on=effective_on,
+                                 reason=reason, requested_by=requested_by)]
+
+
+def _pending(state: Contract, request_id: str) -> Pending:
+    return pending_request({p.request_id: p for p in state.pending}, request_id)
+
+
+def approve_termination(state: Contract, *, request_id: str, approved_by: str) -> list[Event]:
+    pending = _pending(state, request_id)
+    check_approver(pending, approved_by)
+    asked: TerminationRequested = pending.request
+    noticed = notice_termination(state, kind=asked.kind, document=asked.notice_document, noticed_on=asked.noticed_on,
+                                 source="operator", reason=asked.reason, effective_on=asked.effective_on)
+    if not noticed:  # an earlier notice already runs: the request is moot
+        return [TerminationDeclined(contract_id=state.contract_id, request_id=request_id, declined_by=approved_by,
+                                    reason="an earlier notice already runs")]
+    return [noticed[0].model_copy(update={"request_id": request_id, "requested_by": pending.requested_by,
+                                          "approved_by": approved_by})]
+
+
+def decline_termination(state: Contract, *, request_id: str, declined_by: str, reason: str) -> list[Event]:
+    _pending(state, request_id)
+    if not reason.strip():
+        raise ValidationFailed("declining needs a reason", reason="missing_reason")
+    return [TerminationDeclined(contract_id=state.contract_id, request_id=request_id, declined_by=declined_by,
+                                reason=reason.strip())]
 
 
 def correct_buyer_contacts(state: Contract, *, email: str | None, address: str, corrected_on: date,

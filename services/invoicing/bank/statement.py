@@ -1,19 +1,33 @@
 """Reading bank statements into receipts: the 1C "ClientBankExchange" text of Kazakh banks, and CSV.
 
 Lenient where banks differ (encodings, key case, quotes, missing `КонецФайла`, `,` decimals) and
-strict where money is concerned: a document without a readable amount, date or payer is reported
-with its reason and never posted. Pure: bytes in, receipts and problems out.
+strict where money is concerned: a document without a readable amount, date or payer, in a currency
+the ledger does not settle in or beyond its range is reported with its reason and never posted, and
+the other lines go on. A file that cannot be read as its format at all (not 1C, no CSV header, a field
+beyond `MAX_FIELD_CHARS`, more than `MAX_LINES` lines) is refused whole (`MalformedFile`).
+References: `references.py`. Pure: bytes in, receipts and problems out.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from shared.text import control_character_in
+from services.invoicing.bank.references import (
+    MAX_GIVEN_CHARS,
+    DocumentFields,
+    document_reference,
+    identity_digest,
+    legacy_reference,
+    qualified,
+)
+from shared.errors import MalformedFile, ValidationFailed
+from shared.money import Money
+from shared.text import MAX_FIELD_CHARS, control_character_in
 
 MAX_LINES = 1_000_000  # a statement larger than this is an export mistake, not a day's receipts
 
@@ -32,6 +46,9 @@ class Receipt:
     payer_iban: str | None
     purpose: str
     contract_number: str | None = None
+    # the key an older ledger gave the same operation: a 1C document's before references were digests, a
+    # CSV line's before its bank was named (the bare reference)
+    legacy_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,8 @@ class ParsedStatement:
     receipts: list[Receipt] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped_outgoing: int = 0
+    # 1C documents seen so far per identity (`references.identity_digest`): the next one's ordinal
+    seen: Counter = field(default_factory=Counter, repr=False)
 
 
 def decode(raw: bytes) -> tuple[str, str]:
@@ -87,19 +106,39 @@ def _date(text: str) -> date:
     return datetime.strptime(text.strip(), "%d.%m.%Y").date()
 
 
+def _money_problem(amount: Decimal, currency: str) -> tuple[str, str] | None:
+    """(reason, message) when the ledger cannot hold this money: an unknown currency, an amount out of range."""
+    try:
+        Money(amount, currency)
+    except ValidationFailed as exc:
+        return exc.reason, exc.message
+    return None
+
+
+def _too_long(line: int) -> MalformedFile:
+    return MalformedFile(f"line {line} holds a field longer than {MAX_FIELD_CHARS} characters",
+                         reason="field_too_large", details={"line": line, "max_chars": MAX_FIELD_CHARS})
+
+
+def _too_many_lines() -> MalformedFile:
+    return MalformedFile(f"the statement has more than {MAX_LINES} lines", reason="file_too_large",
+                         details={"max_lines": MAX_LINES})
+
+
 def parse_1c(raw: bytes) -> ParsedStatement:
     text, encoding = decode(raw)
     lines = text.splitlines()
     result = ParsedStatement(format="1c", encoding=encoding)
     if not lines or lines[0].strip().lstrip("\ufeff") != "1CClientBankExchange":
-        result.problems.append(Problem(1, "not_1c_exchange", "the first line must be 1CClientBankExchange"))
-        return result
+        raise MalformedFile("not a 1C statement: the first line must be 1CClientBankExchange",
+                            reason="not_1c_exchange", details={"encoding": encoding})
     if len(lines) > MAX_LINES:
-        result.problems.append(Problem(1, "file_too_large", f"more than {MAX_LINES} lines"))
-        return result
+        raise _too_many_lines()
     document: dict[str, str] | None = None
     started = 0
     for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_FIELD_CHARS:
+            raise _too_long(number)
         key, sep, value = line.partition("=")
         key = key.strip().lower()
         value = _unquote(value)
@@ -150,12 +189,21 @@ def _document(result: ParsedStatement, doc: dict[str, str], line: int) -> None:
     if not payer_bin and not payer_iban:
         result.problems.append(Problem(line, "missing_payer", "neither the payer's BIN nor IBAN is given"))
         return
-    number = doc.get("номердокумента") or doc.get("номер") or ""
-    reference = f"1c:{payer_bin or payer_iban}:{number}:{received_on.isoformat()}:{amount}"
+    currency = (doc.get("валюта") or "KZT").upper()
+    refused = _money_problem(amount, currency)
+    if refused:
+        result.problems.append(Problem(line, *refused))
+        return
+    fields = DocumentFields(account=result.account, payer_bin=payer_bin, payer_iban=payer_iban,
+                            number=doc.get("номердокумента") or doc.get("номер") or "", received_on=received_on,
+                            amount=amount, currency=currency, purpose=doc.get("назначениеплатежа", ""))
+    identity = identity_digest(fields)
+    result.seen[identity] += 1
+    ordinal = result.seen[identity]
     _receive(result, Receipt(
-        line=line, bank_reference=reference, received_on=received_on, amount=amount,
-        currency=(doc.get("валюта") or "KZT").upper(), payer_name=doc.get("плательщикнаименование", ""),
-        payer_bin=payer_bin, payer_iban=payer_iban, purpose=doc.get("назначениеплатежа", "")))
+        line=line, bank_reference=document_reference(fields, ordinal), received_on=received_on, amount=amount,
+        currency=currency, payer_name=doc.get("плательщикнаименование", ""), payer_bin=payer_bin,
+        payer_iban=payer_iban, purpose=fields.purpose, legacy_reference=legacy_reference(fields, ordinal)))
 
 
 def _receive(result: ParsedStatement, receipt: Receipt) -> None:
@@ -171,20 +219,31 @@ def _receive(result: ParsedStatement, receipt: Receipt) -> None:
 CSV_COLUMNS = ("bank_reference", "received_on", "amount", "currency", "payer_bin", "payer_iban", "purpose")
 
 
-def parse_csv(raw: bytes) -> ParsedStatement:
+def parse_csv(raw: bytes, bank: str | None = None) -> ParsedStatement:
     """Columns: bank_reference, received_on (YYYY-MM-DD), amount, currency, payer_bin, payer_iban, purpose
-    and optionally contract_number."""
+    and optionally contract_number. `bank`: the BIC (or account) of the bank whose references these are."""
     text, encoding = decode(raw)
     result = ParsedStatement(format="csv", encoding=encoding)
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        _read_csv(result, reader, bank)
+    except csv.Error as exc:
+        # the reader cannot go on past a damaged line (a field beyond its limit): refused, not half read
+        if "field larger than field limit" in str(exc):
+            raise _too_long(reader.line_num + 1) from exc
+        raise MalformedFile(f"line {reader.line_num + 1} is not CSV: {exc}", reason="malformed_csv",
+                            details={"line": reader.line_num + 1}) from exc
+    return result
+
+
+def _read_csv(result: ParsedStatement, reader: csv.DictReader, bank: str | None) -> None:
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        result.problems.append(Problem(1, "missing_columns", f"the header lacks {', '.join(missing)}"))
-        return result
+        raise MalformedFile(f"the header lacks {', '.join(missing)}", reason="missing_columns",
+                            details={"missing": missing})
     for number, row in enumerate(reader, start=2):
         if number > MAX_LINES:
-            result.problems.append(Problem(number, "file_too_large", f"more than {MAX_LINES} lines"))
-            break
+            raise _too_many_lines()
         try:
             amount = _amount(row["amount"] or "")
             received_on = date.fromisoformat((row["received_on"] or "").strip())
@@ -194,14 +253,25 @@ def parse_csv(raw: bytes) -> ParsedStatement:
         if amount <= 0:
             result.problems.append(Problem(number, "non_positive_amount", f"amount {row['amount']!r} is not positive"))
             continue
-        if not (row["bank_reference"] or "").strip():
+        reference = (row["bank_reference"] or "").strip()
+        if not reference:
             result.problems.append(Problem(number, "missing_bank_reference", "every line needs a bank reference"))
             continue
+        if len(reference) > MAX_GIVEN_CHARS:
+            result.problems.append(Problem(number, "invalid_bank_reference",
+                                           f"a bank reference has at most {MAX_GIVEN_CHARS} characters"))
+            continue
+        currency = (row["currency"] or "KZT").strip().upper()
+        refused = _money_problem(amount, currency)
+        if refused:
+            result.problems.append(Problem(number, *refused))
+            continue
         _receive(result, Receipt(
-            line=number, bank_reference=row["bank_reference"].strip(), received_on=received_on, amount=amount,
-            currency=(row["currency"] or "KZT").strip().upper(), payer_name="",
+            line=number, bank_reference=qualified(bank, reference), received_on=received_on, amount=amount,
+            currency=currency, payer_name="",
             payer_bin=(row["payer_bin"] or "").strip() or None, payer_iban=(row["payer_iban"] or "").strip() or None,
-            purpose=(row["purpose"] or "").strip(), contract_number=(row.get("contract_number") or "").strip() or None))
+            purpose=(row["purpose"] or "").strip(), contract_number=(row.get("contract_number") or "").strip() or None,
+            legacy_reference=reference if bank else None))
     return result
 
 

@@ -1,4 +1,4 @@
-"""The contract's settlement account (§5): its debts, its advance and the documents it issued.
+"""The contract's settlement account (section 5 of the contract): its debts, its advance and the documents it issued.
 
 State is folded from the account's own events (`evolve`); commands are pure functions of the state
 and their inputs that return new events (`issue_invoice`, `receive_payment`, …). No I/O, no clock:
@@ -28,6 +28,8 @@ from services.invoicing.domain.restriction import (
     terminate_on,
 )
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
+from shared.approvals import Pending, check_approver, no_request_pending, pending_request
+from shared.business_time import require_over
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractSigned, SealedContractTerms
@@ -36,23 +38,31 @@ from shared.events.invoicing import (
     AccountSettled,
     AccountTermsAmended,
     AllocationSlice,
+    Approval,
     ChargeLineData,
     CoverageChanged,
     DayClosed,
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
+    PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
+    PenaltyRecalculated,
     PenaltySliceData,
     PenaltyWaived,
+    PenaltyWaiverRequested,
     PostingLine,
     PrepaymentRequested,
+    RecalculatedWindow,
     RefundIssued,
+    RefundRequested,
+    RequestDeclined,
     RestrictionNoticeIssued,
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
+    TerminationNoticeProposed,
 )
 from shared.events.registry import Event
 from shared.events.sealing import Sealed
@@ -74,9 +84,22 @@ class Debt:
     period: str
     due_date: date
     outstanding: Money
-    # (day, outstanding after that day's payments): what was late on each day (§5.7)
+    # every change of `outstanding` as (day it took effect, signed amount): what was late on a day is the sum
+    # of the changes dated before it (§5.7). Kept as changes, not running totals, because money may be valued
+    # on a day before changes already recorded (a bank statement that came late)
     history: list[tuple[date, Money]] = field(default_factory=list)
     penalty_through: date | None = None
+
+
+@dataclass(frozen=True)
+class Accrual:
+    """One accrual of penalty on a late document: its window of days and what it charged (after
+    recalculations): what a later value date is checked against."""
+
+    penalty_document: str
+    first_day: date
+    last_day: date
+    amount: Money
 
 
 @dataclass
@@ -103,6 +126,8 @@ class Account:
     documents: int = 0
     amendments: set[str] = field(default_factory=set)                          # amendment documents applied
     settled_on: date | None = None
+    accruals: dict[str, list[Accrual]] = field(default_factory=dict)          # late document → its accruals
+    pending: dict[str, Pending] = field(default_factory=dict)                  # request id → awaiting approval
 
     @property
     def currency(self) -> str:
@@ -126,6 +151,8 @@ class Account:
         clone.prepayments = dict(self.prepayments)
         clone.demands = list(self.demands)
         clone.amendments = set(self.amendments)
+        clone.accruals = {k: list(v) for k, v in self.accruals.items()}
+        clone.pending = dict(self.pending)
         return clone
 
     def debt_total(self) -> Money:
@@ -154,6 +181,7 @@ def evolve(state: Account | None, event: Event) -> Account:
             for piece in event.released_to_advance:
                 debt = state.debts[piece.item_id]
                 debt.outstanding = debt.outstanding + piece.amount
+                _record(debt, event.due_date, piece.amount)
                 state.advance = state.advance + piece.amount
             for debt in state.debts.values():
                 assert not debt.outstanding.is_negative, "a correction never leaves a negative debt"
@@ -166,36 +194,62 @@ def evolve(state: Account | None, event: Event) -> Account:
             for piece in event.reopened:
                 debt = state.debts[piece.item_id]
                 debt.outstanding = debt.outstanding + piece.amount
-                _record(debt, event.reversed_on)
+                _record(debt, event.reversed_on, piece.amount)
                 state.advance = state.advance + piece.amount
                 _unlog(state, piece.item_id, piece.amount)
             state.advance = state.advance - event.amount
             assert not state.advance.is_negative, "a reversal never leaves a negative advance"
             state.reversed.add(event.payment_id)
+            _approved(state, event.approval)
         case PaymentAllocated():
             for piece in event.slices:
                 debt = state.debts[piece.item_id]
                 debt.outstanding = debt.outstanding - piece.amount
                 assert not debt.outstanding.is_negative, "a debt is never overpaid"
-                _record(debt, event.allocated_on)
+                _record(debt, event.allocated_on, -piece.amount)
                 if debt.kind is alloc.DebtKind.PENALTY:
                     state.penalties[debt.document] = debt.outstanding
                 state.advance = state.advance - piece.amount
                 state.applied_log.append((piece.item_id, piece.amount))
             assert state.advance == event.advance_left, "allocation replays to the advance it recorded"
         case PenaltyAccrued():
-            for item in (f"{event.late_item_id}:energy", f"{event.late_item_id}:vat"):
-                if item in state.debts:
-                    state.debts[item].penalty_through = event.accrued_through
+            late = [state.debts[item] for item in (f"{event.late_item_id}:energy", f"{event.late_item_id}:vat")
+                    if item in state.debts]
+            state.accruals.setdefault(event.late_item_id, []).append(Accrual(
+                event.document_number, _accrual_start(late), event.accrued_through, event.amount))
+            for debt in late:
+                debt.penalty_through = event.accrued_through
             _add_debt(state, event.document_number, alloc.DebtKind.PENALTY, event.period, event.accrued_through,
                       event.amount)
             state.penalties[event.document_number] = event.amount
             state.documents += 1
+        case PenaltyRecalculated():
+            now = {(w.penalty_document, w.first_day): w.now for w in event.windows}
+            state.accruals[event.late_item_id] = [
+                dataclasses.replace(a, amount=now.get((a.penalty_document, a.first_day), a.amount))
+                for a in state.accruals[event.late_item_id]]
+            for piece in event.reduced:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding - piece.amount
+                assert not debt.outstanding.is_negative, "a recalculation never takes off more than is open"
+                _record(debt, event.posted_on, -piece.amount)
+                state.penalties[debt.document] = debt.outstanding
+            state.advance = state.advance + event.released_to_advance
+            if event.charged.is_positive:
+                _add_debt(state, event.document_number, alloc.DebtKind.PENALTY, event.period, event.posted_on,
+                          event.charged)
+                state.penalties[event.document_number] = event.charged
+            state.documents += 1
         case PenaltyWaived():
             debt = state.debts[f"{event.document_number}:penalty"]
             debt.outstanding = debt.outstanding - event.amount
-            _record(debt, event.waived_on)
+            _record(debt, event.waived_on, -event.amount)
             state.penalties[event.document_number] = debt.outstanding
+            _approved(state, event.approval)
+        case PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed():
+            state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
+        case RequestDeclined():
+            del state.pending[event.request_id]
         case PrepaymentRequested():
             state.prepayments[event.block_id] = event.document_number
             state.demands.append(Demand(event.document_number, event.first_day.strftime("%Y-%m"), event.due_date,
@@ -213,11 +267,13 @@ def evolve(state: Account | None, event: Event) -> Account:
         case TerminationNoticeIssued():
             state.termination_notice = event.document_number
             state.documents += 1
+            _approved(state, event.approval)
         case DayClosed():
             state.closed_through = event.day
         case RefundIssued():
             state.advance = state.advance - event.amount
             state.documents += 1
+            _approved(state, event.approval)
         case AccountTermsAmended():
             state.terms = event.terms
             state.amendments.add(event.document_number)
@@ -233,6 +289,19 @@ def fold(events: Iterable[Event]) -> Account | None:
     return state
 
 
+def _approved(state: Account, approval: Approval | None) -> None:
+    if approval is not None:
+        del state.pending[approval.request_id]
+
+
+def _accrual_start(late: list[Debt]) -> date:
+    """The first day an accrual on these debts covers: the day after the last accrual, or after the due date."""
+    through = max((d.penalty_through for d in late if d.penalty_through), default=None)
+    if through is not None:
+        return through + timedelta(days=1)
+    return max(d.due_date for d in late) + timedelta(days=1)
+
+
 def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, due: date, amount: Money) -> None:
     item_id = f"{document}:{kind.value}"
     existing = state.debts.get(item_id)
@@ -240,7 +309,7 @@ def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, 
         state.debts[item_id] = Debt(item_id, document, kind, period, due, amount, [(due, amount)])
     else:  # a correcting invoice adds (or takes off) the difference on the same item
         existing.outstanding = existing.outstanding + amount
-        _record(existing, due)
+        _record(existing, due, amount)
 
 
 def _unlog(state: Account, item_id: str, amount: Money) -> None:
@@ -257,11 +326,11 @@ def _unlog(state: Account, item_id: str, amount: Money) -> None:
     assert amount.is_zero, "only applied money can be reopened"
 
 
-def _record(debt: Debt, day: date) -> None:
+def _record(debt: Debt, day: date, change: Money) -> None:
     if debt.history and debt.history[-1][0] == day:
-        debt.history[-1] = (day, debt.outstanding)
+        debt.history[-1] = (day, debt.history[-1][1] + change)
     else:
-        debt.history.append((day, debt.outstanding))
+        debt.history.append((day, change))
 
 
 def _charge_from(event: InvoiceIssued) -> Charge:
@@ -351,8 +420,17 @@ def _correction_entry(charge: Charge, released: list[AllocationSlice]) -> Entry:
 
 
 def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amount: Money, received_on: date,
-                    payer: Sealed | None, purpose: str) -> list[Event]:
-    """`payer`: the payer's BIN and IBAN, sealed by the edge with the contract's key (or none)."""
+                    payer: Sealed | None, purpose: str, posted_on: date | None = None,
+                    rates: DatedRates | None = None) -> list[Event]:
+    """Money valued on `received_on` (the bank's value date), booked on `posted_on` (the same day when
+    absent). `payer`: the payer's BIN and IBAN, sealed by the edge with the contract's key (or none).
+
+    A value date on a day penalties were already charged for (`penalised_on`) changes what was late:
+    the penalties are recalculated in the same command (`rates` is then needed), dated `posted_on`."""
+    posted_on = posted_on or received_on
+    if posted_on < received_on:
+        raise ValidationFailed(f"money valued on {received_on} cannot be booked before, on {posted_on}",
+                               reason="posting_before_value_date")
     if not amount.is_positive:
         raise ValidationFailed("a payment must be a positive amount", reason="non_positive_amount")
     if amount.currency != state.currency:
@@ -366,9 +444,83 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
         contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference, amount=amount,
         received_on=received_on, payer=payer, purpose=purpose,
         postings=postings(transfer(LedgerAccount.CASH, LedgerAccount.ADVANCE, amount)),
+        posted_on=posted_on if posted_on != received_on else None,
     )
-    events = _then_allocate(state, [received], trigger=payment_id, on=received_on)
-    return events + _restore_if_covered(state, events, received_on)
+    events = _then_allocate(state, [received], trigger=payment_id, on=received_on,
+                            posted_on=posted_on if posted_on != received_on else None)
+    if penalised_on(state, received_on):
+        assert rates is not None, "a value date on penalised days needs the rates to recalculate them"
+        events += recalculate_penalties(_after(state, events), rates=rates, posted_on=posted_on,
+                                        cause=f"payment {bank_reference} valued {received_on}, booked {posted_on}")
+    return events + _restore_if_covered(state, events, posted_on)
+
+
+def penalised_on(state: Account, day: date) -> bool:
+    """Whether a change of a debt dated `day` falls on a day a penalty was already charged for."""
+    return any(a.last_day >= day for accruals in state.accruals.values() for a in accruals)
+
+
+def _after(state: Account, events: list[Event]) -> Account:
+    after = copy.deepcopy(state)
+    for event in events:
+        after = evolve(after, event)
+    return after
+
+
+def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date, cause: str) -> list[Event]:
+    """§5.7 on what is known now: every accrual window recomputed from today's late amounts; where a
+    window's figure moved, one `PenaltyRecalculated` per late document, dated `posted_on`, corrects it (the
+    charged penalty documents stay as they were: their period may be closed)."""
+    terms = _penalty_terms(state)
+    events: list[Event] = []
+    number = state.documents
+    for late_item, accruals in sorted(state.accruals.items()):
+        debts = [d for d in state.debts.values() if d.document == late_item and d.kind is not alloc.DebtKind.PENALTY]
+        windows, slices = [], []
+        for accrual in accruals:
+            late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
+            penalty = compute_penalty(late, rates, terms, state.currency)
+            if penalty.total != accrual.amount:
+                windows.append(RecalculatedWindow(penalty_document=accrual.penalty_document,
+                                                  first_day=accrual.first_day, last_day=accrual.last_day,
+                                                  was=accrual.amount, now=penalty.total))
+                slices += _slice_data(penalty, terms)
+        if not windows:
+            continue
+        number += 1
+        events.append(_recalculated(state, f"PEN-{state.terms.number}-{number}", late_item, debts[0].period,
+                                    windows, slices, posted_on, cause))
+        state = evolve(copy.deepcopy(state), events[-1])
+    if not events:
+        return []
+    return _then_allocate(state, events, trigger=events[-1].document_number, on=posted_on, folded=True)
+
+
+def _recalculated(state: Account, number: str, late_item: str, period: str, windows: list[RecalculatedWindow],
+                  slices: list[PenaltySliceData], posted_on: date, cause: str) -> PenaltyRecalculated:
+    """Less than charged comes off the window's own penalty document while it is open, the rest goes back
+    to the advance (it was paid); more than charged is a new penalty document."""
+    zero = Money.zero(state.currency)
+    reduced, released, charged = [], zero, zero
+    for window in windows:
+        change = window.now - window.was
+        if change.is_positive:
+            charged = charged + change
+            continue
+        debt = state.debts[f"{window.penalty_document}:penalty"]
+        taken = min(debt.outstanding - sum((p.amount for p in reduced if p.item_id == debt.item_id), zero), -change)
+        if taken.is_positive:
+            reduced.append(AllocationSlice(item_id=debt.item_id, document=debt.document, kind=debt.kind.value,
+                                           period=debt.period, amount=taken))
+        released = released + (-change - taken)
+    pairs = [(LedgerAccount.PENALTY_INCOME, sum((p.amount for p in reduced), zero)),
+             (LedgerAccount.RECEIVABLE_PENALTY, -sum((p.amount for p in reduced), zero)),
+             (LedgerAccount.PENALTY_INCOME, released), (LedgerAccount.ADVANCE, -released),
+             (LedgerAccount.RECEIVABLE_PENALTY, charged), (LedgerAccount.PENALTY_INCOME, -charged)]
+    return PenaltyRecalculated(
+        contract_id=state.contract_id, document_number=number, late_item_id=late_item, period=period, cause=cause,
+        posted_on=posted_on, windows=windows, slices=slices, reduced=reduced, released_to_advance=released,
+        charged=charged, postings=postings(entry(*pairs)))
 
 
 def _invoiced_periods(state: Account) -> set[str]:
@@ -394,15 +546,18 @@ def _restore_if_covered(state: Account, events: list[Event], day: date) -> list[
             SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0])]
 
 
-def close_day(state: Account, *, day: date, calendar: WorkingCalendar,
-              penalties: tuple[DatedRates, PenaltyTerms] | None = None) -> list[Event]:
-    """Day close: coverage, restriction notice → restriction → restoration, termination notice; on the
-    last day of a month, with `penalties` given, the month's penalties are charged too (§5.7)."""
+def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: date,
+              rates: DatedRates | None = None, closed_by: str = "", request_id: str = "") -> list[Event]:
+    """Day close of a day that is over (`today` in the contract's zone): coverage, restriction notice →
+    restriction → restoration, termination notice (proposed: another person of collections approves it,
+    `request_id` names the proposal); on the last day of a month, with `rates` given, the month's penalties
+    are charged too (§5.7)."""
+    require_over(day, today)
     if state.closed_through is not None and day <= state.closed_through:
         return []  # closing a day twice changes nothing
     events: list[Event] = []
-    if penalties is not None and (day + timedelta(days=1)).day == 1:
-        events += accrue_penalties(state, as_of=day, rates=penalties[0], terms=penalties[1])
+    if rates is not None and (day + timedelta(days=1)).day == 1:
+        events += accrue_penalties(state, as_of=day, rates=rates)
         for event in events:
             state = evolve(copy.deepcopy(state), event)
     covered, required, held = _coverage(state, day)
@@ -424,20 +579,22 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar,
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
     overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
                and d.due_date + timedelta(days=OVERDUE_DAYS_FOR_TERMINATION) <= day]
-    if overdue and state.termination_notice is None:
-        number += 1
-        events.append(TerminationNoticeIssued(
-            contract_id=state.contract_id, document_number=f"TN-{state.terms.number}-{number}", issued_on=day,
+    proposed = any(p.action == TerminationNoticeProposed.event_type for p in state.pending.values())
+    if overdue and state.termination_notice is None and not proposed:
+        # §7.1.1 the seller *may* terminate: the day close proposes, a second person decides
+        assert request_id and closed_by, "a day close that may propose a termination notice names its proposal"
+        events.append(TerminationNoticeProposed(
+            contract_id=state.contract_id, request_id=request_id, issued_on=day,
             terminate_on=terminate_on(day), overdue_amount=sum((d.outstanding for d in overdue),
                                                                Money.zero(state.currency)),
-            overdue_documents=sorted({d.document for d in overdue})))
+            overdue_documents=sorted({d.document for d in overdue}), requested_by=closed_by))
     if _every_obligation_performed(state, day):
         events.append(AccountSettled(contract_id=state.contract_id, settled_on=day))
     return [*events, DayClosed(contract_id=state.contract_id, day=day)]
 
 
 def _every_obligation_performed(state: Account, day: date) -> bool:
-    """§11.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
+    """§3.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
     either way (no debt, including penalties; no advance: it was applied or refunded). Said once."""
     return (state.settled_on is None and day > last_delivery_day(state.terms)
             and all(month in state.latest_act for month in term_months(state.terms))
@@ -457,8 +614,21 @@ def amend_terms(state: Account, *, kind: str, document_number: str, document_dat
                                 terms=terms_from(state.terms, terms, effective_from))]
 
 
-def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: PenaltyTerms) -> list[Event]:
+def _penalty_terms(state: Account) -> PenaltyTerms:
+    """§5.7 as the contract words it (its multiplier, day count and payment day), never a request's."""
+    clause = state.terms.penalty
+    return PenaltyTerms(clause.multiplier, clause.basis_days, clause.count_payment_day)
+
+
+def _slice_data(penalty, terms: PenaltyTerms) -> list[PenaltySliceData]:
+    return [PenaltySliceData(amount=s.amount, first_day=s.first_day, last_day=s.last_day, days=s.days,
+                             base_rate_percent=s.rate_percent, multiplier=terms.multiplier,
+                             basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices]
+
+
+def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates) -> list[Event]:
     """§5.7 for every late invoice, from the day after the last accrual (or the due date) to `as_of`."""
+    terms = _penalty_terms(state)
     events: list[Event] = []
     by_document: dict[str, list[Debt]] = {}
     for debt in state.debts.values():
@@ -466,11 +636,8 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: P
             by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
     for document, debts in sorted(by_document.items()):
-        start = max(d.due_date + timedelta(days=1) for d in debts)
-        through = max((d.penalty_through for d in debts if d.penalty_through), default=None)
-        if through is not None:
-            start = through + timedelta(days=1)
-        late = _late_amounts(debts, start, as_of, state.currency)
+        start = _accrual_start(debts)
+        late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
         penalty = compute_penalty(late, rates, terms, state.currency)
         if not penalty.total.is_positive:
             continue
@@ -478,9 +645,7 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: P
         events.append(PenaltyAccrued(
             contract_id=state.contract_id, document_number=f"PEN-{state.terms.number}-{number}",
             late_item_id=document, period=debts[0].period, accrued_through=as_of,
-            slices=[PenaltySliceData(amount=s.amount, first_day=s.first_day, last_day=s.last_day, days=s.days,
-                                     base_rate_percent=s.rate_percent, multiplier=terms.multiplier,
-                                     basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices],
+            slices=_slice_data(penalty, terms),
             amount=penalty.total,
             postings=postings(transfer(LedgerAccount.RECEIVABLE_PENALTY, LedgerAccount.PENALTY_INCOME, penalty.total)),
         ))
@@ -489,36 +654,41 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates, terms: P
     return _then_allocate(state, events, trigger="penalties", on=as_of)
 
 
-def _late_amounts(debts: list[Debt], start: date, end: date, currency: str) -> list[LateAmount]:
-    """Segments of constant late amount: on day t the late amount is what was open before t's payments."""
+def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
+                  count_payment_day: bool = True) -> list[LateAmount]:
+    """Segments of constant late amount. On day t the late amount is what was open before t's payments
+    when the payment day counts as a day of delay (§5.7, the default), after them when it does not."""
     if end < start:
         return []
+    shift = timedelta(days=1) if count_payment_day else timedelta(0)
     changes: dict[date, None] = {}
     for debt in debts:
         for day, _ in debt.history:
             changes[day] = None
-    cuts = sorted(d + timedelta(days=1) for d in changes if start < d + timedelta(days=1) <= end)
+    cuts = sorted(d + shift for d in changes if start < d + shift <= end)
     bounds = [start, *cuts]
     parts = []
     for index, first in enumerate(bounds):
         last = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else end
-        amount = sum((_open_before(debt, first) for debt in debts), Money.zero(currency))
+        amount = sum((_open_before(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
         if amount.is_positive:
             parts.append(LateAmount(amount, first, last))
     return parts
 
 
 def _open_before(debt: Debt, day: date) -> Money:
-    """The debt's amount open at the start of `day` (after every change dated before it)."""
+    """The debt's amount open at the start of `day`: every change dated before it."""
     amount = Money.zero(debt.outstanding.currency)
-    for changed_on, outstanding in debt.history:
+    for changed_on, change in debt.history:
         if changed_on < day:
-            amount = outstanding
+            amount = amount + change
     return amount
 
 
 def waive_penalty(state: Account, *, document_number: str, amount: Money | None, reason: str,
-                  waived_on: date) -> list[Event]:
+                  waived_on: date, approval: Approval | None = None) -> list[Event]:
+    """Forgive (part of) a penalty; `amount` none: all that is open. From an approved request (`approval`)
+    or an accepted claim's correction (`claim_corrections.py`)."""
     if not reason.strip():
         raise ValidationFailed("a waiver needs a reason", reason="missing_reason")
     open_amount = state.penalties.get(document_number)
@@ -531,7 +701,7 @@ def waive_penalty(state: Account, *, document_number: str, amount: Money | None,
     return [PenaltyWaived(contract_id=state.contract_id, document_number=document_number, amount=amount,
                           reason=reason.strip(), waived_on=waived_on,
                           postings=postings(transfer(LedgerAccount.PENALTY_INCOME, LedgerAccount.RECEIVABLE_PENALTY,
-                                                     amount)))]
+                                                     amount)), approval=approval)]
 
 
 def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar,
@@ -557,9 +727,15 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     return events
 
 
-def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: date) -> list[Event]:
-    """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges)."""
-    advance, open_items = _advance_and_open_items_after(state, events)
+def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: date, posted_on: date | None = None,
+                   folded: bool = False) -> list[Event]:
+    """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges);
+    `folded`: `state` holds `events` already. `on` is when the money paid (a payment's value date),
+    `posted_on` the posting date when it differs."""
+    if folded:
+        advance, open_items = state.advance, state.open_items()
+    else:
+        advance, open_items = _advance_and_open_items_after(state, events)
     result = alloc.allocate_payment(advance, open_items, on.strftime("%Y-%m"))
     booked = result.ledger_entry()
     if booked is None:
@@ -568,7 +744,7 @@ def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: dat
         contract_id=state.contract_id, policy=alloc.POLICY, trigger=trigger, allocated_on=on,
         slices=[AllocationSlice(item_id=s.item_id, document=s.document, kind=s.kind.value, period=s.period,
                                 amount=s.amount) for s in result.slices],
-        advance_left=result.advance_left, postings=postings(booked))]
+        advance_left=result.advance_left, postings=postings(booked), posted_on=posted_on)]
 
 
 def _advance_and_open_items_after(state: Account, events: list[Event]) -> tuple[Money, list[alloc.OpenItem]]:
@@ -586,7 +762,7 @@ def _advance_and_open_items_after(state: Account, events: list[Event]) -> tuple[
     return after.advance, after.open_items()
 
 
-def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
+def issue_refund(state: Account, *, refund_on: date, approval: Approval | None = None) -> list[Event]:
     """§5.8: only after delivery ended, and only what is left once every debt is paid from the advance."""
     if refund_on < state.terms.delivery_end.date():
         raise Conflict("the contract is still in its delivery term: an overpayment is carried as advance",
@@ -601,12 +777,14 @@ def issue_refund(state: Account, *, refund_on: date) -> list[Event]:
     return [RefundIssued(contract_id=state.contract_id, document_number=f"RF-{state.terms.number}-{state.documents + 1}",
                          refund_on=refund_on, amount=state.advance, payee=state.terms.buyer,
                          postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE,
-                                                    state.advance)))]
+                                                    state.advance)), approval=approval)]
 
 
-def reverse_payment(state: Account, *, bank_reference: str, reason: str, reversed_on: date) -> list[Event]:
+def reverse_payment(state: Account, *, bank_reference: str, reason: str, reversed_on: date,
+                    approval: Approval | None = None, rates: DatedRates | None = None) -> list[Event]:
     """Take a wrongly posted payment back (the original stays): from the advance first, then by
-    reopening the most recently paid debts (the reverse of the allocation order)."""
+    reopening the most recently paid debts (the reverse of the allocation order). Debts reopened on a day
+    penalties were already charged for are recalculated (`rates` is then needed)."""
     payment_id = state.payments.get(bank_reference)
     if payment_id is None:
         raise NotFound(f"no payment {bank_reference} on this contract", reason="payment_not_found")
@@ -631,6 +809,83 @@ def reverse_payment(state: Account, *, bank_reference: str, reason: str, reverse
     pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(p.kind)], p.amount) for p in reopened]
     pairs += [(LedgerAccount.ADVANCE, -sum((p.amount for p in reopened), Money.zero(state.currency)))]
     pairs += [(LedgerAccount.ADVANCE, amount), (LedgerAccount.CASH, -amount)]
-    return [PaymentReversed(contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference,
-                            amount=amount, reason=reason.strip(), reversed_on=reversed_on, reopened=reopened,
-                            postings=postings(entry(*pairs)))]
+    events: list[Event] = [PaymentReversed(
+        contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference, amount=amount,
+        reason=reason.strip(), reversed_on=reversed_on, reopened=reopened, postings=postings(entry(*pairs)),
+        approval=approval)]
+    if reopened and penalised_on(state, reversed_on):
+        assert rates is not None, "a reversal on penalised days needs the rates to recalculate them"
+        events += recalculate_penalties(_after(state, events), rates=rates, posted_on=reversed_on,
+                                        cause=f"payment {bank_reference} reversed on {reversed_on}")
+    return events
+
+
+# ---- four eyes: corrections asked for by one person, approved by another ------------------------------
+def request_reversal(state: Account, *, request_id: str, bank_reference: str, reason: str, reversed_on: date,
+                     requested_by: str) -> list[Event]:
+    payment_id = state.payments.get(bank_reference)
+    if payment_id is None:
+        raise NotFound(f"no payment {bank_reference} on this contract", reason="payment_not_found")
+    if payment_id in state.reversed:
+        raise Conflict(f"payment {bank_reference} is already reversed", reason="payment_already_reversed")
+    if not reason.strip():
+        raise ValidationFailed("a reversal needs a reason", reason="missing_reason")
+    no_request_pending(state.pending, PaymentReversalRequested.event_type, payment_id=payment_id)
+    return [PaymentReversalRequested(contract_id=state.contract_id, request_id=request_id, payment_id=payment_id,
+                                     bank_reference=bank_reference, reason=reason.strip(), reversed_on=reversed_on,
+                                     requested_by=requested_by)]
+
+
+def request_waiver(state: Account, *, request_id: str, document_number: str, amount: Money | None, reason: str,
+                   waived_on: date, requested_by: str) -> list[Event]:
+    waive_penalty(state, document_number=document_number, amount=amount, reason=reason, waived_on=waived_on)
+    no_request_pending(state.pending, PenaltyWaiverRequested.event_type, document_number=document_number)
+    return [PenaltyWaiverRequested(contract_id=state.contract_id, request_id=request_id,
+                                   document_number=document_number, amount=amount, reason=reason.strip(),
+                                   waived_on=waived_on, requested_by=requested_by)]
+
+
+def request_refund(state: Account, *, request_id: str, refund_on: date, requested_by: str) -> list[Event]:
+    issue_refund(state, refund_on=refund_on)
+    no_request_pending(state.pending, RefundRequested.event_type)
+    return [RefundRequested(contract_id=state.contract_id, request_id=request_id, refund_on=refund_on,
+                            requested_by=requested_by)]
+
+
+def approve(state: Account, *, request_id: str, approved_by: str, rates: DatedRates) -> list[Event]:
+    """The second person approves: the correction is decided now, on today's account (a waiver's open
+    penalty, a refund's advance), and carries who asked and who approved."""
+    pending = pending_request(state.pending, request_id)
+    check_approver(pending, approved_by)
+    approval = Approval(request_id=request_id, requested_by=pending.requested_by, approved_by=approved_by)
+    match pending.request:
+        case PaymentReversalRequested() as asked:
+            return reverse_payment(state, bank_reference=asked.bank_reference, reason=asked.reason,
+                                   reversed_on=asked.reversed_on, approval=approval, rates=rates)
+        case PenaltyWaiverRequested() as asked:
+            return waive_penalty(state, document_number=asked.document_number, amount=asked.amount,
+                                 reason=asked.reason, waived_on=asked.waived_on, approval=approval)
+        case RefundRequested() as asked:
+            return issue_refund(state, refund_on=asked.refund_on, approval=approval)
+        case TerminationNoticeProposed() as asked:
+            return [TerminationNoticeIssued(
+                contract_id=state.contract_id, document_number=f"TN-{state.terms.number}-{state.documents + 1}",
+                issued_on=asked.issued_on, terminate_on=asked.terminate_on, overdue_amount=asked.overdue_amount,
+                overdue_documents=asked.overdue_documents, approval=approval)]
+    raise AssertionError(f"no approval rule for {pending.action}")
+
+
+def decline(state: Account, *, request_id: str, declined_by: str, reason: str) -> list[Event]:
+    """The request is not carried out. Its own author may withdraw it: declining moves nothing."""
+    pending_request(state.pending, request_id)
+    if not reason.strip():
+        raise ValidationFailed("declining needs a reason", reason="missing_reason")
+    return [RequestDeclined(contract_id=state.contract_id, request_id=request_id, reason=reason.strip(),
+                            declined_by=declined_by)]
+
+
+def request_date_of(pending: Pending) -> date:
+    """The business date the requested correction will carry."""
+    asked = pending.request
+    return {PaymentReversalRequested: lambda: asked.reversed_on, PenaltyWaiverRequested: lambda: asked.waived_on,
+            RefundRequested: lambda: asked.refund_on, TerminationNoticeProposed: lambda: asked.issued_on}[type(asked)]()

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from services.metering.readings.packing import INSERT_PACKED, pack_contiguous
+from shared.text import MAX_FIELD_CHARS
 
 TYPED_COLUMNS = {"meter_serial": "text", "start": "timestamptz", "end": "timestamptz", "value_kwh": "numeric(20, 4)",
                  "status": "text"}
@@ -40,7 +41,7 @@ FROM typed_lines s
 JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
       FROM meters ORDER BY serial, registered_at DESC) o ON o.serial = s.meter_serial
 LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
-WHERE s.value_kwh >= 0 AND s.end_at > s.start_at
+WHERE s.value_kwh >= 0 AND s.end_at > s.start_at AND coalesce(length(s.status), 0) <= :max_field
   AND s.start_at >= o.installed_at AND s.start_at < o.removed_at
   AND (t.contract_id IS NULL OR (s.start_at >= t.readings_from AND s.start_at < t.readings_until))
   AND s.start_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
@@ -101,8 +102,9 @@ async def take_clean_intervals(conn, body: bytes, header: list[str], *, time_zon
         # hashed in one process, the groups keep the file's order and need no sort (`pack_contiguous`);
         # the planner would sort 1.2 million rows, in parallel, and then sort every group again
         planner = (await conn.execute(text(_PLAN_HASHED), {"sort": "off", "workers": "0"})).one()
+        # a field beyond `MAX_FIELD_CHARS` fails the check: the careful path refuses the file for it
         await conn.execute(text(f"CREATE TEMP TABLE clean ON COMMIT DROP AS {pack_contiguous(_CHECKED)}"),
-                           {"side": side, "f": file_no})
+                           {"side": side, "f": file_no, "max_field": MAX_FIELD_CHARS})
         await conn.execute(text(_PLAN_HASHED), {"sort": planner.sort, "workers": planner.workers})
         taken = (await conn.execute(text(_SUMMARY))).one()
         if (taken.accepted != int(lines.split()[-1]) or not taken.contiguous

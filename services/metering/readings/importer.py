@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
 
 from services.metering.readings.clean_path import take_clean_intervals
@@ -34,9 +35,10 @@ from services.metering.readings.packing import (
 )
 from services.metering.readings.rows import ParsedReadings
 from shared.db import UnitOfWork
-from shared.errors import ValidationFailed
+from shared.errors import MalformedFile, ValidationFailed
 from shared.events.metering import ReadingsImported
 from shared.eventstore import CommandContext
+from shared.text import MAX_FIELD_CHARS
 
 FILES_STREAM = "reading-files"
 REGISTER_COLUMNS = ("meter_serial", "read_at", "register_kwh")
@@ -151,7 +153,11 @@ class ImportReport:
 def csv_layout(raw: bytes) -> tuple[str, list[str]]:
     """The kind of a readings CSV and its header, read from the first line only."""
     header_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    header = [name.strip() for name in next(csv.reader([header_line]))]
+    try:
+        header = [name.strip() for name in next(csv.reader([header_line]), [])]
+    except csv.Error as exc:  # a field beyond the reader's limit (`MAX_FIELD_CHARS`)
+        raise MalformedFile(f"the header is not CSV: {exc}", reason="field_too_large",
+                            details={"line": 1, "max_chars": MAX_FIELD_CHARS}) from exc
     if set(REGISTER_COLUMNS) <= set(header):
         return "register", header
     if set(INTERVAL_COLUMNS) <= set(header):
@@ -166,8 +172,19 @@ async def stage_csv(conn, raw: bytes, time_zone: str) -> str:
     await conn.execute(text(f"CREATE TEMP TABLE raw_lines (line bigint GENERATED ALWAYS AS IDENTITY, "
                             f"{', '.join(c + ' text' for c in columns)}) ON COMMIT DROP"))
     driver = (await conn.get_raw_connection()).driver_connection
-    await driver.copy_to_table("raw_lines", source=io.BytesIO(_without_bom(raw)), columns=columns, format="csv",
-                               header=True)
+    try:
+        await driver.copy_to_table("raw_lines", source=io.BytesIO(_without_bom(raw)), columns=columns, format="csv",
+                                   header=True)
+    except asyncpg.exceptions.CharacterNotInRepertoireError as exc:
+        raise MalformedFile(f"the file is not UTF-8: {exc}", reason="unreadable_encoding") from exc
+    except asyncpg.exceptions.DataError as exc:  # a quote never closed, a line of more columns than the header
+        raise MalformedFile(f"the file is not CSV: {exc}", reason="malformed_csv") from exc
+    too_long = await conn.scalar(text(
+        f"SELECT min(line) + 1 FROM raw_lines WHERE greatest({', '.join(f'length({c})' for c in columns)}) > :n"),
+        {"n": MAX_FIELD_CHARS})
+    if too_long is not None:
+        raise MalformedFile(f"line {too_long} holds a field longer than {MAX_FIELD_CHARS} characters",
+                            reason="field_too_large", details={"line": too_long, "max_chars": MAX_FIELD_CHARS})
     named = dict(zip(header, columns, strict=True))
     start, end = (named["read_at"], None) if kind == "register" else (named["start"], named["end"])
     value = named["register_kwh"] if kind == "register" else named["value_kwh"]

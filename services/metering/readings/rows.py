@@ -36,13 +36,14 @@ class ParsedReadings:
     rows: list[ReadingRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     receipt_status: int | None = None
+    malformed: xml80020.Problem | None = None  # why the whole file is refused
 
 
 def parse_80020(raw: bytes, zone_name: str) -> ParsedReadings:
     """Channel 01 (active energy received) as intervals; the point code names the meter."""
     zone = ZoneInfo(zone_name)
     parsed = xml80020.parse(raw)
-    result = ParsedReadings(format="80020", receipt_status=parsed.status)
+    result = ParsedReadings(format="80020", receipt_status=parsed.status, malformed=parsed.malformed)
     for number, problem in enumerate(parsed.problems, start=1):
         result.problems.append(RowProblem(number, problem.reason, f"{problem.where}: {problem.message}"))
     for number, interval in enumerate(parsed.intervals, start=1):

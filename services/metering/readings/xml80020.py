@@ -6,6 +6,11 @@ Values in 80020 are energy at the measuring point, normally already on the prima
 CT × VT): the import source says which, so nothing is multiplied twice. Status 1 means "not for
 commercial settlement": kept, flagged, never summed into a settlement volume. Parsed with defusedxml
 (no entity expansion, no external entities).
+
+A file that is not an 80020 day file at all (not XML, an encoding no parser knows, another message
+class, no operating day) or that holds a value no meter writes (NaN, Infinity) is `malformed`: the
+whole file is refused, its 80021 receipt says why (status 4 or 3). A damaged interval is not: it is
+reported and the others are read.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ MAX_PERIODS_PER_CHANNEL = 50  # 48 half-hours, 24 hours, or 50 on a fall-back da
 
 
 class ReceiptStatus:
+    """The 80021 reply's status; a higher one is a worse one, and a file's status only ever worsens."""
+
     ACCEPTED = 0
     ACCEPTED_WITH_NON_COMMERCIAL = 1
     UNKNOWN_CHANNELS = 2
@@ -57,6 +64,12 @@ class Parsed80020:
     intervals: list[Interval] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     status: int = ReceiptStatus.ACCEPTED
+    malformed: Problem | None = None  # why the whole file is refused (the first such problem)
+
+    def refuse(self, status: int, problem: Problem) -> None:
+        self.status = max(self.status, status)
+        self.problems.append(problem)
+        self.malformed = self.malformed or problem
 
 
 def _text(element: Element | None) -> str | None:
@@ -74,19 +87,21 @@ def parse(raw: bytes) -> Parsed80020:
     try:
         root = SafeXML.fromstring(raw)
     except (SafeXML.ParseError, DefusedXmlException) as exc:
-        result.status = ReceiptStatus.NOT_XML
-        result.problems.append(Problem("file", "not_xml", str(exc)[:200]))
+        result.refuse(ReceiptStatus.NOT_XML, Problem("file", "not_xml", str(exc)[:200]))
+        return result
+    except (LookupError, ValueError) as exc:  # a declared encoding the parser does not know
+        result.refuse(ReceiptStatus.NOT_XML, Problem("file", "unreadable_encoding", str(exc)[:200]))
         return result
     if root.tag != "message" or root.get("class") != "80020":
-        result.status = ReceiptStatus.FORMAT_ERROR
-        result.problems.append(Problem("message", "not_80020", "the root must be <message class=\"80020\">"))
+        result.refuse(ReceiptStatus.FORMAT_ERROR,
+                      Problem("message", "not_80020", "the root must be <message class=\"80020\">"))
         return result
     result.number = root.get("number")
     try:
         result.day = datetime.strptime(_text(root.find("datetime/day")) or "", "%Y%m%d").date()
     except ValueError:
-        result.status = ReceiptStatus.FORMAT_ERROR
-        result.problems.append(Problem("datetime/day", "invalid_day", "the operating day is not YYYYMMDD"))
+        result.refuse(ReceiptStatus.FORMAT_ERROR,
+                      Problem("datetime/day", "invalid_day", "the operating day is not YYYYMMDD"))
         return result
     result.sender_inn = _text(root.find("sender/inn"))
     result.sender_name = _text(root.find("sender/name"))
@@ -106,12 +121,12 @@ def _read_point(result: Parsed80020, point: Element) -> None:
         channel_code = channel.get("code", "")
         where = f"point {code} channel {channel_code}"
         if channel_code not in CHANNELS:
-            result.status = ReceiptStatus.UNKNOWN_CHANNELS
+            result.status = max(result.status, ReceiptStatus.UNKNOWN_CHANNELS)
             result.problems.append(Problem(where, "unknown_channel", f"channel {channel_code!r} is not 01–04"))
             continue
         periods = channel.findall("period")
         if len(periods) > MAX_PERIODS_PER_CHANNEL:
-            result.status = ReceiptStatus.FORMAT_ERROR
+            result.status = max(result.status, ReceiptStatus.FORMAT_ERROR)
             result.problems.append(Problem(where, "too_many_periods", f"{len(periods)} periods in one day"))
             continue
         for period in periods:
@@ -133,6 +148,10 @@ def _read_point(result: Parsed80020, point: Element) -> None:
                     value = Decimal(raw.replace(",", "."))
                 except InvalidOperation:
                     result.problems.append(Problem(f"{where} {start:%H%M}", "invalid_value", f"value {raw!r}"))
+                    continue
+                if not value.is_finite():  # a writer's placeholder, not a damaged cell: the file is not 80020
+                    result.refuse(ReceiptStatus.FORMAT_ERROR, Problem(f"{where} {start:%H%M}", "non_finite_value",
+                                                                      f"value {raw[:20]!r} is not a finite number"))
                     continue
             if value is None and commercial:
                 result.problems.append(Problem(f"{where} {start:%H%M}", "missing_value",

@@ -1,14 +1,14 @@
 """Bounds (MUST 13): dead letters, the relay's epoch, the paged lists' indexes (`schema.add_bounds`).
 
-Revision ID: 0006
+Revision ID: 0008
 """
 
 from alembic import op
 
 from shared.eventstore.schema import add_bounds, drop_bounds
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 
 # each list route's keyset order, so a page is one index range
 PAGING_INDEXES = [

@@ -1,14 +1,14 @@
 """Bounds (MUST 13): dead letters, the relay's epoch, the paged lists' indexes (`schema.add_bounds`).
 
-Revision ID: 0009
+Revision ID: 0011
 """
 
 from alembic import op
 
 from shared.eventstore.schema import add_bounds, drop_bounds
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 
 # each list route's keyset order, so a page is one index range
 PAGING_INDEXES = [

@@ -1,20 +1,18 @@
 """Bounds (MUST 13): dead letters, the relay's epoch, the paged lists' indexes (`schema.add_bounds`).
 
-Revision ID: 0010
+Revision ID: 0009
 """
 
 from alembic import op
 
 from shared.eventstore.schema import add_bounds, drop_bounds
 
-revision = "0010"
-down_revision = "0009"
+revision = "0009"
+down_revision = "0008"
 
 # each list route's keyset order, so a page is one index range
 PAGING_INDEXES = [
-    "CREATE INDEX meters_by_serial_idx ON meters (serial, contract_id)",
-    "CREATE INDEX volume_acts_by_period_idx ON volume_acts (period, issued_on, act_id)",
-    "CREATE INDEX volume_acts_contract_period_idx ON volume_acts (contract_id, period, issued_on, act_id)",
+    "CREATE INDEX unidentified_receipts_waiting_idx ON unidentified_receipts (received_on, bank_reference) WHERE assigned_to IS NULL",
 ]
 
 
