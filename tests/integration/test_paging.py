@@ -122,6 +122,19 @@ async def test_invoicing_and_metering_lists_page(system, contracts):
     await assert_pages(metering, "/readings", "start_at", at_least=5, maximum=10_000, meter_serial=meter)
 
 
+async def test_approvals_list_pages(system, contracts):
+    """Three payment reversals awaiting their second person: the pending requests, a page at a time."""
+    invoicing, contract_id = system.clients["invoicing"], contracts[2]
+    for n in range(3):
+        reference = unique("REV")
+        assert (await invoicing.post("/payments", headers=auth("treasury"), json={
+            "contract_id": contract_id, "bank_reference": reference, "received_on": "2022-01-10",
+            "amount": {"amount": "100.00", "currency": "KZT"}})).status_code == 201
+        assert (await invoicing.post(f"/payments/{reference}/reverse", headers=auth("treasury"), json={
+            "contract_id": contract_id, "reason": f"not ours {n}", "reversed_on": "2022-01-11"})).status_code == 202
+    await assert_pages(invoicing, "/approvals", "request_id", at_least=3, contract_id=contract_id)
+
+
 async def test_dead_letters_list_pages(system):
     async with KafkaTap(system.bootstrap) as tap:
         for n in range(3):
