@@ -37,6 +37,9 @@ app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_ex
 imports = typer.Typer(help="Import files through the services, with a progress bar and a per-line report.",
                       no_args_is_help=True)
 app.add_typer(imports, name="import")
+letters = typer.Typer(help="Dead letters: the messages a service's consumer refused and parked, and their redrive.",
+                      no_args_is_help=True)
+app.add_typer(letters, name="dead-letters")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)   # an error is one line, however narrow the terminal
 # progress and status go to stderr and vanish when done: stdout carries only the result (the JSON of
@@ -241,7 +244,7 @@ def _contract_id(services: Services, contract: str) -> str:
     """A contract named by its number or its id; one that names no contract is refused here as
     `contract_not_found`, in the operator's terms (metering, asked by id, could only say it has not
     received such a contract)."""
-    found = services.get("contracts", "/contracts", number=contract)
+    found = services.get("contracts", "/contracts", number=contract)["items"]
     if found:
         return found[0]["contract_id"]
     try:
@@ -423,6 +426,96 @@ def _record_balances(services: Services, name: str, rows: list[dict], quiet: boo
                                  "reason": exc.reason, "message": exc.message})
             bar.advance(task)
     return outcomes
+
+
+ServicesOption = Annotated[list[str] | None, typer.Option("--service", "-s", help="one or more; all when absent")]
+MAX_REDRIVES = 100   # one call redrives at most this many: each applies an event, one request each
+
+
+def _named_services(names: list[str] | None) -> list[str]:
+    unknown = sorted(set(names or ()) - set(SERVICES))
+    if unknown:
+        _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
+    return list(names or SERVICES)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@letters.command("list")
+def list_dead_letters(service: ServicesOption = None,
+                      limit: Annotated[int, typer.Option(min=1, max=500, help="letters per service (one page)")] = 50,
+                      cursor: Annotated[str | None, typer.Option(help="`next_cursor` of the page before (with one "
+                                                                      "--service)")] = None,
+                      resolved: Annotated[bool, typer.Option("--resolved", help="also the letters a redrive "
+                                                                                "resolved")] = False,
+                      token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """What waits: each letter's reason, source topic and offset, event type, age, whether it reached the
+    dead-letter topic, and its redrives. One page per service; `--cursor` pages on with one --service."""
+    names = _named_services(service)
+    if cursor and len(names) != 1:
+        _fail("--cursor needs exactly one --service")
+    services = _services(token)
+    pages = {name: _run(lambda name=name: services.get(name, "/dead-letters", limit=limit, cursor=cursor,
+                                                        waiting=str(not resolved).lower()))
+             for name in names}
+    if as_json:
+        _print_json(pages)
+        return
+    table = Table(title="dead letters" + ("" if resolved else " waiting"))
+    for column in ("service", "id", "reason", "source", "event type", "age", "sent", "redrives"):
+        table.add_column(column)
+    for name, page in pages.items():
+        for item in page["items"]:
+            table.add_row(name, str(item["id"]), item["reason"],
+                          f"{item['source_topic']}[{item['source_partition']}]@{item['source_offset']}",
+                          item["event_type"] or "—", _age(item["age_s"]), "yes" if item["sent_at"] else "no",
+                          f"{item['redrive_count']}: {item['redrive_outcome']}" if item["redrive_count"] else "—")
+    console.print(table)
+    for name, page in pages.items():
+        if page["next_cursor"]:
+            console.print(f"{name}: more: --service {name} --cursor {page['next_cursor']}")
+
+
+@letters.command("redrive")
+def redrive_dead_letters(service: Annotated[str, typer.Option("--service", "-s", help="the service that parked "
+                                                                                      "them")],
+                         ids: Annotated[list[int] | None, typer.Argument(help="dead letter ids")] = None,
+                         waiting: Annotated[bool, typer.Option("--waiting", help="the oldest waiting letters, up "
+                                                                                 "to --limit")] = False,
+                         limit: Annotated[int, typer.Option(min=1, max=MAX_REDRIVES)] = 20,
+                         token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """Submit dead letters to the service's consumer again (after a fix or an upgrade): each outcome —
+    applied, duplicate (applied meanwhile) or refused again with its reason — is recorded on the letter
+    and printed. Exit 1 when any was refused again. Needs an administrator's token."""
+    _named_services([service])
+    if bool(ids) == waiting:
+        _fail("name dead letter ids, or --waiting (not both)")
+    if ids and len(ids) > MAX_REDRIVES:
+        _fail(f"at most {MAX_REDRIVES} dead letters at a time")
+    services = _services(token)
+    if waiting:
+        page = _run(lambda: services.get(service, "/dead-letters", limit=limit, waiting="true"))
+        ids = [item["id"] for item in page["items"]]
+    outcomes = []
+    for letter_id in ids or []:
+        try:
+            answer = services.request(service, "POST", f"/dead-letters/{letter_id}/redrive")
+            outcomes.append({"id": letter_id, "outcome": answer["outcome"],
+                             "detail": answer["letter"]["redrive_outcome"]})
+        except Refused as exc:
+            outcomes.append({"id": letter_id, "outcome": "refused", "detail": f"{exc.reason}: {exc.message}"})
+        except ServiceUnavailable as exc:
+            _fail(str(exc))
+    if as_json:
+        _print_json(outcomes)
+    else:
+        _line_report(outcomes, ("id", "outcome", "detail"), f"{service}: redriven")
+    raise typer.Exit(0 if all(o["outcome"] in ("applied", "duplicate", "ignored") for o in outcomes) else 1)
 
 
 @app.command()

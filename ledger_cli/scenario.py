@@ -138,7 +138,7 @@ class YearScenario:
         return self
 
     async def sign(self, terms: dict[str, Any]) -> None:
-        found = await self.call("contracts", "GET", "/contracts", params={"number": self.number})
+        found = (await self.call("contracts", "GET", "/contracts", params={"number": self.number}))["items"]
         if found:
             raise ScenarioError(f"contract {self.number} is already loaded ({found[0]['contract_id']})")
         created = await self.call("contracts", "POST", "/contracts", json={**terms, "number": self.number})
@@ -149,7 +149,7 @@ class YearScenario:
         async def everywhere():
             meters = await self.clients["metering"].get("/meters", params={"contract_id": self.contract_id})
             account = await self.clients["invoicing"].get(f"/accounts/{self.contract_id}")
-            return meters.status_code == 200 and len(meters.json()) == 2 and account.status_code == 200
+            return meters.status_code == 200 and len(meters.json()["items"]) == 2 and account.status_code == 200
 
         await self.until("the account and the meters", everywhere)
         self.log(f"contract {self.number} signed ({self.contract_id})")

@@ -3,7 +3,10 @@ identifiers or contacts is recorded as that service's `<service>.PersonalDataRea
 actor, the route (what was read) and the contracts whose data were returned.
 
 The event goes into the service's own store in the read's own transaction, so a read is answered only
-if its trace is stored (a GET costs a write: the law asks for the trace, not for a fast read). A read
+if its trace is stored. An event names at most `MAX_NAMED_PER_EVENT` contracts (or bank lines): a read that
+returned more (a report naming every buyer of a day) is logged as several events in that transaction, so
+every contract read is named and no event outgrows the broker's message limit. List routes are paged
+(`shared/paging.py`), so a page of a list is one event (a GET costs a write: the law asks for the trace, not for a fast read). A read
 that returns nothing (404, an empty list) logs nothing. A read of bank lines matched to no contract
 (invoicing's unidentified receipts, with the payers' names, BINs and IBANs) is logged by their bank
 references. The relay publishes the event like any other; the other services know the type and skip it
@@ -30,6 +33,9 @@ READ_EVENTS: dict[str, type[claims.PersonalDataAccess]] = {
     "claims": claims.PersonalDataRead, "contracts": contracts.PersonalDataRead,
     "invoicing": invoicing.PersonalDataRead}
 
+# ~40 bytes an id: 500 keep an event near 20 KB, far below the event size limit (`shared/eventstore/store.py`)
+MAX_NAMED_PER_EVENT = 500
+
 T = TypeVar("T")
 
 
@@ -47,15 +53,17 @@ async def log_read(service, uow: UnitOfWork, *, request: Request, actor: Actor, 
     if not ids and not references:
         return
     event_class = READ_EVENTS[service.name]
-    fields: dict[str, list[str]] = {}
-    if "bank_references" in event_class.model_fields:
-        fields["bank_references"] = references
-    else:
-        assert not references, f"{event_class.event_type} cannot name bank lines"
-    event = event_class(contract_ids=ids, actor=actor.name, route=request.url.path, **fields)
-    await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
-                         contract_id=ids[0] if len(ids) == 1 else "*", occurred_at=context.recorded_at,
-                         events=[event], context=context)
+    if references:
+        assert "bank_references" in event_class.model_fields, f"{event_class.event_type} cannot name bank lines"
+    for start in range(0, max(len(ids), len(references)), MAX_NAMED_PER_EVENT):
+        named = ids[start:start + MAX_NAMED_PER_EVENT]
+        fields: dict[str, list[str]] = {}
+        if "bank_references" in event_class.model_fields:
+            fields["bank_references"] = references[start:start + MAX_NAMED_PER_EVENT]
+        event = event_class(contract_ids=named, actor=actor.name, route=request.url.path, **fields)
+        await service.record(uow, stream_id=ACCESS_LOG_STREAM, expected_version=None,
+                             contract_id=named[0] if len(named) == 1 else "*", occurred_at=context.recorded_at,
+                             events=[event], context=context)
 
 
 def _none(_result: object) -> list[str]:

@@ -1,19 +1,28 @@
-"""Applying other services' events: idempotent, traced, with poison events sent to a dead-letter topic.
+"""Applying other services' events: idempotent, traced, believed only from their owner's topic, with
+poison parked as dead letters.
 
 Outcomes of one message:
 - `applied`: new event, handled, its id recorded in the inbox in the same transaction;
 - `duplicate`: the inbox already has it (redelivery, replay) and nothing changes;
 - `ignored`: a type this service does not subscribe to;
-- `dead_lettered`: it cannot be parsed or the rules refuse it; it goes to `<topic>.dlq` with the
-  reason and the original bytes in headers, and consumption goes on past it (MUST 9).
-A database that is down is not poison: the error propagates, the message is not committed and Kafka
-redelivers it once the database is back.
+- `dead_lettered`: it cannot be parsed, it is forged, or the rules refuse it; it is parked in the
+  service's `dead_letters` table with the reason and the original bytes (`shared/dead_letters.py`), sent
+  from there to `<topic>.dlq`, and consumption goes on past it at once (MUST 9 and 13).
+A database that is down or busy is not poison: the error propagates, the message is not committed and
+Kafka redelivers it once the database is back.
+
+Believed only from its owner: an event type belongs to the service that writes it (the first part of
+its name, `EventRegistry.owner_of`), and that service alone writes its topic (`shared/events.TOPICS`).
+An event applied by type whatever topic it came on would let any writer of any topic this service reads
+forge another service's facts (a `contracts.ContractSigned` on the claims topic, a
+`claims.ClaimAccepted` on the metering topic). So an event whose type's owner is not the topic's owner,
+or whose envelope names another `source` than its owner, is dead-lettered as `forged_event` and never
+applied. (Who may write a topic at all is the broker's ACLs, deploy/k8s/base/kafka/users.yaml.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,19 +31,20 @@ from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import inbox
+from shared import dead_letters, inbox
 from shared.clock import Clock
-from shared.db import UnitOfWork, database_unavailable, in_transaction
+from shared.db import UnitOfWork, database_busy, database_unavailable, in_transaction
 from shared.envelope import EventEnvelope
-from shared.errors import ConcurrencyConflict, DomainError
+from shared.errors import ConcurrencyConflict, Conflict, DomainError, NotFound
+from shared.events import TOPICS
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import CommandContext
 from shared.logging import get_logger
 from shared.tracing import context_from_traceparent, current_traceparent
 
 Handler = Callable[[UnitOfWork, Event, EventEnvelope, CommandContext], Awaitable[None]]
-DeadLetter = Callable[[bytes, dict[str, str], bytes | None], Awaitable[None]]
 TRANSIENT_RETRY_DELAY_S = 1.0
+OWNER_OF_TOPIC = {topic: service for service, topic in TOPICS.items()}
 
 
 class Outcome(StrEnum):
@@ -51,12 +61,12 @@ class ConsumerStats:
 
 class EventConsumer:
     def __init__(self, *, service: str, engine: AsyncEngine, registry: EventRegistry, handlers: dict[str, Handler],
-                 dead_letter: DeadLetter, tracer: Tracer, clock: Clock):
+                 tracer: Tracer, clock: Clock, on_parked: Callable[[], None] = lambda: None):
         self.service = service
         self.engine = engine
         self.registry = registry
         self.handlers = handlers
-        self.dead_letter = dead_letter
+        self.on_parked = on_parked  # a dead letter was parked: the sender may send it now
         self.tracer = tracer
         self.clock = clock
         self.stats = ConsumerStats()
@@ -77,37 +87,75 @@ class EventConsumer:
         if self.skips(declared_type):
             self.stats.counts[Outcome.IGNORED.value] += 1
             return Outcome.IGNORED
-        outcome = await self._consume(raw, topic=topic, partition=partition, offset=offset, key=key)
+        outcome = await self._consume(raw, Source(topic, partition, offset, key))
         self.stats.counts[outcome.value] += 1
         return outcome
 
-    async def _consume(self, raw: bytes, *, topic: str, partition: int | None, offset: int | None,
-                       key: bytes | None) -> Outcome:
-        where = {"topic": topic, "partition": partition, "offset": offset}
+    async def redrive(self, letter_id: int) -> Outcome:
+        """Submit a parked dead letter to the consumer again (after a fix or an upgrade), its outcome recorded
+        on the letter: applied (the letter is resolved), a duplicate (the event was applied meanwhile:
+        resolved too), or refused again (the reason recorded; the letter still waits)."""
+        async with self.engine.connect() as conn:
+            found = await dead_letters.letter(conn, letter_id)
+        if found is None:
+            raise NotFound(f"no dead letter {letter_id}", reason="dead_letter_not_found")
+        if found.resolved:
+            raise Conflict(f"dead letter {letter_id} was redriven and applied already", reason="dead_letter_resolved")
+        if found.body is None:
+            raise Conflict(f"dead letter {letter_id} keeps no body (a message of the keys topic): nothing to redrive",
+                           reason="dead_letter_without_body")
+        source = Source(found.source_topic, found.source_partition, found.source_offset,
+                        bytes(found.message_key) if found.message_key is not None else None, redrive_of=letter_id)
+        outcome = await self._consume(bytes(found.body), source)
+        if outcome is not Outcome.DEAD_LETTERED:  # applied (recorded in its transaction) or found applied
+            async with self.engine.begin() as conn:
+                if outcome is not Outcome.APPLIED:
+                    await dead_letters.record_redrive(conn, letter_id, outcome.value, resolved=True)
+        self.log.info("dead_letter_redriven", id=letter_id, outcome=outcome.value)
+        return outcome
+
+    async def _consume(self, raw: bytes, source: Source) -> Outcome:
         try:
             envelope = EventEnvelope.from_bytes(raw)
         except (ValidationError, ValueError) as exc:
-            return await self._reject(raw, key, where, "malformed_envelope", str(exc)[:500])
+            return await self._reject(raw, source, "malformed_envelope", str(exc)[:500])
         handler = self.handlers.get(envelope.event_type)
         if handler is None and self.registry.knows(envelope.event_type):
             return Outcome.IGNORED
         if handler is None:
             # a type no schema of ours names: a newer producer or a forgery; kept for a replay after an
             # upgrade rather than dropped without a trace
-            return await self._reject(raw, key, where, "unknown_event_type",
-                                      f"no schema for {envelope.event_type!r}", envelope)
+            return await self._reject(raw, source, "unknown_event_type", f"no schema for {envelope.event_type!r}",
+                                      envelope)
+        forged = self._forged(envelope, source.topic)
+        if forged:
+            return await self._reject(raw, source, "forged_event", forged, envelope)
         try:
             event = self.registry.decode(envelope)
         except DomainError as exc:
-            return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
-        misplaced = _misplaced(envelope, event, key)
+            return await self._reject(raw, source, exc.reason, exc.message, envelope)
+        misplaced = _misplaced(envelope, event, source.key)
         if misplaced:
-            return await self._reject(raw, key, where, misplaced[0], misplaced[1], envelope)
+            return await self._reject(raw, source, misplaced[0], misplaced[1], envelope)
+        return await self._apply(raw, source, envelope, event, handler)
+
+    def _forged(self, envelope: EventEnvelope, topic: str) -> str | None:
+        """Why the event cannot be its owner's (see the module's doc), or None."""
+        owner = self.registry.owner_of(envelope.event_type)
+        if OWNER_OF_TOPIC.get(topic) != owner:
+            return f"{envelope.event_type} is written by {owner} and only its topic carries it, not {topic}"
+        if envelope.source != owner:
+            return f"{envelope.event_type} is written by {owner}, the envelope names {envelope.source!r}"
+        return None
+
+    async def _apply(self, raw: bytes, source: Source, envelope: EventEnvelope, event: Event,
+                     handler: Handler) -> Outcome:
+        where = source.where
 
         with self.tracer.start_as_current_span(
             f"consume {envelope.event_type}", context=context_from_traceparent(envelope.traceparent),
             kind=SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": topic,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": source.topic,
                         "messaging.message.id": str(envelope.event_id), "ledger.contract_id": envelope.contract_id},
         ):
             context = CommandContext(
@@ -119,11 +167,16 @@ class EventConsumer:
             )
 
             async def apply(uow: UnitOfWork) -> Outcome:
+                if source.redrive_of is not None:
+                    await dead_letters.release_inbox_claim(uow.conn, source.redrive_of)
                 fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
-                                          topic=topic, partition=partition, offset=offset)
+                                          topic=source.topic, partition=source.partition, offset=source.offset)
                 if not fresh:
                     return Outcome.DUPLICATE
                 await handler(uow, event, envelope, context)
+                if source.redrive_of is not None:
+                    await dead_letters.record_redrive(uow.conn, source.redrive_of, Outcome.APPLIED.value,
+                                                      resolved=True)
                 return Outcome.APPLIED
 
             try:
@@ -137,38 +190,68 @@ class EventConsumer:
                 await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
                 raise
             except DomainError as exc:
-                return await self._reject(raw, key, where, exc.reason, exc.message, envelope)
+                # the rules refused a genuine event: parked with its inbox claim, so a redelivery meets it
+                return await self._reject(raw, source, exc.reason, exc.message, envelope, claim=True)
             except Exception as exc:
-                if database_unavailable(exc):
+                if database_unavailable(exc) or database_busy(exc):
                     self.log.warning("consumer_transient_failure", event_id=str(envelope.event_id),
                                      error=type(exc).__name__, **where)
                     await asyncio.sleep(TRANSIENT_RETRY_DELAY_S)
                     raise
                 # a bug or a constraint: park it, keep the partition moving
-                return await self._reject(raw, key, where, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
-                                          envelope)
+                return await self._reject(raw, source, "handler_failed", f"{type(exc).__name__}: {exc}"[:500],
+                                          envelope, claim=True)
             # inside the span: the line carries the producer's trace id
             self.log.info("event_applied", event_type=envelope.event_type, event_id=str(envelope.event_id),
                           contract_id=envelope.contract_id, **where)
         return Outcome.APPLIED
 
-    async def _reject(self, raw: bytes, key: bytes | None, where: dict, reason: str, message: str,
-                      envelope: EventEnvelope | None = None) -> Outcome:
-        headers = {
-            "dlq-reason": reason,
-            "dlq-message": message,
-            "dlq-consumer": self.service,
-            "dlq-source-topic": str(where["topic"]),
-            "dlq-source-partition": str(where["partition"]),
-            "dlq-source-offset": str(where["offset"]),
-            "dlq-original-value-b64": base64.b64encode(raw).decode("ascii"),
-        }
-        if envelope is not None:
-            headers["dlq-event-id"] = str(envelope.event_id)
-            headers["dlq-event-type"] = envelope.event_type
-        await self.dead_letter(raw, headers, key)
-        self.log.error("event_dead_lettered", reason=reason, message=message, **where)
-        return Outcome.DEAD_LETTERED
+    async def _reject(self, raw: bytes, source: Source, reason: str, message: str,
+                      envelope: EventEnvelope | None = None, *, claim: bool = False) -> Outcome:
+        """Park the message as a dead letter, in one transaction with the inbox claim of a genuine event
+        (`claim`); a redrive records its refusal on the letter it redrove instead. A database away raises:
+        the batch is rewound, nothing is lost."""
+        letter = dead_letters.Letter(
+            reason=reason, message=message, source_topic=source.topic, source_partition=source.partition,
+            source_offset=source.offset, key=source.key, body=raw, body_bytes=len(raw),
+            event_id=envelope.event_id if envelope is not None else None,
+            event_type=envelope.event_type if envelope is not None else None)
+
+        async def park(uow: UnitOfWork) -> Outcome:
+            claimed = False
+            if claim and envelope is not None:
+                claimed = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
+                                            topic=source.topic, partition=source.partition, offset=source.offset)
+                if not claimed and source.redrive_of is None:
+                    return Outcome.DUPLICATE  # dealt with before (applied or parked): nothing to park
+            if source.redrive_of is not None:
+                await dead_letters.record_redrive(uow.conn, source.redrive_of, f"refused again: {reason}: {message}",
+                                                  resolved=False, claimed_inbox=claimed)
+            else:
+                await dead_letters.park(uow.conn, letter, claimed_inbox=claimed)
+            return Outcome.DEAD_LETTERED
+
+        outcome = await in_transaction(self.engine, park)
+        if outcome is Outcome.DEAD_LETTERED:
+            self.log.error("event_dead_lettered", reason=reason, message=message, **source.where)
+            self.on_parked()
+        return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a message came from: its topic, partition, offset and key; `redrive_of`, the dead letter an
+    operator redrives it from."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    redrive_of: int | None = None
+
+    @property
+    def where(self) -> dict:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 
 def _misplaced(envelope: EventEnvelope, event: Event, key: bytes | None) -> tuple[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 
@@ -17,10 +18,37 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 3
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    # No pre-ping (it costs a round trip per command): after a PostgreSQL restart the first command on
-    # a dead connection fails with 503 `database_unavailable` and the pool replaces the connection.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """PostgreSQL's own limits on every session of a service (`server_settings` at connect), in ms; 0 is
+    none. Why: a transaction that waits for a lock held by a long import, a runaway statement, or a
+    session left idle inside a transaction (a request that died between two statements) would otherwise
+    hold a pooled connection and its locks for as long as it likes.
+    - `lock_timeout`: how long a statement waits for a lock (the event store's append lock above all)
+      before it is refused with 55P03: the HTTP edge answers 503 `database_busy` with Retry-After, a
+      consumer retries the message;
+    - `statement_timeout`: how long one statement may run (57014, the same answers);
+    - `idle_in_transaction_session_timeout`: how long a session may sit in an open transaction doing
+      nothing; PostgreSQL then ends the session, rolling the transaction back."""
+
+    lock_ms: int = 0
+    statement_ms: int = 0
+    idle_in_transaction_ms: int = 0
+
+    def server_settings(self) -> dict[str, str]:
+        return {"lock_timeout": str(self.lock_ms), "statement_timeout": str(self.statement_ms),
+                "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms)}
+
+
+def make_engine(url: str, pool_size: int = 10, timeouts: SessionTimeouts | None = None) -> AsyncEngine:
+    """The engine of a service (with its session `timeouts`) or of a tool (none: a verify or replay
+    runs statements as long as the history needs).
+
+    No pre-ping (it costs a round trip per command): after a PostgreSQL restart the first command on
+    a dead connection fails with 503 `database_unavailable` and the pool replaces the connection."""
+    connect_args = {"server_settings": timeouts.server_settings()} if timeouts is not None else {}
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
+                               connect_args=connect_args)
 
 
 # what PostgreSQL says while it is down, crashing, or recovering; asyncpg raises some of them raw on connect
@@ -35,7 +63,12 @@ _UNAVAILABLE = (OperationalError, InterfaceError, OSError, asyncpg.PostgresConne
 _OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError)
 
 
-# what the HTTP edge sorts into 503 (unavailable), 422 (out of range) or 500 (anything else): the append
+# a limit of the session refused the statement (`SessionTimeouts`): a lock not granted in time, a statement
+# cancelled by its timeout. The transaction rolled back; the same command later may well pass.
+_BUSY = (asyncpg.exceptions.LockNotAvailableError, asyncpg.exceptions.QueryCanceledError)
+
+
+# what the HTTP edge sorts into 503 (unavailable or busy), 422 (out of range) or 500 (anything else): the append
 # speaks asyncpg directly, so its errors arrive unwrapped as well as wrapped by SQLAlchemy
 DATABASE_ERRORS = (DBAPIError, OSError, OverflowError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -53,6 +86,12 @@ def database_unavailable(exc: BaseException) -> bool:
     the command's or the event's fault."""
     return any(isinstance(e, _UNAVAILABLE) or (isinstance(e, DBAPIError) and e.connection_invalidated)
                for e in _causes(exc))
+
+
+def database_busy(exc: BaseException) -> bool:
+    """True when `exc` means the database refused the statement for a limit of time (a lock it waited
+    for too long, a statement that ran too long): retry later, this is not the command's fault."""
+    return any(isinstance(e, _BUSY) for e in _causes(exc))
 
 
 def value_out_of_range(exc: BaseException) -> bool:

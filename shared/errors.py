@@ -65,3 +65,19 @@ class NotFound(DomainError):
 
 class CurrencyMismatch(ValidationFailed):
     default_reason = "currency_mismatch"
+
+
+class Unavailable(DomainError):
+    """The service cannot take the command now (its queue is full): nothing was recorded, and the same
+    command may pass after `retry_after_s` (the answer's Retry-After)."""
+
+    http_status = 503
+    default_reason = "unavailable"
+    retry_after_s = 1
+
+
+class TooLarge(DomainError):
+    """A request, or the event it would record, larger than the limit: refused, nothing recorded."""
+
+    http_status = 413
+    default_reason = "too_large"

@@ -8,8 +8,8 @@ a JSON body that its pydantic command model accepts, and a known token with an a
 Everything else — a missing or wrong token, a body the model refuses, another content type — goes
 on, body and all, to the FastAPI route of the same path, so every error answer stays the one the
 API documents. The fast route keeps what every request gets: the server span and the JSON access
-log line (`RequestTracing`), the body limit (FastAPI's, which wraps this middleware), the typed
-domain and database error answers.
+log line (`RequestTracing`), the body limit (`shared/body_limit.py`, which wraps this middleware), the
+typed domain and database error answers (a full payment queue's 503 with Retry-After among them).
 
 The FastAPI route stays the contract: it is in the OpenAPI document and the route-security test, and
 `tests/unit/test_fast_routes.py` holds each fast route to its FastAPI twin (same path, same roles).

@@ -202,15 +202,17 @@ KEY_OWNER_DDL = [
 # ---- the owner's publication ----------------------------------------------------------------------
 PublishKeys = Callable[[Sequence[tuple[str, bytes | None]]], Awaitable[None]]
 
-_UNPUBLISHED = text("SELECT contract_id, key FROM personal_data_keys WHERE NOT published"
-                    " ORDER BY created_at, contract_id LIMIT :n")
+# asyncpg's own statements: they run on the publisher's session, the one that holds its lock (the fence,
+# `shared/relay.LeaderLoop`)
+_UNPUBLISHED = ("SELECT contract_id, key FROM personal_data_keys WHERE NOT published"
+                " ORDER BY created_at, contract_id LIMIT $1")
 # marked only if the row is still what was published: a key shredded meanwhile stays unpublished, so its
 # tombstone goes out next
-_MARK = text("""
+_MARK = """
     UPDATE personal_data_keys k SET published = true
-    FROM unnest(CAST(:ids AS text[]), CAST(:tombstones AS boolean[])) AS t(contract_id, tombstone)
+    FROM unnest($1::text[], $2::boolean[]) AS t(contract_id, tombstone)
     WHERE k.contract_id = t.contract_id AND (k.key IS NULL) = t.tombstone
-""")
+"""
 
 
 class KeyPublisher(LeaderLoop):
@@ -224,15 +226,13 @@ class KeyPublisher(LeaderLoop):
                          log_name="key_publisher", service=service, topic=topic, batch_size=batch_size)
         self.publish = publish
 
-    async def publish_pending(self) -> int:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(_UNPUBLISHED, {"n": self.batch_size})).all()
-            if not rows:
-                return 0
-            batch = [(row.contract_id, bytes(row.key) if row.key is not None else None) for row in rows]
-            await self.publish(batch)
-            await conn.execute(_MARK, {"ids": [c for c, _ in batch], "tombstones": [k is None for _, k in batch]})
-            await conn.commit()
+    async def publish_pending(self, session) -> int:
+        rows = await session.fetch(_UNPUBLISHED, self.batch_size)
+        if not rows:
+            return 0
+        batch = [(row["contract_id"], bytes(row["key"]) if row["key"] is not None else None) for row in rows]
+        await self.publish(batch)
+        await session.execute(_MARK, [c for c, _ in batch], [k is None for _, k in batch])
         self.stats.published_total += len(batch)
         self.stats.batches_total += 1
         return len(batch)

@@ -12,7 +12,7 @@ import logging
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -28,20 +28,29 @@ from faststream.security import BaseSecurity
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
-from sqlalchemy import text
 
-from shared import business_time, personal_keys
+from shared import business_time, dead_letters, personal_keys
 from shared.anchoring.anchorer import anchorer_of
 from shared.auth import Actor
+from shared.body_limit import BodyLimit
 from shared.clock import Clock, SystemClock
 from shared.consumer import EventConsumer
-from shared.db import DATABASE_ERRORS, UnitOfWork, database_unavailable, make_engine, value_out_of_range
+from shared.db import (
+    DATABASE_ERRORS,
+    SessionTimeouts,
+    UnitOfWork,
+    database_busy,
+    database_unavailable,
+    make_engine,
+    value_out_of_range,
+)
 from shared.envelope import EventEnvelope
 from shared.errors import DomainError
 from shared.events import KEYS_TOPIC, dead_letter_topic, registry, topic_of
 from shared.events.registry import Event
 from shared.eventstore.store import CommandContext, EventStore, StoredEvent
 from shared.fast_routes import FastRoute, FastRoutes
+from shared.health import StallWatch, metric_samples, prometheus_text, relay_lag
 from shared.idempotency import IdempotencyKeys
 from shared.idempotency import declare as declare_idempotency
 from shared.kafka_batches import producer_of, publish_batches
@@ -53,6 +62,7 @@ from shared.topics import ensure_topics
 from shared.tracing import context_from_headers, current_traceparent, make_tracer_provider
 
 READY_TIMEOUT_S = 2.0
+STOP_TIMEOUT_S = 10.0   # how long a stop waits for the relay and the other loops to finish their round
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class ServiceDefinition:
     key_copies: KeyCopies | None = None
     # the common case of a high-volume route answered without the web framework (`shared/fast_routes.py`)
     fast_routes: Sequence[FastRoute] = ()
+    # path -> the largest body that route takes, where it is not `http_max_body_bytes` (file imports)
+    body_limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def settings_class(self) -> type[ServiceSettings]:
@@ -113,11 +125,15 @@ class Service:
             self.name, settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio)
         self.tracer = self.tracer_provider.get_tracer(f"ledger.{self.name}")
         self.log = get_logger("service").bind(service=self.name)
-        self.engine = make_engine(settings.database_url, settings.database_pool_size)
-        self.store = EventStore(self.name, registry)
+        self.engine = make_engine(settings.database_url, settings.database_pool_size, SessionTimeouts(
+            lock_ms=settings.database_lock_timeout_ms, statement_ms=settings.database_statement_timeout_ms,
+            idle_in_transaction_ms=settings.database_idle_in_transaction_timeout_ms))
+        self.store = EventStore(self.name, registry, settings.max_event_bytes)
         self.projector = definition.projector
         # requests each fast route answered or passed on to FastAPI (`shared/fast_routes.py`), in /health/ready
         self.fast_route_counts: dict[str, dict[str, int]] = {}
+        # name -> what a part of the service adds to readiness and /metrics (invoicing's payment queue)
+        self.health_parts: dict[str, Callable[[], dict[str, Any]]] = {}
         # tansu has no idempotent producer; at-least-once plus consumers' inboxes replace it
         # acks="all": an event counts as published only when every in-sync replica has it, because the
         # relay moves its position past it right after
@@ -129,15 +145,20 @@ class Service:
             self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
             description=f"Every event of the {self.name} event store, in commit order, keyed by contract id.",
         )
-        self._dead_letter_publishers = {}
+        self._dead_letter_publishers = {}   # dead-letter topic -> its publisher
+        self.dead_letter_sender = dead_letters.DeadLetterSender(
+            self.engine, self.name, self._send_dead_letter, dead_letter_topic,
+            poll_interval_s=settings.dead_letter_poll_interval_ms / 1000)
         self.consumer = EventConsumer(
             service=self.name, engine=self.engine, registry=registry,
             handlers={t: partial(h, self) for hs in definition.subscriptions.values() for t, h in hs.items()},
-            dead_letter=self._dead_letter, tracer=self.tracer, clock=self.clock,
+            tracer=self.tracer, clock=self.clock, on_parked=self.dead_letter_sender.wake,
         )
         self.relay = Relay(self.engine, self.store, self.topic, self._publish,
                            batch_size=settings.relay_batch_size,
-                           poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
+                           poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name,
+                           max_message_bytes=settings.max_event_bytes)
+        self.stall_watch = StallWatch(settings.relay_stall_after_s)
         # the chain's head, signed and kept outside the database (`shared/anchoring`); None: not configured
         self.anchorer = anchorer_of(settings, self.engine, self.name, self.clock)
         self.key_publisher: personal_keys.KeyPublisher | None = None
@@ -149,18 +170,18 @@ class Service:
             self.key_publisher = personal_keys.KeyPublisher(
                 self.engine, KEYS_TOPIC, self._publish_keys, batch_size=settings.relay_batch_size,
                 poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
-        self._key_dead_letters = None
         if definition.key_copies is not None:
-            self._key_dead_letters = self.broker.publisher(
+            self._dead_letter_publishers[dead_letter_topic(KEYS_TOPIC)] = self.broker.publisher(
                 dead_letter_topic(KEYS_TOPIC), title=f"{dead_letter_topic(KEYS_TOPIC)}:publish",
                 description=f"Messages of {KEYS_TOPIC} that {self.name} could not take: neither a key nor a "
-                            f"tombstone.")
+                            f"tombstone. The value is empty: a key is never copied into a dead letter.")
         if definition.subscriptions or definition.key_copies is not None:
             self._subscribe(definition.subscriptions, keys=definition.key_copies is not None)
         self.app = self._build_app()
         self._stop = asyncio.Event()
         self._relay_task: asyncio.Task | None = None
         self._key_task: asyncio.Task | None = None
+        self._dead_letter_task: asyncio.Task | None = None
         self._anchor_task: asyncio.Task | None = None
 
     # ---- commands ---------------------------------------------------------------------------
@@ -184,10 +205,11 @@ class Service:
         than the payments' own messages did (`python -m bench payments`); one fetch now asks for all the
         service's topics."""
         for topic in subscriptions:
-            self._dead_letter_publishers[topic] = self.broker.publisher(
+            self._dead_letter_publishers[dead_letter_topic(topic)] = self.broker.publisher(
                 dead_letter_topic(topic), title=f"{dead_letter_topic(topic)}:publish",
-                description=f"Events from {topic} that {self.name} could not apply; reason and original bytes in "
-                            f"headers.",
+                description=f"Events from {topic} that {self.name} could not apply (unreadable, forged, refused by "
+                            f"its rules); reason and original bytes in headers. Parked in {self.name}'s database "
+                            f"first and sent from there, so an unreachable topic never stops consumption.",
             )
         consumer = self.consumer
 
@@ -240,11 +262,14 @@ class Service:
                           contract_id=contract_id)
 
     async def _dead_letter_key(self, record, reason: str, message: str) -> None:
-        assert self._key_dead_letters is not None
-        await self._key_dead_letters.publish(record.value or b"", key=record.key, headers={
-            "dlq-reason": reason, "dlq-message": message[:500], "dlq-consumer": self.name,
-            "dlq-source-topic": KEYS_TOPIC, "dlq-source-partition": str(record.partition),
-            "dlq-source-offset": str(record.offset)})
+        """Park a message of the keys topic as a dead letter without its value: the value of that topic is a
+        contract's encryption key, which must never be copied anywhere but the key tables."""
+        letter = dead_letters.Letter(reason=reason, message=message, source_topic=KEYS_TOPIC,
+                                     source_partition=record.partition, source_offset=record.offset, key=record.key,
+                                     body=None, body_bytes=len(record.value or b""))
+        async with self.engine.begin() as conn:
+            await dead_letters.park(conn, letter)
+        self.dead_letter_sender.wake()
         self.log.error("key_message_dead_lettered", reason=reason, message=message[:500], offset=record.offset)
 
     async def take_key(self, contract_id: str, key: bytes | None) -> bool:
@@ -261,9 +286,9 @@ class Service:
                    for contract_id, key in keys]
         await asyncio.gather(*futures)
 
-    async def _dead_letter(self, raw: bytes, headers: dict[str, str], key: bytes | None) -> None:
-        publisher = self._dead_letter_publishers[headers["dlq-source-topic"]]
-        await publisher.publish(raw, key=key, headers=headers)
+    async def _send_dead_letter(self, topic: str, value: bytes, key: bytes | None, headers: dict[str, str]) -> None:
+        """A parked dead letter to its dead-letter topic (`shared/dead_letters.DeadLetterSender`)."""
+        await self._dead_letter_publishers[topic].publish(value, key=key, headers=headers)
 
     async def _publish(self, events: Sequence[Outgoing]) -> None:
         """The relay's publication: each event's stored bytes, keyed by contract, its envelope named in
@@ -301,26 +326,52 @@ class Service:
             self._relay_task = asyncio.create_task(self.relay.run(self._stop), name=f"relay-{self.name}")
             if self.key_publisher is not None:
                 self._key_task = asyncio.create_task(self.key_publisher.run(self._stop), name=f"keys-{self.name}")
+        if self._dead_letter_publishers:
+            self._dead_letter_task = asyncio.create_task(self.dead_letter_sender.run(self._stop),
+                                                         name=f"dead-letters-{self.name}")
         if self.anchorer is not None:
             self._anchor_task = asyncio.create_task(self.anchorer.run(self._stop), name=f"anchors-{self.name}")
         self.log.info("service_started")
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in (self._relay_task, self._key_task, self._anchor_task):
+        for task in (self._relay_task, self._key_task, self._anchor_task, self._dead_letter_task):
             if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, timeout=10)
+                try:
+                    await asyncio.wait_for(task, timeout=STOP_TIMEOUT_S)
+                except asyncio.CancelledError:
+                    pass
+                except TimeoutError:  # stuck on a broker that is away: cancelled, and the stop goes on
+                    self.log.warning("background_task_cancelled_at_stop", task=task.get_name())
         await self.broker.stop()
         await self.engine.dispose()
         self.log.info("service_stopped")
 
-    async def readiness(self) -> dict[str, str]:
-        checks = {}
+    async def readiness(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """(checks: "ok" or why not, for each of database, broker and relay; what the relay, the dead letters
+        and the consumer say). Not ready unless every check is ok: a stalled relay is not ready (MUST 13)."""
+        checks: dict[str, str] = {}
+        relay: dict[str, Any] = {"leader": self.relay.stats.is_leader, "position": self.relay.stats.position,
+                                 "published_total": self.relay.stats.published_total,
+                                 "epoch": self.relay.stats.epoch, "blocked": self.relay.stats.blocked,
+                                 "last_error": self.relay.stats.last_error}
+        letters: dict[str, Any] = {"sent_total": self.dead_letter_sender.stats.sent_total,
+                                   "last_send_error": self.dead_letter_sender.stats.last_error}
         try:
             async with asyncio.timeout(READY_TIMEOUT_S), self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                lag = await relay_lag(conn, self.topic)
+                waiting = await dead_letters.waiting(conn)
             checks["database"] = "ok"
+            unmoved_s = self.stall_watch.unmoved_s(lag)
+            relay.update(stored_position=lag.position, head=lag.head, lag=lag.waiting, unmoved_s=round(unmoved_s, 1),
+                         stalled=self.stall_watch.stalled(unmoved_s))
+            checks["relay"] = "ok" if not relay["stalled"] else (
+                f"stalled: {lag.waiting} events waiting, the position unmoved for {unmoved_s:.0f} s"
+                + (f"; {self.relay.stats.blocked}" if self.relay.stats.blocked else "")
+                + (f"; {self.relay.stats.last_error}" if self.relay.stats.last_error and not self.relay.stats.is_leader
+                   else ""))
+            letters.update(unsent=waiting.unsent, waiting=waiting.unresolved,
+                           oldest_unsent_s=round(waiting.oldest_unsent_s, 1) if waiting.oldest_unsent_s else None)
         except Exception as exc:  # any failure means not ready; the reason is reported
             checks["database"] = f"down: {type(exc).__name__}"
         try:
@@ -328,7 +379,12 @@ class Service:
             checks["broker"] = "ok" if ok else "down"
         except Exception as exc:
             checks["broker"] = f"down: {type(exc).__name__}"
-        return checks
+        return checks, {"relay": relay, "dead_letters": letters, "consumer": self.consumer.stats.counts,
+                        "fast_routes": self.fast_route_counts,
+                        **({"anchors": {"leader": self.anchorer.stats.is_leader,
+                                        "position": self.anchorer.stats.position,
+                                        "last_error": self.anchorer.stats.last_error}} if self.anchorer else {}),
+                        **{name: report() for name, report in self.health_parts.items()}}
 
     # ---- HTTP ---------------------------------------------------------------------------------
     def _build_app(self) -> FastAPI:
@@ -376,26 +432,30 @@ class Service:
 
         @app.get("/health/ready", tags=["health"])
         async def ready() -> JSONResponse:
-            checks = await service.readiness()
+            """200 when the database and broker answer and the relay is not stalled; 503 with the reasons
+            otherwise. The relay's lag and the dead letters waiting are reported either way."""
+            checks, health = await service.readiness()
             ok = all(v == "ok" for v in checks.values())
             return JSONResponse(status_code=200 if ok else 503,
-                                content={"status": "ready" if ok else "not_ready", "checks": checks,
-                                         "relay": {"leader": service.relay.stats.is_leader,
-                                                   "position": service.relay.stats.position,
-                                                   "published_total": service.relay.stats.published_total},
-                                         "consumer": service.consumer.stats.counts,
-                                         **({"anchors": {"leader": service.anchorer.stats.is_leader,
-                                                         "position": service.anchorer.stats.position,
-                                                         "last_error": service.anchorer.stats.last_error}}
-                                            if service.anchorer else {}),
-                                         "fast_routes": service.fast_route_counts})
+                                content={"status": "ready" if ok else "not_ready", "checks": checks, **health})
+
+        @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+        async def metrics() -> PlainTextResponse:
+            """The readiness figures for Prometheus: relay lag and stall, dead letters, consumer outcomes."""
+            checks, health = await service.readiness()
+            return PlainTextResponse(prometheus_text(metric_samples(service.name, checks, health)),
+                                     media_type="text/plain; version=0.0.4")
 
         @app.get("/asyncapi.json", tags=["docs"])
         async def asyncapi() -> dict:
             return service.asyncapi()
 
-        for router in self.definition.routers:
+        from shared.dead_letters_api import router as dead_letters_router  # it imports this module
+        for router in (*self.definition.routers, dead_letters_router):
             app.include_router(router)
+        # outermost: a body over its limit is refused before any other part reads it
+        app.add_middleware(BodyLimit, default_bytes=self.settings.http_max_body_bytes,
+                           routes=self.definition.body_limits, log=self.log)
         return app
 
 
@@ -426,14 +486,21 @@ def _openapi_with_keys(app: FastAPI) -> dict:
 
 
 def error_answer(service: Service, exc: Exception) -> JSONResponse | None:
-    """The answer to a refusal: a domain rule's (its status and typed body), the database's (an outage:
-    503, retry; a value it cannot hold: 422); None for any other error, which is a bug and answers 500
-    with its traceback in the log. The app's exception handlers and the fast routes answer with it."""
+    """The answer to a refusal: a domain rule's (its status and typed body; Retry-After on a 503), the
+    database's (an outage or a lock or statement timeout: 503, retry; a value it cannot hold: 422); None for
+    any other error, which is a bug and answers 500 with its traceback in the log. The app's exception
+    handlers and the fast routes answer with it."""
     if isinstance(exc, DomainError):
         headers = {**exc.headers, **({"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {})}
         return JSONResponse(status_code=exc.http_status, content=exc.to_body(), headers=headers or None)
     if not isinstance(exc, DATABASE_ERRORS):
         return None
+    if database_busy(exc):
+        service.log.warning("database_busy", error=type(exc).__name__)
+        return JSONResponse(status_code=503, headers={"Retry-After": "1"}, content={
+            "reason": "database_busy", "details": {"error": type(exc).__name__},
+            "message": "the database refused to wait longer (a lock held by another command, or a statement "
+                       "past its time limit); nothing was recorded, retry"})
     if value_out_of_range(exc) and not database_unavailable(exc):
         return JSONResponse(status_code=422, content={
             "reason": "value_out_of_range", "details": {"error": type(exc).__name__},

@@ -41,6 +41,25 @@ class ServiceSettings(BaseSettings):
         None, pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         description="the role database_url logs in as, which the migrations grant append-and-read rights "
                     "(<service>_app when unset; docs/security.md)")
+    database_lock_timeout_ms: int = Field(
+        10_000, ge=0, le=3_600_000, description="how long a statement waits for a lock (the event store's append "
+                                                "lock above all) before it is refused: 503 `database_busy`, retry; "
+                                                "0 waits for ever")
+    database_statement_timeout_ms: int = Field(
+        300_000, ge=0, le=86_400_000, description="how long one statement may run (the largest, a year of volumes "
+                                                  "measured at once, takes about a minute); 0 is no limit")
+    database_idle_in_transaction_timeout_ms: int = Field(
+        60_000, ge=0, le=3_600_000, description="how long a session may sit idle inside a transaction before "
+                                                "PostgreSQL ends it and rolls the transaction back; 0 is no limit")
+    max_event_bytes: int = Field(
+        900 * 1024, ge=16 * 1024, le=100 * 1024 * 1024,
+        description="the largest event (its stored bytes, the Kafka message's value) an append accepts; keep it "
+                    "below the broker's max.message.bytes (1 MiB by default) less room for the key and headers. "
+                    "A command whose event would be larger is refused: 413 `event_too_large`")
+    http_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, le=1024 * 1024 * 1024,
+        description="the largest request body a route takes, unless the route declares its own (file imports): "
+                    "a larger one is refused with 413 `request_too_large` before it is read")
     kafka_bootstrap: str = Field("127.0.0.1:59092", description="comma-separated Kafka bootstrap servers")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL"] = Field(
         "PLAINTEXT", description="SSL for a TLS listener (Strimzi), with the CA and client certificate below")
@@ -67,6 +86,10 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")
     relay_poll_interval_ms: int = Field(500, ge=10, le=60_000,
                                         description="poll when no NOTIFY came (a safety net, not the latency)")
+    relay_stall_after_s: float = Field(
+        60.0, gt=0, le=86_400, description="events waiting and the relay's stored position unmoved this long: "
+                                           "the relay is stalled and /health/ready answers 503. At least two poll "
+                                           "intervals (the position is stored one round after it was published)")
     anchor_dir: str | None = Field(
         None, description="directory of this service's signed checkpoints of its hash chain, outside "
                           "PostgreSQL (docs/security.md); none = no anchoring")
@@ -81,6 +104,12 @@ class ServiceSettings(BaseSettings):
                                                 "stays unanchored is about twice this")
     anchor_max_events: int = Field(10_000, ge=1, le=100_000, description="events per checkpoint at most")
     consumer_enabled: bool = Field(True, description="consume other services' topics")
+    dead_letter_poll_interval_ms: int = Field(
+        5_000, ge=10, le=600_000, description="how often parked dead letters are looked for when none was just "
+                                              "parked (a parked one wakes the sender at once)")
+    payment_queue_limit: int = Field(
+        2_000, ge=1, le=100_000, description="invoicing: payments waiting for the group commit at most; one more is "
+                                             "refused with 503 `queue_full` and Retry-After")
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, le=5_000, description="how long a fetch waits for data; tansu holds a fetch this long even when "
                                         "data arrives, so it bounds the consumer's latency")
@@ -116,6 +145,14 @@ class ServiceSettings(BaseSettings):
             unsafe = sorted(grant.actor for grant in self.tokens.values() if grant.development or grant.expires_at is None)
             if unsafe:
                 raise ValueError(f"production refuses development tokens and tokens without expires_at: {unsafe}")
+        return self
+
+    @model_validator(mode="after")
+    def _stall_outlasts_two_polls(self) -> "ServiceSettings":
+        # the relay stores a published position with its next round's read, a poll interval later at most:
+        # a shorter stall time would call an idle, healthy relay stalled
+        if self.relay_stall_after_s * 1000 < 2 * self.relay_poll_interval_ms:
+            raise ValueError("relay_stall_after_s must be at least two relay poll intervals")
         return self
 
 

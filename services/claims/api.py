@@ -14,6 +14,7 @@ from sqlalchemy import text
 from shared.access_log import read_logged
 from shared.auth import READERS, Actor, require
 from shared.errors import NotFound
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
 
 router = APIRouter(tags=["counterparties"])
@@ -43,12 +44,21 @@ async def _read_logged(service: Service, request: Request, actor: Actor, sql: st
 COLUMNS = "contract_id, contract_number, name, bin, foreign_registration, email, address, registered_at"
 
 
-@router.get("/counterparties", response_model=list[CounterpartyView])
+BY_NUMBER = Keyset((("contract_number", "text"), ("contract_id", "text")), ("contract_number", "contract_id"))
+
+
+@router.get("/counterparties", response_model=Page[CounterpartyView])
 async def list_counterparties(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
-                              service: Annotated[Service, Depends(get_service)]) -> list[CounterpartyView]:
-    rows = await _read_logged(service, request, actor,
-                              f"SELECT {COLUMNS} FROM counterparties ORDER BY contract_number", {})
-    return [CounterpartyView(**row) for row in rows]
+                              service: Annotated[Service, Depends(get_service)],
+                              page: PageParams) -> Page[CounterpartyView]:
+    """A page of the counterparties by contract number (`shared/paging.py`); the read is logged with the
+    contracts of the page."""
+    async def read(conn) -> tuple[list[dict], str | None]:
+        return await read_page(conn, f"SELECT {COLUMNS} FROM counterparties WHERE {{after}}", {}, BY_NUMBER, page)
+
+    rows, next_cursor = await read_logged(service, request, actor, read,
+                                          lambda found: [r["contract_id"] for r in found[0]])
+    return Page(items=[CounterpartyView(**row) for row in rows], next_cursor=next_cursor, limit=page.limit)
 
 
 @router.get("/counterparties/{contract_id}", response_model=CounterpartyView)

@@ -21,6 +21,7 @@ from shared.db import in_transaction
 from shared.errors import NotFound
 from shared.events.claims import ClaimSubject
 from shared.money import Money
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -171,18 +172,22 @@ def _claim_view(row) -> dict[str, Any]:
     return view
 
 
+CLAIM_QUEUE = Keyset((("answer_due", "date"), ("received_at", "timestamptz"), ("claim_id", "text")),
+                     ("answer_due", "received_at", "claim_id"))
+
+
 @router.get("/claims")
-async def list_claims(_actor: Reader, service: ServiceDep,
+async def list_claims(_actor: Reader, service: ServiceDep, page: PageParams,
                       status: Annotated[Literal["open", "accepted", "rejected", "referred_to_court"] | None,
                                         Query()] = None,
-                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
-    """The desk's queue: by answer deadline, the oldest receipt first on the same day."""
+                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[dict[str, Any]]:
+    """The desk's queue, a page at a time: by answer deadline, the oldest receipt first on the same day."""
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
+        rows, next_cursor = await read_page(conn, (
             "SELECT * FROM claims WHERE (CAST(:s AS text) IS NULL OR status = :s)"
-            " AND (CAST(:c AS text) IS NULL OR contract_id = :c) ORDER BY answer_due, received_at, claim_id"),
-            {"s": status, "c": contract_id})).mappings().all()
-    return [_claim_view(row) for row in rows]
+            " AND (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"),
+            {"s": status, "c": contract_id}, CLAIM_QUEUE, page)
+    return Page(items=[_claim_view(row) for row in rows], next_cursor=next_cursor, limit=page.limit)
 
 
 @router.get("/claims/{claim_id}")
@@ -222,11 +227,15 @@ async def notify_force_majeure(command: NotifyForceMajeure, request: Request, ac
     return await in_transaction(service.engine, body)
 
 
+BY_REVIEW = Keyset((("review_on", "date"), ("notice_id", "text")), ("review_on", "notice_id"))
+
+
 @router.get("/force-majeure")
-async def list_force_majeure(_actor: Reader, service: ServiceDep,
-                             contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+async def list_force_majeure(_actor: Reader, service: ServiceDep, page: PageParams,
+                             contract_id: Annotated[str | None, Query(max_length=100)] = None,
+                             ) -> Page[dict[str, Any]]:
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT * FROM force_majeure_notices WHERE CAST(:c AS text) IS NULL OR contract_id = :c"
-            " ORDER BY review_on, notice_id"), {"c": contract_id})).mappings().all()
-    return [dict(row) for row in rows]
+        rows, next_cursor = await read_page(conn, (
+            "SELECT * FROM force_majeure_notices WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"),
+            {"c": contract_id}, BY_REVIEW, page)
+    return Page(items=rows, next_cursor=next_cursor, limit=page.limit)

@@ -25,6 +25,7 @@ from shared.envelope import EventEnvelope
 from shared.errors import Conflict, NotFound
 from shared.events import registry
 from shared.events.claims import PersonalDataRequested, PersonalDataRequestKind, PersonalDataShredded
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.personal_keys import lock as lock_keys
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
@@ -197,16 +198,20 @@ async def decline_deletion(request_id: str, command: DeclineDeletion, request: R
                              events, context)
 
     return await in_transaction(service.engine, body)
+BY_ANSWER_DUE = Keyset((("answer_due", "date"), ("request_id", "text")), ("answer_due", "request_id"))
 
 
 @router.get("/personal-data/requests")
 async def list_requests(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
-                        service: ServiceDep) -> list[dict[str, Any]]:
-    """The requests with their details (the requester's own words): a read of personal data, logged."""
-    async def read(conn) -> list[dict[str, Any]]:
-        rows = (await conn.execute(text("SELECT * FROM personal_data_requests ORDER BY answer_due, request_id"))
-                ).mappings().all()
+                        service: ServiceDep, page: PageParams) -> Page[dict[str, Any]]:
+    """The requests with their details (the requester's own words), a page at a time by answer deadline: a
+    read of personal data, logged with the contracts of the page."""
+    async def read(conn) -> tuple[list[dict[str, Any]], str | None]:
+        rows, next_cursor = await read_page(conn, "SELECT * FROM personal_data_requests WHERE {after}", {},
+                                            BY_ANSWER_DUE, page)
         # the details opened (`sealed_texts.py`), not their sealed blob
-        return [{name: value for name, value in row.items() if name != "sealed"} for row in rows]
+        return [{name: value for name, value in row.items() if name != "sealed"} for row in rows], next_cursor
 
-    return await read_logged(service, request, actor, read, lambda rows: [r["contract_id"] for r in rows])
+    rows, next_cursor = await read_logged(service, request, actor, read,
+                                          lambda found: [r["contract_id"] for r in found[0]])
+    return Page(items=rows, next_cursor=next_cursor, limit=page.limit)

@@ -22,6 +22,7 @@ from shared.calendar import zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
+from shared.paging import Keyset, Page, PageRequest, page_request, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -135,19 +136,23 @@ async def get_contract(contract_id: str, request: Request, actor: Annotated[Acto
     return await read_logged(service, request, actor, read, lambda view: [view.contract_id])
 
 
-@router.get("/contracts", response_model=list[ContractView])
+BY_NUMBER = Keyset((("number", "text"),), ("number",))   # numbers are unique
+
+
+@router.get("/contracts", response_model=Page[ContractView])
 async def list_contracts(request: Request, actor: Annotated[Actor, Depends(require(READERS))],
                          service: Annotated[Service, Depends(get_service)],
-                         number: Annotated[str | None, Query(max_length=100)] = None,
-                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ContractView]:
-    """Each contract with its terms: the read is logged with the contracts returned."""
-    async def read(conn) -> list[ContractView]:
-        rows = (await conn.execute(
-            text("SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n) ORDER BY number LIMIT :l"),
-            {"n": number, "l": limit})).mappings().all()
-        return [ContractView(**_row(r)) for r in rows]
+                         page: Annotated[PageRequest, page_request(maximum=1000)],
+                         number: Annotated[str | None, Query(max_length=100)] = None) -> Page[ContractView]:
+    """Each contract with its terms, a page at a time by number: the read is logged with the contracts
+    returned."""
+    async def read(conn) -> tuple[list[dict[str, Any]], str | None]:
+        return await read_page(conn, "SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n)"
+                                     " AND {after}", {"n": number}, BY_NUMBER, page)
 
-    return await read_logged(service, request, actor, read, lambda views: [v.contract_id for v in views])
+    rows, next_cursor = await read_logged(service, request, actor, read,
+                                          lambda found: [r["contract_id"] for r in found[0]])
+    return Page(items=[ContractView(**_row(r)) for r in rows], next_cursor=next_cursor, limit=page.limit)
 
 
 async def _view(service: Service, contract_id: str) -> ContractView:

@@ -20,6 +20,7 @@ definition = ServiceDefinition(
              personal_data.router],
     subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},
     owns_personal_keys=True,
+    body_limits={"/contracts/import": lifecycle_api.MAX_IMPORT_BYTES},
 )
 
 Settings = definition.settings_class

@@ -165,7 +165,7 @@ async def correct_application(contract_id: str, day: date, command: CorrectHour,
 @router.post("/contracts/{contract_id}/free-volume", response_model=DayView)
 async def declare_free_volume(contract_id: str, command: DeclareFreeVolume, request: Request, actor: Operator,
                               service: ServiceDep) -> DayView:
-    """§4.6 the seller's free volume above the plan for this buyer on a day."""
+    """§4.5 the seller's free volume above the plan for this buyer on a day."""
 
     async def decide(conn, contract: Contract, state: rules.ApplicationDay, now: datetime):
         return rules.declare_free_volume(state, command.volume_kwh)

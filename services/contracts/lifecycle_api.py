@@ -29,6 +29,7 @@ from shared.events.contracts import (
     PricePeriodTerms,
     TerminationKind,
 )
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -38,6 +39,7 @@ Operator = Annotated[Actor, Depends(require(roles(Role.CONTRACTS)))]
 Reader = Annotated[Actor, Depends(require(READERS))]
 ZONE = "Asia/Almaty"     # business dates of documents are Astana dates
 IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
+MAX_IMPORT_BYTES = 32 * 1024 * 1024   # 2,000 contracts' terms are ~10 MB of JSON
 
 
 class NoticePriceChange(PlainText):
@@ -131,16 +133,21 @@ async def agree_supplement(contract_id: str, command: AgreeSupplement, request: 
         planned_volumes=command.planned_volumes, summary=command.summary), command.agreement_date)
 
 
-@router.get("/contracts/{contract_id}/amendments", response_model=list[AmendmentView])
-async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep) -> list[AmendmentView]:
-    """Document numbers, kinds, dates and summaries: no buyer's name, identifier or contact, so the read is
-    not in the access log (`shared/access_log.py`); the new terms are read through `GET /contracts/{id}`."""
+BY_EFFECT = Keyset((("effective_from", "date"), ("document_number", "text")), ("effective_from", "document_number"))
+
+
+@router.get("/contracts/{contract_id}/amendments", response_model=Page[AmendmentView])
+async def list_amendments(contract_id: str, _actor: Reader, service: ServiceDep,
+                          page: PageParams) -> Page[AmendmentView]:
+    """Document numbers, kinds, dates and summaries, a page at a time by effective date: no buyer's name,
+    identifier or contact, so the read is not in the access log (`shared/access_log.py`); the new terms are
+    read through `GET /contracts/{id}`."""
     await _view(service, contract_id)  # 404 for an unknown contract, not an empty list
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT * FROM amendments WHERE contract_id = :id ORDER BY effective_from, document_number"),
-            {"id": contract_id})).mappings().all()
-    return [AmendmentView(**{k: r[k] for k in AmendmentView.model_fields}) for r in rows]
+        rows, next_cursor = await read_page(conn, "SELECT * FROM amendments WHERE contract_id = :id AND {after}",
+                                            {"id": contract_id}, BY_EFFECT, page)
+    return Page(items=[AmendmentView(**{k: r[k] for k in AmendmentView.model_fields}) for r in rows],
+                next_cursor=next_cursor, limit=page.limit)
 
 
 class TerminationRequestView(BaseModel):

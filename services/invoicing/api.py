@@ -39,16 +39,17 @@ from shared.access_log import read_logged
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
 from shared.money import Money
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
 router = APIRouter(tags=["ledger"])
-MAX_STATEMENT_BYTES = 50 * 1024 * 1024
+MAX_STATEMENT_BYTES = 50 * 1024 * 1024   # the body limit of POST /payments/import (shared/body_limit.py)
 ServiceDep = Annotated[Service, Depends(get_service)]
 TREASURY = roles(Role.TREASURY)
 Treasury = Annotated[Actor, Depends(require(TREASURY))]
@@ -406,9 +407,7 @@ async def import_payments(request: Request, actor: Treasury, service: ServiceDep
     another amount, value date or named contract: nothing posted, `differs` says what) or `rejected`
     with the reason. A file that cannot be read as its format at all is refused whole (422).
     """
-    raw = await request.body()
-    if len(raw) > MAX_STATEMENT_BYTES:
-        raise ValidationFailed("the statement is larger than 50 MB", reason="file_too_large")
+    raw = await request.body()   # at most MAX_STATEMENT_BYTES (`body_limits` in app.py)
     parsed = parse_1c(raw) if format == "1c" else parse_csv(raw, bank)
     report = await import_statement(service, parsed, command_context(request, actor, service))
     # plain JSON of plain values: FastAPI's encoder walks a report of many thousand lines slowly
@@ -427,20 +426,23 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
         return await _payment_view(conn, bank_reference, repeated=False)
 
 
+BY_RECEIPT = Keyset((("received_on", "date"), ("bank_reference", "text")), ("received_on", "bank_reference"))
+
+
 @router.get("/receipts/unidentified")
-async def unidentified(request: Request, actor: Reader, service: ServiceDep) -> list[dict[str, Any]]:
+async def unidentified(request: Request, actor: Reader, service: ServiceDep, page: PageParams) -> Page[dict[str, Any]]:
     """Receipts no contract could be matched to, with their payers' names, BINs and IBANs and the purposes
-    (opened with each receipt's key, `receipt_keys.py`): the read is logged by the bank lines returned, since
-    they belong to no contract yet (`shared/access_log.py`)."""
+    (opened with each receipt's key, `receipt_keys.py`), a page at a time by receipt date: the read is logged
+    by the bank lines of the page, since they belong to no contract yet (`shared/access_log.py`)."""
 
-    async def read(conn) -> list[dict[str, Any]]:
-        rows = (await conn.execute(text(
-            "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL ORDER BY received_on, bank_reference"
-        ))).mappings().all()
-        return await receipt_keys.opened_lines(conn, [dict(row) for row in rows])
+    async def read(conn) -> tuple[list[dict[str, Any]], str | None]:
+        rows, next_cursor = await read_page(conn, "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL"
+                                                  " AND {after}", {}, BY_RECEIPT, page)
+        return await receipt_keys.opened_lines(conn, rows), next_cursor
 
-    return await read_logged(service, request, actor, read, lambda _rows: [],
-                             lambda rows: [row["bank_reference"] for row in rows])
+    rows, next_cursor = await read_logged(service, request, actor, read, lambda _found: [],
+                                          lambda found: [row["bank_reference"] for row in found[0]])
+    return Page(items=rows, next_cursor=next_cursor, limit=page.limit)
 
 
 class CloseDay(PlainText):
@@ -529,7 +531,7 @@ async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, 
 @router.get("/accounts/{contract_id}/reconciliation")
 async def reconciliation(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                          month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> dict[str, Any]:
-    """§5.9 act of mutual settlements for a month: opening balance, each document, closing balance.
+    """§5.6 act of mutual settlements for a month: opening balance, each document, closing balance.
     It names the buyer: the read is logged (once, the PDF included)."""
     return await read_logged(service, request, actor, lambda conn: _reconciliation(conn, contract_id, month),
                              lambda _act: [contract_id])

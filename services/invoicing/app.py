@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.invoicing import approvals_api, books_api, claim_corrections, personal_data
-from services.invoicing.api import PAYMENT_ROUTE, router
+from services.invoicing.api import MAX_STATEMENT_BYTES, PAYMENT_ROUTE, router
 from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
 from shared import personal_keys
@@ -21,6 +21,7 @@ definition = ServiceDefinition(
                                         **personal_keys.shredded_handlers(personal_data.refresh)}},
     key_copies=KeyCopies(refresh=personal_data.refresh),
     fast_routes=(PAYMENT_ROUTE,),
+    body_limits={"/payments/import": MAX_STATEMENT_BYTES},
 )
 
 Settings = definition.settings_class

@@ -12,9 +12,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
@@ -27,6 +26,7 @@ from shared.events.invoicing import (
     RefundRequested,
     TerminationNoticeProposed,
 )
+from shared.paging import Keyset, Page, PageParams, PageRequest, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
@@ -52,19 +52,24 @@ class ApprovalView(BaseModel):
     request: dict[str, Any] = Field(description="the request as recorded")
 
 
-_REQUESTS = text("""
-    SELECT e.contract_id, e.recorded_at, e.body FROM event_store e
+_REQUESTS = """
+    SELECT e.position, e.contract_id, e.recorded_at, e.body FROM event_store e
     WHERE e.event_type = ANY(:types) AND (CAST(:c AS text) IS NULL OR e.contract_id = :c)
       AND (CAST(:r AS text) IS NULL OR convert_from(e.body, 'UTF8')::jsonb #>> '{payload,request_id}' = :r)
-    ORDER BY e.position LIMIT :n
-""")
+      AND {after}
+"""
+BY_POSITION = Keyset((("e.position", "bigint"),), ("position",))
+SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
 
-async def _requests(conn, *, contract_id: str | None = None, request_id: str | None = None,
-                    limit: int = MAX_LISTED) -> list[tuple[str, datetime, dict]]:
-    rows = (await conn.execute(_REQUESTS, {"types": list(DESK_OF), "c": contract_id, "r": request_id,
-                                           "n": limit})).all()
-    return [(row.contract_id, row.recorded_at, orjson.loads(bytes(row.body))) for row in rows]
+async def _requests(conn, *, contract_id: str | None = None, request_id: str | None = None, limit: int = MAX_LISTED,
+                    cursor: str | None = None) -> tuple[list[tuple[dict, str, datetime, dict]], str | None]:
+    """The request events after `cursor`, oldest first: ([(row, contract, recorded at, body)], the next
+    cursor or None)."""
+    rows, next_cursor = await read_page(conn, _REQUESTS, {"types": list(DESK_OF), "c": contract_id, "r": request_id},
+                                        BY_POSITION, PageRequest(limit, cursor))
+    return [(row, row["contract_id"], row["recorded_at"], orjson.loads(bytes(row["body"]))) for row in rows], \
+        next_cursor
 
 
 def _view(contract_id: str, recorded_at: datetime, body: dict, pending: acc.Account) -> ApprovalView | None:
@@ -77,31 +82,40 @@ def _view(contract_id: str, recorded_at: datetime, body: dict, pending: acc.Acco
                         business_date=acc.request_date_of(item), request=payload)
 
 
-@router.get("/approvals", response_model=list[ApprovalView])
-async def list_pending(_actor: Reader, service: ServiceDep, contract_id: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=MAX_LISTED)] = 100) -> list[ApprovalView]:
-    """The requests awaiting their second person, oldest first."""
+@router.get("/approvals", response_model=Page[ApprovalView])
+async def list_pending(_actor: Reader, service: ServiceDep, page: PageParams,
+                       contract_id: str | None = None) -> Page[ApprovalView]:
+    """The requests awaiting their second person, oldest first, a page at a time (`shared/paging.py`). The
+    requests are events, most of them decided since: a page reads them in order until it holds `limit`
+    pending ones or has read `SCAN_ROUNDS × 500`, and its cursor goes on from the last one read."""
     found: list[ApprovalView] = []
+    cursor, next_cursor = page.cursor, None
     async with service.unit_of_work() as uow:
-        requests = await _requests(uow.conn, contract_id=contract_id, limit=MAX_LISTED)
         states: dict[str, acc.Account] = {}
-        for owner, recorded_at, body in requests:
-            if owner not in states:
-                states[owner] = await load(service, uow, owner)
-            view = _view(owner, recorded_at, body, states[owner])
-            if view is not None:
-                found.append(view)
-            if len(found) == limit:
+        for _round in range(SCAN_ROUNDS):
+            requests, cursor = await _requests(uow.conn, contract_id=contract_id, cursor=cursor)
+            for row, owner, recorded_at, body in requests:
+                if owner not in states:
+                    states[owner] = await load(service, uow, owner)
+                view = _view(owner, recorded_at, body, states[owner])
+                if view is not None:
+                    found.append(view)
+                if len(found) == page.limit:
+                    next_cursor = BY_POSITION.cursor_of(row)
+                    break
+            if next_cursor is not None or cursor is None:
                 break
-    return found
+        else:
+            next_cursor = cursor   # read as much as a page may: the client goes on from there
+    return Page(items=found, next_cursor=next_cursor, limit=page.limit)
 
 
 async def _owner(service: Service, request_id: str) -> tuple[str, str]:
     async with service.engine.connect() as conn:
-        found = await _requests(conn, request_id=request_id, limit=1)
+        found, _more = await _requests(conn, request_id=request_id, limit=1)
     if not found:
         raise NotFound(f"no request {request_id}", reason="request_not_found")
-    contract_id, _at, body = found[0]
+    _row, contract_id, _at, body = found[0]
     return contract_id, body["event_type"]
 
 

@@ -62,7 +62,7 @@ _UPSERT_DAY = text("""
 
 async def on_application(service, uow, event, envelope, context) -> None:
     """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of that
-    day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.5): 0."""
+    day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.6): 0."""
     hours = [] if isinstance(event, ApplicationRejected) else event.hours
     await uow.conn.execute(_UPSERT_DAY, {"c": event.contract_id, "d": event.day, "v": sum(hours, Decimal(0)),
                                          "a": event.application_id, "e": event.event_type})

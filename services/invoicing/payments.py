@@ -18,6 +18,13 @@ What stays as it was (observable to a client):
   batch is decided again on fresh state, as a single command is.
 No batch waits for company: a transaction starts as soon as the previous one ended, so a lone
 payment is recorded at once and the batch grows only under load.
+
+Bounded (architecture MUST 13): at most `payment_queue_limit` payments wait for the next batch; one more
+is refused at once with 503 `queue_full` and Retry-After, recording nothing, rather than queued without
+end while the database falls behind. A caller that goes away (the client disconnected, its request was
+cancelled) never touches the writer: a payment it left before its batch began is dropped unrecorded, one
+already in a batch is recorded (or not) with that batch as a unit, and the others of the batch get their
+answers as if nothing happened.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from services.invoicing.ledger import advanced, cache_of, folded, load_books, pe
 from services.invoicing.personal_data import sealed_payer, sealed_purpose
 from shared import idempotency
 from shared.db import UnitOfWork, in_transaction
+from shared.errors import Unavailable
 from shared.events.registry import Event
 from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
@@ -51,6 +59,7 @@ DecidePayment = Callable[[acc.Account, SealedFields | None, SealedFields | None,
                          list[Event]]
 
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
+DEFAULT_QUEUE_LIMIT = 2_000
 
 # The batch's one read: which references are posted already, what is new on each account since its
 # cached state, and the keys of the accounts whose payments name a payer or a purpose (to seal them with).
@@ -112,28 +121,43 @@ class _Outcome:
 class PaymentDesk:
     """One per process: queues payment commands and records them in batches, one transaction each."""
 
-    def __init__(self, service, max_batch: int = MAX_BATCH):
+    def __init__(self, service, max_batch: int = MAX_BATCH, queue_limit: int = DEFAULT_QUEUE_LIMIT):
+        assert queue_limit >= 1
         self.service = service
         self.max_batch = max_batch
+        self.queue_limit = queue_limit
         self._queue: list[PaymentCommand] = []
         self._writer: asyncio.Task | None = None
         self.batches = 0  # how many transactions recorded payments (the README's figures)
+        self.refused_total = 0  # payments refused with `queue_full`
+
+    def health(self) -> dict[str, int]:
+        return {"depth": len(self._queue), "limit": self.queue_limit, "refused_total": self.refused_total}
 
     async def submit(self, command: PaymentCommand) -> tuple[dict | None, list[Event]]:
-        """(the row known before under this reference, []) or (None, the new events). The row is a payment's
-        (`in_suspense` false) or an unidentified receipt's (`in_suspense` true, no contract)."""
+        """(the row known before under this reference, []) or (None, the new events); `Unavailable`
+        (`queue_full`) when the queue is full. The row is a payment's (`in_suspense` false) or an
+        unidentified receipt's (`in_suspense` true, no contract)."""
+        if len(self._queue) >= self.queue_limit:
+            self.refused_total += 1
+            raise Unavailable(f"{len(self._queue)} payments are waiting to be recorded, the most this desk queues; "
+                              f"nothing was recorded, retry", reason="queue_full",
+                              details={"queue_limit": self.queue_limit})
         self._queue.append(command)
         if self._writer is None or self._writer.done():
             # a context of its own: the writer serves every request, not the one that happened to start it
             # (whose Idempotency-Key its commits would otherwise mark, `shared/idempotency.py`)
             self._writer = asyncio.create_task(self._write_batches(), name="payment-desk",
                                                context=contextvars.Context())
+        # awaited as it is: a caller cancelled here cancels its own answer, which the writer then skips
         return await command.answer
 
     async def _write_batches(self) -> None:
         while self._queue:
             batch, later, references = [], [], set()
             for command in self._queue:
+                if command.answer.done():
+                    continue  # its caller went away before the batch began: not recorded, nobody waits for it
                 # a reference twice in one batch: the second waits and then meets the first as posted
                 if command.bank_reference in references or len(batch) == self.max_batch:
                     later.append(command)
@@ -141,7 +165,8 @@ class PaymentDesk:
                     references.add(command.bank_reference)
                     batch.append(command)
             self._queue = later
-            await self._record(batch)
+            if batch:
+                await self._record(batch)
 
     async def _record(self, batch: list[PaymentCommand]) -> None:
         try:
@@ -155,6 +180,8 @@ class PaymentDesk:
             return
         self.batches += 1
         for n, command in enumerate(batch):
+            if command.answer.done():
+                continue  # its caller went away mid-batch: recorded with the batch all the same
             if n in outcome.repeated:
                 command.answer.set_result((outcome.repeated[n], []))
             elif n in outcome.refused:
@@ -221,5 +248,6 @@ class PaymentDesk:
 
 def desk_of(service) -> PaymentDesk:
     if not hasattr(service, "payment_desk"):
-        service.payment_desk = PaymentDesk(service)
+        service.payment_desk = PaymentDesk(service, queue_limit=service.settings.payment_queue_limit)
+        service.health_parts["payment_queue"] = service.payment_desk.health
     return service.payment_desk

@@ -17,6 +17,7 @@ from services.metering.domain import acts
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
 from shared.text import PlainText
 
@@ -155,13 +156,18 @@ async def close_day(command: CloseDay, request: Request, actor: Operator, servic
     return {"day": command.day, "deemed_accepted": deemed}
 
 
+BY_PERIOD = Keyset((("a.period", "text"), ("a.issued_on", "date"), ("a.act_id", "text")),
+                   ("period", "issued_on", "act_id"))
+
+
 @router.get("/acts")
-async def list_acts(_actor: Reader, service: ServiceDep,
-                    contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+async def list_acts(_actor: Reader, service: ServiceDep, page: PageParams,
+                    contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[dict[str, Any]]:
+    """The volume acts with their actual balances, a page at a time by period."""
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
+        rows, next_cursor = await read_page(conn, (
             "SELECT a.*, b.meter_volume_kwh, b.difference_kwh FROM volume_acts a"
             " LEFT JOIN actual_balances b USING (contract_id, period)"
-            " WHERE CAST(:c AS text) IS NULL OR a.contract_id = :c ORDER BY a.period, a.issued_on, a.act_id"),
-            {"c": contract_id})).mappings().all()
-    return [{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows]
+            " WHERE (CAST(:c AS text) IS NULL OR a.contract_id = :c) AND {after}"), {"c": contract_id}, BY_PERIOD, page)
+    return Page(items=[{k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()} for row in rows],
+                next_cursor=next_cursor, limit=page.limit)

@@ -15,6 +15,7 @@ from services.metering.commands import run_command
 from services.metering.domain import meters
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessMoment
+from shared.paging import Keyset, Page, PageParams, read_page
 from shared.service import Service, get_service
 from shared.text import PlainText
 
@@ -40,15 +41,20 @@ class MeterView(BaseModel):
     removed_at: datetime | None
 
 
-@router.get("/meters", response_model=list[MeterView])
-async def list_meters(_actor: Annotated[Actor, Depends(require(READERS))], service: ServiceDep,
-                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> list[MeterView]:
+BY_SERIAL = Keyset((("serial", "text"), ("contract_id", "text")), ("serial", "contract_id"))
+
+
+@router.get("/meters", response_model=Page[MeterView])
+async def list_meters(_actor: Annotated[Actor, Depends(require(READERS))], service: ServiceDep, page: PageParams,
+                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[MeterView]:
+    """The meters, a page at a time by serial number."""
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
+        rows, next_cursor = await read_page(conn, (
             "SELECT *, CASE WHEN installed_at = '-infinity' THEN NULL ELSE installed_at END AS installed_since"
-            " FROM meters WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) ORDER BY serial"),
-            {"c": contract_id})).mappings().all()
-    return [MeterView(**{**row, "installed_at": row["installed_since"]}) for row in rows]
+            " FROM meters WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"),
+            {"c": contract_id}, BY_SERIAL, page)
+    return Page(items=[MeterView(**{**row, "installed_at": row["installed_since"]}) for row in rows],
+                next_cursor=next_cursor, limit=page.limit)
 
 
 def _contract_meters(contract_id: str):

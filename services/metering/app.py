@@ -7,6 +7,7 @@ from services.metering.acts_api import router as acts_router
 from services.metering.api import router
 from services.metering.handlers import HANDLERS
 from services.metering.projection import projector
+from services.metering.readings_api import MAX_FILE_BYTES
 from services.metering.readings_api import router as readings_router
 from services.metering.reports_api import router as reports_router
 from shared import personal_keys
@@ -24,6 +25,7 @@ definition = ServiceDefinition(
                                         **personal_keys.shredded_handlers()}},
     # metering holds no name or contact: its copy of each key seals its part of an export, nothing else
     key_copies=KeyCopies(),
+    body_limits={"/readings/import": MAX_FILE_BYTES},
 )
 
 Settings = definition.settings_class

@@ -46,7 +46,7 @@ async def on_schedule(service, uow, event: ApplicationAccepted | ApplicationCorr
                       | ApplicationReinstated | ApplicationRejected, envelope, context) -> None:
     """The day's accepted schedule as it stands after this event (every such event carries the whole day,
     so the newest replaces what was there; per-contract order holds on the topic). A rejected
-    application leaves nothing accepted that day (§4.5: the day counts as "no purchase")."""
+    application leaves nothing accepted that day (§4.6: the day counts as "no purchase")."""
     hours = [Decimal(0)] * HOURS_IN_DAY if isinstance(event, ApplicationRejected) else list(event.hours)
     if len(hours) != HOURS_IN_DAY or any(h < 0 for h in hours):
         raise ValidationFailed(f"the schedule of {event.day} needs 24 hours of at least 0 kWh",

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
-from sqlalchemy import text
 
 from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
@@ -15,12 +14,13 @@ from services.metering.readings.rows import parse_80020
 from services.metering.volumes import measure
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import zone
-from shared.errors import MalformedFile, ValidationFailed
+from shared.errors import MalformedFile
+from shared.paging import Keyset, Page, PageRequest, page_request, read_page
 from shared.service import Service, command_context, get_service
 from shared.text import PlainText
 
 router = APIRouter(tags=["readings"])
-MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_FILE_BYTES = 512 * 1024 * 1024   # the body limit of POST /readings/import (shared/body_limit.py)
 
 
 @router.post("/readings/import", openapi_extra={"requestBody": {"required": True, "content": {
@@ -38,9 +38,7 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
     that cannot be read as its format at all (not XML or 80020, a NaN value; a CSV whose header is not
     one, whose bytes are not UTF-8, or with a field beyond 128 KiB) is refused whole (422)."""
     zone(time_zone)
-    raw = await request.body()
-    if len(raw) > MAX_FILE_BYTES:
-        raise ValidationFailed("the file is larger than 512 MB", reason="file_too_large")
+    raw = await request.body()   # at most MAX_FILE_BYTES (`body_limits` in app.py)
     parsed = parse_80020(raw, time_zone) if format == "80020" else None
     context = command_context(request, actor, service)
     if parsed is not None and parsed.malformed is not None:  # nothing of it is stored; the sender gets its receipt
@@ -59,20 +57,26 @@ async def import_file(request: Request, actor: Annotated[Actor, Depends(require(
     return body
 
 
+# a register reading is one per meter, kind and time; an interval, one per file and start
+BY_TIME = Keyset((("kind", "text"), ("start_at", "timestamptz"), ("file_no", "integer")), ("kind", "start_at", "file_no"))
+
+
 @router.get("/readings")
 async def list_readings(_actor: Annotated[Actor, Depends(require(READERS))],
                         service: Annotated[Service, Depends(get_service)],
                         meter_serial: Annotated[str, Query(max_length=64)],
-                        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
+                        page: Annotated[PageRequest, page_request(default=1000, maximum=10_000)],
+                        ) -> Page[dict[str, Any]]:
+    """A meter's readings, a page at a time: intervals, then registers, each by time."""
     async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh::text AS value_kwh, side, commercial"
-            " FROM (SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial"
-            " FROM readings WHERE meter_serial = :m UNION ALL SELECT meter_serial, contract_id, 'interval', start_at,"
-            " end_at, value_kwh, side, commercial FROM interval_readings WHERE meter_serial = :m) r"
-            " ORDER BY kind, start_at LIMIT :l"),
-            {"m": meter_serial, "l": limit})).mappings().all()
-    return [dict(row) for row in rows]
+        rows, next_cursor = await read_page(conn, (
+            "SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh::text AS value_kwh, side, commercial,"
+            " file_no FROM (SELECT meter_serial, contract_id, kind, start_at, end_at, value_kwh, side, commercial,"
+            " file_no FROM readings WHERE meter_serial = :m UNION ALL SELECT meter_serial, contract_id, 'interval',"
+            " start_at, end_at, value_kwh, side, commercial, file_no FROM interval_readings WHERE meter_serial = :m) r"
+            " WHERE {after}"), {"m": meter_serial}, BY_TIME, page)
+    items = [{k: v for k, v in row.items() if k != "file_no"} for row in rows]
+    return Page(items=items, next_cursor=next_cursor, limit=page.limit)
 
 
 class MeasureVolumes(PlainText):

@@ -55,14 +55,18 @@ class Anchorer(LeaderLoop):
         self._written_at = float("-inf")
         self._caught_up = True
 
-    async def lead_taken(self) -> None:
+    async def lead_taken(self, session=None) -> None:
+        await self._continue_from_the_store()
+
+    async def _continue_from_the_store(self) -> None:
         # another replica may have written checkpoints while this one did not lead
         self._last = await asyncio.to_thread(self.directory.latest)
         self.stats.position = self._last.checkpoint.position if self._last else 0
 
-    async def publish_pending(self) -> int:
+    async def publish_pending(self, session=None) -> int:
         """Write the next checkpoint if one is due; how many events it anchors. Due: an interval after the
-        last one, or at once while catching up (the last one was full)."""
+        last one, or at once while catching up (the last one was full). What it writes goes to the anchor
+        store, which refuses a second checkpoint at a position, so a deposed leader's write is met there."""
         if self._caught_up and time.monotonic() - self._written_at < self.poll_interval_s:
             return 0
         last = self._last.checkpoint if self._last else None
@@ -76,7 +80,7 @@ class Anchorer(LeaderLoop):
             await asyncio.to_thread(self.directory.write, signed)
         except FileExistsError:
             # another replica led meanwhile and wrote it: continue from what the store holds
-            await self.lead_taken()
+            await self._continue_from_the_store()
             return 0
         self._last, self._written_at = signed, time.monotonic()
         self._caught_up = len(links) < self.batch_size

@@ -228,8 +228,8 @@ class LocalSystem:
         contracts = self.url_of("contracts")
         found = httpx.get(f"{contracts}/contracts", params={"number": terms["number"]}, headers=headers, timeout=10)
         found.raise_for_status()
-        if found.json():
-            return found.json()[0]
+        if found.json()["items"]:
+            return found.json()["items"][0]
         created = httpx.post(f"{contracts}/contracts", json=terms, headers=headers, timeout=10)
         created.raise_for_status()
         contract_id = created.json()["contract_id"]

@@ -279,7 +279,7 @@ class ContractSettled(Event):
 
 @registry.register
 class ApplicationAccepted(Event):
-    """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.6 above plan and free
+    """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.5 above plan and free
     volume). `hours` is the day's accepted schedule, 24 values in kWh; `reasons` say why it is less
     than requested. `coverage` is what the ledger last said of the prepayment (§5.3)."""
 
@@ -300,7 +300,7 @@ class ApplicationAccepted(Event):
 
 @registry.register
 class ApplicationRejected(Event):
-    """A late application (§4.5: the day counts as "no purchase"), or one the ledger does not cover
+    """A late application (§4.6: the day counts as "no purchase"), or one the ledger does not cover
     (§5.3) or supply is restricted (§7.1.1). Nothing of it enters the schedule."""
 
     event_type = "contracts.ApplicationRejected"
@@ -354,7 +354,7 @@ class ApplicationReduced(Event):
 
 @registry.register
 class FreeVolumeDeclared(Event):
-    """§4.6 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
+    """§4.5 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
 
     event_type = "contracts.FreeVolumeDeclared"
     schema_version = 1

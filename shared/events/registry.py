@@ -46,6 +46,7 @@ class EventRegistry:
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     def register(self, cls: E) -> E:
+        assert "." in cls.event_type, f"an event type names its owner first: <service>.{cls.event_type}"
         existing = self._types.get(cls.event_type)
         assert existing is None or existing is cls, f"event type {cls.event_type} registered twice"
         self._types[cls.event_type] = cls
@@ -62,6 +63,12 @@ class EventRegistry:
 
     def knows(self, event_type: str) -> bool:
         return event_type in self._types
+
+    def owner_of(self, event_type: str) -> str:
+        """The service that writes `event_type`: the first part of its name (`contracts.ContractSigned` is
+        the contracts service's). Only the owner's topic may carry it (`shared/consumer.py`)."""
+        self.type_of(event_type)
+        return event_type.split(".", 1)[0]
 
     def type_of(self, event_type: str) -> type[Event]:
         try:

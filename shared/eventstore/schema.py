@@ -197,3 +197,25 @@ def create_event_store(execute) -> None:
 def no_downgrade() -> None:
     """Migrations that create the event store have no way back: history is never dropped."""
     raise NotImplementedError("the event store is never dropped by a migration")
+
+
+# The relay's leadership epoch (`shared/relay.py`, "Fenced"): each leader takes the next epoch when it takes
+# the advisory lock, and the position moves only under the epoch that is the row's.
+RELAY_FENCING_DDL = ["ALTER TABLE relay_position ADD COLUMN leader_epoch bigint NOT NULL DEFAULT 0"]
+
+
+def add_bounds(execute, paging_indexes: list[str]) -> None:
+    """The migration each service has for architecture MUST 13: the dead letters' table
+    (`shared/dead_letters.py`), the relay's leadership epoch, and the indexes of its paged lists."""
+    from shared.dead_letters import create_dead_letters
+
+    create_dead_letters(execute)
+    for statement in [*RELAY_FENCING_DDL, *paging_indexes]:
+        execute(statement)
+
+
+def drop_bounds(execute, paging_indexes: list[str]) -> None:
+    for statement in paging_indexes:
+        execute(f"DROP INDEX {statement.split()[2]}")  # CREATE INDEX <name> ON …
+    execute("ALTER TABLE relay_position DROP COLUMN leader_epoch")
+    execute("DROP TABLE dead_letters")

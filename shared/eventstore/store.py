@@ -21,12 +21,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.envelope import EventEnvelope, canonical_json
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, TooLarge
 from shared.events.registry import Event, EventRegistry
 
 GENESIS_HASH = bytes(32)
 NOTIFY_CHANNEL = "event_store_appended"
 MAX_EVENTS_PER_APPEND = 10_000
+# An event's stored bytes are its Kafka message's value: below Kafka's default `max.message.bytes`
+# (1 MiB + 12) with room for the key and headers. An append of a larger event is refused (MUST 13: one
+# message never stops a service; the relay would otherwise offer the broker a message it refuses for ever).
+DEFAULT_MAX_EVENT_BYTES = 900 * 1024
+
+
+class EventTooLarge(TooLarge):
+    """A command whose event would exceed the event size limit: refused, nothing recorded."""
+
+    default_reason = "event_too_large"
 
 
 def chain_hash(prev_hash: bytes, position: int, body: bytes) -> bytes:
@@ -91,7 +101,7 @@ class _Unchained:
     body: bytes
 
 
-def _unchained(source: str, append: Append) -> list[_Unchained]:
+def _unchained(source: str, append: Append, max_bytes: int) -> list[_Unchained]:
     """The envelopes and canonical bytes of one append's events: everything but their positions and
     hashes, which only the append lock's head decides. Pure CPU, so a batch builds them before it
     takes the lock: the lock covers only what depends on the head. (At the bench's load no shorter
@@ -116,8 +126,13 @@ def _unchained(source: str, append: Append) -> list[_Unchained]:
             payload=(payload := event.model_dump(mode="json")),
         )
         # the envelope's own canonical_bytes would walk the payload a second time: it is JSON already
-        built.append(_Unchained(envelope, canonical_json({**envelope.model_dump(mode="json", exclude={"payload"}),
-                                                          "payload": payload})))
+        body = canonical_json({**envelope.model_dump(mode="json", exclude={"payload"}), "payload": payload})
+        if len(body) > max_bytes:
+            raise EventTooLarge(
+                f"the {event.event_type} event would be {len(body):,} bytes, over the {max_bytes:,}-byte limit of "
+                f"one event; nothing was recorded", details={"event_type": event.event_type, "bytes": len(body),
+                                                              "limit_bytes": max_bytes})
+        built.append(_Unchained(envelope, body))
     return built
 
 
@@ -153,9 +168,10 @@ def _chained(head_position: int, head_hash: bytes, hashes: list[bytes],
 
 
 class EventStore:
-    def __init__(self, source: str, registry: EventRegistry):
+    def __init__(self, source: str, registry: EventRegistry, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES):
         self.source = source
         self.registry = registry
+        self.max_event_bytes = max_event_bytes
 
     async def append(
         self,
@@ -222,7 +238,7 @@ class EventStore:
                 "appends to one stream follow each other"
             following[append.stream_id] = append.expected_version + len(append.events)
         # everything but positions and hashes is built before the statement that takes the lock
-        unchained = [_unchained(self.source, append) for append in appends]
+        unchained = [_unchained(self.source, append, self.max_event_bytes) for append in appends]
         row = (await conn.execute(_APPEND, {**_columns(unchained), "expected_streams": list(expected),
                                             "expected_versions": list(expected.values())})).one()
         if row.stale_streams is not None:

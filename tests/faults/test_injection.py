@@ -67,16 +67,16 @@ async def test_injection_strings_in_every_text_field_are_stored_verbatim_and_har
                                   headers=auth())
     assert signed.status_code == 200, signed.text
     # found by number: the string is a value in a parameter, not SQL
-    found = (await contracts.get("/contracts", params={"number": INJECTIONS[0]}, headers=auth())).json()
+    found = (await contracts.get("/contracts", params={"number": INJECTIONS[0]}, headers=auth())).json()["items"]
     assert [c["contract_id"] for c in found] == [contract_id]
-    assert (await contracts.get("/contracts", params={"number": INJECTIONS[1]}, headers=auth())).json() == []
+    assert (await contracts.get("/contracts", params={"number": INJECTIONS[1]}, headers=auth())).json()["items"] == []
 
     async def learned():
         account = await invoicing.get(f"/accounts/{contract_id}", headers=auth())
         party = await claims.get(f"/counterparties/{contract_id}", headers=auth())
         meters = await metering.get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return account.status_code == 200 and party.status_code == 200 and len(meters.json()) == 2 and (
-            account.json(), party.json(), meters.json())
+        return account.status_code == 200 and party.status_code == 200 and len(meters.json()["items"]) == 2 and (
+            account.json(), party.json(), meters.json()["items"])
 
     account, party, meters = await eventually(learned)
     assert account["contract_number"] == INJECTIONS[0] and account["buyer_name"] == INJECTIONS[3]
@@ -108,7 +108,7 @@ async def test_injection_strings_in_every_text_field_are_stored_verbatim_and_har
                                    content=lines.getvalue().encode(), headers=auth())
     assert imported.status_code == 200, imported.text
     assert imported.json()["accepted"] == 2, imported.json()
-    readings = (await metering.get("/readings", params={"meter_serial": INJECTIONS[7]}, headers=auth())).json()
+    readings = (await metering.get("/readings", params={"meter_serial": INJECTIONS[7]}, headers=auth())).json()["items"]
     assert len(readings) == 2 and {r["meter_serial"] for r in readings} == {INJECTIONS[7]}
     file_name = await scalar(system["metering"], """
         SELECT convert_from(body, 'UTF8')::jsonb -> 'payload' ->> 'file_name' FROM event_store

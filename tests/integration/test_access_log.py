@@ -129,7 +129,7 @@ async def test_unidentified_receipts_reads_are_logged_by_the_bank_lines_returned
 
     # nothing imported in this module yet: an empty list shows no payer, nothing is logged
     empty = await client.get("/receipts/unidentified", headers=auth("auditor"))
-    assert empty.status_code == 200 and empty.json() == []
+    assert empty.status_code == 200 and empty.json()["items"] == []
     assert await receipt_reads() == []
 
     # two payers no contract matches (BINs of nobody's): kept with their BIN and IBAN for an operator
@@ -141,11 +141,11 @@ async def test_unidentified_receipts_reads_are_logged_by_the_bank_lines_returned
     assert imported.json()["totals"] == {"unidentified": 2}, imported.text
     listed = await client.get("/receipts/unidentified", headers=auth("auditor"))
     assert listed.status_code == 200, listed.text
-    assert sorted(r["bank_reference"] for r in listed.json()) == sorted(strangers)
-    assert all(r["payer_bin"] and r["payer_iban"] for r in listed.json())
+    assert sorted(r["bank_reference"] for r in listed.json()["items"]) == sorted(strangers)
+    assert all(r["payer_bin"] and r["payer_iban"] for r in listed.json()["items"])
     # of no contract yet: the event names the lines read, in the order returned
     assert await receipt_reads() == [
-        ("test-auditor", [], "/receipts/unidentified", [r["bank_reference"] for r in listed.json()])]
+        ("test-auditor", [], "/receipts/unidentified", [r["bank_reference"] for r in listed.json()["items"]])]
 
 
 async def test_claims_requests_and_customers_due_reads_are_logged(system, contract_id):
@@ -154,7 +154,7 @@ async def test_claims_requests_and_customers_due_reads_are_logged(system, contra
                               json={"kind": "correction", "received_on": "2024-05-02", "details": "new e-mail"})
     assert asked.status_code == 201, asked.text
     listed = await client.get("/personal-data/requests", headers=auth("auditor"))
-    assert contract_id in [r["contract_id"] for r in listed.json()]
+    assert contract_id in [r["contract_id"] for r in listed.json()["items"]]
     # the contract is in force all of 2024 and its customer has not answered a survey: due in 2024H2
     report = (await client.get("/reports/satisfaction", params={"half": "2024H2"}, headers=auth("auditor"))).json()
     assert len(report["customers_due"]) == 1

@@ -53,7 +53,7 @@ async def test_the_deadline_is_10_00_astana_on_the_day_before(system):
     assert (on_time.json()["status"], on_time.json()["accepted_kwh"]) == ("accepted", "960.000")
     late = await apply(system, contract_id, "2022-01-16", "2022-01-15T10:00:00+06:00")
     assert late.status_code == 201
-    # §4.5 a late application: the day counts as "no purchase"
+    # §4.6 a late application: the day counts as "no purchase"
     assert (late.json()["status"], late.json()["reasons"]) == ("rejected", ["application_late"])
     schedule = (await system.clients["contracts"].get("/schedule", params={"date": "2022-01-15"},
                                                       headers=auth())).json()
@@ -257,7 +257,7 @@ async def test_the_ledgers_termination_notice_ends_the_contract_on_its_date(syst
     # §7.1.1 "вправе": the day close proposes the notice; a second person of collections sends it
     assert "invoicing.TerminationNoticeProposed" in closed["events"][contract_id]
     [proposal] = (await system.clients["invoicing"].get("/approvals", params={"contract_id": contract_id},
-                                                        headers=auth())).json()
+                                                        headers=auth())).json()["items"]
     sent = await system.clients["invoicing"].post(f"/approvals/{proposal['request_id']}/approve",
                                                   headers=auth("approver"))
     assert sent.status_code == 201, sent.text
@@ -296,7 +296,7 @@ async def test_amendments_in_writing(system):
         "agreement_number": "SA-1", "agreement_date": "2022-12-01", "delivery_end": "2023-02-01T00:00:00+01:00",
         "planned_volumes": [{"month": "2023-01", "volume_kwh": "30000"}]})
     assert extended.json()["terms"]["delivery_end"] == "2023-02-01T00:00:00+01:00"
-    listed = (await client.get(url, headers=auth())).json()
+    listed = (await client.get(url, headers=auth())).json()["items"]
     assert [(a["document_number"], a["kind"]) for a in listed] == [("PN-1", "price_change_notice"),
                                                                    ("SA-1", "term_extension")]
     # the extended term takes applications for January 2023
@@ -315,7 +315,7 @@ async def test_a_supplementary_agreement_changes_the_terms_as_agreed(system):
     assert agreed.status_code == 200, agreed.text
     plan = {p["month"]: p["volume_kwh"] for p in agreed.json()["terms"]["planned_volumes"]}
     assert plan["2022-05"] == "31000" and plan["2022-04"] == "20000"   # only the agreed month changed
-    listed = (await client.get(url, headers=auth())).json()
+    listed = (await client.get(url, headers=auth())).json()["items"]
     assert [(a["document_number"], a["document_date"], a["kind"], a["effective_from"]) for a in listed] == [
         ("SA-7", "2022-04-15", "supplementary_agreement", "2022-05-01")]
     # the new plan applies: 31,000 / 31 = 1,000 kWh a day takes the 960 whole (the old 10,000 / 31 =

@@ -48,7 +48,7 @@ async def test_volume_act_and_invoice_claims_become_owned_corrections(system):
 
     async def corrected():
         acts = (await system.clients["metering"].get("/acts", params={"contract_id": contract_id},
-                                                     headers=auth())).json()
+                                                     headers=auth())).json()["items"]
         return acts if len(acts) == 2 else None
 
     acts = await eventually(corrected)

@@ -84,7 +84,7 @@ async def test_open_claims_are_ordered_by_deadline_and_day_close_is_idempotent(d
     first = await register(desk, contract_id, received_at="2024-06-03T07:00:00Z")
     middle = await register(desk, contract_id, received_at="2024-06-05T07:00:00Z")
     queue = (await client.get("/claims", params={"status": "open", "contract_id": contract_id},
-                              headers=auth("auditor"))).json()
+                              headers=auth("auditor"))).json()["items"]
     assert [c["claim_id"] for c in queue] == [first["claim_id"], middle["claim_id"], late["claim_id"]]
     assert [c["answer_due"] for c in queue] == ["2024-06-18", "2024-06-20", "2024-06-25"]
 
@@ -165,7 +165,7 @@ async def test_force_majeure_notice_dates(desk):
     assert (notice["notification_deadline"], notice["notified_in_time"], notice["review_on"]) == (
         "2024-12-30", False, "2025-02-28")
     listed = (await desk.clients["claims"].get("/force-majeure", params={"contract_id": contract_id},
-                                               headers=auth("auditor"))).json()
+                                               headers=auth("auditor"))).json()["items"]
     assert [n["notice_id"] for n in listed] == [notice["notice_id"]]
 
 

@@ -55,7 +55,7 @@ async def test_a_correction_reaches_the_contract_and_the_desks_record(system):
         "041700, г. Текели, ул. Абая, 2", "110740003844", "TOO «Т-Транзит»")
 
     async def answered():
-        listed = (await system.clients["claims"].get("/personal-data/requests", headers=auth())).json()
+        listed = (await system.clients["claims"].get("/personal-data/requests", headers=auth())).json()["items"]
         mine = [r for r in listed if r["request_id"] == request_id]
         return mine[0] if mine and mine[0]["outcome"] == "answered" else None
 

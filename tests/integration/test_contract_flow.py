@@ -38,7 +38,7 @@ async def test_signed_contract_reaches_every_service(system):
 
     async def meters():
         r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return r.json() if r.status_code == 200 and len(r.json()) == 2 else None
+        return r.json()["items"] if r.status_code == 200 and len(r.json()["items"]) == 2 else None
 
     found = {m["serial"]: m["multiplier"] for m in await eventually(meters)}
     # Appendix 2: 200/5 × 110000/100 = 40 × 1100 = 44,000; 300/5 × 35000/100 = 60 × 350 = 21,000

@@ -131,7 +131,7 @@ async def test_a_later_file_is_judged_against_the_packed_rows(system):
     assert (report["accepted"], [(r["line"], r["reason"]) for r in report["rejected"]]) == (
         1, [(3, "duplicate_in_file")])
     listed = (await client.get("/readings", params={"meter_serial": "01214368", "limit": 10_000},
-                               headers=auth("auditor"))).json()
+                               headers=auth("auditor"))).json()["items"]
     values = {datetime.fromisoformat(row["start_at"]): row["value_kwh"] for row in listed if row["kind"] == "interval"}
     values = {at: value for at, value in values.items() if at >= start}
     # 24 + 24 + 1 hours, the stored value kept where the later file conflicted

@@ -31,7 +31,7 @@ async def signed_contract(system) -> str:
     async def metered():
         # metering records a month's balance only for a contract it has received (unknown_contract)
         meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return bool(meters.json())
+        return bool(meters.json()["items"])
 
     await eventually(opened)
     await eventually(metered)
@@ -39,8 +39,8 @@ async def signed_contract(system) -> str:
 
 
 async def publish_act(system, contract_id: str, act_id: str, period: str, volume: str, issued_on: str,
-                      corrects: str | None = None) -> None:
-    """What metering's relay would publish; the ledger must not care who typed it."""
+                      corrects: str | None = None) -> bytes:
+    """What metering's relay would publish; the ledger must not care who typed it. The bytes sent."""
     act = VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period, volume_kwh=volume,
                           issued_on=issued_on, corrects_act_id=corrects)
     now = datetime.now(UTC)
@@ -50,6 +50,7 @@ async def publish_act(system, contract_id: str, act_id: str, period: str, volume
                              payload=act.model_dump(mode="json"))
     async with KafkaTap(system.bootstrap) as tap:
         await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(), key=contract_id.encode())
+    return envelope.canonical_bytes()
 
 
 async def account(system, contract_id: str) -> dict:

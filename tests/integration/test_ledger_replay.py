@@ -82,7 +82,7 @@ async def a_history_of_every_kind(system) -> None:
     # January's invoice (due 2022-02-08) is open again, more than 30 days late: a §7.1.1 notice is proposed by
     # the day close and sent once a second person of collections approves it
     await close_until(client, contract_id, ["2022-04-11"], "invoicing.TerminationNoticeProposed")
-    [proposal] = (await client.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()
+    [proposal] = (await client.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()["items"]
     await client.post(f"/approvals/{proposal['request_id']}/approve", headers=auth("approver"))
     # a price notice in the contracts service becomes the ledger's AccountTermsAmended
     noticed = await system.clients["contracts"].post(

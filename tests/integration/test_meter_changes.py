@@ -69,6 +69,6 @@ async def test_replacement_and_ratio_change_split_the_day(system):
         "01214368": Decimal("8800"), "01300001": Decimal("17600"), "01214371": Decimal("8400")}
 
     listed = {m["serial"]: m for m in (await client.get("/meters", params={"contract_id": contract_id},
-                                                        headers=auth())).json()}
+                                                        headers=auth())).json()["items"]}
     assert listed["01214368"]["removed_at"] is not None and listed["01300001"]["installed_at"] is not None
     assert (listed["01214371"]["ct_ratio"], listed["01214371"]["multiplier"]) == ("600/5", 42000)

@@ -77,7 +77,7 @@ async def contract(system) -> tuple[str, str]:
     async def everywhere():
         meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
         account = await system.clients["invoicing"].get(f"/accounts/{contract_id}", headers=auth())
-        return len(meters.json()) == 2 and account.status_code == 200
+        return len(meters.json()["items"]) == 2 and account.status_code == 200
 
     await eventually(everywhere)
     return number, contract_id
@@ -107,7 +107,7 @@ async def test_import_balance_records_the_act_and_reports_the_unknown_contract(s
     assert recorded == {"line": 2, "contract": number, "outcome": "recorded"}
     assert (refused["line"], refused["outcome"], refused["reason"]) == (3, "rejected", "contract_not_found"), refused
     # the act is signed, so the ledger invoices January: 470,456.00
-    [act] = (await system.clients["metering"].get("/acts", params={"contract_id": contract_id}, headers=auth())).json()
+    [act] = (await system.clients["metering"].get("/acts", params={"contract_id": contract_id}, headers=auth())).json()["items"]
     signed = await system.clients["metering"].post(f"/acts/{act['act_id']}/sign", headers=auth(),
                                                    json={"contract_id": contract_id, "signed_on": "2022-02-03"})
     assert signed.status_code < 300, signed.text

@@ -256,6 +256,6 @@ async def test_unanswered_data_requests_are_overdue_at_day_close_once(desk):
     assert await close("2024-06-18") == [access["request_id"]]
     assert await close("2024-06-19") == [correction["request_id"]]
     assert await close("2024-06-20") == []      # once each
-    listed = (await client.get("/personal-data/requests", headers=auth("auditor"))).json()
+    listed = (await client.get("/personal-data/requests", headers=auth("auditor"))).json()["items"]
     mine = {r["request_id"]: (r["overdue"], r["outcome"]) for r in listed if r["contract_id"] == contract_id}
     assert mine == {access["request_id"]: (True, None), correction["request_id"]: (True, None)}

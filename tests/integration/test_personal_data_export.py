@@ -38,7 +38,7 @@ async def signed(system, terms: dict) -> str:
             if await personal_keys.key_of(conn, contract_id) is None:
                 return False
         meters = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return bool(meters.json())
+        return bool(meters.json()["items"])
 
     await eventually(known_everywhere)
     return contract_id

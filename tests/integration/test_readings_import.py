@@ -31,7 +31,7 @@ async def metered_contract(system) -> str:
 
     async def meters_known():
         r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
-        return len(r.json()) == 2
+        return len(r.json()["items"]) == 2
 
     await eventually(meters_known)
     return contract_id

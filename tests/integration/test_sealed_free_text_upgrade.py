@@ -47,7 +47,7 @@ def requested(request_id: str, contract_id: str, details: str) -> dict:
 
 
 async def test_the_desks_texts_take_the_shape_a_rebuild_gives_them(postgres):
-    url, engine = await database(postgres, "claims", "0010")
+    url, engine = await database(postgres, "claims", "0011")
     held, shredded, pending = (f"{name}-{unique('K')}" for name in ("held", "shredded", "pending"))
     try:
         async with engine.begin() as conn:
@@ -126,7 +126,7 @@ def receipt_v1(reference: str, name: str, purpose: str) -> dict:
 
 
 async def test_the_ledgers_purposes_and_receipts_take_the_shape_a_rebuild_gives_them(postgres):
-    url, engine = await database(postgres, "invoicing", "0008")
+    url, engine = await database(postgres, "invoicing", "0009")
     contract_id = unique("K")
     # positions 1…6 in the store: the account, two payments (one without a purpose), two receipts, an assignment
     events = [("invoicing.AccountOpened", contract_id, {"contract_id": contract_id, "terms": seed_contract("N-1")}),

@@ -37,7 +37,7 @@ async def test_balance_act_invoice_dispute_correction(system):
     assert corrected.status_code == 201, corrected.text
     # −500 kWh × 13.55 = −6,775.00, VAT −813.00: the debt drops to 462,868.00
     await eventually(lambda: debt("462868.00"))
-    listed = (await metering.get("/acts", params={"contract_id": contract_id}, headers=auth())).json()
+    listed = (await metering.get("/acts", params={"contract_id": contract_id}, headers=auth())).json()["items"]
     assert [(a["status"], a["volume_kwh"]) for a in listed] == [("corrected", "31000.000"), ("issued", "30500.000")]
     assert listed[0]["difference_kwh"] == "120.000"
 

@@ -164,7 +164,7 @@ async def test_the_year_in_the_other_services(system, year):
         cut = await conn.scalar(text("SELECT count(*) FROM applications WHERE contract_id = :c "
                                      "AND 'supply_restricted' = ANY(reasons)"), {"c": c})
     assert (scheduled, cut) == (SCHEDULED, 2)
-    acts = (await system.clients["metering"].get("/acts", params={"contract_id": c}, headers=auth())).json()
+    acts = (await system.clients["metering"].get("/acts", params={"contract_id": c}, headers=auth())).json()["items"]
     differences = {a["period"]: a.get("difference_kwh") for a in acts}
     # March 31,000 − 30,535 = +465; October 30,000 − 30,535 = −535; the others agree with the meters
     assert Decimal(differences["2022-03"]) == Decimal("465") and Decimal(differences["2022-10"]) == Decimal("-535")

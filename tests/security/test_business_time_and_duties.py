@@ -99,7 +99,7 @@ async def test_one_person_cannot_post_and_reverse_a_payment(system):
     [request] = asked.json()
     assert request["requested_by"] == "test-treasury"
     pending = await invoicing.get("/approvals", params={"contract_id": contract_id}, headers=auth("auditor"))
-    assert [p["request_id"] for p in pending.json()] == [request["request_id"]]
+    assert [p["request_id"] for p in pending.json()["items"]] == [request["request_id"]]
     before = await stored(system, "invoicing")
     own = await invoicing.post(f"/approvals/{request['request_id']}/approve", headers=auth("treasury"))
     assert own.status_code == 403 and own.json()["reason"] == "own_request"
@@ -114,7 +114,7 @@ async def test_one_person_cannot_post_and_reverse_a_payment(system):
                                     "approved_by": "test-treasury-2"}
     twice = await invoicing.post(f"/approvals/{request['request_id']}/approve", headers=auth("treasury-2"))
     assert twice.status_code == 404 and twice.json()["reason"] == "request_not_found"
-    assert (await invoicing.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json() == []
+    assert (await invoicing.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()["items"] == []
 
 
 async def test_a_request_chooses_no_penalty_multiplier(system):

@@ -65,6 +65,7 @@ class Ledger:
 
 
 def test_invoice_dates_and_amounts_for_january():
+    # §5.4 final settlement within 5 banking days of the invoice; §5.5 the ESF dated the period's last day
     ledger = Ledger()
     [invoice] = ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
     assert invoice.document_number == "INV-01/2021-85-2022-01"

@@ -86,6 +86,7 @@ def closing(ledger: Ledger, day: date) -> list[str]:
 
 
 def test_a_performed_contract_is_settled_once_at_the_day_close():
+    # §3.1 the contract is performed: its term over, every month invoiced, nothing owed either way
     # a two-month term: supply from 2022-01-01 00:00 to 2022-03-01 00:00 (exclusive) in the contract's zone
     ledger = Ledger(delivery_end="2022-03-01T00:00:00+01:00")
     assert (last_delivery_day(ledger.state.terms), term_months(ledger.state.terms)) == (

@@ -46,6 +46,7 @@ def utc(text: str) -> datetime:
 
 # ---- the deadline ---------------------------------------------------------------------------
 def test_day_15_is_in_time_and_day_16_is_late():
+    # §9.2 a claim is answered within 15 calendar days of the day it is received
     # received 2024-06-03 10:00 UTC = 15:00 in Astana (UTC+5) on June 3; 3 + 15 = June 18 is the last day
     state = claim(utc("2024-06-03T10:00"))
     assert state.answer_due == date(2024, 6, 18)
@@ -63,6 +64,7 @@ def test_deadline_runs_across_a_month_end():
 
 
 def test_receipt_day_follows_the_2024_zone_change():
+    # the day of receipt is an Astana date, as §4.3 counts an application's deadline
     # Astana was UTC+6 until 2024-03-01 00:00 local (= 2024-02-29 18:00 UTC), then UTC+5.
     # 17:30 UTC is 23:30 on Feb 29 at UTC+6: received Feb 29, due Feb 29 + 15 = Mar 15 (2024 is leap)
     before = claim(utc("2024-02-29T17:30"))
@@ -188,6 +190,7 @@ def test_rejection_needs_a_reason():
 
 
 def test_only_an_unresolved_claim_goes_to_court():
+    # §9.3 what the claim procedure did not resolve may go to court
     state = claim(utc("2024-06-03T10:00"))
     rejected = claims.evolve(state, claims.reject_claim(state, seal=SEAL, answered_on=date(2024, 6, 5), reasons=["no"])[0])
     [referred] = claims.refer_to_court(rejected, referred_on=date(2024, 7, 1), court="SMEC Almaty region",
@@ -264,6 +267,7 @@ def test_granted_amount_is_accepted_exactly_when_positive_and_within_the_dispute
 
 # ---- force majeure ----------------------------------------------------------------------------
 def test_force_majeure_notice_on_day_30_is_in_time_and_day_31_is_late():
+    # §8.2 notified in writing within 30 calendar days
     def notice(notified_on: date):
         [event] = force_majeure.notify_force_majeure(
             notice_id="f1", contract_id="k1", party="seller", started_on=date(2024, 1, 31), notified_on=notified_on,
@@ -278,6 +282,7 @@ def test_force_majeure_notice_on_day_30_is_in_time_and_day_31_is_late():
 
 
 def test_three_months_clamp_to_the_shorter_month():
+    # §8.5 the review date 3 months after the circumstances arose
     assert force_majeure.add_months(date(2023, 11, 30), 3) == date(2024, 2, 29)
     assert force_majeure.add_months(date(2022, 11, 30), 3) == date(2023, 2, 28)
     assert force_majeure.add_months(date(2024, 10, 15), 3) == date(2025, 1, 15)

@@ -43,6 +43,7 @@ def apply(state, events):
 
 
 def test_lifecycle_follows_the_delivery_term_in_the_contracts_zone():
+    # §3.1 in force for the 2022 deliveries, and until every obligation is performed
     contract = signed()
     # the term is 2022-01-01 00:00 → 2023-01-01 00:00 at UTC+1 (Etc/GMT-1): days 2022-01-01 … 2022-12-31
     assert (contract.first_delivery_day(), contract.last_delivery_day()) == (date(2022, 1, 1), date(2022, 12, 31))
@@ -176,6 +177,7 @@ def fold(events):
 
 
 def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_after():
+    # §4.3 by 10:00 Astana time of the day before; §4.4 afterwards only corrected
     first = submit(fold([]))
     assert isinstance(first[0], ApplicationAccepted) and first[0].accepted_kwh == Decimal("960")
     assert first[0].coverage == "covered"
@@ -220,6 +222,7 @@ def test_uncovered_or_restricted_days_are_rejected_and_unknown_coverage_is_not()
 
 
 def test_free_volume_lets_more_than_the_plan_through():
+    # §4.5 above the plan only as far as the seller's free volume goes
     # plan share 1,000 kWh; 1,200 requested; 150 free → 1,150 accepted, 50 rejected
     hours = [Decimal("50")] * 24
     without = submit(fold([]), hours=hours)[0]

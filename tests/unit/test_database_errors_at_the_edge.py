@@ -1,6 +1,6 @@
 """Proves the HTTP edge answers what the database said, raw from asyncpg or wrapped by SQLAlchemy: an
-outage → 503 `database_unavailable`, a value it cannot hold → 422 `value_out_of_range`, anything else →
-500. Found by the API fuzzing: a base rate or preliminary act dated 0001-01-01 reached the event store's
+outage → 503 `database_unavailable`, a lock or statement timeout → 503 `database_busy`, a value it cannot
+hold → 422 `value_out_of_range`, anything else → 500. Found by the API fuzzing: a base rate or preliminary act dated 0001-01-01 reached the event store's
 direct asyncpg append, whose unwrapped refusal answered 500."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def app_raising(exc: BaseException):
     (asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation"), 503,
      "database_unavailable"),
     (ConnectionRefusedError(111, "Connect call failed"), 503, "database_unavailable"),
+    (asyncpg.exceptions.LockNotAvailableError("canceling statement due to lock timeout"), 503, "database_busy"),
+    (asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"), 503, "database_busy"),
 ])
 async def test_the_edge_sorts_database_errors(exc, status, reason):
     transport = httpx.ASGITransport(app=app_raising(exc), raise_app_exceptions=False)

@@ -50,7 +50,7 @@ def test_an_hour_that_cannot_be_compared_is_flagged_not_zero(accepted, meters, i
 
 
 def test_a_rejected_day_is_a_known_zero():
-    # §4.5 a rejected application: nothing accepted, so everything taken is imbalance
+    # §4.6 a rejected application: nothing accepted, so everything taken is imbalance
     assert hour("0", share("440")).imbalance_kwh == Decimal("440")
 
 

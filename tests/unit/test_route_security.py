@@ -13,8 +13,8 @@ from shared.auth import Role
 from shared.migrate import SERVICES
 from tests.support import TOKENS, auth, token_settings
 
-PUBLIC = {"/health/live", "/health/ready", "/asyncapi.json", "/openapi.json", "/docs", "/docs/oauth2-redirect",
-          "/redoc"}
+PUBLIC = {"/health/live", "/health/ready", "/metrics", "/asyncapi.json", "/openapi.json", "/docs",
+          "/docs/oauth2-redirect", "/redoc"}
 
 
 def build(name: str):

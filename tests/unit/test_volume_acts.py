@@ -25,6 +25,7 @@ def january(state=None, **changes):
 
 
 def test_the_balance_fixes_the_month_and_the_act_follows():
+    # §4.11 the system operator's balance fixes the month's volume; §4.13 the act follows within 3 working days
     balance, act = january()
     # the balance says 31,000 kWh, the meters 30,880: 120 kWh more by the system operator's figure
     assert balance.difference_kwh == Decimal("120.000")
@@ -54,6 +55,7 @@ def test_a_month_has_one_balance():
 
 
 def test_silence_for_15_days_after_receipt_accepts_the_act():
+    # §4.14 an act not returned within 15 calendar days of its receipt is deemed signed by both
     state = acts.fold(january())
     # received 2022-02-07: the buyer may answer through 2022-02-22 (15 calendar days)
     assert acts.deem_accepted(state, day=date(2022, 2, 21)) == []
@@ -92,6 +94,7 @@ def test_a_disputed_act_is_replaced_by_a_corrected_act():
 
 
 def test_the_preliminary_act_is_due_by_the_third():
+    # §4.12 the buyer's preliminary act by the 3rd of the next month
     [on_time] = acts.receive_preliminary_act(None, contract_id="c", period="2022-01", received_on=date(2022, 2, 3),
                                              volume_kwh=Decimal("30900"))
     [late] = acts.receive_preliminary_act(None, contract_id="c", period="2022-01", received_on=date(2022, 2, 4),

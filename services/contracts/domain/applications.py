@@ -1,13 +1,13 @@
-"""Daily applications (§4.3–4.6, §5.3): pure rules, the business time always an argument.
+"""Daily applications (§4.3, §4.4, §4.5, §4.6, §5.3): pure rules, the business time always an argument.
 
 - The buyer's application for day D (24 hourly values, kWh) is on time only before 10:00 of D−1 in
-  the contract's deadline zone (Astana); a late one is rejected and D counts as "no purchase" (§4.5).
+  the contract's deadline zone (Astana); a late one is rejected and D counts as "no purchase" (§4.6).
 - An operative correction changes one hour by at most ±5% of the declared value, submitted at least
   3 hours before that hour starts (§4.4). "Declared" is the hour as the application was accepted, not
   as the last correction left it: corrections never compound (40 → 42 → 44.1 would be +10.25%), and a
   corrected day stays within the plan's share plus the seller's free volume, like the application.
 - Above the day's share of the month's plan (Appendix 1), only the free volume the seller declares for
-  the day is accepted (§4.6); the accepted hours are scaled down pro rata, to the watt-hour.
+  the day is accepted (§4.5); the accepted hours are scaled down pro rata, to the watt-hour.
 - The day enters the seller's schedule only if the ledger says the prepayment is covered and supply
   is not restricted (§5.3); otherwise the accepted volume is zero, with the reason.
 """
@@ -231,7 +231,7 @@ def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, su
     hours = list(state.hours)
     hours[hour] = Decimal(corrected_kwh)
     total = sum(hours, Decimal(0))
-    # §4.6 the same cap as the application's (decide_application): the plan's share plus the free volume;
+    # §4.5 the same cap as the application's (decide_application): the plan's share plus the free volume;
     # a correction that lowers the day is always allowed, even if the cap has fallen since
     allowed = daily_plan(month_plan_kwh, state.day) + state.free_volume_kwh
     if total > allowed and total > state.scheduled_kwh:

@@ -1,5 +1,5 @@
 """The contract aggregate: draft → signed → (in force → delivery ended, by the calendar) → settled, or
-terminated by notice; amended only in writing (§1–3, §5.2, §11).
+terminated by notice (§7.1.1, §11.2); amended only in writing (§11.3, §5.2, §3.2).
 
 Stored states are what a document changed (registered, signed, amended, noticed, terminated,
 settled); "in force" and "delivery ended" follow from the delivery term and the day asked about, so

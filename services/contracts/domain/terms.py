@@ -1,4 +1,4 @@
-"""Checks on a contract's terms before it may be registered (seed contract §1–3, Appendices 1, 2, 4).
+"""Checks on a contract's terms before it may be registered (sections 1–3 of the seed contract, Appendices 1, 2, 4).
 
 Every refusal names its reason and where in the terms it is, so a contract administrator can fix the
 form and try again; nothing is recorded until every check passes.

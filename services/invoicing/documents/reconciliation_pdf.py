@@ -1,4 +1,4 @@
-"""The reconciliation act of mutual settlements (§5.9) as a PDF an operator can send.
+"""The reconciliation act of mutual settlements (§5.6) as a PDF an operator can send.
 
 fpdf2 with the DejaVu fonts shipped in `reference/fonts/` (Cyrillic and Kazakh letters; the PDF
 core fonts have neither). Amounts are written with a space between thousands and two decimals.

@@ -1,4 +1,4 @@
-"""The contract's settlement account (§5): its debts, its advance and the documents it issued.
+"""The contract's settlement account (section 5 of the contract): its debts, its advance and the documents it issued.
 
 State is folded from the account's own events (`evolve`); commands are pure functions of the state
 and their inputs that return new events (`issue_invoice`, `receive_payment`, …). No I/O, no clock:
@@ -595,7 +595,7 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: da
 
 
 def _every_obligation_performed(state: Account, day: date) -> bool:
-    """§11.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
+    """§3.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
     either way (no debt, including penalties; no advance: it was applied or refunded). Said once."""
     return (state.settled_on is None and day > last_delivery_day(state.terms)
             and all(month in state.latest_act for month in term_months(state.terms))

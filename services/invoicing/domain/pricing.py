@@ -1,4 +1,4 @@
-"""Pricing a volume (Appendix 4, §5.2, §5.4–5.6): dated price schedule × volume, VAT by turnover date.
+"""Pricing a volume (Appendix 4, §5.2, §5.4, §5.5): dated price schedule × volume, VAT by turnover date.
 
 Every component of the price is its own invoice line (the RES surcharge is shown apart from the cap
 tariff), each line's amount and each line's VAT are rounded half-up to the tiyn once, where the line

@@ -28,7 +28,7 @@ from shared.events.metering import (
 from shared.events.registry import Event
 
 ISSUE_WITHIN_WORKING_DAYS = 3   # §4.13
-DEEMED_ACCEPTED_AFTER_DAYS = 15  # §4.13
+DEEMED_ACCEPTED_AFTER_DAYS = 15  # §4.14
 PRELIMINARY_ACT_DAY = 3          # §4.12: by the 3rd of the next month
 
 

@@ -6,13 +6,13 @@ The rows written before become what a rebuild writes now: each text in the form 
 (recorded in clear), opened as it was where the desk holds a key of the contract, "[shredded]" where the
 contract was shredded, NULL where no key has arrived.
 
-Revision ID: 0011
+Revision ID: 0012
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 
 
 def _in_clear(column: str) -> str:

@@ -8,15 +8,15 @@ emptied, a payment line's description without its purpose. A receipt assigned be
 payment posted from it: it gets a key marker (deleted), as an assignment now leaves. A receipt still in
 suspense has no key row, and opens as recorded.
 
-Revision ID: 0009
+Revision ID: 0010
 """
 
 from alembic import op
 
 from services.invoicing.receipt_keys import DDL
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 
 PAYMENT = "payment: "   # a payment line's description was "payment: <purpose>"
 

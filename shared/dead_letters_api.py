@@ -1,0 +1,57 @@
+"""HTTP: the dead letters a service parked, and their redrive (`ledger dead-letters list|redrive`).
+
+Every service that consumes has the same two routes. A list is paged (`shared/paging.py`), the oldest
+first. A redrive submits the letter's original bytes to the service's consumer again, through every
+check a message meets (owner, schema, rules), and records the outcome on the letter: `applied` and
+`duplicate` (applied meanwhile) resolve it, a refusal leaves it waiting with the new reason. Only an
+administrator redrives: a redrive applies an event the rules once refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import text
+
+from shared import dead_letters
+from shared.auth import READERS, Actor, Role, require, roles
+from shared.paging import Keyset, Page, PageParams, read_page
+from shared.service import Service, get_service
+
+router = APIRouter(tags=["dead letters"])
+ServiceDep = Annotated[Service, Depends(get_service)]
+BY_ID = Keyset((("id", "bigint"),), ("id",))
+
+
+def _view(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "parked_at": row["parked_at"].isoformat(),
+            "sent_at": row["sent_at"].isoformat() if row["sent_at"] else None,
+            "redriven_at": row["redriven_at"].isoformat() if row["redriven_at"] else None}
+
+
+@router.get("/dead-letters")
+async def list_dead_letters(_actor: Annotated[Actor, Depends(require(READERS))], service: ServiceDep, page: PageParams,
+                            waiting: Annotated[bool, Query(description="only the letters not resolved by a "
+                                                                        "redrive")] = True) -> Page[dict[str, Any]]:
+    """The dead letters, oldest first: why (reason, message), from where (topic, partition, offset), what
+    (event type and id, size), how old, whether sent to the dead-letter topic, and each redrive's outcome.
+    The original bytes stay in the database and on the dead-letter topic."""
+    async with service.engine.connect() as conn:
+        rows, next_cursor = await read_page(conn, f"SELECT {dead_letters.LIST_COLUMNS} FROM dead_letters"
+                                                  " WHERE (NOT CAST(:w AS boolean) OR NOT resolved) AND {after}",
+                                            {"w": waiting}, BY_ID, page)
+    return Page(items=[_view(row) for row in rows], next_cursor=next_cursor, limit=page.limit)
+
+
+@router.post("/dead-letters/{letter_id}/redrive")
+async def redrive(letter_id: int, actor: Annotated[Actor, Depends(require(roles(Role.ADMIN)))],
+                  service: ServiceDep) -> dict[str, Any]:
+    """Submit the letter to the consumer again; the outcome (`applied`, `duplicate`, `dead_lettered` when
+    refused again) is recorded on the letter and answered with it."""
+    outcome = await service.consumer.redrive(letter_id)
+    service.log.info("dead_letter_redrive", id=letter_id, actor=actor.name, outcome=outcome.value)
+    async with service.engine.connect() as conn:
+        row = (await conn.execute(text(f"SELECT {dead_letters.LIST_COLUMNS} FROM dead_letters WHERE id = :id"),
+                                  {"id": letter_id})).mappings().one()
+    return {"outcome": outcome.value, "letter": _view(dict(row))}
