@@ -35,7 +35,7 @@ def with_source(raw: bytes, source: str) -> bytes:
 
 def accepted_claim(contract_id: str) -> bytes:
     accepted = ClaimAccepted(claim_id=str(uuid.uuid4()), contract_id=contract_id, answered_on=date(2024, 6, 10),
-                             answered_in_time=True, fully=True, correction=None, comment="forged")
+                             answered_in_time=True, fully=True, correction=None, comment=None)
     at = datetime(2024, 6, 10, tzinfo=UTC)
     return EventEnvelope(event_id=uuid.uuid4(), event_type=accepted.event_type, schema_version=1, source="claims",
                          stream_id=f"claim-{accepted.claim_id}", stream_version=2, contract_id=contract_id,
