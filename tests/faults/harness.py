@@ -31,7 +31,11 @@ from tests.support import on_free_ports, portfolio_contracts
 
 CONSUMERS = ("invoicing", "metering", "claims")
 RETRY_STATUSES = {502, 503, 504}
-RETRY_REASONS = {"concurrency_conflict"}
+RETRY_REASONS = {"concurrency_conflict", "idempotency_key_in_progress"}
+# the first attempt committed but its answer was lost (a process killed in between): the key says so, it
+# never runs the command again; what it did is read back from the ledger
+OUTCOME_UNKNOWN = "idempotency_outcome_unknown"
+IDEMPOTENCY_RUNNING_TIMEOUT_S = 15   # how long a key stays in progress before its outcome is called unknown
 
 
 # ---- the schedule of faults ----------------------------------------------------------------------
@@ -58,7 +62,7 @@ def fault_schedule(seed: int, kills: int, pause_s: tuple[float, float] = (3.0, 6
 # ---- the commands -----------------------------------------------------------------------------------
 @dataclass
 class Command:
-    kind: str              # "payment", "application", "readings"
+    kind: str              # "payment", "reversal", "application", "readings"
     service: str
     path: str
     key: str               # what identifies it to the checks: a bank reference, contract/day, a file name
@@ -66,6 +70,11 @@ class Command:
     json: dict | None = None
     content: bytes | None = None
     params: dict | None = None
+    # every attempt carries the same Idempotency-Key: a retry after a lost answer gets the first answer
+    idempotency_key: str = ""
+    # a reversal: the payment it takes back (sent once that payment is acknowledged), and the second
+    # person's approval (four eyes), sent after the request with a key of its own
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,24 +84,34 @@ class Contract:
 
 
 def workload(seed: int, contracts: list[Contract], count: int, year: int = 2022) -> list[Command]:
-    """`count` commands in a seeded mix: half payments, a quarter applications, a quarter readings
-    files. Each application is for a day not applied for yet and each file for a day not read yet, so
-    every acknowledged command must leave exactly one new event behind."""
+    """`count` commands in a seeded mix: half payments, one in twenty a reversal of an earlier payment (asked
+    for by one person, approved by another), the rest applications and readings files. Each application is
+    for a day not applied for yet and each file for a day not read yet, so every acknowledged command must
+    leave exactly its events behind."""
     rng = random.Random(seed * 7919 + 1)
     next_day = Counter()      # per contract: applications so far
     next_read = Counter()     # per contract: readings files so far
+    reversible: list[Command] = []   # payments no reversal takes back yet
     commands = []
     for n in range(count):
         contract = rng.choice(contracts)
         draw = rng.random()
-        if draw < 0.5:
+        if draw < 0.05 and reversible:
+            paid = reversible.pop(rng.randrange(len(reversible)))
+            commands.append(Command("reversal", "invoicing", f"/payments/{paid.key}/reverse", f"REV-{paid.key}",
+                                    paid.contract_id, json={"contract_id": paid.contract_id,
+                                                            "reason": "posted to the wrong contract",
+                                                            "reversed_on": f"{year}-03-15"},
+                                    idempotency_key=f"chaos-{seed}-{n:06d}", after=paid.key))
+        elif draw < 0.5:
             tiyn = rng.randint(1, 50_000_000)   # up to 500,000.00 KZT
             amount = f"{Decimal(tiyn) / 100:.2f}"
             reference = f"CHAOS-{seed}-{n:06d}"
             commands.append(Command("payment", "invoicing", "/payments", reference, contract.contract_id, json={
                 "contract_id": contract.contract_id, "bank_reference": reference,
                 "amount": {"amount": amount, "currency": "KZT"}, "received_on": f"{year}-02-{rng.randint(1, 28):02d}",
-                "purpose": f"chaos payment {n}"}))
+                "purpose": f"chaos payment {n}"}, idempotency_key=f"chaos-{seed}-{n:06d}"))
+            reversible.append(commands[-1])
         elif draw < 0.75:
             ordinal = next_day[contract.contract_id]
             next_day[contract.contract_id] += 1
@@ -101,7 +120,8 @@ def workload(seed: int, contracts: list[Contract], count: int, year: int = 2022)
             commands.append(Command("application", "contracts", f"/contracts/{contract.contract_id}/applications",
                                     f"{contract.contract_id}/{day}", contract.contract_id, json={
                                         "day": day, "hours_kwh": hours,
-                                        "submitted_at": f"{year - 1}-12-20T09:00:00+06:00"}))
+                                        "submitted_at": f"{year - 1}-12-20T09:00:00+06:00"},
+                                    idempotency_key=f"chaos-{seed}-{n:06d}"))
         else:
             ordinal = next_read[contract.contract_id]
             next_read[contract.contract_id] += 1
@@ -113,7 +133,8 @@ def workload(seed: int, contracts: list[Contract], count: int, year: int = 2022)
             name = f"chaos-{seed}-{n:06d}.csv"
             commands.append(Command("readings", "metering", "/readings/import", name, contract.contract_id,
                                     content=("\n".join(lines) + "\n").encode(),
-                                    params={"format": "csv", "file_name": name}))
+                                    params={"format": "csv", "file_name": name},
+                                    idempotency_key=f"chaos-{seed}-{n:06d}"))
     return commands
 
 
@@ -137,6 +158,8 @@ class ChaosSystem(LocalSystem):
         grants = json.loads(env[name])
         grants[token_hash(self.fuzz_token)] = {"actor": "fuzzer", "roles": [role.value for role in Role]}
         env[name] = json.dumps(grants)
+        # a killed request's key is not held for the default hour: the burst retries within two minutes
+        env[f"{service.upper()}_IDEMPOTENCY_RUNNING_TIMEOUT_S"] = str(IDEMPOTENCY_RUNNING_TIMEOUT_S)
         return env
 
     def database_url(self, service: str) -> str:
@@ -150,7 +173,7 @@ class ChaosSystem(LocalSystem):
 def chaos_system(data_dir: Path, partitions: int = 3) -> ChaosSystem:
     system = on_free_ports(ChaosSystem, data_dir, partitions=partitions, database_prefix="chaos",
                            tokens={role: f"{role}-{secrets.token_urlsafe(24)}" for role in
-                                   ("operator", "auditor", "admin")})
+                                   ("operator", "approver", "auditor", "admin")})
     system.db_password = f"pw-{secrets.token_urlsafe(24)}"
     system.fuzz_token = f"fuzz-{secrets.token_urlsafe(24)}"
     return system
@@ -158,6 +181,11 @@ def chaos_system(data_dir: Path, partitions: int = 3) -> ChaosSystem:
 
 def operator(system: LocalSystem) -> dict[str, str]:
     return {"Authorization": f"Bearer {system.tokens['operator']}"}
+
+
+def approver(system: LocalSystem) -> dict[str, str]:
+    """A second person at every desk: approves what the operator asks for (four eyes)."""
+    return {"Authorization": f"Bearer {system.tokens['approver']}"}
 
 
 def sql(system: LocalSystem, service: str, statement: str) -> list[list[str]]:
@@ -224,13 +252,22 @@ def run_commands(system: LocalSystem, commands: list[Command], rate_per_s: float
         work.put(None)
 
     def worker() -> None:
-        with httpx.Client(timeout=10, headers=operator(system)) as client:
+        with httpx.Client(timeout=10, headers=operator(system)) as client, \
+                httpx.Client(timeout=10, headers=approver(system)) as second:
             while (item := work.get()) is not None and not stop.is_set():
                 due, command = item
                 time.sleep(max(0.0, due - time.monotonic()))
                 if stop.is_set():
                     return
-                _send(system, client, command, outcome, started, give_up_after_s)
+                if command.after is not None and not _answered(outcome, command.after, stop, give_up_after_s):
+                    continue   # its payment was refused or never answered: nothing to take back
+                answer = _send(system, client, command, outcome, started, give_up_after_s)
+                if command.kind == "reversal" and answer is not None:
+                    # four eyes: the second person approves the request, under a key of its own
+                    approval = Command("approval", "invoicing", f"/approvals/{answer[0]['request_id']}/approve",
+                                       f"APPROVE-{command.key}", command.contract_id,
+                                       idempotency_key=f"{command.idempotency_key}-approval")
+                    _send(system, second, approval, outcome, started, give_up_after_s)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for thread in threads:
@@ -240,8 +277,22 @@ def run_commands(system: LocalSystem, commands: list[Command], rate_per_s: float
     return outcome
 
 
+def _answered(outcome: Outcome, key: str, stop: threading.Event, give_up_after_s: float) -> bool:
+    """Wait (bounded) until the command `key` is answered; whether it was acknowledged."""
+    deadline = time.monotonic() + give_up_after_s
+    while time.monotonic() < deadline and not stop.is_set():
+        with outcome.lock:
+            if key in outcome.acknowledged:
+                return True
+            if key in outcome.refused or key in outcome.unanswered:
+                return False
+        time.sleep(0.2)
+    return False
+
+
 def _send(system, client: httpx.Client, command: Command, outcome: Outcome, started: float,
-          give_up_after_s: float) -> None:
+          give_up_after_s: float) -> dict | list | None:
+    """The command's acknowledged answer (None: refused or unanswered)."""
     deadline = time.monotonic() + give_up_after_s
     first = True
     while time.monotonic() < deadline:
@@ -252,7 +303,9 @@ def _send(system, client: httpx.Client, command: Command, outcome: Outcome, star
         first = False
         try:
             response = client.post(system.url_of(command.service) + command.path, json=command.json,
-                                   content=command.content, params=command.params)
+                                   content=command.content, params=command.params,
+                                   headers={"Idempotency-Key": command.idempotency_key} if command.idempotency_key
+                                   else None)
         except httpx.HTTPError:
             with outcome.lock:
                 outcome.statuses["no answer"] += 1
@@ -264,15 +317,31 @@ def _send(system, client: httpx.Client, command: Command, outcome: Outcome, star
         if response.status_code in RETRY_STATUSES or reason in RETRY_REASONS:
             time.sleep(0.3)
             continue
+        answer = response.json() if response.is_success else None
+        if reason == OUTCOME_UNKNOWN:
+            answer = _read_back(system, client, command)
         with outcome.lock:
-            if response.is_success:
-                outcome.acknowledged[command.key] = response.json()
+            if answer is not None:
+                outcome.acknowledged[command.key] = answer
                 outcome.latencies_ms.append((sent - started, (time.monotonic() - sent) * 1000))
             else:
                 outcome.refused[command.key] = (response.status_code, response.text[:300])
-        return
+        return answer
     with outcome.lock:
         outcome.unanswered.append(command.key)
+    return None
+
+
+def _read_back(system, client: httpx.Client, command: Command) -> dict | list | None:
+    """What a command whose answer was lost after its commit recorded, as an operator would look it up: a
+    reversal's request among the approvals waiting; an approval by its event in the store (`lost_commands`
+    checks every acknowledged command there)."""
+    if command.kind == "reversal":
+        pending = client.get(system.url_of("invoicing") + "/approvals", params={
+            "contract_id": command.contract_id, "limit": 500}).json()["items"]
+        found = [p["request"] for p in pending if p["request"].get("bank_reference") == command.after]
+        return found or None
+    return {"outcome": "committed, answer lost"}
 
 
 def _reason(response: httpx.Response) -> str | None:
@@ -372,6 +441,13 @@ def lost_commands(system: LocalSystem, commands: list[Command], outcome: Outcome
         SELECT {_PAYLOAD} ->> 'application_id' FROM event_store WHERE event_type LIKE 'contracts.Application%'""")}
     files = {row[0] for row in sql(system, "metering", f"""
         SELECT {_PAYLOAD} ->> 'file_sha256' FROM event_store WHERE event_type = 'metering.ReadingsImported'""")}
+    requested = {row[0] for row in sql(system, "invoicing", f"""
+        SELECT {_PAYLOAD} ->> 'bank_reference' FROM event_store WHERE event_type = 'invoicing.PaymentReversalRequested'""")}
+    # a reversal is recorded once its second person approved it, naming both (four eyes)
+    reversed_ = {row[0]: (row[1], row[2]) for row in sql(system, "invoicing", f"""
+        SELECT {_PAYLOAD} ->> 'bank_reference', {_PAYLOAD} -> 'approval' ->> 'requested_by',
+               {_PAYLOAD} -> 'approval' ->> 'approved_by'
+        FROM event_store WHERE event_type = 'invoicing.PaymentReversed'""")}
     lost = []
     for command in commands:
         answer = outcome.acknowledged.get(command.key)
@@ -385,19 +461,31 @@ def lost_commands(system: LocalSystem, commands: list[Command], outcome: Outcome
             lost.append(f"application {command.key} ({answer['application_id']})")
         elif command.kind == "readings" and answer["file_sha256"] not in files:
             lost.append(f"readings {command.key}")
+        elif command.kind == "reversal" and command.after not in requested:
+            lost.append(f"reversal request {command.key}")
+    for key in outcome.acknowledged:
+        if key.startswith("APPROVE-REV-"):
+            people = reversed_.get(key.removeprefix("APPROVE-REV-"))
+            if people is None or people[0] == people[1]:
+                lost.append(f"approved reversal {key}: recorded as {people}")
     return lost
 
 
 def conservation(system: LocalSystem) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
-    """Per contract, from the invoicing store: (payments in, allocated to debts, advance held)."""
+    """Per contract, from the invoicing store: (payments in net of reversals, allocated to debts net of what
+    reversals reopened, advance held)."""
     received = defaultdict(Decimal)
     allocated = defaultdict(Decimal)
-    for contract_id, body in sql(system, "invoicing", """
-            SELECT contract_id, convert_from(body, 'UTF8') FROM event_store
-            WHERE event_type IN ('invoicing.PaymentReceived', 'invoicing.PaymentAllocated') ORDER BY position"""):
+    for contract_id, event_type, body in sql(system, "invoicing", """
+            SELECT contract_id, event_type, convert_from(body, 'UTF8') FROM event_store
+            WHERE event_type IN ('invoicing.PaymentReceived', 'invoicing.PaymentAllocated',
+                                 'invoicing.PaymentReversed') ORDER BY position"""):
         payload = json.loads(body)["payload"]
-        if "slices" in payload:
+        if event_type == "invoicing.PaymentAllocated":
             allocated[contract_id] += sum((Decimal(s["amount"]["amount"]) for s in payload["slices"]), Decimal(0))
+        elif event_type == "invoicing.PaymentReversed":
+            received[contract_id] -= Decimal(payload["amount"]["amount"])
+            allocated[contract_id] -= sum((Decimal(s["amount"]["amount"]) for s in payload["reopened"]), Decimal(0))
         else:
             received[contract_id] += Decimal(payload["amount"]["amount"])
     advance = {row[0]: Decimal(row[1]) for row in sql(system, "invoicing", "SELECT contract_id, advance FROM accounts")}

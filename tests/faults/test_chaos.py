@@ -1,4 +1,5 @@
-"""Proves money is conserved under faults: a seeded burst of payments, applications and readings runs
+"""Proves money is conserved under faults: a seeded burst of payments, reversals (asked for by one person and
+approved by another, each under its Idempotency-Key), applications and readings runs
 while services are SIGKILLed every few seconds, PostgreSQL is crashed once and the broker restarted
 once; afterwards every consumer has caught up, nothing is double-posted or lost, payments in =
 allocations + advance per contract, `verify` passes for all four services, and no secret is logged."""
@@ -70,7 +71,9 @@ def run_chaos(data_dir, seed: int, kills: int, rate_per_s: float, contracts: int
         report(f"faults: {' | '.join(log.actions)}")
         report(f"kills survived: {sum(log.kills.values())} {dict(log.kills)}; PostgreSQL crashes: "
                f"{log.postgres_restarts}; broker restarts: {log.broker_restarts}")
-        report(f"commands: {dict(kinds)}; acknowledged {dict(acked)}; attempts {outcome.attempts}, retries "
+        approvals = sum(key.startswith("APPROVE-") for key in outcome.acknowledged)
+        report(f"commands: {dict(kinds)}; acknowledged {dict(acked)}, reversals approved by a second person "
+               f"{approvals}; attempts {outcome.attempts}, retries "
                f"{outcome.retries}; answers {dict(outcome.statuses)}; refused {len(outcome.refused)}; unanswered "
                f"{len(outcome.unanswered)}; "
                f"p99 {p99([ms for _, ms in outcome.latencies_ms]):.0f} ms")
