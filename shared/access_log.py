@@ -25,7 +25,7 @@ from shared.auth import Actor
 from shared.db import UnitOfWork, in_transaction
 from shared.events import claims, contracts, invoicing
 from shared.eventstore import CommandContext
-from shared.service import command_context
+from shared.http_app import command_context
 
 ACCESS_LOG_STREAM = "personal-data-access-log"
 # the services whose API returns a buyer's personal data; metering holds no name, identifier or contact

@@ -16,8 +16,9 @@ from sqlalchemy import text
 
 from shared import dead_letters
 from shared.auth import READERS, Actor, Role, require, roles
+from shared.http_app import get_service
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, get_service
+from shared.service import Service
 
 router = APIRouter(tags=["dead letters"])
 ServiceDep = Annotated[Service, Depends(get_service)]

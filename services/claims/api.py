@@ -14,8 +14,9 @@ from sqlalchemy import text
 from shared.access_log import read_logged
 from shared.auth import READERS, Actor, require
 from shared.errors import NotFound
+from shared.http_app import get_service
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, get_service
+from shared.service import Service
 
 router = APIRouter(tags=["counterparties"])
 

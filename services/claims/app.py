@@ -19,6 +19,7 @@ definition = ServiceDefinition(
     title="Claims",
     description="Pre-trial claims with their 15-day deadline, satisfaction surveys, personal-data requests.",
     projector=projector,
+    application=lambda service: service,
     routers=[router, claims_router, surveys_router, personal_data_router, export_router],
     subscriptions={topic_of("contracts"): {**HANDLERS, **ANSWERS["contracts"]},
                    topic_of("metering"): ANSWERS["metering"], topic_of("invoicing"): ANSWERS["invoicing"]},

@@ -20,9 +20,10 @@ from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.db import in_transaction
 from shared.errors import NotFound
 from shared.events.claims import ClaimSubject
+from shared.http_app import command_context, get_service
 from shared.money import Money
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["claims"])

@@ -25,9 +25,10 @@ from shared.envelope import EventEnvelope
 from shared.errors import Conflict, NotFound
 from shared.events import registry
 from shared.events.claims import PersonalDataRequested, PersonalDataRequestKind, PersonalDataShredded
+from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageParams, read_page
 from shared.personal_keys import lock as lock_keys
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])

@@ -26,8 +26,9 @@ from shared.errors import Conflict, NotFound
 from shared.events import contracts, invoicing, metering
 from shared.events.claims import PersonalDataPart, SealedFields, part_file, sha256_of
 from shared.events.sealing import ClearFields
+from shared.http_app import command_context, get_service
 from shared.personal_data import part_of
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 
 router = APIRouter(tags=["personal data"])
 

@@ -18,7 +18,8 @@ from shared.access_log import read_logged
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate
 from shared.db import in_transaction
-from shared.service import Service, command_context, get_service
+from shared.http_app import command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["surveys"])

@@ -22,8 +22,9 @@ from shared.calendar import zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events.contracts import ContractTerms
+from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageRequest, page_request, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["contracts"])

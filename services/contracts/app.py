@@ -16,6 +16,7 @@ definition = ServiceDefinition(
                 "restriction and termination notices. Owns each contract's personal-data key and publishes it "
                 "(a tombstone once shredded) to contracts.personal-data-keys.v1.",
     projector=projector,
+    application=lambda service: service,
     routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router,
              personal_data.router],
     subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},

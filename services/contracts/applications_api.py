@@ -20,7 +20,8 @@ from shared.business_time import BusinessMoment
 from shared.calendar import local_datetime
 from shared.db import in_transaction
 from shared.errors import NotFound, ValidationFailed
-from shared.service import Service, command_context, get_service
+from shared.http_app import command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["daily applications"])

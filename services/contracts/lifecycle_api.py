@@ -29,8 +29,9 @@ from shared.events.contracts import (
     PricePeriodTerms,
     TerminationKind,
 )
+from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["contract lifecycle"])

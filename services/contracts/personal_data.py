@@ -23,8 +23,9 @@ from shared.business_time import BusinessDate
 from shared.calendar import local_datetime
 from shared.events.claims import PersonalDataShredded
 from shared.events.contracts import PersonalDataExported
+from shared.http_app import get_service
 from shared.personal_data import export_handlers
-from shared.service import Service, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["personal data"])

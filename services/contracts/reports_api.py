@@ -13,7 +13,8 @@ from sqlalchemy import text
 from services.contracts.reference import catalogue
 from shared.auth import READERS, Actor, require
 from shared.calendar import local_datetime
-from shared.service import Service, get_service
+from shared.http_app import get_service
+from shared.service import Service
 
 router = APIRouter(tags=["reports"])
 ServiceDep = Annotated[Service, Depends(get_service)]

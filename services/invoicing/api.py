@@ -43,9 +43,10 @@ from shared.errors import NotFound
 from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
+from shared.http_app import command_context, get_service
 from shared.money import Money
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["ledger"])

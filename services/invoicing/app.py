@@ -15,6 +15,7 @@ definition = ServiceDefinition(
     title="Invoicing",
     description="The settlement ledger: accounts, prepayment, invoices, payments, penalties, statements.",
     projector=projector,
+    application=lambda service: service,
     routers=[router, approvals_api.router, books_api.router],
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,

@@ -26,8 +26,9 @@ from shared.events.invoicing import (
     RefundRequested,
     TerminationNoticeProposed,
 )
+from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageParams, PageRequest, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["approvals"])

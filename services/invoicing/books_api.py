@@ -14,7 +14,8 @@ from services.invoicing.ledger import business_date, load_books
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import ASTANA_ZONE_NAME, MONTH_PATTERN
 from shared.db import in_transaction
-from shared.service import Service, command_context, get_service
+from shared.http_app import command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["books"])

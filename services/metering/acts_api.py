@@ -17,8 +17,9 @@ from services.metering.domain import acts
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN, WorkingCalendar
+from shared.http_app import get_service
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["volume acts"])

@@ -15,8 +15,9 @@ from services.metering.commands import run_command
 from services.metering.domain import meters
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessMoment
+from shared.http_app import get_service
 from shared.paging import Keyset, Page, PageParams, read_page
-from shared.service import Service, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["meters"])

@@ -19,6 +19,7 @@ definition = ServiceDefinition(
     title="Metering",
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
+    application=lambda service: service,
     routers=[router, acts_router, readings_router, reports_router],
     subscriptions={topic_of("contracts"): HANDLERS,
                    topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,

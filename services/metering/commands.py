@@ -15,7 +15,8 @@ from shared.auth import Actor
 from shared.db import in_transaction
 from shared.errors import NotFound
 from shared.events.registry import Event
-from shared.service import Service, command_context
+from shared.http_app import command_context
+from shared.service import Service
 
 State = TypeVar("State")
 

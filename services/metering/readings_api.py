@@ -15,8 +15,9 @@ from services.metering.volumes import measure
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.calendar import zone
 from shared.errors import MalformedFile
+from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageRequest, page_request, read_page
-from shared.service import Service, command_context, get_service
+from shared.service import Service
 from shared.text import PlainText
 
 router = APIRouter(tags=["readings"])

@@ -16,7 +16,8 @@ from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
 from shared.auth import READERS, Actor, require
 from shared.calendar import zone
-from shared.service import Service, get_service
+from shared.http_app import get_service
+from shared.service import Service
 
 router = APIRouter(tags=["reports"])
 HOURS_IN_DAY = 24

@@ -10,8 +10,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.fast_routes import MAX_FAST_BODY_BYTES, FastRoutes
+from shared.http_app import RequestTracing, error_answer
 from shared.migrate import SERVICES
-from shared.service import RequestTracing, error_answer
 from tests.support import auth, token_settings
 from tests.unit.test_route_security import allowed_roles, api_routes
 

@@ -1,0 +1,167 @@
+"""Running a command on one stream, the one way every service does it.
+
+    load     the folded state: the cached one and the events appended after it, or the whole stream
+    decide   a pure rule of the service's `domain/` turns the state and the command into events
+    append   the events, on the version they were decided on (another writer first: `ConcurrencyConflict`)
+    project  the read models, in the same transaction
+    commit   and only then is the new state cached
+    retry    a concurrency conflict runs the whole command again on fresh state (`shared/db.in_transaction`)
+
+A service describes each kind of stream it keeps once (`Streams`: its id, how it folds, how its events are
+recorded when they carry personal data to seal) and its application object runs every command through
+`CommandRunner.execute`, or `within` from inside a transaction it already holds (a Kafka handler's, which
+claims the inbox in the same one). Decisions never see a cached state they could mutate: states are
+copied before more events are folded onto them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.cache import BoundedCache
+from shared.db import UnitOfWork, in_transaction
+from shared.errors import NotFound
+from shared.events.registry import Event, EventRegistry
+from shared.eventstore.store import CommandContext, EventStore, StoredEvent
+
+S = TypeVar("S")
+MAX_EVENTS_PER_COMMAND = 10_000   # a command's events are one append (`EventStore.append`'s bound)
+
+
+class Projects(Protocol):
+    async def apply(self, conn: AsyncConnection, events: Sequence[StoredEvent],
+                    decoded: Sequence[Event] | None = None) -> None: ...
+
+
+# how events reach the store: by default appended as they are; a service whose events carry personal data in
+# clear (contracts' buyer) seals them first with the contract's key (`services/contracts/sealing.py`)
+Record = Callable[[UnitOfWork, str, int | None, str, datetime, Sequence[object], CommandContext],
+                  Awaitable[list[StoredEvent]]]
+# stored events → what the rules fold (contracts opens its sealed buyer with the contract's key)
+Open = Callable[[AsyncConnection, str, list[Event]], Awaitable[Sequence[object]]]
+
+
+@dataclass(frozen=True)
+class Streams(Generic[S]):
+    """One kind of stream a service keeps: an account, a contract, a claim, a volume act."""
+
+    name: str                                   # what a missing one is called in a refusal ("account")
+    stream_id: Callable[[str], str]             # the key (a contract id, a claim id) → the stream's id
+    evolve: Callable[[S | None, object], S]     # folds one event onto the state (None before the first)
+    version: Callable[[S], int]                 # the stream version the state was folded to
+    cache_capacity: int = 5_000                 # states kept between commands (bounded)
+    copy: Callable[[S], S] = copy.deepcopy      # a state to fold onto (frozen states: the identity)
+    opened: Open | None = None
+
+    def missing(self, key: str) -> NotFound:
+        return NotFound(f"no {self.name} {key}", reason=f"{self.name.replace(' ', '_')}_not_found")
+
+
+@dataclass(frozen=True)
+class Decided(Generic[S]):
+    """What a command decided: the state it was decided on (None: a new stream) and its events."""
+
+    state: S | None
+    events: list[object]
+    stored: list[StoredEvent]
+
+
+class CommandRunner:
+    """Runs a service's commands: owns the caches of its streams' folded states."""
+
+    def __init__(self, engine: AsyncEngine, store: EventStore, projector: Projects, record: Record | None = None):
+        self.engine = engine
+        self.store = store
+        self.registry: EventRegistry = store.registry
+        self.projector = projector
+        self._record = record
+        self._caches: dict[str, BoundedCache] = {}
+
+    def cache(self, streams: Streams[S]) -> BoundedCache[str, S]:
+        found = self._caches.get(streams.name)
+        if found is None:
+            found = self._caches[streams.name] = BoundedCache(capacity=streams.cache_capacity)
+        return found
+
+    # ---- load --------------------------------------------------------------------------------------------
+    async def load(self, conn: AsyncConnection, streams: Streams[S], key: str) -> S | None:
+        """The state folded from the stream (None for a stream with no events): the cached state with the
+        events after it, folded onto a copy. Only committed events are ever cached (`execute` caches after
+        the commit)."""
+        cached = self.cache(streams).get(key)
+        tail = await self.store.read_stream(conn, streams.stream_id(key),
+                                            after_version=streams.version(cached) if cached is not None else 0)
+        if not tail:
+            return cached
+        events: Sequence[object] = [self.registry.decode(stored.envelope) for stored in tail]
+        if streams.opened is not None:
+            events = await streams.opened(conn, key, list(events))   # type: ignore[arg-type]
+        state = streams.copy(cached) if cached is not None else None
+        for event in events:
+            state = streams.evolve(state, event)
+        return state
+
+    async def existing(self, conn: AsyncConnection, streams: Streams[S], key: str) -> S:
+        state = await self.load(conn, streams, key)
+        if state is None:
+            raise streams.missing(key)
+        return state
+
+    # ---- decide, append, project --------------------------------------------------------------------------
+    async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
+                     occurred_at: datetime, events: Sequence[object], context: CommandContext) -> list[StoredEvent]:
+        """Append events and fold them into the read models, in the command's transaction."""
+        assert 0 < len(events) <= MAX_EVENTS_PER_COMMAND, "a command records between 1 and 10,000 events"
+        if self._record is not None:
+            return await self._record(uow, stream_id, expected_version, contract_id, occurred_at, events, context)
+        stored = await self.store.append(uow.conn, stream_id=stream_id, expected_version=expected_version,
+                                         contract_id=contract_id, occurred_at=occurred_at,
+                                         events=events, context=context)   # type: ignore[arg-type]
+        await self.projector.apply(uow.conn, stored, decoded=events)   # type: ignore[arg-type]
+        return stored
+
+    async def within(self, uow: UnitOfWork, streams: Streams[S], key: str,
+                     decide: Callable[[S | None], Sequence[object]], context: CommandContext,
+                     occurred_at: datetime | Callable[[S | None], datetime], *,
+                     contract_id: str | None = None) -> Decided[S]:
+        """Load, decide and record inside the caller's transaction; the new state is cached once it commits.
+        `contract_id`: the envelope's (the key itself by default, as for a contract's own streams)."""
+        state = await self.load(uow.conn, streams, key)
+        events = list(decide(state))
+        if not events:
+            return Decided(state, [], [])
+        at = occurred_at(state) if callable(occurred_at) else occurred_at
+        stored = await self.record(uow, stream_id=streams.stream_id(key),
+                                   expected_version=streams.version(state) if state is not None else 0,
+                                   contract_id=contract_id or key, occurred_at=at, events=events, context=context)
+        after = streams.copy(state) if state is not None else None
+        for event in events:
+            after = streams.evolve(after, event)
+        cache = self.cache(streams)
+        uow.after_commit(lambda: cache.put(key, after))   # a rollback leaves the older, still true, state
+        return Decided(state, events, stored)
+
+    async def execute(self, streams: Streams[S], key: str, decide: Callable[[S | None], Sequence[object]],
+                      context: CommandContext, occurred_at: datetime | Callable[[S | None], datetime], *,
+                      contract_id: str | None = None) -> Decided[S]:
+        """One transaction per attempt; a concurrent append to the same stream runs it again on fresh state."""
+        return await in_transaction(self.engine, lambda uow: self.within(
+            uow, streams, key, decide, context, occurred_at, contract_id=contract_id))
+
+
+def existing(streams: Streams[S], key: str, decide: Callable[[S], Sequence[object]]
+             ) -> Callable[[S | None], Sequence[object]]:
+    """A decision about a stream that must exist: a missing one is `<name>_not_found`."""
+
+    def decided(state: S | None) -> Sequence[object]:
+        if state is None:
+            raise streams.missing(key)
+        return decide(state)
+
+    return decided
