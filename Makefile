@@ -32,7 +32,7 @@ lock-upgrade:
 	$(MAKE) lock UPGRADE=--upgrade
 
 run: install
-	$(BIN)/ledger-dev run
+	$(BIN)/python -m devtools.infra.runner run
 
 test: install
 	$(BIN)/python -m pytest -ra
@@ -54,4 +54,4 @@ clean:
 	rm -rf .data .pytest_cache .hypothesis
 
 lint: install
-	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff check shared services ledger_cli devtools tests bench

@@ -26,19 +26,19 @@ from bench.machine import ITERATIONS, reference_ms
 from bench.readings import bench_readings
 from bench.replay import bench_replay
 from bench.stats import p99_ms, percentiles
+from devtools.builders import KafkaTap, seed_contract, unique
+from devtools.infra.broker import TansuBroker
+from devtools.infra.ports import free_port, free_port_outside, free_port_run
+from devtools.infra.postgres import EmbeddedPostgres
+from devtools.infra.runner import LocalSystem
 from shared.auth import Role
 from shared.db import UnitOfWork, make_engine
-from shared.devinfra.broker import TansuBroker
-from shared.devinfra.ports import free_port, free_port_outside, free_port_run
-from shared.devinfra.postgres import EmbeddedPostgres
-from shared.devinfra.runner import LocalSystem
 from shared.events import registry
 from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import CommandContext, EventStore
 from shared.migrate import upgrade
 from shared.relay import Relay
 from shared.topics import ensure_topics
-from tests.support import KafkaTap, seed_contract, unique
 
 # the bench's one person sends every desk's commands (a load, not a workplace): "operator"
 BENCH_PEOPLE = {"operator": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]}

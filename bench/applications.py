@@ -13,8 +13,8 @@ import httpx
 from bench.cpu import cpu_ms_each, cpu_of_system, quiet
 from bench.http import LeanConnection
 from bench.stats import percentiles
-from shared.devinfra.runner import LocalSystem
-from tests.support import portfolio_contracts
+from devtools.builders import portfolio_contracts
+from devtools.infra.runner import LocalSystem
 
 CLIENTS = 16
 DAY = "2024-06-15"

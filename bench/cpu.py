@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from shared.devinfra.runner import LocalSystem
+from devtools.infra.runner import LocalSystem
 
 
 def cpu_seconds(pid: int) -> float:

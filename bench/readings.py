@@ -16,8 +16,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from devtools.infra.postgres import EmbeddedPostgres
 from shared.clock import SystemClock
-from shared.devinfra.postgres import EmbeddedPostgres
 from shared.events.metering import MeterRegistered
 from shared.eventstore import CommandContext
 from shared.migrate import upgrade

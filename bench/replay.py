@@ -22,8 +22,8 @@ import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from devtools.infra.postgres import EmbeddedPostgres
 from ledger_cli import audit
-from shared.devinfra.postgres import EmbeddedPostgres
 from shared.envelope import canonical_json
 from shared.events import registry
 from shared.eventstore import CommandContext, EventStore
@@ -37,13 +37,13 @@ TEMPLATE_ID, TEMPLATE_NUMBER, TEMPLATE_REF = "TPLCONTRACT", "TPLNUMBER", "TPLREF
 
 def template_history(months: int) -> list[dict]:
     """One account's history, decided by the domain, as (type, payload) with placeholder names."""
+    from devtools.builders import sealed_terms, seed_contract
     from services.invoicing.domain import account as acc
     from services.invoicing.domain.rates import vat_rates
     from shared.calendar import WorkingCalendar
     from shared.events.contracts import ContractSigned
     from shared.money import Money
     from shared.personal_keys import new_key, seal_text
-    from tests.support import sealed_terms, seed_contract
 
     # the buyer (and each payment's purpose) sealed with a throwaway key, as events carry them (replay never
     # opens them)

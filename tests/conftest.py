@@ -14,11 +14,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from devtools.infra.broker import TansuBroker
+from devtools.infra.ports import free_port
+from devtools.infra.postgres import SUPERUSER, EmbeddedPostgres
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
-from shared.devinfra.broker import TansuBroker
-from shared.devinfra.ports import free_port
-from shared.devinfra.postgres import SUPERUSER, EmbeddedPostgres
 from shared.migrate import SERVICES
 from shared.service import Service
 from shared.topics import all_topics, ensure_topics

@@ -357,3 +357,23 @@ def test_dockerignore_check_reads_negation_and_order():
     assert not dockerignore_includes(["*", "!shared/", "**/__pycache__"], "shared/__pycache__/x.pyc")
     assert not dockerignore_includes(["*"], "pyproject.toml")
     assert dockerignore_includes([], "anything")
+
+
+# ---- the product ships only itself --------------------------------------------------------------------
+def test_the_wheel_holds_the_product_and_no_development_tooling(tmp_path):
+    """What the image installs: `shared`, the services and the CLI; never `devtools` (the embedded PostgreSQL,
+    the broker, the local runner, the builders), the tests or the benchmarks."""
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                            "--wheel-dir", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"shared", "services", "ledger_cli"}, tops
+    assert "services/invoicing/domain/account.py" in names
+    sources = [name for name in names if name.endswith(".py")]
+    import_of_tooling = re.compile(r"^\s*(from|import)\s+(devtools|tests|bench)\b", re.M)
+    zipped = zipfile.ZipFile(wheel)
+    assert [n for n in sources if import_of_tooling.search(zipped.read(n).decode("utf-8"))] == []

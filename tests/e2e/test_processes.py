@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from devtools.infra.runner import LocalSystem, living_in_group
 from shared.access_log import ACCESS_LOG_STREAM
 from shared.db import make_engine
-from shared.devinfra.runner import LocalSystem, living_in_group
 from shared.eventstore import verify_chain
 from tests.support import on_free_ports, seed_contract, unique
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from devtools.infra.runner import LocalSystem
 from ledger_cli.audit import verify_service
 from shared.auth import Role, token_hash
-from shared.devinfra.runner import LocalSystem
 from shared.migrate import SERVICES
 from shared.topics import all_topics, ensure_topics
 from tests.support import on_free_ports, portfolio_contracts

@@ -20,9 +20,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from devtools.infra.broker import TansuBroker
+from devtools.infra.ports import free_port
 from shared import personal_keys
-from shared.devinfra.broker import TansuBroker
-from shared.devinfra.ports import free_port
 from shared.events import dead_letter_topic, topic_of
 from shared.topics import all_topics, ensure_topics
 from tests.conftest import TEST_PARTITIONS, build_service, running_system

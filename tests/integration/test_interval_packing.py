@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from devtools.infra.postgres import EmbeddedPostgres
 from services.metering.readings.importer import import_readings
 from shared.db import make_engine
-from shared.devinfra.postgres import EmbeddedPostgres
 from shared.eventstore import CommandContext
 from shared.migrate import upgrade
 from tests.integration.test_readings_import import _import_and_roll_back, metered_contract

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from shared.devinfra.ports import free_port
+from devtools.infra.ports import free_port
 from tests.support import TOKENS, auth, eventually, seed_contract, unique
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the worktree's own code runs

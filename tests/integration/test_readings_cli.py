@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-from shared.devinfra.ports import free_port
+from devtools.infra.ports import free_port
 from tests.integration.test_readings_import import metered_contract
 from tests.support import TOKENS, eventually
 

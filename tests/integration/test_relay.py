@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.infra.broker import TansuBroker
+from devtools.infra.ports import free_port
 from shared.db import UnitOfWork
-from shared.devinfra.broker import TansuBroker
-from shared.devinfra.ports import free_port
 from shared.envelope import EventEnvelope
 from shared.events import registry
 from shared.events.claims import CounterpartyRegistered

@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from shared.devinfra.ports import free_port
-from shared.devinfra.runner import living_in_group
+from devtools.infra.ports import free_port
+from devtools.infra.runner import living_in_group
 from shared.workers import PARENT_CHECK_INTERVAL_S
 
 ROOT = Path(__file__).resolve().parents[2]

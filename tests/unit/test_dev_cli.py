@@ -1,10 +1,10 @@
-"""Proves the `ledger-dev` command line that `make run` calls parses `run` and its options."""
+"""Proves the development runner's command line (`python -m devtools.infra.runner`, what `make run` calls) parses `run` and its options."""
 
 from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from shared.devinfra.runner import cli
+from devtools.infra.runner import cli
 
 
 def test_run_is_a_subcommand_with_its_options():

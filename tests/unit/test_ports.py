@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 
-from shared.devinfra.ports import _ephemeral_start, free_port, free_port_run
+from devtools.infra.ports import _ephemeral_start, free_port, free_port_run
 
 
 def test_single_ports_are_below_the_ephemeral_range_and_bindable():

