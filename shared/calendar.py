@@ -86,6 +86,11 @@ def local_datetime(d: date, t: time, zone_name: str) -> datetime:
     return local
 
 
+def day_start(day: date, zone_name: str = ASTANA_ZONE_NAME) -> datetime:
+    """00:00 of `day` in the zone (Astana's by default): the business time of an event dated `day`."""
+    return local_datetime(day, time(0), zone_name)
+
+
 def to_zone(dt: datetime, zone_name: str) -> datetime:
     """The same instant as `dt`, expressed in the given zone."""
     if not isinstance(dt, datetime):
@@ -224,6 +229,7 @@ __all__ = [
     "DEFAULT_OVERRIDES",
     "MAX_DAYS",
     "WorkingCalendar",
+    "day_start",
     "local_datetime",
     "to_zone",
     "zone",

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import personal_keys
 from shared.errors import Conflict
-from shared.events.claims import PersonalDataExportRequested, PersonalDataPart, part_file, sha256_of
+from shared.events.claims import PersonalDataExportRequested
+from shared.events.personal_data import PersonalDataPart, part_file, sha256_of
 
 
 def export_stream_id(request_id: str) -> str:

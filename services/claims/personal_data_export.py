@@ -24,8 +24,8 @@ from shared.calendar import to_zone
 from shared.db import in_transaction
 from shared.errors import Conflict, NotFound
 from shared.events import contracts, invoicing, metering
-from shared.events.claims import PersonalDataPart, SealedFields, part_file, sha256_of
-from shared.events.sealing import ClearFields
+from shared.events.personal_data import PersonalDataPart, part_file, sha256_of
+from shared.events.sealing import ClearFields, SealedFields
 from shared.http_app import command_context, get_service
 from shared.personal_data import part_of
 from shared.service import Service

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,11 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.events.personal_data import PersonalDataAccess, PersonalDataPart, part_file, sha256_of, upcast_part_v1_v2
 from shared.events.registry import Event, registry
-from shared.events.sealing import Sealed, SealedFields, free_texts_in_clear, recorded_in_clear
+from shared.events.sealing import Sealed, SealedFields, free_texts_in_clear
 from shared.money import Money
 
-__all__ = ["SealedFields"]   # defined in shared.events.sealing; many readers import it from here
+# defined in shared.events.sealing and shared.events.personal_data; readers import them from here too
+__all__ = ["PersonalDataAccess", "PersonalDataPart", "SealedFields", "part_file", "sha256_of", "upcast_part_v1_v2"]
 
 
 @registry.register
@@ -341,16 +341,6 @@ class PersonalDataShredded(Event):
     shredded_on: date
 
 
-class PersonalDataAccess(Event):
-    """Someone read personal data through a service's API (the access log, as events): who, by which
-    route (what was read) and the contracts whose data were returned. Each service logs in its own store
-    with its own subclass (`<service>.PersonalDataRead`); the other services skip it by its type."""
-
-    contract_ids: list[str]
-    actor: str
-    route: str
-
-
 @registry.register
 class PersonalDataRead(PersonalDataAccess):
     """A read of the claims desk's personal data (counterparties, requests, archives, customers due)."""
@@ -370,39 +360,6 @@ class PersonalDataExportRequested(Event):
     request_id: str
     contract_id: str            # the contract the request was filed on: the partition key of every answer
     contract_ids: list[str]     # every contract of that counterparty (same BIN or foreign registration)
-
-
-class PersonalDataPart(Event):
-    """A service's answer to `PersonalDataExportRequested`: what it holds about those contracts, sealed with
-    the key of `contract_id` (the answering service's copy of it), so no plaintext part stays in any
-    append-only store or topic. `sha256` is of the part's file in the archive (`part_file`): the desk
-    records it without opening the part, and the archive checks it when it opens the part.
-    Each answering service publishes its own subclass (`<service>.PersonalDataExported`); v1 carried
-    the part in clear."""
-
-    request_id: str
-    contract_id: str
-    contract_ids: list[str]
-    part: Sealed
-    sha256: str
-
-
-def part_file(part: dict) -> bytes:
-    """A part as its file in the archive: readable JSON, keys sorted, so the same part has one SHA-256."""
-    return json.dumps(part, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def upcast_part_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
-    """A v1 part was plain JSON: handed on as recorded in clear (its stored bytes keep it so), with the
-    digest of its file computed here."""
-    part = payload["part"]
-    payload["part"] = recorded_in_clear(part)
-    payload["sha256"] = sha256_of(part_file(part))
-    return payload
 
 
 ExportingService = Literal["contracts", "metering", "invoicing", "claims"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
+from shared.events.personal_data import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, recorded_in_clear
 from shared.text import PlainText

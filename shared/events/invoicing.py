@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.claims import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
+from shared.events.personal_data import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
 from shared.money import Money

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.claims import PersonalDataPart, upcast_part_v1_v2
+from shared.events.personal_data import PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
 
 
