@@ -29,6 +29,7 @@ from services.invoicing.documents.reconciliation_pdf import render as render_rec
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
 from services.invoicing.domain.rates import vat_rates
+from services.invoicing.events import BaseRateSet, PaymentAllocated, PaymentReceived
 from services.invoicing.imports import assign_receipt, import_statement
 from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import CALENDAR, business_date, execute, load_books, penalty_rates, posting_facts
@@ -40,7 +41,6 @@ from shared.auth import READERS, Actor, Role, require, roles
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
 from shared.errors import NotFound
-from shared.events.invoicing import BaseRateSet, PaymentAllocated, PaymentReceived
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.fast_routes import FastRoute
 from shared.http_app import command_context, get_service

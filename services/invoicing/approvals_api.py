@@ -17,15 +17,15 @@ from pydantic import BaseModel, Field
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
-from services.invoicing.ledger import execute, load, posting_facts
-from shared.auth import READERS, Actor, Forbidden, Role, require, roles
-from shared.errors import NotFound
-from shared.events.invoicing import (
+from services.invoicing.events import (
     PaymentReversalRequested,
     PenaltyWaiverRequested,
     RefundRequested,
     TerminationNoticeProposed,
 )
+from services.invoicing.ledger import execute, load, posting_facts
+from shared.auth import READERS, Actor, Forbidden, Role, require, roles
+from shared.errors import NotFound
 from shared.http_app import command_context, get_service
 from shared.paging import Keyset, Page, PageParams, PageRequest, read_page
 from shared.service import Service

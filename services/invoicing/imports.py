@@ -30,6 +30,7 @@ from services.invoicing.bank.statement import Candidate, ParsedStatement, Receip
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
 from services.invoicing.domain.rates import DatedRates
+from services.invoicing.events import ReceiptAssigned, UnidentifiedReceiptRecorded
 from services.invoicing.known_references import known_operations
 from services.invoicing.ledger import business_date, cache_of, load, load_books, penalty_rates, record_decided
 from services.invoicing.personal_data import sealed_payer, sealed_purpose
@@ -37,7 +38,6 @@ from shared import personal_keys
 from shared.calendar import ASTANA_ZONE_NAME
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict, DomainError, NotFound
-from shared.events.invoicing import ReceiptAssigned, UnidentifiedReceiptRecorded
 from shared.events.sealing import SHREDDED
 from shared.eventstore import CommandContext
 from shared.money import Money

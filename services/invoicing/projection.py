@@ -31,8 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.invoicing import personal_data, projection_sql
-from shared.events import registry
-from shared.events.invoicing import (
+from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
     BaseRateSet,
@@ -47,11 +46,10 @@ from shared.events.invoicing import (
     ReceiptAssigned,
     RefundIssued,
     RestrictionNoticeIssued,
-    SupplyRestored,
-    SupplyRestricted,
-    TerminationNoticeIssued,
     UnidentifiedReceiptRecorded,
 )
+from shared.events import registry
+from shared.events.invoicing import SupplyRestored, SupplyRestricted, TerminationNoticeIssued
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 

@@ -163,7 +163,7 @@ async def test_the_stored_bytes_are_the_envelopes_canonical_json(engine, store):
     # the store serializes the payload once and the envelope around it: the bytes must be exactly the
     # envelope's canonical form, which consumers and the auditors' replay read (nested Money, Cyrillic,
     # a trace context, a causation)
-    from shared.events.invoicing import PaymentAllocated  # nested slices and postings
+    from services.invoicing.events import PaymentAllocated  # nested slices and postings
 
     stream = unique("s")
     allocated = PaymentAllocated.model_validate({

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
-from shared.events.invoicing import UnidentifiedReceiptRecorded
+from services.invoicing.events import UnidentifiedReceiptRecorded
 from shared.events.sealing import ClearFields
 from shared.eventstore import CommandContext
 from shared.money import Money

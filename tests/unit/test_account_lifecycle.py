@@ -11,8 +11,9 @@ from decimal import Decimal
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.domain.terms import last_delivery_day, term_months
+from services.invoicing.events import AccountTermsAmended, DayClosed
 from shared.events.contracts import SealedContractTerms
-from shared.events.invoicing import AccountSettled, AccountTermsAmended, DayClosed
+from shared.events.invoicing import AccountSettled
 from tests.support import sealed_terms, seed_contract
 from tests.unit.test_account import CAL, CLOSING, Ledger, kzt
 

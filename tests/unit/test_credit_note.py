@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from services.invoicing.domain.credit_note import credit_lines, issue_credit_note
 from services.invoicing.domain.postings import LedgerAccount
+from services.invoicing.events import InvoiceIssued
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.invoicing import InvoiceIssued
 from tests.unit.test_account import Ledger, kzt
 
 JANUARY = "INV-01/2021-85-2022-01"

@@ -28,19 +28,11 @@ from services.invoicing.domain.restriction import (
     terminate_on,
 )
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
-from shared.approvals import Pending, check_approver, no_request_pending, pending_request
-from shared.business_time import require_over
-from shared.calendar import WorkingCalendar
-from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.contracts import ContractSigned, SealedContractTerms
-from shared.events.invoicing import (
+from services.invoicing.events import (
     AccountOpened,
-    AccountSettled,
     AccountTermsAmended,
     AllocationSlice,
-    Approval,
     ChargeLineData,
-    CoverageChanged,
     DayClosed,
     InvoiceIssued,
     PaymentAllocated,
@@ -59,10 +51,20 @@ from shared.events.invoicing import (
     RefundRequested,
     RequestDeclined,
     RestrictionNoticeIssued,
+    TerminationNoticeProposed,
+)
+from shared.approvals import Pending, check_approver, no_request_pending, pending_request
+from shared.business_time import require_over
+from shared.calendar import WorkingCalendar
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.contracts import ContractSigned, SealedContractTerms
+from shared.events.invoicing import (
+    AccountSettled,
+    Approval,
+    CoverageChanged,
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
-    TerminationNoticeProposed,
 )
 from shared.events.registry import Event
 from shared.events.sealing import Sealed

@@ -21,8 +21,8 @@ from services.invoicing.domain.account import (
     postings,
 )
 from services.invoicing.domain.pricing import Charge, ChargeLine
+from services.invoicing.events import InvoiceIssued
 from shared.errors import NotFound, ValidationFailed
-from shared.events.invoicing import InvoiceIssued
 from shared.events.registry import Event
 from shared.money import Money, allocate
 

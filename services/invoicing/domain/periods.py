@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from services.invoicing.events import PeriodClosed, PeriodReopened
 from shared.errors import Conflict, ValidationFailed
-from shared.events.invoicing import PeriodClosed, PeriodReopened
 from shared.events.registry import Event
 
 STREAM_ID = "books"

@@ -1,0 +1,489 @@
+"""The invoicing service's own events: those no other service reads (topic `invoicing.events.v1` carries
+them with the rest). The ones other services react to live in `shared/events/invoicing.py`.
+
+Every event that moves money carries its balanced postings (double entry, debit > 0, credit < 0), so
+balances are a fold of the events and an auditor can re-add them without the ledger's code. They are
+registered in the one registry (`shared/events/registry.py`) under their `invoicing.` names and schema
+versions, so stored events decode as before; `services/__init__.py` imports this module, so every
+service's process knows them (a consumer ignores a type it does not apply only when it knows the type).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
+from shared.events.invoicing import Approval, Part
+from shared.events.registry import Event, registry
+from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
+from shared.money import Money
+
+
+class PostingLine(Part):
+    account: str
+    amount: Money
+
+
+class ChargeLineData(Part):
+    component: str
+    first_day: date
+    last_day: date
+    volume_kwh: Decimal
+    rate_per_kwh: Decimal
+    net: Money
+    vat_rate_percent: Decimal
+    vat: Money
+
+
+class AllocationSlice(Part):
+    item_id: str
+    document: str
+    kind: str
+    period: str
+    amount: Money
+
+
+class PenaltySliceData(Part):
+    amount: Money
+    first_day: date
+    last_day: date
+    days: int
+    base_rate_percent: Decimal
+    multiplier: Decimal
+    basis_days: int
+    penalty: Decimal
+
+
+@registry.register
+class AccountOpened(Event):
+    """The settlement account of a signed contract exists, with a zero balance (§5).
+
+    It copies the terms the ledger settles by, so invoicing rebuilds from its own store alone; the buyer
+    as `ContractSigned` sealed it (v1 carried it in clear).
+    """
+
+    event_type = "invoicing.AccountOpened"
+    schema_version = 2
+
+    contract_id: str
+    terms: SealedContractTerms
+
+
+@registry.register
+class PrepaymentRequested(Event):
+    """§5.3: pay 100% of the planned volume of a 10-day block 3 banking days before it starts."""
+
+    event_type = "invoicing.PrepaymentRequested"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    block_id: str
+    first_day: date
+    last_day: date
+    volume_kwh: Decimal
+    lines: list[ChargeLineData]
+    amount: Money
+    due_date: date
+
+
+@registry.register
+class InvoiceIssued(Event):
+    """§5.4–5.6: the period's charge from the volume act (a correcting invoice charges the difference)."""
+
+    event_type = "invoicing.InvoiceIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    period: str
+    act_id: str
+    corrects_document: str | None
+    invoice_date: date
+    esf_date: date
+    esf_deadline: date
+    due_date: date
+    volume_kwh: Decimal
+    lines: list[ChargeLineData]
+    net: Money
+    vat: Money
+    total: Money
+    # a correction that takes more off a debt than is still open gives the excess back to the advance
+    released_to_advance: list[AllocationSlice] = []
+    postings: list[PostingLine]
+
+
+@registry.register
+class PaymentReceived(Event):
+    """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8).
+    `payer`: the payer's BIN and IBAN as the bank gave them (`{"bin", "iban"}`), sealed with the contract's
+    key; none when the bank gave neither or this service holds no key of the contract (not arrived yet,
+    or shredded). v1 carried `payer_bin` and `payer_iban` in clear.
+    `purpose`: the payment's purpose as the bank gave it (free text that often names a person), sealed
+    with the contract's key as `{"text"}`; none when it is empty or the key is not held. v1 and v2
+    carried it in clear.
+
+    Two dates: `received_on` is the value date (when the bank says the money moved: it drives penalties),
+    `posted_on` the posting date (when the ledger booked it, in an open period: statements and acts date
+    the payment by it). Absent in payments recorded before the two were told apart: the same day."""
+
+    event_type = "invoicing.PaymentReceived"
+    schema_version = 3
+
+    contract_id: str
+    payment_id: str
+    bank_reference: str
+    amount: Money
+    received_on: date
+    payer: Sealed | None
+    purpose: Sealed | None
+    postings: list[PostingLine]
+    posted_on: date | None = None
+
+    @property
+    def posting_date(self) -> date:
+        return self.posted_on or self.received_on
+
+
+@registry.upcaster(PaymentReceived.event_type, 1)
+def upcast_payment_received_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payer = {"bin": payload.pop("payer_bin"), "iban": payload.pop("payer_iban")}
+    payload["payer"] = recorded_in_clear(payer) if any(payer.values()) else None
+    return payload
+
+
+upcast_payment_received_v2_v3 = registry.upcaster(PaymentReceived.event_type, 2)(free_texts_in_clear("purpose"))
+
+
+@registry.register
+class PaymentAllocated(Event):
+    """Advance applied to debts, debt first (§5.8), slice by slice; the rest stays as advance."""
+
+    event_type = "invoicing.PaymentAllocated"
+    schema_version = 1
+
+    contract_id: str
+    policy: str
+    trigger: str  # the payment id or document that caused this allocation
+    allocated_on: date   # when the money paid the debts: a payment's value date (penalties stop there)
+    slices: list[AllocationSlice]
+    advance_left: Money
+    postings: list[PostingLine]
+    posted_on: date | None = None   # the posting date, when it is not `allocated_on` (a late value date)
+
+
+@registry.register
+class PenaltyAccrued(Event):
+    """§5.7: 1.5 × base rate per day on a late amount; the slices explain the figure."""
+
+    event_type = "invoicing.PenaltyAccrued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    late_item_id: str
+    period: str
+    accrued_through: date
+    slices: list[PenaltySliceData]
+    amount: Money
+    postings: list[PostingLine]
+
+
+@registry.register
+class PenaltyWaived(Event):
+    """An operator forgives (part of) a penalty, with the reason; a reversal, never an edit."""
+
+    event_type = "invoicing.PenaltyWaived"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    amount: Money
+    reason: str
+    waived_on: date
+    postings: list[PostingLine]
+    approval: Approval | None = None   # absent in waivers recorded before four eyes
+
+
+@registry.register
+class BaseRateSet(Event):
+    """An admin recorded the National Bank's base rate from a date (the table is data, not code)."""
+
+    event_type = "invoicing.BaseRateSet"
+    schema_version = 1
+
+    contract_id: str  # "*" : the table is the ledger's, not one contract's
+    effective_from: date
+    rate_percent: Decimal
+    source: str
+
+
+@registry.register
+class UnidentifiedReceiptRecorded(Event):
+    """Money arrived that no contract could be matched to; kept until an operator assigns it.
+    `bank_line`: what the bank said of the payer and the payment (`{"name", "bin", "iban", "purpose"}`),
+    sealed with the receipt's own key (it belongs to no contract yet), the bank reference as associated
+    data; that key is deleted when the receipt is assigned (the payment then holds the payer's BIN, IBAN and
+    purpose under the contract's key). v1 carried `payer_name`, `payer_bin`, `payer_iban` and `purpose` in
+    clear."""
+
+    event_type = "invoicing.UnidentifiedReceiptRecorded"
+    schema_version = 2
+
+    contract_id: str  # "unidentified"
+    bank_reference: str
+    amount: Money
+    received_on: date
+    bank_line: Sealed
+    why: str
+
+
+@registry.upcaster(UnidentifiedReceiptRecorded.event_type, 1)
+def upcast_unidentified_receipt_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["bank_line"] = recorded_in_clear({"name": payload.pop("payer_name"), "bin": payload.pop("payer_bin"),
+                                              "iban": payload.pop("payer_iban"), "purpose": payload.pop("purpose")})
+    return payload
+
+
+@registry.register
+class ReceiptAssigned(Event):
+    """An operator assigned an unidentified receipt to a contract; the payment is posted there."""
+
+    event_type = "invoicing.ReceiptAssigned"
+    schema_version = 1
+
+    contract_id: str  # "unidentified"
+    bank_reference: str
+    assigned_contract_id: str
+
+
+@registry.register
+class RestrictionNoticeIssued(Event):
+    """§5.3, §7.1.1: written notice that supply may be restricted from `restrict_from` if still unpaid."""
+
+    event_type = "invoicing.RestrictionNoticeIssued"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    issued_on: date
+    restrict_from: date
+    amount_due: Money
+
+
+@registry.register
+class DayClosed(Event):
+    """The account's business day is closed: coverage checked, notices issued (replayable)."""
+
+    event_type = "invoicing.DayClosed"
+    schema_version = 1
+
+    contract_id: str
+    day: date
+
+
+@registry.register
+class RefundIssued(Event):
+    """§5.8: the contract ended; the advance left after every debt is paid back to the buyer. `payee` is
+    the buyer's requisites (name, IBAN, BIC among them) sealed as the account's terms hold them; v1
+    carried the beneficiary, IBAN and BIC in clear."""
+
+    event_type = "invoicing.RefundIssued"
+    schema_version = 2
+
+    contract_id: str
+    document_number: str
+    refund_on: date
+    amount: Money
+    payee: Sealed
+    postings: list[PostingLine]
+    approval: Approval | None = None   # absent in refunds issued before four eyes
+
+
+@registry.upcaster(RefundIssued.event_type, 1)
+def upcast_refund_issued_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    payload["payee"] = recorded_in_clear({"name": payload.pop("beneficiary"), "iban": payload.pop("iban"),
+                                          "bic": payload.pop("bic")})
+    return payload
+
+
+@registry.register
+class PaymentReversed(Event):
+    """A payment posted by mistake is taken back: first from the advance, then by reopening the debts
+    it paid, most recently paid first. The original stays in the history."""
+
+    event_type = "invoicing.PaymentReversed"
+    schema_version = 1
+
+    contract_id: str
+    payment_id: str
+    bank_reference: str
+    amount: Money
+    reason: str
+    reversed_on: date
+    reopened: list[AllocationSlice]
+    postings: list[PostingLine]
+    approval: Approval | None = None   # absent in reversals recorded before four eyes
+
+
+@registry.register
+class AccountTermsAmended(Event):
+    """The contract was amended (§11.3 supplementary agreement, §5.2 price notice, §3.2 extension): from
+    `effective_from` on the account settles by the new terms. `terms` is what the account settles by
+    after it: the old price periods and monthly plans before `effective_from`, the new ones after."""
+
+    event_type = "invoicing.AccountTermsAmended"
+    schema_version = 2
+
+    contract_id: str
+    kind: str
+    document_number: str
+    document_date: date
+    effective_from: date
+    summary: str
+    terms: SealedContractTerms
+
+
+for _type in (AccountOpened, AccountTermsAmended):
+    registry.upcaster(_type.event_type, 1)(upcast_terms_v1_v2)
+
+
+# ---- four eyes: a correction that moves money or ends rights is asked for by one person, approved by another
+@registry.register
+class PaymentReversalRequested(Event):
+    """A treasury clerk asks to take a payment back; nothing moves until another clerk approves."""
+
+    event_type = "invoicing.PaymentReversalRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    payment_id: str
+    bank_reference: str
+    reason: str
+    reversed_on: date
+    requested_by: str
+
+
+@registry.register
+class PenaltyWaiverRequested(Event):
+    """A billing clerk asks to forgive (part of) a penalty; `amount` none: all that is open at approval."""
+
+    event_type = "invoicing.PenaltyWaiverRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    document_number: str
+    amount: Money | None
+    reason: str
+    waived_on: date
+    requested_by: str
+
+
+@registry.register
+class RefundRequested(Event):
+    """§5.8: a billing clerk asks to pay the advance back; the amount is what is left at approval."""
+
+    event_type = "invoicing.RefundRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    refund_on: date
+    requested_by: str
+
+
+@registry.register
+class TerminationNoticeProposed(Event):
+    """§7.1.1: the day close found final settlement unpaid for 30 days; a collections clerk other than the
+    one who closed the day approves the notice (or declines it)."""
+
+    event_type = "invoicing.TerminationNoticeProposed"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    issued_on: date
+    terminate_on: date
+    overdue_amount: Money
+    overdue_documents: list[str]
+    requested_by: str
+
+
+@registry.register
+class RequestDeclined(Event):
+    """The second person declined a requested correction: nothing of it is recorded."""
+
+    event_type = "invoicing.RequestDeclined"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    reason: str
+    declined_by: str
+
+
+# ---- corrections in the open period of what a late value date changed
+class RecalculatedWindow(Part):
+    """One accrual's window of days, its penalty as charged (`was`) and as the late amounts now say (`now`)."""
+
+    penalty_document: str
+    first_day: date
+    last_day: date
+    was: Money
+    now: Money
+
+
+@registry.register
+class PenaltyRecalculated(Event):
+    """§5.7 on what is known now: money valued on a day penalties were already charged for (a bank statement
+    that came late) changes the late amounts of those days. The charged penalties are not edited (their
+    period may be closed): this event, dated in the open period, takes off what was charged too much
+    (`reduced` from the penalties still open, the rest back to the advance) or charges what was missing
+    (`charged`, a new penalty document), with the cause and each window's figures."""
+
+    event_type = "invoicing.PenaltyRecalculated"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    late_item_id: str
+    period: str
+    cause: str
+    posted_on: date
+    windows: list[RecalculatedWindow]
+    slices: list[PenaltySliceData]
+    reduced: list[AllocationSlice]
+    released_to_advance: Money
+    charged: Money
+    postings: list[PostingLine]
+
+
+# ---- the books' periods: a closed month is never rewritten
+@registry.register
+class PeriodClosed(Event):
+    """The books of a month are closed: nothing is posted on a day of it or before (`closed_through`)."""
+
+    event_type = "invoicing.PeriodClosed"
+    schema_version = 1
+
+    contract_id: str  # "*": the ledger's books, not one contract's
+    period: str
+    closed_through: date
+
+
+@registry.register
+class PeriodReopened(Event):
+    """An admin reopened a closed month (and every later one), with the reason: postings may be dated in it
+    again. The audited way back; a closed month is otherwise never written."""
+
+    event_type = "invoicing.PeriodReopened"
+    schema_version = 1
+
+    contract_id: str  # "*"
+    period: str
+    reason: str
+    closed_through: date | None
