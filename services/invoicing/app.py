@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from services.invoicing import approvals_api, books_api, claim_corrections, personal_data
-from services.invoicing.api import MAX_STATEMENT_BYTES, PAYMENT_ROUTE, router
-from services.invoicing.handlers import FROM_CONTRACTS, FROM_METERING
+from services.invoicing import personal_data
+from services.invoicing.api import routers
+from services.invoicing.api.payments import MAX_STATEMENT_BYTES, PAYMENT_ROUTE
+from services.invoicing.application import Invoicing
+from services.invoicing.handlers import FROM_CLAIMS, FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
-from shared import personal_keys
 from shared.events import topic_of
 from shared.service import KeyCopies, ServiceDefinition
 
@@ -15,11 +16,10 @@ definition = ServiceDefinition(
     title="Invoicing",
     description="The settlement ledger: accounts, prepayment, invoices, payments, penalties, statements.",
     projector=projector,
-    application=lambda service: service,
-    routers=[router, approvals_api.router, books_api.router],
+    application=Invoicing,
+    routers=routers,
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
-                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,
-                                        **personal_keys.shredded_handlers(personal_data.refresh)}},
+                   topic_of("claims"): FROM_CLAIMS},
     key_copies=KeyCopies(refresh=personal_data.refresh),
     fast_routes=(PAYMENT_ROUTE,),
     body_limits={"/payments/import": MAX_STATEMENT_BYTES},

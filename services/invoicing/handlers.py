@@ -1,16 +1,12 @@
-"""Invoicing's reactions to other services' events."""
+"""Invoicing's reactions to the other services' events: each hands the event to the application, in the
+consumer's transaction (which claims the event in the inbox in the same one)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from decimal import Decimal
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import text
-
-from services.invoicing.domain import account as acc
-from services.invoicing.domain.rates import vat_rates
-from services.invoicing.ledger import CALENDAR, decide_and_record
+from services.invoicing import personal_data
+from services.invoicing.application import Invoicing
+from shared import personal_keys
+from shared.events.claims import ClaimAccepted
 from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
@@ -23,49 +19,38 @@ from shared.events.contracts import (
 from shared.events.metering import VolumeActIssued
 
 
-async def on_contract_signed(service, uow, event: ContractSigned, envelope, context) -> None:
-    await service.record(uow, stream_id=acc.stream_id(event.contract_id), expected_version=0,
-                         contract_id=event.contract_id, occurred_at=event.signed_at,
-                         events=acc.open_account(event), context=context)
+async def on_contract_signed(app: Invoicing, uow, event: ContractSigned, envelope, context) -> None:
+    await app.open_account(uow, event, context)
 
 
-async def on_volume_act_issued(service, uow, event: VolumeActIssued, envelope, context) -> None:
-    """§5.4: the act fixes the month's volume; the ledger charges it (a corrected act: the difference)."""
-
-    def decide(state: acc.Account):
-        return acc.issue_invoice(state, act_id=event.act_id, period=event.period, volume_kwh=event.volume_kwh,
-                                 issued_on=event.issued_on, corrects_act_id=event.corrects_act_id, vat=vat_rates(),
-                                 calendar=CALENDAR)
-
-    occurred = datetime.combine(event.issued_on, time(0), ZoneInfo("Asia/Almaty"))
-    await decide_and_record(service, uow, event.contract_id, decide, context, occurred)
+async def on_contract_amended(app: Invoicing, uow, event: ContractAmended, envelope, context) -> None:
+    await app.amend_terms(uow, event, context)
 
 
-async def on_contract_amended(service, uow, event: ContractAmended, envelope, context) -> None:
-    def decide(state: acc.Account):
-        return acc.amend_terms(state, kind=event.kind, document_number=event.document_number,
-                               document_date=event.document_date, effective_from=event.effective_from,
-                               summary=event.summary, terms=event.terms)
-
-    occurred = datetime.combine(event.effective_from, time(0), ZoneInfo(event.terms.time_zone))
-    await decide_and_record(service, uow, event.contract_id, decide, context, occurred)
+async def on_application(app: Invoicing, uow, event, envelope, context) -> None:
+    """§5.3 a day's accepted schedule replaces the plan's share of that day in the next prepayment demands."""
+    await app.note_application(uow, event, context)
 
 
-_UPSERT_DAY = text("""
-    INSERT INTO daily_applications (contract_id, day, volume_kwh, application_id, source_event)
-    VALUES (:c, :d, :v, :a, :e)
-    ON CONFLICT (contract_id, day) DO UPDATE
-        SET volume_kwh = excluded.volume_kwh, application_id = excluded.application_id,
-            source_event = excluded.source_event
-""")
+async def on_volume_act_issued(app: Invoicing, uow, event: VolumeActIssued, envelope, context) -> None:
+    """§5.4: the act fixes the month's volume; the ledger charges it."""
+    await app.charge_act(uow, event, context)
 
 
-async def on_application(service, uow, event, envelope, context) -> None:
-    """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of that
-    day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.6): 0."""
-    hours = [] if isinstance(event, ApplicationRejected) else event.hours
-    await uow.conn.execute(_UPSERT_DAY, {"c": event.contract_id, "d": event.day, "v": sum(hours, Decimal(0)),
-                                         "a": event.application_id, "e": event.event_type})
+async def on_claim_accepted(app: Invoicing, uow, event: ClaimAccepted, envelope, context) -> None:
+    """§9 an accepted claim the ledger owns: the claims desk dated the answer in the contract's deadline zone,
+    and the correction carries that time."""
+    await app.grant_claim(uow, event, envelope.occurred_at, context)
+
+
+def _recorded_by_the_runner(handler):
+    """A shared reaction (`shared/personal_data.export_handlers`) records through what it is given: the
+    application's runner, so its events reach the store and the read models as every command's do."""
+
+    async def on_event(app: Invoicing, uow, event, envelope, context) -> None:
+        await handler(app.runner, uow, event, envelope, context)
+
+    return on_event
 
 
 FROM_CONTRACTS = {
@@ -76,3 +61,9 @@ FROM_CONTRACTS = {
                     ApplicationRejected)},
 }
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}
+FROM_CLAIMS = {
+    ClaimAccepted.event_type: on_claim_accepted,
+    **{event_type: _recorded_by_the_runner(handler) for event_type, handler in personal_data.HANDLERS.items()},
+    # the copy of a contract's key goes on the claims desk's decision as well as on the key's tombstone
+    **personal_keys.shredded_handlers(personal_data.refresh),
+}

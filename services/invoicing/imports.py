@@ -13,50 +13,40 @@ key of its own, deleted when the receipt is assigned (`receipt_keys.py`)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime
 from functools import partial
 from itertools import groupby
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import receipt_keys
+from services.invoicing import queries, receipt_keys
 from services.invoicing.bank.references import KnownOperation, differences
-from services.invoicing.bank.statement import Candidate, ParsedStatement, Receipt, match_contract
+from services.invoicing.bank.statement import ParsedStatement, Receipt, match_contract
+from services.invoicing.commands import ImportLine, ImportReport
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import periods
 from services.invoicing.domain.rates import DatedRates
 from services.invoicing.events import ReceiptAssigned, UnidentifiedReceiptRecorded
-from services.invoicing.known_references import known_operations
-from services.invoicing.ledger import business_date, cache_of, load, load_books, penalty_rates, record_decided
 from services.invoicing.personal_data import sealed_payer, sealed_purpose
 from shared import personal_keys
-from shared.calendar import ASTANA_ZONE_NAME
+from shared.calendar import ASTANA_ZONE_NAME, day_start
+from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events.sealing import SHREDDED
 from shared.eventstore import CommandContext
 from shared.money import Money
 
-UNIDENTIFIED = "unidentified"
-
-
-async def candidates(service) -> list[Candidate]:
-    async with service.engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT contract_id, contract_number, buyer->>'bin' AS bin, buyer->>'iban' AS iban FROM accounts"))).all()
-    return [Candidate(r.contract_id, r.contract_number, r.bin, r.iban) for r in rows]
-
-
+UNIDENTIFIED = "unidentified"   # the stream (and the envelopes' contract id) of the receipts held in suspense
 CHUNK_LINES = 2_000  # receipts per transaction: ≤ 4 events each stays under one append's 10,000
 
 
 def _at(receipt: Receipt) -> datetime:
-    return datetime.combine(receipt.received_on, time(0), ZoneInfo("Asia/Almaty"))
+    return day_start(receipt.received_on)
 
 
 def _unidentified(receipt: Receipt, why: str, key: bytes) -> UnidentifiedReceiptRecorded:
@@ -70,94 +60,34 @@ def _unidentified(receipt: Receipt, why: str, key: bytes) -> UnidentifiedReceipt
 
 @dataclass
 class _Posting:
-    """What booking a receipt needs besides the account: the books' closed months, today, and the base rates
-    (read once, and only when a value date falls on days penalties were already charged for)."""
+    """What booking a receipt needs besides the account: the books' closed months, today in the account's
+    zone, and the base rates (read once, and only when a value date falls on days penalties were already
+    charged for)."""
 
     books: periods.Books
-    service: Any
-    conn: Any
+    today: Callable[[str], date]
+    conn: AsyncConnection
+    read_rates: Callable[[AsyncConnection], Awaitable[DatedRates]]
     rates: DatedRates | None = None
 
-    async def decide(self, state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
+    async def prepare(self, state: acc.Account, receipt: Receipt) -> None:
+        """Read the base rates if the receipt's value date falls on days penalised already (once)."""
         if self.rates is None and acc.penalised_on(state, receipt.received_on):
-            self.rates = await penalty_rates(self.conn)
-        today = business_date(self.service, state.terms.time_zone)
+            self.rates = await self.read_rates(self.conn)
+
+    def decide(self, state: acc.Account, receipt: Receipt, payment_id: str, key: bytes | None) -> list:
         return acc.receive_payment(state, payment_id=payment_id, bank_reference=receipt.bank_reference,
                                    amount=Money(receipt.amount, receipt.currency), received_on=receipt.received_on,
                                    payer=sealed_payer(key, state.contract_id, receipt.payer_bin, receipt.payer_iban),
                                    purpose=sealed_purpose(key, state.contract_id, receipt.purpose),
-                                   posted_on=periods.posting_date(receipt.received_on, self.books, today),
+                                   posted_on=periods.posting_date(receipt.received_on, self.books,
+                                                                  self.today(state.terms.time_zone)),
                                    rates=self.rates)
 
 
-async def _append_by_day(service, uow, stream_id: str, contract_id: str, decided: list[tuple[Receipt, list]],
-                         expected_version: int | None, context: CommandContext) -> None:
-    """One append per business day (an event's `occurred_at` is its receipt's day), in stream order."""
-    for day, group in groupby(decided, key=lambda item: item[0].received_on):
-        events = [event for _, produced in group for event in produced]
-        await service.record(uow, stream_id=stream_id, expected_version=expected_version, contract_id=contract_id,
-                             occurred_at=datetime.combine(day, time(0), ZoneInfo("Asia/Almaty")), events=events,
-                             context=context)
-        if expected_version is not None:
-            expected_version += len(events)
-
-
-async def _post_chunk(service, uow, chunk: list[tuple[Receipt, str | None, str]],
-                      context: CommandContext) -> list[dict[str, Any]]:
-    """Decide every receipt of the chunk on its account's state in memory, then record each account's
-    events with one append per day. A line the rules refuse produces nothing; the others go on."""
-    # another command may have recorded one of these references since the file was read: met as known here
-    # (and a unique violation of one recorded meanwhile runs the chunk again, `in_transaction`)
-    known = await known_operations(uow.conn, [receipt.bank_reference for receipt, _, _ in chunk])
-    outcomes = [_repeat(receipt, known[receipt.bank_reference], contract_id, how)
-                for receipt, contract_id, how in chunk if receipt.bank_reference in known]
-    chunk = [line for line in chunk if line[0].bank_reference not in known]
-    posting = _Posting(await load_books(uow.conn), service, uow.conn)
-    today = business_date(service, ASTANA_ZONE_NAME)
-    by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
-    for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
-        if receipt.received_on > today:   # a value date the bank cannot have given yet: this line only
-            outcomes.append(_row(receipt, "rejected", reason="business_date_in_future",
-                                 message=f"value date {receipt.received_on} lies in the future: today is {today}"))
-            continue
-        by_contract.setdefault(contract_id, []).append((receipt, how))
-    for contract_id, receipts in by_contract.items():
-        decided: list[tuple[Receipt, list]] = []
-        if contract_id is None:
-            keys: dict[str, bytes] = {}
-            for receipt, how in receipts:
-                key = personal_keys.new_key()
-                try:
-                    decided.append((receipt, [_unidentified(receipt, how, key)]))
-                except DomainError as exc:  # this line only: the others go on
-                    outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
-                    continue
-                keys[receipt.bank_reference] = key
-                outcomes.append(_row(receipt, "unidentified", reason=how))
-            await receipt_keys.store_keys(uow.conn, keys)
-            await _append_by_day(service, uow, UNIDENTIFIED, UNIDENTIFIED, decided, None, context)
-            continue
-        state = copy.deepcopy(await load(service, uow, contract_id))
-        start = state.version
-        key = await personal_keys.key_of(uow.conn, contract_id)
-        for receipt, how in receipts:
-            try:
-                events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
-            except DomainError as exc:  # this line only: the others go on
-                outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
-                continue
-            for event in events:
-                state = acc.evolve(state, event)  # our own copy: folded in place
-            decided.append((receipt, events))
-            outcomes.append(_row(receipt, "posted", contract_id=contract_id, matched_by=how))
-        await _append_by_day(service, uow, acc.stream_id(contract_id), contract_id, decided, start, context)
-        uow.after_commit(partial(cache_of(service).put, contract_id, state))
-    return outcomes
-
-
-def _row(receipt: Receipt, outcome: str, **more: Any) -> dict[str, Any]:
+def _row(receipt: Receipt, outcome: str, **more: Any) -> ImportLine:
     return {"line": receipt.line, "bank_reference": receipt.bank_reference, "amount": str(receipt.amount),
-            "outcome": outcome, **more}
+            "outcome": outcome, **more}  # type: ignore[typeddict-item]
 
 
 def _as_known(receipt: Receipt, contract_id: str | None) -> KnownOperation:
@@ -184,7 +114,7 @@ def _recorded_before(receipt: Receipt, known: dict[str, KnownOperation], contrac
     return older if older is not None and not _differences(receipt, older, contract_id, how) else None
 
 
-def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> dict[str, Any]:
+def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, how: str) -> ImportLine:
     """The outcome of a line whose reference is known: a repeat, or a conflict saying what differs."""
     differ = _differences(receipt, known, contract_id, how)
     if differ:
@@ -195,69 +125,148 @@ def _repeat(receipt: Receipt, known: KnownOperation, contract_id: str | None, ho
     return {**_row(receipt, "already_posted"), "bank_reference": known.bank_reference}
 
 
-async def import_statement(service, parsed: ParsedStatement, context: CommandContext) -> dict[str, Any]:
-    """Every receipt of the file is decided alone (all or nothing per line); the lines are recorded in
-    transactions of up to `CHUNK_LINES`, set-based, retried whole when an account changed meanwhile."""
-    lines: list[dict[str, Any]] = [
-        {"line": p.line, "outcome": "rejected", "reason": p.reason, "message": p.message} for p in parsed.problems]
-    accounts = await candidates(service)
-    references = [r.bank_reference for r in parsed.receipts] + [r.legacy_reference for r in parsed.receipts
-                                                                if r.legacy_reference]
-    async with service.engine.connect() as conn:
-        known = await known_operations(conn, references)
-    todo = []
-    for receipt in parsed.receipts:
-        contract_id, how = match_contract(receipt, accounts)
-        # known before (under its reference, or exactly so under its old one), or earlier in this file
-        found = known.get(receipt.bank_reference) or _recorded_before(receipt, known, contract_id, how)
-        if found is not None:
-            lines.append(_repeat(receipt, found, contract_id, how))
-            continue
-        known[receipt.bank_reference] = _as_known(receipt, contract_id)
-        todo.append((receipt, contract_id, how))
-    for first in range(0, len(todo), CHUNK_LINES):
-        chunk = todo[first:first + CHUNK_LINES]
-        lines += await in_transaction(service.engine, partial(_post_chunk, service, chunk=chunk, context=context))
-    lines.sort(key=lambda line: line["line"])
-    totals: dict[str, int] = {}
-    for line in lines:
-        totals[line["outcome"]] = totals.get(line["outcome"], 0) + 1
-    return {"format": parsed.format, "encoding": parsed.encoding, "account": parsed.account,
-            "skipped_outgoing": parsed.skipped_outgoing, "totals": totals, "lines": lines}
+class StatementImports:
+    """Imports statements and assigns receipts held in suspense, through the application's runner (its store,
+    read models and cache of accounts). `books` and `rates` read the books' closed months and the base rates
+    on a connection; `today` is today in a zone by the service's clock."""
 
+    def __init__(self, runner: CommandRunner, accounts: Streams[acc.Account], *,
+                 books: Callable[[AsyncConnection], Awaitable[periods.Books]],
+                 rates: Callable[[AsyncConnection], Awaitable[DatedRates]], today: Callable[[str], date]):
+        self.runner = runner
+        self.accounts = accounts
+        self.books = books
+        self.rates = rates
+        self.today = today
 
-async def assign_receipt(service, bank_reference: str, contract_id: str, context: CommandContext) -> None:
-    """Post an unidentified receipt to a contract: both records in one transaction."""
-    await in_transaction(service.engine, partial(_assign, service, bank_reference, contract_id, context))
+    async def _posting(self, conn: AsyncConnection) -> _Posting:
+        return _Posting(await self.books(conn), self.today, conn, self.rates)
 
+    async def import_statement(self, parsed: ParsedStatement, context: CommandContext) -> ImportReport:
+        """Every receipt of the file is decided alone (all or nothing per line); the lines are recorded in
+        transactions of up to `CHUNK_LINES`, set-based, retried whole when an account changed meanwhile."""
+        lines: list[ImportLine] = [
+            {"line": p.line, "outcome": "rejected", "reason": p.reason, "message": p.message} for p in parsed.problems]
+        references = [r.bank_reference for r in parsed.receipts] + [r.legacy_reference for r in parsed.receipts
+                                                                    if r.legacy_reference]
+        async with self.runner.engine.connect() as conn:
+            accounts = await queries.match_candidates(conn)
+            known = await queries.known_operations(conn, references)
+        todo = []
+        for receipt in parsed.receipts:
+            contract_id, how = match_contract(receipt, accounts)
+            # known before (under its reference, or exactly so under its old one), or earlier in this file
+            found = known.get(receipt.bank_reference) or _recorded_before(receipt, known, contract_id, how)
+            if found is not None:
+                lines.append(_repeat(receipt, found, contract_id, how))
+                continue
+            known[receipt.bank_reference] = _as_known(receipt, contract_id)
+            todo.append((receipt, contract_id, how))
+        for first in range(0, len(todo), CHUNK_LINES):
+            chunk = todo[first:first + CHUNK_LINES]
+            lines += await in_transaction(self.runner.engine, partial(self._post_chunk, chunk=chunk, context=context))
+        lines.sort(key=lambda line: line["line"])
+        totals: dict[str, int] = {}
+        for line in lines:
+            totals[line["outcome"]] = totals.get(line["outcome"], 0) + 1
+        return {"format": parsed.format, "encoding": parsed.encoding, "account": parsed.account,
+                "skipped_outgoing": parsed.skipped_outgoing, "totals": totals, "lines": lines}
 
-async def _assign(service, bank_reference: str, contract_id: str, context: CommandContext, uow: UnitOfWork) -> None:
-    found = (await uow.conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
-                                    {"r": bank_reference})).mappings().first()
-    if found is None:
-        raise NotFound(f"no unidentified receipt {bank_reference}", reason="receipt_not_found")
-    if found["assigned_to"]:
-        raise Conflict(f"receipt {bank_reference} is already assigned", reason="receipt_already_assigned")
-    posted = await uow.conn.scalar(text("SELECT payment_id FROM payments WHERE bank_reference = :r"),
-                                   {"r": bank_reference})
-    if posted is not None:  # one key space: the same bank operation cannot also be posted from suspense
-        raise Conflict(f"bank reference {bank_reference} is already posted as payment {posted}",
-                       reason="reference_already_posted", details={"bank_reference": bank_reference,
-                                                                   "payment_id": posted})
-    # the payer and purpose opened with the receipt's key (none left once deleted: posted without them)
-    [row] = await receipt_keys.opened_lines(uow.conn, [found])
-    shredded = row["payer_name"] == SHREDDED
-    receipt = Receipt(0, bank_reference, row["received_on"], row["amount"], row["currency"], row["payer_name"],
-                      None if shredded else row["payer_bin"], None if shredded else row["payer_iban"],
-                      "" if shredded else row["purpose"])
-    await service.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
-                         occurred_at=_at(receipt), context=context,
-                         events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
-                                                 assigned_contract_id=contract_id)])
-    # the payer moves under the contract's key (the payment below): the receipt's own key goes
-    await receipt_keys.shred(uow.conn, bank_reference)
-    key = await personal_keys.key_of(uow.conn, contract_id)
-    posting = _Posting(await load_books(uow.conn), service, uow.conn)
-    state = await load(service, uow, contract_id)
-    events = await posting.decide(state, receipt, str(uuid.uuid4()), key)
-    await record_decided(service, uow, state, events, context, _at(receipt))
+    async def _append_by_day(self, uow: UnitOfWork, stream_id: str, contract_id: str,
+                             decided: list[tuple[Receipt, list]], expected_version: int | None,
+                             context: CommandContext) -> None:
+        """One append per business day (an event's `occurred_at` is its receipt's day), in stream order."""
+        for day, group in groupby(decided, key=lambda item: item[0].received_on):
+            events = [event for _, produced in group for event in produced]
+            await self.runner.record(uow, stream_id=stream_id, expected_version=expected_version,
+                                     contract_id=contract_id, occurred_at=day_start(day), events=events,
+                                     context=context)
+            if expected_version is not None:
+                expected_version += len(events)
+
+    async def _post_chunk(self, uow: UnitOfWork, chunk: list[tuple[Receipt, str | None, str]],
+                          context: CommandContext) -> list[ImportLine]:
+        """Decide every receipt of the chunk on its account's state in memory, then record each account's
+        events with one append per day. A line the rules refuse produces nothing; the others go on."""
+        # another command may have recorded one of these references since the file was read: met as known here
+        # (and a unique violation of one recorded meanwhile runs the chunk again, `in_transaction`)
+        known = await queries.known_operations(uow.conn, [receipt.bank_reference for receipt, _, _ in chunk])
+        outcomes = [_repeat(receipt, known[receipt.bank_reference], contract_id, how)
+                    for receipt, contract_id, how in chunk if receipt.bank_reference in known]
+        chunk = [line for line in chunk if line[0].bank_reference not in known]
+        posting = await self._posting(uow.conn)
+        today = self.today(ASTANA_ZONE_NAME)
+        by_contract: dict[str | None, list[tuple[Receipt, str]]] = {}
+        for receipt, contract_id, how in sorted(chunk, key=lambda item: (item[0].received_on, item[0].line)):
+            if receipt.received_on > today:   # a value date the bank cannot have given yet: this line only
+                outcomes.append(_row(receipt, "rejected", reason="business_date_in_future",
+                                     message=f"value date {receipt.received_on} lies in the future: today is {today}"))
+                continue
+            by_contract.setdefault(contract_id, []).append((receipt, how))
+        for contract_id, receipts in by_contract.items():
+            decided: list[tuple[Receipt, list]] = []
+            if contract_id is None:
+                keys: dict[str, bytes] = {}
+                for receipt, how in receipts:
+                    key = personal_keys.new_key()
+                    try:
+                        decided.append((receipt, [_unidentified(receipt, how, key)]))
+                    except DomainError as exc:  # this line only: the others go on
+                        outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
+                        continue
+                    keys[receipt.bank_reference] = key
+                    outcomes.append(_row(receipt, "unidentified", reason=how))
+                await receipt_keys.store_keys(uow.conn, keys)
+                await self._append_by_day(uow, UNIDENTIFIED, UNIDENTIFIED, decided, None, context)
+                continue
+            state = self.accounts.copy(await self.runner.existing(uow.conn, self.accounts, contract_id))
+            start = state.version
+            key = await personal_keys.key_of(uow.conn, contract_id)
+            for receipt, how in receipts:
+                await posting.prepare(state, receipt)
+                try:
+                    events = posting.decide(state, receipt, str(uuid.uuid4()), key)
+                except DomainError as exc:  # this line only: the others go on
+                    outcomes.append(_row(receipt, "rejected", reason=exc.reason, message=exc.message))
+                    continue
+                for event in events:
+                    state = self.accounts.evolve(state, event)  # our own copy: folded in place
+                decided.append((receipt, events))
+                outcomes.append(_row(receipt, "posted", contract_id=contract_id, matched_by=how))
+            await self._append_by_day(uow, self.accounts.stream_id(contract_id), contract_id, decided, start, context)
+            uow.after_commit(partial(self.runner.cache(self.accounts).put, contract_id, state))
+        return outcomes
+
+    async def assign_receipt(self, bank_reference: str, contract_id: str, context: CommandContext) -> None:
+        """Post an unidentified receipt to a contract: both records in one transaction."""
+        await in_transaction(self.runner.engine, partial(self._assign, bank_reference, contract_id, context))
+
+    async def _assign(self, bank_reference: str, contract_id: str, context: CommandContext, uow: UnitOfWork) -> None:
+        found = await queries.unidentified_receipt(uow.conn, bank_reference)
+        if found is None:
+            raise NotFound(f"no unidentified receipt {bank_reference}", reason="receipt_not_found")
+        if found["assigned_to"]:
+            raise Conflict(f"receipt {bank_reference} is already assigned", reason="receipt_already_assigned")
+        posted = await queries.payment_id_of(uow.conn, bank_reference)
+        if posted is not None:  # one key space: the same bank operation cannot also be posted from suspense
+            raise Conflict(f"bank reference {bank_reference} is already posted as payment {posted}",
+                           reason="reference_already_posted", details={"bank_reference": bank_reference,
+                                                                       "payment_id": posted})
+        # the payer and purpose opened with the receipt's key (none left once deleted: posted without them)
+        [row] = await receipt_keys.opened_lines(uow.conn, [found])
+        shredded = row["payer_name"] == SHREDDED
+        receipt = Receipt(0, bank_reference, row["received_on"], row["amount"], row["currency"], row["payer_name"],
+                          None if shredded else row["payer_bin"], None if shredded else row["payer_iban"],
+                          "" if shredded else row["purpose"])
+        await self.runner.record(uow, stream_id=UNIDENTIFIED, expected_version=None, contract_id=UNIDENTIFIED,
+                                 occurred_at=_at(receipt), context=context,
+                                 events=[ReceiptAssigned(contract_id=UNIDENTIFIED, bank_reference=bank_reference,
+                                                         assigned_contract_id=contract_id)])
+        # the payer moves under the contract's key (the payment below): the receipt's own key goes
+        await receipt_keys.shred(uow.conn, bank_reference)
+        key = await personal_keys.key_of(uow.conn, contract_id)
+        posting = await self._posting(uow.conn)
+        await posting.prepare(await self.runner.existing(uow.conn, self.accounts, contract_id), receipt)
+        await self.runner.within(uow, self.accounts, contract_id, existing(
+            self.accounts, contract_id, lambda state: posting.decide(state, receipt, str(uuid.uuid4()), key)),
+            context, _at(receipt))

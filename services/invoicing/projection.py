@@ -23,7 +23,7 @@ opened where they are read.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import orjson
@@ -367,6 +367,23 @@ _FOLDS = {
     PaymentReversed.event_type: LedgerRows.payment_reversed,
     PenaltyRecalculated.event_type: LedgerRows.penalty_recalculated,
 }
+
+
+_UPSERT_DAY = text("""
+    INSERT INTO daily_applications (contract_id, day, volume_kwh, application_id, source_event)
+    VALUES (:c, :d, :v, :a, :e)
+    ON CONFLICT (contract_id, day) DO UPDATE
+        SET volume_kwh = excluded.volume_kwh, application_id = excluded.application_id,
+            source_event = excluded.source_event
+""")
+
+
+async def note_applied_day(conn: AsyncConnection, contract_id: str, day: date, volume_kwh: Decimal,
+                           application_id: str, source_event: str) -> None:
+    """A day's schedule as the contracts service last decided it (`daily_applications`, what prepayment demands
+    plan by): kept from its events as they arrive, not folded from this store, so a rebuild leaves it."""
+    await conn.execute(_UPSERT_DAY, {"c": contract_id, "d": day, "v": volume_kwh, "a": application_id,
+                                     "e": source_event})
 
 
 class LedgerProjector(Projector):

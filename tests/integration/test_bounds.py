@@ -8,7 +8,7 @@
   the payments queued before it are recorded;
 - a caller cancelled while its payment's batch is being written leaves the writer and the batch whole:
   the batch's other payments are answered and recorded, the cancelled one is recorded with them (a
-  unit), and the next payment is recorded by the same desk;
+  unit), and the next payment is recorded by the same batcher;
 - a relay that meets a stored event larger than the broker takes publishes what precedes it, stops
   there, says why, and readiness answers 503 `relay` stalled once its position has not moved for
   `relay_stall_after_s`, as `/metrics` says too."""
@@ -24,8 +24,8 @@ import httpx
 from sqlalchemy import text
 from starlette.requests import Request
 
-from services.invoicing.api import ReceivePayment, answer_payment
-from services.invoicing.payments import desk_of
+from services.invoicing.api.payments import answer_payment
+from services.invoicing.commands import ReceivePayment
 from shared.auth import Actor
 from shared.events import registry
 from shared.events.claims import PersonalDataRead
@@ -127,7 +127,7 @@ async def test_a_full_payment_queue_answers_503_queue_full_with_retry_after_on_b
                                     system["invoicing"].tracer_provider, payment_queue_limit=2, http_fast_routes=fast)
                 for fast in (True, False)}
     for fast, replica in replicas.items():
-        desk = desk_of(replica)
+        batcher = replica.application.payments
         async with client_of(replica) as client:
             async with append_lock_held(replica):
                 # the first payment's batch waits for the lock; two more fill the queue behind it
@@ -135,13 +135,13 @@ async def test_a_full_payment_queue_answers_503_queue_full_with_retry_after_on_b
                 await eventually(lambda r=replica: waiting_for_the_append_lock(r))
                 queued = [asyncio.ensure_future(client.post("/payments", headers=auth(), json=payment(contract_id)))
                           for _ in range(2)]
-                await eventually(lambda d=desk: asyncio.sleep(0, result=d.health()["depth"] == 2))
+                await eventually(lambda b=batcher: asyncio.sleep(0, result=b.health()["depth"] == 2))
                 refused = await client.post("/payments", headers=auth(), json=payment(contract_id))
             answers = await asyncio.gather(first, *queued)
         assert (refused.status_code, refused.json()["reason"], refused.headers["retry-after"]) == (
             503, "queue_full", "1"), (fast, refused.text)
         assert [a.status_code for a in answers] == [201, 201, 201], fast
-        assert desk.health()["refused_total"] == 1
+        assert batcher.health()["refused_total"] == 1
         # the fast route answered it itself, not by passing it on to FastAPI
         assert replica.fast_route_counts.get("POST /payments", {}).get("answered", 0) == (4 if fast else 0)
         await replica.engine.dispose()
@@ -149,11 +149,12 @@ async def test_a_full_payment_queue_answers_503_queue_full_with_retry_after_on_b
 
 async def test_a_caller_cancelled_mid_batch_leaves_the_batch_and_the_writer_whole(system):
     contract_id = await signed_contract(system)
-    service, desk = system["invoicing"], desk_of(system["invoicing"])
+    service = system["invoicing"]
+    batcher = service.application.payments
     request = Request({"type": "http", "method": "POST", "path": "/payments", "headers": []})
     actor = Actor("test-operator", frozenset({"operator"}))
     commands = [ReceivePayment.model_validate(payment(contract_id)) for _ in range(4)]
-    batches = desk.batches
+    batches = batcher.batches
     async with append_lock_held(service):
         # created together, the four submit before the writer runs: it takes them as one batch
         callers = [asyncio.ensure_future(answer_payment(service, request, actor, c)) for c in commands]
@@ -164,7 +165,7 @@ async def test_a_caller_cancelled_mid_batch_leaves_the_batch_and_the_writer_whol
         outcomes = await asyncio.gather(*callers, return_exceptions=True)
     assert isinstance(outcomes[1], asyncio.CancelledError)
     assert [o.status_code for n, o in enumerate(outcomes) if n != 1] == [201, 201, 201]
-    assert desk.batches == batches + 1   # one transaction for the four
+    assert batcher.batches == batches + 1   # one transaction for the four
     references = [c.bank_reference for c in commands]
     # recorded as a unit: the cancelled caller's payment with the others
     assert await scalar(service, "SELECT count(*) FROM payments WHERE bank_reference = ANY(:r)", r=references) == 4

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.invoicing.payments import _POSTED_AND_TAILS, desk_of
+from services.invoicing.batcher import _POSTED_AND_TAILS
 from shared.eventstore import verify_chain
 from tests.integration.test_ledger_api import account, event_count, publish_act, signed_contract, wait_for_debt
 from tests.support import auth, unique
@@ -20,12 +20,12 @@ def payment(contract_id: str, amount: str, reference: str | None = None, currenc
 
 async def test_a_burst_of_payments_is_recorded_in_fewer_transactions_each_decided_alone(system):
     first, second = await signed_contract(system), await signed_contract(system)
-    client, desk = system.clients["invoicing"], desk_of(system["invoicing"])
+    client, batcher = system.clients["invoicing"], system["invoicing"].application.payments
     twice = unique("TWICE")
     burst = ([payment(first, "100.00") for _ in range(5)] + [payment(second, "250.00") for _ in range(3)]
              + [payment(first, "7.00", reference=twice), payment(first, "7.00", reference=twice)]
              + [payment(first, "10.00", currency="USD"), payment("no-such-contract", "10.00")])
-    events_before, batches_before = await event_count(system), desk.batches
+    events_before, batches_before = await event_count(system), batcher.batches
 
     answers = await asyncio.gather(*(client.post("/payments", json=body, headers=auth()) for body in burst))
 
@@ -39,7 +39,7 @@ async def test_a_burst_of_payments_is_recorded_in_fewer_transactions_each_decide
     # 9 payments recorded (5 + 3 + the reference once), each one PaymentReceived (no debt to allocate);
     # the refused two recorded nothing
     assert await event_count(system) == events_before + 9
-    assert desk.batches - batches_before < 9, "the burst shared transactions"
+    assert batcher.batches - batches_before < 9, "the burst shared transactions"
     # 5 × 100.00 + 7.00 = 507.00 held for the first contract; 3 × 250.00 = 750.00 for the second
     assert (await account(system, first))["advance"] == {"amount": "507.00", "currency": "KZT"}
     assert (await account(system, second))["advance"] == {"amount": "750.00", "currency": "KZT"}

@@ -6,23 +6,23 @@ core fonts have neither). Amounts are written with a space between thousands and
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from fpdf import FPDF
+
+from services.invoicing.queries import ReconciliationAct
+from shared.money import Money
 
 FONTS = Path(__file__).resolve().parent.parent / "reference" / "fonts"
 
 
-def amount_text(money: dict[str, str]) -> str:
-    value = Decimal(money["amount"])
-    return f"{value:,.2f}".replace(",", " ") + f" {money['currency']}"
+def amount_text(money: Money) -> str:
+    return f"{money.amount:,.2f}".replace(",", " ") + f" {money.currency}"
 
 
-def render(act: dict[str, Any]) -> bytes:
+def render(act: ReconciliationAct) -> bytes:
     pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_title(f"Reconciliation act {act['contract_number']} {act['month']}")
+    pdf.set_title(f"Reconciliation act {act.contract_number} {act.month}")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
     pdf.add_page()
@@ -30,13 +30,13 @@ def render(act: dict[str, Any]) -> bytes:
     pdf.multi_cell(0, 7, "Акт сверки взаиморасчётов / Reconciliation act of mutual settlements",
                    new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 10)
-    for label, value in (("Договор / Contract", act["contract_number"]), ("Период / Month", act["month"]),
-                         ("Продавец / Seller", act["seller"]), ("Покупатель / Buyer", act["buyer"])):
+    for label, value in (("Договор / Contract", act.contract_number), ("Период / Month", act.month),
+                         ("Продавец / Seller", act.seller), ("Покупатель / Buyer", act.buyer)):
         pdf.cell(50, 6, label)
         pdf.multi_cell(0, 6, str(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.cell(120, 6, "Сальдо на начало / Opening balance")
-    pdf.cell(0, 6, amount_text(act["opening_balance"]), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, amount_text(act.opening_balance), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("DejaVu", "B", 9)
     widths = (25, 70, 40, 45)
@@ -45,19 +45,20 @@ def render(act: dict[str, Any]) -> bytes:
         pdf.cell(width, 6, title, border=1)
     pdf.ln()
     pdf.set_font("DejaVu", "", 9)
-    for row in act["documents"]:
-        cells = (str(row["date"]), row["document"], row["kind"], amount_text(row["amount"]))
+    for row in act.documents:
+        cells = (str(row.date), row.document, row.kind, amount_text(row.amount))
         for index, (width, value) in enumerate(zip(widths, cells, strict=True)):
             pdf.cell(width, 6, value, border=1, align="R" if index == 3 else "L")
         pdf.ln()
     pdf.ln(3)
     pdf.set_font("DejaVu", "", 10)
-    for label, key in (("Начислено / Charged", "charged"), ("Оплачено, сторно / Paid or credited", "paid_or_credited")):
+    for label, amount in (("Начислено / Charged", act.charged), ("Оплачено, сторно / Paid or credited",
+                                                                 act.paid_or_credited)):
         pdf.cell(120, 6, label)
-        pdf.cell(0, 6, amount_text(act[key]), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, amount_text(amount), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "B", 10)
     pdf.cell(120, 6, "Сальдо на конец / Closing balance")
-    pdf.cell(0, 6, amount_text(act["closing_balance"]), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, amount_text(act.closing_balance), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 9)
     pdf.ln(4)
     pdf.multi_cell(0, 5, "Положительное сальдо — задолженность покупателя; отрицательное — аванс покупателя. "

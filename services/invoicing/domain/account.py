@@ -691,7 +691,7 @@ def _open_before(debt: Debt, day: date) -> Money:
 def waive_penalty(state: Account, *, document_number: str, amount: Money | None, reason: str,
                   waived_on: date, approval: Approval | None = None) -> list[Event]:
     """Forgive (part of) a penalty; `amount` none: all that is open. From an approved request (`approval`)
-    or an accepted claim's correction (`claim_corrections.py`)."""
+    or an accepted claim's correction (`application.Invoicing.grant_claim`)."""
     if not reason.strip():
         raise ValidationFailed("a waiver needs a reason", reason="missing_reason")
     open_amount = state.penalties.get(document_number)

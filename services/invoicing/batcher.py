@@ -1,4 +1,4 @@
-"""Group commit of `POST /payments`: the payments that arrive while one transaction is being written
+"""The payment batcher, group commit of `POST /payments`: the payments that arrive while one transaction is being written
 are recorded together by the next one.
 
 Why: a payment's own work is small (deciding it is ~0.1 ms); what it cost was the transaction around
@@ -32,32 +32,33 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.periods import Books
 from services.invoicing.domain.rates import DatedRates
-from services.invoicing.ledger import advanced, cache_of, folded, load_books, penalty_rates
 from services.invoicing.personal_data import sealed_payer, sealed_purpose
 from shared import idempotency
+from shared.commands import CommandRunner, Streams
 from shared.db import UnitOfWork, in_transaction
+from shared.envelope import EventEnvelope
 from shared.errors import Unavailable
 from shared.events.registry import Event
 from shared.events.sealing import SealedFields
 from shared.eventstore import Append, CommandContext
 from shared.idempotency import Claim
 
-# decides one payment on the account's state, given its payer and its purpose sealed by the desk (or none), the
-# books' closed months and the base rates (none unless the payment's value date falls on days penalties were
-# charged for)
+# decides one payment on the account's state, given its payer and its purpose sealed by the batcher (or none),
+# the books' closed months and the base rates (none unless the payment's value date falls on days penalties
+# were charged for)
 DecidePayment = Callable[[acc.Account, SealedFields | None, SealedFields | None, Books, DatedRates | None],
                          list[Event]]
-
 MAX_BATCH = 500  # ≤ 4 events a payment keeps one append under the store's 10,000
 DEFAULT_QUEUE_LIMIT = 2_000
 
@@ -94,8 +95,11 @@ _POSTED_AND_TAILS = text("""
                  WHERE contract_id = ANY(CAST(:payers AS text[])) AND key IS NOT NULL ORDER BY contract_id) AS keys
 """)
 
+
 @dataclass
-class PaymentCommand:
+class BatchedPayment:
+    """A payment waiting for its batch, and the answer its caller awaits."""
+
     contract_id: str
     bank_reference: str
     decide: DecidePayment
@@ -110,23 +114,31 @@ class PaymentCommand:
 
 @dataclass
 class _Outcome:
-    """What one attempt at a batch decided for each command (nothing is answered before the commit)."""
+    """What one attempt at a batch decided for each payment (nothing is answered before the commit)."""
 
-    repeated: dict[int, dict] = field(default_factory=dict)       # command → the row known before (payment or suspense)
+    repeated: dict[int, dict] = field(default_factory=dict)       # payment → the row known before (payment or suspense)
     refused: dict[int, BaseException] = field(default_factory=dict)
     recorded: dict[int, list[Event]] = field(default_factory=dict)
     states: dict[str, acc.Account] = field(default_factory=dict)  # the accounts after the batch
 
 
-class PaymentDesk:
-    """One per process: queues payment commands and records them in batches, one transaction each."""
+class PaymentBatcher:
+    """One per process (the application's): queues payments and records them in batches, one transaction
+    each, through the runner's store, projector and cache of accounts. `books` and `rates` read the books'
+    closed months and the base rates on the batch's connection."""
 
-    def __init__(self, service, max_batch: int = MAX_BATCH, queue_limit: int = DEFAULT_QUEUE_LIMIT):
+    def __init__(self, runner: CommandRunner, accounts: Streams[acc.Account], *,
+                 books: Callable[[AsyncConnection], Awaitable[Books]],
+                 rates: Callable[[AsyncConnection], Awaitable[DatedRates]],
+                 max_batch: int = MAX_BATCH, queue_limit: int = DEFAULT_QUEUE_LIMIT):
         assert queue_limit >= 1
-        self.service = service
+        self.runner = runner
+        self.accounts = accounts
+        self.books = books
+        self.rates = rates
         self.max_batch = max_batch
         self.queue_limit = queue_limit
-        self._queue: list[PaymentCommand] = []
+        self._queue: list[BatchedPayment] = []
         self._writer: asyncio.Task | None = None
         self.batches = 0  # how many transactions recorded payments (the README's figures)
         self.refused_total = 0  # payments refused with `queue_full`
@@ -134,70 +146,88 @@ class PaymentDesk:
     def health(self) -> dict[str, int]:
         return {"depth": len(self._queue), "limit": self.queue_limit, "refused_total": self.refused_total}
 
-    async def submit(self, command: PaymentCommand) -> tuple[dict | None, list[Event]]:
+    async def submit(self, payment: BatchedPayment) -> tuple[dict | None, list[Event]]:
         """(the row known before under this reference, []) or (None, the new events); `Unavailable`
         (`queue_full`) when the queue is full. The row is a payment's (`in_suspense` false) or an
         unidentified receipt's (`in_suspense` true, no contract)."""
         if len(self._queue) >= self.queue_limit:
             self.refused_total += 1
-            raise Unavailable(f"{len(self._queue)} payments are waiting to be recorded, the most this desk queues; "
+            raise Unavailable(f"{len(self._queue)} payments are waiting to be recorded, the most that may wait; "
                               f"nothing was recorded, retry", reason="queue_full",
                               details={"queue_limit": self.queue_limit})
-        self._queue.append(command)
+        self._queue.append(payment)
         if self._writer is None or self._writer.done():
             # a context of its own: the writer serves every request, not the one that happened to start it
             # (whose Idempotency-Key its commits would otherwise mark, `shared/idempotency.py`)
-            self._writer = asyncio.create_task(self._write_batches(), name="payment-desk",
+            self._writer = asyncio.create_task(self._write_batches(), name="payment-batcher",
                                                context=contextvars.Context())
         # awaited as it is: a caller cancelled here cancels its own answer, which the writer then skips
-        return await command.answer
+        return await payment.answer
 
     async def _write_batches(self) -> None:
         while self._queue:
             batch, later, references = [], [], set()
-            for command in self._queue:
-                if command.answer.done():
+            for payment in self._queue:
+                if payment.answer.done():
                     continue  # its caller went away before the batch began: not recorded, nobody waits for it
                 # a reference twice in one batch: the second waits and then meets the first as posted
-                if command.bank_reference in references or len(batch) == self.max_batch:
-                    later.append(command)
+                if payment.bank_reference in references or len(batch) == self.max_batch:
+                    later.append(payment)
                 else:
-                    references.add(command.bank_reference)
-                    batch.append(command)
+                    references.add(payment.bank_reference)
+                    batch.append(payment)
             self._queue = later
             if batch:
                 await self._record(batch)
 
-    async def _record(self, batch: list[PaymentCommand]) -> None:
+    async def _record(self, batch: list[BatchedPayment]) -> None:
         try:
-            outcome = await in_transaction(self.service.engine, lambda uow: self._attempt(uow, batch))
+            outcome = await in_transaction(self.runner.engine, lambda uow: self._attempt(uow, batch))
         except BaseException as exc:  # not committed: nothing of the batch is recorded, every caller learns why
-            for command in batch:
-                if not command.answer.done():
-                    command.answer.set_exception(exc)
+            for payment in batch:
+                if not payment.answer.done():
+                    payment.answer.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
         self.batches += 1
-        for n, command in enumerate(batch):
-            if command.answer.done():
+        for n, payment in enumerate(batch):
+            if payment.answer.done():
                 continue  # its caller went away mid-batch: recorded with the batch all the same
             if n in outcome.repeated:
-                command.answer.set_result((outcome.repeated[n], []))
+                payment.answer.set_result((outcome.repeated[n], []))
             elif n in outcome.refused:
-                command.answer.set_exception(outcome.refused[n])
+                payment.answer.set_exception(outcome.refused[n])
             else:
-                command.answer.set_result((None, outcome.recorded[n]))
+                payment.answer.set_result((None, outcome.recorded[n]))
 
-    async def _attempt(self, uow: UnitOfWork, batch: list[PaymentCommand]) -> _Outcome:
-        service, cache = self.service, cache_of(self.service)
-        contracts = list(dict.fromkeys(command.contract_id for command in batch))
+    def _folded(self, contract_id: str, cached: acc.Account | None, tail: list[bytes]) -> acc.Account:
+        """The cached state with the events recorded after it (a copy: a cached state is never mutated)."""
+        state = cached
+        if tail:
+            state = self.accounts.copy(cached) if cached is not None else None
+            for body in tail:
+                state = self.accounts.evolve(state, self.runner.registry.decode(EventEnvelope.from_bytes(bytes(body))))
+        if state is None:
+            raise self.accounts.missing(contract_id)
+        return state
+
+    def _advanced(self, state: acc.Account, events: list[Event]) -> acc.Account:
+        """The state after `events`, as a copy: a cached state is never mutated."""
+        after = self.accounts.copy(state)
+        for event in events:
+            after = self.accounts.evolve(after, event)
+        return after
+
+    async def _attempt(self, uow: UnitOfWork, batch: list[BatchedPayment]) -> _Outcome:
+        cache = self.runner.cache(self.accounts)
+        contracts = list(dict.fromkeys(payment.contract_id for payment in batch))
         cached = {contract_id: cache.get(contract_id) for contract_id in contracts}
         row = (await uow.conn.execute(_POSTED_AND_TAILS, {
-            "refs": [command.bank_reference for command in batch],
-            "streams": [acc.stream_id(contract_id) for contract_id in contracts],
-            "versions": [state.version if state else 0 for state in cached.values()],
-            "payers": sorted({command.contract_id for command in batch if any(command.payer) or command.purpose}),
+            "refs": [payment.bank_reference for payment in batch],
+            "streams": [self.accounts.stream_id(contract_id) for contract_id in contracts],
+            "versions": [self.accounts.version(state) if state else 0 for state in cached.values()],
+            "payers": sorted({payment.contract_id for payment in batch if any(payment.payer) or payment.purpose}),
         })).one()
         keys = {contract_id: bytes(key) for contract_id, key in zip(row.key_contracts, row.keys, strict=True)}
         posted = {found["bank_reference"]: {**found, "in_suspense": False}
@@ -208,46 +238,39 @@ class PaymentDesk:
         for stream, body in zip(row.tail_streams, row.tail_bodies, strict=True):
             tails.setdefault(stream, []).append(body)
 
-        books = await load_books(uow.conn)
+        books = await self.books(uow.conn)
         rates: DatedRates | None = None
         outcome = _Outcome()
         appends: list[Append] = []
-        for n, command in enumerate(batch):
-            if command.bank_reference in posted:
-                outcome.repeated[n] = posted[command.bank_reference]
+        for n, payment in enumerate(batch):
+            if payment.bank_reference in posted:
+                outcome.repeated[n] = posted[payment.bank_reference]
                 continue
             try:
-                state = outcome.states.get(command.contract_id)
+                state = outcome.states.get(payment.contract_id)
                 if state is None:
-                    state = folded(service, command.contract_id, cached[command.contract_id],
-                                   tails.get(acc.stream_id(command.contract_id), []))
-                key = keys.get(command.contract_id)
-                payer = sealed_payer(key, command.contract_id, *command.payer)
-                purpose = sealed_purpose(key, command.contract_id, command.purpose)
-                if rates is None and acc.penalised_on(state, command.value_date):
-                    rates = await penalty_rates(uow.conn)   # rare: a value date on days already penalised
-                events = command.decide(state, payer, purpose, books, rates)  # pure: the state is not touched
+                    state = self._folded(payment.contract_id, cached[payment.contract_id],
+                                         tails.get(self.accounts.stream_id(payment.contract_id), []))
+                key = keys.get(payment.contract_id)
+                payer = sealed_payer(key, payment.contract_id, *payment.payer)
+                purpose = sealed_purpose(key, payment.contract_id, payment.purpose)
+                if rates is None and acc.penalised_on(state, payment.value_date):
+                    rates = await self.rates(uow.conn)   # rare: a value date on days already penalised
+                events = payment.decide(state, payer, purpose, books, rates)  # pure: the state is not touched
             except Exception as exc:  # refused (or failed) alone: it records nothing, the batch goes on
                 outcome.refused[n] = exc
                 continue
             outcome.recorded[n] = events
             if events:
-                appends.append(Append(acc.stream_id(command.contract_id), state.version, command.contract_id,
-                                      command.occurred_at, events, command.context))
+                appends.append(Append(self.accounts.stream_id(payment.contract_id), state.version,
+                                      payment.contract_id, payment.occurred_at, events, payment.context))
                 # the next payment of this account in the batch is decided on this one's outcome
-                outcome.states[command.contract_id] = advanced(state, events)
+                outcome.states[payment.contract_id] = self._advanced(state, events)
         # each keyed request of the batch learns that this transaction commits its work
-        await idempotency.mark_committed(uow.conn, [c.idempotency for c in batch if c.idempotency is not None])
+        await idempotency.mark_committed(uow.conn, [p.idempotency for p in batch if p.idempotency is not None])
         if appends:
-            stored = await service.store.append_many(uow.conn, appends)
-            await service.projector.apply(uow.conn, [event for events in stored for event in events])
+            stored = await self.runner.store.append_many(uow.conn, appends)
+            await self.runner.projector.apply(uow.conn, [event for events in stored for event in events])
         states = outcome.states
         uow.after_commit(lambda: [cache.put(contract_id, state) for contract_id, state in states.items()])
         return outcome
-
-
-def desk_of(service) -> PaymentDesk:
-    if not hasattr(service, "payment_desk"):
-        service.payment_desk = PaymentDesk(service, queue_limit=service.settings.payment_queue_limit)
-        service.health_parts["payment_queue"] = service.payment_desk.health
-    return service.payment_desk

@@ -1,0 +1,21 @@
+"""Invoicing's HTTP API, one module per resource: thin routes that parse a command and hand it to the
+application (`application.Invoicing`), or read a read model (`queries.py`)."""
+
+from services.invoicing.api import (
+    accounts,
+    aging,
+    approvals,
+    base_rates,
+    books,
+    day_close,
+    payments,
+    penalties,
+    prepayments,
+    receipts,
+    refunds,
+    statements,
+)
+
+routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
+           penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
+           aging.router]

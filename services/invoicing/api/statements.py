@@ -1,0 +1,53 @@
+"""An account's statement and its reconciliation act of a month (§5.6), as JSON and as a PDF."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from services.invoicing import queries
+from services.invoicing.api.deps import Reader, ServiceDep
+from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
+from services.invoicing.queries import ReconciliationAct, Statement
+from shared.access_log import read_logged
+from shared.api import READ_ERRORS
+from shared.calendar import MONTH_PATTERN
+
+router = APIRouter(tags=["statements"], responses=READ_ERRORS)
+
+
+@router.get("/accounts/{contract_id}/statement", response_model=Statement)
+async def statement(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
+                    date_from: Annotated[date | None, Query(alias="from")] = None,
+                    date_to: Annotated[date | None, Query(alias="to")] = None,
+                    as_of: date | None = None, known_at: datetime | None = None) -> Statement:
+    """Charges, payments, allocations, penalties with running balance (+ owed, − in credit).
+
+    `as_of`: the position on a past business date; `known_at`: what the ledger had recorded by then.
+    The buyer's financial data and its payers' details: the read is logged.
+    """
+    return await read_logged(service, request, actor, lambda conn: queries.statement(
+        conn, contract_id, date_from=date_from, date_to=date_to, as_of=as_of, known_at=known_at),
+        lambda _statement: [contract_id])
+
+
+@router.get("/accounts/{contract_id}/reconciliation", response_model=ReconciliationAct)
+async def reconciliation(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
+                         month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> ReconciliationAct:
+    """§5.6 act of mutual settlements for a month: opening balance, each document, closing balance.
+    It names the buyer: the read is logged (once, the PDF included)."""
+    return await read_logged(service, request, actor, lambda conn: queries.reconciliation(conn, contract_id, month),
+                             lambda _act: [contract_id])
+
+
+@router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
+                             month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> Response:
+    act = await reconciliation(contract_id, request, actor, service, month=month)
+    number = act.contract_number.replace("/", "-")
+    return Response(render_reconciliation(act), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{number}-{month}.pdf"'})

@@ -1,0 +1,464 @@
+"""The invoicing service's application: every command of the settlement ledger, from an operator (HTTP) or
+another service (Kafka), as one typed method.
+
+A method loads what it decides on (the account folded from its stream, the books' closed months, the base
+rates, today in the contract's zone), calls a pure rule of `domain/`, records the events with the read models
+in one transaction (`shared/commands.CommandRunner`, run again on fresh state when another command appended
+to the account first) and answers with what it recorded. The application owns what lives between commands:
+the runner with its caches of folded accounts and books, the payment batcher (group commit of
+`POST /payments`, `batcher.py`), the statement import (`imports.py`) and the working-day calendar.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.invoicing import projection, queries
+from services.invoicing.bank.references import KnownOperation, ReferenceConflict, ReferenceInSuspense, differences
+from services.invoicing.bank.references import qualified as qualified_reference
+from services.invoicing.bank.statement import parse_1c, parse_csv
+from services.invoicing.batcher import BatchedPayment, PaymentBatcher
+from services.invoicing.commands import (
+    AccruePenalties,
+    Approved,
+    AssignReceipt,
+    CloseDay,
+    DayCloseReport,
+    Decline,
+    Declined,
+    ImportReport,
+    IssueRefund,
+    PenaltiesAccrued,
+    PrepaymentsRequested,
+    ReceivePayment,
+    RefundAsked,
+    ReopenPeriod,
+    RequestPrepayments,
+    ReversalRequested,
+    ReversePayment,
+    SetBaseRate,
+    StatementFile,
+    WaivePenalty,
+    WaiverRequested,
+)
+from services.invoicing.domain import account as acc
+from services.invoicing.domain import periods
+from services.invoicing.domain.credit_note import issue_credit_note
+from services.invoicing.domain.rates import DatedRates, vat_rates
+from services.invoicing.events import (
+    BaseRateSet,
+    PaymentAllocated,
+    PaymentReceived,
+    PaymentReversalRequested,
+    PenaltyWaiverRequested,
+    RefundRequested,
+    TerminationNoticeProposed,
+)
+from services.invoicing.imports import StatementImports
+from services.invoicing.queries import AllocationView, ApprovalView, BooksView, PaymentView
+from shared import idempotency
+from shared.auth import Actor, Forbidden, Role
+from shared.business_time import today
+from shared.calendar import ASTANA_ZONE_NAME, WorkingCalendar, day_start
+from shared.commands import CommandRunner, Streams, existing
+from shared.db import UnitOfWork, in_transaction
+from shared.errors import NotFound
+from shared.events.claims import ClaimAccepted
+from shared.events.contracts import (
+    ApplicationAccepted,
+    ApplicationCorrected,
+    ApplicationReduced,
+    ApplicationReinstated,
+    ApplicationRejected,
+    ContractAmended,
+    ContractSigned,
+)
+from shared.events.metering import VolumeActIssued
+from shared.events.registry import Event
+from shared.eventstore import CommandContext
+from shared.paging import Page, PageRequest
+from shared.service import Service
+
+ACCOUNTS: Streams[acc.Account] = Streams(name="account", stream_id=acc.stream_id, evolve=acc.evolve,
+                                         version=lambda state: state.version)
+
+
+def _books_evolve(books: periods.Books | None, event: object) -> periods.Books:
+    return periods.evolve(books or periods.Books(), event)   # type: ignore[arg-type]
+
+
+# the ledger's books: one stream of a few events a year; a state is never mutated (each event makes a new one)
+BOOKS: Streams[periods.Books] = Streams(name="books", stream_id=lambda _key: periods.STREAM_ID, evolve=_books_evolve,
+                                        version=lambda books: books.version, cache_capacity=1,
+                                        copy=lambda books: books)
+BASE_RATES_STREAM = "base-rates"   # the admins' base rates: appended whatever came before (no version to race on)
+
+# the contracts service's word on a day's schedule (`note_application`)
+AppliedDay = ApplicationAccepted | ApplicationCorrected | ApplicationReduced | ApplicationReinstated | ApplicationRejected
+
+# the desk whose second person approves each kind of request
+DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
+           RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS}
+MAX_LISTED = 500   # request events read per round of a listing
+SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
+
+
+@dataclass(frozen=True)
+class PostingFacts:
+    """What a correction of an account is decided on besides the account."""
+
+    books: periods.Books
+    rates: DatedRates
+    today: date   # in the contract's zone
+
+
+def new_request_id() -> str:
+    return f"REQ-{uuid.uuid4().hex[:12]}"
+
+
+class Invoicing:
+    """The settlement ledger of every contract: built once per process with the service."""
+
+    def __init__(self, service: Service):
+        self.engine = service.engine
+        self.clock = service.clock
+        self.calendar = WorkingCalendar()
+        self.runner = CommandRunner(service.engine, service.store, service.projector)
+        self.payments = PaymentBatcher(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
+                                       queue_limit=service.settings.payment_queue_limit)
+        service.health_parts["payment_queue"] = self.payments.health
+        self.imports = StatementImports(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
+                                        today=self.business_date)
+
+    # ---- what commands decide on -------------------------------------------------------------------------
+    def business_date(self, zone_name: str) -> date:
+        """Today in `zone_name` by the service clock."""
+        return today(self.clock, zone_name)
+
+    async def books_on(self, conn: AsyncConnection) -> periods.Books:
+        """The books' closed months, folded from their stream (cached between commands)."""
+        return await self.runner.load(conn, BOOKS, periods.BOOKS) or periods.Books()
+
+    async def posting_facts(self, contract_id: str) -> PostingFacts:
+        """The books' closed months, the base rates (a correction may recalculate penalties) and today in the
+        contract's zone. Read before the command's transaction: a month is closed once a month, after its acts,
+        not in a payment's race."""
+        async with self.engine.connect() as conn:
+            books = await self.books_on(conn)
+            rates = await queries.penalty_rates(conn)
+            zone = await queries.zone_of(conn, contract_id)
+        return PostingFacts(books, rates, self.business_date(zone))
+
+    async def _on_account(self, contract_id: str, decide: Callable[[acc.Account], list[Event]],
+                          context: CommandContext, occurred_at: datetime) -> list[Event]:
+        """Decide on the account and record, one transaction (retried on a concurrent append): the events."""
+        decided = await self.runner.execute(ACCOUNTS, contract_id, existing(ACCOUNTS, contract_id, decide), context,
+                                            occurred_at)
+        return decided.events   # type: ignore[return-value]
+
+    # ---- payments (§5.8) -----------------------------------------------------------------------------------
+    async def receive_payment(self, command: ReceivePayment, context: CommandContext) -> PaymentView:
+        """Money the bank says arrived: recorded with the payments that arrive meanwhile, in one transaction
+        (group commit, `batcher.py`), the payer's BIN and IBAN and the purpose sealed there with the contract's
+        key. Idempotent by bank reference: the same operation twice answers the first (`repeated`), nothing
+        posted; the same reference with other data is neither a repeat nor a new payment."""
+        reference = qualified_reference(command.bank, command.bank_reference)
+        if command.bank:
+            before = await self._recorded_unqualified(command)
+            if before is not None:
+                return before
+
+        def decide(state: acc.Account, payer, purpose, books: periods.Books, rates: DatedRates | None) -> list[Event]:
+            posted_on = periods.posting_date(command.received_on, books, self.business_date(state.terms.time_zone))
+            return acc.receive_payment(state, payment_id=str(uuid.uuid4()), bank_reference=reference,
+                                       amount=command.amount, received_on=command.received_on, payer=payer,
+                                       purpose=purpose, posted_on=posted_on, rates=rates)
+
+        known, events = await self.payments.submit(BatchedPayment(
+            command.contract_id, reference, decide, context, day_start(command.received_on), command.received_on,
+            payer=(command.payer_bin, command.payer_iban), purpose=command.purpose,
+            idempotency=idempotency.current()))
+        if known is None:
+            return _posted(events)
+        differ = differences(_known(known), contract_id=command.contract_id, amount=command.amount.amount,
+                             currency=command.amount.currency, received_on=command.received_on)
+        if differ:
+            raise ReferenceConflict(reference, differ)
+        if known["in_suspense"]:
+            raise ReferenceInSuspense(reference)
+        return queries.payment_of_row(known, repeated=True)
+
+    async def _recorded_unqualified(self, command: ReceivePayment) -> PaymentView | None:
+        """The answer for a payment sent with its bank that an older client recorded under the bare reference:
+        exactly this operation there is a repeat (or waits in suspense); anything else under the bare
+        reference is another bank's operation, and does not stop this one."""
+        async with self.engine.connect() as conn:
+            older = (await queries.known_operations(conn, [command.bank_reference])).get(command.bank_reference)
+            if older is None or differences(older, contract_id=command.contract_id, amount=command.amount.amount,
+                                            currency=command.amount.currency, received_on=command.received_on):
+                return None
+            if older.in_suspense:
+                raise ReferenceInSuspense(command.bank_reference)
+            return await queries.payment(conn, command.bank_reference, repeated=True)
+
+    async def import_statement(self, file: StatementFile, context: CommandContext) -> ImportReport:
+        """A bank statement: every line's outcome (`imports.py`); a file that cannot be read as its format at
+        all is refused whole."""
+        parsed = parse_1c(file.content) if file.format == "1c" else parse_csv(file.content, file.bank)
+        return await self.imports.import_statement(parsed, context)
+
+    async def assign_receipt(self, bank_reference: str, command: AssignReceipt, context: CommandContext
+                             ) -> PaymentView:
+        """Post a receipt held in suspense to a contract: the payment it makes."""
+        await self.imports.assign_receipt(bank_reference, command.contract_id, context)
+        async with self.engine.connect() as conn:
+            found = await queries.payment(conn, bank_reference, repeated=False)
+        assert found is not None, "the receipt was posted as a payment"
+        return found
+
+    async def request_reversal(self, bank_reference: str, command: ReversePayment, context: CommandContext
+                               ) -> ReversalRequested:
+        """Asks to take a payment posted by mistake back (four eyes): another treasury clerk approves it."""
+        facts = await self.posting_facts(command.contract_id)
+        periods.require_open(command.reversed_on, facts.books, field="reversed_on")
+        return await self._on_account(command.contract_id, lambda state: acc.request_reversal(
+            state, request_id=new_request_id(), bank_reference=bank_reference, reason=command.reason,
+            reversed_on=command.reversed_on, requested_by=context.actor), context, day_start(command.reversed_on))
+
+    # ---- charges, penalties, refunds --------------------------------------------------------------------
+    async def request_prepayments(self, contract_id: str, command: RequestPrepayments, context: CommandContext
+                                  ) -> PrepaymentsRequested:
+        """§5.3 the demands of a month's 10-day blocks, from its plan and the days' accepted applications."""
+        occurred = day_start(command.requested_on) if command.requested_on else context.recorded_at
+        first, last = acc.period_bounds(command.period)
+        async with self.engine.connect() as conn:
+            applied = await queries.applied_days(conn, contract_id, first, last)
+        return await self._on_account(contract_id, lambda state: acc.request_prepayments(
+            state, period=command.period, vat=vat_rates(), calendar=self.calendar, applied=applied), context, occurred)
+
+    async def accrue_penalties(self, contract_id: str, command: AccruePenalties, context: CommandContext
+                               ) -> PenaltiesAccrued:
+        facts = await self.posting_facts(contract_id)
+        as_of = command.as_of or facts.today
+        periods.require_open(as_of, facts.books, field="as_of")
+        return await self._on_account(contract_id, lambda state: acc.accrue_penalties(
+            state, as_of=as_of, rates=facts.rates), context, day_start(as_of))
+
+    async def request_waiver(self, contract_id: str, document_number: str, command: WaivePenalty,
+                             context: CommandContext) -> WaiverRequested:
+        """Asks for a waiver (four eyes): another person of billing approves it."""
+        facts = await self.posting_facts(contract_id)
+        periods.require_open(command.waived_on, facts.books, field="waived_on")
+        return await self._on_account(contract_id, lambda state: acc.request_waiver(
+            state, request_id=new_request_id(), document_number=document_number, amount=command.amount,
+            reason=command.reason, waived_on=command.waived_on, requested_by=context.actor), context,
+            day_start(command.waived_on))
+
+    async def request_refund(self, contract_id: str, command: IssueRefund, context: CommandContext) -> RefundAsked:
+        """Asks for the refund (four eyes): another person of billing approves it; the amount is the advance then."""
+        facts = await self.posting_facts(contract_id)
+        periods.require_open(command.refund_on, facts.books, field="refund_on")
+        return await self._on_account(contract_id, lambda state: acc.request_refund(
+            state, request_id=new_request_id(), refund_on=command.refund_on, requested_by=context.actor), context,
+            day_start(command.refund_on))
+
+    async def set_base_rate(self, command: SetBaseRate, context: CommandContext) -> BaseRateSet:
+        """An admin records the National Bank's base rate from a date (the table is data, not code)."""
+        event = BaseRateSet(contract_id="*", effective_from=command.effective_from, rate_percent=command.rate_percent,
+                            source=command.source)
+        await in_transaction(self.engine, lambda uow: self.runner.record(
+            uow, stream_id=BASE_RATES_STREAM, expected_version=None, contract_id="*",
+            occurred_at=day_start(command.effective_from), events=[event], context=context))
+        return event
+
+    # ---- day close (§5.3, §7.1.1) ------------------------------------------------------------------------
+    async def close_day(self, command: CloseDay, context: CommandContext) -> DayCloseReport:
+        """Close a business day on every account: coverage, notices, restriction; the last day of a month also
+        charges the month's penalties. A termination notice is proposed, for another person of collections."""
+        async with self.engine.connect() as conn:
+            contracts = await queries.accounts_and_zones(conn)
+            rates = await queries.penalty_rates(conn)
+            books = await self.books_on(conn)
+        periods.require_open(command.day, books, field="day")
+        produced: dict[str, list[str]] = {}
+        for contract_id, zone in contracts:
+            day_today = self.business_date(zone)
+            events = await self._on_account(contract_id, lambda state, day_today=day_today: acc.close_day(
+                state, day=command.day, calendar=self.calendar, today=day_today, rates=rates,
+                closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
+            produced[contract_id] = [event.event_type for event in events]
+        return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- four eyes -----------------------------------------------------------------------------------------
+    async def pending_approvals(self, contract_id: str | None, page: PageRequest) -> Page[ApprovalView]:
+        """The requests awaiting their second person, oldest first. The requests are events, most of them
+        decided since: a page reads them in order until it holds `limit` pending ones or has read
+        `SCAN_ROUNDS × MAX_LISTED`, and its cursor goes on from the last one read."""
+        found: list[ApprovalView] = []
+        cursor, next_cursor = page.cursor, None
+        async with self.engine.connect() as conn:
+            states: dict[str, acc.Account] = {}
+            for _round in range(SCAN_ROUNDS):
+                requests, cursor = await queries.request_events(conn, list(DESK_OF), contract_id=contract_id,
+                                                                page=PageRequest(MAX_LISTED, cursor))
+                for row, owner, recorded_at, body in requests:
+                    if owner not in states:
+                        states[owner] = await self.runner.existing(conn, ACCOUNTS, owner)
+                    view = _approval_view(owner, recorded_at, body, states[owner])
+                    if view is not None:
+                        found.append(view)
+                    if len(found) == page.limit:
+                        next_cursor = queries.BY_POSITION.cursor_of(row)
+                        break
+                if next_cursor is not None or cursor is None:
+                    break
+            else:
+                next_cursor = cursor   # read as much as a page may: the client goes on from there
+        return Page(items=found, next_cursor=next_cursor, limit=page.limit)
+
+    async def _request(self, request_id: str, approver: Actor) -> str:
+        """The contract of a request, once the approver is found to be of the request's desk."""
+        async with self.engine.connect() as conn:
+            found, _more = await queries.request_events(conn, list(DESK_OF), request_id=request_id,
+                                                        page=PageRequest(1, None))
+        if not found:
+            raise NotFound(f"no request {request_id}", reason="request_not_found")
+        _row, contract_id, _at, body = found[0]
+        desk = DESK_OF[body["event_type"]]
+        if desk not in approver.roles:
+            raise Forbidden(f"a request of {desk} is approved or declined by {desk}", reason="role_not_allowed",
+                            details={"allowed": [desk.value], "granted": sorted(approver.roles)})
+        return contract_id
+
+    async def approve(self, request_id: str, approver: Actor, context: CommandContext) -> Approved:
+        """The second person approves: the correction is recorded, naming who asked and who approved."""
+        contract_id = await self._request(request_id, approver)
+        facts = await self.posting_facts(contract_id)
+
+        def decide(state: acc.Account) -> list[Event]:
+            pending = state.pending.get(request_id)
+            if pending is not None:  # else the rule says why (approved or declined already)
+                periods.require_open(acc.request_date_of(pending), facts.books, field="business_date")
+            return acc.approve(state, request_id=request_id, approved_by=approver.name, rates=facts.rates)
+
+        return await self._on_account(contract_id, decide, context, context.recorded_at)
+
+    async def decline(self, request_id: str, command: Decline, approver: Actor, context: CommandContext) -> Declined:
+        """The request is not carried out (its author may withdraw it the same way)."""
+        contract_id = await self._request(request_id, approver)
+        return await self._on_account(contract_id, lambda state: acc.decline(
+            state, request_id=request_id, declined_by=approver.name, reason=command.reason), context,
+            context.recorded_at)
+
+    # ---- the books ------------------------------------------------------------------------------------------
+    async def books(self) -> BooksView:
+        async with self.engine.connect() as conn:
+            return queries.books_view(await self.books_on(conn))
+
+    async def _change_books(self, decide: Callable[[periods.Books], Sequence[object]],
+                            context: CommandContext) -> BooksView:
+        decided = await self.runner.execute(BOOKS, periods.BOOKS, lambda books: decide(books or periods.Books()),
+                                            context, context.recorded_at)
+        books = decided.state or periods.Books()
+        for event in decided.events:
+            books = periods.evolve(books, event)   # type: ignore[arg-type]
+        return queries.books_view(books)
+
+    async def close_period(self, period: str, context: CommandContext) -> BooksView:
+        """Close a month that is over, the one after the last closed month."""
+        day_today = self.business_date(ASTANA_ZONE_NAME)
+        return await self._change_books(lambda books: periods.close_period(books, period=period, today=day_today),
+                                        context)
+
+    async def reopen_period(self, period: str, command: ReopenPeriod, context: CommandContext) -> BooksView:
+        """Reopen a closed month and every later one: the audited way to post in it again."""
+        return await self._change_books(lambda books: periods.reopen_period(books, period=period,
+                                                                            reason=command.reason), context)
+
+    # ---- reactions to the other services' events ------------------------------------------------------------
+    async def open_account(self, uow: UnitOfWork, event: ContractSigned, context: CommandContext) -> None:
+        """A signed contract's settlement account, with its terms (§5): a new stream, appended on version 0 (a
+        second opening meets the first as a concurrent append would)."""
+        await self.runner.record(uow, stream_id=ACCOUNTS.stream_id(event.contract_id), expected_version=0,
+                                 contract_id=event.contract_id, occurred_at=event.signed_at,
+                                 events=acc.open_account(event), context=context)
+
+    async def charge_act(self, uow: UnitOfWork, event: VolumeActIssued, context: CommandContext) -> None:
+        """§5.4: the act fixes the month's volume; the ledger charges it (a corrected act: the difference)."""
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, lambda state:
+            acc.issue_invoice(state, act_id=event.act_id, period=event.period, volume_kwh=event.volume_kwh,
+                              issued_on=event.issued_on, corrects_act_id=event.corrects_act_id, vat=vat_rates(),
+                              calendar=self.calendar)), context, day_start(event.issued_on))
+
+    async def amend_terms(self, uow: UnitOfWork, event: ContractAmended, context: CommandContext) -> None:
+        """From `effective_from` on, the account settles by the amended terms."""
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, lambda state:
+            acc.amend_terms(state, kind=event.kind, document_number=event.document_number,
+                            document_date=event.document_date, effective_from=event.effective_from,
+                            summary=event.summary, terms=event.terms)),
+            context, day_start(event.effective_from, event.terms.time_zone))
+
+    async def note_application(self, uow: UnitOfWork, event: AppliedDay, context: CommandContext) -> None:
+        """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of
+        that day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.6): 0."""
+        hours = [] if isinstance(event, ApplicationRejected) else event.hours
+        await projection.note_applied_day(uow.conn, event.contract_id, event.day, sum(hours, Decimal(0)),
+                                          event.application_id, event.event_type)
+
+    async def grant_claim(self, uow: UnitOfWork, event: ClaimAccepted, occurred_at: datetime, context: CommandContext) -> None:
+        """§9 an accepted claim the ledger owns: a credit note on an invoice or a waiver of a penalty. The claims
+        desk decides what is granted; the ledger books it with its own rules, so a grant that no longer fits (the
+        penalty was waived already, the invoice is unknown) is refused, dead-lettered with the reason, and nothing
+        is half-booked. `occurred_at`: the answer's time, dated by the claims desk in the contract's zone."""
+        correction = event.correction
+        if correction is None or correction.owner != "invoicing":
+            return
+        if correction.kind == "penalty_waiver":
+            def decide(state: acc.Account) -> list[Event]:
+                return acc.waive_penalty(state, document_number=correction.document_number, amount=correction.amount,
+                                         reason=f"claim {event.claim_id} accepted", waived_on=event.answered_on)
+        else:
+            def decide(state: acc.Account) -> list[Event]:
+                return issue_credit_note(state, invoice_document=correction.document_number, gross=correction.amount,
+                                         issued_on=event.answered_on)
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, decide),
+                                 context, occurred_at)
+
+
+# ---- answers built from what was recorded ----------------------------------------------------------------------
+def _posted(events: Sequence[Event]) -> PaymentView:
+    """The answer for a payment just recorded, from its events (what the projection wrote, without reading it
+    back)."""
+    received = next(e for e in events if isinstance(e, PaymentReceived))
+    slices: list[AllocationView] = []
+    left = None
+    for event in events:
+        if isinstance(event, PaymentAllocated) and event.trigger == received.payment_id:
+            slices += [AllocationView(item_id=s.item_id, document=s.document, kind=s.kind, period=s.period,
+                                      amount=s.amount.amount) for s in event.slices]
+            left = event.advance_left
+    return PaymentView(payment_id=received.payment_id, contract_id=received.contract_id,
+                       bank_reference=received.bank_reference, amount=received.amount,
+                       received_on=received.received_on, allocations=slices, advance_left=left, repeated=False)
+
+
+def _known(row: dict) -> KnownOperation:
+    """A `payments` or `unidentified_receipts` row (as JSON, numbers read as Decimal) as the operation known."""
+    return KnownOperation(row["bank_reference"], row["contract_id"], Decimal(row["amount"]), row["currency"],
+                          date.fromisoformat(str(row["received_on"])), row["in_suspense"])
+
+
+def _approval_view(contract_id: str, recorded_at: datetime, body: dict, state: acc.Account) -> ApprovalView | None:
+    payload = body["payload"]
+    item = state.pending.get(payload["request_id"])
+    if item is None:
+        return None  # approved or declined since
+    return ApprovalView(request_id=item.request_id, contract_id=contract_id, action=item.action,
+                        desk=DESK_OF[item.action].value, requested_by=item.requested_by, requested_at=recorded_at,
+                        business_date=acc.request_date_of(item), request=item.request)

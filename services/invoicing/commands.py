@@ -1,0 +1,166 @@
+"""The invoicing service's commands as operators send them (the request bodies: `PlainText`, so no control
+character or markup reaches a document) and the typed answers of the commands that answer with more than the
+events they recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import Required, TypedDict
+
+from services.invoicing.bank.references import BANK_PATTERN, MAX_GIVEN_CHARS
+from services.invoicing.events import (
+    PaymentAllocated,
+    PaymentReversalRequested,
+    PaymentReversed,
+    PenaltyAccrued,
+    PenaltyRecalculated,
+    PenaltyWaived,
+    PenaltyWaiverRequested,
+    PrepaymentRequested,
+    RefundIssued,
+    RefundRequested,
+    RequestDeclined,
+)
+from shared.business_time import BusinessDate, ClosedDay
+from shared.calendar import MONTH_PATTERN
+from shared.events.invoicing import TerminationNoticeIssued
+from shared.money import Money
+from shared.text import PlainText
+
+
+# ---- payments -------------------------------------------------------------------------------------------
+class ReceivePayment(PlainText):
+    """The command: record money the bank says arrived for a contract (§5.8)."""
+
+    contract_id: str = Field(min_length=1, max_length=100)
+    bank_reference: str = Field(min_length=1, max_length=MAX_GIVEN_CHARS,
+                                description="the bank's reference of the operation, unique per bank")
+    bank: str | None = Field(None, pattern=BANK_PATTERN,
+                             description="the BIC (or the account) of the bank that reports the operation: its "
+                                         "references are unique per bank, so the ledger keys this payment "
+                                         "`<bank>:<bank_reference>`; absent, by the reference alone")
+    amount: Money
+    received_on: BusinessDate = Field(description="the value date: when the bank says the money moved (it drives "
+                                                  "penalties); the payment is booked that day while its month is "
+                                                  "open, else today")
+    payer_bin: str | None = Field(None, max_length=12)
+    payer_iban: str | None = Field(None, max_length=34)
+    purpose: str = Field("", max_length=500)
+
+
+class ReversePayment(PlainText):
+    contract_id: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=500)
+    reversed_on: BusinessDate
+
+
+@dataclass(frozen=True)
+class StatementFile:
+    """A bank statement file to import: 1C ClientBankExchange (Kazakh variant) or CSV, as the bank sent it."""
+
+    format: Literal["1c", "csv"]
+    bank: str | None    # CSV: the bank whose references the file holds (a 1C statement names its account itself)
+    content: bytes
+
+
+class ImportLine(TypedDict, total=False):
+    """One line of a statement and what became of it."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    line: Required[int]
+    outcome: Required[Literal["posted", "unidentified", "already_posted", "reference_conflict", "rejected"]]
+    bank_reference: str
+    amount: str
+    contract_id: str       # posted: the contract it was posted to
+    matched_by: str        # posted: how the line was matched (`contract_number`, `payer_only`, …)
+    reason: str            # unidentified: why no contract matched; rejected, reference_conflict: the reason code
+    message: str
+    differs: list[str]     # reference_conflict: what differs from the operation known
+
+
+class ImportReport(TypedDict):
+    """The outcome of every line of an imported statement. A plain document, not a model: a statement of
+    many thousand lines is answered without building an object per line (`api/payments.py`)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    format: str
+    encoding: str
+    account: str | None
+    skipped_outgoing: int
+    totals: dict[str, int]          # outcome → lines
+    lines: list[ImportLine]
+
+
+class AssignReceipt(PlainText):
+    contract_id: str = Field(min_length=1, max_length=100)
+
+
+# ---- charges, penalties, refunds ----------------------------------------------------------------------------
+class RequestPrepayments(PlainText):
+    period: str = Field(pattern=MONTH_PATTERN)
+    requested_on: BusinessDate | None = Field(None, description="business date of the demand; today when absent")
+
+
+class AccruePenalties(PlainText):
+    """§5.7: the multiplier, day count and payment day are the contract's terms (`terms.penalty`), never a
+    request's: a body naming them is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: BusinessDate | None = Field(None, description="business date; today in the contract's zone when absent")
+
+
+class WaivePenalty(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+    amount: Money | None = None
+    waived_on: BusinessDate
+
+
+class IssueRefund(PlainText):
+    refund_on: BusinessDate
+
+
+class SetBaseRate(PlainText):
+    effective_from: date
+    rate_percent: Decimal = Field(gt=0, lt=100)
+    source: str = Field(min_length=3, max_length=300)
+
+
+# ---- day close, four eyes, the books ---------------------------------------------------------------------------
+class CloseDay(PlainText):
+    day: ClosedDay = Field(description="a day that is over: yesterday at the latest")
+
+
+class DayCloseReport(BaseModel):
+    day: date
+    accounts: int = Field(description="how many accounts the day was closed on")
+    events: dict[str, list[str]] = Field(description="by contract id: the types of the events the close recorded "
+                                                     "(none: the day was closed on it before)")
+
+
+class Decline(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ReopenPeriod(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+# what each command records (the events are its answer)
+PrepaymentsRequested = list[PrepaymentRequested]
+PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
+WaiverRequested = list[PenaltyWaiverRequested]
+RefundAsked = list[RefundRequested]
+ReversalRequested = list[PaymentReversalRequested]
+# an approved correction, decided then: a reversal recalculates the penalties of the days it reopens, and the
+# advance a recalculation releases pays what is open
+Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
+                | PaymentAllocated]
+Declined = list[RequestDeclined]

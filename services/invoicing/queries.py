@@ -1,0 +1,437 @@
+"""The invoicing service's read models as they are read: each query takes a connection and answers typed views
+(an account, its statement and reconciliation act, aging, payments, unidentified receipts, base rates, the
+books), and the reads a command decides on (a contract's zone, the days' applications, the base rates, the
+bank operations known under some references, the accounts a bank line may be matched to).
+
+Every read model is written by `projection.py` from the events; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.invoicing import receipt_keys
+from services.invoicing.bank.references import KnownOperation
+from services.invoicing.bank.statement import Candidate
+from services.invoicing.domain import periods
+from services.invoicing.domain.account import period_bounds
+from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
+from services.invoicing.events import (
+    PaymentReversalRequested,
+    PenaltyWaiverRequested,
+    RefundRequested,
+    TerminationNoticeProposed,
+)
+from services.invoicing.personal_data import purposes_opened
+from shared.errors import NotFound
+from shared.events.sealing import SHREDDED, shredded_party
+from shared.money import Money
+from shared.paging import Keyset, PageRequest, read_page
+
+
+def account_not_found(contract_id: str) -> NotFound:
+    return NotFound(f"no account for contract {contract_id}", reason="account_not_found")
+
+
+# ---- an account -------------------------------------------------------------------------------------------
+class AccountView(BaseModel):
+    contract_id: str
+    contract_number: str
+    buyer_name: str | None = Field(description="\"[shredded]\" once the buyer's personal data are deleted; null "
+                                               "until this service holds the contract's key")
+    balance: Money = Field(description="what the buyer owes (+) or has in credit (−)")
+    debt: Money
+    advance: Money
+    opened_at: datetime
+    terms: dict[str, Any] = Field(description="the contract's terms the account settles by (`ContractSigned`'s, "
+                                              "as amended), the buyer opened")
+
+
+async def account(conn: AsyncConnection, contract_id: str) -> AccountView:
+    row = (await conn.execute(text("SELECT * FROM accounts WHERE contract_id = :id"),
+                              {"id": contract_id})).mappings().first()
+    if row is None:
+        raise account_not_found(contract_id)
+    currency = row["currency"]
+    return AccountView(contract_id=row["contract_id"], contract_number=row["contract_number"],
+                       buyer_name=row["buyer_name"], balance=Money(row["balance"], currency),
+                       debt=Money(row["debt"], currency), advance=Money(row["advance"], currency),
+                       opened_at=row["opened_at"], terms=_terms_with_buyer(row))
+
+
+def _terms_with_buyer(row) -> dict[str, Any]:
+    """The terms as held, the sealed buyer replaced by the buyer opened (or the shredded placeholder, or
+    null while the key has not arrived): a reader gets names, never ciphertext."""
+    if row["buyer"] is not None:
+        buyer = row["buyer"]
+    elif row["buyer_name"] == SHREDDED:
+        buyer = shredded_party()
+    else:
+        buyer = None
+    return {**row["terms"], "buyer": buyer}
+
+
+async def zone_of(conn: AsyncConnection, contract_id: str) -> str:
+    """The contract's own time zone (its business days)."""
+    zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if zone is None:
+        raise account_not_found(contract_id)
+    return zone
+
+
+async def accounts_and_zones(conn: AsyncConnection) -> list[tuple[str, str]]:
+    """Every account (contract id, its zone), in contract order: what a day close goes through."""
+    rows = await conn.execute(text("SELECT contract_id, time_zone FROM accounts ORDER BY contract_id"))
+    return [(row.contract_id, row.time_zone) for row in rows]
+
+
+# ---- a statement and a reconciliation act -----------------------------------------------------------------
+class StatementLine(BaseModel):
+    position: int
+    business_date: date
+    recorded_at: datetime
+    kind: str
+    document: str
+    description: str
+    amount: Money
+    balance: Money
+    details: dict[str, Any] = Field(description="the document's own figures, by kind (an invoice's net, VAT and "
+                                                "due date; a payment's value date; an allocation's slices…)")
+
+
+class Statement(BaseModel):
+    contract_id: str
+    period_from: date | None
+    period_to: date | None
+    known_at: datetime | None
+    opening_balance: Money
+    closing_balance: Money
+    lines: list[StatementLine]
+
+
+_STATEMENT_LINES = text("""
+    SELECT * FROM statement_lines
+    WHERE contract_id = :c AND (CAST(:until AS date) IS NULL OR business_date <= :until)
+      AND (CAST(:known AS timestamptz) IS NULL OR recorded_at <= :known)
+    ORDER BY business_date, position
+""")
+
+
+async def statement(conn: AsyncConnection, contract_id: str, *, date_from: date | None = None,
+                    date_to: date | None = None, as_of: date | None = None,
+                    known_at: datetime | None = None) -> Statement:
+    until = min(d for d in (date_to, as_of) if d) if (date_to or as_of) else None
+    currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if currency is None:
+        raise account_not_found(contract_id)
+    rows = (await conn.execute(_STATEMENT_LINES, {"c": contract_id, "until": until, "known": known_at})
+            ).mappings().all()
+    rows = await purposes_opened(conn, [dict(row) for row in rows])   # a payment's purpose sealed until read
+    balance = Money.zero(currency)
+    opening = balance
+    lines = []
+    for row in rows:
+        amount = Money(row["amount"], currency)
+        balance = balance + amount
+        if date_from and row["business_date"] < date_from:
+            opening = balance
+            continue
+        lines.append(StatementLine(position=row["position"], business_date=row["business_date"],
+                                   recorded_at=row["recorded_at"], kind=row["kind"], document=row["document"],
+                                   description=row["description"], amount=amount, balance=balance,
+                                   details=row["details"]))
+    return Statement(contract_id=contract_id, period_from=date_from, period_to=until, known_at=known_at,
+                     opening_balance=opening, closing_balance=balance, lines=lines)
+
+
+class ReconciliationDocument(BaseModel):
+    date: date
+    document: str
+    kind: str
+    amount: Money
+
+
+class ReconciliationAct(BaseModel):
+    """§5.6 act of mutual settlements for a month."""
+
+    contract_id: str
+    contract_number: str
+    month: str
+    seller: str
+    buyer: str = Field(description="the buyer's name; empty until this service holds the contract's key")
+    opening_balance: Money
+    charged: Money
+    paid_or_credited: Money
+    closing_balance: Money
+    documents: list[ReconciliationDocument]
+
+
+async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) -> ReconciliationAct:
+    first, last = period_bounds(month)
+    whole = await statement(conn, contract_id, date_from=first, date_to=last)
+    money = [line for line in whole.lines if not line.amount.is_zero]
+    zero = Money.zero(whole.closing_balance.currency)
+    charged = sum((line.amount for line in money if line.amount.is_positive), zero)
+    paid = sum((-line.amount for line in money if line.amount.is_negative), zero)
+    account_row = (await conn.execute(text("SELECT terms, buyer_name FROM accounts WHERE contract_id = :c"),
+                                      {"c": contract_id})).one()
+    terms = account_row.terms
+    return ReconciliationAct(
+        contract_id=contract_id, contract_number=terms["number"], month=month, seller=terms["seller"]["name"],
+        buyer=account_row.buyer_name or "", opening_balance=whole.opening_balance, charged=charged,
+        paid_or_credited=paid, closing_balance=whole.closing_balance,
+        documents=[ReconciliationDocument(date=line.business_date, document=line.document, kind=line.kind,
+                                          amount=line.amount) for line in money])
+
+
+# ---- aging --------------------------------------------------------------------------------------------------
+AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), (">90", 91, None))
+
+
+class AgingBuckets(BaseModel):
+    """Open debt by days past its due date."""
+
+    current: Decimal = Field(description="not yet due")
+    days_1_30: Decimal = Field(alias="1-30")
+    days_31_60: Decimal = Field(alias="31-60")
+    days_61_90: Decimal = Field(alias="61-90")
+    over_90: Decimal = Field(alias=">90")
+
+
+class AgingEntry(AgingBuckets):
+    contract_number: str
+    currency: str
+
+
+class AgingReport(BaseModel):
+    as_of: date
+    contracts: dict[str, AgingEntry] = Field(description="by contract id")
+    portfolio: AgingBuckets
+
+
+_AGING = text("""
+    SELECT d.contract_id, a.contract_number, d.currency, :as_of - d.due_date AS days, d.outstanding
+    FROM debts d JOIN accounts a USING (contract_id)
+    WHERE d.outstanding > 0 AND (CAST(:c AS text) IS NULL OR d.contract_id = :c)
+""")
+
+
+async def aging(conn: AsyncConnection, as_of: date, contract_id: str | None = None) -> AgingReport:
+    rows = (await conn.execute(_AGING, {"as_of": as_of, "c": contract_id})).all()
+    zero = {name: Decimal("0.00") for name, _, _ in AGING_BUCKETS}
+    contracts: dict[str, dict[str, Any]] = {}
+    portfolio = dict(zero)
+    for row in rows:
+        bucket = next(name for name, low, high in AGING_BUCKETS
+                      if (low is None or row.days >= low) and (high is None or row.days <= high))
+        entry = contracts.setdefault(row.contract_id, {"contract_number": row.contract_number,
+                                                       "currency": row.currency, **zero})
+        entry[bucket] += row.outstanding
+        portfolio[bucket] += row.outstanding
+    return AgingReport(as_of=as_of, contracts={c: AgingEntry.model_validate(e) for c, e in contracts.items()},
+                       portfolio=AgingBuckets.model_validate(portfolio))
+
+
+# ---- payments -------------------------------------------------------------------------------------------------
+class AllocationView(BaseModel):
+    """What part of a payment paid which debt (§5.8 debt first)."""
+
+    item_id: str
+    document: str
+    kind: str
+    period: str
+    amount: Decimal
+
+
+class ReversalView(BaseModel):
+    """The payment was taken back (its allocations stay above, for the record)."""
+
+    reversed: bool
+    reason: str
+    reversed_on: date
+
+
+class PaymentView(BaseModel):
+    payment_id: str
+    contract_id: str
+    bank_reference: str
+    amount: Money
+    received_on: date
+    allocations: list[AllocationView | ReversalView]
+    advance_left: Money | None
+    repeated: bool = Field(False, description="true when this bank reference was already posted with the same "
+                                              "contract, amount and value date")
+
+
+def payment_of_row(row: dict[str, Any], repeated: bool) -> PaymentView:
+    """A `payments` row (as JSON, numbers read as Decimal) as the view."""
+    currency = row["currency"]
+    left = row["advance_left"]
+    return PaymentView(payment_id=row["payment_id"], contract_id=row["contract_id"],
+                       bank_reference=row["bank_reference"], amount=Money(Decimal(row["amount"]), currency),
+                       received_on=row["received_on"], allocations=row["allocations"],
+                       advance_left=Money(Decimal(left), currency) if left is not None else None, repeated=repeated)
+
+
+_PAYMENT = text("SELECT row_to_json(p)::text FROM payments p WHERE bank_reference = :r")
+
+
+async def payment(conn: AsyncConnection, bank_reference: str, repeated: bool) -> PaymentView | None:
+    posted = await conn.scalar(_PAYMENT, {"r": bank_reference})
+    return payment_of_row(json.loads(posted, parse_float=Decimal), repeated) if posted is not None else None
+
+
+# a payment and its suspense row share a reference once the receipt is assigned: the payment is what the
+# reference names then, so it comes first and wins
+_KNOWN = text("""
+    SELECT 1 AS source, bank_reference, contract_id, amount, currency, received_on, false AS in_suspense
+    FROM payments WHERE bank_reference = ANY(CAST(:r AS text[]))
+    UNION ALL
+    SELECT 2, bank_reference, assigned_to, amount, currency, received_on, assigned_to IS NULL
+    FROM unidentified_receipts WHERE bank_reference = ANY(CAST(:r AS text[]))
+    ORDER BY source
+""")
+
+
+async def known_operations(conn: AsyncConnection, references: Sequence[str]) -> dict[str, KnownOperation]:
+    """The bank operations known under `references` (one key space over the payments posted to accounts and
+    the receipts held in suspense, `bank/references.py`), by reference."""
+    known: dict[str, KnownOperation] = {}
+    if not references:
+        return known
+    for row in (await conn.execute(_KNOWN, {"r": list(dict.fromkeys(references))})).all():
+        known.setdefault(row.bank_reference, KnownOperation(row.bank_reference, row.contract_id, row.amount,
+                                                            row.currency, row.received_on, row.in_suspense))
+    return known
+
+
+async def payment_id_of(conn: AsyncConnection, bank_reference: str) -> str | None:
+    return await conn.scalar(text("SELECT payment_id FROM payments WHERE bank_reference = :r"), {"r": bank_reference})
+
+
+# ---- unidentified receipts --------------------------------------------------------------------------------------
+class UnidentifiedReceiptView(BaseModel):
+    """Money no contract could be matched to, with what the bank said of its payer (opened with the receipt's
+    own key; "[shredded]" once it is deleted)."""
+
+    bank_reference: str
+    amount: Decimal
+    currency: str
+    received_on: date
+    payer_name: str | None
+    payer_bin: str | None
+    payer_iban: str | None
+    purpose: str | None
+    why: str = Field(description="why no contract was matched")
+    assigned_to: str | None
+
+
+BY_RECEIPT = Keyset((("received_on", "date"), ("bank_reference", "text")), ("received_on", "bank_reference"))
+
+
+async def unidentified_receipts(conn: AsyncConnection, page: PageRequest
+                                ) -> tuple[list[UnidentifiedReceiptView], str | None]:
+    """A page of the receipts still unassigned, by receipt date, and the next page's cursor."""
+    rows, next_cursor = await read_page(conn, "SELECT * FROM unidentified_receipts WHERE assigned_to IS NULL"
+                                              " AND {after}", {}, BY_RECEIPT, page)
+    return [UnidentifiedReceiptView.model_validate(row) for row in await receipt_keys.opened_lines(conn, rows)], \
+        next_cursor
+
+
+async def unidentified_receipt(conn: AsyncConnection, bank_reference: str) -> dict[str, Any] | None:
+    """The `unidentified_receipts` row of a reference, as stored (its bank line sealed)."""
+    found = (await conn.execute(text("SELECT * FROM unidentified_receipts WHERE bank_reference = :r"),
+                                {"r": bank_reference})).mappings().first()
+    return dict(found) if found is not None else None
+
+
+async def match_candidates(conn: AsyncConnection) -> list[Candidate]:
+    """Every account with its buyer's BIN and IBAN as opened here: what a bank line is matched to."""
+    rows = (await conn.execute(text(
+        "SELECT contract_id, contract_number, buyer->>'bin' AS bin, buyer->>'iban' AS iban FROM accounts"))).all()
+    return [Candidate(r.contract_id, r.contract_number, r.bin, r.iban) for r in rows]
+
+
+# ---- what commands decide on ---------------------------------------------------------------------------------
+_APPLIED_DAYS = text("SELECT day, volume_kwh FROM daily_applications WHERE contract_id = :c"
+                     " AND day BETWEEN :first AND :last")
+
+
+async def applied_days(conn: AsyncConnection, contract_id: str, first: date, last: date) -> dict[date, Decimal]:
+    """The days' accepted applications the contracts service told of (`daily_applications`), by day."""
+    rows = (await conn.execute(_APPLIED_DAYS, {"c": contract_id, "first": first, "last": last})).all()
+    return {row.day: row.volume_kwh for row in rows}
+
+
+_BASE_RATES = text("SELECT effective_from, rate_percent FROM base_rates")
+
+
+async def penalty_rates(conn: AsyncConnection) -> DatedRates:
+    """The shipped table with every admin's `BaseRateSet` on top (a later correction wins)."""
+    rates = base_rates()
+    for row in (await conn.execute(_BASE_RATES)).all():
+        rates = rates.with_step(RateStep(row.effective_from, row.rate_percent))
+    return rates
+
+
+class BaseRateView(BaseModel):
+    effective_from: date
+    rate_percent: str = Field(description="the National Bank's base rate, percent a year (a decimal, as text)")
+
+
+async def base_rate_steps(conn: AsyncConnection) -> list[BaseRateView]:
+    """The base rates in force, the shipped table with the admins' on top, by date."""
+    rates = await penalty_rates(conn)
+    return [BaseRateView(effective_from=s.effective_from, rate_percent=format(s.rate_percent.normalize(), "f"))
+            for s in rates.steps]
+
+
+# ---- the books and the requests awaiting a second person -----------------------------------------------------
+class BooksView(BaseModel):
+    closed: list[str] = Field(description="the closed months, in order")
+    closed_through: date | None = Field(description="no posting date may lie on this day or before")
+
+
+def books_view(books: periods.Books) -> BooksView:
+    return BooksView(closed=list(books.closed), closed_through=books.closed_through)
+
+
+class ApprovalView(BaseModel):
+    request_id: str
+    contract_id: str
+    action: str = Field(description="the request's event type")
+    desk: str = Field(description="the role whose second person approves it")
+    requested_by: str
+    requested_at: datetime
+    business_date: date
+    request: PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed = Field(
+        description="the request as recorded")
+
+
+_REQUESTS = """
+    SELECT e.position, e.contract_id, e.recorded_at, e.body FROM event_store e
+    WHERE e.event_type = ANY(:types) AND (CAST(:c AS text) IS NULL OR e.contract_id = :c)
+      AND (CAST(:r AS text) IS NULL OR convert_from(e.body, 'UTF8')::jsonb #>> '{payload,request_id}' = :r)
+      AND {after}
+"""
+BY_POSITION = Keyset((("e.position", "bigint"),), ("position",))
+
+
+async def request_events(conn: AsyncConnection, types: Sequence[str], *, contract_id: str | None = None,
+                         request_id: str | None = None, page: PageRequest
+                         ) -> tuple[list[tuple[dict, str, datetime, dict]], str | None]:
+    """The request events (of `types`) after the page's cursor, oldest first: ([(row, contract, recorded at,
+    the stored body)], the next cursor or None). They are read from the store: most were decided since."""
+    rows, next_cursor = await read_page(conn, _REQUESTS, {"types": list(types), "c": contract_id, "r": request_id},
+                                        BY_POSITION, page)
+    return [(row, row["contract_id"], row["recorded_at"], orjson.loads(bytes(row["body"]))) for row in rows], \
+        next_cursor
