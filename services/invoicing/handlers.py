@@ -3,19 +3,13 @@ consumer's transaction (which claims the event in the inbox in the same one)."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from services.invoicing import personal_data
-from services.invoicing.application import Invoicing
+from services.invoicing.application import AppliedDay, Invoicing
 from shared import personal_keys
 from shared.events.claims import ClaimAccepted
-from shared.events.contracts import (
-    ApplicationAccepted,
-    ApplicationCorrected,
-    ApplicationReduced,
-    ApplicationReinstated,
-    ApplicationRejected,
-    ContractAmended,
-    ContractSigned,
-)
+from shared.events.contracts import ContractAmended, ContractSigned
 from shared.events.metering import VolumeActIssued
 
 
@@ -27,7 +21,7 @@ async def on_contract_amended(app: Invoicing, uow, event: ContractAmended, envel
     await app.amend_terms(uow, event, context)
 
 
-async def on_application(app: Invoicing, uow, event, envelope, context) -> None:
+async def on_application(app: Invoicing, uow, event: AppliedDay, envelope, context) -> None:
     """§5.3 a day's accepted schedule replaces the plan's share of that day in the next prepayment demands."""
     await app.note_application(uow, event, context)
 
@@ -56,9 +50,7 @@ def _recorded_by_the_runner(handler):
 FROM_CONTRACTS = {
     ContractSigned.event_type: on_contract_signed,
     ContractAmended.event_type: on_contract_amended,
-    **{kind.event_type: on_application
-       for kind in (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationReinstated,
-                    ApplicationRejected)},
+    **{kind.event_type: on_application for kind in get_args(AppliedDay)},
 }
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}
 FROM_CLAIMS = {

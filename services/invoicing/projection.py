@@ -48,13 +48,26 @@ from services.invoicing.events import (
     RestrictionNoticeIssued,
     UnidentifiedReceiptRecorded,
 )
+from services.invoicing.projection_sql import (
+    AccountChange,
+    AccountRow,
+    BaseRateRow,
+    DebtChange,
+    DebtRow,
+    LineRow,
+    PaymentChange,
+    PaymentRow,
+    PostingRow,
+    ReceiptAssignment,
+    ReceiptRow,
+)
 from shared.events import registry
 from shared.events.invoicing import SupplyRestored, SupplyRestricted, TerminationNoticeIssued
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
 BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
-ZERO = Decimal(0)
+ZERO = projection_sql.ZERO
 # events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
 REBUILD_STEP = 20_000
@@ -85,17 +98,17 @@ class LedgerRows:
         self.clear()
 
     def clear(self) -> None:
-        self.accounts: dict[str, list] = {}          # opened here → the row
-        self.account_changes: dict[str, list] = {}   # contract → [Δbalance, Δadvance, version, number, buyer, zone, terms]
-        self.debts: dict[tuple[str, str], list] = {}         # charged here → the row (added to one that exists)
-        self.debt_changes: dict[tuple[str, str], list] = {}  # (contract, item) → [Δcharged, Δoutstanding]
-        self.payments: dict[str, list] = {}          # payment id → the row
-        self.payment_changes: dict[str, list] = {}   # payment id (recorded earlier) → [allocations, advance left]
-        self.receipts: dict[str, list] = {}          # bank reference → the row
-        self.assignments: dict[str, str] = {}        # bank reference (recorded earlier) → contract
-        self.base_rates: dict[str, list] = {}        # effective from → the row (the last one wins)
-        self.lines: list[list] = []
-        self.postings: list[tuple] = []
+        self.accounts: dict[str, AccountRow] = {}                 # opened here, by contract
+        self.account_changes: dict[str, AccountChange] = {}       # of accounts opened earlier, by contract
+        self.debts: dict[tuple[str, str], DebtRow] = {}           # charged here (added to one that exists)
+        self.debt_changes: dict[tuple[str, str], DebtChange] = {}  # of debts charged earlier, by (contract, item)
+        self.payments: dict[str, PaymentRow] = {}                 # by payment id
+        self.payment_changes: dict[str, PaymentChange] = {}       # of payments recorded earlier, by payment id
+        self.receipts: dict[str, ReceiptRow] = {}                 # by bank reference
+        self.assignments: dict[str, ReceiptAssignment] = {}       # of receipts recorded earlier, by bank reference
+        self.base_rates: dict[str, BaseRateRow] = {}              # by effective date (the last one wins)
+        self.lines: list[LineRow] = []
+        self.postings: list[PostingRow] = []
         self.currency_unknown = False   # a notice whose account was opened before this run, elsewhere
 
     def __bool__(self) -> bool:
@@ -121,13 +134,13 @@ class LedgerRows:
 
     async def _resolve_currencies(self, conn: AsyncConnection) -> None:
         if self.currency_unknown:
-            missing = {line[1] for line in self.lines if line[8] is None}
+            missing = {line.contract_id for line in self.lines if line.currency is None}
             rows = await conn.execute(text("SELECT contract_id, currency FROM accounts WHERE contract_id = ANY(:c)"),
                                       {"c": sorted(missing)})
             self.currencies.update({row.contract_id: row.currency for row in rows})
-            for line in self.lines:
-                if line[8] is None:
-                    line[8] = self.currencies[line[1]]   # a notice of an account that exists
+            # a notice of an account that exists
+            self.lines = [line if line.currency is not None else line._replace(currency=self.currencies[line.contract_id])
+                          for line in self.lines]
 
     # ---- the pieces every money event shares -------------------------------------------------------
     def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
@@ -148,27 +161,27 @@ class LedgerRows:
                     advance -= amount
             postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
                              business_date, recorded_at))
-        self.lines.append([position, contract_id, business_date, recorded_at, kind, document, description, str(buyer),
-                           currency, _dumps(details)])
+        self.lines.append(LineRow(position, contract_id, business_date, recorded_at, kind, document, description,
+                                  str(buyer), currency, _dumps(details)))
         if not lines:
             return
         assert balance == 0, "every entry balances"
         row = self.accounts.get(contract_id)
         if row is not None:
-            row[5] += buyer
-            row[9] += advance
-            row[10] += buyer + advance
-            row[8] = fact.stream_version
+            row.balance += buyer
+            row.advance += advance
+            row.debt += buyer + advance
+            row.version = fact.stream_version
             return
         change = self._account_change(contract_id)
-        change[0] += buyer
-        change[1] += advance
-        change[2] = fact.stream_version
+        change.balance += buyer
+        change.advance += advance
+        change.version = fact.stream_version
 
-    def _account_change(self, contract_id: str) -> list:
+    def _account_change(self, contract_id: str) -> AccountChange:
         change = self.account_changes.get(contract_id)
         if change is None:
-            change = self.account_changes[contract_id] = [ZERO, ZERO, None, None, None, None, None]
+            change = self.account_changes[contract_id] = AccountChange(contract_id)
         return change
 
     def _charge(self, contract_id: str, item_id: str, document: str, kind: str, period: str, due: str,
@@ -179,58 +192,65 @@ class LedgerRows:
             # a correction that lowers an existing debt; what it takes off beyond the open amount went back
             # to the advance, so outstanding stops at zero (the CHECK would refuse a negative debt)
             if row is not None:
-                row[6] += amount
-                row[7] += amount + released
+                row.charged += amount
+                row.outstanding += amount + released
             else:
-                change = self.debt_changes.setdefault(key, [ZERO, ZERO])
-                change[0] += amount
-                change[1] += amount + released
+                change = self._debt_change(key)
+                change.charged += amount
+                change.outstanding += amount + released
             return
         if row is not None:
-            row[6] += amount
-            row[7] += amount
+            row.charged += amount
+            row.outstanding += amount
             return
-        earlier = self.debt_changes.pop(key, (ZERO, ZERO))
+        earlier = self.debt_changes.pop(key, None)
         # written as an upsert: added to the debt if one of that item exists already
-        self.debts[key] = [item_id, contract_id, document, kind, period, due, earlier[0] + amount,
-                           earlier[1] + amount, currency]
+        self.debts[key] = DebtRow(item_id, contract_id, document, kind, period, due,
+                                  amount + (earlier.charged if earlier else ZERO),
+                                  amount + (earlier.outstanding if earlier else ZERO), currency)
+
+    def _debt_change(self, key: tuple[str, str]) -> DebtChange:
+        change = self.debt_changes.get(key)
+        if change is None:
+            change = self.debt_changes[key] = DebtChange(*key)
+        return change
 
     def _pay(self, contract_id: str, item_id: str, amount: Decimal) -> None:
         key = (contract_id, item_id)
         row = self.debts.get(key)
         if row is not None:
-            row[7] -= amount
+            row.outstanding -= amount
         else:
-            self.debt_changes.setdefault(key, [ZERO, ZERO])[1] -= amount
+            self._debt_change(key).outstanding -= amount
 
     def _allocations(self, payment_id: str, allocations: list, advance_left: str | None) -> None:
-        row = self.payments.get(payment_id)
+        row: PaymentRow | PaymentChange | None = self.payments.get(payment_id)
         if row is None:
             # a payment recorded earlier, or a charge's id (allocations it triggered have no payment row)
-            change = self.payment_changes.setdefault(payment_id, [[], None])
-            change[0] += allocations
-            change[1] = change[1] if advance_left is None else advance_left
-            return
-        row[6] += allocations
-        row[7] = row[7] if advance_left is None else advance_left
+            row = self.payment_changes.get(payment_id)
+            if row is None:
+                row = self.payment_changes[payment_id] = PaymentChange(payment_id)
+        row.allocations += allocations
+        if advance_left is not None:
+            row.advance_left = advance_left
 
     # ---- one method per event type ----------------------------------------------------------------
     def account_opened(self, fact: Fact, p: dict) -> None:
         terms = p["terms"]
         self.currencies[p["contract_id"]] = terms["currency"]
         # the buyer's name is filled by `personal_data.refresh` once this service holds the contract's key
-        self.accounts[p["contract_id"]] = [p["contract_id"], terms["number"], None, terms["currency"],
-                                           terms["time_zone"], ZERO, _dumps(terms), fact.occurred_at,
-                                           fact.stream_version, ZERO, ZERO]
+        self.accounts[p["contract_id"]] = AccountRow(p["contract_id"], terms["number"], None, terms["currency"],
+                                                     terms["time_zone"], ZERO, _dumps(terms), fact.occurred_at,
+                                                     fact.stream_version, ZERO, ZERO)
 
     def terms_amended(self, fact: Fact, p: dict) -> None:
         terms = p["terms"]
-        values = (terms["number"], None, terms["time_zone"], _dumps(terms))
-        row = self.accounts.get(p["contract_id"])
-        if row is not None:
-            row[1], row[2], row[4], row[6] = values
-        else:
-            self._account_change(p["contract_id"])[3:7] = values
+        row: AccountRow | AccountChange | None = self.accounts.get(p["contract_id"])
+        if row is None:
+            row = self._account_change(p["contract_id"])
+        row.contract_number, row.time_zone, row.terms = terms["number"], terms["time_zone"], _dumps(terms)
+        # none: a new row's is filled, an earlier one's kept, by `personal_data.refresh` from the amended terms
+        row.buyer_name = None
 
     def invoice(self, fact: Fact, p: dict) -> None:
         currency = p["total"]["currency"]
@@ -286,8 +306,8 @@ class LedgerRows:
 
     def payment_received(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
-        self.payments[p["payment_id"]] = [p["bank_reference"], p["payment_id"], p["contract_id"], money["amount"],
-                                          money["currency"], p["received_on"], [], None]
+        self.payments[p["payment_id"]] = PaymentRow(p["bank_reference"], p["payment_id"], p["contract_id"],
+                                                    money["amount"], money["currency"], p["received_on"], [], None)
         # dated by its posting date: a late value date is booked in the open period, never in a closed one; the
         # purpose stays sealed as the event carries it, opened where it is read (`personal_data.purposes_opened`)
         details = {"payment_id": p["payment_id"], "value_date": p["received_on"]}
@@ -330,21 +350,21 @@ class LedgerRows:
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
     def base_rate(self, fact: Fact, p: dict) -> None:
-        self.base_rates[p["effective_from"]] = [p["effective_from"], p["rate_percent"], p["source"]]
+        self.base_rates[p["effective_from"]] = BaseRateRow(p["effective_from"], p["rate_percent"], p["source"])
 
     def unidentified(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
         assert p["bank_reference"] not in self.receipts, "a receipt is recorded once"
         # the payer and purpose stay sealed with the receipt's key, opened where they are read (`receipt_keys.py`)
-        self.receipts[p["bank_reference"]] = [p["bank_reference"], money["amount"], money["currency"], p["received_on"],
-                                              _dumps(p["bank_line"]), p["why"], None]
+        self.receipts[p["bank_reference"]] = ReceiptRow(p["bank_reference"], money["amount"], money["currency"],
+                                                        p["received_on"], _dumps(p["bank_line"]), p["why"], None)
 
     def assigned(self, fact: Fact, p: dict) -> None:
         row = self.receipts.get(p["bank_reference"])
         if row is not None:
-            row[6] = p["assigned_contract_id"]
+            row.assigned_to = p["assigned_contract_id"]
         else:
-            self.assignments[p["bank_reference"]] = p["assigned_contract_id"]
+            self.assignments[p["bank_reference"]] = ReceiptAssignment(p["bank_reference"], p["assigned_contract_id"])
 
 
 _FOLDS = {

@@ -1,14 +1,17 @@
 """Proves the ledger end to end on the real database and broker: a volume act from metering's topic
 becomes the January invoice (470,456.00), payments are idempotent by bank reference and allocated
-debt first, the statement shows every line with balances as of a date, and bad payments change nothing."""
+debt first, the statement shows every line with balances as of a date, bad payments change nothing, and a
+statement import's report (answered as plain JSON for speed) is the document its route declares."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy import text
 
+from services.invoicing.commands import ImportReport
 from shared import personal_keys
 from shared.envelope import EventEnvelope
 from shared.events import topic_of
@@ -181,12 +184,15 @@ async def test_statement_import_posts_once_keeps_strangers_and_reports_every_lin
     # line 15 matched by BIN and contract number; line 29's payer is no buyer; line 38 has 31.02.2022
     assert outcomes == {15: "posted", 29: "unidentified", 38: "rejected"}
     assert report["skipped_outgoing"] == 1
+    # every field of the answer is one the route declares (`ImportReport` refuses any other), of its type
+    assert TypeAdapter(ImportReport).validate_python(report) == report
     assert (await account(system, contract_id))["advance"]["amount"] == "470456.00"
 
     before = await event_count(system)
     again = (await client.post("/payments/import", params={"format": "1c"}, content=raw, headers=auth())).json()
     assert {line["line"]: line["outcome"] for line in again["lines"]} == {
         15: "already_posted", 29: "already_posted", 38: "rejected"}
+    assert TypeAdapter(ImportReport).validate_python(again) == again
     assert await event_count(system) == before
 
     stranger = next(line for line in report["lines"] if line["outcome"] == "unidentified")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from pydantic import TypeAdapter
 from sqlalchemy import text
 
+from services.invoicing.commands import ImportReport
 from services.invoicing.events import UnidentifiedReceiptRecorded
 from shared.events.sealing import ClearFields
 from shared.eventstore import CommandContext
@@ -62,6 +64,7 @@ async def test_a_known_reference_with_another_amount_is_a_conflict_and_posts_not
     [line] = second["lines"]
     assert (line["outcome"], line["reason"], line["differs"]) == ("reference_conflict", "reference_conflict",
                                                                    ["amount"])
+    assert TypeAdapter(ImportReport).validate_python(second) == second   # the document the route declares
     assert await events_in(system, "invoicing") == before
     # (reading the account is logged: an event of its own, so the count is taken again after it)
     assert (await account(system, contract_id))["advance"]["amount"] == "100.00"

@@ -1,8 +1,8 @@
 """Proves the ledger's in-memory fold (`LedgerRows`) without a database: the rows of a hand-computed
 invoice and payment, that a history cut into runs anywhere (a command at a time, a rebuild step at a
 time) leaves the same tables as one run (hypothesis, with histories decided by the ledger's own rules),
-that a payment's purpose stays sealed in its statement line, and that COPY's text escapes tabs, newlines,
-backslashes and NULLs."""
+that a payment's purpose stays sealed in its statement line, and that COPY's text takes a row's fields in its
+table's column order and escapes tabs, newlines, backslashes and NULLs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
 from services.invoicing.projection import LedgerRows
-from services.invoicing.projection_sql import copy_text
+from services.invoicing.projection_sql import LINES, LineRow, Table, copy_text
 from shared import personal_keys
 from shared.calendar import WorkingCalendar
 from shared.events.contracts import ContractSigned
@@ -62,28 +62,31 @@ class Tables:
     def write(self, rows: LedgerRows) -> None:
         for key, row in rows.accounts.items():
             assert key not in self.accounts
-            self.accounts[key] = list(row)
-        for key, (b, a, v, number, buyer, zone, terms) in rows.account_changes.items():
+            self.accounts[key] = copy.copy(row)
+        for key, change in rows.account_changes.items():
             row = self.accounts[key]
-            row[5], row[9], row[10] = row[5] + b, row[9] + a, row[10] + b + a
-            for at, value in ((8, v), (1, number), (2, buyer), (4, zone), (6, terms)):
-                row[at] = row[at] if value is None else value
+            row.balance, row.advance = row.balance + change.balance, row.advance + change.advance
+            row.debt += change.balance + change.advance
+            for name in ("version", "contract_number", "buyer_name", "time_zone", "terms"):
+                if getattr(change, name) is not None:
+                    setattr(row, name, getattr(change, name))
         for key, row in rows.debts.items():
             if key in self.debts:
-                self.debts[key][6] += row[6]
-                self.debts[key][7] += row[7]
+                self.debts[key].charged += row.charged
+                self.debts[key].outstanding += row.outstanding
             else:
-                self.debts[key] = list(row)
-        for key, (charged, outstanding) in rows.debt_changes.items():
-            self.debts[key][6] += charged
-            self.debts[key][7] += outstanding
+                self.debts[key] = copy.copy(row)
+        for key, change in rows.debt_changes.items():
+            self.debts[key].charged += change.charged
+            self.debts[key].outstanding += change.outstanding
         for key, row in rows.payments.items():
             self.payments[key] = copy.deepcopy(row)
-        for key, (allocations, advance_left) in rows.payment_changes.items():
+        for key, change in rows.payment_changes.items():
             if key in self.payments:
-                self.payments[key][6] += allocations
-                self.payments[key][7] = self.payments[key][7] if advance_left is None else advance_left
-        self.lines += [list(line) for line in rows.lines]
+                self.payments[key].allocations += change.allocations
+                if change.advance_left is not None:
+                    self.payments[key].advance_left = change.advance_left
+        self.lines += rows.lines
         self.postings += rows.postings
 
     def state(self) -> tuple:
@@ -110,25 +113,26 @@ def test_an_invoice_and_its_payment_in_one_run():
     tables = replay(facts_of(events), cuts=set())
     accounts, debts, payments, lines, postings = tables.state()
     energy, vat = debts[("C1", "INV-N-1-2022-01:energy")], debts[("C1", "INV-N-1-2022-01:vat")]
-    assert (energy[6], energy[7], vat[6], vat[7]) == (Decimal("420050.00"), 0, Decimal("50406.00"), 0)
+    assert (energy.charged, energy.outstanding, vat.charged, vat.outstanding) == (Decimal("420050.00"), 0,
+                                                                                  Decimal("50406.00"), 0)
     # the buyer owed 470,456.00, paid it: balance and advance back at zero, version of the last event (4)
-    assert accounts["C1"][5] == 0 and accounts["C1"][9] == 0 and accounts["C1"][8] == 4
-    assert [line[4] for line in lines] == ["invoice", "payment", "allocation"]
+    assert accounts["C1"].balance == 0 and accounts["C1"].advance == 0 and accounts["C1"].version == 4
+    assert [line.kind for line in lines] == ["invoice", "payment", "allocation"]
     # buyer's side: the invoice +470,456.00 owed; the payment −470,456.00 to the advance; the allocation
     # moves it from the advance to the receivables: +470,456.00 − 420,050.00 − 50,406.00 = 0.00
-    assert [line[7] for line in lines] == ["470456.00", "-470456.00", "0.00"]
+    assert [line.amount for line in lines] == ["470456.00", "-470456.00", "0.00"]
     # the payment's line: its purpose sealed in the details, no text of it in the description
     payment_line = lines[1]
-    assert payment_line[6] == "payment" and "Ахметов" not in str(payment_line)
-    sealed = personal_keys.sealed_of(json.loads(payment_line[9])["purpose"])
+    assert payment_line.description == "payment" and "Ахметов" not in str(payment_line)
+    sealed = personal_keys.sealed_of(json.loads(payment_line.details)["purpose"])
     assert personal_keys.open_text([KEY], "C1", sealed) == PURPOSE
-    assert payments["P1"][6] == [
+    assert payments["P1"].allocations == [
         {"item_id": "INV-N-1-2022-01:energy", "document": "INV-N-1-2022-01", "kind": "energy",
          "period": "2022-01", "amount": "420050.00"},
         {"item_id": "INV-N-1-2022-01:vat", "document": "INV-N-1-2022-01", "kind": "vat", "period": "2022-01",
          "amount": "50406.00"}]
-    assert payments["P1"][7] == "0.00"
-    assert sum(Decimal(p[5]) for p in postings) == 0
+    assert payments["P1"].advance_left == "0.00"
+    assert sum(Decimal(amount) for _, _, _, _, _, amount, *_ in postings) == 0
 
 
 @st.composite
@@ -155,12 +159,25 @@ def test_a_history_cut_anywhere_leaves_the_tables_of_one_run(history, data):
     assert replay(facts, set(range(1, len(facts)))).state() == whole
     accounts, debts, *_ = whole
     # what the rows say the buyer owes is what the ledger's own state says
-    assert sum((d[7] for d in debts.values()), Decimal(0)) == state.debt_total().amount
-    assert accounts["C1"][9] == state.advance.amount
+    assert sum((d.outstanding for d in debts.values()), Decimal(0)) == state.debt_total().amount
+    assert accounts["C1"].advance == state.advance.amount
+
+
+def columns(width: int) -> Table:
+    return Table("t", [(f"c{n}", "text") for n in range(width)], None)
 
 
 def test_copy_text_escapes_what_would_end_a_value():
     rows = [["a\tb", "line\nbreak", "back\\slash", None, 5], ["plain", "", "x", "y", Decimal("1.50")]]
-    assert copy_text(rows, 5) == b"a\\tb\tline\\nbreak\tback\\\\slash\t\\N\t5\nplain\t\tx\ty\t1.50\n"
-    assert copy_text([("1", "2"), ("3", "4")], 2, "text") == b"1\t2\n3\t4\n"
-    assert copy_text([("1", "tab\there")], 2, "text") == b"1\ttab\\there\n"
+    assert copy_text(rows, columns(5)) == b"a\\tb\tline\\nbreak\tback\\\\slash\t\\N\t5\nplain\t\tx\ty\t1.50\n"
+    assert copy_text([("1", "2"), ("3", "4")], columns(2), "text") == b"1\t2\n3\t4\n"
+    assert copy_text([("1", "tab\there")], columns(2), "text") == b"1\ttab\\there\n"
+
+
+def test_copy_text_writes_a_row_s_fields_in_its_table_s_column_order():
+    line = LineRow(position="7", contract_id="C1", business_date="2022-01-31", recorded_at=AT, kind="invoice",
+                   document="INV-1", description="invoice 2022-01", amount="1.00", currency="KZT", details="{}")
+    assert [name for name, _ in LINES.columns] == ["position", "contract_id", "business_date", "recorded_at", "kind",
+                                                   "document", "description", "amount", "currency", "details"]
+    assert copy_text([line], LINES, "text") == (
+        f"7\tC1\t2022-01-31\t{AT}\tinvoice\tINV-1\tinvoice 2022-01\t1.00\tKZT\t{{}}\n".encode())
