@@ -20,9 +20,10 @@ from faststream.security import BaseSecurity
 from faststream.specification import AsyncAPI
 
 from shared import dead_letters, personal_keys
+from shared.asyncapi import describe_events
 from shared.db import database_unavailable
 from shared.envelope import EventEnvelope
-from shared.events import KEYS_TOPIC, dead_letter_topic
+from shared.events import KEYS_TOPIC, dead_letter_topic, registry
 from shared.kafka_batches import producer_of, publish_batches
 from shared.relay import Outgoing
 from shared.settings import ServiceSettings
@@ -180,9 +181,16 @@ class KafkaEdge:
             for event in events))
 
     def asyncapi(self) -> dict:
-        spec = AsyncAPI(self.broker, title=f"{self.service.definition.title} events", version="1.0.0",
-                        description=self.service.definition.description, schema_version="3.0.0")
-        return spec.to_specification().to_jsonable()
+        """FastStream's document of the real publishers and subscriber, with a message per public event type
+        on the service's own topic (`shared/asyncapi.py`)."""
+        definition = self.service.definition
+        spec = AsyncAPI(self.broker, title=f"{definition.title} events", version="1.0.0",
+                        description=definition.description, schema_version="3.0.0")
+        document = spec.to_specification().to_jsonable()
+        for message in document.get("components", {}).get("messages", {}).values():
+            if "correlationId" in message:   # an envelope's correlation id is in its body, not in a header
+                message["correlationId"] = {"location": "$message.payload#/correlation_id"}
+        return describe_events(document, registry, self.service.name, self.topic)
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
