@@ -156,11 +156,21 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+# where `make run` keeps each service's database (devtools/infra/runner.py): the defaults point there, so the
+# `ledger` tools (verify, replay) work next to a local system with no setting typed
+LOCAL_POSTGRES = "postgresql+asyncpg://{user}@127.0.0.1:55432/ledger_{service}"
+
+
 @functools.cache
 def settings_class(prefix: str) -> type[ServiceSettings]:
-    """A settings class reading `<PREFIX>_…` variables (one class per prefix)."""
+    """A settings class reading `<PREFIX>_…` variables (one class per prefix); its database defaults are the
+    service's database of the local development system, as its app role."""
+    service = prefix.lower()
     return type(
         f"{prefix.title()}Settings",
         (ServiceSettings,),
-        {"model_config": SettingsConfigDict(env_prefix=f"{prefix.upper()}_", extra="ignore")},
+        {"model_config": SettingsConfigDict(env_prefix=f"{prefix.upper()}_", extra="ignore"),
+         "__annotations__": {"database_url": str},
+         "database_url": Field(LOCAL_POSTGRES.format(user=f"{service}_app", service=service),
+                               description="SQLAlchemy URL of this service's own database, as its app role")},
     )
