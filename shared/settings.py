@@ -7,7 +7,7 @@ laptop and production; every default here is the local development value.
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,14 +133,14 @@ class ServiceSettings(BaseSettings):
                                                                "replay (a replay says so, with its status)")
 
     @model_validator(mode="after")
-    def _keys_outlive_their_requests(self):
+    def _keys_outlive_their_requests(self) -> Self:
         # a key removed while its request still runs would let a retry run the command a second time
         if self.idempotency_retention_hours * 3600 <= self.idempotency_running_timeout_s:
             raise ValueError("idempotency_retention_hours must be longer than idempotency_running_timeout_s")
         return self
 
     @model_validator(mode="after")
-    def _production_tokens(self):
+    def _production_tokens(self) -> Self:
         if self.environment == "production":
             unsafe = sorted(grant.actor for grant in self.tokens.values() if grant.development or grant.expires_at is None)
             if unsafe:
