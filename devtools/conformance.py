@@ -1,6 +1,6 @@
 """The four services against their own OpenAPI documents, with schemathesis and every check it has.
 
-    python -m devtools.conformance            # starts a local system on free ports, prints each failure
+    python -m devtools.conformance [service …]   # a local system on free ports; each failure printed
 
 For each service: `st run <service>/openapi.json --checks all --phases examples,fuzzing --max-examples 15`
 with a token of a person at every desk, after one contract is signed so that ids exist. A failure is an
@@ -70,25 +70,30 @@ def run_service(system: LocalSystem, service: str, report_dir: Path, examples: i
     if junit.exists():
         for case in ElementTree.parse(junit).getroot().iter("testcase"):
             for failure in (*case.iter("failure"), *case.iter("error")):
-                text = (failure.get("message") or failure.text or "").strip().splitlines()
-                outcome.failures.append(f"{service} {case.get('name')}: {text[0] if text else '?'}")
+                lines = [line.strip() for line in (failure.text or "").splitlines() if line.strip()
+                         and not line.strip().startswith(("Test Case ID", "1. Test Case", "curl", "Reproduce"))]
+                outcome.failures.append(f"{service} {case.get('name')}: {failure.get('message')} "
+                                        f"{' | '.join(lines[:4])}"[:600])
     return outcome
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(SERVICES)
     with tempfile.TemporaryDirectory() as scratch:
         system = local_system(Path(scratch) / "system")
         try:
             system.start_infrastructure()
             system.start_services()
             signed_contract(system)
-            outcomes = [run_service(system, service, Path(scratch)) for service in SERVICES]
+            outcomes = [run_service(system, service, Path(scratch)) for service in names]
         finally:
             system.stop()
     for outcome in outcomes:
         print(f"{outcome.service}: exit {outcome.exit_code}, {len(outcome.failures)} failure(s)")
         for failure in outcome.failures:
             print(f"  {failure}")
+        if not outcome.failures and outcome.exit_code:
+            print(outcome.output[-3000:])
     return 1 if any(o.failures or o.exit_code for o in outcomes) else 0
 
 
