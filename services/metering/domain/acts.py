@@ -174,6 +174,13 @@ def correct_act(state: ContractActs | None, *, act_id: str, volume_kwh: Decimal,
                             delivered_on=delivered_on or issued_on, corrects_act_id=act_id)]
 
 
+def reduce_act(state: ContractActs | None, *, act_id: str, by_kwh: Decimal, on: date) -> list[Event]:
+    """An accepted claim metering owns (§9): the act reduced by the granted kWh becomes a corrected act
+    (§4.13), which the ledger then charges by difference (a credit when the volume drops)."""
+    act = _act(state, act_id)
+    return correct_act(state, act_id=act_id, volume_kwh=act.volume_kwh - by_kwh, issued_on=on, delivered_on=on)
+
+
 def deem_accepted(state: ContractActs | None, *, day: date) -> list[Event]:
     """Day close: acts unanswered 15 calendar days after receipt are deemed signed by both parties."""
     if state is None:
