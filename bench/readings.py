@@ -19,7 +19,6 @@ from decimal import Decimal
 from devtools.infra.postgres import EmbeddedPostgres
 from shared.calendar import ASTANA_ZONE_NAME
 from shared.clock import SystemClock
-from shared.events.metering import MeterRegistered
 from shared.eventstore import CommandContext
 from shared.migrate import upgrade
 
@@ -44,6 +43,7 @@ def profile_csv(first_day: int, days: int) -> bytes:
 async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
     from services.metering.app import Settings, build
     from services.metering.commands import ImportReadings
+    from services.metering.events import MeterRegistered
     from services.metering.volumes import compute_days, measure
 
     postgres.create_databases(["bench_metering"])

@@ -29,6 +29,15 @@ from services.metering.commands import (
     SignAct,
 )
 from services.metering.domain import acts, imbalance, meters
+from services.metering.events import (
+    ActualBalanceRecorded,
+    MeterReplaced,
+    PreliminaryActReceived,
+    TransformerRatioChanged,
+    VolumeActAccepted,
+    VolumeActDisputed,
+    VolumeMeasured,
+)
 from services.metering.readings import xml80020
 from services.metering.readings.importer import import_readings
 from services.metering.readings.rows import parse_80020
@@ -47,16 +56,7 @@ from shared.events.contracts import (
     ContractAmended,
     ContractSigned,
 )
-from shared.events.metering import (
-    ActualBalanceRecorded,
-    MeterReplaced,
-    PreliminaryActReceived,
-    TransformerRatioChanged,
-    VolumeActAccepted,
-    VolumeActDisputed,
-    VolumeActIssued,
-    VolumeMeasured,
-)
+from shared.events.metering import VolumeActIssued
 from shared.eventstore import CommandContext, StoredEvent
 
 if TYPE_CHECKING:

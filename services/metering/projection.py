@@ -11,8 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metering.domain.meters import reading_window
-from shared.events import registry
-from shared.events.metering import (
+from services.metering.events import (
     ActualBalanceRecorded,
     ContractTermsNoted,
     MeterRegistered,
@@ -21,9 +20,10 @@ from shared.events.metering import (
     TransformerRatioChanged,
     VolumeActAccepted,
     VolumeActDisputed,
-    VolumeActIssued,
     VolumeMeasured,
 )
+from shared.events import registry
+from shared.events.metering import VolumeActIssued
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 

@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from services.metering.domain.volumes import meter_shares, period_total
+from services.metering.events import MeterDay, VolumeMeasured
 from services.metering.pieces import read_pieces
 from services.metering.queries import measured_days
 from shared.calendar import day_start
 from shared.commands import CommandRunner
 from shared.db import UnitOfWork
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay, VolumeMeasured
 from shared.eventstore import CommandContext
 
 MAX_DAYS = 366

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.metering.domain import imbalance
+from services.metering.events import MeterDay
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay
 
 DAY = date(2023, 7, 3)
 AT = datetime(2023, 7, 2, 18, tzinfo=UTC)

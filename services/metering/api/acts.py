@@ -18,15 +18,10 @@ from services.metering.commands import (
     RecordActualBalance,
     SignAct,
 )
+from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted, VolumeActDisputed
 from services.metering.queries import ActView
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.metering import (
-    ActualBalanceRecorded,
-    PreliminaryActReceived,
-    VolumeActAccepted,
-    VolumeActDisputed,
-    VolumeActIssued,
-)
+from shared.events.metering import VolumeActIssued
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["volume acts"])

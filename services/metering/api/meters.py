@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from services.metering import queries
 from services.metering.api.deps import App, MeteringDesk, Reader
 from services.metering.commands import ChangeTransformerRatio, ReplaceMeter
+from services.metering.events import MeterReplaced, TransformerRatioChanged
 from services.metering.queries import MeterView
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.metering import MeterReplaced, TransformerRatioChanged
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["meters"])

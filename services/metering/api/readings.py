@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from services.metering import queries
 from services.metering.api.deps import App, MeteringDesk, Reader
 from services.metering.commands import ImportReadings, MeasureVolumes, ReadingsImportReport
+from services.metering.events import VolumeMeasured
 from services.metering.queries import ReadingView
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.metering import VolumeMeasured
 from shared.paging import Page, PageRequest, page_request
 
 router = APIRouter(tags=["readings"])

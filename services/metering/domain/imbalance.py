@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from services.metering.events import MeterDay
 from shared.calendar import zone
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay
 
 BALANCING_MARKET_START = date(2023, 7, 1)
 MAX_REPORT_DAYS = 92

@@ -14,9 +14,9 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from services.metering.events import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractAmended, ContractSigned, ContractTerms
-from shared.events.metering import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.events.registry import Event
 from shared.transformers import multiplier as ct_times_vt
 

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
+from services.metering.events import ReadingsImported
 from services.metering.readings.clean_path import take_clean_intervals
 from services.metering.readings.packing import (
     INSERT_PACKED,
@@ -37,7 +38,6 @@ from services.metering.readings.rows import ParsedReadings
 from shared.commands import CommandRunner
 from shared.db import UnitOfWork
 from shared.errors import MalformedFile, ValidationFailed
-from shared.events.metering import ReadingsImported
 from shared.eventstore import CommandContext
 from shared.text import MAX_FIELD_CHARS
 
