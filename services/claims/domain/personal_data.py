@@ -38,6 +38,12 @@ def reference() -> dict:
     return json.loads(REFERENCE.read_text(encoding="utf-8"))
 
 
+def stream_id(contract_id: str) -> str:
+    """The contract's consents and deletion requests (access, portability and correction requests are
+    streams of their own: `export.stream_id`)."""
+    return f"personal-data-{contract_id}"
+
+
 def retention_ends(ended_on: date) -> date:
     """The first day personal data may be deleted: 5 years after the relationship ended."""
     return add_months(ended_on, 12 * reference()["retention_years_after_end"])

@@ -33,6 +33,10 @@ def reference() -> dict:
     return json.loads(REFERENCE.read_text(encoding="utf-8"))
 
 
+def stream_id(survey_id: str) -> str:
+    return f"survey-{survey_id}"
+
+
 def criteria() -> list[str]:
     return list(reference()["criteria"])
 
