@@ -125,6 +125,7 @@ def citations(path: Path, event_names: frozenset[str] = frozenset()) -> list[tup
 
 def _event_names() -> frozenset[str]:
     sys.path.insert(0, str(ROOT))
+    import services  # noqa: F401  (registers each service's own events, `services/<service>/events.py`)
     from shared.events import registry
 
     return frozenset(cls.__name__ for cls in registry.types())

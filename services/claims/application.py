@@ -31,16 +31,7 @@ from services.claims.commands import (
     RequestRecorded,
 )
 from services.claims.domain import claims, counterparty, export, force_majeure, personal_data, surveys
-from shared import personal_keys as keys
-from shared.approvals import Pending
-from shared.business_time import today as business_date
-from shared.calendar import day_start, to_zone
-from shared.commands import CommandRunner, Streams, existing
-from shared.db import UnitOfWork, in_transaction
-from shared.envelope import EventEnvelope
-from shared.errors import Conflict, NotFound
-from shared.events.claims import (
-    ClaimAccepted,
+from services.claims.events import (
     ClaimReferredToCourt,
     ClaimRegistered,
     ClaimRejected,
@@ -49,9 +40,17 @@ from shared.events.claims import (
     ForceMajeureNotified,
     PersonalDataDeletionDeclined,
     PersonalDataRequested,
-    PersonalDataShredded,
     SurveyAnswered,
 )
+from shared import personal_keys as keys
+from shared.approvals import Pending
+from shared.business_time import today as business_date
+from shared.calendar import day_start, to_zone
+from shared.commands import CommandRunner, Streams, existing
+from shared.db import UnitOfWork, in_transaction
+from shared.envelope import EventEnvelope
+from shared.errors import Conflict, NotFound
+from shared.events.claims import ClaimAccepted, PersonalDataShredded
 from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated, PartyContactsCorrected
 from shared.events.personal_data import PersonalDataPart, part_file, sha256_of
 from shared.events.registry import Event

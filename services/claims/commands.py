@@ -10,18 +10,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
-from shared.events.claims import (
+from services.claims.events import (
     ClaimSubject,
     PersonalDataDeletionApproved,
     PersonalDataDeletionRefused,
     PersonalDataExportPartReceived,
-    PersonalDataExportRequested,
     PersonalDataRequestAnswered,
     PersonalDataRequested,
     PersonalDataRequestKind,
-    PersonalDataShredded,
 )
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
+from shared.events.claims import PersonalDataExportRequested, PersonalDataShredded
 from shared.money import Money
 from shared.text import PlainText
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.claims.application import Claims
+from services.claims.events import ExportingService
 from shared.events import contracts, invoicing, metering
-from shared.events.claims import ExportingService
 from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated, PartyContactsCorrected
 from shared.events.personal_data import PersonalDataPart
 

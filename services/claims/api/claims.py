@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Request
 from services.claims import queries
 from services.claims.api.deps import App, ClaimsDesk, Reader
 from services.claims.commands import AcceptClaim, ReferToCourt, RegisterClaim, RejectClaim
+from services.claims.events import ClaimReferredToCourt, ClaimRegistered, ClaimRejected
 from services.claims.queries import ClaimView
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, READ_ERRORS, context_of
 from shared.errors import NotFound
-from shared.events.claims import ClaimAccepted, ClaimReferredToCourt, ClaimRegistered, ClaimRejected
+from shared.events.claims import ClaimAccepted
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["claims"])

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from services.claims.api.deps import App, Privacy
 from services.claims.commands import RecordConsent
+from services.claims.events import ConsentRecorded
 from shared.api import COMMAND_ERRORS, context_of
-from shared.events.claims import ConsentRecorded
 
 router = APIRouter(tags=["personal data"])
 

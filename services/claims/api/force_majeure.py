@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from services.claims import queries
 from services.claims.api.deps import App, ClaimsDesk, Reader
 from services.claims.commands import NotifyForceMajeure
+from services.claims.events import ForceMajeureNotified
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.claims import ForceMajeureNotified
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["force majeure"])

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from services.claims import queries
 from services.claims.api.deps import App, Privacy, Reader, ServiceDep
 from services.claims.commands import DeclineDeletion, DeletionDecided, ReceiveRequest, RequestRecorded
+from services.claims.events import PersonalDataDeletionDeclined
 from services.claims.queries import PersonalDataRequestView
 from shared.access_log import read_logged
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.claims import PersonalDataDeletionDeclined
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["personal data"])

@@ -10,9 +10,9 @@ from services.claims import queries
 from services.claims.api.deps import App, ClaimsDesk, Reader, ServiceDep
 from services.claims.commands import AnswerSurvey
 from services.claims.domain.surveys import SatisfactionReport
+from services.claims.events import SurveyAnswered
 from shared.access_log import read_logged
 from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
-from shared.events.claims import SurveyAnswered
 
 router = APIRouter(tags=["surveys"])
 

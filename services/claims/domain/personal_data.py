@@ -16,17 +16,17 @@ from functools import cache
 from pathlib import Path
 
 from services.claims.domain.force_majeure import add_months
-from shared.approvals import Pending, check_approver
-from shared.errors import ValidationFailed
-from shared.events.claims import (
+from services.claims.events import (
     ConsentRecorded,
     PersonalDataDeletionApproved,
     PersonalDataDeletionDeclined,
     PersonalDataDeletionRefused,
     PersonalDataRequested,
     PersonalDataRequestKind,
-    PersonalDataShredded,
 )
+from shared.approvals import Pending, check_approver
+from shared.errors import ValidationFailed
+from shared.events.claims import PersonalDataShredded
 from shared.events.registry import Event
 from shared.events.sealing import SealText, text_or_none
 

@@ -17,8 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
+from services.claims.events import SurveyAnswered
 from shared.errors import ValidationFailed
-from shared.events.claims import SurveyAnswered
 from shared.events.registry import Event
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "surveys.json"
