@@ -110,7 +110,7 @@ class Claims:
                 disputed_volume_kwh=command.disputed_volume_kwh, disputed_event_id=command.disputed_event_id,
                 disputed_document=command.disputed_document, seal=seal),
                 context, command.received_at, contract_id=command.contract_id)
-            return decided.events[0]   # type: ignore[return-value]
+            return decided.events[0]
 
         return await in_transaction(self.engine, body)
 
@@ -161,10 +161,10 @@ class Claims:
         overdue = []
         for item in due:   # what is due on one day: bounded by the claims and requests open at once
             decided = await self.runner.execute(
-                streams, item.some_id, lambda state: close_day(state, day=day), context,
+                streams, item.key, lambda state: close_day(state, day=day), context,
                 lambda state, zone=item.zone: end_of(state.answer_due, zone), contract_id=item.contract_id)
             if decided.events:
-                overdue.append(item.some_id)
+                overdue.append(item.key)
         return overdue
 
     # ---- force majeure (§8) ----------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Claims:
                 certificate=command.certificate)
 
         return await self._new_stream(force_majeure.stream_id(notice_id), command.contract_id, command.notified_on,
-                                      decide, context)   # type: ignore[return-value]
+                                      decide, context)
 
     # ---- satisfaction surveys --------------------------------------------------------------------------
     async def answer_survey(self, command: AnswerSurvey, context: CommandContext) -> SurveyAnswered:
@@ -192,7 +192,7 @@ class Claims:
                                          opted_out=await queries.opted_out_of_surveys(conn, command.contract_id))
 
         return await self._new_stream(surveys.stream_id(survey_id), command.contract_id, command.answered_on,
-                                      decide, context)   # type: ignore[return-value]
+                                      decide, context)
 
     async def _new_stream(self, stream_id: str, contract_id: str, on: date,
                           decide: Callable[[AsyncConnection, queries.DeskContract], Awaitable[list[Event]]],
@@ -261,7 +261,7 @@ class Claims:
         """The first events of an access, portability or correction request's own stream."""
         decided = await self.runner.within(uow, REQUESTS, request_id, lambda _new: events, context, received_at,
                                            contract_id=contract_id)
-        return decided.events   # type: ignore[return-value]
+        return decided.events
 
     async def approve_deletion(self, request_id: str, context: CommandContext) -> list[Event]:
         """Four eyes: a privacy officer other than the one who recorded the request approves the deletion;
@@ -358,7 +358,7 @@ class Claims:
             uow, REQUESTS, request_id, existing(REQUESTS, request_id, lambda state: export.receive_part(
                 state, service=who, sha256=sha256, sealed=sealed, on=on)),
             context, context.recorded_at, contract_id=contract.contract_id)
-        return decided.events   # type: ignore[return-value]
+        return decided.events
 
     async def archive(self, conn: AsyncConnection, request_id: str) -> Archive:
         """The zip of everything the four services hold about the counterparty, opened with its key: the only
@@ -374,7 +374,7 @@ class Claims:
                  for service, sealed in (await queries.export_parts(conn, request_id)).items()}
         if any(part is None for part in parts.values()):
             raise await personal_keys.missing_key(conn, state.contract_id)
-        return Archive(request_id, export.archive(state, parts), list(state.contract_ids))  # type: ignore[arg-type]
+        return Archive(request_id, export.archive(state, parts), list(state.contract_ids))
 
     # ---- reactions to the contracts service ------------------------------------------------------------
     async def register_counterparty(self, uow: UnitOfWork, event: ContractSigned, context: CommandContext) -> None:

@@ -192,7 +192,7 @@ async def claim(conn: AsyncConnection, claim_id: str) -> ClaimView | None:
 class Due:
     """A claim or request still unanswered after its last day, and the zone its day ends in."""
 
-    some_id: str
+    key: str                     # the claim's or the request's id
     contract_id: str
     zone: str
 

@@ -33,7 +33,7 @@ async def receive_request(contract_id: str, command: ReceiveRequest, request: Re
 async def approve_deletion(request_id: str, request: Request, actor: Privacy, app: App) -> DeletionDecided:
     """Four eyes: a privacy officer other than the one who recorded the request approves the deletion;
     it is judged again today, then each contract of the counterparty is shredded by deleting its key."""
-    return await app.approve_deletion(request_id, context_of(request, actor))  # type: ignore[return-value]
+    return await app.approve_deletion(request_id, context_of(request, actor))
 
 
 @router.post("/personal-data/requests/{request_id}/decline", status_code=201,
