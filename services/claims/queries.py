@@ -223,8 +223,8 @@ async def force_majeure_notices(conn: AsyncConnection, page: PageRequest, *, con
                                 ) -> tuple[list[ForceMajeureNotified], str | None]:
     """The notices by review date, each as it was notified (with its §8.2 deadline and §8.5 review date)."""
     rows, next_cursor = await read_page(conn, (
-        "SELECT * FROM force_majeure_notices WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"),
-        {"c": contract_id}, BY_REVIEW, page)
+        f"SELECT {', '.join(ForceMajeureNotified.model_fields)} FROM force_majeure_notices"
+        " WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"), {"c": contract_id}, BY_REVIEW, page)
     return [ForceMajeureNotified(**row) for row in rows], next_cursor
 
 
