@@ -126,6 +126,7 @@ def citations(path: Path, event_names: frozenset[str] = frozenset()) -> list[tup
 
 def _event_names() -> frozenset[str]:
     sys.path.insert(0, str(ROOT))
+    import services  # noqa: F401  (registers each service's own events, `services/<service>/events.py`)
     from shared.events import registry
 
     for module in sorted((ROOT / "services").glob("*/events.py")):   # the events only their own service reads
