@@ -72,7 +72,7 @@ async def _update_contract(conn: AsyncConnection, stored: StoredEvent, assignmen
 async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: StoredEvent) -> None:
     await _update_contract(conn, stored, "status = 'signed', signed_at = :at", {"at": event.signed_at})
     # the row exists before the ledger says anything (as_of NULL: nothing said yet), so an application
-    # always has a row to lock against a concurrent restriction (applications_api._supply_conditions)
+    # always has a row to lock against a concurrent restriction (`queries.supply_conditions_for_application`)
     await conn.execute(text("INSERT INTO supply_conditions (contract_id) VALUES (:id) ON CONFLICT DO NOTHING"),
                        {"id": event.contract_id})
 
