@@ -42,6 +42,7 @@ from services.contracts.commands import (
 from services.contracts.domain import amendments
 from services.contracts.domain import applications as rules
 from services.contracts.domain import contract as domain
+from services.contracts.events import SupplyConditionsNoted, TerminationNoticed
 from services.contracts.queries import ContractView, DayView
 from shared import personal_keys
 from shared.calendar import ASTANA_ZONE_NAME, day_start, to_zone
@@ -49,7 +50,7 @@ from shared.commands import CommandRunner, Streams
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.claims import PersonalDataShredded
-from shared.events.contracts import ContractTerminated, ContractTerms, SupplyConditionsNoted, TerminationNoticed
+from shared.events.contracts import ContractTerminated, ContractTerms
 from shared.events.invoicing import (
     AccountSettled,
     CoverageChanged,

@@ -13,6 +13,13 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.contracts.events import (
+    BuyerPersonalDataShredded,
+    ContractRegistered,
+    FreeVolumeDeclared,
+    SupplyConditionsNoted,
+    TerminationNoticed,
+)
 from shared import personal_keys
 from shared.events import registry
 from shared.events.contracts import (
@@ -21,17 +28,12 @@ from shared.events.contracts import (
     ApplicationReduced,
     ApplicationReinstated,
     ApplicationRejected,
-    BuyerPersonalDataShredded,
     ContractAmended,
-    ContractRegistered,
     ContractSettled,
     ContractSigned,
     ContractTerminated,
-    FreeVolumeDeclared,
     PartyContactsCorrected,
     SealedContractTerms,
-    SupplyConditionsNoted,
-    TerminationNoticed,
 )
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.eventstore import StoredEvent

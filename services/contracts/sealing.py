@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.domain import contract as domain
 from services.contracts.domain.events import Amended, ContactsCorrected, InClear, Registered, Signed
+from services.contracts.events import ContractRegistered
 from shared import personal_keys
 from shared.commands import Projects, Record
 from shared.db import UnitOfWork
 from shared.errors import Conflict
 from shared.events.contracts import (
     ContractAmended,
-    ContractRegistered,
     ContractSigned,
     PartyContactsCorrected,
     PartyTerms,
