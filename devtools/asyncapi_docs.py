@@ -1,6 +1,6 @@
 """The AsyncAPI documents of the four services, generated from their real publishers and subscribers.
 
-`python -m shared.asyncapi_docs write` refreshes `docs/asyncapi/*.json`; a test fails when a
+`python -m devtools.asyncapi_docs write` refreshes `docs/asyncapi/*.json`; a test fails when a
 committed document differs from what the code generates, so the docs cannot drift.
 """
 
@@ -31,5 +31,5 @@ def write() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["write"]:
-        raise SystemExit("usage: python -m shared.asyncapi_docs write")
+        raise SystemExit("usage: python -m devtools.asyncapi_docs write")
     write()
