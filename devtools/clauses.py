@@ -128,9 +128,8 @@ def _event_names() -> frozenset[str]:
     sys.path.insert(0, str(ROOT))
     from shared.events import registry
 
-    # the events only one service reads are registered by that service's own module
-    for path in sorted((ROOT / "services").glob("*/events.py")):
-        importlib.import_module(f"services.{path.parent.name}.events")
+    for module in sorted((ROOT / "services").glob("*/events.py")):   # the events only their own service reads
+        importlib.import_module(f"services.{module.parent.name}.events")
     return frozenset(cls.__name__ for cls in registry.types())
 
 
