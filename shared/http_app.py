@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import business_time
@@ -31,6 +32,8 @@ from shared.tracing import context_from_headers, current_traceparent
 
 if TYPE_CHECKING:
     from shared.service import Service
+
+FRAMEWORK_REASONS = {400: "malformed_request", 404: "no_such_route", 405: "method_not_allowed"}
 
 
 def build_app(service: "Service") -> FastAPI:
@@ -61,6 +64,13 @@ def build_app(service: "Service") -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_request_answer(exc.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_refusal(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the framework's own refusals (a body that is not JSON, a path or method no route has) in the one shape
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={
+            "reason": FRAMEWORK_REASONS.get(exc.status_code, "http_error"), "message": str(exc.detail),
+            "details": {}})
 
     # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
     # streams per request, a measurable share of a payment's CPU (`python -m bench payments`).
