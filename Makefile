@@ -48,7 +48,7 @@ bench: install
 	$(BIN)/python -m bench
 
 asyncapi: install
-	$(BIN)/python -m shared.asyncapi_docs write
+	$(BIN)/python -m devtools.asyncapi_docs write
 
 clean:
 	rm -rf .data .pytest_cache .hypothesis

@@ -31,10 +31,10 @@ from devtools.infra.broker import TansuBroker
 from devtools.infra.ports import free_port, free_port_outside, free_port_run
 from devtools.infra.postgres import EmbeddedPostgres
 from devtools.infra.runner import LocalSystem
+from services.claims.events import CounterpartyRegistered
 from shared.auth import Role
 from shared.db import UnitOfWork, make_engine
 from shared.events import registry
-from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import CommandContext, EventStore
 from shared.migrate import upgrade
 from shared.relay import Relay

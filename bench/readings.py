@@ -3,8 +3,8 @@
 1,629 contracts with one meter each (KEGOC's portfolio), hourly interval profiles for a number of
 days (default 31: 1.2 million rows; `BENCH_READING_DAYS=365` is the full year of ~14.3 million),
 imported month by month — one file of at most 31 days each, as the metering system sends them —
-through the same code as `POST /readings/import` (COPY → checks → insert → event, one transaction per
-file), then daily volumes measured for every contract, 200 contracts per statement and transaction.
+through the application's command behind `POST /readings/import` (COPY → checks → insert → event, one
+transaction per file), then daily volumes measured for every contract, 200 contracts per statement and transaction.
 Generating the files is outside the timed sections.
 """
 
@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from devtools.infra.postgres import EmbeddedPostgres
+from shared.calendar import ASTANA_ZONE_NAME
 from shared.clock import SystemClock
-from shared.events.metering import MeterRegistered
 from shared.eventstore import CommandContext
 from shared.migrate import upgrade
 
@@ -42,13 +42,15 @@ def profile_csv(first_day: int, days: int) -> bytes:
 
 async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
     from services.metering.app import Settings, build
-    from services.metering.readings.importer import import_readings
+    from services.metering.commands import ImportReadings
+    from services.metering.events import MeterRegistered
     from services.metering.volumes import compute_days, measure
 
     postgres.create_databases(["bench_metering"])
     url = postgres.url("bench_metering")
     await asyncio.to_thread(upgrade, "metering", url)
     service = build(Settings(database_url=url, relay_enabled=False, consumer_enabled=False))
+    app = service.application
     context = CommandContext(actor="bench", recorded_at=SystemClock().now())
     registered = [MeterRegistered(contract_id=f"C{n:05d}", delivery_point_code="P", delivery_point_name="P",
                                   voltage_kv=Decimal("110"), serial=f"M{n:05d}", meter_type="A1805",
@@ -56,21 +58,19 @@ async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str
                   for n in range(CONTRACTS)]
     async with service.unit_of_work() as uow:
         for event in registered:
-            await service.record(uow, stream_id=f"meters-{event.contract_id}", expected_version=0,
-                                 contract_id=event.contract_id, occurred_at=context.recorded_at, events=[event],
-                                 context=context)
+            await app.runner.record(uow, stream_id=f"meters-{event.contract_id}", expected_version=0,
+                                    contract_id=event.contract_id, occurred_at=context.recorded_at, events=[event],
+                                    context=context)
         await uow.commit()
     rows, size, import_s, slowest = 0, 0, 0.0, None
     for first in range(0, DAYS, FILE_DAYS):
         days = min(FILE_DAYS, DAYS - first)
         raw = await asyncio.to_thread(profile_csv, first, days)
         started = time.perf_counter()
-        async with service.unit_of_work() as uow:
-            report = await import_readings(service, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
-                                           file_name=f"bench-{first}.csv", side="primary", context=context)
-            await uow.commit()
+        report = await app.import_readings(ImportReadings(format="csv", side="primary", time_zone=ASTANA_ZONE_NAME,
+                                                          file_name=f"bench-{first}.csv"), raw, context)
         elapsed = time.perf_counter() - started
-        assert report.accepted == CONTRACTS * days * 24 and not report.rejected, report.to_json()
+        assert report.accepted == CONTRACTS * days * 24 and not report.rejected, report
         rows, size, import_s = rows + report.accepted, size + len(raw), import_s + elapsed
         rate = report.accepted / elapsed
         slowest = rate if slowest is None else min(slowest, rate)
@@ -81,14 +81,14 @@ async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str
     for chunk in range(0, CONTRACTS, CONTRACTS_PER_MEASURE):
         async with service.engine.connect() as conn:
             computed += len(await compute_days(conn, contract_ids=contracts[chunk:chunk + CONTRACTS_PER_MEASURE],
-                                               first=FIRST_DAY, last=last, zone="Asia/Almaty"))
+                                               first=FIRST_DAY, last=last, zone=ASTANA_ZONE_NAME))
     compute_s = time.perf_counter() - started
     started = time.perf_counter()
     produced = 0
     for chunk in range(0, CONTRACTS, CONTRACTS_PER_MEASURE):
         async with service.unit_of_work() as uow:
-            produced += len(await measure(service, uow, contract_ids=contracts[chunk:chunk + CONTRACTS_PER_MEASURE],
-                                          first=FIRST_DAY, last=last, zone="Asia/Almaty", context=context))
+            produced += len(await measure(app.runner, uow, contract_ids=contracts[chunk:chunk + CONTRACTS_PER_MEASURE],
+                                          first=FIRST_DAY, last=last, zone=ASTANA_ZONE_NAME, context=context))
             await uow.commit()
     volumes_s = time.perf_counter() - started
     assert produced == computed == CONTRACTS * DAYS

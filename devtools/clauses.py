@@ -14,6 +14,7 @@ and a clause cited in a `domain/` package that no test cites.
 from __future__ import annotations
 
 import ast
+import importlib
 import io
 import re
 import sys
@@ -125,9 +126,11 @@ def citations(path: Path, event_names: frozenset[str] = frozenset()) -> list[tup
 
 def _event_names() -> frozenset[str]:
     sys.path.insert(0, str(ROOT))
-    import services  # noqa: F401  (the package registers each service's own events, `services/__init__.py`)
+    import services  # noqa: F401  (registers each service's own events, `services/<service>/events.py`)
     from shared.events import registry
 
+    for module in sorted((ROOT / "services").glob("*/events.py")):   # the events only their own service reads
+        importlib.import_module(f"services.{module.parent.name}.events")
     return frozenset(cls.__name__ for cls in registry.types())
 
 

@@ -1,6 +1,14 @@
-"""The four services. Importing this package registers every service's own events (`services/<svc>/events.py`)
-in the one registry beside the shared ones, so each service's process knows every type on the topics it
-reads: its consumer acknowledges a type it does not apply (`shared/consumer.py`), where an unknown type would
-be dead-lettered as `unknown_event_type`, and `ledger verify` decodes any service's whole store."""
+"""The four services. Importing any part of one registers every service's own events
+(`services/<service>/events.py`, the types no other service reads) in the one registry, in every process:
+a consumer skips a type of a topic it reads without reading the body only when it knows the type, and
+dead-letters a type it does not know (`shared/consumer.py`), so the contracts, metering and invoicing
+processes must know the claims desk's own types too; `ledger verify` and `ledger replay` decode a whole
+store through the registry as well."""
 
-from services.invoicing import events as _invoicing_events  # noqa: F401
+from importlib import import_module
+from importlib.util import find_spec
+from pkgutil import iter_modules
+
+for _service in iter_modules(__path__):
+    if _service.ispkg and find_spec(f"{__name__}.{_service.name}.events") is not None:
+        import_module(f"{__name__}.{_service.name}.events")

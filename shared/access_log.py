@@ -16,7 +16,7 @@ by its `event-type` header.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +26,9 @@ from shared.db import UnitOfWork, in_transaction
 from shared.events import claims, contracts, invoicing
 from shared.eventstore import CommandContext
 from shared.http_app import command_context
+
+if TYPE_CHECKING:
+    from shared.service import Service
 
 ACCESS_LOG_STREAM = "personal-data-access-log"
 # the services whose API returns a buyer's personal data; metering holds no name, identifier or contact
@@ -39,7 +42,7 @@ MAX_NAMED_PER_EVENT = 500
 T = TypeVar("T")
 
 
-async def log_read(service, uow: UnitOfWork, *, request: Request, actor: Actor, contract_ids: list[str],
+async def log_read(service: Service, uow: UnitOfWork, *, request: Request, actor: Actor, contract_ids: list[str],
                    context: CommandContext, bank_references: Sequence[str] = ()) -> None:
     """Append the read to the access-log stream (one stream per service, appended at its end: a race
     with another read is retried by `in_transaction`).
@@ -70,8 +73,8 @@ def _none(_result: object) -> list[str]:
     return []
 
 
-async def read_logged(service, request: Request, actor: Actor, read: Callable[[AsyncConnection], Awaitable[T]],
-                      contract_ids: Callable[[T], list[str]],
+async def read_logged(service: Service, request: Request, actor: Actor,
+                      read: Callable[[AsyncConnection], Awaitable[T]], contract_ids: Callable[[T], list[str]],
                       bank_references: Callable[[T], list[str]] = _none) -> T:
     """`read` on a connection, then the log of the contracts `contract_ids` (and the unassigned bank lines
     `bank_references`) finds in its result; one transaction."""

@@ -35,6 +35,7 @@ def _error(description: str) -> dict[str, Any]:
 
 # the answers any route may give besides its own (FastAPI documents them in each operation of the OpenAPI)
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("the body cannot be read as what the route takes (`malformed_request`: not JSON, say)"),
     401: _error("no token, an unknown one, or one past its expiry (`missing_token`, `unknown_token`, "
                 "`token_expired`)"),
     403: _error("the person's desks do not include this action's (`role_not_allowed`), or four eyes "

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.errors import DomainError
+
+if TYPE_CHECKING:
+    from shared.settings import TokenGrant
 
 
 class Role(StrEnum):
@@ -67,7 +72,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def find_grant(tokens: dict, token: str):
+def find_grant(tokens: Mapping[str, TokenGrant], token: str) -> TokenGrant | None:
     digest = token_hash(token)
     for known, grant in tokens.items():
         # constant-time compare: the hash of a guessed token must not leak by timing
@@ -79,7 +84,7 @@ def find_grant(tokens: dict, token: str):
 _bearer = HTTPBearer(auto_error=False)
 
 
-def authorize(tokens: dict, scheme: str | None, token: str | None, allowed: frozenset[Role],
+def authorize(tokens: Mapping[str, TokenGrant], scheme: str | None, token: str | None, allowed: frozenset[Role],
               now: datetime) -> Actor:
     """The person of a bearer token that has one of the `allowed` roles at `now`, or the refusal saying
     why not (401 without a known, valid token; 403 with no admitted role): the FastAPI dependency's
@@ -97,15 +102,24 @@ def authorize(tokens: dict, scheme: str | None, token: str | None, allowed: froz
     return Actor(name=grant.actor, roles=frozenset(grant.roles))
 
 
-def require(allowed: frozenset[Role]):
+class RoleDependency(Protocol):
+    """What `require` gives a route: FastAPI calls it; the route-table security test reads `allowed_roles`."""
+
+    allowed_roles: frozenset[Role]
+
+    async def __call__(self, request: Request, credentials: HTTPAuthorizationCredentials | None = ...) -> Actor: ...
+
+
+def require(allowed: frozenset[Role]) -> RoleDependency:
     """FastAPI dependency admitting a bearer token that has one of the `allowed` roles."""
     assert allowed, "a route admits at least one role"
 
     async def dependency(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Actor:
         service = request.app.state.service
-        return authorize(service.settings.tokens, credentials and credentials.scheme,
-                         credentials and credentials.credentials, allowed, service.clock.now())
+        return authorize(service.settings.tokens, credentials.scheme if credentials else None,
+                         credentials.credentials if credentials else None, allowed, service.clock.now())
 
-    dependency.allowed_roles = allowed  # read by the route-table security test
-    return dependency
+    admitted = cast(RoleDependency, dependency)   # a function takes attributes; its type does not declare them
+    admitted.allowed_roles = allowed  # read by the route-table security test
+    return admitted

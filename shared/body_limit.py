@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import FilteringBoundLogger
 
 from shared.errors import TooLarge
 
@@ -29,13 +31,13 @@ class BodyLimit:
     answers (a 400 for a body it could not parse, a 500) is replaced by the 413, so every route gives
     the same refusal whichever way it reads its body."""
 
-    def __init__(self, app, default_bytes: int, routes: Mapping[str, int], log):
+    def __init__(self, app: ASGIApp, default_bytes: int, routes: Mapping[str, int], log: FilteringBoundLogger):
         self.app = app
         self.default_bytes = default_bytes
         self.routes = dict(routes)   # path → its own limit (the file imports)
         self.log = log
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -48,7 +50,7 @@ class BodyLimit:
             return
         received, exceeded, answered = 0, False, False
 
-        async def counted():
+        async def counted() -> Message:
             nonlocal received, exceeded
             if exceeded:
                 return {"type": "http.disconnect"}
@@ -62,7 +64,7 @@ class BodyLimit:
                     return {"type": "http.disconnect"}
             return message
 
-        async def guarded(message) -> None:
+        async def guarded(message: Message) -> None:
             nonlocal answered
             if not exceeded:
                 await send(message)
@@ -79,14 +81,14 @@ class BodyLimit:
             await _refuse(limit, scope, receive, send)
 
 
-async def _refuse(limit: int, scope, receive, send) -> None:
+async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
     refusal = RequestTooLarge(f"the request body is larger than this route's limit of {limit:,} bytes; nothing was "
                               f"recorded", details={"limit_bytes": limit})
     await JSONResponse(status_code=refusal.http_status, content=refusal.to_body(),
                        headers={"Connection": "close"})(scope, receive, send)
 
 
-def _content_length(scope) -> int | None:
+def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:

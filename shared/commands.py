@@ -20,7 +20,7 @@ import copy
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -81,7 +81,7 @@ class CommandRunner:
         self.registry: EventRegistry = store.registry
         self.projector = projector
         self._record = record
-        self._caches: dict[str, BoundedCache] = {}
+        self._caches: dict[str, BoundedCache[str, Any]] = {}   # each streams' own state type
 
     def cache(self, streams: Streams[S]) -> BoundedCache[str, S]:
         found = self._caches.get(streams.name)
@@ -140,8 +140,9 @@ class CommandRunner:
         stored = await self.record(uow, stream_id=streams.stream_id(key),
                                    expected_version=streams.version(state) if state is not None else 0,
                                    contract_id=contract_id or key, occurred_at=at, events=events, context=context)
-        after = streams.copy(state) if state is not None else None
-        for event in events:
+        # the first event folded on its own: `events` is not empty here, so what is cached is a state, never None
+        after = streams.evolve(streams.copy(state) if state is not None else None, events[0])
+        for event in events[1:]:
             after = streams.evolve(after, event)
         cache = self.cache(streams)
         uow.after_commit(lambda: cache.put(key, after))   # a rollback leaves the older, still true, state

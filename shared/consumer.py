@@ -250,7 +250,7 @@ class Source:
     redrive_of: int | None = None
 
     @property
-    def where(self) -> dict:
+    def where(self) -> dict[str, str | int | None]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 

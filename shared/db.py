@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
@@ -73,7 +73,7 @@ _BUSY = (asyncpg.exceptions.LockNotAvailableError, asyncpg.exceptions.QueryCance
 DATABASE_ERRORS = (DBAPIError, OSError, OverflowError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _causes(exc: BaseException | None):
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -107,7 +107,7 @@ class UnitOfWork:
         self._engine = engine
         self._conn: AsyncConnection | None = None
         self._committed = False
-        self._after_commit: list = []
+        self._after_commit: list[Callable[[], object]] = []
 
     @property
     def conn(self) -> AsyncConnection:
@@ -128,7 +128,7 @@ class UnitOfWork:
         for callback in self._after_commit:
             callback()
 
-    def after_commit(self, callback) -> None:
+    def after_commit(self, callback: Callable[[], object]) -> None:
         """Run `callback` once the transaction has committed (never after a rollback)."""
         self._after_commit.append(callback)
 
@@ -140,6 +140,14 @@ class UnitOfWork:
         finally:
             await self.conn.close()
             self._conn = None
+
+
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, for statements sent straight to the driver (rows by the
+    million, where SQLAlchemy's result rows cost seconds; LISTEN)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None, "a connected AsyncConnection holds its driver's connection"
+    return driver
 
 
 def duplicate_key(exc: BaseException) -> bool:

@@ -26,13 +26,16 @@ import base64
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.logging import get_logger
 from shared.relay import wait_either, wait_or_stop
+
+if TYPE_CHECKING:
+    from shared.migrate import Execute
 
 MAX_MESSAGE_CHARS = 500
 
@@ -71,7 +74,7 @@ DEAD_LETTERS_DDL = [
 ]
 
 
-def create_dead_letters(execute) -> None:
+def create_dead_letters(execute: Execute) -> None:
     """Run the DDL through `execute` (each service's migration that adds the table)."""
     for statement in DEAD_LETTERS_DDL:
         execute(statement)
@@ -104,11 +107,12 @@ _PARK = text("""
 
 async def park(conn: AsyncConnection, letter: Letter, *, claimed_inbox: bool = False) -> int | None:
     """Park `letter` in the caller's transaction; its id, or None when the same message is parked already."""
-    return await conn.scalar(_PARK, {
+    parked: int | None = await conn.scalar(_PARK, {
         "reason": letter.reason, "message": letter.message[:MAX_MESSAGE_CHARS], "topic": letter.source_topic,
         "partition": letter.source_partition, "offset": letter.source_offset, "event_id": letter.event_id,
         "event_type": letter.event_type, "key": letter.key, "body": letter.body, "body_bytes": letter.body_bytes,
         "claimed": claimed_inbox})
+    return parked
 
 
 def headers_of(row: Any, consumer: str) -> dict[str, str]:

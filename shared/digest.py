@@ -7,6 +7,8 @@ import hashlib
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db import driver_connection
+
 
 async def table_digest(conn: AsyncConnection, table: str) -> tuple[int, str]:
     """(row count, SHA-256 over the rows in a total order): equal digests mean equal tables."""
@@ -15,7 +17,7 @@ async def table_digest(conn: AsyncConnection, table: str) -> tuple[int, str]:
     # digests every table twice); a statement through SQLAlchemy first opens the transaction it begins
     # lazily, so the rows are read in the caller's snapshot as before
     await conn.execute(text("SELECT 1"))
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = await driver_connection(conn)
     rows = await driver.fetch(f"SELECT t::text FROM {table} t ORDER BY t::text")
     digest = hashlib.sha256()
     for (row,) in rows:

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import business_time
 from shared.auth import Actor, Forbidden, Role, Unauthenticated, authorize
+
+if TYPE_CHECKING:
+    from shared.service import Service
 
 MAX_FAST_BODY_BYTES = 64 * 1024  # a command of a fast route is small; a larger body takes the full route
 
@@ -42,10 +46,17 @@ class FastRoute:
     answer: Callable[[Any, Request, Actor, Any], Awaitable[Response]]
 
 
+class Tracing(Protocol):
+    """What wraps a fast route's answer in the span and access log every request gets (`http_app`)."""
+
+    def __call__(self, app: ASGIApp, *, service: Service) -> ASGIApp: ...
+
+
 class FastRoutes:
     """ASGI middleware, outermost of the app's own: answers its routes' common case, passes the rest."""
 
-    def __init__(self, app, service, routes: tuple[FastRoute, ...], tracing, on_error):
+    def __init__(self, app: ASGIApp, service: Service, routes: tuple[FastRoute, ...], tracing: Tracing,
+                 on_error: Callable[[Exception], Response | None]):
         self.app = app
         self.service = service
         self.tracing = tracing(self._answer, service=service)   # the span and access log of every request
@@ -54,8 +65,9 @@ class FastRoutes:
         service.fast_route_counts = {f"{r.method} {r.path}": {"answered": 0, "passed_on": 0} for r in routes}
         self.routes = {(r.method, r.path): (r, service.fast_route_counts[f"{r.method} {r.path}"]) for r in routes}
 
-    async def __call__(self, scope, receive, send) -> None:
-        found = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # an HTTP scope always has its method and path (ASGI)
+        found = self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -72,7 +84,7 @@ class FastRoutes:
         # the body again for what wraps the answer (an Idempotency-Key's digest, `shared/idempotency.py`)
         await self.tracing(scope, _replayed(body, True, after, receive), send)
 
-    def _prepare(self, route: FastRoute, scope, body: bytes) -> tuple[Actor, Any] | None:
+    def _prepare(self, route: FastRoute, scope: Scope, body: bytes) -> tuple[Actor, Any] | None:
         headers = dict(reversed(scope["headers"]))  # the first of a repeated header, as Starlette reads it
         if headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json":
             return None
@@ -89,7 +101,7 @@ class FastRoutes:
             return None  # the FastAPI route answers 422 with its documented body
         return actor, command
 
-    async def _answer(self, scope, receive, send) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         route, actor, command = scope.pop("fast_route")
         request = Request(scope, receive)
         try:
@@ -101,10 +113,11 @@ class FastRoutes:
         await response(scope, receive, send)
 
 
-async def _read_body(receive) -> tuple[bytes, bool, list[dict]]:
+async def _read_body(receive: Receive) -> tuple[bytes, bool, list[Message]]:
     """(the body read, whether it is whole, messages received after it): whole within the bound, or
     as far as read when it is larger or the client left."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:  # bounded: stops at the last chunk, a disconnect, or past MAX_FAST_BODY_BYTES
         message = await receive()
         if message["type"] != "http.request":
@@ -117,11 +130,11 @@ async def _read_body(receive) -> tuple[bytes, bool, list[dict]]:
             return b"".join(chunks), False, []
 
 
-def _replayed(body: bytes, whole: bool, after: list[dict], receive):
+def _replayed(body: bytes, whole: bool, after: list[Message], receive: Receive) -> Receive:
     """A `receive` that gives the app the body already read, then what followed it, then the client's."""
-    pending = [{"type": "http.request", "body": body, "more_body": not whole}, *after]
+    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not whole}, *after]
 
-    async def replay():
+    async def replay() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()

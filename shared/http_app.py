@@ -7,14 +7,16 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import business_time
 from shared.auth import Actor
@@ -31,12 +33,14 @@ from shared.tracing import context_from_headers, current_traceparent
 if TYPE_CHECKING:
     from shared.service import Service
 
+FRAMEWORK_REASONS = {400: "malformed_request", 404: "no_such_route", 405: "method_not_allowed"}
+
 
 def build_app(service: "Service") -> FastAPI:
     """The service's FastAPI application: its routes, the error answers, health, metrics and documents."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await service.start()
         try:
             yield
@@ -48,7 +52,7 @@ def build_app(service: "Service") -> FastAPI:
     app.state.service = service
     app.state.settings = service.settings
 
-    async def refused(_request: Request, exc: Exception):
+    async def refused(_request: Request, exc: Exception) -> JSONResponse:
         answer = error_answer(service, exc)
         if answer is None:
             raise exc  # a bug, not an outage: a 500 with its traceback in the log
@@ -58,8 +62,15 @@ def build_app(service: "Service") -> FastAPI:
         app.add_exception_handler(error, refused)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError):
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_request_answer(exc.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_refusal(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the framework's own refusals (a body that is not JSON, a path or method no route has) in the one shape
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={
+            "reason": FRAMEWORK_REASONS.get(exc.status_code, "http_error"), "message": str(exc.detail),
+            "details": {}})
 
     # a plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task group and two memory
     # streams per request, a measurable share of a payment's CPU (`python -m bench payments`).
@@ -69,10 +80,13 @@ def build_app(service: "Service") -> FastAPI:
     if service.definition.fast_routes and service.settings.http_fast_routes:  # outermost of ours: what it passes on meets RequestTracing above
         app.add_middleware(FastRoutes, service=service, routes=tuple(service.definition.fast_routes),
                            tracing=_traced_with_keys, on_error=partial(error_answer, service))
-    app.openapi = partial(_openapi_with_keys, app)
+    # FastAPI's own way to extend its document: the instance's `openapi` replaces the method, which the checker
+    # takes for a mistake
+    app.openapi = partial(_openapi_with_keys, app)   # type: ignore[method-assign]
 
+    # a route's return type is its documented response (FastAPI): these answer a plain JSON object
     @app.get("/health/live", tags=["health"])
-    async def live() -> dict:
+    async def live() -> dict[str, Any]:
         return {"status": "live", "service": service.name}
 
     @app.get("/health/ready", tags=["health"])
@@ -92,7 +106,7 @@ def build_app(service: "Service") -> FastAPI:
                                  media_type="text/plain; version=0.0.4")
 
     @app.get("/asyncapi.json", tags=["docs"])
-    async def asyncapi() -> dict:
+    async def asyncapi() -> dict[str, Any]:
         return service.asyncapi()
 
     from shared.dead_letters_api import router as dead_letters_router  # it imports this module
@@ -104,7 +118,7 @@ def build_app(service: "Service") -> FastAPI:
     return app
 
 
-def invalid_request_answer(found: Sequence[dict]) -> JSONResponse:
+def invalid_request_answer(found: Sequence[Mapping[str, Any]]) -> JSONResponse:
     """422 for a body or query that does not match its schema. A business date out of its bounds
     (`shared/business_time.py`) is named by its own reason, so a client tells it from a typo."""
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in found]
@@ -117,13 +131,13 @@ def invalid_request_answer(found: Sequence[dict]) -> JSONResponse:
                                                   "details": {"errors": errors}})
 
 
-def _traced_with_keys(app, service: "Service") -> RequestTracing:
+def _traced_with_keys(app: ASGIApp, service: "Service") -> RequestTracing:
     """What a fast route's answer passes through: the span and access log, then the Idempotency-Key."""
     return RequestTracing(IdempotencyKeys(app, service=service, on_error=partial(error_answer, service)),
                           service=service)
 
 
-def _openapi_with_keys(app: FastAPI) -> dict:
+def _openapi_with_keys(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document, every POST declaring the `Idempotency-Key` header (built once, then cached)."""
     if app.openapi_schema is None:
         app.openapi_schema = declare_idempotency(FastAPI.openapi(app))
@@ -161,11 +175,11 @@ def error_answer(service: "Service", exc: Exception) -> JSONResponse | None:
 class RequestTracing:
     """One server span per request (W3C `traceparent` accepted) and our JSON access log line."""
 
-    def __init__(self, app, service: "Service"):
+    def __init__(self, app: ASGIApp, service: "Service"):
         self.app = app
         self.service = service
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -173,7 +187,7 @@ class RequestTracing:
         started = time.perf_counter()
         status = 500  # what the client gets when the app fails before answering
 
-        async def sending(message) -> None:
+        async def sending(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -193,7 +207,8 @@ class RequestTracing:
 
 async def get_service(request: Request) -> "Service":
     # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, once per request
-    return request.app.state.service
+    service: Service = request.app.state.service
+    return service
 
 
 def command_context(request: Request, actor: Actor, service: "Service") -> CommandContext:

@@ -34,17 +34,23 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import find_grant
 from shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from shared.migrate import Execute
+    from shared.service import Service
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -73,13 +79,13 @@ DDL = [
 ]
 
 
-def create_table(execute) -> None:
+def create_table(execute: Execute) -> None:
     """For each service's Alembic migration: the keys live in the service's own database."""
     for statement in DDL:
         execute(statement)
 
 
-def drop_table(execute) -> None:
+def drop_table(execute: Execute) -> None:
     execute("DROP TABLE idempotency_keys")
 
 
@@ -107,7 +113,7 @@ _MARK = text("""
 """)
 
 
-async def mark_committed(conn, claims: Sequence[Claim]) -> None:
+async def mark_committed(conn: AsyncConnection, claims: Sequence[Claim]) -> None:
     """In a transaction about to commit a keyed request's work: its key is marked in the same commit."""
     if claims:
         await conn.execute(_MARK, {"actors": [c.actor for c in claims], "keys": [c.key for c in claims],
@@ -184,7 +190,7 @@ class _Stored:
 class KeyStore:
     """The service's `idempotency_keys`: each operation its own short transaction."""
 
-    def __init__(self, service):
+    def __init__(self, service: Service):
         self.service = service
         settings = service.settings
         self.retention = timedelta(hours=settings.idempotency_retention_hours)
@@ -246,17 +252,18 @@ def _replay(stored: _Stored) -> Response:
 
 
 # ---- the ASGI piece ----------------------------------------------------------------------------------
-def _header(scope, name: bytes) -> bytes | None:
+def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            return value
+            found: bytes = value
+            return found
     return None
 
 
 class IdempotencyKeys:
     """ASGI middleware over a service's POST commands (the app's routes and the fast routes alike)."""
 
-    def __init__(self, app, service, on_error):
+    def __init__(self, app: ASGIApp, service: Service, on_error: Callable[[Exception], Response | None]):
         self.app = app
         self.service = service
         self.on_error = on_error  # exception -> the service's error answer (503 while the database is away), or None
@@ -264,7 +271,7 @@ class IdempotencyKeys:
         self.max_answer_bytes = service.settings.idempotency_max_answer_bytes
         self.log = get_logger("idempotency").bind(service=service.name)
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_key = _header(scope, HEADER.lower().encode()) if scope["type"] == "http" else None
         if raw_key is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
@@ -284,6 +291,7 @@ class IdempotencyKeys:
         if not whole:  # the client left while sending: nothing to claim
             await self.app(scope, replay, send)
             return
+        decided: Claim | Response | None
         try:
             decided = await self.store.claim(actor, key, digest)
         except Exception as exc:  # nothing claimed, nothing run: the database's answer (an outage: 503, retry)
@@ -296,7 +304,7 @@ class IdempotencyKeys:
             return
         await self._run(decided, scope, replay, send)
 
-    def _actor(self, scope) -> str | None:
+    def _actor(self, scope: Scope) -> str | None:
         authorization = _header(scope, b"authorization")
         scheme, token = get_authorization_scheme_param(authorization.decode("latin-1") if authorization else None)
         if scheme.lower() != "bearer" or not token:
@@ -304,10 +312,10 @@ class IdempotencyKeys:
         grant = find_grant(self.service.settings.tokens, token)
         return grant.actor if grant is not None else None
 
-    async def _run(self, claim: Claim, scope, receive, send) -> None:
+    async def _run(self, claim: Claim, scope: Scope, receive: Receive, send: Send) -> None:
         answer = _Capture(self.max_answer_bytes)
 
-        async def sending(message) -> None:
+        async def sending(message: Message) -> None:
             answer.take(message)
             await send(message)
 
@@ -348,7 +356,7 @@ class _Capture:
         self.size = 0
         self.complete = False  # the last chunk of the body was sent
 
-    def take(self, message) -> None:
+    def take(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
             self.headers = [(bytes(n), bytes(v)) for n, v in message.get("headers", [])]
@@ -371,7 +379,7 @@ class _Capture:
         return self.status >= 500 or any(n.lower() == b"retry-after" for n, _ in self.headers)
 
 
-async def _read_all(receive) -> tuple[list[bytes], bool, list[dict]]:
+async def _read_all(receive: Receive) -> tuple[list[bytes], bool, list[Message]]:
     """(the body's chunks, whether it is whole, messages received after it). Bounded by the client's
     body: the routes read it whole anyway, and their own limits answer a body too large."""
     chunks: list[bytes] = []
@@ -384,10 +392,10 @@ async def _read_all(receive) -> tuple[list[bytes], bool, list[dict]]:
             return chunks, True, []
 
 
-def _replaying(chunks: list[bytes], whole: bool, after: list[dict], receive):
+def _replaying(chunks: list[bytes], whole: bool, after: list[Message], receive: Receive) -> Receive:
     """A `receive` that gives the app the body read (chunk by chunk, letting each go), then what followed,
     then the client's own messages."""
-    pending = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+    pending: list[Message] = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
     if pending and whole:
         pending[-1]["more_body"] = False
     elif whole:
@@ -395,7 +403,7 @@ def _replaying(chunks: list[bytes], whole: bool, after: list[dict], receive):
     pending += after
     chunks.clear()
 
-    async def replay():
+    async def replay() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
@@ -39,7 +40,8 @@ def producer_of(broker: KafkaBroker) -> AIOKafkaProducer:
 def partition_of(key: bytes, partitions: tuple[int, ...]) -> int:
     """The partition Kafka's default partitioner gives `key` among `partitions` (sorted), as aiokafka's
     `send` chose it."""
-    return DefaultPartitioner()(key, list(partitions), list(partitions))
+    partition: int = DefaultPartitioner()(key, list(partitions), list(partitions))
+    return partition
 
 
 async def publish_batches(producer: AIOKafkaProducer, topic: str, records: Iterable[Record]) -> None:
@@ -47,7 +49,7 @@ async def publish_batches(producer: AIOKafkaProducer, topic: str, records: Itera
     every one (an error leaves it to the caller to send them all again: at least once)."""
     partitions = tuple(sorted(await producer.partitions_for(topic)))
     open_batches: dict[int, BatchBuilder] = {}
-    sent: list[asyncio.Future] = []
+    sent: list[asyncio.Future[Any]] = []   # each resolves to the batch's metadata once the broker acknowledged it
     for key, value, headers in records:
         partition = partition_of(key, partitions)
         batch = open_batches.get(partition)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -20,14 +20,18 @@ from faststream.security import BaseSecurity
 from faststream.specification import AsyncAPI
 
 from shared import dead_letters, personal_keys
+from shared.asyncapi import describe_events
 from shared.db import database_unavailable
 from shared.envelope import EventEnvelope
-from shared.events import KEYS_TOPIC, dead_letter_topic
+from shared.events import KEYS_TOPIC, dead_letter_topic, registry
 from shared.kafka_batches import producer_of, publish_batches
 from shared.relay import Outgoing
 from shared.settings import ServiceSettings
 
 if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+    from faststream.kafka.publisher import DefaultPublisher
+
     from shared.service import Service
 
 
@@ -56,7 +60,7 @@ class KafkaEdge:
             self.topic, title=f"{self.topic}:publish", schema=EventEnvelope,
             description=f"Every event of the {name} event store, in commit order, keyed by contract id.",
         )
-        self._dead_letter_publishers: dict[str, object] = {}   # dead-letter topic -> its publisher
+        self._dead_letter_publishers: dict[str, DefaultPublisher] = {}   # dead-letter topic -> its publisher
         definition = service.definition
         if definition.owns_personal_keys:
             self._keys_publisher = self.broker.publisher(
@@ -75,7 +79,7 @@ class KafkaEdge:
     def dead_letter_topics(self) -> list[str]:
         return list(self._dead_letter_publishers)
 
-    def _subscribe(self, subscriptions: dict[str, dict], *, keys: bool) -> None:
+    def _subscribe(self, subscriptions: dict[str, dict[str, Any]], *, keys: bool) -> None:
         """One consumer for every topic the service reads, the keys topic included. Why not one per
         topic: a consumer fetches about every `consumer_fetch_max_wait_ms` whether or not its topic has
         news, and with ten of them (two or three per service) the empty fetches cost the broker more CPU
@@ -117,7 +121,7 @@ class KafkaEdge:
             decoder=_undecoded,
         )(on_events)
 
-    async def _take_key_record(self, record) -> None:
+    async def _take_key_record(self, record: ConsumerRecord[bytes | None, bytes | None]) -> None:
         """A message of the keys topic: this service's copy of a contract's key, deleted on its tombstone.
         Not an event (no envelope, no inbox): a key message is idempotent by itself, and a tombstone is
         final. A database away raises, so the batch is rewound as for events; anything else is parked."""
@@ -139,7 +143,8 @@ class KafkaEdge:
             self.service.log.info("personal_data_key_shredded" if key is None else "personal_data_key_received",
                           contract_id=contract_id)
 
-    async def _dead_letter_key(self, record, reason: str, message: str) -> None:
+    async def _dead_letter_key(self, record: ConsumerRecord[bytes | None, bytes | None], reason: str,
+                               message: str) -> None:
         """Park a message of the keys topic as a dead letter without its value: the value of that topic is a
         contract's encryption key, which must never be copied anywhere but the key tables."""
         letter = dead_letters.Letter(reason=reason, message=message, source_topic=KEYS_TOPIC,
@@ -179,10 +184,17 @@ class KafkaEdge:
                 *((("traceparent", event.traceparent.encode()),) if event.traceparent else ())])
             for event in events))
 
-    def asyncapi(self) -> dict:
-        spec = AsyncAPI(self.broker, title=f"{self.service.definition.title} events", version="1.0.0",
-                        description=self.service.definition.description, schema_version="3.0.0")
-        return spec.to_specification().to_jsonable()
+    def asyncapi(self) -> dict[str, Any]:
+        """FastStream's document of the real publishers and subscriber, with a message per public event type
+        on the service's own topic (`shared/asyncapi.py`)."""
+        definition = self.service.definition
+        spec = AsyncAPI(self.broker, title=f"{definition.title} events", version="1.0.0",
+                        description=definition.description, schema_version="3.0.0")
+        document: dict[str, Any] = spec.to_specification().to_jsonable()
+        for message in document.get("components", {}).get("messages", {}).values():
+            if "correlationId" in message:   # an envelope's correlation id is in its body, not in a header
+                message["correlationId"] = {"location": "$message.payload#/correlation_id"}
+        return describe_events(document, registry, self.service.name, self.topic)
 
 
 def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import structlog
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 from shared.tracing import current_ids
 
 
-def _add_trace(_, __, event_dict):
+def _add_trace(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     trace_id, span_id = current_ids()
     if trace_id:
         event_dict["trace_id"] = trace_id
@@ -20,7 +23,7 @@ def _add_trace(_, __, event_dict):
     return event_dict
 
 
-def _dumps(event_dict, default=None, **_kw) -> str:
+def _dumps(event_dict: EventDict, default: Callable[[Any], Any] | None = None, **_kw: Any) -> str:
     """orjson: a log line is written per request, and the stdlib encoder was half its cost. What orjson
     refuses (an integer past 64 bits) goes through the stdlib encoder: a log line never fails a command."""
     try:
@@ -30,7 +33,7 @@ def _dumps(event_dict, default=None, **_kw) -> str:
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    def add_service(_, __, event_dict):
+    def add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
         # components bind their own service name; this default covers library log lines
         event_dict.setdefault("service", service)
         return event_dict
@@ -55,5 +58,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     )
 
 
-def get_logger(name: str | None = None):
-    return structlog.get_logger(name)
+def get_logger(name: str | None = None) -> FilteringBoundLogger:
+    """A logger of the configuration `configure_logging` sets (structlog's filtering bound logger; its
+    default one, which logs every level, before that)."""
+    logger: FilteringBoundLogger = structlog.get_logger(name)
+    return logger

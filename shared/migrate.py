@@ -9,10 +9,13 @@ service itself connects as, what it may do (`shared/eventstore/roles.py`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -20,6 +23,9 @@ from shared.eventstore.roles import checked_role_name
 
 SERVICES = ("contracts", "metering", "invoicing", "claims")
 _ROOT = Path(__file__).resolve().parent.parent
+# what a migration runs its statements through (Alembic's `op.execute`): the event store's, the dead letters'
+# and the idempotency keys' DDL helpers take it
+Execute = Callable[[str], object]
 
 
 def default_app_role(service: str) -> str:
@@ -51,8 +57,8 @@ def app_role() -> str:
     return role
 
 
-def run_env(context) -> None:
-    """Body of every service's migrations/env.py."""
+def run_env(context: ModuleType) -> None:
+    """Body of every service's migrations/env.py (`context`: Alembic's, as env.py imports it)."""
     url = context.config.get_main_option("sqlalchemy.url")
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True)
@@ -60,7 +66,7 @@ def run_env(context) -> None:
             context.run_migrations()
         return
 
-    def migrate(connection) -> None:
+    def migrate(connection: Connection) -> None:
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():
             context.run_migrations()

@@ -11,7 +11,7 @@ that no JSON parser on the way turns it into a float.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_EVEN,
@@ -81,7 +81,7 @@ def _to_decimal(value: Any, *, allow_str: bool = True) -> Decimal:
     return result
 
 
-def _exact(operation: str, compute: Any, left: Decimal, right: Decimal) -> Decimal:
+def _exact(operation: str, compute: Callable[[Decimal, Decimal], Decimal], left: Decimal, right: Decimal) -> Decimal:
     """`compute` is a method of the exact context (`_EXACT.add`), given its operands: no closure is built
     per operation, and sums are on every path of the ledger."""
     try:
@@ -276,7 +276,7 @@ class Money:
                 reason="invalid_money_json",
                 details={"amount_type": type(amount).__name__},
             )
-        return cls(amount, currency)
+        return cls(_to_decimal(amount), currency)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:

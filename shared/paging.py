@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+import fastapi.params
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.errors import ValidationFailed
 
@@ -32,6 +34,7 @@ MAX_LIMIT = 500
 MAX_CURSOR_CHARS = 2_000  # a cursor holds a few key values; anything longer is not one of ours
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[Any, Any])   # a row read as a mapping of its columns by name
 
 
 class Page(BaseModel, Generic[T]):
@@ -48,7 +51,7 @@ class PageRequest:
     cursor: str | None
 
 
-def page_request(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT):
+def page_request(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> fastapi.params.Depends:
     """A FastAPI dependency reading `limit` (1..maximum, `default` when absent) and `cursor`."""
 
     async def dependency(limit: Annotated[int, Query(ge=1, le=maximum, description=f"items per page, at most "
@@ -58,7 +61,8 @@ def page_request(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT):
                          ) -> PageRequest:
         return PageRequest(limit, cursor)
 
-    return Depends(dependency)
+    marker: fastapi.params.Depends = Depends(dependency)
+    return marker
 
 
 PageParams = Annotated[PageRequest, page_request()]
@@ -94,7 +98,7 @@ class Keyset:
         """The cursor of the page that starts after `row`."""
         return _encoded([row[name] for name in self.names])
 
-    def page(self, rows: Sequence[Mapping[str, Any]], limit: int) -> tuple[list[Mapping[str, Any]], str | None]:
+    def page(self, rows: Sequence[R], limit: int) -> tuple[list[R], str | None]:
         """The page's rows and the next cursor, from up to `limit + 1` rows read (one more than a page
         says whether another page follows)."""
         if len(rows) <= limit:
@@ -123,7 +127,7 @@ def _decoded(cursor: str, count: int) -> list[str]:
     return values
 
 
-async def read_page(conn, sql: str, params: dict[str, Any], keyset: Keyset, page: PageRequest,
+async def read_page(conn: AsyncConnection, sql: str, params: dict[str, Any], keyset: Keyset, page: PageRequest,
                     ) -> tuple[list[dict[str, Any]], str | None]:
     """Run `sql` — a SELECT whose WHERE holds the placeholder `{after}` (the keyset's condition goes
     there) and which has no ORDER BY or LIMIT of its own — for one page: (its rows, the next cursor)."""

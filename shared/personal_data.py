@@ -10,16 +10,21 @@ the answering service's append-only store and on its topic for ever: shredding t
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import personal_keys
+from shared.db import UnitOfWork
+from shared.envelope import EventEnvelope
 from shared.errors import Conflict
 from shared.events.claims import PersonalDataExportRequested
 from shared.events.personal_data import PersonalDataPart, part_file, sha256_of
+from shared.events.registry import Event
+from shared.eventstore.store import CommandContext, StoredEvent
 
 
 def export_stream_id(request_id: str) -> str:
@@ -42,13 +47,21 @@ async def part_of(conn: AsyncConnection, queries: Mapping[str, str], contract_id
 Opened = Callable[[AsyncConnection, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+class Records(Protocol):
+    """What an export handler is given first (the service's application): the way it records its answer."""
+
+    async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
+                     occurred_at: datetime, events: Sequence[Event], context: CommandContext) -> list[StoredEvent]: ...
+
+
 def export_handlers(answer: type[PersonalDataPart], queries: Mapping[str, str],
                     opened: Opened | None = None) -> dict[str, Any]:
     """The subscription of a service answering export requests with `answer` built from `queries`;
     `opened`: what turns the rows into what the counterparty reads, where a read model keeps a field sealed
     (the ledger's payment purposes)."""
 
-    async def on_export_requested(service, uow, event: PersonalDataExportRequested, envelope, context) -> None:
+    async def on_export_requested(service: Records, uow: UnitOfWork, event: PersonalDataExportRequested,
+                                  envelope: EventEnvelope, context: CommandContext) -> None:
         part = await part_of(uow.conn, queries, event.contract_ids)
         if opened is not None:
             part = await opened(uow.conn, part)

@@ -23,7 +23,7 @@ import os
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,6 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.envelope import canonical_json
 from shared.events.sealing import TEXT, ClearFields, FreeText, Sealed, SealedFields
 from shared.relay import LeaderLoop
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
+
+    from shared.db import UnitOfWork
+    from shared.envelope import EventEnvelope
+    from shared.eventstore.store import CommandContext
 
 KEY_BYTES = 32
 KEYS_CHANNEL = "personal_data_keys_changed"
@@ -65,7 +72,8 @@ def unseal(key: bytes | None, contract_id: str, sealed: Sealed) -> dict[str, Any
                                     contract_id.encode())
     except InvalidTag:
         return None
-    return json.loads(plain)
+    fields: dict[str, Any] = json.loads(plain)   # what `seal` sealed: a JSON object
+    return fields
 
 
 def unseal_any(keys: Iterable[bytes | None], contract_id: str, sealed: Sealed) -> dict[str, Any] | None:
@@ -226,7 +234,7 @@ class KeyPublisher(LeaderLoop):
                          log_name="key_publisher", service=service, topic=topic, batch_size=batch_size)
         self.publish = publish
 
-    async def publish_pending(self, session) -> int:
+    async def publish_pending(self, session: Connection) -> int:
         rows = await session.fetch(_UNPUBLISHED, self.batch_size)
         if not rows:
             return 0
@@ -279,7 +287,8 @@ def shredded_handlers(refresh: Refresh | None = None) -> dict[str, Any]:
     nothing."""
     from shared.events.claims import PersonalDataShredded
 
-    async def on_shredded(service, uow, event: PersonalDataShredded, envelope, context) -> None:
+    async def on_shredded(service: object, uow: UnitOfWork, event: PersonalDataShredded, envelope: EventEnvelope,
+                          context: CommandContext) -> None:
         await apply_key_message(uow.conn, event.contract_id, None, refresh)
 
     return {PersonalDataShredded.event_type: on_shredded}

@@ -35,13 +35,18 @@ import asyncio
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import driver_connection
 from shared.eventstore.store import DEFAULT_MAX_EVENT_BYTES, NOTIFY_CHANNEL, EventStore, StoredEvent
 from shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +118,17 @@ class LeaderLoop:
         self._wake = asyncio.Event()
         self.recheck_after_s: float | None = None   # set by a round that must not be repeated at once
 
-    async def lead_taken(self, session) -> None:
+    async def lead_taken(self, session: Connection) -> None:
         """What a replica does first when it becomes the leader (another may have led meanwhile), on the
         session that holds the lock (asyncpg's connection)."""
 
-    async def publish_pending(self, session) -> int:
+    async def publish_pending(self, session: Connection) -> int:
         """Publish what is due, every statement on `session`, the connection that holds the lock (the
         fence: a lost session fails them); how many went out (fewer than `batch_size`: wait for a
         notification or the poll)."""
         raise NotImplementedError
 
-    async def step_down(self, session) -> None:
+    async def step_down(self, session: Connection) -> None:
         """What a leader does last when it stops leading in good order (not when its connection failed)."""
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -151,7 +156,7 @@ class LeaderLoop:
                 self.stats.is_leader = False
                 await wait_or_stop(stop, self.poll_interval_s)
                 return
-            raw = (await conn.get_raw_connection()).driver_connection
+            raw = await driver_connection(conn)
             await self.lead_taken(raw)
             self.stats.is_leader = True
             self.log.info("relay_leading", epoch=self.stats.epoch)
@@ -178,7 +183,7 @@ class LeaderLoop:
         finally:
             await conn.close()
 
-    def _notified(self, *_args) -> None:
+    def _notified(self, *_args: object) -> None:
         self._wake.set()
 
 
@@ -199,12 +204,12 @@ class Relay(LeaderLoop):
             found = await conn.scalar(text("SELECT position FROM relay_position WHERE topic = :t"), {"t": self.topic})
             return int(found or 0)
 
-    async def lead_taken(self, session) -> None:
+    async def lead_taken(self, session: Connection) -> None:
         """A new leadership epoch in the position row: from now on only this leader moves the position."""
         self._acknowledged = None  # a previous term's acknowledgement is not this term's to store
         self.stats.epoch = int(await session.fetchval(_TAKE_OFFICE, self.topic))
 
-    async def publish_pending(self, session) -> int:
+    async def publish_pending(self, session: Connection) -> int:
         """Publish the next gap-free batch; returns how many events went out.
 
         One statement on the leader's own session, its own (autocommit) transaction: it stores the
@@ -254,7 +259,7 @@ class Relay(LeaderLoop):
         self.stats.blocked = None
         return batch
 
-    async def step_down(self, session) -> None:
+    async def step_down(self, session: Connection) -> None:
         """Store the acknowledged position before another replica may lead: it resumes after it."""
         if self._acknowledged is not None:
             await session.execute(_STORE, self.topic, self._acknowledged, self.stats.epoch)

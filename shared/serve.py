@@ -5,10 +5,14 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+from types import ModuleType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from shared.logging import configure_logging
+from shared.settings import ServiceSettings
 from shared.workers import Supervisor
 
 _SERVICE_VARIABLE = "LEDGER_SERVE_SERVICE"  # which service a worker process builds (`worker_app`)
@@ -21,14 +25,14 @@ _SERVICE_VARIABLE = "LEDGER_SERVE_SERVICE"  # which service a worker process bui
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
-def _settings_and_module(name: str):
+def _settings_and_module(name: str) -> tuple[ServiceSettings, ModuleType]:
     module = importlib.import_module(f"services.{name}.app")
-    settings = module.Settings()
+    settings: ServiceSettings = module.Settings()
     configure_logging(name, settings.log_level)
     return settings, module
 
 
-def built_for_serving(module, settings):
+def built_for_serving(module: ModuleType, settings: ServiceSettings) -> FastAPI:
     """The service's app, with what the process built so far kept out of the cycle collector's reach,
     and young collections made rarer (`YOUNG_COLLECTION_THRESHOLD`).
 
@@ -39,14 +43,14 @@ def built_for_serving(module, settings):
     two workers and 32 clients (20 s runs interleaved with the code before): 851–893 → 952–1,015
     payments/s, p99 64–72 → 52–58 ms; the full collections' pauses were part of the latency's tail.
     Collected first, so no garbage is frozen with them."""
-    app = module.build(settings).app
+    app: FastAPI = module.build(settings).app
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     return app
 
 
-def worker_app():
+def worker_app() -> FastAPI:
     """The app of one worker process when an instance runs several (`http_workers` > 1): each worker
     builds its own service (pool, consumer, relay candidate), exactly as one more replica would."""
     settings, module = _settings_and_module(os.environ[_SERVICE_VARIABLE])
@@ -57,8 +61,8 @@ def main(name: str) -> None:
     settings, module = _settings_and_module(name)
     # uvloop and httptools named, not "auto": a missing wheel must fail the start, not quietly cost
     # the 16% CPU per request that the pure-Python loop and h11 parser take (`python -m bench payments`)
-    options = dict(host=settings.http_host, port=settings.http_port, log_config=None, access_log=False,
-                   timeout_graceful_shutdown=10, loop="uvloop", http="httptools")
+    options: dict[str, Any] = dict(host=settings.http_host, port=settings.http_port, log_config=None,
+                                   access_log=False, timeout_graceful_shutdown=10, loop="uvloop", http="httptools")
     if settings.http_workers == 1:
         uvicorn.run(built_for_serving(module, settings), **options)
         return

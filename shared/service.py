@@ -9,11 +9,11 @@ domain.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from opentelemetry.sdk.trace import TracerProvider
@@ -37,6 +37,7 @@ from shared.settings import ServiceSettings, settings_class
 from shared.topics import ensure_topics
 from shared.tracing import make_tracer_provider
 
+T = TypeVar("T")
 READY_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 10.0   # how long a stop waits for the relay and the other loops to finish their round
 
@@ -76,7 +77,7 @@ class ServiceDefinition:
     def settings_class(self) -> type[ServiceSettings]:
         return settings_class(self.name)
 
-    def build(self, settings: ServiceSettings | None = None, **kwargs) -> "Service":
+    def build(self, settings: ServiceSettings | None = None, **kwargs: Any) -> "Service":
         return Service(self, settings or self.settings_class(), **kwargs)
 
 
@@ -132,10 +133,10 @@ class Service:
                 poll_interval_s=settings.relay_poll_interval_ms / 1000, service=self.name)
         self.app = build_app(self)
         self._stop = asyncio.Event()
-        self._relay_task: asyncio.Task | None = None
-        self._key_task: asyncio.Task | None = None
-        self._dead_letter_task: asyncio.Task | None = None
-        self._anchor_task: asyncio.Task | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self._key_task: asyncio.Task[None] | None = None
+        self._dead_letter_task: asyncio.Task[None] | None = None
+        self._anchor_task: asyncio.Task[None] | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
@@ -156,7 +157,7 @@ class Service:
         """A key message of the keys topic (None: its tombstone), applied in its own transaction."""
         return await self.kafka.take_key(contract_id, key)
 
-    def asyncapi(self) -> dict:
+    def asyncapi(self) -> dict[str, Any]:
         return self.kafka.asyncapi()
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -239,7 +240,7 @@ class Service:
                                         "last_error": self.anchorer.stats.last_error}} if self.anchorer else {}),
                         **{name: report() for name, report in self.health_parts.items()}}
 
-async def reminding(awaitable, every_s: float, remind) -> Any:
+async def reminding(awaitable: Awaitable[T], every_s: float, remind: Callable[[float], object]) -> T:
     """The result of `awaitable`, calling `remind(seconds waited)` every `every_s` while it is pending;
     cancelled with the caller."""
     task = asyncio.ensure_future(awaitable)

@@ -7,7 +7,7 @@ laptop and production; every default here is the local development value.
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -133,14 +133,14 @@ class ServiceSettings(BaseSettings):
                                                                "replay (a replay says so, with its status)")
 
     @model_validator(mode="after")
-    def _keys_outlive_their_requests(self):
+    def _keys_outlive_their_requests(self) -> Self:
         # a key removed while its request still runs would let a retry run the command a second time
         if self.idempotency_retention_hours * 3600 <= self.idempotency_running_timeout_s:
             raise ValueError("idempotency_retention_hours must be longer than idempotency_running_timeout_s")
         return self
 
     @model_validator(mode="after")
-    def _production_tokens(self):
+    def _production_tokens(self) -> Self:
         if self.environment == "production":
             unsafe = sorted(grant.actor for grant in self.tokens.values() if grant.development or grant.expires_at is None)
             if unsafe:
@@ -156,11 +156,21 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+# where `make run` keeps each service's database (devtools/infra/runner.py): the defaults point there, so the
+# `ledger` tools (verify, replay) work next to a local system with no setting typed
+LOCAL_POSTGRES = "postgresql+asyncpg://{user}@127.0.0.1:55432/ledger_{service}"
+
+
 @functools.cache
 def settings_class(prefix: str) -> type[ServiceSettings]:
-    """A settings class reading `<PREFIX>_…` variables (one class per prefix)."""
+    """A settings class reading `<PREFIX>_…` variables (one class per prefix); its database defaults are the
+    service's database of the local development system, as its app role."""
+    service = prefix.lower()
     return type(
         f"{prefix.title()}Settings",
         (ServiceSettings,),
-        {"model_config": SettingsConfigDict(env_prefix=f"{prefix.upper()}_", extra="ignore")},
+        {"model_config": SettingsConfigDict(env_prefix=f"{prefix.upper()}_", extra="ignore"),
+         "__annotations__": {"database_url": str},
+         "database_url": Field(LOCAL_POSTGRES.format(user=f"{service}_app", service=service),
+                               description="SQLAlchemy URL of this service's own database, as its app role")},
     )

@@ -11,7 +11,7 @@ carriage return stay allowed: reasons and addresses are written on several lines
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, model_validator
 
@@ -30,8 +30,8 @@ def control_character_in(value: Any, where: str = "", depth: int = 0, checked: t
     if checked is not None and isinstance(value, checked):
         return None
     if isinstance(value, str):
-        found = _CONTROL.search(value)
-        return f"{where or 'text'} (U+{ord(found.group()):04X} at {found.start()})" if found else None
+        control = _CONTROL.search(value)
+        return f"{where or 'text'} (U+{ord(control.group()):04X} at {control.start()})" if control else None
     if isinstance(value, BaseModel):
         value = value.__dict__
     if isinstance(value, dict):
@@ -52,7 +52,7 @@ class PlainText(BaseModel):
     anywhere in it makes the request invalid (422 `invalid_request`), and nothing is recorded."""
 
     @model_validator(mode="after")
-    def _no_control_characters(self):
+    def _no_control_characters(self) -> Self:
         # a nested PlainText (a contract's parties, meters, prices) checked itself when it was built:
         # walking it again from every level above would read the same text once per level
         found = control_character_in(self.__dict__, checked=PlainText)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.events import KEYS_TOPIC, TOPICS, dead_letter_topic
+
+if TYPE_CHECKING:
+    from faststream.security import BaseSecurity
 
 # The keys topic holds the latest value per contract, not a history: compacted, so a tombstone (null
 # value) removes the contract's key from the log once compaction has run. The same settings as its
@@ -22,7 +27,8 @@ def all_topics() -> list[str]:
     return names + [dead_letter_topic(name) for name in names]
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int, security=None) -> list[str]:
+async def ensure_topics(bootstrap: str, names: list[str], partitions: int, security: BaseSecurity | None = None
+                        ) -> list[str]:
     """Create the missing topics (with their `TOPIC_CONFIGS`); returns the ones created."""
     extra = {"security_protocol": "SSL", "ssl_context": security.ssl_context} if security is not None else {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **extra)

@@ -23,8 +23,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.context import SpawnProcess
+from types import FrameType
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from shared.logging import get_logger
@@ -36,14 +40,18 @@ SUPERVISE_TICK_S = 0.5
 log = get_logger("workers")
 
 
-def _address(host: str, port: int) -> tuple:
+# (family, type, protocol, address) of a TCP socket, as `socket.getaddrinfo` gives them
+SocketAddress = tuple[socket.AddressFamily, socket.SocketKind, int, tuple[Any, ...]]
+
+
+def _address(host: str, port: int) -> SocketAddress:
     """(family, type, protocol, address) of a listening TCP socket on host:port; a bad host raises here."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                          flags=socket.AI_PASSIVE)[0]
     return family, kind, proto, address
 
 
-def _bound_socket(family, kind, proto, address, *, reuse_port: bool) -> socket.socket:
+def _bound_socket(family: int, kind: int, proto: int, address: tuple[Any, ...], *, reuse_port: bool) -> socket.socket:
     """A TCP socket bound to `address` (OSError when the port is taken for it)."""
     sock = socket.socket(family, kind, proto)
     try:
@@ -80,7 +88,7 @@ def _stop_when_orphaned(supervisor_pid: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def serve_worker(build_app: Callable[[], object], options: dict, supervisor_pid: int) -> None:
+def serve_worker(build_app: Callable[[], ASGIApp], options: dict[str, Any], supervisor_pid: int) -> None:
     """One worker process: its own app (service, pool, consumer, relay candidate) on its own socket."""
     threading.Thread(target=_stop_when_orphaned, args=(supervisor_pid,), daemon=True, name="orphan-watch").start()
     app = build_app()
@@ -91,7 +99,7 @@ def serve_worker(build_app: Callable[[], object], options: dict, supervisor_pid:
 
 
 class Supervisor:
-    def __init__(self, workers: int, build_app: Callable[[], object], options: dict):
+    def __init__(self, workers: int, build_app: Callable[[], ASGIApp], options: dict[str, Any]):
         assert workers >= 1
         self.workers = workers
         self.build_app = build_app
@@ -100,13 +108,13 @@ class Supervisor:
         self._stopping = threading.Event()
         self._signal: int = signal.SIGTERM
 
-    def _start(self) -> multiprocessing.Process:
+    def _start(self) -> SpawnProcess:
         process = self._context.Process(target=serve_worker, args=(self.build_app, self.options, os.getpid()),
                                         name="http-worker")
         process.start()
         return process
 
-    def _on_signal(self, signum, _frame) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signal = signum
         self._stopping.set()
 
@@ -134,7 +142,7 @@ class Supervisor:
                 log.warning("worker_died", pid=process.pid, exitcode=process.exitcode)
                 processes[index], last_start = self._start(), time.monotonic()
         for process in processes:
-            if process.is_alive():
+            if process.is_alive() and process.pid is not None:  # alive: started, so it has its pid
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, self._signal)
         grace_s = self.options.get("timeout_graceful_shutdown") or 10

@@ -304,6 +304,14 @@ def _print_endpoints(system: LocalSystem) -> None:
         console.print(f"  {service:<10} API docs {url}/docs   AsyncAPI {url}/asyncapi.json "
                       f"(also docs/asyncapi/{service}.json)   log {system.data_dir / f'{service}.log'}",
                       soft_wrap=True, highlight=False)
+    console.print("databases (the services connect as their app role; the owner, postgres, migrates):")
+    for service in SERVICES:
+        console.print(f"  {service:<10} {system.database_url(service)}   psql: "
+                      f"psql -h 127.0.0.1 -p {system.pg_port} -U postgres {system.database_name(service)}",
+                      soft_wrap=True, highlight=False)
+    console.print(f"broker (Kafka protocol): {system.broker.bootstrap}   anchors: {system.data_dir / 'anchors'}",
+                  highlight=False)
+    console.print("audit right here: `ledger verify` (every service), `ledger replay --service invoicing`")
     console.print("people and their tokens (one per desk; a second person where corrections need four eyes):")
     for person, token in system.tokens.items():
         console.print(f"  dev-{person:<14} {', '.join(system.people.get(person, [])):<12} {token}", highlight=False)

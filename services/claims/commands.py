@@ -1,56 +1,123 @@
-"""Running a claims-desk command: fold one stream, decide, append, one transaction (retried on a race)."""
+"""The claims desk's commands as they arrive (validated at the edge; free text plain, `shared/text.py`) and
+what each answers: the events it recorded, or a summary of them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
-from typing import Any
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from pydantic import BaseModel, Field
 
-from shared.calendar import local_datetime
-from shared.db import UnitOfWork
-from shared.errors import ValidationFailed
-from shared.events.registry import Event
-from shared.eventstore import CommandContext
+from services.claims.events import (
+    ClaimSubject,
+    PersonalDataDeletionApproved,
+    PersonalDataDeletionRefused,
+    PersonalDataExportPartReceived,
+    PersonalDataRequestAnswered,
+    PersonalDataRequested,
+    PersonalDataRequestKind,
+)
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
+from shared.events.claims import PersonalDataExportRequested, PersonalDataShredded
+from shared.money import Money
+from shared.text import PlainText
 
-
-def start_of(day: date, zone: str) -> datetime:
-    return local_datetime(day, time(0), zone)
-
-
-def end_of(day: date, zone: str) -> datetime:
-    """24:00 of `day` in `zone` (the next day's midnight)."""
-    return local_datetime(day + timedelta(days=1), time(0), zone)
-
-
-async def contract_of(conn: AsyncConnection, contract_id: str) -> dict[str, Any]:
-    """The contract as the desk knows it from `ContractSigned`; an unknown one is bad input (422)."""
-    row = (await conn.execute(text("SELECT * FROM counterparties WHERE contract_id = :id"),
-                              {"id": contract_id})).mappings().first()
-    if row is None or row["deadline_time_zone"] is None:
-        raise ValidationFailed(f"no signed contract {contract_id} is known here", reason="unknown_contract",
-                               details={"contract_id": contract_id})
-    return dict(row)
+# ---- claims (§9) ---------------------------------------------------------------------------------------
 
 
-async def on_stream(service, uow: UnitOfWork, *, stream_id: str, contract_id: str,
-                    fold: Callable[[Iterable[Event]], Any], decide: Callable[[Any], list[Event]],
-                    occurred_at: Callable[[Any], datetime], context: CommandContext) -> list[dict[str, Any]]:
-    stored = await service.store.read_stream(uow.conn, stream_id)
-    state = fold(service.store.registry.decode(s.envelope) for s in stored)
-    events = decide(state)
-    if not events:
-        return []
-    recorded = await service.record(uow, stream_id=stream_id, expected_version=len(stored), contract_id=contract_id,
-                                    occurred_at=occurred_at(state), events=events, context=context)
-    return [s.envelope.payload for s in recorded]
+class RegisterClaim(PlainText):
+    contract_id: str = Field(min_length=1, max_length=100)
+    received_at: BusinessMoment = Field(description="when the claim arrived; its local day starts the 15 days")
+    subject: ClaimSubject
+    description: str = Field(min_length=1, max_length=5000)
+    disputed_amount: Money | None = None
+    disputed_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    disputed_event_id: uuid.UUID | None = None
+    disputed_document: str | None = Field(None, max_length=200)
 
 
-async def open_stream(service, uow: UnitOfWork, *, stream_id: str, contract_id: str, occurred_at: datetime,
-                      events: list[Event], context: CommandContext) -> dict[str, Any]:
-    """Append the first events of a new stream (a claim, a notice, a survey answer); its first payload."""
-    stored = await service.record(uow, stream_id=stream_id, expected_version=0, contract_id=contract_id,
-                                  occurred_at=occurred_at, events=events, context=context)
-    return stored[0].envelope.payload
+class AcceptClaim(PlainText):
+    answered_on: BusinessDate
+    granted_amount: Money | None = Field(None, description="less than disputed: a partial acceptance; "
+                                                           "absent: all that was disputed")
+    granted_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    document_number: str | None = Field(None, max_length=200, description="the document the correction applies "
+                                                                          "to; the disputed one when absent")
+    comment: str = Field("", max_length=5000)
+
+
+class RejectClaim(PlainText):
+    answered_on: BusinessDate
+    reasons: list[Annotated[str, Field(max_length=2000)]] = Field(min_length=1, max_length=20)
+
+
+class ReferToCourt(PlainText):
+    referred_on: BusinessDate
+    court: str = Field(min_length=1, max_length=300)
+    case_number: str | None = Field(None, max_length=100)
+
+
+# ---- day close -----------------------------------------------------------------------------------------
+
+
+class CloseDay(PlainText):
+    day: ClosedDay
+
+
+class DayClosed(BaseModel):
+    """What a day close found overdue (`ClaimOverdue`, `PersonalDataRequestOverdue` recorded once each)."""
+
+    day: date
+    overdue: list[str] = Field(description="the claims found overdue by this run")
+    overdue_requests: list[str] = Field(description="the personal-data requests found overdue by this run")
+
+
+# ---- force majeure (§8) --------------------------------------------------------------------------------
+
+
+class NotifyForceMajeure(PlainText):
+    contract_id: str = Field(min_length=1, max_length=100)
+    party: Literal["seller", "buyer"]
+    started_on: BusinessDate
+    notified_on: BusinessDate
+    description: str = Field(min_length=1, max_length=5000)
+    certificate: str | None = Field(None, max_length=300, description="§8.2 the chamber's or authority's document")
+
+
+# ---- satisfaction surveys ------------------------------------------------------------------------------
+
+
+class AnswerSurvey(PlainText):
+    contract_id: str = Field(min_length=1, max_length=100)
+    answered_on: BusinessDate
+    scores: dict[str, int] = Field(description="each of the five criteria, 1–5")
+    comment: str = Field("", max_length=5000)
+
+
+# ---- personal data (law 94-V) --------------------------------------------------------------------------
+
+
+class RecordConsent(PlainText):
+    purpose: str = Field(min_length=1, max_length=100)
+    given: bool
+    recorded_on: BusinessDate
+
+
+class ReceiveRequest(PlainText):
+    kind: PersonalDataRequestKind
+    received_on: BusinessDate
+    details: str = Field("", max_length=5000)
+
+
+class DeclineDeletion(PlainText):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+# a request's events: the request; an export's request to every service, the desk's own part and, once every
+# part is in, the answer; a deletion refused at once
+RequestRecorded = list[PersonalDataRequested | PersonalDataExportRequested | PersonalDataExportPartReceived
+                       | PersonalDataRequestAnswered | PersonalDataDeletionRefused]
+# an approval's events: refused again today, or approved with each contract of the counterparty shredded
+DeletionDecided = list[PersonalDataDeletionApproved | PersonalDataShredded | PersonalDataDeletionRefused]

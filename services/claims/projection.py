@@ -18,11 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.claims.sealed_texts import refresh_texts, sealed_columns
-from shared import personal_keys
-from shared.events import registry
-from shared.events.claims import (
-    ClaimAccepted,
+from services.claims.events import (
     ClaimOverdue,
     ClaimReferredToCourt,
     ClaimRegistered,
@@ -38,13 +34,15 @@ from shared.events.claims import (
     PersonalDataDeletionDeclined,
     PersonalDataDeletionRefused,
     PersonalDataExportPartReceived,
-    PersonalDataExportRequested,
     PersonalDataRequestAnswered,
     PersonalDataRequested,
     PersonalDataRequestOverdue,
-    PersonalDataShredded,
     SurveyAnswered,
 )
+from services.claims.sealed_texts import refresh_texts, sealed_columns
+from shared import personal_keys
+from shared.events import registry
+from shared.events.claims import ClaimAccepted, PersonalDataExportRequested, PersonalDataShredded
 from shared.events.sealing import SHREDDED, Sealed
 from shared.eventstore import StoredEvent
 from shared.projector import Projector

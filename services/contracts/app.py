@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from services.contracts import api, applications_api, lifecycle_api, personal_data, reports_api
-from services.contracts.handlers import FROM_INVOICING
+from services.contracts.api import routers
+from services.contracts.application import Contracts
+from services.contracts.commands import MAX_IMPORT_BYTES
+from services.contracts.handlers import FROM_CLAIMS, FROM_INVOICING
 from services.contracts.projection import projector
 from shared.events import topic_of
 from shared.service import ServiceDefinition
@@ -16,12 +18,11 @@ definition = ServiceDefinition(
                 "restriction and termination notices. Owns each contract's personal-data key and publishes it "
                 "(a tombstone once shredded) to contracts.personal-data-keys.v1.",
     projector=projector,
-    application=lambda service: service,
-    routers=[lifecycle_api.router, api.router, applications_api.router, reports_api.router,
-             personal_data.router],
-    subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): personal_data.HANDLERS},
+    application=Contracts,
+    routers=routers,
+    subscriptions={topic_of("invoicing"): FROM_INVOICING, topic_of("claims"): FROM_CLAIMS},
     owns_personal_keys=True,
-    body_limits={"/contracts/import": lifecycle_api.MAX_IMPORT_BYTES},
+    body_limits={"/contracts/import": MAX_IMPORT_BYTES},
 )
 
 Settings = definition.settings_class

@@ -13,6 +13,13 @@ import json
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.contracts.events import (
+    BuyerPersonalDataShredded,
+    ContractRegistered,
+    FreeVolumeDeclared,
+    SupplyConditionsNoted,
+    TerminationNoticed,
+)
 from shared import personal_keys
 from shared.events import registry
 from shared.events.contracts import (
@@ -21,17 +28,12 @@ from shared.events.contracts import (
     ApplicationReduced,
     ApplicationReinstated,
     ApplicationRejected,
-    BuyerPersonalDataShredded,
     ContractAmended,
-    ContractRegistered,
     ContractSettled,
     ContractSigned,
     ContractTerminated,
-    FreeVolumeDeclared,
     PartyContactsCorrected,
     SealedContractTerms,
-    SupplyConditionsNoted,
-    TerminationNoticed,
 )
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.eventstore import StoredEvent
@@ -72,7 +74,7 @@ async def _update_contract(conn: AsyncConnection, stored: StoredEvent, assignmen
 async def on_signed(conn: AsyncConnection, event: ContractSigned, stored: StoredEvent) -> None:
     await _update_contract(conn, stored, "status = 'signed', signed_at = :at", {"at": event.signed_at})
     # the row exists before the ledger says anything (as_of NULL: nothing said yet), so an application
-    # always has a row to lock against a concurrent restriction (applications_api._supply_conditions)
+    # always has a row to lock against a concurrent restriction (`queries.supply_conditions_for_application`)
     await conn.execute(text("INSERT INTO supply_conditions (contract_id) VALUES (:id) ON CONFLICT DO NOTHING"),
                        {"id": event.contract_id})
 

@@ -13,22 +13,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.domain import contract as domain
 from services.contracts.domain.events import Amended, ContactsCorrected, InClear, Registered, Signed
+from services.contracts.events import ContractRegistered
 from shared import personal_keys
+from shared.commands import Projects, Record
+from shared.db import UnitOfWork
 from shared.errors import Conflict
 from shared.events.contracts import (
     ContractAmended,
-    ContractRegistered,
     ContractSigned,
     PartyContactsCorrected,
     PartyTerms,
     SealedContractTerms,
 )
 from shared.events.registry import Event
-from shared.eventstore import CommandContext, StoredEvent
+from shared.eventstore import CommandContext, EventStore, StoredEvent
 
 
 def buyer_fields(buyer: PartyTerms) -> dict:
@@ -94,16 +97,30 @@ async def opened(conn: AsyncConnection, contract_id: str, events: Sequence[Event
     return [open_event(key, event) for event in events]
 
 
-async def record(service, uow, *, stream_id: str, expected_version: int | None, contract_id: str,
-                 occurred_at: datetime, events: Sequence[InClear | Event], context: CommandContext
-                 ) -> list[StoredEvent]:
-    """Seal what the domain decided and record it (the service's append and projection)."""
-    key = None
-    if any(isinstance(event, InClear) for event in events):
-        key = await personal_keys.key_of(uow.conn, contract_id)
-        if key is None:
-            # the rules refuse every change of a shredded buyer first; this is the last line, never reached
-            raise Conflict(f"no personal-data key of contract {contract_id}", reason="personal_data_shredded")
-    return await service.record(uow, stream_id=stream_id, expected_version=expected_version, contract_id=contract_id,
-                                occurred_at=occurred_at, events=[seal_event(key, event) for event in events],
-                                context=context)
+async def shred_key(conn: AsyncConnection, contract_id: str) -> None:
+    """The contract's key deleted (crypto-shredding); its tombstone goes to the keys topic after the commit
+    (the key publisher sends every row not marked published). A key shredded already changes nothing."""
+    if await personal_keys.shred(conn, contract_id):
+        await conn.execute(text("UPDATE personal_data_keys SET published = false WHERE contract_id = :id"),
+                           {"id": contract_id})
+
+
+def recorder(store: EventStore, projector: Projects) -> Record:
+    """The contracts service's recording (`shared.commands.CommandRunner(record=...)`): what the domain decided,
+    the buyer sealed with the contract's key, appended and folded into the read models."""
+
+    async def record(uow: UnitOfWork, stream_id: str, expected_version: int | None, contract_id: str,
+                     occurred_at: datetime, events: Sequence[object], context: CommandContext) -> list[StoredEvent]:
+        key = None
+        if any(isinstance(event, InClear) for event in events):
+            key = await personal_keys.key_of(uow.conn, contract_id)
+            if key is None:
+                # the rules refuse every change of a shredded buyer first; this is the last line, never reached
+                raise Conflict(f"no personal-data key of contract {contract_id}", reason="personal_data_shredded")
+        sealed = [seal_event(key, event) for event in events]   # type: ignore[arg-type]
+        stored = await store.append(uow.conn, stream_id=stream_id, expected_version=expected_version,
+                                    contract_id=contract_id, occurred_at=occurred_at, events=sealed, context=context)
+        await projector.apply(uow.conn, stored, decoded=sealed)
+        return stored
+
+    return record

@@ -81,7 +81,7 @@ from shared.events.contracts import (
 )
 from shared.events.metering import VolumeActIssued
 from shared.events.registry import Event
-from shared.eventstore import CommandContext
+from shared.eventstore import CommandContext, StoredEvent
 from shared.paging import Page, PageRequest
 from shared.service import Service
 
@@ -89,8 +89,8 @@ ACCOUNTS: Streams[acc.Account] = Streams(name="account", stream_id=acc.stream_id
                                          version=lambda state: state.version)
 
 
-def _books_evolve(books: periods.Books | None, event: object) -> periods.Books:
-    return periods.evolve(books or periods.Books(), event)   # type: ignore[arg-type]
+def _books_evolve(books: periods.Books | None, event: Event) -> periods.Books:
+    return periods.evolve(books or periods.Books(), event)
 
 
 # the ledger's books: one stream of a few events a year; a state is never mutated (each event makes a new one)
@@ -136,6 +136,14 @@ class Invoicing:
         self.imports = StatementImports(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                         today=self.business_date)
 
+    async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
+                     occurred_at: datetime, events: Sequence[Event], context: CommandContext) -> list[StoredEvent]:
+        """Events appended as they are, in the caller's transaction: a counterparty's export part
+        (`shared.personal_data.export_handlers` records through the application it is given)."""
+        return await self.runner.record(uow, stream_id=stream_id, expected_version=expected_version,
+                                        contract_id=contract_id, occurred_at=occurred_at, events=events,
+                                        context=context)
+
     # ---- what commands decide on -------------------------------------------------------------------------
     def business_date(self, zone_name: str) -> date:
         """Today in `zone_name` by the service clock."""
@@ -160,7 +168,7 @@ class Invoicing:
         """Decide on the account and record, one transaction (retried on a concurrent append): the events."""
         decided = await self.runner.execute(ACCOUNTS, contract_id, existing(ACCOUNTS, contract_id, decide), context,
                                             occurred_at)
-        return decided.events   # type: ignore[return-value]
+        return decided.events
 
     # ---- payments (§5.8) -----------------------------------------------------------------------------------
     async def receive_payment(self, command: ReceivePayment, context: CommandContext) -> PaymentView:
@@ -367,7 +375,7 @@ class Invoicing:
                                             context, context.recorded_at)
         books = decided.state or periods.Books()
         for event in decided.events:
-            books = periods.evolve(books, event)   # type: ignore[arg-type]
+            books = periods.evolve(books, event)
         return queries.books_view(books)
 
     async def close_period(self, period: str, context: CommandContext) -> BooksView:

@@ -71,7 +71,7 @@ class StatementFile:
 class ImportLine(TypedDict, total=False):
     """One line of a statement and what became of it."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     line: Required[int]
     outcome: Required[Literal["posted", "unidentified", "already_posted", "reference_conflict", "rejected"]]
@@ -88,7 +88,7 @@ class ImportReport(TypedDict):
     """The outcome of every line of an imported statement. A plain document, not a model: a statement of
     many thousand lines is answered without building an object per line (`api/payments.py`)."""
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(extra="forbid")
 
     format: str
     encoding: str

@@ -1,5 +1,11 @@
-"""Invoicing's reactions to the other services' events: each hands the event to the application, in the
-consumer's transaction (which claims the event in the inbox in the same one)."""
+"""Invoicing's reactions to the other services' events, by topic: each handler hands its event to the application,
+in the consumer's transaction (which claims the event in the inbox in the same one).
+
+From contracts: a signed or amended contract (the account and its terms) and every decision on a daily
+application (the day's accepted schedule). From metering: the volume act a month is charged from. From claims:
+an accepted claim whose correction the ledger owns, a counterparty's personal-data export request, and a
+shredded counterparty's key.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +14,41 @@ from typing import get_args
 from services.invoicing import personal_data
 from services.invoicing.application import AppliedDay, Invoicing
 from shared import personal_keys
+from shared.db import UnitOfWork
+from shared.envelope import EventEnvelope
 from shared.events.claims import ClaimAccepted
 from shared.events.contracts import ContractAmended, ContractSigned
 from shared.events.metering import VolumeActIssued
+from shared.eventstore import CommandContext
 
 
-async def on_contract_signed(app: Invoicing, uow, event: ContractSigned, envelope, context) -> None:
+async def on_contract_signed(app: Invoicing, uow: UnitOfWork, event: ContractSigned, envelope: EventEnvelope,
+                             context: CommandContext) -> None:
     await app.open_account(uow, event, context)
 
 
-async def on_contract_amended(app: Invoicing, uow, event: ContractAmended, envelope, context) -> None:
+async def on_contract_amended(app: Invoicing, uow: UnitOfWork, event: ContractAmended, envelope: EventEnvelope,
+                              context: CommandContext) -> None:
     await app.amend_terms(uow, event, context)
 
 
-async def on_application(app: Invoicing, uow, event: AppliedDay, envelope, context) -> None:
+async def on_application(app: Invoicing, uow: UnitOfWork, event: AppliedDay, envelope: EventEnvelope,
+                         context: CommandContext) -> None:
     """§5.3 a day's accepted schedule replaces the plan's share of that day in the next prepayment demands."""
     await app.note_application(uow, event, context)
 
 
-async def on_volume_act_issued(app: Invoicing, uow, event: VolumeActIssued, envelope, context) -> None:
+async def on_volume_act_issued(app: Invoicing, uow: UnitOfWork, event: VolumeActIssued, envelope: EventEnvelope,
+                               context: CommandContext) -> None:
     """§5.4: the act fixes the month's volume; the ledger charges it."""
     await app.charge_act(uow, event, context)
 
 
-async def on_claim_accepted(app: Invoicing, uow, event: ClaimAccepted, envelope, context) -> None:
+async def on_claim_accepted(app: Invoicing, uow: UnitOfWork, event: ClaimAccepted, envelope: EventEnvelope,
+                            context: CommandContext) -> None:
     """§9 an accepted claim the ledger owns: the claims desk dated the answer in the contract's deadline zone,
     and the correction carries that time."""
     await app.grant_claim(uow, event, envelope.occurred_at, context)
-
-
-def _recorded_by_the_runner(handler):
-    """A shared reaction (`shared/personal_data.export_handlers`) records through what it is given: the
-    application's runner, so its events reach the store and the read models as every command's do."""
-
-    async def on_event(app: Invoicing, uow, event, envelope, context) -> None:
-        await handler(app.runner, uow, event, envelope, context)
-
-    return on_event
 
 
 FROM_CONTRACTS = {
@@ -55,7 +59,8 @@ FROM_CONTRACTS = {
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}
 FROM_CLAIMS = {
     ClaimAccepted.event_type: on_claim_accepted,
-    **{event_type: _recorded_by_the_runner(handler) for event_type, handler in personal_data.HANDLERS.items()},
-    # the copy of a contract's key goes on the claims desk's decision as well as on the key's tombstone
+    # the export part is recorded through `Invoicing.record`; the copy of a contract's key goes on the claims
+    # desk's decision as well as on the key's tombstone
+    **personal_data.HANDLERS,
     **personal_keys.shredded_handlers(personal_data.refresh),
 }

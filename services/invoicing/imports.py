@@ -87,7 +87,7 @@ class _Posting:
 
 def _row(receipt: Receipt, outcome: str, **more: Any) -> ImportLine:
     return {"line": receipt.line, "bank_reference": receipt.bank_reference, "amount": str(receipt.amount),
-            "outcome": outcome, **more}  # type: ignore[typeddict-item]
+            "outcome": outcome, **more}
 
 
 def _as_known(receipt: Receipt, contract_id: str | None) -> KnownOperation:

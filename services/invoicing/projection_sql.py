@@ -169,7 +169,7 @@ class Table:
     @classmethod
     def of_tuples(cls, name: str, row: type[tuple], types: dict[str, str]) -> "Table":
         """A table whose rows are tuples of its columns' values (a `NamedTuple`): written as they are."""
-        names = list(row._fields)   # type: ignore[attr-defined]
+        names = list(row._fields)
         assert set(types) <= set(names), f"{name}: types of columns the row has not"
         return cls(name, [(column, types.get(column, "text")) for column in names], None)
 

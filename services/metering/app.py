@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from services.metering import claim_corrections, personal_data
-from services.metering.acts_api import router as acts_router
-from services.metering.api import router
-from services.metering.handlers import HANDLERS
+from services.metering.api import routers
+from services.metering.api.readings import MAX_FILE_BYTES
+from services.metering.application import Metering
+from services.metering.handlers import FROM_CLAIMS, FROM_CONTRACTS
 from services.metering.projection import projector
-from services.metering.readings_api import MAX_FILE_BYTES
-from services.metering.readings_api import router as readings_router
-from services.metering.reports_api import router as reports_router
-from shared import personal_keys
 from shared.events import topic_of
 from shared.service import KeyCopies, ServiceDefinition
 
@@ -19,11 +15,9 @@ definition = ServiceDefinition(
     title="Metering",
     description="Delivery points and meters, readings to volumes, the actual balance and volume acts.",
     projector=projector,
-    application=lambda service: service,
-    routers=[router, acts_router, readings_router, reports_router],
-    subscriptions={topic_of("contracts"): HANDLERS,
-                   topic_of("claims"): {**claim_corrections.HANDLERS, **personal_data.HANDLERS,
-                                        **personal_keys.shredded_handlers()}},
+    application=Metering,
+    routers=routers,
+    subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("claims"): FROM_CLAIMS},
     # metering holds no name or contact: its copy of each key seals its part of an export, nothing else
     key_copies=KeyCopies(),
     body_limits={"/readings/import": MAX_FILE_BYTES},

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from shared.calendar import ASTANA_ZONE_NAME
+
 CHUNK_BYTES = 1024 * 1024
 app = typer.Typer(help="Metering from the command line.", no_args_is_help=True, add_completion=False)
 
@@ -64,7 +66,7 @@ def import_readings(
     format: Annotated[str, typer.Option(help="csv or 80020")] = "csv",
     side: Annotated[str, typer.Option(help="secondary (raw meter values) or primary (already × CT × VT)")] =
         "secondary",
-    time_zone: Annotated[str, typer.Option(help="zone of times written without an offset")] = "Asia/Almaty",
+    time_zone: Annotated[str, typer.Option(help="zone of times written without an offset")] = ASTANA_ZONE_NAME,
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for the report")] = 1800.0,
 ) -> None:
     console = Console()

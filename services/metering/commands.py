@@ -1,54 +1,120 @@
-"""One command on one of metering's streams: fold it, decide, append — in one transaction, run again on
-fresh state when another command appended to the stream first."""
+"""Metering's commands as they arrive (the bodies of its HTTP commands, plain text only) and the typed
+answers that are not its own events: a readings file's report and a day close. A command answering the
+events it recorded declares them (`application.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import date
+from decimal import Decimal
 
-from fastapi import Request
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from pydantic import BaseModel, Field
 
-from shared.auth import Actor
-from shared.db import in_transaction
-from shared.errors import NotFound
-from shared.events.registry import Event
-from shared.http_app import command_context
-from shared.service import Service
+from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
+from shared.calendar import ASTANA_ZONE_NAME, MONTH_PATTERN
+from shared.text import PlainText
 
-State = TypeVar("State")
-
-_CONTRACT_TERMS = text("SELECT * FROM contract_terms WHERE contract_id = :c")
+Reading = Field(ge=0, max_digits=20, decimal_places=4)
+ContractId = Field(min_length=1, max_length=100)
+Volume = Field(ge=0, max_digits=20, decimal_places=3)
 
 
-async def contract_terms(conn: AsyncConnection, contract_id: str) -> Mapping[str, Any]:
-    """The terms metering keeps of a signed contract (from `ContractSigned`/`ContractAmended`); a contract
-    it has not received is `unknown_contract`."""
-    terms = (await conn.execute(_CONTRACT_TERMS, {"c": contract_id})).mappings().first()
-    if terms is None:
-        raise NotFound(f"contract {contract_id} is not known to metering (not signed, or not yet received)",
-                       reason="unknown_contract")
-    return terms
+# ---- meters ---------------------------------------------------------------------------------------------
+class ReplaceMeter(PlainText):
+    new_serial: str = Field(min_length=1, max_length=64)
+    final_reading_old: Decimal = Reading
+    initial_reading_new: Decimal = Reading
+    at: BusinessMoment = Field(description="when the old meter stopped and the new one started counting")
+    meter_type: str | None = Field(None, max_length=100, description="the old meter's type when absent")
+    accuracy_class: str | None = Field(None, max_length=20)
 
 
-async def run_command(service: Service, request: Request, actor: Actor, *, stream_id: str, contract_id: str,
-                      occurred_at: datetime, fold: Callable[[Iterable[Event]], State],
-                      version: Callable[[State], int],
-                      decide: Callable[[State, AsyncConnection], Awaitable[list[Event]]]) -> list[dict[str, Any]]:
-    """`decide` gets the folded stream and the transaction's connection (to read, never to write)."""
-    context = command_context(request, actor, service)
+class ChangeTransformerRatio(PlainText):
+    ct_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["300/5"])
+    vt_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["35000/100"])
+    multiplier: int | None = Field(None, gt=0, description="checked against CT × VT when given")
+    effective_at: BusinessMoment
+    register_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=4,
+                                         description="the register at that moment: splits a register day")
 
-    async def body(uow) -> list[dict[str, Any]]:
-        stored = await service.store.read_stream(uow.conn, stream_id)
-        state = fold(service.store.registry.decode(s.envelope) for s in stored)
-        events = await decide(state, uow.conn)
-        if not events:
-            return []
-        recorded = await service.record(uow, stream_id=stream_id, expected_version=version(state),
-                                        contract_id=contract_id, occurred_at=occurred_at, events=events,
-                                        context=context)
-        return [s.envelope.payload for s in recorded]
 
-    return await in_transaction(service.engine, body)
+# ---- the month's volume and its act -----------------------------------------------------------------------
+class RecordActualBalance(PlainText):
+    period: str = Field(pattern=MONTH_PATTERN)
+    volume_kwh: Decimal = Volume
+    published_on: BusinessDate
+    issued_on: BusinessDate | None = Field(None, description="the act's date; the publication date when absent")
+    delivered_on: BusinessDate | None = Field(None, description="when the buyer received the act; the issue date when absent")
+    meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3,
+                                             description="when absent: the sum of the month's measured daily "
+                                                         "volumes, if every day is measured and complete")
+
+
+class SignAct(PlainText):
+    contract_id: str = ContractId
+    signed_on: BusinessDate
+
+
+class DisputeAct(PlainText):
+    contract_id: str = ContractId
+    disputed_on: BusinessDate
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class CorrectAct(PlainText):
+    contract_id: str = ContractId
+    volume_kwh: Decimal = Volume
+    issued_on: BusinessDate
+    delivered_on: BusinessDate | None = None
+
+
+class PreliminaryAct(PlainText):
+    period: str = Field(pattern=MONTH_PATTERN)
+    received_on: BusinessDate
+    volume_kwh: Decimal = Volume
+
+
+class CloseDay(PlainText):
+    day: ClosedDay
+
+
+class DayClosed(BaseModel):
+    """What a day close decided: per contract, the acts it deemed accepted."""
+
+    day: date
+    deemed_accepted: dict[str, list[str]] = Field(description="contract id → the acts deemed accepted that day")
+
+
+# ---- readings and daily volumes ---------------------------------------------------------------------------
+class ImportReadings(PlainText):
+    """A readings file's description, in the query (the file itself is the request's body)."""
+
+    format: str = Field("csv", pattern="^(csv|80020)$")
+    side: str = Field("secondary", pattern="^(primary|secondary)$",
+                      description="secondary: raw meter values, × CT × VT later; primary: already scaled (80020 "
+                                  "usually is)")
+    time_zone: str = Field(ASTANA_ZONE_NAME, max_length=64, description="zone of times written without an offset")
+    file_name: str = Field("upload", max_length=255)
+
+
+class RejectedLine(BaseModel):
+    line: int
+    reason: str = Field(description="why the line was not stored (`unknown_meter`, `register_decreased`, …)")
+    message: str
+
+
+class ReadingsImportReport(BaseModel):
+    """A readings file's outcome: stored completely or not at all, each refused line with its reason."""
+
+    file_sha256: str
+    already_imported: bool = Field(description="the same bytes were imported before: nothing was added")
+    accepted: int
+    skipped_already_stored: int
+    rejected: list[RejectedLine]
+    receipt_80021: str | None = Field(None, description="the XML 80021 receipt of an 80020 file (null for CSV)")
+
+
+class MeasureVolumes(PlainText):
+    contract_id: str = ContractId
+    first_day: date
+    last_day: date
+    time_zone: str = Field(ASTANA_ZONE_NAME, max_length=64, description="the contract's zone: where a day begins")

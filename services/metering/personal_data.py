@@ -2,13 +2,11 @@
 meters and delivery points, a summary of the readings, the month's volumes and the volume acts.
 
 Consumption volumes are personal data here; the readings themselves (millions of rows) are summarised
-per meter, and the daily volumes per month, so the part stays a message, not a data dump.
+per meter, and the daily volumes per month, so the part stays a message, not a data dump. The request is
+answered by `handlers.FROM_CLAIMS` (`shared.personal_data.export_handlers`).
 """
 
 from __future__ import annotations
-
-from shared.events.metering import PersonalDataExported
-from shared.personal_data import export_handlers
 
 QUERIES = {
     "contract_terms": "SELECT * FROM contract_terms WHERE contract_id = ANY(:ids) ORDER BY contract_id",
@@ -30,5 +28,3 @@ QUERIES = {
     "volume_acts": "SELECT * FROM volume_acts WHERE contract_id = ANY(:ids) ORDER BY contract_id, period, issued_on,"
                    " act_id",
 }
-
-HANDLERS = export_handlers(PersonalDataExported, QUERIES)

@@ -1,15 +1,17 @@
-"""Read models of metering: meters through time (multipliers, replacements), contract terms, acts, volumes."""
+"""Read models of metering: meters through time (multipliers, replacements), contract terms, acts, volumes,
+and the accepted hours it copies from contracts' applications."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metering.domain.meters import reading_window
-from shared.events import registry
-from shared.events.metering import (
+from services.metering.events import (
     ActualBalanceRecorded,
     ContractTermsNoted,
     MeterRegistered,
@@ -18,9 +20,10 @@ from shared.events.metering import (
     TransformerRatioChanged,
     VolumeActAccepted,
     VolumeActDisputed,
-    VolumeActIssued,
     VolumeMeasured,
 )
+from shared.events import registry
+from shared.events.metering import VolumeActIssued
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 
@@ -159,6 +162,23 @@ async def on_volumes(conn: AsyncConnection, events) -> None:
         {"c": [e.contract_id for e, _ in rows], "d": [e.day for e, _ in rows], "v": [e.volume_kwh for e, _ in rows],
          "complete": [e.complete for e, _ in rows], "n": [n for _, n in rows],
          "m": [json.dumps([m.model_dump(mode="json") for m in e.meters]) for e, _ in rows]})
+
+
+_ACCEPTED_HOURS = text("""
+    INSERT INTO accepted_hours (contract_id, day, hour, accepted_kwh, application_id, source_event)
+    SELECT :c, :d, h.hour - 1, h.kwh, :a, :e
+    FROM unnest(CAST(:hours AS numeric[])) WITH ORDINALITY AS h(kwh, hour)
+    ON CONFLICT (contract_id, day, hour) DO UPDATE SET accepted_kwh = excluded.accepted_kwh,
+        application_id = excluded.application_id, source_event = excluded.source_event
+""")
+
+
+async def note_accepted_hours(conn: AsyncConnection, *, contract_id: str, day: date, application_id: str,
+                              source_event: str, hours: list[Decimal]) -> None:
+    """The day's accepted schedule as the newest application event leaves it: a copy of contracts' decision
+    (not metering's own event, so not in the projector's tables: it is not rebuilt from metering's store)."""
+    await conn.execute(_ACCEPTED_HOURS, {"c": contract_id, "d": day, "a": application_id, "e": source_event,
+                                         "hours": hours})
 
 
 projector = Projector(

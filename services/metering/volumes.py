@@ -13,26 +13,25 @@ A day is measured again only when its figures changed (a new `VolumeMeasured`; t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import text
 
 from services.metering.domain.volumes import meter_shares, period_total
+from services.metering.events import MeterDay, VolumeMeasured
 from services.metering.pieces import read_pieces
+from services.metering.queries import measured_days
+from shared.calendar import day_start
+from shared.commands import CommandRunner
 from shared.db import UnitOfWork
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay, VolumeMeasured
 from shared.eventstore import CommandContext
 
 MAX_DAYS = 366
 
 
 def day_bounds(first: date, last: date, zone: str) -> list[tuple[date, datetime, datetime]]:
-    tz = ZoneInfo(zone)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return [(d, datetime.combine(d, time(0), tz), datetime.combine(d + timedelta(days=1), time(0), tz)) for d in days]
+    return [(d, day_start(d, zone), day_start(d + timedelta(days=1), zone)) for d in days]
 
 
 @dataclass(frozen=True)
@@ -64,14 +63,11 @@ async def compute_days(conn, *, contract_ids: list[str], first: date, last: date
     return result
 
 
-async def measure(service, uow: UnitOfWork, *, contract_ids: list[str], first: date, last: date, zone: str,
-                  context: CommandContext) -> list[VolumeMeasured]:
+async def measure(runner: CommandRunner, uow: UnitOfWork, *, contract_ids: list[str], first: date, last: date,
+                  zone: str, context: CommandContext) -> list[VolumeMeasured]:
     """The days whose figures changed, as `VolumeMeasured` appended to each contract's volumes stream."""
     computed = await compute_days(uow.conn, contract_ids=contract_ids, first=first, last=last, zone=zone)
-    known = {(r.contract_id, r.day): (r.volume_kwh, r.complete) for r in (await uow.conn.execute(text(
-        "SELECT contract_id, day, volume_kwh, complete FROM daily_volumes"
-        " WHERE contract_id = ANY(CAST(:c AS text[])) AND day BETWEEN :f AND :l"),
-        {"c": contract_ids, "f": first, "l": last})).all()}
+    known = await measured_days(uow.conn, contract_ids, first, last)
     by_contract: dict[str, list[VolumeMeasured]] = {}
     for d in computed:
         was = known.get((d.contract_id, d.day))
@@ -80,7 +76,6 @@ async def measure(service, uow: UnitOfWork, *, contract_ids: list[str], first: d
         by_contract.setdefault(d.contract_id, []).append(VolumeMeasured(
             contract_id=d.contract_id, day=d.day, volume_kwh=d.volume_kwh, complete=d.complete, meters=d.meters))
     for contract_id, events in by_contract.items():
-        await service.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None, contract_id=contract_id,
-                             occurred_at=datetime.combine(last, time(0), ZoneInfo(zone)), events=events,
-                             context=context)
+        await runner.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None, contract_id=contract_id,
+                            occurred_at=day_start(last, zone), events=events, context=context)
     return [event for events in by_contract.values() for event in events]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,9 @@ from shared.clock import Clock
 from shared.eventstore.store import GENESIS_HASH, NOTIFY_CHANNEL, chain_hash
 from shared.relay import LeaderLoop
 from shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from asyncpg import Connection
 
 _FROM = text("SELECT position, prev_hash, hash, body FROM event_store WHERE position >= :p ORDER BY position LIMIT :n")
 
@@ -55,7 +59,7 @@ class Anchorer(LeaderLoop):
         self._written_at = float("-inf")
         self._caught_up = True
 
-    async def lead_taken(self, session=None) -> None:
+    async def lead_taken(self, session: Connection | None = None) -> None:
         await self._continue_from_the_store()
 
     async def _continue_from_the_store(self) -> None:
@@ -63,7 +67,7 @@ class Anchorer(LeaderLoop):
         self._last = await asyncio.to_thread(self.directory.latest)
         self.stats.position = self._last.checkpoint.position if self._last else 0
 
-    async def publish_pending(self, session=None) -> int:
+    async def publish_pending(self, session: Connection | None = None) -> int:
         """Write the next checkpoint if one is due; how many events it anchors. Due: an interval after the
         last one, or at once while catching up (the last one was full). What it writes goes to the anchor
         store, which refuses a second checkpoint at a position, so a deposed leader's write is met there."""
@@ -98,7 +102,8 @@ class Anchorer(LeaderLoop):
             if not rows or rows[0].position != anchored or bytes(rows[0].hash) != last.head_hash:
                 self._diverges(anchored, "the event the last checkpoint anchors is not in the database as it was")
             rows = rows[1:]
-        links, previous = [], last.head_hash if last else GENESIS_HASH
+        links: list[_Link] = []
+        previous = last.head_hash if last else GENESIS_HASH
         for row in rows[:self.batch_size]:
             if row.position != anchored + len(links) + 1:
                 break   # positions commit in order, so only an append still in flight leaves a hole

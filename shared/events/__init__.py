@@ -1,4 +1,4 @@
-"""Event schemas of all services; importing this package registers every type."""
+"""The events other services consume (each service's own, read by no other, live in `services/<service>/events.py`; importing `services` registers them too), and the topics they travel on."""
 
 from shared.events import claims, contracts, invoicing, metering  # noqa: F401
 from shared.events.registry import Event, EventRegistry, registry

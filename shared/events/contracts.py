@@ -1,4 +1,6 @@
-"""Events published by the contracts service (topic `contracts.events.v1`).
+"""Events published by the contracts service (topic `contracts.events.v1`) that other services read; the
+ones only the contracts service reads (its registration, termination requests and notices, free volumes,
+the ledger's conditions noted, the buyer's shredding) are `services/contracts/events.py`.
 
 `ContractSigned` carries every term the other services need, so they never call the contracts
 API (architecture MUST 1): parties, currency, zones, the dated price schedule, the monthly plan
@@ -147,15 +149,6 @@ def upcast_terms_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @registry.register
-class ContractRegistered(Event):
-    event_type = "contracts.ContractRegistered"
-    schema_version = 2
-
-    contract_id: str
-    terms: SealedContractTerms
-
-
-@registry.register
 class ContractSigned(Event):
     event_type = "contracts.ContractSigned"
     schema_version = 2
@@ -194,64 +187,11 @@ class ContractAmended(AmendmentDocument, Event):
     terms: SealedContractTerms
 
 
-for _type in (ContractRegistered, ContractSigned, ContractAmended):
+for _type in (ContractSigned, ContractAmended):
     registry.upcaster(_type.event_type, 1)(upcast_terms_v1_v2)
 
 
 TerminationKind = Literal["termination", "withdrawal"]
-
-
-@registry.register
-class TerminationNoticed(Event):
-    """§7.1.1 termination with 30 calendar days' notice, or §11.2 withdrawal after repeated breach with 7:
-    from invoicing's notice or an operator's command. The contract ends on `effective_on`."""
-
-    event_type = "contracts.TerminationNoticed"
-    schema_version = 1
-
-    contract_id: str
-    kind: TerminationKind
-    notice_document: str
-    noticed_on: date
-    effective_on: date
-    source: Literal["invoicing", "operator"]
-    reason: str
-    # four eyes, on an operator's notice: its request, who asked and who approved (absent on invoicing's notices
-    # and on older ones)
-    request_id: str | None = None
-    requested_by: str | None = None
-    approved_by: str | None = None
-
-
-@registry.register
-class TerminationRequested(Event):
-    """A contract administrator asks to send a termination (§7.1.1) or withdrawal (§11.2) notice; another
-    administrator approves it (then `TerminationNoticed`) or declines it (`TerminationDeclined`)."""
-
-    event_type = "contracts.TerminationRequested"
-    schema_version = 1
-
-    contract_id: str
-    request_id: str
-    kind: TerminationKind
-    notice_document: str
-    noticed_on: date
-    effective_on: date | None
-    reason: str
-    requested_by: str
-
-
-@registry.register
-class TerminationDeclined(Event):
-    """The second administrator declined the termination request (or its author withdrew it)."""
-
-    event_type = "contracts.TerminationDeclined"
-    schema_version = 1
-
-    contract_id: str
-    request_id: str
-    declined_by: str
-    reason: str
 
 
 @registry.register
@@ -353,34 +293,6 @@ class ApplicationReduced(Event):
 
 
 @registry.register
-class FreeVolumeDeclared(Event):
-    """§4.5 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
-
-    event_type = "contracts.FreeVolumeDeclared"
-    schema_version = 1
-
-    contract_id: str
-    day: date
-    volume_kwh: Decimal
-
-
-@registry.register
-class SupplyConditionsNoted(Event):
-    """What the ledger last said of this contract (§5.3 coverage, §7.1.1 restriction), taken into the
-    contracts service's own history so that its decisions replay without the ledger."""
-
-    event_type = "contracts.SupplyConditionsNoted"
-    schema_version = 1
-
-    contract_id: str
-    as_of: date
-    covered: bool | None
-    restricted_from: date | None
-    notice_document: str | None
-    source_event_type: str
-
-
-@registry.register
 class ApplicationReinstated(Event):
     """Supply was restored before this day's schedule was formed (on the day before): the schedule a
     restriction had cut is back. `hours` is the day's schedule again, as accepted before the cut."""
@@ -416,21 +328,6 @@ class PartyContactsCorrected(Event):
 def upcast_party_contacts_corrected_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
     payload["contacts"] = recorded_in_clear({"email": payload.pop("email"), "address": payload.pop("address")})
     return payload
-
-
-@registry.register
-class BuyerPersonalDataShredded(Event):
-    """The buyer's key was deleted, as the claims desk decided (`claims.PersonalDataShredded`, request
-    `request_id`): every sealed field of this contract's buyer is unreadable from now on, here and in
-    every service that held a copy of the key (the key topic carries the tombstone). In the contract's
-    stream, so its read model and its folded state say so even after a rebuild."""
-
-    event_type = "contracts.BuyerPersonalDataShredded"
-    schema_version = 1
-
-    contract_id: str
-    request_id: str
-    shredded_on: date
 
 
 @registry.register

@@ -40,7 +40,7 @@ class PersonalDataPart(Event):
     sha256: str
 
 
-def part_file(part: dict) -> bytes:
+def part_file(part: dict[str, Any]) -> bytes:
     """A part as its file in the archive: readable JSON, keys sorted, so the same part has one SHA-256."""
     return json.dumps(part, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
 

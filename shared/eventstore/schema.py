@@ -8,6 +8,13 @@ the primary key instead of leaving a hole, so the committed positions are always
 and the relay can publish "everything up to the first gap" without ever skipping a late commit.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.migrate import Execute
+
 EVENT_STORE_DDL = [
     """
     CREATE TABLE event_store (
@@ -177,18 +184,18 @@ APPEND_FUNCTION_DDL = [
 ]
 
 
-def create_append_function(execute) -> None:
+def create_append_function(execute: Execute) -> None:
     """Run `APPEND_FUNCTION_DDL` through `execute` (each service's migration that adds it)."""
     for statement in APPEND_FUNCTION_DDL:
         execute(statement)
 
 
-def drop_append_function(execute) -> None:
+def drop_append_function(execute: Execute) -> None:
     """The migration's way back: appends then need the function again (the code calls nothing else)."""
     execute("DROP FUNCTION event_store_append")
 
 
-def create_event_store(execute) -> None:
+def create_event_store(execute: Execute) -> None:
     """Run the DDL through `execute` (Alembic's `op.execute`)."""
     for statement in EVENT_STORE_DDL:
         execute(statement)
@@ -204,7 +211,7 @@ def no_downgrade() -> None:
 RELAY_FENCING_DDL = ["ALTER TABLE relay_position ADD COLUMN leader_epoch bigint NOT NULL DEFAULT 0"]
 
 
-def add_bounds(execute, paging_indexes: list[str]) -> None:
+def add_bounds(execute: Execute, paging_indexes: list[str]) -> None:
     """The migration each service has for architecture MUST 13: the dead letters' table
     (`shared/dead_letters.py`), the relay's leadership epoch, and the indexes of its paged lists."""
     from shared.dead_letters import create_dead_letters
@@ -214,7 +221,7 @@ def add_bounds(execute, paging_indexes: list[str]) -> None:
         execute(statement)
 
 
-def drop_bounds(execute, paging_indexes: list[str]) -> None:
+def drop_bounds(execute: Execute, paging_indexes: list[str]) -> None:
     for statement in paging_indexes:
         execute(f"DROP INDEX {statement.split()[2]}")  # CREATE INDEX <name> ON …
     execute("ALTER TABLE relay_position DROP COLUMN leader_epoch")

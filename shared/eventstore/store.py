@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.envelope import EventEnvelope, canonical_json
@@ -136,7 +137,7 @@ def _unchained(source: str, append: Append, max_bytes: int) -> list[_Unchained]:
     return built
 
 
-def _columns(unchained: list[list[_Unchained]]) -> dict[str, list]:
+def _columns(unchained: list[list[_Unchained]]) -> dict[str, list[Any]]:
     """The append function's event arrays, from each event's envelope and bytes: every column but
     position and the hashes, which it decides."""
     events = [event for each in unchained for event in each]
@@ -278,6 +279,6 @@ class EventStore:
         return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
 
 
-def _stored(row) -> StoredEvent:
+def _stored(row: Row[Any]) -> StoredEvent:
     body = bytes(row.body)
     return StoredEvent(position=row.position, envelope=EventEnvelope.from_bytes(body), body=body, hash=bytes(row.hash))

@@ -6,11 +6,12 @@ position: a chain recomputed after a rewrite is whole in itself, and only the an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.envelope import EventEnvelope
@@ -38,7 +39,8 @@ class ChainReport:
         return self.first_broken_position is None
 
 
-async def verify_chain(conn: AsyncConnection, progress=None, anchors: AnchorTrail | None = None) -> ChainReport:
+async def verify_chain(conn: AsyncConnection, progress: Callable[[int], object] | None = None,
+                       anchors: AnchorTrail | None = None) -> ChainReport:
     """Recompute every hash from the stored bytes; also check the columns agree with the bytes, and
     with `anchors`, each anchored position's hash and that no anchored event is missing.
 
@@ -68,7 +70,7 @@ async def verify_chain(conn: AsyncConnection, progress=None, anchors: AnchorTrai
             progress(len(rows))
 
 
-def _unlike_anchored(anchors: AnchorTrail | None, row) -> str | None:
+def _unlike_anchored(anchors: AnchorTrail | None, row: Row[Any]) -> str | None:
     found = anchors.hash_at(row.position) if anchors else None
     if found is None or found[0] == bytes(row.hash):
         return None
@@ -97,7 +99,7 @@ def _type_in(body: bytes) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _problem(row, body: bytes, prev_hash: bytes, expected_position: int) -> str | None:
+def _problem(row: Row[Any], body: bytes, prev_hash: bytes, expected_position: int) -> str | None:
     if row.position != expected_position:
         return f"position {expected_position} is missing"
     if bytes(row.prev_hash) != prev_hash:

@@ -363,8 +363,16 @@ def test_dockerignore_check_reads_negation_and_order():
 def test_the_wheel_holds_the_product_and_no_development_tooling(tmp_path):
     """What the image installs: `shared`, the services and the CLI; never `devtools` (the embedded PostgreSQL,
     the broker, the local runner, the builders), the tests or the benchmarks."""
+    import shutil
+
+    source = tmp_path / "source"   # what the Dockerfile copies; a build leaves its build/ there, not in the project
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("shared", "services", "ledger_cli", "devtools", "tests", "bench"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                            "--wheel-dir", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "--wheel-dir", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("*.whl")
     import zipfile

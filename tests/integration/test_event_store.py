@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from services.claims.events import CounterpartyRegistered
 from shared.db import UnitOfWork, make_engine
 from shared.errors import ConcurrencyConflict
 from shared.events import registry
-from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import Append, CommandContext, EventStore, verify_chain
 from shared.migrate import upgrade
 from tests.conftest import migrated_engine, owner_engine

@@ -72,7 +72,7 @@ async def test_packed_intervals_come_back_as_imported_by_either_path(system):
     service = system["metering"]
     for raw, refused in ((clean, []), (careful, ["unknown_meter"])):
         async with service.unit_of_work() as uow:
-            report = await import_readings(service, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
+            report = await import_readings(service.application.runner, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
                                            file_name="mixed.csv", side="primary",
                                            context=CommandContext(actor="test", recorded_at=datetime.now(UTC)))
             assert (report.accepted, [r["reason"] for r in report.rejected]) == (21, refused)

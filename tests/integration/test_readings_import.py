@@ -140,7 +140,7 @@ async def _import_and_roll_back(service, raw: bytes) -> tuple[dict, list]:
     from shared.eventstore import CommandContext
 
     async with service.unit_of_work() as uow:
-        report = await import_readings(service, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
+        report = await import_readings(service.application.runner, uow, raw, format="csv", parsed=None, time_zone="Asia/Almaty",
                                        file_name="paths.csv", side="secondary",
                                        context=CommandContext(actor="test", recorded_at=datetime.now(UTC)))
         event = json.loads(await uow.conn.scalar(text(

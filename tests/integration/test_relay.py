@@ -13,10 +13,10 @@ import pytest
 
 from devtools.infra.broker import TansuBroker
 from devtools.infra.ports import free_port
+from services.claims.events import CounterpartyRegistered
 from shared.db import UnitOfWork
 from shared.envelope import EventEnvelope
 from shared.events import registry
-from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import CommandContext, EventStore
 from shared.relay import Relay, _gap_free_prefix
 from shared.topics import ensure_topics

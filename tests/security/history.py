@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.claims.events import CounterpartyRegistered
 from shared.db import UnitOfWork
 from shared.events import registry
-from shared.events.claims import CounterpartyRegistered
 from shared.eventstore import EventStore
 from shared.eventstore.store import CommandContext, chain_hash
 

@@ -16,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.claims.domain import claims, force_majeure
+from services.claims.events import ClaimOverdue
 from shared import personal_keys
 from shared.errors import ValidationFailed
-from shared.events.claims import ClaimAccepted, ClaimOverdue
+from shared.events.claims import ClaimAccepted
 from shared.money import Money
 
 ASTANA = "Asia/Almaty"

@@ -14,11 +14,11 @@ import pytest
 
 from services.claims.domain import export
 from services.claims.domain.personal_data import receive_request
+from services.claims.events import PersonalDataRequestAnswered
 from services.claims.projection import opened_fields
 from services.contracts.domain import contract
 from shared import personal_keys
 from shared.errors import Conflict, ValidationFailed
-from shared.events.claims import PersonalDataRequestAnswered
 from tests.unit.test_contract_lifecycle import apply, signed
 
 

@@ -1,6 +1,7 @@
 """Proves the hourly imbalance rules without I/O: actual − accepted per hour, compared only when both
 are known (no application, no or partial meter data and hours outside the term are flagged, never
-zero), the balancing market's start date, and totals that add up over the compared hours."""
+zero), the balancing market's start date, totals that add up over the compared hours, the accepted
+schedule of a day (24 hours of at least 0 kWh; none on a rejected day) and where each hour starts."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.metering.domain import imbalance
+from services.metering.events import MeterDay
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay
 
 DAY = date(2023, 7, 3)
 AT = datetime(2023, 7, 2, 18, tzinfo=UTC)
@@ -52,6 +53,25 @@ def test_an_hour_that_cannot_be_compared_is_flagged_not_zero(accepted, meters, i
 def test_a_rejected_day_is_a_known_zero():
     # §4.6 a rejected application: nothing accepted, so everything taken is imbalance
     assert hour("0", share("440")).imbalance_kwh == Decimal("440")
+    assert imbalance.accepted_schedule(date(2023, 7, 3), None) == [Decimal(0)] * 24
+
+
+def test_an_accepted_schedule_has_24_hours_of_at_least_zero():
+    day = date(2023, 7, 3)
+    hours = [Decimal("850")] * 23 + [Decimal("900")]
+    assert imbalance.accepted_schedule(day, hours) == hours
+    for wrong in ([Decimal("850")] * 23, [Decimal("850")] * 25, [Decimal("-1")] + [Decimal("850")] * 23):
+        with pytest.raises(ValidationFailed) as refused:
+            imbalance.accepted_schedule(day, wrong)
+        assert refused.value.reason == "invalid_schedule"
+
+
+def test_hour_h_starts_at_h_00_in_the_schedule_zone():
+    # Astana in 2023 is UTC+6: hour 0 of 3 July starts 2 July 18:00 UTC, hour 23 of 4 July at 4 July 17:00 UTC
+    hours = imbalance.hour_starts(date(2023, 7, 3), date(2023, 7, 4), "Asia/Almaty")
+    assert len(hours) == 48 and [h for _, h, _ in hours[:3]] == [0, 1, 2]
+    assert hours[0][2].astimezone(UTC) == datetime(2023, 7, 2, 18, tzinfo=UTC)
+    assert hours[-1][:2] == (date(2023, 7, 4), 23) and hours[-1][2].astimezone(UTC) == datetime(2023, 7, 4, 17, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("first", "last", "reason"), [

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from services.metering.domain import meters
 from services.metering.domain.volumes import Piece, PieceEnergy, Register, meter_shares, period_total, piece_energy
+from services.metering.events import ContractTermsNoted, MeterRegistered
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractAmended, ContractSigned
-from shared.events.metering import ContractTermsNoted, MeterRegistered
 from tests.support import sealed_terms, seed_contract
 
 ASTANA = timezone(timedelta(hours=6))  # 2022: UTC+6

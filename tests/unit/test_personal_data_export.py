@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.claims.domain import export
-from shared.events.claims import PersonalDataExportPartReceived, PersonalDataRequestAnswered, SealedFields
+from services.claims.events import PersonalDataExportPartReceived, PersonalDataRequestAnswered
+from shared.events.claims import SealedFields
 
 SEALED = SealedFields(nonce="bm9uY2U=", ciphertext="c2VhbGVk")   # the sealing itself is the edge's business
 

@@ -14,10 +14,11 @@ from functools import partial
 import pytest
 
 from services.claims.domain import personal_data
+from services.claims.events import PersonalDataDeletionRefused, PersonalDataRequested
 from shared import personal_keys
 from shared.approvals import OwnRequest, Pending
 from shared.errors import ValidationFailed
-from shared.events.claims import PersonalDataDeletionRefused, PersonalDataRequested, PersonalDataShredded
+from shared.events.claims import PersonalDataShredded
 
 KEY = personal_keys.new_key()
 SEAL = partial(personal_keys.seal_text, KEY, "k")   # a request's details sealed with the contract's key

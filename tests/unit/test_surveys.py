@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.claims.domain import surveys
+from services.claims.events import SurveyAnswered
 from shared.envelope import EventEnvelope
 from shared.errors import ValidationFailed
 from shared.events import registry
-from shared.events.claims import SurveyAnswered
 
 FIXTURE = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "kegoc_2024_survey.json").read_text())
 FIVE = ["staff_work", "information_accuracy", "responsiveness", "system_services_quality", "dispatch_quality"]

@@ -1,6 +1,7 @@
 """Proves the month's volume rules (§4.11–4.14) without I/O: the actual balance fixes the month and
 brings the act with its 3-working-day deadline, a signature or 15 silent days accept it, a dispute
-leads to a corrected act that names the old one, and the preliminary act's date is judged."""
+leads to a corrected act that names the old one, an accepted claim reduces the act by the granted kWh,
+and the preliminary act's date is judged."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from services.metering.domain import acts
 from shared.calendar import WorkingCalendar
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 
 CAL = WorkingCalendar()
 
@@ -117,3 +118,17 @@ def test_the_same_preliminary_act_twice_adds_nothing_and_another_volume_is_a_con
     [again] = acts.receive_preliminary_act(state, contract_id="c", period="2022-01", received_on=date(2022, 2, 4),
                                            volume_kwh=Decimal("31000"))
     assert again.on_time is False
+
+
+def test_an_accepted_claim_reduces_the_act_by_the_granted_kwh():
+    # §9 a claim granted 400 kWh against the act of 31,000: §4.13 a corrected act of 31,000 − 400 = 30,600,
+    # dated the day the claim was answered
+    state = acts.fold(january())
+    [reduced] = acts.reduce_act(state, act_id="ACT-c-123456-2022-01", by_kwh=Decimal("400"), on=date(2022, 3, 10))
+    assert (reduced.act_id, reduced.corrects_act_id, reduced.volume_kwh, reduced.issued_on, reduced.delivered_on) == (
+        "ACT-c-123456-2022-01/2", "ACT-c-123456-2022-01", Decimal("30600"), date(2022, 3, 10), date(2022, 3, 10))
+    with pytest.raises(NotFound) as missing:
+        acts.reduce_act(state, act_id="ACT-nobody", by_kwh=Decimal("400"), on=date(2022, 3, 10))
+    assert missing.value.reason == "act_not_found"
+    with pytest.raises(NotFound):
+        acts.reduce_act(None, act_id="ACT-c-123456-2022-01", by_kwh=Decimal("400"), on=date(2022, 3, 10))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from shared.events.claims import (
+from services.claims.events import (
     ContractEnded,
     ContractTermsNoted,
     CounterpartyContactsCorrected,
     CounterpartyRecorded,
-    SealedFields,
 )
+from shared.events.claims import SealedFields
 from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated, PartyContactsCorrected
 from shared.events.registry import Event
 

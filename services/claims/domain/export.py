@@ -15,18 +15,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from services.claims.domain.personal_data import receive_request
-from shared.events.claims import (
+from services.claims.events import (
     ExportingService,
     PersonalDataExportPartReceived,
-    PersonalDataExportRequested,
     PersonalDataRequestAnswered,
     PersonalDataRequested,
     PersonalDataRequestKind,
     PersonalDataRequestOverdue,
-    SealedFields,
-    part_file,
-    sha256_of,
 )
+from shared.events.claims import PersonalDataExportRequested, SealedFields, part_file, sha256_of
 from shared.events.registry import Event
 from shared.events.sealing import SealText
 

@@ -6,8 +6,8 @@ import calendar
 from datetime import date, timedelta
 from typing import Literal
 
+from services.claims.events import ForceMajeureNotified
 from shared.errors import ValidationFailed
-from shared.events.claims import ForceMajeureNotified
 from shared.events.registry import Event
 
 NOTIFY_WITHIN_DAYS = 30   # §8.2 in writing within 30 calendar days of the circumstances arising

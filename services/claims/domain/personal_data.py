@@ -16,17 +16,17 @@ from functools import cache
 from pathlib import Path
 
 from services.claims.domain.force_majeure import add_months
-from shared.approvals import Pending, check_approver
-from shared.errors import ValidationFailed
-from shared.events.claims import (
+from services.claims.events import (
     ConsentRecorded,
     PersonalDataDeletionApproved,
     PersonalDataDeletionDeclined,
     PersonalDataDeletionRefused,
     PersonalDataRequested,
     PersonalDataRequestKind,
-    PersonalDataShredded,
 )
+from shared.approvals import Pending, check_approver
+from shared.errors import ValidationFailed
+from shared.events.claims import PersonalDataShredded
 from shared.events.registry import Event
 from shared.events.sealing import SealText, text_or_none
 
@@ -36,6 +36,12 @@ REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "personal_dat
 @cache
 def reference() -> dict:
     return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+def stream_id(contract_id: str) -> str:
+    """The contract's consents and deletion requests (access, portability and correction requests are
+    streams of their own: `export.stream_id`)."""
+    return f"personal-data-{contract_id}"
 
 
 def retention_ends(ended_on: date) -> date:

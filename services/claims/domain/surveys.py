@@ -17,8 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
+from services.claims.events import SurveyAnswered
 from shared.errors import ValidationFailed
-from shared.events.claims import SurveyAnswered
 from shared.events.registry import Event
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "surveys.json"
@@ -31,6 +31,10 @@ TWO_PLACES = Decimal("0.01")
 @cache
 def reference() -> dict:
     return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+def stream_id(survey_id: str) -> str:
+    return f"survey-{survey_id}"
 
 
 def criteria() -> list[str]:

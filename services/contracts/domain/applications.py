@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from services.contracts.events import FreeVolumeDeclared
 from shared.calendar import local_datetime
 from shared.errors import Conflict, ValidationFailed
 from shared.events.contracts import (
@@ -28,7 +29,6 @@ from shared.events.contracts import (
     ApplicationReduced,
     ApplicationReinstated,
     ApplicationRejected,
-    FreeVolumeDeclared,
 )
 from shared.events.registry import Event
 

@@ -14,20 +14,16 @@ from enum import StrEnum
 
 from services.contracts.domain.events import Amended, ContactsCorrected, Registered, Signed
 from services.contracts.domain.terms import check_terms
-from shared.approvals import Pending, check_approver, pending_request
-from shared.calendar import zone
-from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.contracts import (
+from services.contracts.events import (
     BuyerPersonalDataShredded,
-    ContractSettled,
-    ContractTerminated,
-    ContractTerms,
-    PartyTerms,
     TerminationDeclined,
-    TerminationKind,
     TerminationNoticed,
     TerminationRequested,
 )
+from shared.approvals import Pending, check_approver, pending_request
+from shared.calendar import zone
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.contracts import ContractSettled, ContractTerminated, ContractTerms, PartyTerms, TerminationKind
 from shared.events.registry import Event
 from shared.events.sealing import shredded_party
 

@@ -16,15 +16,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from shared.calendar import WorkingCalendar
-from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.metering import (
+from services.metering.events import (
     ActualBalanceRecorded,
     PreliminaryActReceived,
     VolumeActAccepted,
     VolumeActDisputed,
-    VolumeActIssued,
 )
+from shared.calendar import WorkingCalendar
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.events.metering import VolumeActIssued
 from shared.events.registry import Event
 
 ISSUE_WITHIN_WORKING_DAYS = 3   # §4.13
@@ -172,6 +172,13 @@ def correct_act(state: ContractActs | None, *, act_id: str, volume_kwh: Decimal,
     return [VolumeActIssued(act_id=f"{act_id.split('/')[0]}/{number}", contract_id=state.contract_id,
                             period=act.period, volume_kwh=volume_kwh, issued_on=issued_on,
                             delivered_on=delivered_on or issued_on, corrects_act_id=act_id)]
+
+
+def reduce_act(state: ContractActs | None, *, act_id: str, by_kwh: Decimal, on: date) -> list[Event]:
+    """An accepted claim metering owns (§9): the act reduced by the granted kWh becomes a corrected act
+    (§4.13), which the ledger then charges by difference (a credit when the volume drops)."""
+    act = _act(state, act_id)
+    return correct_act(state, act_id=act_id, volume_kwh=act.volume_kwh - by_kwh, issued_on=on, delivered_on=on)
 
 
 def deem_accepted(state: ContractActs | None, *, day: date) -> list[Event]:

@@ -8,16 +8,19 @@ Hours follow the schedule's zone (the deadline zone, Astana): hour 0 is 00:00–
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from services.metering.events import MeterDay
+from shared.calendar import zone
 from shared.errors import ValidationFailed
-from shared.events.metering import MeterDay
 
 BALANCING_MARKET_START = date(2023, 7, 1)
 MAX_REPORT_DAYS = 92
+HOURS_IN_DAY = 24  # Kazakhstan keeps no summer time: every day of the schedule has 24 hours
+HOUR = timedelta(hours=1)
 
 
 class Flag:
@@ -34,6 +37,23 @@ def check_report_range(first: date, last: date) -> None:
                                details={"from": BALANCING_MARKET_START.isoformat()})
     if last < first or (last - first).days >= MAX_REPORT_DAYS:
         raise ValidationFailed(f"report between 1 and {MAX_REPORT_DAYS} days at a time", reason="invalid_day_range")
+
+
+def hour_starts(first: date, last: date, zone_name: str) -> list[tuple[date, int, datetime]]:
+    """Hour h of a day starts at h:00 on the wall clock of the schedule's zone (24 a day: no summer time)."""
+    tz = zone(zone_name)
+    return [(first + timedelta(days=d), h, datetime.combine(first + timedelta(days=d), time(h), tz))
+            for d in range((last - first).days + 1) for h in range(HOURS_IN_DAY)]
+
+
+def accepted_schedule(day: date, hours: Sequence[Decimal] | None) -> list[Decimal]:
+    """The kWh accepted for each hour of a day, as the newest application event leaves it (each carries the
+    whole day). `None`: a rejected application leaves nothing accepted that day (§4.6: the day counts as
+    "no purchase")."""
+    schedule = [Decimal(0)] * HOURS_IN_DAY if hours is None else list(hours)
+    if len(schedule) != HOURS_IN_DAY or any(h < 0 for h in schedule):
+        raise ValidationFailed(f"the schedule of {day} needs 24 hours of at least 0 kWh", reason="invalid_schedule")
+    return schedule
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from services.metering.events import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.events.contracts import ContractAmended, ContractSigned, ContractTerms
-from shared.events.metering import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.events.registry import Event
 from shared.transformers import multiplier as ct_times_vt
 
@@ -54,25 +54,40 @@ class ContractMeters:
         return meter
 
 
-def fold(contract_id: str, events: Iterable[Event]) -> ContractMeters:
+MeterEvent = ContractTermsNoted | MeterRegistered | MeterReplaced | TransformerRatioChanged
+
+
+def evolve(state: ContractMeters | None, event: MeterEvent) -> ContractMeters:
+    """One event of a contract's meters stream folded onto its state (None before the first)."""
+    state = state or ContractMeters(event.contract_id)
+    state.version += 1
+    if isinstance(event, ContractTermsNoted):
+        state.terms = event
+    elif isinstance(event, MeterRegistered):
+        state.meters[event.serial] = Meter(event.serial, event.delivery_point_code, event.multiplier,
+                                           event.meter_type, event.accuracy_class, None)
+    elif isinstance(event, MeterReplaced):
+        old = state.meters[event.old_serial]
+        state.meters[event.old_serial] = replace(old, removed_at=event.at)
+        state.meters[event.new_serial] = Meter(event.new_serial, old.point_code, old.multiplier,
+                                               event.meter_type, event.accuracy_class, event.at,
+                                               last_change_at=event.at)
+    elif isinstance(event, TransformerRatioChanged):
+        state.meters[event.serial] = replace(state.meters[event.serial], multiplier=event.multiplier,
+                                             last_change_at=event.effective_at)
+    return state
+
+
+def fold(contract_id: str, events: Iterable[MeterEvent]) -> ContractMeters:
     state = ContractMeters(contract_id)
     for event in events:
-        state.version += 1
-        if isinstance(event, ContractTermsNoted):
-            state.terms = event
-        elif isinstance(event, MeterRegistered):
-            state.meters[event.serial] = Meter(event.serial, event.delivery_point_code, event.multiplier,
-                                                 event.meter_type, event.accuracy_class, None)
-        elif isinstance(event, MeterReplaced):
-            old = state.meters[event.old_serial]
-            state.meters[event.old_serial] = replace(old, removed_at=event.at)
-            state.meters[event.new_serial] = Meter(event.new_serial, old.point_code, old.multiplier,
-                                                   event.meter_type, event.accuracy_class, event.at,
-                                                   last_change_at=event.at)
-        elif isinstance(event, TransformerRatioChanged):
-            state.meters[event.serial] = replace(state.meters[event.serial], multiplier=event.multiplier,
-                                                 last_change_at=event.effective_at)
+        state = evolve(state, event)
     return state
+
+
+def of_contract(contract_id: str, state: ContractMeters | None) -> ContractMeters:
+    """The meters of a contract, none before its stream's first event."""
+    return state if state is not None else ContractMeters(contract_id)
 
 
 def _noted_terms(contract_id: str, terms: ContractTerms, amendment: str | None) -> ContractTermsNoted:

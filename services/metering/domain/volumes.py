@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.events.metering import MeterDay
+from services.metering.events import MeterDay
 
 SECONDARY = "secondary"
 

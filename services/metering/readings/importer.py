@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import text
 
+from services.metering.events import ReadingsImported
 from services.metering.readings.clean_path import take_clean_intervals
 from services.metering.readings.packing import (
     INSERT_PACKED,
@@ -34,9 +35,9 @@ from services.metering.readings.packing import (
     stored_intervals,
 )
 from services.metering.readings.rows import ParsedReadings
+from shared.commands import CommandRunner
 from shared.db import UnitOfWork
 from shared.errors import MalformedFile, ValidationFailed
-from shared.events.metering import ReadingsImported
 from shared.eventstore import CommandContext
 from shared.text import MAX_FIELD_CHARS
 
@@ -203,8 +204,9 @@ async def stage_rows(conn, parsed: ParsedReadings) -> None:
                  for r in parsed.rows))
 
 
-async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, parsed: ParsedReadings | None,
-                          time_zone: str, file_name: str, side: str, context: CommandContext) -> ImportReport:
+async def import_readings(runner: CommandRunner, uow: UnitOfWork, raw: bytes, *, format: str,
+                          parsed: ParsedReadings | None, time_zone: str, file_name: str, side: str,
+                          context: CommandContext) -> ImportReport:
     digest = hashlib.sha256(raw).hexdigest()
     conn = uow.conn
     if await conn.scalar(text("SELECT 1 FROM reading_files WHERE file_sha256 = :h"), {"h": digest}):
@@ -220,7 +222,7 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
             rows_digest = await conn.scalar(text(ROWS_DIGEST.format(lines=digest_lines(registers=None,
                                                                                         packed="clean"))))
             summary = Summary(taken.accepted, taken.first_at, taken.last_at, taken.contracts, rows_digest)
-            await _record(service, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name,
+            await _record(runner, uow, summary, [], file_no=file_no, digest=digest, file_name=file_name,
                           format=format, side=side, context=context)
             return ImportReport(digest, False, taken.accepted, [], 0)
     await conn.execute(text(_STAGED))
@@ -253,7 +255,7 @@ async def import_readings(service, uow: UnitOfWork, raw: bytes, *, format: str, 
     await conn.execute(text(INSERT_PACKED.format(packed="packed")))
     summary = Summary(counted.accepted, counted.first_at, counted.last_at,
                       [c for c in (counted.contracts or []) if c], rows_digest)
-    await _record(service, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name,
+    await _record(runner, uow, summary, rejected, file_no=file_no, digest=digest, file_name=file_name,
                   format=format, side=side, context=context)
     return ImportReport(digest, False, summary.accepted, rejected, skipped)
 
@@ -271,9 +273,8 @@ def _without_bom(raw: bytes) -> bytes:
     return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
 
 
-async def _record(service, uow: UnitOfWork, summary: Summary, rejected: list, *, file_no: int, digest: str,
-                  file_name: str,
-                  format: str, side: str, context: CommandContext) -> None:
+async def _record(runner: CommandRunner, uow: UnitOfWork, summary: Summary, rejected: list, *, file_no: int,
+                  digest: str, file_name: str, format: str, side: str, context: CommandContext) -> None:
     """The file's record and its `ReadingsImported`, in the transaction that stored its rows."""
     await uow.conn.execute(
         text("INSERT INTO reading_files (file_no, file_sha256, file_name, format, side, rows_accepted, rows_rejected,"
@@ -284,5 +285,5 @@ async def _record(service, uow: UnitOfWork, summary: Summary, rejected: list, *,
         contract_id=summary.contracts[0] if len(summary.contracts) == 1 else "*", file_sha256=digest,
         file_name=file_name, format=format, side=side, rows_accepted=summary.accepted, rows_rejected=len(rejected),
         rows_digest=summary.rows_digest, first_at=summary.first_at, last_at=summary.last_at)
-    await service.record(uow, stream_id=FILES_STREAM, expected_version=None, contract_id=event.contract_id,
-                         occurred_at=context.recorded_at, events=[event], context=context)
+    await runner.record(uow, stream_id=FILES_STREAM, expected_version=None, contract_id=event.contract_id,
+                        occurred_at=context.recorded_at, events=[event], context=context)

@@ -1,0 +1,32 @@
+"""Force-majeure notices (§8): the 30-day notification rule and the 3-month review date."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.claims import queries
+from services.claims.api.deps import App, ClaimsDesk, Reader
+from services.claims.commands import NotifyForceMajeure
+from services.claims.events import ForceMajeureNotified
+from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.paging import Page, PageParams
+
+router = APIRouter(tags=["force majeure"])
+
+
+@router.post("/force-majeure", status_code=201, response_model=ForceMajeureNotified, responses=COMMAND_ERRORS)
+async def notify_force_majeure(command: NotifyForceMajeure, request: Request, actor: ClaimsDesk,
+                               app: App) -> ForceMajeureNotified:
+    return await app.notify_force_majeure(command, context_of(request, actor))
+
+
+@router.get("/force-majeure", response_model=Page[ForceMajeureNotified], responses=COMMON_ERRORS)
+async def list_force_majeure(_actor: Reader, app: App, page: PageParams,
+                             contract_id: Annotated[str | None, Query(max_length=100)] = None,
+                             ) -> Page[ForceMajeureNotified]:
+    """The notices by review date."""
+    async with app.engine.connect() as conn:
+        views, next_cursor = await queries.force_majeure_notices(conn, page, contract_id=contract_id)
+    return Page(items=views, next_cursor=next_cursor, limit=page.limit)

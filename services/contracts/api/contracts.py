@@ -1,0 +1,52 @@
+"""Contracts: registration, signature, and the contract's reads (its terms name the buyer: logged)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.contracts import queries
+from services.contracts.api.deps import App, ContractsDesk, Reader, ServiceDep
+from services.contracts.commands import RegisterContract, SignContract
+from services.contracts.queries import ContractView
+from shared.access_log import read_logged
+from shared.api import COMMAND_ERRORS, COMMON_ERRORS, READ_ERRORS, context_of
+from shared.paging import Page, PageRequest, page_request
+
+router = APIRouter(tags=["contracts"])
+
+
+@router.post("/contracts", status_code=201, response_model=ContractView, responses=COMMAND_ERRORS)
+async def register(command: RegisterContract, request: Request, actor: ContractsDesk, app: App) -> ContractView:
+    return await app.register(command, context_of(request, actor))
+
+
+@router.post("/contracts/{contract_id}/sign", response_model=ContractView, responses=COMMAND_ERRORS)
+async def sign(contract_id: str, request: Request, actor: ContractsDesk, app: App,
+               command: SignContract | None = None) -> ContractView:
+    return await app.sign(contract_id, command or SignContract(), context_of(request, actor))
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractView, responses=READ_ERRORS)
+async def get_contract(contract_id: str, request: Request, actor: Reader, app: App, service: ServiceDep,
+                       on: Annotated[date | None, Query(description="the day the lifecycle is judged on; "
+                                                                   "today in Astana when absent")] = None
+                       ) -> ContractView:
+    """The terms name the buyer, its identifiers and contacts: the read is logged (`shared/access_log.py`)."""
+    day = on or app.today()
+    return await read_logged(service, request, actor, lambda conn: app.contract_on(conn, contract_id, day),
+                             lambda view: [view.contract_id])
+
+
+@router.get("/contracts", response_model=Page[ContractView], responses=COMMON_ERRORS)
+async def list_contracts(request: Request, actor: Reader, service: ServiceDep,
+                         page: Annotated[PageRequest, page_request(maximum=1000)],
+                         number: Annotated[str | None, Query(max_length=100)] = None) -> Page[ContractView]:
+    """Each contract with its terms, a page at a time by number: the read is logged with the contracts
+    returned."""
+    found, next_cursor = await read_logged(service, request, actor,
+                                           lambda conn: queries.contracts(conn, number, page),
+                                           lambda found: [view.contract_id for view in found[0]])
+    return Page(items=found, next_cursor=next_cursor, limit=page.limit)

@@ -1,0 +1,17 @@
+"""The contracts' day close: the contracts whose termination notice has run out end."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from services.contracts.api.deps import App, ContractsDesk
+from services.contracts.commands import CloseDay, DayClosed
+from shared.api import COMMAND_ERRORS, context_of
+
+router = APIRouter(tags=["contract lifecycle"], responses=COMMAND_ERRORS)
+
+
+@router.post("/day-close", response_model=DayClosed)
+async def close_day(command: CloseDay, request: Request, actor: ContractsDesk, app: App) -> DayClosed:
+    """Ends every contract whose termination notice has run out by `day` (one transaction)."""
+    return await app.close_day(command, context_of(request, actor))

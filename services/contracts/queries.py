@@ -1,0 +1,305 @@
+"""The contracts service's read models as the routes and commands read them: the view models and every
+query of the read models (`projection.py` writes them).
+
+Besides the routes' reads, the few reads a command makes inside its own transaction live here too
+(a number already taken, the days a restriction or a termination cuts, the supply conditions an
+application is decided on), so that all SQL reading the read models is in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.contracts.domain import applications as rules
+from services.contracts.reference import catalogue
+from shared.calendar import day_start
+from shared.errors import NotFound
+from shared.events.contracts import ContractTerms
+from shared.paging import Keyset, PageRequest, read_page
+
+
+# ---- contracts -------------------------------------------------------------------------------------------------
+class ContractView(BaseModel):
+    contract_id: str
+    number: str
+    status: str
+    version: int
+    signed_at: datetime | None
+    notice_kind: str | None = None
+    notice_effective_on: date | None = None
+    ended_on: date | None = None
+    amendments: int = 0
+    lifecycle: str | None = Field(None, description="draft, signed, in_force, delivery_ended, terminated or "
+                                                    "settled on `lifecycle_on` (single-contract reads only)")
+    lifecycle_on: date | None = None
+    terms: ContractTerms = Field(description="the terms in force, the buyer opened (the shredded placeholder once "
+                                             "its personal data are deleted)")
+
+
+_CONTRACT_FIELDS = ("contract_id", "number", "status", "version", "signed_at", "notice_kind", "notice_effective_on",
+                    "ended_on", "amendments", "terms")
+BY_NUMBER = Keyset((("number", "text"),), ("number",))   # numbers are unique
+
+
+def _contract(row) -> ContractView:
+    return ContractView(**{k: row[k] for k in _CONTRACT_FIELDS})
+
+
+async def contract(conn: AsyncConnection, contract_id: str) -> ContractView:
+    row = (await conn.execute(text("SELECT * FROM contracts WHERE contract_id = :id"),
+                              {"id": contract_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"contract {contract_id} is not registered", reason="contract_not_found")
+    return _contract(row)
+
+
+async def contracts(conn: AsyncConnection, number: str | None, page: PageRequest
+                    ) -> tuple[list[ContractView], str | None]:
+    """A page of contracts by number (one number, when given)."""
+    rows, next_cursor = await read_page(conn, "SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n)"
+                                              " AND {after}", {"n": number}, BY_NUMBER, page)
+    return [_contract(r) for r in rows], next_cursor
+
+
+async def is_known(conn: AsyncConnection, contract_id: str) -> bool:
+    """True for a contract this service registered (a ledger's event may name another seller's)."""
+    return bool(await conn.scalar(text("SELECT 1 FROM contracts WHERE contract_id = :id"), {"id": contract_id}))
+
+
+async def registered_numbers(conn: AsyncConnection, numbers: list[str]) -> dict[str, str]:
+    """number → contract id, of the numbers given that are registered already."""
+    return dict((await conn.execute(text("SELECT number, contract_id FROM contracts WHERE number = ANY(:n)"),
+                                    {"n": numbers})).all())
+
+
+async def notices_run_out(conn: AsyncConnection, day: date) -> list[str]:
+    """Signed contracts whose termination notice takes effect by `day`: the ones a day close ends."""
+    return list((await conn.execute(text(
+        "SELECT contract_id FROM contracts WHERE status = 'signed' AND notice_effective_on <= :day "
+        "ORDER BY contract_id"), {"day": day})).scalars().all())
+
+
+# ---- amendments ------------------------------------------------------------------------------------------------
+class AmendmentView(BaseModel):
+    document_number: str
+    kind: str
+    document_date: date
+    effective_from: date
+    summary: str
+
+
+BY_EFFECT = Keyset((("effective_from", "date"), ("document_number", "text")), ("effective_from", "document_number"))
+
+
+async def amendments(conn: AsyncConnection, contract_id: str, page: PageRequest
+                     ) -> tuple[list[AmendmentView], str | None]:
+    """A page of a registered contract's amendments by effective date (404 for an unknown contract)."""
+    await contract(conn, contract_id)
+    rows, next_cursor = await read_page(conn, "SELECT * FROM amendments WHERE contract_id = :id AND {after}",
+                                        {"id": contract_id}, BY_EFFECT, page)
+    return [AmendmentView(**{k: r[k] for k in AmendmentView.model_fields}) for r in rows], next_cursor
+
+
+# ---- daily applications and the schedule -----------------------------------------------------------------------
+class DayView(BaseModel):
+    contract_id: str
+    day: date
+    application_id: str | None
+    status: str
+    submitted_at: datetime | None
+    requested_kwh: Decimal
+    accepted_kwh: Decimal
+    hours: list[Decimal]
+    reasons: list[str]
+    free_volume_kwh: Decimal
+    corrections: int
+
+
+def day_view(day: rules.ApplicationDay) -> DayView:
+    """A day as a command answers it, from its folded state: the read model says the same (the rebuild
+    tests prove the projection), and a query would hold the event store's append lock longer."""
+    kwh = rules.KWH
+    return DayView(contract_id=day.contract_id, day=day.day, application_id=day.application_id, status=day.status,
+                   submitted_at=day.submitted_at, requested_kwh=day.requested_kwh.quantize(kwh),
+                   accepted_kwh=day.scheduled_kwh.quantize(kwh), hours=[h.quantize(kwh) for h in day.hours],
+                   reasons=list(day.reasons), free_volume_kwh=day.free_volume_kwh.quantize(kwh),
+                   corrections=day.corrections)
+
+
+async def application_day(conn: AsyncConnection, contract_id: str, day: date) -> DayView:
+    row = (await conn.execute(text("SELECT * FROM applications WHERE contract_id = :id AND day = :day"),
+                              {"id": contract_id, "day": day})).mappings().first()
+    if row is None:
+        raise NotFound(f"no application of contract {contract_id} for {day}", reason="application_not_found")
+    return DayView(**{k: row[k] for k in DayView.model_fields})
+
+
+class ScheduleLine(BaseModel):
+    contract_id: str
+    number: str
+    buyer: str
+    status: str
+    hours: list[Decimal]
+    total_kwh: Decimal
+    reasons: list[str]
+
+
+class Schedule(BaseModel):
+    day: date
+    contracts: list[ScheduleLine]
+    not_scheduled: list[ScheduleLine]
+    hours_total_kwh: list[Decimal]
+    total_kwh: Decimal
+
+
+async def schedule(conn: AsyncConnection, day: date) -> Schedule:
+    """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected or reduced to
+    nothing apart, with their reasons."""
+    rows = (await conn.execute(text("""
+        SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
+        FROM applications a JOIN contracts c USING (contract_id)
+        WHERE a.day = :day AND a.status IN ('accepted', 'rejected') ORDER BY c.number
+    """), {"day": day})).all()
+    scheduled, apart = [], []
+    hours_total = [Decimal(0)] * rules.HOURS
+    for r in rows:
+        line = ScheduleLine(contract_id=r.contract_id, number=r.number, buyer=r.buyer_name, status=r.status,
+                            hours=list(r.hours), total_kwh=r.accepted_kwh, reasons=list(r.reasons))
+        if r.status == "accepted" and r.accepted_kwh > 0:
+            scheduled.append(line)
+            hours_total = [a + b for a, b in zip(hours_total, r.hours, strict=True)]
+        else:
+            apart.append(line)
+    total = sum(hours_total, Decimal(0))
+    assert total == sum((line.total_kwh for line in scheduled), Decimal(0)), "hour totals and line totals agree"
+    return Schedule(day=day, contracts=scheduled, not_scheduled=apart, hours_total_kwh=hours_total, total_kwh=total)
+
+
+async def days_accepted_from(conn: AsyncConnection, contract_id: str, first_day: date) -> list[date]:
+    """Days from `first_day` on with supply scheduled: what a restriction cuts."""
+    return list((await conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND day >= :from AND status = 'accepted' "
+        "AND accepted_kwh > 0 ORDER BY day"), {"id": contract_id, "from": first_day})).scalars().all())
+
+
+async def days_restricted_after(conn: AsyncConnection, contract_id: str, day: date) -> list[date]:
+    """Days after `day` that a restriction cut: what a restoration on `day` brings back."""
+    return list((await conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND day > :on AND 'supply_restricted' = ANY(reasons) "
+        "ORDER BY day"), {"id": contract_id, "on": day})).scalars().all())
+
+
+async def days_not_yet_terminated(conn: AsyncConnection, contract_id: str, first_day: date) -> list[date]:
+    """Days from `first_day` on, accepted and not yet cut by a termination: what a termination cuts."""
+    return list((await conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND day >= :from AND status = 'accepted' "
+        "AND NOT 'contract_terminated' = ANY(reasons) ORDER BY day"),
+        {"id": contract_id, "from": first_day})).scalars().all())
+
+
+# ---- what the ledger last said of a contract -------------------------------------------------------------------
+class SupplyConditions(BaseModel):
+    covered: bool | None = None
+    restricted_from: date | None = None
+    notice_document: str | None = None
+
+
+async def supply_conditions_for_application(conn: AsyncConnection, contract_id: str, day: date
+                                            ) -> tuple[bool | None, bool]:
+    """(covered, restricted on `day`) as an application is decided on them, the row held FOR SHARE.
+
+    FOR SHARE, in the command's transaction and before its append: a SupplyRestricted handled meanwhile
+    takes this row FOR UPDATE before it appends and then cuts the accepted days it can see, so it either
+    waits for this application to commit (and then cuts it too) or commits first (and this read sees the
+    restriction). A plain read could see "not restricted" while the handler's cut misses the application
+    not yet committed. The row exists from the signing on (the projection inserts it), so there is always
+    something to lock; both lock the row before the event store, so no deadlock."""
+    row = (await conn.execute(text("SELECT covered, restricted_from FROM supply_conditions WHERE contract_id = :id "
+                                   "FOR SHARE"), {"id": contract_id})).first()
+    if row is None:
+        return None, False   # no row (only before migration 0003 backfilled it): the ledger has said nothing
+    return row.covered, row.restricted_from is not None and row.restricted_from <= day
+
+
+async def supply_conditions_for_update(conn: AsyncConnection, contract_id: str) -> SupplyConditions:
+    """What the ledger last said, the row held FOR UPDATE before a new note is appended: an application being
+    decided holds it FOR SHARE until it commits, so the days cut after the note include it
+    (`supply_conditions_for_application`)."""
+    row = (await conn.execute(
+        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id "
+             "FOR UPDATE"), {"id": contract_id})).mappings().first()
+    return SupplyConditions(**row) if row else SupplyConditions()
+
+
+# ---- reports and reference data --------------------------------------------------------------------------------
+class PortfolioRow(BaseModel):
+    code: str
+    name: str
+    contracts: int
+    by_service_type: dict[str, int]
+
+
+class Portfolio(BaseModel):
+    year: int
+    by_service: list[PortfolioRow]
+    by_category: list[PortfolioRow]
+    total: int
+
+
+async def portfolio(conn: AsyncConnection, year: int) -> Portfolio:
+    """Contracts in force at any time of `year` (an Astana calendar year): signed, delivery term overlapping
+    the year, not ended before it began. The total is counted separately, so a row lost or counted twice
+    shows as a difference."""
+    in_force = """status <> 'draft' AND delivery_start < :end AND delivery_end > :start
+                  AND (ended_on IS NULL OR ended_on >= CAST(:first AS date))"""
+    values = {"start": day_start(date(year, 1, 1)), "end": day_start(date(year + 1, 1, 1)), "first": date(year, 1, 1)}
+    counts = (await conn.execute(text(
+        f"SELECT service_type, counterparty_category, count(*) AS n FROM contracts WHERE {in_force} "
+        "GROUP BY 1, 2"), values)).all()
+    total = int(await conn.scalar(text(f"SELECT count(*) FROM contracts WHERE {in_force}"), values))
+    ref = catalogue()
+    rows = {code: PortfolioRow(code=code, name=name, contracts=0, by_service_type={})
+            for code, name in ref.report_rows.items()}
+    categories = {code: PortfolioRow(code=code, name=name, contracts=0, by_service_type={})
+                  for code, name in ref.categories.items()}
+    for service_type, category, n in counts:
+        for row in (rows[ref.service_types[service_type]["report_row"]], categories[category]):
+            row.contracts += n
+            row.by_service_type[service_type] = row.by_service_type.get(service_type, 0) + n
+    return Portfolio(year=year, by_service=[r for r in rows.values() if r.contracts],
+                     by_category=list(categories.values()), total=total)
+
+
+class ServiceTypeView(BaseModel):
+    name: str
+    report_row: str = Field(description="the code of the portfolio report's row it counts in")
+
+
+class ServiceTypes(BaseModel):
+    service_types: dict[str, ServiceTypeView]
+    report_rows: dict[str, str] = Field(description="code → name, in the report's order")
+    counterparty_categories: dict[str, str]
+
+
+def service_types() -> ServiceTypes:
+    ref = catalogue()
+    return ServiceTypes(service_types={code: ServiceTypeView(**fields) for code, fields in ref.service_types.items()},
+                        report_rows=ref.report_rows, counterparty_categories=ref.categories)
+
+
+# ---- a counterparty's export (law 94-V): what this service holds of its contracts ------------------------------
+PERSONAL_DATA_EXPORT = {
+    "contracts": "SELECT * FROM contracts WHERE contract_id = ANY(:ids) ORDER BY number",
+    "amendments": "SELECT * FROM amendments WHERE contract_id = ANY(:ids) ORDER BY contract_id, effective_from,"
+                  " document_number",
+    # the day's totals and the reasons; the hour-by-hour schedule stays with `GET /schedule`
+    "applications": "SELECT contract_id, day, status, submitted_at, requested_kwh, accepted_kwh, reasons,"
+                    " free_volume_kwh, corrections FROM applications WHERE contract_id = ANY(:ids)"
+                    " ORDER BY contract_id, day",
+    "supply_conditions": "SELECT * FROM supply_conditions WHERE contract_id = ANY(:ids) ORDER BY contract_id",
+}
