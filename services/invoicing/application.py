@@ -123,7 +123,7 @@ def new_request_id() -> str:
 
 
 class Invoicing:
-    """The settlement ledger of every contract: built once per process with the service."""
+    """Every contract's account, its payments, charges and corrections: built once per process with the service."""
 
     def __init__(self, service: Service):
         self.engine = service.engine

@@ -1,4 +1,4 @@
-"""Read models of the ledger, folded from its events in the command's transaction.
+"""Invoicing's read models, folded from its events in the command's transaction.
 
 - `accounts`: terms, debt (what the buyer owes) and advance (what the seller holds) per contract;
 - `postings`: every double-entry line, the auditor's raw material;
@@ -7,7 +7,7 @@
 - `base_rates`: rates set by admins through the API, on top of the shipped table;
 - `unidentified_receipts`: money no contract could be matched to, until an operator assigns it.
 
-One fold computes the rows of both paths (`LedgerRows`): a command folds the events it appended and
+One fold computes the rows of both paths (`AccountRows`): a command folds the events it appended and
 writes them with one statement; a replay or `verify` folds a hundred thousand at a time and writes
 them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON form (`Fact`), so
 amounts, dates and document texts are written exactly as the events carry them, whichever path.
@@ -84,8 +84,8 @@ def _dumps(value) -> str:
     return orjson.dumps(value).decode()
 
 
-class LedgerRows:
-    """The rows a run of ledger events writes, computed in memory.
+class AccountRows:
+    """The rows a run of invoicing's events writes, computed in memory.
 
     Rows created by the run are kept whole and every later change of the run is folded into them,
     because one statement (or COPY) cannot insert a row and then update it. Rows created before the
@@ -119,7 +119,7 @@ class LedgerRows:
     def fold(self, fact: Fact) -> None:
         _FOLDS[fact.event_type](self, fact, fact.payload)
 
-    def fold_all(self, facts: list[Fact]) -> "LedgerRows":
+    def fold_all(self, facts: list[Fact]) -> "AccountRows":
         for fact in facts:
             _FOLDS[fact.event_type](self, fact, fact.payload)
         return self
@@ -368,24 +368,24 @@ class LedgerRows:
 
 
 _FOLDS = {
-    AccountOpened.event_type: LedgerRows.account_opened,
-    AccountTermsAmended.event_type: LedgerRows.terms_amended,
-    InvoiceIssued.event_type: LedgerRows.invoice,
-    PenaltyAccrued.event_type: LedgerRows.penalty,
-    PenaltyWaived.event_type: LedgerRows.waiver,
-    PrepaymentRequested.event_type: LedgerRows.prepayment,
-    BaseRateSet.event_type: LedgerRows.base_rate,
-    UnidentifiedReceiptRecorded.event_type: LedgerRows.unidentified,
-    ReceiptAssigned.event_type: LedgerRows.assigned,
-    RestrictionNoticeIssued.event_type: LedgerRows.notice,
-    SupplyRestricted.event_type: LedgerRows.notice,
-    SupplyRestored.event_type: LedgerRows.notice,
-    TerminationNoticeIssued.event_type: LedgerRows.notice,
-    RefundIssued.event_type: LedgerRows.refund,
-    PaymentReceived.event_type: LedgerRows.payment_received,
-    PaymentAllocated.event_type: LedgerRows.payment_allocated,
-    PaymentReversed.event_type: LedgerRows.payment_reversed,
-    PenaltyRecalculated.event_type: LedgerRows.penalty_recalculated,
+    AccountOpened.event_type: AccountRows.account_opened,
+    AccountTermsAmended.event_type: AccountRows.terms_amended,
+    InvoiceIssued.event_type: AccountRows.invoice,
+    PenaltyAccrued.event_type: AccountRows.penalty,
+    PenaltyWaived.event_type: AccountRows.waiver,
+    PrepaymentRequested.event_type: AccountRows.prepayment,
+    BaseRateSet.event_type: AccountRows.base_rate,
+    UnidentifiedReceiptRecorded.event_type: AccountRows.unidentified,
+    ReceiptAssigned.event_type: AccountRows.assigned,
+    RestrictionNoticeIssued.event_type: AccountRows.notice,
+    SupplyRestricted.event_type: AccountRows.notice,
+    SupplyRestored.event_type: AccountRows.notice,
+    TerminationNoticeIssued.event_type: AccountRows.notice,
+    RefundIssued.event_type: AccountRows.refund,
+    PaymentReceived.event_type: AccountRows.payment_received,
+    PaymentAllocated.event_type: AccountRows.payment_allocated,
+    PaymentReversed.event_type: AccountRows.payment_reversed,
+    PenaltyRecalculated.event_type: AccountRows.penalty_recalculated,
 }
 
 
@@ -406,13 +406,13 @@ async def note_applied_day(conn: AsyncConnection, contract_id: str, day: date, v
                                      "e": source_event})
 
 
-class LedgerProjector(Projector):
-    """Folds events into `LedgerRows`: a command's events are written by one statement; a rebuild reads
+class InvoicingProjector(Projector):
+    """Folds events into `AccountRows`: a command's events are written by one statement; a rebuild reads
     the store in large steps straight from the driver and writes each step with COPY."""
 
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
-        rows = LedgerRows()
+        rows = AccountRows()
         for stored in events:
             if stored.envelope.event_type in _FOLDS:
                 rows.fold(Fact.of(stored, self.registry))
@@ -447,13 +447,13 @@ class LedgerProjector(Projector):
         await personal_data.refresh_accounts(conn, None, lock=False)
         return applied
 
-    def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[LedgerRows, dict[str, bytes] | None]:
+    def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[AccountRows, dict[str, bytes] | None]:
         """A step's CPU work: parse, fold, and format COPY's input (unless a notice waits for a currency)."""
-        rows = LedgerRows(currencies).fold_all(facts_of(raw, self.registry, _FOLDS))
+        rows = AccountRows(currencies).fold_all(facts_of(raw, self.registry, _FOLDS))
         return rows, (None if rows.currency_unknown else projection_sql.copy_payloads(rows))
 
 
-projector = LedgerProjector(
+projector = InvoicingProjector(
     registry,
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
     handlers={},

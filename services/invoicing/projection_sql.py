@@ -1,4 +1,4 @@
-"""Writing the ledger's rows (`projection.LedgerRows`): a command's in one statement, a replay's by COPY.
+"""Writing invoicing's read-model rows (`projection.AccountRows`): a command's in one statement, a replay's by COPY.
 
 Everything travels as text (in the statement, one JSON array of rows per table) and PostgreSQL casts
 it, so an amount or a date reaches the table spelled exactly as the event carries it, whichever way it
@@ -132,7 +132,7 @@ class BaseRateRow:
 
 class LineRow(NamedTuple):
     """A new `statement_lines` row: every value text, as COPY takes it. A tuple: a rebuild makes one per event
-    and writes it as it is (a missing currency is filled in by a new row, `LedgerRows`)."""
+    and writes it as it is (a missing currency is filled in by a new row, `AccountRows`)."""
 
     position: str
     contract_id: str
@@ -330,7 +330,7 @@ async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, byt
     assert changed.get("receipts", 0) == len(rows.assignments), "an assigned receipt was recorded first"
 
 
-# what the rows of a table hold (`LedgerRows`; a notice's currency is resolved before they are written)
+# what the rows of a table hold (`AccountRows`; a notice's currency is resolved before they are written)
 # (an account's `buyer_name` is NULL until the buyer is opened: "any")
 _VALUES = {"debts": "plain", "statement_lines": "text", "postings": "text"}
 _EXISTING_DEBTS = """

@@ -1,4 +1,4 @@
-"""Proves the ledger's in-memory fold (`LedgerRows`) without a database: the rows of a hand-computed
+"""Proves invoicing's in-memory fold of its read models (`AccountRows`) without a database: the rows of a hand-computed
 invoice and payment, that a history cut into runs anywhere (a command at a time, a rebuild step at a
 time) leaves the same tables as one run (hypothesis, with histories decided by the ledger's own rules),
 that a payment's purpose stays sealed in its statement line, and that COPY's text takes a row's fields in its
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain.rates import vat_rates
-from services.invoicing.projection import LedgerRows
+from services.invoicing.projection import AccountRows
 from services.invoicing.projection_sql import LINES, LineRow, Table, copy_text
 from shared import personal_keys
 from shared.calendar import WorkingCalendar
@@ -59,7 +59,7 @@ class Tables:
     def __init__(self) -> None:
         self.accounts, self.debts, self.payments, self.lines, self.postings = {}, {}, {}, [], []
 
-    def write(self, rows: LedgerRows) -> None:
+    def write(self, rows: AccountRows) -> None:
         for key, row in rows.accounts.items():
             assert key not in self.accounts
             self.accounts[key] = copy.copy(row)
@@ -94,11 +94,11 @@ class Tables:
 
 
 def replay(facts: list[Fact], cuts: set[int]) -> Tables:
-    tables, rows = Tables(), LedgerRows()
+    tables, rows = Tables(), AccountRows()
     for n, fact in enumerate(facts):
         if n in cuts:
             tables.write(rows)
-            rows = LedgerRows(rows.currencies)
+            rows = AccountRows(rows.currencies)
         rows.fold(fact)
     tables.write(rows)
     return tables

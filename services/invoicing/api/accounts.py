@@ -1,4 +1,4 @@
-"""An account: the contract's position in the ledger, with its buyer and terms."""
+"""An account: a contract's position (balance, debt, advance), with its buyer and terms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Four eyes at the ledger: the corrections awaiting a second person, approved or declined here.
+"""Four eyes at invoicing: the corrections awaiting a second person, approved or declined here.
 
 A payment reversal (treasury), a penalty waiver and a refund (billing), and a termination notice
 (collections, proposed by a day close) are each recorded first as a request by the person who asked.
