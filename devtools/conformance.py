@@ -73,7 +73,7 @@ def run_service(system: LocalSystem, service: str, report_dir: Path, examples: i
                 lines = [line.strip() for line in (failure.text or "").splitlines() if line.strip()
                          and not line.strip().startswith(("Test Case ID", "1. Test Case", "curl", "Reproduce"))]
                 outcome.failures.append(f"{service} {case.get('name')}: {failure.get('message')} "
-                                        f"{' | '.join(lines[:4])}"[:600])
+                                        f"{' | '.join(lines[:8])}"[:900])
     return outcome
 
 

@@ -15,8 +15,8 @@ bound a date again by that zone where the difference matters (the day close of a
 validated outside a request (a test, a script) has no clock and is not bounded: the edge is where
 operators' dates come in.
 
-A refused date answers 422 with the reason `business_date_in_future` (or `day_not_over`) and the date
-and today in `details`; nothing is recorded.
+A refused date answers 409 (well formed, but it clashes with the present) with the reason
+`business_date_in_future` (or `day_not_over`) and the date and today in `details`; nothing is recorded.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.calendar import ASTANA_ZONE_NAME
 from shared.clock import Clock
-from shared.errors import ValidationFailed
+from shared.errors import Conflict
 
 IN_FUTURE = "business_date_in_future"
 DAY_NOT_OVER = "day_not_over"
@@ -99,12 +99,12 @@ REASONS = (IN_FUTURE, DAY_NOT_OVER)
 def require_not_in_future(day: date, current: date, *, field: str) -> None:
     """The same bound inside a rule that knows the contract's own zone (`current`: today there)."""
     if day > current:
-        raise ValidationFailed(f"{field} {day} lies in the future: today is {current}", reason=IN_FUTURE,
+        raise Conflict(f"{field} {day} lies in the future: today is {current}", reason=IN_FUTURE,
                                details={"field": field, "day": day.isoformat(), "today": current.isoformat()})
 
 
 def require_over(day: date, current: date) -> None:
     """A day is closed once it is over in the contract's zone (`current`: today there)."""
     if day >= current:
-        raise ValidationFailed(f"{day} is not over: today is {current}", reason=DAY_NOT_OVER,
+        raise Conflict(f"{day} is not over: today is {current}", reason=DAY_NOT_OVER,
                                details={"day": day.isoformat(), "today": current.isoformat()})

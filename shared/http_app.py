@@ -124,7 +124,9 @@ def invalid_request_answer(found: Sequence[Mapping[str, Any]]) -> JSONResponse:
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in found]
     bounded = next((e for e in errors if e["type"] in business_time.REASONS), None)
     if bounded is not None:
-        return JSONResponse(status_code=422, content={"reason": bounded["type"], "message": bounded["msg"],
+        # a well-formed date that clashes with the present (tomorrow, a day not over yet): 409, as a conflict
+        # with what already happened is, not 422 (which says the request can never be right)
+        return JSONResponse(status_code=409, content={"reason": bounded["type"], "message": bounded["msg"],
                                                       "details": {"errors": errors}})
     return JSONResponse(status_code=422, content={"reason": "invalid_request",
                                                   "message": "the request does not match its schema",

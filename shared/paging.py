@@ -7,8 +7,9 @@ and the next page starts strictly after the last row's tuple, so a page costs on
 its depth, and a row inserted meanwhile neither repeats nor shifts the rows after it.
 
 The cursor is opaque to clients: base64url of the last row's key values as JSON strings. A cursor that
-does not decode, or names another number of values than the route's order, is refused
-(`invalid_cursor`, 422); a tampered value that still parses only moves where the page starts.
+does not decode, or names another number of values than the route's order, names no page of the list
+(`404 page_not_found`, as an unknown id would); a tampered value that still parses only moves where the
+page starts.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the dependency's annotations, and as strings they
@@ -27,7 +28,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.errors import ValidationFailed
+from shared.errors import NotFound
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -123,7 +124,7 @@ def _decoded(cursor: str, count: int) -> list[str]:
     except (binascii.Error, ValueError):
         values = None
     if not isinstance(values, list) or len(values) != count or not all(isinstance(v, str) for v in values):
-        raise ValidationFailed("the cursor is not one this list gave", reason="invalid_cursor")
+        raise NotFound("the cursor names no page of this list (it is not one the list gave)", reason="page_not_found")
     return values
 
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 import re
 from typing import Any, Self
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the same rule as a JSON-schema pattern, so the API documents say what they refuse
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"
 # the longest field a file we read may hold (a CSV cell, a 1C value): Python's csv module refuses longer
 # ones by default, and no name, number or purpose of a statement or readings file comes near it
 MAX_FIELD_CHARS = 128 * 1024
@@ -51,6 +55,14 @@ class PlainText(BaseModel):
     """Base of every command's body (and of the contract terms it carries): a control character
     anywhere in it makes the request invalid (422 `invalid_request`), and nothing is recorded."""
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The schema states the rule: every free string of the body carries the no-control-character pattern."""
+        schema = handler(core_schema)
+        for prop in handler.resolve_ref_schema(schema).get("properties", {}).values():
+            _state_the_rule(prop)
+        return schema
+
     @model_validator(mode="after")
     def _no_control_characters(self) -> Self:
         # a nested PlainText (a contract's parties, meters, prices) checked itself when it was built:
@@ -59,3 +71,15 @@ class PlainText(BaseModel):
         if found:
             raise ValueError(f"{found} holds a control character; text may not contain them")
         return self
+
+
+def _state_the_rule(schema: dict[str, Any], depth: int = 0) -> None:
+    """Add the pattern to a string schema (and to the strings of a list, or of one side of an optional),
+    unless it has a pattern or a format of its own already (a month, a date, a BIN)."""
+    if depth > 4:
+        return
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema \
+            and "enum" not in schema and "const" not in schema:
+        schema["pattern"] = NO_CONTROL_CHARACTERS
+    for part in (*schema.get("anyOf", ()), *([schema["items"]] if isinstance(schema.get("items"), dict) else [])):
+        _state_the_rule(part, depth + 1)

@@ -22,7 +22,7 @@ from services.claims.domain import personal_data, surveys
 from services.claims.events import ClaimSubject, ForceMajeureNotified, PersonalDataRequestKind
 from services.claims.settings import desk_settings
 from shared.calendar import day_start, to_zone
-from shared.errors import ValidationFailed
+from shared.errors import NotFound
 from shared.events.claims import GrantedCorrection
 from shared.events.sealing import SealedFields
 from shared.money import Money
@@ -80,7 +80,7 @@ async def contract_of(conn: AsyncConnection, contract_id: str) -> DeskContract:
         "SELECT contract_id, contract_number, deadline_time_zone, currency, service_type, ended_on"
         " FROM counterparties WHERE contract_id = :id"), {"id": contract_id})).first()
     if row is None or row.deadline_time_zone is None:
-        raise ValidationFailed(f"no signed contract {contract_id} is known here", reason="unknown_contract",
+        raise NotFound(f"no signed contract {contract_id} is known here", reason="unknown_contract",
                                details={"contract_id": contract_id})
     return DeskContract(row.contract_id, row.contract_number, row.deadline_time_zone, row.currency,
                         row.service_type, row.ended_on)

@@ -107,7 +107,7 @@ def _supplying(state: domain.Contract, day: date) -> None:
 def _submitted_at(command_time: datetime | None, now: datetime) -> datetime:
     # an application cannot arrive after it is recorded: a future time would dodge the deadline
     if command_time is not None and command_time > now:
-        raise ValidationFailed("an application cannot be submitted in the future", reason="business_date_in_future",
+        raise Conflict("an application cannot be submitted in the future", reason="business_date_in_future",
                                details={"now": now.isoformat()})
     return command_time or now
 

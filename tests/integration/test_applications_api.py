@@ -111,7 +111,6 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
     ({"hours_kwh": ["40"] * 25}, "wrong_hour_count"),
     ({"hours_kwh": ["40"] * 23 + ["-1"]}, "negative_volume"),
     ({"day": "2023-01-01", "submitted_at": "2022-12-30T09:00:00+06:00"}, "outside_delivery_term"),
-    ({"submitted_at": "2099-01-01T00:00:00Z"}, "business_date_in_future"),
 ])
 async def test_bad_applications_are_422_and_store_nothing(system, change, reason):
     contract_id = await signed(system)
@@ -120,6 +119,17 @@ async def test_bad_applications_are_422_and_store_nothing(system, change, reason
     response = await system.clients["contracts"].post(f"/contracts/{contract_id}/applications", headers=auth(),
                                                       json=body)
     assert (response.status_code, response.json()["reason"]) == (422, reason)
+    assert await events(system) == before
+
+
+async def test_an_application_submitted_in_the_future_is_409_and_stores_nothing(system):
+    contract_id = await signed(system)
+    before = await events(system)
+    body = {"day": "2022-03-10", "hours_kwh": FLAT, "submitted_at": "2099-01-01T00:00:00Z"}
+    response = await system.clients["contracts"].post(f"/contracts/{contract_id}/applications", headers=auth(),
+                                                      json=body)
+    # well formed, but it clashes with the present: a conflict, not a malformed request
+    assert (response.status_code, response.json()["reason"]) == (409, "business_date_in_future")
     assert await events(system) == before
 
 
@@ -286,7 +296,7 @@ async def test_amendments_in_writing(system):
     # dated after today by the service clock: the notice cannot be recorded before it exists
     future = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-F", "notice_date": "2099-01-01", "effective_from": "2099-02-01", "components": price})
-    assert (future.status_code, future.json()["reason"]) == (422, "business_date_in_future")
+    assert (future.status_code, future.json()["reason"]) == (409, "business_date_in_future")
     assert await events(system) == before
     noticed = await client.post(f"{url}/price-notice", headers=auth(), json={
         "notice_number": "PN-1", "notice_date": "2022-06-22", "effective_from": "2022-07-02", "components": price})

@@ -1,7 +1,7 @@
 """Proves every list route of the four services answers pages on real PostgreSQL: each holds at most
 `limit` items (the documented default when absent; more than the maximum is refused), `next_cursor`
 leads from page to page through exactly the rows of one unlimited read, in its order, and is null on the
-last page; a cursor that is not one of ours is refused (`invalid_cursor`); and a page of personal data
+last page; a cursor that is not one of ours names no page (`page_not_found`, 404); and a page of personal data
 is logged with the contracts of that page, not of the whole list."""
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ async def test_limits_default_and_bound_and_a_foreign_cursor_is_refused(system, 
     over = await client.get("/meters", params={"limit": 501}, headers=auth())
     assert (over.status_code, over.json()["reason"]) == (422, "invalid_request")
     foreign = await client.get("/meters", params={"cursor": "bm90IG91cnM"}, headers=auth())   # base64 of "not ours"
-    assert (foreign.status_code, foreign.json()["reason"]) == (422, "invalid_cursor")
+    assert (foreign.status_code, foreign.json()["reason"]) == (404, "page_not_found")
 
 
 async def test_a_page_of_personal_data_is_logged_with_that_page_only(system, contracts):

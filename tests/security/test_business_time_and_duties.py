@@ -41,7 +41,7 @@ async def test_a_day_close_of_2099_is_refused_and_real_days_still_close(system):
     client = system.clients["invoicing"]
     before = await stored(system, "invoicing")
     refused = await client.post("/day-close", json={"day": "2099-12-31"}, headers=auth("collections"))
-    assert refused.status_code == 422 and refused.json()["reason"] == "day_not_over"
+    assert refused.status_code == 409 and refused.json()["reason"] == "day_not_over"
     today_refused = await client.post("/day-close", json={"day": today(SystemClock()).isoformat()},
                                       headers=auth("collections"))
     assert today_refused.json()["reason"] == "day_not_over"   # a day is closed once it is over
@@ -59,15 +59,15 @@ async def test_future_business_dates_are_refused_everywhere(system):
     before = {name: await stored(system, name) for name in ("claims", "invoicing")}
     deletion = await claims.post(f"/personal-data/{contract_id}/requests", headers=auth("privacy"),
                                  json={"kind": "deletion", "received_on": "2099-01-01"})
-    assert deletion.status_code == 422 and deletion.json()["reason"] == "business_date_in_future"
+    assert deletion.status_code == 409 and deletion.json()["reason"] == "business_date_in_future"
     assert deletion.json()["details"]["errors"][0]["loc"][-1] == "received_on"
     payment = await invoicing.post("/payments", headers=auth("treasury"), json={
         "contract_id": contract_id, "bank_reference": unique("FUT"), "amount": {"amount": "10.00", "currency": "KZT"},
         "received_on": tomorrow()})
-    assert payment.status_code == 422 and payment.json()["reason"] == "business_date_in_future"
+    assert payment.status_code == 409 and payment.json()["reason"] == "business_date_in_future"
     answered = await claims.post("/claims/x/accept", headers=auth("claims"),
                                  json={"answered_on": tomorrow(), "answer": "ok"})
-    assert answered.status_code == 422 and answered.json()["reason"] == "business_date_in_future"
+    assert answered.status_code == 409 and answered.json()["reason"] == "business_date_in_future"
     assert {name: await stored(system, name) for name in before} == before
 
 

@@ -86,7 +86,7 @@ def test_a_price_change_needs_ten_days_notice_and_splices_the_dated_schedule():
 def test_a_price_notice_dated_after_the_day_it_is_recorded_is_refused():
     new_price = [PriceComponentTerms(code="cap_tariff", rate_per_kwh=Decimal("12.50"))]
     # dated 2022-06-23, recorded 2022-06-22: the notice does not exist yet, its 10 days cannot run
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(Conflict) as refused:
         amendments.change_price_by_notice(signed(), notice_number="N-2", notice_date=date(2022, 6, 23),
                                           effective_from=date(2022, 7, 3), components=new_price,
                                           recorded_on=date(2022, 6, 22))

@@ -1,7 +1,7 @@
 """Proves the list routes' keyset cursors: a page of `limit` rows says where the next starts only when a
 row beyond it exists, the cursor carries the last row's whole key (dates and times as ISO text) and turns
 back into the same values, and a cursor that is not one of ours — not base64, not JSON, another number of
-values — is refused as `invalid_cursor`."""
+values — names no page (`page_not_found`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.errors import ValidationFailed
+from shared.errors import NotFound
 from shared.paging import Keyset
 
 QUEUE = Keyset((("answer_due", "date"), ("received_at", "timestamptz"), ("claim_id", "text")),
@@ -49,6 +49,6 @@ def test_without_a_cursor_every_row_qualifies():
     base64.urlsafe_b64encode(b'["2024-06-18", 7, "c-1"]').decode(),  # not all text
 ])
 def test_a_cursor_that_is_not_ours_is_refused(cursor):
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(NotFound) as refused:
         QUEUE.after(cursor)
-    assert refused.value.reason == "invalid_cursor"
+    assert refused.value.reason == "page_not_found"

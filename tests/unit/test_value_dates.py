@@ -133,7 +133,7 @@ def test_the_penalty_clause_of_the_contract_decides_the_figure():
 
 def test_a_day_close_needs_a_day_that_is_over():
     ledger = Ledger()
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(Conflict) as refused:
         ledger.do(acc.close_day, day=date(2030, 1, 1), **CLOSING)   # CLOSING's today is 2030-01-01
     assert refused.value.reason == "day_not_over"
     assert ledger.do(acc.close_day, day=date(2029, 12, 31), **CLOSING)[-1].event_type == "invoicing.DayClosed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from services.contracts.domain.contract import Contract, amend
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.events.contracts import (
     ContractTerms,
     PlannedVolumeTerms,
@@ -60,8 +60,8 @@ def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: 
     """`recorded_on`: the day the command is recorded (the service clock's, in Astana), an input."""
     # a notice dated after the day it is recorded would start the 10 days (§5.2) from a day not yet come
     if notice_date > recorded_on:
-        raise ValidationFailed(f"a notice dated {notice_date} cannot be recorded on {recorded_on}",
-                               reason="business_date_in_future", details={"recorded_on": recorded_on.isoformat()})
+        raise Conflict(f"a notice dated {notice_date} cannot be recorded on {recorded_on}",
+                       reason="business_date_in_future", details={"recorded_on": recorded_on.isoformat()})
     earliest = notice_date + timedelta(days=PRICE_NOTICE_DAYS)
     if effective_from < earliest:
         raise ValidationFailed(
