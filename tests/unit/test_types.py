@@ -1,6 +1,8 @@
-"""Proves the common library type-checks: `mypy --strict` with pydantic's plugin (pyproject.toml `[tool.mypy]`)
-finds no error in `shared/`. And that the check can fail: the same configuration refuses a file with a wrong
-return type and a function without annotations (the second only because the configuration is strict).
+"""Proves the common library and every service's domain rules type-check: `mypy --strict` with pydantic's
+plugin, run with no arguments, checks the files pyproject.toml `[tool.mypy]` names (`shared/` and the four
+`services/*/domain/` packages, each named there) and finds no error. And that the check can fail: the same
+configuration refuses a file with a wrong return type and a function without annotations (the second only
+because the configuration is strict).
 
 mypy keeps its cache in the project's `.mypy_cache` (ignored by git): a run after the first rechecks only what
 changed, a second or so instead of twenty."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +23,18 @@ def mypy(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(MYPY), *arguments], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def test_shared_passes_the_strict_check():
-    result = mypy("shared")
+DOMAIN_PACKAGES = sorted(path.parent.relative_to(ROOT).as_posix() for path in ROOT.glob("services/*/domain/__init__.py"))
+
+
+def test_the_configuration_checks_shared_and_every_domain_package():
+    with CONFIG.open("rb") as config:
+        files = tomllib.load(config)["tool"]["mypy"]["files"]
+    assert len(DOMAIN_PACKAGES) == 4, DOMAIN_PACKAGES   # contracts, metering, invoicing, claims
+    assert sorted(files) == sorted(["shared", *DOMAIN_PACKAGES]), files
+
+
+def test_shared_and_the_domain_packages_pass_the_strict_check():
+    result = mypy()   # no arguments: the configured files
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("Success: no issues found"), result.stdout + result.stderr
 

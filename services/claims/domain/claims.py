@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -70,21 +71,21 @@ def evolve(state: Claim | None, event: Event) -> Claim:
         return Claim(event.claim_id, event.contract_id, event.subject, event.zone, event.answer_due, event.disputed_amount,
                      event.disputed_volume_kwh, event.disputed_document)
     assert state is not None, f"{event.event_type} before the claim was registered"
-    changes: dict = {"version": state.version + 1}
+    state = dataclasses.replace(state, version=state.version + 1)
     match event:
         case ClaimOverdue():
-            changes["overdue"] = True
+            return dataclasses.replace(state, overdue=True)
         case ClaimAccepted():
-            changes.update(status=ClaimStatus.ACCEPTED, partly=not event.fully)
+            return dataclasses.replace(state, status=ClaimStatus.ACCEPTED, partly=not event.fully)
         case ClaimRejected():
-            changes["status"] = ClaimStatus.REJECTED
+            return dataclasses.replace(state, status=ClaimStatus.REJECTED)
         case ClaimReferredToCourt():
-            changes["status"] = ClaimStatus.REFERRED_TO_COURT
-    return dataclasses.replace(state, **changes)
+            return dataclasses.replace(state, status=ClaimStatus.REFERRED_TO_COURT)
+    return state
 
 
-def fold(events) -> Claim | None:
-    state = None
+def fold(events: Iterable[Event]) -> Claim | None:
+    state: Claim | None = None
     for event in events:
         state = evolve(state, event)
     return state

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from services.claims.domain.personal_data import receive_request
 from services.claims.events import (
@@ -123,7 +124,7 @@ def receive_part(state: DataRequest, *, service: ExportingService, sha256: str, 
                                                   parts=parts)]
 
 
-def archive(state: DataRequest, parts: dict[str, dict]) -> bytes:
+def archive(state: DataRequest, parts: dict[str, dict[str, Any]]) -> bytes:
     """The zip handed to the counterparty: `manifest.json` and `<service>.json` per part."""
     assert state.answered_on is not None, "an archive is assembled once every part is in"
     files = {service: part_file(parts[service]) for service in SERVICES}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
+from typing import TypedDict
 
 from services.claims.domain.force_majeure import add_months
 from services.claims.events import (
@@ -33,9 +34,22 @@ from shared.events.sealing import SealText, text_or_none
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "personal_data.json"
 
 
+class Purpose(TypedDict):
+    optional: bool        # false: needed to perform the contract, no withdrawal while one is open
+
+
+class PersonalDataReference(TypedDict):
+    """The parts of `reference/personal_data.json` the rules read."""
+
+    retention_years_after_end: int
+    answer_within_calendar_days: int
+    purposes: dict[str, Purpose]
+
+
 @cache
-def reference() -> dict:
-    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+def reference() -> PersonalDataReference:
+    parsed: PersonalDataReference = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    return parsed
 
 
 def stream_id(contract_id: str) -> str:

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
+from typing import TypedDict
 
 from services.claims.events import SurveyAnswered
 from shared.errors import ValidationFailed
@@ -28,9 +29,23 @@ HALF = re.compile(r"^(\d{4})H([12])$")
 TWO_PLACES = Decimal("0.01")
 
 
+class Scale(TypedDict):
+    min: int
+    max: int
+
+
+class SurveyReference(TypedDict):
+    """The parts of `reference/surveys.json` the rules read."""
+
+    criteria: dict[str, str]        # criterion → what it scores
+    scale: Scale
+    system_services: list[str]
+
+
 @cache
-def reference() -> dict:
-    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+def reference() -> SurveyReference:
+    parsed: SurveyReference = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    return parsed
 
 
 def stream_id(survey_id: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from services.contracts.domain.contract import Contract, amend
+from services.contracts.domain.events import Amended
 from shared.errors import Conflict, ValidationFailed
 from shared.events.contracts import (
     ContractTerms,
@@ -18,7 +19,6 @@ from shared.events.contracts import (
     PriceComponentTerms,
     PricePeriodTerms,
 )
-from shared.events.registry import Event
 
 PRICE_NOTICE_DAYS = 10   # §5.2 written notice at least 10 calendar days ahead
 
@@ -56,7 +56,7 @@ def merge_plan(plan: list[PlannedVolumeTerms], changes: list[PlannedVolumeTerms]
 
 
 def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: date, effective_from: date,
-                           components: list[PriceComponentTerms], recorded_on: date) -> list[Event]:
+                           components: list[PriceComponentTerms], recorded_on: date) -> list[Amended]:
     """`recorded_on`: the day the command is recorded (the service clock's, in Astana), an input."""
     # a notice dated after the day it is recorded would start the 10 days (§5.2) from a day not yet come
     if notice_date > recorded_on:
@@ -75,7 +75,7 @@ def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: 
 
 
 def extend_term(state: Contract, *, agreement_number: str, agreement_date: date, delivery_end: datetime,
-                planned_volumes: list[PlannedVolumeTerms]) -> list[Event]:
+                planned_volumes: list[PlannedVolumeTerms]) -> list[Amended]:
     if delivery_end <= state.terms.delivery_end:
         raise ValidationFailed(f"an extension ends after {state.terms.delivery_end.isoformat()}",
                                reason="extension_not_later", details={"field": "delivery_end"})
@@ -89,11 +89,11 @@ def extend_term(state: Contract, *, agreement_number: str, agreement_date: date,
 
 def agree_supplement(state: Contract, *, agreement_number: str, agreement_date: date, effective_from: date,
                      price_schedule: list[PricePeriodTerms] | None, planned_volumes: list[PlannedVolumeTerms] | None,
-                     summary: str) -> list[Event]:
+                     summary: str) -> list[Amended]:
     if price_schedule is None and planned_volumes is None:
         raise ValidationFailed("a supplementary agreement changes the price schedule or the planned volumes",
                                reason="empty_amendment")
-    update: dict = {}
+    update: dict[str, object] = {}
     if price_schedule is not None:
         update["price_schedule"] = price_schedule
     if planned_volumes is not None:

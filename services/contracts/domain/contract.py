@@ -8,6 +8,7 @@ they are computed for a given date, never stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -103,7 +104,11 @@ def stream_id(contract_id: str) -> str:
     return f"contract-{contract_id}"
 
 
-def evolve(state: Contract | None, event: Event | Registered | Signed | Amended | ContactsCorrected) -> Contract:
+# what a contract's stream folds: the domain's events with the buyer in clear, and the registered events
+ContractEvent = Event | Registered | Signed | Amended | ContactsCorrected
+
+
+def evolve(state: Contract | None, event: ContractEvent) -> Contract:
     """Folds the domain's events (the buyer in clear, `domain/events.py`) and the registered events that
     hold no personal data."""
     if isinstance(event, Registered):
@@ -140,7 +145,7 @@ def evolve(state: Contract | None, event: Event | Registered | Signed | Amended 
     raise AssertionError(f"contract stream holds an unexpected event {event.event_type}")
 
 
-def fold(events: list) -> Contract | None:
+def fold(events: Iterable[ContractEvent]) -> Contract | None:
     state: Contract | None = None
     for event in events:
         state = evolve(state, event)

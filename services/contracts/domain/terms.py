@@ -6,6 +6,8 @@ form and try again; nothing is recorded until every check passes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.calendar import zone
 from shared.errors import ValidationFailed
 from shared.events.contracts import ContractTerms, DeliveryPointTerms, PartyTerms, PricePeriodTerms
@@ -56,7 +58,7 @@ def _check_party(party: PartyTerms, role: str, *, foreign: bool) -> None:
                                details={"field": f"{role}.email"})
 
 
-def _relabel(check, value: str, field: str) -> None:
+def _relabel(check: Callable[[str], str], value: str, field: str) -> None:
     try:
         check(value)
     except ValidationFailed as exc:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
-from services.invoicing.domain.penalty import LateAmount, PenaltyTerms, compute_penalty
+from services.invoicing.domain.penalty import LateAmount, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
 from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
@@ -108,9 +108,9 @@ class Accrual:
 class Account:
     contract_id: str
     terms: SealedContractTerms   # the buyer sealed: the rules never need to read it
+    advance: Money               # money held and not yet applied: zero when the account opens
     version: int = 0
     debts: dict[str, Debt] = field(default_factory=dict)
-    advance: Money | None = None
     charges: dict[str, tuple[str, str, Charge]] = field(default_factory=dict)  # act id → (period, document, charge)
     latest_act: dict[str, str] = field(default_factory=dict)                    # period → act id
     payments: dict[str, str] = field(default_factory=dict)                     # bank reference → payment id
@@ -139,7 +139,7 @@ class Account:
         return [alloc.OpenItem(d.item_id, d.document, d.kind, d.period, d.due_date, d.outstanding)
                 for d in self.debts.values() if d.outstanding.is_positive]
 
-    def __deepcopy__(self, memo) -> "Account":
+    def __deepcopy__(self, memo: dict[int, object]) -> "Account":
         """Copy what folding mutates; share what is immutable (terms, charges, money, demands' items)."""
         clone = copy.copy(self)
         clone.debts = {k: dataclasses.replace(d, history=list(d.history)) for k, d in self.debts.items()}
@@ -178,6 +178,8 @@ def evolve(state: Account | None, event: Event) -> Account:
             for kind, amount in ((alloc.DebtKind.ENERGY, event.net), (alloc.DebtKind.VAT, event.vat)):
                 # more to pay is a new debt with its own due date; less to pay reduces the original debt
                 document = event.corrects_document if amount.is_negative else event.document_number
+                # only a correcting invoice charges less: it is the difference from the document it corrects
+                assert document is not None, "less to pay only in a correction, which names its original"
                 if not amount.is_zero:
                     _add_debt(state, document, kind, event.period, event.due_date, amount)
             for piece in event.released_to_advance:
@@ -475,11 +477,12 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
     window's figure moved, one `PenaltyRecalculated` per late document, dated `posted_on`, corrects it (the
     charged penalty documents stay as they were: their period may be closed)."""
     terms = _penalty_terms(state)
-    events: list[Event] = []
+    events: list[PenaltyRecalculated] = []
     number = state.documents
     for late_item, accruals in sorted(state.accruals.items()):
         debts = [d for d in state.debts.values() if d.document == late_item and d.kind is not alloc.DebtKind.PENALTY]
-        windows, slices = [], []
+        windows: list[RecalculatedWindow] = []
+        slices: list[PenaltySliceData] = []
         for accrual in accruals:
             late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
             penalty = compute_penalty(late, rates, terms, state.currency)
@@ -504,7 +507,8 @@ def _recalculated(state: Account, number: str, late_item: str, period: str, wind
     """Less than charged comes off the window's own penalty document while it is open, the rest goes back
     to the advance (it was paid); more than charged is a new penalty document."""
     zero = Money.zero(state.currency)
-    reduced, released, charged = [], zero, zero
+    reduced: list[AllocationSlice] = []
+    released, charged = zero, zero
     for window in windows:
         change = window.now - window.was
         if change.is_positive:
@@ -623,7 +627,7 @@ def _penalty_terms(state: Account) -> PenaltyTerms:
     return PenaltyTerms(clause.multiplier, clause.basis_days, clause.count_payment_day)
 
 
-def _slice_data(penalty, terms: PenaltyTerms) -> list[PenaltySliceData]:
+def _slice_data(penalty: Penalty, terms: PenaltyTerms) -> list[PenaltySliceData]:
     return [PenaltySliceData(amount=s.amount, first_day=s.first_day, last_day=s.last_day, days=s.days,
                              base_rate_percent=s.rate_percent, multiplier=terms.multiplier,
                              basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices]
@@ -730,7 +734,7 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     return events
 
 
-def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: date, posted_on: date | None = None,
+def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on: date, posted_on: date | None = None,
                    folded: bool = False) -> list[Event]:
     """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges);
     `folded`: `state` holds `events` already. `on` is when the money paid (a payment's value date),
@@ -742,7 +746,7 @@ def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: dat
     result = alloc.allocate_payment(advance, open_items, on.strftime("%Y-%m"))
     booked = result.ledger_entry()
     if booked is None:
-        return events
+        return list(events)
     return [*events, PaymentAllocated(
         contract_id=state.contract_id, policy=alloc.POLICY, trigger=trigger, allocated_on=on,
         slices=[AllocationSlice(item_id=s.item_id, document=s.document, kind=s.kind.value, period=s.period,
@@ -750,14 +754,15 @@ def _then_allocate(state: Account, events: list[Event], *, trigger: str, on: dat
         advance_left=result.advance_left, postings=postings(booked), posted_on=posted_on)]
 
 
-def _advance_and_open_items_after(state: Account, events: list[Event]) -> tuple[Money, list[alloc.OpenItem]]:
+def _advance_and_open_items_after(state: Account, events: Sequence[Event]) -> tuple[Money, list[alloc.OpenItem]]:
     """What allocation needs once `events` are applied. Money received only adds to the advance, so a
     payment needs no copy of the account: a copy costs the whole history (every payment before), and a
     statement of thousands of lines for one contract was quadratic in it."""
-    if all(isinstance(event, PaymentReceived) for event in events):
+    received = [event for event in events if isinstance(event, PaymentReceived)]
+    if len(received) == len(events):
         advance = state.advance
-        for event in events:
-            advance = advance + event.amount
+        for payment in received:
+            advance = advance + payment.amount
         return advance, state.open_items()
     after = copy.deepcopy(state)
     for event in events:
@@ -889,6 +894,13 @@ def decline(state: Account, *, request_id: str, declined_by: str, reason: str) -
 
 def request_date_of(pending: Pending) -> date:
     """The business date the requested correction will carry."""
-    asked = pending.request
-    return {PaymentReversalRequested: lambda: asked.reversed_on, PenaltyWaiverRequested: lambda: asked.waived_on,
-            RefundRequested: lambda: asked.refund_on, TerminationNoticeProposed: lambda: asked.issued_on}[type(asked)]()
+    match pending.request:
+        case PaymentReversalRequested() as asked:
+            return asked.reversed_on
+        case PenaltyWaiverRequested() as asked:
+            return asked.waived_on
+        case RefundRequested() as asked:
+            return asked.refund_on
+        case TerminationNoticeProposed() as asked:
+            return asked.issued_on
+    raise AssertionError(f"no business date for {pending.action}")

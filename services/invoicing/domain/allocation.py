@@ -74,7 +74,11 @@ class Allocation:
         return entry(*pairs)
 
 
-def rank(item: OpenItem, current_period: str) -> tuple:
+# (group, period, due date, kind order, document, item id): compared left to right, a total order
+Rank = tuple[int, str, date, int, str, str]
+
+
+def rank(item: OpenItem, current_period: str) -> Rank:
     earlier = item.period < current_period
     if item.kind is DebtKind.PENALTY:
         group = 1 if earlier else 3

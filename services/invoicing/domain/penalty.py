@@ -45,7 +45,7 @@ class PenaltySlice:
     rate_percent: Decimal
     penalty: Decimal  # unrounded: the rounding happens once, on the total
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"amount": self.amount.to_json(), "from": self.first_day.isoformat(), "to": self.last_day.isoformat(),
                 "days": self.days, "base_rate_percent": str(self.rate_percent), "penalty": str(self.penalty)}
 

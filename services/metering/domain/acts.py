@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -64,7 +65,11 @@ def stream_id(contract_id: str) -> str:
     return f"acts-{contract_id}"
 
 
-def evolve(state: ContractActs | None, event: Event) -> ContractActs:
+# what a contract's acts stream holds
+ActsEvent = ActualBalanceRecorded | VolumeActIssued | VolumeActAccepted | VolumeActDisputed | PreliminaryActReceived
+
+
+def evolve(state: ContractActs | None, event: ActsEvent) -> ContractActs:
     state = state or ContractActs(event.contract_id)
     state.version += 1
     match event:
@@ -87,8 +92,8 @@ def evolve(state: ContractActs | None, event: Event) -> ContractActs:
     return state
 
 
-def fold(events) -> ContractActs | None:
-    state = None
+def fold(events: Iterable[ActsEvent]) -> ContractActs | None:
+    state: ContractActs | None = None
     for event in events:
         state = evolve(state, event)
     return state
@@ -133,21 +138,22 @@ def record_actual_balance(state: ContractActs | None, *, contract_id: str, perio
     ]
 
 
-def _act(state: ContractActs | None, act_id: str) -> Act:
+def _act(state: ContractActs | None, act_id: str) -> tuple[ContractActs, Act]:
+    """The contract's acts and the act `act_id` among them; refused when there is no such act."""
     if state is None or act_id not in state.acts:
         raise NotFound(f"no act {act_id}", reason="act_not_found")
-    return state.acts[act_id]
+    return state, state.acts[act_id]
 
 
 def sign_act(state: ContractActs | None, *, act_id: str, signed_on: date) -> list[Event]:
-    act = _act(state, act_id)
+    state, act = _act(state, act_id)
     if act.status is not ActStatus.ISSUED:
         raise Conflict(f"act {act_id} is {act.status.value}", reason=f"act_{act.status.value}")
     return [VolumeActAccepted(contract_id=state.contract_id, act_id=act_id, accepted_on=signed_on, deemed=False)]
 
 
 def dispute_act(state: ContractActs | None, *, act_id: str, disputed_on: date, reason: str) -> list[Event]:
-    act = _act(state, act_id)
+    state, act = _act(state, act_id)
     if act.status is not ActStatus.ISSUED:
         raise Conflict(f"act {act_id} is {act.status.value}", reason=f"act_{act.status.value}")
     if disputed_on > act.delivered_on + timedelta(days=DEEMED_ACCEPTED_AFTER_DAYS):
@@ -161,7 +167,7 @@ def dispute_act(state: ContractActs | None, *, act_id: str, disputed_on: date, r
 def correct_act(state: ContractActs | None, *, act_id: str, volume_kwh: Decimal, issued_on: date,
                 delivered_on: date | None) -> list[Event]:
     """A new act replacing the one in force for its month (disputed, or accepted and then corrected)."""
-    act = _act(state, act_id)
+    state, act = _act(state, act_id)
     if state.latest[act.period] != act_id:
         raise Conflict(f"act {act_id} was already replaced", reason="act_superseded")
     if volume_kwh < 0:
@@ -177,7 +183,7 @@ def correct_act(state: ContractActs | None, *, act_id: str, volume_kwh: Decimal,
 def reduce_act(state: ContractActs | None, *, act_id: str, by_kwh: Decimal, on: date) -> list[Event]:
     """An accepted claim metering owns (§9): the act reduced by the granted kWh becomes a corrected act
     (§4.13), which the ledger then charges by difference (a credit when the volume drops)."""
-    act = _act(state, act_id)
+    state, act = _act(state, act_id)
     return correct_act(state, act_id=act_id, volume_kwh=act.volume_kwh - by_kwh, issued_on=on, delivered_on=on)
 
 

@@ -74,14 +74,14 @@ def hour_imbalance(*, day: date, hour: int, starts_at: datetime, in_term: bool, 
     flags = []
     if accepted_kwh is None:
         flags.append(Flag.NO_APPLICATION)
-    measured = [m for m in meters if m.volume_kwh is not None]
+    measured = [m.volume_kwh for m in meters if m.volume_kwh is not None]
     actual = None
     if not measured:
         flags.append(Flag.NO_METER_DATA)
     elif not all(m.complete for m in meters):
         flags.append(Flag.INCOMPLETE_METER_DATA)
     else:
-        actual = sum((m.volume_kwh for m in measured), Decimal(0))
+        actual = sum(measured, Decimal(0))
     imbalance = actual - accepted_kwh if actual is not None and accepted_kwh is not None else None
     return HourImbalance(day, hour, starts_at, accepted_kwh, actual, imbalance, tuple(flags))
 
@@ -98,14 +98,21 @@ class ImbalanceTotals:
 
 def totals(hours: Iterable[HourImbalance]) -> ImbalanceTotals:
     hours = list(hours)
-    compared = [h for h in hours if h.imbalance_kwh is not None]
+    compared = [_compared(h) for h in hours if h.imbalance_kwh is not None]
     flagged: dict[str, int] = {}
     for hour in hours:
         for flag in hour.flags:
             flagged[flag] = flagged.get(flag, 0) + 1
     return ImbalanceTotals(
         hours=len(hours), compared_hours=len(compared),
-        accepted_kwh=sum((h.accepted_kwh for h in compared), Decimal(0)),
-        actual_kwh=sum((h.actual_kwh for h in compared), Decimal(0)),
-        imbalance_kwh=sum((h.imbalance_kwh for h in compared), Decimal(0)),
+        accepted_kwh=sum((accepted for accepted, _, _ in compared), Decimal(0)),
+        actual_kwh=sum((actual for _, actual, _ in compared), Decimal(0)),
+        imbalance_kwh=sum((imbalance for _, _, imbalance in compared), Decimal(0)),
         flagged_hours=flagged)
+
+
+def _compared(hour: HourImbalance) -> tuple[Decimal, Decimal, Decimal]:
+    """(accepted, actual, imbalance) kWh of an hour that was compared."""
+    # `hour_imbalance` gives an hour an imbalance only when both its accepted and its actual kWh are known
+    assert hour.accepted_kwh is not None and hour.actual_kwh is not None and hour.imbalance_kwh is not None
+    return hour.accepted_kwh, hour.actual_kwh, hour.imbalance_kwh

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from services.metering.events import ContractTermsNoted, MeterRegistered, MeterReplaced, TransformerRatioChanged
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.contracts import ContractAmended, ContractSigned, ContractTerms
+from shared.events.contracts import ContractAmended, ContractSigned, SealedContractTerms
 from shared.events.registry import Event
 from shared.transformers import multiplier as ct_times_vt
 
@@ -90,7 +90,7 @@ def of_contract(contract_id: str, state: ContractMeters | None) -> ContractMeter
     return state if state is not None else ContractMeters(contract_id)
 
 
-def _noted_terms(contract_id: str, terms: ContractTerms, amendment: str | None) -> ContractTermsNoted:
+def _noted_terms(contract_id: str, terms: SealedContractTerms, amendment: str | None) -> ContractTermsNoted:
     return ContractTermsNoted(contract_id=contract_id, delivery_start=terms.delivery_start,
                               delivery_end=terms.delivery_end, time_zone=terms.time_zone,
                               deadline_time_zone=terms.deadline_time_zone, amendment=amendment)
