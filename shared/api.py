@@ -41,8 +41,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     403: _error("the person's desks do not include this action's (`role_not_allowed`), or four eyes "
                 "(`own_request`)"),
     413: _error("the request body is larger than the route takes (`request_too_large`)"),
-    422: _error("the request does not match its schema (`invalid_request`), a business date out of its bounds "
-                "(`business_date_in_future`, `day_not_over`), or a value the rules refuse"),
+    422: _error("the request does not match its schema (`invalid_request`), or a value the rules refuse"),
     503: _error("the database is away or busy, or a queue is full (`database_unavailable`, `database_busy`, "
                 "`queue_full`): nothing was recorded, retry after `Retry-After`"),
 }
@@ -50,9 +49,13 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     **COMMON_ERRORS,
     404: _error("what the command names does not exist (`<thing>_not_found`)"),
-    409: _error("the command clashes with what already happened (a closed period, a repeat with other data, a "
-                "concurrent change, an Idempotency-Key reused)"),
+    409: _error("the command clashes with what already happened or with the clock (a closed period, a business "
+                "date in the future or a day not over, a repeat with other data, a concurrent change, an "
+                "Idempotency-Key reused)"),
 }
+# the answers of a list read a page at a time: a cursor it did not give names no page
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **COMMON_ERRORS, 404: _error("the cursor is not one this list gave (`page_not_found`)")}
 # the answers of a read by id
 READ_ERRORS: dict[int | str, dict[str, Any]] = {**COMMON_ERRORS, 404: _error("no such thing (`<thing>_not_found`)")}
 

@@ -54,7 +54,7 @@ def describe_events(document: dict[str, Any], registry: EventRegistry, service: 
     channel, operation = document["channels"][channel_name], document["operations"][channel_name]
     channel["messages"], operation["messages"] = {}, []
     for cls in public_events(registry, service):
-        payload = _hoisted(cls.model_json_schema(ref_template="#/components/schemas/{model}"), schemas)
+        payload = _hoisted(cls.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization"), schemas)
         payload_name = f"{cls.event_type}:payload"
         schemas[payload_name] = payload
         envelope_name = f"{cls.event_type}:envelope"

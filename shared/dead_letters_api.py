@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from shared import dead_letters
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS
 from shared.auth import READERS, Actor, Role, require, roles
 from shared.http_app import get_service
 from shared.paging import Keyset, Page, PageParams, read_page
@@ -61,7 +61,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
             "redriven_at": row["redriven_at"].isoformat() if row["redriven_at"] else None}
 
 
-@router.get("/dead-letters", response_model=Page[DeadLetterView], responses=COMMON_ERRORS)
+@router.get("/dead-letters", response_model=Page[DeadLetterView], responses=PAGE_ERRORS)
 async def list_dead_letters(_actor: Annotated[Actor, Depends(require(READERS))], service: ServiceDep, page: PageParams,
                             waiting: Annotated[bool, Query(description="only the letters not resolved by a "
                                                                         "redrive")] = True) -> Page[DeadLetterView]:

@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import business_time
+from shared import business_time, quantities
 from shared.auth import Actor
 from shared.body_limit import BodyLimit
 from shared.db import DATABASE_ERRORS, database_busy, database_unavailable, value_out_of_range
@@ -127,6 +127,11 @@ def invalid_request_answer(found: Sequence[Mapping[str, Any]]) -> JSONResponse:
         # a well-formed date that clashes with the present (tomorrow, a day not over yet): 409, as a conflict
         # with what already happened is, not 422 (which says the request can never be right)
         return JSONResponse(status_code=409, content={"reason": bounded["type"], "message": bounded["msg"],
+                                                      "details": {"errors": errors}})
+    named = next((e for e in errors if e["type"] in quantities.REASONS), None)
+    if named is not None:
+        # a negative volume, price or reading: the reason the rules would have given it
+        return JSONResponse(status_code=422, content={"reason": named["type"], "message": named["msg"],
                                                       "details": {"errors": errors}})
     return JSONResponse(status_code=422, content={"reason": "invalid_request",
                                                   "message": "the request does not match its schema",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -22,6 +21,7 @@ from services.claims.events import (
 from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.events.claims import PersonalDataExportRequested, PersonalDataShredded
 from shared.money import Money
+from shared.quantities import SignedKwh
 from shared.text import PlainText
 
 # ---- claims (§9) ---------------------------------------------------------------------------------------
@@ -33,7 +33,7 @@ class RegisterClaim(PlainText):
     subject: ClaimSubject
     description: str = Field(min_length=1, max_length=5000)
     disputed_amount: Money | None = None
-    disputed_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    disputed_volume_kwh: SignedKwh | None = None
     disputed_event_id: uuid.UUID | None = None
     disputed_document: str | None = Field(None, max_length=200)
 
@@ -42,7 +42,7 @@ class AcceptClaim(PlainText):
     answered_on: BusinessDate
     granted_amount: Money | None = Field(None, description="less than disputed: a partial acceptance; "
                                                            "absent: all that was disputed")
-    granted_volume_kwh: Decimal | None = Field(None, max_digits=20, decimal_places=3)
+    granted_volume_kwh: SignedKwh | None = None
     document_number: str | None = Field(None, max_length=200, description="the document the correction applies "
                                                                           "to; the disputed one when absent")
     comment: str = Field("", max_length=5000)

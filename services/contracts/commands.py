@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -18,11 +16,11 @@ from shared.events.contracts import (
     PricePeriodTerms,
     TerminationKind,
 )
+from shared.quantities import Kwh
 from shared.text import PlainText
 
 IMPORT_LIMIT = 2_000   # contracts per request: bounded, so one transaction stays a few seconds
 MAX_IMPORT_BYTES = 32 * 1024 * 1024   # 2,000 contracts' terms are ~10 MB of JSON
-Kwh = Annotated[Decimal, Field(max_digits=20, decimal_places=3)]
 
 
 # ---- a contract's registration and signature -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Required, TypedDict
@@ -30,6 +30,7 @@ from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
 from shared.events.invoicing import TerminationNoticeIssued
 from shared.money import Money
+from shared.quantities import quantity
 from shared.text import PlainText
 
 
@@ -127,9 +128,14 @@ class IssueRefund(PlainText):
     refund_on: BusinessDate
 
 
+# the National Bank's base rate, % a year: above 0, below 100
+Percent = Annotated[Decimal, quantity(
+    whole_digits=2, places=4, sign="positive", description="% a year as a decimal string with at most 4 places, or a whole number")]
+
+
 class SetBaseRate(PlainText):
     effective_from: date
-    rate_percent: Decimal = Field(gt=0, lt=100)
+    rate_percent: Percent
     source: str = Field(min_length=3, max_length=300)
 
 

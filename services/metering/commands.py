@@ -5,24 +5,22 @@ events it recorded declares them (`application.py`)."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
 from shared.calendar import ASTANA_ZONE_NAME, MONTH_PATTERN
+from shared.quantities import Kwh, Reading
 from shared.text import PlainText
 
-Reading = Field(ge=0, max_digits=20, decimal_places=4)
 ContractId = Field(min_length=1, max_length=100)
-Volume = Field(ge=0, max_digits=20, decimal_places=3)
 
 
 # ---- meters ---------------------------------------------------------------------------------------------
 class ReplaceMeter(PlainText):
     new_serial: str = Field(min_length=1, max_length=64)
-    final_reading_old: Decimal = Reading
-    initial_reading_new: Decimal = Reading
+    final_reading_old: Reading
+    initial_reading_new: Reading
     at: BusinessMoment = Field(description="when the old meter stopped and the new one started counting")
     meter_type: str | None = Field(None, max_length=100, description="the old meter's type when absent")
     accuracy_class: str | None = Field(None, max_length=20)
@@ -33,18 +31,18 @@ class ChangeTransformerRatio(PlainText):
     vt_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["35000/100"])
     multiplier: int | None = Field(None, gt=0, description="checked against CT × VT when given")
     effective_at: BusinessMoment
-    register_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=4,
+    register_kwh: Reading | None = Field(None,
                                          description="the register at that moment: splits a register day")
 
 
 # ---- the month's volume and its act -----------------------------------------------------------------------
 class RecordActualBalance(PlainText):
     period: str = Field(pattern=MONTH_PATTERN)
-    volume_kwh: Decimal = Volume
+    volume_kwh: Kwh
     published_on: BusinessDate
     issued_on: BusinessDate | None = Field(None, description="the act's date; the publication date when absent")
     delivered_on: BusinessDate | None = Field(None, description="when the buyer received the act; the issue date when absent")
-    meter_volume_kwh: Decimal | None = Field(None, ge=0, max_digits=20, decimal_places=3,
+    meter_volume_kwh: Kwh | None = Field(None,
                                              description="when absent: the sum of the month's measured daily "
                                                          "volumes, if every day is measured and complete")
 
@@ -62,7 +60,7 @@ class DisputeAct(PlainText):
 
 class CorrectAct(PlainText):
     contract_id: str = ContractId
-    volume_kwh: Decimal = Volume
+    volume_kwh: Kwh
     issued_on: BusinessDate
     delivered_on: BusinessDate | None = None
 
@@ -70,7 +68,7 @@ class CorrectAct(PlainText):
 class PreliminaryAct(PlainText):
     period: str = Field(pattern=MONTH_PATTERN)
     received_on: BusinessDate
-    volume_kwh: Decimal = Volume
+    volume_kwh: Kwh
 
 
 class CloseDay(PlainText):

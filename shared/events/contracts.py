@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.personal_data import PersonalDataAccess, PersonalDataPart, upcast_part_v1_v2
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, recorded_in_clear
+from shared.quantities import Kwh, quantity
 from shared.text import PlainText
 
 CounterpartyCategory = Literal[
@@ -63,9 +64,20 @@ class PartyTerms(Terms):
     email: str | None = None
 
 
+# what the contract's terms state in figures: each form is stated in the API documents and checked as stated
+Tariff = Annotated[Decimal, quantity(
+    whole_digits=9, places=6, negative_reason="negative_price", description="tenge per kWh as a decimal string with at most 6 places, or a whole number")]
+Kilovolts = Annotated[Decimal, quantity(
+    whole_digits=4, places=3, sign="positive", description="kV as a decimal string with at most 3 places, or a whole number")]
+# §5.7: more than 0, at most 10 times the base rate
+PenaltyMultiplier = Annotated[Decimal, quantity(
+    whole_digits=2, places=4, pattern=r"^(?![0.]*$)([0-9](\.[0-9]{1,4})?|10(\.0{1,4})?)$", whole_numbers=(1, 10),
+    description="times the base rate: above 0, at most 10, at most 4 places")]
+
+
 class PriceComponentTerms(Terms):
     code: Literal["cap_tariff", "res_surcharge", "service_tariff"]
-    rate_per_kwh: Decimal
+    rate_per_kwh: Tariff
 
 
 class PricePeriodTerms(Terms):
@@ -76,7 +88,7 @@ class PricePeriodTerms(Terms):
 
 class PlannedVolumeTerms(Terms):
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    volume_kwh: Decimal
+    volume_kwh: Kwh
 
 
 class MeterTerms(Terms):
@@ -91,7 +103,7 @@ class MeterTerms(Terms):
 class DeliveryPointTerms(Terms):
     code: str
     name: str
-    voltage_kv: Decimal
+    voltage_kv: Kilovolts
     meter: MeterTerms
 
 
@@ -100,7 +112,7 @@ class PenaltyClauseTerms(Terms):
     day-count basis and whether the day the money arrives counts are the contract's, never a request's;
     a contract that says nothing more settles by the defaults (1.5 ×, 365 days, the payment day counts)."""
 
-    multiplier: Decimal = Field(Decimal("1.5"), gt=0, le=10)
+    multiplier: PenaltyMultiplier = Decimal("1.5")
     basis_days: int = Field(365, ge=360, le=366)
     count_payment_day: bool = True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from services.contracts.domain.contract import ContractStatus, fold, register_contract, sign_contract
 from services.contracts.domain.terms import check_terms, ratio
@@ -58,8 +59,6 @@ def test_a_bin_given_for_a_foreign_buyer_is_refused():
     ([], "missing_price"),
     ([{"valid_from": "2022-03-01", "valid_to": "2022-02-01",
        "components": [{"code": "cap_tariff", "rate_per_kwh": "11.97"}]}], "invalid_price_period"),
-    ([{"valid_from": "2022-01-01", "valid_to": None,
-       "components": [{"code": "cap_tariff", "rate_per_kwh": "-1"}]}], "negative_price"),
     ([{"valid_from": "2022-01-01", "valid_to": "2022-06-30",
        "components": [{"code": "cap_tariff", "rate_per_kwh": "11.97"}, {"code": "cap_tariff", "rate_per_kwh": "1"}]}],
      "invalid_price_components"),
@@ -71,6 +70,22 @@ def test_price_schedule_rules(periods, reason):
     with pytest.raises(ValidationFailed) as raised:
         check_terms(terms(price_schedule=periods))
     assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize(("where", "value", "reason"), [
+    ("price", "-1", "negative_price"), ("price", "11.9700001", "invalid_quantity"), ("price", 11.97, "invalid_quantity"),
+    ("volume", "-20000", "negative_volume"), ("volume", "1.0001", "invalid_quantity"),
+])
+def test_a_negative_or_inexact_figure_is_refused_by_its_type(where, value, reason):
+    # the terms' figures are exact decimals of a stated form; a JSON fraction (11.97 as a float) is not one
+    data = seed_contract()
+    if where == "price":
+        data["price_schedule"][0]["components"][0]["rate_per_kwh"] = value
+    else:
+        data["planned_volumes"][0]["volume_kwh"] = value
+    with pytest.raises(PydanticValidationError) as raised:
+        ContractTerms.model_validate(data)
+    assert [e["type"] for e in raised.value.errors()] == [reason]
 
 
 def test_a_price_change_on_the_next_day_is_not_an_overlap():

@@ -11,7 +11,7 @@ from services.claims.api.deps import App, ClaimsDesk, Reader
 from services.claims.commands import AcceptClaim, ReferToCourt, RegisterClaim, RejectClaim
 from services.claims.events import ClaimReferredToCourt, ClaimRegistered, ClaimRejected
 from services.claims.queries import ClaimView
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, READ_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, context_of
 from shared.errors import NotFound
 from shared.events.claims import ClaimAccepted
 from shared.paging import Page, PageParams
@@ -45,7 +45,7 @@ async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request,
     return await app.refer_to_court(claim_id, command, context_of(request, actor))
 
 
-@router.get("/claims", response_model=Page[ClaimView], responses=COMMON_ERRORS)
+@router.get("/claims", response_model=Page[ClaimView], responses=PAGE_ERRORS)
 async def list_claims(_actor: Reader, app: App, page: PageParams,
                       status: Annotated[Literal["open", "accepted", "rejected", "referred_to_court"] | None,
                                         Query()] = None,

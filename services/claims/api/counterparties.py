@@ -10,14 +10,14 @@ from services.claims import queries
 from services.claims.api.deps import Reader, ServiceDep
 from services.claims.queries import CounterpartyView
 from shared.access_log import read_logged
-from shared.api import COMMON_ERRORS, READ_ERRORS
+from shared.api import PAGE_ERRORS, READ_ERRORS
 from shared.errors import NotFound
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["counterparties"])
 
 
-@router.get("/counterparties", response_model=Page[CounterpartyView], responses=COMMON_ERRORS)
+@router.get("/counterparties", response_model=Page[CounterpartyView], responses=PAGE_ERRORS)
 async def list_counterparties(request: Request, actor: Reader, service: ServiceDep,
                               page: PageParams) -> Page[CounterpartyView]:
     """A page of the counterparties by contract number (`shared/paging.py`); the read is logged with the

@@ -10,7 +10,7 @@ from services.claims import queries
 from services.claims.api.deps import App, ClaimsDesk, Reader
 from services.claims.commands import NotifyForceMajeure
 from services.claims.events import ForceMajeureNotified
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["force majeure"])
@@ -22,7 +22,7 @@ async def notify_force_majeure(command: NotifyForceMajeure, request: Request, ac
     return await app.notify_force_majeure(command, context_of(request, actor))
 
 
-@router.get("/force-majeure", response_model=Page[ForceMajeureNotified], responses=COMMON_ERRORS)
+@router.get("/force-majeure", response_model=Page[ForceMajeureNotified], responses=PAGE_ERRORS)
 async def list_force_majeure(_actor: Reader, app: App, page: PageParams,
                              contract_id: Annotated[str | None, Query(max_length=100)] = None,
                              ) -> Page[ForceMajeureNotified]:

@@ -11,7 +11,7 @@ from services.claims.commands import DeclineDeletion, DeletionDecided, ReceiveRe
 from services.claims.events import PersonalDataDeletionDeclined
 from services.claims.queries import PersonalDataRequestView
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["personal data"])
@@ -44,7 +44,7 @@ async def decline_deletion(request_id: str, command: DeclineDeletion, request: R
     return await app.decline_deletion(request_id, command, context_of(request, actor))
 
 
-@router.get("/personal-data/requests", response_model=Page[PersonalDataRequestView], responses=COMMON_ERRORS)
+@router.get("/personal-data/requests", response_model=Page[PersonalDataRequestView], responses=PAGE_ERRORS)
 async def list_requests(request: Request, actor: Reader, service: ServiceDep,
                         page: PageParams) -> Page[PersonalDataRequestView]:
     """The requests with their details (the requester's own words), a page at a time by answer deadline: a

@@ -12,7 +12,7 @@ from services.contracts.api.deps import App, ContractsDesk, Reader, ServiceDep
 from services.contracts.commands import RegisterContract, SignContract
 from services.contracts.queries import ContractView
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, READ_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, context_of
 from shared.paging import Page, PageRequest, page_request
 
 router = APIRouter(tags=["contracts"])
@@ -40,7 +40,7 @@ async def get_contract(contract_id: str, request: Request, actor: Reader, app: A
                              lambda view: [view.contract_id])
 
 
-@router.get("/contracts", response_model=Page[ContractView], responses=COMMON_ERRORS)
+@router.get("/contracts", response_model=Page[ContractView], responses=PAGE_ERRORS)
 async def list_contracts(request: Request, actor: Reader, service: ServiceDep,
                          page: Annotated[PageRequest, page_request(maximum=1000)],
                          number: Annotated[str | None, Query(max_length=100)] = None) -> Page[ContractView]:

@@ -80,8 +80,6 @@ def _check_price_schedule(periods: list[PricePeriodTerms]) -> None:
         if not codes or len(codes) != len(set(codes)):
             raise ValidationFailed("a price period needs components with distinct codes",
                                    reason="invalid_price_components", details=where)
-        if any(c.rate_per_kwh < 0 for c in period.components):
-            raise ValidationFailed("a price cannot be negative", reason="negative_price", details=where)
         if index + 1 < len(ordered):
             following = ordered[index + 1]
             if period.valid_to is None or period.valid_to >= following.valid_from:
@@ -96,10 +94,6 @@ def _check_planned_volumes(terms: ContractTerms) -> None:
     if len(months) != len(set(months)):
         raise ValidationFailed("a month is planned twice", reason="duplicate_planned_month",
                                details={"field": "planned_volumes"})
-    for volume in terms.planned_volumes:
-        if volume.volume_kwh < 0:
-            raise ValidationFailed("a planned volume cannot be negative", reason="negative_volume",
-                                   details={"field": "planned_volumes", "month": volume.month})
 
 
 def _check_delivery_points(points: list[DeliveryPointTerms]) -> None:

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Request
 from services.invoicing.api.deps import App, Approver, Reader
 from services.invoicing.commands import Approved, Decline, Declined
 from services.invoicing.queries import ApprovalView
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["approvals"])
 
 
-@router.get("/approvals", response_model=Page[ApprovalView], responses=COMMON_ERRORS)
+@router.get("/approvals", response_model=Page[ApprovalView], responses=PAGE_ERRORS)
 async def list_pending(_actor: Reader, app: App, page: PageParams, contract_id: str | None = None
                        ) -> Page[ApprovalView]:
     """The requests awaiting their second person, oldest first, a page at a time (`shared/paging.py`). The

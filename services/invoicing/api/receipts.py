@@ -10,7 +10,7 @@ from services.invoicing.api.deps import App, Reader, ServiceDep, Treasury
 from services.invoicing.commands import AssignReceipt
 from services.invoicing.queries import PaymentView, UnidentifiedReceiptView
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["receipts"])
@@ -24,7 +24,7 @@ async def assign(bank_reference: str, command: AssignReceipt, request: Request, 
     return await app.assign_receipt(bank_reference, command, context_of(request, actor))
 
 
-@router.get("/receipts/unidentified", response_model=Page[UnidentifiedReceiptView], responses=COMMON_ERRORS)
+@router.get("/receipts/unidentified", response_model=Page[UnidentifiedReceiptView], responses=PAGE_ERRORS)
 async def unidentified(request: Request, actor: Reader, service: ServiceDep,
                        page: PageParams) -> Page[UnidentifiedReceiptView]:
     """Receipts no contract could be matched to, with their payers' names, BINs and IBANs and the purposes

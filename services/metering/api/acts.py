@@ -20,7 +20,7 @@ from services.metering.commands import (
 )
 from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted, VolumeActDisputed
 from services.metering.queries import ActView
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.events.metering import VolumeActIssued
 from shared.paging import Page, PageParams
 
@@ -70,7 +70,7 @@ async def close_day(command: CloseDay, request: Request, actor: MeteringDesk, ap
     return await app.close_day(command, context_of(request, actor))
 
 
-@router.get("/acts", response_model=Page[ActView], responses=COMMON_ERRORS)
+@router.get("/acts", response_model=Page[ActView], responses=PAGE_ERRORS)
 async def list_acts(_actor: Reader, app: App, page: PageParams,
                     contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[ActView]:
     """The volume acts with their actual balances, a page at a time by period."""

@@ -12,13 +12,13 @@ from services.metering.api.deps import App, MeteringDesk, Reader
 from services.metering.commands import ChangeTransformerRatio, ReplaceMeter
 from services.metering.events import MeterReplaced, TransformerRatioChanged
 from services.metering.queries import MeterView
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
 
 router = APIRouter(tags=["meters"])
 
 
-@router.get("/meters", response_model=Page[MeterView], responses=COMMON_ERRORS)
+@router.get("/meters", response_model=Page[MeterView], responses=PAGE_ERRORS)
 async def list_meters(_actor: Reader, app: App, page: PageParams,
                       contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[MeterView]:
     """The meters, a page at a time by serial number."""

@@ -12,7 +12,7 @@ from services.metering.api.deps import App, MeteringDesk, Reader
 from services.metering.commands import ImportReadings, MeasureVolumes, ReadingsImportReport
 from services.metering.events import VolumeMeasured
 from services.metering.queries import ReadingView
-from shared.api import COMMAND_ERRORS, COMMON_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageRequest, page_request
 
 router = APIRouter(tags=["readings"])
@@ -32,7 +32,7 @@ async def import_file(request: Request, actor: MeteringDesk, app: App,
     return await app.import_readings(command, raw, context_of(request, actor))
 
 
-@router.get("/readings", response_model=Page[ReadingView], responses=COMMON_ERRORS)
+@router.get("/readings", response_model=Page[ReadingView], responses=PAGE_ERRORS)
 async def list_readings(_actor: Reader, app: App, meter_serial: Annotated[str, Query(max_length=64)],
                         page: Annotated[PageRequest, page_request(default=1000, maximum=10_000)],
                         ) -> Page[ReadingView]:
