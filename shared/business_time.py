@@ -41,6 +41,11 @@ DAY_NOT_OVER = "day_not_over"
 CLOCK_SKEW = timedelta(minutes=2)
 _ZONE = ZoneInfo(ASTANA_ZONE_NAME)
 
+# the books begin in 1900: an earlier business date (0001-01-01) is refused as a date in a closed period is
+# (409), and a date calculation on one (a month before, a deadline after) never leaves what `date` can hold
+EARLIEST = date(1900, 1, 1)
+BEFORE_THE_BOOKS = "date_before_the_books"
+
 _clock: ContextVar[Clock | None] = ContextVar("business_clock", default=None)
 
 
@@ -63,7 +68,15 @@ def _today() -> date | None:
     return None if clock is None else clock.now().astimezone(_ZONE).date()
 
 
+def _in_era(day: date) -> date:
+    if day < EARLIEST:
+        raise PydanticCustomError(BEFORE_THE_BOOKS, "{day} is before the books begin (1900-01-01)",
+                                  {"day": day.isoformat()})
+    return day
+
+
 def _not_in_future(day: date) -> date:
+    _in_era(day)
     current = _today()
     if current is not None and day > current:
         raise PydanticCustomError(IN_FUTURE, "{day} lies in the future: today is {today}",
@@ -72,6 +85,7 @@ def _not_in_future(day: date) -> date:
 
 
 def _over(day: date) -> date:
+    _in_era(day)
     current = _today()
     if current is not None and day >= current:
         raise PydanticCustomError(DAY_NOT_OVER, "{day} is not over: a day is closed from the next day on "
@@ -81,6 +95,7 @@ def _over(day: date) -> date:
 
 
 def _moment_not_in_future(moment: datetime) -> datetime:
+    _in_era(moment.date())
     clock = _clock.get()
     if clock is not None and moment > clock.now() + CLOCK_SKEW:
         raise PydanticCustomError(IN_FUTURE, "{moment} lies in the future: now is {now}",
@@ -93,7 +108,7 @@ ClosedDay = Annotated[date, AfterValidator(_over)]
 BusinessMoment = Annotated[AwareDatetime, AfterValidator(_moment_not_in_future)]
 
 # reasons the HTTP edge lifts from a validation error to the answer's own `reason`
-REASONS = (IN_FUTURE, DAY_NOT_OVER)
+REASONS = (IN_FUTURE, DAY_NOT_OVER, BEFORE_THE_BOOKS)
 
 
 def require_not_in_future(day: date, current: date, *, field: str) -> None:

@@ -41,6 +41,8 @@ MAX_ABS_AMOUNT = Decimal(10) ** 15
 # none of which belongs in a ledger record.
 _AMOUNT_PATTERN = r"-?[0-9]+(\.[0-9]+)?"
 _AMOUNT_RE = re.compile(_AMOUNT_PATTERN)
+_WIRE_AMOUNT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]+)?$"
+assert MAX_ABS_AMOUNT == Decimal(10) ** 15, "the wire pattern's 15 digits"
 
 # Sums, differences and products must be exact; trapping Inexact turns a silent rounding at
 # the context's precision into an error instead.
@@ -282,11 +284,14 @@ class Money:
     def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:
         from pydantic_core import core_schema
 
+        # what the documents state: under 10^15 in absolute value (MAX_ABS_AMOUNT), a currency of the table,
+        # nothing else in the object
         wire = core_schema.typed_dict_schema(
             {
-                "amount": core_schema.typed_dict_field(core_schema.str_schema(pattern=f"^{_AMOUNT_PATTERN}$")),
-                "currency": core_schema.typed_dict_field(core_schema.str_schema(pattern="^[A-Z]{3}$")),
-            }
+                "amount": core_schema.typed_dict_field(core_schema.str_schema(pattern=_WIRE_AMOUNT_PATTERN)),
+                "currency": core_schema.typed_dict_field(core_schema.literal_schema(sorted(MINOR_UNITS))),
+            },
+            extra_behavior="forbid",
         )
         return core_schema.no_info_plain_validator_function(
             _validate_for_pydantic,

@@ -45,6 +45,8 @@ class QuantityForm:
                                    {"value": text[:40], "pattern": self.pattern})
 
     def exact(self, value: object) -> Decimal:
+        if isinstance(value, float) and value.is_integer() and self.least <= value <= self.largest:
+            value = int(value)   # 5.0 is the whole number 5 (JSON Schema's `integer` admits it)
         if isinstance(value, (bool, float)):
             raise PydanticCustomError("invalid_quantity", "send a quantity as a decimal string (\"12.5\") or a "
                                       "whole number: a JSON fraction is a binary approximation, not the decimal typed")
@@ -89,7 +91,8 @@ def quantity(*, whole_digits: int, places: int, sign: str = "non_negative", desc
         body = _digits(whole_digits, places)
         pattern = {"any": rf"^-?{body}$", "non_negative": rf"^{body}$",
                    "positive": rf"^(?![0.]*$){body}$"}[sign]
-    largest = 10 ** whole_digits - 1
+    # a whole number sent as JSON is exact only up to 2^53 (a parser may read it as a binary float)
+    largest = min(10 ** whole_digits - 1, 2 ** 53 - 1)
     least = {"any": -largest, "non_negative": 0, "positive": 1}[sign]
     if whole_numbers is not None:
         least, largest = whole_numbers

@@ -118,7 +118,9 @@ class CorrectContacts(PlainText):
 # ---- daily applications ----------------------------------------------------------------------------------------
 class SubmitApplication(PlainText):
     day: date
-    hours_kwh: list[Kwh] = Field(max_length=48, description="24 hourly values, hour 0 = 00:00–01:00 Astana time")
+    # the document states 24; 25 to 48 reach the rule, refused there as `wrong_hour_count`
+    hours_kwh: list[Kwh] = Field(max_length=48, json_schema_extra={"minItems": 24, "maxItems": 24},
+                                 description="24 hourly values, hour 0 = 00:00–01:00 Astana time")
     submitted_at: BusinessMoment | None = Field(
         None, description="when the buyer's application arrived (e.g. the e-mail's time); now when absent")
 

@@ -27,8 +27,8 @@ class ReplaceMeter(PlainText):
 
 
 class ChangeTransformerRatio(PlainText):
-    ct_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["300/5"])
-    vt_ratio: str = Field(pattern=r"^\s*\d+\s*/\s*\d+\s*$", examples=["35000/100"])
+    ct_ratio: str = Field(pattern=r"^ *[0-9]+ */ *[0-9]+ *$", examples=["300/5"])
+    vt_ratio: str = Field(pattern=r"^ *[0-9]+ */ *[0-9]+ *$", examples=["35000/100"])
     multiplier: int | None = Field(None, gt=0, description="checked against CT × VT when given")
     effective_at: BusinessMoment
     register_kwh: Reading | None = Field(None,

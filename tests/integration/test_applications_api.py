@@ -110,7 +110,6 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
     ({"hours_kwh": ["40"] * 23}, "wrong_hour_count"),
     ({"hours_kwh": ["40"] * 25}, "wrong_hour_count"),
     ({"hours_kwh": ["40"] * 23 + ["-1"]}, "negative_volume"),
-    ({"day": "2023-01-01", "submitted_at": "2022-12-30T09:00:00+06:00"}, "outside_delivery_term"),
 ])
 async def test_bad_applications_are_422_and_store_nothing(system, change, reason):
     contract_id = await signed(system)
@@ -119,6 +118,17 @@ async def test_bad_applications_are_422_and_store_nothing(system, change, reason
     response = await system.clients["contracts"].post(f"/contracts/{contract_id}/applications", headers=auth(),
                                                       json=body)
     assert (response.status_code, response.json()["reason"]) == (422, reason)
+    assert await events(system) == before
+
+
+async def test_a_day_outside_the_delivery_term_is_409_and_stores_nothing(system):
+    # the seed contract delivers through 2022-12-31: 2023-01-01 conflicts with the term in force
+    contract_id = await signed(system)
+    before = await events(system)
+    response = await system.clients["contracts"].post(
+        f"/contracts/{contract_id}/applications", headers=auth(),
+        json={"day": "2023-01-01", "hours_kwh": FLAT, "submitted_at": "2022-12-30T09:00:00+06:00"})
+    assert (response.status_code, response.json()["reason"]) == (409, "outside_delivery_term")
     assert await events(system) == before
 
 

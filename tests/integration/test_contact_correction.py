@@ -76,6 +76,6 @@ async def test_a_correction_that_changes_nothing_is_refused_and_stores_nothing(s
     refused = await system.clients["contracts"].post(f"/contracts/{contract_id}/buyer/contacts", headers=auth(),
                                                      json={"email": same["email"], "address": same["address"],
                                                            "corrected_on": "2024-06-10"})
-    assert (refused.status_code, refused.json()["reason"]) == (422, "nothing_to_correct")
+    assert (refused.status_code, refused.json()["reason"]) == (409, "nothing_to_correct")
     async with system["contracts"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from services.contracts.domain import applications as app
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 
 ZONE = "Asia/Almaty"
 FLAT = [Decimal("1000")] * 24  # 24,000 kWh a day
@@ -79,7 +79,7 @@ def test_bad_applications_are_refused(hours, reason):
 
 
 def test_a_day_outside_the_delivery_term_is_refused():
-    with pytest.raises(ValidationFailed) as raised:
+    with pytest.raises(Conflict) as raised:
         decide(day=date(2023, 1, 1), submitted_at=datetime(2022, 12, 30, tzinfo=UTC))
     assert raised.value.reason == "outside_delivery_term"
 

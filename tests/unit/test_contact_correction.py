@@ -18,7 +18,7 @@ from services.claims.events import PersonalDataRequestAnswered
 from services.claims.projection import opened_fields
 from services.contracts.domain import contract
 from shared import personal_keys
-from shared.errors import Conflict, ValidationFailed
+from shared.errors import Conflict
 from tests.unit.test_contract_lifecycle import apply, signed
 
 
@@ -37,7 +37,7 @@ def test_the_contract_keeps_the_corrected_contacts_in_its_terms():
 
 def test_a_correction_that_changes_nothing_is_refused():
     state = signed()
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(Conflict) as refused:
         contract.correct_buyer_contacts(state, email=None, address=state.terms.buyer.address, corrected_on=date(2022, 3, 1),
                                request_id=None)
     assert refused.value.reason == "nothing_to_correct"

@@ -99,7 +99,7 @@ def test_a_price_notice_dated_after_the_day_it_is_recorded_is_refused():
 
 def test_an_extension_moves_the_end_later_and_plans_the_added_months():
     contract = signed()
-    with pytest.raises(ValidationFailed) as earlier:
+    with pytest.raises(Conflict) as earlier:   # 409: the end in force is later
         amendments.extend_term(contract, agreement_number="SA-1", agreement_date=date(2022, 12, 1),
                                delivery_end=datetime(2022, 12, 1, tzinfo=UTC), planned_volumes=[])
     assert earlier.value.reason == "extension_not_later"

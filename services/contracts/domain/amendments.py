@@ -77,8 +77,9 @@ def change_price_by_notice(state: Contract, *, notice_number: str, notice_date: 
 def extend_term(state: Contract, *, agreement_number: str, agreement_date: date, delivery_end: datetime,
                 planned_volumes: list[PlannedVolumeTerms]) -> list[Amended]:
     if delivery_end <= state.terms.delivery_end:
-        raise ValidationFailed(f"an extension ends after {state.terms.delivery_end.isoformat()}",
-                               reason="extension_not_later", details={"field": "delivery_end"})
+        # a conflict with the terms in force (409), not a malformed request
+        raise Conflict(f"an extension ends after {state.terms.delivery_end.isoformat()}",
+                       reason="extension_not_later", details={"field": "delivery_end"})
     terms = state.terms.model_copy(update={
         "delivery_end": delivery_end, "planned_volumes": merge_plan(state.terms.planned_volumes, planned_volumes)})
     return amend(state, kind="term_extension", document_number=agreement_number, document_date=agreement_date,

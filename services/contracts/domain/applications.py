@@ -89,7 +89,8 @@ def decide_application(*, day: date, hours: Sequence[Decimal], submitted_at: dat
                        restricted: bool = False) -> Decision:
     values = check_hours(hours)
     if not delivery_first_day <= day <= delivery_last_day:
-        raise ValidationFailed(f"{day} is outside the delivery term", reason="outside_delivery_term")
+        # 409: a conflict with the contract's term in force (an extension may bring the day in)
+        raise Conflict(f"{day} is outside the delivery term", reason="outside_delivery_term")
     requested = sum(values, Decimal(0))
     zero = tuple(Decimal(0) for _ in range(HOURS))
     if not is_on_time(day, submitted_at, deadline_zone):

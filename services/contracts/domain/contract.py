@@ -261,7 +261,7 @@ def correct_buyer_contacts(state: Contract, *, email: str | None, address: str, 
     _buyer_held(state)
     buyer = state.terms.buyer
     if (email, address) == (buyer.email, buyer.address):
-        raise ValidationFailed("the contacts given are the ones on record", reason="nothing_to_correct")
+        raise Conflict("the contacts given are the ones on record", reason="nothing_to_correct")   # 409: the record
     return [ContactsCorrected(contract_id=state.contract_id, party="buyer", email=email, address=address,
                               corrected_on=corrected_on, request_id=request_id)]
 

@@ -54,8 +54,9 @@ def close_period(books: Books, *, period: str, today: date) -> list[Event]:
     """Close `period`: the month after the last closed one (the first close may be any month), over."""
     first, last = month_bounds(period)
     if last >= today:
-        raise ValidationFailed(f"{period} is not over: a month is closed from the day after its last day",
-                               reason="period_not_over", details={"period": period, "today": today.isoformat()})
+        # a conflict with the clock, as a day not over is (409): the same request is right next month
+        raise Conflict(f"{period} is not over: a month is closed from the day after its last day",
+                       reason="period_not_over", details={"period": period, "today": today.isoformat()})
     if books.closed_through is not None:
         if last <= books.closed_through:
             raise Conflict(f"{period} is already closed", reason="period_already_closed",
