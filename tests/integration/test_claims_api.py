@@ -179,7 +179,6 @@ async def closed_claim(desk) -> str:
 
 
 BAD = {
-    "unknown_contract": lambda cid: ("/claims", claim_body(str(uuid.uuid4()))),
     "currency_mismatch": lambda cid: ("/claims", claim_body(cid, disputed_amount={"amount": "5.00", "currency": "USD"})),
     "missing_disputed_document": lambda cid: ("/claims", claim_body(cid, disputed_document=None)),
     "invalid_request": lambda cid: ("/claims", claim_body(cid, subject="weather")),
@@ -197,6 +196,14 @@ async def test_bad_input_is_422_with_reason_and_stores_nothing(desk, reason):
     response = await desk.clients["claims"].post(path, json=body, headers=auth())
     assert response.status_code == 422, response.text
     assert response.json()["reason"] == reason
+    assert await event_count(desk) == before
+
+
+async def test_a_claim_on_a_contract_the_desk_does_not_know_is_404_and_stores_nothing(desk):
+    await sign(desk)
+    before = await event_count(desk)
+    response = await desk.clients["claims"].post("/claims", json=claim_body(str(uuid.uuid4())), headers=auth())
+    assert (response.status_code, response.json()["reason"]) == (404, "unknown_contract"), response.text
     assert await event_count(desk) == before
 
 

@@ -24,7 +24,7 @@ async def answer_survey(command: AnswerSurvey, request: Request, actor: ClaimsDe
 
 @router.get("/reports/satisfaction", response_model=SatisfactionReport, responses=COMMON_ERRORS)
 async def satisfaction(request: Request, actor: Reader, service: ServiceDep,
-                       half: Annotated[str, Query(pattern=r"^\d{4}H[12]$", examples=["2024H2"])]) -> SatisfactionReport:
+                       half: Annotated[str, Query(pattern=r"^(19|20)[0-9]{2}H[12]$", examples=["2024H2"])]) -> SatisfactionReport:
     """The half's figures; the customers due are named by BIN (or foreign registration), so a report
     listing any is a read of personal data, logged with the contracts of those customers."""
     report, _named = await read_logged(service, request, actor, lambda conn: queries.satisfaction(conn, half),
