@@ -255,7 +255,7 @@ async def bench_payments(system: LocalSystem) -> list[tuple[str, str, str]]:
             workers_before = cpu_of_workers(system, "invoicing")
             elapsed, latencies_ms, invoicing_ms, shares = await pay(system, spread[:clients],
                                                                     f"workers{clients}-{run}", WORKER_PAYMENTS)
-            # an idle worker accepts every connection waiting, so the split varies from run to run (README)
+            # each worker has its own socket; the kernel's hash of the addresses decides the split (shared/workers.py)
             split = workers_split(workers_before, cpu_of_workers(system, "invoicing"))
             runs.append((len(latencies_ms) / elapsed, latencies_ms, invoicing_ms, split, shares, machine_ms))
         rate, latencies_ms, invoicing_ms, split, shares, _ = sorted(runs, key=lambda r: r[0])[len(runs) // 2]

@@ -72,7 +72,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="0.0.0.0 in a container")
     http_port: int = Field(8000, ge=1, le=65535)
     http_workers: int = Field(
-        1, ge=1, le=32, description="processes serving this one instance's port (uvicorn workers); each has its "
+        1, ge=1, le=32, description="processes serving this one instance's port (shared/workers.py's supervisor); each has its "
                                     "own connections, consumer and relay candidate, as replicas have")
     http_fast_routes: bool = Field(
         True, description="answer the common case of the busiest routes (POST /payments) without FastAPI's "

@@ -3,7 +3,7 @@
 Why not uvicorn's own supervisor: it binds one socket and hands it to every worker, and an idle worker
 accepts every connection waiting. Connections opened together (a bank gateway's keep-alive pool, a
 load balancer's) then land mostly on one worker: 32 opened at once split anywhere from 15/17 to 0/32
-(20 trials, README), which caps the instance at one process, one core. With a socket per worker the
+(20 trials), which caps the instance at one process, one core. With a socket per worker the
 kernel picks the socket for each new connection by a hash of its addresses, so they spread evenly and
 no worker's speed at accepting matters.
 

@@ -8,7 +8,7 @@
 - `unidentified_receipts`: money no contract could be matched to, until an operator assigns it.
 
 One fold computes the rows of both paths (`AccountRows`): a command folds the events it appended and
-writes them with one statement; a replay or `verify` folds a hundred thousand at a time and writes
+writes them with one statement; a replay or `verify` folds `REBUILD_STEP` events at a time and writes
 them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON form (`Fact`), so
 amounts, dates and document texts are written exactly as the events carry them, whichever path.
 

@@ -89,7 +89,7 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
             in tampered.stdout), tampered.stdout
 
 
-# what an auditor's role needs for `ledger verify` (README, docs/deploy.md): log in, connect, temporary
+# what an auditor's role needs for `ledger verify` (docs/operations.md, docs/deploy.md): log in, connect, temporary
 # tables for the rebuild, and reading the service's tables; nothing that writes a live table
 AUDITOR_GRANTS = ("GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role}",
                   "GRANT USAGE ON SCHEMA public TO {role}",

@@ -1,4 +1,4 @@
-"""Proves issue 7's crypto-shredding on the four real services, the real PostgreSQL and the real broker: a
+"""Proves crypto-shredding of personal data on the four real services, the real PostgreSQL and the real broker: a
 counterparty with a signed contract, a corrected e-mail, an invoice, a payment matched by its BIN and IBAN,
 an unidentified receipt assigned to its contract, two claims (one accepted with a comment, one rejected with
 reasons), a refund and an access export is deleted after its retention; then its name, BIN, IBAN and
