@@ -143,7 +143,8 @@ class Service:
 
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
                      occurred_at: datetime, events: Sequence[Event], context: CommandContext) -> list[StoredEvent]:
-        """Append the events and fold them into the read models, in the command's transaction."""
+        """Append the events and fold them into the read models, in the caller's transaction: how a logged
+        read records itself (`shared/access_log.py`); commands go through their application's `CommandRunner`."""
         stored = await self.store.append(uow.conn, stream_id=stream_id, expected_version=expected_version,
                                          contract_id=contract_id, occurred_at=occurred_at, events=events,
                                          context=context)
