@@ -8,11 +8,14 @@ full-stack-fastapi-template's `api/deps.py` does); a route module imports its al
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from shared.auth import READERS, Actor, Role, require
 from shared.eventstore.store import CommandContext
@@ -82,3 +85,22 @@ def application_of(kind: type[A]) -> Callable[[Request], Awaitable[A]]:
 def context_of(request: Request, actor: Actor) -> CommandContext:
     """Who sends the command, when (the service's clock) and in which trace."""
     return command_context(request, actor, request.app.state.service)
+
+
+# a day or an instant in a path or a query is ISO 8601 text, as the documents say (`format: date`,
+# `date-time`): pydantic alone would also read "0" as 1970-01-01, a Unix time the document does not admit
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*")
+
+
+def _iso(form: re.Pattern[str], what: str) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if isinstance(value, str) and not form.fullmatch(value):
+            raise PydanticCustomError(f"{what}_parsing", "{value} is not an ISO 8601 " + what,
+                                      {"value": value[:40]})
+        return value
+    return check
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso(_ISO_DAY, "date"))]
+IsoMoment = Annotated[datetime, BeforeValidator(_iso(_ISO_MOMENT, "datetime"))]

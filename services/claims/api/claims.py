@@ -15,6 +15,7 @@ from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, context_of
 from shared.errors import NotFound
 from shared.events.claims import ClaimAccepted
 from shared.paging import Page, PageParams
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["claims"])
 
@@ -49,7 +50,7 @@ async def refer_to_court(claim_id: str, command: ReferToCourt, request: Request,
 async def list_claims(_actor: Reader, app: App, page: PageParams,
                       status: Annotated[Literal["open", "accepted", "rejected", "referred_to_court"] | None,
                                         Query()] = None,
-                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[ClaimView]:
+                      contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[ClaimView]:
     """The desk's queue, a page at a time: by answer deadline, the oldest receipt first on the same day."""
     async with app.engine.connect() as conn:
         views, next_cursor = await queries.claim_queue(conn, page, status=status, contract_id=contract_id)

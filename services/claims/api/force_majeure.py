@@ -12,6 +12,7 @@ from services.claims.commands import NotifyForceMajeure
 from services.claims.events import ForceMajeureNotified
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["force majeure"])
 
@@ -24,7 +25,7 @@ async def notify_force_majeure(command: NotifyForceMajeure, request: Request, ac
 
 @router.get("/force-majeure", response_model=Page[ForceMajeureNotified], responses=PAGE_ERRORS)
 async def list_force_majeure(_actor: Reader, app: App, page: PageParams,
-                             contract_id: Annotated[str | None, Query(max_length=100)] = None,
+                             contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None,
                              ) -> Page[ForceMajeureNotified]:
     """The notices by review date."""
     async with app.engine.connect() as conn:

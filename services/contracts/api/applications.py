@@ -3,15 +3,13 @@ and a day as it stands."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Request
 
 from services.contracts import queries
 from services.contracts.api.deps import App, Dispatch, Reader, ServiceDep
 from services.contracts.commands import CorrectHour, DeclareFreeVolume, SubmitApplication
 from services.contracts.queries import DayView
-from shared.api import COMMAND_ERRORS, READ_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, READ_ERRORS, IsoDay, context_of
 
 router = APIRouter(tags=["daily applications"])
 
@@ -26,7 +24,7 @@ async def submit_application(contract_id: str, command: SubmitApplication, reque
 
 @router.post("/contracts/{contract_id}/applications/{day}/corrections", response_model=DayView,
              responses=COMMAND_ERRORS)
-async def correct_application(contract_id: str, day: date, command: CorrectHour, request: Request, actor: Dispatch,
+async def correct_application(contract_id: str, day: IsoDay, command: CorrectHour, request: Request, actor: Dispatch,
                               app: App) -> DayView:
     """§4.4 an operative correction of one hour: within ±5% of the hour as accepted, at least 3 hours before
     the hour, the day within the plan's share plus the free volume."""
@@ -41,6 +39,6 @@ async def declare_free_volume(contract_id: str, command: DeclareFreeVolume, requ
 
 
 @router.get("/contracts/{contract_id}/applications/{day}", response_model=DayView, responses=READ_ERRORS)
-async def get_application(contract_id: str, day: date, _actor: Reader, service: ServiceDep) -> DayView:
+async def get_application(contract_id: str, day: IsoDay, _actor: Reader, service: ServiceDep) -> DayView:
     async with service.engine.connect() as conn:
         return await queries.application_day(conn, contract_id, day)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -12,8 +11,9 @@ from services.contracts.api.deps import App, ContractsDesk, Reader, ServiceDep
 from services.contracts.commands import RegisterContract, SignContract
 from services.contracts.queries import ContractView
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, IsoDay, context_of
 from shared.paging import Page, PageRequest, page_request
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["contracts"])
 
@@ -31,7 +31,7 @@ async def sign(contract_id: str, request: Request, actor: ContractsDesk, app: Ap
 
 @router.get("/contracts/{contract_id}", response_model=ContractView, responses=READ_ERRORS)
 async def get_contract(contract_id: str, request: Request, actor: Reader, app: App, service: ServiceDep,
-                       on: Annotated[date | None, Query(description="the day the lifecycle is judged on; "
+                       on: Annotated[IsoDay | None, Query(description="the day the lifecycle is judged on; "
                                                                    "today in Astana when absent")] = None
                        ) -> ContractView:
     """The terms name the buyer, its identifiers and contacts: the read is logged (`shared/access_log.py`)."""
@@ -43,7 +43,7 @@ async def get_contract(contract_id: str, request: Request, actor: Reader, app: A
 @router.get("/contracts", response_model=Page[ContractView], responses=PAGE_ERRORS)
 async def list_contracts(request: Request, actor: Reader, service: ServiceDep,
                          page: Annotated[PageRequest, page_request(maximum=1000)],
-                         number: Annotated[str | None, Query(max_length=100)] = None) -> Page[ContractView]:
+                         number: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[ContractView]:
     """Each contract with its terms, a page at a time by number: the read is logged with the contracts
     returned."""
     found, next_cursor = await read_logged(service, request, actor,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,14 +10,14 @@ from services.contracts import queries
 from services.contracts.api.deps import Reader, ServiceDep
 from services.contracts.queries import Schedule
 from shared.access_log import read_logged
-from shared.api import COMMON_ERRORS
+from shared.api import COMMON_ERRORS, IsoDay
 
 router = APIRouter(tags=["daily applications"], responses=COMMON_ERRORS)
 
 
 @router.get("/schedule", response_model=Schedule)
 async def daily_schedule(request: Request, actor: Reader, service: ServiceDep,
-                         day: Annotated[date, Query(alias="date")]) -> Schedule:
+                         day: Annotated[IsoDay, Query(alias="date")]) -> Schedule:
     """The seller's daily schedule (§5.3): every accepted application hour by hour, with the totals;
     applications rejected or reduced to nothing are listed apart with their reasons. Each line names its
     buyer: the read is logged with every contract listed (`shared/access_log.py`; a day without lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,7 +12,7 @@ from services.invoicing.api.deps import Reader, ServiceDep
 from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
 from services.invoicing.queries import ReconciliationAct, Statement
 from shared.access_log import read_logged
-from shared.api import READ_ERRORS
+from shared.api import READ_ERRORS, IsoDay, IsoMoment
 from shared.calendar import MONTH_PATTERN
 
 router = APIRouter(tags=["statements"], responses=READ_ERRORS)
@@ -21,9 +20,9 @@ router = APIRouter(tags=["statements"], responses=READ_ERRORS)
 
 @router.get("/accounts/{contract_id}/statement", response_model=Statement)
 async def statement(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
-                    date_from: Annotated[date | None, Query(alias="from")] = None,
-                    date_to: Annotated[date | None, Query(alias="to")] = None,
-                    as_of: date | None = None, known_at: datetime | None = None) -> Statement:
+                    date_from: Annotated[IsoDay | None, Query(alias="from")] = None,
+                    date_to: Annotated[IsoDay | None, Query(alias="to")] = None,
+                    as_of: IsoDay | None = None, known_at: IsoMoment | None = None) -> Statement:
     """Charges, payments, allocations, penalties with running balance (+ owed, − in credit).
 
     `as_of`: the position on a past business date; `known_at`: what the ledger had recorded by then.

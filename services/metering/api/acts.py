@@ -23,6 +23,7 @@ from services.metering.queries import ActView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.events.metering import VolumeActIssued
 from shared.paging import Page, PageParams
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["volume acts"])
 
@@ -72,7 +73,7 @@ async def close_day(command: CloseDay, request: Request, actor: MeteringDesk, ap
 
 @router.get("/acts", response_model=Page[ActView], responses=PAGE_ERRORS)
 async def list_acts(_actor: Reader, app: App, page: PageParams,
-                    contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[ActView]:
+                    contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[ActView]:
     """The volume acts with their actual balances, a page at a time by period."""
     async with app.engine.connect() as conn:
         return await queries.acts_page(conn, page, contract_id)

@@ -14,13 +14,14 @@ from services.metering.events import MeterReplaced, TransformerRatioChanged
 from services.metering.queries import MeterView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageParams
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["meters"])
 
 
 @router.get("/meters", response_model=Page[MeterView], responses=PAGE_ERRORS)
 async def list_meters(_actor: Reader, app: App, page: PageParams,
-                      contract_id: Annotated[str | None, Query(max_length=100)] = None) -> Page[MeterView]:
+                      contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[MeterView]:
     """The meters, a page at a time by serial number."""
     async with app.engine.connect() as conn:
         return await queries.meters_page(conn, page, contract_id)

@@ -14,6 +14,7 @@ from services.metering.events import VolumeMeasured
 from services.metering.queries import ReadingView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
 from shared.paging import Page, PageRequest, page_request
+from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["readings"])
 MAX_FILE_BYTES = 512 * 1024 * 1024   # the body limit of POST /readings/import (shared/body_limit.py)
@@ -33,7 +34,7 @@ async def import_file(request: Request, actor: MeteringDesk, app: App,
 
 
 @router.get("/readings", response_model=Page[ReadingView], responses=PAGE_ERRORS)
-async def list_readings(_actor: Reader, app: App, meter_serial: Annotated[str, Query(max_length=64)],
+async def list_readings(_actor: Reader, app: App, meter_serial: Annotated[str, Query(max_length=64, pattern=NO_CONTROL_CHARACTERS)],
                         page: Annotated[PageRequest, page_request(default=1000, maximum=10_000)],
                         ) -> Page[ReadingView]:
     """A meter's readings, a page at a time: intervals, then registers, each by time."""
