@@ -72,8 +72,10 @@ def document_of(system: LocalSystem, service: str) -> dict[str, Any]:
 
 
 def run_service(system: LocalSystem, service: str, report_dir: Path, examples: int = EXAMPLES,
-                document: dict[str, Any] | None = None) -> Outcome:
-    """`document`: another document to test the service against (the service's own when None)."""
+                document: dict[str, Any] | None = None, seed: int | None = None) -> Outcome:
+    """`document`: another document to test the service against (the service's own when None); `seed`:
+    the same requests again (`make test` fixes it, so a build fails only on a change; without it each run
+    draws new requests and prints its seed)."""
     junit = report_dir / f"{service}.xml"
     location = f"{system.url_of(service)}/openapi.json"
     if document is not None:
@@ -81,7 +83,7 @@ def run_service(system: LocalSystem, service: str, report_dir: Path, examples: i
         Path(location).write_text(json.dumps(document), encoding="utf-8")
     done = subprocess.run(
         [str(ST), "--config-file", str(CONFIG), "run", location, "--url", system.url_of(service),
-         "--phases", "examples,fuzzing", "--max-examples", str(examples), "--workers", "1",
+         *(["--seed", str(seed)] if seed is not None else []), "--phases", "examples,fuzzing", "--max-examples", str(examples), "--workers", "1",
          "-H", f"Authorization: Bearer {TOKENS['conformance']}", "--report", "junit",
          "--report-junit-path", str(junit), "--no-color"],
         capture_output=True, text=True, timeout=3600)
