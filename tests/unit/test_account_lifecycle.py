@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.invoicing.domain import account as acc
-from services.invoicing.domain.rates import vat_rates
+from services.invoicing.domain.rates import base_rates, vat_rates
 from services.invoicing.domain.terms import last_delivery_day, term_months
 from services.invoicing.events import AccountTermsAmended, DayClosed
 from shared.events.contracts import SealedContractTerms
@@ -102,13 +102,16 @@ def test_a_performed_contract_is_settled_once_at_the_day_close():
     ledger.pay("B-2", "379500.00", date(2022, 3, 2))  # 100.00 more than owed: held as advance
     assert ledger.state.advance == kzt("100.00")
     assert "AccountSettled" not in closing(ledger, date(2022, 3, 2))  # the advance is not yet refunded
-    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
+    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3), rates=base_rates())
     assert refund.amount == kzt("100.00")
-    settled = ledger.do(acc.close_day, day=date(2022, 3, 3), **CLOSING)
+    assert "AccountSettled" not in closing(ledger, date(2022, 3, 3))  # §5.8 the refund is owed until paid out
+    ledger.do(acc.pay_out_refund, refund_document=refund.document_number, payment_order_number="PP-7",
+              payment_order_date=date(2022, 3, 4))
+    settled = ledger.do(acc.close_day, day=date(2022, 3, 4), **CLOSING)
     assert [type(e) for e in settled] == [AccountSettled, DayClosed]
-    assert settled[0].settled_on == date(2022, 3, 3)
-    assert "AccountSettled" not in closing(ledger, date(2022, 3, 4))  # once
-    assert acc.fold(ledger.events).settled_on == date(2022, 3, 3)
+    assert settled[0].settled_on == date(2022, 3, 4)
+    assert "AccountSettled" not in closing(ledger, date(2022, 3, 5))  # once
+    assert acc.fold(ledger.events).settled_on == date(2022, 3, 4)
 
 
 def test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice():
@@ -121,5 +124,5 @@ def test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice():
     ledger.invoice("act-02", "2022-02", "1000", date(2022, 3, 1))
     assert (ledger.state.debt_total(), ledger.state.advance) == (kzt("0.00"), kzt("14368.00"))
     # the refund is the advance net of the debt it settled: 29,544.00 − 15,176.00 = 14,368.00
-    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
+    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3), rates=base_rates())
     assert refund.amount == kzt("14368.00")
