@@ -750,7 +750,9 @@ def waive_penalty(state: Account, *, document_number: str, amount: Money | None,
 
 def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar,
                         applied: dict[date, Decimal] | None = None) -> list[Event]:
-    """§5.3 one demand per 10-day block of `period`; `applied`: the days' accepted applications known."""
+    """§5.3 one demand per block of `period`, cut by the contract's rule (`terms.prepayment.blocks`); `applied`:
+    the days' accepted applications known. A block whose days a demand already covers is not asked again, so a
+    month requested before its contract's rule changed is not demanded twice."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
         raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
@@ -759,8 +761,9 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     number = state.documents
     for demand in prepayment_demands(year=year, month=month, plan_kwh=plan[period],
                                      schedule=state.terms.price_schedule, vat=vat, currency=state.currency,
-                                     calendar=calendar, applied=applied):
-        if demand.block.block_id in state.prepayments:
+                                     calendar=calendar, applied=applied, rule=state.terms.prepayment.blocks):
+        if demand.block.block_id in state.prepayments or _demanded(state, demand.block.first_day,
+                                                                   demand.block.last_day):
             continue  # requested already: asking twice changes nothing
         number += 1
         events.append(PrepaymentRequested(
@@ -769,6 +772,15 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
             volume_kwh=demand.volume_kwh, lines=lines_of(demand.charge), amount=demand.charge.total,
             due_date=demand.due_date))
     return events
+
+
+def _demanded(state: Account, first_day: date, last_day: date) -> bool:
+    """Whether a demand made already covers a day of `first_day`…`last_day` (block ids are `first..last`)."""
+    for block_id in state.prepayments:
+        first, last = (date.fromisoformat(part) for part in block_id.split(".."))
+        if first <= last_day and first_day <= last:
+            return True
+    return False
 
 
 def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on: date, posted_on: date | None = None,
