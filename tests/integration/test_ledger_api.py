@@ -67,6 +67,13 @@ async def wait_for_debt(system, contract_id: str, amount: str) -> None:
     await eventually(owed)
 
 
+async def wait_for_advance(system, contract_id: str, amount: str) -> None:
+    async def held():
+        return (await account(system, contract_id))["advance"]["amount"] == amount
+
+    await eventually(held)
+
+
 async def event_count(system) -> int:
     async with system["invoicing"].engine.connect() as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
@@ -257,11 +264,7 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
     assert (before_act.status_code, before_act.json()["reason"]) == (409, "last_act_not_invoiced")
     # December 1,000 kWh × 15.176 = 15,176.00, paid from the advance: 29,544.00 − 15,176.00 = 14,368.00
     await publish_act(system, contract_id, "act-2022-12", "2022-12", "1000", "2023-01-05")
-
-    async def december_paid():
-        return (await account(system, contract_id))["advance"]["amount"] == "14368.00"
-
-    await eventually(december_paid)
+    await wait_for_advance(system, contract_id, "14368.00")
     refunded = await approved(client, await client.post(f"/accounts/{contract_id}/refund",
                                                         json={"refund_on": "2023-01-10"}, headers=auth()))
     # the 14,368.00 advance left goes back to the buyer's account of §12 (January was paid on time: no penalty)

@@ -9,7 +9,13 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from shared.events.contracts import ContractTerminated
-from tests.integration.test_ledger_api import account, publish_act, signed_contract, wait_for_debt
+from tests.integration.test_ledger_api import (
+    account,
+    publish_act,
+    signed_contract,
+    wait_for_advance,
+    wait_for_debt,
+)
 from tests.integration.test_ledger_contract_events import publish
 from tests.support import approved, auth, eventually, unique
 
@@ -34,11 +40,7 @@ async def test_a_buyer_terminated_in_march_is_refunded_the_advance_net_of_its_de
     assert paid.status_code == 201, paid.text
     # February: 25,000 × 15.176 = 379,400.00, paid from the advance: 529,544.00 − 379,400.00 = 150,144.00
     await publish_act(system, contract_id, "act-02", "2022-02", "25000", "2022-03-01")
-
-    async def february_paid():
-        return (await account(system, contract_id))["advance"]["amount"] == "150144.00"
-
-    await eventually(february_paid)
+    await wait_for_advance(system, contract_id, "150144.00")
     # the contracts service ends the contract: supply stops on 15 March, March 1–14 is the last month supplied
     await publish(system, contract_id, ContractTerminated(contract_id=contract_id, terminated_on="2022-03-15",
                                                           notice_document="TN-1"))
@@ -57,11 +59,7 @@ async def test_a_buyer_terminated_in_march_is_refunded_the_advance_net_of_its_de
 
     # March 1–14: 5,000 kWh × 15.176 = 75,880.00, paid from the advance: 150,144.00 − 75,880.00 = 74,264.00
     await publish_act(system, contract_id, "act-03", "2022-03", "5000", "2022-04-04")
-
-    async def march_paid():
-        return (await account(system, contract_id))["advance"]["amount"] == "74264.00"
-
-    await eventually(march_paid)
+    await wait_for_advance(system, contract_id, "74264.00")
     answer = await approved(client, await client.post(f"/accounts/{contract_id}/refund",
                                                       json={"refund_on": "2022-04-05"}, headers=auth()))
     penalty, allocation, refund = answer.json()
