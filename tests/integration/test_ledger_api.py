@@ -218,7 +218,8 @@ async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(syst
     client = system.clients["invoicing"]
     requested = await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
                                   headers=auth())
-    assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "166936.00"]
+    # §5.3 ten-day blocks: 1–10, 11–20, 21–30 of 10,000 kWh × 15.176 = 151,760.00; the 31st 1,000 kWh = 15,176.00
+    assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "151760.00", "15176.00"]
     closed = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
     # nothing paid for block 1 (due 2021-12-29): a notice; restriction possible from 3 working days later
     assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
