@@ -18,7 +18,7 @@ The story, in business order:
 - November's payment is 100,000.00 larger than the invoice (an advance);
 - a claim on October's invoice is accepted as a credit note of 10,000.00;
 - the term ends; the advance is refunded on 2023-01-10 (asked for by billing, approved by a second person
-  of billing: `approvers`) and the ledger settles the account.
+  of billing: `approvers`), the treasury pays it out the same day and the ledger settles the account.
 """
 
 from __future__ import annotations
@@ -260,6 +260,10 @@ class YearScenario:
         approval = await self.approvers["invoicing"].post(f"/approvals/{asked['request_id']}/approve")
         if approval.status_code != 201:
             raise ScenarioError(f"the refund's approval: {approval.status_code} {approval.text[:300]}")
+        # §5.8 the treasury pays the refund out by its payment order: only then is nothing owed either way
+        refund = approval.json()[-1]
+        await self.call("invoicing", "POST", f"/refunds/{refund['document_number']}/payout",
+                        json={"payment_order_number": "PP-1", "payment_order_date": refund_on.isoformat()})
         closed = await self.close_ledger_day(refund_on)
         if "invoicing.AccountSettled" not in closed:
             raise ScenarioError(f"expected the account settled on {refund_on}, got {closed}")

@@ -34,10 +34,12 @@ from services.invoicing.commands import (
     Declined,
     ImportReport,
     IssueRefund,
+    PayOutRefund,
     PenaltiesAccrued,
     PrepaymentsRequested,
     ReceivePayment,
     RefundAsked,
+    RefundPaidOutAnswer,
     ReopenPeriod,
     RequestPrepayments,
     ReversalRequested,
@@ -78,6 +80,7 @@ from shared.events.contracts import (
     ApplicationRejected,
     ContractAmended,
     ContractSigned,
+    ContractTerminated,
 )
 from shared.events.metering import VolumeActIssued
 from shared.events.registry import Event
@@ -273,8 +276,22 @@ class Invoicing:
         facts = await self.posting_facts(contract_id)
         periods.require_open(command.refund_on, facts.books, field="refund_on")
         return await self._on_account(contract_id, lambda state: acc.request_refund(
-            state, request_id=new_request_id(), refund_on=command.refund_on, requested_by=context.actor), context,
-            day_start(command.refund_on))
+            state, request_id=new_request_id(), refund_on=command.refund_on, requested_by=context.actor,
+            rates=facts.rates), context, day_start(command.refund_on))
+
+    async def pay_out_refund(self, refund_document: str, command: PayOutRefund, context: CommandContext
+                             ) -> RefundPaidOutAnswer:
+        """§5.8 the treasury records the payment order that paid an issued refund out (the refund itself was asked
+        for and approved by two people of billing); the account settles once nothing is owed either way."""
+        async with self.engine.connect() as conn:
+            contract_id = await queries.contract_of_refund(conn, refund_document)
+        if contract_id is None:
+            raise NotFound(f"no refund {refund_document}", reason="refund_not_found")
+        facts = await self.posting_facts(contract_id)
+        periods.require_open(command.payment_order_date, facts.books, field="payment_order_date")
+        return await self._on_account(contract_id, lambda state: acc.pay_out_refund(
+            state, refund_document=refund_document, payment_order_number=command.payment_order_number,
+            payment_order_date=command.payment_order_date), context, day_start(command.payment_order_date))
 
     async def set_base_rate(self, command: SetBaseRate, context: CommandContext) -> BaseRateSet:
         """An admin records the National Bank's base rate from a date (the table is data, not code)."""
@@ -411,6 +428,13 @@ class Invoicing:
                             document_date=event.document_date, effective_from=event.effective_from,
                             summary=event.summary, terms=event.terms)),
             context, day_start(event.effective_from, event.terms.time_zone))
+
+    async def terminate_account(self, uow: UnitOfWork, event: ContractTerminated, context: CommandContext) -> None:
+        """§7.1.1, §11.2 the contract ended early: supply stops on `terminated_on`; the refund of the advance
+        (§5.8) is open from then on, once the last month supplied is invoiced."""
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, lambda state:
+            acc.terminate(state, terminated_on=event.terminated_on, notice_document=event.notice_document)),
+            context, day_start(event.terminated_on))
 
     async def note_application(self, uow: UnitOfWork, event: AppliedDay, context: CommandContext) -> None:
         """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of

@@ -23,6 +23,7 @@ from services.invoicing.events import (
     PenaltyWaiverRequested,
     PrepaymentRequested,
     RefundIssued,
+    RefundPaidOut,
     RefundRequested,
     RequestDeclined,
 )
@@ -128,6 +129,16 @@ class IssueRefund(PlainText):
     refund_on: BusinessDate
 
 
+class PayOutRefund(PlainText):
+    """§5.8 the treasury's payment order that paid an issued refund to the buyer's requisites (the refund's,
+    sealed: the order is made where the contract's key is held)."""
+
+    payment_order_number: str = Field(min_length=1, max_length=50, pattern=r"^\S(.*\S)?$",
+                                      description="the number of the payment order, as the bank holds it")
+    payment_order_date: BusinessDate = Field(description="the payment order's date: the day the refund is paid out "
+                                                         "(on the refund's date or later)")
+
+
 # the National Bank's base rate, % a year: above 0, below 100
 Percent = Annotated[Decimal, quantity(
     whole_digits=2, places=4, sign="positive", description="% a year as a decimal string with at most 4 places, or a whole number")]
@@ -164,9 +175,10 @@ PrepaymentsRequested = list[PrepaymentRequested]
 PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
 WaiverRequested = list[PenaltyWaiverRequested]
 RefundAsked = list[RefundRequested]
+RefundPaidOutAnswer = list[RefundPaidOut]
 ReversalRequested = list[PaymentReversalRequested]
 # an approved correction, decided then: a reversal recalculates the penalties of the days it reopens, and the
-# advance a recalculation releases pays what is open
+# advance a recalculation releases pays what is open; a refund charges the penalties up to its date first
 Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
-                | PaymentAllocated]
+                | PenaltyAccrued | PaymentAllocated]
 Declined = list[RequestDeclined]

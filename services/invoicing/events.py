@@ -310,6 +310,37 @@ def upcast_refund_issued_v1_v2(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @registry.register
+class RefundPaidOut(Event):
+    """§5.8 the refund reached the buyer: the treasury's payment order (its number and date) paid the refund
+    document's amount out of the seller's bank account. The requisites it was paid to are the refund's
+    (`RefundIssued.payee`, sealed): the payout names the document, never the requisites again."""
+
+    event_type = "invoicing.RefundPaidOut"
+    schema_version = 1
+
+    contract_id: str
+    refund_document: str
+    amount: Money
+    payment_order_number: str
+    payment_order_date: date
+    postings: list[PostingLine]
+
+
+@registry.register
+class AccountTerminated(Event):
+    """The contracts service ended the contract before its term (§7.1.1, §11.2: `contracts.ContractTerminated`):
+    supply stops on `terminated_on` (the first day without it), so the last settlement period is the month of
+    the day before, and from `terminated_on` on the advance left is refunded (§5.8)."""
+
+    event_type = "invoicing.AccountTerminated"
+    schema_version = 1
+
+    contract_id: str
+    terminated_on: date
+    notice_document: str
+
+
+@registry.register
 class PaymentReversed(Event):
     """A payment posted by mistake is taken back: first from the advance, then by reopening the debts
     it paid, most recently paid first. The original stays in the history."""

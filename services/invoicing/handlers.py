@@ -1,8 +1,8 @@
 """Invoicing's reactions to the other services' events, by topic: each handler hands its event to the application,
 in the consumer's transaction (which claims the event in the inbox in the same one).
 
-From contracts: a signed or amended contract (the account and its terms) and every decision on a daily
-application (the day's accepted schedule). From metering: the volume act a month is charged from. From claims:
+From contracts: a signed, amended or terminated contract (the account, its terms, the day supply
+stopped) and every decision on a daily application (the day's accepted schedule). From metering: the volume act a month is charged from. From claims:
 an accepted claim whose correction the ledger owns, a counterparty's personal-data export request, and a
 shredded counterparty's key.
 """
@@ -17,7 +17,7 @@ from shared import personal_keys
 from shared.db import UnitOfWork
 from shared.envelope import EventEnvelope
 from shared.events.claims import ClaimAccepted
-from shared.events.contracts import ContractAmended, ContractSigned
+from shared.events.contracts import ContractAmended, ContractSigned, ContractTerminated
 from shared.events.metering import VolumeActIssued
 from shared.eventstore import CommandContext
 
@@ -30,6 +30,12 @@ async def on_contract_signed(app: Invoicing, uow: UnitOfWork, event: ContractSig
 async def on_contract_amended(app: Invoicing, uow: UnitOfWork, event: ContractAmended, envelope: EventEnvelope,
                               context: CommandContext) -> None:
     await app.amend_terms(uow, event, context)
+
+
+async def on_contract_terminated(app: Invoicing, uow: UnitOfWork, event: ContractTerminated, envelope: EventEnvelope,
+                                 context: CommandContext) -> None:
+    """§7.1.1, §11.2 supply stops on the termination's date: the account's last period and its refund follow."""
+    await app.terminate_account(uow, event, context)
 
 
 async def on_application(app: Invoicing, uow: UnitOfWork, event: AppliedDay, envelope: EventEnvelope,
@@ -54,6 +60,7 @@ async def on_claim_accepted(app: Invoicing, uow: UnitOfWork, event: ClaimAccepte
 FROM_CONTRACTS = {
     ContractSigned.event_type: on_contract_signed,
     ContractAmended.event_type: on_contract_amended,
+    ContractTerminated.event_type: on_contract_terminated,
     **{kind.event_type: on_application for kind in get_args(AppliedDay)},
 }
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}

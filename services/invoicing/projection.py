@@ -45,6 +45,7 @@ from services.invoicing.events import (
     PrepaymentRequested,
     ReceiptAssigned,
     RefundIssued,
+    RefundPaidOut,
     RestrictionNoticeIssued,
     UnidentifiedReceiptRecorded,
 )
@@ -72,6 +73,7 @@ ZERO = projection_sql.ZERO
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
 REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
+REFUND_PAID_DESCRIPTION = "refund paid out"
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 
 
@@ -304,6 +306,12 @@ class AccountRows:
         self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"], REFUND_DESCRIPTION,
                    p["amount"]["currency"], {})
 
+    def refund_paid_out(self, fact: Fact, p: dict) -> None:
+        # the seller's cash pays what it owed the buyer: the buyer's position does not move (amount 0)
+        self._post(fact, p["postings"], p["payment_order_date"], "refund_payout", p["refund_document"],
+                   REFUND_PAID_DESCRIPTION, p["amount"]["currency"],
+                   {"payment_order_number": p["payment_order_number"], "amount": p["amount"]["amount"]})
+
     def payment_received(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
         self.payments[p["payment_id"]] = PaymentRow(p["bank_reference"], p["payment_id"], p["contract_id"],
@@ -382,6 +390,7 @@ _FOLDS = {
     SupplyRestored.event_type: AccountRows.notice,
     TerminationNoticeIssued.event_type: AccountRows.notice,
     RefundIssued.event_type: AccountRows.refund,
+    RefundPaidOut.event_type: AccountRows.refund_paid_out,
     PaymentReceived.event_type: AccountRows.payment_received,
     PaymentAllocated.event_type: AccountRows.payment_allocated,
     PaymentReversed.event_type: AccountRows.payment_reversed,

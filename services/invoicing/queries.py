@@ -435,3 +435,17 @@ async def request_events(conn: AsyncConnection, types: Sequence[str], *, contrac
                                         BY_POSITION, page)
     return [(row, row["contract_id"], row["recorded_at"], orjson.loads(bytes(row["body"]))) for row in rows], \
         next_cursor
+
+
+_REFUND_CONTRACT = text("""
+    SELECT e.contract_id FROM event_store e
+    WHERE e.event_type = 'invoicing.RefundIssued'
+      AND convert_from(e.body, 'UTF8')::jsonb #>> '{payload,document_number}' = :d
+    LIMIT 1
+""")
+
+
+async def contract_of_refund(conn: AsyncConnection, refund_document: str) -> str | None:
+    """The contract whose account issued the refund `refund_document` (refunds are few: read from the store by
+    the event type's index)."""
+    return await conn.scalar(_REFUND_CONTRACT, {"d": refund_document})

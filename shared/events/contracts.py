@@ -117,6 +117,20 @@ class PenaltyClauseTerms(Terms):
     count_payment_day: bool = True
 
 
+PrepaymentBlocks = Literal["ten_days", "calendar_decades"]
+
+
+class PrepaymentClauseTerms(Terms):
+    """§5.3 "100% of the cost of the volume planned for the 10 following days (суток)", paid 3 banking days
+    before that supply starts: how a month's supply is cut into the blocks each demand prepays. `ten_days`
+    (the clause's wording, the default): blocks of ten days from the 1st (1–10, 11–20, 21–30), the days left
+    in the month a block of their own (the 31st; 21–28 or 21–29 in February), so no demand asks for more than
+    ten days ahead and none spans two settlement periods. `calendar_decades`: the month's decades (1–10,
+    11–20, 21–last day, 8 to 11 days), for a contract that agrees to them in writing."""
+
+    blocks: PrepaymentBlocks = "ten_days"
+
+
 class _TermsWithoutBuyer(Terms):
     number: str
     signed_on: date
@@ -132,6 +146,7 @@ class _TermsWithoutBuyer(Terms):
     planned_volumes: list[PlannedVolumeTerms]
     delivery_points: list[DeliveryPointTerms]
     penalty: PenaltyClauseTerms = Field(default_factory=PenaltyClauseTerms)
+    prepayment: PrepaymentClauseTerms = Field(default_factory=PrepaymentClauseTerms)
 
 
 class ContractTerms(_TermsWithoutBuyer):

@@ -87,8 +87,9 @@ class TerminationNoticeIssued(Event):
 
 @registry.register
 class AccountSettled(Event):
-    """Every obligation is performed: the delivery term is over, every month of it invoiced, no debt
-    is open and no advance is left. The contracts service closes the contract on it."""
+    """Every obligation is performed: supply is over (the delivery term ended, or a termination ended it),
+    every month supplied invoiced, no debt is open, no advance is left and every refund is paid out. The
+    contracts service closes the contract on it."""
 
     event_type = "invoicing.AccountSettled"
     schema_version = 1

@@ -32,6 +32,7 @@ from shared.envelope import EventEnvelope
 from shared.events import KEYS_TOPIC, TOPICS, topic_of
 from shared.events.contracts import ContractSigned
 from tests.conftest import running_system
+from tests.integration.test_ledger_api import publish_act
 from tests.support import (
     KafkaTap,
     MovableClock,
@@ -223,11 +224,18 @@ async def test_a_shredded_counterparty_is_unreadable_everywhere_while_chains_ver
     listed = await unidentified(system)
     assert held not in [r["bank_reference"] for r in listed]
 
-    # 500,000.00 + 1,000.00 (the receipt) − 470,456.00 = 30,544.00 left as advance, refunded to the buyer's
-    # account after the term
+    # 500,000.00 + 1,000.00 (the receipt) − 470,456.00 = 30,544.00 left as advance; December, the last month,
+    # 1,000 kWh × 15.176 = 15,176.00 is paid from it, and 30,544.00 − 15,176.00 = 15,368.00 is refunded to the
+    # buyer's account after the term
+    await publish_act(system, shredded, "act-2022-12", "2022-12", "1000", "2023-01-05")
+
+    async def december_paid():
+        return (await ok(await invoicing.get(f"/accounts/{shredded}", headers=auth())))["advance"]["amount"] == "15368.00"
+
+    await eventually(december_paid)
     refunded = (await approved(invoicing, await invoicing.post(
         f"/accounts/{shredded}/refund", json={"refund_on": "2023-01-10"}, headers=auth()))).json()
-    assert refunded[0]["amount"]["amount"] == "30544.00"
+    assert refunded[-1]["amount"]["amount"] == "15368.00"
 
     # two claims: one accepted with a comment, one rejected with reasons; the desk reads their texts
     accepted = await ok(await claims.post("/claims", headers=auth(), json={

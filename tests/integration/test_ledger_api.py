@@ -20,9 +20,9 @@ from shared.events.sealing import SealedFields
 from tests.support import KafkaTap, approved, auth, eventually, seed_contract, unique
 
 
-async def signed_contract(system) -> str:
+async def signed_contract(system, number: str | None = None) -> str:
     client = system.clients["contracts"]
-    created = await client.post("/contracts", json=seed_contract(unique("L")), headers=auth())
+    created = await client.post("/contracts", json=seed_contract(number or unique("L")), headers=auth())
     contract_id = created.json()["contract_id"]
     await client.post(f"/contracts/{contract_id}/sign", headers=auth())
 
@@ -65,6 +65,13 @@ async def wait_for_debt(system, contract_id: str, amount: str) -> None:
         return (await account(system, contract_id))["debt"]["amount"] == amount
 
     await eventually(owed)
+
+
+async def wait_for_advance(system, contract_id: str, amount: str) -> None:
+    async def held():
+        return (await account(system, contract_id))["advance"]["amount"] == amount
+
+    await eventually(held)
 
 
 async def event_count(system) -> int:
@@ -211,7 +218,8 @@ async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(syst
     client = system.clients["invoicing"]
     requested = await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
                                   headers=auth())
-    assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "166936.00"]
+    # §5.3 ten-day blocks: 1–10, 11–20, 21–30 of 10,000 kWh × 15.176 = 151,760.00; the 31st 1,000 kWh = 15,176.00
+    assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "151760.00", "15176.00"]
     closed = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
     # nothing paid for block 1 (due 2021-12-29): a notice; restriction possible from 3 working days later
     assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
@@ -252,15 +260,21 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
 
     early = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2022-06-30"}, headers=auth())
     assert (early.status_code, early.json()["reason"]) == (409, "contract_in_force")
+    # the term is over, but December, its last month, is not invoiced: its charge comes out of the advance first
+    before_act = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2023-01-10"}, headers=auth())
+    assert (before_act.status_code, before_act.json()["reason"]) == (409, "last_act_not_invoiced")
+    # December 1,000 kWh × 15.176 = 15,176.00, paid from the advance: 29,544.00 − 15,176.00 = 14,368.00
+    await publish_act(system, contract_id, "act-2022-12", "2022-12", "1000", "2023-01-05")
+    await wait_for_advance(system, contract_id, "14368.00")
     refunded = await approved(client, await client.post(f"/accounts/{contract_id}/refund",
                                                         json={"refund_on": "2023-01-10"}, headers=auth()))
-    # the 29,544.00 advance goes back to the buyer's account of §12
-    assert refunded.json()[0]["amount"]["amount"] == "29544.00"
+    # the 14,368.00 advance left goes back to the buyer's account of §12 (January was paid on time: no penalty)
+    assert refunded.json()[-1]["amount"]["amount"] == "14368.00"
     # the requisites travel sealed with the contract's key: opened with invoicing's copy of it
     assert "KZ244322203398M00165" not in refunded.text
     async with system["invoicing"].engine.connect() as conn:
         key = await personal_keys.key_of(conn, contract_id)
-    payee = personal_keys.unseal(key, contract_id, SealedFields(**refunded.json()[0]["payee"]))
+    payee = personal_keys.unseal(key, contract_id, SealedFields(**refunded.json()[-1]["payee"]))
     assert (payee["iban"], payee["bic"]) == ("KZ244322203398M00165", "VTBAKZKZ")
     assert (await account(system, contract_id))["advance"]["amount"] == "0.00"
 

@@ -92,9 +92,10 @@ async def test_daily_applications_shape_the_prepayment_demand(system):
     #   cap 8,002 × 11.97 = 95,783.94, VAT 11,494.07 (11,494.0728); RES 8,002 × 1.58 = 12,643.16,
     #   VAT 1,517.18 (1,517.1792) → 121,438.35
     # block 2: Jan 11 rejected (0) + 9 unknown days × 31,000/31 = 9,000 → 9,000 × 15.176 = 136,584.00
-    # block 3: nothing known, the plan's remainder 11,000 kWh → 166,936.00
-    assert [e["volume_kwh"] for e in requested.json()] == ["8002.000", "9000.000", "11000.000"]
-    assert [e["amount"]["amount"] for e in requested.json()] == ["121438.35", "136584.00", "166936.00"]
+    # 21–30 and the 31st (§5.3 ten-day blocks): nothing known, the plan's share 10,000 kWh → 151,760.00 and the
+    # remainder 31,000 − 30,000 = 1,000 kWh → 15,176.00
+    assert [e["volume_kwh"] for e in requested.json()] == ["8002.000", "9000.000", "10000.000", "1000.000"]
+    assert [e["amount"]["amount"] for e in requested.json()] == ["121438.35", "136584.00", "151760.00", "15176.00"]
 
 
 async def test_an_amendment_reprices_the_months_after_it(system):

@@ -19,7 +19,7 @@ PROJECTED = {
     "invoicing.InvoiceIssued", "invoicing.PaymentReceived", "invoicing.PaymentAllocated",
     "invoicing.PenaltyAccrued", "invoicing.PenaltyWaived", "invoicing.PaymentReversed", "invoicing.BaseRateSet",
     "invoicing.UnidentifiedReceiptRecorded", "invoicing.ReceiptAssigned", "invoicing.RefundIssued",
-    "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated",
+    "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
 }
 
 
@@ -104,8 +104,21 @@ async def a_history_of_every_kind(system) -> None:
     await publish_act(system, other, "act-2022-01", "2022-01", "31000", "2022-02-01")
     await wait_for_debt(system, other, "470456.00")
     await pay(client, other, unique("OVER"), "500000.00", "2022-02-07")
+    # the last month is invoiced before the refund (§5.8): December 1,000 kWh = 15,176.00, paid from the advance
+    await publish_act(system, other, "act-2022-12", "2022-12", "1000", "2023-01-05")
+    await wait_for_debt(system, other, "0.00")
+
+    async def december_invoiced():
+        async with system["invoicing"].engine.connect() as conn:
+            return await conn.scalar(text("SELECT count(*) FROM debts WHERE contract_id = :c AND period = '2022-12'"),
+                                     {"c": other})
+
+    await eventually(december_invoiced)
     refunded = await client.post(f"/accounts/{other}/refund", json={"refund_on": "2023-01-10"}, headers=auth())
-    await approved(client, refunded)
+    refund = (await approved(client, refunded)).json()[-1]
+    paid_out = await client.post(f"/refunds/{refund['document_number']}/payout", headers=auth(),
+                                 json={"payment_order_number": "PP-1", "payment_order_date": "2023-01-11"})
+    assert paid_out.status_code == 201, paid_out.text
 
     # a third: January charged with penalties through February, then a bank statement that came late says
     # the money moved on 2022-02-20: the penalty of Feb 21–28 is taken back by a recalculation

@@ -131,8 +131,8 @@ async def test_the_yearly_totals(system, year):
         SELECT coalesce(sum(amount) FILTER (WHERE account = 'cash'), 0),
                coalesce(sum(amount) FILTER (WHERE account = 'refund.payable'), 0), sum(amount)
         FROM postings WHERE contract_id = :c""", c=c)
-    # cash holds what came in; the refund is owed to the buyer (a credit on refund.payable) until paid out
-    assert (cash, payable, postings_total) == (PAID, -REFUND, 0)   # double entry: every movement balanced
+    # cash holds what came in less the refund the treasury paid out (PP-1), which cleared refund.payable
+    assert (cash, payable, postings_total) == (PAID - REFUND, 0, 0)   # double entry: every movement balanced
 
 
 async def test_the_june_restriction_in_the_ledgers_events(system, year):

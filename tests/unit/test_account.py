@@ -156,7 +156,8 @@ def test_bad_payments_are_refused():
 def test_prepayments_are_requested_once_per_block():
     ledger = Ledger()
     first = ledger.do(acc.request_prepayments, period="2022-01", vat=vat_rates(), calendar=CAL)
-    assert [e.amount for e in first] == [kzt("151760.00"), kzt("151760.00"), kzt("166936.00")]
+    # §5.3 ten-day blocks: 1–10, 11–20, 21–30 of 10,000 kWh × 15.176 = 151,760.00; the 31st 1,000 kWh = 15,176.00
+    assert [e.amount for e in first] == [kzt("151760.00")] * 3 + [kzt("15176.00")]
     assert ledger.do(acc.request_prepayments, period="2022-01", vat=vat_rates(), calendar=CAL) == []
 
 

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.invoicing.domain import account as acc
-from services.invoicing.domain.rates import vat_rates
+from services.invoicing.domain.rates import base_rates, vat_rates
 from services.invoicing.domain.terms import last_delivery_day, term_months
 from services.invoicing.events import AccountTermsAmended, DayClosed
 from shared.events.contracts import SealedContractTerms
@@ -29,20 +29,20 @@ def test_known_days_replace_the_plans_even_share_of_their_block():
     # Jan 11 rejected ("no purchase", 0); Jan 12 accepted 1,200 kWh; Jan 13–20 unknown
     applied |= {date(2022, 1, 11): Decimal(0), date(2022, 1, 12): Decimal(1200)}
     demands = prepayments(ledger, "2022-01", applied)
-    # block 2: 0 + 1,200 + plan 31,000 × 8/31 days = 8,000 → 9,200 kWh; block 3 none known: the plan's
-    # remainder 31,000 − 10,000 − 10,000 = 11,000 kWh (blocks 1 and 2 of the even split are 10,000)
-    assert [d.volume_kwh for d in demands] == [Decimal(8000), Decimal(9200), Decimal(11000)]
+    # block 2: 0 + 1,200 + plan 31,000 × 8/31 days = 8,000 → 9,200 kWh; blocks 21–30 and 31 none known: the
+    # plan's even split, 10,000 kWh, and the remainder 31,000 − 3 × 10,000 = 1,000 kWh
+    assert [d.volume_kwh for d in demands] == [Decimal(8000), Decimal(9200), Decimal(10000), Decimal(1000)]
     # per kWh 11.97 + 1.58 = 13.55, with VAT 12% 15.176 (each line's VAT exact to the tiyn here):
     # 8,000 × 15.176 = 121,408.00 (95,760.00 + 12,640.00 + VAT 11,491.20 + 1,516.80)
     # 9,200 × 15.176 = 139,619.20 (110,124.00 + 14,536.00 + VAT 13,214.88 + 1,744.32)
-    # 11,000 × 15.176 = 166,936.00
-    assert [d.amount for d in demands] == [kzt("121408.00"), kzt("139619.20"), kzt("166936.00")]
+    # 10,000 × 15.176 = 151,760.00; 1,000 × 15.176 = 15,176.00
+    assert [d.amount for d in demands] == [kzt("121408.00"), kzt("139619.20"), kzt("151760.00"), kzt("15176.00")]
 
 
 def test_without_applications_the_plan_is_split_evenly():
     demands = prepayments(Ledger(), "2022-01", {})
-    # 31,000 kWh over 31 days: 10,000 + 10,000 + 11,000; 10,000 × 15.176 = 151,760.00
-    assert [d.amount for d in demands] == [kzt("151760.00"), kzt("151760.00"), kzt("166936.00")]
+    # 31,000 kWh over 31 days: 10,000 × 3 + 1,000 (the 31st); 10,000 × 15.176 = 151,760.00, 1,000 → 15,176.00
+    assert [d.amount for d in demands] == [kzt("151760.00")] * 3 + [kzt("15176.00")]
 
 
 def amendment(**changes) -> SealedContractTerms:
@@ -102,13 +102,16 @@ def test_a_performed_contract_is_settled_once_at_the_day_close():
     ledger.pay("B-2", "379500.00", date(2022, 3, 2))  # 100.00 more than owed: held as advance
     assert ledger.state.advance == kzt("100.00")
     assert "AccountSettled" not in closing(ledger, date(2022, 3, 2))  # the advance is not yet refunded
-    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
+    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3), rates=base_rates())
     assert refund.amount == kzt("100.00")
-    settled = ledger.do(acc.close_day, day=date(2022, 3, 3), **CLOSING)
+    assert "AccountSettled" not in closing(ledger, date(2022, 3, 3))  # §5.8 the refund is owed until paid out
+    ledger.do(acc.pay_out_refund, refund_document=refund.document_number, payment_order_number="PP-7",
+              payment_order_date=date(2022, 3, 4))
+    settled = ledger.do(acc.close_day, day=date(2022, 3, 4), **CLOSING)
     assert [type(e) for e in settled] == [AccountSettled, DayClosed]
-    assert settled[0].settled_on == date(2022, 3, 3)
-    assert "AccountSettled" not in closing(ledger, date(2022, 3, 4))  # once
-    assert acc.fold(ledger.events).settled_on == date(2022, 3, 3)
+    assert settled[0].settled_on == date(2022, 3, 4)
+    assert "AccountSettled" not in closing(ledger, date(2022, 3, 5))  # once
+    assert acc.fold(ledger.events).settled_on == date(2022, 3, 4)
 
 
 def test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice():
@@ -121,5 +124,21 @@ def test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice():
     ledger.invoice("act-02", "2022-02", "1000", date(2022, 3, 1))
     assert (ledger.state.debt_total(), ledger.state.advance) == (kzt("0.00"), kzt("14368.00"))
     # the refund is the advance net of the debt it settled: 29,544.00 − 15,176.00 = 14,368.00
-    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3))
+    [refund] = ledger.do(acc.issue_refund, refund_on=date(2022, 3, 3), rates=base_rates())
     assert refund.amount == kzt("14368.00")
+
+
+def test_the_prepayment_blocks_are_the_contracts_term():
+    # §5.3 a contract that agreed to the month's decades: 1–10, 11–20, 21–31 (11 days: 11,000 kWh × 15.176)
+    ledger = Ledger(prepayment={"blocks": "calendar_decades"})
+    assert [d.amount for d in prepayments(ledger, "2022-01", {})] == [
+        kzt("151760.00"), kzt("151760.00"), kzt("166936.00")]
+    # amended to the ten-day blocks: a month demanded already is not demanded again (21–30 and the 31st lie in
+    # the 21–31 block asked for), the next one is cut in tens: March 35,000 kWh over 31 days, 11,290.323 kWh a
+    # block of ten days (35,000 × 10/31 = 11,290.3225…), the 31st the remainder 35,000 − 33,870.969 = 1,129.031
+    ledger.do(acc.amend_terms, kind="supplementary_agreement", document_number="SA-2", document_date=date(2022, 1, 20),
+              effective_from=date(2022, 2, 1), summary="prepayment in ten-day blocks",
+              terms=amendment(prepayment={"blocks": "ten_days"}))
+    assert prepayments(ledger, "2022-01", {}) == []
+    assert [d.volume_kwh for d in prepayments(ledger, "2022-03", {})] == [Decimal("11290.323")] * 3 + [
+        Decimal("1129.031")]

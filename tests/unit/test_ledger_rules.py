@@ -99,10 +99,10 @@ def test_no_price_in_force_is_refused():
     assert raised.value.reason == "no_price_in_force"
 
 
-def test_prepayment_blocks_of_january_2022():
+def test_prepayment_blocks_of_january_2022_in_calendar_decades():
     demands = prepayment_demands(year=2022, month=1, plan_kwh=Decimal("31000"), schedule=TERMS.price_schedule,
-                                 vat=vat_rates(), currency=KZT, calendar=WorkingCalendar())
-    # 31,000 kWh over 31 days = 1,000 kWh a day: blocks of 10, 10 and 11 days
+                                 vat=vat_rates(), currency=KZT, calendar=WorkingCalendar(), rule="calendar_decades")
+    # §5.3 a contract agreeing to decades: 31,000 kWh over 31 days = 1,000 kWh a day: blocks of 10, 10 and 11 days
     assert [d.volume_kwh for d in demands] == [Decimal("10000.000"), Decimal("10000.000"), Decimal("11000.000")]
     # 10,000 × 13.55 = 135,500.00 + 12% 16,260.00 = 151,760.00; 11,000 → 149,050.00 + 17,886.00 = 166,936.00
     assert [d.charge.total for d in demands] == [kzt("151760.00"), kzt("151760.00"), kzt("166936.00")]
@@ -113,7 +113,42 @@ def test_prepayment_blocks_of_january_2022():
 
 
 def test_february_blocks_end_on_the_28th():
-    assert [(b.first_day.day, b.last_day.day) for b in month_blocks(2022, 2)] == [(1, 10), (11, 20), (21, 28)]
+    for rule in ("ten_days", "calendar_decades"):
+        assert [(b.first_day.day, b.last_day.day) for b in month_blocks(2022, 2, rule)] == [(1, 10), (11, 20), (21, 28)]
+
+
+def test_ten_day_blocks_of_january_2022():
+    # §5.3 "the 10 following days": 1–10, 11–20, 21–30, and the 31st a block of its own
+    demands = prepayment_demands(year=2022, month=1, plan_kwh=Decimal("31000"), schedule=TERMS.price_schedule,
+                                 vat=vat_rates(), currency=KZT, calendar=WorkingCalendar(), rule="ten_days")
+    assert [(d.block.first_day.day, d.block.last_day.day) for d in demands] == [(1, 10), (11, 20), (21, 30), (31, 31)]
+    # 31,000 kWh × 10/31 = 10,000 kWh a block; the 31st takes the remainder 31,000 − 30,000 = 1,000
+    assert [d.volume_kwh for d in demands] == [Decimal("10000.000")] * 3 + [Decimal("1000.000")]
+    # 10,000 × 11.97 = 119,700.00 + VAT 14,364.00; × 1.58 = 15,800.00 + VAT 1,896.00 → 151,760.00;
+    # 1,000 kWh: 11,970.00 + 1,436.40 + 1,580.00 + 189.60 = 15,176.00; together 470,456.00, the month's invoice
+    assert [d.charge.total for d in demands] == [kzt("151760.00")] * 3 + [kzt("15176.00")]
+    # the 31st (Mon) is prepaid 3 banking days before: Jan 28 (Fri), 27, 26 → 2022-01-26
+    assert [d.due_date for d in demands] == [date(2021, 12, 29), date(2022, 1, 5), date(2022, 1, 18),
+                                             date(2022, 1, 26)]
+
+
+def test_ten_day_blocks_of_february_2022():
+    demands = prepayment_demands(year=2022, month=2, plan_kwh=Decimal("25000"), schedule=TERMS.price_schedule,
+                                 vat=vat_rates(), currency=KZT, calendar=WorkingCalendar(), rule="ten_days")
+    # §5.3 28 days: 1–10, 11–20 and the 8 days left, 21–28
+    assert [(d.block.first_day.day, d.block.last_day.day) for d in demands] == [(1, 10), (11, 20), (21, 28)]
+    # 25,000 × 10/28 = 8,928.5714… → 8,928.571 kWh (to the watt-hour); the last 25,000 − 2 × 8,928.571 = 7,142.858
+    assert [d.volume_kwh for d in demands] == [Decimal("8928.571"), Decimal("8928.571"), Decimal("7142.858")]
+    # 8,928.571 × 11.97 = 106,874.99487 → 106,874.99, VAT 12,824.9988 → 12,825.00;
+    # × 1.58 = 14,107.14218 → 14,107.14, VAT 1,692.8568 → 1,692.86: 135,499.99
+    # 7,142.858 × 11.97 = 85,500.01026 → 85,500.01, VAT 10,260.0012 → 10,260.00;
+    # × 1.58 = 11,285.71564 → 11,285.72, VAT 1,354.2864 → 1,354.29: 108,400.02
+    assert [d.charge.total for d in demands] == [kzt("135499.99"), kzt("135499.99"), kzt("108400.02")]
+    # together 379,400.00: 25,000 × 15.176, February's invoice
+    assert sum((d.charge.total for d in demands), kzt("0")) == kzt("379400.00")
+    # before Tue 02-01: Jan 31, 28, 27 → 01-27; before Fri 02-11: Feb 10, 9, 8 → 02-08;
+    # before Mon 02-21: Feb 18, 17, 16 → 02-16
+    assert [d.due_date for d in demands] == [date(2022, 1, 27), date(2022, 2, 8), date(2022, 2, 16)]
 
 
 def test_penalty_across_the_2022_02_24_rate_change():

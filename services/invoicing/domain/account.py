@@ -30,6 +30,7 @@ from services.invoicing.domain.restriction import (
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from services.invoicing.events import (
     AccountOpened,
+    AccountTerminated,
     AccountTermsAmended,
     AllocationSlice,
     ChargeLineData,
@@ -48,6 +49,7 @@ from services.invoicing.events import (
     PrepaymentRequested,
     RecalculatedWindow,
     RefundIssued,
+    RefundPaidOut,
     RefundRequested,
     RequestDeclined,
     RestrictionNoticeIssued,
@@ -94,6 +96,16 @@ class Debt:
 
 
 @dataclass(frozen=True)
+class RefundDue:
+    """A refund issued (§5.8) and, once the treasury paid it out, the payment order that did."""
+
+    amount: Money
+    refund_on: date
+    payment_order: str | None = None
+    paid_on: date | None = None
+
+
+@dataclass(frozen=True)
 class Accrual:
     """One accrual of penalty on a late document: its window of days and what it charged (after
     recalculations): what a later value date is checked against."""
@@ -130,6 +142,8 @@ class Account:
     settled_on: date | None = None
     accruals: dict[str, list[Accrual]] = field(default_factory=dict)          # late document → its accruals
     pending: dict[str, Pending] = field(default_factory=dict)                  # request id → awaiting approval
+    terminated_on: date | None = None            # the first day without supply, when the contract ended early
+    refunds: dict[str, RefundDue] = field(default_factory=dict)               # refund document → its payout
 
     @property
     def currency(self) -> str:
@@ -155,10 +169,25 @@ class Account:
         clone.amendments = set(self.amendments)
         clone.accruals = {k: list(v) for k, v in self.accruals.items()}
         clone.pending = dict(self.pending)
+        clone.refunds = dict(self.refunds)
         return clone
 
     def debt_total(self) -> Money:
         return sum((d.outstanding for d in self.debts.values()), Money.zero(self.currency))
+
+    def last_supply_day(self) -> date:
+        """The last day supplied: the term's last day, or the day before a termination took effect."""
+        last = last_delivery_day(self.terms)
+        if self.terminated_on is not None:
+            return min(last, self.terminated_on - timedelta(days=1))
+        return last
+
+    def supplied_months(self) -> list[str]:
+        """Every settlement period with a day of supply, to the last one (`last_supply_day`)."""
+        return term_months(self.terms, self.last_supply_day())
+
+    def refunds_unpaid(self) -> Money:
+        return sum((r.amount for r in self.refunds.values() if r.payment_order is None), Money.zero(self.currency))
 
 
 # ---- folding ------------------------------------------------------------------------------------
@@ -276,8 +305,15 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.closed_through = event.day
         case RefundIssued():
             state.advance = state.advance - event.amount
+            state.refunds[event.document_number] = RefundDue(event.amount, event.refund_on)
             state.documents += 1
             _approved(state, event.approval)
+        case RefundPaidOut():
+            state.refunds[event.refund_document] = dataclasses.replace(
+                state.refunds[event.refund_document], payment_order=event.payment_order_number,
+                paid_on=event.payment_order_date)
+        case AccountTerminated():
+            state.terminated_on = event.terminated_on
         case AccountTermsAmended():
             state.terms = event.terms
             state.amendments.add(event.document_number)
@@ -601,11 +637,12 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: da
 
 
 def _every_obligation_performed(state: Account, day: date) -> bool:
-    """§3.1 the contract is performed: its term is over, every month of it invoiced, nothing owed
-    either way (no debt, including penalties; no advance: it was applied or refunded). Said once."""
-    return (state.settled_on is None and day > last_delivery_day(state.terms)
-            and all(month in state.latest_act for month in term_months(state.terms))
-            and state.debt_total().is_zero and state.advance.is_zero)
+    """§3.1 the contract is performed: supply is over (its term ended, or a termination ended it), every
+    month supplied invoiced, nothing owed either way (no debt, including penalties; no advance: it was
+    applied or refunded; no refund still to pay out, §5.8). Said once."""
+    return (state.settled_on is None and day > state.last_supply_day()
+            and all(month in state.latest_act for month in state.supplied_months())
+            and state.debt_total().is_zero and state.advance.is_zero and state.refunds_unpaid().is_zero)
 
 
 def amend_terms(state: Account, *, kind: str, document_number: str, document_date: date, effective_from: date,
@@ -713,7 +750,9 @@ def waive_penalty(state: Account, *, document_number: str, amount: Money | None,
 
 def request_prepayments(state: Account, *, period: str, vat: DatedRates, calendar: WorkingCalendar,
                         applied: dict[date, Decimal] | None = None) -> list[Event]:
-    """§5.3 one demand per 10-day block of `period`; `applied`: the days' accepted applications known."""
+    """§5.3 one demand per block of `period`, cut by the contract's rule (`terms.prepayment.blocks`); `applied`:
+    the days' accepted applications known. A block whose days a demand already covers is not asked again, so a
+    month requested before its contract's rule changed is not demanded twice."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
         raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
@@ -722,8 +761,9 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     number = state.documents
     for demand in prepayment_demands(year=year, month=month, plan_kwh=plan[period],
                                      schedule=state.terms.price_schedule, vat=vat, currency=state.currency,
-                                     calendar=calendar, applied=applied):
-        if demand.block.block_id in state.prepayments:
+                                     calendar=calendar, applied=applied, rule=state.terms.prepayment.blocks):
+        if demand.block.block_id in state.prepayments or _demanded(state, demand.block.first_day,
+                                                                   demand.block.last_day):
             continue  # requested already: asking twice changes nothing
         number += 1
         events.append(PrepaymentRequested(
@@ -732,6 +772,15 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
             volume_kwh=demand.volume_kwh, lines=lines_of(demand.charge), amount=demand.charge.total,
             due_date=demand.due_date))
     return events
+
+
+def _demanded(state: Account, first_day: date, last_day: date) -> bool:
+    """Whether a demand made already covers a day of `first_day`…`last_day` (block ids are `first..last`)."""
+    for block_id in state.prepayments:
+        first, last = (date.fromisoformat(part) for part in block_id.split(".."))
+        if first <= last_day and first_day <= last:
+            return True
+    return False
 
 
 def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on: date, posted_on: date | None = None,
@@ -770,22 +819,68 @@ def _advance_and_open_items_after(state: Account, events: Sequence[Event]) -> tu
     return after.advance, after.open_items()
 
 
-def issue_refund(state: Account, *, refund_on: date, approval: Approval | None = None) -> list[Event]:
-    """§5.8: only after delivery ended, and only what is left once every debt is paid from the advance."""
-    if refund_on < state.terms.delivery_end.date():
-        raise Conflict("the contract is still in its delivery term: an overpayment is carried as advance",
-                       reason="contract_in_force", details={"delivery_end": state.terms.delivery_end.isoformat()})
-    if not state.advance.is_positive:
-        raise Conflict("there is no advance to refund", reason="nothing_to_refund")
-    if state.open_items():
-        # §5.8 "except what covers the buyer's debt": the advance must have paid every debt it could
-        assert state.advance.is_zero, "an advance is never held while debt is open"
+def issue_refund(state: Account, *, refund_on: date, rates: DatedRates, approval: Approval | None = None
+                 ) -> list[Event]:
+    """§5.8 "if the buyer stops buying, overpayments are refunded, except what covers its debt": from the
+    first day without supply on (the term ended or a termination took effect), once the last month supplied
+    is invoiced; the refund is the advance left after every debt, the penalties for every day of delay up to
+    `refund_on` charged first (the advance pays them, debt first)."""
+    refund_from = state.last_supply_day() + timedelta(days=1)
+    if refund_on < refund_from:
+        raise Conflict("the contract is still supplied: an overpayment is carried as advance",
+                       reason="contract_in_force",
+                       details={"refund_from": refund_from.isoformat(),
+                                "delivery_end": state.terms.delivery_end.isoformat(),
+                                "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None})
+    months = state.supplied_months()
+    if months and months[-1] not in state.latest_act:
+        # the last month's charge comes from its volume act: refunding before it would pay back what it takes
+        raise Conflict(f"the volume act of {months[-1]}, the last month supplied, is not invoiced yet",
+                       reason="last_act_not_invoiced", details={"period": months[-1]})
+    events = accrue_penalties(state, as_of=refund_on, rates=rates)
+    after = _after(state, events) if events else state
+    if not after.advance.is_positive:
+        raise Conflict("there is no advance to refund", reason="nothing_to_refund",
+                       details={"debt": str(after.debt_total().amount)})
+    assert not after.open_items(), "an advance is never held while debt is open"
     # paid to the buyer's requisites as the terms hold them, sealed: copied, never opened (the bank order is
     # made where the key is held)
-    return [RefundIssued(contract_id=state.contract_id, document_number=f"RF-{state.terms.number}-{state.documents + 1}",
-                         refund_on=refund_on, amount=state.advance, payee=state.terms.buyer,
-                         postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE,
-                                                    state.advance)), approval=approval)]
+    return [*events, RefundIssued(
+        contract_id=state.contract_id, document_number=f"RF-{state.terms.number}-{after.documents + 1}",
+        refund_on=refund_on, amount=after.advance, payee=state.terms.buyer,
+        postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE, after.advance)),
+        approval=approval)]
+
+
+def pay_out_refund(state: Account, *, refund_document: str, payment_order_number: str,
+                   payment_order_date: date) -> list[Event]:
+    """§5.8 the treasury paid an issued refund out by its payment order: once, never before the refund."""
+    refund = state.refunds.get(refund_document)
+    if refund is None:
+        raise NotFound(f"no refund {refund_document} on this contract", reason="refund_not_found")
+    if refund.payment_order is not None:
+        raise Conflict(f"refund {refund_document} was paid out by payment order {refund.payment_order}",
+                       reason="refund_already_paid_out",
+                       details={"payment_order_number": refund.payment_order,
+                                "payment_order_date": refund.paid_on.isoformat() if refund.paid_on else None})
+    if payment_order_date < refund.refund_on:
+        raise Conflict(f"refund {refund_document} is dated {refund.refund_on}: it is paid out on that day or later",
+                       reason="payout_before_refund", details={"refund_on": refund.refund_on.isoformat()})
+    if not payment_order_number.strip():
+        raise ValidationFailed("a payout names its payment order", reason="missing_payment_order")
+    return [RefundPaidOut(contract_id=state.contract_id, refund_document=refund_document, amount=refund.amount,
+                          payment_order_number=payment_order_number.strip(), payment_order_date=payment_order_date,
+                          postings=postings(transfer(LedgerAccount.REFUND_PAYABLE, LedgerAccount.CASH,
+                                                     refund.amount)))]
+
+
+def terminate(state: Account, *, terminated_on: date, notice_document: str) -> list[Event]:
+    """The contract ended early (`contracts.ContractTerminated`): supply stops on `terminated_on`. Once: the
+    same termination delivered again changes nothing."""
+    if state.terminated_on is not None:
+        return []
+    return [AccountTerminated(contract_id=state.contract_id, terminated_on=terminated_on,
+                              notice_document=notice_document)]
 
 
 def reverse_payment(state: Account, *, bank_reference: str, reason: str, reversed_on: date,
@@ -853,8 +948,9 @@ def request_waiver(state: Account, *, request_id: str, document_number: str, amo
                                    waived_on=waived_on, requested_by=requested_by)]
 
 
-def request_refund(state: Account, *, request_id: str, refund_on: date, requested_by: str) -> list[Event]:
-    issue_refund(state, refund_on=refund_on)
+def request_refund(state: Account, *, request_id: str, refund_on: date, requested_by: str,
+                   rates: DatedRates) -> list[Event]:
+    issue_refund(state, refund_on=refund_on, rates=rates)
     no_request_pending(state.pending, RefundRequested.event_type)
     return [RefundRequested(contract_id=state.contract_id, request_id=request_id, refund_on=refund_on,
                             requested_by=requested_by)]
@@ -874,7 +970,7 @@ def approve(state: Account, *, request_id: str, approved_by: str, rates: DatedRa
             return waive_penalty(state, document_number=asked.document_number, amount=asked.amount,
                                  reason=asked.reason, waived_on=asked.waived_on, approval=approval)
         case RefundRequested() as asked:
-            return issue_refund(state, refund_on=asked.refund_on, approval=approval)
+            return issue_refund(state, refund_on=asked.refund_on, rates=rates, approval=approval)
         case TerminationNoticeProposed() as asked:
             return [TerminationNoticeIssued(
                 contract_id=state.contract_id, document_number=f"TN-{state.terms.number}-{state.documents + 1}",

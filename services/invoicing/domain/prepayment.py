@@ -1,9 +1,10 @@
 """Prepayment (§5.3): 100% of the cost of the volume planned for each 10-day block of supply, paid no
 later than 3 banking days before the block starts.
 
-Blocks are the months' decades (1–10, 11–20, 21–last day), the usual Kazakh billing rhythm: every
-day of supply belongs to exactly one block and a block never spans two months, so the plan and the
-price of one month apply. Unless daily applications are known, the month's plan is spread evenly
+The blocks are the contract's term (`terms.prepayment.blocks`): ten days from the 1st (1–10, 11–20,
+21–30 and the 31st alone: the clause's "10 following days", never more), or the month's decades (1–10,
+11–20, 21–last day). Either way every day of supply belongs to exactly one block and a block never spans
+two months, so the plan and the price of one month apply. Unless daily applications are known, the month's plan is spread evenly
 over its days (to the watt-hour; the last block takes the remainder, so the blocks add up to the plan).
 A day whose application is known (accepted, corrected or reduced: its accepted schedule; rejected: 0,
 "no purchase") counts with that volume instead; in a block with some days known, the other days keep
@@ -20,9 +21,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from services.invoicing.domain.pricing import KWH_QUANTUM, Charge, price_volume
 from services.invoicing.domain.rates import DatedRates
 from shared.calendar import WorkingCalendar
-from shared.events.contracts import PricePeriodTerms
+from shared.events.contracts import PrepaymentBlocks, PricePeriodTerms
 
 PREPAYMENT_LEAD_BANKING_DAYS = 3  # §5.3
+BLOCK_DAYS = 10                   # §5.3 "the 10 following days"
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,15 @@ class PrepaymentDemand:
     charge: Charge
 
 
-def month_blocks(year: int, month: int) -> list[SupplyBlock]:
+def month_blocks(year: int, month: int, rule: PrepaymentBlocks = "ten_days") -> list[SupplyBlock]:
+    """The month's blocks by the contract's rule (§5.3): `ten_days` cuts every ten days from the 1st, the days
+    left a shorter block; `calendar_decades` gives the third decade every day to the month's end."""
     last = month_calendar.monthrange(year, month)[1]
-    return [SupplyBlock(date(year, month, 1), date(year, month, 10)),
-            SupplyBlock(date(year, month, 11), date(year, month, 20)),
-            SupplyBlock(date(year, month, 21), date(year, month, last))]
+    starts = range(1, last + 1, BLOCK_DAYS)
+    if rule == "calendar_decades":
+        starts = range(1, 2 * BLOCK_DAYS + 2, BLOCK_DAYS)   # 1, 11, 21
+    ends = [start - 1 for start in starts[1:]] + [last]
+    return [SupplyBlock(date(year, month, first), date(year, month, end)) for first, end in zip(starts, ends, strict=True)]
 
 
 def block_volumes(plan_kwh: Decimal, blocks: list[SupplyBlock]) -> list[Decimal]:
@@ -78,9 +84,11 @@ def with_applications(plan_kwh: Decimal, blocks: list[SupplyBlock], volumes: lis
 
 def prepayment_demands(*, year: int, month: int, plan_kwh: Decimal, schedule: list[PricePeriodTerms],
                        vat: DatedRates, currency: str, calendar: WorkingCalendar,
-                       applied: dict[date, Decimal] | None = None) -> list[PrepaymentDemand]:
-    """`applied`: the accepted volume of each day whose application is known (kWh)."""
-    blocks = month_blocks(year, month)
+                       applied: dict[date, Decimal] | None = None,
+                       rule: PrepaymentBlocks = "ten_days") -> list[PrepaymentDemand]:
+    """`applied`: the accepted volume of each day whose application is known (kWh); `rule`: the contract's
+    blocks (`terms.prepayment.blocks`)."""
+    blocks = month_blocks(year, month, rule)
     last_day = blocks[-1].last_day
     volumes = with_applications(plan_kwh, blocks, block_volumes(plan_kwh, blocks), applied or {})
     demands = []

@@ -35,10 +35,10 @@ def last_delivery_day(terms: SealedContractTerms) -> date:
     return (end - timedelta(microseconds=1)).date()
 
 
-def term_months(terms: SealedContractTerms) -> list[str]:
-    """Every month with a day of supply, 'YYYY-MM'."""
+def term_months(terms: SealedContractTerms, last_day: date | None = None) -> list[str]:
+    """Every month with a day of supply, 'YYYY-MM'; `last_day`: supply ended earlier (a termination)."""
     first = terms.delivery_start.astimezone(ZoneInfo(terms.time_zone)).date().replace(day=1)
-    last = last_delivery_day(terms)
+    last = last_delivery_day(terms) if last_day is None else min(last_day, last_delivery_day(terms))
     months = []
     while first <= last:
         months.append(first.strftime("%Y-%m"))
