@@ -144,8 +144,9 @@ class AccountRows:
 
     # ---- the pieces every money event shares -------------------------------------------------------
     def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
-              currency: str | None, details: dict) -> None:
-        """One statement line and the event's postings; the account moves by the buyer's side."""
+              currency: str | None, details: dict, line_date: str | None = None) -> None:
+        """One statement line and the event's postings; the account moves by the buyer's side. The postings are
+        dated `business_date` (the posting date); the line `line_date` when it differs (an invoice's turnover)."""
         # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
         contract_id, position, recorded_at = fact.contract_id, str(fact.position), fact.recorded_at
         buyer = advance = balance = ZERO
@@ -161,8 +162,8 @@ class AccountRows:
                     advance -= amount
             postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
                              business_date, recorded_at))
-        self.lines.append(LineRow(position, contract_id, business_date, recorded_at, kind, document, description,
-                                  str(buyer), currency, _dumps(details)))
+        self.lines.append(LineRow(position, contract_id, line_date or business_date, recorded_at, kind, document,
+                                  description, str(buyer), currency, _dumps(details)))
         if not lines:
             return
         assert balance == 0, "every entry balances"
@@ -265,10 +266,13 @@ class AccountRows:
                          released.pop(item_id, ZERO))
         assert not released, "only lowered debts release money to the advance"
         title = "correcting invoice" if p["corrects_document"] else "invoice"
+        # §5.5 the buyer books the charge on its ESF's date, the last day of the period: statements and acts date
+        # the line so (and keep the day it was issued); the postings keep the day the ledger booked it
         self._post(fact, p["postings"], p["invoice_date"], "invoice", p["document_number"],
                    f"{title} {p['period']}: {p['volume_kwh']} kWh", currency,
                    {"net": p["net"]["amount"], "vat": p["vat"]["amount"], "due_date": p["due_date"],
-                    "esf_date": p["esf_date"], "corrects": p["corrects_document"]})
+                    "esf_date": p["esf_date"], "issued_on": p["invoice_date"], "corrects": p["corrects_document"]},
+                   line_date=p["esf_date"])
 
     def penalty(self, fact: Fact, p: dict) -> None:
         money = p["amount"]

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from pydantic import BaseModel, Field
@@ -97,7 +97,9 @@ async def accounts_and_zones(conn: AsyncConnection) -> list[tuple[str, str]]:
 # ---- a statement and a reconciliation act -----------------------------------------------------------------
 class StatementLine(BaseModel):
     position: int
-    business_date: date
+    business_date: date = Field(description="the day the buyer's position moved: an invoice's turnover (ESF) date, "
+                                            "the last day of its period (§5.5); a payment's posting date")
+    issued_on: date | None = Field(None, description="an invoice: the day it was issued (on or after its ESF date)")
     recorded_at: datetime
     kind: str
     document: str
@@ -145,7 +147,9 @@ async def statement(conn: AsyncConnection, contract_id: str, *, date_from: date 
         if date_from and row["business_date"] < date_from:
             opening = balance
             continue
+        issued_on = row["details"].get("issued_on") if row["kind"] == "invoice" else None
         lines.append(StatementLine(position=row["position"], business_date=row["business_date"],
+                                   issued_on=date.fromisoformat(issued_on) if issued_on else None,
                                    recorded_at=row["recorded_at"], kind=row["kind"], document=row["document"],
                                    description=row["description"], amount=amount, balance=balance,
                                    details=row["details"]))
@@ -154,7 +158,8 @@ async def statement(conn: AsyncConnection, contract_id: str, *, date_from: date 
 
 
 class ReconciliationDocument(BaseModel):
-    date: date
+    date: Annotated[date, Field(description="as the buyer books it: an invoice by its turnover (ESF) date (§5.5)")]
+    issued_on: date | None = Field(None, description="an invoice: the day it was issued")
     document: str
     kind: str
     amount: Money
@@ -189,8 +194,8 @@ async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) ->
         contract_id=contract_id, contract_number=terms["number"], month=month, seller=terms["seller"]["name"],
         buyer=account_row.buyer_name or "", opening_balance=whole.opening_balance, charged=charged,
         paid_or_credited=paid, closing_balance=whole.closing_balance,
-        documents=[ReconciliationDocument(date=line.business_date, document=line.document, kind=line.kind,
-                                          amount=line.amount) for line in money])
+        documents=[ReconciliationDocument(date=line.business_date, issued_on=line.issued_on, document=line.document,
+                                          kind=line.kind, amount=line.amount) for line in money])
 
 
 # ---- aging --------------------------------------------------------------------------------------------------
