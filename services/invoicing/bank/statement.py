@@ -283,15 +283,40 @@ class Candidate:
     buyer_iban: str | None
 
 
+# characters that join the parts of a contract number ("01/2021-85", "12.3"): a number goes on across one of
+# them only when a letter or digit follows it, so a sentence's full stop ends the number it follows
+JOINERS = frozenset("/\\-_.")
+
+
+def cites_number(purpose: str, number: str) -> bool:
+    """Whether `purpose` names contract `number` whole: bounded by characters that are not part of a number, so
+    "по дог. №01/2021-851" cites 01/2021-851 and not 01/2021-85 (and "дог.01/2021-85." cites 01/2021-85)."""
+    start = purpose.find(number)
+    while start != -1:
+        end = start + len(number)
+        before = purpose[start - 1] if start else ""
+        after = purpose[end] if end < len(purpose) else ""
+        continued_before = before.isalnum() or (before in JOINERS and before != "." and start > 1
+                                                and purpose[start - 2].isalnum())
+        continued_after = after.isalnum() or (after in JOINERS and end + 1 < len(purpose)
+                                              and purpose[end + 1].isalnum())
+        if not continued_before and not continued_after:
+            return True
+        start = purpose.find(number, start + 1)
+    return False
+
+
 def match_contract(receipt: Receipt, candidates: list[Candidate]) -> tuple[str | None, str]:
-    """(contract id or None, how): by the payer's BIN/IBAN, narrowed by the contract number in the purpose."""
+    """(contract id or None, how): by the payer's BIN/IBAN, narrowed by the contract number cited whole in the
+    purpose. Never a guess: a payer of several contracts whose purpose cites none of them whole, or more than
+    one, leaves the receipt unidentified (`ambiguous`)."""
     if receipt.contract_number:
         named = [c for c in candidates if c.number == receipt.contract_number]
         if len(named) == 1:
             return named[0].contract_id, "contract_number"
     payers = [c for c in candidates if (receipt.payer_bin and c.buyer_bin == receipt.payer_bin)
               or (receipt.payer_iban and c.buyer_iban == receipt.payer_iban)]
-    cited = [c for c in payers if c.number and c.number in receipt.purpose]
+    cited = [c for c in payers if c.number and cites_number(receipt.purpose, c.number)]
     if len(cited) == 1:
         return cited[0].contract_id, "payer_and_number_in_purpose"
     if len(payers) == 1 and not cited:
