@@ -156,3 +156,16 @@ def test_a_contract_number_is_matched_whole_never_as_a_substring():
     assert paying("по дог. №01/2021-85А") == (None, "ambiguous")
     # both cited whole: ambiguous, left unidentified for an operator
     assert paying("по дог. 01/2021-85 и 01/2021-851") == (None, "ambiguous")
+
+
+def test_a_statement_in_an_encoding_not_recognised_is_refused_with_its_reason():
+    written = statement_1c(incoming_1c("100.00", "Оплата по договору 01/2021-85")).decode("cp1251")
+    without_header = written.replace("Кодировка=Windows\n", "")
+    for raw in (written.encode("koi8-r"), without_header.encode("cp866")):
+        with pytest.raises(MalformedFile) as refused:
+            parse_1c(raw)
+        assert refused.value.reason == "unrecognised_statement"
+        assert refused.value.details == {"encoding_tried": "cp1251"}
+    # CP866 with its header is read, and says so
+    parsed = parse_1c(written.replace("Кодировка=Windows", "Кодировка=DOS").encode("cp866"))
+    assert (parsed.encoding, [r.amount for r in parsed.receipts]) == ("cp866", [Decimal("100.00")])

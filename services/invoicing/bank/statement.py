@@ -125,7 +125,24 @@ def _too_many_lines() -> MalformedFile:
                          details={"max_lines": MAX_LINES})
 
 
+# the keys of the format's header and sections (formats.md §1): all Cyrillic, so a file in an encoding the reader
+# does not know (KOI8-R, CP866 without `Кодировка=DOS`) reads as none of them
+FORMAT_KEYS = frozenset(("версияформата", "кодировка", "отправитель", "получатель", "датасоздания", "времясоздания",
+                         "датаначала", "датаконца", "расчсчет", "документ", "секциярасчсчет", "конецрасчсчет",
+                         "секциядокумент", "конецдокумента", "конецфайла"))
+
+
+def _unrecognised(encoding: str) -> MalformedFile:
+    return MalformedFile(
+        f"no line after the first reads as a key of the 1C format in {encoding}: the file is in an encoding the "
+        "reader does not recognise (it reads UTF-8, CP1251, and CP866 when the header says Кодировка=DOS)",
+        reason="unrecognised_statement", details={"encoding_tried": encoding})
+
+
 def parse_1c(raw: bytes) -> ParsedStatement:
+    """Refused whole (`MalformedFile`) when it is no 1C statement: a first line that is not `1CClientBankExchange`,
+    no key of the format after it (`unrecognised_statement`: an encoding not recognised), a field or the file
+    beyond its bound."""
     text, encoding = decode(raw)
     lines = text.splitlines()
     result = ParsedStatement(format="1c", encoding=encoding)
@@ -136,12 +153,14 @@ def parse_1c(raw: bytes) -> ParsedStatement:
         raise _too_many_lines()
     document: dict[str, str] | None = None
     started = 0
+    recognised = False
     for number, line in enumerate(lines, start=1):
         if len(line) > MAX_FIELD_CHARS:
             raise _too_long(number)
         key, sep, value = line.partition("=")
         key = key.strip().lower()
         value = _unquote(value)
+        recognised = recognised or key in FORMAT_KEYS
         if not sep:
             if key == "конецдокумента" and document is not None:
                 _document(result, document, started)
@@ -153,6 +172,8 @@ def parse_1c(raw: bytes) -> ParsedStatement:
             document[key] = value
         elif key == "расчсчет" and result.account is None:
             result.account = value
+    if not recognised:
+        raise _unrecognised(encoding)
     if document is not None:
         result.problems.append(Problem(started, "unterminated_document", "the document has no КонецДокумента"))
     return result
