@@ -48,20 +48,27 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import periods
+from services.invoicing.domain import aging, periods
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
     BaseRateSet,
+    InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
     PaymentReversalRequested,
+    PaymentReversed,
+    PenaltyAccrued,
+    PenaltyRecalculated,
+    PenaltyWaived,
     PenaltyWaiverRequested,
+    PrepaymentRequested,
+    RefundIssued,
     RefundRequested,
     TerminationNoticeProposed,
 )
 from services.invoicing.imports import StatementImports
-from services.invoicing.queries import AllocationView, ApprovalView, BooksView, PaymentView
+from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
 from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
@@ -105,6 +112,9 @@ AppliedDay = ApplicationAccepted | ApplicationCorrected | ApplicationReduced | A
 # the desk whose second person approves each kind of request
 DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS}
+# what an account's aging on a past day is rebuilt from (`domain/aging.py`)
+AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
+                                           PaymentReceived, PaymentReversed, RefundIssued, PrepaymentRequested)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
@@ -302,6 +312,19 @@ class Invoicing:
                 closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
             produced[contract_id] = [event.event_type for event in events]
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- reports ------------------------------------------------------------------------------------------
+    async def aging(self, as_of: date, contract_id: str | None = None) -> AgingReport:
+        """Open debt and uncovered prepayment demands by days past due as they stood on `as_of`, each account's
+        rebuilt from its events (`domain/aging.py`): a payment valued after `as_of` or a charge issued after it
+        does not count, whenever it was recorded. One account's events in memory at a time."""
+        aged = []
+        async with self.engine.connect() as conn:
+            for owner in await queries.aged_accounts(conn, contract_id):
+                stored = await queries.stream_events(conn, acc.stream_id(owner.contract_id), AGED_EVENT_TYPES)
+                events = [(envelope.occurred_at.date(), self.runner.registry.decode(envelope)) for envelope in stored]
+                aged.append((owner, aging.open_as_of(events, as_of, owner.currency)))
+        return queries.aging_report(as_of, aged)
 
     # ---- four eyes -----------------------------------------------------------------------------------------
     async def pending_approvals(self, contract_id: str | None, page: PageRequest) -> Page[ApprovalView]:

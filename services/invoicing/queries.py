@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, Field
@@ -24,6 +24,7 @@ from services.invoicing.bank.references import KnownOperation
 from services.invoicing.bank.statement import Candidate
 from services.invoicing.domain import periods
 from services.invoicing.domain.account import period_bounds
+from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
     PaymentReversalRequested,
@@ -32,6 +33,7 @@ from services.invoicing.events import (
     TerminationNoticeProposed,
 )
 from services.invoicing.personal_data import purposes_opened
+from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.money import Money
@@ -198,12 +200,9 @@ async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) ->
                                           kind=line.kind, amount=line.amount) for line in money])
 
 
-# ---- aging --------------------------------------------------------------------------------------------------
-AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), (">90", 91, None))
-
-
+# ---- aging ----------------------------------------------------------------------------------------------------
 class AgingBuckets(BaseModel):
-    """Open debt by days past its due date."""
+    """Open debt (and uncovered prepayment demands) by days past due."""
 
     current: Decimal = Field(description="not yet due")
     days_1_30: Decimal = Field(alias="1-30")
@@ -223,25 +222,42 @@ class AgingReport(BaseModel):
     portfolio: AgingBuckets
 
 
-_AGING = text("""
-    SELECT d.contract_id, a.contract_number, d.currency, :as_of - d.due_date AS days, d.outstanding
-    FROM debts d JOIN accounts a USING (contract_id)
-    WHERE d.outstanding > 0 AND (CAST(:c AS text) IS NULL OR d.contract_id = :c)
-""")
+class AgedAccount(NamedTuple):
+    contract_id: str
+    contract_number: str
+    currency: str
 
 
-async def aging(conn: AsyncConnection, as_of: date, contract_id: str | None = None) -> AgingReport:
-    rows = (await conn.execute(_AGING, {"as_of": as_of, "c": contract_id})).all()
+async def aged_accounts(conn: AsyncConnection, contract_id: str | None) -> list[AgedAccount]:
+    """The accounts an aging report goes through (one, or all), in contract order."""
+    rows = await conn.execute(text("SELECT contract_id, contract_number, currency FROM accounts"
+                                   " WHERE CAST(:c AS text) IS NULL OR contract_id = :c ORDER BY contract_id"),
+                              {"c": contract_id})
+    return [AgedAccount(row.contract_id, row.contract_number, row.currency) for row in rows]
+
+
+_STREAM_OF_TYPES = text("SELECT body FROM event_store WHERE stream_id = :s AND event_type = ANY(:types)"
+                        " ORDER BY stream_version")
+
+
+async def stream_events(conn: AsyncConnection, stream_id: str, types: Sequence[str]) -> list[EventEnvelope]:
+    """A stream's events of `types`, in order, as stored (what a report rebuilds a past day from)."""
+    rows = await conn.execute(_STREAM_OF_TYPES, {"s": stream_id, "types": list(types)})
+    return [EventEnvelope.from_bytes(bytes(row.body)) for row in rows]
+
+
+def aging_report(as_of: date, accounts: Sequence[tuple[AgedAccount, Sequence[AgedItem]]]) -> AgingReport:
+    """The report of the items each account had open on `as_of`: an account with none is left out."""
     zero = {name: Decimal("0.00") for name, _, _ in AGING_BUCKETS}
     contracts: dict[str, dict[str, Any]] = {}
     portfolio = dict(zero)
-    for row in rows:
-        bucket = next(name for name, low, high in AGING_BUCKETS
-                      if (low is None or row.days >= low) and (high is None or row.days <= high))
-        entry = contracts.setdefault(row.contract_id, {"contract_number": row.contract_number,
-                                                       "currency": row.currency, **zero})
-        entry[bucket] += row.outstanding
-        portfolio[bucket] += row.outstanding
+    for owner, items in accounts:
+        for item in items:
+            bucket = bucket_of((as_of - item.due_date).days)
+            entry = contracts.setdefault(owner.contract_id, {"contract_number": owner.contract_number,
+                                                             "currency": owner.currency, **zero})
+            entry[bucket] += item.open.amount
+            portfolio[bucket] += item.open.amount
     return AgingReport(as_of=as_of, contracts={c: AgingEntry.model_validate(e) for c, e in contracts.items()},
                        portfolio=AgingBuckets.model_validate(portfolio))
 

@@ -125,8 +125,8 @@ def _too_many_lines() -> MalformedFile:
                          details={"max_lines": MAX_LINES})
 
 
-# the keys of the format's header and sections (formats.md §1): all Cyrillic, so a file in an encoding the reader
-# does not know (KOI8-R, CP866 without `Кодировка=DOS`) reads as none of them
+# the keys of the format's header and sections (the 1C exchange standard): all Cyrillic, so a file in an
+# encoding the reader does not know (KOI8-R, CP866 without `Кодировка=DOS`) reads as none of them
 FORMAT_KEYS = frozenset(("версияформата", "кодировка", "отправитель", "получатель", "датасоздания", "времясоздания",
                          "датаначала", "датаконца", "расчсчет", "документ", "секциярасчсчет", "конецрасчсчет",
                          "секциядокумент", "конецдокумента", "конецфайла"))
