@@ -37,6 +37,7 @@ from services.invoicing.commands import (
     PenaltiesAccrued,
     PrepaymentsRequested,
     ReceivePayment,
+    RecordDiscrepancy,
     RefundAsked,
     ReopenPeriod,
     RequestPrepayments,
@@ -48,10 +49,11 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import aging, periods
+from services.invoicing.domain import aging, periods, reconciliation
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
+    ActFigures,
     BaseRateSet,
     InvoiceIssued,
     PaymentAllocated,
@@ -63,6 +65,8 @@ from services.invoicing.events import (
     PenaltyWaived,
     PenaltyWaiverRequested,
     PrepaymentRequested,
+    ReconciliationCorrection,
+    ReconciliationDiscrepancyRecorded,
     RefundIssued,
     RefundRequested,
     TerminationNoticeProposed,
@@ -312,6 +316,29 @@ class Invoicing:
                 closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
             produced[contract_id] = [event.event_type for event in events]
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- §5.6 the reconciliation act ------------------------------------------------------------------------
+    async def record_discrepancy(self, contract_id: str, command: RecordDiscrepancy, context: CommandContext
+                                 ) -> ReconciliationDiscrepancyRecorded:
+        """The buyer's figures of a month's act against the act as the ledger draws it now (read before the
+        command's transaction: a month's act changes only by a correction, itself recorded), the cause and the
+        corrections; dated today in the contract's zone."""
+        async with self.engine.connect() as conn:
+            zone = await queries.zone_of(conn, contract_id)
+            act = await queries.reconciliation(conn, contract_id, command.month)
+        seller = ActFigures(opening_balance=act.opening_balance, charged=act.charged,
+                            paid_or_credited=act.paid_or_credited, closing_balance=act.closing_balance)
+        given = command.buyer
+        buyer = ActFigures(opening_balance=given.opening_balance, charged=given.charged,
+                           paid_or_credited=given.paid_or_credited, closing_balance=given.closing_balance)
+        corrections = [ReconciliationCorrection(side=c.side, document=c.document, amount=c.amount,
+                                                description=c.description) for c in command.corrections]
+        recorded_on = self.business_date(zone)
+        [event] = await self._on_account(contract_id, lambda state: reconciliation.record_discrepancy(
+            state, month=command.month, seller=seller, buyer=buyer, cause=command.cause, corrections=corrections,
+            recorded_on=recorded_on), context, context.recorded_at)
+        assert isinstance(event, ReconciliationDiscrepancyRecorded)
+        return event
 
     # ---- reports ------------------------------------------------------------------------------------------
     async def aging(self, as_of: date, contract_id: str | None = None) -> AgingReport:

@@ -44,6 +44,7 @@ from services.invoicing.events import (
     PenaltyWaived,
     PrepaymentRequested,
     ReceiptAssigned,
+    ReconciliationDiscrepancyRecorded,
     RefundIssued,
     RestrictionNoticeIssued,
     UnidentifiedReceiptRecorded,
@@ -72,6 +73,7 @@ ZERO = projection_sql.ZERO
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
 REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
+DISCREPANCY = "reconciliation_discrepancy"   # the kind of a statement line of `ReconciliationDiscrepancyRecorded`
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 
 
@@ -353,6 +355,14 @@ class AccountRows:
         self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
+    def discrepancy(self, fact: Fact, p: dict) -> None:
+        """§5.6 moves no money: a statement line with amount 0 on the day it was recorded, the record its details
+        (the month's act reads them back, `queries.reconciliation`)."""
+        self._post(fact, [], p["recorded_on"], DISCREPANCY, f"reconciliation {p['month']}",
+                   f"reconciliation act {p['month']}: the buyer's books differ by {p['difference']['amount']}"
+                   f" ({'settled' if p['settled'] else 'open: ' + p['open_difference']['amount']})",
+                   p["difference"]["currency"], p)
+
     def base_rate(self, fact: Fact, p: dict) -> None:
         self.base_rates[p["effective_from"]] = BaseRateRow(p["effective_from"], p["rate_percent"], p["source"])
 
@@ -377,6 +387,7 @@ _FOLDS = {
     InvoiceIssued.event_type: AccountRows.invoice,
     PenaltyAccrued.event_type: AccountRows.penalty,
     PenaltyWaived.event_type: AccountRows.waiver,
+    ReconciliationDiscrepancyRecorded.event_type: AccountRows.discrepancy,
     PrepaymentRequested.event_type: AccountRows.prepayment,
     BaseRateSet.event_type: AccountRows.base_rate,
     UnidentifiedReceiptRecorded.event_type: AccountRows.unidentified,

@@ -29,10 +29,12 @@ from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
     PaymentReversalRequested,
     PenaltyWaiverRequested,
+    ReconciliationDiscrepancyRecorded,
     RefundRequested,
     TerminationNoticeProposed,
 )
 from services.invoicing.personal_data import purposes_opened
+from services.invoicing.projection import DISCREPANCY
 from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.sealing import SHREDDED, shredded_party
@@ -180,6 +182,9 @@ class ReconciliationAct(BaseModel):
     paid_or_credited: Money
     closing_balance: Money
     documents: list[ReconciliationDocument]
+    discrepancies: list[ReconciliationDiscrepancyRecorded] = Field(
+        description="what was recorded against this act when the buyer's books differ (§5.6): the buyer's figures, "
+                    "the cause, the corrections; oldest first, the last one the act's state")
 
 
 async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) -> ReconciliationAct:
@@ -192,12 +197,18 @@ async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) ->
     account_row = (await conn.execute(text("SELECT terms, buyer_name FROM accounts WHERE contract_id = :c"),
                                       {"c": contract_id})).one()
     terms = account_row.terms
+    recorded = await conn.execute(_DISCREPANCIES, {"c": contract_id, "kind": DISCREPANCY, "m": month})
     return ReconciliationAct(
         contract_id=contract_id, contract_number=terms["number"], month=month, seller=terms["seller"]["name"],
         buyer=account_row.buyer_name or "", opening_balance=whole.opening_balance, charged=charged,
         paid_or_credited=paid, closing_balance=whole.closing_balance,
         documents=[ReconciliationDocument(date=line.business_date, issued_on=line.issued_on, document=line.document,
-                                          kind=line.kind, amount=line.amount) for line in money])
+                                          kind=line.kind, amount=line.amount) for line in money],
+        discrepancies=[ReconciliationDiscrepancyRecorded.model_validate(row.details) for row in recorded])
+
+
+_DISCREPANCIES = text("SELECT details FROM statement_lines WHERE contract_id = :c AND kind = :kind"
+                      " AND details->>'month' = :m ORDER BY position")
 
 
 # ---- aging ----------------------------------------------------------------------------------------------------

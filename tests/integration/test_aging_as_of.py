@@ -48,7 +48,8 @@ async def test_aging_as_of_a_past_date_is_that_days_position(system):
     await wait_for_debt(system, contract_id, "318696.00")   # 470,456.00 − 151,760.00
     await pay(client, contract_id, "48240.00", "2022-02-10")
     await pay(client, contract_id, "270456.00", "2022-02-20")   # 151,760 + 48,240 + 270,456 = 470,456: paid
-    # February's invoice, issued 2022-03-02: 25,000 × 13.55 = 338,750.00 + 40,650.00 = 379,400.00 due 2022-03-09
+    # February's invoice, issued 2022-03-02: 25,000 × 13.55 = 338,750.00 + 40,650.00 = 379,400.00 due 2022-03-10
+    # (3, 4, 7, 9, 10 March: 8 March a holiday)
     await publish_act(system, contract_id, "act-2022-02", "2022-02", "25000", "2022-03-02")
     await wait_for_debt(system, contract_id, "379400.00")
 
@@ -64,7 +65,7 @@ async def test_aging_as_of_a_past_date_is_that_days_position(system):
     assert buckets(await aged(client, contract_id, "2022-02-15")) == {
         "current": ZERO, "1-30": "270456.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}
 
-    # 15 Mar: January paid in full; February's 379,400.00 due 9 Mar is 6 days past
+    # 15 Mar: January paid in full; February's 379,400.00 due 10 Mar is 5 days past
     assert buckets(await aged(client, contract_id, "2022-03-15")) == {
         "current": ZERO, "1-30": "379400.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}
     # a day before January's first demand was issued, nothing was owed
