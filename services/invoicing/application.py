@@ -38,6 +38,7 @@ from services.invoicing.commands import (
     PenaltiesAccrued,
     PrepaymentsRequested,
     ReceivePayment,
+    RecordDiscrepancy,
     RefundAsked,
     RefundPaidOutAnswer,
     ReopenPeriod,
@@ -50,20 +51,30 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import periods
+from services.invoicing.domain import aging, periods, reconciliation
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
+    ActFigures,
     BaseRateSet,
+    InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
     PaymentReversalRequested,
+    PaymentReversed,
+    PenaltyAccrued,
+    PenaltyRecalculated,
+    PenaltyWaived,
     PenaltyWaiverRequested,
+    PrepaymentRequested,
+    ReconciliationCorrection,
+    ReconciliationDiscrepancyRecorded,
+    RefundIssued,
     RefundRequested,
     TerminationNoticeProposed,
 )
 from services.invoicing.imports import StatementImports
-from services.invoicing.queries import AllocationView, ApprovalView, BooksView, PaymentView
+from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
 from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
@@ -108,6 +119,9 @@ AppliedDay = ApplicationAccepted | ApplicationCorrected | ApplicationReduced | A
 # the desk whose second person approves each kind of request
 DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS}
+# what an account's aging on a past day is rebuilt from (`domain/aging.py`)
+AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
+                                           PaymentReceived, PaymentReversed, RefundIssued, PrepaymentRequested)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
@@ -319,6 +333,42 @@ class Invoicing:
                 closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
             produced[contract_id] = [event.event_type for event in events]
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- §5.6 the reconciliation act ------------------------------------------------------------------------
+    async def record_discrepancy(self, contract_id: str, command: RecordDiscrepancy, context: CommandContext
+                                 ) -> ReconciliationDiscrepancyRecorded:
+        """The buyer's figures of a month's act against the act as the ledger draws it now (read before the
+        command's transaction: a month's act changes only by a correction, itself recorded), the cause and the
+        corrections; dated today in the contract's zone."""
+        async with self.engine.connect() as conn:
+            zone = await queries.zone_of(conn, contract_id)
+            act = await queries.reconciliation(conn, contract_id, command.month)
+        seller = ActFigures(opening_balance=act.opening_balance, charged=act.charged,
+                            paid_or_credited=act.paid_or_credited, closing_balance=act.closing_balance)
+        given = command.buyer
+        buyer = ActFigures(opening_balance=given.opening_balance, charged=given.charged,
+                           paid_or_credited=given.paid_or_credited, closing_balance=given.closing_balance)
+        corrections = [ReconciliationCorrection(side=c.side, document=c.document, amount=c.amount,
+                                                description=c.description) for c in command.corrections]
+        recorded_on = self.business_date(zone)
+        [event] = await self._on_account(contract_id, lambda state: reconciliation.record_discrepancy(
+            state, month=command.month, seller=seller, buyer=buyer, cause=command.cause, corrections=corrections,
+            recorded_on=recorded_on), context, context.recorded_at)
+        assert isinstance(event, ReconciliationDiscrepancyRecorded)
+        return event
+
+    # ---- reports ------------------------------------------------------------------------------------------
+    async def aging(self, as_of: date, contract_id: str | None = None) -> AgingReport:
+        """Open debt and uncovered prepayment demands by days past due as they stood on `as_of`, each account's
+        rebuilt from its events (`domain/aging.py`): a payment valued after `as_of` or a charge issued after it
+        does not count, whenever it was recorded. One account's events in memory at a time."""
+        aged = []
+        async with self.engine.connect() as conn:
+            for owner in await queries.aged_accounts(conn, contract_id):
+                stored = await queries.stream_events(conn, acc.stream_id(owner.contract_id), AGED_EVENT_TYPES)
+                events = [(envelope.occurred_at.date(), self.runner.registry.decode(envelope)) for envelope in stored]
+                aged.append((owner, aging.open_as_of(events, as_of, owner.currency)))
+        return queries.aging_report(as_of, aged)
 
     # ---- four eyes -----------------------------------------------------------------------------------------
     async def pending_approvals(self, contract_id: str | None, page: PageRequest) -> Page[ApprovalView]:

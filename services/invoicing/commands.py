@@ -150,6 +150,34 @@ class SetBaseRate(PlainText):
     source: str = Field(min_length=3, max_length=300)
 
 
+# ---- §5.6 the reconciliation act ---------------------------------------------------------------------------------
+class BuyerFigures(PlainText):
+    """The act's figures as the buyer's books give them, in the act's sense: + the buyer owes the seller."""
+
+    opening_balance: Money
+    charged: Money
+    paid_or_credited: Money
+    closing_balance: Money
+
+
+class Correction(PlainText):
+    side: Literal["seller", "buyer"] = Field(description="whose books the correction is made in")
+    document: str = Field(min_length=1, max_length=100, description="the document that makes it: a correcting "
+                                                                    "invoice, a payment's reference, the buyer's entry")
+    amount: Money = Field(description="what it changes that side's closing balance by (+ the buyer owes more)")
+    description: str = Field(min_length=3, max_length=500)
+
+
+class RecordDiscrepancy(PlainText):
+    """§5.6: the buyer's figures of a month's act differ from the seller's: the cause, and the corrections that
+    settle it (as far as known: record again as they go on)."""
+
+    month: str = Field(pattern=MONTH_PATTERN)
+    buyer: BuyerFigures
+    cause: str = Field(min_length=3, max_length=1000)
+    corrections: list[Correction] = Field(default_factory=list, max_length=50)
+
+
 # ---- day close, four eyes, the books ---------------------------------------------------------------------------
 class CloseDay(PlainText):
     day: ClosedDay = Field(description="a day that is over: yesterday at the latest")

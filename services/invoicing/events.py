@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
 from shared.events.invoicing import Approval, Part
@@ -518,3 +518,46 @@ class PeriodReopened(Event):
     period: str
     reason: str
     closed_through: date | None
+
+
+# ---- §5.6 the reconciliation act of mutual settlements: what the buyer's books say of it
+class ActFigures(Part):
+    """A reconciliation act's figures as one side's books give them (+ the buyer owes the seller)."""
+
+    opening_balance: Money
+    charged: Money
+    paid_or_credited: Money
+    closing_balance: Money
+
+
+class ReconciliationCorrection(Part):
+    """One correction that settles (part of) a discrepancy: made in the seller's books (a correcting invoice, a
+    payment posted, a reversal) or in the buyer's (an ESF booked on its date, a payment order on its value date),
+    and what it changes that side's closing balance by."""
+
+    side: Literal["seller", "buyer"]
+    document: str
+    amount: Money
+    description: str
+
+
+@registry.register
+class ReconciliationDiscrepancyRecorded(Event):
+    """§5.6: the buyer's figures of a month's reconciliation act differ from the seller's; the cause traced and the
+    corrections that settle it. `difference` is the seller's closing balance less the buyer's; `open_difference`
+    what is left of it once the corrections are made on both sides (zero: `settled`). Recorded again when the
+    corrections go on: the latest record of a month is its state."""
+
+    event_type = "invoicing.ReconciliationDiscrepancyRecorded"
+    schema_version = 1
+
+    contract_id: str
+    month: str
+    seller: ActFigures
+    buyer: ActFigures
+    difference: Money
+    cause: str
+    corrections: list[ReconciliationCorrection]
+    open_difference: Money
+    settled: bool
+    recorded_on: date

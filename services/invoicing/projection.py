@@ -44,6 +44,7 @@ from services.invoicing.events import (
     PenaltyWaived,
     PrepaymentRequested,
     ReceiptAssigned,
+    ReconciliationDiscrepancyRecorded,
     RefundIssued,
     RefundPaidOut,
     RestrictionNoticeIssued,
@@ -74,6 +75,7 @@ ZERO = projection_sql.ZERO
 REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
 REFUND_PAID_DESCRIPTION = "refund paid out"
+DISCREPANCY = "reconciliation_discrepancy"   # the kind of a statement line of `ReconciliationDiscrepancyRecorded`
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 
 
@@ -146,8 +148,9 @@ class AccountRows:
 
     # ---- the pieces every money event shares -------------------------------------------------------
     def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
-              currency: str | None, details: dict) -> None:
-        """One statement line and the event's postings; the account moves by the buyer's side."""
+              currency: str | None, details: dict, line_date: str | None = None) -> None:
+        """One statement line and the event's postings; the account moves by the buyer's side. The postings are
+        dated `business_date` (the posting date); the line `line_date` when it differs (an invoice's turnover)."""
         # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
         contract_id, position, recorded_at = fact.contract_id, str(fact.position), fact.recorded_at
         buyer = advance = balance = ZERO
@@ -163,8 +166,8 @@ class AccountRows:
                     advance -= amount
             postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
                              business_date, recorded_at))
-        self.lines.append(LineRow(position, contract_id, business_date, recorded_at, kind, document, description,
-                                  str(buyer), currency, _dumps(details)))
+        self.lines.append(LineRow(position, contract_id, line_date or business_date, recorded_at, kind, document,
+                                  description, str(buyer), currency, _dumps(details)))
         if not lines:
             return
         assert balance == 0, "every entry balances"
@@ -267,10 +270,13 @@ class AccountRows:
                          released.pop(item_id, ZERO))
         assert not released, "only lowered debts release money to the advance"
         title = "correcting invoice" if p["corrects_document"] else "invoice"
+        # §5.5 the buyer books the charge on its ESF's date, the last day of the period: statements and acts date
+        # the line so (and keep the day it was issued); the postings keep the day the ledger booked it
         self._post(fact, p["postings"], p["invoice_date"], "invoice", p["document_number"],
                    f"{title} {p['period']}: {p['volume_kwh']} kWh", currency,
                    {"net": p["net"]["amount"], "vat": p["vat"]["amount"], "due_date": p["due_date"],
-                    "esf_date": p["esf_date"], "corrects": p["corrects_document"]})
+                    "esf_date": p["esf_date"], "issued_on": p["invoice_date"], "corrects": p["corrects_document"]},
+                   line_date=p["esf_date"])
 
     def penalty(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
@@ -357,6 +363,14 @@ class AccountRows:
         self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
+    def discrepancy(self, fact: Fact, p: dict) -> None:
+        """§5.6 moves no money: a statement line with amount 0 on the day it was recorded, the record its details
+        (the month's act reads them back, `queries.reconciliation`)."""
+        self._post(fact, [], p["recorded_on"], DISCREPANCY, f"reconciliation {p['month']}",
+                   f"reconciliation act {p['month']}: the buyer's books differ by {p['difference']['amount']}"
+                   f" ({'settled' if p['settled'] else 'open: ' + p['open_difference']['amount']})",
+                   p["difference"]["currency"], p)
+
     def base_rate(self, fact: Fact, p: dict) -> None:
         self.base_rates[p["effective_from"]] = BaseRateRow(p["effective_from"], p["rate_percent"], p["source"])
 
@@ -381,6 +395,7 @@ _FOLDS = {
     InvoiceIssued.event_type: AccountRows.invoice,
     PenaltyAccrued.event_type: AccountRows.penalty,
     PenaltyWaived.event_type: AccountRows.waiver,
+    ReconciliationDiscrepancyRecorded.event_type: AccountRows.discrepancy,
     PrepaymentRequested.event_type: AccountRows.prepayment,
     BaseRateSet.event_type: AccountRows.base_rate,
     UnidentifiedReceiptRecorded.event_type: AccountRows.unidentified,

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, Field
@@ -24,14 +24,18 @@ from services.invoicing.bank.references import KnownOperation
 from services.invoicing.bank.statement import Candidate
 from services.invoicing.domain import periods
 from services.invoicing.domain.account import period_bounds
+from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
     PaymentReversalRequested,
     PenaltyWaiverRequested,
+    ReconciliationDiscrepancyRecorded,
     RefundRequested,
     TerminationNoticeProposed,
 )
 from services.invoicing.personal_data import purposes_opened
+from services.invoicing.projection import DISCREPANCY
+from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.money import Money
@@ -97,7 +101,9 @@ async def accounts_and_zones(conn: AsyncConnection) -> list[tuple[str, str]]:
 # ---- a statement and a reconciliation act -----------------------------------------------------------------
 class StatementLine(BaseModel):
     position: int
-    business_date: date
+    business_date: date = Field(description="the day the buyer's position moved: an invoice's turnover (ESF) date, "
+                                            "the last day of its period (§5.5); a payment's posting date")
+    issued_on: date | None = Field(None, description="an invoice: the day it was issued (on or after its ESF date)")
     recorded_at: datetime
     kind: str
     document: str
@@ -145,7 +151,9 @@ async def statement(conn: AsyncConnection, contract_id: str, *, date_from: date 
         if date_from and row["business_date"] < date_from:
             opening = balance
             continue
+        issued_on = row["details"].get("issued_on") if row["kind"] == "invoice" else None
         lines.append(StatementLine(position=row["position"], business_date=row["business_date"],
+                                   issued_on=date.fromisoformat(issued_on) if issued_on else None,
                                    recorded_at=row["recorded_at"], kind=row["kind"], document=row["document"],
                                    description=row["description"], amount=amount, balance=balance,
                                    details=row["details"]))
@@ -154,7 +162,8 @@ async def statement(conn: AsyncConnection, contract_id: str, *, date_from: date 
 
 
 class ReconciliationDocument(BaseModel):
-    date: date
+    date: Annotated[date, Field(description="as the buyer books it: an invoice by its turnover (ESF) date (§5.5)")]
+    issued_on: date | None = Field(None, description="an invoice: the day it was issued")
     document: str
     kind: str
     amount: Money
@@ -173,6 +182,9 @@ class ReconciliationAct(BaseModel):
     paid_or_credited: Money
     closing_balance: Money
     documents: list[ReconciliationDocument]
+    discrepancies: list[ReconciliationDiscrepancyRecorded] = Field(
+        description="what was recorded against this act when the buyer's books differ (§5.6): the buyer's figures, "
+                    "the cause, the corrections; oldest first, the last one the act's state")
 
 
 async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) -> ReconciliationAct:
@@ -185,20 +197,23 @@ async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) ->
     account_row = (await conn.execute(text("SELECT terms, buyer_name FROM accounts WHERE contract_id = :c"),
                                       {"c": contract_id})).one()
     terms = account_row.terms
+    recorded = await conn.execute(_DISCREPANCIES, {"c": contract_id, "kind": DISCREPANCY, "m": month})
     return ReconciliationAct(
         contract_id=contract_id, contract_number=terms["number"], month=month, seller=terms["seller"]["name"],
         buyer=account_row.buyer_name or "", opening_balance=whole.opening_balance, charged=charged,
         paid_or_credited=paid, closing_balance=whole.closing_balance,
-        documents=[ReconciliationDocument(date=line.business_date, document=line.document, kind=line.kind,
-                                          amount=line.amount) for line in money])
+        documents=[ReconciliationDocument(date=line.business_date, issued_on=line.issued_on, document=line.document,
+                                          kind=line.kind, amount=line.amount) for line in money],
+        discrepancies=[ReconciliationDiscrepancyRecorded.model_validate(row.details) for row in recorded])
 
 
-# ---- aging --------------------------------------------------------------------------------------------------
-AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), (">90", 91, None))
+_DISCREPANCIES = text("SELECT details FROM statement_lines WHERE contract_id = :c AND kind = :kind"
+                      " AND details->>'month' = :m ORDER BY position")
 
 
+# ---- aging ----------------------------------------------------------------------------------------------------
 class AgingBuckets(BaseModel):
-    """Open debt by days past its due date."""
+    """Open debt (and uncovered prepayment demands) by days past due."""
 
     current: Decimal = Field(description="not yet due")
     days_1_30: Decimal = Field(alias="1-30")
@@ -218,25 +233,42 @@ class AgingReport(BaseModel):
     portfolio: AgingBuckets
 
 
-_AGING = text("""
-    SELECT d.contract_id, a.contract_number, d.currency, :as_of - d.due_date AS days, d.outstanding
-    FROM debts d JOIN accounts a USING (contract_id)
-    WHERE d.outstanding > 0 AND (CAST(:c AS text) IS NULL OR d.contract_id = :c)
-""")
+class AgedAccount(NamedTuple):
+    contract_id: str
+    contract_number: str
+    currency: str
 
 
-async def aging(conn: AsyncConnection, as_of: date, contract_id: str | None = None) -> AgingReport:
-    rows = (await conn.execute(_AGING, {"as_of": as_of, "c": contract_id})).all()
+async def aged_accounts(conn: AsyncConnection, contract_id: str | None) -> list[AgedAccount]:
+    """The accounts an aging report goes through (one, or all), in contract order."""
+    rows = await conn.execute(text("SELECT contract_id, contract_number, currency FROM accounts"
+                                   " WHERE CAST(:c AS text) IS NULL OR contract_id = :c ORDER BY contract_id"),
+                              {"c": contract_id})
+    return [AgedAccount(row.contract_id, row.contract_number, row.currency) for row in rows]
+
+
+_STREAM_OF_TYPES = text("SELECT body FROM event_store WHERE stream_id = :s AND event_type = ANY(:types)"
+                        " ORDER BY stream_version")
+
+
+async def stream_events(conn: AsyncConnection, stream_id: str, types: Sequence[str]) -> list[EventEnvelope]:
+    """A stream's events of `types`, in order, as stored (what a report rebuilds a past day from)."""
+    rows = await conn.execute(_STREAM_OF_TYPES, {"s": stream_id, "types": list(types)})
+    return [EventEnvelope.from_bytes(bytes(row.body)) for row in rows]
+
+
+def aging_report(as_of: date, accounts: Sequence[tuple[AgedAccount, Sequence[AgedItem]]]) -> AgingReport:
+    """The report of the items each account had open on `as_of`: an account with none is left out."""
     zero = {name: Decimal("0.00") for name, _, _ in AGING_BUCKETS}
     contracts: dict[str, dict[str, Any]] = {}
     portfolio = dict(zero)
-    for row in rows:
-        bucket = next(name for name, low, high in AGING_BUCKETS
-                      if (low is None or row.days >= low) and (high is None or row.days <= high))
-        entry = contracts.setdefault(row.contract_id, {"contract_number": row.contract_number,
-                                                       "currency": row.currency, **zero})
-        entry[bucket] += row.outstanding
-        portfolio[bucket] += row.outstanding
+    for owner, items in accounts:
+        for item in items:
+            bucket = bucket_of((as_of - item.due_date).days)
+            entry = contracts.setdefault(owner.contract_id, {"contract_number": owner.contract_number,
+                                                             "currency": owner.currency, **zero})
+            entry[bucket] += item.open.amount
+            portfolio[bucket] += item.open.amount
     return AgingReport(as_of=as_of, contracts={c: AgingEntry.model_validate(e) for c, e in contracts.items()},
                        portfolio=AgingBuckets.model_validate(portfolio))
 

@@ -126,10 +126,15 @@ async def test_act_invoice_payment_advance_and_statement(system):
     assert [line["kind"] for line in statement["lines"]] == ["invoice", "payment", "allocation", "invoice",
                                                              "allocation"]
     assert statement["closing_balance"]["amount"] == "349856.00"
-    # as of 2022-02-28 the buyer was 29,544.00 in credit (470,456.00 − 500,000.00)
-    as_of = (await client.get(f"/accounts/{contract_id}/statement", params={"as_of": "2022-02-28"},
+    # as of 2022-02-27 the buyer was 29,544.00 in credit (470,456.00 − 500,000.00); February's invoice, issued
+    # 2022-03-02, is booked on its ESF date 2022-02-28: −29,544.00 + 379,400.00 = 349,856.00 as of that day
+    as_of = (await client.get(f"/accounts/{contract_id}/statement", params={"as_of": "2022-02-27"},
                               headers=auth())).json()
     assert as_of["closing_balance"]["amount"] == "-29544.00"
+    as_of = (await client.get(f"/accounts/{contract_id}/statement", params={"as_of": "2022-02-28"},
+                              headers=auth())).json()
+    assert as_of["closing_balance"]["amount"] == "349856.00"
+    assert (as_of["lines"][-1]["business_date"], as_of["lines"][-1]["issued_on"]) == ("2022-02-28", "2022-03-02")
 
 
 async def test_bad_payments_get_a_reason_and_post_nothing(system):
@@ -252,9 +257,10 @@ async def test_aging_reconciliation_act_and_refund_after_the_term(system):
         "amount": {"amount": "500000.00", "currency": "KZT"}, "purpose": "январь"})
     act = (await client.get(f"/accounts/{contract_id}/reconciliation", params={"month": "2022-02"},
                             headers=auth())).json()
-    # February: opening 0; invoice 470,456.00 (dated 02-01); payment 500,000.00; closing −29,544.00
-    assert act["opening_balance"]["amount"] == "0.00"
-    assert act["charged"]["amount"] == "470456.00"
+    # February: opening 470,456.00 (January's invoice, booked on its ESF date 01-31); payment 500,000.00;
+    # closing 470,456.00 − 500,000.00 = −29,544.00
+    assert act["opening_balance"]["amount"] == "470456.00"
+    assert act["charged"]["amount"] == "0.00"
     assert act["paid_or_credited"]["amount"] == "500000.00"
     assert act["closing_balance"]["amount"] == "-29544.00"
 
@@ -289,10 +295,11 @@ async def test_the_reconciliation_act_pdf_opens_and_shows_the_totals(system):
 
     await wait_for_debt(system, contract_id, "470456.00")
     response = await system.clients["invoicing"].get(f"/accounts/{contract_id}/reconciliation.pdf",
-                                                     params={"month": "2022-02"}, headers=auth())
+                                                     params={"month": "2022-01"}, headers=auth())
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(BytesIO(response.content)).pages)
     assert "Акт сверки" in text
-    assert "470 456.00 KZT" in text  # charged in February (the January invoice dated 2022-02-01)
+    # charged in January: the invoice dated by its ESF date 2022-01-31, issued 2022-02-01
+    assert "470 456.00 KZT" in text and "2022-01-31" in text and "2022-02-01" in text
     assert "Т-Транзит" in text

@@ -1,8 +1,8 @@
 """Proves the operators' `ledger` commands as real processes against the four services served over HTTP:
 `import readings`, `import balance` and `import payments` each record a good line and report a refused one
 with its reason (exit 1; a bank line in conflict with its known reference too, and a file no reader can
-read is refused whole, exit 2), `statement --as-of`/`--known-at`, `aging` and `portfolio` print JSON alone on
-stdout with the figures derived by hand below, `demo` loads the seed contract's year to a settled
+read, or a 1C statement in an encoding not recognised, is refused whole with its reason, exit 2),
+`statement --as-of`/`--known-at`, `aging` and `portfolio` print JSON alone on stdout with the figures derived by hand below, `demo` loads the seed contract's year to a settled
 account (about 15 s), and a service that is down stops `import balance` with one line, exit 2."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from devtools.infra.ports import free_port
-from tests.support import TOKENS, auth, eventually, seed_contract, unique
+from tests.support import TOKENS, auth, eventually, incoming_1c, seed_contract, statement_1c, unique
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the worktree's own code runs
 
@@ -151,6 +151,12 @@ async def test_import_payments_a_conflict_exits_1_and_an_unreadable_file_exits_2
     unreadable.write_text("not a bank statement\n")
     refused = await run_ledger("import", "payments", str(unreadable), "--format", "1c", urls=urls)
     assert refused.returncode == 2 and "not_1c_exchange" in refused.stderr, refused.stdout + refused.stderr
+    # a 1C statement in KOI8-R reads as no document at all: refused with its reason, not an empty report
+    koi8 = tmp_path / "koi8.txt"
+    koi8.write_bytes(statement_1c(incoming_1c("5.00", "аванс", payer_bin="090840008604")).decode("cp1251")
+                     .encode("koi8-r"))
+    refused = await run_ledger("import", "payments", str(koi8), "--format", "1c", urls=urls)
+    assert refused.returncode == 2 and "unrecognised_statement" in refused.stderr, refused.stdout + refused.stderr
 
 
 async def test_the_statement_as_of_and_as_known_at(urls, contract):

@@ -117,15 +117,21 @@ async def test_one_person_cannot_post_and_reverse_a_payment(system):
     assert (await invoicing.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()["items"] == []
 
 
-async def test_a_request_chooses_no_penalty_multiplier(system):
+async def test_a_request_chooses_no_penalty_term(system):
+    """§5.7 the multiplier, the day-count basis and whether the payment day counts are the contract's
+    (`PenaltyClauseTerms`): a request naming any of them is refused, and its document says so."""
     contract_id = await signed_contract(system)
     before = await stored(system, "invoicing")
-    refused = await system.clients["invoicing"].post(
-        f"/accounts/{contract_id}/penalties/accrue", headers=auth("billing"),
-        json={"as_of": "2022-03-31", "multiplier": "0.0001"})
-    assert refused.status_code == 422 and refused.json()["reason"] == "invalid_request"
-    assert refused.json()["details"]["errors"][0]["loc"][-1] == "multiplier"
+    for field, value in (("multiplier", "0.0001"), ("basis_days", 366), ("count_payment_day", False)):
+        refused = await system.clients["invoicing"].post(
+            f"/accounts/{contract_id}/penalties/accrue", headers=auth("billing"),
+            json={"as_of": "2022-03-31", field: value})
+        assert refused.status_code == 422 and refused.json()["reason"] == "invalid_request", field
+        assert refused.json()["details"]["errors"][0]["loc"][-1] == field
     assert await stored(system, "invoicing") == before
+    document = (await system.clients["invoicing"].get("/openapi.json")).json()
+    body = document["components"]["schemas"]["AccruePenalties"]
+    assert set(body["properties"]) == {"as_of"} and body["additionalProperties"] is False
 
 
 async def test_an_expired_token_is_refused(system):

@@ -1,8 +1,8 @@
 """Proves, on the real services and database, that one bad line never aborts the other lines of a bank
 statement (an unknown currency "398", an amount of 10^15: `rejected` with the reason, the others
 posted, matched or in suspense alike), and that a file no parser can read as its format (not 1C, no
-CSV header, a field over 128 KiB, a NaN in an 80020 value, an encoding no reader knows, bytes that are
-not UTF-8) is refused whole with a 422 and its reason, recording nothing — never a 500."""
+CSV header, a 1C statement in an encoding not recognised (KOI8-R, CP866 without its header), a field over
+128 KiB, a NaN in an 80020 value, an encoding no reader knows, bytes that are not UTF-8) is refused whole with a 422 and its reason, recording nothing — never a 500."""
 
 from __future__ import annotations
 
@@ -62,8 +62,13 @@ async def test_a_bad_currency_and_an_amount_out_of_range_do_not_stop_the_other_l
     assert (await account(system, contract_id))["advance"]["amount"] == "530.00"
 
 
+# a statement as its bank wrote it, then in encodings the reader does not recognise: KOI8-R, and CP866 without
+# the `Кодировка=DOS` header that names it
+WRITTEN = statement_1c(incoming_1c("10.00", "Оплата по договору")).decode("cp1251")
 STATEMENTS = [
     ("1c", b"hello, not a statement", "not_1c_exchange"),
+    ("1c", WRITTEN.encode("koi8-r"), "unrecognised_statement"),
+    ("1c", WRITTEN.replace("Кодировка=Windows\n", "").encode("cp866"), "unrecognised_statement"),
     ("1c", statement_1c(incoming_1c("10.00", TOO_LONG)), "field_too_large"),
     ("csv", b"reference,amount\nR1,10\n", "missing_columns"),
     ("csv", (CSV_HEADER + f"R1,2022-02-07,10.00,KZT,,,{TOO_LONG},\n").encode(), "field_too_large"),

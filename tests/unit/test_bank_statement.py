@@ -134,3 +134,38 @@ def test_matching_by_payer_and_number_in_purpose():
     vague = parsed.receipts[0].__class__(**{**receipt.__dict__, "purpose": "оплата"})
     assert match_contract(vague, [one, other]) == (None, "ambiguous")
     assert match_contract(vague, [one]) == ("c-85", "payer_only")
+
+
+def test_a_contract_number_is_matched_whole_never_as_a_substring():
+    parsed = parse_1c(FIXTURE.read_bytes().replace(b"{NUMBER}", "01/2021-85".encode("cp1251")))
+    receipt = parsed.receipts[0]
+    short = Candidate("c-85", "01/2021-85", "110740003844", None)
+    long = Candidate("c-851", "01/2021-851", "110740003844", None)
+
+    def paying(purpose: str):
+        return match_contract(receipt.__class__(**{**receipt.__dict__, "purpose": purpose}), [short, long])
+
+    # "01/2021-85" is inside "01/2021-851": only the whole number counts
+    assert paying("Оплата по дог. №01/2021-851 за январь") == ("c-851", "payer_and_number_in_purpose")
+    assert paying("по дог. №01/2021-851") == ("c-851", "payer_and_number_in_purpose")
+    assert paying("по дог.01/2021-85. Без НДС") == ("c-85", "payer_and_number_in_purpose")
+    assert paying("по договору 01/2021-85, январь") == ("c-85", "payer_and_number_in_purpose")
+    # a number that goes on ("-852", "-85-1", "-85А") is another number: neither contract, so no guess
+    assert paying("по дог. №01/2021-852") == (None, "ambiguous")
+    assert paying("по дог. №01/2021-85-1") == (None, "ambiguous")
+    assert paying("по дог. №01/2021-85А") == (None, "ambiguous")
+    # both cited whole: ambiguous, left unidentified for an operator
+    assert paying("по дог. 01/2021-85 и 01/2021-851") == (None, "ambiguous")
+
+
+def test_a_statement_in_an_encoding_not_recognised_is_refused_with_its_reason():
+    written = statement_1c(incoming_1c("100.00", "Оплата по договору 01/2021-85")).decode("cp1251")
+    without_header = written.replace("Кодировка=Windows\n", "")
+    for raw in (written.encode("koi8-r"), without_header.encode("cp866")):
+        with pytest.raises(MalformedFile) as refused:
+            parse_1c(raw)
+        assert refused.value.reason == "unrecognised_statement"
+        assert refused.value.details == {"encoding_tried": "cp1251"}
+    # CP866 with its header is read, and says so
+    parsed = parse_1c(written.replace("Кодировка=Windows", "Кодировка=DOS").encode("cp866"))
+    assert (parsed.encoding, [r.amount for r in parsed.receipts]) == ("cp866", [Decimal("100.00")])

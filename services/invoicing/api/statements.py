@@ -1,4 +1,5 @@
-"""An account's statement and its reconciliation act of a month (§5.6), as JSON and as a PDF."""
+"""An account's statement and its reconciliation act of a month (§5.6), as JSON and as a PDF, and what the buyer's
+books say of the act when they differ."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.invoicing import queries
-from services.invoicing.api.deps import Reader, ServiceDep
+from services.invoicing.api.deps import App, Billing, Reader, ServiceDep
+from services.invoicing.commands import RecordDiscrepancy
 from services.invoicing.documents.reconciliation_pdf import render as render_reconciliation
+from services.invoicing.events import ReconciliationDiscrepancyRecorded
 from services.invoicing.queries import ReconciliationAct, Statement
 from shared.access_log import read_logged
-from shared.api import READ_ERRORS, IsoDay, IsoMoment
+from shared.api import COMMAND_ERRORS, READ_ERRORS, IsoDay, IsoMoment, context_of
 from shared.calendar import MONTH_PATTERN
 
 router = APIRouter(tags=["statements"], responses=READ_ERRORS)
@@ -50,3 +53,13 @@ async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, 
     number = act.contract_number.replace("/", "-")
     return Response(render_reconciliation(act), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="reconciliation-{number}-{month}.pdf"'})
+
+
+@router.post("/accounts/{contract_id}/reconciliation/discrepancies", status_code=201,
+             response_model=ReconciliationDiscrepancyRecorded, responses=COMMAND_ERRORS)
+async def record_discrepancy(contract_id: str, command: RecordDiscrepancy, request: Request, actor: Billing,
+                             app: App) -> ReconciliationDiscrepancyRecorded:
+    """§5.6: the buyer's figures of a month's act differ from the act: the cause and the corrections that settle
+    it (`open_difference` what they leave; record again as they go on). Refused when the month is not over (409
+    `month_not_over`), when the figures agree (409 `no_discrepancy`) or do not add up (422)."""
+    return await app.record_discrepancy(contract_id, command, context_of(request, actor))

@@ -125,7 +125,24 @@ def _too_many_lines() -> MalformedFile:
                          details={"max_lines": MAX_LINES})
 
 
+# the keys of the format's header and sections (the 1C exchange standard): all Cyrillic, so a file in an
+# encoding the reader does not know (KOI8-R, CP866 without `Кодировка=DOS`) reads as none of them
+FORMAT_KEYS = frozenset(("версияформата", "кодировка", "отправитель", "получатель", "датасоздания", "времясоздания",
+                         "датаначала", "датаконца", "расчсчет", "документ", "секциярасчсчет", "конецрасчсчет",
+                         "секциядокумент", "конецдокумента", "конецфайла"))
+
+
+def _unrecognised(encoding: str) -> MalformedFile:
+    return MalformedFile(
+        f"no line after the first reads as a key of the 1C format in {encoding}: the file is in an encoding the "
+        "reader does not recognise (it reads UTF-8, CP1251, and CP866 when the header says Кодировка=DOS)",
+        reason="unrecognised_statement", details={"encoding_tried": encoding})
+
+
 def parse_1c(raw: bytes) -> ParsedStatement:
+    """Refused whole (`MalformedFile`) when it is no 1C statement: a first line that is not `1CClientBankExchange`,
+    no key of the format after it (`unrecognised_statement`: an encoding not recognised), a field or the file
+    beyond its bound."""
     text, encoding = decode(raw)
     lines = text.splitlines()
     result = ParsedStatement(format="1c", encoding=encoding)
@@ -136,12 +153,14 @@ def parse_1c(raw: bytes) -> ParsedStatement:
         raise _too_many_lines()
     document: dict[str, str] | None = None
     started = 0
+    recognised = False
     for number, line in enumerate(lines, start=1):
         if len(line) > MAX_FIELD_CHARS:
             raise _too_long(number)
         key, sep, value = line.partition("=")
         key = key.strip().lower()
         value = _unquote(value)
+        recognised = recognised or key in FORMAT_KEYS
         if not sep:
             if key == "конецдокумента" and document is not None:
                 _document(result, document, started)
@@ -153,6 +172,8 @@ def parse_1c(raw: bytes) -> ParsedStatement:
             document[key] = value
         elif key == "расчсчет" and result.account is None:
             result.account = value
+    if not recognised:
+        raise _unrecognised(encoding)
     if document is not None:
         result.problems.append(Problem(started, "unterminated_document", "the document has no КонецДокумента"))
     return result
@@ -283,15 +304,40 @@ class Candidate:
     buyer_iban: str | None
 
 
+# characters that join the parts of a contract number ("01/2021-85", "12.3"): a number goes on across one of
+# them only when a letter or digit follows it, so a sentence's full stop ends the number it follows
+JOINERS = frozenset("/\\-_.")
+
+
+def cites_number(purpose: str, number: str) -> bool:
+    """Whether `purpose` names contract `number` whole: bounded by characters that are not part of a number, so
+    "по дог. №01/2021-851" cites 01/2021-851 and not 01/2021-85 (and "дог.01/2021-85." cites 01/2021-85)."""
+    start = purpose.find(number)
+    while start != -1:
+        end = start + len(number)
+        before = purpose[start - 1] if start else ""
+        after = purpose[end] if end < len(purpose) else ""
+        continued_before = before.isalnum() or (before in JOINERS and before != "." and start > 1
+                                                and purpose[start - 2].isalnum())
+        continued_after = after.isalnum() or (after in JOINERS and end + 1 < len(purpose)
+                                              and purpose[end + 1].isalnum())
+        if not continued_before and not continued_after:
+            return True
+        start = purpose.find(number, start + 1)
+    return False
+
+
 def match_contract(receipt: Receipt, candidates: list[Candidate]) -> tuple[str | None, str]:
-    """(contract id or None, how): by the payer's BIN/IBAN, narrowed by the contract number in the purpose."""
+    """(contract id or None, how): by the payer's BIN/IBAN, narrowed by the contract number cited whole in the
+    purpose. Never a guess: a payer of several contracts whose purpose cites none of them whole, or more than
+    one, leaves the receipt unidentified (`ambiguous`)."""
     if receipt.contract_number:
         named = [c for c in candidates if c.number == receipt.contract_number]
         if len(named) == 1:
             return named[0].contract_id, "contract_number"
     payers = [c for c in candidates if (receipt.payer_bin and c.buyer_bin == receipt.payer_bin)
               or (receipt.payer_iban and c.buyer_iban == receipt.payer_iban)]
-    cited = [c for c in payers if c.number and c.number in receipt.purpose]
+    cited = [c for c in payers if c.number and cites_number(receipt.purpose, c.number)]
     if len(cited) == 1:
         return cited[0].contract_id, "payer_and_number_in_purpose"
     if len(payers) == 1 and not cited:

@@ -39,16 +39,17 @@ def render(act: ReconciliationAct) -> bytes:
     pdf.cell(0, 6, amount_text(act.opening_balance), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("DejaVu", "B", 9)
-    widths = (25, 70, 40, 45)
-    for width, title in zip(widths, ("Дата / Date", "Документ / Document", "Вид / Kind", "Сумма / Amount"),
-                            strict=True):
+    # an invoice is dated by its turnover (ESF) date, as the buyer books it (§5.5); the day it was issued beside it
+    widths = (22, 22, 66, 30, 40)
+    for width, title in zip(widths, ("Дата / Date", "Выписан / Issued", "Документ / Document", "Вид / Kind",
+                                     "Сумма / Amount"), strict=True):
         pdf.cell(width, 6, title, border=1)
     pdf.ln()
     pdf.set_font("DejaVu", "", 9)
     for row in act.documents:
-        cells = (str(row.date), row.document, row.kind, amount_text(row.amount))
+        cells = (str(row.date), str(row.issued_on or ""), row.document, row.kind, amount_text(row.amount))
         for index, (width, value) in enumerate(zip(widths, cells, strict=True)):
-            pdf.cell(width, 6, value, border=1, align="R" if index == 3 else "L")
+            pdf.cell(width, 6, value, border=1, align="R" if index == len(cells) - 1 else "L")
         pdf.ln()
     pdf.ln(3)
     pdf.set_font("DejaVu", "", 10)
