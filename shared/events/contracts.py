@@ -268,6 +268,20 @@ class ApplicationRejected(Event):
 
 
 @registry.register
+class NoApplicationRecorded(Event):
+    """§4.6 no application for `day` arrived by its deadline (`deadline`, 10:00 Astana of the day before):
+    the buyer refused to buy that day. Recorded by the contracts day close once the deadline has passed;
+    every reader takes the day as an accepted schedule of 0 kWh (no hour of it is unknown any more)."""
+
+    event_type = "contracts.NoApplicationRecorded"
+    schema_version = 1
+
+    contract_id: str
+    day: date
+    deadline: datetime
+
+
+@registry.register
 class ApplicationCorrected(Event):
     """§4.4 an operative correction of one hour (within ±5%, at least 3 hours ahead). `hours` is the
     day's accepted schedule after the correction."""
@@ -290,7 +304,8 @@ class ApplicationCorrected(Event):
 class ApplicationReduced(Event):
     """A restriction of supply (§5.3, §7.1.1, `reason` "supply_restricted") or a termination taking effect
     (§7.1.1, §11.2, "contract_terminated") arrived after the day's application was accepted: the schedule of that
-    day is cut (to zero at full restriction). `hours` is the schedule that remains."""
+    day is cut, a restriction to what the paid prepayment covers (to zero when nothing is covered), a termination
+    to zero. `hours` is the schedule that remains."""
 
     event_type = "contracts.ApplicationReduced"
     schema_version = 1
