@@ -384,7 +384,7 @@ class Contracts:
                 deadline_zone=contract.terms.deadline_time_zone, delivery_first_day=contract.first_delivery_day(),
                 delivery_last_day=contract.last_delivery_day(), month_plan_kwh=_month_plan(contract, command.day),
                 month_taken_kwh=taken, covered=conditions.covered, restricted=conditions.restricted,
-                paid_share=conditions.paid_share)
+                paid_share=conditions.paid_share, now=context.recorded_at)
 
         return await self._decide_day(contract_id, command.day, context, decide)
 

@@ -159,12 +159,12 @@ class Schedule(BaseModel):
 
 
 async def schedule(conn: AsyncConnection, day: date) -> Schedule:
-    """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected or reduced to
-    nothing apart, with their reasons."""
+    """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected, reduced to
+    nothing or recorded as "no purchase" (§4.6) apart, with their reasons."""
     rows = (await conn.execute(text("""
         SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
         FROM applications a JOIN contracts c USING (contract_id)
-        WHERE a.day = :day AND a.status IN ('accepted', 'rejected') ORDER BY c.number
+        WHERE a.day = :day AND a.status IN ('accepted', 'rejected', 'no_application') ORDER BY c.number
     """), {"day": day})).all()
     scheduled, apart = [], []
     hours_total = [Decimal(0)] * rules.HOURS

@@ -218,12 +218,17 @@ def fold_day(contract_id: str, day: date, events: list[Event]) -> ApplicationDay
 def submit_application(state: ApplicationDay, *, application_id: str, hours: Sequence[Decimal],
                        submitted_at: datetime, deadline_zone: str, delivery_first_day: date,
                        delivery_last_day: date, month_plan_kwh: Decimal, month_taken_kwh: Decimal = Decimal(0),
-                       covered: bool | None, restricted: bool, paid_share: Decimal | None = None) -> list[Event]:
+                       covered: bool | None, restricted: bool, paid_share: Decimal | None = None,
+                       now: datetime | None = None) -> list[Event]:
     """One decision per application. An on-time application replaces the day's earlier one; once the
-    deadline has passed an accepted day changes only by correction, so a late second application is
-    refused (not recorded as "no purchase", which would wipe the agreed schedule). A day the day close
-    recorded as "no purchase" (§4.6) is decided: an application claiming an earlier arrival is refused, so
-    a back-dated `submitted_at` cannot reopen it."""
+    deadline has passed an accepted day changes only by correction, so a second application is refused
+    (not recorded as "no purchase", which would wipe the agreed schedule) when it is late or is entered
+    after the deadline (`now`, the recording time), whatever arrival time it claims.
+
+    How far `submitted_at` may be back-dated: an application entered after its deadline and claiming an
+    earlier arrival (an e-mail read late) is taken while the day is open, and refused once the day close
+    has recorded the day as "no purchase" (§4.6): the day close is the bound (MUST 10: business time lies
+    after the last closed day), so no back-dated time reopens a decided day."""
     if state.no_application:
         raise Conflict(f"{state.day} was recorded as \"no purchase\": no application had arrived by its deadline",
                        reason="no_purchase_recorded",
@@ -235,10 +240,12 @@ def submit_application(state: ApplicationDay, *, application_id: str, hours: Seq
         month_taken_kwh=month_taken_kwh, free_volume_kwh=state.free_volume_kwh, covered=covered,
         restricted=restricted, paid_share=paid_share)
     requested = [Decimal(h) for h in hours]
-    if state.accepted and "application_late" in decision.reasons:
+    entered_late = now is not None and now >= deadline(state.day, deadline_zone)
+    if state.accepted and ("application_late" in decision.reasons or entered_late):
         raise Conflict(f"the application for {state.day} was accepted and the deadline has passed: "
                        "change it by operative corrections", reason="deadline_passed_use_correction",
-                       details={"deadline": deadline(state.day, deadline_zone).isoformat()})
+                       details={"deadline": deadline(state.day, deadline_zone).isoformat(),
+                                "submitted_at": submitted_at.isoformat()})
     common = dict(contract_id=state.contract_id, application_id=application_id, day=state.day,
                   submitted_at=submitted_at, requested_hours=requested,
                   requested_kwh=sum(requested, Decimal(0)))
