@@ -87,7 +87,7 @@ class TerminationDeclined(Event):
 
 @registry.register
 class FreeVolumeDeclared(Event):
-    """§4.5 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
+    """§4.5 the seller declares how much above the plan (the month's, §4.1) it can supply to this buyer on `day`."""
 
     event_type = "contracts.FreeVolumeDeclared"
     schema_version = 1
