@@ -7,7 +7,9 @@
 - §4.1, §4.5: the plan is the month's: a January day asking 1,200 kWh (even share 1,000) is accepted whole,
   the last days are capped once the month is used up, a day's free volume is counted before the plan, and
   a correction that lowers a day gives its volume back to the month;
-- §5.3: a restriction keeps the share of a day that the prepayment held pays (not a full cut).
+- §5.3: a restriction keeps the share of a day that the prepayment held pays (not a full cut), the day still
+  counting against the month at what it was agreed for, and the contracts read models rebuilt from the events
+  equal the live ones.
 Every figure is derived by hand beside it."""
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from shared.digest import digests
 from tests.conftest import running_system
 from tests.integration.test_imbalance_report import intervals
 from tests.support import auth, eventually, seed_contract, unique
@@ -218,3 +221,15 @@ async def test_a_restriction_keeps_what_the_prepayment_held_pays(system):
     later = await apply(system, contract_id, "2022-01-20", "2022-01-11T09:00:00+06:00", hours_of("45"))
     assert (later.json()["status"], later.json()["accepted_kwh"], later.json()["reasons"]) == (
         "accepted", "270.000", ["supply_restricted"])
+
+    # the reduced day still holds the 960 it was agreed for against January's plan (§7.1.1), live and rebuilt
+    service = system["contracts"]
+    async with service.engine.connect() as conn:
+        held = await conn.scalar(text("SELECT held_kwh FROM applications WHERE contract_id = :c AND day = '2022-01-12'"),
+                                 {"c": contract_id})
+        live = await digests(conn, service.projector.tables)
+        assert await service.projector.rebuild(conn, service.store) > 0
+        rebuilt = await digests(conn, service.projector.tables)
+        await conn.rollback()   # the proof must not disturb the running service
+    assert held == 960
+    assert rebuilt == live
