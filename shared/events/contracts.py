@@ -233,7 +233,8 @@ class ContractSettled(Event):
 class ApplicationAccepted(Event):
     """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.5 above plan and free
     volume). `hours` is the day's accepted schedule, 24 values in kWh; `reasons` say why it is less
-    than requested. `coverage` is what the ledger last said of the prepayment (§5.3)."""
+    than requested. `coverage` is what the ledger last said of the prepayment (§5.3): "partial" when it is
+    not covered or supply is restricted, and `hours` are then the share of the day the amount held pays."""
 
     event_type = "contracts.ApplicationAccepted"
     schema_version = 1
@@ -247,7 +248,7 @@ class ApplicationAccepted(Event):
     requested_kwh: Decimal
     accepted_kwh: Decimal
     reasons: list[str]
-    coverage: Literal["covered", "unknown"]
+    coverage: Literal["covered", "partial", "unknown"]
 
 
 @registry.register

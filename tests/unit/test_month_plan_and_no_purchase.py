@@ -151,6 +151,13 @@ def test_a_restriction_reduces_an_accepted_day_to_the_paid_share_and_a_restorati
     # nothing paid (or the ledger did not say): to zero
     [zero] = app.reduce_for_restriction(state, notice_document="RN-1", paid_share=None)
     assert zero.accepted_kwh == 0
+    # applied for while restricted: accepted at the paid share, saying the coverage is partial
+    [partial] = app.submit_application(
+        app.ApplicationDay("c1", DAY), application_id="a2", hours=[Decimal("40")] * 24, submitted_at=DEADLINE.replace(
+            hour=3), deadline_zone=ZONE, delivery_first_day=date(2022, 1, 1), delivery_last_day=date(2022, 12, 31),
+        month_plan_kwh=JANUARY_PLAN, covered=False, restricted=True, paid_share=Decimal("0.25"))
+    assert (partial.accepted_kwh, partial.coverage, partial.reasons) == (Decimal("240.000"), "partial",
+                                                                         ["supply_restricted"])
 
 
 def test_a_third_of_300_kwh_is_100():

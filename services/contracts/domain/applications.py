@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from services.contracts.events import FreeVolumeDeclared
 from shared.calendar import local_datetime
@@ -253,7 +254,15 @@ def submit_application(state: ApplicationDay, *, application_id: str, hours: Seq
         reasons = list(decision.reasons) or ["nothing_requested"]
         return [ApplicationRejected(**common, reasons=reasons)]
     return [ApplicationAccepted(**common, hours=list(decision.accepted), accepted_kwh=decision.accepted_kwh,
-                                reasons=list(decision.reasons), coverage="unknown" if covered is None else "covered")]
+                                reasons=list(decision.reasons), coverage=_coverage(covered, restricted))]
+
+
+def _coverage(covered: bool | None, restricted: bool) -> Literal["covered", "partial", "unknown"]:
+    """§5.3 what an accepted day says of its prepayment: only a share paid (uncovered, or restricted), covered,
+    or not said by the ledger yet."""
+    if restricted or covered is False:
+        return "partial"
+    return "unknown" if covered is None else "covered"
 
 
 def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, submitted_at: datetime,
