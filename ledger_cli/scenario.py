@@ -223,10 +223,11 @@ class YearScenario:
             raise ScenarioError(f"expected a restriction on 2022-06-21, got {restricted}")
 
         async def cut():
+            # §5.3 reduced to the share the prepayment held pays (two blocks of three: 2/3), not to zero
             day = await self.call("contracts", "GET", f"/contracts/{self.contract_id}/applications/{YEAR}-06-21")
-            return day["accepted_kwh"] == "0.000"
+            return "supply_restricted" in day["reasons"]
 
-        await self.until("the applications cut by the restriction", cut)
+        await self.until("the applications reduced by the restriction", cut)
         await self.pay("PRE-3", amounts[2], date(YEAR, 6, 22), "предоплата июнь 3")
         self.log(f"June prepaid in blocks {amounts}, restricted from 2022-06-21, restored 2022-06-22")
 

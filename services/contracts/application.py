@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -314,9 +314,12 @@ class Contracts:
         return await self._change(contract_id, decline, context, lambda state: _noticed_on(state, request_id))
 
     async def close_day(self, command: CloseDay, context: CommandContext) -> DayClosed:
-        """Ends every contract whose termination notice has run out by the day (one transaction)."""
+        """Ends every contract whose termination notice has run out by the day, then records "no purchase"
+        (§4.6) for the next day of every contract in force that has no application for it: that day's
+        deadline (10:00 Astana of the closed day) has passed. One transaction; closing a day again adds
+        nothing, and a day not closed is recorded by closing it later."""
 
-        async def body(uow: UnitOfWork) -> list[str]:
+        async def body(uow: UnitOfWork) -> DayClosed:
             ended = []
             for contract_id in await queries.notices_run_out(uow.conn, command.day):
                 decided = await self.runner.within(
@@ -326,9 +329,29 @@ class Contracts:
                 if decided.events:
                     await self._cut_terminated_days(uow, context, contract_id, decided.events)
                     ended.append(contract_id)
-            return ended
+            refused = await self._record_no_applications(uow, context, command.day + timedelta(days=1))
+            return DayClosed(day=command.day, terminated=ended, no_application=refused)
 
-        return DayClosed(day=command.day, terminated=await in_transaction(self.engine, body))
+        return await in_transaction(self.engine, body)
+
+    async def _record_no_applications(self, uow: UnitOfWork, context: CommandContext, day: date) -> list[str]:
+        """§4.6 every contract in force on `day` without an application for it: "no purchase", decided on the
+        close's time (`context.recorded_at`) against the day's deadline. Bounded by the contracts in force (one
+        day stream each, about 1,600 for KEGOC's portfolio)."""
+        recorded = []
+        for contract_id in await queries.days_without_application(uow.conn, day):
+            contract = await self.contract(uow.conn, contract_id)
+            if domain.lifecycle(contract, day) is not domain.Lifecycle.IN_FORCE:
+                continue
+            decided = await self.runner.within(
+                uow, DAYS, rules.day_stream_id(contract_id, day),
+                lambda state, contract_id=contract_id, zone=contract.terms.deadline_time_zone:
+                    rules.record_no_application(state or rules.ApplicationDay(contract_id, day),
+                                                deadline_zone=zone, now=context.recorded_at),
+                context, day_start(day, contract.terms.deadline_time_zone), contract_id=contract_id)
+            if decided.events:
+                recorded.append(contract_id)
+        return recorded
 
     # ---- daily applications ------------------------------------------------------------------------------------
     async def _decide_day(self, contract_id: str, day: date, context: CommandContext,
@@ -353,13 +376,15 @@ class Contracts:
         """§4.3 the buyer's application for a day: accepted (possibly reduced) or rejected with the reasons."""
 
         async def decide(uow: UnitOfWork, contract: domain.Contract):
-            covered, restricted = await queries.supply_conditions_for_application(uow.conn, contract_id, command.day)
+            conditions = await queries.supply_conditions_for_application(uow.conn, contract_id, command.day)
+            taken = await queries.month_taken(uow.conn, contract_id, command.day)
             return lambda state: rules.submit_application(
                 state, application_id=str(uuid.uuid4()), hours=command.hours_kwh,
                 submitted_at=_submitted_at(command.submitted_at, context.recorded_at),
                 deadline_zone=contract.terms.deadline_time_zone, delivery_first_day=contract.first_delivery_day(),
                 delivery_last_day=contract.last_delivery_day(), month_plan_kwh=_month_plan(contract, command.day),
-                covered=covered, restricted=restricted)
+                month_taken_kwh=taken, covered=conditions.covered, restricted=conditions.restricted,
+                paid_share=conditions.paid_share, now=context.recorded_at)
 
         return await self._decide_day(contract_id, command.day, context, decide)
 
@@ -367,11 +392,13 @@ class Contracts:
                                   context: CommandContext) -> DayView:
         """§4.4 an operative correction of one hour."""
 
-        async def decide(_uow: UnitOfWork, contract: domain.Contract):
+        async def decide(uow: UnitOfWork, contract: domain.Contract):
+            taken = await queries.month_taken(uow.conn, contract_id, day)
             return lambda state: rules.correct_hour(
                 state, hour=command.hour, corrected_kwh=command.kwh,
                 submitted_at=_submitted_at(command.submitted_at, context.recorded_at),
-                deadline_zone=contract.terms.deadline_time_zone, month_plan_kwh=_month_plan(contract, day))
+                deadline_zone=contract.terms.deadline_time_zone, month_plan_kwh=_month_plan(contract, day),
+                month_taken_kwh=taken)
 
         return await self._decide_day(contract_id, day, context, decide)
 
@@ -430,18 +457,24 @@ class Contracts:
         """§5.3 whether the prepayment covers the next days, as the ledger last said."""
         if await queries.is_known(uow.conn, event.contract_id):
             await self._note_supply(uow, context, contract_id=event.contract_id, as_of=event.as_of,
-                                    source=event.event_type, covered=event.covered)
+                                    source=event.event_type, covered=event.covered,
+                                    covered_share=rules.covered_share(event.held.amount, event.required.amount))
 
     async def restrict_supply(self, uow: UnitOfWork, event: SupplyRestricted, context: CommandContext) -> None:
-        """§7.1.1 supply restricted: noted, and every day already accepted from its first day on is cut."""
+        """§5.3, §7.1.1 supply restricted: noted, and every day already accepted from its first day on is reduced
+        to the share of its volume the prepayment held pays (`held` of `held + amount_due`), to zero when
+        nothing is held or the ledger did not say."""
         if not await queries.is_known(uow.conn, event.contract_id):
             return
+        share = (rules.covered_share(event.held.amount, event.held.amount + event.amount_due.amount)
+                 if event.held is not None else None)
         await self._note_supply(uow, context, contract_id=event.contract_id, as_of=event.restricted_from,
                                 source=event.event_type, restricted_from=event.restricted_from,
-                                notice_document=event.notice_document)
+                                notice_document=event.notice_document, covered_share=share)
         await self._on_days(uow, context, event.contract_id,
                             await queries.days_accepted_from(uow.conn, event.contract_id, event.restricted_from),
-                            lambda state: rules.reduce_for_restriction(state, notice_document=event.notice_document))
+                            lambda state: rules.reduce_for_restriction(state, notice_document=event.notice_document,
+                                                                       paid_share=share))
 
     async def restore_supply(self, uow: UnitOfWork, event: SupplyRestored, context: CommandContext) -> None:
         """Supply restored: noted; a day's schedule is formed the day before, so days from the one after the
@@ -449,7 +482,8 @@ class Contracts:
         if not await queries.is_known(uow.conn, event.contract_id):
             return
         await self._note_supply(uow, context, contract_id=event.contract_id, as_of=event.restored_on,
-                                source=event.event_type, covered=True, restricted_from=None, notice_document=None)
+                                source=event.event_type, covered=True, restricted_from=None, notice_document=None,
+                                covered_share=None)
         await self._on_days(uow, context, event.contract_id,
                             await queries.days_restricted_after(uow.conn, event.contract_id, event.restored_on),
                             lambda state: rules.reinstate_after_restoration(

@@ -105,6 +105,9 @@ class CloseDay(PlainText):
 class DayClosed(BaseModel):
     day: date
     terminated: list[str] = Field(description="the contracts whose notice ran out by `day`, ended by this close")
+    no_application: list[str] = Field(
+        default_factory=list, description="the contracts whose next day had no application by its deadline "
+                                          "(10:00 Astana of `day`): recorded as \"no purchase\" (§4.6) by this close")
 
 
 # ---- the buyer's contacts (law 94-V) ---------------------------------------------------------------------------

@@ -87,7 +87,7 @@ class TerminationDeclined(Event):
 
 @registry.register
 class FreeVolumeDeclared(Event):
-    """§4.5 the seller declares how much above the day's plan it can supply to this buyer on `day`."""
+    """§4.5 the seller declares how much above the plan (the month's, §4.1) it can supply to this buyer on `day`."""
 
     event_type = "contracts.FreeVolumeDeclared"
     schema_version = 1
@@ -111,6 +111,9 @@ class SupplyConditionsNoted(Event):
     restricted_from: date | None
     notice_document: str | None
     source_event_type: str
+    # §5.3 the share (0–1) of the prepayment due that the advance held pays, as the ledger last said it: what
+    # an uncovered or restricted day keeps of its schedule. Absent (older notes, or the ledger silent): nothing
+    covered_share: Decimal | None = None
 
 
 @registry.register

@@ -32,6 +32,7 @@ from shared.events.contracts import (
     ContractSettled,
     ContractSigned,
     ContractTerminated,
+    NoApplicationRecorded,
     PartyContactsCorrected,
     SealedContractTerms,
 )
@@ -122,15 +123,17 @@ async def on_settled(conn: AsyncConnection, event: ContractSettled, stored: Stor
     await _update_contract(conn, stored, "status = 'settled', ended_on = :on", {"on": event.settled_on})
 
 
+# held_kwh: what the day was agreed for out of the month's plan (§4.1); a restriction's cut leaves it (§7.1.1:
+# volumes not delivered because of a restriction are not under-delivery, so the month does not give them again)
 UPSERT_DAY = """
     INSERT INTO applications (contract_id, day, application_id, status, submitted_at, requested_kwh, accepted_kwh,
-                              hours, reasons)
+                              hours, reasons, held_kwh)
     VALUES (:contract_id, :day, :application_id, :status, :submitted_at, :requested, :accepted,
-            CAST(:hours AS numeric[]), CAST(:reasons AS text[]))
+            CAST(:hours AS numeric[]), CAST(:reasons AS text[]), :accepted)
     ON CONFLICT (contract_id, day) DO UPDATE SET
         application_id = EXCLUDED.application_id, status = EXCLUDED.status, submitted_at = EXCLUDED.submitted_at,
         requested_kwh = EXCLUDED.requested_kwh, accepted_kwh = EXCLUDED.accepted_kwh, hours = EXCLUDED.hours,
-        reasons = EXCLUDED.reasons, corrections = 0
+        reasons = EXCLUDED.reasons, held_kwh = EXCLUDED.held_kwh, corrections = 0
 """
 
 
@@ -159,8 +162,14 @@ async def _change_hours(conn: AsyncConnection, event: ApplicationCorrected | App
     assert result.rowcount == 1, "a correction or reduction follows an accepted application"
 
 
+async def on_no_application(conn: AsyncConnection, event: NoApplicationRecorded, stored: StoredEvent) -> None:
+    await conn.execute(text(UPSERT_DAY), {
+        "contract_id": event.contract_id, "day": event.day, "application_id": None, "status": "no_application",
+        "submitted_at": None, "requested": 0, "accepted": 0, "hours": [], "reasons": ["no_application"]})
+
+
 async def on_corrected(conn: AsyncConnection, event: ApplicationCorrected, stored: StoredEvent) -> None:
-    await _change_hours(conn, event, "corrections = corrections + 1", {})
+    await _change_hours(conn, event, "corrections = corrections + 1, held_kwh = :accepted", {})
 
 
 async def on_reduced(conn: AsyncConnection, event: ApplicationReduced, stored: StoredEvent) -> None:
@@ -168,7 +177,7 @@ async def on_reduced(conn: AsyncConnection, event: ApplicationReduced, stored: S
 
 
 async def on_reinstated(conn: AsyncConnection, event: ApplicationReinstated, stored: StoredEvent) -> None:
-    await _change_hours(conn, event, "reasons = array_remove(reasons, 'supply_restricted')", {})
+    await _change_hours(conn, event, "reasons = array_remove(reasons, 'supply_restricted'), held_kwh = :accepted", {})
 
 
 async def on_free_volume(conn: AsyncConnection, event: FreeVolumeDeclared, stored: StoredEvent) -> None:
@@ -180,11 +189,14 @@ async def on_free_volume(conn: AsyncConnection, event: FreeVolumeDeclared, store
 
 async def on_supply_conditions(conn: AsyncConnection, event: SupplyConditionsNoted, stored: StoredEvent) -> None:
     await conn.execute(
-        text("""INSERT INTO supply_conditions VALUES (:id, :as_of, :covered, :restricted_from, :notice)
+        text("""INSERT INTO supply_conditions (contract_id, as_of, covered, restricted_from, notice_document,
+                                               covered_share)
+                VALUES (:id, :as_of, :covered, :restricted_from, :notice, :share)
                 ON CONFLICT (contract_id) DO UPDATE SET as_of = EXCLUDED.as_of, covered = EXCLUDED.covered,
-                    restricted_from = EXCLUDED.restricted_from, notice_document = EXCLUDED.notice_document"""),
+                    restricted_from = EXCLUDED.restricted_from, notice_document = EXCLUDED.notice_document,
+                    covered_share = EXCLUDED.covered_share"""),
         {"id": event.contract_id, "as_of": event.as_of, "covered": event.covered,
-         "restricted_from": event.restricted_from, "notice": event.notice_document})
+         "restricted_from": event.restricted_from, "notice": event.notice_document, "share": event.covered_share})
 
 
 # personal_data_keys is not a read model: a rebuild must never empty it
@@ -202,6 +214,7 @@ projector = Projector(
         ContractSettled.event_type: on_settled,
         ApplicationAccepted.event_type: on_accepted,
         ApplicationRejected.event_type: on_rejected,
+        NoApplicationRecorded.event_type: on_no_application,
         ApplicationCorrected.event_type: on_corrected,
         ApplicationReduced.event_type: on_reduced,
         ApplicationReinstated.event_type: on_reinstated,

@@ -8,8 +8,9 @@ application is decided on), so that all SQL reading the read models is in one pl
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -158,12 +159,12 @@ class Schedule(BaseModel):
 
 
 async def schedule(conn: AsyncConnection, day: date) -> Schedule:
-    """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected or reduced to
-    nothing apart, with their reasons."""
+    """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected, reduced to
+    nothing or recorded as "no purchase" (§4.6) apart, with their reasons."""
     rows = (await conn.execute(text("""
         SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
         FROM applications a JOIN contracts c USING (contract_id)
-        WHERE a.day = :day AND a.status IN ('accepted', 'rejected') ORDER BY c.number
+        WHERE a.day = :day AND a.status IN ('accepted', 'rejected', 'no_application') ORDER BY c.number
     """), {"day": day})).all()
     scheduled, apart = [], []
     hours_total = [Decimal(0)] * rules.HOURS
@@ -207,11 +208,21 @@ class SupplyConditions(BaseModel):
     covered: bool | None = None
     restricted_from: date | None = None
     notice_document: str | None = None
+    covered_share: Decimal | None = None
+
+
+class ConditionsOfDay(NamedTuple):
+    """What an application is decided on (§5.3): the ledger's coverage, a restriction in force on the day,
+    and the share of the prepayment due that was paid."""
+
+    covered: bool | None
+    restricted: bool
+    paid_share: Decimal | None
 
 
 async def supply_conditions_for_application(conn: AsyncConnection, contract_id: str, day: date
-                                            ) -> tuple[bool | None, bool]:
-    """(covered, restricted on `day`) as an application is decided on them, the row held FOR SHARE.
+                                            ) -> ConditionsOfDay:
+    """(covered, restricted on `day`, paid share) as an application is decided on them, the row held FOR SHARE.
 
     FOR SHARE, in the command's transaction and before its append: a SupplyRestricted handled meanwhile
     takes this row FOR UPDATE before it appends and then cuts the accepted days it can see, so it either
@@ -219,11 +230,43 @@ async def supply_conditions_for_application(conn: AsyncConnection, contract_id: 
     restriction). A plain read could see "not restricted" while the handler's cut misses the application
     not yet committed. The row exists from the signing on (the projection inserts it), so there is always
     something to lock; both lock the row before the event store, so no deadlock."""
-    row = (await conn.execute(text("SELECT covered, restricted_from FROM supply_conditions WHERE contract_id = :id "
-                                   "FOR SHARE"), {"id": contract_id})).first()
+    row = (await conn.execute(text("SELECT covered, restricted_from, covered_share FROM supply_conditions "
+                                   "WHERE contract_id = :id FOR SHARE"), {"id": contract_id})).first()
     if row is None:
-        return None, False   # no row (only before migration 0003 backfilled it): the ledger has said nothing
-    return row.covered, row.restricted_from is not None and row.restricted_from <= day
+        # no row (only before migration 0003 backfilled it): the ledger has said nothing
+        return ConditionsOfDay(None, False, None)
+    return ConditionsOfDay(row.covered, row.restricted_from is not None and row.restricted_from <= day,
+                           row.covered_share)
+
+
+async def month_taken(conn: AsyncConnection, contract_id: str, day: date) -> Decimal:
+    """§4.1 what the other days of `day`'s month were agreed for out of the month's plan: each day's agreed
+    volume (`held_kwh`, kept through a restriction's cut: §7.1.1) less the free volume it had (§4.5, the
+    seller's on top of the plan). Held under a transaction lock on the contract's month first, so two days
+    of one month decided at once cannot both take what is left."""
+    first = day.replace(day=1)
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('contracts.month-plan'), "
+                            "hashtext(:id || :month))"), {"id": contract_id, "month": first.isoformat()})
+    taken = await conn.scalar(text(
+        "SELECT COALESCE(sum(GREATEST(held_kwh - free_volume_kwh, 0)), 0) FROM applications "
+        "WHERE contract_id = :id AND day >= :first AND day < :next AND day <> :day"),
+        {"id": contract_id, "first": first, "next": (first + timedelta(days=32)).replace(day=1), "day": day})
+    return Decimal(taken)
+
+
+async def days_without_application(conn: AsyncConnection, day: date) -> list[str]:
+    """Signed contracts whose delivery term may hold `day` and whose `day` has no application decided (nor a
+    "no purchase" recorded): the ones a day close may record as "no purchase" (§4.6). The term is matched
+    a day wide on each side; the rule judges the day in the contract's own zone."""
+    return list((await conn.execute(text("""
+        SELECT c.contract_id FROM contracts c
+        WHERE c.status = 'signed' AND c.delivery_start < :after AND c.delivery_end > :before
+          AND (c.notice_effective_on IS NULL OR c.notice_effective_on > :day)
+          AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.contract_id = c.contract_id AND a.day = :day
+                          AND a.status <> 'none')
+        ORDER BY c.contract_id
+    """), {"day": day, "before": day_start(day - timedelta(days=1)), "after": day_start(day + timedelta(days=2))}
+    )).scalars().all())
 
 
 async def supply_conditions_for_update(conn: AsyncConnection, contract_id: str) -> SupplyConditions:
@@ -231,8 +274,8 @@ async def supply_conditions_for_update(conn: AsyncConnection, contract_id: str) 
     decided holds it FOR SHARE until it commits, so the days cut after the note include it
     (`supply_conditions_for_application`)."""
     row = (await conn.execute(
-        text("SELECT covered, restricted_from, notice_document FROM supply_conditions WHERE contract_id = :id "
-             "FOR UPDATE"), {"id": contract_id})).mappings().first()
+        text("SELECT covered, restricted_from, notice_document, covered_share FROM supply_conditions "
+             "WHERE contract_id = :id FOR UPDATE"), {"id": contract_id})).mappings().first()
     return SupplyConditions(**row) if row else SupplyConditions()
 
 

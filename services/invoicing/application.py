@@ -92,6 +92,7 @@ from shared.events.contracts import (
     ContractAmended,
     ContractSigned,
     ContractTerminated,
+    NoApplicationRecorded,
 )
 from shared.events.metering import VolumeActIssued
 from shared.events.registry import Event
@@ -114,7 +115,8 @@ BOOKS: Streams[periods.Books] = Streams(name="books", stream_id=lambda _key: per
 BASE_RATES_STREAM = "base-rates"   # the admins' base rates: appended whatever came before (no version to race on)
 
 # the contracts service's word on a day's schedule (`note_application`)
-AppliedDay = ApplicationAccepted | ApplicationCorrected | ApplicationReduced | ApplicationReinstated | ApplicationRejected
+AppliedDay = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | ApplicationReinstated | ApplicationRejected
+              | NoApplicationRecorded)
 
 # the desk whose second person approves each kind of request
 DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
@@ -488,7 +490,12 @@ class Invoicing:
 
     async def note_application(self, uow: UnitOfWork, event: AppliedDay, context: CommandContext) -> None:
         """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of
-        that day in the next prepayment demands; a rejected application is a day of "no purchase" (§4.6): 0."""
+        that day in the next prepayment demands; a rejected application, and a day without one, are days of
+        "no purchase" (§4.6): 0."""
+        if isinstance(event, NoApplicationRecorded):
+            await projection.note_applied_day(uow.conn, event.contract_id, event.day, Decimal(0), None,
+                                              event.event_type)
+            return
         hours = [] if isinstance(event, ApplicationRejected) else event.hours
         await projection.note_applied_day(uow.conn, event.contract_id, event.day, sum(hours, Decimal(0)),
                                           event.application_id, event.event_type)

@@ -423,7 +423,7 @@ _UPSERT_DAY = text("""
 
 
 async def note_applied_day(conn: AsyncConnection, contract_id: str, day: date, volume_kwh: Decimal,
-                           application_id: str, source_event: str) -> None:
+                           application_id: str | None, source_event: str) -> None:
     """A day's schedule as the contracts service last decided it (`daily_applications`, what prepayment demands
     plan by): kept from its events as they arrive, not folded from this store, so a rebuild leaves it."""
     await conn.execute(_UPSERT_DAY, {"c": contract_id, "d": day, "v": volume_kwh, "a": application_id,

@@ -55,6 +55,7 @@ from shared.events.contracts import (
     ApplicationRejected,
     ContractAmended,
     ContractSigned,
+    NoApplicationRecorded,
 )
 from shared.events.metering import VolumeActIssued
 from shared.eventstore import CommandContext, StoredEvent
@@ -71,11 +72,12 @@ ACTS: Streams[acts.ContractActs] = Streams(
     name="acts", stream_id=acts.stream_id, evolve=acts.evolve,  # type: ignore[arg-type]
     version=lambda state: state.version)
 
-# contracts' decisions on a daily application: each carries the day's whole accepted schedule
+# contracts' decisions on a daily application: each carries the day's whole accepted schedule (a rejected
+# application and a day without one, §4.6, carry none: nothing accepted)
 SCHEDULE_EVENTS = (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationReinstated,
-                   ApplicationRejected)
+                   ApplicationRejected, NoApplicationRecorded)
 ScheduleEvent = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | ApplicationReinstated
-                 | ApplicationRejected)
+                 | ApplicationRejected | NoApplicationRecorded)
 
 
 class Metering:
@@ -233,7 +235,12 @@ class Metering:
     async def note_schedule(self, uow: UnitOfWork, event: ScheduleEvent) -> None:
         """The day's accepted schedule as it stands after this event (every such event carries the whole day,
         so the newest replaces what was there; per-contract order holds on the topic)."""
-        hours = imbalance.accepted_schedule(event.day, None if isinstance(event, ApplicationRejected) else event.hours)
+        if isinstance(event, NoApplicationRecorded):   # §4.6 no application: "no purchase", nothing accepted
+            hours, application_id = imbalance.accepted_schedule(event.day, None), None
+        elif isinstance(event, ApplicationRejected):
+            hours, application_id = imbalance.accepted_schedule(event.day, None), event.application_id
+        else:
+            hours, application_id = imbalance.accepted_schedule(event.day, event.hours), event.application_id
         await projection.note_accepted_hours(uow.conn, contract_id=event.contract_id, day=event.day,
-                                             application_id=event.application_id, source_event=event.event_type,
+                                             application_id=application_id, source_event=event.event_type,
                                              hours=hours)

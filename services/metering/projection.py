@@ -173,10 +173,11 @@ _ACCEPTED_HOURS = text("""
 """)
 
 
-async def note_accepted_hours(conn: AsyncConnection, *, contract_id: str, day: date, application_id: str,
+async def note_accepted_hours(conn: AsyncConnection, *, contract_id: str, day: date, application_id: str | None,
                               source_event: str, hours: list[Decimal]) -> None:
     """The day's accepted schedule as the newest application event leaves it: a copy of contracts' decision
-    (not metering's own event, so not in the projector's tables: it is not rebuilt from metering's store)."""
+    (not metering's own event, so not in the projector's tables: it is not rebuilt from metering's store).
+    `application_id` is None for a day without an application (§4.6 "no purchase": 24 hours of 0)."""
     await conn.execute(_ACCEPTED_HOURS, {"c": contract_id, "d": day, "a": application_id, "e": source_event,
                                          "hours": hours})
 

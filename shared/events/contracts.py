@@ -248,7 +248,8 @@ class ContractSettled(Event):
 class ApplicationAccepted(Event):
     """§4.3 the buyer's application for `day`, accepted (possibly reduced: §4.5 above plan and free
     volume). `hours` is the day's accepted schedule, 24 values in kWh; `reasons` say why it is less
-    than requested. `coverage` is what the ledger last said of the prepayment (§5.3)."""
+    than requested. `coverage` is what the ledger last said of the prepayment (§5.3): "partial" when it is
+    not covered or supply is restricted, and `hours` are then the share of the day the amount held pays."""
 
     event_type = "contracts.ApplicationAccepted"
     schema_version = 1
@@ -262,7 +263,7 @@ class ApplicationAccepted(Event):
     requested_kwh: Decimal
     accepted_kwh: Decimal
     reasons: list[str]
-    coverage: Literal["covered", "unknown"]
+    coverage: Literal["covered", "partial", "unknown"]
 
 
 @registry.register
@@ -280,6 +281,20 @@ class ApplicationRejected(Event):
     requested_hours: list[Decimal]
     requested_kwh: Decimal
     reasons: list[str]
+
+
+@registry.register
+class NoApplicationRecorded(Event):
+    """§4.6 no application for `day` arrived by its deadline (`deadline`, 10:00 Astana of the day before):
+    the buyer refused to buy that day. Recorded by the contracts day close once the deadline has passed;
+    every reader takes the day as an accepted schedule of 0 kWh (no hour of it is unknown any more)."""
+
+    event_type = "contracts.NoApplicationRecorded"
+    schema_version = 1
+
+    contract_id: str
+    day: date
+    deadline: datetime
 
 
 @registry.register
@@ -305,7 +320,8 @@ class ApplicationCorrected(Event):
 class ApplicationReduced(Event):
     """A restriction of supply (§5.3, §7.1.1, `reason` "supply_restricted") or a termination taking effect
     (§7.1.1, §11.2, "contract_terminated") arrived after the day's application was accepted: the schedule of that
-    day is cut (to zero at full restriction). `hours` is the schedule that remains."""
+    day is cut, a restriction to what the paid prepayment covers (to zero when nothing is covered), a termination
+    to zero. `hours` is the schedule that remains."""
 
     event_type = "contracts.ApplicationReduced"
     schema_version = 1

@@ -46,7 +46,9 @@ class CoverageChanged(Event):
 
 @registry.register
 class SupplyRestricted(Event):
-    """The notice ran out unpaid: the contracts service reduces accepted applications to zero."""
+    """The notice ran out unpaid: the contracts service reduces accepted applications to what the prepayment
+    held covers (§5.3 "уменьшив или снизив до нуля"): `held` of `held + amount_due` due; to zero when nothing is
+    held (or `held` is absent, as in restrictions recorded before it was published)."""
 
     event_type = "invoicing.SupplyRestricted"
     schema_version = 1
@@ -55,6 +57,7 @@ class SupplyRestricted(Event):
     notice_document: str
     restricted_from: date
     amount_due: Money
+    held: Money | None = None
 
 
 @registry.register

@@ -51,9 +51,11 @@ PAID = INVOICED + PENALTY + PREPAYMENTS + EXTRA         # 5,711,167.85
 REFUND = PAID - (INVOICED + PENALTY - CREDIT)
 # Applications: ⌊plan / days⌋ a day — 1,000×31 + 892×28 + 1,129×31 + 666×30 + 322×31 + 333×30 + 645×31
 #   + 483×31 + 1,100×30 + 1,129×31 + 1,166×30 + 1,129×31 = 303,873 kWh. The restriction from 21 June
-#   cuts every accepted day from then on; the restoration on 22 June brings back the days whose schedule
-#   is formed after it (23 June on): 21 and 22 June stay cut, 2 × 333 = 666 → 303,207 kWh scheduled.
-PLANNED, SCHEDULED = Decimal("304000"), Decimal("303207")
+#   reduces every accepted day from then on to the share the prepayment held pays (§5.3): blocks 1 and 2 held,
+#   101,072.16 of the 151,608.24 due = 2/3, so 333 → 222 kWh; the restoration on 22 June brings back the days
+#   whose schedule is formed after it (23 June on): 21 and 22 June stay reduced, 2 × (333 − 222) = 222 kWh
+#   less → 303,873 − 222 = 303,651 kWh scheduled.
+PLANNED, SCHEDULED = Decimal("304000"), Decimal("303651")
 # The meters alone: 985 kWh a day × 365 days = 359,525 kWh (the midnights from 1 Jan 2022 to 1 Jan 2023);
 # the acts' 359,455 is 70 less: March +465, October −535.
 METERED = Decimal("359525")
@@ -146,6 +148,8 @@ async def test_the_june_restriction_in_the_ledgers_events(system, year):
     notices = of["RestrictionNoticeIssued"]
     assert [(n["issued_on"], n["restrict_from"], n["amount_due"]["amount"]) for n in notices] == NOTICES
     assert [(r["restricted_from"], r["amount_due"]["amount"]) for r in of["SupplyRestricted"]] == RESTRICTIONS
+    # held at the restriction: blocks 1 and 2, 2 × 50,536.08
+    assert [r["held"]["amount"] for r in of["SupplyRestricted"]] == ["101072.16"]
     assert [r["restored_on"] for r in of["SupplyRestored"]] == RESTORATIONS
     # each restriction and restoration lifts the notice open at the time: the first notice, then the second
     first, second = (n["document_number"] for n in notices)
@@ -163,7 +167,10 @@ async def test_the_year_in_the_other_services(system, year):
                                       {"c": c})
         cut = await conn.scalar(text("SELECT count(*) FROM applications WHERE contract_id = :c "
                                      "AND 'supply_restricted' = ANY(reasons)"), {"c": c})
+        june_21 = await conn.scalar(text("SELECT accepted_kwh FROM applications WHERE contract_id = :c "
+                                         "AND day = '2022-06-21'"), {"c": c})
     assert (scheduled, cut) == (SCHEDULED, 2)
+    assert june_21 == Decimal("222")   # 333 × 2/3, the share paid (above)
     acts = (await system.clients["metering"].get("/acts", params={"contract_id": c}, headers=auth())).json()["items"]
     differences = {a["period"]: a.get("difference_kwh") for a in acts}
     # March 31,000 − 30,535 = +465; October 30,000 − 30,535 = −535; the others agree with the meters

@@ -54,15 +54,17 @@ def test_within_the_plan_everything_is_accepted():
 
 
 def test_above_the_plan_only_the_free_volume_is_added():
-    # Appendix 1 January: 31,000 kWh / 31 days = 1,000 kWh a day; 24,000 requested; seller frees 500
-    decision = decide(month_plan_kwh=Decimal("31000"), free_volume_kwh=Decimal("500"))
+    # Appendix 1 January: 31,000 kWh, 30,000 of it agreed for the other days → 1,000 left; 24,000
+    # requested; the seller frees 500 → 1,500
+    decision = decide(month_plan_kwh=Decimal("31000"), month_taken_kwh=Decimal("30000"),
+                      free_volume_kwh=Decimal("500"))
     assert decision.accepted_kwh == Decimal("1500")
     assert decision.rejected_kwh == Decimal("22500")
     assert decision.reasons == ("above_plan_and_free_volume",)
     assert decision.accepted[0] == Decimal("62.500")  # 1,000 × 1,500 / 24,000 per hour
 
 
-def test_coverage_and_restriction_reduce_the_day_to_zero():
+def test_coverage_and_restriction_reduce_the_day_to_zero_when_nothing_is_paid():
     assert decide(covered=False).reasons == ("prepayment_not_covered",)
     restricted = decide(restricted=True)
     assert restricted.accepted_kwh == 0 and restricted.reasons == ("supply_restricted",)
@@ -107,11 +109,12 @@ def test_a_correction_3_hours_minus_one_second_before_the_hour_is_late():
 
 ON_TIME = datetime(2022, 1, 14, 3, 0, tzinfo=UTC)      # 09:00 Astana (UTC+6) on D−1 = 2022-01-14
 EARLY = datetime(2022, 1, 15, 2, 0, tzinfo=UTC)        # 08:00 Astana on D: ≥ 3 h before hour 12 (12:00)
-JANUARY_PLAN = Decimal("31000")                        # Appendix 1: 31,000 / 31 days = 1,000 kWh a day
+JANUARY_PLAN = Decimal("31000")                        # Appendix 1: 31,000 kWh in January
+TAKEN = Decimal("30000")                               # the other 30 days at 1,000 kWh: 1,000 left for the 15th
 
 
 def accepted_day(hours=None, free_volume=None):
-    # 24 × 40 = 960 kWh requested, within January's 1,000 kWh a day: accepted whole
+    # 24 × 40 = 960 kWh requested, within the 1,000 kWh January has left: accepted whole
     events = []
     if free_volume is not None:
         events += app.declare_free_volume(app.ApplicationDay("c1", date(2022, 1, 15)), Decimal(free_volume))
@@ -119,14 +122,14 @@ def accepted_day(hours=None, free_volume=None):
     events += app.submit_application(
         state, application_id="a1", hours=hours or [Decimal("40")] * 24, submitted_at=ON_TIME,
         deadline_zone=ZONE, delivery_first_day=date(2022, 1, 1), delivery_last_day=date(2022, 12, 31),
-        month_plan_kwh=JANUARY_PLAN, covered=True, restricted=False)
+        month_plan_kwh=JANUARY_PLAN, month_taken_kwh=TAKEN, covered=True, restricted=False)
     return events
 
 
 def correct(events, hour, kwh):
     state = app.fold_day("c1", date(2022, 1, 15), events)
     return events + app.correct_hour(state, hour=hour, corrected_kwh=Decimal(kwh), submitted_at=EARLY,
-                                     deadline_zone=ZONE, month_plan_kwh=JANUARY_PLAN)
+                                     deadline_zone=ZONE, month_plan_kwh=JANUARY_PLAN, month_taken_kwh=TAKEN)
 
 
 def test_a_second_plus_5_percent_on_the_same_hour_is_refused():
@@ -151,7 +154,7 @@ def test_minus_5_then_plus_5_back_stays_within_the_declared_limit():
 
 
 def test_a_correction_cannot_take_the_day_above_the_plan_and_free_volume():
-    # 24 × 41.6 = 998.4 kWh accepted (plan 1,000 a day); +5% on hour 12: 41.6 × 1.05 = 43.68, the day
+    # 24 × 41.6 = 998.4 kWh accepted (1,000 left of the month); +5% on hour 12: 41.6 × 1.05 = 43.68, the day
     # 998.4 − 41.6 + 43.68 = 1,000.48 > 1,000 kWh allowed
     events = accepted_day(hours=[Decimal("41.6")] * 24)
     with pytest.raises(ValidationFailed) as over:
@@ -167,7 +170,8 @@ def test_a_correction_cannot_take_the_day_above_the_plan_and_free_volume():
 
 def test_a_day_cut_by_a_restriction_cannot_be_corrected_back_up():
     events = accepted_day()
-    events += app.reduce_for_restriction(app.fold_day("c1", date(2022, 1, 15), events), notice_document="RN-1")
+    events += app.reduce_for_restriction(app.fold_day("c1", date(2022, 1, 15), events), notice_document="RN-1",
+                                         paid_share=None)
     with pytest.raises(ValidationFailed) as cut:
         correct(events, 12, "40")
     assert cut.value.reason == "supply_restricted"
@@ -176,7 +180,8 @@ def test_a_day_cut_by_a_restriction_cannot_be_corrected_back_up():
 def test_a_terminated_day_is_cut_once_and_a_restoration_does_not_bring_it_back():
     day = date(2022, 1, 15)
     restricted = accepted_day()
-    restricted += app.reduce_for_restriction(app.fold_day("c1", day, restricted), notice_document="RN-1")
+    restricted += app.reduce_for_restriction(app.fold_day("c1", day, restricted), notice_document="RN-1",
+                                             paid_share=None)
     # the notice cuts the day already cut by RN-1 again, under its own document
     terminated = restricted + app.reduce_for_termination(app.fold_day("c1", day, restricted), notice_document="W-1")
     state = app.fold_day("c1", day, terminated)

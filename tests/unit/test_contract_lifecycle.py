@@ -164,12 +164,15 @@ ON_TIME = datetime(2022, 1, 14, 3, 0, tzinfo=UTC)  # 09:00 Astana (UTC+6) on D�
 LATE = datetime(2022, 1, 14, 4, 0, tzinfo=UTC)     # 10:00 Astana on D−1
 
 
+TAKEN = Decimal("30000")   # January's other 30 days agreed at 1,000 kWh each: 31,000 − 30,000 = 1,000 left
+
+
 def submit(state, hours=FLAT, at=ON_TIME, covered=True, restricted=False):
-    # January plan 31,000 kWh → 1,000 kWh a day, above the 960 requested
+    # January plan 31,000 kWh, 1,000 of it left for the day: above the 960 requested
     return rules.submit_application(state, application_id=f"a{state.version}", hours=hours, submitted_at=at,
                                     deadline_zone="Asia/Almaty", delivery_first_day=date(2022, 1, 1),
                                     delivery_last_day=date(2022, 12, 31), month_plan_kwh=Decimal("31000"),
-                                    covered=covered, restricted=restricted)
+                                    month_taken_kwh=TAKEN, covered=covered, restricted=restricted)
 
 
 def fold(events):
@@ -189,16 +192,17 @@ def test_an_application_day_is_replaced_before_the_deadline_and_only_corrected_a
     # §4.4 hour 12 starts 2022-01-15 12:00 Astana = 06:00 UTC; 3 h ahead is 03:00 UTC on the day
     corrected = replaced + rules.correct_hour(fold(replaced), hour=12, corrected_kwh=Decimal("31.5"),
                                               submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC),
-                                              deadline_zone="Asia/Almaty", month_plan_kwh=Decimal("31000"))
+                                              deadline_zone="Asia/Almaty", month_plan_kwh=Decimal("31000"),
+                                              month_taken_kwh=TAKEN)
     assert fold(corrected).scheduled_kwh == Decimal("721.5")          # 720 − 30 + 31.5 (exactly +5%)
     with pytest.raises(ValidationFailed) as too_much:
         rules.correct_hour(fold(corrected), hour=13, corrected_kwh=Decimal("31.51"),
                            submitted_at=datetime(2022, 1, 15, 3, 0, tzinfo=UTC), deadline_zone="Asia/Almaty",
-                           month_plan_kwh=Decimal("31000"))
+                           month_plan_kwh=Decimal("31000"), month_taken_kwh=TAKEN)
     assert too_much.value.reason == "correction_above_5_percent"
-    reduced = rules.reduce_for_restriction(fold(corrected), notice_document="RN-1")
+    reduced = rules.reduce_for_restriction(fold(corrected), notice_document="RN-1", paid_share=None)
     assert reduced[0].accepted_kwh == 0 and reduced[0].cause_document == "RN-1"
-    assert rules.reduce_for_restriction(fold(corrected + reduced), notice_document="RN-1") == []
+    assert rules.reduce_for_restriction(fold(corrected + reduced), notice_document="RN-1", paid_share=None) == []
     # restored before the day's schedule is formed: the cut hours come back, only for the notice that cut
     assert rules.reinstate_after_restoration(fold(corrected + reduced), notice_document="RN-2") == []
     back = rules.reinstate_after_restoration(fold(corrected + reduced), notice_document="RN-1")
@@ -223,7 +227,7 @@ def test_uncovered_or_restricted_days_are_rejected_and_unknown_coverage_is_not()
 
 def test_free_volume_lets_more_than_the_plan_through():
     # §4.5 above the plan only as far as the seller's free volume goes
-    # plan share 1,000 kWh; 1,200 requested; 150 free → 1,150 accepted, 50 rejected
+    # 1,000 kWh left of the month's plan; 1,200 requested; 150 free → 1,150 accepted, 50 rejected
     hours = [Decimal("50")] * 24
     without = submit(fold([]), hours=hours)[0]
     assert without.accepted_kwh == Decimal("1000") and without.reasons == ["above_plan_and_free_volume"]

@@ -27,7 +27,7 @@ async def submit_application(contract_id: str, command: SubmitApplication, reque
 async def correct_application(contract_id: str, day: IsoDay, command: CorrectHour, request: Request, actor: Dispatch,
                               app: App) -> DayView:
     """§4.4 an operative correction of one hour: within ±5% of the hour as accepted, at least 3 hours before
-    the hour, the day within the plan's share plus the free volume."""
+    the hour, the day within what the month's plan has left plus the day's free volume."""
     return await app.correct_application(contract_id, day, command, context_of(request, actor))
 
 

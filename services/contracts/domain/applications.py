@@ -2,23 +2,28 @@
 
 - The buyer's application for day D (24 hourly values, kWh) is on time only before 10:00 of D−1 in
   the contract's deadline zone (Astana); a late one is rejected and D counts as "no purchase" (§4.6).
+  A day with no application at all is recorded as "no purchase" by the day close that follows its deadline
+  (`record_no_application`); after that no application for it is taken, whatever time it claims.
 - An operative correction changes one hour by at most ±5% of the declared value, submitted at least
   3 hours before that hour starts (§4.4). "Declared" is the hour as the application was accepted, not
   as the last correction left it: corrections never compound (40 → 42 → 44.1 would be +10.25%), and a
   corrected day stays within the plan's share plus the seller's free volume, like the application.
-- Above the day's share of the month's plan (Appendix 1), only the free volume the seller declares for
-  the day is accepted (§4.5); the accepted hours are scaled down pro rata, to the watt-hour.
+- The plan is the month's (§4.1, Appendix 1): a day takes what the month's plan has left after the other
+  days of the month (each day counted at what it was agreed for, less the free volume it had), plus the
+  free volume the seller declares for the day (§4.5); above that the hours are scaled down pro rata, to the
+  watt-hour. A day may exceed the month's even daily share; the days still to come get what is left.
 - The day enters the seller's schedule only if the ledger says the prepayment is covered and supply
-  is not restricted (§5.3); otherwise the accepted volume is zero, with the reason.
+  is not restricted (§5.3); otherwise it keeps the share of its volume that the prepayment held pays
+  ("уменьшив или снизив до нуля"), zero when nothing is paid or the ledger did not say, with the reason.
 """
 
 from __future__ import annotations
 
-import calendar as month_calendar
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from services.contracts.events import FreeVolumeDeclared
 from shared.calendar import local_datetime
@@ -29,6 +34,7 @@ from shared.events.contracts import (
     ApplicationReduced,
     ApplicationReinstated,
     ApplicationRejected,
+    NoApplicationRecorded,
 )
 from shared.events.registry import Event
 
@@ -37,6 +43,7 @@ APPLICATION_DEADLINE = time(10, 0)          # §4.3: by 10:00 Astana time of the
 CORRECTION_TOLERANCE = Decimal("0.05")      # §4.4: ±5% of the declared hourly power
 CORRECTION_LEAD = timedelta(hours=3)        # §4.4: at least 3 hours before the hour
 KWH = Decimal("0.001")
+MICRO_KWH = Decimal("0.000000001")
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,26 @@ def is_on_time(day: date, submitted_at: datetime, zone_name: str) -> bool:
     return submitted_at < deadline(day, zone_name)
 
 
-def daily_plan(month_plan_kwh: Decimal, day: date) -> Decimal:
-    days = month_calendar.monthrange(day.year, day.month)[1]
-    return (month_plan_kwh / days).quantize(KWH, ROUND_DOWN)
+def month_left(month_plan_kwh: Decimal, month_taken_kwh: Decimal) -> Decimal:
+    """§4.1 what the month's plan (Appendix 1) still holds for a day: the plan less what the month's other
+    days were agreed for out of it (never below zero: a plan lowered by an amendment takes nothing back)."""
+    return max(month_plan_kwh - month_taken_kwh, Decimal(0))
+
+
+def covered_share(held: Decimal, required: Decimal) -> Decimal:
+    """§5.3 the share (0–1) of the prepayment due that the amount held pays."""
+    if required <= 0:
+        return Decimal(1)
+    return min(max(held, Decimal(0)) / required, Decimal(1))
+
+
+def paid_part(hours: tuple[Decimal, ...], share: Decimal | None) -> tuple[Decimal, ...]:
+    """§5.3 the hours an uncovered or restricted day keeps: the paid share of its volume, to the watt-hour
+    (down), spread over the hours pro rata; nothing when no share is known."""
+    # the share is a quotient of two amounts, exact to 28 digits only: the product is rounded to a micro-watt-hour
+    # first (⅓ of 300 kWh is 100, not 99.999), then down to the watt-hour, so a day never keeps more than is paid
+    product = (sum(hours, Decimal(0)) * (share or Decimal(0))).quantize(MICRO_KWH, ROUND_HALF_UP)
+    return scale(hours, product.quantize(KWH, ROUND_DOWN))
 
 
 def scale(hours: tuple[Decimal, ...], allowed: Decimal) -> tuple[Decimal, ...]:
@@ -85,8 +109,9 @@ def scale(hours: tuple[Decimal, ...], allowed: Decimal) -> tuple[Decimal, ...]:
 
 def decide_application(*, day: date, hours: Sequence[Decimal], submitted_at: datetime, deadline_zone: str,
                        delivery_first_day: date, delivery_last_day: date, month_plan_kwh: Decimal,
-                       free_volume_kwh: Decimal = Decimal(0), covered: bool | None = True,
-                       restricted: bool = False) -> Decision:
+                       month_taken_kwh: Decimal = Decimal(0), free_volume_kwh: Decimal = Decimal(0),
+                       covered: bool | None = True, restricted: bool = False,
+                       paid_share: Decimal | None = None) -> Decision:
     values = check_hours(hours)
     if not delivery_first_day <= day <= delivery_last_day:
         # 409: a conflict with the contract's term in force (an extension may bring the day in)
@@ -95,13 +120,13 @@ def decide_application(*, day: date, hours: Sequence[Decimal], submitted_at: dat
     zero = tuple(Decimal(0) for _ in range(HOURS))
     if not is_on_time(day, submitted_at, deadline_zone):
         return Decision(zero, requested, ("application_late",))
-    allowed = daily_plan(month_plan_kwh, day) + free_volume_kwh
+    allowed = month_left(month_plan_kwh, month_taken_kwh) + free_volume_kwh   # §4.1, §4.5
     accepted = scale(values, allowed)
-    reasons = ("above_plan_and_free_volume",) if accepted != values else ()
-    if restricted:
-        return Decision(zero, requested, (*reasons, "supply_restricted"))
-    if covered is False:
-        return Decision(zero, requested, (*reasons, "prepayment_not_covered"))
+    reasons: tuple[str, ...] = ("above_plan_and_free_volume",) if accepted != values else ()
+    if restricted or covered is False:
+        # §5.3 reduced to what the prepayment held pays, or to zero
+        accepted = paid_part(accepted, paid_share)
+        reasons = (*reasons, "supply_restricted" if restricted else "prepayment_not_covered")
     return Decision(accepted, requested - sum(accepted, Decimal(0)), reasons)
 
 
@@ -129,6 +154,7 @@ class ApplicationDay:
     version: int = 0
     free_volume_kwh: Decimal = Decimal(0)
     application_id: str | None = None
+    no_application: bool = False            # §4.6 recorded as "no purchase" at the deadline
     accepted: bool = False
     hours: tuple[Decimal, ...] = field(default_factory=tuple)
     # §4.4 ±5% of the declared power: the hours as accepted, the measure of every correction (kept in the
@@ -142,6 +168,8 @@ class ApplicationDay:
 
     @property
     def status(self) -> str:
+        if self.no_application:
+            return "no_application"
         if self.application_id is None:
             return "none"
         return "accepted" if self.accepted else "rejected"
@@ -160,6 +188,8 @@ def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
     match event:
         case FreeVolumeDeclared():
             return replace(state, free_volume_kwh=event.volume_kwh)
+        case NoApplicationRecorded():
+            return replace(state, no_application=True, reasons=("no_application",))
         case ApplicationAccepted():
             return replace(state, application_id=event.application_id, accepted=True, hours=tuple(event.hours),
                            declared=tuple(event.hours), submitted_at=event.submitted_at, requested_kwh=event.requested_kwh,
@@ -188,20 +218,35 @@ def fold_day(contract_id: str, day: date, events: list[Event]) -> ApplicationDay
 
 def submit_application(state: ApplicationDay, *, application_id: str, hours: Sequence[Decimal],
                        submitted_at: datetime, deadline_zone: str, delivery_first_day: date,
-                       delivery_last_day: date, month_plan_kwh: Decimal, covered: bool | None,
-                       restricted: bool) -> list[Event]:
+                       delivery_last_day: date, month_plan_kwh: Decimal, month_taken_kwh: Decimal = Decimal(0),
+                       covered: bool | None, restricted: bool, paid_share: Decimal | None = None,
+                       now: datetime | None = None) -> list[Event]:
     """One decision per application. An on-time application replaces the day's earlier one; once the
-    deadline has passed an accepted day changes only by correction, so a late second application is
-    refused (not recorded as "no purchase", which would wipe the agreed schedule)."""
+    deadline has passed an accepted day changes only by correction, so a second application is refused
+    (not recorded as "no purchase", which would wipe the agreed schedule) when it is late or is entered
+    after the deadline (`now`, the recording time), whatever arrival time it claims.
+
+    How far `submitted_at` may be back-dated: an application entered after its deadline and claiming an
+    earlier arrival (an e-mail read late) is taken while the day is open, and refused once the day close
+    has recorded the day as "no purchase" (§4.6): the day close is the bound (MUST 10: business time lies
+    after the last closed day), so no back-dated time reopens a decided day."""
+    if state.no_application:
+        raise Conflict(f"{state.day} was recorded as \"no purchase\": no application had arrived by its deadline",
+                       reason="no_purchase_recorded",
+                       details={"deadline": deadline(state.day, deadline_zone).isoformat(),
+                                "submitted_at": submitted_at.isoformat()})
     decision = decide_application(
         day=state.day, hours=hours, submitted_at=submitted_at, deadline_zone=deadline_zone,
         delivery_first_day=delivery_first_day, delivery_last_day=delivery_last_day, month_plan_kwh=month_plan_kwh,
-        free_volume_kwh=state.free_volume_kwh, covered=covered, restricted=restricted)
+        month_taken_kwh=month_taken_kwh, free_volume_kwh=state.free_volume_kwh, covered=covered,
+        restricted=restricted, paid_share=paid_share)
     requested = [Decimal(h) for h in hours]
-    if state.accepted and "application_late" in decision.reasons:
+    entered_late = now is not None and now >= deadline(state.day, deadline_zone)
+    if state.accepted and ("application_late" in decision.reasons or entered_late):
         raise Conflict(f"the application for {state.day} was accepted and the deadline has passed: "
                        "change it by operative corrections", reason="deadline_passed_use_correction",
-                       details={"deadline": deadline(state.day, deadline_zone).isoformat()})
+                       details={"deadline": deadline(state.day, deadline_zone).isoformat(),
+                                "submitted_at": submitted_at.isoformat()})
     common = dict(contract_id=state.contract_id, application_id=application_id, day=state.day,
                   submitted_at=submitted_at, requested_hours=requested,
                   requested_kwh=sum(requested, Decimal(0)))
@@ -209,11 +254,19 @@ def submit_application(state: ApplicationDay, *, application_id: str, hours: Seq
         reasons = list(decision.reasons) or ["nothing_requested"]
         return [ApplicationRejected(**common, reasons=reasons)]
     return [ApplicationAccepted(**common, hours=list(decision.accepted), accepted_kwh=decision.accepted_kwh,
-                                reasons=list(decision.reasons), coverage="unknown" if covered is None else "covered")]
+                                reasons=list(decision.reasons), coverage=_coverage(covered, restricted))]
+
+
+def _coverage(covered: bool | None, restricted: bool) -> Literal["covered", "partial", "unknown"]:
+    """§5.3 what an accepted day says of its prepayment: only a share paid (uncovered, or restricted), covered,
+    or not said by the ledger yet."""
+    if restricted or covered is False:
+        return "partial"
+    return "unknown" if covered is None else "covered"
 
 
 def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, submitted_at: datetime,
-                 deadline_zone: str, month_plan_kwh: Decimal) -> list[Event]:
+                 deadline_zone: str, month_plan_kwh: Decimal, month_taken_kwh: Decimal = Decimal(0)) -> list[Event]:
     if not state.accepted or state.application_id is None:
         raise Conflict(f"there is no accepted application for {state.day} to correct", reason="no_accepted_application")
     if state.cut is not None:
@@ -232,26 +285,31 @@ def correct_hour(state: ApplicationDay, *, hour: int, corrected_kwh: Decimal, su
     hours = list(state.hours)
     hours[hour] = Decimal(corrected_kwh)
     total = sum(hours, Decimal(0))
-    # §4.5 the same cap as the application's (decide_application): the plan's share plus the free volume;
-    # a correction that lowers the day is always allowed, even if the cap has fallen since
-    allowed = daily_plan(month_plan_kwh, state.day) + state.free_volume_kwh
+    # §4.1, §4.5 the same cap as the application's (decide_application): what the month's plan has left plus
+    # the day's free volume; a correction that lowers the day is always allowed, even if the cap has fallen since
+    allowed = month_left(month_plan_kwh, month_taken_kwh) + state.free_volume_kwh
     if total > allowed and total > state.scheduled_kwh:
         raise ValidationFailed(f"the correction of hour {hour} on {state.day} takes the day to {total} kWh, above "
-                               f"the plan's share and the free volume ({allowed} kWh)",
+                               f"what the month's plan has left and the free volume ({allowed} kWh)",
                                reason="correction_above_plan_and_free_volume",
-                               details={"allowed_kwh": str(allowed), "day_kwh": str(total)})
+                               details={"allowed_kwh": str(allowed.quantize(KWH)), "day_kwh": str(total)})
     return [ApplicationCorrected(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
                                  hour=hour, previous_kwh=current, corrected_kwh=Decimal(corrected_kwh),
                                  submitted_at=submitted_at, hours=hours, accepted_kwh=total)]
 
 
-def reduce_for_restriction(state: ApplicationDay, *, notice_document: str) -> list[Event]:
-    """§7.1.1 a restriction that arrives after acceptance cuts the day's schedule to zero (a full stop is
-    the only level the ledger's notice names)."""
-    if not state.accepted or state.application_id is None or state.scheduled_kwh == 0:
+def reduce_for_restriction(state: ApplicationDay, *, notice_document: str,
+                           paid_share: Decimal | None) -> list[Event]:
+    """§5.3, §7.1.1 a restriction that arrives after acceptance reduces the day's schedule to what the
+    prepayment held pays ("уменьшив или снизив до нуля"): `paid_share` of its volume, zero when nothing is
+    paid (or the ledger did not say). A day already cut keeps its cut."""
+    if not state.accepted or state.application_id is None or state.scheduled_kwh == 0 or state.cut is not None:
+        return []
+    hours = paid_part(state.hours, paid_share)
+    if hours == state.hours:
         return []
     return [ApplicationReduced(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
-                               hours=[Decimal(0)] * HOURS, accepted_kwh=Decimal(0), reason="supply_restricted",
+                               hours=list(hours), accepted_kwh=sum(hours, Decimal(0)), reason="supply_restricted",
                                cause_document=notice_document)]
 
 
@@ -281,3 +339,12 @@ def declare_free_volume(state: ApplicationDay, volume_kwh: Decimal) -> list[Even
     if volume_kwh < 0:
         raise ValidationFailed("a free volume cannot be negative", reason="negative_volume")
     return [FreeVolumeDeclared(contract_id=state.contract_id, day=state.day, volume_kwh=volume_kwh)]
+
+
+def record_no_application(state: ApplicationDay, *, deadline_zone: str, now: datetime) -> list[Event]:
+    """§4.6 no application by the deadline is a refusal to buy: once the day's deadline has passed (`now`,
+    the day close's time) a day with no application is recorded as "no purchase", once."""
+    due = deadline(state.day, deadline_zone)
+    if state.application_id is not None or state.no_application or now < due:
+        return []
+    return [NoApplicationRecorded(contract_id=state.contract_id, day=state.day, deadline=due)]

@@ -617,7 +617,7 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: da
                 restrict_from=restrict_from(day, calendar), amount_due=missing))
         elif not state.restricted and day >= state.notice[1]:
             events.append(SupplyRestricted(contract_id=state.contract_id, notice_document=state.notice[0],
-                                           restricted_from=day, amount_due=missing))
+                                           restricted_from=day, amount_due=missing, held=held))
     elif state.notice is not None:
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
     overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive

@@ -2,7 +2,9 @@
 
 Since 2023-07-01 Kazakhstan's balancing market settles imbalances hour by hour between the plan (the
 accepted application) and the actual volume. An hour is compared only when both are known: an hour
-without an accepted schedule, without meter data or with only part of it is flagged, never taken as 0.
+without an accepted schedule, without meter data or with only part of it is flagged, never taken as 0. A day
+the contracts service recorded as "no purchase" (§4.6: no application by the deadline, or a late one) has a
+schedule: 0 kWh every hour, compared like any other.
 Hours follow the schedule's zone (the deadline zone, Astana): hour 0 is 00:00–01:00 there.
 """
 
@@ -48,8 +50,8 @@ def hour_starts(first: date, last: date, zone_name: str) -> list[tuple[date, int
 
 def accepted_schedule(day: date, hours: Sequence[Decimal] | None) -> list[Decimal]:
     """The kWh accepted for each hour of a day, as the newest application event leaves it (each carries the
-    whole day). `None`: a rejected application leaves nothing accepted that day (§4.6: the day counts as
-    "no purchase")."""
+    whole day). `None`: a rejected application, or none by the deadline, leaves nothing accepted that day
+    (§4.6: the day counts as "no purchase", compared with 0)."""
     schedule = [Decimal(0)] * HOURS_IN_DAY if hours is None else list(hours)
     if len(schedule) != HOURS_IN_DAY or any(h < 0 for h in schedule):
         raise ValidationFailed(f"the schedule of {day} needs 24 hours of at least 0 kWh", reason="invalid_schedule")
