@@ -101,11 +101,12 @@ class Metering:
         async def body(uow: UnitOfWork) -> Decided[meters.ContractMeters]:
             # a register only counts up: the final reading cannot be below what the old meter already showed
             last = await queries.last_register_reading(uow.conn, serial, command.at)
+            elsewhere = await queries.meters_elsewhere(uow.conn, contract_id, [command.new_serial])
             return await self.runner.within(uow, METERS, contract_id, lambda state: meters.replace_meter(
                 meters.of_contract(contract_id, state), old_serial=serial, new_serial=command.new_serial,
                 meter_type=command.meter_type, accuracy_class=command.accuracy_class,
                 final_reading_old=command.final_reading_old, initial_reading_new=command.initial_reading_new,
-                at=command.at, last_stored_reading=last), context, command.at)
+                at=command.at, last_stored_reading=last, elsewhere=elsewhere), context, command.at)
 
         return cast(list[MeterReplaced], (await in_transaction(self.engine, body)).events)
 
@@ -119,10 +120,14 @@ class Metering:
 
     async def learn_contract(self, uow: UnitOfWork, event: ContractSigned | ContractAmended,
                              envelope: EventEnvelope, context: CommandContext) -> None:
-        """The terms metering keeps and the meters of new delivery points, as metering's own events."""
+        """The terms metering keeps and the meters of new delivery points, as metering's own events. A meter
+        that serves another contract in the same time refuses the event (409 `meter_on_another_contract`:
+        the consumer parks it as a dead letter with that reason, to be redriven once the contracts agree)."""
         occurred_at = event.signed_at if isinstance(event, ContractSigned) else envelope.occurred_at
+        named = [point.meter.serial for point in event.terms.delivery_points]
+        elsewhere = await queries.meters_elsewhere(uow.conn, event.contract_id, named)
         await self.runner.within(uow, METERS, event.contract_id, lambda state: meters.learn_contract(
-            meters.of_contract(event.contract_id, state), event), context, occurred_at)
+            meters.of_contract(event.contract_id, state), event, elsewhere), context, occurred_at)
 
     # ---- the month's volume and its act -------------------------------------------------------------------
     async def record_actual_balance(self, contract_id: str, command: RecordActualBalance,
