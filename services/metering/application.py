@@ -222,10 +222,10 @@ class Metering:
                                     details={"where": problem.where, "receipt_80021": receipt})
         report = await in_transaction(self.engine, lambda uow: import_readings(
             self.runner, uow, raw, format=command.format, parsed=parsed, time_zone=command.time_zone,
-            file_name=command.file_name, side=command.side, context=context))
+            file_name=command.file_name, side=command.side_of_values(), context=context))
         return ReadingsImportReport(
             file_sha256=report.file_sha256, already_imported=report.already_imported, accepted=report.accepted,
-            skipped_already_stored=report.skipped, receipt_80021=receipt,
+            skipped_already_stored=report.skipped, receipt_80021=receipt, side=command.side_of_values(),
             rejected=[RejectedLine(**line) for line in sorted(report.rejected, key=lambda r: r["line"])])
 
     async def measure_volumes(self, command: MeasureVolumes, context: CommandContext) -> list[VolumeMeasured]:

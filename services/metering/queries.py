@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metering.domain import acts, imbalance
 from services.metering.domain.meters import MeterElsewhere
+from services.metering.domain.plausibility import PointRating
 from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
 from shared.errors import NotFound
@@ -171,6 +172,17 @@ async def readings_page(conn: AsyncConnection, meter_serial: str, page: PageRequ
         " start_at, end_at, value_kwh, side, commercial, file_no FROM interval_readings WHERE meter_serial = :m) r"
         " WHERE {after}"), {"m": meter_serial}, BY_TIME, page)
     return Page(items=[ReadingView(**row) for row in rows], next_cursor=next_cursor, limit=page.limit)
+
+
+async def point_ratings(conn: AsyncConnection, contract_ids: Sequence[str]) -> dict[str, dict[str, PointRating]]:
+    """contract → serial → its point's voltage and CT ratio (what bounds a meter's day)."""
+    rows = (await conn.execute(text(
+        "SELECT contract_id, serial, voltage_kv, ct_ratio FROM meters WHERE contract_id = ANY(CAST(:c AS text[]))"),
+        {"c": list(contract_ids)})).all()
+    ratings: dict[str, dict[str, PointRating]] = {}
+    for row in rows:
+        ratings.setdefault(row.contract_id, {})[row.serial] = PointRating(row.voltage_kv, row.ct_ratio)
+    return ratings
 
 
 async def measured_days(conn: AsyncConnection, contract_ids: Sequence[str], first: date, last: date,

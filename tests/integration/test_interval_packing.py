@@ -116,12 +116,12 @@ async def test_a_later_file_is_judged_against_the_packed_rows(system):
     contract_id, m1, _ = await metered_contract(system)
     client = system.clients["metering"]
     start = local(20, 0)
-    first = "\n".join([HEADER, *(line(m1, start + timedelta(hours=h), 60, "2.0000") for h in range(24))])
+    first = "\n".join([HEADER, *(line(m1, start + timedelta(hours=h), 60, "0.5000") for h in range(24))])
     assert (await client.post("/readings/import", content=first.encode(), headers=auth())).json()["accepted"] == 24
     # the next day (clean, beside the stored one), one stored hour again, one stored hour with another value
-    later = "\n".join([HEADER, *(line(m1, start + timedelta(hours=24 + h), 60, "3.0000") for h in range(24)),
-                       line(m1, start + timedelta(hours=5), 60, "2.0000"),
-                       line(m1, start + timedelta(hours=6), 60, "2.5000")])
+    later = "\n".join([HEADER, *(line(m1, start + timedelta(hours=24 + h), 60, "0.7500") for h in range(24)),
+                       line(m1, start + timedelta(hours=5), 60, "0.5000"),
+                       line(m1, start + timedelta(hours=6), 60, "0.6000")])
     report = (await client.post("/readings/import", content=later.encode(), headers=auth())).json()
     assert (report["accepted"], report["skipped_already_stored"]) == (24, 1)
     assert [(r["line"], r["reason"]) for r in report["rejected"]] == [(27, "conflicts_with_stored")]
@@ -137,14 +137,14 @@ async def test_a_later_file_is_judged_against_the_packed_rows(system):
     values = {at: value for at, value in values.items() if at >= start}
     # 24 + 24 + 1 hours, the stored value kept where the later file conflicted
     assert len(values) == 49
-    assert values[start + timedelta(hours=6)] == "2.0000"
+    assert values[start + timedelta(hours=6)] == "0.5000"
 
     measure = {"contract_id": contract_id, "first_day": "2022-05-20", "last_day": "2022-05-21"}
     days = (await client.post("/volumes/measure", json=measure, headers=auth())).json()
-    # 20 May: 24 × 2.0 = 48 kWh, 21 May: 24 × 3.0 = 72 kWh, both × 44,000 (side "secondary" is the default):
-    # 2,112,000 and 3,168,000 kWh; 01214371 has no data those days, so neither day is complete
+    # 20 May: 24 × 0.5 = 12 kWh, 21 May: 24 × 0.75 = 18 kWh, both × 44,000 (side "secondary" is a CSV's
+    # default): 528,000 and 792,000 kWh; the second meter has no data those days, so neither day is complete
     assert [(d["day"], Decimal(d["volume_kwh"]), d["complete"]) for d in days] == [
-        ("2022-05-20", Decimal("2112000"), False), ("2022-05-21", Decimal("3168000"), False)]
+        ("2022-05-20", Decimal("528000"), False), ("2022-05-21", Decimal("792000"), False)]
 
 
 async def test_migration_0007_packs_the_intervals_stored_one_a_row(postgres: EmbeddedPostgres):

@@ -185,3 +185,44 @@ async def test_the_clean_and_the_careful_path_store_the_same(system):
     assert fast["rows_digest"] == slow["rows_digest"]
     assert fast_rows == slow_rows and len(fast_rows) == 48
     assert sum(1 for row in fast_rows if not row.commercial) == 12  # status 1 on the odd hours of m2
+
+
+def day_80020(day: str, serial: str, values: list[int]) -> bytes:
+    """An 80020 day file of one meter's 48 half-hours (active energy received)."""
+    periods = "".join(
+        f'<period start="{n // 2:02d}{30 * (n % 2):02d}" end="{(n + 1) // 2 % 24:02d}{30 * ((n + 1) % 2):02d}">'
+        f"<value>{value}</value></period>" for n, value in enumerate(values))
+    return (f'<?xml version="1.0" encoding="windows-1251"?><message class="80020" version="2" number="9">'
+            f"<datetime><timestamp>{day}010000</timestamp><day>{day}</day></datetime>"
+            f"<sender><inn>090840008604</inn><name>TEK</name></sender><area><inn>110740003844</inn><name>T</name>"
+            f'<measuringpoint code="{serial}" name="VL-110"><measuringchannel code="01" desc="A+">{periods}'
+            f"</measuringchannel></measuringpoint></area></message>").encode("cp1251")
+
+
+async def test_an_80020_file_is_primary_side_unless_stated_and_an_impossible_day_is_refused(system):
+    contract_id, m1, _ = await metered_contract(system)
+    client = system.clients["metering"]
+    # 32 half-hours of 21 kWh and 16 of 20 kWh: 672 + 320 = 992 kWh at the measuring point
+    values = [21] * 32 + [20] * 16
+    taken = (await client.post("/readings/import", params={"format": "80020"}, headers=auth(),
+                               content=day_80020("20220203", m1, values))).json()
+    assert (taken["accepted"], taken["side"]) == (48, "primary")
+    [day] = (await client.post("/volumes/measure", headers=auth(), json={
+        "contract_id": contract_id, "first_day": "2022-02-03", "last_day": "2022-02-03"})).json()
+    # the energy as the file gives it, not × 44,000 again (the other meter has no data: incomplete)
+    assert (Decimal(day["volume_kwh"]), day["complete"]) == (Decimal("992"), False)
+
+    # the same figures said to be raw meter values: 992 × 44,000 = 43,648,000 kWh in a day, above
+    # √3 × 110 kV × (200 A × 1.2) × 24 h = 1,097,427 kWh (rounded down): refused with its reason
+    secondary = (await client.post("/readings/import", params={"format": "80020", "side": "secondary"},
+                                   headers=auth(), content=day_80020("20220204", m1, values))).json()
+    assert (secondary["accepted"], secondary["side"]) == (48, "secondary")
+    refused = await client.post("/volumes/measure", headers=auth(), json={
+        "contract_id": contract_id, "first_day": "2022-02-03", "last_day": "2022-02-04"})
+    assert (refused.status_code, refused.json()["reason"]) == (409, "implausible_volume")
+    assert refused.json()["details"]["meter_days"] == [{
+        "contract_id": contract_id, "day": "2022-02-04", "serial": m1, "volume_kwh": "43648000.0000",
+        "limit_kwh": "1097427"}]
+    # nothing of the refused measurement was recorded: 3 February still measured once
+    assert await count(system, f"SELECT measured FROM daily_volumes WHERE contract_id = '{contract_id}'"
+                               " AND day = '2022-02-03'") == 1
