@@ -18,6 +18,7 @@ from services.metering.commands import (
     CloseDay,
     CorrectAct,
     DayClosed,
+    DeclareCalendarDay,
     DisputeAct,
     ImportReadings,
     MeasureVolumes,
@@ -28,9 +29,10 @@ from services.metering.commands import (
     ReplaceMeter,
     SignAct,
 )
-from services.metering.domain import acts, imbalance, meters
+from services.metering.domain import acts, calendar_days, imbalance, meters
 from services.metering.events import (
     ActualBalanceRecorded,
+    CalendarDayDeclared,
     MeterReplaced,
     PreliminaryActReceived,
     TransformerRatioChanged,
@@ -71,6 +73,11 @@ ACTS: Streams[acts.ContractActs] = Streams(
     name="acts", stream_id=acts.stream_id, evolve=acts.evolve,  # type: ignore[arg-type]
     version=lambda state: state.version)
 
+# the days an administrator declared working or not (one stream for every contract)
+CALENDAR: Streams[calendar_days.DeclaredDays] = Streams(
+    name="calendar", stream_id=lambda _key: calendar_days.STREAM_ID, evolve=calendar_days.evolve,  # type: ignore[arg-type]
+    version=lambda state: state.version)
+
 # contracts' decisions on a daily application: each carries the day's whole accepted schedule
 SCHEDULE_EVENTS = (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationReinstated,
                    ApplicationRejected)
@@ -80,12 +87,23 @@ ScheduleEvent = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced
 
 class Metering:
     """The service's commands, built once per process with the service; owns the command runner and so the
-    caches of the folded meters and acts, and the working-day calendar acts are dated by."""
+    caches of the folded meters, acts and declared calendar days acts are dated by."""
 
     def __init__(self, service: Service) -> None:
         self.engine = service.engine
         self.runner = CommandRunner(service.engine, service.store, service.projector)
-        self.calendar = WorkingCalendar()
+
+    async def calendar(self, uow: UnitOfWork) -> WorkingCalendar:
+        """The official calendar with every day declared so far (`CalendarDayDeclared`)."""
+        declared = await self.runner.load(uow.conn, CALENDAR, calendar_days.STREAM_ID)
+        return (declared or calendar_days.DeclaredDays()).calendar()
+
+    async def declare_calendar_day(self, command: DeclareCalendarDay,
+                                   context: CommandContext) -> list[CalendarDayDeclared]:
+        decided = await self.runner.execute(CALENDAR, calendar_days.STREAM_ID, lambda state: calendar_days.declare_day(
+            state, day=command.day, working=command.working, reason=command.reason), context, day_start(command.day),
+            contract_id="*")
+        return cast(list[CalendarDayDeclared], decided.events)
 
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
                      occurred_at: datetime, events: Sequence[object], context: CommandContext) -> list[StoredEvent]:
@@ -140,10 +158,11 @@ class Metering:
             meter_volume = command.meter_volume_kwh
             if meter_volume is None:
                 meter_volume = await queries.complete_month_volume(uow.conn, contract_id, command.period)
+            calendar = await self.calendar(uow)
             return await self.runner.within(uow, ACTS, contract_id, lambda state: acts.record_actual_balance(
                 state, contract_id=contract_id, period=command.period, volume_kwh=command.volume_kwh,
                 published_on=command.published_on, issued_on=issued_on, delivered_on=command.delivered_on,
-                meter_volume_kwh=meter_volume, calendar=self.calendar), context, day_start(issued_on))
+                meter_volume_kwh=meter_volume, calendar=calendar), context, day_start(issued_on))
 
         return cast(list[ActualBalanceRecorded | VolumeActIssued], (await in_transaction(self.engine, body)).events)
 

@@ -47,6 +47,14 @@ class RecordActualBalance(PlainText):
                                                          "volumes, if every day is measured and complete")
 
 
+class DeclareCalendarDay(PlainText):
+    """A day declared working or not over the official calendar (a holiday it lacks, an announced Kurban Ait)."""
+
+    day: date
+    working: bool = Field(description="true: a working day whatever the official calendar says; false: a day off")
+    reason: str = Field(min_length=1, max_length=500, description="the decree or announcement")
+
+
 class SignAct(PlainText):
     contract_id: str = ContractId
     signed_on: BusinessDate
