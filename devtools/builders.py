@@ -14,12 +14,23 @@ from typing import Any
 from shared.reference import SEED_CONTRACT
 
 
-def seed_contract(number: str | None = None) -> dict[str, Any]:
+def seed_contract(number: str | None = None, meter_serials: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The seed contract's terms, under another number and with other meters when given (a meter measures
+    one contract at a time: two contracts of one test system over the same year need meters of their own)."""
     terms = json.loads(SEED_CONTRACT.read_text(encoding="utf-8"))
     terms = copy.deepcopy(terms)
     if number:
         terms["number"] = number
+    if meter_serials:
+        for point, serial in zip(terms["delivery_points"], meter_serials, strict=True):
+            point["meter"]["serial"] = serial
     return terms
+
+
+def unique_meters() -> tuple[str, str]:
+    """Two meter serials no other test contract has (in the seed's 8-digit shape)."""
+    n = uuid.uuid4().int % 10**7
+    return f"7{n:07d}", f"8{n:07d}"   # in the seed's order: the first sorts first
 
 
 def sealed_terms(terms: dict[str, Any], contract_id: str, key: bytes | None = None):

@@ -374,11 +374,13 @@ def _exit_code(report: dict) -> int:
 
 @imports.command("readings")
 def import_readings(file: Path, file_format: Annotated[str, typer.Option("--format", help="csv or 80020")] = "csv",
-                    side: Annotated[str, typer.Option(help="secondary (raw meter values) or primary")] = "secondary",
+                    side: Annotated[str | None, typer.Option(
+                        help="secondary (raw meter values) or primary; default: the format's (80020 primary, "
+                             "CSV secondary)")] = None,
                     token: TokenOption = None, as_json: JsonOption = False) -> None:
     """Meter readings (CSV register/interval rows or XML 80020) into metering."""
     report = _upload(_services(token), "metering", "/readings/import", file,
-                     {"format": file_format, "side": side, "file_name": file.name}, as_json)
+                     {"format": file_format, "file_name": file.name, **({"side": side} if side else {})}, as_json)
     if as_json:
         _print_json(report)
         raise typer.Exit(_exit_code(report))

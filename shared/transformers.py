@@ -11,8 +11,7 @@ from fractions import Fraction
 from shared.errors import ValidationFailed
 
 
-def ratio(text: str) -> Fraction:
-    """A transformer ratio written as the contract does, e.g. "200/5" or "110000/100"."""
+def _sides(text: str) -> tuple[int, int]:
     try:
         primary, secondary = (int(part.replace(" ", "")) for part in text.split("/"))
         if primary <= 0 or secondary <= 0:
@@ -20,7 +19,17 @@ def ratio(text: str) -> Fraction:
     except ValueError:
         raise ValidationFailed(f"transformer ratio {text!r} is not 'primary/secondary'",
                                reason="invalid_transformer_ratio") from None
-    return Fraction(primary, secondary)
+    return primary, secondary
+
+
+def ratio(text: str) -> Fraction:
+    """A transformer ratio written as the contract does, e.g. "200/5" or "110000/100"."""
+    return Fraction(*_sides(text))
+
+
+def rated_primary(text: str) -> int:
+    """The rated primary side of a ratio: 200 (A) of a "200/5" current transformer."""
+    return _sides(text)[0]
 
 
 def multiplier(ct_ratio: str, vt_ratio: str) -> Fraction:

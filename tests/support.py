@@ -22,6 +22,7 @@ from devtools.builders import (  # noqa: F401 (the tests' builders, shared with 
     unique,
     unique_bin,
     unique_iban,
+    unique_meters,
 )
 from devtools.infra.ports import free_port_outside, free_port_run
 from devtools.infra.postgres import EmbeddedPostgres

@@ -18,6 +18,7 @@ from services.metering.commands import (
     CloseDay,
     CorrectAct,
     DayClosed,
+    DeclareCalendarDay,
     DisputeAct,
     ImportReadings,
     MeasureVolumes,
@@ -28,9 +29,10 @@ from services.metering.commands import (
     ReplaceMeter,
     SignAct,
 )
-from services.metering.domain import acts, imbalance, meters
+from services.metering.domain import acts, calendar_days, imbalance, meters
 from services.metering.events import (
     ActualBalanceRecorded,
+    CalendarDayDeclared,
     MeterReplaced,
     PreliminaryActReceived,
     TransformerRatioChanged,
@@ -72,6 +74,11 @@ ACTS: Streams[acts.ContractActs] = Streams(
     name="acts", stream_id=acts.stream_id, evolve=acts.evolve,  # type: ignore[arg-type]
     version=lambda state: state.version)
 
+# the days an administrator declared working or not (one stream for every contract)
+CALENDAR: Streams[calendar_days.DeclaredDays] = Streams(
+    name="calendar", stream_id=lambda _key: calendar_days.STREAM_ID, evolve=calendar_days.evolve,  # type: ignore[arg-type]
+    version=lambda state: state.version)
+
 # contracts' decisions on a daily application: each carries the day's whole accepted schedule (a rejected
 # application and a day without one, §4.6, carry none: nothing accepted)
 SCHEDULE_EVENTS = (ApplicationAccepted, ApplicationCorrected, ApplicationReduced, ApplicationReinstated,
@@ -82,12 +89,23 @@ ScheduleEvent = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced
 
 class Metering:
     """The service's commands, built once per process with the service; owns the command runner and so the
-    caches of the folded meters and acts, and the working-day calendar acts are dated by."""
+    caches of the folded meters, acts and declared calendar days acts are dated by."""
 
     def __init__(self, service: Service) -> None:
         self.engine = service.engine
         self.runner = CommandRunner(service.engine, service.store, service.projector)
-        self.calendar = WorkingCalendar()
+
+    async def calendar(self, uow: UnitOfWork) -> WorkingCalendar:
+        """The official calendar with every day declared so far (`CalendarDayDeclared`)."""
+        declared = await self.runner.load(uow.conn, CALENDAR, calendar_days.STREAM_ID)
+        return (declared or calendar_days.DeclaredDays()).calendar()
+
+    async def declare_calendar_day(self, command: DeclareCalendarDay,
+                                   context: CommandContext) -> list[CalendarDayDeclared]:
+        decided = await self.runner.execute(CALENDAR, calendar_days.STREAM_ID, lambda state: calendar_days.declare_day(
+            state, day=command.day, working=command.working, reason=command.reason), context, day_start(command.day),
+            contract_id="*")
+        return cast(list[CalendarDayDeclared], decided.events)
 
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
                      occurred_at: datetime, events: Sequence[object], context: CommandContext) -> list[StoredEvent]:
@@ -103,11 +121,12 @@ class Metering:
         async def body(uow: UnitOfWork) -> Decided[meters.ContractMeters]:
             # a register only counts up: the final reading cannot be below what the old meter already showed
             last = await queries.last_register_reading(uow.conn, serial, command.at)
+            elsewhere = await queries.meters_elsewhere(uow.conn, contract_id, [command.new_serial])
             return await self.runner.within(uow, METERS, contract_id, lambda state: meters.replace_meter(
                 meters.of_contract(contract_id, state), old_serial=serial, new_serial=command.new_serial,
                 meter_type=command.meter_type, accuracy_class=command.accuracy_class,
                 final_reading_old=command.final_reading_old, initial_reading_new=command.initial_reading_new,
-                at=command.at, last_stored_reading=last), context, command.at)
+                at=command.at, last_stored_reading=last, elsewhere=elsewhere), context, command.at)
 
         return cast(list[MeterReplaced], (await in_transaction(self.engine, body)).events)
 
@@ -121,10 +140,14 @@ class Metering:
 
     async def learn_contract(self, uow: UnitOfWork, event: ContractSigned | ContractAmended,
                              envelope: EventEnvelope, context: CommandContext) -> None:
-        """The terms metering keeps and the meters of new delivery points, as metering's own events."""
+        """The terms metering keeps and the meters of new delivery points, as metering's own events. A meter
+        that serves another contract in the same time refuses the event (409 `meter_on_another_contract`:
+        the consumer parks it as a dead letter with that reason, to be redriven once the contracts agree)."""
         occurred_at = event.signed_at if isinstance(event, ContractSigned) else envelope.occurred_at
+        named = [point.meter.serial for point in event.terms.delivery_points]
+        elsewhere = await queries.meters_elsewhere(uow.conn, event.contract_id, named)
         await self.runner.within(uow, METERS, event.contract_id, lambda state: meters.learn_contract(
-            meters.of_contract(event.contract_id, state), event), context, occurred_at)
+            meters.of_contract(event.contract_id, state), event, elsewhere), context, occurred_at)
 
     # ---- the month's volume and its act -------------------------------------------------------------------
     async def record_actual_balance(self, contract_id: str, command: RecordActualBalance,
@@ -137,10 +160,11 @@ class Metering:
             meter_volume = command.meter_volume_kwh
             if meter_volume is None:
                 meter_volume = await queries.complete_month_volume(uow.conn, contract_id, command.period)
+            calendar = await self.calendar(uow)
             return await self.runner.within(uow, ACTS, contract_id, lambda state: acts.record_actual_balance(
                 state, contract_id=contract_id, period=command.period, volume_kwh=command.volume_kwh,
                 published_on=command.published_on, issued_on=issued_on, delivered_on=command.delivered_on,
-                meter_volume_kwh=meter_volume, calendar=self.calendar), context, day_start(issued_on))
+                meter_volume_kwh=meter_volume, calendar=calendar), context, day_start(issued_on))
 
         return cast(list[ActualBalanceRecorded | VolumeActIssued], (await in_transaction(self.engine, body)).events)
 
@@ -219,10 +243,10 @@ class Metering:
                                     details={"where": problem.where, "receipt_80021": receipt})
         report = await in_transaction(self.engine, lambda uow: import_readings(
             self.runner, uow, raw, format=command.format, parsed=parsed, time_zone=command.time_zone,
-            file_name=command.file_name, side=command.side, context=context))
+            file_name=command.file_name, side=command.side_of_values(), context=context))
         return ReadingsImportReport(
             file_sha256=report.file_sha256, already_imported=report.already_imported, accepted=report.accepted,
-            skipped_already_stored=report.skipped, receipt_80021=receipt,
+            skipped_already_stored=report.skipped, receipt_80021=receipt, side=command.side_of_values(),
             rejected=[RejectedLine(**line) for line in sorted(report.rejected, key=lambda r: r["line"])])
 
     async def measure_volumes(self, command: MeasureVolumes, context: CommandContext) -> list[VolumeMeasured]:

@@ -64,8 +64,8 @@ def import_readings(
     url: Annotated[str, typer.Option(envvar="METERING_URL", help="the metering service, e.g. http://127.0.0.1:8002")],
     token: Annotated[str, typer.Option(envvar="METERING_TOKEN", help="an operator's bearer token")],
     format: Annotated[str, typer.Option(help="csv or 80020")] = "csv",
-    side: Annotated[str, typer.Option(help="secondary (raw meter values) or primary (already × CT × VT)")] =
-        "secondary",
+    side: Annotated[str | None, typer.Option(help="secondary (raw meter values) or primary (already × CT × VT); "
+                                                  "default: the format's (80020 primary, CSV secondary)")] = None,
     time_zone: Annotated[str, typer.Option(help="zone of times written without an offset")] = ASTANA_ZONE_NAME,
     timeout_s: Annotated[float, typer.Option("--timeout", help="seconds to wait for the report")] = 1800.0,
 ) -> None:
@@ -78,7 +78,8 @@ def import_readings(
         try:
             response = httpx.post(
                 f"{url.rstrip('/')}/readings/import", content=chunks(file, progress, task),
-                params={"format": format, "side": side, "time_zone": time_zone, "file_name": file.name},
+                params={"format": format, "time_zone": time_zone, "file_name": file.name,
+                        **({"side": side} if side else {})},
                 headers={"Authorization": f"Bearer {token}", "Content-Length": str(size)},
                 timeout=httpx.Timeout(timeout_s, connect=10.0))
         except httpx.HTTPError as exc:
@@ -93,7 +94,8 @@ def import_readings(
         console.print(f"already imported (SHA-256 {report['file_sha256']}): nothing added")
     else:
         console.print(f"accepted {report['accepted']:,} row(s), {report['skipped_already_stored']:,} already stored, "
-                      f"{len(report['rejected']):,} rejected (SHA-256 {report['file_sha256']})")
+                      f"{len(report['rejected']):,} rejected, values on the {report.get('side')} side"
+                      f" (SHA-256 {report['file_sha256']})")
     if report["rejected"]:
         console.print(report_table(report))
     if receipt := report.get("receipt_80021"):

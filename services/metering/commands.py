@@ -47,6 +47,14 @@ class RecordActualBalance(PlainText):
                                                          "volumes, if every day is measured and complete")
 
 
+class DeclareCalendarDay(PlainText):
+    """A day declared working or not over the official calendar (a holiday it lacks, an announced Kurban Ait)."""
+
+    day: date
+    working: bool = Field(description="true: a working day whatever the official calendar says; false: a day off")
+    reason: str = Field(min_length=1, max_length=500, description="the decree or announcement")
+
+
 class SignAct(PlainText):
     contract_id: str = ContractId
     signed_on: BusinessDate
@@ -87,11 +95,19 @@ class ImportReadings(PlainText):
     """A readings file's description, in the query (the file itself is the request's body)."""
 
     format: str = Field("csv", pattern="^(csv|80020)$")
-    side: str = Field("secondary", pattern="^(primary|secondary)$",
-                      description="secondary: raw meter values, × CT × VT later; primary: already scaled (80020 "
-                                  "usually is)")
+    side: str | None = Field(None, pattern="^(primary|secondary)$",
+                             description="secondary: raw meter values, × CT × VT later; primary: already scaled. "
+                                         "Absent: the format's convention (80020 primary, CSV secondary)")
     time_zone: str = Field(ASTANA_ZONE_NAME, max_length=64, description="zone of times written without an offset")
     file_name: str = Field("upload", max_length=255)
+
+    def side_of_values(self) -> str:
+        """The side the values are on: as stated, else the format's convention. An 80020 file carries the
+        energy at the measuring point, already × CT × VT (primary); a CSV is a raw meter export (secondary)."""
+        return self.side or SIDE_OF_FORMAT[self.format]
+
+
+SIDE_OF_FORMAT = {"80020": "primary", "csv": "secondary"}
 
 
 class RejectedLine(BaseModel):
@@ -109,6 +125,8 @@ class ReadingsImportReport(BaseModel):
     skipped_already_stored: int
     rejected: list[RejectedLine]
     receipt_80021: str | None = Field(None, description="the XML 80021 receipt of an 80020 file (null for CSV)")
+    side: str = Field(description="the side the file's values were taken on: primary (already × CT × VT) or "
+                                  "secondary (× CT × VT when measured)")
 
 
 class MeasureVolumes(PlainText):

@@ -23,17 +23,22 @@ WITH periods AS (
     FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY
         AS p(period_start, period_end, n)
 ), spans AS (
+    -- a meter counts for a contract only inside the contract's readings window: one meter serving
+    -- successive contracts gives each its own days
     SELECT m.contract_id, m.serial, r.multiplier,
-           greatest(m.installed_at, r.effective_from) AS span_start,
+           greatest(m.installed_at, r.effective_from, coalesce(t.readings_from, '-infinity')) AS span_start,
            least(coalesce(m.removed_at, 'infinity'),
                  coalesce(lead(r.effective_from) OVER (PARTITION BY r.contract_id, r.serial
-                                                       ORDER BY r.effective_from), 'infinity')) AS span_end
+                                                       ORDER BY r.effective_from), 'infinity'),
+                 coalesce(t.readings_until, 'infinity')) AS span_end
     FROM meters m JOIN meter_ratios r USING (contract_id, serial)
+    LEFT JOIN contract_terms t ON t.contract_id = m.contract_id
     WHERE m.contract_id = ANY(CAST(:contracts AS text[]))
 ), pieces AS (
     SELECT p.n, s.contract_id, s.serial, s.multiplier,
            greatest(p.period_start, s.span_start) AS piece_start, least(p.period_end, s.span_end) AS piece_end
-    FROM periods p JOIN spans s ON s.span_start < p.period_end AND s.span_end > p.period_start
+    FROM periods p JOIN spans s ON s.span_start < s.span_end AND s.span_start < p.period_end
+        AND s.span_end > p.period_start
 )
 SELECT pc.n, pc.contract_id, pc.serial, pc.multiplier,
        extract(epoch FROM pc.piece_end - pc.piece_start)::int AS seconds,

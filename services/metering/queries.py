@@ -15,6 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.metering.domain import acts, imbalance
+from services.metering.domain.meters import MeterElsewhere
+from services.metering.domain.plausibility import PointRating
 from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
 from shared.errors import NotFound
@@ -57,6 +59,24 @@ async def last_register_reading(conn: AsyncConnection, serial: str, at: datetime
         "SELECT value_kwh FROM readings WHERE meter_serial = :s AND kind = 'register' AND start_at <= :at"
         " ORDER BY start_at DESC LIMIT 1"), {"s": serial, "at": at})
     return value
+
+
+async def meters_elsewhere(conn: AsyncConnection, contract_id: str, serials: Sequence[str]) -> list[MeterElsewhere]:
+    """Where the meters named (and those the contract already has) serve other contracts, each for its time
+    there. The serials are locked first (transaction-scoped advisory locks, in one order): two contracts
+    naming one meter at once are decided one after the other, so neither can miss the other."""
+    wanted = sorted(set(serials) | set((await conn.execute(text(
+        "SELECT serial FROM meters WHERE contract_id = :c"), {"c": contract_id})).scalars()))
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('meter:' || s, 0))"
+                            " FROM unnest(CAST(:s AS text[])) AS s ORDER BY s"), {"s": wanted})
+    rows = (await conn.execute(text("""
+        SELECT m.serial, m.contract_id, m.delivery_point_code,
+               CASE WHEN m.installed_at = '-infinity' THEN t.delivery_start ELSE m.installed_at END AS since,
+               coalesce(m.removed_at, t.delivery_end) AS until
+        FROM meters m JOIN contract_terms t USING (contract_id)
+        WHERE m.serial = ANY(CAST(:s AS text[])) AND m.contract_id <> :c
+    """), {"s": wanted, "c": contract_id})).all()
+    return [MeterElsewhere(*row) for row in rows]
 
 
 # ---- contracts' terms -------------------------------------------------------------------------------------
@@ -152,6 +172,17 @@ async def readings_page(conn: AsyncConnection, meter_serial: str, page: PageRequ
         " start_at, end_at, value_kwh, side, commercial, file_no FROM interval_readings WHERE meter_serial = :m) r"
         " WHERE {after}"), {"m": meter_serial}, BY_TIME, page)
     return Page(items=[ReadingView(**row) for row in rows], next_cursor=next_cursor, limit=page.limit)
+
+
+async def point_ratings(conn: AsyncConnection, contract_ids: Sequence[str]) -> dict[str, dict[str, PointRating]]:
+    """contract → serial → its point's voltage and CT ratio (what bounds a meter's day)."""
+    rows = (await conn.execute(text(
+        "SELECT contract_id, serial, voltage_kv, ct_ratio FROM meters WHERE contract_id = ANY(CAST(:c AS text[]))"),
+        {"c": list(contract_ids)})).all()
+    ratings: dict[str, dict[str, PointRating]] = {}
+    for row in rows:
+        ratings.setdefault(row.contract_id, {})[row.serial] = PointRating(row.voltage_kv, row.ct_ratio)
+    return ratings
 
 
 async def measured_days(conn: AsyncConnection, contract_ids: Sequence[str], first: date, last: date,

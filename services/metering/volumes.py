@@ -8,6 +8,8 @@
   day is complete only when every interval is there (48 half-hours or 24 hours).
 - A meter-day without data is `null` and flags the contract-day incomplete: never a silent zero.
 A day is measured again only when its figures changed (a new `VolumeMeasured`; the newest counts).
+A meter's day above what its point can carry (`domain.plausibility`) refuses the whole measurement (409
+`implausible_volume`, each such meter-day named): nothing is recorded until the readings are put right.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from services.metering.domain.plausibility import implausible_meters
 from services.metering.domain.volumes import meter_shares, period_total
 from services.metering.events import MeterDay, VolumeMeasured
 from services.metering.pieces import read_pieces
-from services.metering.queries import measured_days
+from services.metering.queries import measured_days, point_ratings
 from shared.calendar import day_start
 from shared.commands import CommandRunner
 from shared.db import UnitOfWork
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.eventstore import CommandContext
 
 MAX_DAYS = 366
@@ -67,6 +70,7 @@ async def measure(runner: CommandRunner, uow: UnitOfWork, *, contract_ids: list[
                   zone: str, context: CommandContext) -> list[VolumeMeasured]:
     """The days whose figures changed, as `VolumeMeasured` appended to each contract's volumes stream."""
     computed = await compute_days(uow.conn, contract_ids=contract_ids, first=first, last=last, zone=zone)
+    await _refuse_implausible(uow, contract_ids, computed)
     known = await measured_days(uow.conn, contract_ids, first, last)
     by_contract: dict[str, list[VolumeMeasured]] = {}
     for d in computed:
@@ -79,3 +83,17 @@ async def measure(runner: CommandRunner, uow: UnitOfWork, *, contract_ids: list[
         await runner.record(uow, stream_id=f"volumes-{contract_id}", expected_version=None, contract_id=contract_id,
                             occurred_at=day_start(last, zone), events=events, context=context)
     return [event for events in by_contract.values() for event in events]
+
+
+async def _refuse_implausible(uow: UnitOfWork, contract_ids: list[str], computed: list[MeasuredDay]) -> None:
+    ratings = await point_ratings(uow.conn, contract_ids)
+    found = [{"contract_id": d.contract_id, "day": d.day.isoformat(), "serial": bad.serial,
+              "volume_kwh": str(bad.volume_kwh), "limit_kwh": str(bad.limit_kwh)}
+             for d in computed for bad in implausible_meters(d.meters, ratings.get(d.contract_id, {}))]
+    if found:
+        first = found[0]
+        raise Conflict(
+            f"meter {first['serial']} measured {first['volume_kwh']} kWh on {first['day']}, above the "
+            f"{first['limit_kwh']} kWh its point can carry in a day (√3 × kV × CT primary × 1.2 × 24 h); "
+            "were primary-side values (an 80020 file) multiplied by CT × VT again?", reason="implausible_volume",
+            details={"meter_days": found[:20], "count": len(found)})

@@ -6,18 +6,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.events import topic_of
-from tests.support import KafkaTap, auth, eventually, seed_contract, unique
+from tests.support import KafkaTap, auth, eventually, seed_contract, unique, unique_meters
 
 
-async def register(system, number: str | None = None) -> str:
-    response = await system.clients["contracts"].post("/contracts", json=seed_contract(number or unique("01/2021")),
-                                                      headers=auth())
+async def register(system, number: str | None = None, meter_serials: tuple[str, str] | None = None) -> str:
+    """A seed contract registered, with meters of its own unless given (a meter measures one contract at a time)."""
+    terms = seed_contract(number or unique("01/2021"), meter_serials or unique_meters())
+    response = await system.clients["contracts"].post("/contracts", json=terms, headers=auth())
     assert response.status_code == 201, response.text
     return response.json()["contract_id"]
 
 
 async def test_signed_contract_reaches_every_service(system):
-    contract_id = await register(system)
+    contract_id = await register(system, meter_serials=("01214368", "01214371"))
     signed = await system.clients["contracts"].post(f"/contracts/{contract_id}/sign",
                                                     json={"signed_at": "2021-12-07T10:00:00+06:00"}, headers=auth())
     assert signed.status_code == 200, signed.text

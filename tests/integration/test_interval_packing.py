@@ -31,8 +31,9 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2022, 5, day, hour, minute, tzinfo=timezone(ASTANA))
 
 
-def mixed_profile() -> tuple[list[str], set[tuple[str, datetime, datetime, Decimal, bool]]]:
-    """The file's lines and the intervals (serial, start, end, value, commercial) it should leave stored."""
+def mixed_profile(m1: str, m2: str) -> tuple[list[str], set[tuple[str, datetime, datetime, Decimal, bool]]]:
+    """The file's lines and the intervals (serial, start, end, value, commercial) it should leave stored, for
+    meters `m1` and `m2` (the seed's 01214368 and 01214371)."""
     lines, expected = [], set()
 
     def add(serial, start, minutes, value, status=0):
@@ -43,14 +44,14 @@ def mixed_profile() -> tuple[list[str], set[tuple[str, datetime, datetime, Decim
     # 01214368: half-hours 03:00–09:00 local (21:00–03:00 UTC: two UTC days), 04:30 missing (a gap)
     for n in range(12):
         if n != 3:
-            add("01214368", local(10, 3) + timedelta(minutes=30 * n), 30, f"0.{n + 1:04d}")
+            add(m1, local(10, 3) + timedelta(minutes=30 * n), 30, f"0.{n + 1:04d}")
     # then hours 09:00–12:00 beside them, the second one not commercial (status 1)
     for n in range(3):
-        add("01214368", local(10, 9 + n), 60, "1.2500", status=1 if n == 1 else 0)
+        add(m1, local(10, 9 + n), 60, "1.2500", status=1 if n == 1 else 0)
     # 01214371: hours listed last to first (the file is not in time order), and one 45-minute interval
     for hour in reversed(range(6)):
-        add("01214371", local(10, hour), 60, f"{hour + 1}.5000")
-    add("01214371", local(10, 6, 15), 45, "0.7500")
+        add(m2, local(10, hour), 60, f"{hour + 1}.5000")
+    add(m2, local(10, 6, 15), 45, "0.7500")
     return lines, expected
 
 
@@ -63,8 +64,8 @@ async def stored_rows(conn) -> set[tuple[str, datetime, datetime, Decimal, bool]
 
 
 async def test_packed_intervals_come_back_as_imported_by_either_path(system):
-    await metered_contract(system)
-    lines, expected = mixed_profile()
+    _, m1, m2 = await metered_contract(system)
+    lines, expected = mixed_profile(m1, m2)
     # 11 + 3 intervals of 01214368, 6 + 1 of 01214371
     assert len(expected) == 21
     clean = ("\n".join([HEADER, *lines]) + "\n").encode()
@@ -90,16 +91,16 @@ async def test_packed_intervals_come_back_as_imported_by_either_path(system):
 async def test_the_clean_path_takes_a_file_out_of_time_order(system):
     from services.metering.readings.clean_path import take_clean_intervals
 
-    await metered_contract(system)
-    lines, expected = mixed_profile()
-    reversed_hours = [row for row in lines if row.startswith("01214371") and ",0.7500," not in row]
+    _, m1, m2 = await metered_contract(system)
+    lines, expected = mixed_profile(m1, m2)
+    reversed_hours = [row for row in lines if row.startswith(m2) and ",0.7500," not in row]
     assert len(reversed_hours) == 6
     async with system["metering"].unit_of_work() as uow:
         taken = await take_clean_intervals(uow.conn, "\n".join([HEADER, *reversed_hours]).encode(),
                                            HEADER.split(","), time_zone="Asia/Almaty", side="primary", file_no=1)
         assert taken is not None and taken.accepted == 6
         assert await stored_rows(uow.conn) == {row for row in expected
-                                               if row[0] == "01214371" and row[3] != Decimal("0.7500")}
+                                               if row[0] == m2 and row[3] != Decimal("0.7500")}
         # hours 1.5 … 6.5 from 18:00 UTC in one row, in time order whatever the file's order
         assert (await uow.conn.execute(text(
             "SELECT values_kwh FROM interval_days WHERE first_start >= '2022-05-09'"))).scalars().all() == [
@@ -112,38 +113,38 @@ async def test_the_clean_path_takes_a_file_out_of_time_order(system):
 
 
 async def test_a_later_file_is_judged_against_the_packed_rows(system):
-    contract_id = await metered_contract(system)
+    contract_id, m1, _ = await metered_contract(system)
     client = system.clients["metering"]
     start = local(20, 0)
-    first = "\n".join([HEADER, *(line("01214368", start + timedelta(hours=h), 60, "2.0000") for h in range(24))])
+    first = "\n".join([HEADER, *(line(m1, start + timedelta(hours=h), 60, "0.5000") for h in range(24))])
     assert (await client.post("/readings/import", content=first.encode(), headers=auth())).json()["accepted"] == 24
     # the next day (clean, beside the stored one), one stored hour again, one stored hour with another value
-    later = "\n".join([HEADER, *(line("01214368", start + timedelta(hours=24 + h), 60, "3.0000") for h in range(24)),
-                       line("01214368", start + timedelta(hours=5), 60, "2.0000"),
-                       line("01214368", start + timedelta(hours=6), 60, "2.5000")])
+    later = "\n".join([HEADER, *(line(m1, start + timedelta(hours=24 + h), 60, "0.7500") for h in range(24)),
+                       line(m1, start + timedelta(hours=5), 60, "0.5000"),
+                       line(m1, start + timedelta(hours=6), 60, "0.6000")])
     report = (await client.post("/readings/import", content=later.encode(), headers=auth())).json()
     assert (report["accepted"], report["skipped_already_stored"]) == (24, 1)
     assert [(r["line"], r["reason"]) for r in report["rejected"]] == [(27, "conflicts_with_stored")]
     # a file of the following day only, repeating one start with another value
-    third = "\n".join([HEADER, line("01214368", start + timedelta(hours=48), 60, "1.0000"),
-                       line("01214368", start + timedelta(hours=48), 60, "1.1000")])
+    third = "\n".join([HEADER, line(m1, start + timedelta(hours=48), 60, "1.0000"),
+                       line(m1, start + timedelta(hours=48), 60, "1.1000")])
     report = (await client.post("/readings/import", content=third.encode(), headers=auth())).json()
     assert (report["accepted"], [(r["line"], r["reason"]) for r in report["rejected"]]) == (
         1, [(3, "duplicate_in_file")])
-    listed = (await client.get("/readings", params={"meter_serial": "01214368", "limit": 10_000},
+    listed = (await client.get("/readings", params={"meter_serial": m1, "limit": 10_000},
                                headers=auth("auditor"))).json()["items"]
     values = {datetime.fromisoformat(row["start_at"]): row["value_kwh"] for row in listed if row["kind"] == "interval"}
     values = {at: value for at, value in values.items() if at >= start}
     # 24 + 24 + 1 hours, the stored value kept where the later file conflicted
     assert len(values) == 49
-    assert values[start + timedelta(hours=6)] == "2.0000"
+    assert values[start + timedelta(hours=6)] == "0.5000"
 
     measure = {"contract_id": contract_id, "first_day": "2022-05-20", "last_day": "2022-05-21"}
     days = (await client.post("/volumes/measure", json=measure, headers=auth())).json()
-    # 20 May: 24 × 2.0 = 48 kWh, 21 May: 24 × 3.0 = 72 kWh, both × 44,000 (side "secondary" is the default):
-    # 2,112,000 and 3,168,000 kWh; 01214371 has no data those days, so neither day is complete
+    # 20 May: 24 × 0.5 = 12 kWh, 21 May: 24 × 0.75 = 18 kWh, both × 44,000 (side "secondary" is a CSV's
+    # default): 528,000 and 792,000 kWh; the second meter has no data those days, so neither day is complete
     assert [(d["day"], Decimal(d["volume_kwh"]), d["complete"]) for d in days] == [
-        ("2022-05-20", Decimal("2112000"), False), ("2022-05-21", Decimal("3168000"), False)]
+        ("2022-05-20", Decimal("528000"), False), ("2022-05-21", Decimal("792000"), False)]
 
 
 async def test_migration_0007_packs_the_intervals_stored_one_a_row(postgres: EmbeddedPostgres):

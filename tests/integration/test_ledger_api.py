@@ -17,12 +17,15 @@ from shared.envelope import EventEnvelope
 from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
 from shared.events.sealing import SealedFields
-from tests.support import KafkaTap, approved, auth, eventually, seed_contract, unique
+from tests.support import KafkaTap, approved, auth, eventually, seed_contract, unique, unique_meters
 
 
-async def signed_contract(system, number: str | None = None) -> str:
+async def signed_contract(system, number: str | None = None, meter_serials: tuple[str, str] | None = None) -> str:
+    """A signed seed contract known to invoicing and metering, with meters of its own (unique serials
+    unless given): a meter measures one contract at a time."""
     client = system.clients["contracts"]
-    created = await client.post("/contracts", json=seed_contract(number or unique("L")), headers=auth())
+    created = await client.post("/contracts", json=seed_contract(number or unique("L"), meter_serials or unique_meters()),
+                                headers=auth())
     contract_id = created.json()["contract_id"]
     await client.post(f"/contracts/{contract_id}/sign", headers=auth())
 

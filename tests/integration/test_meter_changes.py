@@ -24,12 +24,14 @@ AFTER = """meter_serial,read_at,register_kwh
 
 
 async def test_replacement_and_ratio_change_split_the_day(system):
-    contract_id = await metered_contract(system)
+    metered = await metered_contract(system)
+    contract_id, m1, m2 = metered
     client = system.clients["metering"]
-    assert (await client.post("/readings/import", content=READINGS.encode(), headers=auth())).json()["accepted"] == 5
+    assert (await client.post("/readings/import", content=metered.own(READINGS).encode(),
+                              headers=auth())).json()["accepted"] == 5
     replacement = {"new_serial": "01300001", "final_reading_old": "1000.7000", "initial_reading_new": "0",
                    "at": "2022-03-02T10:00:00+06:00"}
-    url = f"/contracts/{contract_id}/meters/01214368/replacement"
+    url = f"/contracts/{contract_id}/meters/{m1}/replacement"
     below = await client.post(url, headers=auth(), json={**replacement, "final_reading_old": "1000.4"})
     assert (below.status_code, below.json()["reason"]) == (422, "final_reading_below_stored")  # 1000.5 at 00:00
     assert (await client.post(url, headers=auth("auditor"), json=replacement)).status_code == 403
@@ -39,7 +41,7 @@ async def test_replacement_and_ratio_change_split_the_day(system):
     again = await client.post(url, headers=auth(), json={**replacement, "new_serial": "01300002"})
     assert (again.status_code, again.json()["reason"]) == (409, "meter_already_replaced")
 
-    ratio_url = f"/contracts/{contract_id}/meters/01214371/transformer-ratio"
+    ratio_url = f"/contracts/{contract_id}/meters/{m2}/transformer-ratio"
     mismatch = await client.post(ratio_url, headers=auth(), json={
         "ct_ratio": "600/5", "vt_ratio": "35000/100", "multiplier": 21000, "effective_at": "2022-03-02T12:00:00+06:00"})
     assert (mismatch.status_code, mismatch.json()["reason"]) == (422, "multiplier_mismatch")
@@ -49,7 +51,7 @@ async def test_replacement_and_ratio_change_split_the_day(system):
     assert changed.status_code == 201, changed.text
     assert changed.json()[0]["multiplier"] == 42000  # 600/5 × 35000/100 = 120 × 350
 
-    after = (await client.post("/readings/import", content=AFTER.encode(), headers=auth())).json()
+    after = (await client.post("/readings/import", content=metered.own(AFTER).encode(), headers=auth())).json()
     # the new meter's midnight reading is taken; the old meter after its removal and the new one before
     # its installation (10:00) are refused
     assert after["accepted"] == 1, after
@@ -66,9 +68,9 @@ async def test_replacement_and_ratio_change_split_the_day(system):
     # → 8,800 + 17,600 + 8,400 = 34,800 kWh
     assert (second["day"], Decimal(second["volume_kwh"]), second["complete"]) == ("2022-03-02", Decimal("34800"), True)
     assert {m["serial"]: Decimal(m["volume_kwh"]) for m in second["meters"]} == {
-        "01214368": Decimal("8800"), "01300001": Decimal("17600"), "01214371": Decimal("8400")}
+        m1: Decimal("8800"), "01300001": Decimal("17600"), m2: Decimal("8400")}
 
     listed = {m["serial"]: m for m in (await client.get("/meters", params={"contract_id": contract_id},
                                                         headers=auth())).json()["items"]}
-    assert listed["01214368"]["removed_at"] is not None and listed["01300001"]["installed_at"] is not None
-    assert (listed["01214371"]["ct_ratio"], listed["01214371"]["multiplier"]) == ("600/5", 42000)
+    assert listed[m1]["removed_at"] is not None and listed["01300001"]["installed_at"] is not None
+    assert (listed[m2]["ct_ratio"], listed[m2]["multiplier"]) == ("600/5", 42000)

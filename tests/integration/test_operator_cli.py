@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from devtools.infra.ports import free_port
-from tests.support import TOKENS, auth, eventually, incoming_1c, seed_contract, statement_1c, unique
+from tests.support import TOKENS, auth, eventually, incoming_1c, seed_contract, statement_1c, unique, unique_meters
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the worktree's own code runs
 
@@ -68,10 +68,12 @@ def json_of(run: subprocess.CompletedProcess):
 
 
 @pytest.fixture(scope="module")
-async def contract(system) -> tuple[str, str]:
-    number = unique("OP")
+async def contract(system) -> tuple[str, str, str]:
+    """(number, contract id, its first meter): meters of its own, since the demo's year takes the seed's."""
+    number, meters = unique("OP"), unique_meters()
     client = system.clients["contracts"]
-    contract_id = (await client.post("/contracts", json=seed_contract(number), headers=auth())).json()["contract_id"]
+    contract_id = (await client.post("/contracts", json=seed_contract(number, meters),
+                                     headers=auth())).json()["contract_id"]
     await client.post(f"/contracts/{contract_id}/sign", headers=auth(), json={"signed_at": "2021-12-07T12:00:00+06:00"})
 
     async def everywhere():
@@ -80,13 +82,14 @@ async def contract(system) -> tuple[str, str]:
         return len(meters.json()["items"]) == 2 and account.status_code == 200
 
     await eventually(everywhere)
-    return number, contract_id
+    return number, contract_id, meters[0]
 
 
 async def test_import_readings_reports_the_refused_line(urls, contract, tmp_path):
+    _, _, meter = contract
     file = tmp_path / "registers.csv"
     file.write_text("meter_serial,read_at,register_kwh\n"
-                    "01214368,2022-01-01T00:00:00+06:00,1000.0000\n"
+                    f"{meter},2022-01-01T00:00:00+06:00,1000.0000\n"
                     "NO-SUCH-METER,2022-01-01T00:00:00+06:00,1\n")
     run = await run_ledger("import", "readings", str(file), "--json", urls=urls)
     assert run.returncode == 1, run.stdout + run.stderr   # a line was refused
@@ -96,7 +99,7 @@ async def test_import_readings_reports_the_refused_line(urls, contract, tmp_path
 
 
 async def test_import_balance_records_the_act_and_reports_the_unknown_contract(system, urls, contract, tmp_path):
-    number, contract_id = contract
+    number, contract_id, _ = contract
     file = tmp_path / "balance.csv"
     file.write_text("contract_number,period,volume_kwh,published_on\n"
                     f"{number},2022-01,31000,2022-02-01\n"
@@ -120,7 +123,7 @@ async def test_import_balance_records_the_act_and_reports_the_unknown_contract(s
 
 
 async def test_import_payments_posts_one_and_refuses_one(urls, contract, tmp_path):
-    number, _ = contract
+    number, _, _ = contract
     file = tmp_path / "bank.csv"
     file.write_text("bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number\n"
                     f"{number}-P1,2022-02-20,{PAID},KZT,,,за январь,{number}\n"
@@ -134,7 +137,7 @@ async def test_import_payments_posts_one_and_refuses_one(urls, contract, tmp_pat
 
 
 async def test_import_payments_a_conflict_exits_1_and_an_unreadable_file_exits_2(urls, contract, tmp_path):
-    number, _ = contract
+    number, _, _ = contract
     header = "bank_reference,received_on,amount,currency,payer_bin,payer_iban,purpose,contract_number\n"
     held, changed = tmp_path / "held.csv", tmp_path / "changed.csv"
     # a payer that is no buyer: the receipt waits in suspense and the account's figures stay as derived above
@@ -160,7 +163,7 @@ async def test_import_payments_a_conflict_exits_1_and_an_unreadable_file_exits_2
 
 
 async def test_the_statement_as_of_and_as_known_at(urls, contract):
-    number, _ = contract
+    number, _, _ = contract
     before_the_payment = await run_ledger("statement", number, "--as-of", "2022-02-15", "--json", urls=urls)
     assert before_the_payment.returncode == 0, before_the_payment.stderr
     assert json_of(before_the_payment)["closing_balance"]["amount"] == INVOICED
@@ -175,7 +178,7 @@ async def test_the_statement_as_of_and_as_known_at(urls, contract):
 
 
 async def test_aging_and_portfolio(urls, contract):
-    _, contract_id = contract
+    _, contract_id, _ = contract
     aging = await run_ledger("aging", "--as-of", "2022-03-15", "--json", urls=urls)
     assert aging.returncode == 0, aging.stderr
     # due at most 5 banking days after 1–3 February, so on 15 March it is 31–60 days past due

@@ -30,7 +30,7 @@ async def run_cli(*arguments: str) -> tuple[int, str]:
 
 
 async def test_the_cli_uploads_with_progress_and_prints_the_report(system, tmp_path):
-    await metered_contract(system)
+    metered = await metered_contract(system)
     port = free_port()
     # the service is already running in this process; uvicorn only serves its routes over a real socket
     server = uvicorn.Server(uvicorn.Config(system["metering"].app, host="127.0.0.1", port=port, lifespan="off",
@@ -39,7 +39,7 @@ async def test_the_cli_uploads_with_progress_and_prints_the_report(system, tmp_p
     try:
         await eventually(lambda: asyncio.sleep(0, result=server.started))
         path = tmp_path / "april.csv"
-        path.write_text(FILE)
+        path.write_text(metered.own(FILE))
         url = f"http://127.0.0.1:{port}"
         code, output = await run_cli(str(path), "--url", url, "--token", TOKENS["operator"])
         assert code == 0, output

@@ -85,3 +85,27 @@ async def test_a_balance_for_a_contract_metering_does_not_know_is_refused(system
         assert answer.json()["reason"] == "unknown_contract"
     async with system["metering"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store")) == before
+
+
+async def test_a_declared_day_off_moves_the_acts_issue_deadline(system):
+    """§4.13: the act is due 3 working days after the actual balance is published. Published Wednesday
+    2022-08-03: Thu 4, Fri 5, Mon 8 August → 2022-08-08. With Thursday 4 August declared a day off (as an
+    administrator would for an announced holiday the official calendar lacks): Fri 5, Mon 8, Tue 9 → 2022-08-09."""
+    before, after = await signed_contract(system), await signed_contract(system)
+    client = system.clients["metering"]
+    balance = {"period": "2022-07", "volume_kwh": "20000", "published_on": "2022-08-03"}
+    first = (await client.post(f"/contracts/{before}/actual-balance", headers=auth(), json=balance)).json()
+    assert first[-1]["issue_deadline"] == "2022-08-08"
+
+    declaration = {"day": "2022-08-04", "working": False, "reason": "announced day off"}
+    assert (await client.post("/calendar/days", headers=auth("metering"), json=declaration)).status_code == 403
+    declared = await client.post("/calendar/days", headers=auth("admin"), json=declaration)
+    assert declared.status_code == 201, declared.text
+    again = await client.post("/calendar/days", headers=auth("admin"), json=declaration)
+    assert (again.status_code, again.json()["reason"]) == (409, "calendar_day_unchanged")
+
+    second = (await client.post(f"/contracts/{after}/actual-balance", headers=auth(), json=balance)).json()
+    assert second[-1]["issue_deadline"] == "2022-08-09"
+    # the act recorded before the declaration keeps the deadline it was issued with
+    acts = (await client.get("/acts", params={"contract_id": before}, headers=auth())).json()["items"]
+    assert [a["issue_deadline"] for a in acts] == ["2022-08-08"]

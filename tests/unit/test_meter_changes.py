@@ -191,3 +191,55 @@ def test_a_split_day_weighs_each_part_by_its_own_multiplier(start, delta_before,
     assert share.volume_kwh == delta_before * old + delta_after * new
     low, high = min(old, new), max(old, new)
     assert (end - start) * low <= share.volume_kwh <= (end - start) * high
+
+
+# ---- one contract at a time -------------------------------------------------------------------------------
+def _elsewhere(serial: str, since: datetime, until: datetime) -> meters.MeterElsewhere:
+    return meters.MeterElsewhere(serial, "c-other", "VL110-154", since, until)
+
+
+YEAR_2022 = (datetime(2021, 12, 31, 23, tzinfo=UTC), datetime(2022, 12, 31, 23, tzinfo=UTC))  # the seed's term in UTC
+
+
+def test_a_meter_serving_another_contract_in_the_term_is_refused():
+    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC),
+                           terms=sealed_terms(seed_contract(), "c-1"))
+    # the other contract has 01214368 until 1 March 2022: two months inside the seed's 2022 term
+    taken = _elsewhere("01214368", datetime(2021, 1, 1, tzinfo=UTC), datetime(2022, 3, 1, tzinfo=UTC))
+    with pytest.raises(Conflict) as refused:
+        meters.learn_contract(meters.ContractMeters("c-1"), event, [taken])
+    assert refused.value.reason == "meter_on_another_contract"
+    assert refused.value.details["contract_id"] == "c-other"
+
+
+def test_a_meter_of_a_term_that_ended_serves_the_renewal():
+    event = ContractSigned(contract_id="c-1", signed_at=datetime(2021, 12, 7, tzinfo=UTC),
+                           terms=sealed_terms(seed_contract(), "c-1"))
+    # the 2021 contract's term ends exactly where the seed's begins (2022-01-01 00:00 UTC+1)
+    before = _elsewhere("01214368", datetime(2020, 12, 31, 23, tzinfo=UTC), YEAR_2022[0])
+    learned = meters.learn_contract(meters.ContractMeters("c-1"), event, [before])
+    assert sorted(e.serial for e in learned if isinstance(e, MeterRegistered)) == ["01214368", "01214371"]
+
+
+def test_an_amendment_extending_the_term_into_another_contracts_time_is_refused():
+    state = signed()
+    terms = seed_contract()
+    terms["delivery_end"] = "2023-07-01T00:00:00+01:00"   # §3.2 extension by half a year
+    amended = ContractAmended(contract_id="c-1", kind="term_extension", document_number="SA-1",
+                              document_date="2022-11-20", effective_from="2022-12-01", summary="+6 months",
+                              terms=sealed_terms(terms, "c-1"))
+    # 01214371 serves another contract from 2023-01-01 00:00 UTC+1: free before the extension, not after
+    taken = _elsewhere("01214371", YEAR_2022[1], datetime(2024, 1, 1, tzinfo=UTC))
+    with pytest.raises(Conflict) as refused:
+        meters.learn_contract(state, amended, [taken])
+    assert refused.value.details["serial"] == "01214371"
+
+
+def test_a_replacement_by_a_meter_of_another_contract_is_refused():
+    taken = _elsewhere("01300001", datetime(2022, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    with pytest.raises(Conflict) as refused:
+        replace(signed(), elsewhere=[taken])
+    assert refused.value.reason == "meter_on_another_contract"
+    # the same meter after the other contract removed it (before the replacement at 2 March 10:00) is free
+    gone = _elsewhere("01300001", datetime(2022, 1, 1, tzinfo=UTC), datetime(2022, 3, 2, 4, tzinfo=UTC))
+    assert [e.new_serial for e in replace(signed(), elsewhere=[gone])] == ["01300001"]

@@ -1,7 +1,7 @@
-"""Metering's HTTP API, one module per resource: meters, volume acts, readings, reports."""
+"""Metering's HTTP API, one module per resource: meters, volume acts, readings, reports, the calendar."""
 
 from __future__ import annotations
 
-from services.metering.api import acts, meters, readings, reports
+from services.metering.api import acts, calendar, meters, readings, reports
 
-routers = [meters.router, acts.router, readings.router, reports.router]
+routers = [meters.router, acts.router, readings.router, reports.router, calendar.router]

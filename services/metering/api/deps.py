@@ -13,5 +13,6 @@ from shared.auth import Role
 
 App = Annotated[Metering, Depends(application_of(Metering))]
 MeteringDesk = desk(Role.METERING)
+Admin = desk(Role.ADMIN)   # configuration: the calendar
 
-__all__ = ["App", "MeteringDesk", "Reader"]
+__all__ = ["Admin", "App", "MeteringDesk", "Reader"]

@@ -96,16 +96,59 @@ def _noted_terms(contract_id: str, terms: SealedContractTerms, amendment: str | 
                               deadline_time_zone=terms.deadline_time_zone, amendment=amendment)
 
 
-def learn_contract(state: ContractMeters, event: ContractSigned | ContractAmended) -> list[Event]:
+@dataclass(frozen=True)
+class MeterElsewhere:
+    """A meter's time on another contract: from its installation (or that contract's delivery start) to its
+    removal (or that contract's delivery end)."""
+
+    serial: str
+    contract_id: str
+    delivery_point_code: str
+    since: datetime
+    until: datetime
+
+
+def _overlaps(since: datetime, until: datetime, other: MeterElsewhere) -> bool:
+    return since < other.until and other.since < until
+
+
+def check_meters_free(contract_id: str, wanted: Iterable[tuple[str, datetime, datetime]],
+                      elsewhere: Iterable[MeterElsewhere]) -> None:
+    """A meter measures one delivery point of one contract at a time: its energy counted on two contracts
+    would be sold twice. `wanted` is (serial, since, until) on `contract_id`; a successive contract (a
+    renewal that keeps the meters) starts where the other's term or the meter's removal ends."""
+    others = [other for other in elsewhere if other.contract_id != contract_id]
+    for serial, since, until in wanted:
+        for other in others:
+            if other.serial == serial and _overlaps(since, until, other):
+                raise Conflict(
+                    f"meter {serial} measures point {other.delivery_point_code} of contract {other.contract_id}"
+                    f" from {other.since.isoformat()} to {other.until.isoformat()}: a meter belongs to one"
+                    " contract at a time", reason="meter_on_another_contract",
+                    details={"serial": serial, "contract_id": other.contract_id,
+                             "delivery_point_code": other.delivery_point_code,
+                             "since": other.since.isoformat(), "until": other.until.isoformat()})
+
+
+def learn_contract(state: ContractMeters, event: ContractSigned | ContractAmended,
+                   elsewhere: Iterable[MeterElsewhere] = ()) -> list[Event]:
     """The terms metering keeps and the meters of points it does not know yet. A meter named anew for a
     known point is not taken from the terms: its replacement needs the two register readings of that
-    moment, which only the metering engineer's `MeterReplaced` records."""
+    moment, which only the metering engineer's `MeterReplaced` records. `elsewhere` is where the
+    contract's meters (named in the terms or already in place) serve other contracts: a meter in force
+    here during another contract's time with it is refused (`check_meters_free`), the whole event with it."""
     amendment = event.document_number if isinstance(event, ContractAmended) else None
     noted = _noted_terms(event.contract_id, event.terms, amendment)
     events: list[Event] = []
     if state.terms is None or noted.model_dump(exclude={"amendment"}) != state.terms.model_dump(exclude={"amendment"}):
         events.append(noted)
     known_points = {m.point_code for m in state.meters.values()}
+    start, end = noted.delivery_start, noted.delivery_end
+    in_place = [(m.serial, m.installed_at or start, m.removed_at or end) for m in state.meters.values()
+                if m.removed_at is None or m.removed_at > start]
+    named = [(point.meter.serial, start, end) for point in event.terms.delivery_points
+             if point.code not in known_points and point.meter.serial not in state.meters]
+    check_meters_free(event.contract_id, [*in_place, *named], elsewhere)
     events += [
         MeterRegistered(
             contract_id=event.contract_id, delivery_point_code=point.code, delivery_point_name=point.name,
@@ -145,12 +188,16 @@ def _reading(name: str, value: Decimal) -> None:
 
 def replace_meter(state: ContractMeters, *, old_serial: str, new_serial: str, meter_type: str | None,
                   accuracy_class: str | None, final_reading_old: Decimal, initial_reading_new: Decimal,
-                  at: datetime, last_stored_reading: Decimal | None) -> list[Event]:
+                  at: datetime, last_stored_reading: Decimal | None,
+                  elsewhere: Iterable[MeterElsewhere] = ()) -> list[Event]:
     """`last_stored_reading` is the old meter's newest stored register reading up to `at`: the final
-    reading cannot be below it (a register only counts up)."""
+    reading cannot be below it (a register only counts up). `elsewhere`: the new meter's time on other
+    contracts; it cannot serve this one while it serves another (`check_meters_free`)."""
     old = state.current(old_serial)
     if new_serial == old_serial or new_serial in state.meters:
         raise Conflict(f"meter {new_serial} is already known for this contract", reason="serial_in_use")
+    if state.terms is not None:
+        check_meters_free(state.contract_id, [(new_serial, at, max(at, state.terms.delivery_end))], elsewhere)
     _after_last_change(old, at)
     _reading("final_reading_old", final_reading_old)
     _reading("initial_reading_new", initial_reading_new)

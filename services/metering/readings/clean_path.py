@@ -38,8 +38,10 @@ _CHECKED = """
 SELECT s.meter_serial, o.contract_id, s.start_at, s.end_at, s.value_kwh, CAST(:side AS text) AS side,
        coalesce(nullif(trim(s.status), ''), '0') = '0' AS commercial, CAST(:f AS integer) AS file_no
 FROM typed_lines s
-JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
-      FROM meters ORDER BY serial, registered_at DESC) o ON o.serial = s.meter_serial
+-- every contract the meter ever served: only the one it served at that moment passes (a line matching
+-- two is counted twice, so the careful path judges the file)
+JOIN (SELECT serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at FROM meters) o
+    ON o.serial = s.meter_serial
 LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
 WHERE s.value_kwh >= 0 AND s.end_at > s.start_at AND coalesce(length(s.status), 0) <= :max_field
   AND s.start_at >= o.installed_at AND s.start_at < o.removed_at

@@ -105,9 +105,16 @@ SELECT s.line, s.meter_serial, s.kind, s.start_at, s.end_at, s.value_kwh, s.comm
         ELSE 'accepted'
     END AS verdict
 FROM staged s
-LEFT JOIN (SELECT DISTINCT ON (serial) serial, contract_id, installed_at, coalesce(removed_at, 'infinity') AS removed_at
-           FROM meters ORDER BY serial, registered_at DESC) o
-    ON o.serial = s.meter_serial
+-- the contract the meter measured at that moment (a meter serves one contract at a time; a renewal keeps
+-- it), else its newest contract, to say why the line is refused
+LEFT JOIN LATERAL (
+    SELECT m.serial, m.contract_id, m.installed_at, coalesce(m.removed_at, 'infinity') AS removed_at
+    FROM meters m LEFT JOIN contract_terms mt ON mt.contract_id = m.contract_id
+    WHERE m.serial = s.meter_serial
+    ORDER BY (s.start_at BETWEEN m.installed_at AND coalesce(m.removed_at, 'infinity')
+              AND s.start_at BETWEEN coalesce(mt.readings_from, '-infinity') AND coalesce(mt.readings_until, 'infinity'))
+             DESC, m.registered_at DESC
+    LIMIT 1) o ON true
 LEFT JOIN contract_terms t ON t.contract_id = o.contract_id
 LEFT JOIN stored r ON r.meter_serial = s.meter_serial AND r.kind = s.kind AND r.start_at = s.start_at
 WINDOW same AS (PARTITION BY s.meter_serial, s.kind, s.start_at),

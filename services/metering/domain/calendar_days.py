@@ -1,0 +1,39 @@
+"""The days an administrator declared working or not, over the official Kazakhstan calendar: one stream
+of `CalendarDayDeclared`, folded into the overrides a `WorkingCalendar` takes. A replay folds the same
+declarations in the same order, so it counts the same deadlines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from services.metering.events import CalendarDayDeclared
+from shared.calendar import WorkingCalendar
+from shared.errors import Conflict
+
+STREAM_ID = "calendar-days"
+
+
+@dataclass
+class DeclaredDays:
+    version: int = 0
+    overrides: dict[date, bool] = field(default_factory=dict)
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.with_defaults(self.overrides)
+
+
+def evolve(state: DeclaredDays | None, event: CalendarDayDeclared) -> DeclaredDays:
+    state = state or DeclaredDays()
+    state.version += 1
+    state.overrides[event.day] = event.working
+    return state
+
+
+def declare_day(state: DeclaredDays | None, *, day: date, working: bool, reason: str) -> list[CalendarDayDeclared]:
+    """A day declared working (True) or a day off (False); the calendar already saying so is 409."""
+    calendar = (state or DeclaredDays()).calendar()
+    if calendar.is_working_day(day) == working:
+        raise Conflict(f"{day.isoformat()} is already a {'working day' if working else 'day off'}",
+                       reason="calendar_day_unchanged", details={"day": day.isoformat(), "working": working})
+    return [CalendarDayDeclared(day=day, working=working, reason=reason)]
