@@ -1,5 +1,5 @@
 """Proves where metering's event types live: the two other services read (the volume act, the export part) are
-`shared/events/metering.py`, known to every process; the ten only metering reads are
+`shared/events/metering.py`, known to every process; the eleven only metering reads are
 `services/metering/events.py`, registered under the same `metering.*` types and versions wherever metering's
 store is folded (its application, and `ledger verify/replay`, which load its projection), so an event stored
 before they moved still decodes into today's class."""
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from shared.envelope import EventEnvelope
 
 SHARED = ["metering.PersonalDataExported", "metering.VolumeActIssued"]
-OWN = ["metering.ActualBalanceRecorded", "metering.ContractTermsNoted", "metering.MeterRegistered",
+OWN = ["metering.ActualBalanceRecorded", "metering.CalendarDayDeclared", "metering.ContractTermsNoted", "metering.MeterRegistered",
        "metering.MeterReplaced", "metering.PreliminaryActReceived", "metering.ReadingsImported",
        "metering.TransformerRatioChanged", "metering.VolumeActAccepted", "metering.VolumeActDisputed",
        "metering.VolumeMeasured"]
