@@ -26,6 +26,21 @@ async def events_of(system, contract_id: str) -> int:
                                      {"c": contract_id}))
 
 
+async def terminated(system, contract_id: str, terminated_on: str, *, refund_on: str) -> None:
+    """What the contracts service publishes when a termination takes effect, once the ledger has it: a refund on
+    `refund_on` (from the termination on, before the last act is invoiced) is refused "contract_in_force" before
+    it arrives and "last_act_not_invoiced" after."""
+    await publish(system, contract_id, ContractTerminated(contract_id=contract_id, terminated_on=terminated_on,
+                                                          notice_document="TN-1"))
+
+    async def refused_for_the_last_act():
+        asked = await system.clients["invoicing"].post(f"/accounts/{contract_id}/refund",
+                                                       json={"refund_on": refund_on}, headers=auth())
+        return asked.status_code == 409 and asked.json()["reason"] == "last_act_not_invoiced"
+
+    await eventually(refused_for_the_last_act)
+
+
 async def test_a_buyer_terminated_in_march_is_refunded_the_advance_net_of_its_debts_and_paid_out_once(system):
     # a contract number with a "/", as the seed contract's: the refund's document number holds it
     contract_id = await signed_contract(system, f"01/{unique('T')}")
@@ -42,15 +57,7 @@ async def test_a_buyer_terminated_in_march_is_refunded_the_advance_net_of_its_de
     await publish_act(system, contract_id, "act-02", "2022-02", "25000", "2022-03-01")
     await wait_for_advance(system, contract_id, "150144.00")
     # the contracts service ends the contract: supply stops on 15 March, March 1–14 is the last month supplied
-    await publish(system, contract_id, ContractTerminated(contract_id=contract_id, terminated_on="2022-03-15",
-                                                          notice_document="TN-1"))
-
-    async def refused_for_the_last_act():
-        asked = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2022-04-01"}, headers=auth())
-        return asked.status_code == 409 and asked.json()["reason"] == "last_act_not_invoiced"
-
-    # before the termination arrives, the answer is "contract_in_force"; after, the last act is what is missing
-    await eventually(refused_for_the_last_act)
+    await terminated(system, contract_id, "2022-03-15", refund_on="2022-04-01")
     stored = await events_of(system, contract_id)
     early = await client.post(f"/accounts/{contract_id}/refund", json={"refund_on": "2022-03-20"}, headers=auth())
     assert early.status_code == 409

@@ -286,7 +286,7 @@ def evolve(state: Account | None, event: Event) -> Account:
         case PrepaymentRequested():
             state.prepayments[event.block_id] = event.document_number
             state.demands.append(Demand(event.document_number, event.first_day.strftime("%Y-%m"), event.due_date,
-                                        event.amount))
+                                        event.amount, event.first_day, event.last_day))
             state.documents += 1
         case CoverageChanged():
             state.covered = event.covered
@@ -571,7 +571,7 @@ def _invoiced_periods(state: Account) -> set[str]:
 
 
 def _coverage(state: Account, day: date) -> tuple[bool, Money, Money]:
-    required = required_cover(state.demands, _invoiced_periods(state), day, state.currency)
+    required = required_cover(state.demands, _invoiced_periods(state), day, state.currency, state.terminated_on)
     return state.advance >= required, required, state.advance
 
 
@@ -608,7 +608,8 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: da
         events.append(CoverageChanged(contract_id=state.contract_id, as_of=day, covered=covered, required=required,
                                       held=held))
     number = state.documents
-    if not covered:
+    terminated = state.terminated_on is not None   # §7.1.1 the contract is ended already: nothing to restrict
+    if not covered and not terminated:
         missing = required - held
         if state.notice is None:
             number += 1
@@ -618,12 +619,12 @@ def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: da
         elif not state.restricted and day >= state.notice[1]:
             events.append(SupplyRestricted(contract_id=state.contract_id, notice_document=state.notice[0],
                                            restricted_from=day, amount_due=missing, held=held))
-    elif state.notice is not None:
+    elif covered and state.notice is not None:
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
     overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
                and d.due_date + timedelta(days=OVERDUE_DAYS_FOR_TERMINATION) <= day]
     proposed = any(p.action == TerminationNoticeProposed.event_type for p in state.pending.values())
-    if overdue and state.termination_notice is None and not proposed:
+    if overdue and state.termination_notice is None and not proposed and not terminated:
         # §7.1.1 the seller *may* terminate: the day close proposes, a second person decides
         assert request_id and closed_by, "a day close that may propose a termination notice names its proposal"
         events.append(TerminationNoticeProposed(
@@ -752,16 +753,22 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
                         applied: dict[date, Decimal] | None = None) -> list[Event]:
     """§5.3 one demand per block of `period`, cut by the contract's rule (`terms.prepayment.blocks`); `applied`:
     the days' accepted applications known. A block whose days a demand already covers is not asked again, so a
-    month requested before its contract's rule changed is not demanded twice."""
+    month requested before its contract's rule changed is not demanded twice. A contract terminated early is
+    demanded nothing for its days from the termination on (§7.1.1; a month wholly after it is refused)."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
         raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
     year, month = int(period[:4]), int(period[5:])
+    if state.terminated_on is not None and period_bounds(period)[0] >= state.terminated_on:
+        # §7.1.1 supply stopped before the month: there is nothing to prepay
+        raise Conflict(f"the contract was terminated from {state.terminated_on}: {period} is not supplied",
+                       reason="contract_terminated", details={"terminated_on": state.terminated_on.isoformat()})
     events: list[Event] = []
     number = state.documents
     for demand in prepayment_demands(year=year, month=month, plan_kwh=plan[period],
                                      schedule=state.terms.price_schedule, vat=vat, currency=state.currency,
-                                     calendar=calendar, applied=applied, rule=state.terms.prepayment.blocks):
+                                     calendar=calendar, applied=applied, rule=state.terms.prepayment.blocks,
+                                     terminated_on=state.terminated_on):
         if demand.block.block_id in state.prepayments or _demanded(state, demand.block.first_day,
                                                                    demand.block.last_day):
             continue  # requested already: asking twice changes nothing

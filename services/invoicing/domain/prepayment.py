@@ -8,7 +8,9 @@ two months, so the plan and the price of one month apply. Unless daily applicati
 over its days (to the watt-hour; the last block takes the remainder, so the blocks add up to the plan).
 A day whose application is known (accepted, corrected or reduced: its accepted schedule; rejected: 0,
 "no purchase") counts with that volume instead; in a block with some days known, the other days keep
-their even share of the plan.
+their even share of the plan. A contract terminated early is not supplied from its `terminated_on` on: no
+block is demanded from that day, and a block it cuts is demanded for its days before it (their even share of
+the plan, or their applications).
 """
 
 from __future__ import annotations
@@ -73,26 +75,50 @@ def with_applications(plan_kwh: Decimal, blocks: list[SupplyBlock], volumes: lis
     result = []
     for block, planned in zip(blocks, volumes, strict=True):
         days = [block.first_day + timedelta(days=n) for n in range(block.days)]
-        known = [day for day in days if day in applied]
-        if not known:
-            result.append(planned)
-            continue
-        unknown_share = (plan_kwh * (len(days) - len(known)) / month_days).quantize(KWH_QUANTUM, ROUND_HALF_UP)
-        result.append(sum((applied[day] for day in known), Decimal(0)) + unknown_share)
+        result.append(planned if not any(day in applied for day in days)
+                      else _days_volume(plan_kwh, days, month_days, applied))
     return result
+
+
+def _days_volume(plan_kwh: Decimal, days: list[date], month_days: int, applied: dict[date, Decimal]) -> Decimal:
+    """The days' volume: each known day's application, the others their even share of the month's plan."""
+    known = [day for day in days if day in applied]
+    unknown_share = (plan_kwh * (len(days) - len(known)) / month_days).quantize(KWH_QUANTUM, ROUND_HALF_UP)
+    return sum((applied[day] for day in known), Decimal(0)) + unknown_share
+
+
+def supplied_part(plan_kwh: Decimal, blocks: list[SupplyBlock], volumes: list[Decimal],
+                  applied: dict[date, Decimal], terminated_on: date) -> list[tuple[SupplyBlock, Decimal]]:
+    """The blocks (and volumes) still supplied when supply stops on `terminated_on`: a block from that day on is
+    dropped, a block it cuts keeps its days before it, with their volume (`_days_volume`)."""
+    month_days = sum(block.days for block in blocks)
+    kept = []
+    for block, volume in zip(blocks, volumes, strict=True):
+        if block.first_day >= terminated_on:
+            continue
+        if block.last_day >= terminated_on:
+            block = SupplyBlock(block.first_day, terminated_on - timedelta(days=1))
+            volume = _days_volume(plan_kwh, [block.first_day + timedelta(days=n) for n in range(block.days)],
+                                  month_days, applied)
+        kept.append((block, volume))
+    return kept
 
 
 def prepayment_demands(*, year: int, month: int, plan_kwh: Decimal, schedule: list[PricePeriodTerms],
                        vat: DatedRates, currency: str, calendar: WorkingCalendar,
                        applied: dict[date, Decimal] | None = None,
-                       rule: PrepaymentBlocks = "ten_days") -> list[PrepaymentDemand]:
+                       rule: PrepaymentBlocks = "ten_days", terminated_on: date | None = None) -> list[PrepaymentDemand]:
     """`applied`: the accepted volume of each day whose application is known (kWh); `rule`: the contract's
-    blocks (`terms.prepayment.blocks`)."""
+    blocks (`terms.prepayment.blocks`); `terminated_on`: the first day without supply of a contract terminated
+    early (`supplied_part`)."""
     blocks = month_blocks(year, month, rule)
     last_day = blocks[-1].last_day
     volumes = with_applications(plan_kwh, blocks, block_volumes(plan_kwh, blocks), applied or {})
+    demanded = list(zip(blocks, volumes, strict=True))
+    if terminated_on is not None:
+        demanded = supplied_part(plan_kwh, blocks, volumes, applied or {}, terminated_on)
     demands = []
-    for block, volume in zip(blocks, volumes, strict=True):
+    for block, volume in demanded:
         charge = price_volume(volume_kwh=volume, first_day=block.first_day, last_day=block.last_day,
                               schedule=schedule, vat=vat, currency=currency, turnover_date=last_day)
         due = calendar.subtract_banking_days(block.first_day, PREPAYMENT_LEAD_BANKING_DAYS)

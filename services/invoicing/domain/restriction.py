@@ -6,6 +6,9 @@
   days later; still not covered on that date → `SupplyRestricted`; covered again → `SupplyRestored`.
 - An invoice unpaid 30 days after its due date → a termination notice with the date 30 calendar
   days after it (one open notice at a time).
+- Once the contract is terminated (§7.1.1, §11.2) there is no supply from its `terminated_on` to prepay: a
+  demand counts only for its days before it (a demand whose days straddle it, by its share of days, to the
+  tiyn half-up), and no restriction or termination notice is issued any more.
 """
 
 from __future__ import annotations
@@ -27,10 +30,26 @@ class Demand:
     period: str
     due_date: date
     amount: Money
+    first_day: date   # the days of supply the demand prepays
+    last_day: date
+
+    def counted(self, terminated_on: date | None) -> Money:
+        """What the demand asks for the days still supplied: all of it, unless supply stopped on
+        `terminated_on` before its last day (§7.1.1): then its share of the days before, rounded to the tiyn."""
+        if terminated_on is None or terminated_on > self.last_day:
+            return self.amount
+        if terminated_on <= self.first_day:
+            return Money.zero(self.amount.currency)
+        supplied = (terminated_on - self.first_day).days
+        days = (self.last_day - self.first_day).days + 1
+        return (self.amount * supplied / days).rounded()
 
 
-def required_cover(demands: list[Demand], invoiced_periods: set[str], day: date, currency: str) -> Money:
-    return sum((d.amount for d in demands if d.due_date <= day and d.period not in invoiced_periods),
+def required_cover(demands: list[Demand], invoiced_periods: set[str], day: date, currency: str,
+                   terminated_on: date | None = None) -> Money:
+    """The prepayment the advance must hold on `day`: every demand due by then of a month not invoiced, for the
+    days supplied (`Demand.counted`)."""
+    return sum((d.counted(terminated_on) for d in demands if d.due_date <= day and d.period not in invoiced_periods),
                Money.zero(currency))
 
 
