@@ -19,7 +19,8 @@ async def accrue_penalties(contract_id: str, command: AccruePenalties, request: 
     return await app.accrue_penalties(contract_id, command, context_of(request, actor))
 
 
-@router.post("/accounts/{contract_id}/penalties/{document_number}/waive", status_code=202,
+# the penalty's document number holds the contract's number, which may hold a "/": the whole path up to /waive
+@router.post("/accounts/{contract_id}/penalties/{document_number:path}/waive", status_code=202,
              response_model=WaiverRequested)
 async def waive_penalty(contract_id: str, document_number: str, command: WaivePenalty, request: Request,
                         actor: Billing, app: App) -> WaiverRequested:
