@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -224,7 +225,26 @@ class WorkingCalendar:
         return d.year
 
 
+@dataclass
+class DeclaredDays:
+    """The days an administrator declared working or not (`metering.CalendarDayDeclared`), folded in the order
+    they were recorded: the calendar a deadline counted now takes. Metering folds the declarations it records,
+    invoicing the ones it noted from metering's topic."""
+
+    version: int = 0
+    overrides: dict[date, bool] = field(default_factory=dict)
+
+    def declared(self, day: date, working: bool) -> DeclaredDays:
+        self.version += 1
+        self.overrides[day] = working
+        return self
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.with_defaults(self.overrides)
+
+
 __all__ = [
+    "DeclaredDays",
     "ASTANA_ZONE_NAME",
     "DEFAULT_OVERRIDES",
     "MAX_DAYS",

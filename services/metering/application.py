@@ -32,7 +32,6 @@ from services.metering.commands import (
 from services.metering.domain import acts, calendar_days, imbalance, meters
 from services.metering.events import (
     ActualBalanceRecorded,
-    CalendarDayDeclared,
     MeterReplaced,
     PreliminaryActReceived,
     TransformerRatioChanged,
@@ -59,7 +58,7 @@ from shared.events.contracts import (
     ContractSigned,
     NoApplicationRecorded,
 )
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActIssued
 from shared.eventstore import CommandContext, StoredEvent
 
 if TYPE_CHECKING:

@@ -189,18 +189,3 @@ class TransformerRatioChanged(Event):
     multiplier: int
     effective_at: datetime
     register_kwh: Decimal | None = None
-
-
-@registry.register
-class CalendarDayDeclared(Event):
-    """An administrator declares a day working or not, over the official calendar (`shared/calendar.py`):
-    a holiday the package lacks (Constitution Day of a year it does not know yet) or a Kurban Ait it only
-    estimates. Deadlines in working days (§4.13) are counted with every declaration recorded before."""
-
-    event_type = "metering.CalendarDayDeclared"
-    schema_version = 1
-
-    contract_id: str = "*"   # the calendar is every contract's
-    day: date
-    working: bool
-    reason: str

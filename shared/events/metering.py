@@ -1,6 +1,7 @@
 """Events published by the metering service (topic `metering.events.v1`) that other services read: the
-volume act (invoicing charges it) and the part of a personal-data export (claims assembles it). The events
-only metering reads are `services/metering/events.py`."""
+volume act (invoicing charges it), a calendar day an administrator declared (invoicing counts its banking-day
+deadlines with it) and the part of a personal-data export (claims assembles it). The events only metering
+reads are `services/metering/events.py`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,22 @@ class VolumeActIssued(Event):
     corrects_act_id: str | None = None
     delivered_on: date | None = None       # when the buyer received it: the 15 days run from here
     issue_deadline: date | None = None     # 3 working days after the balance was published
+
+
+@registry.register
+class CalendarDayDeclared(Event):
+    """An administrator declares a day working or not, over the official calendar (`shared/calendar.py`):
+    a holiday the package lacks (Constitution Day of a year it does not know yet) or a Kurban Ait it only
+    estimates. Deadlines in working days (metering's §4.13, invoicing's
+    banking days of §5.3 and §5.4) are counted with every declaration recorded before."""
+
+    event_type = "metering.CalendarDayDeclared"
+    schema_version = 1
+
+    contract_id: str = "*"   # the calendar is every contract's
+    day: date
+    working: bool
+    reason: str
 
 
 @registry.register

@@ -1,5 +1,5 @@
-"""Proves where metering's event types live: the two other services read (the volume act, the export part) are
-`shared/events/metering.py`, known to every process; the eleven only metering reads are
+"""Proves where metering's event types live: the three other services read (the volume act, a declared calendar
+day, the export part) are `shared/events/metering.py`, known to every process; the ten only metering reads are
 `services/metering/events.py`, registered under the same `metering.*` types and versions wherever metering's
 store is folded (its application, and `ledger verify/replay`, which load its projection), so an event stored
 before they moved still decodes into today's class."""
@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from shared.envelope import EventEnvelope
 
-SHARED = ["metering.PersonalDataExported", "metering.VolumeActIssued"]
-OWN = ["metering.ActualBalanceRecorded", "metering.CalendarDayDeclared", "metering.ContractTermsNoted", "metering.MeterRegistered",
+SHARED = ["metering.CalendarDayDeclared", "metering.PersonalDataExported", "metering.VolumeActIssued"]
+OWN = ["metering.ActualBalanceRecorded", "metering.ContractTermsNoted", "metering.MeterRegistered",
        "metering.MeterReplaced", "metering.PreliminaryActReceived", "metering.ReadingsImported",
        "metering.TransformerRatioChanged", "metering.VolumeActAccepted", "metering.VolumeActDisputed",
        "metering.VolumeMeasured"]
@@ -32,11 +32,12 @@ def metering_types_after(statement: str) -> list[str]:
 
 def test_only_the_events_other_services_read_are_shared():
     assert metering_types_after("import shared.events") == [
-        "metering.PersonalDataExported@2", "metering.VolumeActIssued@1"]
+        "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2", "metering.VolumeActIssued@1"]
 
 
 def test_metering_and_the_audit_know_every_metering_type_at_its_version():
-    everything = sorted([*(f"{t}@1" for t in OWN), "metering.PersonalDataExported@2", "metering.VolumeActIssued@1"])
+    everything = sorted([*(f"{t}@1" for t in OWN), "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2",
+                         "metering.VolumeActIssued@1"])
     assert metering_types_after("import services.metering.application") == everything
     # `ledger verify/replay` fold a store through its service's projection (`ledger_cli/audit.projector_of`)
     assert metering_types_after("from ledger_cli.audit import projector_of\nprojector_of('metering')") == everything
@@ -55,4 +56,18 @@ def test_an_event_stored_before_the_move_decodes_into_metering_s_own_class():
                            occurred_at=at, recorded_at=at, correlation_id=uuid.uuid4(), actor="test", payload=payload)
     decoded = registry.decode(stored)
     assert type(decoded) is events.VolumeMeasured
+    assert decoded.model_dump(mode="json") == payload
+
+
+def test_a_calendar_day_declared_before_it_was_shared_decodes_into_the_shared_class():
+    from shared.events import metering, registry
+
+    at = datetime(2026, 8, 20, 9, tzinfo=UTC)
+    # the payload as metering stored `CalendarDayDeclared` v1 in its own events: Monday 31 August 2026 off
+    payload = {"contract_id": "*", "day": "2026-08-31", "working": False, "reason": "Constitution Day on a Sunday"}
+    stored = EventEnvelope(event_id=uuid.uuid4(), event_type="metering.CalendarDayDeclared", schema_version=1,
+                           source="metering", stream_id="calendar-days", stream_version=1, contract_id="*",
+                           occurred_at=at, recorded_at=at, correlation_id=uuid.uuid4(), actor="admin", payload=payload)
+    decoded = registry.decode(stored)
+    assert type(decoded) is metering.CalendarDayDeclared
     assert decoded.model_dump(mode="json") == payload

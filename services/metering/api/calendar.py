@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 
 from services.metering.api.deps import Admin, App
 from services.metering.commands import DeclareCalendarDay
-from services.metering.events import CalendarDayDeclared
 from shared.api import COMMAND_ERRORS, context_of
+from shared.events.metering import CalendarDayDeclared
 
 router = APIRouter(tags=["calendar"])
 

@@ -4,30 +4,19 @@ declarations in the same order, so it counts the same deadlines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
-from services.metering.events import CalendarDayDeclared
-from shared.calendar import WorkingCalendar
+from shared.calendar import DeclaredDays
 from shared.errors import Conflict
+from shared.events.metering import CalendarDayDeclared
 
 STREAM_ID = "calendar-days"
 
-
-@dataclass
-class DeclaredDays:
-    version: int = 0
-    overrides: dict[date, bool] = field(default_factory=dict)
-
-    def calendar(self) -> WorkingCalendar:
-        return WorkingCalendar.with_defaults(self.overrides)
+__all__ = ["STREAM_ID", "DeclaredDays", "declare_day", "evolve"]
 
 
 def evolve(state: DeclaredDays | None, event: CalendarDayDeclared) -> DeclaredDays:
-    state = state or DeclaredDays()
-    state.version += 1
-    state.overrides[event.day] = event.working
-    return state
+    return (state or DeclaredDays()).declared(event.day, event.working)
 
 
 def declare_day(state: DeclaredDays | None, *, day: date, working: bool, reason: str) -> list[CalendarDayDeclared]:
