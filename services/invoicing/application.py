@@ -5,8 +5,9 @@ A method loads what it decides on (the account folded from its stream, the books
 rates, today in the contract's zone), calls a pure rule of `domain/`, records the events with the read models
 in one transaction (`shared/commands.CommandRunner`, run again on fresh state when another command appended
 to the account first) and answers with what it recorded. The application owns what lives between commands:
-the runner with its caches of folded accounts and books, the payment batcher (group commit of
-`POST /payments`, `batcher.py`), the statement import (`imports.py`) and the working-day calendar.
+the runner with its caches of folded accounts, books and declared calendar days, the payment batcher (group
+commit of `POST /payments`, `batcher.py`) and the statement import (`imports.py`). Banking-day deadlines are
+counted with the calendar days declared so far (`calendar_on`): the date is recorded in its event.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import aging, periods, reconciliation
+from services.invoicing.domain import aging, calendar_days, periods, reconciliation
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
@@ -78,7 +79,7 @@ from services.invoicing.queries import AgingReport, AllocationView, ApprovalView
 from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
-from shared.calendar import ASTANA_ZONE_NAME, WorkingCalendar, day_start
+from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
@@ -94,7 +95,7 @@ from shared.events.contracts import (
     ContractTerminated,
     NoApplicationRecorded,
 )
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActIssued
 from shared.events.registry import Event
 from shared.eventstore import CommandContext, StoredEvent
 from shared.paging import Page, PageRequest
@@ -112,6 +113,10 @@ def _books_evolve(books: periods.Books | None, event: Event) -> periods.Books:
 BOOKS: Streams[periods.Books] = Streams(name="books", stream_id=lambda _key: periods.STREAM_ID, evolve=_books_evolve,
                                         version=lambda books: books.version, cache_capacity=1,
                                         copy=lambda books: books)
+# the days declared working or not, noted from metering (one stream for every contract, a few events a year)
+CALENDAR: Streams[DeclaredDays] = Streams(name="calendar", stream_id=lambda _key: calendar_days.STREAM_ID,
+                                          evolve=calendar_days.evolve,  # type: ignore[arg-type]
+                                          version=lambda declared: declared.version, cache_capacity=1)
 BASE_RATES_STREAM = "base-rates"   # the admins' base rates: appended whatever came before (no version to race on)
 
 # the contracts service's word on a day's schedule (`note_application`)
@@ -147,7 +152,6 @@ class Invoicing:
     def __init__(self, service: Service):
         self.engine = service.engine
         self.clock = service.clock
-        self.calendar = WorkingCalendar()
         self.runner = CommandRunner(service.engine, service.store, service.projector)
         self.payments = PaymentBatcher(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                        queue_limit=service.settings.payment_queue_limit)
@@ -167,6 +171,11 @@ class Invoicing:
     def business_date(self, zone_name: str) -> date:
         """Today in `zone_name` by the service clock."""
         return today(self.clock, zone_name)
+
+    async def calendar_on(self, conn: AsyncConnection) -> WorkingCalendar:
+        """The official calendar with every day declared so far (`CalendarDayNoted`, cached between commands)."""
+        declared = await self.runner.load(conn, CALENDAR, calendar_days.STREAM_ID)
+        return (declared or DeclaredDays()).calendar()
 
     async def books_on(self, conn: AsyncConnection) -> periods.Books:
         """The books' closed months, folded from their stream (cached between commands)."""
@@ -266,8 +275,9 @@ class Invoicing:
         first, last = acc.period_bounds(command.period)
         async with self.engine.connect() as conn:
             applied = await queries.applied_days(conn, contract_id, first, last)
+            calendar = await self.calendar_on(conn)
         return await self._on_account(contract_id, lambda state: acc.request_prepayments(
-            state, period=command.period, vat=vat_rates(), calendar=self.calendar, applied=applied), context, occurred)
+            state, period=command.period, vat=vat_rates(), calendar=calendar, applied=applied), context, occurred)
 
     async def accrue_penalties(self, contract_id: str, command: AccruePenalties, context: CommandContext
                                ) -> PenaltiesAccrued:
@@ -326,12 +336,13 @@ class Invoicing:
             contracts = await queries.accounts_and_zones(conn)
             rates = await queries.penalty_rates(conn)
             books = await self.books_on(conn)
+            calendar = await self.calendar_on(conn)
         periods.require_open(command.day, books, field="day")
         produced: dict[str, list[str]] = {}
         for contract_id, zone in contracts:
             day_today = self.business_date(zone)
             events = await self._on_account(contract_id, lambda state, day_today=day_today: acc.close_day(
-                state, day=command.day, calendar=self.calendar, today=day_today, rates=rates,
+                state, day=command.day, calendar=calendar, today=day_today, rates=rates,
                 closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
             produced[contract_id] = [event.event_type for event in events]
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
@@ -467,11 +478,20 @@ class Invoicing:
                                  events=acc.open_account(event), context=context)
 
     async def charge_act(self, uow: UnitOfWork, event: VolumeActIssued, context: CommandContext) -> None:
-        """§5.4: the act fixes the month's volume; the ledger charges it (a corrected act: the difference)."""
+        """§5.4: the act fixes the month's volume; the ledger charges it (a corrected act: the difference), due 5
+        banking days after it by the calendar days declared so far."""
+        calendar = await self.calendar_on(uow.conn)
         await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, lambda state:
             acc.issue_invoice(state, act_id=event.act_id, period=event.period, volume_kwh=event.volume_kwh,
                               issued_on=event.issued_on, corrects_act_id=event.corrects_act_id, vat=vat_rates(),
-                              calendar=self.calendar)), context, day_start(event.issued_on))
+                              calendar=calendar)), context, day_start(event.issued_on))
+
+    async def note_calendar_day(self, uow: UnitOfWork, event: CalendarDayDeclared, event_id: str,
+                                context: CommandContext) -> None:
+        """A day declared working or not in metering: the ledger's deadlines counted from now on take it."""
+        await self.runner.within(uow, CALENDAR, calendar_days.STREAM_ID,
+                                 lambda _declared: calendar_days.note_day(event, declared_event_id=event_id),
+                                 context, day_start(event.day), contract_id="*")
 
     async def amend_terms(self, uow: UnitOfWork, event: ContractAmended, context: CommandContext) -> None:
         """From `effective_from` on, the account settles by the amended terms."""

@@ -221,6 +221,22 @@ class BaseRateSet(Event):
 
 
 @registry.register
+class CalendarDayNoted(Event):
+    """A day an administrator declared working or not (`metering.CalendarDayDeclared`), as the ledger learned it:
+    the banking days of every deadline it counts afterwards (a demand's due date, §5.3; an invoice's, §5.4; the
+    date a restriction may start from, §7.1.1) take it. Deadlines already counted keep their dates."""
+
+    event_type = "invoicing.CalendarDayNoted"
+    schema_version = 1
+
+    contract_id: str = "*"   # the calendar is every contract's
+    day: date
+    working: bool
+    reason: str
+    declared_event_id: str   # the metering event it notes
+
+
+@registry.register
 class UnidentifiedReceiptRecorded(Event):
     """Money arrived that no contract could be matched to; kept until an operator assigns it.
     `bank_line`: what the bank said of the payer and the payment (`{"name", "bin", "iban", "purpose"}`),

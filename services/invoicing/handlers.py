@@ -2,7 +2,8 @@
 in the consumer's transaction (which claims the event in the inbox in the same one).
 
 From contracts: a signed, amended or terminated contract (the account, its terms, the day supply
-stopped) and every decision on a daily application (the day's accepted schedule). From metering: the volume act a month is charged from. From claims:
+stopped) and every decision on a daily application (the day's accepted schedule). From metering: the volume act a
+month is charged from and a calendar day an administrator declared. From claims:
 an accepted claim whose correction the ledger owns, a counterparty's personal-data export request, and a
 shredded counterparty's key.
 """
@@ -18,7 +19,7 @@ from shared.db import UnitOfWork
 from shared.envelope import EventEnvelope
 from shared.events.claims import ClaimAccepted
 from shared.events.contracts import ContractAmended, ContractSigned, ContractTerminated
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActIssued
 from shared.eventstore import CommandContext
 
 
@@ -50,6 +51,12 @@ async def on_volume_act_issued(app: Invoicing, uow: UnitOfWork, event: VolumeAct
     await app.charge_act(uow, event, context)
 
 
+async def on_calendar_day_declared(app: Invoicing, uow: UnitOfWork, event: CalendarDayDeclared,
+                                  envelope: EventEnvelope, context: CommandContext) -> None:
+    """A day declared working or not: banking-day deadlines counted from now on take it."""
+    await app.note_calendar_day(uow, event, str(envelope.event_id), context)
+
+
 async def on_claim_accepted(app: Invoicing, uow: UnitOfWork, event: ClaimAccepted, envelope: EventEnvelope,
                             context: CommandContext) -> None:
     """§9 an accepted claim the ledger owns: the claims desk dated the answer in the contract's deadline zone,
@@ -63,7 +70,8 @@ FROM_CONTRACTS = {
     ContractTerminated.event_type: on_contract_terminated,
     **{kind.event_type: on_application for kind in get_args(AppliedDay)},
 }
-FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued}
+FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued,
+                 CalendarDayDeclared.event_type: on_calendar_day_declared}
 FROM_CLAIMS = {
     ClaimAccepted.event_type: on_claim_accepted,
     # the export part is recorded through `Invoicing.record`; the copy of a contract's key goes on the claims
