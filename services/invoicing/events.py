@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
 from shared.events.invoicing import Approval, Part
+from shared.events.metering import CalendarDay
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
 from shared.money import Money
@@ -221,7 +222,7 @@ class BaseRateSet(Event):
 
 
 @registry.register
-class CalendarDayNoted(Event):
+class CalendarDayNoted(CalendarDay):
     """A day an administrator declared working or not (`metering.CalendarDayDeclared`), as the ledger learned it:
     the banking days of every deadline it counts afterwards (a demand's due date, §5.3; an invoice's, §5.4; the
     date a restriction may start from, §7.1.1) take it. Deadlines already counted keep their dates."""
@@ -229,10 +230,6 @@ class CalendarDayNoted(Event):
     event_type = "invoicing.CalendarDayNoted"
     schema_version = 1
 
-    contract_id: str = "*"   # the calendar is every contract's
-    day: date
-    working: bool
-    reason: str
     declared_event_id: str   # the metering event it notes
 
 

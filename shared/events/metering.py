@@ -32,8 +32,17 @@ class VolumeActIssued(Event):
     issue_deadline: date | None = None     # 3 working days after the balance was published
 
 
+class CalendarDay(Event):
+    """A day declared working or not over the official calendar: what a declaration and its copies say."""
+
+    contract_id: str = "*"   # the calendar is every contract's
+    day: date
+    working: bool
+    reason: str
+
+
 @registry.register
-class CalendarDayDeclared(Event):
+class CalendarDayDeclared(CalendarDay):
     """An administrator declares a day working or not, over the official calendar (`shared/calendar.py`):
     a holiday the package lacks (Constitution Day of a year it does not know yet) or a Kurban Ait it only
     estimates. Deadlines in working days (metering's §4.13, invoicing's
@@ -41,11 +50,6 @@ class CalendarDayDeclared(Event):
 
     event_type = "metering.CalendarDayDeclared"
     schema_version = 1
-
-    contract_id: str = "*"   # the calendar is every contract's
-    day: date
-    working: bool
-    reason: str
 
 
 @registry.register

@@ -30,6 +30,13 @@ async def pay(client, contract_id: str, reference: str, amount: str, on: str) ->
     assert paid.status_code == 201, paid.text
 
 
+async def accrue(client, contract_id: str, as_of: str) -> list[dict]:
+    """Penalties charged up to `as_of` (`POST …/penalties/accrue`): the events recorded."""
+    accrued = await client.post(f"/accounts/{contract_id}/penalties/accrue", json={"as_of": as_of}, headers=auth())
+    assert accrued.status_code == 201, accrued.text
+    return accrued.json()
+
+
 async def close_until(client, contract_id: str, days: list[str], wanted: str) -> None:
     for day in days:
         closed = (await client.post("/day-close", json={"day": day}, headers=auth())).json()
@@ -53,10 +60,7 @@ async def a_history_of_every_kind(system) -> None:
     await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
     await wait_for_debt(system, contract_id, "318696.00")
     await pay(client, contract_id, unique("LATE"), "318696.00", "2022-03-01")
-    accrued = await client.post(f"/accounts/{contract_id}/penalties/accrue", json={"as_of": "2022-03-31"},
-                                headers=auth())
-    assert accrued.status_code == 201, accrued.text
-    penalty = next(e for e in accrued.json() if "late_item_id" in e)
+    penalty = next(e for e in await accrue(client, contract_id, "2022-03-31") if "late_item_id" in e)
     waived = await client.post(f"/accounts/{contract_id}/penalties/{penalty['document_number']}/waive",
                                headers=auth(), json={"reason": "goodwill", "waived_on": "2022-04-01",
                                                      "amount": {"amount": "100.00", "currency": "KZT"}})

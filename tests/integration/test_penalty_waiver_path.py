@@ -6,6 +6,7 @@ document number with a "/" is answered 404 with its reason and records nothing."
 from __future__ import annotations
 
 from tests.integration.test_ledger_api import account, publish_act, signed_contract, wait_for_debt
+from tests.integration.test_ledger_replay import accrue, pay
 from tests.integration.test_refund_on_termination import events_of
 from tests.support import approved, auth, unique
 
@@ -19,14 +20,8 @@ async def test_a_penalty_of_the_seed_contract_is_waived_through_its_document_num
     await publish_act(system, contract_id, "act-01", "2022-01", "31000", "2022-02-01")
     await wait_for_debt(system, contract_id, "470456.00")
     # paid in full ten days late, on 02-18
-    paid = await client.post("/payments", headers=auth(), json={
-        "contract_id": contract_id, "bank_reference": unique("P"), "received_on": "2022-02-18",
-        "amount": {"amount": "470456.00", "currency": "KZT"}, "purpose": "январь"})
-    assert paid.status_code == 201, paid.text
-    accrued = await client.post(f"/accounts/{contract_id}/penalties/accrue", json={"as_of": "2022-02-28"},
-                                headers=auth())
-    assert accrued.status_code == 201, accrued.text
-    [penalty] = accrued.json()
+    await pay(client, contract_id, unique("P"), "470456.00", "2022-02-18")
+    [penalty] = await accrue(client, contract_id, "2022-02-28")
     # §5.7 late 02-09 … 02-18 (the payment day counts), 10 days at the base rate 10.25%:
     # 470,456 × 1.5 × 0.1025 × 10 / 365 = 1,981.7153… → 1,981.72, open (no advance to pay it)
     assert penalty["amount"]["amount"] == "1981.72"

@@ -30,6 +30,13 @@ def metering_types_after(statement: str) -> list[str]:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+def stored_v1(event_type: str, stream_id: str, at: datetime, payload: dict) -> EventEnvelope:
+    """An event as metering's store holds it: version 1 of `event_type`, first of its stream."""
+    return EventEnvelope(event_id=uuid.uuid4(), event_type=event_type, schema_version=1, source="metering",
+                         stream_id=stream_id, stream_version=1, contract_id=payload["contract_id"], occurred_at=at,
+                         recorded_at=at, correlation_id=uuid.uuid4(), actor="test", payload=payload)
+
+
 def test_only_the_events_other_services_read_are_shared():
     assert metering_types_after("import shared.events") == [
         "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2", "metering.VolumeActIssued@1"]
@@ -51,10 +58,7 @@ def test_an_event_stored_before_the_move_decodes_into_metering_s_own_class():
     # the payload as `VolumeMeasured` v1 was stored: one meter's day, 1,090 kWh, complete
     payload = {"contract_id": "c-1", "day": "2022-07-31", "volume_kwh": "1090", "complete": True,
                "meters": [{"serial": "01214368", "volume_kwh": "1090", "source": "register", "complete": True}]}
-    stored = EventEnvelope(event_id=uuid.uuid4(), event_type="metering.VolumeMeasured", schema_version=1,
-                           source="metering", stream_id="volumes-c-1", stream_version=1, contract_id="c-1",
-                           occurred_at=at, recorded_at=at, correlation_id=uuid.uuid4(), actor="test", payload=payload)
-    decoded = registry.decode(stored)
+    decoded = registry.decode(stored_v1("metering.VolumeMeasured", "volumes-c-1", at, payload))
     assert type(decoded) is events.VolumeMeasured
     assert decoded.model_dump(mode="json") == payload
 
@@ -65,9 +69,6 @@ def test_a_calendar_day_declared_before_it_was_shared_decodes_into_the_shared_cl
     at = datetime(2026, 8, 20, 9, tzinfo=UTC)
     # the payload as metering stored `CalendarDayDeclared` v1 in its own events: Monday 31 August 2026 off
     payload = {"contract_id": "*", "day": "2026-08-31", "working": False, "reason": "Constitution Day on a Sunday"}
-    stored = EventEnvelope(event_id=uuid.uuid4(), event_type="metering.CalendarDayDeclared", schema_version=1,
-                           source="metering", stream_id="calendar-days", stream_version=1, contract_id="*",
-                           occurred_at=at, recorded_at=at, correlation_id=uuid.uuid4(), actor="admin", payload=payload)
-    decoded = registry.decode(stored)
+    decoded = registry.decode(stored_v1("metering.CalendarDayDeclared", "calendar-days", at, payload))
     assert type(decoded) is metering.CalendarDayDeclared
     assert decoded.model_dump(mode="json") == payload
