@@ -133,7 +133,9 @@ class PayOutRefund(PlainText):
     """§5.8 the treasury's payment order that paid an issued refund to the buyer's requisites (the refund's,
     sealed: the order is made where the contract's key is held)."""
 
-    payment_order_number: str = Field(min_length=1, max_length=50, pattern=r"^\S(.*\S)?$",
+    # no blank at either end, no control character anywhere (the body's rule, stated in the field's own pattern)
+    payment_order_number: str = Field(min_length=1, max_length=50,
+                                      pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
                                       description="the number of the payment order, as the bank holds it")
     payment_order_date: BusinessDate = Field(description="the payment order's date: the day the refund is paid out "
                                                          "(on the refund's date or later)")
