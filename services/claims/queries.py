@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -226,6 +226,29 @@ async def force_majeure_notices(conn: AsyncConnection, page: PageRequest, *, con
         f"SELECT {', '.join(ForceMajeureNotified.model_fields)} FROM force_majeure_notices"
         " WHERE (CAST(:c AS text) IS NULL OR contract_id = :c) AND {after}"), {"c": contract_id}, BY_REVIEW, page)
     return [ForceMajeureNotified(**row) for row in rows], next_cursor
+
+
+class ForceMajeureReview(BaseModel):
+    """§8.5 a force-majeure event lasting over 3 months: the parties are to decide what follows."""
+
+    notice_id: str
+    contract_id: str
+    party: Literal["seller", "buyer"]
+    started_on: date
+    review_on: date
+    notified_in_time: bool = Field(description="§8.3 false: the party may not rely on force majeure")
+    ended_on: date | None = Field(description="when the circumstances ended, after the review date; null: lasting")
+
+
+async def force_majeure_reviews_due(conn: AsyncConnection, page: PageRequest, *, on: date
+                                    ) -> tuple[list[ForceMajeureReview], str | None]:
+    """The notices whose §8.5 review is due on `on`, by review date (the rule: `force_majeure.review_due`,
+    here as the SQL that pages it)."""
+    rows, next_cursor = await read_page(conn, (
+        f"SELECT {', '.join(ForceMajeureReview.model_fields)} FROM force_majeure_notices"
+        " WHERE review_on <= :on AND (ended_on IS NULL OR ended_on > review_on) AND {after}"), {"on": on},
+        BY_REVIEW, page)
+    return [ForceMajeureReview(**row) for row in rows], next_cursor
 
 
 # ---- surveys -------------------------------------------------------------------------------------------
