@@ -2,8 +2,8 @@
 review date.
 
 §8.1 excuses a party only for what force majeure made impossible; §8.2 it notifies in writing within 30
-calendar days; §8.3 a late notice takes away the right to rely on it; §8.4 such a party answers under the
-law; §8.5 if the circumstances last over 3 months the parties decide what follows: a decision of theirs,
+calendar days; §8.3 a late notice takes away the right to rely on it (the party then answers under the
+law); §8.5 if the circumstances last over 3 months the parties decide what follows: a decision of theirs,
 which the desk is reminded of (`review_due`), not one the ledger takes.
 """
 

@@ -200,6 +200,10 @@ class _Figures(TypedDict):
     opted_out: int
 
 
+def _criterion(name: str) -> Callable[[Response], Decimal]:
+    return lambda response: Decimal(response.scores[name])
+
+
 def _figures(customers: set[str], answers: list[dict[str, Response]], satisfied_from: Decimal,
              opted_out: frozenset[str] | set[str]) -> _Figures:
     """The figures over customers from each period part's latest answers (one part for a half, two for a
@@ -220,8 +224,7 @@ def _figures(customers: set[str], answers: list[dict[str, Response]], satisfied_
     return _Figures(
         customers=len(customers), surveyed=len(answered),
         average=_mean(list(customer_score.values())),
-        by_criterion={name: _mean([mean_over_parts(c, lambda r, n=name: Decimal(r.scores[n])) for c in answered])
-                      for name in names},
+        by_criterion={name: _mean([mean_over_parts(c, _criterion(name)) for c in answered]) for name in names},
         coverage_percent=_percent(len(customers & set(answered)), len(customers)),
         satisfied_percent=_percent(satisfied, len(answered)), satisfied_from=satisfied_from,
         customers_due=sorted(customers - set(answered)), opted_out=len(refused),
