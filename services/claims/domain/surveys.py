@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from services.claims.events import SurveyAnswered
 from shared.errors import ValidationFailed
@@ -115,8 +115,9 @@ class Response:
 
 
 @dataclass(frozen=True)
-class SatisfactionReport:
-    half: str
+class SatisfactionFigures:
+    """A period's figures over customers (see the module's note)."""
+
     customers: int
     surveyed: int
     average: Decimal | None
@@ -129,20 +130,16 @@ class SatisfactionReport:
 
 
 @dataclass(frozen=True)
-class AnnualSatisfactionReport:
-    """The year's figures over customers (see the module's note); `halves` are the two half-year reports
-    the year is made of, each as the half's own report gives it."""
+class SatisfactionReport(SatisfactionFigures):
+    half: str
+
+
+@dataclass(frozen=True)
+class AnnualSatisfactionReport(SatisfactionFigures):
+    """The year's figures; `halves`: the two half-year reports it is made of, each as the half's own
+    report gives it."""
 
     year: int
-    customers: int
-    surveyed: int
-    average: Decimal | None
-    by_criterion: dict[str, Decimal | None]
-    coverage_percent: Decimal | None
-    satisfied_percent: Decimal | None
-    satisfied_from: Decimal
-    customers_due: list[str]
-    opted_out: int
     halves: list[SatisfactionReport]
 
 
@@ -188,24 +185,12 @@ def _latest(responses: list[Response]) -> dict[str, Response]:
     return latest
 
 
-class _Figures(TypedDict):
-    customers: int
-    surveyed: int
-    average: Decimal | None
-    by_criterion: dict[str, Decimal | None]
-    coverage_percent: Decimal | None
-    satisfied_percent: Decimal | None
-    satisfied_from: Decimal
-    customers_due: list[str]
-    opted_out: int
-
-
 def _criterion(name: str) -> Callable[[Response], Decimal]:
     return lambda response: Decimal(response.scores[name])
 
 
 def _figures(customers: set[str], answers: list[dict[str, Response]], satisfied_from: Decimal,
-             opted_out: frozenset[str] | set[str]) -> _Figures:
+             opted_out: frozenset[str] | set[str]) -> dict[str, Any]:
     """The figures over customers from each period part's latest answers (one part for a half, two for a
     year): a customer's score, and its score per criterion, is the mean over the parts it answered."""
     refused = customers & set(opted_out)
@@ -221,7 +206,7 @@ def _figures(customers: set[str], answers: list[dict[str, Response]], satisfied_
     customer_score = {c: mean_over_parts(c, lambda r: Decimal(sum(r.scores.values())) / len(names))
                       for c in answered}
     satisfied = sum(1 for score in customer_score.values() if score >= satisfied_from)
-    return _Figures(
+    figures = SatisfactionFigures(
         customers=len(customers), surveyed=len(answered),
         average=_mean(list(customer_score.values())),
         by_criterion={name: _mean([mean_over_parts(c, _criterion(name)) for c in answered]) for name in names},
@@ -229,3 +214,5 @@ def _figures(customers: set[str], answers: list[dict[str, Response]], satisfied_
         satisfied_percent=_percent(satisfied, len(answered)), satisfied_from=satisfied_from,
         customers_due=sorted(customers - set(answered)), opted_out=len(refused),
     )
+    # as keyword arguments for a report of the half or of the year
+    return {field.name: getattr(figures, field.name) for field in fields(figures)}
