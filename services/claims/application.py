@@ -22,6 +22,7 @@ from services.claims.commands import (
     CloseDay,
     DayClosed,
     DeclineDeletion,
+    EndForceMajeure,
     NotifyForceMajeure,
     ReceiveRequest,
     RecordConsent,
@@ -37,6 +38,7 @@ from services.claims.events import (
     ClaimRejected,
     ConsentRecorded,
     ExportingService,
+    ForceMajeureEnded,
     ForceMajeureNotified,
     PersonalDataDeletionDeclined,
     PersonalDataRequested,
@@ -72,6 +74,9 @@ CLAIMS = Streams[claims.Claim](name="claim", stream_id=claims.stream_id, evolve=
 REQUESTS = Streams[export.DataRequest](name="personal data request", stream_id=export.stream_id,
                                        evolve=export.evolve, version=lambda request: request.version,
                                        copy=lambda request: request)   # frozen; its parts replaced, never changed
+NOTICES = Streams[force_majeure.Notice](name="force majeure notice", stream_id=force_majeure.stream_id,
+                                        evolve=force_majeure.evolve, version=lambda notice: notice.version,
+                                        copy=lambda notice: notice)   # frozen
 
 
 def end_of(day: date, zone: str) -> datetime:
@@ -180,6 +185,21 @@ class Claims:
 
         return await self._new_stream(force_majeure.stream_id(notice_id), command.contract_id, command.notified_on,
                                       decide, context)
+
+    async def end_force_majeure(self, notice_id: str, command: EndForceMajeure, context: CommandContext
+                                ) -> ForceMajeureEnded:
+        async def body(uow: UnitOfWork) -> ForceMajeureEnded:
+            notice = await self.runner.existing(uow.conn, NOTICES, notice_id)
+            contract = await queries.contract_of(uow.conn, notice.contract_id)
+            decided = await self.runner.within(
+                uow, NOTICES, notice_id, existing(NOTICES, notice_id, lambda state: force_majeure.end_force_majeure(
+                    state, ended_on=command.ended_on)),
+                context, day_start(command.ended_on, contract.zone), contract_id=notice.contract_id)
+            [ended] = decided.events
+            assert isinstance(ended, ForceMajeureEnded)
+            return ended
+
+        return await in_transaction(self.engine, body)
 
     # ---- satisfaction surveys --------------------------------------------------------------------------
     async def answer_survey(self, command: AnswerSurvey, context: CommandContext) -> SurveyAnswered:

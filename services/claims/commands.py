@@ -86,6 +86,10 @@ class NotifyForceMajeure(PlainText):
     certificate: str | None = Field(None, max_length=300, description="§8.2 the chamber's or authority's document")
 
 
+class EndForceMajeure(PlainText):
+    ended_on: BusinessDate = Field(description="the last day the circumstances prevented performance")
+
+
 # ---- satisfaction surveys ------------------------------------------------------------------------------
 
 

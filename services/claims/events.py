@@ -144,6 +144,20 @@ class ForceMajeureNotified(Event):
 
 
 @registry.register
+class ForceMajeureEnded(Event):
+    """The circumstances of a notice ended (§8.1 the party is excused only while they prevent performance;
+    §8.5 the parties decide only if they last over 3 months)."""
+
+    event_type = "claims.ForceMajeureEnded"
+    schema_version = 1
+
+    notice_id: str
+    contract_id: str
+    started_on: date
+    ended_on: date
+
+
+@registry.register
 class SurveyAnswered(Event):
     """A system-service customer's answer to the half-yearly satisfaction survey (KEGOC standard):
     five criteria scored 1–5 and free-text suggestions. The customer is the counterparty of `contract_id`

@@ -29,6 +29,7 @@ from services.claims.events import (
     CounterpartyContactsCorrected,
     CounterpartyRecorded,
     CounterpartyRegistered,
+    ForceMajeureEnded,
     ForceMajeureNotified,
     PersonalDataDeletionApproved,
     PersonalDataDeletionDeclined,
@@ -290,6 +291,11 @@ async def on_force_majeure(conn: AsyncConnection, event: ForceMajeureNotified, s
     )
 
 
+async def on_force_majeure_ended(conn: AsyncConnection, event: ForceMajeureEnded, stored: StoredEvent) -> None:
+    await conn.execute(text("UPDATE force_majeure_notices SET ended_on = :ended WHERE notice_id = :id"),
+                       {"id": event.notice_id, "ended": event.ended_on})
+
+
 async def on_survey_answered(conn: AsyncConnection, event: SurveyAnswered, stored: StoredEvent) -> None:
     await conn.execute(
         text("""
@@ -328,6 +334,7 @@ projector = ClaimsProjector(registry, tables=["counterparties", "claims", "force
     ClaimRejected.event_type: on_claim_rejected,
     ClaimReferredToCourt.event_type: on_claim_referred,
     ForceMajeureNotified.event_type: on_force_majeure,
+    ForceMajeureEnded.event_type: on_force_majeure_ended,
     SurveyAnswered.event_type: on_survey_answered,
     CounterpartyRecorded.event_type: on_counterparty_recorded,
     CounterpartyContactsCorrected.event_type: on_contacts_corrected,

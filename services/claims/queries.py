@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from sqlalchemy import text
+from pydantic import BaseModel, Field
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.claims.domain import personal_data, surveys
@@ -228,6 +228,29 @@ async def force_majeure_notices(conn: AsyncConnection, page: PageRequest, *, con
     return [ForceMajeureNotified(**row) for row in rows], next_cursor
 
 
+class ForceMajeureReview(BaseModel):
+    """§8.5 a force-majeure event lasting over 3 months: the parties are to decide what follows."""
+
+    notice_id: str
+    contract_id: str
+    party: Literal["seller", "buyer"]
+    started_on: date
+    review_on: date
+    notified_in_time: bool = Field(description="§8.3 false: the party may not rely on force majeure")
+    ended_on: date | None = Field(description="when the circumstances ended, after the review date; null: lasting")
+
+
+async def force_majeure_reviews_due(conn: AsyncConnection, page: PageRequest, *, on: date
+                                    ) -> tuple[list[ForceMajeureReview], str | None]:
+    """The notices whose §8.5 review is due on `on`, by review date (the rule: `force_majeure.review_due`,
+    here as the SQL that pages it)."""
+    rows, next_cursor = await read_page(conn, (
+        f"SELECT {', '.join(ForceMajeureReview.model_fields)} FROM force_majeure_notices"
+        " WHERE review_on <= :on AND (ended_on IS NULL OR ended_on > review_on) AND {after}"), {"on": on},
+        BY_REVIEW, page)
+    return [ForceMajeureReview(**row) for row in rows], next_cursor
+
+
 # ---- surveys -------------------------------------------------------------------------------------------
 
 # one customer may hold several contracts: it is known by its BIN, else its foreign registration; a
@@ -245,29 +268,54 @@ async def opted_out_of_surveys(conn: AsyncConnection, contract_id: str) -> bool:
         {"ids": ids, "purpose": surveys.SURVEY_PURPOSE}))
 
 
-async def satisfaction(conn: AsyncConnection, half: str) -> tuple[surveys.SatisfactionReport, list[str]]:
-    """The half's report and the contracts of the customers it names as due (what a read of it logs)."""
+async def _customers_in_force(conn: AsyncConnection, half: str) -> list[Row[Any]]:
+    """(customer, contract_id) of the system-service contracts in force on any day of the half."""
     first, last = surveys.half_bounds(half)
-    # customers with a system-service contract in force on any day of the half
-    in_force = (await conn.execute(text(
+    return list((await conn.execute(text(
         f"SELECT {CUSTOMER} AS customer, contract_id FROM counterparties WHERE service_type = ANY(:services)"
         " AND delivery_start < :after AND delivery_end > :first ORDER BY contract_id"),
         {"services": sorted(surveys.system_services()), "first": day_start(first, "UTC"),
-         "after": day_start(last + timedelta(days=1), "UTC")})).all()
+         "after": day_start(last + timedelta(days=1), "UTC")})).all())
+
+
+async def _answers(conn: AsyncConnection, halves: list[str]) -> list[surveys.Response]:
     # the answer names only its contract: the customer is the contract's counterparty
     rows = (await conn.execute(text(
         f"SELECT {CUSTOMER} AS customer, answered_on, scores FROM survey_answers JOIN counterparties"
-        " USING (contract_id) WHERE half = :h"), {"h": half})).all()
-    opted_out = set((await conn.execute(text(
+        " USING (contract_id) WHERE half = ANY(:halves)"), {"halves": halves})).all()
+    return [surveys.Response(r.customer, r.answered_on, json.loads(r.scores) if isinstance(r.scores, str)
+                             else r.scores) for r in rows]
+
+
+async def _opted_out_of_surveys(conn: AsyncConnection) -> set[str]:
+    return set((await conn.execute(text(
         f"SELECT DISTINCT {CUSTOMER} FROM counterparties JOIN consents USING (contract_id)"
         " WHERE purpose = :purpose AND NOT given"), {"purpose": surveys.SURVEY_PURPOSE})).scalars())
-    responses = [surveys.Response(r.customer, r.answered_on, json.loads(r.scores) if isinstance(r.scores, str)
-                                  else r.scores) for r in rows]
+
+
+async def satisfaction(conn: AsyncConnection, half: str) -> tuple[surveys.SatisfactionReport, list[str]]:
+    """The half's report and the contracts of the customers it names as due (what a read of it logs)."""
+    in_force = await _customers_in_force(conn, half)
     report = surveys.satisfaction_report(half=half, customers={r.customer for r in in_force},
-                                         responses=responses, opted_out=opted_out,
+                                         responses=await _answers(conn, [half]),
+                                         opted_out=await _opted_out_of_surveys(conn),
                                          satisfied_from=desk_settings().survey_satisfied_from)
     due = set(report.customers_due)
     return report, [r.contract_id for r in in_force if r.customer in due]
+
+
+async def annual_satisfaction(conn: AsyncConnection, year: int
+                              ) -> tuple[surveys.AnnualSatisfactionReport, list[str]]:
+    """The year's report and the contracts of the customers it, or one of its halves, names as due."""
+    surveys.year_bounds(year)
+    halves = [f"{year}H1", f"{year}H2"]
+    in_force = {half: await _customers_in_force(conn, half) for half in halves}
+    report = surveys.annual_satisfaction_report(
+        year=year, customers_by_half={h: {r.customer for r in rows} for h, rows in in_force.items()},
+        responses=await _answers(conn, halves), opted_out=await _opted_out_of_surveys(conn),
+        satisfied_from=desk_settings().survey_satisfied_from)
+    due = set(report.customers_due).union(*(half.customers_due for half in report.halves))
+    return report, sorted({r.contract_id for rows in in_force.values() for r in rows if r.customer in due})
 
 
 # ---- personal-data requests ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Proves `GET /reports/satisfaction` on real PostgreSQL reproduces the KEGOC 2024 figures from the
-hand-made fixture (4.77 average, 100% coverage, 95% satisfied), counts only system-service customers
+"""Proves `GET /reports/satisfaction` on real PostgreSQL gives back the KEGOC 2024 figures the hand-made
+fixture was built for (4.77 average, 100% coverage, 95% satisfied), `GET /reports/satisfaction/annual`
+takes the year's figures over customers from their answers in both halves (4.77, as KEGOC's annual
+average, from halves of 4.20 and 4.77; hand-derived beside the test), counts only system-service customers
 with a contract in force in the half (a customer with two contracts once), lists the customers due,
 refuses a score of 6 with its reason and nothing stored, neither surveys (422, nothing stored) nor
 lists as due a customer who opted out of surveys, and counts "satisfied" by the threshold set in
@@ -47,7 +49,7 @@ def terms(bin_: str, service_type: str = "npg_transmission", start: str = "2024-
     return contract
 
 
-async def test_report_reproduces_kegoc_2024(desk):
+async def test_the_half_report_gives_back_the_fixture_built_for_kegoc_2024(desk):
     client = desk.clients["claims"]
     contracts = {}
     for index, response in enumerate(FIXTURE["responses"]):
@@ -71,6 +73,42 @@ async def test_report_reproduces_kegoc_2024(desk):
     assert (report["average"], report["coverage_percent"], report["satisfied_percent"]) == ("4.77", "100.00", "95.00")
     assert report["by_criterion"]["information_accuracy"] == "4.80"
     assert report["customers_due"] == [] and report["satisfied_from"] == "4"
+
+
+async def test_the_annual_report_takes_each_customer_over_both_halves(desk):
+    """2021, a year no other test here uses. 20 customers C01–C20, system-service contracts for the year.
+    H2 (15 Oct): the fixture's answers: C01–C16 4.8, C17–C19 5.0, C20 3.6 (4 + 4 + 3 + 4 + 3 = 18).
+    H1 (15 Apr): only C17 (staff_work 4, the rest 5: 24 / 5 = 4.8) and C20 (the same 18: 3.6) answer.
+      H1: average (4.8 + 3.6) / 2 = 4.20, satisfied 1 / 2 = 50%, coverage 2 / 20 = 10%.
+    The year, per customer the mean of its halves: C01–C16 4.8 (H2 only) = 76.8; C17 (4.8 + 5.0) / 2 = 4.9;
+      C18, C19 5.0 = 10.0; C20 (3.6 + 3.6) / 2 = 3.6; (76.8 + 4.9 + 10.0 + 3.6) / 20 = 95.3 / 20 = 4.765
+      -> 4.77 (half-up); satisfied 19 / 20 = 95%; coverage 20 / 20 = 100%.
+    staff_work: C01, C06, C11, C16 score 4 in H2, the other twelve of C01–C16 5 (76); C17 (4 + 5) / 2 =
+      4.5; C18, C19 10; C20 4: 94.5 / 20 = 4.725 -> 4.73 (the H2 half alone: 4.75)."""
+    client = desk.clients["claims"]
+    contracts = {r["customer"]: await sign(desk, terms(a_bin(200 + i), start="2021-01-01", end="2022-01-01"))
+                 for i, r in enumerate(FIXTURE["responses"])}
+    names = ["staff_work", "information_accuracy", "responsiveness", "system_services_quality", "dispatch_quality"]
+    c20 = next(r["scores"] for r in FIXTURE["responses"] if r["customer"] == "C20")
+    first_half = [("C17", {**dict.fromkeys(names, 5), "staff_work": 4}), ("C20", c20)]
+    answers = [(c, s, "2021-04-15") for c, s in first_half] + [
+        (r["customer"], r["scores"], "2021-10-15") for r in FIXTURE["responses"]]
+    for customer, scores, on in answers:
+        answered = await client.post("/surveys", headers=auth(), json={
+            "contract_id": contracts[customer], "answered_on": on, "scores": scores})
+        assert answered.status_code == 201, answered.text
+
+    report = (await client.get("/reports/satisfaction/annual", params={"year": 2021},
+                               headers=auth("auditor"))).json()
+    assert (report["year"], report["customers"], report["surveyed"]) == (2021, 20, 20)
+    assert (report["average"], report["satisfied_percent"], report["coverage_percent"]) == ("4.77", "95.00", "100.00")
+    assert report["by_criterion"]["staff_work"] == "4.73"
+    first, second = report["halves"]
+    assert (first["half"], first["average"], first["satisfied_percent"], first["coverage_percent"]) == (
+        "2021H1", "4.20", "50.00", "10.00")
+    assert (second["half"], second["average"], second["by_criterion"]["staff_work"]) == ("2021H2", "4.77", "4.75")
+    refused = await client.get("/reports/satisfaction/annual", params={"year": "2021H1"}, headers=auth("auditor"))
+    assert refused.status_code == 422
 
 
 async def test_score_of_6_is_422_and_stores_nothing(desk):

@@ -6,6 +6,7 @@ all), and the force-majeure 30-day rule with its 3-month review date."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from services.claims.domain import claims, force_majeure
 from services.claims.events import ClaimOverdue
 from shared import personal_keys
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.events.claims import ClaimAccepted
 from shared.money import Money
 
@@ -296,3 +297,36 @@ def test_force_majeure_notice_cannot_precede_the_event():
                                            description="x", certificate=None)
     assert refused.value.reason == "notice_before_event"
 
+
+
+def fm_notice(**changes) -> force_majeure.Notice:
+    [notified] = force_majeure.notify_force_majeure(
+        notice_id="f", contract_id="k", party="seller", started_on=date(2024, 11, 30),
+        notified_on=date(2024, 12, 5), description="mudflow", certificate=None)
+    return dataclasses.replace(force_majeure.evolve(None, notified), **changes)
+
+
+def test_force_majeure_ends_once_and_not_before_it_began():
+    """§8.1 the party is excused while the circumstances last: their end is a fact recorded once."""
+    notice = fm_notice()
+    [ended] = force_majeure.end_force_majeure(notice, ended_on=date(2025, 1, 15))
+    after = force_majeure.evolve(notice, ended)
+    assert (after.ended_on, after.version) == (date(2025, 1, 15), 2)
+    with pytest.raises(Conflict) as twice:
+        force_majeure.end_force_majeure(after, ended_on=date(2025, 1, 16))
+    assert twice.value.reason == "force_majeure_already_ended"
+    with pytest.raises(Conflict) as early:
+        force_majeure.end_force_majeure(notice, ended_on=date(2024, 11, 29))
+    assert early.value.reason == "force_majeure_ends_before_start"
+
+
+def test_force_majeure_review_is_due_only_when_it_lasts_over_three_months():
+    """§8.5 started 2024-11-30: review on 2025-02-28 (the month's last day). Due from that day while the
+    circumstances last, or if they ended after it; never if they ended on or before it."""
+    review_on = fm_notice().review_on
+    assert review_on == date(2025, 2, 28)
+    due = force_majeure.review_due
+    assert not due(review_on=review_on, ended_on=None, on=date(2025, 2, 27))
+    assert due(review_on=review_on, ended_on=None, on=date(2025, 2, 28))
+    assert due(review_on=review_on, ended_on=date(2025, 3, 1), on=date(2025, 4, 1))
+    assert not due(review_on=review_on, ended_on=date(2025, 2, 28), on=date(2025, 4, 1))

@@ -1,5 +1,7 @@
-"""Proves the satisfaction-survey rules: the hand-made fixture reproduces the KEGOC 2024 figures (4.77
-average, 100% coverage, 95% satisfied; derivation in tests/fixtures/kegoc_2024_survey.json), the
+"""Proves the satisfaction-survey rules: the hand-made fixture gives back the KEGOC 2024 figures it was
+built for (4.77 average, 100% coverage, 95% satisfied; derivation in tests/fixtures/kegoc_2024_survey.json),
+the annual figures are taken over customers from their answers in both halves (hand-derived beside the
+test: neither the mean of the two half averages nor the mean of all answers), the
 threshold is a setting, customers not yet surveyed in the half are due, a customer who opted out of
 surveys is neither surveyed nor due nor counted in the coverage, and scores outside 1–5 or a missing
 criterion are refused with their reason."""
@@ -30,7 +32,7 @@ def kegoc_responses() -> list[surveys.Response]:
     return [surveys.Response(r["customer"], date(2024, 10, 15), r["scores"]) for r in FIXTURE["responses"]]
 
 
-def test_fixture_reproduces_the_kegoc_2024_figures():
+def test_the_fixture_built_for_the_kegoc_2024_figures_gives_them_back():
     customers = {r["customer"] for r in FIXTURE["responses"]}
     report = surveys.satisfaction_report(half="2024H2", customers=customers, responses=kegoc_responses(),
                                          satisfied_from=Decimal(4))
@@ -41,6 +43,56 @@ def test_fixture_reproduces_the_kegoc_2024_figures():
                                    "responsiveness": Decimal("4.75"), "system_services_quality": Decimal("4.80"),
                                    "dispatch_quality": Decimal("4.75")}
     assert report.customers_due == []
+
+
+def test_the_annual_figures_are_taken_over_customers_across_both_halves():
+    """Customers A–D in force all year; "all n" = every criterion scored n; a customer's score is the mean
+    of its five criteria.
+    2024H1: A scores staff_work 3, the rest 5 (23 / 5 = 4.6); B all 4 (4.0); C all 1 on 3 Feb, then all 3
+    on 3 May (its latest: 3.0); D does not answer.
+      H1 average (4.6 + 4.0 + 3.0) / 3 = 11.6 / 3 = 3.8667 -> 3.87; satisfied (>= 4) A, B: 2 / 3 = 66.67%;
+      coverage 3 / 4 = 75%; due D.
+    2024H2: A all 4 (4.0), B all 5 (5.0), D all 5 (5.0); C does not answer.
+      H2 average 14 / 3 = 4.6667 -> 4.67; satisfied 3 / 3 = 100%; due C.
+    The year, per customer the mean of the halves it answered: A (4.6 + 4.0) / 2 = 4.3, B (4.0 + 5.0) / 2
+    = 4.5, C 3.0 (H1 only), D 5.0 (H2 only); average (4.3 + 4.5 + 3.0 + 5.0) / 4 = 16.8 / 4 = 4.20;
+    satisfied A, B, D: 3 / 4 = 75%; coverage 4 / 4 = 100%; nobody due.
+    staff_work: A (3 + 4) / 2 = 3.5, B 4.5, C 3, D 5: 16 / 4 = 4.00; every other criterion: A (5 + 4) / 2
+    = 4.5, B 4.5, C 3, D 5: 17 / 4 = 4.25 (check: (4.00 + 4 x 4.25) / 5 = 4.20).
+    Not the mean of the half averages ((3.87 + 4.67) / 2 = 4.27) nor of the six latest answers
+    ((4.6 + 4 + 3 + 4 + 5 + 5) / 6 = 4.27)."""
+    def all_(n: int) -> dict[str, int]:
+        return dict.fromkeys(FIVE, n)
+
+    answers = [
+        surveys.Response("A", date(2024, 3, 1), {**all_(5), "staff_work": 3}),
+        surveys.Response("B", date(2024, 3, 1), all_(4)),
+        surveys.Response("C", date(2024, 2, 3), all_(1)),
+        surveys.Response("C", date(2024, 5, 3), all_(3)),
+        surveys.Response("A", date(2024, 9, 1), all_(4)),
+        surveys.Response("B", date(2024, 9, 1), all_(5)),
+        surveys.Response("D", date(2024, 9, 1), all_(5)),
+    ]
+    customers = {"A", "B", "C", "D"}
+    report = surveys.annual_satisfaction_report(year=2024, customers_by_half={"2024H1": customers,
+                                                                              "2024H2": customers},
+                                                responses=answers, satisfied_from=Decimal(4))
+    assert (report.average, report.satisfied_percent, report.coverage_percent, report.customers_due) == (
+        Decimal("4.20"), Decimal("75.00"), Decimal("100.00"), [])
+    assert (report.customers, report.surveyed) == (4, 4)
+    assert report.by_criterion == {"staff_work": Decimal("4.00"), **dict.fromkeys(FIVE[1:], Decimal("4.25"))}
+    first, second = report.halves
+    assert (first.half, first.average, first.satisfied_percent, first.coverage_percent, first.customers_due) == (
+        "2024H1", Decimal("3.87"), Decimal("66.67"), Decimal("75.00"), ["D"])
+    assert (second.half, second.average, second.satisfied_percent, second.customers_due) == (
+        "2024H2", Decimal("4.67"), Decimal("100.00"), ["C"])
+
+
+def test_a_year_outside_the_calendar_is_refused():
+    with pytest.raises(ValidationFailed) as refused:
+        surveys.annual_satisfaction_report(year=20245, customers_by_half={}, responses=[],
+                                           satisfied_from=Decimal(4))
+    assert refused.value.reason == "invalid_year"
 
 
 def test_threshold_is_a_setting_and_due_customers_are_listed():

@@ -1,13 +1,22 @@
-"""Force-majeure notices (§8): the 30-day notification rule and the 3-month review date."""
+"""Force-majeure notices (§8): the 30-day notification rule, the end of the circumstances and the 3-month
+review date.
+
+§8.1 excuses a party only for what force majeure made impossible; §8.2 it notifies in writing within 30
+calendar days; §8.3 a late notice takes away the right to rely on it (the party then answers under the
+law); §8.5 if the circumstances last over 3 months the parties decide what follows: a decision of theirs,
+which the desk is reminded of (`review_due`), not one the ledger takes.
+"""
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from services.claims.events import ForceMajeureNotified
-from shared.errors import ValidationFailed
+from services.claims.events import ForceMajeureEnded, ForceMajeureNotified
+from shared.errors import Conflict, ValidationFailed
 from shared.events.registry import Event
 
 NOTIFY_WITHIN_DAYS = 30   # §8.2 in writing within 30 calendar days of the circumstances arising
@@ -40,3 +49,45 @@ def notify_force_majeure(*, notice_id: str, contract_id: str, party: Literal["se
         notified_in_time=notified_on <= deadline,
         review_on=add_months(started_on, REVIEW_AFTER_MONTHS), description=description.strip(),
         certificate=(certificate or "").strip() or None)]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice as its stream folds to: when the circumstances began, the §8.5 review date, and when they
+    ended (None while they last)."""
+
+    notice_id: str
+    contract_id: str
+    started_on: date
+    review_on: date
+    ended_on: date | None = None
+    version: int = 1
+
+
+def evolve(state: Notice | None, event: object) -> Notice:
+    if isinstance(event, ForceMajeureNotified):
+        return Notice(event.notice_id, event.contract_id, event.started_on, event.review_on)
+    assert state is not None, "an end before its notice"
+    state = dataclasses.replace(state, version=state.version + 1)
+    if isinstance(event, ForceMajeureEnded):
+        return dataclasses.replace(state, ended_on=event.ended_on)
+    return state
+
+
+def end_force_majeure(state: Notice, *, ended_on: date) -> list[Event]:
+    """Record that the circumstances ended on `ended_on` (the last day they prevented performance)."""
+    if state.ended_on is not None:
+        raise Conflict(f"the circumstances already ended on {state.ended_on}", reason="force_majeure_already_ended",
+                       details={"ended_on": state.ended_on.isoformat()})
+    if ended_on < state.started_on:
+        raise Conflict(f"the circumstances began on {state.started_on}; they cannot end before",
+                       reason="force_majeure_ends_before_start", details={"started_on": state.started_on.isoformat()})
+    return [ForceMajeureEnded(notice_id=state.notice_id, contract_id=state.contract_id, started_on=state.started_on,
+                              ended_on=ended_on)]
+
+
+def review_due(*, review_on: date, ended_on: date | None, on: date) -> bool:
+    """§8.5 on `on`, are the parties to decide what follows? Once the review date is reached with the
+    circumstances still lasting (not ended on or before it: lasting exactly 3 months is not "over 3
+    months"), and from then on: the decision is theirs and the desk keeps it before them."""
+    return review_on <= on and (ended_on is None or ended_on > review_on)
