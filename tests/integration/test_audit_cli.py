@@ -2,7 +2,8 @@
 passes on a live history, also as a role with only CONNECT, TEMP and SELECT; it names the exact event an
 attacker edited behind the append-only trigger, by position, id and type, and the read-model table
 someone edited by hand (exit 1 both times); `replay` rebuilds to identical digests with its rate
-printed (as the service's own role), and `replay --until` rebuilds the past into its own schema without
+printed (as the service's own role), and `replay --until` rebuilds the past into its own schema (an
+account's advance, balance and payments as they were when the first of two payments was recorded) without
 touching the live tables (as the owner: the service's role may not create a schema); a
 service that is down, or a database that is down or refuses, is one clear line on stderr, exit 2."""
 
@@ -12,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -114,11 +116,20 @@ async def test_verify_runs_with_read_only_credentials(system):
 
 
 async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_schema(system):
-    await a_history(system)
+    contract_id = await a_history(system)
     service = system["invoicing"]
+    # two advances on an account with nothing charged: 100,000.00, then 50,000.00 recorded later
+    first, second = unique("ASOF1"), unique("ASOF2")
+    for reference, amount, on in ((first, "100000.00", "2022-01-10"), (second, "50000.00", "2022-01-12")):
+        paid = await system.clients["invoicing"].post("/payments", headers=auth(), json={
+            "contract_id": contract_id, "bank_reference": reference, "received_on": on,
+            "amount": {"amount": amount, "currency": "KZT"}, "purpose": "as of"})
+        assert paid.status_code == 201, paid.text
     async with service.engine.connect() as conn:
         before = await digests(conn, service.projector.tables)
-        first_recorded = await conn.scalar(text("SELECT min(recorded_at) FROM event_store"))
+        first_paid = await conn.scalar(text(
+            "SELECT recorded_at FROM event_store WHERE contract_id = :c AND event_type = 'invoicing.PaymentReceived' "
+            "ORDER BY position LIMIT 1"), {"c": contract_id})
     # as the service's own role: it may rewrite the read models, and hold appends off meanwhile
     replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"])
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
@@ -126,7 +137,7 @@ async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_sc
     async with service.engine.connect() as conn:
         assert await digests(conn, service.projector.tables) == before
 
-    until = first_recorded.isoformat()
+    until = first_paid.isoformat()
     # a schema of its own is the owner's to create, not the service's
     refused = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"],
                                "--until", until)
@@ -134,11 +145,20 @@ async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_sc
     past = await run_ledger("replay", "--service", "invoicing", "--database-url", system.owner_urls["invoicing"],
                             "--until", until)
     assert past.returncode == 0, past.stdout + past.stderr
+    account = "SELECT advance, balance, debt FROM {schema}.accounts WHERE contract_id = :c"
+    payments = "SELECT bank_reference FROM {schema}.payments WHERE contract_id = :c ORDER BY received_on"
     async with owner_engine(service.engine) as owner, owner.connect() as conn:
         schema = await conn.scalar(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'asof_%'"))
-        # as known at the first event's recording: one account, nothing else yet
-        assert await conn.scalar(text(f"SELECT count(*) FROM {schema}.accounts")) == 1
-        assert await digests(conn, service.projector.tables) == before   # the live tables untouched
+        # as known when the first payment was recorded: its 100,000.00 held as advance (nothing charged to
+        # apply it to), the buyer 100,000.00 in credit (−), nothing owed; the second payment not yet known
+        past_account = (await conn.execute(text(account.format(schema=schema)), {"c": contract_id})).one()
+        assert tuple(past_account) == (Decimal("100000.00"), Decimal("-100000.00"), Decimal("0.00"))
+        assert (await conn.scalars(text(payments.format(schema=schema)), {"c": contract_id})).all() == [first]
+        # the live tables untouched: the same digests, and both payments there, 150,000.00 = 100,000 + 50,000
+        assert await digests(conn, service.projector.tables) == before
+        live_account = (await conn.execute(text(account.format(schema="public")), {"c": contract_id})).one()
+        assert tuple(live_account) == (Decimal("150000.00"), Decimal("-150000.00"), Decimal("0.00"))
+        assert (await conn.scalars(text(payments.format(schema="public")), {"c": contract_id})).all() == [first, second]
 
 
 async def test_a_service_that_is_down_is_a_clear_error():

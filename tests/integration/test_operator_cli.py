@@ -2,7 +2,7 @@
 `import readings`, `import balance` and `import payments` each record a good line and report a refused one
 with its reason (exit 1; a bank line in conflict with its known reference too, and a file no reader can
 read, or a 1C statement in an encoding not recognised, is refused whole with its reason, exit 2),
-`statement --as-of`/`--known-at`, `aging` and `portfolio` print JSON alone on stdout with the figures derived by hand below, `demo` loads the seed contract's year to a settled
+`statement --as-of`/`--known-at` (also known between a payment and its later reversal), `aging` and `portfolio` print JSON alone on stdout with the figures derived by hand below, `demo` loads the seed contract's year to a settled
 account (about 15 s), and a service that is down stops `import balance` with one line, exit 2."""
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ import pytest
 import uvicorn
 
 from devtools.infra.ports import free_port
-from tests.support import TOKENS, auth, eventually, incoming_1c, seed_contract, statement_1c, unique, unique_meters
+from tests.support import (
+    TOKENS,
+    approved,
+    auth,
+    eventually,
+    incoming_1c,
+    seed_contract,
+    statement_1c,
+    unique,
+    unique_meters,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]   # the worktree's own code runs
 
@@ -162,8 +172,8 @@ async def test_import_payments_a_conflict_exits_1_and_an_unreadable_file_exits_2
     assert refused.returncode == 2 and "unrecognised_statement" in refused.stderr, refused.stdout + refused.stderr
 
 
-async def test_the_statement_as_of_and_as_known_at(urls, contract):
-    number, _, _ = contract
+async def test_the_statement_as_of_and_as_known_at(system, urls, contract):
+    number, contract_id, _ = contract
     before_the_payment = await run_ledger("statement", number, "--as-of", "2022-02-15", "--json", urls=urls)
     assert before_the_payment.returncode == 0, before_the_payment.stderr
     assert json_of(before_the_payment)["closing_balance"]["amount"] == INVOICED
@@ -175,6 +185,38 @@ async def test_the_statement_as_of_and_as_known_at(urls, contract):
     assert json_of(known)["closing_balance"]["amount"] == "0.00"
     later = await run_ledger("statement", number, "--known-at", datetime.now(UTC).isoformat(), "--json", urls=urls)
     assert json_of(later)["closing_balance"]["amount"] == OWED
+    # known when the invoice was recorded, before the payment of 2022-02-20: January's 470,456.00 alone
+    [invoice] = [line for line in json_of(later)["lines"] if line["kind"] == "invoice"]
+    at_invoice = json_of(await run_ledger("statement", number, "--known-at", invoice["recorded_at"], "--json",
+                                          urls=urls))
+    assert [line["kind"] for line in at_invoice["lines"]] == ["invoice"]
+    assert at_invoice["closing_balance"]["amount"] == INVOICED
+
+    # a second payment of 50,000.00 (2022-02-22), then, recorded later, its reversal (2022-02-25, four eyes)
+    client, mistaken = system.clients["invoicing"], f"{number}-P3"
+    paid = await client.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": mistaken, "received_on": "2022-02-22",
+        "amount": {"amount": "50000.00", "currency": "KZT"}, "purpose": "за январь"})
+    assert paid.status_code == 201, paid.text
+    await approved(client, await client.post(f"/payments/{mistaken}/reverse", headers=auth(), json={
+        "contract_id": contract_id, "reason": "paid by another contract", "reversed_on": "2022-02-25"}))
+    lines = json_of(await run_ledger("statement", number, "--json", urls=urls))["lines"]
+    [payment] = [line for line in lines if (line["kind"], line["document"]) == ("payment", mistaken)]
+    [reversal] = [line for line in lines if (line["kind"], line["document"]) == ("reversal", mistaken)]
+    assert datetime.fromisoformat(payment["recorded_at"]) < datetime.fromisoformat(reversal["recorded_at"])
+    # known between them (at the payment's recording): the payment and not its reversal,
+    # 370,456.00 − 50,000.00 = 320,456.00 owed
+    between = json_of(await run_ledger("statement", number, "--known-at", payment["recorded_at"], "--json",
+                                       urls=urls))
+    documents = [(line["kind"], line["document"]) for line in between["lines"]]
+    assert ("payment", mistaken) in documents and ("reversal", mistaken) not in documents
+    assert between["closing_balance"]["amount"] == "320456.00"
+    # known now: the reversal gives the 50,000.00 back to the debt, 320,456.00 + 50,000.00 = 370,456.00
+    assert json_of(await run_ledger("statement", number, "--known-at", reversal["recorded_at"], "--json",
+                                    urls=urls))["closing_balance"]["amount"] == OWED
+    # both axes: known now, as of 2022-02-23 (after the payment's value date, before the reversal's): 320,456.00
+    as_of = json_of(await run_ledger("statement", number, "--as-of", "2022-02-23", "--json", urls=urls))
+    assert as_of["closing_balance"]["amount"] == "320456.00"
 
 
 async def test_aging_and_portfolio(urls, contract):

@@ -1,7 +1,9 @@
-"""Proves with hypothesis, on the settlement account itself, that any sequence of invoices, payments,
-penalty accruals, payment reversals and day closes keeps the books: every entry balances, cash equals the payments,
-payments = money applied to debts + advance, no debt goes negative, and replaying the events
-rebuilds exactly the live state."""
+"""Proves with hypothesis, on the settlement account itself, that any sequence of invoices, correcting invoices
+(credit notes and extra charges), payments, penalty accruals, penalty waivers, payment reversals, prepayment
+demands, day closes, terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
+payments less the refunds paid out, what is payable back equals the refunds not yet paid out, the buyer's position
+(debt − advance) equals what was charged less what was paid plus what was refunded, no debt goes negative, and
+replaying the events rebuilds exactly the live state. A fixed history shows every one of those steps is reached."""
 
 from __future__ import annotations
 
@@ -26,11 +28,20 @@ RATES = base_rates()
 VAT = vat_rates()
 
 steps = st.lists(st.one_of(
-    st.tuples(st.just("invoice"), st.integers(1, 12), st.integers(0, 60_000)),
+    st.tuples(st.just("invoice"), st.integers(1, 6), st.integers(0, 60_000)),
     st.tuples(st.just("pay"), st.integers(1, 60_000_000), st.integers(0, 400)),
     st.tuples(st.just("penalties"), st.integers(0, 400)),
     st.tuples(st.just("close"), st.integers(0, 400)),
     st.tuples(st.just("reverse"), st.integers(0, 24), st.integers(0, 400)),
+    # a corrected act of a month already invoiced: less volume is a credit note, more an extra charge
+    st.tuples(st.just("correct"), st.integers(1, 12), st.integers(0, 60_000), st.integers(0, 30)),
+    # the n-th open penalty document, all of it (0) or a part in percent
+    st.tuples(st.just("waive"), st.integers(0, 5), st.integers(0, 100)),
+    st.tuples(st.just("prepay"), st.integers(1, 12)),
+    # early in the year, so the last month supplied is often one the history invoices and a refund is reached
+    st.tuples(st.just("terminate"), st.integers(2, 3)),
+    st.tuples(st.just("refund"), st.integers(0, 800)),
+    st.tuples(st.just("payout"), st.integers(0, 5), st.integers(0, 60)),
 ), min_size=1, max_size=25)
 
 # the day the tests run on, past every business day they close: day close needs a day that is over
@@ -48,38 +59,71 @@ def money_sum(events, account: str) -> Money:
     return total
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps)
-def test_books_balance_and_replay_for_any_history(history):
+def apply_step(state: acc.Account, n: int, step: tuple, start: date) -> list:
+    """The events one generated step records (a refused command raises `DomainError`)."""
+    match step:
+        case ("invoice", month, volume):
+            return acc.issue_invoice(state, act_id=f"act-{month}", period=f"2022-{month:02d}",
+                                     volume_kwh=Decimal(volume), issued_on=date(2022, month, 28) + timedelta(days=5),
+                                     corrects_act_id=None, vat=VAT, calendar=CAL)
+        case ("correct", month, volume, later):
+            latest = state.latest_act.get(f"2022-{month:02d}")
+            if latest is None:
+                raise DomainError("nothing to correct", reason="test_nothing_to_correct")
+            return acc.issue_invoice(state, act_id=f"act-{month}-c{n}", period=f"2022-{month:02d}",
+                                     volume_kwh=Decimal(volume),
+                                     issued_on=date(2022, month, 28) + timedelta(days=5 + later),
+                                     corrects_act_id=latest, vat=VAT, calendar=CAL)
+        case ("pay", tiyn, day):
+            new = acc.receive_payment(state, payment_id=f"p{n}", bank_reference=f"r{n}",
+                                      amount=Money.from_minor_units(tiyn), received_on=start + timedelta(days=day),
+                                      payer=None, purpose=None, rates=RATES)
+            # allocation reads the advance and open items after the receipt without copying the
+            # account: they must be what folding the receipt into a copy gives
+            after = acc.evolve(copy.deepcopy(state), new[0])
+            assert acc._advance_and_open_items_after(state, new[:1]) == (after.advance, after.open_items())
+            return new
+        case ("penalties", day):
+            return acc.accrue_penalties(state, as_of=start + timedelta(days=day), rates=RATES)
+        case ("waive", index, percent):
+            open_penalties = sorted(document for document, amount in state.penalties.items() if amount.is_positive)
+            if not open_penalties:
+                raise DomainError("no open penalty", reason="test_no_open_penalty")
+            document = open_penalties[index % len(open_penalties)]
+            part = (state.penalties[document] * Decimal(percent) / 100).rounded() if percent else None
+            return acc.waive_penalty(state, document_number=document, amount=part, reason="goodwill",
+                                     waived_on=start + timedelta(days=percent))
+        case ("reverse", which, day):
+            return acc.reverse_payment(state, bank_reference=f"r{which}", reason="posted in error",
+                                       reversed_on=start + timedelta(days=day), rates=RATES)
+        case ("prepay", month):
+            return acc.request_prepayments(state, period=f"2022-{month:02d}", vat=VAT, calendar=CAL)
+        case ("terminate", month):
+            return acc.terminate(state, terminated_on=date(2022, month, 1), notice_document=f"T-{n}")
+        case ("refund", day):
+            return acc.issue_refund(state, refund_on=date(2022, 1, 1) + timedelta(days=day), rates=RATES)
+        case ("payout", index, later):
+            unpaid = sorted(document for document, refund in state.refunds.items() if refund.payment_order is None)
+            if not unpaid:
+                raise DomainError("no refund to pay out", reason="test_no_refund")
+            document = unpaid[index % len(unpaid)]
+            return acc.pay_out_refund(state, refund_document=document, payment_order_number=f"PP-{n}",
+                                      payment_order_date=state.refunds[document].refund_on + timedelta(days=later))
+        case ("close", day):
+            return acc.close_day(state, day=start + timedelta(days=day), **{**CLOSING, "request_id": f"REQ-{n}"})
+    raise AssertionError(f"no such step {step}")
+
+
+def run_history(history: list[tuple]) -> tuple[acc.Account, list]:
+    """The account after every step of `history` the rules took, and every event recorded, checking the books."""
     signed = ContractSigned(contract_id="c", signed_at=datetime(2021, 12, 7, tzinfo=UTC), terms=TERMS)
     events = acc.open_account(signed)
     state = acc.fold(events)
-    payments = Money.zero()
+    payments = paid_out = refunded = Money.zero()
     start = date(2022, 2, 1)
     for n, step in enumerate(history):
         try:
-            if step[0] == "invoice":
-                _, month, volume = step
-                new = acc.issue_invoice(state, act_id=f"act-{month}", period=f"2022-{month:02d}",
-                                        volume_kwh=Decimal(volume), issued_on=date(2022, month, 28) + timedelta(days=5),
-                                        corrects_act_id=None, vat=VAT, calendar=CAL)
-            elif step[0] == "pay":
-                _, tiyn, day = step
-                new = acc.receive_payment(state, payment_id=f"p{n}", bank_reference=f"r{n}",
-                                          amount=Money.from_minor_units(tiyn), received_on=start + timedelta(days=day),
-                                          payer=None, purpose=None, rates=RATES)
-                # allocation reads the advance and open items after the receipt without copying the
-                # account: they must be what folding the receipt into a copy gives
-                after = acc.evolve(copy.deepcopy(state), new[0])
-                assert acc._advance_and_open_items_after(state, new[:1]) == (after.advance, after.open_items())
-            elif step[0] == "penalties":
-                new = acc.accrue_penalties(state, as_of=start + timedelta(days=step[1]), rates=RATES)
-            elif step[0] == "reverse":
-                new = acc.reverse_payment(state, bank_reference=f"r{step[1]}", reason="posted in error",
-                                          reversed_on=start + timedelta(days=step[2]), rates=RATES)
-            else:
-                new = acc.close_day(state, day=start + timedelta(days=step[1]),
-                                    **{**CLOSING, "request_id": f"REQ-{len(events)}"})
+            new = apply_step(state, n, step, start)
         except DomainError:
             continue  # a refused command records nothing
         for event in new:
@@ -88,25 +132,70 @@ def test_books_balance_and_replay_for_any_history(history):
                 payments = payments + event.amount
             if event.event_type == "invoicing.PaymentReversed":
                 payments = payments - event.amount
+            if event.event_type == "invoicing.RefundIssued":
+                refunded = refunded + event.amount
+            if event.event_type == "invoicing.RefundPaidOut":
+                paid_out = paid_out + event.amount
         events.extend(new)
 
     every_posting = [p.amount for e in events for p in getattr(e, "postings", [])]
     assert sum(every_posting, Money.zero()).is_zero
-    assert money_sum(events, "cash") == payments
+    # cash: what came in, less the refunds the treasury paid out
+    assert money_sum(events, "cash") == payments - paid_out
+    # owed back to the buyer: every refund issued and not yet paid out (a credit balance)
+    assert -money_sum(events, "refund.payable") == refunded - paid_out == state.refunds_unpaid()
     receivables = (money_sum(events, "receivable.energy") + money_sum(events, "receivable.vat")
                    + money_sum(events, "receivable.penalty"))
-    # what was charged, net of penalties taken back by recalculations: the income side, credits negative
+    # what was charged, net of credit notes, waivers and penalties taken back by recalculations: the income
+    # side, credits negative
     charged = -(money_sum(events, "revenue.energy") + money_sum(events, "revenue.res_surcharge")
                 + money_sum(events, "vat.output") + money_sum(events, "income.penalty"))
     assert state.debt_total() == receivables
     assert -money_sum(events, "advance") == state.advance
-    # the buyer's position: what they owe less what is held for them = what was charged less what they paid
-    assert state.debt_total() - state.advance == charged - payments
+    assert not state.advance.is_negative
+    # the buyer's position: what they owe less what is held for them = what was charged less what they paid,
+    # plus what was refunded to them (a refund takes money out of the advance)
+    assert state.debt_total() - state.advance == charged - payments + refunded
     assert all(not d.outstanding.is_negative for d in state.debts.values())
+    assert all(not amount.is_negative for amount in state.penalties.values())
     # an advance is never held while a debt is open: it would have been applied
     assert state.advance.is_zero or state.debt_total().is_zero
     replayed = acc.fold(events)
     assert {k: (d.outstanding, d.history) for k, d in replayed.debts.items()} == {
         k: (d.outstanding, d.history) for k, d in state.debts.items()}
-    assert (replayed.advance, replayed.version, replayed.notice, replayed.restricted) == (
-        state.advance, state.version, state.notice, state.restricted)
+    assert (replayed.advance, replayed.version, replayed.notice, replayed.restricted, replayed.demands,
+            replayed.refunds, replayed.penalties, replayed.terminated_on) == (
+        state.advance, state.version, state.notice, state.restricted, state.demands, state.refunds,
+        state.penalties, state.terminated_on)
+    return state, events
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_books_balance_and_replay_for_any_history(history):
+    run_history(history)
+
+
+def test_every_kind_of_step_is_reached():
+    """The generator's steps are not all refused: one fixed history through the same rules records each kind."""
+    history = [
+        ("prepay", 2),                       # February's demands, due before 1 February
+        ("close", 0),                        # 1 February: nothing held → a restriction notice
+        ("invoice", 1, 31_000),              # January: 470,456.00
+        ("penalties", 40),                   # issued 2 February, due 9 February, open on 13 March: a penalty
+        ("waive", 0, 50),                    # half of it forgiven
+        ("correct", 1, 30_000, 0),           # 1,000 kWh less: a credit note of 15,176.00
+        ("pay", 60_000_000, 41),             # 600,000.00: pays everything, the rest held
+        ("terminate", 4),                    # supply ends on 1 April: the last month supplied is March
+        ("invoice", 3, 1_000),               # March invoiced, paid from the advance
+        ("refund", 100),                     # 11 April: after the last supply day, the rest refunded
+        ("payout", 0, 1),
+    ]
+    _, events = run_history(history)
+    kinds = {event.event_type for event in events}
+    assert {"invoicing.PrepaymentRequested", "invoicing.RestrictionNoticeIssued", "invoicing.PenaltyAccrued",
+            "invoicing.PenaltyWaived", "invoicing.AccountTerminated", "invoicing.RefundIssued",
+            "invoicing.RefundPaidOut"} <= kinds
+    corrections = [e for e in events if e.event_type == "invoicing.InvoiceIssued" and e.corrects_document]
+    # 1,000 kWh × 15.176 = 15,176.00 less: 13,550.00 net and 1,626.00 VAT taken off
+    assert [(c.net.amount, c.vat.amount) for c in corrections] == [(Decimal("-13550.00"), Decimal("-1626.00"))]
