@@ -32,15 +32,16 @@ async def test_aging_as_of_a_past_date_is_that_days_position(system):
     contract_id = await signed_contract(system)
     client = system.clients["invoicing"]
 
-    # January's plan 31,000 kWh over 31 days = 1,000 kWh a day; a 10-day block 10,000 × 13.55 = 135,500.00 + VAT
-    # 12% 16,260.00 = 151,760.00; the 11-day block 21–31: 11,000 × 13.55 = 149,050.00 + 17,886.00 = 166,936.00.
-    # Due 3 banking days before each block: 1 Jan → 29 Dec 2021; 11 Jan → 5 Jan (7 Jan a holiday, 8–9 a
-    # weekend); 21 Jan → 18 Jan
+    # January's plan 31,000 kWh over 31 days = 1,000 kWh a day; §5.3 blocks of ten days: 1–10, 11–20, 21–30, and
+    # the 31st alone. A 10-day block 10,000 × 13.55 = 135,500.00 + VAT 12% 16,260.00 = 151,760.00; the 31st:
+    # 1,000 × 13.55 = 13,550.00 + 1,626.00 = 15,176.00. Due 3 banking days before each block: 1 Jan → 29 Dec
+    # 2021; 11 Jan → 5 Jan (7 Jan a holiday, 8–9 a weekend); 21 Jan → 18 Jan; 31 Jan → 26 Jan
     demanded = await client.post(f"/accounts/{contract_id}/prepayments", headers=auth("billing"),
                                  json={"period": "2022-01", "requested_on": "2022-01-03"})
     assert demanded.status_code == 201, demanded.text
     assert [(d["amount"]["amount"], d["due_date"]) for d in demanded.json()] == [
-        ("151760.00", "2021-12-29"), ("151760.00", "2022-01-05"), ("166936.00", "2022-01-18")]
+        ("151760.00", "2021-12-29"), ("151760.00", "2022-01-05"), ("151760.00", "2022-01-18"),
+        ("15176.00", "2022-01-26")]
     await pay(client, contract_id, "151760.00", "2022-01-05")
 
     # January's invoice, issued 2022-02-01: 470,456.00 due 2022-02-08; the 151,760.00 held pays part of it
@@ -53,8 +54,9 @@ async def test_aging_as_of_a_past_date_is_that_days_position(system):
     await publish_act(system, contract_id, "act-2022-02", "2022-02", "25000", "2022-03-02")
     await wait_for_debt(system, contract_id, "379400.00")
 
-    # 17 Jan: the three demands issued 3 Jan, the 151,760.00 valued 5 Jan pays the first due (29 Dec); the
-    # second (due 5 Jan, 12 days past) 151,760.00 is 1–30; the third (due 18 Jan) 166,936.00 not yet due.
+    # 17 Jan: the four demands issued 3 Jan, the 151,760.00 valued 5 Jan pays the first due (29 Dec); the
+    # second (due 5 Jan, 12 days past) 151,760.00 is 1–30; the third (due 18 Jan) and the fourth (due 26 Jan)
+    # are not yet due: 151,760.00 + 15,176.00 = 166,936.00 current.
     # The payments valued 10 and 20 Feb and January's invoice of 1 Feb are not there yet
     assert buckets(await aged(client, contract_id, "2022-01-17")) == {
         "current": "166936.00", "1-30": "151760.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}

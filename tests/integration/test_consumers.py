@@ -11,12 +11,12 @@ from sqlalchemy import text
 
 from shared.events import dead_letter_topic, topic_of
 from shared.relay import Outgoing
-from tests.support import KafkaTap, auth, eventually, seed_contract, unique
+from tests.support import KafkaTap, auth, eventually, seed_contract, unique, unique_meters
 
 
 async def sign_new_contract(system) -> str:
     client = system.clients["contracts"]
-    created = await client.post("/contracts", json=seed_contract(unique("N")), headers=auth())
+    created = await client.post("/contracts", json=seed_contract(unique("N"), unique_meters()), headers=auth())
     contract_id = created.json()["contract_id"]
     assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
     return contract_id

@@ -38,7 +38,7 @@ def intervals(day: str, serial: str, value: str, hours: range) -> list[str]:
 
 
 async def test_hourly_imbalance_of_an_extended_contract(system):
-    contract_id = await signed_contract(system, ("01214368", "01214371"))  # the only contract of this module
+    contract_id = await signed_contract(system, meter_serials=("01214368", "01214371"))  # the only contract of this module
     client = system.clients["metering"]
     header = "meter_serial,start,end,value_kwh"
     # 3 July 2023 is after the seed term (2022): the reading belongs to no day of the contract yet

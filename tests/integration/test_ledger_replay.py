@@ -20,7 +20,12 @@ PROJECTED = {
     "invoicing.PenaltyAccrued", "invoicing.PenaltyWaived", "invoicing.PaymentReversed", "invoicing.BaseRateSet",
     "invoicing.UnidentifiedReceiptRecorded", "invoicing.ReceiptAssigned", "invoicing.RefundIssued",
     "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
+    "invoicing.ReconciliationDiscrepancyRecorded",
 }
+
+
+def kzt(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "KZT"}
 
 
 async def pay(client, contract_id: str, reference: str, amount: str, on: str) -> None:
@@ -131,6 +136,14 @@ async def a_history_of_every_kind(system) -> None:
     await wait_for_debt(system, late, "470456.00")
     accrued = await client.post(f"/accounts/{late}/penalties/accrue", json={"as_of": "2022-02-28"}, headers=auth())
     assert accrued.status_code == 201, accrued.text
+    # §5.6 the buyer's books give January 470,000.00 charged where the act says 470,456.00 (0 + 470,456.00 − 0):
+    # a discrepancy of 456.00, its cause recorded against the act
+    discrepancy = await client.post(f"/accounts/{late}/reconciliation/discrepancies", headers=auth(), json={
+        "month": "2022-01", "cause": "the buyer booked the invoice without its VAT rounding",
+        "buyer": {"opening_balance": kzt("0.00"), "charged": kzt("470000.00"), "paid_or_credited": kzt("0.00"),
+                  "closing_balance": kzt("470000.00")}})
+    assert discrepancy.status_code == 201, discrepancy.text
+    assert discrepancy.json()["difference"] == kzt("456.00")
     await pay(client, late, unique("VALUED"), "470456.00", "2022-02-20")
 
 

@@ -42,7 +42,7 @@ async def metered_contract(system) -> Metered:
     """A signed seed contract whose two meters (serials of its own: a meter measures one contract at a
     time) metering has registered."""
     m1, m2 = unique_meters()
-    contract_id = await signed_contract(system, (m1, m2))
+    contract_id = await signed_contract(system, meter_serials=(m1, m2))
 
     async def meters_known():
         r = await system.clients["metering"].get("/meters", params={"contract_id": contract_id}, headers=auth())
@@ -115,7 +115,7 @@ async def test_80020_day_file_gets_its_receipt(system):
 </message>"""
     m1, m2 = unique_meters()
     day = day.replace("{m1}", m1).encode("cp1251")
-    await signed_contract(system, (m1, m2))
+    await signed_contract(system, meter_serials=(m1, m2))
     response = await system.clients["metering"].post(
         "/readings/import", params={"format": "80020", "side": "primary", "file_name": "80020_090840008604_20220202_5.xml"},
         content=day, headers=auth())
