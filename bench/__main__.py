@@ -26,7 +26,7 @@ from bench.machine import ITERATIONS, reference_ms
 from bench.readings import bench_readings
 from bench.replay import bench_replay
 from bench.stats import p99_ms, percentiles
-from devtools.builders import KafkaTap, seed_contract, unique
+from devtools.builders import KafkaTap, seed_contract, unique, unique_meters
 from devtools.infra.broker import TansuBroker
 from devtools.infra.ports import free_port, free_port_outside, free_port_run
 from devtools.infra.postgres import EmbeddedPostgres
@@ -141,7 +141,7 @@ async def bench_latency(system: LocalSystem) -> list[tuple[str, str, str]]:
     try:
         async with httpx.AsyncClient(base_url=system.url_of("contracts"), headers=headers, timeout=10) as client:
             for n in range(LATENCY_SAMPLES + 5):
-                created = await client.post("/contracts", json=seed_contract(unique("LAT")))
+                created = await client.post("/contracts", json=seed_contract(unique("LAT"), unique_meters()))
                 contract_id = created.json()["contract_id"]
                 started = time.perf_counter()
                 signed = await client.post(f"/contracts/{contract_id}/sign")
@@ -168,7 +168,7 @@ IMPORT_LINES = int(os.environ.get("BENCH_IMPORT_LINES", "5000"))
 
 
 async def signed_account(system: LocalSystem, client: httpx.AsyncClient) -> str:
-    created = await client.post(f"{system.url_of('contracts')}/contracts", json=seed_contract(unique("PAY")))
+    created = await client.post(f"{system.url_of('contracts')}/contracts", json=seed_contract(unique("PAY"), unique_meters()))
     contract_id = created.json()["contract_id"]
     await client.post(f"{system.url_of('contracts')}/contracts/{contract_id}/sign")
     for _ in range(300):

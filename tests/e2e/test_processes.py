@@ -15,7 +15,7 @@ from devtools.infra.runner import LocalSystem, living_in_group
 from shared.access_log import ACCESS_LOG_STREAM
 from shared.db import make_engine
 from shared.eventstore import verify_chain
-from tests.support import on_free_ports, seed_contract, unique
+from tests.support import on_free_ports, seed_contract, unique, unique_meters
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 60
@@ -38,7 +38,7 @@ def headers(system: LocalSystem) -> dict[str, str]:
 
 def sign(system: LocalSystem) -> str:
     contracts = system.url_of("contracts")
-    created = httpx.post(f"{contracts}/contracts", json=seed_contract(unique("E2E")), headers=headers(system), timeout=10)
+    created = httpx.post(f"{contracts}/contracts", json=seed_contract(unique("E2E"), unique_meters()), headers=headers(system), timeout=10)
     assert created.status_code == 201, created.text
     contract_id = created.json()["contract_id"]
     signed = httpx.post(f"{contracts}/contracts/{contract_id}/sign", headers=headers(system), timeout=10)

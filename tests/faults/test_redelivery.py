@@ -25,13 +25,19 @@ CONTRACTS = 4
 
 
 async def history(system, contract_id: str, n: int) -> None:
-    """Events whose order matters: a day applied for twice (the second replaces the first), an
-    amendment, and an act disputed and corrected (the ledger charges the difference)."""
+    """Events whose order matters: a day applied for and then corrected (the correction applies to the accepted
+    hours; an accepted day changes only by correction once its deadline has passed), an amendment, and an act
+    disputed and corrected (the ledger charges the difference)."""
     contracts, metering = system.clients["contracts"], system.clients["metering"]
-    for day, hours in (("2022-01-10", "10"), ("2022-01-11", "20"), ("2022-01-10", "30")):
+    for day, hours in (("2022-01-10", "10"), ("2022-01-11", "20")):
         applied = await contracts.post(f"/contracts/{contract_id}/applications", headers=auth(), json={
             "day": day, "hours_kwh": [hours] * 24, "submitted_at": "2021-12-20T09:00:00+06:00"})
         assert applied.status_code == 201, applied.text
+    # §4.4 hour 12 of 10 January from 10 to 10.5 kWh (+5%), asked at 08:00, more than 3 hours before the hour
+    corrected = await contracts.post(f"/contracts/{contract_id}/applications/2022-01-10/corrections",
+                                     headers=auth(), json={"hour": 12, "kwh": "10.5",
+                                                           "submitted_at": "2022-01-10T08:00:00+06:00"})
+    assert corrected.status_code == 200, corrected.text
     extended = await contracts.post(f"/contracts/{contract_id}/amendments/extension", headers=auth(), json={
         "agreement_number": f"EXT-{n}", "agreement_date": "2022-06-01", "delivery_end": "2023-07-01T00:00:00+06:00"})
     assert extended.status_code == 200, extended.text
