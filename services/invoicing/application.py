@@ -54,6 +54,7 @@ from services.invoicing.commands import (
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import aging, calendar_days, periods, reconciliation
 from services.invoicing.domain.credit_note import issue_credit_note
+from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
     ActFigures,
@@ -67,6 +68,7 @@ from services.invoicing.events import (
     PenaltyRecalculated,
     PenaltyWaived,
     PenaltyWaiverRequested,
+    PrepaymentAdjusted,
     PrepaymentRequested,
     ReconciliationCorrection,
     ReconciliationDiscrepancyRecorded,
@@ -79,7 +81,7 @@ from services.invoicing.queries import AgingReport, AllocationView, ApprovalView
 from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
-from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start
+from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
@@ -128,7 +130,8 @@ DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequ
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
-                                           PaymentReceived, PaymentReversed, RefundIssued, PrepaymentRequested)]
+                                           PaymentReceived, PaymentReversed, RefundIssued, PrepaymentRequested,
+                                           PrepaymentAdjusted)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
@@ -508,17 +511,30 @@ class Invoicing:
             acc.terminate(state, terminated_on=event.terminated_on, notice_document=event.notice_document)),
             context, day_start(event.terminated_on))
 
-    async def note_application(self, uow: UnitOfWork, event: AppliedDay, context: CommandContext) -> None:
+    async def note_application(self, uow: UnitOfWork, event: AppliedDay, occurred_at: datetime,
+                               context: CommandContext) -> None:
         """§5.3 a day's accepted schedule (accepted, corrected, reduced or reinstated) replaces the plan's share of
         that day in the next prepayment demands; a rejected application, and a day without one, are days of
-        "no purchase" (§4.6): 0."""
+        "no purchase" (§4.6): 0. A block demanded already and not yet due by the decision's business time
+        (`occurred_at`) is re-issued by the difference (`domain/prepayment_adjustment.py`)."""
         if isinstance(event, NoApplicationRecorded):
-            await projection.note_applied_day(uow.conn, event.contract_id, event.day, Decimal(0), None,
-                                              event.event_type)
-            return
-        hours = [] if isinstance(event, ApplicationRejected) else event.hours
-        await projection.note_applied_day(uow.conn, event.contract_id, event.day, sum(hours, Decimal(0)),
-                                          event.application_id, event.event_type)
+            volume, application_id = Decimal(0), None
+        else:
+            hours = [] if isinstance(event, ApplicationRejected) else event.hours
+            volume, application_id = sum(hours, Decimal(0)), event.application_id
+        await projection.note_applied_day(uow.conn, event.contract_id, event.day, volume, application_id,
+                                          event.event_type)
+        first, last = acc.period_bounds(event.day.strftime("%Y-%m"))
+        applied = await queries.applied_days(uow.conn, event.contract_id, first, last)
+
+        def decide(state: acc.Account | None) -> list[Event]:
+            if state is None:
+                return []   # no account yet: no demand to re-issue
+            return adjust_prepayment(state, day=event.day, applied=applied, vat=vat_rates(),
+                                     decided_on=to_zone(occurred_at, state.terms.time_zone).date(),
+                                     application_id=application_id, cause_event=event.event_type)
+
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, decide, context, occurred_at)
 
     async def grant_claim(self, uow: UnitOfWork, event: ClaimAccepted, occurred_at: datetime, context: CommandContext) -> None:
         """§9 an accepted claim the ledger owns: a credit note on an invoice or a waiver of a penalty. The claims

@@ -91,6 +91,34 @@ class PrepaymentRequested(Event):
 
 
 @registry.register
+class PrepaymentAdjusted(Event):
+    """§5.3 a demanded block's amount re-issued by the difference: a day's application accepted (corrected,
+    reduced, rejected or missing) before the block's due date changed the volume it prepays. `difference`
+    positive: more to prepay; negative: less. `lines`, `volume_kwh` and `amount` are the block's whole demand
+    now; `application_id` is the application that caused it (none for a day without one)."""
+
+    event_type = "invoicing.PrepaymentAdjusted"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str        # the demand adjusted
+    block_id: str
+    first_day: date
+    last_day: date
+    due_date: date
+    day: date                   # the day whose application changed
+    application_id: str | None
+    cause_event: str            # the contracts event that decided the day
+    adjusted_on: date           # the business date of that decision
+    previous_volume_kwh: Decimal
+    volume_kwh: Decimal
+    lines: list[ChargeLineData]
+    previous_amount: Money
+    amount: Money
+    difference: Money
+
+
+@registry.register
 class InvoiceIssued(Event):
     """§5.4–5.6: the period's charge from the volume act (a correcting invoice charges the difference)."""
 

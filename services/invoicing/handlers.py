@@ -41,8 +41,9 @@ async def on_contract_terminated(app: Invoicing, uow: UnitOfWork, event: Contrac
 
 async def on_application(app: Invoicing, uow: UnitOfWork, event: AppliedDay, envelope: EventEnvelope,
                          context: CommandContext) -> None:
-    """§5.3 a day's accepted schedule replaces the plan's share of that day in the next prepayment demands."""
-    await app.note_application(uow, event, context)
+    """§5.3 a day's accepted schedule replaces the plan's share of that day in the next prepayment demands (and
+    in a demand not yet due, re-issued by the difference as of the decision's time)."""
+    await app.note_application(uow, event, envelope.occurred_at, context)
 
 
 async def on_volume_act_issued(app: Invoicing, uow: UnitOfWork, event: VolumeActIssued, envelope: EventEnvelope,

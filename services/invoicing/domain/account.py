@@ -46,6 +46,7 @@ from services.invoicing.events import (
     PenaltyWaived,
     PenaltyWaiverRequested,
     PostingLine,
+    PrepaymentAdjusted,
     PrepaymentRequested,
     RecalculatedWindow,
     RefundIssued,
@@ -131,6 +132,7 @@ class Account:
     applied_log: list[tuple[str, Money]] = field(default_factory=list)         # (item id, amount) applied, in order
     penalties: dict[str, Money] = field(default_factory=dict)                  # penalty document → outstanding
     prepayments: dict[str, str] = field(default_factory=dict)                  # block id → document
+    prepaid_volumes: dict[str, Decimal] = field(default_factory=dict)         # demand document → kWh asked
     demands: list[Demand] = field(default_factory=list)
     covered: bool | None = None
     notice: tuple[str, date] | None = None       # open restriction notice: (document, restrict from)
@@ -165,6 +167,7 @@ class Account:
         clone.applied_log = list(self.applied_log)
         clone.penalties = dict(self.penalties)
         clone.prepayments = dict(self.prepayments)
+        clone.prepaid_volumes = dict(self.prepaid_volumes)
         clone.demands = list(self.demands)
         clone.amendments = set(self.amendments)
         clone.accruals = {k: list(v) for k, v in self.accruals.items()}
@@ -285,9 +288,15 @@ def evolve(state: Account | None, event: Event) -> Account:
             del state.pending[event.request_id]
         case PrepaymentRequested():
             state.prepayments[event.block_id] = event.document_number
+            state.prepaid_volumes[event.document_number] = event.volume_kwh
             state.demands.append(Demand(event.document_number, event.first_day.strftime("%Y-%m"), event.due_date,
                                         event.amount, event.first_day, event.last_day))
             state.documents += 1
+        case PrepaymentAdjusted():
+            # §5.3 coverage, restriction and aging count the demand at its adjusted amount from now on
+            state.prepaid_volumes[event.document_number] = event.volume_kwh
+            state.demands = [dataclasses.replace(d, amount=event.amount) if d.document == event.document_number else d
+                             for d in state.demands]
         case CoverageChanged():
             state.covered = event.covered
         case RestrictionNoticeIssued():

@@ -8,8 +8,9 @@ The position of day D is rebuilt from what had happened by D, whatever was recor
 - the money held on D pays the debts open on D as §5.8 applies it (`allocation.allocate_payment`: debt first,
   oldest first). The allocations recorded are not read: a payment valued before an invoice was issued but
   booked after it paid that invoice in the ledger, which on D it had not;
-- what is left pays the prepayment demands (§5.3) issued by D, due first first, of months not invoiced by D
-  (an invoiced month is settled by its invoice); what no money covers is open and ages by its due date.
+- what is left pays the prepayment demands (§5.3) issued by D (at their amount as re-issued by D), due first
+  first, of months not invoiced by D (an invoiced month is settled by its invoice); what no money covers is
+  open and ages by its due date.
 
 No I/O, no clock: the events come with the day each was decided on (only a prepayment demand needs it: it
 carries no date of issue of its own).
@@ -29,6 +30,7 @@ from services.invoicing.events import (
     PenaltyAccrued,
     PenaltyRecalculated,
     PenaltyWaived,
+    PrepaymentAdjusted,
     PrepaymentRequested,
     RefundIssued,
 )
@@ -71,7 +73,7 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
     zero = Money.zero(currency)
     charges: dict[str, _Charge] = {}
     money = zero
-    demands: list[PrepaymentRequested] = []
+    demands: dict[str, PrepaymentRequested] = {}   # document → the demand, at its amount adjusted by D
     invoiced: set[str] = set()
 
     def charge(document: str, kind: alloc.DebtKind, period: str, due: date, amount: Money) -> None:
@@ -110,7 +112,10 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
             case RefundIssued() if event.refund_on <= as_of:
                 money = money - event.amount
             case PrepaymentRequested() if day <= as_of:
-                demands.append(event)
+                demands[event.document_number] = event
+            case PrepaymentAdjusted() if day <= as_of and event.document_number in demands:
+                demands[event.document_number] = demands[event.document_number].model_copy(
+                    update={"amount": event.amount})
     items = [alloc.OpenItem(f"{c.document}:{c.kind.value}", c.document, c.kind, c.period, c.due_date, c.amount)
              for c in charges.values() if c.amount.is_positive]
     paid = alloc.allocate_payment(max(money, zero), items, as_of.strftime("%Y-%m"))
@@ -118,7 +123,7 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
     aged = [AgedItem(i.document, i.kind.value, i.due_date, i.outstanding - applied.get(i.item_id, zero))
             for i in items]
     left = paid.advance_left
-    for demand in sorted(demands, key=lambda d: (d.due_date, d.document_number)):
+    for demand in sorted(demands.values(), key=lambda d: (d.due_date, d.document_number)):
         if demand.first_day.strftime("%Y-%m") in invoiced:
             continue
         covered = min(left, demand.amount)

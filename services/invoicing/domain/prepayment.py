@@ -124,3 +124,16 @@ def prepayment_demands(*, year: int, month: int, plan_kwh: Decimal, schedule: li
         due = calendar.subtract_banking_days(block.first_day, PREPAYMENT_LEAD_BANKING_DAYS)
         demands.append(PrepaymentDemand(block, volume, due, charge))
     return demands
+
+
+def block_demand(*, block: SupplyBlock, plan_kwh: Decimal, schedule: list[PricePeriodTerms], vat: DatedRates,
+                 currency: str, applied: dict[date, Decimal], due_date: date) -> PrepaymentDemand:
+    """§5.3 one demanded block priced again with the days' applications known now (`applied` holds at least one
+    of its days): each known day its application, the others their even share of the month's plan. The due date
+    is the demand's: the block's start has not moved."""
+    month_days = month_calendar.monthrange(block.first_day.year, block.first_day.month)[1]
+    volume = _days_volume(plan_kwh, [block.first_day + timedelta(days=n) for n in range(block.days)], month_days,
+                          applied)
+    charge = price_volume(volume_kwh=volume, first_day=block.first_day, last_day=block.last_day, schedule=schedule,
+                          vat=vat, currency=currency, turnover_date=block.first_day.replace(day=month_days))
+    return PrepaymentDemand(block, volume, due_date, charge)
