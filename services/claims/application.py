@@ -195,7 +195,7 @@ class Claims:
                 uow, NOTICES, notice_id, existing(NOTICES, notice_id, lambda state: force_majeure.end_force_majeure(
                     state, ended_on=command.ended_on)),
                 context, day_start(command.ended_on, contract.zone), contract_id=notice.contract_id)
-            [ended] = decided.events
+            ended = decided.events[0]  # the announcement of the period's end may follow it
             assert isinstance(ended, ForceMajeureEnded)
             return ended
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -85,7 +86,7 @@ from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
-from shared.events.claims import ClaimAccepted
+from shared.events.claims import ClaimAccepted, ForceMajeurePeriodRecorded
 from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
@@ -552,6 +553,25 @@ class Invoicing:
             def decide(state: acc.Account) -> list[Event]:
                 return issue_credit_note(state, invoice_document=correction.document_number, gross=correction.amount,
                                          issued_on=event.answered_on)
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, decide),
+                                 context, occurred_at)
+
+    async def pause_penalties(self, uow: UnitOfWork, event: ForceMajeurePeriodRecorded, occurred_at: datetime,
+                              context: CommandContext) -> None:
+        """§8.1 a force-majeure period the buyer may rely on (a notice in time, §8.3): no penalty runs on its
+        days. Penalties already charged for them are recalculated, posted on the day the claims desk recorded
+        the period while its month is open, else today (`periods.posting_date`)."""
+        books = await self.books_on(uow.conn)
+        rates = await queries.penalty_rates(uow.conn)
+
+        def decide(state: acc.Account) -> list[Event]:
+            zone = state.terms.time_zone
+            posted_on = periods.posting_date(occurred_at.astimezone(ZoneInfo(zone)).date(), books,
+                                             self.business_date(zone))
+            return acc.pause_penalties(state, notice_id=event.notice_id, party=event.party,
+                                       started_on=event.started_on, ended_on=event.ended_on, rates=rates,
+                                       posted_on=posted_on)
+
         await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, decide),
                                  context, occurred_at)
 

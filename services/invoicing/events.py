@@ -237,6 +237,21 @@ class PenaltyWaived(Event):
 
 
 @registry.register
+class PenaltyPausedByForceMajeure(Event):
+    """§8.1 the buyer relies on force majeure (claims' `ForceMajeurePeriodRecorded`): no penalty runs from
+    `first_day` through `last_day` (None: until its end is recorded). The latest one of a `notice_id` is the
+    period; penalties already charged for its days are recalculated by the same command."""
+
+    event_type = "invoicing.PenaltyPausedByForceMajeure"
+    schema_version = 1
+
+    contract_id: str
+    notice_id: str
+    first_day: date
+    last_day: date | None
+
+
+@registry.register
 class BaseRateSet(Event):
     """An admin recorded the National Bank's base rate from a date (the table is data, not code)."""
 

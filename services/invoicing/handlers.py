@@ -4,7 +4,7 @@ in the consumer's transaction (which claims the event in the inbox in the same o
 From contracts: a signed, amended or terminated contract (the account, its terms, the day supply
 stopped) and every decision on a daily application (the day's accepted schedule). From metering: the volume act a
 month is charged from and a calendar day an administrator declared. From claims:
-an accepted claim whose correction the ledger owns, a counterparty's personal-data export request, and a
+an accepted claim whose correction the ledger owns, a force-majeure period the buyer relies on, a counterparty's personal-data export request, and a
 shredded counterparty's key.
 """
 
@@ -17,7 +17,7 @@ from services.invoicing.application import AppliedDay, Invoicing
 from shared import personal_keys
 from shared.db import UnitOfWork
 from shared.envelope import EventEnvelope
-from shared.events.claims import ClaimAccepted
+from shared.events.claims import ClaimAccepted, ForceMajeurePeriodRecorded
 from shared.events.contracts import ContractAmended, ContractSigned, ContractTerminated
 from shared.events.metering import CalendarDayDeclared, VolumeActIssued
 from shared.eventstore import CommandContext
@@ -65,6 +65,12 @@ async def on_claim_accepted(app: Invoicing, uow: UnitOfWork, event: ClaimAccepte
     await app.grant_claim(uow, event, envelope.occurred_at, context)
 
 
+async def on_force_majeure_period(app: Invoicing, uow: UnitOfWork, event: ForceMajeurePeriodRecorded,
+                                  envelope: EventEnvelope, context: CommandContext) -> None:
+    """§8.1 the buyer's days under force majeure carry no penalty."""
+    await app.pause_penalties(uow, event, envelope.occurred_at, context)
+
+
 FROM_CONTRACTS = {
     ContractSigned.event_type: on_contract_signed,
     ContractAmended.event_type: on_contract_amended,
@@ -75,6 +81,7 @@ FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued,
                  CalendarDayDeclared.event_type: on_calendar_day_declared}
 FROM_CLAIMS = {
     ClaimAccepted.event_type: on_claim_accepted,
+    ForceMajeurePeriodRecorded.event_type: on_force_majeure_period,
     # the export part is recorded through `Invoicing.record`; the copy of a contract's key goes on the claims
     # desk's decision as well as on the key's tombstone
     **personal_data.HANDLERS,

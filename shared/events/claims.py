@@ -1,5 +1,5 @@
 """Events published by the claims service (topic `claims.events.v1`) that other services read: an accepted
-claim (its owner books the correction), an export request (every service answers with its part), a
+claim (its owner books the correction), a force-majeure period a party may rely on (§8.1), an export request (every service answers with its part), a
 shredding (every copy of the key goes), and the access log's type (`shared/access_log.py`). The events only
 the claims desk reads are its own: `services/claims/events.py`."""
 
@@ -56,6 +56,23 @@ class ClaimAccepted(Event):
 
 
 upcast_claim_accepted_v1_v2 = registry.upcaster(ClaimAccepted.event_type, 1)(free_texts_in_clear("comment"))
+
+
+@registry.register
+class ForceMajeurePeriodRecorded(Event):
+    """§8.1 `party` relies on force majeure from `started_on` through `ended_on` (None: it still lasts): its
+    obligations are suspended for those days. Only a notice given in time (§8.2, §8.3: within 30 calendar
+    days) is announced; again, with its `ended_on`, when the end is recorded. The latest announcement of a
+    `notice_id` is the period."""
+
+    event_type = "claims.ForceMajeurePeriodRecorded"
+    schema_version = 1
+
+    contract_id: str
+    notice_id: str
+    party: Literal["seller", "buyer"]
+    started_on: date
+    ended_on: date | None
 
 
 @registry.register

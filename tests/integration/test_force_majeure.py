@@ -1,6 +1,6 @@
 """Proves the force-majeure desk on real PostgreSQL (§8): the end of the circumstances is recorded once
 (a second end, or an end before they began, is 409 with its reason and stores nothing; an unknown notice
-is 404), and the §8.5 review list names an event lasting over 3 months from its review date on, and not
+is 404; a notice in time announces its period when notified and when it ends: §8.1), and the §8.5 review list names an event lasting over 3 months from its review date on, and not
 one that ended by then; the list survives a rebuild of the read models."""
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ async def event_count(desk) -> int:
         return await conn.scalar(text("SELECT count(*) FROM event_store"))
 
 
+async def stream_types(desk, notice_id: str) -> list[str]:
+    async with desk["claims"].engine.connect() as conn:
+        rows = await conn.execute(text("SELECT event_type FROM event_store WHERE stream_id = :s ORDER BY position"),
+                                  {"s": f"force-majeure-{notice_id}"})
+        return [row[0] for row in rows]
+
+
 async def reviews_due(desk, on: str) -> list[str]:
     page = await desk.clients["claims"].get("/force-majeure/review-due", params={"on": on, "limit": 100},
                                             headers=auth("auditor"))
@@ -51,12 +58,16 @@ async def test_an_end_is_recorded_once_and_not_before_the_start(desk):
     ended = await client.post(end, json={"ended_on": "2024-04-20"}, headers=auth())
     assert ended.status_code == 201, ended.text
     assert (ended.json()["ended_on"], ended.json()["started_on"]) == ("2024-04-20", "2024-03-04")
-    assert await event_count(desk) == before + 1
+    # notified on day 6 of 30, in time: the end and its period's announcement (§8.1)
+    assert await event_count(desk) == before + 2
+    assert await stream_types(desk, notice["notice_id"]) == [
+        "claims.ForceMajeureNotified", "claims.ForceMajeurePeriodRecorded",
+        "claims.ForceMajeureEnded", "claims.ForceMajeurePeriodRecorded"]
 
     again = await client.post(end, json={"ended_on": "2024-04-21"}, headers=auth())
     assert (again.status_code, again.json()["reason"]) == (409, "force_majeure_already_ended")
     assert again.json()["details"]["ended_on"] == "2024-04-20"
-    assert await event_count(desk) == before + 1
+    assert await event_count(desk) == before + 2
 
     unknown = await client.post("/force-majeure/no-such-notice/end", json={"ended_on": "2024-04-21"}, headers=auth())
     assert (unknown.status_code, unknown.json()["reason"]) == (404, "force_majeure_notice_not_found")

@@ -271,7 +271,7 @@ def test_granted_amount_is_accepted_exactly_when_positive_and_within_the_dispute
 def test_force_majeure_notice_on_day_30_is_in_time_and_day_31_is_late():
     # §8.2 notified in writing within 30 calendar days
     def notice(notified_on: date):
-        [event] = force_majeure.notify_force_majeure(
+        event, *_ = force_majeure.notify_force_majeure(
             notice_id="f1", contract_id="k1", party="seller", started_on=date(2024, 1, 31), notified_on=notified_on,
             description="flood at the substation", certificate="NCE-2024-17")
         return event
@@ -300,7 +300,7 @@ def test_force_majeure_notice_cannot_precede_the_event():
 
 
 def fm_notice(**changes) -> force_majeure.Notice:
-    [notified] = force_majeure.notify_force_majeure(
+    notified, *_ = force_majeure.notify_force_majeure(
         notice_id="f", contract_id="k", party="seller", started_on=date(2024, 11, 30),
         notified_on=date(2024, 12, 5), description="mudflow", certificate=None)
     return dataclasses.replace(force_majeure.evolve(None, notified), **changes)
@@ -309,7 +309,7 @@ def fm_notice(**changes) -> force_majeure.Notice:
 def test_force_majeure_ends_once_and_not_before_it_began():
     """§8.1 the party is excused while the circumstances last: their end is a fact recorded once."""
     notice = fm_notice()
-    [ended] = force_majeure.end_force_majeure(notice, ended_on=date(2025, 1, 15))
+    ended, _announced = force_majeure.end_force_majeure(notice, ended_on=date(2025, 1, 15))
     after = force_majeure.evolve(notice, ended)
     assert (after.ended_on, after.version) == (date(2025, 1, 15), 2)
     with pytest.raises(Conflict) as twice:

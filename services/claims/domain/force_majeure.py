@@ -4,7 +4,8 @@ review date.
 §8.1 excuses a party only for what force majeure made impossible; §8.2 it notifies in writing within 30
 calendar days; §8.3 a late notice takes away the right to rely on it (the party then answers under the
 law); §8.5 if the circumstances last over 3 months the parties decide what follows: a decision of theirs,
-which the desk is reminded of (`review_due`), not one the ledger takes.
+which the desk is reminded of (`review_due`), not one the ledger takes. A notice given in time is
+announced to the other services (`ForceMajeurePeriodRecorded`), once when notified and once when it ends.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Literal
 
 from services.claims.events import ForceMajeureEnded, ForceMajeureNotified
 from shared.errors import Conflict, ValidationFailed
+from shared.events.claims import ForceMajeurePeriodRecorded
 from shared.events.registry import Event
 
 NOTIFY_WITHIN_DAYS = 30   # §8.2 in writing within 30 calendar days of the circumstances arising
@@ -42,31 +44,38 @@ def notify_force_majeure(*, notice_id: str, contract_id: str, party: Literal["se
     if not description.strip():
         raise ValidationFailed("describe the circumstances", reason="missing_description")
     deadline = started_on + timedelta(days=NOTIFY_WITHIN_DAYS)
-    return [ForceMajeureNotified(
+    # §8.3 a late notice takes away the right to rely on force majeure; it is still recorded
+    in_time = notified_on <= deadline
+    notified: list[Event] = [ForceMajeureNotified(
         notice_id=notice_id, contract_id=contract_id, party=party, started_on=started_on, notified_on=notified_on,
-        notification_deadline=deadline,
-        # §8.3 a late notice takes away the right to rely on force majeure; it is still recorded
-        notified_in_time=notified_on <= deadline,
+        notification_deadline=deadline, notified_in_time=in_time,
         review_on=add_months(started_on, REVIEW_AFTER_MONTHS), description=description.strip(),
         certificate=(certificate or "").strip() or None)]
+    if in_time:  # §8.1 the party may rely on it: its obligations are suspended from the start
+        notified.append(ForceMajeurePeriodRecorded(notice_id=notice_id, contract_id=contract_id, party=party,
+                                                   started_on=started_on, ended_on=None))
+    return notified
 
 
 @dataclass(frozen=True)
 class Notice:
     """A notice as its stream folds to: when the circumstances began, the §8.5 review date, and when they
-    ended (None while they last)."""
+    ended (None while they last); whose they are, and whether the notice came in time to rely on them (§8.3)."""
 
     notice_id: str
     contract_id: str
     started_on: date
     review_on: date
+    party: Literal["seller", "buyer"]
+    relied_on: bool
     ended_on: date | None = None
     version: int = 1
 
 
 def evolve(state: Notice | None, event: object) -> Notice:
     if isinstance(event, ForceMajeureNotified):
-        return Notice(event.notice_id, event.contract_id, event.started_on, event.review_on)
+        return Notice(event.notice_id, event.contract_id, event.started_on, event.review_on, event.party,
+                      event.notified_in_time)
     assert state is not None, "an end before its notice"
     state = dataclasses.replace(state, version=state.version + 1)
     if isinstance(event, ForceMajeureEnded):
@@ -82,8 +91,12 @@ def end_force_majeure(state: Notice, *, ended_on: date) -> list[Event]:
     if ended_on < state.started_on:
         raise Conflict(f"the circumstances began on {state.started_on}; they cannot end before",
                        reason="force_majeure_ends_before_start", details={"started_on": state.started_on.isoformat()})
-    return [ForceMajeureEnded(notice_id=state.notice_id, contract_id=state.contract_id, started_on=state.started_on,
-                              ended_on=ended_on)]
+    ended: list[Event] = [ForceMajeureEnded(notice_id=state.notice_id, contract_id=state.contract_id,
+                                            started_on=state.started_on, ended_on=ended_on)]
+    if state.relied_on:  # §8.1 the suspension ends with the circumstances
+        ended.append(ForceMajeurePeriodRecorded(notice_id=state.notice_id, contract_id=state.contract_id,
+                                                party=state.party, started_on=state.started_on, ended_on=ended_on))
+    return ended
 
 
 def review_due(*, review_on: date, ended_on: date | None, on: date) -> bool:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
-from services.invoicing.domain.penalty import LateAmount, Penalty, PenaltyTerms, compute_penalty
+from services.invoicing.domain.penalty import LateAmount, PausedPeriod, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
 from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
@@ -41,6 +41,7 @@ from services.invoicing.events import (
     PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
+    PenaltyPausedByForceMajeure,
     PenaltyRecalculated,
     PenaltySliceData,
     PenaltyWaived,
@@ -146,6 +147,7 @@ class Account:
     pending: dict[str, Pending] = field(default_factory=dict)                  # request id → awaiting approval
     terminated_on: date | None = None            # the first day without supply, when the contract ended early
     refunds: dict[str, RefundDue] = field(default_factory=dict)               # refund document → its payout
+    paused: dict[str, PausedPeriod] = field(default_factory=dict)             # §8.1 notice id → the buyer's period
 
     @property
     def currency(self) -> str:
@@ -173,6 +175,7 @@ class Account:
         clone.accruals = {k: list(v) for k, v in self.accruals.items()}
         clone.pending = dict(self.pending)
         clone.refunds = dict(self.refunds)
+        clone.paused = dict(self.paused)
         return clone
 
     def debt_total(self) -> Money:
@@ -328,6 +331,8 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.amendments.add(event.document_number)
         case AccountSettled():
             state.settled_on = event.settled_on
+        case PenaltyPausedByForceMajeure():
+            state.paused[event.notice_id] = PausedPeriod(event.first_day, event.last_day)
     return state
 
 
@@ -530,7 +535,7 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
         slices: list[PenaltySliceData] = []
         for accrual in accruals:
             late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
-            penalty = compute_penalty(late, rates, terms, state.currency)
+            penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
             if penalty.total != accrual.amount:
                 windows.append(RecalculatedWindow(penalty_document=accrual.penalty_document,
                                                   first_day=accrual.first_day, last_day=accrual.last_day,
@@ -545,6 +550,23 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
     if not events:
         return []
     return _then_allocate(state, events, trigger=events[-1].document_number, on=posted_on, folded=True)
+
+
+def pause_penalties(state: Account, *, notice_id: str, party: str, started_on: date, ended_on: date | None,
+                    rates: DatedRates, posted_on: date) -> list[Event]:
+    """§8.1 the buyer's obligation to pay is suspended while it relies on force majeure: no penalty runs on
+    those days. The seller's force majeure leaves the buyer's penalties as they are; an announcement already
+    recorded changes nothing. Penalties already charged for days now paused are recalculated, dated
+    `posted_on`."""
+    period = PausedPeriod(started_on, ended_on)
+    if party != "buyer" or state.paused.get(notice_id) == period:
+        return []
+    paused: list[Event] = [PenaltyPausedByForceMajeure(contract_id=state.contract_id, notice_id=notice_id,
+                                                       first_day=started_on, last_day=ended_on)]
+    if not penalised_on(state, started_on):
+        return paused
+    return paused + recalculate_penalties(_after(state, paused), rates=rates, posted_on=posted_on,
+                                          cause=f"force majeure {notice_id}")
 
 
 def _recalculated(state: Account, number: str, late_item: str, period: str, windows: list[RecalculatedWindow],
@@ -692,7 +714,7 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates) -> list[
     for document, debts in sorted(by_document.items()):
         start = _accrual_start(debts)
         late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
-        penalty = compute_penalty(late, rates, terms, state.currency)
+        penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
         if not penalty.total.is_positive:
             continue
         number += 1
