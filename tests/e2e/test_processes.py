@@ -38,7 +38,8 @@ def headers(system: LocalSystem) -> dict[str, str]:
 
 def sign(system: LocalSystem) -> str:
     contracts = system.url_of("contracts")
-    created = httpx.post(f"{contracts}/contracts", json=seed_contract(unique("E2E"), unique_meters()), headers=headers(system), timeout=10)
+    created = httpx.post(f"{contracts}/contracts", json=seed_contract(unique("E2E"), unique_meters()),
+                         headers=headers(system), timeout=10)
     assert created.status_code == 201, created.text
     contract_id = created.json()["contract_id"]
     signed = httpx.post(f"{contracts}/contracts/{contract_id}/sign", headers=headers(system), timeout=10)
@@ -94,11 +95,14 @@ def test_contract_flows_to_all_services_and_a_killed_consumer_catches_up(local_s
         events, _, chain_ok = asyncio.run(_counts(local_system.database_url("invoicing"), contract_id))
         assert events == 1
         assert chain_ok
-    # metering registered exactly the two meters of each contract, once
+    # metering registered exactly the two meters of each contract (each its own pair), once
     for contract_id in (first, second):
         meters = httpx.get(f"{local_system.url_of('metering')}/meters?contract_id={contract_id}",
                            headers=headers(local_system), timeout=5).json()["items"]
-        assert sorted(m["serial"] for m in meters) == ["01214368", "01214371"]
+        terms = httpx.get(f"{local_system.url_of('contracts')}/contracts/{contract_id}",
+                          headers=headers(local_system), timeout=5).json()["terms"]
+        assert sorted(m["serial"] for m in meters) == sorted(p["meter"]["serial"] for p in terms["delivery_points"])
+        assert len(meters) == 2
 
 
 def test_demo_loads_once_and_survives_a_restart(local_system):

@@ -40,13 +40,6 @@ async def pay(system, contract_id: str, amount: str, on: str) -> None:
 async def test_an_unpaid_prepayment_leads_to_notice_restriction_cut_days_and_restoration(system):
     contract_id = await signed_contract(system)   # contracts → broker → invoicing opened the account
     contracts, ledger = system.clients["contracts"], system.clients["invoicing"]
-    # two days of January applied for well before their deadlines, accepted whole (nothing said about coverage yet)
-    for day in ("2022-01-05", "2022-01-07"):
-        applied = await contracts.post(f"/contracts/{contract_id}/applications", headers=auth(), json={
-            "day": day, "hours_kwh": FLAT, "submitted_at": "2021-12-28T09:00:00+06:00"})
-        assert applied.status_code == 201, applied.text
-        assert applied.json()["accepted_kwh"] == "960.000"
-
     # §5.3 January's plan 31,000 kWh spread evenly, 1,000 kWh a day, at 13.55 (11.97 + 1.58) + 12% VAT = 15.176
     # a kWh: three ten-day blocks of 151,760.00 and the 31st of 15,176.00, each due 3 banking days before it
     # starts: 1 January → 29 December (31, 30, 29 December); 11 January → 5 January (10, then 7 January is
@@ -57,6 +50,14 @@ async def test_an_unpaid_prepayment_leads_to_notice_restriction_cut_days_and_res
     assert [(d["amount"]["amount"], d["due_date"]) for d in requested.json()] == [
         ("151760.00", "2021-12-29"), ("151760.00", "2022-01-05"), ("151760.00", "2022-01-18"),
         ("15176.00", "2022-01-26")]
+    # two days of January applied for on 30 December, before their deadlines (10:00 the day before) and after the
+    # first block's due date (29 December), so the demand of 20 December stays as issued (§5.3 re-issues a block
+    # only up to its due date); accepted whole, nothing said about coverage yet
+    for day in ("2022-01-05", "2022-01-07"):
+        applied = await contracts.post(f"/contracts/{contract_id}/applications", headers=auth(), json={
+            "day": day, "hours_kwh": FLAT, "submitted_at": "2021-12-30T09:00:00+06:00"})
+        assert applied.status_code == 201, applied.text
+        assert applied.json()["accepted_kwh"] == "960.000"
     await pay(system, contract_id, "100000.00", "2021-12-27")   # part of the first block only
 
     # 29 December: the first block is due, 151,760.00 required, 100,000.00 held → not covered; a notice for the
