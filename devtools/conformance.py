@@ -13,11 +13,13 @@ runs the same and expects none.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,17 +100,23 @@ def run_service(system: LocalSystem, service: str, report_dir: Path, examples: i
     return outcome
 
 
+@contextlib.contextmanager
+def started(data_dir: Path) -> Iterator[LocalSystem]:
+    """The four services on free ports with one contract signed, so that ids exist; stopped on the way out."""
+    system = local_system(data_dir)
+    try:
+        system.start_infrastructure()
+        system.start_services()
+        signed_contract(system)
+        yield system
+    finally:
+        system.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     names = (argv if argv is not None else sys.argv[1:]) or list(SERVICES)
-    with tempfile.TemporaryDirectory() as scratch:
-        system = local_system(Path(scratch) / "system")
-        try:
-            system.start_infrastructure()
-            system.start_services()
-            signed_contract(system)
-            outcomes = [run_service(system, service, Path(scratch)) for service in names]
-        finally:
-            system.stop()
+    with tempfile.TemporaryDirectory() as scratch, started(Path(scratch) / "system") as system:
+        outcomes = [run_service(system, service, Path(scratch)) for service in names]
     for outcome in outcomes:
         print(f"{outcome.service}: exit {outcome.exit_code}, {len(outcome.failures)} failure(s)")
         for failure in outcome.failures:

@@ -118,21 +118,26 @@ def build_app(service: "Service") -> FastAPI:
     return app
 
 
+# validation errors that carry their own reason, each kind with its status; the first kind found answers
+_NAMED_REFUSALS = (
+    # a well-formed date that clashes with the present (tomorrow, a day not over yet): 409, as a conflict with
+    # what already happened is, not 422 (which says the request can never be right)
+    (frozenset(business_time.REASONS), 409),
+    # a negative volume, price or reading: the reason the rules would have given it
+    (quantities.REASONS, 422),
+)
+
+
 def invalid_request_answer(found: Sequence[Mapping[str, Any]]) -> JSONResponse:
     """422 for a body or query that does not match its schema. A business date out of its bounds
-    (`shared/business_time.py`) is named by its own reason, so a client tells it from a typo."""
+    (`shared/business_time.py`) or a negative quantity (`shared/quantities.py`) is named by its own reason, so
+    a client tells it from a typo."""
     errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in found]
-    bounded = next((e for e in errors if e["type"] in business_time.REASONS), None)
-    if bounded is not None:
-        # a well-formed date that clashes with the present (tomorrow, a day not over yet): 409, as a conflict
-        # with what already happened is, not 422 (which says the request can never be right)
-        return JSONResponse(status_code=409, content={"reason": bounded["type"], "message": bounded["msg"],
-                                                      "details": {"errors": errors}})
-    named = next((e for e in errors if e["type"] in quantities.REASONS), None)
-    if named is not None:
-        # a negative volume, price or reading: the reason the rules would have given it
-        return JSONResponse(status_code=422, content={"reason": named["type"], "message": named["msg"],
-                                                      "details": {"errors": errors}})
+    for reasons, status in _NAMED_REFUSALS:
+        named = next((e for e in errors if e["type"] in reasons), None)
+        if named is not None:
+            return JSONResponse(status_code=status, content={"reason": named["type"], "message": named["msg"],
+                                                             "details": {"errors": errors}})
     return JSONResponse(status_code=422, content={"reason": "invalid_request",
                                                   "message": "the request does not match its schema",
                                                   "details": {"errors": errors}})

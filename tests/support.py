@@ -83,6 +83,11 @@ class Clients:
         return self.by_service[name]
 
 
+def kzt(amount: str) -> dict[str, str]:
+    """Money as a request body or an answer carries it: `{"amount": "470456.00", "currency": "KZT"}`."""
+    return {"amount": amount, "currency": "KZT"}
+
+
 def statement_1c(*documents: str, account: str = "KZ508562203110368585") -> bytes:
     """A CP1251 1C ClientBankExchange statement of `account` holding `documents` (each `Key=value` lines)."""
     head = f"1CClientBankExchange\nВерсияФормата=2.00\nКодировка=Windows\nРасчСчет={account}\n"

@@ -22,14 +22,8 @@ SEED = int(os.environ.get("CONFORMANCE_SEED", "20261206"))
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
-    system = conformance.local_system(tmp_path_factory.mktemp("conformance") / "system")
-    try:
-        system.start_infrastructure()
-        system.start_services()
-        conformance.signed_contract(system)
+    with conformance.started(tmp_path_factory.mktemp("conformance") / "system") as system:
         yield system
-    finally:
-        system.stop()
 
 
 @pytest.mark.parametrize("service", ["contracts", "metering", "invoicing", "claims"])

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from services.invoicing import projection
 from shared.digest import digests
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
-from tests.support import approved, auth, eventually, unique
+from tests.support import approved, auth, eventually, kzt, unique
 
 PROJECTED = {
     "invoicing.AccountOpened", "invoicing.AccountTermsAmended", "invoicing.PrepaymentRequested",
@@ -22,10 +22,6 @@ PROJECTED = {
     "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
     "invoicing.ReconciliationDiscrepancyRecorded",
 }
-
-
-def kzt(amount: str) -> dict[str, str]:
-    return {"amount": amount, "currency": "KZT"}
 
 
 async def pay(client, contract_id: str, reference: str, amount: str, on: str) -> None:

@@ -7,11 +7,7 @@ billing desk with its cause and the corrections that settle it, read back with t
 from __future__ import annotations
 
 from tests.integration.test_ledger_api import event_count, publish_act, signed_contract, wait_for_debt
-from tests.support import auth, unique
-
-
-def kzt(amount: str) -> dict[str, str]:
-    return {"amount": amount, "currency": "KZT"}
+from tests.support import auth, kzt, unique
 
 
 def figures(opening: str, charged: str, paid: str, closing: str) -> dict:
