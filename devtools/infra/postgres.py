@@ -43,11 +43,12 @@ def _ensure_system_user() -> str | None:
 
 
 def _open_path_for(user: str | None, path: Path) -> None:
-    """Let the server's user traverse every parent of its data directory and read the binaries."""
+    """Let the server's user traverse every parent of its data directory and of its binaries (a clone in a
+    private directory, `mktemp -d`'s mode 700, holds the binaries in its .venv), and read the binaries."""
     if user is None:
         return
     entry = pwd.getpwnam(user)
-    for parent in reversed(path.resolve().parents):
+    for parent in {*path.resolve().parents, *POSTGRES_BIN_PATH.resolve().parents}:
         mode = parent.stat().st_mode
         if mode & 0o005 != 0o005:
             parent.chmod(mode | 0o055)
