@@ -1,0 +1,13 @@
+"""The codes the services answer with that the pages show as words: each marked for the catalogue, whose
+Russian text is what a person reads (`status:signed` → «подписан»)."""
+
+from services.backoffice.i18n import N_
+
+SHOWN_CODES = (
+    N_("status:draft"), N_("status:signed"), N_("status:terminated"),
+    N_("lifecycle:draft"), N_("lifecycle:signed"), N_("lifecycle:in_force"), N_("lifecycle:delivery_ended"),
+    N_("lifecycle:terminated"), N_("lifecycle:settled"),
+    N_("aging:current"), N_("aging:1-30"), N_("aging:31-60"), N_("aging:61-90"), N_("aging:>90"),
+    N_("act:issued"), N_("act:accepted"), N_("act:disputed"), N_("act:corrected"),
+    N_("claim:open"), N_("claim:accepted"), N_("claim:rejected"), N_("claim:referred_to_court"),
+)

@@ -1,0 +1,22 @@
+// Charts: each <canvas data-chart="ID"> draws the JSON data block <script type="application/json" id="ID">
+// (data, not code: the Content-Security-Policy allows only scripts from this site).
+(function () {
+  "use strict";
+  function draw(root) {
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (canvas.dataset.drawn || typeof Chart === "undefined") { return; }
+      var source = document.getElementById(canvas.dataset.chart);
+      if (!source) { return; }
+      var spec = JSON.parse(source.textContent);
+      canvas.dataset.drawn = "1";
+      new Chart(canvas, {
+        type: spec.type,
+        data: { labels: spec.labels, datasets: [{ label: canvas.getAttribute("aria-label"),
+          data: spec.values.map(Number), borderColor: "#1f4e79", backgroundColor: "#5b8db8", stepped: spec.type === "line" }] },
+        options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } } }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { draw(event.target); });
+})();
