@@ -40,7 +40,8 @@ def _error(description: str) -> dict[str, Any]:
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("the body cannot be read as what the route takes (`malformed_request`: not JSON, say)"),
     401: _error("no token, an unknown one, or one past its expiry (`missing_token`, `unknown_token`, "
-                "`token_expired`)"),
+                "`token_expired`); a back-office person token issued in the future or living too long "
+                "(`token_not_yet_valid`, `token_lifetime_too_long`)"),
     403: _error("the person's desks do not include this action's (`role_not_allowed`), or four eyes "
                 "(`own_request`)"),
     413: _error("the request body is larger than the route takes (`request_too_large`)"),

@@ -90,7 +90,7 @@ class FastRoutes:
             return None
         authorization = headers.get(b"authorization")
         try:
-            actor = authorize(self.service.settings.tokens,
+            actor = authorize(self.service.settings, self.service.name,
                               *get_authorization_scheme_param(authorization and authorization.decode("latin-1")),
                               route.roles, self.service.clock.now())
         except (Unauthenticated, Forbidden):

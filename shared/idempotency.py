@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import find_grant
+from shared.auth import Unauthenticated, identify
 from shared.logging import get_logger
 
 if TYPE_CHECKING:
@@ -309,8 +309,10 @@ class IdempotencyKeys:
         scheme, token = get_authorization_scheme_param(authorization.decode("latin-1") if authorization else None)
         if scheme.lower() != "bearer" or not token:
             return None
-        grant = find_grant(self.service.settings.tokens, token)
-        return grant.actor if grant is not None else None
+        try:
+            return identify(self.service.settings, self.service.name, scheme, token, self.service.clock.now()).name
+        except Unauthenticated:
+            return None
 
     async def _run(self, claim: Claim, scope: Scope, receive: Receive, send: Send) -> None:
         answer = _Capture(self.max_answer_bytes)

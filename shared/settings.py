@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import Role
+from shared.person_tokens import trusted_public_key
 
 
 class TokenGrant(BaseModel):
@@ -82,6 +83,12 @@ class ServiceSettings(BaseSettings):
         description='JSON: {"<sha256 hex of token>": {"actor": "the person", "roles": ["treasury"], '
                     '"expires_at": "2027-06-30T00:00:00+05:00"}}',
     )
+    person_token_public_keys: list[str] = Field(
+        default_factory=list, max_length=8,
+        description='JSON list of the back office\'s Ed25519 public keys (base64 of the raw 32 bytes), e.g. '
+                    '["7CFmj7K4…ldwxA="]: a person token signed by one of them names the person who acts '
+                    '(shared/person_tokens.py); the current key and one being rotated out. Empty: person '
+                    'tokens are refused')
     relay_enabled: bool = Field(True, description="run the relay (one leader per service by advisory lock)")
     relay_batch_size: int = Field(500, ge=1, le=10_000, description="events per publish batch")
     relay_poll_interval_ms: int = Field(500, ge=10, le=60_000,
@@ -138,6 +145,13 @@ class ServiceSettings(BaseSettings):
         if self.idempotency_retention_hours * 3600 <= self.idempotency_running_timeout_s:
             raise ValueError("idempotency_retention_hours must be longer than idempotency_running_timeout_s")
         return self
+
+    @field_validator("person_token_public_keys")
+    @classmethod
+    def _raw_ed25519_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            trusted_public_key(key)  # refuses anything but base64 of 32 bytes, at start rather than per request
+        return keys
 
     @model_validator(mode="after")
     def _production_tokens(self) -> Self:

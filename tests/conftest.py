@@ -23,7 +23,7 @@ from shared.migrate import SERVICES
 from shared.service import Service
 from shared.topics import all_topics, ensure_topics
 from shared.tracing import make_tracer_provider
-from tests.support import database_names, token_settings, unique
+from tests.support import PERSON_TOKEN_PUBLIC_KEY, database_names, token_settings, unique
 
 TEST_PARTITIONS = 3
 
@@ -89,8 +89,9 @@ class System:
 
 def build_service(name: str, url: str, bootstrap: str, provider, clock: Clock | None = None, **overrides) -> Service:
     module = __import__(f"services.{name}.app", fromlist=["build", "Settings"])
-    settings = module.Settings(database_url=url, kafka_bootstrap=bootstrap, tokens=token_settings(),
-                               relay_poll_interval_ms=100, topic_partitions=TEST_PARTITIONS, **overrides)
+    settings = module.Settings(**{"database_url": url, "kafka_bootstrap": bootstrap, "tokens": token_settings(),
+                                  "person_token_public_keys": [PERSON_TOKEN_PUBLIC_KEY], "relay_poll_interval_ms": 100,
+                                  "topic_partitions": TEST_PARTITIONS, **overrides})
     return module.build(settings, clock=clock or SystemClock(), tracer_provider=provider)
 
 

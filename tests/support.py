@@ -28,6 +28,7 @@ from devtools.infra.ports import free_port_outside, free_port_run
 from devtools.infra.postgres import EmbeddedPostgres
 from shared.auth import Role, token_hash
 from shared.migrate import SERVICES
+from shared.person_tokens import issue_person_token, new_key_pair
 
 # the desks whose commands the tests send; "operator" is a test person at every desk, "approver" a second
 # person at every desk (four eyes), and each desk also has a person of its own (role tests)
@@ -43,6 +44,19 @@ def token_settings() -> dict[str, Any]:
 
 def auth(person: str = "operator") -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS[person]}"}
+
+
+# the back office's signing key in tests: every service of the `system` fixture trusts its public half
+PERSON_TOKEN_PRIVATE_KEY, PERSON_TOKEN_PUBLIC_KEY = new_key_pair()
+
+
+def person_auth(person: str, roles: list[str] | tuple[str, ...], audience: str, *, now: datetime | None = None,
+                lifetime_s: int = 120) -> dict[str, str]:
+    """Headers of a call the back office makes for `person` (with `roles`) to the service `audience`, issued
+    `now` (the machine's time unless a test moves its services' clock)."""
+    token = issue_person_token(PERSON_TOKEN_PRIVATE_KEY, person=person, roles=roles, audience=audience,
+                               now=now or datetime.now(UTC), lifetime_s=lifetime_s)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def on_free_ports(system_class, data_dir: Path, **options):

@@ -6,7 +6,9 @@ messages in memory only, so on every start the relays' positions are reset and e
 history is published again: consumers' inboxes make that harmless, and nothing published but not
 yet consumed before a stop can be lost. Migrations run as the owner of the tables (the superuser
 here) and the services as their app roles (`<service>_app`, docs/security.md); each service signs
-checkpoints of its chain into `.data/anchors/<service>` with a key in `.data/anchor-keys/`.
+checkpoints of its chain into `.data/anchors/<service>` with a key in `.data/anchor-keys/`. The back
+office's person-token key pair is made once into `.data/backoffice-signing.key` and `.pub`: every
+service trusts its public half (`PERSON_TOKEN_PUBLIC_KEYS`), the back office signs with the private one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from devtools.infra.postgres import EmbeddedPostgres
 from shared.anchoring.checkpoint import write_key_pair
 from shared.auth import Role, token_hash
 from shared.migrate import SERVICES, default_app_role
+from shared.person_tokens import new_key_pair, public_key_of
 from shared.reference import SEED_CONTRACT
 from shared.topics import all_topics, ensure_topics
 
@@ -120,6 +123,27 @@ class LocalSystem:
         *.pem files are every service's public keys, which `ledger verify --anchor-key` takes at once."""
         return self.data_dir / "anchor-keys" / f"{service}.{'pem' if public else 'key'}"
 
+    def person_token_key_file(self, public: bool = False) -> Path:
+        return self.data_dir / f"backoffice-signing.{'pub' if public else 'key'}"
+
+    def person_token_private_key(self) -> str:
+        """The back office's signing key of person tokens (base64 of its raw 32 bytes), made once and kept
+        in the data directory (mode 600) so a restart keeps the tokens' trust; production's comes from the
+        secret store."""
+        key_file = self.person_token_key_file()
+        if not key_file.exists():
+            private, public = new_key_pair()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            for path, key in ((key_file, private), (self.person_token_key_file(public=True), public)):
+                # created 600, never readable by others even for a moment
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(descriptor, "w", encoding="ascii") as out:
+                    out.write(key + "\n")
+        return key_file.read_text(encoding="ascii").strip()
+
+    def person_token_public_key(self) -> str:
+        return public_key_of(self.person_token_private_key())
+
     # ---- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +184,7 @@ class LocalSystem:
             f"{prefix}_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             f"{prefix}_HTTP_PORT": str(self.port_of(service)),
             f"{prefix}_TOKENS": dev_token_settings(self.tokens, self.people),
+            f"{prefix}_PERSON_TOKEN_PUBLIC_KEYS": json.dumps([self.person_token_public_key()]),
             f"{prefix}_TOPIC_PARTITIONS": str(self.partitions),
             f"{prefix}_RELAY_POLL_INTERVAL_MS": "200",
             f"{prefix}_HTTP_WORKERS": str(self.workers.get(service, 1)),
@@ -311,6 +336,8 @@ def _print_endpoints(system: LocalSystem) -> None:
                       soft_wrap=True, highlight=False)
     console.print(f"broker (Kafka protocol): {system.broker.bootstrap}   anchors: {system.data_dir / 'anchors'}",
                   highlight=False)
+    console.print(f"back office's person-token signing key: {system.person_token_key_file()} (every service "
+                  "trusts its public half)", highlight=False)
     console.print("audit right here: `ledger verify` (every service), `ledger replay --service invoicing`")
     console.print("people and their tokens (one per desk; a second person where corrections need four eyes):")
     for person, token in system.tokens.items():
