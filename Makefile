@@ -8,7 +8,7 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 UV_COMPILE = $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --no-annotate --custom-compile-command 'make lock'
 
-.PHONY: install lock lock-upgrade run test test-fast chaos lint bench asyncapi clean
+.PHONY: install lock lock-upgrade run browser test test-fast chaos lint bench asyncapi clean
 
 $(STAMP): $(LOCK) pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -34,7 +34,11 @@ lock-upgrade:
 run: install
 	$(BIN)/python -m devtools.infra.runner run
 
-test: install
+# Debian's Chromium for the back office's browser tests (installed with apt-get when missing; fails when it cannot)
+browser: install
+	$(BIN)/python -m devtools.browser
+
+test: install browser
 	$(BIN)/python -m pytest -ra
 
 test-fast: install

@@ -62,11 +62,12 @@ def person_auth(person: str, roles: list[str] | tuple[str, ...], audience: str, 
 def on_free_ports(system_class, data_dir: Path, **options):
     """A `LocalSystem` (or a subclass) on free ports: a port picked for PostgreSQL or the broker must
     not fall inside the services' run of HTTP ports."""
-    http_base = free_port_run(len(SERVICES))
-    taken = set(range(http_base, http_base + len(SERVICES)))
+    http_base = free_port_run(len(SERVICES) + 1)   # the four services and the back office after them
+    taken = set(range(http_base, http_base + len(SERVICES) + 1))
     pg_port = free_port_outside(taken)
     kafka_port = free_port_outside(taken | {pg_port})
     options = {"tokens": dict(TOKENS), "people": dict(PEOPLE), **options}
+    options.setdefault("backoffice_port", http_base + len(SERVICES))
     return system_class(data_dir, pg_port=pg_port, kafka_port=kafka_port, http_base_port=http_base, **options)
 
 

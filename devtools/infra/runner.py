@@ -100,12 +100,20 @@ class LocalSystem:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     # worker processes per service instance (`http_workers`); one unless named
     workers: dict[str, int] = field(default_factory=dict)
+    # the back office's port: 8010 beside make run's services unless named
+    backoffice_port: int | None = None
 
     def port_of(self, service: str) -> int:
         return self.http_base_port + SERVICES.index(service)
 
     def url_of(self, service: str) -> str:
+        if service == "backoffice":
+            return f"http://127.0.0.1:{self.backoffice_port or self.http_base_port + 9}"
         return f"http://127.0.0.1:{self.port_of(service)}"
+
+    @staticmethod
+    def demo_password(person: str) -> str:
+        return f"{person}-demo"
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}_{service}"
@@ -202,11 +210,38 @@ class LocalSystem:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
-    def start_services(self) -> None:
+    def start_services(self, backoffice: bool = True) -> None:
         for service in SERVICES:
             self.start_service(service)
-        for service in SERVICES:
+        if backoffice:
+            self.start_backoffice()
+        for service in (*SERVICES, "backoffice") if backoffice else SERVICES:
             self.wait_ready(service)
+
+    def backoffice_people(self) -> list[str]:
+        """Who may sign in to the back office: every person of the tokens but the scripts' identity."""
+        return [person for person in self.people if person != "loader"]
+
+    def backoffice_env(self) -> dict[str, str]:
+        """The back office beside the services: their addresses, the person-token signing key, and the demo
+        people (one per desk) with argon2 hashes of the passwords `make run` prints."""
+        from services.backoffice.people import hash_password
+
+        port = self.url_of("backoffice").rsplit(":", 1)[1]
+        people = [{"name": f"dev-{person}", "display_name": f"dev-{person}", "roles": self.people[person],
+                   "password_hash": hash_password(self.demo_password(person))}
+                  for person in self.backoffice_people()]
+        env = dict(os.environ)
+        env.update({f"BACKOFFICE_{service.upper()}_URL": self.url_of(service) for service in SERVICES})
+        env.update({"BACKOFFICE_SIGNING_KEY": self.person_token_private_key(), "BACKOFFICE_PORT": port,
+                    "BACKOFFICE_PEOPLE": json.dumps(people), "PYTHONPATH": str(ROOT)})
+        return env
+
+    def start_backoffice(self) -> None:
+        log = open(self.data_dir / "backoffice.log", "ab")
+        self.processes["backoffice"] = subprocess.Popen(
+            [sys.executable, "-m", "services.backoffice"], env=self.backoffice_env(), cwd=ROOT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, service: str, timeout_s: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -339,7 +374,13 @@ def _print_endpoints(system: LocalSystem) -> None:
     console.print(f"back office's person-token signing key: {system.person_token_key_file()} (every service "
                   "trusts its public half)", highlight=False)
     console.print("audit right here: `ledger verify` (every service), `ledger replay --service invoicing`")
-    console.print("people and their tokens (one per desk; a second person where corrections need four eyes):")
+    console.print(f"back office (the operators' workplace in a browser): {system.url_of('backoffice')}   "
+                  f"log {system.data_dir / 'backoffice.log'}", soft_wrap=True, highlight=False)
+    console.print("  sign in as (name / password; one per desk, a second person where corrections need four eyes):")
+    for person in system.backoffice_people():
+        console.print(f"  dev-{person:<14} {', '.join(system.people.get(person, [])):<12} "
+                      f"{system.demo_password(person)}", highlight=False)
+    console.print("people and their API tokens (one per desk; a second person where corrections need four eyes):")
     for person, token in system.tokens.items():
         console.print(f"  dev-{person:<14} {', '.join(system.people.get(person, [])):<12} {token}", highlight=False)
     console.print("Ctrl-C stops everything.")
