@@ -9,5 +9,7 @@ SHOWN_CODES = (
     N_("lifecycle:terminated"), N_("lifecycle:settled"),
     N_("aging:current"), N_("aging:1-30"), N_("aging:31-60"), N_("aging:61-90"), N_("aging:>90"),
     N_("act:issued"), N_("act:accepted"), N_("act:disputed"), N_("act:corrected"),
+    N_("role:contracts"), N_("role:dispatch"), N_("role:metering"), N_("role:treasury"), N_("role:billing"),
+    N_("role:collections"), N_("role:claims"), N_("role:privacy"), N_("role:admin"), N_("role:auditor"),
     N_("claim:open"), N_("claim:accepted"), N_("claim:rejected"), N_("claim:referred_to_court"),
 )

@@ -62,8 +62,9 @@ class Directory:
             raise SignInRefused("locked_out", failures.locked_until)
         entry = self._entries.get(name)
         if not self._password_matches(entry.password_hash if entry else _UNKNOWN, password) or entry is None:
-            self._count_failure(name, now)
-            raise SignInRefused("wrong_credentials")
+            locked_until = self._count_failure(name, now)
+            # the failure that locks the name says so at once, with until when
+            raise SignInRefused("locked_out", locked_until) if locked_until else SignInRefused("wrong_credentials")
         self._failures.pop(name, None)
         return Person(entry.name, entry.display_name, frozenset(role.value for role in entry.roles))
 
@@ -74,7 +75,7 @@ class Directory:
         except (VerificationError, InvalidHashError):
             return False
 
-    def _count_failure(self, name: str, now: datetime) -> None:
+    def _count_failure(self, name: str, now: datetime) -> datetime | None:
         failures = self._failures.pop(name, None) or _Failures()
         if failures.locked_until and now >= failures.locked_until:
             failures = _Failures()   # the lock ran out: counting starts again
@@ -84,3 +85,4 @@ class Directory:
         self._failures[name] = failures
         while len(self._failures) > MAX_TRACKED_NAMES:
             self._failures.popitem(last=False)
+        return failures.locked_until
