@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.domain import applications as rules
+from services.contracts.domain.contract import ContractStatus
 from services.contracts.reference import catalogue
 from shared.calendar import day_start
 from shared.errors import NotFound
@@ -59,13 +60,6 @@ async def contract(conn: AsyncConnection, contract_id: str) -> ContractView:
     if row is None:
         raise NotFound(f"contract {contract_id} is not registered", reason="contract_not_found")
     return _contract(row)
-
-
-class ContractStatus(StrEnum):
-    DRAFT = "draft"
-    SIGNED = "signed"
-    TERMINATED = "terminated"
-    SETTLED = "settled"
 
 
 class ContractSort(StrEnum):
