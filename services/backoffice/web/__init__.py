@@ -1,5 +1,5 @@
 """The pages: one module per desk's page, each calling the services through `PersonCalls`."""
 
-from services.backoffice.web import account, auth, contracts, dispatch, today
+from services.backoffice.web import account, audit, auth, contracts, dispatch, today
 
-routers = [auth.router, today.router, contracts.router, account.router, dispatch.router]
+routers = [auth.router, today.router, contracts.router, account.router, audit.router, dispatch.router]

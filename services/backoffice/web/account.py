@@ -5,14 +5,15 @@ date and `as known at` an instant; the balance over time; aging; the reconciliat
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BeforeValidator
 
 from services.backoffice.i18n import N_
-from services.backoffice.web.deps import Calls, SignedIn, render
+from services.backoffice.web.deps import Calls, OptionalDay, OptionalMoment, SignedIn, blank_is_none, render
 from services.backoffice.web.tables import Column, download
 
 router = APIRouter()
@@ -39,10 +40,10 @@ def balance_points(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 @router.get("/accounts/{contract_id}", response_class=HTMLResponse)
 async def account(request: Request, contract_id: str, session: SignedIn, calls: Calls,
-                  as_of: Annotated[date | None, Query()] = None,
-                  known_at: Annotated[datetime | None, Query()] = None,
-                  period_from: Annotated[date | None, Query(alias="from")] = None,
-                  period_to: Annotated[date | None, Query(alias="to")] = None,
+                  as_of: OptionalDay = None,
+                  known_at: OptionalMoment = None,
+                  period_from: Annotated[date | None, BeforeValidator(blank_is_none), Query(alias="from")] = None,
+                  period_to: Annotated[date | None, BeforeValidator(blank_is_none), Query(alias="to")] = None,
                   download_as: Annotated[str | None, Query(alias="download", pattern="^(csv|xlsx)$")] = None,
                   ) -> Response:
     asked = {"as_of": as_of.isoformat() if as_of else None, "known_at": known_at.isoformat() if known_at else None,

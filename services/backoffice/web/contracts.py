@@ -73,9 +73,10 @@ async def _or_none(call: Any) -> Any:
 
 
 async def timeline(calls: PersonCalls, contract_id: str) -> list[dict[str, Any]]:
-    """The contract's events in every service, newest first: type, business time, recorded time, actor."""
-    pages = await asyncio.gather(*(_or_none(calls.get(service, f"/contracts/{contract_id}/events",
-                                                      {"limit": TIMELINE_EVENTS}))
+    """The contract's events in every service (the first TIMELINE_EVENTS of each; the audit page reads a
+    stream whole), newest first: type, business time, recorded time, actor."""
+    pages = await asyncio.gather(*(_or_none(calls.get(service, "/events",
+                                                      {"contract_id": contract_id, "limit": TIMELINE_EVENTS}))
                                    for service in SERVICES))
     events = [{**event, "service": service} for service, page in zip(SERVICES, pages, strict=True) if page
               for event in page["items"]]
