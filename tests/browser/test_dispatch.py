@@ -25,6 +25,7 @@ from tests.support import auth
 
 pytestmark = pytest.mark.e2e
 FLAT_40 = ["40"] * 24   # 960 kWh a day: within the month's 31,000 kWh plan
+REASON_ABOVE_PLAN = "Объём выше плана месяца и свободного объёма продавца: часы снижены пропорционально."
 
 
 def last_10_01() -> datetime:
@@ -42,6 +43,21 @@ def apply(system, contract_id: str, day: str, at: datetime, hours=FLAT_40) -> ht
 def day_view(system, contract_id: str, day: str) -> httpx.Response:
     return httpx.get(f"{system.url_of('contracts')}/contracts/{contract_id}/applications/{day}", headers=auth("auditor"),
                      timeout=10)
+
+
+def day_events(system, contract_id: str, day: str) -> list[dict]:
+    """The day's stream in the contracts service, every event as stored."""
+    answer = httpx.get(f"{system.url_of('contracts')}/streams/applications-{contract_id}-{day}/events",
+                       params={"limit": 500}, headers=auth("auditor"), timeout=10)
+    answer.raise_for_status()
+    return answer.json()["items"]
+
+
+async def answer_of(page, form: str) -> str:
+    """The service's answer once htmx has put it under the form (a decision, or a refusal)."""
+    answer = page.locator(f"{form} .outcome > div")
+    await answer.wait_for()
+    return await answer.inner_text()
 
 
 async def fill_application(page, number: str, day: str, at: datetime, kwh: str) -> None:
@@ -62,6 +78,8 @@ async def test_an_application_at_10_01_for_a_day_already_accepted_is_refused_in_
     on_time = apply(backoffice_system, contract["contract_id"], tomorrow, arrived.replace(hour=9, minute=0))
     assert (on_time.status_code, on_time.json()["status"]) == (201, "accepted"), on_time.text
     before = day_view(backoffice_system, contract["contract_id"], tomorrow).json()
+    events_before = day_events(backoffice_system, contract["contract_id"], tomorrow)
+    assert [e["event_type"] for e in events_before] == ["contracts.ApplicationAccepted"]
 
     await sign_in(page, backoffice_system, "dispatch")
     await page.goto(f"{backoffice_system.url_of('backoffice')}/dispatch?date={tomorrow}")
@@ -76,6 +94,7 @@ async def test_an_application_at_10_01_for_a_day_already_accepted_is_refused_in_
     # nothing recorded: the day reads as before (the 09:00 application, its 24 × 40 kWh, no correction)
     after = day_view(backoffice_system, contract["contract_id"], tomorrow).json()
     assert after == before
+    assert day_events(backoffice_system, contract["contract_id"], tomorrow) == events_before
     assert (after["submitted_at"], after["accepted_kwh"], after["corrections"]) == (
         before["submitted_at"], "960.000", 0)
     # and the grid shows the day as accepted at 40 kWh an hour
@@ -95,8 +114,7 @@ async def test_a_first_application_at_10_01_is_rejected_as_late_and_nothing_is_s
     await sign_in(page, backoffice_system, "dispatch")
     await page.goto(f"{backoffice_system.url_of('backoffice')}/dispatch?date={tomorrow}")
     await fill_application(page, contract["number"], tomorrow, arrived, "40")
-    outcome = page.locator("#application-form .outcome")
-    said = await outcome.inner_text()
+    said = await answer_of(page, "#application-form")
     # §4.6 a late application is the buyer's refusal to buy: the service decides "rejected", the reason in Russian
     assert "Отклонена" in said and "после 10:00" in said, said
     await screenshot(page, "dispatch-10-01-first-application-rejected")
@@ -131,7 +149,7 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
     await page.fill("#correction-kwh", "42")
     await page.fill("#correction-at", arrived.strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_role("button", name="Скорректировать час").click()
-    said = await page.locator("#correction-form .outcome").inner_text()
+    said = await answer_of(page, "#correction-form")
     assert "23–24" in said and "42,000" in said and "962,000" in said, said   # 960 − 40 + 42 = 962 kWh
     await screenshot(page, "dispatch-day-corrected")
 
@@ -139,10 +157,20 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
     reduced_row = page.locator(f"#row-{reduced['contract_id']}")
     assert await reduced_row.get_attribute("data-kind") == "reduced"
     assert await reduced_row.locator("td.hour-reduced .mark").count() == 24
+    # each hour cut pro rata: 2,000 × 31,000 / 48,000 = 1,291.666… → 1,291.666 (to the watt-hour, down); the
+    # remainder 31,000 − 24 × 1,291.666 = 0.016 goes to the largest hour, the first among equals (hour 0)
+    titles = [await cell.get_attribute("title") for cell in await reduced_row.locator("td.hour-reduced").all()]
+    assert titles[1] == "снижен: 2\u00a0000,000 → 1\u00a0291,666 (" + REASON_ABOVE_PLAN + ")"
     assert "выше плана" in await reduced_row.inner_text()
     corrected_row = page.locator(f"#row-{corrected['contract_id']}")
     assert await corrected_row.get_attribute("data-kind") == "corrected"
     assert "Скорректирована (1)" in await corrected_row.inner_text()
+    # the corrected hour is the one the day's ApplicationCorrected names, with its letter and what it was
+    corrected_cells = corrected_row.locator("td.hour-corrected")
+    assert await corrected_cells.count() == 1
+    assert await corrected_cells.inner_text() == "42,000К"
+    assert await corrected_cells.get_attribute("title") == "скорректирован: 40,000 → 42,000"
+    assert await corrected_row.locator("td.hour-accepted").count() == 23
     # the schedule's total is the sum of its hours' totals, as the contracts service answered
     schedule = httpx.get(f"{url}/schedule", params={"date": tomorrow}, headers=auth("auditor"), timeout=10).json()
     assert sum(Decimal(h) for h in schedule["hours_total_kwh"]) == Decimal(schedule["total_kwh"])

@@ -9,6 +9,7 @@ had. Colour is never the only sign: each kind has its letter and its words in th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,14 +20,16 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.backoffice.calls import PersonCalls, ServiceRefusal
 from services.backoffice.i18n import N_
+from services.backoffice.web import day_marks
+from services.backoffice.web.day_marks import HourMark, kind_of, marks_of, uniform_marks
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
 from services.backoffice.web.picking import astana_moment, astana_tomorrow, contract_by_number, malformed, typed_figure
 from services.backoffice.web.tables import Column, download
 
 router = APIRouter()
-HOURS = tuple(range(24))
+HOURS = tuple(range(day_marks.HOURS))
 PAGE_ROWS = 50   # the schedule comes whole from the service; the grid shows this many contracts at a time
-KINDS = ("accepted", "corrected", "reduced", "rejected")
+DAY_EVENTS = 500   # a day's stream is read a page this long (an application, its corrections, cuts)
 # the words and letters of the marks, and the contracts service's application statuses, for the catalogue
 SHOWN_CODES = (
     N_("day:accepted"), N_("day:corrected"), N_("day:reduced"), N_("day:rejected"),
@@ -43,41 +46,27 @@ class GridRow:
     number: str
     buyer: str
     status: str                      # the contracts service's: accepted, rejected, no_application
-    kind: str                        # one of KINDS: how the row's hours are marked
-    hours: tuple[Decimal | None, ...]
+    kind: str                        # the day's mark (day_marks.KINDS)
+    hours: tuple[tuple[Decimal | None, HourMark], ...]
     total_kwh: Decimal
     reasons: tuple[str, ...]
     corrections: int | None          # None: not asked (the download), or the day view did not answer
 
 
-def kind_of(status: str, reasons: list[str] | tuple[str, ...], corrections: int | None) -> str:
-    """The mark of a day's hours. The contracts service lists reasons on an accepted day only when it cut
-    the day (above the plan, prepayment not covered, supply restricted, terminated), so an accepted day with
-    reasons is reduced; a day that is not accepted is rejected."""
-    if status != "accepted":
-        return "rejected"
-    if reasons:
-        return "reduced"
-    return "corrected" if corrections else "accepted"
-
-
-def grid_row(line: dict[str, Any], corrections: int | None = None) -> GridRow:
-    hours = [Decimal(h) for h in line["hours"]] or [None] * len(HOURS)   # a rejected day has no hours
-    return GridRow(line["contract_id"], line["number"], line["buyer"], line["status"],
-                   kind_of(line["status"], line["reasons"], corrections), tuple(hours),
-                   Decimal(line["total_kwh"]), tuple(line["reasons"]), corrections)
-
-
-def hour_kind(row_kind: str) -> str:
-    """A corrected day's hours: the service says how many corrections the day had, not which hours they
-    changed, so its hours are marked as accepted and the day says it was corrected."""
-    return "accepted" if row_kind == "corrected" else row_kind
+def grid_row(line: Mapping[str, Any], corrections: int | None = None,
+             marks: list[HourMark] | None = None) -> GridRow:
+    kind = kind_of(line["status"], line["reasons"], corrections)
+    values = [Decimal(h) for h in line["hours"]] or [None] * len(HOURS)   # a rejected day has no hours
+    marks = marks or uniform_marks(kind, line["reasons"])
+    return GridRow(line["contract_id"], line["number"], line["buyer"], line["status"], kind,
+                   tuple(zip(values, marks, strict=True)), Decimal(line["total_kwh"]), tuple(line["reasons"]),
+                   corrections)
 
 
 def _flat(row: GridRow) -> dict[str, Any]:
     """A grid row as the download writes it: one column per hour."""
     return {"number": row.number, "buyer": row.buyer, "status": row.status, "total_kwh": row.total_kwh,
-            "reasons": " ".join(row.reasons), **{f"h{hour:02d}": row.hours[hour] for hour in HOURS}}
+            "reasons": " ".join(row.reasons), **{f"h{hour:02d}": row.hours[hour][0] for hour in HOURS}}
 
 
 GRID_COLUMNS = (
@@ -90,13 +79,35 @@ GRID_COLUMNS = (
 )
 
 
-async def _corrections(calls: PersonCalls, contract_id: str, day: date) -> int | None:
+async def _corrections(calls: PersonCalls, line: Mapping[str, Any], day: date) -> int | None:
     """How many corrections an accepted day had (the schedule does not say; the day's view does)."""
+    if line["status"] != "accepted":
+        return None
     try:
-        view = await calls.get("contracts", f"/contracts/{contract_id}/applications/{day.isoformat()}")
+        view = await calls.get("contracts", f"/contracts/{line['contract_id']}/applications/{day.isoformat()}")
     except ServiceRefusal:
         return None
     return int(view["corrections"])
+
+
+async def day_events(calls: PersonCalls, contract_id: str, day: date) -> list[dict[str, Any]] | None:
+    """The day's events as the contracts service stored them (None when it holds none, or refuses)."""
+    try:
+        page = await calls.get("contracts", f"/streams/{day_marks.day_stream(contract_id, day)}/events",
+                               {"limit": DAY_EVENTS})
+    except ServiceRefusal:
+        return None
+    return list(page["items"])
+
+
+async def _hour_marks(calls: PersonCalls, line: Mapping[str, Any], day: date,
+                      corrections: int | None) -> list[HourMark] | None:
+    """The hours' marks from the day's events, read only for a day changed hour by hour (corrected or
+    reduced): an accepted or rejected day is marked whole."""
+    if kind_of(line["status"], line["reasons"], corrections) not in ("corrected", "reduced"):
+        return None
+    events = await day_events(calls, line["contract_id"], day)
+    return marks_of(events) if events else None
 
 
 @router.get("/dispatch", response_class=HTMLResponse)
@@ -112,16 +123,13 @@ async def dispatch(request: Request, session: SignedIn, calls: Calls,
         return download(GRID_COLUMNS, [_flat(grid_row(line)) for line in lines], download_as,
                         f"applications-{day.isoformat()}")
     shown = lines[(page - 1) * PAGE_ROWS:page * PAGE_ROWS]
-    corrections = await asyncio.gather(*(_corrections(calls, line["contract_id"], day)
-                                         if line["status"] == "accepted" else _nothing() for line in shown))
-    rows = [grid_row(line, count) for line, count in zip(shown, corrections, strict=True)]
-    return render(request, "dispatch.html", day=day, rows=rows, schedule=schedule, hours=HOURS, kinds=KINDS,
-                  hour_kind=hour_kind, page=page, more=len(lines) > page * PAGE_ROWS, total_rows=len(lines),
+    corrections = await asyncio.gather(*(_corrections(calls, line, day) for line in shown))
+    marks = await asyncio.gather(*(_hour_marks(calls, line, day, count)
+                                   for line, count in zip(shown, corrections, strict=True)))
+    rows = [grid_row(*row) for row in zip(shown, corrections, marks, strict=True)]
+    return render(request, "dispatch.html", day=day, rows=rows, schedule=schedule, hours=HOURS,
+                  page=page, more=len(lines) > page * PAGE_ROWS, total_rows=len(lines),
                   submitted=Submitted(application_values(None, day, None)))
-
-
-async def _nothing() -> None:
-    return None
 
 
 @dataclass
@@ -157,21 +165,30 @@ async def _day_view(calls: PersonCalls, contract_id: str, day: date) -> dict[str
         raise
 
 
-def _day_page(request: Request, contract: dict[str, Any], day: date, view: dict[str, Any] | None,
-              application: Submitted | None = None, correction: Submitted | None = None,
-              status_code: int = 200) -> HTMLResponse:
+async def _day_page(request: Request, calls: PersonCalls, contract: dict[str, Any], day: date,
+                    application: Submitted | None = None, correction: Submitted | None = None,
+                    status_code: int = 200) -> HTMLResponse:
+    """The contract's day: its view, each hour with its mark from the day's events, the events themselves,
+    and the dispatcher's forms."""
+    view, events = await asyncio.gather(_day_view(calls, contract["contract_id"], day),
+                                        day_events(calls, contract["contract_id"], day))
     kind = kind_of(view["status"], view["reasons"], view["corrections"]) if view and view["application_id"] else None
+    hours: list[tuple[Decimal | None, HourMark]] = []
+    if view and kind:
+        values = [Decimal(h) for h in view["hours"]] or [None] * len(HOURS)
+        marks = (marks_of(events) if events else None) or uniform_marks(kind, view["reasons"])
+        hours = list(zip(values, marks, strict=True))
     return render(request, "dispatch_day.html", status_code=status_code, active="/dispatch", contract=contract,
-                  day=day, view=view, kind=kind, hour_kind=hour_kind, hours=HOURS,
+                  day=day, view=view, kind=kind, day_hours=hours, events=events or [],
+                  stream=day_marks.day_stream(contract["contract_id"], day),
                   application=application or Submitted(application_values(contract, day, view)),
                   correction=correction or Submitted({"hour": "", "kwh": "", "submitted_at": ""}))
 
 
 @router.get("/dispatch/{contract_id}/{day}", response_class=HTMLResponse)
 async def contract_day(request: Request, contract_id: str, day: date, session: SignedIn, calls: Calls) -> HTMLResponse:
-    contract, view = await asyncio.gather(calls.get("contracts", f"/contracts/{contract_id}"),
-                                          _day_view(calls, contract_id, day))
-    return _day_page(request, contract, day, view)
+    contract = await calls.get("contracts", f"/contracts/{contract_id}")
+    return await _day_page(request, calls, contract, day)
 
 
 async def _answered(request: Request, calls: PersonCalls, submitted: Submitted, contract: dict[str, Any] | None,
@@ -181,13 +198,12 @@ async def _answered(request: Request, calls: PersonCalls, submitted: Submitted, 
     if not request.headers.get("HX-Request") and (contract is None or day is None) and submitted.refusal:
         raise submitted.refusal   # no contract's day to show it on: the refusal's own page
     if request.headers.get("HX-Request") or contract is None or day is None:
-        return render(request, template, active="/dispatch", submitted=submitted, hours=HOURS, hour_kind=hour_kind,
-                      contract=contract, day=day)
-    view = submitted.answer or await _day_view(calls, contract["contract_id"], day)
+        return render(request, template, active="/dispatch", submitted=submitted, hours=HOURS, contract=contract,
+                      day=day)
     status = submitted.refusal.status if submitted.refusal else 200
     if template.endswith("application_form.html"):
-        return _day_page(request, contract, day, view, application=submitted, status_code=status)
-    return _day_page(request, contract, day, view, correction=submitted, status_code=status)
+        return await _day_page(request, calls, contract, day, application=submitted, status_code=status)
+    return await _day_page(request, calls, contract, day, correction=submitted, status_code=status)
 
 
 @router.post("/dispatch/applications", response_class=HTMLResponse)
