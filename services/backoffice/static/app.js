@@ -2,6 +2,7 @@
 // (data, not code: the Content-Security-Policy allows only scripts from this site).
 (function () {
   "use strict";
+  var COLOURS = ["#1f4e79", "#5b8db8"], FILLS = ["#1f4e79", "#5b8db8"];
   function draw(root) {
     root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.dataset.drawn || typeof Chart === "undefined") { return; }
@@ -9,11 +10,18 @@
       if (!source) { return; }
       var spec = JSON.parse(source.textContent);
       canvas.dataset.drawn = "1";
+      // one series ("values"), or several ("series": [{label, type, values}]); a null value is a gap, not zero
+      var datasets = spec.series ? spec.series.map(function (series, index) {
+        return { label: series.label, type: series.type, order: index,
+          data: series.values.map(function (v) { return v === null ? null : Number(v); }),
+          borderColor: COLOURS[index % COLOURS.length], backgroundColor: FILLS[index % FILLS.length] };
+      }) : [{ label: canvas.getAttribute("aria-label"),
+          data: spec.values.map(Number), borderColor: "#1f4e79", backgroundColor: "#5b8db8", stepped: spec.type === "line" }];
       new Chart(canvas, {
         type: spec.type,
-        data: { labels: spec.labels, datasets: [{ label: canvas.getAttribute("aria-label"),
-          data: spec.values.map(Number), borderColor: "#1f4e79", backgroundColor: "#5b8db8", stepped: spec.type === "line" }] },
-        options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } } }
+        data: { labels: spec.labels, datasets: datasets },
+        options: { animation: false, responsive: true, maintainAspectRatio: false,
+          plugins: { legend: { display: Boolean(spec.series) } } }
       });
     });
   }
