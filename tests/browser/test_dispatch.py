@@ -186,3 +186,28 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
     assert lines[0].startswith("Number,Buyer,Status,00,01")
     assert any(line.startswith(reduced["number"]) and ",31000.000," in line for line in lines)
     assert page.console_errors == []
+
+
+async def test_an_auditor_sees_the_grid_without_commands_and_a_forged_application_is_refused(page, backoffice_system):
+    arrived = last_10_01()
+    tomorrow = (arrived.date() + timedelta(days=1)).isoformat()
+    contract = sign_contract_in_force(backoffice_system.url_of("contracts"), "DSA")
+    assert apply(backoffice_system, contract["contract_id"], tomorrow, arrived.replace(hour=9, minute=0)).status_code == 201
+    await sign_in(page, backoffice_system, "auditor")
+    base = backoffice_system.url_of("backoffice")
+    for path in (f"/dispatch?date={tomorrow}", f"/dispatch/{contract['contract_id']}/{tomorrow}"):
+        await page.goto(base + path)
+        # the only form that sends anything is signing out
+        assert await page.locator("form[method=post]").count() == 1, path
+        assert await serious_accessibility_violations(page) == [], path
+    await screenshot(page, "dispatch-day-auditor")
+    # the hidden form is no protection: the contracts service refuses the auditor's application itself
+    before = day_events(backoffice_system, contract["contract_id"], tomorrow)
+    cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
+    csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = httpx.post(f"{base}/dispatch/applications", cookies=cookies, timeout=10, headers={"HX-Request": "true"},
+                        data={"csrf_token": csrf, "contract_id": contract["contract_id"], "day": tomorrow,
+                              **{f"hour_{hour}": "1" for hour in range(24)}})
+    assert "role_not_allowed" in forged.text and "HTTP 403" in forged.text
+    assert day_events(backoffice_system, contract["contract_id"], tomorrow) == before
+    assert page.console_errors == []

@@ -93,7 +93,8 @@ async def upload_readings(request: Request, session: SignedIn, calls: Calls, for
     file_format = str(form.get("format") or "csv")
     params = {"format": file_format, "side": form.get("side") or None,
               "file_name": FILE_NAME.sub("_", upload.filename)[:255]}
-    outcome: dict[str, Any] = {"file_name": upload.filename, "format": file_format, "report": None, "refusal": None}
+    outcome: dict[str, Any] = {"file_name": upload.filename, "format": file_format, "side": params["side"],
+                               "report": None, "refusal": None}
     try:
         # the body is the file's bytes, not a form: sent through the person's calls as they are
         key = str(form.get("idempotency_key") or "")
