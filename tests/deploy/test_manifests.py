@@ -306,8 +306,11 @@ def test_settings_are_the_back_offices_settings(rendered):
     assert int(config["BACKOFFICE_PORT"]) == container["ports"][0]["containerPort"] == 8000
     assert config["BACKOFFICE_ENVIRONMENT"] == "production"
     assert config["BACKOFFICE_SECURE_COOKIES"] == "true", "the session cookie over HTTPS only"
-    # the values themselves pass the settings' own validation
-    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v for k, v in config.items()})
+    # the values themselves pass the settings' own validation, with the Secret's two (production requires both)
+    secrets = {"signing_key": "a key from the store", "people": [{
+        "name": "aigul", "display_name": "Айгуль", "roles": ["treasury"],
+        "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}]}
+    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v for k, v in config.items()}, **secrets)
     assert settings.secure_cookies is True
     # each service by its Service's name in this namespace, on the Service's port 80, which leads to the API
     services = by_kind(objects, "Service")
