@@ -39,6 +39,29 @@ async def test_statement_as_of_a_past_date_shows_that_dates_balance(page, backof
     assert page.console_errors == []
 
 
+async def test_statement_as_known_at_an_instant_before_the_payment_was_recorded(page, backoffice_system,
+                                                                                paid_contract):
+    from urllib.parse import quote
+
+    from tests.support import auth
+
+    statement = httpx.get(backoffice_system.url_of("invoicing") + f"/accounts/{paid_contract['contract_id']}/statement",
+                          headers=auth("auditor")).json()
+    [invoice] = [line for line in statement["lines"] if line["kind"] == "invoice"]
+    await sign_in(page, backoffice_system, "auditor")
+    base = backoffice_system.url_of("backoffice") + f"/accounts/{paid_contract['contract_id']}"
+    await page.goto(f"{base}?known_at={quote(invoice['recorded_at'])}")
+    # known when the invoice was recorded, before the payment: January's 470,456.00 alone
+    assert await page.locator("#closing").inner_text() == "470\u00a0456,00\u00a0₸"
+    assert f"{paid_contract['number']}-P1" not in await page.locator("table.statement").inner_text()
+    # the picker shows that instant in Astana's time, to the second
+    shown = await page.locator("#known_at").input_value()
+    assert len(shown) == 19 and shown[10] == "T", shown
+    # each line's document links to the event it comes from
+    link = page.get_by_role("link", name=invoice["document"])
+    assert (await link.get_attribute("href")).endswith(f"#p{invoice['position']}")
+
+
 async def test_the_payment_line_explains_its_allocation_and_the_csv_has_the_same_lines(page, backoffice_system,
                                                                                       paid_contract):
     await sign_in(page, backoffice_system, "auditor")

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator
 from services.backoffice.i18n import N_
 from services.backoffice.web.deps import Calls, OptionalDay, OptionalMoment, SignedIn, blank_is_none, render
 from services.backoffice.web.tables import Column, download
+from shared.calendar import ASTANA_ZONE_NAME, zone
 
 router = APIRouter()
 MONTH = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
@@ -46,6 +47,9 @@ async def account(request: Request, contract_id: str, session: SignedIn, calls: 
                   period_to: Annotated[date | None, BeforeValidator(blank_is_none), Query(alias="to")] = None,
                   download_as: Annotated[str | None, Query(alias="download", pattern="^(csv|xlsx)$")] = None,
                   ) -> Response:
+    if known_at is not None and known_at.tzinfo is None:
+        # the picker gives a wall-clock time without a zone: the person reads and types Astana's time
+        known_at = known_at.replace(tzinfo=zone(ASTANA_ZONE_NAME))
     asked = {"as_of": as_of.isoformat() if as_of else None, "known_at": known_at.isoformat() if known_at else None,
              "from": period_from.isoformat() if period_from else None,
              "to": period_to.isoformat() if period_to else None}
