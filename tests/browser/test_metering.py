@@ -45,6 +45,17 @@ async def metering_knows_meters(system, contract_id: str) -> None:
     raise AssertionError("metering never learnt the contract's meters")
 
 
+async def metering_knows_plan(system, contract_id: str, *days) -> None:
+    """The accepted applications of `days` reached metering (its daily volumes say what was planned)."""
+    for _ in range(300):   # 30 s at most
+        answer = httpx.get(f"{system.url_of('metering')}/contracts/{contract_id}/daily-volumes", headers=auth("auditor"),
+                           params={"from": min(days).isoformat(), "to": max(days).isoformat()}, timeout=10).json()
+        if all(day["planned_kwh"] is not None for day in answer["days"]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("metering never learnt the accepted schedule")
+
+
 async def upload(page, path: Path) -> str:
     await page.set_input_files("#readings-file", str(path))
     await page.select_option("#readings-format", "80020")
@@ -65,6 +76,15 @@ async def test_an_80020_file_with_a_missing_interval_makes_its_day_incomplete(pa
                                                                               tmp_path):
     last_month = astana_now().date().replace(day=1) - timedelta(days=1)
     whole_day, short_day = last_month.replace(day=2), last_month.replace(day=3)
+    # both days planned: 24 × 40 = 960 kWh each, applied for at 09:00 the day before (on time); metering learns
+    # the accepted schedule from the contracts service's events
+    for day in (whole_day, short_day):
+        applied = httpx.post(f"{backoffice_system.url_of('contracts')}/contracts/{metered['contract_id']}/applications",
+                             headers=auth("dispatch"), timeout=10,
+                             json={"day": day.isoformat(), "hours_kwh": ["40"] * 24,
+                                   "submitted_at": f"{day - timedelta(days=1)}T09:00:00+05:00"})
+        assert applied.json()["status"] == "accepted", applied.text
+    await metering_knows_plan(backoffice_system, metered["contract_id"], whole_day, short_day)
     await sign_in(page, backoffice_system, "metering")
     await page.goto(backoffice_system.url_of("backoffice") + "/metering")
 
@@ -86,28 +106,31 @@ async def test_an_80020_file_with_a_missing_interval_makes_its_day_incomplete(pa
     assert downloaded.strip() == receipt.strip() and "\r" not in downloaded   # as the service wrote it
     assert await serious_accessibility_violations(page) == []
 
-    # the month's days: the whole day complete, the short one incomplete by one hour (13:00–14:00 lacks a
-    # half-hour of the second meter), never a smaller volume
+    # the month's days as the metering service answers them: not measured until the desk measures them
     month = f"{last_month:%Y-%m}"
     await page.goto(f"{backoffice_system.url_of('backoffice')}/metering/volumes?contract={metered['number']}&month={month}")
     whole, short = page.locator(f"#day-{whole_day.isoformat()}"), page.locator(f"#day-{short_day.isoformat()}")
-    assert await whole.get_attribute("data-data") == "complete"
-    # 48 × 10 + 48 × 5 = 720 kWh, 24 of 24 hours measured
-    assert "720,000" in await whole.inner_text() and "24 / 24" in await whole.inner_text()
-    assert await short.get_attribute("data-data") == "incomplete"
-    short_text = await short.inner_text()
-    assert "неполные данные: 1 ч" in short_text and "23 / 24" in short_text, short_text
-    # the other days of the month have no meter data at all: said so, not zero
-    assert await page.locator("#days tr[data-data='no_data']").count() == last_month.day - 2
-    await screenshot(page, "metering-day-incomplete")
-    assert await serious_accessibility_violations(page) == []
-
-    # the desk measures the month: the metering service's own verdict on each day it measured
+    assert await whole.get_attribute("data-data") == "not_measured"
     await page.get_by_role("button", name=f"Измерить {month}").click()
     await page.locator("#measured-days").wait_for()
+    # the service's verdict on each day it measured: the whole day complete, the short one incomplete
     assert "полные данные" in await page.locator(f"#measured-{whole_day.isoformat()}").inner_text()
     assert "неполные данные" in await page.locator(f"#measured-{short_day.isoformat()}").inner_text()
-    await screenshot(page, "metering-measured")
+    # and the month's days read again: 48 × 10 + 48 × 5 = 720 kWh, complete, 720 − 960 planned = −240; the short
+    # day 480 + 47 × 5 = 715 kWh from the intervals there, said to be incomplete (not a smaller day)
+    whole_text = await whole.inner_text()
+    assert await whole.get_attribute("data-data") == "complete"
+    assert "960,000" in whole_text and "720,000" in whole_text and "-240,000" in whole_text, whole_text
+    assert await short.get_attribute("data-data") == "incomplete"
+    short_text = await short.inner_text()
+    assert "715,000" in short_text and "неполные данные" in short_text, short_text
+    # every other day of the month has no readings: measured incomplete or not at all, never complete
+    assert await page.locator("#days tr[data-data='complete']").count() == 1
+    assert await page.locator("#incomplete-days").inner_text() == str(last_month.day - 1)
+    # the chart drawn again from the days read after measuring (one bar: the one day measured complete)
+    assert await page.locator("canvas[data-chart='volumes-chart']").get_attribute("data-drawn") == "1"
+    await screenshot(page, "metering-day-incomplete")
+    assert await serious_accessibility_violations(page) == []
     assert page.console_errors == []
 
 
@@ -150,6 +173,8 @@ async def test_a_volume_act_is_signed_from_the_list(page, backoffice_system, met
     await page.goto(f"{backoffice_system.url_of('backoffice')}/metering?contract={metered['number']}")
     row = page.locator(f"tr[id='act-{act_id}']")
     assert "выставлен" in (await row.inner_text()).lower()
+    # received the day it was issued (today): deemed signed 15 calendar days later if unanswered (§4.14)
+    assert await row.locator(".deemed-on").inner_text() == (today + timedelta(days=15)).strftime("%d.%m.%Y")
     await row.get_by_role("button", name="Подписан покупателем").click()
     await page.get_by_text("Решение записано").wait_for()
     row = page.locator(f"tr[id='act-{act_id}']")

@@ -6,9 +6,11 @@
   function draw(root) {
     root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       if (canvas.dataset.drawn || typeof Chart === "undefined") { return; }
-      var source = document.getElementById(canvas.dataset.chart);
-      if (!source) { return; }
-      var spec = JSON.parse(source.textContent);
+      // the data: the canvas's own data-spec (what htmx swaps in: it drops <script> blocks, allowScriptTags is
+      // off), else the JSON block the canvas names
+      var source = canvas.dataset.spec ? null : document.getElementById(canvas.dataset.chart);
+      if (!canvas.dataset.spec && !source) { return; }
+      var spec = JSON.parse(canvas.dataset.spec || source.textContent);
       canvas.dataset.drawn = "1";
       // one series ("values"), or several ("series": [{label, type, values}]); a null value is a gap, not zero
       var datasets = spec.series ? spec.series.map(function (series, index) {

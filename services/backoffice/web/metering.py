@@ -39,14 +39,15 @@ ACT_COLUMNS = (
     Column("status", N_("Status")),
     Column("issued_on", N_("Issued on"), kind="day"),
     Column("delivered_on", N_("Received by the buyer"), kind="day"),
+    Column("deemed_accepted_on", N_("Deemed signed on, without an answer"), kind="day"),
     Column("accepted_on", N_("Accepted on"), kind="day"),
     Column("deemed", N_("Deemed signed")),
     Column("disputed_reason", N_("Dispute")),
 )
 
 
-async def _acts(calls: PersonCalls, contract_id: str | None, cursor: str | None) -> dict[str, Any]:
-    return dict(await calls.get("metering", "/acts", {"contract_id": contract_id, "cursor": cursor,
+async def _acts(calls: PersonCalls, contract_id: str | None, status: str, cursor: str | None) -> dict[str, Any]:
+    return dict(await calls.get("metering", "/acts", {"contract_id": contract_id, "status": status, "cursor": cursor,
                                                       "limit": ACTS_PAGE}))
 
 
@@ -61,25 +62,26 @@ async def _contract_id(calls: PersonCalls, number: str | None) -> str | None:
     return str(found["contract_id"])
 
 
-def _acts_section(request: Request, acts: dict[str, Any], contract: str, outcome: dict[str, Any] | None = None
-                  ) -> HTMLResponse:
+def _acts_section(request: Request, acts: dict[str, Any], contract: str, status: str,
+                  outcome: dict[str, Any] | None = None) -> HTMLResponse:
     template = "partials/acts.html" if request.headers.get("HX-Request") else "metering.html"
-    return render(request, template, active="/metering", acts=acts, contract=contract, outcome=outcome,
-                  today_astana=astana_today(request.app.state.backoffice.clock.now()), upload=None)
+    return render(request, template, active="/metering", acts=acts, contract=contract, status=status,
+                  outcome=outcome, today_astana=astana_today(request.app.state.backoffice.clock.now()), upload=None)
 
 
 @router.get("/metering", response_class=HTMLResponse)
 async def metering(request: Request, session: SignedIn, calls: Calls,
                    contract: Annotated[str, Query(max_length=100)] = "",
+                   status: Annotated[str, Query(pattern="^(|issued)$")] = "",
                    cursor: Annotated[str | None, Query(max_length=2000)] = None,
                    download_as: Annotated[str | None, Query(alias="download", pattern="^(csv|xlsx)$")] = None,
                    ) -> Response:
     contract_id = await _contract_id(calls, contract)
     if download_as:
         rows, _cut = await every_page(lambda after: calls.get("metering", "/acts", {
-            "contract_id": contract_id, "cursor": after, "limit": 1000}))
+            "contract_id": contract_id, "status": status, "cursor": after, "limit": 1000}))
         return download(ACT_COLUMNS, rows, download_as, "volume-acts")
-    return _acts_section(request, await _acts(calls, contract_id, cursor), contract)
+    return _acts_section(request, await _acts(calls, contract_id, status, cursor), contract, status)
 
 
 # ---- the readings file --------------------------------------------------------------------------------------
@@ -110,8 +112,8 @@ async def upload_readings(request: Request, session: SignedIn, calls: Calls, for
     outcome["receipt_name"] = f"80021_{params['file_name']}"
     if request.headers.get("HX-Request"):
         return render(request, "partials/readings_upload.html", active="/metering", upload=outcome)
-    acts = await _acts(calls, None, None)
-    return render(request, "metering.html", active="/metering", acts=acts, contract="", outcome=None,
+    acts = await _acts(calls, None, "", None)
+    return render(request, "metering.html", active="/metering", acts=acts, contract="", status="", outcome=None,
                   today_astana=astana_today(request.app.state.backoffice.clock.now()), upload=outcome)
 
 
@@ -134,8 +136,9 @@ async def _answer_act(request: Request, calls: PersonCalls, form: dict[str, Any]
                                              idempotency_key=form.get("idempotency_key"))
     except ServiceRefusal as refusal:
         outcome["refusal"] = refusal
-    contract = str(form.get("contract") or "")
-    return _acts_section(request, await _acts(calls, await _contract_id(calls, contract), None), contract, outcome)
+    contract, status = str(form.get("contract") or ""), str(form.get("status") or "")
+    acts = await _acts(calls, await _contract_id(calls, contract), status, None)
+    return _acts_section(request, acts, contract, status, outcome)
 
 
 def _day_of(form: dict[str, Any], field: str) -> str:

@@ -1,19 +1,16 @@
 """Metering's figures by day and by hour: a contract's month of daily volumes against its accepted schedule (a
-chart and a table), the metering desk's "measure these days" command, and the hourly imbalance report.
+chart and a table, `GET /contracts/{id}/daily-volumes`), the metering desk's "measure the month" command, and
+the hourly imbalance report (`GET /reports/imbalance`).
 
-The daily figures are the imbalance report's hours added up by day (`GET /reports/imbalance`, the only read
-of measured volumes the metering service answers): what was accepted, what the meters measured in the hours
-measured in full, and how many hours lack data. A day with any hour short of data reads "incomplete" with
-that count, never as a smaller volume; its measured sum is left off the chart. The service's own verdict of a
-day (`complete` of `VolumeMeasured`) is what "measure" answers."""
+Each day says what the metering service says of it: not measured yet, measured complete, or measured
+incomplete (a missing interval, a meter without data); an incomplete day's volume is shown with that word
+beside it and is left off the chart, never drawn as a smaller bar."""
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,72 +24,33 @@ from services.backoffice.web.tables import Column, download
 
 router = APIRouter()
 MONTH = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
-NO_DATA_FLAGS = ("no_meter_data", "incomplete_meter_data")
 SHOWN_CODES = (
-    N_("data:complete"), N_("data:incomplete"), N_("data:no_data"), N_("data:outside_term"),
+    N_("data:complete"), N_("data:incomplete"), N_("data:not_measured"),
     N_("flag:no_application"), N_("flag:no_meter_data"), N_("flag:incomplete_meter_data"),
     N_("flag:outside_term"),
 )
 
 
-@dataclass
-class DayFigures:
-    day: date
-    hours: int = 0                      # hours of the day in the report
-    accepted_kwh: Decimal | None = None   # the hours with an accepted schedule, added up
-    measured_kwh: Decimal | None = None   # the hours measured in full, added up
-    measured_hours: int = 0
-    flags: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def short_hours(self) -> int:
-        """Hours whose meter data are missing or incomplete."""
-        return sum(self.flags.get(flag, 0) for flag in NO_DATA_FLAGS)
-
-    @property
-    def data(self) -> str:
-        """complete, incomplete, no_data or outside_term: what the meters gave for the day."""
-        if self.flags.get("outside_term", 0) == self.hours:
-            return "outside_term"
-        if self.measured_hours == 0:
-            return "no_data"
-        return "incomplete" if self.short_hours else "complete"
+def data_of(day: Mapping[str, Any]) -> str:
+    """not_measured, complete or incomplete: the metering service's word on a day's meter data."""
+    if not day["measured"]:
+        return "not_measured"
+    return "complete" if day["complete"] else "incomplete"
 
 
-def _add(total: Decimal | None, value: Any) -> Decimal | None:
-    return total if value is None else (total or Decimal(0)) + Decimal(value)
-
-
-def days_of(hours: Sequence[Mapping[str, Any]]) -> list[DayFigures]:
-    """The report's hours added up by day, in the report's order."""
-    days: dict[str, DayFigures] = {}
-    for hour in hours:   # at most the report's 92 days × 24 hours
-        figures = days.setdefault(hour["day"], DayFigures(date.fromisoformat(hour["day"])))
-        figures.hours += 1
-        figures.accepted_kwh = _add(figures.accepted_kwh, hour["accepted_kwh"])
-        if hour["actual_kwh"] is not None:
-            figures.measured_kwh = _add(figures.measured_kwh, hour["actual_kwh"])
-            figures.measured_hours += 1
-        for flag in hour["flags"]:
-            figures.flags[flag] = figures.flags.get(flag, 0) + 1
-    return list(days.values())
-
-
-def chart_of(days: Sequence[DayFigures]) -> dict[str, Any]:
-    """The chart's data: accepted against measured by day; a day not measured in full has no measured bar."""
-    return {"type": "bar", "labels": [figures.day.strftime("%d.%m") for figures in days], "series": [
-        {"label": gettext("Accepted, kWh"), "type": "line",
-         "values": [None if d.accepted_kwh is None else str(d.accepted_kwh) for d in days]},
-        {"label": gettext("Measured in full, kWh"), "type": "bar",
-         "values": [str(d.measured_kwh) if d.data == "complete" and d.measured_kwh is not None else None
-                    for d in days]}]}
+def chart_of(days: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The chart's data: planned against measured by day; a day not measured complete has no bar."""
+    return {"type": "bar", "labels": [date.fromisoformat(day["day"]).strftime("%d.%m") for day in days], "series": [
+        {"label": gettext("Planned, kWh"), "type": "line", "values": [day["planned_kwh"] for day in days]},
+        {"label": gettext("Measured complete, kWh"), "type": "bar",
+         "values": [day["measured_kwh"] if data_of(day) == "complete" else None for day in days]}]}
 
 
 DAY_COLUMNS = (
     Column("day", N_("Day"), kind="day"),
-    Column("accepted_kwh", N_("Accepted, kWh"), kind="kwh"),
+    Column("planned_kwh", N_("Planned, kWh"), kind="kwh"),
     Column("measured_kwh", N_("Measured, kWh"), kind="kwh"),
-    Column("measured_hours", N_("Hours measured in full"), kind="number"),
+    Column("difference_kwh", N_("Difference, kWh"), kind="kwh"),
     Column("data", N_("Meter data")),
 )
 HOUR_COLUMNS = (
@@ -133,6 +91,19 @@ async def _report(calls: PersonCalls, contract: dict[str, Any] | None, first: da
         return None, refusal
 
 
+async def _days(calls: PersonCalls, contract: dict[str, Any], month: str) -> dict[str, Any]:
+    first, last = _month_bounds(month)
+    answer = await calls.get("metering", f"/contracts/{contract['contract_id']}/daily-volumes",
+                             {"from": first.isoformat(), "to": last.isoformat()})
+    return {**answer, "days": [{**day, "data": data_of(day)} for day in answer["days"]]}
+
+
+def _volume_days(request: Request, found: dict[str, Any], month: str, volumes: dict[str, Any],
+                 measured: dict[str, Any] | None, template: str) -> HTMLResponse:
+    return render(request, template, active="/metering", found=found, month=month, volumes=volumes,
+                  chart=chart_of(volumes["days"]), measured=measured, contract=found["number"])
+
+
 @router.get("/metering/volumes", response_class=HTMLResponse)
 async def daily_volumes(request: Request, session: SignedIn, calls: Calls,
                         contract: Annotated[str, Query(max_length=100)] = "",
@@ -141,36 +112,36 @@ async def daily_volumes(request: Request, session: SignedIn, calls: Calls,
                         ) -> Response:
     month = month or astana_today(request.app.state.backoffice.clock.now()).isoformat()[:7]
     found = await _found(calls, contract)
-    first, last = _month_bounds(month)
-    report, refusal = await _report(calls, found, first, last)
-    days = days_of(report["hours"]) if report else []
+    volumes = await _days(calls, found, month) if found else None
     if download_as:
-        if refusal:
-            raise refusal
-        rows = [{**figures.__dict__, "data": figures.data} for figures in days]
-        return download(DAY_COLUMNS, rows, download_as, f"daily-volumes-{month}")
-    return render(request, "volumes.html", active="/metering", contract=contract, found=found, month=month,
-                  report=report, refusal=refusal, days=days, chart=chart_of(days), measured=None)
+        return download(DAY_COLUMNS, volumes["days"] if volumes else [], download_as, f"daily-volumes-{month}")
+    if found is None or volumes is None:
+        return render(request, "volumes.html", active="/metering", contract=contract, found=None, month=month,
+                      volumes=None, chart=None, measured=None)
+    return _volume_days(request, found, month, volumes, None, "volumes.html")
 
 
 @router.post("/metering/volumes/measure", response_class=HTMLResponse)
 async def measure(request: Request, session: SignedIn, calls: Calls, form: Form) -> HTMLResponse:
     """The metering desk measures a contract's month from its readings: the service answers each day whose
-    figures changed (`VolumeMeasured`, with `complete`), and refuses implausible ones whole."""
+    figures changed (`VolumeMeasured`, with `complete`), or refuses the measurement whole (an implausible
+    day); the month's days are then read again."""
     month = str(form.get("month") or "")
     try:
         first, last = _month_bounds(month)
     except ValueError:
         raise malformed("month") from None
-    contract_id = str(form.get("contract_id") or "")
-    outcome: dict[str, Any] = {"month": month, "days": [], "refusal": None}
+    found = await calls.get("contracts", f"/contracts/{form.get('contract_id') or '-'}")
+    measured: dict[str, Any] = {"month": month, "days": [], "refusal": None}
     try:
-        outcome["days"] = await calls.post("metering", "/volumes/measure", {
-            "contract_id": contract_id, "first_day": first.isoformat(), "last_day": last.isoformat()},
+        measured["days"] = await calls.post("metering", "/volumes/measure", {
+            "contract_id": found["contract_id"], "first_day": first.isoformat(), "last_day": last.isoformat()},
             idempotency_key=form.get("idempotency_key"))
     except ServiceRefusal as refusal:
-        outcome["refusal"] = refusal
-    return render(request, "partials/measured.html", active="/metering", measured=outcome)
+        measured["refusal"] = refusal
+    volumes = await _days(calls, found, month)
+    template = "partials/volume_days.html" if request.headers.get("HX-Request") else "volumes.html"
+    return _volume_days(request, found, month, volumes, measured, template)
 
 
 @router.get("/metering/imbalance", response_class=HTMLResponse)
