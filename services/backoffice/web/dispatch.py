@@ -23,7 +23,7 @@ from services.backoffice.i18n import N_
 from services.backoffice.web import day_marks
 from services.backoffice.web.day_marks import HourMark, kind_of, marks_of, uniform_marks
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
-from services.backoffice.web.picking import astana_moment, astana_tomorrow, contract_by_number, malformed, typed_figure
+from services.backoffice.web.picking import astana_moment, astana_tomorrow, contract_numbered, malformed, typed_figure
 from services.backoffice.web.tables import Column, download
 
 router = APIRouter()
@@ -53,10 +53,15 @@ class GridRow:
     corrections: int | None          # None: not asked (the download), or the day view did not answer
 
 
+def hour_values(hours: list[str]) -> list[Decimal | None]:
+    """A day's 24 values as the service sent them; a rejected day has none (each hour shown as —)."""
+    return [Decimal(h) for h in hours] or [None] * len(HOURS)
+
+
 def grid_row(line: Mapping[str, Any], corrections: int | None = None,
              marks: list[HourMark] | None = None) -> GridRow:
     kind = kind_of(line["status"], line["reasons"], corrections)
-    values = [Decimal(h) for h in line["hours"]] or [None] * len(HOURS)   # a rejected day has no hours
+    values = hour_values(line["hours"])
     marks = marks or uniform_marks(kind, line["reasons"])
     return GridRow(line["contract_id"], line["number"], line["buyer"], line["status"], kind,
                    tuple(zip(values, marks, strict=True)), Decimal(line["total_kwh"]), tuple(line["reasons"]),
@@ -175,7 +180,7 @@ async def _day_page(request: Request, calls: PersonCalls, contract: dict[str, An
     kind = kind_of(view["status"], view["reasons"], view["corrections"]) if view and view["application_id"] else None
     hours: list[tuple[Decimal | None, HourMark]] = []
     if view and kind:
-        values = [Decimal(h) for h in view["hours"]] or [None] * len(HOURS)
+        values = hour_values(view["hours"])
         marks = (marks_of(events) if events else None) or uniform_marks(kind, view["reasons"])
         hours = list(zip(values, marks, strict=True))
     return render(request, "dispatch_day.html", status_code=status_code, active="/dispatch", contract=contract,
@@ -209,7 +214,7 @@ async def _answered(request: Request, calls: PersonCalls, submitted: Submitted, 
 @router.post("/dispatch/applications", response_class=HTMLResponse)
 async def submit_application(request: Request, session: SignedIn, calls: Calls, form: Form) -> HTMLResponse:
     """§4.3 the buyer's application for a day, as the dispatcher enters it, with when it arrived."""
-    values = {"contract_number": str(form.get("contract_number") or ""), "contract_id": str(form.get("contract_id") or ""),
+    values: dict[str, Any] = {"contract_number": str(form.get("contract_number") or ""), "contract_id": str(form.get("contract_id") or ""),
               "day": str(form.get("day") or ""), "hours": [str(form.get(f"hour_{hour}") or "") for hour in HOURS],
               "submitted_at": str(form.get("submitted_at") or "")}
     submitted = Submitted(values)
@@ -258,7 +263,4 @@ async def _contract_of_form(calls: PersonCalls, values: dict[str, Any]) -> dict[
     """The contract a form names: by id (the day's card) or by the number typed (the grid's form)."""
     if values.get("contract_id"):
         return dict(await calls.get("contracts", f"/contracts/{values['contract_id']}"))
-    found = await contract_by_number(calls, str(values.get("contract_number") or ""))
-    if found is None:
-        raise ServiceRefusal(404, "contract_not_found", f"no contract numbered {values.get('contract_number')!r}")
-    return found
+    return await contract_numbered(calls, str(values.get("contract_number") or ""))

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from services.backoffice.calls import PersonCalls, ServiceRefusal
 from services.backoffice.i18n import N_
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
-from services.backoffice.web.picking import astana_today, contract_by_number, malformed
+from services.backoffice.web.picking import astana_today, contract_numbered, malformed
 from services.backoffice.web.tables import Column, download, every_page
 
 router = APIRouter()
@@ -54,12 +54,7 @@ async def _acts(calls: PersonCalls, contract_id: str | None, status: str, cursor
 async def _contract_id(calls: PersonCalls, number: str | None) -> str | None:
     """The contract a list is narrowed to: found by its number; an unknown number is the contracts service's
     404 (`contract_not_found`)."""
-    if not number:
-        return None
-    found = await contract_by_number(calls, number)
-    if found is None:
-        raise ServiceRefusal(404, "contract_not_found", f"no contract numbered {number!r}")
-    return str(found["contract_id"])
+    return str((await contract_numbered(calls, number))["contract_id"]) if number else None
 
 
 def _acts_section(request: Request, acts: dict[str, Any], contract: str, status: str,

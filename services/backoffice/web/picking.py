@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
-from services.backoffice.calls import PersonCalls
+from services.backoffice.calls import PersonCalls, ServiceRefusal
 from shared.calendar import ASTANA_ZONE_NAME, to_zone, zone
 
 
@@ -19,6 +19,14 @@ async def contract_by_number(calls: PersonCalls, number: str) -> dict[str, Any] 
         return None
     page = await calls.get("contracts", "/contracts", {"number": number.strip(), "limit": 1})
     return page["items"][0] if page["items"] else None
+
+
+async def contract_numbered(calls: PersonCalls, number: str) -> dict[str, Any]:
+    """The contract with this number; none is the contracts service's answer `contract_not_found` (404)."""
+    found = await contract_by_number(calls, number)
+    if found is None:
+        raise ServiceRefusal(404, "contract_not_found", f"no contract numbered {number!r}")
+    return found
 
 
 def typed_figure(value: Any) -> str:

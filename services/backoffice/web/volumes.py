@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.backoffice.calls import PersonCalls, ServiceRefusal
 from services.backoffice.i18n import N_, gettext
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
-from services.backoffice.web.picking import astana_today, contract_by_number, malformed
+from services.backoffice.web.picking import astana_today, contract_numbered, malformed
 from services.backoffice.web.tables import Column, download
 
 router = APIRouter()
@@ -69,12 +69,7 @@ def _month_bounds(month: str) -> tuple[date, date]:
 
 
 async def _found(calls: PersonCalls, number: str) -> dict[str, Any] | None:
-    if not number:
-        return None
-    found = await contract_by_number(calls, number)
-    if found is None:
-        raise ServiceRefusal(404, "contract_not_found", f"no contract numbered {number!r}")
-    return found
+    return await contract_numbered(calls, number) if number else None
 
 
 async def _report(calls: PersonCalls, contract: dict[str, Any] | None, first: date, last: date
