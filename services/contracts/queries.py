@@ -197,6 +197,8 @@ class ScheduleLine(BaseModel):
     hours: list[Decimal]
     total_kwh: Decimal
     reasons: list[str]
+    corrections: int = Field(description="operative corrections the day has had (§4.4); which hours they changed: "
+                                         "the day's `ApplicationCorrected` events")
 
 
 class Schedule(BaseModel):
@@ -211,7 +213,7 @@ async def schedule(conn: AsyncConnection, day: date) -> Schedule:
     """The seller's daily schedule (§5.3): every accepted hour with the totals; the days rejected, reduced to
     nothing or recorded as "no purchase" (§4.6) apart, with their reasons."""
     rows = (await conn.execute(text("""
-        SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons
+        SELECT a.contract_id, c.number, c.buyer_name, a.status, a.hours, a.accepted_kwh, a.reasons, a.corrections
         FROM applications a JOIN contracts c USING (contract_id)
         WHERE a.day = :day AND a.status IN ('accepted', 'rejected', 'no_application') ORDER BY c.number
     """), {"day": day})).all()
@@ -219,7 +221,8 @@ async def schedule(conn: AsyncConnection, day: date) -> Schedule:
     hours_total = [Decimal(0)] * rules.HOURS
     for r in rows:
         line = ScheduleLine(contract_id=r.contract_id, number=r.number, buyer=r.buyer_name, status=r.status,
-                            hours=list(r.hours), total_kwh=r.accepted_kwh, reasons=list(r.reasons))
+                            hours=list(r.hours), total_kwh=r.accepted_kwh, reasons=list(r.reasons),
+                            corrections=r.corrections)
         if r.status == "accepted" and r.accepted_kwh > 0:
             scheduled.append(line)
             hours_total = [a + b for a, b in zip(hours_total, r.hours, strict=True)]

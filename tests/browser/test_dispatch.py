@@ -140,6 +140,11 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
     cut = apply(backoffice_system, reduced["contract_id"], tomorrow, early, ["2000"] * 24).json()
     assert (cut["accepted_kwh"], cut["reasons"]) == ("31000.000", ["above_plan_and_free_volume"])
     assert apply(backoffice_system, corrected["contract_id"], tomorrow, early).status_code == 201
+    # the reduced day corrected too: hour 5 lowered from 1,291.666 to 1,250 kWh (−3.2%, within ±5%, §4.4)
+    lowered = httpx.post(f"{url}/contracts/{reduced['contract_id']}/applications/{tomorrow}/corrections",
+                         headers=auth("dispatch"), timeout=10,
+                         json={"hour": 5, "kwh": "1250", "submitted_at": arrived.isoformat()})
+    assert lowered.status_code == 200, lowered.text
 
     await sign_in(page, backoffice_system, "dispatch")
     # the correction through the day's card: hour 23 from 40 to 42 kWh (+5%, §4.4), received at the 10:01 the day
@@ -156,7 +161,9 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
     await page.goto(f"{backoffice_system.url_of('backoffice')}/dispatch?date={tomorrow}")
     reduced_row = page.locator(f"#row-{reduced['contract_id']}")
     assert await reduced_row.get_attribute("data-kind") == "reduced"
-    assert await reduced_row.locator("td.hour-reduced .mark").count() == 24
+    assert await reduced_row.locator("td.hour-reduced .mark").count() == 23
+    assert await reduced_row.locator("td.hour-corrected").nth(0).get_attribute("title") == \
+        "скорректирован: 1\u00a0291,666 → 1\u00a0250,000"
     # each hour cut pro rata: 2,000 × 31,000 / 48,000 = 1,291.666… → 1,291.666 (to the watt-hour, down); the
     # remainder 31,000 − 24 × 1,291.666 = 0.016 goes to the largest hour, the first among equals (hour 0)
     titles = [await cell.get_attribute("title") for cell in await reduced_row.locator("td.hour-reduced").all()]
@@ -184,7 +191,8 @@ async def test_the_grid_marks_reduced_and_corrected_days_and_the_schedule_adds_u
                        cookies={c["name"]: c["value"] for c in await page.context.cookies()}, timeout=10)
     lines = answer.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Number,Buyer,Status,00,01")
-    assert any(line.startswith(reduced["number"]) and ",31000.000," in line for line in lines)
+    # the reduced day's total after its correction: 31,000 − 1,291.666 + 1,250 = 30,958.334 kWh
+    assert any(line.startswith(reduced["number"]) and ",30958.334," in line for line in lines)
     assert page.console_errors == []
 
 

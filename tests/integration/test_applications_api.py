@@ -104,6 +104,10 @@ async def test_corrections_at_the_5_percent_and_3_hour_edges(system):
                                                       "submitted_at": "2022-03-10T11:00:01+06:00"})
     assert (late.status_code, late.json()["reason"]) == (422, "correction_too_late")   # 3 h minus 1 s
     assert await events(system) == before
+    # the schedule's line says how many corrections the day had: the one taken, none of the three refused
+    schedule = (await client.get("/schedule", params={"date": "2022-03-10"}, headers=auth())).json()
+    [line] = [line for line in schedule["contracts"] if line["contract_id"] == contract_id]
+    assert (line["corrections"], line["total_kwh"]) == (1, "962.000")
 
 
 @pytest.mark.parametrize(("change", "reason"), [

@@ -23,6 +23,7 @@ from services.backoffice.i18n import N_
 from services.backoffice.web import day_marks
 from services.backoffice.web.day_marks import HourMark, kind_of, marks_of, uniform_marks
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
+from services.backoffice.web.hour_cells import HourCell, hour_cell
 from services.backoffice.web.picking import astana_moment, astana_tomorrow, contract_numbered, malformed, typed_figure
 from services.backoffice.web.tables import Column, download
 
@@ -47,7 +48,8 @@ class GridRow:
     buyer: str
     status: str                      # the contracts service's: accepted, rejected, no_application
     kind: str                        # the day's mark (day_marks.KINDS)
-    hours: tuple[tuple[Decimal | None, HourMark], ...]
+    values: tuple[Decimal | None, ...]   # the 24 hours' kWh as the service sent them (None: not scheduled)
+    hours: tuple[HourCell, ...]          # the same hours as the grid shows them
     total_kwh: Decimal
     reasons: tuple[str, ...]
     corrections: int | None          # None: not asked (the download), or the day view did not answer
@@ -63,15 +65,15 @@ def grid_row(line: Mapping[str, Any], corrections: int | None = None,
     kind = kind_of(line["status"], line["reasons"], corrections)
     values = hour_values(line["hours"])
     marks = marks or uniform_marks(kind, line["reasons"])
-    return GridRow(line["contract_id"], line["number"], line["buyer"], line["status"], kind,
-                   tuple(zip(values, marks, strict=True)), Decimal(line["total_kwh"]), tuple(line["reasons"]),
-                   corrections)
+    return GridRow(line["contract_id"], line["number"], line["buyer"], line["status"], kind, tuple(values),
+                   tuple(hour_cell(*hour) for hour in zip(values, marks, strict=True)), Decimal(line["total_kwh"]),
+                   tuple(line["reasons"]), corrections)
 
 
 def _flat(row: GridRow) -> dict[str, Any]:
     """A grid row as the download writes it: one column per hour."""
     return {"number": row.number, "buyer": row.buyer, "status": row.status, "total_kwh": row.total_kwh,
-            "reasons": " ".join(row.reasons), **{f"h{hour:02d}": row.hours[hour][0] for hour in HOURS}}
+            "reasons": " ".join(row.reasons), **{f"h{hour:02d}": value for hour, value in enumerate(row.values)}}
 
 
 GRID_COLUMNS = (
@@ -85,9 +87,10 @@ GRID_COLUMNS = (
 
 
 async def _corrections(calls: PersonCalls, line: Mapping[str, Any], day: date) -> int | None:
-    """How many corrections an accepted day had (the schedule does not say; the day's view does)."""
-    if line["status"] != "accepted":
-        return None
+    """How many corrections an accepted day had: the schedule's line says; a service answering without it
+    is asked the day's view."""
+    if "corrections" in line or line["status"] != "accepted":
+        return line.get("corrections")
     try:
         view = await calls.get("contracts", f"/contracts/{line['contract_id']}/applications/{day.isoformat()}")
     except ServiceRefusal:
@@ -107,9 +110,10 @@ async def day_events(calls: PersonCalls, contract_id: str, day: date) -> list[di
 
 async def _hour_marks(calls: PersonCalls, line: Mapping[str, Any], day: date,
                       corrections: int | None) -> list[HourMark] | None:
-    """The hours' marks from the day's events, read only for a day changed hour by hour (corrected or
-    reduced): an accepted or rejected day is marked whole."""
-    if kind_of(line["status"], line["reasons"], corrections) not in ("corrected", "reduced"):
+    """The hours' marks from the day's events, read only for a day a correction changed hour by hour (each read
+    of events is access-logged by the contracts service): a day accepted, rejected or reduced without
+    corrections is marked whole (a reduction lowers every hour of the day pro rata, or to zero)."""
+    if not corrections:
         return None
     events = await day_events(calls, line["contract_id"], day)
     return marks_of(events) if events else None
@@ -178,11 +182,11 @@ async def _day_page(request: Request, calls: PersonCalls, contract: dict[str, An
     view, events = await asyncio.gather(_day_view(calls, contract["contract_id"], day),
                                         day_events(calls, contract["contract_id"], day))
     kind = kind_of(view["status"], view["reasons"], view["corrections"]) if view and view["application_id"] else None
-    hours: list[tuple[Decimal | None, HourMark]] = []
+    hours: list[HourCell] = []
     if view and kind:
         values = hour_values(view["hours"])
         marks = (marks_of(events) if events else None) or uniform_marks(kind, view["reasons"])
-        hours = list(zip(values, marks, strict=True))
+        hours = [hour_cell(*hour) for hour in zip(values, marks, strict=True)]
     return render(request, "dispatch_day.html", status_code=status_code, active="/dispatch", contract=contract,
                   day=day, view=view, kind=kind, day_hours=hours, events=events or [],
                   stream=day_marks.day_stream(contract["contract_id"], day),
