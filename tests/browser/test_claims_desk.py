@@ -1,0 +1,128 @@
+"""The claims desk in a real browser: a claim registered against an invoice shows in the open list with its
+days left to answer, is accepted in part on its page (the outcome and the correction granted show), leaves the
+open list, and the ledger books exactly the amount granted; the force-majeure notices with their review dates,
+the survey report and the personal-data requests show; every page passes axe with no console error; the
+claims desk's lists download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+
+from shared.calendar import zone
+from tests.browser.conftest import screenshot, serious_accessibility_violations, sign_in
+from tests.browser.ledger_setup import answered, as_person, debt_of, january_invoiced, signed_contract
+from tests.support import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def shown(text: str) -> str:
+    return text.replace("\u00a0", " ").strip()
+
+
+async def test_a_claim_accepted_in_part_shows_its_correction_and_leaves_the_open_list(page, backoffice_system):
+    system = backoffice_system
+    url = system.url_of("backoffice")
+    contract = await signed_contract(system, "CL")
+    contract_id, number = contract["contract_id"], contract["number"]
+    await january_invoiced(system, contract_id)
+    invoice = f"INV-{number}-2022-01"
+    async with httpx.AsyncClient(timeout=30) as client:
+        registered = await answered(await client.post(f"{system.url_of('claims')}/claims", headers=as_person(system, "claims"), json={
+            "contract_id": contract_id, "received_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+            "subject": "invoice", "description": "счёт завышен на 1 000 кВт·ч", "disputed_document": invoice,
+            "disputed_amount": {"amount": "15176.00", "currency": "KZT"}}))
+        claim = await answered(await client.get(f"{system.url_of('claims')}/claims/{registered['claim_id']}",
+                                                headers=as_person(system, "claims")))
+    # days left: the answer date the service set, less today in the claim's zone (15 calendar days from receipt)
+    days_left = (date.fromisoformat(claim["answer_due"]) - datetime.now(zone(claim["zone"])).date()).days
+    assert days_left >= 14
+
+    await sign_in(page, system, "claims")
+    await page.goto(f"{url}/claims")
+    row = page.locator("#claims tbody tr", has_text=number)
+    assert await row.locator("td").first.inner_text() == str(days_left)
+    assert "15 176,00 ₸" in shown(await row.inner_text())
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "claims-open")
+
+    await row.get_by_role("link", name="счёт-фактура").click()
+    await page.wait_for_url(f"**/claims/{claim['claim_id']}")
+    assert await serious_accessibility_violations(page) == []
+    await page.fill("#accept-amount", "5 000,00")
+    await page.fill("#accept-comment", "признано частично")
+    await page.get_by_role("button", name="Удовлетворить претензию").click()
+    outcome = page.locator("#claim-outcome .outcome-ok")
+    await outcome.wait_for()
+    said = shown(await outcome.inner_text())
+    assert "Претензия удовлетворена частично" in said
+    assert "корректировочный счёт-фактура" in said and invoice in said and "5 000,00 ₸" in said
+    await screenshot(page, "claims-accepted")
+
+    await page.goto(f"{url}/claims")
+    assert await page.locator("#claims tbody tr", has_text=number).count() == 0
+    await page.goto(f"{url}/claims?status=accepted")
+    assert await page.locator("#claims tbody tr", has_text=number).count() == 1
+
+    async def credited() -> bool:
+        # the credit note takes the 5,000.00 granted off the January invoice: 470,456.00 − 5,000.00 = 465,456.00
+        return await debt_of(system, contract_id) == "465456.00"
+
+    await eventually(credited, timeout_s=60)
+    assert page.console_errors == []
+
+
+async def test_force_majeure_surveys_and_personal_data_requests_show_and_download(page, backoffice_system):
+    system = backoffice_system
+    url = system.url_of("backoffice")
+    contract = await signed_contract(system, "FM")
+    contract_id = contract["contract_id"]
+    today = datetime.now(zone("Asia/Almaty")).date()
+    async with httpx.AsyncClient(timeout=30) as client:
+        notice = await answered(await client.post(f"{system.url_of('claims')}/force-majeure", headers=as_person(system, "claims"), json={
+            "contract_id": contract_id, "party": "buyer", "started_on": "2022-03-01", "notified_on": "2022-03-10",
+            "description": "паводок на подстанции"}))
+        await answered(await client.post(f"{system.url_of('claims')}/personal-data/{contract_id}/requests",
+                                         headers=as_person(system, "privacy"),
+                                         json={"kind": "correction", "received_on": today.isoformat(),
+                                               "details": "исправить адрес"}))
+
+    await sign_in(page, system, "claims")
+    await page.goto(f"{url}/claims/force-majeure")
+    row = page.locator("#notices tbody tr", has_text="паводок на подстанции")
+    # §8.5 the review falls 3 months after the start: 01.03.2022 → the service's review date, shown dd.mm.yyyy
+    assert date.fromisoformat(notice["review_on"]).strftime("%d.%m.%Y") in await row.inner_text()
+    assert await serious_accessibility_violations(page) == []
+    await page.goto(f"{url}/claims/force-majeure/review-due")
+    assert await page.locator(f'#reviews tbody a[href="/contracts/{contract_id}"]').count() == 1
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "claims-force-majeure-reviews-due")
+    await page.goto(f"{url}/claims/surveys?half=2022H1")
+    assert "2022H1" in await page.get_by_role("heading", level=2).first.inner_text()
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "claims-surveys")
+
+    await page.get_by_role("button", name="Выйти").click()
+    await page.wait_for_url("**/sign-in")
+    await sign_in(page, system, "privacy-2")
+    await page.goto(f"{url}/claims/personal-data")
+    request_row = page.locator("#requests tbody tr", has_text="исправить адрес")
+    assert "исправление данных" in await request_row.inner_text()
+    # a correction is no deletion: nothing awaits a second officer's decision in its row
+    assert await request_row.get_by_role("button").count() == 0
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "claims-personal-data")
+
+    cookies = {cookie["name"]: cookie["value"] for cookie in await page.context.cookies()}
+    async with httpx.AsyncClient(cookies=cookies) as client:
+        notices = await client.get(f"{url}/claims/force-majeure?download=csv")
+        claims = await client.get(f"{url}/claims?status=any&download=xlsx")
+    rows = list(csv.DictReader(io.StringIO(notices.text.lstrip("\ufeff"))))
+    assert any(line["Contract"] == contract_id and line["Review on"] == notice["review_on"] for line in rows)
+    assert claims.status_code == 200 and claims.content[:2] == b"PK"
+    assert page.console_errors == []
