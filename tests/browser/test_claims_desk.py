@@ -62,6 +62,9 @@ async def test_a_claim_accepted_in_part_shows_its_correction_and_leaves_the_open
     said = shown(await outcome.inner_text())
     assert "Претензия удовлетворена частично" in said
     assert "корректировочный счёт-фактура" in said and invoice in said and "5 000,00 ₸" in said
+    # the answer given, the page says the claim's new status and offers no other answer
+    assert await page.locator("#claim-status").inner_text() == "удовлетворена"
+    assert await page.get_by_role("button", name="Отказать в претензии").count() == 0
     await screenshot(page, "claims-accepted")
 
     await page.goto(f"{url}/claims")

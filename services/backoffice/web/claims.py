@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.backoffice import formats
+from services.backoffice.calls import PersonCalls
 from services.backoffice.i18n import N_, gettext
 from services.backoffice.web import inputs
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
@@ -213,8 +214,11 @@ async def claim_page(request: Request, claim_id: str, session: SignedIn, calls: 
                   today_on=inputs.today_in(request, claim["zone"]).isoformat())
 
 
-def _answer(request: Request, claim_id: str, recorded: list[dict[str, Any]]) -> HTMLResponse:
-    return outcome(request, "partials/claim_answered.html", answered=recorded[0], claim_id=claim_id)
+async def _answer(request: Request, calls: PersonCalls, claim_id: str, recorded: list[dict[str, Any]]) -> HTMLResponse:
+    """The answer recorded, and the claim's status as the service now gives it."""
+    claim = await calls.get("claims", f"/claims/{quote(claim_id, safe='')}")
+    return outcome(request, "partials/claim_answered.html", answered=recorded[0], claim_id=claim_id,
+                   status=claim["status"])
 
 
 @router.post("/claims/{claim_id}/accept", response_class=HTMLResponse)
@@ -225,7 +229,7 @@ async def accept(request: Request, claim_id: str, calls: Calls, form: Form) -> H
     recorded = await calls.post("claims", f"/claims/{quote(claim_id, safe='')}/accept",
                                 {key: value for key, value in body.items() if value is not None},
                                 idempotency_key=inputs.text(form, "idempotency_key"))
-    return _answer(request, claim_id, recorded)
+    return await _answer(request, calls, claim_id, recorded)
 
 
 @router.post("/claims/{claim_id}/reject", response_class=HTMLResponse)
@@ -233,7 +237,7 @@ async def reject(request: Request, claim_id: str, calls: Calls, form: Form) -> H
     recorded = await calls.post("claims", f"/claims/{quote(claim_id, safe='')}/reject",
                                 {"answered_on": inputs.text(form, "answered_on"), "reasons": inputs.lines(form, "reasons")},
                                 idempotency_key=inputs.text(form, "idempotency_key"))
-    return _answer(request, claim_id, recorded)
+    return await _answer(request, calls, claim_id, recorded)
 
 
 @router.post("/claims/{claim_id}/refer-to-court", response_class=HTMLResponse)
@@ -243,4 +247,4 @@ async def refer_to_court(request: Request, claim_id: str, calls: Calls, form: Fo
     recorded = await calls.post("claims", f"/claims/{quote(claim_id, safe='')}/refer-to-court",
                                 {key: value for key, value in body.items() if value is not None},
                                 idempotency_key=inputs.text(form, "idempotency_key"))
-    return _answer(request, claim_id, recorded)
+    return await _answer(request, calls, claim_id, recorded)
