@@ -1,9 +1,11 @@
 """What a browser journey sets up through the services' own APIs before a person opens a page: a signed contract
 of its own (its own number and meters), January 2022's debt on it, calls as a desk's person (`dev-<person>`,
-the same person the back office signs in)."""
+the same person the back office signs in); and the downloads of a page's lists in the signed-in person's session."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import httpx
@@ -71,3 +73,17 @@ async def january_invoiced(system: LocalSystem, contract_id: str) -> None:
         return await debt_of(system, contract_id) == JANUARY_DEBT
 
     await eventually(owed, timeout_s=60)
+
+
+async def downloads(page: Any, *paths: str) -> list[httpx.Response]:
+    """What the back office answers to `paths` (downloads) in the session of the person signed in on `page`."""
+    cookies = {cookie["name"]: cookie["value"] for cookie in await page.context.cookies()}
+    origin = page.url.split("/", 3)
+    async with httpx.AsyncClient(cookies=cookies, base_url="/".join(origin[:3]), timeout=30) as client:
+        return [await client.get(path) for path in paths]
+
+
+def csv_rows(answer: httpx.Response) -> list[dict[str, str]]:
+    """A CSV download's rows by its header (the byte-order mark Excel wants taken off)."""
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv"), answer.text
+    return list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))

@@ -6,8 +6,6 @@ claims desk's lists download."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -15,7 +13,15 @@ import pytest
 
 from shared.calendar import zone
 from tests.browser.conftest import screenshot, serious_accessibility_violations, sign_in
-from tests.browser.ledger_setup import answered, as_person, debt_of, january_invoiced, signed_contract
+from tests.browser.ledger_setup import (
+    answered,
+    as_person,
+    csv_rows,
+    debt_of,
+    downloads,
+    january_invoiced,
+    signed_contract,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e
@@ -121,11 +127,8 @@ async def test_force_majeure_surveys_and_personal_data_requests_show_and_downloa
     assert await serious_accessibility_violations(page) == []
     await screenshot(page, "claims-personal-data")
 
-    cookies = {cookie["name"]: cookie["value"] for cookie in await page.context.cookies()}
-    async with httpx.AsyncClient(cookies=cookies) as client:
-        notices = await client.get(f"{url}/claims/force-majeure?download=csv")
-        claims = await client.get(f"{url}/claims?status=any&download=xlsx")
-    rows = list(csv.DictReader(io.StringIO(notices.text.lstrip("\ufeff"))))
+    notices, claims = await downloads(page, "/claims/force-majeure?download=csv", "/claims?status=any&download=xlsx")
+    rows = csv_rows(notices)
     assert any(line["Contract"] == contract_id and line["Review on"] == notice["review_on"] for line in rows)
     assert claims.status_code == 200 and claims.content[:2] == b"PK"
     assert page.console_errors == []

@@ -24,6 +24,7 @@ from services.backoffice.web.pages import (
     Cursor,
     DownloadAs,
     contract_shortly,
+    decided,
     downloaded,
     listed,
     one_page,
@@ -69,25 +70,23 @@ CLAIM_COLUMNS = (
     Column("answered_on", N_("Answered"), kind="day"),
     Column("claim_id", N_("Claim")),
 )
-NOTICE_COLUMNS = (
+# a notice and a review due share their first columns: the review date, the contract, the party, the start
+NOTICE_HEAD = (
     Column("review_on", N_("Review on"), kind="day"),
     Column("contract_id", N_("Contract"), link=_contract_link, show=contract_shortly),
     Column("party", N_("Party"), show=lambda row: word("party", row["party"])),
     Column("started_on", N_("Began"), kind="day"),
+)
+NOTIFIED_IN_TIME = Column("notified_in_time", N_("Notified in time"), show=_yes_no("notified_in_time"))
+NOTICE_COLUMNS = (
+    *NOTICE_HEAD,
     Column("notified_on", N_("Notified"), kind="day"),
     Column("notification_deadline", N_("Notice due by"), kind="day"),
-    Column("notified_in_time", N_("Notified in time"), show=_yes_no("notified_in_time")),
+    NOTIFIED_IN_TIME,
     Column("description", N_("Circumstances")),
     Column("certificate", N_("Certificate")),
 )
-REVIEW_COLUMNS = (
-    Column("review_on", N_("Review on"), kind="day"),
-    Column("contract_id", N_("Contract"), link=_contract_link, show=contract_shortly),
-    Column("party", N_("Party"), show=lambda row: word("party", row["party"])),
-    Column("started_on", N_("Began"), kind="day"),
-    Column("notified_in_time", N_("Notified in time"), show=_yes_no("notified_in_time")),
-    Column("ended_on", N_("Ended"), kind="day"),
-)
+REVIEW_COLUMNS = (*NOTICE_HEAD, NOTIFIED_IN_TIME, Column("ended_on", N_("Ended"), kind="day"))
 REQUEST_COLUMNS = (
     Column("answer_due", N_("Answer due"), kind="day"),
     Column("kind", N_("Request"), show=lambda row: word("pd", row["kind"])),
@@ -192,17 +191,14 @@ async def personal_data(request: Request, session: SignedIn, calls: Calls, curso
 
 @router.post("/claims/personal-data/{request_id}/approve", response_class=HTMLResponse)
 async def approve_deletion(request: Request, request_id: str, calls: Calls, form: Form) -> HTMLResponse:
-    recorded = await calls.post("claims", f"/personal-data/requests/{quote(request_id, safe='')}/approve",
-                                idempotency_key=inputs.text(form, "idempotency_key"))
-    return outcome(request, "partials/deletion_decided.html", events=recorded, approved=True)
+    return await decided(request, calls, "claims", f"/personal-data/requests/{quote(request_id, safe='')}", form,
+                         "partials/deletion_decided.html", approved=True)
 
 
 @router.post("/claims/personal-data/{request_id}/decline", response_class=HTMLResponse)
 async def decline_deletion(request: Request, request_id: str, calls: Calls, form: Form) -> HTMLResponse:
-    recorded = await calls.post("claims", f"/personal-data/requests/{quote(request_id, safe='')}/decline",
-                                {"reason": inputs.text(form, "reason")},
-                                idempotency_key=inputs.text(form, "idempotency_key"))
-    return outcome(request, "partials/deletion_decided.html", events=recorded, approved=False)
+    return await decided(request, calls, "claims", f"/personal-data/requests/{quote(request_id, safe='')}", form,
+                         "partials/deletion_decided.html", approved=False)
 
 
 # ---- one claim (after the fixed paths above: `/claims/{claim_id}` would take them) ------------------------------

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.backoffice.calls import PersonCalls
 from services.backoffice.i18n import gettext as catalogue_text  # not `gettext`: a code, not a message to extract
+from services.backoffice.web import inputs
 from services.backoffice.web.deps import render
 from services.backoffice.web.tables import Column, Listing, download, every_page
 
@@ -58,3 +59,13 @@ def contract_shortly(row: Row) -> str:
 def word(kind: str, code: Any) -> str:
     """A service's code as the catalogue words it (`word("claim", "open")` → msgid `claim:open`, codes.py)."""
     return "—" if code is None else catalogue_text(f"{kind}:{code}")
+
+
+async def decided(request: Request, calls: PersonCalls, service: str, request_path: str, form: Mapping[str, Any],
+                  partial: str, *, approved: bool) -> HTMLResponse:
+    """Four eyes: a request approved or declined (with the reason typed) at `<request_path>/approve|decline`; the
+    service judges who may, and its answer (the events recorded) shows under the buttons."""
+    body = None if approved else {"reason": inputs.text(form, "reason")}
+    recorded = await calls.post(service, f"{request_path}/{'approve' if approved else 'decline'}", body,
+                                idempotency_key=inputs.text(form, "idempotency_key"))
+    return outcome(request, partial, events=recorded, approved=approved)

@@ -25,6 +25,7 @@ from services.backoffice.web.pages import (
     Cursor,
     DownloadAs,
     contract_shortly,
+    decided,
     downloaded,
     listed,
     one_page,
@@ -177,14 +178,11 @@ async def approvals(request: Request, session: SignedIn, calls: Calls, cursor: C
 
 @router.post("/treasury/approvals/{request_id}/approve", response_class=HTMLResponse)
 async def approve(request: Request, request_id: str, calls: Calls, form: Form) -> HTMLResponse:
-    recorded = await calls.post("invoicing", f"/approvals/{quote(request_id, safe='')}/approve",
-                                idempotency_key=inputs.text(form, "idempotency_key"))
-    return outcome(request, "partials/approval_decided.html", events=recorded, approved=True)
+    return await decided(request, calls, "invoicing", f"/approvals/{quote(request_id, safe='')}", form,
+                         "partials/approval_decided.html", approved=True)
 
 
 @router.post("/treasury/approvals/{request_id}/decline", response_class=HTMLResponse)
 async def decline(request: Request, request_id: str, calls: Calls, form: Form) -> HTMLResponse:
-    recorded = await calls.post("invoicing", f"/approvals/{quote(request_id, safe='')}/decline",
-                                {"reason": inputs.text(form, "reason")},
-                                idempotency_key=inputs.text(form, "idempotency_key"))
-    return outcome(request, "partials/approval_decided.html", events=recorded, approved=False)
+    return await decided(request, calls, "invoicing", f"/approvals/{quote(request_id, safe='')}", form,
+                         "partials/approval_decided.html", approved=False)
