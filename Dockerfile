@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# One image for the four services of the settlement ledger. The command picks what runs:
+# One image for the four services of the settlement ledger and its back office. The command picks what runs:
 #   python -m services.contracts | services.metering | services.invoicing | services.claims
+#   python -m services.backoffice                (the operators' pages, over the four services' APIs)
 #   python -m shared.migrate <service>          (the migration Job, before a rollout)
 #
 # Reproducible build (see docs/deploy.md, "Building the image"):
@@ -67,4 +68,4 @@ USER 10001:10001
 EXPOSE 8000
 
 # No default service: the Deployment (or `docker run IMAGE python -m services.contracts`) names one.
-CMD ["python", "-c", "raise SystemExit('choose what to run: python -m services.<contracts|metering|invoicing|claims> or python -m shared.migrate <service>')"]
+CMD ["python", "-c", "raise SystemExit('choose what to run: python -m services.<contracts|metering|invoicing|claims|backoffice> or python -m shared.migrate <service>')"]

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.applications import bench_applications
+from bench.backoffice import bench_backoffice
 from bench.cpu import cpu_ms_each, cpu_of_system, cpu_of_workers, quiet, workers_split
 from bench.http import LeanConnection
 from bench.machine import ITERATIONS, reference_ms
@@ -311,13 +312,13 @@ async def main_async(workdir: Path, only: set[str]) -> None:
     finally:
         broker.stop()
         postgres.stop()
-    if wanted("latency") or wanted("payments") or wanted("applications"):
-        http_base = free_port_run(4)
-        taken = set(range(http_base, http_base + 4))
+    if wanted("latency") or wanted("payments") or wanted("applications") or wanted("backoffice"):
+        http_base = free_port_run(5)   # the four services and the back office
+        taken = set(range(http_base, http_base + 5))
         pg_port = free_port_outside(taken)
         system = LocalSystem(workdir / "system", pg_port=pg_port, kafka_port=free_port_outside(taken | {pg_port}),
                              http_base_port=http_base, database_prefix="bench", tokens=dict(BENCH_TOKENS),
-                             people=dict(BENCH_PEOPLE))
+                             people=dict(BENCH_PEOPLE), backoffice_port=http_base + 4)
         try:
             with console.status("starting the four services…"):
                 await asyncio.to_thread(system.start_infrastructure)
@@ -328,6 +329,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
             if wanted("applications"):
                 with console.status("daily applications of 1,629 contracts…"):
                     rows += await bench_applications(system)
+            if wanted("backoffice"):
+                with console.status("the back office's pages at KEGOC's size…"):
+                    rows += await bench_backoffice(system)
             # last: it ends with invoicing alone, the other services stopped
             if wanted("payments"):
                 with console.status("payments and statement import…"):
@@ -349,9 +353,10 @@ async def main_async(workdir: Path, only: set[str]) -> None:
 
 
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments|readings|applications|replay …]`: all sections when none is named."""
+    """`python -m bench [store|relay|latency|payments|readings|applications|replay|backoffice …]`: all sections when
+    none is named."""
     only = set(sys.argv[1:])
-    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay"}
+    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay", "backoffice"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:

@@ -106,7 +106,7 @@ def started(data_dir: Path) -> Iterator[LocalSystem]:
     system = local_system(data_dir)
     try:
         system.start_infrastructure()
-        system.start_services()
+        system.start_services(backoffice=False)
         signed_contract(system)
         yield system
     finally:

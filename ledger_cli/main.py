@@ -560,6 +560,26 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
     console.print(f"loaded: contract {number} ({scenario.contract_id}); try `ledger statement {number}`")
 
 
+# a password that is the only factor: NIST SP 800-63B-4 asks at least 15 characters
+MIN_PASSWORD_CHARS = 15
+# the back office's sign-in form takes this many at most (services/backoffice/web/auth.py): a longer one
+# could be hashed but never typed in
+MAX_PASSWORD_CHARS = 1000
+
+
+@app.command("hash-password")
+def hash_password() -> None:
+    """Ask for a person's back-office password (twice, not shown) and print its argon2id hash: the
+    `password_hash` of the person's entry in the back office's `people` (docs/deploy.md, "The back office").
+    The password itself is stored nowhere."""
+    from services.backoffice.people import hash_password as argon2id_hash
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        _fail(f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters, this one {len(password)}")
+    print(argon2id_hash(password))
+
+
 def main() -> None:
     app()
 

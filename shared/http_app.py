@@ -109,8 +109,10 @@ def build_app(service: "Service") -> FastAPI:
     async def asyncapi() -> dict[str, Any]:
         return service.asyncapi()
 
-    from shared.dead_letters_api import router as dead_letters_router  # it imports this module
-    for router in (*service.definition.routers, dead_letters_router):
+    # they import this module
+    from shared.dead_letters_api import router as dead_letters_router
+    from shared.history_api import router as history_router
+    for router in (*service.definition.routers, dead_letters_router, history_router):
         app.include_router(router)
     # outermost: a body over its limit is refused before any other part reads it
     app.add_middleware(BodyLimit, default_bytes=service.settings.http_max_body_bytes,

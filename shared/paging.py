@@ -17,8 +17,9 @@ page starts.
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 import fastapi.params
@@ -46,6 +47,11 @@ class Page(BaseModel, Generic[T]):
     limit: int = Field(description="the most items a page of this request holds")
 
 
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
 @dataclass(frozen=True)
 class PageRequest:
     limit: int
@@ -69,20 +75,31 @@ def page_request(default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> fast
 PageParams = Annotated[PageRequest, page_request()]
 
 
+class CountedPage(Page[T], Generic[T]):
+    """A page of a list that also says how many items the whole list holds (a search's matches)."""
+
+    total: int = Field(description="items of the whole list, every page together")
+
+
 @dataclass(frozen=True)
 class Keyset:
-    """The order a list pages in: SQL expressions with their PostgreSQL types, ascending, the whole tuple
-    unique (its last columns a key). `names` are the row's keys that hold each value."""
+    """The order a list pages in: SQL expressions with their PostgreSQL types, the whole tuple unique (its
+    last columns a key), ascending or (`descending`) the whole tuple reversed. `names` are the row's keys
+    that hold each value."""
 
     columns: tuple[tuple[str, str], ...]   # (expression, type), e.g. ("answer_due", "date")
     names: tuple[str, ...]
+    descending: bool = False
 
     def __post_init__(self) -> None:
         assert self.columns and len(self.columns) == len(self.names)
 
+    def reversed(self) -> "Keyset":
+        return replace(self, descending=not self.descending)
+
     @property
     def order_by(self) -> str:
-        return ", ".join(expression for expression, _ in self.columns)
+        return ", ".join(expression + (" DESC" if self.descending else "") for expression, _ in self.columns)
 
     def after(self, cursor: str | None) -> tuple[str, dict[str, str]]:
         """(a SQL condition, its parameters): the rows after the cursor's, or every row without one. The
@@ -93,7 +110,8 @@ class Keyset:
         values = _decoded(cursor, len(self.columns))
         left = ", ".join(expression for expression, _ in self.columns)
         right = ", ".join(f"CAST(CAST(:cursor_{n} AS text) AS {kind})" for n, (_, kind) in enumerate(self.columns))
-        return f"({left}) > ({right})", {f"cursor_{n}": value for n, value in enumerate(values)}
+        return (f"({left}) {'<' if self.descending else '>'} ({right})",
+                {f"cursor_{n}": value for n, value in enumerate(values)})
 
     def cursor_of(self, row: Mapping[str, Any]) -> str:
         """The cursor of the page that starts after `row`."""
@@ -138,3 +156,9 @@ async def read_page(conn: AsyncConnection, sql: str, params: dict[str, Any], key
             ).mappings().all()
     kept, next_cursor = keyset.page(rows, page.limit)
     return [dict(row) for row in kept], next_cursor
+
+
+async def count_rows(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> int:
+    """How many rows `sql` (a `read_page` SELECT, its `{after}` placeholder included) holds on every page."""
+    return int(await conn.scalar(text(f"SELECT count(*) FROM ({sql.replace('{after}', 'true')}) AS counted"),
+                                 params))

@@ -143,3 +143,14 @@ class MovableClock:
     def move_to(self, day: date) -> None:
         target = datetime.combine(day, time_of_day(6, 0), UTC)   # 11:00 in Asia/Almaty (UTC+5)
         self._shift = target - datetime.now(UTC)
+
+
+def api_routes(routes):
+    """Every APIRoute of a route table, also inside included routers (FastAPI keeps those as lazy wrappers)."""
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)

@@ -59,3 +59,9 @@ def moment(value: Any, zone_name: str = ASTANA_ZONE_NAME) -> str:
     local = parsed.astimezone(zone(zone_name))
     offset = local.strftime("%z")
     return f"{local.strftime('%d.%m.%Y %H:%M')} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def local_input(value: Any, zone_name: str = ASTANA_ZONE_NAME) -> str:
+    """An instant as a `datetime-local` input's value, in the zone the person types in."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.astimezone(zone(zone_name)).strftime("%Y-%m-%dT%H:%M:%S")

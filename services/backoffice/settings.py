@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import Role
@@ -43,6 +43,19 @@ class BackofficeSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8010
+
+    @model_validator(mode="after")
+    def production_is_strict(self) -> Self:
+        """Production refuses what only a laptop may do: cookies over plain HTTP, no signing key, nobody to
+        sign in, or services reached over anything but the cluster's addresses given."""
+        if self.environment == "production":
+            if not self.secure_cookies:
+                raise ValueError("production sends the session cookie over HTTPS only: BACKOFFICE_SECURE_COOKIES=true")
+            if not self.signing_key:
+                raise ValueError("production needs BACKOFFICE_SIGNING_KEY (the person tokens' key)")
+            if not self.people:
+                raise ValueError("production needs BACKOFFICE_PEOPLE: nobody could sign in")
+        return self
 
     def service_url(self, service: str) -> str:
         assert service in SERVICE_NAMES, service

@@ -17,6 +17,7 @@ def environment() -> Environment:
                       extensions=["jinja2.ext.i18n"], undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True)
     env.install_gettext_translations(translations(), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(money=formats.money, day=formats.day, moment=formats.moment, number=formats.number)
+    env.filters.update(money=formats.money, day=formats.day, moment=formats.moment, number=formats.number,
+                       local_input=formats.local_input)
     env.globals.update(reason_text=reason_text)
     return env

@@ -8,8 +8,10 @@ application is decided on), so that all SQL reading the read models is in one pl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import NamedTuple
 
 from pydantic import BaseModel, Field
@@ -17,11 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contracts.domain import applications as rules
+from services.contracts.domain.contract import ContractStatus
 from services.contracts.reference import catalogue
 from shared.calendar import day_start
 from shared.errors import NotFound
 from shared.events.contracts import ContractTerms
-from shared.paging import Keyset, PageRequest, read_page
+from shared.paging import Keyset, PageRequest, count_rows, read_page
 
 
 # ---- contracts -------------------------------------------------------------------------------------------------
@@ -59,12 +62,58 @@ async def contract(conn: AsyncConnection, contract_id: str) -> ContractView:
     return _contract(row)
 
 
-async def contracts(conn: AsyncConnection, number: str | None, page: PageRequest
-                    ) -> tuple[list[ContractView], str | None]:
-    """A page of contracts by number (one number, when given)."""
-    rows, next_cursor = await read_page(conn, "SELECT * FROM contracts WHERE (CAST(:n AS text) IS NULL OR number = :n)"
-                                              " AND {after}", {"n": number}, BY_NUMBER, page)
-    return [_contract(r) for r in rows], next_cursor
+class ContractSort(StrEnum):
+    NUMBER = "number"
+    BUYER_NAME = "buyer_name"
+    STATUS = "status"
+    SIGNED_AT = "signed_at"
+
+
+# lower-cased by Unicode's rules whatever the database's locale (a C locale folds ASCII only); the migration's
+# indexes (0010) hold these very expressions, so a search and each sort read an index
+_FOLDED_NAME = "lower(buyer_name COLLATE pg_c_utf8)"
+_SIGNED_OR_NOT = "coalesce(signed_at, timestamptz '1900-01-01 00:00:00+00')"   # drafts first, then by signature
+_SEARCH_TEXT = "lower((number || ' ' || coalesce(terms #>> '{buyer,bin}', '') || ' ' || buyer_name) COLLATE pg_c_utf8)"
+_SORTS = {
+    ContractSort.NUMBER: BY_NUMBER,
+    ContractSort.BUYER_NAME: Keyset(((_FOLDED_NAME, "text"), ("number", "text")), ("sort_name", "number")),
+    ContractSort.STATUS: Keyset((("status", "text"), ("number", "text")), ("status", "number")),
+    ContractSort.SIGNED_AT: Keyset(((_SIGNED_OR_NOT, "timestamptz"), ("number", "text")), ("sort_signed_at", "number")),
+}
+# the contracts list's statement (`read_page` puts the keyset's condition at `{after}`)
+SEARCH_SQL = (f"SELECT *, {_FOLDED_NAME} AS sort_name, {_SIGNED_OR_NOT} AS sort_signed_at FROM contracts"
+             " WHERE (CAST(:number AS text) IS NULL OR number = :number)"
+             " AND (CAST(:status AS text) IS NULL OR status = :status)"
+             f" AND (CAST(:pattern AS text) IS NULL OR {_SEARCH_TEXT} LIKE lower(CAST(:pattern AS text) COLLATE pg_c_utf8))"
+             " AND {after}")
+
+
+@dataclass(frozen=True)
+class ContractSearch:
+    """Which contracts a list holds and in which order: `number` exactly, `text` anywhere in the number, the
+    buyer's BIN or the buyer's name (any case), `status`; sorted by `sort`, `descending` or not."""
+
+    number: str | None = None
+    text: str | None = None
+    status: ContractStatus | None = None
+    sort: ContractSort = ContractSort.NUMBER
+    descending: bool = False
+
+
+def _like_pattern(fragment: str) -> str:
+    """`fragment` anywhere: LIKE's own characters in it are taken literally."""
+    return "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def contracts(conn: AsyncConnection, search: ContractSearch, page: PageRequest
+                    ) -> tuple[list[ContractView], str | None, int]:
+    """A page of the contracts `search` finds, in its order, the next cursor, and how many it finds in all."""
+    keyset = _SORTS[search.sort]
+    params = {"number": search.number, "status": search.status and search.status.value,
+              "pattern": _like_pattern(search.text) if search.text else None}
+    rows, next_cursor = await read_page(conn, SEARCH_SQL, params, keyset.reversed() if search.descending else keyset,
+                                        page)
+    return [_contract(r) for r in rows], next_cursor, await count_rows(conn, SEARCH_SQL, params)
 
 
 async def is_known(conn: AsyncConnection, contract_id: str) -> bool:

@@ -275,7 +275,8 @@ class AccountRows:
         self._post(fact, p["postings"], p["invoice_date"], "invoice", p["document_number"],
                    f"{title} {p['period']}: {p['volume_kwh']} kWh", currency,
                    {"net": p["net"]["amount"], "vat": p["vat"]["amount"], "due_date": p["due_date"],
-                    "esf_date": p["esf_date"], "issued_on": p["invoice_date"], "corrects": p["corrects_document"]},
+                    "esf_date": p["esf_date"], "esf_deadline": p["esf_deadline"], "period": p["period"],
+                    "issued_on": p["invoice_date"], "corrects": p["corrects_document"]},
                    line_date=p["esf_date"])
 
     def penalty(self, fact: Fact, p: dict) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
 
 import orjson
@@ -481,3 +483,256 @@ async def contract_of_refund(conn: AsyncConnection, refund_document: str) -> str
     """The contract whose account issued the refund `refund_document` (refunds are few: read from the store by
     the event type's index)."""
     return await conn.scalar(_REFUND_CONTRACT, {"d": refund_document})
+
+
+# ---- lists across contracts: invoices, payments, notices, money received --------------------------------------
+class InvoiceStatus(StrEnum):
+    OPEN = "open"          # something is owed on it, not due yet (due on its due date: not overdue that day)
+    OVERDUE = "overdue"    # something is owed on it after its due date
+    PAID = "paid"          # nothing is owed on it any more
+    CREDIT = "credit"      # a correction that lowered an earlier invoice: nothing to pay on it
+
+
+class InvoiceView(BaseModel):
+    """An invoice (or a correcting invoice) as issued, and what is still owed on it."""
+
+    document_number: str
+    contract_id: str
+    period: str
+    issued_on: date
+    esf_date: date = Field(description="the turnover date, the period's last day (§5.5): the day the buyer books it")
+    esf_deadline: date = Field(description="the day its ESF must be issued by: the 20th of the next month")
+    due_date: date
+    corrects: str | None = Field(description="the invoice it corrects")
+    net: Money
+    vat: Money
+    total: Money
+    outstanding: Money = Field(description="what is still owed on it")
+    status: InvoiceStatus = Field(description="open, overdue (owed after its due date, as on `on`), paid, or "
+                                              "credit (a correction lowering an earlier invoice)")
+    position: int = Field(description="the position of the event that issued it (`GET /events`)")
+
+
+@dataclass(frozen=True)
+class InvoiceSearch:
+    on: date                               # overdue is judged on this day
+    contract_id: str | None = None
+    period: str | None = None              # YYYY-MM
+    status: InvoiceStatus | None = None
+    esf_deadline_from: date | None = None
+    esf_deadline_to: date | None = None
+    descending: bool = False
+
+
+BY_TURNOVER = Keyset((("business_date", "date"), ("position", "bigint")), ("business_date", "position"))
+# an invoice's charge is its document's energy and VAT debt items (projection: `_charge`); its status is
+# said here once, for the filter and the answer alike
+_INVOICES = """
+    SELECT * FROM (
+        SELECT s.position, s.contract_id, s.document, s.business_date, s.amount, s.currency, s.details,
+               owed.outstanding,
+               CASE WHEN s.amount <= 0 THEN 'credit' WHEN owed.outstanding = 0 THEN 'paid'
+                    WHEN CAST(s.details->>'due_date' AS date) < :on THEN 'overdue' ELSE 'open' END AS status
+        FROM statement_lines s CROSS JOIN LATERAL (
+            SELECT coalesce(sum(d.outstanding), 0) AS outstanding FROM debts d
+            WHERE d.contract_id = s.contract_id AND d.document = s.document AND d.kind IN ('energy', 'vat')) owed
+        WHERE s.kind = 'invoice' AND (CAST(:contract AS text) IS NULL OR s.contract_id = :contract)
+          AND (CAST(:period_first AS date) IS NULL OR (s.business_date BETWEEN :period_first AND :period_last
+                                                        AND s.details->>'period' = :period))
+          AND (CAST(:esf_from AS date) IS NULL OR CAST(s.details->>'esf_deadline' AS date) >= :esf_from)
+          AND (CAST(:esf_to AS date) IS NULL OR CAST(s.details->>'esf_deadline' AS date) <= :esf_to)
+    ) AS i
+    WHERE (CAST(:status AS text) IS NULL OR status = :status) AND {after}
+"""
+
+
+def _invoice(row: dict[str, Any]) -> InvoiceView:
+    details, currency = row["details"], row["currency"]
+    return InvoiceView(document_number=row["document"], contract_id=row["contract_id"], period=details["period"],
+                       issued_on=details["issued_on"], esf_date=details["esf_date"],
+                       esf_deadline=details["esf_deadline"], due_date=details["due_date"],
+                       corrects=details["corrects"], net=Money(Decimal(details["net"]), currency),
+                       vat=Money(Decimal(details["vat"]), currency), total=Money(row["amount"], currency),
+                       outstanding=Money(row["outstanding"], currency), status=row["status"],
+                       position=row["position"])
+
+
+async def invoices_page(conn: AsyncConnection, search: InvoiceSearch, page: PageRequest
+                        ) -> tuple[list[InvoiceView], str | None]:
+    """A page of invoices by turnover (ESF) date, with what is owed on each."""
+    first, last = period_bounds(search.period) if search.period else (None, None)
+    rows, next_cursor = await read_page(conn, _INVOICES, {
+        "contract": search.contract_id, "period": search.period, "period_first": first, "period_last": last,
+        "esf_from": search.esf_deadline_from, "esf_to": search.esf_deadline_to, "on": search.on,
+        "status": search.status and search.status.value}, BY_TURNOVER.reversed() if search.descending else BY_TURNOVER,
+        page)
+    return [_invoice(row) for row in rows], next_cursor
+
+
+class PaymentListItem(BaseModel):
+    """Money received: a payment posted to a contract, with the slices of debt it paid, or a receipt still held
+    in suspense (its payer is read, and logged, at `GET /receipts/unidentified`)."""
+
+    bank_reference: str
+    received_on: date = Field(description="its value date")
+    amount: Money
+    identified: bool = Field(description="posted to a contract; false: no contract matched yet")
+    contract_id: str | None
+    payment_id: str | None
+    allocations: list[AllocationView | ReversalView] = Field(description="what it paid, debt first (§5.8)")
+    advance_left: Money | None
+    reversed: bool
+    why_unidentified: str | None
+
+
+@dataclass(frozen=True)
+class PaymentSearch:
+    contract_id: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    identified: bool | None = None         # None: both
+    descending: bool = False
+
+
+BY_VALUE_DATE = Keyset((("received_on", "date"), ("bank_reference", "text")), ("received_on", "bank_reference"))
+# one reference names a payment or a receipt in suspense, never both once assigned (`_KNOWN`)
+_PAYMENTS = """
+    SELECT * FROM (
+        SELECT bank_reference, received_on, amount, currency, true AS identified, contract_id, payment_id,
+               allocations, advance_left, NULL AS why FROM payments
+        UNION ALL
+        SELECT bank_reference, received_on, amount, currency, false, NULL, NULL, CAST('[]' AS jsonb), NULL, why
+        FROM unidentified_receipts WHERE assigned_to IS NULL
+    ) AS money
+    WHERE (CAST(:identified AS boolean) IS NULL OR identified = :identified)
+      AND (CAST(:contract AS text) IS NULL OR contract_id = :contract)
+      AND (CAST(:first AS date) IS NULL OR received_on >= :first)
+      AND (CAST(:last AS date) IS NULL OR received_on <= :last) AND {after}
+"""
+
+
+def _payment_item(row: dict[str, Any]) -> PaymentListItem:
+    currency, left = row["currency"], row["advance_left"]
+    return PaymentListItem(bank_reference=row["bank_reference"], received_on=row["received_on"],
+                           amount=Money(row["amount"], currency), identified=row["identified"],
+                           contract_id=row["contract_id"], payment_id=row["payment_id"],
+                           allocations=row["allocations"],
+                           advance_left=Money(left, currency) if left is not None else None,
+                           reversed=any(a.get("reversed") for a in row["allocations"]),
+                           why_unidentified=row["why"])
+
+
+async def payments_page(conn: AsyncConnection, search: PaymentSearch, page: PageRequest
+                        ) -> tuple[list[PaymentListItem], str | None]:
+    """A page of money received, by value date and reference."""
+    rows, next_cursor = await read_page(conn, _PAYMENTS, {
+        "identified": search.identified, "contract": search.contract_id, "first": search.received_from,
+        "last": search.received_to}, BY_VALUE_DATE.reversed() if search.descending else BY_VALUE_DATE, page)
+    return [_payment_item(row) for row in rows], next_cursor
+
+
+class NoticeKind(StrEnum):
+    RESTRICTION = "restriction"    # §5.3: supply may be restricted from `effective_on` if still unpaid
+    TERMINATION = "termination"    # §7.1.1: the contract may be terminated on `effective_on`
+
+
+class NoticeView(BaseModel):
+    """A restriction or termination notice and how far it went."""
+
+    document_number: str
+    contract_id: str
+    kind: NoticeKind
+    issued_on: date
+    effective_on: date = Field(description="restriction: from when supply may be restricted; termination: the day "
+                                           "the contract may be terminated")
+    amount_due: Money
+    restricted_from: date | None = Field(description="restriction: the day supply was restricted")
+    lifted_on: date | None = Field(description="restriction: the day coverage came back and it was lifted")
+    contract_terminated: bool = Field(description="the account was terminated (by this notice or another cause)")
+    in_force: bool = Field(description="neither lifted nor overtaken by the contract's termination")
+    position: int = Field(description="the position of the event that issued it (`GET /events`)")
+
+
+_NOTICE_KINDS = {"RestrictionNoticeIssued": NoticeKind.RESTRICTION, "TerminationNoticeIssued": NoticeKind.TERMINATION}
+BY_ISSUE = Keyset((("business_date", "date"), ("position", "bigint")), ("business_date", "position"))
+# a notice's statement lines: issued (document = the notice), then restricted and restored naming it
+_NOTICES = """
+    SELECT * FROM (
+        SELECT n.position, n.contract_id, n.document, n.kind, n.business_date, n.currency, n.details,
+               step.restricted_from, step.lifted_on, ended.terminated,
+               step.lifted_on IS NULL AND NOT ended.terminated AS in_force
+        FROM statement_lines n
+        CROSS JOIN LATERAL (
+            SELECT min(s.business_date) FILTER (WHERE s.kind = 'SupplyRestricted') AS restricted_from,
+                   min(s.business_date) FILTER (WHERE s.kind = 'SupplyRestored') AS lifted_on
+            FROM statement_lines s WHERE s.kind IN ('SupplyRestricted', 'SupplyRestored')
+              AND s.contract_id = n.contract_id AND s.document = n.document) step
+        CROSS JOIN LATERAL (
+            SELECT EXISTS (SELECT 1 FROM event_store e WHERE e.contract_id = n.contract_id
+                           AND e.event_type = 'invoicing.AccountTerminated') AS terminated) ended
+        WHERE n.kind IN ('RestrictionNoticeIssued', 'TerminationNoticeIssued')
+          AND (CAST(:kind AS text) IS NULL OR n.kind = :kind)
+          AND (CAST(:contract AS text) IS NULL OR n.contract_id = :contract)
+    ) AS notices
+    WHERE (CAST(:in_force AS boolean) IS NULL OR in_force = :in_force) AND {after}
+"""
+
+
+def _notice(row: dict[str, Any]) -> NoticeView:
+    details, kind = row["details"], _NOTICE_KINDS[row["kind"]]
+    due = details["amount_due"] if kind is NoticeKind.RESTRICTION else details["overdue_amount"]
+    return NoticeView(document_number=row["document"], contract_id=row["contract_id"], kind=kind,
+                      issued_on=row["business_date"],
+                      effective_on=details["restrict_from" if kind is NoticeKind.RESTRICTION else "terminate_on"],
+                      amount_due=Money(Decimal(due["amount"]), due["currency"]),
+                      restricted_from=row["restricted_from"], lifted_on=row["lifted_on"],
+                      contract_terminated=row["terminated"], in_force=row["in_force"], position=row["position"])
+
+
+async def notices_page(conn: AsyncConnection, page: PageRequest, *, in_force: bool | None, kind: NoticeKind | None,
+                       contract_id: str | None) -> tuple[list[NoticeView], str | None]:
+    """A page of restriction and termination notices by issue date."""
+    event_kind = next((k for k, v in _NOTICE_KINDS.items() if v is kind), None)
+    rows, next_cursor = await read_page(conn, _NOTICES, {"in_force": in_force, "kind": event_kind,
+                                                         "contract": contract_id}, BY_ISSUE, page)
+    return [_notice(row) for row in rows], next_cursor
+
+
+class ReceivedMoney(BaseModel):
+    currency: str
+    payments: int
+    amount: Decimal
+
+
+class MoneyReceived(BaseModel):
+    identified: list[ReceivedMoney] = Field(description="posted to contracts (reversed payments left out), by currency")
+    unidentified: list[ReceivedMoney] = Field(description="held in suspense, no contract matched yet, by currency")
+
+
+class PaymentsReceived(BaseModel):
+    """Money received on a day and in its month up to it, by value date."""
+
+    on: date
+    day: MoneyReceived
+    month_to_date: MoneyReceived
+
+
+_RECEIVED = text("""
+    SELECT identified, currency, count(*) AS payments, sum(amount) AS amount FROM (
+        SELECT true AS identified, currency, amount FROM payments
+        WHERE received_on BETWEEN :first AND :last AND NOT allocations @> CAST('[{"reversed": true}]' AS jsonb)
+        UNION ALL
+        SELECT false, currency, amount FROM unidentified_receipts
+        WHERE received_on BETWEEN :first AND :last AND assigned_to IS NULL
+    ) AS money GROUP BY identified, currency ORDER BY identified DESC, currency
+""")
+
+
+async def payments_received(conn: AsyncConnection, on: date) -> PaymentsReceived:
+    async def received(first: date) -> MoneyReceived:
+        rows = (await conn.execute(_RECEIVED, {"first": first, "last": on})).all()
+        return MoneyReceived(**{side: [ReceivedMoney(currency=r.currency, payments=r.payments, amount=r.amount)
+                                       for r in rows if r.identified == (side == "identified")]
+                                for side in ("identified", "unidentified")})
+
+    return PaymentsReceived(on=on, day=await received(on), month_to_date=await received(on.replace(day=1)))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
@@ -19,7 +20,7 @@ from services.metering.domain.meters import MeterElsewhere
 from services.metering.domain.plausibility import PointRating
 from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
-from shared.errors import NotFound
+from shared.errors import NotFound, ValidationFailed
 from shared.paging import Keyset, Page, PageRequest, read_page
 
 
@@ -116,6 +117,8 @@ class ActView(BaseModel):
     corrects_act_id: str | None
     accepted_on: date | None
     deemed: bool | None = Field(description="accepted because 15 days passed without an answer")
+    deemed_accepted_on: date | None = Field(description="an act awaiting signature: the day it is deemed signed if "
+                                                        "the buyer does not answer (§4.14)")
     disputed_reason: str | None
     meter_volume_kwh: Decimal | None = Field(description="the meters' sum of the month, when known")
     difference_kwh: Decimal | None = Field(description="the actual balance − the meters' sum")
@@ -125,13 +128,21 @@ BY_PERIOD = Keyset((("a.period", "text"), ("a.issued_on", "date"), ("a.act_id", 
                    ("period", "issued_on", "act_id"))
 
 
-async def acts_page(conn: AsyncConnection, page: PageRequest, contract_id: str | None) -> Page[ActView]:
-    """The volume acts with their actual balances, a page at a time by period."""
+def _act(row: dict[str, Any]) -> ActView:
+    awaiting = row["status"] == acts.ActStatus.ISSUED
+    return ActView(**row, deemed_accepted_on=acts.deemed_accepted_on(row["delivered_on"]) if awaiting else None)
+
+
+async def acts_page(conn: AsyncConnection, page: PageRequest, contract_id: str | None,
+                    status: acts.ActStatus | None = None) -> Page[ActView]:
+    """The volume acts with their actual balances, a page at a time by period; `status` issued: those awaiting
+    the buyer's signature."""
     rows, next_cursor = await read_page(conn, (
         "SELECT a.*, b.meter_volume_kwh, b.difference_kwh FROM volume_acts a"
         " LEFT JOIN actual_balances b USING (contract_id, period)"
-        " WHERE (CAST(:c AS text) IS NULL OR a.contract_id = :c) AND {after}"), {"c": contract_id}, BY_PERIOD, page)
-    return Page(items=[ActView(**row) for row in rows], next_cursor=next_cursor, limit=page.limit)
+        " WHERE (CAST(:c AS text) IS NULL OR a.contract_id = :c) AND (CAST(:s AS text) IS NULL OR a.status = :s)"
+        " AND {after}"), {"c": contract_id, "s": status and status.value}, BY_PERIOD, page)
+    return Page(items=[_act(row) for row in rows], next_cursor=next_cursor, limit=page.limit)
 
 
 async def contracts_with_issued_acts(conn: AsyncConnection) -> list[str]:
@@ -225,3 +236,62 @@ async def imbalance_report(conn: AsyncConnection, contract_id: str, first: date,
         meters=meter_shares(pieces.get((contract_id, n), []))) for n, (day, hour, start) in enumerate(hours)]
     return ImbalanceReport(contract_id=contract_id, first=first, last=last, time_zone=terms.deadline_time_zone,
                            totals=imbalance.totals(rows), hours=rows)
+
+
+# ---- daily volumes against the plan -------------------------------------------------------------------------
+MAX_DAILY_VOLUME_DAYS = 366   # a year's chart at once
+
+
+class DayVolume(BaseModel):
+    """One day of a contract: what the meters measured and what the accepted application planned."""
+
+    day: date
+    measured: bool = Field(description="measured at all (`POST /volumes/measure`)")
+    measured_kwh: Decimal | None = Field(description="the day's volume as last measured; null: not measured")
+    complete: bool = Field(description="every meter's every interval (or both midnight registers) is there; false "
+                                       "for a day with a missing interval or a meter without data, or not measured")
+    planned_kwh: Decimal | None = Field(description="the accepted application's hours summed (the dispatch "
+                                                    "schedule metering received); null: no application known")
+    difference_kwh: Decimal | None = Field(description="measured − planned, when both are known")
+
+
+class DailyVolumes(BaseModel):
+    """A contract's days against its accepted schedule, with the range's totals."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    contract_id: str
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    days: list[DayVolume]
+    measured_kwh: Decimal = Field(description="the measured days' volumes summed")
+    planned_kwh: Decimal = Field(description="the planned days' volumes summed")
+    incomplete_days: int = Field(description="days not measured or measured incomplete")
+
+
+_DAYS = text("""
+    SELECT d.day, v.volume_kwh, v.complete, p.planned_kwh
+    FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS g(at)
+    CROSS JOIN LATERAL (SELECT CAST(g.at AS date) AS day) d
+    LEFT JOIN daily_volumes v ON v.contract_id = :c AND v.day = d.day
+    LEFT JOIN (SELECT day, sum(accepted_kwh) AS planned_kwh FROM accepted_hours
+               WHERE contract_id = :c AND day BETWEEN :first AND :last GROUP BY day) p ON p.day = d.day
+    ORDER BY d.day
+""")
+
+
+async def daily_volumes(conn: AsyncConnection, contract_id: str, first: date, last: date) -> DailyVolumes:
+    """Each day from `first` to `last`: measured (and complete or not) against planned; 404 for a contract
+    metering has not received, 422 `invalid_day_range` for a range backwards or longer than a year."""
+    if last < first or (last - first).days >= MAX_DAILY_VOLUME_DAYS:
+        raise ValidationFailed(f"between 1 and {MAX_DAILY_VOLUME_DAYS} days at a time", reason="invalid_day_range")
+    await contract_terms(conn, contract_id)
+    days = [DayVolume(day=row.day, measured=row.volume_kwh is not None, measured_kwh=row.volume_kwh,
+                      complete=bool(row.complete), planned_kwh=row.planned_kwh,
+                      difference_kwh=(row.volume_kwh - row.planned_kwh
+                                      if row.volume_kwh is not None and row.planned_kwh is not None else None))
+            for row in await conn.execute(_DAYS, {"c": contract_id, "first": first, "last": last})]
+    return DailyVolumes(contract_id=contract_id, first=first, last=last, days=days,
+                        measured_kwh=sum((d.measured_kwh for d in days if d.measured_kwh is not None), Decimal(0)),
+                        planned_kwh=sum((d.planned_kwh for d in days if d.planned_kwh is not None), Decimal(0)),
+                        incomplete_days=sum(1 for d in days if not d.complete))

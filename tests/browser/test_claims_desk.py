@@ -12,17 +12,9 @@ import httpx
 import pytest
 
 from shared.calendar import zone
-from tests.browser.conftest import screenshot, serious_accessibility_violations, sign_in
-from tests.browser.ledger_setup import (
-    answered,
-    as_person,
-    csv_rows,
-    debt_of,
-    downloads,
-    january_invoiced,
-    signed_contract,
-)
-from tests.support import eventually
+from tests.browser.conftest import invoiced_contract, screenshot, serious_accessibility_violations, sign_in
+from tests.browser.ledger_setup import answered, csv_rows, debt_of, downloads, known_to_claims
+from tests.support import auth, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -34,17 +26,17 @@ def shown(text: str) -> str:
 async def test_a_claim_accepted_in_part_shows_its_correction_and_leaves_the_open_list(page, backoffice_system):
     system = backoffice_system
     url = system.url_of("backoffice")
-    contract = await signed_contract(system, "CL")
+    contract = await invoiced_contract(system, paid=False)
     contract_id, number = contract["contract_id"], contract["number"]
-    await january_invoiced(system, contract_id)
+    await known_to_claims(system, contract_id)
     invoice = f"INV-{number}-2022-01"
     async with httpx.AsyncClient(timeout=30) as client:
-        registered = await answered(await client.post(f"{system.url_of('claims')}/claims", headers=as_person(system, "claims"), json={
+        registered = await answered(await client.post(f"{system.url_of('claims')}/claims", headers=auth("claims"), json={
             "contract_id": contract_id, "received_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
             "subject": "invoice", "description": "счёт завышен на 1 000 кВт·ч", "disputed_document": invoice,
             "disputed_amount": {"amount": "15176.00", "currency": "KZT"}}))
         claim = await answered(await client.get(f"{system.url_of('claims')}/claims/{registered['claim_id']}",
-                                                headers=as_person(system, "claims")))
+                                                headers=auth("claims")))
     # days left: the answer date the service set, less today in the claim's zone (15 calendar days from receipt)
     days_left = (date.fromisoformat(claim["answer_due"]) - datetime.now(zone(claim["zone"])).date()).days
     assert days_left >= 14
@@ -89,15 +81,16 @@ async def test_a_claim_accepted_in_part_shows_its_correction_and_leaves_the_open
 async def test_force_majeure_surveys_and_personal_data_requests_show_and_download(page, backoffice_system):
     system = backoffice_system
     url = system.url_of("backoffice")
-    contract = await signed_contract(system, "FM")
+    contract = await invoiced_contract(system, paid=False)
     contract_id = contract["contract_id"]
+    await known_to_claims(system, contract_id)
     today = datetime.now(zone("Asia/Almaty")).date()
     async with httpx.AsyncClient(timeout=30) as client:
-        notice = await answered(await client.post(f"{system.url_of('claims')}/force-majeure", headers=as_person(system, "claims"), json={
+        notice = await answered(await client.post(f"{system.url_of('claims')}/force-majeure", headers=auth("claims"), json={
             "contract_id": contract_id, "party": "buyer", "started_on": "2022-03-01", "notified_on": "2022-03-10",
             "description": "паводок на подстанции"}))
         await answered(await client.post(f"{system.url_of('claims')}/personal-data/{contract_id}/requests",
-                                         headers=as_person(system, "privacy"),
+                                         headers=auth("privacy"),
                                          json={"kind": "correction", "received_on": today.isoformat(),
                                                "details": "исправить адрес"}))
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import screenshot, serious_accessibility_violations, sign_in
-from tests.browser.ledger_setup import (
-    JANUARY_DEBT,
-    csv_rows,
-    debt_of,
-    downloads,
-    january_invoiced,
-    signed_contract,
+from tests.browser.conftest import (
+    JANUARY_INVOICE,
+    invoiced_contract,
+    screenshot,
+    serious_accessibility_violations,
+    sign_in,
 )
+from tests.browser.ledger_setup import csv_rows, debt_of, downloads
 from tests.support import incoming_1c, statement_1c, unique, unique_bin
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +40,12 @@ async def test_a_1c_statement_posts_lowers_the_debt_exactly_and_an_unidentified_
         page, backoffice_system):
     system = backoffice_system
     url = system.url_of("backoffice")
-    contract = await signed_contract(system, "TR")
+    contract = await invoiced_contract(system, paid=False)
     contract_id, number = contract["contract_id"], contract["number"]
-    await january_invoiced(system, contract_id)
 
     await sign_in(page, system, "treasury")
-    assert await debt_on_page(page, url, contract_id) == "470 456,00 ₸"   # JANUARY_DEBT, as the page writes it
-    assert JANUARY_DEBT == "470456.00"
+    assert await debt_on_page(page, url, contract_id) == "470 456,00 ₸"   # JANUARY_INVOICE, as the page writes it
+    assert JANUARY_INVOICE == "470456.00"
 
     purpose = f"Оплата за электроэнергию по договору {number} за январь 2022"
     first = incoming_1c("100000.00", purpose, on="10.02.2022", number=unique("NT"))
@@ -106,9 +104,8 @@ async def test_a_1c_statement_posts_lowers_the_debt_exactly_and_an_unidentified_
 async def test_a_reversal_requested_by_one_clerk_is_refused_to_them_and_approved_by_a_second(page, backoffice_system):
     system = backoffice_system
     url = system.url_of("backoffice")
-    contract = await signed_contract(system, "RV")
+    contract = await invoiced_contract(system, paid=False)
     contract_id, number = contract["contract_id"], contract["number"]
-    await january_invoiced(system, contract_id)
     reference = unique("REV")
 
     await sign_in(page, system, "treasury")

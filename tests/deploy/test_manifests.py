@@ -1,7 +1,9 @@
 """Proves that every overlay of deploy/k8s renders with kustomize, that every object matches its Kubernetes
 or CRD schema, that the policy rules hold (pinned images, no privilege, probes and limits, secrets only
-by reference) and that the manifests agree with the code: topics, ACLs, consumer groups, settings,
-scaling bounds, migrations, network reachability. Each checker is also shown to reject a bad object."""
+by reference) and that the manifests agree with the code: topics, ACLs, consumer groups, settings (the
+four services' and the back office's), scaling bounds, migrations, network reachability (the back office
+reaches the four APIs and nothing else: no database, no Kafka), the person tokens' keys. Each checker is
+also shown to reject a bad object."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 import jsonschema
 import pytest
 
+from services.backoffice.settings import SERVICE_NAMES, BackofficeSettings
 from shared.events import KEYS_TOPIC, TOPICS, dead_letter_topic
 from shared.migrate import SERVICES
 from shared.settings import ServiceSettings
@@ -31,6 +34,9 @@ PLANNED_READS = {
     "claims": {"contracts", "metering", "invoicing"},
 }
 OPERATOR_NAMESPACES = {"keda", "cnpg-system", "ingress-nginx", "observability", "kube-system"}
+BACKOFFICE = "backoffice"
+# what runs from the image: the four services and the back office
+DEPLOYABLES = (*SERVICES, BACKOFFICE)
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -48,8 +54,8 @@ def subscriptions_in_code(service: str) -> set[str]:
     return set(definition.subscriptions)
 
 
-def config_of(objects: list[dict], service: str) -> dict[str, str]:
-    deployment = by_kind(objects, "Deployment")[service]
+def config_of(objects: list[dict], deployable: str) -> dict[str, str]:
+    deployment = by_kind(objects, "Deployment")[deployable]
     name = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"]
     return by_kind(objects, "ConfigMap")[name]["data"]
 
@@ -62,8 +68,9 @@ def test_base_and_overlays_render():
         kinds = {}
         for obj in checks.overlay(name):
             kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
-        for kind in ("Deployment", "Service", "ServiceAccount", "ConfigMap", "Job", "PodDisruptionBudget",
-                     "Cluster", "KafkaUser"):
+        for kind in ("Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget"):
+            assert kinds.get(kind) == len(DEPLOYABLES), (name, kind, kinds.get(kind))
+        for kind in ("Job", "Cluster", "KafkaUser"):   # the back office has no database and no Kafka
             assert kinds.get(kind) == len(SERVICES), (name, kind, kinds.get(kind))
         assert kinds["KafkaTopic"] == 2 * len(SERVICES) + 2   # and the personal-data keys topic with its .dlq
         assert kinds["Kafka"] == 1 and kinds["Ingress"] == 1 and kinds["ObjectStore"] == 1
@@ -235,10 +242,15 @@ def test_probes_hit_the_health_endpoints(rendered):
 
 
 # ---- the manifests agree with the code -----------------------------------------------------------------
-def test_one_workload_per_service_running_its_own_command(rendered):
+def test_one_workload_per_deployable_running_its_own_command(rendered):
     objects = objects_of(rendered)
     deployments, jobs = by_kind(objects, "Deployment"), by_kind(objects, "Job")
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == set(DEPLOYABLES)
+    for deployable in DEPLOYABLES:
+        container = _container(deployments[deployable])
+        assert container["command"] == ["python", "-m", f"services.{deployable}"]
+        assert container["image"] == _container(deployments[SERVICES[0]])["image"], "one image for all"
+    assert f"{BACKOFFICE}-migrate" not in jobs, "the back office has no database to migrate"
     for service in SERVICES:
         container = _container(deployments[service])
         assert container["command"] == ["python", "-m", f"services.{service}"]
@@ -266,14 +278,81 @@ def test_settings_are_the_services_settings(rendered):
         assert all(n.startswith(prefix) for n in names), names
         unknown = {n.removeprefix(prefix) for n in names} - known
         assert unknown == set(), f"{service}: settings the code does not read: {unknown}"
-        assert {f"{prefix}DATABASE_URL", f"{prefix}TOKENS"} <= set(secret_env)
-        assert not {f"{prefix}DATABASE_URL", f"{prefix}TOKENS"} & set(config), "secrets in a ConfigMap"
+        from_store = {f"{prefix}DATABASE_URL", f"{prefix}TOKENS", f"{prefix}PERSON_TOKEN_PUBLIC_KEYS"}
+        assert from_store <= set(secret_env)
+        assert not from_store & set(config), "secrets (and the per-environment keys) in a ConfigMap"
         assert config[f"{prefix}HTTP_HOST"] == "0.0.0.0"
         assert int(config[f"{prefix}HTTP_PORT"]) == container["ports"][0]["containerPort"] == 8000
         assert config[f"{prefix}KAFKA_SECURITY_PROTOCOL"] == "SSL"
         assert config[f"{prefix}CREATE_TOPICS"] == "false", "topics are KafkaTopics; the KafkaUser may not create"
         # the values themselves pass the settings' own validation
         ServiceSettings(**{k.removeprefix(prefix).lower(): v for k, v in config.items()})
+
+
+def test_settings_are_the_back_offices_settings(rendered):
+    objects = objects_of(rendered)
+    namespace = next(o["metadata"]["name"] for o in objects if o["kind"] == "Namespace")
+    config = config_of(objects, BACKOFFICE)
+    container = _container(by_kind(objects, "Deployment")[BACKOFFICE])
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    names = set(config) | set(secret_env)
+    assert all(n.startswith("BACKOFFICE_") for n in names), names
+    # BackofficeSettings ignores unknown variables (extra="ignore"): a misspelt name would pass silently
+    assert _unknown_settings(names, "BACKOFFICE_", BackofficeSettings) == set()
+    assert secret_env == {"BACKOFFICE_SIGNING_KEY": {"name": "backoffice-app", "key": "SIGNING_KEY"},
+                          "BACKOFFICE_PEOPLE": {"name": "backoffice-app", "key": "PEOPLE"}}
+    assert not set(secret_env) & set(config), "secrets in a ConfigMap"
+    assert config["BACKOFFICE_HOST"] == "0.0.0.0"
+    assert int(config["BACKOFFICE_PORT"]) == container["ports"][0]["containerPort"] == 8000
+    assert config["BACKOFFICE_ENVIRONMENT"] == "production"
+    assert config["BACKOFFICE_SECURE_COOKIES"] == "true", "the session cookie over HTTPS only"
+    # the values themselves pass the settings' own validation, with the Secret's two (production requires both)
+    secrets = {"signing_key": "a key from the store", "people": [{
+        "name": "aigul", "display_name": "Айгуль", "roles": ["treasury"],
+        "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}]}
+    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v for k, v in config.items()}, **secrets)
+    assert settings.secure_cookies is True
+    # each service by its Service's name in this namespace, on the Service's port 80, which leads to the API
+    services = by_kind(objects, "Service")
+    for service in SERVICE_NAMES:
+        assert settings.service_url(service) == f"http://{service}.{namespace}.svc"
+        assert [(p["port"], p["targetPort"]) for p in services[service]["spec"]["ports"]] == [(80, "http")]
+
+
+def _unknown_settings(names: set[str], prefix: str, settings_class) -> set[str]:
+    return {n.removeprefix(prefix) for n in names} - {name.upper() for name in settings_class.model_fields}
+
+
+def test_the_back_offices_settings_check_catches_a_misspelt_setting():
+    config = dict(config_of(checks.overlay("prod"), BACKOFFICE))
+    assert _unknown_settings(set(config), "BACKOFFICE_", BackofficeSettings) == set()
+    config["BACKOFFICE_SECURE_COOKIE"] = "true"
+    assert _unknown_settings(set(config), "BACKOFFICE_", BackofficeSettings) == {"SECURE_COOKIE"}
+    with pytest.raises(ValueError, match="environment"):
+        BackofficeSettings(environment="staging")
+
+
+def test_the_services_trust_the_key_the_back_office_signs_with(rendered):
+    """The person tokens' private key (the back office's) and the public keys the four services trust come
+    from the one entry of the secret store, so the pair is kept and rotated in one place."""
+    objects = objects_of(rendered)
+    external = by_kind(objects, "ExternalSecret")
+    backoffice = external["backoffice-app"]["spec"]
+    remote = {d["secretKey"]: d["remoteRef"] for d in backoffice["data"]}
+    assert set(remote) == {"SIGNING_KEY", "PEOPLE"}
+    entry = remote["SIGNING_KEY"]["key"]
+    assert entry.endswith(f"/{BACKOFFICE}") and remote["PEOPLE"]["key"] == entry
+    for service in SERVICES:
+        prefix = service.upper()
+        env = {e["name"]: e["valueFrom"]["secretKeyRef"]
+               for e in _container(by_kind(objects, "Deployment")[service])["env"]}
+        assert env[f"{prefix}_PERSON_TOKEN_PUBLIC_KEYS"] == {"name": f"{service}-app", "key": "PERSON_TOKEN_PUBLIC_KEYS"}
+        spec = external[f"{service}-app"]["spec"]
+        variable = re.fullmatch(r"\{\{ \.(\w+) \}\}", spec["target"]["template"]["data"]["PERSON_TOKEN_PUBLIC_KEYS"])
+        assert variable, "the keys as stored, untouched"
+        source = {d["secretKey"]: d["remoteRef"] for d in spec["data"]}[variable.group(1)]
+        assert source == {"key": entry, "property": "public-keys"}, service
+        assert source["property"] != remote["SIGNING_KEY"]["property"], "the services never hold the private key"
 
 
 def test_settings_check_catches_a_misspelt_or_invalid_setting():
@@ -427,6 +506,21 @@ def test_consumers_scale_by_lag_never_beyond_partitions(rendered):
         assert spec["fallback"]["replicas"] <= spec["maxReplicaCount"]
     for service in set(SERVICES) - consumers:
         assert deployments[service]["spec"]["replicas"] >= 1
+
+
+def test_the_back_office_runs_one_replica_that_rolls_without_a_gap(rendered):
+    """Its sessions live in its process: a second replica would not know the first one's sessions."""
+    objects = objects_of(rendered)
+    deployment = by_kind(objects, "Deployment")[BACKOFFICE]
+    assert deployment["spec"]["replicas"] == 1
+    assert not [s for s in by_kind(objects, "ScaledObject").values()
+                if s["spec"]["scaleTargetRef"]["name"] == BACKOFFICE], "KEDA would add replicas"
+    assert not [h for h in objects if h["kind"] == "HorizontalPodAutoscaler"]
+    strategy = deployment["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0
+    # not labelled as an API: the patches, the Kafka listener and the first deploy's steps that select the
+    # services' API pods leave it out
+    assert checks.pod_labels(deployment)["app.kubernetes.io/component"] != "api"
 
 
 def test_every_deployment_has_a_disruption_budget_and_a_service(rendered):
@@ -591,6 +685,94 @@ def test_each_service_reaches_only_its_database_kafka_and_the_collector(rendered
         assert checks.ingress_allows(policies, api, {"app.kubernetes.io/name": "ingress-nginx"}, 8000,
                                      NAMESPACES["ingress-nginx"])
         assert not checks.ingress_allows(policies, api, others[0], 8000)
+        backoffice = checks.pod_labels(by_kind(objects, "Deployment")[BACKOFFICE])
+        assert checks.ingress_allows(policies, api, backoffice, 8000), "the back office calls every API"
+        assert not checks.ingress_allows(policies, api, backoffice, 5432)
+
+
+def _service_pods(objects: list[dict], url: str, namespace: str) -> tuple[dict[str, str], int]:
+    """(labels of the pods, container port) a URL `http://<service>.<namespace>.svc[:port]` reaches."""
+    match = re.fullmatch(rf"http://([a-z0-9-]+)\.{namespace}\.svc(?::(\d+))?", url)
+    assert match, url
+    service = by_kind(objects, "Service")[match.group(1)]
+    port = next(p for p in service["spec"]["ports"] if p["port"] == int(match.group(2) or 80))
+    pods = [d for d in by_kind(objects, "Deployment").values()
+            if checks.selector_matches({"matchLabels": service["spec"]["selector"]}, checks.pod_labels(d))]
+    assert len(pods) == 1, url
+    container_ports = {p["name"]: p["containerPort"] for p in _container(pods[0])["ports"]}
+    return checks.pod_labels(pods[0]), container_ports[port["targetPort"]]
+
+
+def test_the_back_office_reaches_the_four_apis_and_nothing_else(rendered):
+    objects = objects_of(rendered)
+    namespace = next(o["metadata"]["name"] for o in objects if o["kind"] == "Namespace")
+    policies = list(by_kind(objects, "NetworkPolicy").values())
+    deployments = by_kind(objects, "Deployment")
+    backoffice = checks.pod_labels(deployments[BACKOFFICE])
+    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v
+                                     for k, v in config_of(objects, BACKOFFICE).items()})
+    for service in SERVICE_NAMES:
+        # the address it is configured with leads to pods and a port its policy and theirs both open
+        api, port = _service_pods(objects, settings.service_url(service), namespace)
+        assert api == checks.pod_labels(deployments[service]) and port == 8000
+        assert checks.egress_allows(policies, backoffice, api, port), service
+        assert checks.ingress_allows(policies, api, backoffice, port), service
+        assert not checks.egress_allows(policies, backoffice, api, 9000), "the API's port only"
+        migration = checks.pod_labels(by_kind(objects, "Job")[f"{service}-migrate"])
+        assert not checks.egress_allows(policies, backoffice, migration, 8000)
+    assert checks.egress_allows(policies, backoffice, {"k8s-app": "kube-dns"}, 53, NAMESPACES["kube-system"])
+    collector = {"app.kubernetes.io/component": "opentelemetry-collector"}
+    assert not checks.egress_allows(policies, backoffice, collector, 4318, NAMESPACES["observability"]), \
+        "it exports no traces"
+    assert not checks.egress_allows(policies, backoffice, {"app": "anything"}, 443, {"kubernetes.io/metadata.name": "x"})
+    assert not checks.egress_allows(policies, backoffice, {"app.kubernetes.io/component": "api"}, 8000,
+                                    {"kubernetes.io/metadata.name": "elsewhere"}), "the APIs of this namespace only"
+    # only the ingress controller reaches it, on its port
+    controller = {"app.kubernetes.io/name": "ingress-nginx"}
+    assert checks.ingress_allows(policies, backoffice, controller, 8000, NAMESPACES["ingress-nginx"])
+    assert not checks.ingress_allows(policies, backoffice, controller, 9000, NAMESPACES["ingress-nginx"])
+    assert not any(checks.ingress_allows(policies, backoffice, checks.pod_labels(deployments[s]), 8000)
+                   for s in SERVICES)
+    # and the namespace's default deny holds it too, should its own policy be removed
+    deny = by_kind(objects, "NetworkPolicy")["ledger-default-deny"]
+    assert checks.selector_matches(deny["spec"]["podSelector"], backoffice)
+
+
+def test_the_back_office_cannot_reach_any_database_or_kafka(rendered):
+    objects = objects_of(rendered)
+    policies = list(by_kind(objects, "NetworkPolicy").values())
+    backoffice_deployment = by_kind(objects, "Deployment")[BACKOFFICE]
+    backoffice = checks.pod_labels(backoffice_deployment)
+    for cluster in by_kind(objects, "Cluster"):
+        for role in ("primary", "replica"):
+            database = {"cnpg.io/cluster": cluster, "cnpg.io/instanceRole": role}
+            assert not checks.egress_allows(policies, backoffice, database, 5432), cluster
+            assert not checks.ingress_allows(policies, database, backoffice, 5432), cluster
+    broker = {"strimzi.io/cluster": KAFKA_CLUSTER, "strimzi.io/kind": "Kafka", "strimzi.io/broker-role": "true"}
+    for port in (9092, 9093):
+        assert not checks.egress_allows(policies, backoffice, broker, port)
+    # the brokers' side (the NetworkPolicy Strimzi writes from networkPolicyPeers) does not admit it either
+    peers = by_kind(objects, "Kafka")[KAFKA_CLUSTER]["spec"]["kafka"]["listeners"][0]["networkPolicyPeers"]
+    listener = [{"spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                          "ingress": [{"from": peers, "ports": [{"port": 9093}]}]}}]
+    assert not checks.ingress_allows(listener, {}, backoffice, 9093)
+    # ... which it would, were its pods labelled like the APIs': the check can fail
+    assert checks.ingress_allows(listener, {}, {**backoffice, "app.kubernetes.io/component": "api"}, 9093)
+    # nor does it hold anything to connect with: no database URL, no Kafka setting, no certificate
+    names = set(config_of(objects, BACKOFFICE)) | {e["name"] for e in _container(backoffice_deployment)["env"]}
+    assert not [n for n in names if "DATABASE" in n or "KAFKA" in n]
+    assert {secret for _, secret in checks.secret_references(backoffice_deployment)} == {"backoffice-app"}
+
+
+def test_the_back_office_fence_check_catches_an_opening():
+    objects = checks.overlay("prod")
+    policy = by_kind(objects, "NetworkPolicy")["backoffice-web"]
+    backoffice = checks.pod_labels(by_kind(objects, "Deployment")[BACKOFFICE])
+    database = {"cnpg.io/cluster": "invoicing-db", "cnpg.io/instanceRole": "primary"}
+    assert not checks.egress_allows([policy], backoffice, database, 5432)
+    policy["spec"]["egress"][0]["ports"].append({"protocol": "TCP", "port": 5432})
+    policy["spec"]["egress"][0]["to"].append({"podSelector": {"matchLabels": {"cnpg.io/cluster": "invoicing-db"}}})
+    assert checks.egress_allows([policy], backoffice, database, 5432)
 
 
 def test_network_check_catches_an_open_egress():
@@ -632,7 +814,7 @@ def test_namespace_is_one_and_service_addresses_name_it(rendered):
 
 
 # ---- the back office's entry point ---------------------------------------------------------------------
-def test_ingress_serves_every_api_over_tls(rendered):
+def test_ingress_serves_the_back_office_and_every_api_over_tls(rendered):
     objects = objects_of(rendered)
     ingress = by_kind(objects, "Ingress")["back-office"]
     services = by_kind(objects, "Service")
@@ -646,17 +828,26 @@ def test_ingress_serves_every_api_over_tls(rendered):
             assert backend["port"]["name"] in port_names
             assert path["path"] == "/" and path["pathType"] == "Prefix", "docs and openapi.json live at the root"
             routed[backend["name"]] = rule["host"]
-    assert set(routed) == set(SERVICES)
+    assert set(routed) == set(DEPLOYABLES)
+    assert len(set(routed.values())) == len(DEPLOYABLES), "a host each"
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
 
 
 def test_sizes_differ_where_they_should():
     dev, prod = checks.overlay("dev"), checks.overlay("prod")
-    # every service consumes since contracts reads the ledger's notices: all four scale by lag
-    assert set(by_kind(prod, "ScaledObject")) == set(by_kind(prod, "Deployment")) == set(SERVICES)
+    # every service consumes since contracts reads the ledger's notices: all four scale by lag; the back
+    # office does not (one replica)
+    assert set(by_kind(prod, "ScaledObject")) == set(SERVICES)
+    assert set(by_kind(prod, "Deployment")) == set(DEPLOYABLES)
     assert all(s["spec"]["minReplicaCount"] >= 3 for s in by_kind(prod, "ScaledObject").values())
     assert all(s["spec"]["minReplicaCount"] < 3 for s in by_kind(dev, "ScaledObject").values())
     assert all(c["spec"]["instances"] == 1 for c in by_kind(dev, "Cluster").values())
     hosts = {name: {r["host"] for r in by_kind(checks.overlay(name), "Ingress")["back-office"]["spec"]["rules"]}
              for name in OVERLAYS}
     assert not hosts["dev"] & hosts["prod"]
+    # the back office is sized per environment, apart from the services (it is not an API pod)
+    sizes = {name: {d: _container(o)["resources"] for d, o in by_kind(checks.overlay(name), "Deployment").items()}
+             for name in OVERLAYS}
+    for name in OVERLAYS:
+        assert sizes[name][BACKOFFICE] != sizes[name]["contracts"], name
+    assert sizes["dev"][BACKOFFICE] != sizes["prod"][BACKOFFICE]

@@ -41,7 +41,7 @@ def run_chaos(data_dir, seed: int, kills: int, rate_per_s: float, contracts: int
     system = chaos_system(data_dir)
     try:
         system.start_infrastructure()
-        system.start_services()
+        system.start_services(backoffice=False)
         accounts = open_accounts(system, contracts)
         faults = fault_schedule(seed, kills)
         # more commands than the faults can take time for; the unsent rest is dropped at the end

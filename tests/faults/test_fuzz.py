@@ -32,7 +32,7 @@ def fuzzed(tmp_path_factory):
     system = chaos_system(tmp_path_factory.mktemp("fuzz"))
     try:
         system.start_infrastructure()
-        system.start_services()
+        system.start_services(backoffice=False)
         [contract] = open_accounts(system, 1)
         yield system, contract
     finally:

@@ -56,7 +56,7 @@ def test_half_capacity_for_half_an_hour_keeps_memory_and_latency_flat(tmp_path, 
     system = chaos_system(tmp_path)
     try:
         system.start_infrastructure()
-        system.start_services()
+        system.start_services(backoffice=False)
         accounts = open_accounts(system, CONTRACTS)
         commands = workload(seed, accounts, 200_000)   # the burst takes what it can, the soak goes on from there
         started = time.monotonic()

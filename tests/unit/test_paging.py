@@ -1,7 +1,8 @@
 """Proves the list routes' keyset cursors: a page of `limit` rows says where the next starts only when a
 row beyond it exists, the cursor carries the last row's whole key (dates and times as ISO text) and turns
 back into the same values, and a cursor that is not one of ours — not base64, not JSON, another number of
-values — names no page (`page_not_found`)."""
+values — names no page (`page_not_found`); a descending order reverses the whole tuple, in its ORDER BY and
+in the condition that starts the next page."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def test_a_full_page_with_a_row_beyond_it_points_after_its_last_row():
     assert condition == ("(answer_due, received_at, claim_id) > (CAST(CAST(:cursor_0 AS text) AS date), "
                          "CAST(CAST(:cursor_1 AS text) AS timestamptz), CAST(CAST(:cursor_2 AS text) AS text))")
     assert params == {"cursor_0": "2024-06-18", "cursor_1": "2024-06-03T07:02:00+00:00", "cursor_2": "c-2"}
+
+
+def test_a_descending_order_pages_below_the_last_row():
+    descending = QUEUE.reversed()
+    assert descending.order_by == "answer_due DESC, received_at DESC, claim_id DESC"
+    assert QUEUE.order_by == "answer_due, received_at, claim_id" and descending.reversed() == QUEUE
+    _, cursor = descending.page(rows(4), limit=3)
+    condition, _ = descending.after(cursor)
+    assert condition.startswith("(answer_due, received_at, claim_id) < (")
 
 
 @pytest.mark.parametrize("read", [0, 2, 3])

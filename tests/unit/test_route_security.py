@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from shared.auth import Role
 from shared.migrate import SERVICES
-from tests.support import TOKENS, auth, token_settings
+from tests.support import TOKENS, api_routes, auth, token_settings
 
 PUBLIC = {"/health/live", "/health/ready", "/metrics", "/asyncapi.json", "/openapi.json", "/docs",
           "/docs/oauth2-redirect", "/redoc"}
@@ -31,15 +31,6 @@ def allowed_roles(route: APIRoute) -> frozenset[str] | None:
             return frozenset(roles)
         stack.extend(dependency.dependencies)
     return None
-
-
-def api_routes(routes):
-    """Every APIRoute, also inside included routers (FastAPI keeps those as lazy wrappers)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
 
 
 def cases():

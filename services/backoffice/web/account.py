@@ -5,15 +5,17 @@ date and `as known at` an instant; the balance over time; aging; the reconciliat
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BeforeValidator
 
 from services.backoffice.i18n import N_
-from services.backoffice.web.deps import Calls, SignedIn, render
+from services.backoffice.web.deps import Calls, OptionalDay, OptionalMoment, SignedIn, blank_is_none, render
 from services.backoffice.web.tables import Column, download
+from shared.calendar import ASTANA_ZONE_NAME, zone
 
 router = APIRouter()
 MONTH = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
@@ -39,12 +41,15 @@ def balance_points(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 @router.get("/accounts/{contract_id}", response_class=HTMLResponse)
 async def account(request: Request, contract_id: str, session: SignedIn, calls: Calls,
-                  as_of: Annotated[date | None, Query()] = None,
-                  known_at: Annotated[datetime | None, Query()] = None,
-                  period_from: Annotated[date | None, Query(alias="from")] = None,
-                  period_to: Annotated[date | None, Query(alias="to")] = None,
+                  as_of: OptionalDay = None,
+                  known_at: OptionalMoment = None,
+                  period_from: Annotated[date | None, BeforeValidator(blank_is_none), Query(alias="from")] = None,
+                  period_to: Annotated[date | None, BeforeValidator(blank_is_none), Query(alias="to")] = None,
                   download_as: Annotated[str | None, Query(alias="download", pattern="^(csv|xlsx)$")] = None,
                   ) -> Response:
+    if known_at is not None and known_at.tzinfo is None:
+        # the picker gives a wall-clock time without a zone: the person reads and types Astana's time
+        known_at = known_at.replace(tzinfo=zone(ASTANA_ZONE_NAME))
     asked = {"as_of": as_of.isoformat() if as_of else None, "known_at": known_at.isoformat() if known_at else None,
              "from": period_from.isoformat() if period_from else None,
              "to": period_to.isoformat() if period_to else None}

@@ -73,9 +73,10 @@ async def _or_none(call: Any) -> Any:
 
 
 async def timeline(calls: PersonCalls, contract_id: str) -> list[dict[str, Any]]:
-    """The contract's events in every service, newest first: type, business time, recorded time, actor."""
-    pages = await asyncio.gather(*(_or_none(calls.get(service, f"/contracts/{contract_id}/events",
-                                                      {"limit": TIMELINE_EVENTS}))
+    """The contract's events in every service (the first TIMELINE_EVENTS of each; the audit page reads a
+    stream whole), newest first: type, business time, recorded time, actor."""
+    pages = await asyncio.gather(*(_or_none(calls.get(service, "/events",
+                                                      {"contract_id": contract_id, "limit": TIMELINE_EVENTS}))
                                    for service in SERVICES))
     events = [{**event, "service": service} for service, page in zip(SERVICES, pages, strict=True) if page
               for event in page["items"]]
@@ -85,16 +86,17 @@ async def timeline(calls: PersonCalls, contract_id: str) -> list[dict[str, Any]]
 @router.get("/contracts/{contract_id}", response_class=HTMLResponse)
 async def contract_card(request: Request, contract_id: str, session: SignedIn, calls: Calls) -> HTMLResponse:
     contract = await calls.get("contracts", f"/contracts/{contract_id}")
-    amendments, meters, acts, claims, account, invoices, events = await asyncio.gather(
+    amendments, meters, acts, claims, account, invoices, notices, events = await asyncio.gather(
         _or_none(calls.get("contracts", f"/contracts/{contract_id}/amendments")),
         _or_none(calls.get("metering", "/meters", {"contract_id": contract_id})),
         _or_none(calls.get("metering", "/acts", {"contract_id": contract_id})),
         _or_none(calls.get("claims", "/claims", {"contract_id": contract_id})),
         _or_none(calls.get("invoicing", f"/accounts/{contract_id}")),
         _or_none(calls.get("invoicing", "/invoices", {"contract_id": contract_id})),
+        _or_none(calls.get("invoicing", "/notices", {"contract_id": contract_id})),
         timeline(calls, contract_id))
     buyer = contract["terms"].get("buyer") or {}
     return render(request, "contract.html", contract=contract,
                   terms=contract["terms"], buyer=buyer, shredded=buyer.get("name") == SHREDDED,
                   amendments=amendments, meters=meters, acts=acts, claims=claims, account=account,
-                  invoices=invoices, events=events)
+                  invoices=invoices, notices=notices, events=events)

@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator
 
 from services.backoffice.calls import PersonCalls
 from services.backoffice.sessions import Session
 from services.backoffice.web.menu import menu_for
 
 SESSION_COOKIE = "backoffice_session"
+
+
+def blank_is_none(value: Any) -> Any:
+    """A form's empty field arrives as "": for an optional date it means "not given"."""
+    return None if value == "" else value
+
+
+# optional dates and moments of a GET form (a picker left empty sends `as_of=`)
+OptionalDay = Annotated[date | None, BeforeValidator(blank_is_none), Query()]
+OptionalMoment = Annotated[datetime | None, BeforeValidator(blank_is_none), Query()]
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 

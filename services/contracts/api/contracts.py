@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from services.contracts import queries
 from services.contracts.api.deps import App, ContractsDesk, Reader, ServiceDep
 from services.contracts.commands import RegisterContract, SignContract
-from services.contracts.queries import ContractView
+from services.contracts.queries import ContractSearch, ContractSort, ContractStatus, ContractView
 from shared.access_log import read_logged
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, IsoDay, context_of
-from shared.paging import Page, PageRequest, page_request
+from shared.paging import CountedPage, PageRequest, SortOrder, page_request
 from shared.text import NO_CONTROL_CHARACTERS
 
 router = APIRouter(tags=["contracts"])
@@ -40,13 +40,22 @@ async def get_contract(contract_id: str, request: Request, actor: Reader, app: A
                              lambda view: [view.contract_id])
 
 
-@router.get("/contracts", response_model=Page[ContractView], responses=PAGE_ERRORS)
-async def list_contracts(request: Request, actor: Reader, service: ServiceDep,
-                         page: Annotated[PageRequest, page_request(maximum=1000)],
-                         number: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[ContractView]:
-    """Each contract with its terms, a page at a time by number: the read is logged with the contracts
-    returned."""
-    found, next_cursor = await read_logged(service, request, actor,
-                                           lambda conn: queries.contracts(conn, number, page),
-                                           lambda found: [view.contract_id for view in found[0]])
-    return Page(items=found, next_cursor=next_cursor, limit=page.limit)
+@router.get("/contracts", response_model=CountedPage[ContractView], responses=PAGE_ERRORS)
+async def list_contracts(
+        request: Request, actor: Reader, service: ServiceDep, page: Annotated[PageRequest, page_request(maximum=1000)],
+        number: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS,
+                                            description="exactly this contract number")] = None,
+        search: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS,
+                                            description="found anywhere in the number, the buyer's BIN or the "
+                                                        "buyer's name, in any case")] = None,
+        status: Annotated[ContractStatus | None, Query(description="only contracts in this status")] = None,
+        sort: Annotated[ContractSort, Query(description="the order of the list; ties by number")] = ContractSort.NUMBER,
+        order: Annotated[SortOrder, Query(description="ascending or descending")] = SortOrder.ASC,
+) -> CountedPage[ContractView]:
+    """The contracts found, with their terms, a page at a time in the order asked, and how many are found in
+    all (`total`). The read is logged with the contracts returned."""
+    found = ContractSearch(number=number, text=search, status=status, sort=sort, descending=order == SortOrder.DESC)
+    items, next_cursor, total = await read_logged(service, request, actor,
+                                                  lambda conn: queries.contracts(conn, found, page),
+                                                  lambda result: [view.contract_id for view in result[0]])
+    return CountedPage(items=items, next_cursor=next_cursor, limit=page.limit, total=total)

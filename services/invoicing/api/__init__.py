@@ -8,6 +8,7 @@ from services.invoicing.api import (
     base_rates,
     books,
     day_close,
+    documents,
     payments,
     penalties,
     prepayments,
@@ -18,4 +19,4 @@ from services.invoicing.api import (
 
 routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
-           aging.router]
+           aging.router, documents.router]

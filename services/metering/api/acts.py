@@ -18,6 +18,7 @@ from services.metering.commands import (
     RecordActualBalance,
     SignAct,
 )
+from services.metering.domain.acts import ActStatus
 from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted, VolumeActDisputed
 from services.metering.queries import ActView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
@@ -73,7 +74,10 @@ async def close_day(command: CloseDay, request: Request, actor: MeteringDesk, ap
 
 @router.get("/acts", response_model=Page[ActView], responses=PAGE_ERRORS)
 async def list_acts(_actor: Reader, app: App, page: PageParams,
-                    contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None) -> Page[ActView]:
+                    contract_id: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_CHARACTERS)] = None,
+                    status: Annotated[ActStatus | None, Query(description="issued: awaiting the buyer's signature, "
+                                                                          "each with its deemed-acceptance day")] = None,
+                    ) -> Page[ActView]:
     """The volume acts with their actual balances, a page at a time by period."""
     async with app.engine.connect() as conn:
-        return await queries.acts_page(conn, page, contract_id)
+        return await queries.acts_page(conn, page, contract_id, status)

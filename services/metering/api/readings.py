@@ -11,8 +11,8 @@ from services.metering import queries
 from services.metering.api.deps import App, MeteringDesk, Reader
 from services.metering.commands import ImportReadings, MeasureVolumes, ReadingsImportReport
 from services.metering.events import VolumeMeasured
-from services.metering.queries import ReadingView
-from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
+from services.metering.queries import DailyVolumes, ReadingView
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, IsoDay, context_of
 from shared.paging import Page, PageRequest, page_request
 from shared.text import NO_CONTROL_CHARACTERS
 
@@ -47,3 +47,12 @@ async def measure_volumes(command: MeasureVolumes, request: Request, actor: Mete
                           app: App) -> list[VolumeMeasured]:
     """Daily volumes of a contract from its readings; emits `VolumeMeasured` for each changed day."""
     return await app.measure_volumes(command, context_of(request, actor))
+
+
+@router.get("/contracts/{contract_id}/daily-volumes", response_model=DailyVolumes, responses=READ_ERRORS)
+async def daily_volumes(contract_id: str, _actor: Reader, app: App, first: Annotated[IsoDay, Query(alias="from")],
+                        last: Annotated[IsoDay, Query(alias="to")]) -> DailyVolumes:
+    """Each day of the range (at most a year): the volume measured, whether it is complete (a missing interval
+    or a meter without data makes it incomplete), the accepted application's volume, and the difference."""
+    async with app.engine.connect() as conn:
+        return await queries.daily_volumes(conn, contract_id, first, last)

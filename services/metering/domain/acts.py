@@ -156,7 +156,7 @@ def dispute_act(state: ContractActs | None, *, act_id: str, disputed_on: date, r
     state, act = _act(state, act_id)
     if act.status is not ActStatus.ISSUED:
         raise Conflict(f"act {act_id} is {act.status.value}", reason=f"act_{act.status.value}")
-    if disputed_on > act.delivered_on + timedelta(days=DEEMED_ACCEPTED_AFTER_DAYS):
+    if disputed_on > deemed_accepted_on(act.delivered_on):
         raise Conflict("the 15 days to answer have passed: the act is deemed signed", reason="act_answer_too_late")
     if not reason.strip():
         raise ValidationFailed("a dispute needs a reason", reason="missing_reason")
@@ -187,14 +187,19 @@ def reduce_act(state: ContractActs | None, *, act_id: str, by_kwh: Decimal, on: 
     return correct_act(state, act_id=act_id, volume_kwh=act.volume_kwh - by_kwh, issued_on=on, delivered_on=on)
 
 
+def deemed_accepted_on(delivered_on: date) -> date:
+    """§4.14 the day an act received on `delivered_on` is deemed signed if the buyer has not answered."""
+    return delivered_on + timedelta(days=DEEMED_ACCEPTED_AFTER_DAYS)
+
+
 def deem_accepted(state: ContractActs | None, *, day: date) -> list[Event]:
     """Day close: acts unanswered 15 calendar days after receipt are deemed signed by both parties."""
     if state is None:
         return []
     return [VolumeActAccepted(contract_id=state.contract_id, act_id=act.act_id,
-                              accepted_on=act.delivered_on + timedelta(days=DEEMED_ACCEPTED_AFTER_DAYS), deemed=True)
+                              accepted_on=deemed_accepted_on(act.delivered_on), deemed=True)
             for act in sorted(state.acts.values(), key=lambda a: a.act_id)
-            if act.status is ActStatus.ISSUED and act.delivered_on + timedelta(days=DEEMED_ACCEPTED_AFTER_DAYS) <= day]
+            if act.status is ActStatus.ISSUED and deemed_accepted_on(act.delivered_on) <= day]
 
 
 def receive_preliminary_act(state: ContractActs | None, *, contract_id: str, period: str, received_on: date,

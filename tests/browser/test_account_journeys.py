@@ -1,0 +1,83 @@
+"""The account in a real browser: the statement `as of` a past date shows the balance of that date, `as
+known at` an instant before the payment was recorded shows the ledger's knowledge then, the payment's line
+opens its allocation slices, the reconciliation act opens as a PDF, and the statement downloads as CSV with
+the same lines. Figures by hand in tests/browser/conftest.py (January 2022: 470,456.00; paid 100,000.00 on
+2022-02-20; 370,456.00 owed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+import pytest
+
+from tests.browser.conftest import invoiced_contract, screenshot, serious_accessibility_violations, sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+async def paid_contract(backoffice_system):
+    return await invoiced_contract(backoffice_system)
+
+
+async def test_statement_as_of_a_past_date_shows_that_dates_balance(page, backoffice_system, paid_contract):
+    await sign_in(page, backoffice_system, "billing")
+    base = backoffice_system.url_of("backoffice") + f"/accounts/{paid_contract['contract_id']}"
+    await page.goto(base)
+    # today: 470,456.00 invoiced − 100,000.00 paid = 370,456.00 (no-break spaces in the Russian grouping)
+    assert await page.locator("#closing").inner_text() == "370\u00a0456,00\u00a0₸"
+    await page.fill("#as_of", "2022-02-15")          # before the payment's value date (2022-02-20)
+    await page.get_by_role("button", name="Показать").click()
+    await page.wait_for_url("**as_of=2022-02-15**")
+    assert await page.locator("#closing").inner_text() == "470\u00a0456,00\u00a0₸"
+    text = await page.locator("table.statement").inner_text()
+    assert f"{paid_contract['number']}-P1" not in text   # the payment is not on the statement of that date
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "account-as-of-2022-02-15")
+    assert page.console_errors == []
+
+
+async def test_statement_as_known_at_an_instant_before_the_payment_was_recorded(page, backoffice_system,
+                                                                                paid_contract):
+    from urllib.parse import quote
+
+    from tests.support import auth
+
+    statement = httpx.get(backoffice_system.url_of("invoicing") + f"/accounts/{paid_contract['contract_id']}/statement",
+                          headers=auth("auditor")).json()
+    [invoice] = [line for line in statement["lines"] if line["kind"] == "invoice"]
+    await sign_in(page, backoffice_system, "auditor")
+    base = backoffice_system.url_of("backoffice") + f"/accounts/{paid_contract['contract_id']}"
+    await page.goto(f"{base}?known_at={quote(invoice['recorded_at'])}")
+    # known when the invoice was recorded, before the payment: January's 470,456.00 alone
+    assert await page.locator("#closing").inner_text() == "470\u00a0456,00\u00a0₸"
+    assert f"{paid_contract['number']}-P1" not in await page.locator("table.statement").inner_text()
+    # the picker shows that instant in Astana's time, to the second
+    shown = await page.locator("#known_at").input_value()
+    assert len(shown) == 19 and shown[10] == "T", shown
+    # each line's document links to the event it comes from
+    link = page.get_by_role("link", name=invoice["document"])
+    assert (await link.get_attribute("href")).endswith(f"#p{invoice['position']}")
+
+
+async def test_the_payment_line_explains_its_allocation_and_the_csv_has_the_same_lines(page, backoffice_system,
+                                                                                      paid_contract):
+    await sign_in(page, backoffice_system, "auditor")
+    base = backoffice_system.url_of("backoffice") + f"/accounts/{paid_contract['contract_id']}"
+    await page.goto(base)
+    slices = page.locator("details").filter(has_text="расчёт")
+    assert await slices.count() >= 1
+    await slices.first.locator("summary").click()
+    shown = await slices.first.inner_text()
+    assert "100\u00a0000,00\u00a0₸" in shown   # §5.8 debt first: the whole payment went to January's invoice
+    cookies = {cookie["name"]: cookie["value"] for cookie in await page.context.cookies()}
+    downloaded = httpx.get(base, params={"download": "csv"}, cookies=cookies)
+    assert downloaded.status_code == 200 and downloaded.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(downloaded.text.lstrip("\ufeff"))))
+    shown_rows = await page.locator("table.statement > tbody > tr[id]").count()
+    assert len(rows) == shown_rows
+    assert rows[-1]["Balance"] == "370456.00"
+    pdf = httpx.get(base + "/reconciliation.pdf", params={"month": "2022-02"}, cookies=cookies)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
