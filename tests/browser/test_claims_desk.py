@@ -2,7 +2,7 @@
 days left to answer, is accepted in part on its page (the outcome and the correction granted show), leaves the
 open list, and the ledger books exactly the amount granted; the force-majeure notices with their review dates,
 the survey report and the personal-data requests show; every page passes axe with no console error; the
-claims desk's lists download."""
+claims desk's lists download; an auditor finds no command on any of the desk's pages, an open claim's included."""
 
 from __future__ import annotations
 
@@ -89,6 +89,9 @@ async def test_force_majeure_surveys_and_personal_data_requests_show_and_downloa
         notice = await answered(await client.post(f"{system.url_of('claims')}/force-majeure", headers=auth("claims"), json={
             "contract_id": contract_id, "party": "buyer", "started_on": "2022-03-01", "notified_on": "2022-03-10",
             "description": "паводок на подстанции"}))
+        open_claim = await answered(await client.post(f"{system.url_of('claims')}/claims", headers=auth("claims"), json={
+            "contract_id": contract_id, "received_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+            "subject": "service_quality", "description": "долго отвечали на звонки"}))
         await answered(await client.post(f"{system.url_of('claims')}/personal-data/{contract_id}/requests",
                                          headers=auth("privacy"),
                                          json={"kind": "correction", "received_on": today.isoformat(),
@@ -124,4 +127,18 @@ async def test_force_majeure_surveys_and_personal_data_requests_show_and_downloa
     rows = csv_rows(notices)
     assert any(line["Contract"] == contract_id and line["Review on"] == notice["review_on"] for line in rows)
     assert claims.status_code == 200 and claims.content[:2] == b"PK"
+    assert page.console_errors == []
+
+    await page.get_by_role("button", name="Выйти").click()
+    await page.wait_for_url("**/sign-in")
+    await sign_in(page, system, "auditor")
+    for path in ("/claims", f"/claims/{open_claim['claim_id']}", "/claims/force-majeure",
+                 "/claims/force-majeure/review-due", "/claims/surveys", "/claims/personal-data"):
+        answer = await page.goto(url + path)
+        assert answer.status == 200, path
+        posting = await page.locator("form[method=post]").evaluate_all("forms => forms.map(f => f.action)")
+        assert [action.removeprefix(url) for action in posting] == ["/sign-out"], (path, posting)
+        assert await page.locator("[hx-post]").count() == 0, path
+        assert await serious_accessibility_violations(page) == [], path
+    await screenshot(page, "claims-auditor")
     assert page.console_errors == []
