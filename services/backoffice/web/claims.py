@@ -64,7 +64,8 @@ CLAIM_COLUMNS = (
     Column("contract_number", N_("Contract"), link=_contract_link),
     Column("subject", N_("Subject"), link=lambda row: f"/claims/{row['claim_id']}",
            show=lambda row: word("subject", row["subject"])),
-    Column("disputed_amount.amount", N_("Disputed"), show=_disputed),
+    Column("disputed_amount.amount", N_("Disputed"), show=_disputed, link=lambda row: (
+        f"/accounts/{row['contract_id']}#{row['disputed_document']}" if row.get("disputed_document") else None)),
     Column("received_on", N_("Received"), kind="day"),
     Column("status", N_("Status"), show=lambda row: word("claim", row["status"])),
     Column("answered_on", N_("Answered"), kind="day"),

@@ -64,13 +64,20 @@ def _request_summary(row: dict[str, Any]) -> str:
     return " · ".join(str(part) for part in parts if part)
 
 
+def _request_document(row: dict[str, Any]) -> str:
+    """The account's line of the document the request is about (the payment, the penalty), or the account."""
+    asked = row.get("request") or {}
+    document = asked.get("bank_reference") or asked.get("document_number")
+    return f"/accounts/{row['contract_id']}" + (f"#{document}" if document else "")
+
+
 APPROVAL_COLUMNS = (
     Column("requested_at", N_("Requested"), kind="moment"),
     Column("action", N_("Request"), show=lambda row: word("request", row["action"])),
     Column("desk", N_("Desk"), show=lambda row: word("role", row["desk"])),
     Column("contract_id", N_("Account"), link=lambda row: f"/accounts/{row['contract_id']}", show=contract_shortly),
     Column("business_date", N_("Business date"), kind="day"),
-    Column("request", N_("What"), show=_request_summary),
+    Column("request", N_("What"), show=_request_summary, link=_request_document),
     Column("requested_by", N_("Requested by")),
     Column("request_id", N_("Request id")),
 )
