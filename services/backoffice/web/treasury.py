@@ -57,18 +57,14 @@ RECEIPT_COLUMNS = (
 )
 
 
-def _request_summary(row: dict[str, Any]) -> str:
-    """What the request asks, in its own fields: the payment, the penalty or the refund it is about."""
-    asked = row.get("request") or {}
-    parts = [asked.get(key) for key in ("bank_reference", "document_number", "reason")]
-    return " · ".join(str(part) for part in parts if part)
+def _line_of(key: str) -> Any:
+    """A link to the account's line of the document the request names in `key` (a payment, a penalty)."""
 
+    def link(row: dict[str, Any]) -> str | None:
+        document = (row.get("request") or {}).get(key)
+        return f"/accounts/{row['contract_id']}#{document}" if document else None
 
-def _request_document(row: dict[str, Any]) -> str:
-    """The account's line of the document the request is about (the payment, the penalty), or the account."""
-    asked = row.get("request") or {}
-    document = asked.get("bank_reference") or asked.get("document_number")
-    return f"/accounts/{row['contract_id']}" + (f"#{document}" if document else "")
+    return link
 
 
 APPROVAL_COLUMNS = (
@@ -77,7 +73,9 @@ APPROVAL_COLUMNS = (
     Column("desk", N_("Desk"), show=lambda row: word("role", row["desk"])),
     Column("contract_id", N_("Account"), link=lambda row: f"/accounts/{row['contract_id']}", show=contract_shortly),
     Column("business_date", N_("Business date"), kind="day"),
-    Column("request", N_("What"), show=_request_summary, link=_request_document),
+    Column("request.bank_reference", N_("Bank reference"), link=_line_of("bank_reference")),
+    Column("request.document_number", N_("Document"), link=_line_of("document_number")),
+    Column("request.reason", N_("Reason")),
     Column("requested_by", N_("Requested by")),
     Column("request_id", N_("Request id")),
 )
