@@ -33,6 +33,7 @@ CLAIMS_CODES = (
     N_("correction:credit_note"), N_("correction:penalty_waiver"), N_("correction:volume_reduction"),
     N_("party:seller"), N_("party:buyer"),
     N_("pd:access"), N_("pd:portability"), N_("pd:correction"), N_("pd:deletion"),
+    N_("pd-outcome:answered"), N_("pd-outcome:approved"), N_("pd-outcome:declined"), N_("pd-outcome:shredded"),
     N_("criterion:staff_work"), N_("criterion:information_accuracy"), N_("criterion:responsiveness"),
     N_("criterion:system_services_quality"), N_("criterion:dispatch_quality"),
 )

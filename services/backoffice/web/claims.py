@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.backoffice import formats
 from services.backoffice.calls import PersonCalls
-from services.backoffice.i18n import N_, gettext
+from services.backoffice.i18n import N_, gettext, reason_text
 from services.backoffice.web import inputs
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
 from services.backoffice.web.pages import (
@@ -52,6 +52,15 @@ def _disputed(row: dict[str, Any]) -> str:
     if row.get("disputed_document"):
         parts.append(str(row["disputed_document"]))
     return ", ".join(parts) or "—"
+
+
+def _request_outcome(row: dict[str, Any]) -> str:
+    """Where a personal-data request stands: answered, approved, declined, shredded, or refused with its reason."""
+    outcome = row.get("outcome")
+    if outcome and outcome.startswith("refused: "):
+        reason = outcome.removeprefix("refused: ")
+        return f"{gettext('refused')}: {reason_text(reason, reason)}"
+    return word("pd-outcome", outcome)
 
 
 def _yes_no(key: str) -> Any:
@@ -94,7 +103,7 @@ REQUEST_COLUMNS = (
     Column("contract_id", N_("Contract"), link=_contract_link, show=contract_shortly),
     Column("received_on", N_("Received"), kind="day"),
     Column("details", N_("Details")),
-    Column("outcome", N_("Outcome")),
+    Column("outcome", N_("Outcome"), show=_request_outcome),
     Column("earliest_on", N_("Not before"), kind="day"),
     Column("answered_on", N_("Answered"), kind="day"),
     Column("overdue", N_("Overdue"), show=_yes_no("overdue")),
