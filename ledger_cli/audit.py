@@ -15,6 +15,10 @@ the event store against appends (nothing is recorded half-seen; `event_store_hol
 service's app role may call, takes the lock); or, with `until`, into a separate schema `asof_<time>`
 that auditors can query, leaving the live tables alone: that creates a schema, which only the owner
 may (docs/security.md).
+
+Each run is recorded in the service's `audit_runs` when its credentials may write there
+(`shared/audit_runs.py`): the verdict, how far it reached, and each table's rows and digest, which the
+service shows at `GET /audit/chain`.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared import audit_runs
 from shared.anchoring.checkpoint import CheckpointRefused
 from shared.anchoring.trail import AnchorProblem, AnchorTrail
 from shared.db import make_engine
@@ -63,10 +68,26 @@ class VerifyReport:
     tables: list[TableCheck] = field(default_factory=list)
     anchors: AnchorTrail | None = None   # None: not checked against anchors
     anchor_problems: list[AnchorProblem] = field(default_factory=list)
+    recorded: bool = False               # written to the service's audit_runs
 
     @property
     def ok(self) -> bool:
         return self.chain.ok and all(t.ok for t in self.tables) and not self.anchor_problems
+
+    def as_run(self) -> audit_runs.AuditRun:
+        """The run as `audit_runs` records it; its problem is the first found, in the words `ledger` prints."""
+        chain = self.chain
+        problem = (f"anchor {self.anchor_problems[0].name} refused: {self.anchor_problems[0].reason}"
+                   if self.anchor_problems else
+                   f"the chain breaks at position {chain.first_broken_position}: {chain.reason}" if not chain.ok else
+                   f"table {next(t.table for t in self.tables if not t.ok)} differs from its rebuild"
+                   if not all(t.ok for t in self.tables) else None)
+        latest = self.anchors.latest if self.anchors is not None else None
+        return audit_runs.AuditRun(
+            kind="verify", ok=self.ok, events=chain.events_checked, head_position=self.events, target="public",
+            tables=[audit_runs.TableDigest(t.table, t.live[0], t.live[1], t.ok) for t in self.tables],
+            anchored_position=latest.position if latest is not None and not self.anchor_problems else None,
+            problem=problem)
 
 
 def _trail_problems(anchors: AnchorTrail | None, events: int) -> list[AnchorProblem]:
@@ -87,40 +108,48 @@ async def _events(conn: AsyncConnection) -> int:
 async def verify_service(service: str, database_url: str, progress: Progress | None = None,
                          on_phase: Callable[[str, int], None] | None = None,
                          anchors: AnchorTrail | None = None) -> VerifyReport:
-    projector = projector_of(service)
+    """Verify the service's history on its database, and record the verdict there when the credentials may."""
     engine = make_engine(database_url)
     try:
-        async with engine.connect() as conn:
-            # one snapshot for everything: the chain, the live tables and the rebuild see the same events
-            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-            total = await _events(conn)
-            if on_phase:
-                on_phase("chain", total)
-            report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
-                                  anchor_problems=_trail_problems(anchors, total))
-            try:
-                report.chain = await verify_chain(conn, progress, anchors)
-            except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
-                report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "", str(exc)))
-                await conn.rollback()
-                return report
-            chain = report.chain
-            if not chain.ok:
-                await conn.rollback()
-                return report
-            live = await digests(conn, [f"public.{t}" for t in projector.tables])
-            for table in projector.tables:
-                await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} "
-                                        "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
-            if on_phase:
-                on_phase("rebuild", total)
-            await projector.rebuild(conn, EventStore(service, registry), progress)
-            rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
-            await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
-        report.tables = [TableCheck(t, live[f"public.{t}"], rebuilt[f"pg_temp.{t}"]) for t in projector.tables]
+        report = await _verify(engine, service, progress, on_phase, anchors)
+        report.recorded = await audit_runs.record(engine, report.as_run())
         return report
     finally:
         await engine.dispose()
+
+
+async def _verify(engine: AsyncEngine, service: str, progress: Progress | None,
+                  on_phase: Callable[[str, int], None] | None, anchors: AnchorTrail | None) -> VerifyReport:
+    projector = projector_of(service)
+    async with engine.connect() as conn:
+        # one snapshot for everything: the chain, the live tables and the rebuild see the same events
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        total = await _events(conn)
+        if on_phase:
+            on_phase("chain", total)
+        report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
+                              anchor_problems=_trail_problems(anchors, total))
+        try:
+            report.chain = await verify_chain(conn, progress, anchors)
+        except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
+            report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "", str(exc)))
+            await conn.rollback()
+            return report
+        chain = report.chain
+        if not chain.ok:
+            await conn.rollback()
+            return report
+        live = await digests(conn, [f"public.{t}" for t in projector.tables])
+        for table in projector.tables:
+            await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} "
+                                    "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
+        if on_phase:
+            on_phase("rebuild", total)
+        await projector.rebuild(conn, EventStore(service, registry), progress)
+        rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
+        await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
+    report.tables = [TableCheck(t, live[f"public.{t}"], rebuilt[f"pg_temp.{t}"]) for t in projector.tables]
+    return report
 
 
 @dataclass
@@ -130,6 +159,9 @@ class ReplayReport:
     seconds: float
     schema: str
     tables: dict[str, int]
+    digests: dict[str, str] = field(default_factory=dict)   # table → SHA-256 of its rebuilt rows
+    head_position: int = 0
+    recorded: bool = False                                  # written to the service's audit_runs
 
     @property
     def rate_per_s(self) -> float:
@@ -170,7 +202,15 @@ async def replay_service(service: str, database_url: str, until: datetime | None
         # the rate counts the commit: the rebuilt rows are only there for anyone else once it is done
         elapsed = time.perf_counter() - started
         async with engine.connect() as conn:
-            counts = {t: int(await conn.scalar(text(f"SELECT count(*) FROM {schema}.{t}"))) for t in projector.tables}
-        return ReplayReport(service, applied, elapsed, schema, counts)
+            rebuilt = await digests(conn, [f"{schema}.{t}" for t in projector.tables])
+            head = int(await conn.scalar(text(
+                "SELECT coalesce(max(position), 0) FROM event_store WHERE CAST(:u AS timestamptz) IS NULL"
+                " OR recorded_at <= :u"), {"u": until}))
+        report = ReplayReport(service, applied, elapsed, schema, {t: rebuilt[f"{schema}.{t}"][0] for t in projector.tables},
+                              {t: rebuilt[f"{schema}.{t}"][1] for t in projector.tables}, head)
+        report.recorded = await audit_runs.record(engine, audit_runs.AuditRun(
+            kind="replay", ok=True, events=applied, head_position=head, target=schema,
+            tables=[audit_runs.TableDigest(t, report.tables[t], report.digests[t]) for t in projector.tables]))
+        return report
     finally:
         await engine.dispose()

@@ -188,6 +188,7 @@ def _print_verify(report: audit.VerifyReport) -> None:
                  else "no event in the database")
         console.print(f"[red]✗ {report.service}: the chain breaks at position {chain.first_broken_position}[/], "
                       f"{event}: {chain.reason}; {chain.events_checked} events before it are whole", soft_wrap=True)
+        _print_recorded(report.service, report.recorded)
         return
     table = Table(title=f"{report.service}: {report.events} events, chain whole")
     for column in ("table", "live rows", "rebuilt rows", "digest", "match"):
@@ -197,6 +198,13 @@ def _print_verify(report: audit.VerifyReport) -> None:
                       "[green]yes[/]" if check.ok else f"[red]no[/] (rebuilt {check.rebuilt[1][:16]})")
     console.print(table)
     _print_anchored(report)
+    _print_recorded(report.service, report.recorded)
+
+
+def _print_recorded(service: str, recorded: bool) -> None:
+    """Whether the run is in the service's `audit_runs` (what `GET /audit/chain` shows)."""
+    console.print(f"{service}: recorded in audit_runs" if recorded else
+                  f"{service}: not recorded in audit_runs (these credentials may not write there)", highlight=False)
 
 
 def _print_anchored(report: audit.VerifyReport) -> None:
@@ -229,7 +237,8 @@ def replay(service: Annotated[str, typer.Option("--service", "-s")],
     console.print(f"[green]✓[/] {service}: {report.events} events replayed into schema {report.schema} in "
                   f"{report.seconds:.2f} s ({report.rate_per_s:,.0f} events/s)")
     for table, rows in report.tables.items():
-        console.print(f"  {table}: {rows} rows")
+        console.print(f"  {table}: {rows} rows, digest {report.digests[table][:16]}", highlight=False)
+    _print_recorded(service, report.recorded)
 
 
 def _replay_one(service: str, url: str, until: datetime | None) -> audit.ReplayReport:

@@ -110,9 +110,10 @@ def build_app(service: "Service") -> FastAPI:
         return service.asyncapi()
 
     # they import this module
+    from shared.audit_api import router as audit_router
     from shared.dead_letters_api import router as dead_letters_router
     from shared.history_api import router as history_router
-    for router in (*service.definition.routers, dead_letters_router, history_router):
+    for router in (*service.definition.routers, dead_letters_router, history_router, audit_router):
         app.include_router(router)
     # outermost: a body over its limit is refused before any other part reads it
     app.add_middleware(BodyLimit, default_bytes=service.settings.http_max_body_bytes,

@@ -23,6 +23,7 @@ from services.backoffice.settings import BackofficeSettings
 from services.backoffice.templating import environment
 from services.backoffice.web import routers
 from services.backoffice.web.deps import CsrfRefused, NotSignedIn, render
+from shared.body_limit import BodyLimit
 from shared.clock import Clock, SystemClock
 from shared.logging import get_logger
 
@@ -40,6 +41,8 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 log = get_logger("backoffice")
+MAX_FORM_BYTES = 1024 * 1024   # a form's body; a route that takes a file names its own limit (MUST 13)
+UPLOAD_LIMITS = {"/treasury/statements": 50 * 1024 * 1024 + 64 * 1024}   # the file as invoicing takes it, and the form
 
 
 @dataclass
@@ -141,5 +144,6 @@ def build(settings: BackofficeSettings | None = None, clock: Clock | None = None
     async def ready() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    app.add_middleware(BodyLimit, default_bytes=MAX_FORM_BYTES, routes=UPLOAD_LIMITS, log=log)
     app.add_middleware(SecurityHeaders)
     return app

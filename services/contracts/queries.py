@@ -370,6 +370,25 @@ async def portfolio(conn: AsyncConnection, year: int) -> Portfolio:
                      by_category=list(categories.values()), total=total)
 
 
+class StatusCount(BaseModel):
+    status: ContractStatus
+    contracts: int
+
+
+class ContractsByStatus(BaseModel):
+    """Every contract registered, by its stored status (every status listed, zero included)."""
+
+    by_status: list[StatusCount]
+    total: int = Field(description="counted separately: a row lost or counted twice shows as a difference")
+
+
+async def contracts_by_status(conn: AsyncConnection) -> ContractsByStatus:
+    counted = dict((await conn.execute(text("SELECT status, count(*) FROM contracts GROUP BY status"))).all())
+    total = int(await conn.scalar(text("SELECT count(*) FROM contracts")))
+    return ContractsByStatus(by_status=[StatusCount(status=s, contracts=counted.get(s.value, 0)) for s in ContractStatus],
+                             total=total)
+
+
 class ServiceTypeView(BaseModel):
     name: str
     report_row: str = Field(description="the code of the portfolio report's row it counts in")

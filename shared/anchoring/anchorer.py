@@ -59,6 +59,12 @@ class Anchorer(LeaderLoop):
         self._written_at = float("-inf")
         self._caught_up = True
 
+    @property
+    def led_checkpoint(self) -> SignedCheckpoint | None:
+        """The last checkpoint in the store as this replica knows it while it leads (it wrote or read it);
+        None when it does not lead: another replica may have written since, so read the store."""
+        return self._last if self.stats.is_leader else None
+
     async def lead_taken(self, session: Connection | None = None) -> None:
         await self._continue_from_the_store()
 

@@ -22,7 +22,7 @@ ARTIFACTS = Path(os.environ.get("LEDGER_TEST_ARTIFACTS", ROOT / ".test-artifacts
 AXE = ROOT / "tests" / "fixtures" / "axe-4.14.1.min.js"
 # as the machine's probe found: without these Chromium keeps trying to reach Google's hosts
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync", "--disable-quic"]
+                 "--disable-sync", "--disable-quic", "--lang=ru-RU"]
 
 
 @pytest.fixture(scope="module")

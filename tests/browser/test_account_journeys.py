@@ -81,3 +81,30 @@ async def test_the_payment_line_explains_its_allocation_and_the_csv_has_the_same
     assert rows[-1]["Balance"] == "370456.00"
     pdf = httpx.get(base + "/reconciliation.pdf", params={"month": "2022-02"}, cookies=cookies)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_a_penalty_line_explains_its_slices(page, backoffice_system):
+    from tests.support import auth
+
+    contract = await invoiced_contract(backoffice_system, paid=False)
+    invoicing = backoffice_system.url_of("invoicing")
+    paid = httpx.post(invoicing + "/payments", headers=auth("treasury"), json={
+        "contract_id": contract["contract_id"], "bank_reference": f"{contract['number']}-LATE",
+        "received_on": "2022-03-01", "amount": {"amount": "470456.00", "currency": "KZT"}, "purpose": "за январь"})
+    assert paid.status_code == 201, paid.text
+    accrued = httpx.post(invoicing + f"/accounts/{contract['contract_id']}/penalties/accrue", headers=auth("billing"),
+                         json={"as_of": "2022-03-31"})
+    assert accrued.status_code == 201, accrued.text
+    await sign_in(page, backoffice_system, "billing")
+    await page.goto(backoffice_system.url_of("backoffice") + f"/accounts/{contract['contract_id']}")
+    penalty = page.locator("table.statement > tbody > tr").filter(has_text="4\u00a0538,61\u00a0₸")
+    await penalty.locator("summary").click()
+    shown = await penalty.locator("table.slices").inner_text()
+    # 15 days at 10.25 % + 6 days at 13.50 % on 470,456.00, ×1.5, 365-day basis → 4,538.61
+    # (tests/unit/test_ledger_rules.py derives it): one row per slice, each with its days and rate
+    assert "(15 / 365)" in shown and "(6 / 365)" in shown
+    assert "10.25" in shown and "13.5" in shown
+    assert "Базовая ставка, %" in await penalty.locator("table.slices thead").inner_text()
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "account-penalty-slices")
+    assert page.console_errors == []

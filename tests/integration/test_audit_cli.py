@@ -4,7 +4,8 @@ attacker edited behind the append-only trigger, by position, id and type, and th
 someone edited by hand (exit 1 both times); `replay` rebuilds to identical digests with its rate
 printed (as the service's own role), and `replay --until` rebuilds the past into its own schema (an
 account's advance, balance and payments as they were when the first of two payments was recorded) without
-touching the live tables (as the owner: the service's role may not create a schema); a
+touching the live tables (as the owner: the service's role may not create a schema); each run says whether
+it was recorded in the service's audit_runs (not by the read-only role); a
 service that is down, or a database that is down or refuses, is one clear line on stderr, exit 2."""
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ async def test_verify_passes_then_names_the_tampered_event_and_the_edited_table(
     clean = await run_ledger("verify", "--service", "contracts", "--database-url", url)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "chain whole" in clean.stdout and "no (rebuilt" not in clean.stdout
+    assert "contracts: recorded in audit_runs" in clean.stdout
 
     # a hand edit of a read model: the rebuild disagrees with the live table
     async with system["contracts"].engine.begin() as conn:
@@ -110,6 +112,8 @@ async def test_verify_runs_with_read_only_credentials(system):
     verified = await run_ledger("verify", "--service", "invoicing", "--database-url", url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "chain whole" in verified.stdout and "no (rebuilt" not in verified.stdout
+    # it may not write either the record of its run: the verdict stands, and says so
+    assert "invoicing: not recorded in audit_runs" in verified.stdout
     # the same role cannot write: what verify did, it did without that
     replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", url)
     assert replayed.returncode == 2 and "InsufficientPrivilegeError" in replayed.stderr, replayed.stderr
@@ -133,7 +137,7 @@ async def test_replay_rebuilds_to_identical_digests_and_the_past_into_its_own_sc
     # as the service's own role: it may rewrite the read models, and hold appends off meanwhile
     replayed = await run_ledger("replay", "--service", "invoicing", "--database-url", system.urls["invoicing"])
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert "events/s" in replayed.stdout
+    assert "events/s" in replayed.stdout and "invoicing: recorded in audit_runs" in replayed.stdout
     async with service.engine.connect() as conn:
         assert await digests(conn, service.projector.tables) == before
 

@@ -7,7 +7,9 @@ a few of the test's own (a real PostgreSQL with the C locale the services' datab
 - `status` keeps the contracts in that status; `sort` orders by number, buyer name, status or signature,
   ascending or descending, and the cursor continues the order it was given in;
 - an unknown sort, order or status is a malformed request (422);
-- the search is answered from the trigram index, not by reading every contract.
+- the search is answered from the trigram index, not by reading every contract;
+- `GET /reports/contracts-by-status` counts every status (KEGOC's 1,628 signed among them), a new draft
+  adds one draft and its signature moves it to signed, and the total is their sum.
 """
 
 from __future__ import annotations
@@ -144,3 +146,21 @@ async def test_a_search_reads_the_trigram_index(contracts):
         plan = "\n".join((await conn.execute(text(f"EXPLAIN {statement}"), {
             "number": None, "status": None, "pattern": f"%{bin_}%"})).scalars())
     assert "contracts_search_idx" in plan, plan
+
+
+async def test_contracts_by_status_count_each_status_and_follow_a_signature(contracts):
+    client = contracts.clients["contracts"]
+
+    async def by_status() -> tuple[dict[str, int], int]:
+        report = (await client.get("/reports/contracts-by-status", headers=auth("auditor"))).json()
+        return {row["status"]: row["contracts"] for row in report["by_status"]}, report["total"]
+
+    before, total = await by_status()
+    assert set(before) == {"draft", "signed", "terminated", "settled"}
+    assert sum(before.values()) == total and before["signed"] >= KEGOC_CONTRACTS
+    created = await client.post("/contracts", json=seed_contract(unique("ST")), headers=auth())
+    drafted, _ = await by_status()
+    assert drafted == {**before, "draft": before["draft"] + 1}
+    assert (await client.post(f"/contracts/{created.json()['contract_id']}/sign", headers=auth())).status_code == 200
+    signed, total_after = await by_status()
+    assert signed == {**before, "signed": before["signed"] + 1} and total_after == total + 1

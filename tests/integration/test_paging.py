@@ -1,8 +1,9 @@
 """Proves every list route of the four services answers pages on real PostgreSQL: each holds at most
 `limit` items (the documented default when absent; more than the maximum is refused), `next_cursor`
 leads from page to page through exactly the rows of one unlimited read, in its order, and is null on the
-last page; a cursor that is not one of ours names no page (`page_not_found`, 404); and a page of personal data
-is logged with the contracts of that page, not of the whole list."""
+last page, in either order where a list has both; a cursor that is not one of ours names no page
+(`page_not_found`, 404); and a page of personal data is logged with the contracts of that page, not of the
+whole list."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from shared.events import topic_of
 from tests.integration.test_access_log import logged
 from tests.integration.test_claims_api import claim_body
-from tests.integration.test_ledger_api import signed_contract
+from tests.integration.test_ledger_api import publish_act, signed_contract
 from tests.support import KafkaTap, auth, eventually, unique, unique_bin
 
 LIMIT = 2   # small, so three or more rows make several pages
@@ -120,6 +121,32 @@ async def test_invoicing_and_metering_lists_page(system, contracts):
     assert (await metering.post("/readings/import", params={"format": "csv"}, headers=auth(),
                                 content=f"meter_serial,read_at,register_kwh\n{rows}".encode())).status_code == 200
     await assert_pages(metering, "/readings", "start_at", at_least=5, maximum=10_000, meter_serial=meter)
+
+
+async def test_the_back_offices_lists_page(system, contracts):
+    """Invoices, payments, and a contract's history (metering's: its reads are not logged, so the lists stay
+    still while they are read)."""
+    invoicing, metering, contract_id = system.clients["invoicing"], system.clients["metering"], contracts[0]
+    for n, period in enumerate(("2022-01", "2022-02", "2022-03")):
+        await publish_act(system, contract_id, f"act-pg-{n}", period, "1000", f"2022-0{n + 2}-01")
+        assert (await invoicing.post("/payments", headers=auth("treasury"), json={
+            "contract_id": contract_id, "bank_reference": unique("PG"), "received_on": f"2022-0{n + 2}-05",
+            "amount": {"amount": "10.00", "currency": "KZT"}})).status_code == 201
+
+    async def invoiced():
+        return len(await whole(invoicing, "/invoices", contract_id=contract_id)) == 3
+
+    await eventually(invoiced)
+    for order in ("asc", "desc"):
+        await assert_pages(invoicing, "/invoices", "document_number", at_least=3, contract_id=contract_id, order=order)
+        await assert_pages(invoicing, "/payments", "bank_reference", at_least=3, contract_id=contract_id, order=order)
+    for period, published in (("2022-04", "2022-05-04"), ("2022-05", "2022-06-03")):
+        assert (await metering.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+            "period": period, "volume_kwh": "31000", "published_on": published})).status_code == 201
+    await assert_pages(metering, "/events", "position", at_least=4, contract_id=contract_id)
+    await assert_pages(metering, "/streams", "stream_id", at_least=1, contract_id=contract_id)
+    stream = max(await whole(metering, "/streams", contract_id=contract_id), key=lambda s: s["events"])
+    await assert_pages(metering, f"/streams/{stream['stream_id']}/events", "stream_version", at_least=4)
 
 
 async def test_approvals_list_pages(system, contracts):

@@ -1,5 +1,6 @@
-"""What the security tests share: events appended as a service appends them, and the attack MUST 12 is
-about, a rewrite by someone with the owner's rights who recomputes the chain after it."""
+"""What the security tests share: events appended as a service appends them, a contracts service's history
+anchored to its head, and the attack MUST 12 is about, a rewrite by someone with the owner's rights who
+recomputes the chain after it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared.db import UnitOfWork
 from shared.events import registry
 from shared.eventstore import EventStore
 from shared.eventstore.store import CommandContext, chain_hash
+from tests.support import auth, eventually, seed_contract
 
 AT = datetime(2024, 1, 1, tzinfo=UTC)
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -57,3 +59,20 @@ async def rewrite_and_recompute(owner: AsyncEngine, position: int, old: str, new
                                {"prev": previous, "hash": recomputed, "p": row.position})
             previous = recomputed
         await conn.execute(text("ALTER TABLE event_store ENABLE TRIGGER event_store_append_only"))
+
+
+async def anchored_contracts(system, numbers: list[str]) -> int:
+    """Contracts numbered `numbers` registered and signed on a contracts service that anchors its chain, and
+    every event anchored: the head's position."""
+    service, client = system["contracts"], system.clients["contracts"]
+    for number in numbers:
+        contract_id = (await client.post("/contracts", json=seed_contract(number), headers=auth())).json()["contract_id"]
+        assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
+    async with service.engine.connect() as conn:
+        head = int(await conn.scalar(text("SELECT max(position) FROM event_store")))
+
+    async def anchored_to_head():
+        return service.anchorer.stats.position == head
+
+    await eventually(anchored_to_head)
+    return head

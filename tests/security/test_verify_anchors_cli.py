@@ -16,8 +16,8 @@ from sqlalchemy import text
 from shared.anchoring.checkpoint import write_key_pair
 from tests.conftest import owner_engine, running_system
 from tests.integration.test_audit_cli import run_ledger
-from tests.security.history import rewrite_and_recompute
-from tests.support import auth, eventually, seed_contract, unique
+from tests.security.history import anchored_contracts, rewrite_and_recompute
+from tests.support import eventually, unique
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +49,9 @@ async def verify(system, anchor_dir, keys) -> tuple[int, str]:
 
 
 async def test_verify_trusts_the_anchors_then_names_the_rewritten_event(system, keys, anchors, tmp_path):
-    service, client = system["contracts"], system.clients["contracts"]
+    service = system["contracts"]
     numbers = [unique("A") for _ in range(3)]
-    for number in numbers:
-        contract_id = (await client.post("/contracts", json=seed_contract(number), headers=auth())).json()["contract_id"]
-        assert (await client.post(f"/contracts/{contract_id}/sign", headers=auth())).status_code == 200
-    async with service.engine.connect() as conn:
-        head = int(await conn.scalar(text("SELECT max(position) FROM event_store")))
-
-    async def anchored_to_head():
-        return service.anchorer.stats.position == head
-
-    await eventually(anchored_to_head)
+    head = await anchored_contracts(system, numbers)
     code, out = await verify(system, anchors / "contracts", keys)
     assert code == 0, out
     assert "chain whole" in out and f"anchored up to position {head} by checkpoint" in out

@@ -29,4 +29,16 @@
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSwap", function (event) { draw(event.target); });
+
+  // A command form once answered (done or refused) is a new command when sent again: its Idempotency-Key is
+  // renewed, so the service neither replays the first answer nor refuses the key as reused. A request that got
+  // no answer keeps its key: sent again, it is the same command and the service does it at most once.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    var key = form ? form.querySelector("input[name=idempotency_key]") : null;
+    if (!key || !event.detail.xhr || !event.detail.xhr.status) { return; }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    key.value = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  });
 })();

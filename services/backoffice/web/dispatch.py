@@ -82,7 +82,7 @@ GRID_COLUMNS = (
     Column("status", N_("Status")),
     *(Column(f"h{hour:02d}", f"{hour:02d}", kind="kwh") for hour in HOURS),
     Column("total_kwh", N_("Total, kWh"), kind="kwh"),
-    Column("reasons", N_("Reasons")),
+    Column("reasons", N_("The service's reasons")),
 )
 
 

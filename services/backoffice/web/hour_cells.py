@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.backoffice import formats
-from services.backoffice.i18n import gettext, reason_text
+from services.backoffice.i18n import gettext as code_word  # its codes are listed in web.dispatch.SHOWN_CODES
+from services.backoffice.i18n import reason_text
 from services.backoffice.web.day_marks import HourMark
 
 DISTINCT_CELLS = 16_384   # values × marks kept formatted
@@ -29,9 +30,9 @@ def _kwh(value: Decimal | None) -> str:
 
 @functools.lru_cache(maxsize=DISTINCT_CELLS)
 def hour_cell(value: Decimal | None, mark: HourMark) -> HourCell:
-    title = gettext(f"hour:{mark.kind}")
+    title = code_word(f"hour:{mark.kind}")
     if mark.before is not None:
         title += f": {_kwh(mark.before)} → {_kwh(value)}"
     if mark.reason:
         title += " (" + " ".join(reason_text(code, code) for code in mark.reason.split()) + ")"
-    return HourCell(_kwh(value), mark.kind, "" if mark.kind == "accepted" else gettext(f"letter:{mark.kind}"), title)
+    return HourCell(_kwh(value), mark.kind, "" if mark.kind == "accepted" else code_word(f"letter:{mark.kind}"), title)

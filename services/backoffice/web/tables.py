@@ -77,6 +77,8 @@ class Listing:
     params: dict[str, str] = field(default_factory=dict)
     next_cursor: str | None = None
     dom_id: str = "listing"
+    actions: str | None = None   # a template drawing a row's commands in a last column (`row` is the row)
+    actions_label: str = ""      # that column's heading (an English msgid)
 
     @property
     def is_paged(self) -> bool:

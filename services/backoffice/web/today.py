@@ -55,7 +55,7 @@ def worklists(today: date) -> list[Worklist]:
         Worklist(frozenset({"treasury"}), N_("Unidentified receipts"), "invoicing", "/receipts/unidentified", {},
                  "/treasury"),
         Worklist(frozenset({"treasury", "billing", "collections"}), N_("Corrections awaiting a second person"),
-                 "invoicing", "/approvals", {}, "/treasury"),
+                 "invoicing", "/approvals", {}, "/treasury/approvals"),
         Worklist(frozenset({"metering", "billing"}), N_("Volume acts awaiting signature"), "metering", "/acts",
                  {"status": "issued"}, "/metering"),
         Worklist(frozenset({"billing"}), N_("Invoices whose ESF is due by"), "invoicing", "/invoices",
@@ -65,9 +65,9 @@ def worklists(today: date) -> list[Worklist]:
                  {"in_force": "true", "kind": "restriction"}, "/contracts"),
         Worklist(frozenset({"claims"}), N_("Open claims"), "claims", "/claims", {"status": "open"}, "/claims"),
         Worklist(frozenset({"claims"}), N_("Force-majeure notices due for review"), "claims",
-                 "/force-majeure/review-due", {"on": day}, "/claims"),
+                 "/force-majeure/review-due", {"on": day}, "/claims/force-majeure/review-due"),
         Worklist(frozenset({"privacy"}), N_("Personal-data requests"), "claims", "/personal-data/requests", {},
-                 "/claims"),
+                 "/claims/personal-data"),
         *(Worklist(frozenset({"admin"}), N_("Dead letters"), service, "/dead-letters", {}, "/audit", f": {service}")
           for service in SERVICES),
     ]

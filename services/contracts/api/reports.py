@@ -1,5 +1,5 @@
-"""Reports and reference data: the portfolio in force in a year (by service and by counterparty category),
-service types and categories."""
+"""Reports and reference data: the portfolio in force in a year (by service and by counterparty category), the
+contracts by status, service types and categories."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.contracts import queries
 from services.contracts.api.deps import Reader, ServiceDep
-from services.contracts.queries import Portfolio, ServiceTypes
+from services.contracts.queries import ContractsByStatus, Portfolio, ServiceTypes
 from shared.api import COMMON_ERRORS
 
 router = APIRouter(tags=["reports"], responses=COMMON_ERRORS)
@@ -23,6 +23,14 @@ async def portfolio(_actor: Reader, service: ServiceDep, year: Annotated[int, Qu
     access log."""
     async with service.engine.connect() as conn:
         return await queries.portfolio(conn, year)
+
+
+@router.get("/reports/contracts-by-status", response_model=ContractsByStatus)
+async def contracts_by_status(_actor: Reader, service: ServiceDep) -> ContractsByStatus:
+    """Every contract registered, by status (draft, signed, terminated, settled), and the total. Counts only,
+    no contract or buyer named: not in the access log."""
+    async with service.engine.connect() as conn:
+        return await queries.contracts_by_status(conn)
 
 
 @router.get("/reference/service-types", response_model=ServiceTypes)
