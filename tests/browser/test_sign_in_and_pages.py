@@ -10,7 +10,8 @@ import re
 import httpx
 import pytest
 
-from tests.browser.conftest import screenshot, serious_accessibility_violations, sign_in
+from tests.browser.conftest import invoiced_contract, screenshot, serious_accessibility_violations, sign_in
+from tests.support import auth
 
 pytestmark = pytest.mark.e2e
 
@@ -75,13 +76,26 @@ async def test_common_pages_pass_axe_under_their_csp(page, backoffice_system):
     assert page.console_errors == []
 
 
-async def test_contracts_search_finds_the_contract_by_its_buyers_bin_and_opens_its_card(page, backoffice_system):
-    contract = backoffice_system.load_demo()
+async def test_contracts_search_by_number_and_by_bin_then_the_card(page, backoffice_system):
+    demo = backoffice_system.load_demo()
+    other = await invoiced_contract(backoffice_system, paid=False)   # a second contract, same buyer as the demo
     await sign_in(page, backoffice_system, "billing")
     await page.goto(backoffice_system.url_of("backoffice") + "/contracts")
-    await page.fill("#q", contract["terms"]["buyer"]["bin"])
+    await page.fill("#q", other["number"])
     await page.get_by_role("button", name="Найти").click()
-    await page.get_by_role("link", name=contract["number"]).click()
-    await page.wait_for_url(f"**/contracts/{contract['contract_id']}")
-    assert contract["terms"]["buyer"]["name"] in await page.locator("main").inner_text()
+    await page.wait_for_url(f"**q={other['number']}**")
+    assert await page.locator("#contracts-total").inner_text() == "Найдено: 1"
+    assert await page.locator("#contracts tbody tr").count() == 1
+    # by the buyer's BIN: every contract of that buyer, as many as the contracts service counts
+    bin_ = demo["terms"]["buyer"]["bin"]
+    counted = httpx.get(backoffice_system.url_of("contracts") + "/contracts", params={"search": bin_, "limit": 1},
+                        headers=auth("billing")).json()["total"]
+    assert counted >= 2
+    await page.fill("#q", bin_)
+    await page.get_by_role("button", name="Найти").click()
+    await page.wait_for_url(f"**q={bin_}**")
+    assert await page.locator("#contracts-total").inner_text() == f"Найдено: {counted}"
+    await page.get_by_role("link", name=demo["number"]).click()
+    await page.wait_for_url(f"**/contracts/{demo['contract_id']}")
+    assert demo["terms"]["buyer"]["name"] in await page.locator("main").inner_text()
     await screenshot(page, "contract-card")

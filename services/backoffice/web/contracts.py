@@ -36,8 +36,18 @@ CONTRACT_COLUMNS = (
 )
 
 
+# the page's sort keys → the contracts service's (`GET /contracts?sort=`)
+SORTS = {"number": "number", "name": "buyer_name", "status": "status", "signed_on": "signed_at"}
+
+
 def _search(q: str | None, status: str | None, sort: str | None, order: str | None) -> dict[str, Any]:
-    return {"q": q, "status": status, "sort": sort, "order": order}
+    return {"search": q, "status": status, "sort": SORTS.get(sort or ""), "order": order}
+
+
+def _page_params(q: str | None, status: str | None, sort: str | None, order: str | None,
+                 cursor: str | None) -> dict[str, str]:
+    """What the page's own links carry (its names, not the service's)."""
+    return {k: v for k, v in {"q": q, "status": status, "sort": sort, "order": order, "cursor": cursor}.items() if v}
 
 
 @router.get("/contracts", response_class=HTMLResponse)
@@ -56,11 +66,10 @@ async def contracts(request: Request, session: SignedIn, calls: Calls,
         return download(CONTRACT_COLUMNS, rows, download_as, "contracts")
     page = await calls.get("contracts", "/contracts", {**search, "limit": PAGE_SIZE, "cursor": cursor})
     listing = Listing(N_("Contracts"), CONTRACT_COLUMNS, page["items"], "/contracts",
-                      {k: v for k, v in {**search, "cursor": cursor}.items() if v}, page.get("next_cursor"),
-                      dom_id="contracts")
+                      _page_params(q, status, sort, order, cursor), page.get("next_cursor"), dom_id="contracts",
+                      total=page.get("total"))
     template = "partials/table.html" if request.headers.get("HX-Request") else "contracts.html"
-    return render(request, template, table=listing,
-                  q=q or "", status=status or "")
+    return render(request, template, table=listing, q=q or "", status=status or "")
 
 
 async def _or_none(call: Any) -> Any:

@@ -79,6 +79,7 @@ class Listing:
     dom_id: str = "listing"
     actions: str | None = None   # a template drawing a row's commands in a last column (`row` is the row)
     actions_label: str = ""      # that column's heading (an English msgid)
+    total: int | None = None     # how many the whole list holds, when the service says
 
     @property
     def is_paged(self) -> bool:

@@ -89,9 +89,9 @@ async def _optional(calls: PersonCalls, service: str, path: str, params: dict[st
 
 
 async def _contracts_by_status(calls: PersonCalls) -> dict[str, int | None]:
-    pages = await asyncio.gather(*(_optional(calls, "contracts", "/contracts", {"status": status, "limit": 1})
-                                   for status in CONTRACT_STATUSES))
-    return {status: page.get("total") if page else None for status, page in zip(CONTRACT_STATUSES, pages, strict=True)}
+    report = await _optional(calls, "contracts", "/reports/contracts-by-status", {})
+    counted = {row["status"]: row["contracts"] for row in report["by_status"]} if report else {}
+    return {status: counted.get(status, 0) if report else None for status in CONTRACT_STATUSES}
 
 
 @router.get("/", response_class=HTMLResponse)
