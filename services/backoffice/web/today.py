@@ -57,7 +57,7 @@ def worklists(today: date) -> list[Worklist]:
         Worklist(frozenset({"treasury", "billing", "collections"}), N_("Corrections awaiting a second person"),
                  "invoicing", "/approvals", {}, "/treasury/approvals"),
         Worklist(frozenset({"metering", "billing"}), N_("Volume acts awaiting signature"), "metering", "/acts",
-                 {"status": "issued"}, "/metering"),
+                 {"status": "issued"}, "/metering?status=issued"),
         Worklist(frozenset({"billing"}), N_("Invoices whose ESF is due by"), "invoicing", "/invoices",
                  {"esf_deadline_from": day, "esf_deadline_to": esf_due.isoformat()}, "/contracts",
                  f" {esf_due.strftime('%d.%m.%Y')}"),
