@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import personal_data, projection_sql
+from services.invoicing import collection_projection, personal_data, projection_sql
 from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
@@ -41,6 +41,7 @@ from services.invoicing.events import (
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PrepaymentRequested,
     ReceiptAssigned,
@@ -48,6 +49,7 @@ from services.invoicing.events import (
     RefundIssued,
     RefundPaidOut,
     RestrictionNoticeIssued,
+    RestrictionNoticeWithdrawn,
     UnidentifiedReceiptRecorded,
 )
 from services.invoicing.projection_sql import (
@@ -64,7 +66,12 @@ from services.invoicing.projection_sql import (
     ReceiptRow,
 )
 from shared.events import registry
-from shared.events.invoicing import SupplyRestored, SupplyRestricted, TerminationNoticeIssued
+from shared.events.invoicing import (
+    SupplyRestored,
+    SupplyRestricted,
+    TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
+)
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
@@ -300,7 +307,7 @@ class AccountRows:
 
     def notice(self, fact: Fact, p: dict) -> None:
         """Notices move no money: statement lines with amount 0 that cite their figures."""
-        day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on")
+        day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on") or p.get("withdrawn_on")
         document = p.get("document_number") or p.get("notice_document", "")
         description = registry.type_of(fact.event_type).__doc__.strip().splitlines()[0]
         currency = self.currencies.get(p["contract_id"])
@@ -355,6 +362,15 @@ class AccountRows:
                    {"windows": p["windows"], "slices": p["slices"], "released_to_advance":
                     p["released_to_advance"]["amount"]})
 
+    def penalty_reversed(self, fact: Fact, p: dict) -> None:
+        """§5.7 a penalty taken back: its open part off the debt; its paid part is the advance's again (the
+        allocation that follows, if any, pays what is open with it)."""
+        self._pay(p["contract_id"], f"{p['document_number']}:penalty", _amount(p["reduced"]))
+        self._post(fact, p["postings"], p["reversed_on"], "penalty_reversal", p["document_number"],
+                   f"penalty reversed: {p['reason']}", p["reduced"]["currency"],
+                   {"reduced": p["reduced"]["amount"], "released_to_advance": p["released_to_advance"]["amount"],
+                    "approval": p["approval"]})
+
     def payment_reversed(self, fact: Fact, p: dict) -> None:
         for piece in p["reopened"]:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
@@ -404,6 +420,9 @@ _FOLDS = {
     SupplyRestricted.event_type: AccountRows.notice,
     SupplyRestored.event_type: AccountRows.notice,
     TerminationNoticeIssued.event_type: AccountRows.notice,
+    TerminationNoticeWithdrawn.event_type: AccountRows.notice,
+    RestrictionNoticeWithdrawn.event_type: AccountRows.notice,
+    PenaltyReversed.event_type: AccountRows.penalty_reversed,
     RefundIssued.event_type: AccountRows.refund,
     RefundPaidOut.event_type: AccountRows.refund_paid_out,
     PaymentReceived.event_type: AccountRows.payment_received,
@@ -437,10 +456,14 @@ class InvoicingProjector(Projector):
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
         rows = AccountRows()
+        collected = []
         for stored in events:
             if stored.envelope.event_type in _FOLDS:
                 rows.fold(Fact.of(stored, self.registry))
+            if stored.envelope.event_type in collection_projection.FOLDS:
+                collected.append(Fact.of(stored, self.registry))
         await rows.flush(conn)
+        await collection_projection.apply(conn, collected)
         with_buyer = [s.envelope.contract_id for s in events if s.envelope.event_type in _WITH_BUYER]
         if with_buyer:
             # locked against the key's arrival, so one of the two sees the other
@@ -457,12 +480,14 @@ class InvoicingProjector(Projector):
         raw = await read_raw(conn, 0, REBUILD_STEP, recorded_until)
         step, applied = await asyncio.to_thread(self._prepare, raw, currencies), 0
         while raw:
-            read = len(raw)
+            read, written = len(raw), raw
             raw = await read_raw(conn, raw[-1][0], REBUILD_STEP, recorded_until)
             # this step is written while the next one is parsed, folded and formatted in a thread, so
             # PostgreSQL and Python each keep a core busy (the next step is read first: one connection)
             _, following = await asyncio.gather(step[0].flush(conn, bulk=True, payloads=step[1]),
                                                 asyncio.to_thread(self._prepare, raw, currencies))
+            # the runs' rows are few: written statement by statement after the step's accounts
+            await collection_projection.apply(conn, facts_of(written, self.registry, collection_projection.FOLDS))
             step, applied = following, applied + read
             if progress:
                 progress(read)
@@ -479,6 +504,7 @@ class InvoicingProjector(Projector):
 
 projector = InvoicingProjector(
     registry,
-    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
+    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts",
+            *collection_projection.TABLES],
     handlers={},
 )

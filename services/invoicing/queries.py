@@ -27,6 +27,7 @@ from services.invoicing.domain.account import period_bounds
 from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
+    CollectionReversalRequested,
     PaymentReversalRequested,
     PenaltyWaiverRequested,
     ReconciliationDiscrepancyRecorded,
@@ -445,8 +446,8 @@ class ApprovalView(BaseModel):
     requested_by: str
     requested_at: datetime
     business_date: date
-    request: PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed = Field(
-        description="the request as recorded")
+    request: (PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed
+              | CollectionReversalRequested) = Field(description="the request as recorded")
 
 
 _REQUESTS = """

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.events.metering import VolumeActDisputed  # noqa: F401 (metering's own code names it from here too)
 from shared.events.registry import Event, registry
 
 
@@ -61,19 +62,6 @@ class VolumeActAccepted(Event):
     act_id: str
     accepted_on: date
     deemed: bool
-
-
-@registry.register
-class VolumeActDisputed(Event):
-    """The buyer contests the act; a corrected act will replace it."""
-
-    event_type = "metering.VolumeActDisputed"
-    schema_version = 1
-
-    contract_id: str
-    act_id: str
-    disputed_on: date
-    reason: str
 
 
 @registry.register

@@ -1,6 +1,7 @@
 """Proves with hypothesis, on the settlement account itself, that any sequence of invoices, correcting invoices
 (credit notes and extra charges), payments, penalty accruals, penalty waivers, payment reversals, prepayment
-demands, day closes, terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
+demands, day closes, collection runs (every line proposed executed) and the reversal of their lines (a penalty
+reversed, a notice withdrawn), terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
 payments less the refunds paid out, what is payable back equals the refunds not yet paid out, the buyer's position
 (debt − advance) equals what was charged less what was paid plus what was refunded, no debt goes negative, and
 replaying the events rebuilds exactly the live state. A fixed history shows every one of those steps is reached."""
@@ -15,14 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.invoicing.domain import account as acc
+from services.invoicing.domain import collection
+from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.domain.rates import base_rates, vat_rates
 from shared.calendar import WorkingCalendar
 from shared.errors import DomainError
 from shared.events.contracts import ContractSigned
+from shared.events.invoicing import Approval
 from shared.money import Money
 from tests.support import sealed_terms, seed_contract
 
 TERMS = sealed_terms(seed_contract(), "c")
+# a reversed line's action by its document's prefix
+UNDONE = {"PEN-": "penalty", "RN-": "restriction_notice", "TN-": "termination_notice"}
 CAL = WorkingCalendar()
 RATES = base_rates()
 VAT = vat_rates()
@@ -32,6 +38,9 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("pay"), st.integers(1, 60_000_000), st.integers(0, 400)),
     st.tuples(st.just("penalties"), st.integers(0, 400)),
     st.tuples(st.just("close"), st.integers(0, 400)),
+    st.tuples(st.just("collect"), st.integers(0, 400)),
+    # the latest executed line that recorded a penalty, a restriction notice or a notice to end the contract
+    st.tuples(st.just("undo"), st.sampled_from(sorted(UNDONE))),
     st.tuples(st.just("reverse"), st.integers(0, 24), st.integers(0, 400)),
     # a corrected act of a month already invoiced: less volume is a credit note, more an extra charge
     st.tuples(st.just("correct"), st.integers(1, 12), st.integers(0, 60_000), st.integers(0, 30)),
@@ -46,8 +55,8 @@ steps = st.lists(st.one_of(
 
 # the day the tests run on, past every business day they close: day close needs a day that is over
 TODAY = date(2030, 1, 1)
-# a day close names who closed it and its proposal of a termination notice (four eyes)
-CLOSING = {"calendar": CAL, "today": TODAY, "closed_by": "test-collections", "request_id": "REQ-T"}
+CLOSING = {"today": TODAY}
+APPROVAL = Approval(request_id="CR", requested_by="test-collections", approved_by="test-collections-2")
 
 
 def money_sum(events, account: str) -> Money:
@@ -110,8 +119,37 @@ def apply_step(state: acc.Account, n: int, step: tuple, start: date) -> list:
             return acc.pay_out_refund(state, refund_document=document, payment_order_number=f"PP-{n}",
                                       payment_order_date=state.refunds[document].refund_on + timedelta(days=later))
         case ("close", day):
-            return acc.close_day(state, day=start + timedelta(days=day), **{**CLOSING, "request_id": f"REQ-{n}"})
+            return acc.close_day(state, day=start + timedelta(days=day), **CLOSING)
+        case ("collect", day):
+            return collect(state, f"CR-{n}", CollectionDay(start + timedelta(days=day), RATES, CAL))
+        case ("undo", prefix):
+            return undo(state, n, prefix)
     raise AssertionError(f"no such step {step}")
+
+
+def collect(state: acc.Account, run_id: str, facts: CollectionDay) -> list:
+    """A run over the account: every line proposed, executed in turn on the account as each leaves it."""
+    lines, _held = collection.propose(state, facts, iter(f"L{k}" for k in range(1, 100)).__next__)
+    recorded: list = []
+    for line in lines:
+        new = collection.execute(state, line, run_id=run_id, facts=facts, approval=APPROVAL)
+        for event in new:
+            state = acc.evolve(copy.deepcopy(state), event)
+        recorded += new
+    return recorded
+
+
+def undo(state: acc.Account, n: int, prefix: str) -> list:
+    """The latest executed line whose document starts with `prefix`, reversed (asked, then approved by another)."""
+    found = [key for key, documents in state.collected.items() if documents and documents[0].startswith(prefix)]
+    if not found:
+        raise DomainError("no such line", reason="test_no_line")
+    run_id, line_id = found[-1].split("/")
+    asked = collection.request_reversal(state, request_id=f"REQ-{n}", run_id=run_id, line_id=line_id,
+                                        action=UNDONE[prefix], reason="taken back", reversed_on=state.closed_through
+                                        or date(2022, 6, 1), requested_by="test-collections")
+    state = acc.evolve(copy.deepcopy(state), asked[0])
+    return asked + collection.approve_reversal(state, request_id=f"REQ-{n}", approved_by="test-collections-2")
 
 
 def run_history(history: list[tuple]) -> tuple[acc.Account, list]:
@@ -180,10 +218,15 @@ def test_every_kind_of_step_is_reached():
     """The generator's steps are not all refused: one fixed history through the same rules records each kind."""
     history = [
         ("prepay", 2),                       # February's demands, due before 1 February
-        ("close", 0),                        # 1 February: nothing held → a restriction notice
+        ("close", 0),                        # 1 February: nothing held
+        ("collect", 0),                      # → a restriction notice, proposed and executed
+        ("undo", "RN-"),                     # withdrawn: supply restored
         ("invoice", 1, 31_000),              # January: 470,456.00
         ("penalties", 40),                   # issued 2 February, due 9 February, open on 13 March: a penalty
-        ("waive", 0, 50),                    # half of it forgiven
+        ("collect", 45),                     # 18 March: the penalty of 14–18 March, a notice, a termination notice
+        ("undo", "PEN-"),                    # that penalty reversed
+        ("undo", "TN-"),                     # the termination notice withdrawn
+        ("waive", 0, 50),                    # half of the first penalty forgiven
         ("correct", 1, 30_000, 0),           # 1,000 kWh less: a credit note of 15,176.00
         ("pay", 60_000_000, 41),             # 600,000.00: pays everything, the rest held
         ("terminate", 4),                    # supply ends on 1 April: the last month supplied is March
@@ -195,7 +238,9 @@ def test_every_kind_of_step_is_reached():
     kinds = {event.event_type for event in events}
     assert {"invoicing.PrepaymentRequested", "invoicing.RestrictionNoticeIssued", "invoicing.PenaltyAccrued",
             "invoicing.PenaltyWaived", "invoicing.AccountTerminated", "invoicing.RefundIssued",
-            "invoicing.RefundPaidOut"} <= kinds
+            "invoicing.RefundPaidOut", "invoicing.CollectionLineExecuted", "invoicing.RestrictionNoticeWithdrawn",
+            "invoicing.PenaltyReversed", "invoicing.TerminationNoticeWithdrawn",
+            "invoicing.CollectionLineReversed"} <= kinds
     corrections = [e for e in events if e.event_type == "invoicing.InvoiceIssued" and e.corrects_document]
     # 1,000 kWh × 15.176 = 15,176.00 less: 13,550.00 net and 1,626.00 VAT taken off
     assert [(c.net.amount, c.vat.amount) for c in corrections] == [(Decimal("-13550.00"), Decimal("-1626.00"))]

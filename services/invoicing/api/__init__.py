@@ -7,6 +7,8 @@ from services.invoicing.api import (
     approvals,
     base_rates,
     books,
+    collection_holds,
+    collection_runs,
     day_close,
     payments,
     penalties,
@@ -18,4 +20,4 @@ from services.invoicing.api import (
 
 routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
-           aging.router]
+           aging.router, collection_runs.router, collection_holds.router]

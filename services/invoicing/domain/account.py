@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
+from services.invoicing.domain.holds import Dispute, Promise
 from services.invoicing.domain.penalty import LateAmount, PausedPeriod, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
 from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
 from services.invoicing.domain.rates import DatedRates
-from services.invoicing.domain.restriction import (
-    OVERDUE_DAYS_FOR_TERMINATION,
-    Demand,
-    required_cover,
-    restrict_from,
-    terminate_on,
-)
+from services.invoicing.domain.restriction import Demand, required_cover
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from services.invoicing.events import (
     AccountOpened,
@@ -34,15 +29,22 @@ from services.invoicing.events import (
     AccountTermsAmended,
     AllocationSlice,
     ChargeLineData,
+    CollectionLineExecuted,
+    CollectionLineReversed,
+    CollectionReversalRequested,
     DayClosed,
+    DisputeClosed,
+    DisputeOpened,
     InvoiceIssued,
     PaymentAllocated,
+    PaymentPromised,
     PaymentReceived,
     PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyPausedByForceMajeure,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltySliceData,
     PenaltyWaived,
     PenaltyWaiverRequested,
@@ -55,6 +57,7 @@ from services.invoicing.events import (
     RefundRequested,
     RequestDeclined,
     RestrictionNoticeIssued,
+    RestrictionNoticeWithdrawn,
     TerminationNoticeProposed,
 )
 from shared.approvals import Pending, check_approver, no_request_pending, pending_request
@@ -69,6 +72,7 @@ from shared.events.invoicing import (
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
 )
 from shared.events.registry import Event
 from shared.events.sealing import Sealed
@@ -148,6 +152,11 @@ class Account:
     terminated_on: date | None = None            # the first day without supply, when the contract ended early
     refunds: dict[str, RefundDue] = field(default_factory=dict)               # refund document → its payout
     paused: dict[str, PausedPeriod] = field(default_factory=dict)             # §8.1 notice id → the buyer's period
+    disputes: dict[str, Dispute] = field(default_factory=dict)                # dispute id → its documents
+    promises: dict[str, Promise] = field(default_factory=dict)                # promise id → documents, date
+    restriction_notices: list[str] = field(default_factory=list)              # every notice issued (§11.2)
+    collected: dict[str, tuple[str, ...]] = field(default_factory=dict)     # "run/line" → what it recorded
+    reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
 
     @property
     def currency(self) -> str:
@@ -176,6 +185,11 @@ class Account:
         clone.pending = dict(self.pending)
         clone.refunds = dict(self.refunds)
         clone.paused = dict(self.paused)
+        clone.disputes = dict(self.disputes)
+        clone.promises = dict(self.promises)
+        clone.restriction_notices = list(self.restriction_notices)
+        clone.collected = dict(self.collected)
+        clone.reversed_penalties = set(self.reversed_penalties)
         return clone
 
     def debt_total(self) -> Money:
@@ -285,7 +299,8 @@ def evolve(state: Account | None, event: Event) -> Account:
             _record(debt, event.waived_on, -event.amount)
             state.penalties[event.document_number] = debt.outstanding
             _approved(state, event.approval)
-        case PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed():
+        case (PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed()
+              | CollectionReversalRequested()):
             state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
         case RequestDeclined():
             del state.pending[event.request_id]
@@ -304,6 +319,7 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.covered = event.covered
         case RestrictionNoticeIssued():
             state.notice = (event.document_number, event.restrict_from)
+            state.restriction_notices.append(event.document_number)
             state.documents += 1
         case SupplyRestricted():
             state.restricted = True
@@ -333,6 +349,33 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.settled_on = event.settled_on
         case PenaltyPausedByForceMajeure():
             state.paused[event.notice_id] = PausedPeriod(event.first_day, event.last_day)
+        case DisputeOpened():
+            state.disputes[event.dispute_id] = Dispute(event.source, event.reference, tuple(event.documents),
+                                                       event.opened_on)
+        case DisputeClosed():
+            state.disputes[event.dispute_id] = dataclasses.replace(state.disputes[event.dispute_id],
+                                                                   closed_on=event.closed_on)
+        case PaymentPromised():
+            state.promises[event.promise_id] = Promise(tuple(event.documents), event.promised_on, event.pay_by)
+        case CollectionLineExecuted():
+            state.collected[f"{event.run_id}/{event.line_id}"] = tuple(event.documents)
+        case PenaltyReversed():
+            item_id = f"{event.document_number}:penalty"
+            debt = state.debts[item_id]
+            debt.outstanding = debt.outstanding - event.reduced
+            assert not debt.outstanding.is_negative, "a reversal takes off at most what is open"
+            _record(debt, event.reversed_on, -event.reduced)
+            state.penalties[event.document_number] = debt.outstanding
+            if event.released_to_advance.is_positive:   # what was paid of it: applied no more
+                _unlog(state, item_id, event.released_to_advance)
+                state.advance = state.advance + event.released_to_advance
+            state.reversed_penalties.add(event.document_number)
+        case TerminationNoticeWithdrawn():
+            state.termination_notice = None
+        case CollectionLineReversed():
+            _approved(state, event.approval)
+        case RestrictionNoticeWithdrawn():
+            pass   # the `SupplyRestored` it comes with lifts the notice
     return state
 
 
@@ -344,8 +387,10 @@ def fold(events: Iterable[Event]) -> Account | None:
 
 
 def _approved(state: Account, approval: Approval | None) -> None:
+    """The request an approved correction answers is pending no more (a collection run's approval names the
+    run, which is no request of the account's)."""
     if approval is not None:
-        del state.pending[approval.request_id]
+        state.pending.pop(approval.request_id, None)
 
 
 def _accrual_start(late: list[Debt]) -> date:
@@ -534,6 +579,8 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
         windows: list[RecalculatedWindow] = []
         slices: list[PenaltySliceData] = []
         for accrual in accruals:
+            if accrual.penalty_document in state.reversed_penalties:
+                continue   # taken back whole: its days are charged no more, whatever they say now
             late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
             penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
             if penalty.total != accrual.amount:
@@ -620,49 +667,23 @@ def _restore_if_covered(state: Account, events: list[Event], day: date) -> list[
             SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0])]
 
 
-def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: date,
-              rates: DatedRates | None = None, closed_by: str = "", request_id: str = "") -> list[Event]:
-    """Day close of a day that is over (`today` in the contract's zone): coverage, restriction notice →
-    restriction → restoration, termination notice (proposed: another person of collections approves it,
-    `request_id` names the proposal); on the last day of a month, with `rates` given, the month's penalties
-    are charged too (§5.7)."""
+def close_day(state: Account, *, day: date, today: date) -> list[Event]:
+    """Day close of a day that is over (`today` in the contract's zone): the facts of the day, nothing that
+    uses a right of the seller's. Coverage (§5.3: whether the advance covers the prepayments due, which the
+    contracts service forms the next days' schedules by), restoration of supply under a notice once covered,
+    and the settlement of an account whose every obligation is performed. Penalties (§5.7), restriction notices
+    and restrictions (§5.3, §7.1.1) and notices that end the contract (§7.1.1, §11.2) are the seller's rights:
+    a collection run proposes them and another person approves (`domain/collection.py`)."""
     require_over(day, today)
     if state.closed_through is not None and day <= state.closed_through:
         return []  # closing a day twice changes nothing
     events: list[Event] = []
-    if rates is not None and (day + timedelta(days=1)).day == 1:
-        events += accrue_penalties(state, as_of=day, rates=rates)
-        for event in events:
-            state = evolve(copy.deepcopy(state), event)
     covered, required, held = _coverage(state, day)
     if covered != state.covered and (state.covered is not None or not covered):
         events.append(CoverageChanged(contract_id=state.contract_id, as_of=day, covered=covered, required=required,
                                       held=held))
-    number = state.documents
-    terminated = state.terminated_on is not None   # §7.1.1 the contract is ended already: nothing to restrict
-    if not covered and not terminated:
-        missing = required - held
-        if state.notice is None:
-            number += 1
-            events.append(RestrictionNoticeIssued(
-                contract_id=state.contract_id, document_number=f"RN-{state.terms.number}-{number}", issued_on=day,
-                restrict_from=restrict_from(day, calendar), amount_due=missing))
-        elif not state.restricted and day >= state.notice[1]:
-            events.append(SupplyRestricted(contract_id=state.contract_id, notice_document=state.notice[0],
-                                           restricted_from=day, amount_due=missing, held=held))
-    elif covered and state.notice is not None:
+    if covered and state.notice is not None:
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
-    overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
-               and d.due_date + timedelta(days=OVERDUE_DAYS_FOR_TERMINATION) <= day]
-    proposed = any(p.action == TerminationNoticeProposed.event_type for p in state.pending.values())
-    if overdue and state.termination_notice is None and not proposed and not terminated:
-        # §7.1.1 the seller *may* terminate: the day close proposes, a second person decides
-        assert request_id and closed_by, "a day close that may propose a termination notice names its proposal"
-        events.append(TerminationNoticeProposed(
-            contract_id=state.contract_id, request_id=request_id, issued_on=day,
-            terminate_on=terminate_on(day), overdue_amount=sum((d.outstanding for d in overdue),
-                                                               Money.zero(state.currency)),
-            overdue_documents=sorted({d.document for d in overdue}), requested_by=closed_by))
     if _every_obligation_performed(state, day):
         events.append(AccountSettled(contract_id=state.contract_id, settled_on=day))
     return [*events, DayClosed(contract_id=state.contract_id, day=day)]
@@ -702,13 +723,16 @@ def _slice_data(penalty: Penalty, terms: PenaltyTerms) -> list[PenaltySliceData]
                              basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices]
 
 
-def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates) -> list[Event]:
-    """§5.7 for every late invoice, from the day after the last accrual (or the due date) to `as_of`."""
+def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
+                     documents: Collection[str] | None = None) -> list[Event]:
+    """§5.7 for every late invoice (of `documents` only, when given), from the day after the last accrual (or the
+    due date) to `as_of`."""
     terms = _penalty_terms(state)
     events: list[Event] = []
     by_document: dict[str, list[Debt]] = {}
     for debt in state.debts.values():
-        if debt.kind is not alloc.DebtKind.PENALTY and debt.due_date < as_of:
+        if debt.kind is not alloc.DebtKind.PENALTY and debt.due_date < as_of and (
+                documents is None or debt.document in documents):
             by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
     for document, debts in sorted(by_document.items()):
@@ -746,13 +770,13 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
     parts = []
     for index, first in enumerate(bounds):
         last = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else end
-        amount = sum((_open_before(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
+        amount = sum((open_at_start_of(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
         if amount.is_positive:
             parts.append(LateAmount(amount, first, last))
     return parts
 
 
-def _open_before(debt: Debt, day: date) -> Money:
+def open_at_start_of(debt: Debt, day: date) -> Money:
     """The debt's amount open at the start of `day`: every change dated before it."""
     amount = Money.zero(debt.outstanding.currency)
     for changed_on, change in debt.history:
@@ -819,6 +843,11 @@ def _demanded(state: Account, first_day: date, last_day: date) -> bool:
         if first <= last_day and first_day <= last:
             return True
     return False
+
+
+def allocate_advance(state: Account, events: Sequence[Event], *, trigger: str, on: date) -> list[Event]:
+    """`events`, then the advance applied to whatever is open after them (§5.8, debt first)."""
+    return _then_allocate(state, events, trigger=trigger, on=on)
 
 
 def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on: date, posted_on: date | None = None,
@@ -1037,4 +1066,6 @@ def request_date_of(pending: Pending) -> date:
             return asked.refund_on
         case TerminationNoticeProposed() as asked:
             return asked.issued_on
+        case CollectionReversalRequested() as asked:
+            return asked.reversed_on
     raise AssertionError(f"no business date for {pending.action}")

@@ -3,7 +3,7 @@
 The position of day D is rebuilt from what had happened by D, whatever was recorded since:
 - charges count from the day they were issued: an invoice from its issue date (`invoice_date`; a correcting
   invoice or a credit note changes the charge of the document it corrects from its own), a penalty from the
-  last day it accrued through, a recalculation or a waiver from its day;
+  last day it accrued through, a recalculation, a waiver or a reversal from its day;
 - money counts from its value date (a payment's `received_on`), less the reversals and refunds made by D;
 - the money held on D pays the debts open on D as §5.8 applies it (`allocation.allocate_payment`: debt first,
   oldest first). The allocations recorded are not read: a payment valued before an invoice was issued but
@@ -29,6 +29,7 @@ from services.invoicing.events import (
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PrepaymentAdjusted,
     PrepaymentRequested,
@@ -105,6 +106,10 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
                            event.charged)
             case PenaltyWaived() if event.waived_on <= as_of:
                 charge(event.document_number, alloc.DebtKind.PENALTY, "", event.waived_on, -event.amount)
+            case PenaltyReversed() if event.reversed_on <= as_of:
+                # taken back whole: what was open and what was paid of it (that money pays other items now)
+                charge(event.document_number, alloc.DebtKind.PENALTY, "", event.reversed_on,
+                       -(event.reduced + event.released_to_advance))
             case PaymentReceived() if event.received_on <= as_of:
                 money = money + event.amount
             case PaymentReversed() if event.reversed_on <= as_of:
