@@ -36,6 +36,8 @@ from shared.projector import Fact
 TABLES = ["collection_runs", "collection_lines", "collection_held"]
 
 
+# every value travels as text and is cast in SQL: asyncpg types a bare `CAST(:p AS date)` parameter as a date
+# and would refuse the JSON form's string
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -44,7 +46,8 @@ async def _run_proposed(conn: AsyncConnection, fact: Fact, p: dict) -> None:
     await conn.execute(text("""
         INSERT INTO collection_runs (run_id, position, business_date, accounts, considered, lines, held, proposed_by,
                                      proposed_at, status)
-        VALUES (:r, :pos, CAST(:d AS date), CAST(:a AS jsonb), :n, :l, :h, :by, CAST(:at AS timestamptz), 'proposed')
+        VALUES (:r, :pos, CAST(CAST(:d AS text) AS date), CAST(CAST(:a AS text) AS jsonb), :n, :l, :h, :by,
+                CAST(CAST(:at AS text) AS timestamptz), 'proposed')
     """), {"r": p["run_id"], "pos": fact.position, "d": p["business_date"],
            "a": None if p["accounts"] is None else _json(p["accounts"]), "n": p["considered"], "l": p["lines"],
            "h": p["held"], "by": p["proposed_by"], "at": fact.recorded_at})
@@ -55,8 +58,8 @@ async def _lines_proposed(conn: AsyncConnection, fact: Fact, p: dict) -> None:
         await conn.execute(text("""
             INSERT INTO collection_lines (run_id, line_id, contract_id, action, clause, documents, amount, currency,
                                           effective_on, slices, basis, status)
-            VALUES (:r, :l, :c, :a, :cl, CAST(:docs AS jsonb), CAST(:amt AS numeric), :cur, CAST(:eff AS date),
-                    CAST(:sl AS jsonb), :b, 'proposed')
+            VALUES (:r, :l, :c, :a, :cl, CAST(CAST(:docs AS text) AS jsonb), CAST(CAST(:amt AS text) AS numeric), :cur,
+                    CAST(CAST(:eff AS text) AS date), CAST(CAST(:sl AS text) AS jsonb), :b, 'proposed')
         """), [{"r": p["run_id"], "l": line["line_id"], "c": line["contract_id"], "a": line["action"],
                 "cl": line["clause"], "docs": _json(line["documents"]), "amt": line["amount"]["amount"],
                 "cur": line["amount"]["currency"], "eff": line.get("effective_on"),
@@ -65,14 +68,14 @@ async def _lines_proposed(conn: AsyncConnection, fact: Fact, p: dict) -> None:
         first = await conn.scalar(text("SELECT count(*) FROM collection_held WHERE run_id = :r"), {"r": p["run_id"]})
         await conn.execute(text("""
             INSERT INTO collection_held (run_id, n, contract_id, document, reason, reference, until)
-            VALUES (:r, :n, :c, :d, :why, :ref, CAST(:u AS date))
+            VALUES (:r, :n, :c, :d, :why, :ref, CAST(CAST(:u AS text) AS date))
         """), [{"r": p["run_id"], "n": first + n, "c": h["contract_id"], "d": h["document"], "why": h["reason"],
                 "ref": h["reference"], "u": h.get("until")} for n, h in enumerate(p["held"], start=1)])
 
 
 async def _run_approved(conn: AsyncConnection, fact: Fact, p: dict) -> None:
     await conn.execute(text("UPDATE collection_runs SET status = 'approved', decided_by = :by, "
-                            "decided_at = CAST(:at AS timestamptz) WHERE run_id = :r"),
+                            "decided_at = CAST(CAST(:at AS text) AS timestamptz) WHERE run_id = :r"),
                        {"by": p["approved_by"], "at": fact.recorded_at, "r": p["run_id"]})
     if p["excluded"]:
         await conn.execute(text("UPDATE collection_lines SET status = 'excluded', exclusion_reason = :why "
@@ -82,13 +85,15 @@ async def _run_approved(conn: AsyncConnection, fact: Fact, p: dict) -> None:
 
 async def _run_declined(conn: AsyncConnection, fact: Fact, p: dict) -> None:
     await conn.execute(text("UPDATE collection_runs SET status = 'declined', decided_by = :by, "
-                            "decided_at = CAST(:at AS timestamptz), decline_reason = :why WHERE run_id = :r"),
+                            "decided_at = CAST(CAST(:at AS text) AS timestamptz), decline_reason = :why "
+                            "WHERE run_id = :r"),
                        {"by": p["declined_by"], "at": fact.recorded_at, "why": p["reason"], "r": p["run_id"]})
 
 
 async def _line_executed(conn: AsyncConnection, fact: Fact, p: dict) -> None:
-    await conn.execute(text("UPDATE collection_lines SET status = :s, outcome_documents = CAST(:docs AS jsonb), "
-                            "outcome_reason = :why WHERE run_id = :r AND line_id = :l"),
+    await conn.execute(text("UPDATE collection_lines SET status = :s, "
+                            "outcome_documents = CAST(CAST(:docs AS text) AS jsonb), outcome_reason = :why "
+                            "WHERE run_id = :r AND line_id = :l"),
                        {"s": p["outcome"], "docs": _json(p["documents"]), "why": p.get("reason"), "r": p["run_id"],
                         "l": p["line_id"]})
 

@@ -17,7 +17,17 @@ from shared.envelope import EventEnvelope
 from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
 from shared.events.sealing import SealedFields
-from tests.support import KafkaTap, approved, auth, eventually, seed_contract, unique, unique_meters
+from tests.support import (
+    KafkaTap,
+    approved,
+    auth,
+    collection_run,
+    eventually,
+    executed,
+    seed_contract,
+    unique,
+    unique_meters,
+)
 
 
 async def signed_contract(system, number: str | None = None, meter_serials: tuple[str, str] | None = None) -> str:
@@ -221,7 +231,7 @@ async def test_statement_import_posts_once_keeps_strangers_and_reports_every_lin
     assert twice.status_code == 409
 
 
-async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(system):
+async def test_a_collection_run_issues_a_restriction_notice_and_a_payment_lifts_it(system):
     contract_id = await signed_contract(system)
     client = system.clients["invoicing"]
     requested = await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
@@ -229,11 +239,12 @@ async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(syst
     # §5.3 ten-day blocks: 1–10, 11–20, 21–30 of 10,000 kWh × 15.176 = 151,760.00; the 31st 1,000 kWh = 15,176.00
     assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "151760.00", "15176.00"]
     closed = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
-    # nothing paid for block 1 (due 2021-12-29): a notice; restriction possible from 3 working days later
-    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
-                                             "invoicing.DayClosed"]
+    # nothing paid for block 1 (due 2021-12-29): the day close says so; a collection run sends the notice,
+    # restriction possible from 3 working days later
+    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.DayClosed"]
     again = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
     assert again["events"][contract_id] == []
+    assert executed(await collection_run(client, "2021-12-29", [contract_id])) == ["restriction_notice"]
     paid = await client.post("/payments", headers=auth(), json={
         "contract_id": contract_id, "bank_reference": unique("PRE"), "received_on": "2021-12-30",
         "amount": {"amount": "151760.00", "currency": "KZT"}, "purpose": "prepayment"})

@@ -102,8 +102,6 @@ def propose(*, run_id: str, business_date: date, accounts: Sequence[str] | None,
     parts = max(1, -(-max(len(lines), len(held)) // PART_SIZE))
     for part in range(parts):
         window = slice(part * PART_SIZE, (part + 1) * PART_SIZE)
-        if part and not lines[window] and not held[window]:
-            break
         events.append(CollectionLinesProposed(contract_id="*", run_id=run_id, part=part + 1,
                                               lines=list(lines[window]), held=list(held[window])))
     return events
