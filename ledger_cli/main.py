@@ -525,9 +525,11 @@ def demo(number: Annotated[str, typer.Option(help="the contract number the year 
          token: TokenOption = None,
          approver_token: Annotated[str | None, typer.Option(
              "--approver-token", envvar="LEDGER_APPROVER_TOKEN",
-             help="bearer token of a second person of billing, who approves the refund (four eyes)")] = None) -> None:
+             help="bearer token of a second person of billing and collections, who approves the refund "
+                  "and the collection runs (four eyes)")] = None) -> None:
     """Load the seed contract's 2022 (ledger_cli/scenario.py) into the running services: signing,
-    applications, readings, acts, invoices, payments, a restriction, a claim, the refund."""
+    applications, readings, acts, invoices, payments, collection runs (notices, a restriction), a claim, the
+    refund."""
     import httpx
 
     from ledger_cli.scenario import ScenarioError, YearScenario

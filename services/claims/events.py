@@ -8,14 +8,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from shared.events.claims import (  # noqa: F401 (the claims desk's own code names them from here too)
-    ClaimReferredToCourt,
-    ClaimRegistered,
-    ClaimRejected,
-    ClaimSubject,
-    upcast_claim_registered_v1_v2,
-    upcast_claim_rejected_v1_v2,
-)
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, SealedFields, free_texts_in_clear
 

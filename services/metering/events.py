@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.events.metering import VolumeActDisputed  # noqa: F401 (metering's own code names it from here too)
 from shared.events.registry import Event, registry
 
 
