@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
-from shared.events.invoicing import Approval, Part
+from shared.events.invoicing import Approval, NoticeWithdrawal, Part
 from shared.events.metering import CalendarDay
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
@@ -810,18 +810,12 @@ class CollectionReversalRequested(Event):
 
 
 @registry.register
-class RestrictionNoticeWithdrawn(Event):
+class RestrictionNoticeWithdrawn(NoticeWithdrawal):
     """§5.3, §7.1.1 a restriction notice taken back (and its restriction, if supply was restricted under it):
     `SupplyRestored` follows, so the contracts service brings back the days it cut."""
 
     event_type = "invoicing.RestrictionNoticeWithdrawn"
     schema_version = 1
-
-    contract_id: str
-    document_number: str
-    withdrawn_on: date
-    reason: str
-    approval: Approval
 
 
 @registry.register

@@ -92,19 +92,23 @@ class TerminationNoticeIssued(Event):
     kind: Literal["termination", "withdrawal"] = "termination"
 
 
-@registry.register
-class TerminationNoticeWithdrawn(Event):
-    """A termination or withdrawal notice taken back before it took effect (a collection run's line reversed,
-    four eyes): the contracts service lifts the notice and brings back the days it had cut."""
-
-    event_type = "invoicing.TerminationNoticeWithdrawn"
-    schema_version = 1
+class NoticeWithdrawal(Event):
+    """A notice the ledger took back, four eyes (a collection run's line reversed): what every withdrawal says."""
 
     contract_id: str
     document_number: str
     withdrawn_on: date
     reason: str
     approval: Approval
+
+
+@registry.register
+class TerminationNoticeWithdrawn(NoticeWithdrawal):
+    """A termination or withdrawal notice taken back before it took effect: the contracts service lifts the
+    notice and brings back the days it had cut."""
+
+    event_type = "invoicing.TerminationNoticeWithdrawn"
+    schema_version = 1
 
 
 @registry.register
