@@ -28,15 +28,17 @@ from services.invoicing.collection_queries import (
     HoldView,
 )
 from services.invoicing.commands import (
+    AgreementProposed,
     ApproveCollectionRun,
     PaymentPromisedAnswer,
     PromisePayment,
+    ProposeAgreement,
     ProposeCollectionRun,
     ReversalOfLineRequested,
     ReverseCollectionLine,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import collection, collection_run, periods
+from services.invoicing.domain import agreements, collection, collection_run, periods
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.events import HeldItem, LineExclusion, ProposedLine
 from shared.auth import Actor
@@ -150,6 +152,19 @@ class CollectionDesk:
             state, request_id=f"REQ-{uuid.uuid4().hex[:12]}", run_id=run_id, line_id=line_id, action=line.action,
             reason=command.reason, reversed_on=command.reversed_on, requested_by=context.actor),
             context, day_start(command.reversed_on))
+
+    # ---- installment agreements ------------------------------------------------------------------------------
+    async def propose_agreement(self, contract_id: str, command: ProposeAgreement, context: CommandContext
+                                ) -> AgreementProposed:
+        """Ask for an installment agreement (four eyes): another person of collections concludes it at
+        `POST /approvals/{id}/approve`, on the debt still open then."""
+        async with self.engine.connect() as conn:
+            periods.require_open(command.concluded_on, await self.books(conn), field="concluded_on")
+        terms = agreements.Terms(command.document_number, tuple(command.documents), command.concluded_on,
+                                 command.first_due, command.installments, command.rate_percent)
+        return await self._on_account(contract_id, lambda state: agreements.propose(
+            state, terms, request_id=f"REQ-{uuid.uuid4().hex[:12]}", requested_by=context.actor),
+            context, day_start(command.concluded_on))
 
     # ---- holds -----------------------------------------------------------------------------------------------
     async def promise_payment(self, contract_id: str, command: PromisePayment, context: CommandContext

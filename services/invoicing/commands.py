@@ -16,6 +16,8 @@ from services.invoicing.bank.references import BANK_PATTERN, MAX_GIVEN_CHARS
 from services.invoicing.events import (
     CollectionLineReversed,
     CollectionReversalRequested,
+    InstallmentAgreementConcluded,
+    InstallmentAgreementProposed,
     PaymentAllocated,
     PaymentPromised,
     PaymentReversalRequested,
@@ -244,6 +246,19 @@ class PromisePayment(PlainText):
     pay_by: date = Field(description="the agreed date: after `promised_on`, within 30 days of it")
 
 
+class ProposeAgreement(PlainText):
+    """An installment agreement signed with the buyer: its overdue invoices in dated monthly installments at its
+    own annual rate; another person of collections approves it (four eyes)."""
+
+    document_number: str = Field(min_length=1, max_length=100, description="the agreement's document")
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
+    concluded_on: BusinessDate
+    first_due: date = Field(description="the first installment's date: after the conclusion, within 92 days")
+    installments: int = Field(ge=1, le=36)
+    rate_percent: Annotated[Decimal, quantity(whole_digits=2, places=4, sign="non_negative",
+                                              description="the agreement's annual interest, %")]
+
+
 # what each command records (the events are its answer)
 PrepaymentsRequested = list[PrepaymentRequested]
 PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
@@ -255,7 +270,8 @@ ReversalRequested = list[PaymentReversalRequested]
 # advance a recalculation releases pays what is open; a refund charges the penalties up to its date first
 Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
                 | PenaltyAccrued | PaymentAllocated | PenaltyReversed | RestrictionNoticeWithdrawn | SupplyRestored
-                | TerminationNoticeWithdrawn | CollectionLineReversed]
+                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded]
 PaymentPromisedAnswer = list[PaymentPromised]
+AgreementProposed = list[InstallmentAgreementProposed]
 ReversalOfLineRequested = list[CollectionReversalRequested]
 Declined = list[RequestDeclined]

@@ -851,3 +851,76 @@ class CollectionLineReversed(Event):
     reason: str
     reversed_on: date
     approval: Approval
+
+
+# ---- installment agreements: overdue debt rescheduled with the agreement's own interest
+class InstallmentData(Part):
+    """One dated installment of an agreement: the part of the principal due, the agreement's interest on the
+    principal still open since the previous date (actual days / 365, rounded half-up to the tiyn), and both."""
+
+    number: int
+    due_date: date
+    principal: Money
+    interest: Money
+    amount: Money
+
+
+@registry.register
+class InstallmentAgreementProposed(Event):
+    """A collections clerk asks to turn overdue `documents` into dated installments at the agreement's own
+    annual rate (the agreement signed with the buyer, `document_number`); another person of collections approves
+    it (four eyes), and the schedule is decided then on the debt still open."""
+
+    event_type = "invoicing.InstallmentAgreementProposed"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    document_number: str
+    documents: list[str]
+    concluded_on: date
+    first_due: date
+    installments: int
+    rate_percent: Decimal
+    requested_by: str
+
+
+@registry.register
+class InstallmentAgreementConcluded(Event):
+    """The agreement in force: the principal of `documents` open on `concluded_on` is due by `installments`;
+    the interest of each installment is charged now as its own debt (`<document>-<n>:interest`, due on its
+    date). While it holds, its documents draw no penalty (§5.7 is replaced by the agreement's interest for its
+    days) and no collection run acts on them; a missed installment breaks it (`InstallmentAgreementBroken`)."""
+
+    event_type = "invoicing.InstallmentAgreementConcluded"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    documents: list[str]
+    concluded_on: date
+    rate_percent: Decimal
+    basis_days: int
+    principal: Money
+    installments: list[InstallmentData]
+    interest: Money
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class InstallmentAgreementBroken(Event):
+    """The day close found an installment unpaid after its date: the agreement no longer holds, the principal
+    still open returns to collection (penalties run again from `broken_on`), and the interest of the
+    installments not yet due is cancelled (`cancelled`)."""
+
+    event_type = "invoicing.InstallmentAgreementBroken"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    broken_on: date
+    missed_installment: int
+    principal_open: Money
+    cancelled: list[AllocationSlice]
+    postings: list[PostingLine]

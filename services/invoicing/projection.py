@@ -35,6 +35,8 @@ from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
     BaseRateSet,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
@@ -75,7 +77,7 @@ from shared.events.invoicing import (
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
-BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
+BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "receivable.interest", "advance"))
 ZERO = projection_sql.ZERO
 # events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
@@ -371,6 +373,29 @@ class AccountRows:
                    {"reduced": p["reduced"]["amount"], "released_to_advance": p["released_to_advance"]["amount"],
                     "approval": p["approval"]})
 
+    def agreement(self, fact: Fact, p: dict) -> None:
+        """An installment agreement: each installment's interest a debt of its own, due on its date."""
+        currency = p["principal"]["currency"]
+        for installment in p["installments"]:
+            interest = _amount(installment["interest"])
+            if interest:
+                document = f"{p['document_number']}-{installment['number']}"
+                self._charge(p["contract_id"], f"{document}:interest", document, "interest",
+                             installment["due_date"][:7], installment["due_date"], interest, currency)
+        self._post(fact, p["postings"], p["concluded_on"], "installment_agreement", p["document_number"],
+                   f"installment agreement: {p['principal']['amount']} in {len(p['installments'])} installments at "
+                   f"{p['rate_percent']}% a year", currency,
+                   {"documents": p["documents"], "installments": p["installments"], "rate_percent": p["rate_percent"],
+                    "approval": p["approval"]})
+
+    def agreement_broken(self, fact: Fact, p: dict) -> None:
+        """A missed installment: the interest not yet due is cancelled."""
+        for piece in p["cancelled"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["broken_on"], "installment_agreement_broken", p["document_number"],
+                   f"installment {p['missed_installment']} missed: {p['principal_open']['amount']} returns to "
+                   f"collection", p["principal_open"]["currency"], {"cancelled": p["cancelled"]})
+
     def payment_reversed(self, fact: Fact, p: dict) -> None:
         for piece in p["reopened"]:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
@@ -423,6 +448,8 @@ _FOLDS = {
     TerminationNoticeWithdrawn.event_type: AccountRows.notice,
     RestrictionNoticeWithdrawn.event_type: AccountRows.notice,
     PenaltyReversed.event_type: AccountRows.penalty_reversed,
+    InstallmentAgreementConcluded.event_type: AccountRows.agreement,
+    InstallmentAgreementBroken.event_type: AccountRows.agreement_broken,
     RefundIssued.event_type: AccountRows.refund,
     RefundPaidOut.event_type: AccountRows.refund_paid_out,
     PaymentReceived.event_type: AccountRows.payment_received,

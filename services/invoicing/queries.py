@@ -28,6 +28,7 @@ from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
     CollectionReversalRequested,
+    InstallmentAgreementProposed,
     PaymentReversalRequested,
     PenaltyWaiverRequested,
     ReconciliationDiscrepancyRecorded,
@@ -447,7 +448,8 @@ class ApprovalView(BaseModel):
     requested_at: datetime
     business_date: date
     request: (PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed
-              | CollectionReversalRequested) = Field(description="the request as recorded")
+              | CollectionReversalRequested | InstallmentAgreementProposed) = Field(
+        description="the request as recorded")
 
 
 _REQUESTS = """

@@ -285,3 +285,45 @@ async def test_a_promise_defers_its_document_and_refusals_are_conflicts(system):
     assert (missing.status_code, missing.json()["reason"]) == (404, "collection_run_not_found")
     billing = await ledger.post(RUNS, headers=auth("billing"), json={"business_date": "2022-03-22"})
     assert (billing.status_code, billing.json()["reason"]) == (403, "role_not_allowed")
+
+
+async def test_an_installment_agreement_holds_its_invoice_until_an_installment_is_missed(system):
+    ledger = system.clients["invoicing"]
+    contract_id = await invoiced_january(system)
+    invoice = await invoice_of(system, contract_id)
+    asked = await ledger.post(f"/accounts/{contract_id}/agreements", headers=auth("collections"), json={
+        "document_number": "AG-1", "documents": [invoice], "concluded_on": "2022-03-15", "first_due": "2022-04-15",
+        "installments": 3, "rate_percent": "12"})
+    assert asked.status_code == 202, asked.text
+    [request] = asked.json()
+    own = await ledger.post(f"/approvals/{request['request_id']}/approve", headers=auth("collections"))
+    assert (own.status_code, own.json()["reason"]) == (403, "own_request")
+    concluded = await ledger.post(f"/approvals/{request['request_id']}/approve", headers=auth("collections-2"))
+    assert concluded.status_code == 201, concluded.text
+    [agreement] = concluded.json()
+    # 470,456.00 in three parts (156,818.67, 156,818.67, 156,818.66) with 12% a year on what is still open:
+    # 31 days on 470,456.00 = 4,794.78; 30 on 313,637.33 = 3,093.41; 31 on 156,818.66 = 1,598.26
+    assert [(i["due_date"], i["principal"]["amount"], i["interest"]["amount"], i["amount"]["amount"])
+            for i in agreement["installments"]] == [("2022-04-15", "156818.67", "4794.78", "161613.45"),
+                                                    ("2022-05-15", "156818.67", "3093.41", "159912.08"),
+                                                    ("2022-06-15", "156818.66", "1598.26", "158416.92")]
+    assert (agreement["interest"]["amount"], agreement["approval"]["approved_by"]) == ("9486.45", "test-collections-2")
+    # the account owes the interest too: 470,456.00 + 9,486.45 = 479,942.45
+    await wait_for_debt(system, contract_id, "479942.45")
+    assert (invoice, "agreement", "AG-1") in [(h["document"], h["reason"], h["reference"])
+                                             for h in await holds(system, contract_id, "2022-04-20")]
+    held = await collection_run(ledger, "2022-04-20", [contract_id])
+    assert held["lines"] == []   # 71 days overdue, but under the agreement: no penalty, no notice
+
+    paid = await ledger.post("/payments", headers=auth(), json={
+        "contract_id": contract_id, "bank_reference": f"AG-{uuid.uuid4().hex[:8]}", "received_on": "2022-04-15",
+        "amount": kzt("161613.45"), "purpose": "installment 1"})
+    assert paid.status_code == 201, paid.text
+    # the second installment (15 May) unpaid: the day close of 16 May breaks the agreement; the third's interest,
+    # not yet due, is cancelled: 479,942.45 − 161,613.45 − 1,598.26 = 316,730.74 owed
+    closed = await ledger.post("/day-close", headers=auth("collections"), json={"day": "2022-05-16"})
+    assert "invoicing.InstallmentAgreementBroken" in closed.json()["events"][contract_id]
+    await wait_for_debt(system, contract_id, "316730.74")
+    assert await holds(system, contract_id, "2022-05-20") == []
+    back = await collection_run(ledger, "2022-05-20", [contract_id])
+    assert executed(back) == ["penalty", "termination_notice"]

@@ -21,7 +21,8 @@ PROJECTED = {
     "invoicing.UnidentifiedReceiptRecorded", "invoicing.ReceiptAssigned", "invoicing.RefundIssued",
     "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
     "invoicing.ReconciliationDiscrepancyRecorded", "invoicing.RestrictionNoticeWithdrawn",
-    "invoicing.TerminationNoticeWithdrawn", "invoicing.PenaltyReversed",
+    "invoicing.TerminationNoticeWithdrawn", "invoicing.PenaltyReversed", "invoicing.InstallmentAgreementConcluded",
+    "invoicing.InstallmentAgreementBroken",
     # collection runs (`collection_projection.py`)
     "invoicing.CollectionRunProposed", "invoicing.CollectionLinesProposed", "invoicing.CollectionRunApproved",
     "invoicing.CollectionRunDeclined", "invoicing.CollectionLineExecuted", "invoicing.CollectionReversalRequested",
@@ -175,6 +176,20 @@ async def a_history_of_every_kind(system) -> None:
     assert discrepancy.status_code == 201, discrepancy.text
     assert discrepancy.json()["difference"] == kzt("456.00")
     await pay(client, late, unique("VALUED"), "470456.00", "2022-02-20")
+
+    # a fourth: January in an installment agreement (two installments from 15 April), the first missed: the day
+    # close of 16 April breaks it and cancels the second's interest
+    scheduled = await signed_contract(system)
+    await publish_act(system, scheduled, "act-2022-01", "2022-01", "31000", "2022-02-01")
+    await wait_for_debt(system, scheduled, "470456.00")
+    statement = (await client.get(f"/accounts/{scheduled}/statement", headers=auth())).json()
+    invoice = next(line["document"] for line in statement["lines"] if line["kind"] == "invoice")
+    asked = await client.post(f"/accounts/{scheduled}/agreements", headers=auth("collections"), json={
+        "document_number": "AG-R", "documents": [invoice], "concluded_on": "2022-03-15", "first_due": "2022-04-15",
+        "installments": 2, "rate_percent": "10.5"})
+    await approved(client, asked, by="collections-2")
+    closed = await client.post("/day-close", headers=auth("collections"), json={"day": "2022-04-16"})
+    assert "invoicing.InstallmentAgreementBroken" in closed.json()["events"][scheduled], closed.text
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Proves with hypothesis, on the settlement account itself, that any sequence of invoices, correcting invoices
 (credit notes and extra charges), payments, penalty accruals, penalty waivers, payment reversals, prepayment
-demands, day closes, collection runs (every line proposed executed) and the reversal of their lines (a penalty
-reversed, a notice withdrawn), terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
+demands, day closes (which break an installment agreement whose installment is missed), collection runs (every
+line proposed executed) and the reversal of their lines (a penalty reversed, a notice withdrawn), installment
+agreements with their interest, terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
 payments less the refunds paid out, what is payable back equals the refunds not yet paid out, the buyer's position
 (debt − advance) equals what was charged less what was paid plus what was refunded, no debt goes negative, and
 replaying the events rebuilds exactly the live state. A fixed history shows every one of those steps is reached."""
@@ -16,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import collection
+from services.invoicing.domain import agreements, collection
+from services.invoicing.domain import allocation as alloc
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.domain.rates import base_rates, vat_rates
 from shared.calendar import WorkingCalendar
@@ -41,6 +43,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("collect"), st.integers(0, 400)),
     # the latest executed line that recorded a penalty, a restriction notice or a notice to end the contract
     st.tuples(st.just("undo"), st.sampled_from(sorted(UNDONE))),
+    # every overdue invoice into an agreement of 1–4 installments, concluded on a day of the history
+    st.tuples(st.just("agree"), st.integers(1, 4), st.integers(0, 400)),
     st.tuples(st.just("reverse"), st.integers(0, 24), st.integers(0, 400)),
     # a corrected act of a month already invoiced: less volume is a credit note, more an extra charge
     st.tuples(st.just("correct"), st.integers(1, 12), st.integers(0, 60_000), st.integers(0, 30)),
@@ -124,6 +128,8 @@ def apply_step(state: acc.Account, n: int, step: tuple, start: date) -> list:
             return collect(state, f"CR-{n}", CollectionDay(start + timedelta(days=day), RATES, CAL))
         case ("undo", prefix):
             return undo(state, n, prefix)
+        case ("agree", count, day):
+            return agree(state, n, count, start + timedelta(days=day))
     raise AssertionError(f"no such step {step}")
 
 
@@ -150,6 +156,16 @@ def undo(state: acc.Account, n: int, prefix: str) -> list:
                                         or date(2022, 6, 1), requested_by="test-collections")
     state = acc.evolve(copy.deepcopy(state), asked[0])
     return asked + collection.approve_reversal(state, request_id=f"REQ-{n}", approved_by="test-collections-2")
+
+
+def agree(state: acc.Account, n: int, count: int, on: date) -> list:
+    """Every invoice overdue on `on` into an agreement (asked, then concluded by another person)."""
+    overdue = tuple(sorted({d.document for d in state.debts.values() if d.kind in alloc.PRINCIPAL
+                            and d.outstanding.is_positive and d.due_date < on}))
+    terms = agreements.Terms(f"AG-{n}", overdue, on, on + timedelta(days=30), count, Decimal("11.5"))
+    asked = agreements.propose(state, terms, request_id=f"REQ-{n}", requested_by="test-collections")
+    state = acc.evolve(copy.deepcopy(state), asked[0])
+    return asked + agreements.conclude(state, request_id=f"REQ-{n}", approved_by="test-collections-2")
 
 
 def run_history(history: list[tuple]) -> tuple[acc.Account, list]:
@@ -183,11 +199,12 @@ def run_history(history: list[tuple]) -> tuple[acc.Account, list]:
     # owed back to the buyer: every refund issued and not yet paid out (a credit balance)
     assert -money_sum(events, "refund.payable") == refunded - paid_out == state.refunds_unpaid()
     receivables = (money_sum(events, "receivable.energy") + money_sum(events, "receivable.vat")
-                   + money_sum(events, "receivable.penalty"))
+                   + money_sum(events, "receivable.penalty") + money_sum(events, "receivable.interest"))
     # what was charged, net of credit notes, waivers and penalties taken back by recalculations: the income
     # side, credits negative
     charged = -(money_sum(events, "revenue.energy") + money_sum(events, "revenue.res_surcharge")
-                + money_sum(events, "vat.output") + money_sum(events, "income.penalty"))
+                + money_sum(events, "vat.output") + money_sum(events, "income.penalty")
+                + money_sum(events, "income.interest"))
     assert state.debt_total() == receivables
     assert -money_sum(events, "advance") == state.advance
     assert not state.advance.is_negative
@@ -227,6 +244,8 @@ def test_every_kind_of_step_is_reached():
         ("undo", "PEN-"),                    # that penalty reversed
         ("undo", "TN-"),                     # the termination notice withdrawn
         ("waive", 0, 50),                    # half of the first penalty forgiven
+        ("agree", 2, 47),                    # 20 March: January into 2 installments, 19 April and 19 May
+        ("close", 80),                       # 22 April: the first unpaid → broken, the second's interest cancelled
         ("correct", 1, 30_000, 0),           # 1,000 kWh less: a credit note of 15,176.00
         ("pay", 60_000_000, 41),             # 600,000.00: pays everything, the rest held
         ("terminate", 4),                    # supply ends on 1 April: the last month supplied is March
@@ -240,7 +259,8 @@ def test_every_kind_of_step_is_reached():
             "invoicing.PenaltyWaived", "invoicing.AccountTerminated", "invoicing.RefundIssued",
             "invoicing.RefundPaidOut", "invoicing.CollectionLineExecuted", "invoicing.RestrictionNoticeWithdrawn",
             "invoicing.PenaltyReversed", "invoicing.TerminationNoticeWithdrawn",
-            "invoicing.CollectionLineReversed"} <= kinds
+            "invoicing.CollectionLineReversed", "invoicing.InstallmentAgreementConcluded",
+            "invoicing.InstallmentAgreementBroken"} <= kinds
     corrections = [e for e in events if e.event_type == "invoicing.InvoiceIssued" and e.corrects_document]
     # 1,000 kWh × 15.176 = 15,176.00 less: 13,550.00 net and 1,626.00 VAT taken off
     assert [(c.net.amount, c.vat.amount) for c in corrections] == [(Decimal("-13550.00"), Decimal("-1626.00"))]

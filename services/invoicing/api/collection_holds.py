@@ -1,6 +1,7 @@
 """What holds an account's documents out of collection: the buyer's promise to pay by an agreed date, recorded by
-a person of collections; and, read, every hold on a day (open disputes from the claims desk and metering,
-promises)."""
+a person of collections; an installment agreement, proposed by one person of collections and concluded by
+another; and, read, every hold on a day (open disputes from the claims desk and metering, promises,
+agreements)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Request
 
 from services.invoicing.api.deps import App, Collections, Reader
 from services.invoicing.collection_queries import AccountHolds
-from services.invoicing.commands import PaymentPromisedAnswer, PromisePayment
+from services.invoicing.commands import AgreementProposed, PaymentPromisedAnswer, PromisePayment, ProposeAgreement
 from shared.api import COMMAND_ERRORS, READ_ERRORS, context_of
 
 router = APIRouter(tags=["collection runs"])
@@ -23,6 +24,17 @@ async def promise_payment(contract_id: str, command: PromisePayment, request: Re
     """The buyer promised to pay open documents by an agreed date (within 30 days): no collection run acts on
     them through that day; a promise not kept lapses by itself."""
     return await app.collections.promise_payment(contract_id, command, context_of(request, actor))
+
+
+@router.post("/accounts/{contract_id}/agreements", status_code=202, response_model=AgreementProposed,
+             responses=COMMAND_ERRORS)
+async def propose_agreement(contract_id: str, command: ProposeAgreement, request: Request, actor: Collections,
+                            app: App) -> AgreementProposed:
+    """An installment agreement signed with the buyer: its overdue invoices in dated monthly installments at the
+    agreement's own annual rate. Another person of collections concludes it at `POST /approvals/{id}/approve`;
+    while it holds, its invoices draw no penalty and no collection run acts on them; a missed installment breaks
+    it at the day close."""
+    return await app.collections.propose_agreement(contract_id, command, context_of(request, actor))
 
 
 @router.get("/accounts/{contract_id}/collection-holds", response_model=AccountHolds, responses=READ_ERRORS)

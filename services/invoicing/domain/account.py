@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
-from services.invoicing.domain.holds import Dispute, Promise
+from services.invoicing.domain.holds import Agreement, Dispute, Installment, Promise
 from services.invoicing.domain.penalty import LateAmount, PausedPeriod, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
 from services.invoicing.domain.prepayment import prepayment_demands
@@ -35,6 +35,9 @@ from services.invoicing.events import (
     DayClosed,
     DisputeClosed,
     DisputeOpened,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
+    InstallmentAgreementProposed,
     InvoiceIssued,
     PaymentAllocated,
     PaymentPromised,
@@ -157,6 +160,7 @@ class Account:
     restriction_notices: list[str] = field(default_factory=list)              # every notice issued (§11.2)
     collected: dict[str, tuple[str, ...]] = field(default_factory=dict)     # "run/line" → what it recorded
     reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
+    agreements: dict[str, Agreement] = field(default_factory=dict)            # agreement document → its schedule
 
     @property
     def currency(self) -> str:
@@ -190,6 +194,7 @@ class Account:
         clone.restriction_notices = list(self.restriction_notices)
         clone.collected = dict(self.collected)
         clone.reversed_penalties = set(self.reversed_penalties)
+        clone.agreements = dict(self.agreements)
         return clone
 
     def debt_total(self) -> Money:
@@ -300,7 +305,7 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.penalties[event.document_number] = debt.outstanding
             _approved(state, event.approval)
         case (PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed()
-              | CollectionReversalRequested()):
+              | CollectionReversalRequested() | InstallmentAgreementProposed()):
             state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
         case RequestDeclined():
             del state.pending[event.request_id]
@@ -376,6 +381,25 @@ def evolve(state: Account | None, event: Event) -> Account:
             _approved(state, event.approval)
         case RestrictionNoticeWithdrawn():
             pass   # the `SupplyRestored` it comes with lifts the notice
+        case InstallmentAgreementConcluded():
+            installments = tuple(Installment(i.number, i.due_date, i.principal, i.interest) for i in event.installments)
+            agreement = Agreement(event.document_number, tuple(event.documents), event.concluded_on, event.principal,
+                                  installments)
+            state.agreements[event.document_number] = agreement
+            for installment in installments:
+                if installment.interest.is_positive:
+                    _add_debt(state, agreement.interest_document(installment.number), alloc.DebtKind.INTEREST,
+                              installment.due_date.strftime("%Y-%m"), installment.due_date, installment.interest)
+            state.documents += 1
+            _approved(state, event.approval)
+        case InstallmentAgreementBroken():
+            state.agreements[event.document_number] = dataclasses.replace(state.agreements[event.document_number],
+                                                                          broken_on=event.broken_on)
+            for piece in event.cancelled:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding - piece.amount
+                assert not debt.outstanding.is_negative, "only what is open of an interest is cancelled"
+                _record(debt, event.broken_on, -piece.amount)
     return state
 
 
@@ -575,14 +599,14 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
     events: list[PenaltyRecalculated] = []
     number = state.documents
     for late_item, accruals in sorted(state.accruals.items()):
-        debts = [d for d in state.debts.values() if d.document == late_item and d.kind is not alloc.DebtKind.PENALTY]
+        debts = [d for d in state.debts.values() if d.document == late_item and d.kind in alloc.PRINCIPAL]
         windows: list[RecalculatedWindow] = []
         slices: list[PenaltySliceData] = []
         for accrual in accruals:
             if accrual.penalty_document in state.reversed_penalties:
                 continue   # taken back whole: its days are charged no more, whatever they say now
             late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
-            penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
+            penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, late_item))
             if penalty.total != accrual.amount:
                 windows.append(RecalculatedWindow(penalty_document=accrual.penalty_document,
                                                   first_day=accrual.first_day, last_day=accrual.last_day,
@@ -684,9 +708,38 @@ def close_day(state: Account, *, day: date, today: date) -> list[Event]:
                                       held=held))
     if covered and state.notice is not None:
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
+    events += _broken_agreements(state, day)
     if _every_obligation_performed(state, day):
         events.append(AccountSettled(contract_id=state.contract_id, settled_on=day))
     return [*events, DayClosed(contract_id=state.contract_id, day=day)]
+
+
+def _broken_agreements(state: Account, day: date) -> list[Event]:
+    """An installment agreement whose installment is unpaid after its date breaks on `day`: its principal returns
+    to collection, and the interest of the installments not yet due (due on `day` or later) is cancelled."""
+    events: list[Event] = []
+    for number, agreement in sorted(state.agreements.items()):
+        if agreement.broken_on is not None:
+            continue
+        principal_open = sum((d.outstanding for d in state.debts.values()
+                              if d.document in agreement.documents and d.kind in alloc.PRINCIPAL),
+                             Money.zero(state.currency))
+        interest = {i.number: state.debts.get(f"{agreement.interest_document(i.number)}:interest")
+                    for i in agreement.installments}
+        interest_open = sum((d.outstanding for d in interest.values() if d), Money.zero(state.currency))
+        missed = agreement.missed(day, principal_open + interest_open)
+        if missed is None:
+            continue
+        cancelled = [AllocationSlice(item_id=d.item_id, document=d.document, kind=d.kind.value, period=d.period,
+                                     amount=d.outstanding)
+                     for d in interest.values() if d is not None and d.due_date >= day and d.outstanding.is_positive]
+        total = sum((c.amount for c in cancelled), Money.zero(state.currency))
+        events.append(InstallmentAgreementBroken(
+            contract_id=state.contract_id, document_number=number, broken_on=day, missed_installment=missed.number,
+            principal_open=principal_open, cancelled=cancelled,
+            postings=postings(entry((LedgerAccount.INTEREST_INCOME, total),
+                                    (LedgerAccount.RECEIVABLE_INTEREST, -total))) if total.is_positive else []))
+    return events
 
 
 def _every_obligation_performed(state: Account, day: date) -> bool:
@@ -731,14 +784,14 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
     events: list[Event] = []
     by_document: dict[str, list[Debt]] = {}
     for debt in state.debts.values():
-        if debt.kind is not alloc.DebtKind.PENALTY and debt.due_date < as_of and (
+        if debt.kind in alloc.PRINCIPAL and debt.due_date < as_of and (
                 documents is None or debt.document in documents):
             by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
     for document, debts in sorted(by_document.items()):
         start = _accrual_start(debts)
         late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
-        penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
+        penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, document))
         if not penalty.total.is_positive:
             continue
         number += 1
@@ -752,6 +805,12 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
     if not events:
         return []
     return _then_allocate(state, events, trigger="penalties", on=as_of)
+
+
+def paused_for(state: Account, document: str) -> list[PausedPeriod]:
+    """The days a late document draws no penalty: the buyer's force majeure (§8.1), and the days an installment
+    agreement covering it holds (its own interest is what they cost)."""
+    return [*state.paused.values(), *(a.pause() for a in state.agreements.values() if document in a.documents)]
 
 
 def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
@@ -1068,4 +1127,6 @@ def request_date_of(pending: Pending) -> date:
             return asked.issued_on
         case CollectionReversalRequested() as asked:
             return asked.reversed_on
+        case InstallmentAgreementProposed() as asked:
+            return asked.concluded_on
     raise AssertionError(f"no business date for {pending.action}")

@@ -90,7 +90,7 @@ class Lapse:
 
 # ---- what is held, late and overdue on the day --------------------------------------------------------------
 def held(state: acc.Account, day: date) -> dict[str, Hold]:
-    return holds_on(day, state.disputes, state.promises)
+    return holds_on(day, state.disputes, state.promises, state.agreements)
 
 
 def _past_due(state: acc.Account, day: date, held_documents: dict[str, Hold], *, days_over: int = 0
@@ -98,7 +98,7 @@ def _past_due(state: acc.Account, day: date, held_documents: dict[str, Hold], *,
     """The debts of invoices (energy, VAT) open on the account and due `days_over` days or more before `day`,
     not held."""
     return [d for d in state.debts.values()
-            if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
+            if d.kind in alloc.PRINCIPAL and d.outstanding.is_positive
             and d.due_date + timedelta(days=days_over) <= day and d.due_date < day and d.document not in held_documents]
 
 
@@ -113,7 +113,7 @@ def breaches(state: acc.Account, day: date, held_documents: dict[str, Hold]) -> 
     """§11.2 the buyer's breaches of its payment duties by `day`: every invoice still open the day after its due
     date (paid late, or not yet) and every restriction notice (a prepayment missing, §5.3), held ones aside."""
     late = {d.document for d in state.debts.values()
-            if d.kind is not alloc.DebtKind.PENALTY and d.due_date < day and d.document not in held_documents
+            if d.kind in alloc.PRINCIPAL and d.due_date < day and d.document not in held_documents
             and acc.open_at_start_of(d, d.due_date + timedelta(days=1)).is_positive}
     return sorted(late) + [n for n in state.restriction_notices if n not in held_documents]
 
@@ -123,7 +123,7 @@ def late_documents(state: acc.Account, day: date) -> set[str]:
     demands due and not invoiced (a held one is listed in the proposal with why it is held)."""
     invoiced = set(state.latest_act)
     return ({d.document for d in state.debts.values()
-             if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive and d.due_date < day}
+             if d.kind in alloc.PRINCIPAL and d.outstanding.is_positive and d.due_date < day}
             | {d.document for d in state.demands if d.due_date <= day and d.period not in invoiced})
 
 
@@ -235,7 +235,7 @@ def propose(state: acc.Account, facts: CollectionDay, line_id: Callable[[], str]
                   if document in late_documents(state, facts.day)]
     lines: list[ProposedLine] = []
     late = sorted({d.document for d in state.debts.values()
-                   if d.kind is not alloc.DebtKind.PENALTY and d.due_date < facts.day})
+                   if d.kind in alloc.PRINCIPAL and d.due_date < facts.day})
     for document in late:
         decided = _penalty(state, document, facts, held_documents, _NOT_YET)
         if not isinstance(decided, Lapse):
