@@ -201,9 +201,10 @@ class CollectionDesk:
         async with self.engine.connect() as conn:
             return await collection_queries.run(conn, run_id)
 
-    async def runs(self, page: PageRequest, status: str | None) -> Page[CollectionRunView]:
+    async def runs(self, page: PageRequest, status: str | None, business_date: date | None
+                   ) -> Page[CollectionRunView]:
         async with self.engine.connect() as conn:
-            items, next_cursor = await collection_queries.runs(conn, page, status)
+            items, next_cursor = await collection_queries.runs(conn, page, status, business_date)
         return Page(items=items, next_cursor=next_cursor, limit=page.limit)
 
     async def lines(self, run_id: str, page: PageRequest, *, status: str | None, contract_id: str | None

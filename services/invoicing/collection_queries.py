@@ -104,12 +104,13 @@ async def _views(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[Coll
             for row in rows]
 
 
-async def runs(conn: AsyncConnection, page: PageRequest, status: str | None = None
-               ) -> tuple[list[CollectionRunView], str | None]:
-    """A page of the runs, oldest first (of `status` only, when given)."""
+async def runs(conn: AsyncConnection, page: PageRequest, status: str | None = None,
+               business_date: date | None = None) -> tuple[list[CollectionRunView], str | None]:
+    """A page of the runs, oldest first (of `status`, of `business_date` only, when given)."""
     rows, next_cursor = await read_page(conn, "SELECT * FROM collection_runs WHERE "
-                                              "(CAST(:s AS text) IS NULL OR status = :s) AND {after}",
-                                        {"s": status}, BY_RUN, page)
+                                              "(CAST(:s AS text) IS NULL OR status = :s) AND "
+                                              "(CAST(:d AS date) IS NULL OR business_date = :d) AND {after}",
+                                        {"s": status, "d": business_date}, BY_RUN, page)
     return await _views(conn, rows), next_cursor
 
 

@@ -86,6 +86,24 @@ def _terms_with_buyer(row) -> dict[str, Any]:
     return {**row["terms"], "buyer": buyer}
 
 
+class AccountEntry(BaseModel):
+    """An account as a portfolio's list names it: no buyer, no figure (a mass run goes through them)."""
+
+    contract_id: str
+    contract_number: str
+    currency: str
+    time_zone: str
+
+
+BY_CONTRACT = Keyset((("contract_id", "text"),), ("contract_id",))
+
+
+async def accounts(conn: AsyncConnection, page: PageRequest) -> tuple[list[AccountEntry], str | None]:
+    rows, next_cursor = await read_page(conn, "SELECT contract_id, contract_number, currency, time_zone FROM accounts"
+                                              " WHERE {after}", {}, BY_CONTRACT, page)
+    return [AccountEntry.model_validate(row) for row in rows], next_cursor
+
+
 async def zone_of(conn: AsyncConnection, contract_id: str) -> str:
     """The contract's own time zone (its business days)."""
     zone = await conn.scalar(text("SELECT time_zone FROM accounts WHERE contract_id = :c"), {"c": contract_id})

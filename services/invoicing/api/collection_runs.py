@@ -5,6 +5,7 @@ counter-event, asked for here and approved at `POST /approvals/{id}/approve` by 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -40,9 +41,10 @@ async def propose(command: ProposeCollectionRun, request: Request, actor: Collec
 
 @router.get("/collection-runs", response_model=Page[CollectionRunView], responses=PAGE_ERRORS)
 async def list_runs(_actor: Reader, app: App, page: PageParams,
-                    status: Literal["proposed", "approved", "declined"] | None = None) -> Page[CollectionRunView]:
-    """The runs, oldest first, a page at a time (`shared/paging.py`)."""
-    return await app.collections.runs(page, status)
+                    status: Literal["proposed", "approved", "declined"] | None = None,
+                    business_date: date | None = None) -> Page[CollectionRunView]:
+    """The runs, oldest first, a page at a time (`shared/paging.py`); of a status, of a business date."""
+    return await app.collections.runs(page, status, business_date)
 
 
 @router.get("/collection-runs/{run_id}", response_model=CollectionRunView, responses=READ_ERRORS)
