@@ -551,10 +551,17 @@ def _accounts(services: Services) -> list[dict]:
 def run_day_close(day: Annotated[date | None, typer.Option(help="the last day to close; yesterday when absent")] = None,
                   since: Annotated[date | None, typer.Option(help="close every day from this one on, in order "
                                                                    "(a day missed meanwhile)")] = None,
+                  days: Annotated[int | None, typer.Option(min=1, max=runs.MAX_DAYS, help="close the last N days "
+                                                           "in order (a scheduled run catches up a missed one)")] = None,
                   service: ServicesOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
-    """The day close of every service (contracts, metering, claims, invoicing), only for days that are over."""
+    """The day close of every service (contracts, metering, claims, invoicing), only for days that are over; a
+    day closed already records nothing."""
     services, names = _services(token), _named_services(service)
     last = day or _yesterday()
+    if days is not None:
+        if since is not None:
+            _fail("give --since or --days, not both")
+        since = last - timedelta(days=days - 1)
     days = (last - (since or last)).days + 1
     with _bar("closes", as_json) as bar:
         task = bar.add_task("day close", total=max(days, 0) * len(names))
