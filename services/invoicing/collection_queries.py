@@ -139,6 +139,48 @@ def _line(row: dict[str, Any]) -> CollectionLineView:
                               amount=Money(Decimal(row["amount"]), row["currency"]))
 
 
+class NoticeLetter(BaseModel):
+    """A notice as the letter sent to the buyer cites it: its number and date, the clause, the amount, the day it
+    takes effect, the documents it is about, and the two people who decided it."""
+
+    document_number: str
+    kind: Literal["restriction", "termination", "withdrawal"]
+    issued_on: date
+    contract_number: str
+    seller: str
+    buyer: str
+    amount: Money
+    effective_on: date
+    documents: list[str]
+    requested_by: str | None
+    approved_by: str | None
+
+
+_NOTICE = text("""
+    SELECT l.kind, l.details, a.contract_number, a.terms #>> '{seller,name}' AS seller, a.buyer_name
+    FROM statement_lines l JOIN accounts a ON a.contract_id = l.contract_id
+    WHERE l.contract_id = :c AND l.document = :d AND l.kind IN ('RestrictionNoticeIssued', 'TerminationNoticeIssued')
+""")
+
+
+async def notice_letter(conn: AsyncConnection, contract_id: str, document: str) -> NoticeLetter:
+    row = (await conn.execute(_NOTICE, {"c": contract_id, "d": document})).first()
+    if row is None:
+        raise NotFound(f"no notice {document} on this contract", reason="notice_not_found")
+    p = row.details
+    approval = p.get("approval") or {}
+    if row.kind == "RestrictionNoticeIssued":
+        kind, amount, effective, documents = "restriction", p["amount_due"], p["restrict_from"], []
+    else:
+        kind, amount, effective = p.get("kind", "termination"), p["overdue_amount"], p["terminate_on"]
+        documents = p["overdue_documents"]
+    return NoticeLetter(document_number=document, kind=kind, issued_on=p["issued_on"],
+                        contract_number=row.contract_number, seller=row.seller or "", buyer=row.buyer_name or "",
+                        amount=Money(Decimal(amount["amount"]), amount["currency"]), effective_on=effective,
+                        documents=documents, requested_by=approval.get("requested_by"),
+                        approved_by=approval.get("approved_by"))
+
+
 async def held(conn: AsyncConnection, run_id: str, page: PageRequest) -> tuple[list[HeldDocumentView], str | None]:
     """A page of the documents a run held out of collection."""
     await run(conn, run_id)

@@ -250,7 +250,8 @@ class ProposeAgreement(PlainText):
     """An installment agreement signed with the buyer: its overdue invoices in dated monthly installments at its
     own annual rate; another person of collections approves it (four eyes)."""
 
-    document_number: str = Field(min_length=1, max_length=100, description="the agreement's document")
+    document_number: str = Field(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+                                 description="the agreement's document, as signed (no blank at either end)")
     documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
     concluded_on: BusinessDate
     first_due: date = Field(description="the first installment's date: after the conclusion, within 92 days")

@@ -3,14 +3,17 @@ them: a claim registered at the claims desk (and a volume act contested at meter
 run's proposal, listed with why, until the claim is rejected; a run approved by its own proposer is refused
 (403) and records nothing; a line left out is not executed; the runs, a run and its lines and held documents
 read back typed and paged; a reversed restriction notice restores supply and contracts brings back the days it
-cut; a withdrawn termination notice lifts the contract's notice and its cut day; a promise defers a document;
-and refusals against what happened are 409s with their reasons."""
+cut; a termination notice reads back as its letter (a PDF citing its figures), and withdrawn it lifts the
+contract's notice and its cut day; a promise defers a document; an installment agreement holds its invoice until
+an installment is missed; and refusals against what happened are 409s with their reasons."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from io import BytesIO
 
+from pypdf import PdfReader
 from sqlalchemy import text
 
 from shared.envelope import EventEnvelope
@@ -238,6 +241,17 @@ async def test_a_withdrawn_termination_notice_lifts_the_contracts_notice_and_its
         return view["notice_kind"] == "termination" and await day_12() == ("0.000", ["contract_terminated"])
 
     await eventually(noticed)
+    # the notice as the letter sent to the buyer: its number, the amount it cites, the day the contract ends and
+    # the two people who decided it
+    letter = await ledger.get(f"/accounts/{contract_id}/notice.pdf",
+                              params={"document": ending["outcome_documents"][0]}, headers=auth())
+    assert (letter.status_code, letter.headers["content-type"]) == (200, "application/pdf")
+    words = " ".join(page.extract_text() for page in PdfReader(BytesIO(letter.content)).pages)
+    for cited in ("Уведомление о расторжении", ending["outcome_documents"][0], "470 456.00 KZT", "2022-04-09",
+                  "Т-Транзит", "test-collections-2"):
+        assert cited in words, cited
+    missing = await ledger.get(f"/accounts/{contract_id}/notice.pdf", params={"document": "RN-none"}, headers=auth())
+    assert (missing.status_code, missing.json()["reason"]) == (404, "notice_not_found")
     asked = await ledger.post(f"{RUNS}/{run['run']['run_id']}/lines/{ending['line_id']}/reverse",
                               headers=auth("collections"),
                               json={"reason": "paid in full on 11 March", "reversed_on": "2022-03-12"})

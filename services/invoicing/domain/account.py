@@ -871,7 +871,8 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     demanded nothing for its days from the termination on (§7.1.1; a month wholly after it is refused)."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
-        raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
+        # the contract's plan holds no such month: a refusal against what the contract says (409)
+        raise Conflict(f"no planned volume for {period}", reason="no_plan_for_period", details={"period": period})
     year, month = int(period[:4]), int(period[5:])
     if state.terminated_on is not None and period_bounds(period)[0] >= state.terminated_on:
         # §7.1.1 supply stopped before the month: there is nothing to prepay
