@@ -54,7 +54,15 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import aging, agreements, calendar_days, collection, periods, reconciliation
+from services.invoicing.domain import (
+    aging,
+    agreements,
+    calendar_days,
+    collection,
+    periods,
+    reconciliation,
+    write_off,
+)
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
 from services.invoicing.domain.rates import DatedRates, vat_rates
@@ -62,6 +70,8 @@ from services.invoicing.events import (
     ActFigures,
     BaseRateSet,
     CollectionReversalRequested,
+    DebtRecovered,
+    DebtWrittenOff,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
@@ -82,6 +92,7 @@ from services.invoicing.events import (
     RefundIssued,
     RefundRequested,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from services.invoicing.imports import StatementImports
 from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
@@ -142,12 +153,13 @@ AppliedDay = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | 
 DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
            CollectionReversalRequested.event_type: Role.COLLECTIONS,
-           InstallmentAgreementProposed.event_type: Role.COLLECTIONS}
+           InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
+           WriteOffRequested.event_type: Role.COLLECTIONS}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
                                            PenaltyReversed, PaymentReceived, PaymentReversed, RefundIssued,
                                            PrepaymentRequested, PrepaymentAdjusted, InstallmentAgreementConcluded,
-                                           InstallmentAgreementBroken)]
+                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
@@ -456,6 +468,8 @@ class Invoicing:
                     return collection.approve_reversal(state, request_id=request_id, approved_by=approver.name)
                 if pending.action == InstallmentAgreementProposed.event_type:
                     return agreements.conclude(state, request_id=request_id, approved_by=approver.name)
+                if pending.action == WriteOffRequested.event_type:
+                    return write_off.approve(state, request_id=request_id, approved_by=approver.name)
             return acc.approve(state, request_id=request_id, approved_by=approver.name, rates=facts.rates)
 
         return await self._on_account(contract_id, decide, context, context.recorded_at)

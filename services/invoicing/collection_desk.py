@@ -36,9 +36,11 @@ from services.invoicing.commands import (
     ProposeCollectionRun,
     ReversalOfLineRequested,
     ReverseCollectionLine,
+    WriteOff,
+    WriteOffAsked,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import agreements, collection, collection_run, periods
+from services.invoicing.domain import agreements, collection, collection_run, periods, write_off
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.events import HeldItem, LineExclusion, ProposedLine
 from shared.auth import Actor
@@ -165,6 +167,17 @@ class CollectionDesk:
         return await self._on_account(contract_id, lambda state: agreements.propose(
             state, terms, request_id=f"REQ-{uuid.uuid4().hex[:12]}", requested_by=context.actor),
             context, day_start(command.concluded_on))
+
+    # ---- write-off -------------------------------------------------------------------------------------------
+    async def request_write_off(self, contract_id: str, command: WriteOff, context: CommandContext) -> WriteOffAsked:
+        """Ask to write off uncollectable documents (four eyes): another person of collections approves it at
+        `POST /approvals/{id}/approve`."""
+        async with self.engine.connect() as conn:
+            periods.require_open(command.written_off_on, await self.books(conn), field="written_off_on")
+        return await self._on_account(contract_id, lambda state: write_off.request(
+            state, request_id=f"REQ-{uuid.uuid4().hex[:12]}", documents=command.documents, reason=command.reason,
+            written_off_on=command.written_off_on, requested_by=context.actor), context,
+            day_start(command.written_off_on))
 
     # ---- holds -----------------------------------------------------------------------------------------------
     async def promise_payment(self, contract_id: str, command: PromisePayment, context: CommandContext

@@ -16,6 +16,7 @@ from services.invoicing.bank.references import BANK_PATTERN, MAX_GIVEN_CHARS
 from services.invoicing.events import (
     CollectionLineReversed,
     CollectionReversalRequested,
+    DebtWrittenOff,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
     PaymentAllocated,
@@ -33,6 +34,7 @@ from services.invoicing.events import (
     RefundRequested,
     RequestDeclined,
     RestrictionNoticeWithdrawn,
+    WriteOffRequested,
 )
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
@@ -260,6 +262,15 @@ class ProposeAgreement(PlainText):
                                               description="the agreement's annual interest, %")]
 
 
+class WriteOff(PlainText):
+    """Write off uncollectable documents (their open amount at approval), with the decision's reason; another
+    person of collections approves it (four eyes)."""
+
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=500)
+    written_off_on: BusinessDate
+
+
 # what each command records (the events are its answer)
 PrepaymentsRequested = list[PrepaymentRequested]
 PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
@@ -271,8 +282,9 @@ ReversalRequested = list[PaymentReversalRequested]
 # advance a recalculation releases pays what is open; a refund charges the penalties up to its date first
 Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
                 | PenaltyAccrued | PaymentAllocated | PenaltyReversed | RestrictionNoticeWithdrawn | SupplyRestored
-                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded]
+                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded | DebtWrittenOff]
 PaymentPromisedAnswer = list[PaymentPromised]
 AgreementProposed = list[InstallmentAgreementProposed]
+WriteOffAsked = list[WriteOffRequested]
 ReversalOfLineRequested = list[CollectionReversalRequested]
 Declined = list[RequestDeclined]

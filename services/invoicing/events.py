@@ -671,7 +671,7 @@ class PaymentPromised(Event):
 
 
 CollectionAction = Literal["penalty", "restriction_notice", "restriction", "termination_notice", "withdrawal_notice"]
-HoldReason = Literal["claim", "volume_act", "promise", "agreement"]
+HoldReason = Literal["claim", "volume_act", "promise", "agreement", "write_off"]
 
 
 class ProposedLine(Part):
@@ -923,4 +923,55 @@ class InstallmentAgreementBroken(Event):
     missed_installment: int
     principal_open: Money
     cancelled: list[AllocationSlice]
+    postings: list[PostingLine]
+
+
+# ---- write-off of an uncollectable debt, and its recovery if paid later
+@registry.register
+class WriteOffRequested(Event):
+    """A collections clerk asks to write off uncollectable `documents` (their whole open amount on approval),
+    with the reason; another person of collections approves it (four eyes)."""
+
+    event_type = "invoicing.WriteOffRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    documents: list[str]
+    reason: str
+    written_off_on: date
+    requested_by: str
+
+
+@registry.register
+class DebtWrittenOff(Event):
+    """Uncollectable debt taken off the receivables into `expense.write_off` (each item's open amount, `slices`):
+    still owed by the buyer, no longer expected. Money the buyer pays later recovers it (`DebtRecovered`)."""
+
+    event_type = "invoicing.DebtWrittenOff"
+    schema_version = 1
+
+    contract_id: str
+    documents: list[str]
+    written_off_on: date
+    reason: str
+    slices: list[AllocationSlice]
+    amount: Money
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class DebtRecovered(Event):
+    """Money paid after a write-off, beyond what was open, recovers the written-off debt (oldest first): the
+    items are owed again by `slices` (out of `expense.write_off`), and the allocation that follows pays them."""
+
+    event_type = "invoicing.DebtRecovered"
+    schema_version = 1
+
+    contract_id: str
+    recovered_on: date
+    trigger: str
+    slices: list[AllocationSlice]
+    amount: Money
     postings: list[PostingLine]

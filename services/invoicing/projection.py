@@ -35,6 +35,8 @@ from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
     BaseRateSet,
+    DebtRecovered,
+    DebtWrittenOff,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InvoiceIssued,
@@ -396,6 +398,21 @@ class AccountRows:
                    f"installment {p['missed_installment']} missed: {p['principal_open']['amount']} returns to "
                    f"collection", p["principal_open"]["currency"], {"cancelled": p["cancelled"]})
 
+    def written_off(self, fact: Fact, p: dict) -> None:
+        """Uncollectable debt out of the receivables (still owed: the statement shows it as the buyer's no more)."""
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["written_off_on"], "write_off", ", ".join(p["documents"]),
+                   f"written off: {p['reason']}", p["amount"]["currency"],
+                   {"slices": p["slices"], "approval": p["approval"]})
+
+    def recovered(self, fact: Fact, p: dict) -> None:
+        """Written-off debt owed again by the money that recovers it (the allocation that follows pays it)."""
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
+        self._post(fact, p["postings"], p["recovered_on"], "write_off_recovery", p["trigger"],
+                   "written-off debt recovered", p["amount"]["currency"], {"slices": p["slices"]})
+
     def payment_reversed(self, fact: Fact, p: dict) -> None:
         for piece in p["reopened"]:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
@@ -450,6 +467,8 @@ _FOLDS = {
     PenaltyReversed.event_type: AccountRows.penalty_reversed,
     InstallmentAgreementConcluded.event_type: AccountRows.agreement,
     InstallmentAgreementBroken.event_type: AccountRows.agreement_broken,
+    DebtWrittenOff.event_type: AccountRows.written_off,
+    DebtRecovered.event_type: AccountRows.recovered,
     RefundIssued.event_type: AccountRows.refund,
     RefundPaidOut.event_type: AccountRows.refund_paid_out,
     PaymentReceived.event_type: AccountRows.payment_received,

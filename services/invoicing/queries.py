@@ -34,6 +34,7 @@ from services.invoicing.events import (
     ReconciliationDiscrepancyRecorded,
     RefundRequested,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from services.invoicing.personal_data import purposes_opened
 from services.invoicing.projection import DISCREPANCY
@@ -466,7 +467,7 @@ class ApprovalView(BaseModel):
     requested_at: datetime
     business_date: date
     request: (PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed
-              | CollectionReversalRequested | InstallmentAgreementProposed) = Field(
+              | CollectionReversalRequested | InstallmentAgreementProposed | WriteOffRequested) = Field(
         description="the request as recorded")
 
 

@@ -22,7 +22,7 @@ PROJECTED = {
     "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
     "invoicing.ReconciliationDiscrepancyRecorded", "invoicing.RestrictionNoticeWithdrawn",
     "invoicing.TerminationNoticeWithdrawn", "invoicing.PenaltyReversed", "invoicing.InstallmentAgreementConcluded",
-    "invoicing.InstallmentAgreementBroken",
+    "invoicing.InstallmentAgreementBroken", "invoicing.DebtWrittenOff", "invoicing.DebtRecovered",
     # collection runs (`collection_projection.py`)
     "invoicing.CollectionRunProposed", "invoicing.CollectionLinesProposed", "invoicing.CollectionRunApproved",
     "invoicing.CollectionRunDeclined", "invoicing.CollectionLineExecuted", "invoicing.CollectionReversalRequested",
@@ -190,6 +190,13 @@ async def a_history_of_every_kind(system) -> None:
     await approved(client, asked, by="collections-2")
     closed = await client.post("/day-close", headers=auth("collections"), json={"day": "2022-04-16"})
     assert "invoicing.InstallmentAgreementBroken" in closed.json()["events"][scheduled], closed.text
+    # then everything it owes (January, the first installment's interest; the second's was cancelled) written off
+    # as uncollectable (four eyes), and a late payment recovers part of it
+    written = await client.post(f"/accounts/{scheduled}/write-offs", headers=auth("collections"), json={
+        "documents": [invoice, "AG-R-1"], "reason": "the buyer is in bankruptcy", "written_off_on": "2022-04-20"})
+    await approved(client, written, by="collections-2")
+    await wait_for_debt(system, scheduled, "0.00")
+    await pay(client, scheduled, unique("REC"), "1000.00", "2022-05-02")
 
 
 @pytest.fixture(scope="module")

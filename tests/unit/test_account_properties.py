@@ -2,7 +2,8 @@
 (credit notes and extra charges), payments, penalty accruals, penalty waivers, payment reversals, prepayment
 demands, day closes (which break an installment agreement whose installment is missed), collection runs (every
 line proposed executed) and the reversal of their lines (a penalty reversed, a notice withdrawn), installment
-agreements with their interest, terminations, refunds and their payouts keeps the books: every entry balances, cash equals the
+agreements with their interest, write-offs and their recovery, terminations, refunds and their payouts keeps
+the books: every entry balances, cash equals the
 payments less the refunds paid out, what is payable back equals the refunds not yet paid out, the buyer's position
 (debt − advance) equals what was charged less what was paid plus what was refunded, no debt goes negative, and
 replaying the events rebuilds exactly the live state. A fixed history shows every one of those steps is reached."""
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import agreements, collection
+from services.invoicing.domain import agreements, collection, write_off
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.domain.rates import base_rates, vat_rates
@@ -45,6 +46,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("undo"), st.sampled_from(sorted(UNDONE))),
     # every overdue invoice into an agreement of 1–4 installments, concluded on a day of the history
     st.tuples(st.just("agree"), st.integers(1, 4), st.integers(0, 400)),
+    # everything open written off (asked, then approved by another person); later payments recover it
+    st.tuples(st.just("writeoff"), st.integers(0, 400)),
     st.tuples(st.just("reverse"), st.integers(0, 24), st.integers(0, 400)),
     # a corrected act of a month already invoiced: less volume is a credit note, more an extra charge
     st.tuples(st.just("correct"), st.integers(1, 12), st.integers(0, 60_000), st.integers(0, 30)),
@@ -130,6 +133,12 @@ def apply_step(state: acc.Account, n: int, step: tuple, start: date) -> list:
             return undo(state, n, prefix)
         case ("agree", count, day):
             return agree(state, n, count, start + timedelta(days=day))
+        case ("writeoff", day):
+            documents = sorted({d.document for d in state.debts.values() if d.outstanding.is_positive})
+            asked = write_off.request(state, request_id=f"REQ-{n}", documents=documents, reason="uncollectable",
+                                      written_off_on=start + timedelta(days=day), requested_by="test-collections")
+            after = acc.evolve(copy.deepcopy(state), asked[0])
+            return asked + write_off.approve(after, request_id=f"REQ-{n}", approved_by="test-collections-2")
     raise AssertionError(f"no such step {step}")
 
 
@@ -204,7 +213,7 @@ def run_history(history: list[tuple]) -> tuple[acc.Account, list]:
     # side, credits negative
     charged = -(money_sum(events, "revenue.energy") + money_sum(events, "revenue.res_surcharge")
                 + money_sum(events, "vat.output") + money_sum(events, "income.penalty")
-                + money_sum(events, "income.interest"))
+                + money_sum(events, "income.interest") + money_sum(events, "expense.write_off"))
     assert state.debt_total() == receivables
     assert -money_sum(events, "advance") == state.advance
     assert not state.advance.is_negative
@@ -246,6 +255,8 @@ def test_every_kind_of_step_is_reached():
         ("waive", 0, 50),                    # half of the first penalty forgiven
         ("agree", 2, 47),                    # 20 March: January into 2 installments, 19 April and 19 May
         ("close", 80),                       # 22 April: the first unpaid → broken, the second's interest cancelled
+        ("writeoff", 81),                    # 23 April: everything open written off
+        ("pay", 100_000, 82),                # 1,000.00 on 24 April recovers part of it
         ("correct", 1, 30_000, 0),           # 1,000 kWh less: a credit note of 15,176.00
         ("pay", 60_000_000, 41),             # 600,000.00: pays everything, the rest held
         ("terminate", 4),                    # supply ends on 1 April: the last month supplied is March
@@ -260,7 +271,7 @@ def test_every_kind_of_step_is_reached():
             "invoicing.RefundPaidOut", "invoicing.CollectionLineExecuted", "invoicing.RestrictionNoticeWithdrawn",
             "invoicing.PenaltyReversed", "invoicing.TerminationNoticeWithdrawn",
             "invoicing.CollectionLineReversed", "invoicing.InstallmentAgreementConcluded",
-            "invoicing.InstallmentAgreementBroken"} <= kinds
+            "invoicing.InstallmentAgreementBroken", "invoicing.DebtWrittenOff", "invoicing.DebtRecovered"} <= kinds
     corrections = [e for e in events if e.event_type == "invoicing.InvoiceIssued" and e.corrects_document]
     # 1,000 kWh × 15.176 = 15,176.00 less: 13,550.00 net and 1,626.00 VAT taken off
     assert [(c.net.amount, c.vat.amount) for c in corrections] == [(Decimal("-13550.00"), Decimal("-1626.00"))]

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Request
 
 from services.invoicing.api.deps import App, Collections, Reader
 from services.invoicing.collection_queries import AccountHolds
-from services.invoicing.commands import AgreementProposed, PaymentPromisedAnswer, PromisePayment, ProposeAgreement
+from services.invoicing.commands import (
+    AgreementProposed,
+    PaymentPromisedAnswer,
+    PromisePayment,
+    ProposeAgreement,
+    WriteOff,
+    WriteOffAsked,
+)
 from shared.api import COMMAND_ERRORS, READ_ERRORS, context_of
 
 router = APIRouter(tags=["collection runs"])
@@ -35,6 +42,16 @@ async def propose_agreement(contract_id: str, command: ProposeAgreement, request
     while it holds, its invoices draw no penalty and no collection run acts on them; a missed installment breaks
     it at the day close."""
     return await app.collections.propose_agreement(contract_id, command, context_of(request, actor))
+
+
+@router.post("/accounts/{contract_id}/write-offs", status_code=202, response_model=WriteOffAsked,
+             responses=COMMAND_ERRORS)
+async def write_off(contract_id: str, command: WriteOff, request: Request, actor: Collections, app: App
+                    ) -> WriteOffAsked:
+    """Write off uncollectable documents (their open amount at approval) to `expense.write_off`, with the decision's
+    reason; another person of collections approves it at `POST /approvals/{id}/approve`. Money paid later, beyond
+    what is open then, recovers it."""
+    return await app.collections.request_write_off(contract_id, command, context_of(request, actor))
 
 
 @router.get("/accounts/{contract_id}/collection-holds", response_model=AccountHolds, responses=READ_ERRORS)

@@ -33,6 +33,8 @@ from services.invoicing.events import (
     CollectionLineReversed,
     CollectionReversalRequested,
     DayClosed,
+    DebtRecovered,
+    DebtWrittenOff,
     DisputeClosed,
     DisputeOpened,
     InstallmentAgreementBroken,
@@ -62,6 +64,7 @@ from services.invoicing.events import (
     RestrictionNoticeIssued,
     RestrictionNoticeWithdrawn,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from shared.approvals import Pending, check_approver, no_request_pending, pending_request
 from shared.business_time import require_over
@@ -161,6 +164,7 @@ class Account:
     collected: dict[str, tuple[str, ...]] = field(default_factory=dict)     # "run/line" → what it recorded
     reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
     agreements: dict[str, Agreement] = field(default_factory=dict)            # agreement document → its schedule
+    written_off: dict[str, Money] = field(default_factory=dict)               # item id → written off, not recovered
 
     @property
     def currency(self) -> str:
@@ -195,6 +199,7 @@ class Account:
         clone.collected = dict(self.collected)
         clone.reversed_penalties = set(self.reversed_penalties)
         clone.agreements = dict(self.agreements)
+        clone.written_off = dict(self.written_off)
         return clone
 
     def debt_total(self) -> Money:
@@ -305,7 +310,7 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.penalties[event.document_number] = debt.outstanding
             _approved(state, event.approval)
         case (PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed()
-              | CollectionReversalRequested() | InstallmentAgreementProposed()):
+              | CollectionReversalRequested() | InstallmentAgreementProposed() | WriteOffRequested()):
             state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
         case RequestDeclined():
             del state.pending[event.request_id]
@@ -392,6 +397,21 @@ def evolve(state: Account | None, event: Event) -> Account:
                               installment.due_date.strftime("%Y-%m"), installment.due_date, installment.interest)
             state.documents += 1
             _approved(state, event.approval)
+        case DebtWrittenOff():
+            for piece in event.slices:
+                _change_open(state, piece.item_id, -piece.amount, event.written_off_on)
+                state.written_off[piece.item_id] = state.written_off.get(piece.item_id, Money.zero(state.currency)) \
+                    + piece.amount
+            _approved(state, event.approval)
+        case DebtRecovered():
+            for piece in event.slices:
+                _change_open(state, piece.item_id, piece.amount, event.recovered_on)
+                left = state.written_off[piece.item_id] - piece.amount
+                assert not left.is_negative, "only what was written off is recovered"
+                if left.is_zero:
+                    del state.written_off[piece.item_id]
+                else:
+                    state.written_off[piece.item_id] = left
         case InstallmentAgreementBroken():
             state.agreements[event.document_number] = dataclasses.replace(state.agreements[event.document_number],
                                                                           broken_on=event.broken_on)
@@ -433,6 +453,16 @@ def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, 
     else:  # a correcting invoice adds (or takes off) the difference on the same item
         existing.outstanding = existing.outstanding + amount
         _record(existing, due, amount)
+
+
+def _change_open(state: Account, item_id: str, change: Money, day: date) -> None:
+    """What is open of a debt changes by `change` from `day` on (a write-off, its recovery)."""
+    debt = state.debts[item_id]
+    debt.outstanding = debt.outstanding + change
+    assert not debt.outstanding.is_negative, "a debt is never taken below zero"
+    _record(debt, day, change)
+    if debt.kind is alloc.DebtKind.PENALTY:
+        state.penalties[debt.document] = debt.outstanding
 
 
 def _unlog(state: Account, item_id: str, amount: Money) -> None:
@@ -572,11 +602,38 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
     )
     events = _then_allocate(state, [received], trigger=payment_id, on=received_on,
                             posted_on=posted_on if posted_on != received_on else None)
+    events += _recover(state, events, on=received_on, trigger=payment_id)
     if penalised_on(state, received_on):
         assert rates is not None, "a value date on penalised days needs the rates to recalculate them"
         events += recalculate_penalties(_after(state, events), rates=rates, posted_on=posted_on,
                                         cause=f"payment {bank_reference} valued {received_on}, booked {posted_on}")
     return events + _restore_if_covered(state, events, posted_on)
+
+
+def _recover(state: Account, events: list[Event], *, on: date, trigger: str) -> list[Event]:
+    """Money left in the advance after what was open recovers written-off debt, oldest written off first (§5.8:
+    debt of previous periods first): the items are owed again and the advance pays them."""
+    if not state.written_off:
+        return []
+    after = _after(state, events)
+    left = after.advance
+    slices: list[AllocationSlice] = []
+    for item_id, written_off in state.written_off.items():
+        if not left.is_positive:
+            break
+        taken = min(left, written_off)
+        debt = state.debts[item_id]
+        slices.append(AllocationSlice(item_id=item_id, document=debt.document, kind=debt.kind.value,
+                                      period=debt.period, amount=taken))
+        left = left - taken
+    if not slices:
+        return []
+    amount = sum((s.amount for s in slices), Money.zero(state.currency))
+    pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(s.kind)], s.amount) for s in slices]
+    recovered = DebtRecovered(contract_id=state.contract_id, recovered_on=on, trigger=trigger, slices=slices,
+                              amount=amount,
+                              postings=postings(entry(*pairs, (LedgerAccount.WRITE_OFF_EXPENSE, -amount))))
+    return _then_allocate(after, [recovered], trigger=trigger, on=on)
 
 
 def penalised_on(state: Account, day: date) -> bool:
@@ -1130,4 +1187,6 @@ def request_date_of(pending: Pending) -> date:
             return asked.reversed_on
         case InstallmentAgreementProposed() as asked:
             return asked.concluded_on
+        case WriteOffRequested() as asked:
+            return asked.written_off_on
     raise AssertionError(f"no business date for {pending.action}")

@@ -25,6 +25,8 @@ from datetime import date
 
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.events import (
+    DebtRecovered,
+    DebtWrittenOff,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InvoiceIssued,
@@ -117,6 +119,13 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
             case InstallmentAgreementBroken() if event.broken_on <= as_of:
                 for piece in event.cancelled:
                     charge(piece.document, alloc.DebtKind.INTEREST, piece.period, event.broken_on, -piece.amount)
+            case DebtWrittenOff() if event.written_off_on <= as_of:
+                for piece in event.slices:   # expected no more: out of what is open
+                    charge(piece.document, alloc.DebtKind(piece.kind), piece.period, event.written_off_on,
+                           -piece.amount)
+            case DebtRecovered() if event.recovered_on <= as_of:
+                for piece in event.slices:   # owed again, and paid by the money that recovered it
+                    charge(piece.document, alloc.DebtKind(piece.kind), piece.period, event.recovered_on, piece.amount)
             case PenaltyReversed() if event.reversed_on <= as_of:
                 # taken back whole: what was open and what was paid of it (that money pays other items now)
                 charge(event.document_number, alloc.DebtKind.PENALTY, "", event.reversed_on,

@@ -90,7 +90,13 @@ class Lapse:
 
 # ---- what is held, late and overdue on the day --------------------------------------------------------------
 def held(state: acc.Account, day: date) -> dict[str, Hold]:
-    return holds_on(day, state.disputes, state.promises, state.agreements)
+    """What is held out on `day`: open disputes, promises, agreements, and what was written off (collected no
+    more: a run proposes no penalty on it either)."""
+    found = holds_on(day, state.disputes, state.promises, state.agreements)
+    for item_id in state.written_off:
+        document = state.debts[item_id].document
+        found.setdefault(document, Hold(document, "write_off", document, None))
+    return found
 
 
 def _past_due(state: acc.Account, day: date, held_documents: dict[str, Hold], *, days_over: int = 0
@@ -229,10 +235,11 @@ def propose(state: acc.Account, facts: CollectionDay, line_id: Callable[[], str]
     now, and the documents held out of collection (open disputes, promises). Records nothing. `line_id` names
     each line (a run numbers them across its accounts)."""
     held_documents = held(state, facts.day)
+    # listed: what would be acted on but for its hold (a written-off document's late days would draw a penalty)
+    listed = late_documents(state, facts.day) | {state.debts[item].document for item in state.written_off}
     held_items = [HeldItem(contract_id=state.contract_id, document=document, reason=hold.reason,
                            reference=hold.reference, until=hold.until)
-                  for document, hold in sorted(held_documents.items())
-                  if document in late_documents(state, facts.day)]
+                  for document, hold in sorted(held_documents.items()) if document in listed]
     lines: list[ProposedLine] = []
     late = sorted({d.document for d in state.debts.values()
                    if d.kind in alloc.PRINCIPAL and d.due_date < facts.day})

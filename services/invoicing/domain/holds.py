@@ -91,7 +91,7 @@ class Hold:
     """Why `document` is out of collection on a day, and until when (none: until the dispute ends)."""
 
     document: str
-    reason: str                 # "claim", "volume_act", "promise", "agreement"
+    reason: str                 # "claim", "volume_act", "promise", "agreement", "write_off"
     reference: str
     until: date | None
 

@@ -26,6 +26,7 @@ class LedgerAccount(StrEnum):
     VAT_OUTPUT = "vat.output"                  # VAT owed to the budget
     PENALTY_INCOME = "income.penalty"
     INTEREST_INCOME = "income.interest"       # an installment agreement's interest
+    WRITE_OFF_EXPENSE = "expense.write_off"   # debt written off as uncollectable (less what was recovered)
 
 
 RECEIVABLES = (LedgerAccount.RECEIVABLE_ENERGY, LedgerAccount.RECEIVABLE_VAT, LedgerAccount.RECEIVABLE_PENALTY,
