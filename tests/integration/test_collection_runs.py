@@ -10,17 +10,20 @@ an installment is missed; and refusals against what happened are 409s with their
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from io import BytesIO
 
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from shared.envelope import EventEnvelope
-from shared.events import topic_of
 from shared.events.metering import VolumeActDisputed
-from tests.integration.test_ledger_api import event_count, publish_act, signed_contract, wait_for_debt
-from tests.support import KafkaTap, auth, collection_run, eventually, executed, kzt
+from tests.integration.test_ledger_api import (
+    event_count,
+    publish_act,
+    publish_metering,
+    signed_contract,
+    wait_for_debt,
+)
+from tests.support import auth, collection_run, eventually, executed, kzt
 
 RUNS = "/collection-runs"
 
@@ -134,15 +137,10 @@ async def test_a_contested_volume_act_holds_its_invoice_until_the_corrected_act(
     contract_id = await invoiced_january(system)
     invoice = await invoice_of(system, contract_id)
     # what metering publishes when the buyer contests the act (§4.14); the ledger must not care who typed it
-    disputed = VolumeActDisputed(contract_id=contract_id, act_id="act-2022-01", disputed_on="2022-02-05",
-                                 reason="meter 01214371 was replaced on the 20th")
-    now = datetime.now(UTC)
-    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=disputed.event_type, schema_version=1, source="metering",
-                             stream_id=f"acts-{contract_id}", stream_version=2, contract_id=contract_id,
-                             occurred_at=now, recorded_at=now, correlation_id=uuid.uuid4(), actor="metering",
-                             payload=disputed.model_dump(mode="json"))
-    async with KafkaTap(system.bootstrap) as tap:
-        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(), key=contract_id.encode())
+    await publish_metering(system, VolumeActDisputed(contract_id=contract_id, act_id="act-2022-01",
+                                                     disputed_on="2022-02-05",
+                                                     reason="meter 01214371 was replaced on the 20th"),
+                           stream_version=2)
 
     async def held():
         return await holds(system, contract_id, "2022-03-10")

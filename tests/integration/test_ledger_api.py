@@ -57,15 +57,21 @@ async def signed_contract(system, number: str | None = None, meter_serials: tupl
 async def publish_act(system, contract_id: str, act_id: str, period: str, volume: str, issued_on: str,
                       corrects: str | None = None) -> bytes:
     """What metering's relay would publish; the ledger must not care who typed it. The bytes sent."""
-    act = VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period, volume_kwh=volume,
-                          issued_on=issued_on, corrects_act_id=corrects)
+    return await publish_metering(system, VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period,
+                                                          volume_kwh=volume, issued_on=issued_on,
+                                                          corrects_act_id=corrects))
+
+
+async def publish_metering(system, event, stream_version: int = 1) -> bytes:
+    """A metering event as its relay would publish it on its topic, keyed by its contract. The bytes sent."""
     now = datetime.now(UTC)
-    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=act.event_type, schema_version=1, source="metering",
-                             stream_id=f"acts-{contract_id}", stream_version=1, contract_id=contract_id,
-                             occurred_at=now, recorded_at=now, correlation_id=uuid.uuid4(), actor="metering",
-                             payload=act.model_dump(mode="json"))
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event.event_type, schema_version=event.schema_version,
+                             source="metering", stream_id=f"acts-{event.contract_id}", stream_version=stream_version,
+                             contract_id=event.contract_id, occurred_at=now, recorded_at=now,
+                             correlation_id=uuid.uuid4(), actor="metering", payload=event.model_dump(mode="json"))
     async with KafkaTap(system.bootstrap) as tap:
-        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(), key=contract_id.encode())
+        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(),
+                                         key=event.contract_id.encode())
     return envelope.canonical_bytes()
 
 

@@ -5,10 +5,8 @@ English side by side as the reconciliation act."""
 
 from __future__ import annotations
 
-from fpdf import FPDF
-
 from services.invoicing.collection_queries import NoticeLetter
-from services.invoicing.documents.reconciliation_pdf import FONTS, amount_text
+from services.invoicing.documents.reconciliation_pdf import amount_text, new_document
 
 TITLES = {
     "restriction": "Уведомление об ограничении поставки / Notice of restriction of supply",
@@ -37,11 +35,7 @@ def _body(letter: NoticeLetter) -> str:
 
 
 def render(letter: NoticeLetter) -> bytes:
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_title(f"{letter.document_number} {letter.contract_number}")
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.add_page()
+    pdf = new_document(f"{letter.document_number} {letter.contract_number}")
     pdf.set_font("DejaVu", "B", 13)
     pdf.multi_cell(0, 7, TITLES[letter.kind], new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 10)

@@ -486,6 +486,12 @@ def _record(debt: Debt, day: date, change: Money) -> None:
         debt.history.append((day, change))
 
 
+def slice_of(debt: Debt, amount: Money) -> AllocationSlice:
+    """`amount` of the debt, as the events that move a debt's open amount name it."""
+    return AllocationSlice(item_id=debt.item_id, document=debt.document, kind=debt.kind.value, period=debt.period,
+                           amount=amount)
+
+
 def _charge_from(event: InvoiceIssued) -> Charge:
     lines = tuple(ChargeLine(l.component, l.first_day, l.last_day, l.volume_kwh, l.rate_per_kwh, l.net,
                              l.vat_rate_percent, l.vat) for l in event.lines)
@@ -623,8 +629,7 @@ def _recover(state: Account, events: list[Event], *, on: date, trigger: str) -> 
             break
         taken = min(left, written_off)
         debt = state.debts[item_id]
-        slices.append(AllocationSlice(item_id=item_id, document=debt.document, kind=debt.kind.value,
-                                      period=debt.period, amount=taken))
+        slices.append(slice_of(debt, taken))
         left = left - taken
     if not slices:
         return []
@@ -712,8 +717,7 @@ def _recalculated(state: Account, number: str, late_item: str, period: str, wind
         debt = state.debts[f"{window.penalty_document}:penalty"]
         taken = min(debt.outstanding - sum((p.amount for p in reduced if p.item_id == debt.item_id), zero), -change)
         if taken.is_positive:
-            reduced.append(AllocationSlice(item_id=debt.item_id, document=debt.document, kind=debt.kind.value,
-                                           period=debt.period, amount=taken))
+            reduced.append(slice_of(debt, taken))
         released = released + (-change - taken)
     pairs = [(LedgerAccount.PENALTY_INCOME, sum((p.amount for p in reduced), zero)),
              (LedgerAccount.RECEIVABLE_PENALTY, -sum((p.amount for p in reduced), zero)),
@@ -787,8 +791,7 @@ def _broken_agreements(state: Account, day: date) -> list[Event]:
         missed = agreement.missed(day, principal_open + interest_open)
         if missed is None:
             continue
-        cancelled = [AllocationSlice(item_id=d.item_id, document=d.document, kind=d.kind.value, period=d.period,
-                                     amount=d.outstanding)
+        cancelled = [slice_of(d, d.outstanding)
                      for d in interest.values() if d is not None and d.due_date >= day and d.outstanding.is_positive]
         total = sum((c.amount for c in cancelled), Money.zero(state.currency))
         events.append(InstallmentAgreementBroken(
@@ -1089,8 +1092,7 @@ def reverse_payment(state: Account, *, bank_reference: str, reason: str, reverse
             continue
         taken = min(applied, to_reopen)
         debt = state.debts[item_id]
-        reopened.append(AllocationSlice(item_id=item_id, document=debt.document, kind=debt.kind.value,
-                                        period=debt.period, amount=taken))
+        reopened.append(slice_of(debt, taken))
         to_reopen = to_reopen - taken
     assert to_reopen.is_zero, "money not in the advance was applied to debts"
     pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(p.kind)], p.amount) for p in reopened]

@@ -27,8 +27,7 @@ def _open_slices(state: acc.Account, documents: list[str]) -> list[AllocationSli
     if missing:
         raise Conflict(f"nothing is open of {', '.join(missing)}", reason="document_not_open",
                        details={"documents": missing})
-    return [AllocationSlice(item_id=d.item_id, document=d.document, kind=d.kind.value, period=d.period,
-                            amount=d.outstanding) for d in sorted(found, key=lambda d: d.item_id)]
+    return [acc.slice_of(d, d.outstanding) for d in sorted(found, key=lambda d: d.item_id)]
 
 
 def request(state: acc.Account, *, request_id: str, documents: list[str], reason: str, written_off_on: date,
