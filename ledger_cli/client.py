@@ -46,6 +46,13 @@ class Services:
         return cls(token, urls)
 
     def request(self, service: str, method: str, path: str, **kwargs) -> Any:
+        return self._send(service, method, path, **kwargs).json()
+
+    def download(self, service: str, path: str, **params) -> bytes:
+        """A document the service renders (a PDF): its bytes."""
+        return self._send(service, "GET", path, params={k: v for k, v in params.items() if v is not None}).content
+
+    def _send(self, service: str, method: str, path: str, **kwargs) -> httpx.Response:
         url = f"{self.urls[service].rstrip('/')}{path}"
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
         try:
@@ -57,7 +64,7 @@ class Services:
             reason, message = _reason_and_message(response)
             raise Refused(f"{service} refused {method} {path} with {response.status_code} {reason}: {message}",
                           status=response.status_code, reason=reason, message=message)
-        return response.json()
+        return response
 
     def get(self, service: str, path: str, **params) -> Any:
         return self.request(service, "GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -13,8 +13,9 @@ import asyncio
 import csv
 import io
 import json
+import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -26,11 +27,13 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from ledger_cli import audit
+from ledger_cli import audit, runs
 from ledger_cli.client import CliError, Refused, Services, ServiceUnavailable
 from shared.anchoring.checkpoint import load_public_keys
 from shared.anchoring.directory import AnchorDirectory
 from shared.anchoring.trail import AnchorTrail
+from shared.business_time import today
+from shared.clock import SystemClock
 from shared.migrate import SERVICES
 
 app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, pretty_exceptions_enable=False)
@@ -40,6 +43,10 @@ app.add_typer(imports, name="import")
 letters = typer.Typer(help="Dead letters: the messages a service's consumer refused and parked, and their redrive.",
                       no_args_is_help=True)
 app.add_typer(letters, name="dead-letters")
+periodic = typer.Typer(help="The periodic work of the whole portfolio, each run idempotent (twice records nothing "
+                            "new): day close, prepayment demands, month close, reconciliation acts.",
+                       no_args_is_help=True)
+app.add_typer(periodic, name="run")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)   # an error is one line, however narrow the terminal
 # progress and status go to stderr and vanish when done: stdout carries only the result (the JSON of
@@ -529,14 +536,122 @@ def redrive_dead_letters(service: Annotated[str, typer.Option("--service", "-s",
     raise typer.Exit(0 if all(o["outcome"] in ("applied", "duplicate", "ignored") for o in outcomes) else 1)
 
 
+# ---- periodic runs (`ledger_cli/runs.py`) -------------------------------------------------------------
+def _yesterday() -> date:
+    """Yesterday in Kazakhstan's zone: the last day that is over."""
+    return today(SystemClock()) - timedelta(days=1)
+
+
+def _periodic(outcomes: list[dict], as_json: bool, columns: tuple[str, ...], title: str, failed: set[str]) -> None:
+    """The run's outcomes as JSON or a table; exit 1 when an outcome is a failure."""
+    if as_json:
+        _print_json(outcomes)
+    else:
+        _line_report(outcomes, columns, title)
+    raise typer.Exit(1 if any(o.get("outcome") in failed for o in outcomes) else 0)
+
+
+def _accounts(services: Services) -> list[dict]:
+    with status.status("listing the accounts…"):
+        return _run(lambda: list(runs.accounts(services)))
+
+
+@periodic.command("day-close")
+def run_day_close(day: Annotated[date | None, typer.Option(help="the last day to close; yesterday when absent")] = None,
+                  since: Annotated[date | None, typer.Option(help="close every day from this one on, in order "
+                                                                   "(a day missed meanwhile)")] = None,
+                  days: Annotated[int | None, typer.Option(min=1, max=runs.MAX_DAYS, help="close the last N days "
+                                                           "in order (a scheduled run catches up a missed one)")] = None,
+                  service: ServicesOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """The day close of every service (contracts, metering, claims, invoicing), only for days that are over; a
+    day closed already records nothing."""
+    services, names = _services(token), _named_services(service)
+    last = day or _yesterday()
+    if days is not None:
+        if since is not None:
+            _fail("give --since or --days, not both")
+        since = last - timedelta(days=days - 1)
+    days = (last - (since or last)).days + 1
+    with _bar("closes", as_json) as bar:
+        task = bar.add_task("day close", total=max(days, 0) * len(names))
+        try:
+            outcomes = _run(lambda: runs.day_close(services, last, since, names, lambda n: bar.advance(task, n)))
+        except ValueError as exc:
+            _fail(str(exc))
+    _periodic(outcomes, as_json, ("day", "service", "outcome", "recorded", "reason"), "day close", {"refused"})
+
+
+@periodic.command("prepayments")
+def run_prepayments(on: Annotated[date | None, typer.Option(help="the business date of the demands; yesterday "
+                                                                  "when absent")] = None,
+                    token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """§5.3 the demands of every account's next 10-day blocks (those starting within 11 days), once."""
+    services = _services(token)
+    found = _accounts(services)
+    with _bar("accounts", as_json) as bar:
+        task = bar.add_task("prepayment demands", total=len(found))
+        outcomes = _run(lambda: runs.prepayments(services, found, on or _yesterday(),
+                                                 lambda n: bar.advance(task, n)))
+    _periodic(outcomes, as_json, ("contract", "period", "outcome", "documents", "reason"), "prepayment demands",
+              {"refused"})
+
+
+@periodic.command("month-close")
+def run_month_close(period: Annotated[str | None, typer.Option(help="YYYY-MM; the month before this one when "
+                                                                    "absent")] = None,
+                    token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """The month's last day closed and its collection run proposed over every account (penalties, notices),
+    for a second person of collections to approve; invoices and the advance follow the acts as they come."""
+    services = _services(token)
+    month = _month(period) if period else _last_month_over()
+    with _bar("steps", as_json) as bar:
+        task = bar.add_task(f"month close {month}", total=2)
+        outcomes = _run(lambda: runs.month_close(services, month, lambda n: bar.advance(task, n)))
+    _periodic(outcomes, as_json, ("step", "day", "outcome", "run_id", "lines", "held"), f"month close {month}", set())
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        _fail(f"{text!r} is not a month (YYYY-MM)")
+    return text
+
+
+def _last_month_over() -> str:
+    """The latest month whose last day is over."""
+    yesterday = _yesterday()
+    if runs.last_day(yesterday.strftime("%Y-%m")) == yesterday:
+        return yesterday.strftime("%Y-%m")
+    return (yesterday.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+@periodic.command("reconciliation-acts")
+def run_reconciliation_acts(out: Annotated[Path, typer.Option(help="the directory the PDFs are written to")],
+                            month: Annotated[str | None, typer.Option(help="YYYY-MM; the last month over when "
+                                                                           "absent")] = None,
+                            token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """§5.6 every account's reconciliation act of a month as a PDF (due by the 15th of the next month); a file
+    there already is kept."""
+    services = _services(token)
+    act_month = _month(month) if month else _last_month_over()
+    found = _accounts(services)
+    with _bar("accounts", as_json) as bar:
+        task = bar.add_task(f"reconciliation acts {act_month}", total=len(found))
+        outcomes = _run(lambda: runs.reconciliation_acts(services, found, act_month, out,
+                                                         lambda n: bar.advance(task, n)))
+    _periodic(outcomes, as_json, ("contract", "file", "outcome", "reason"), f"reconciliation acts {act_month}",
+              {"refused"})
+
+
 @app.command()
 def demo(number: Annotated[str, typer.Option(help="the contract number the year is loaded under")] = "01/2021-85-Y",
          token: TokenOption = None,
          approver_token: Annotated[str | None, typer.Option(
              "--approver-token", envvar="LEDGER_APPROVER_TOKEN",
-             help="bearer token of a second person of billing, who approves the refund (four eyes)")] = None) -> None:
+             help="bearer token of a second person of billing and collections, who approves the refund "
+                  "and the collection runs (four eyes)")] = None) -> None:
     """Load the seed contract's 2022 (ledger_cli/scenario.py) into the running services: signing,
-    applications, readings, acts, invoices, payments, a restriction, a claim, the refund."""
+    applications, readings, acts, invoices, payments, collection runs (notices, a restriction), a claim, the
+    refund."""
     import httpx
 
     from ledger_cli.scenario import ScenarioError, YearScenario

@@ -130,6 +130,28 @@ async def approved(client: httpx.AsyncClient, requested: httpx.Response, *, by: 
     return answer
 
 
+async def collection_run(client: httpx.AsyncClient, day: str, contract_ids: list[str], *,
+                         excluded: list[dict[str, str]] | None = None, by: str = "collections",
+                         approver: str = "collections-2") -> dict[str, Any]:
+    """A collection run over `contract_ids` on `day`: proposed by one person of collections (`by`), approved by
+    another (`approver`, four eyes) with the lines `excluded` left out. The run as approved and its lines."""
+    proposed = await client.post("/collection-runs", headers=auth(by),
+                                 json={"business_date": day, "contract_ids": contract_ids})
+    assert proposed.status_code == 201, proposed.text
+    run_id = proposed.json()["run_id"]
+    decided = await client.post(f"/collection-runs/{run_id}/approve", headers=auth(approver),
+                                json={"excluded": excluded or []})
+    assert decided.status_code == 201, decided.text
+    lines = await client.get(f"/collection-runs/{run_id}/lines", params={"limit": 500}, headers=auth())
+    assert lines.status_code == 200, lines.text
+    return {"run": decided.json(), "lines": lines.json()["items"]}
+
+
+def executed(run: dict[str, Any]) -> list[str]:
+    """The actions a run executed, in its order."""
+    return [line["action"] for line in run["lines"] if line["status"] == "executed"]
+
+
 class MovableClock:
     """The machine's clock moved to another day: time still runs, from that day's 11:00 Astana time on. A
     test judging what happens years ahead (a retention that ends in 2028) moves the services there."""

@@ -39,11 +39,13 @@ from shared.topics import all_topics, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 # one person per desk, and a second one at the desks whose corrections need four eyes (`shared/approvals.py`);
-# `loader` is a script's identity, not a person's: `ledger demo` plays a whole year through every desk with it
+# `loader` is a script's identity, not a person's: `ledger demo` plays a whole year through every desk with it, and
+# `approver` is the second person of every four-eyes desk the year needs (billing's refund, collections' runs)
+FOUR_EYES_DESKS = (Role.TREASURY, Role.BILLING, Role.COLLECTIONS, Role.CONTRACTS, Role.PRIVACY)
 DEV_PEOPLE = {**{role.value: [role.value] for role in Role},
-              **{f"{role.value}-2": [role.value] for role in (Role.TREASURY, Role.BILLING, Role.COLLECTIONS,
-                                                              Role.CONTRACTS, Role.PRIVACY)},
-              "loader": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)]}
+              **{f"{role.value}-2": [role.value] for role in FOUR_EYES_DESKS},
+              "loader": [role.value for role in Role if role not in (Role.ADMIN, Role.AUDITOR)],
+              "approver": [role.value for role in FOUR_EYES_DESKS]}
 DEV_TOKENS = {person: f"dev-{person}-token" for person in DEV_PEOPLE}
 READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15

@@ -33,9 +33,6 @@ from services.claims.commands import (
 )
 from services.claims.domain import claims, counterparty, export, force_majeure, personal_data, surveys
 from services.claims.events import (
-    ClaimReferredToCourt,
-    ClaimRegistered,
-    ClaimRejected,
     ConsentRecorded,
     ExportingService,
     ForceMajeureEnded,
@@ -52,7 +49,13 @@ from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.envelope import EventEnvelope
 from shared.errors import Conflict, NotFound
-from shared.events.claims import ClaimAccepted, PersonalDataShredded
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    PersonalDataShredded,
+)
 from shared.events.contracts import ContractSettled, ContractSigned, ContractTerminated, PartyContactsCorrected
 from shared.events.personal_data import PersonalDataPart, part_file, sha256_of
 from shared.events.registry import Event

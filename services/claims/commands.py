@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from services.claims.events import (
-    ClaimSubject,
     PersonalDataDeletionApproved,
     PersonalDataDeletionRefused,
     PersonalDataExportPartReceived,
@@ -19,7 +18,7 @@ from services.claims.events import (
     PersonalDataRequestKind,
 )
 from shared.business_time import BusinessDate, BusinessMoment, ClosedDay
-from shared.events.claims import PersonalDataExportRequested, PersonalDataShredded
+from shared.events.claims import ClaimSubject, PersonalDataExportRequested, PersonalDataShredded
 from shared.money import Money
 from shared.quantities import SignedKwh
 from shared.text import PlainText

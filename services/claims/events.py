@@ -5,14 +5,11 @@ one registry (`shared/events/registry.py`) under their type names; the ones othe
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, SealedFields, free_texts_in_clear
-from shared.money import Money
 
 
 @registry.register
@@ -47,37 +44,6 @@ class ContractTermsNoted(Event):
     delivery_end: datetime
 
 
-ClaimSubject = Literal["invoice", "payment_allocation", "penalty", "volume_act", "restriction", "service_quality",
-                       "other"]
-
-
-@registry.register
-class ClaimRegistered(Event):
-    """§9.2 a pre-trial claim is received; it must be answered within 15 calendar days of receipt.
-    `description`: the claimant's own words, sealed with the contract's key (`{"text"}`); v1 carried it in
-    clear."""
-
-    event_type = "claims.ClaimRegistered"
-    schema_version = 2
-
-    claim_id: str
-    contract_id: str
-    contract_number: str
-    received_at: datetime
-    received_on: date           # the day of receipt in the contract's deadline zone
-    zone: str
-    answer_due: date            # the last day to answer, in that zone
-    subject: ClaimSubject
-    description: Sealed
-    disputed_amount: Money | None
-    disputed_volume_kwh: Decimal | None
-    disputed_event_id: uuid.UUID | None
-    disputed_document: str | None
-
-
-upcast_claim_registered_v1_v2 = registry.upcaster(ClaimRegistered.event_type, 1)(free_texts_in_clear("description"))
-
-
 @registry.register
 class ClaimOverdue(Event):
     """Day close found the claim unanswered after its last day to answer (once per claim)."""
@@ -89,38 +55,6 @@ class ClaimOverdue(Event):
     contract_id: str
     answer_due: date
     closed_day: date
-
-
-@registry.register
-class ClaimRejected(Event):
-    """The claim is rejected with its reasons: a list of texts answering the claimant's, sealed with the
-    contract's key (`{"text": [...]}`); v1 carried them in clear."""
-
-    event_type = "claims.ClaimRejected"
-    schema_version = 2
-
-    claim_id: str
-    contract_id: str
-    answered_on: date
-    answered_in_time: bool
-    reasons: Sealed
-
-
-upcast_claim_rejected_v1_v2 = registry.upcaster(ClaimRejected.event_type, 1)(free_texts_in_clear("reasons"))
-
-
-@registry.register
-class ClaimReferredToCourt(Event):
-    """§9.3 no mutually acceptable decision: the dispute goes to court."""
-
-    event_type = "claims.ClaimReferredToCourt"
-    schema_version = 1
-
-    claim_id: str
-    contract_id: str
-    referred_on: date
-    court: str
-    case_number: str | None
 
 
 @registry.register

@@ -20,9 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.claims.events import (
     ClaimOverdue,
-    ClaimReferredToCourt,
-    ClaimRegistered,
-    ClaimRejected,
     ConsentRecorded,
     ContractEnded,
     ContractTermsNoted,
@@ -43,7 +40,14 @@ from services.claims.events import (
 from services.claims.sealed_texts import refresh_texts, sealed_columns
 from shared import personal_keys
 from shared.events import registry
-from shared.events.claims import ClaimAccepted, PersonalDataExportRequested, PersonalDataShredded
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    PersonalDataExportRequested,
+    PersonalDataShredded,
+)
 from shared.events.sealing import SHREDDED, Sealed
 from shared.eventstore import StoredEvent
 from shared.projector import Projector

@@ -19,11 +19,11 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.claims.domain import personal_data, surveys
-from services.claims.events import ClaimSubject, ForceMajeureNotified, PersonalDataRequestKind
+from services.claims.events import ForceMajeureNotified, PersonalDataRequestKind
 from services.claims.settings import desk_settings
 from shared.calendar import day_start, to_zone
 from shared.errors import NotFound
-from shared.events.claims import GrantedCorrection
+from shared.events.claims import ClaimSubject, GrantedCorrection
 from shared.events.sealing import SealedFields
 from shared.money import Money
 from shared.paging import Keyset, PageRequest, read_page

@@ -57,6 +57,7 @@ from shared.events.invoicing import (
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
 )
 from shared.eventstore import CommandContext, StoredEvent
 
@@ -499,17 +500,35 @@ class Contracts:
 
     async def take_termination_notice(self, uow: UnitOfWork, event: TerminationNoticeIssued,
                                       context: CommandContext) -> None:
-        """§7.1.1 the ledger's notice for unpaid final settlement: the contract ends on its date."""
+        """§7.1.1 the ledger's notice for unpaid final settlement, or §11.2 its withdrawal after a breach repeated
+        more than once: the contract ends on its date."""
 
         def decide(state: domain.Contract) -> Sequence[object]:
             if state.status is not domain.ContractStatus.SIGNED:
                 return []
+            why = "unpaid" if event.kind == "termination" else "payment duties breached more than once"
             return domain.notice_termination(
-                state, kind="termination", document=event.document_number, noticed_on=event.issued_on,
-                source="invoicing", reason=f"unpaid {', '.join(event.overdue_documents)}: {event.overdue_amount}",
+                state, kind=event.kind, document=event.document_number, noticed_on=event.issued_on,
+                source="invoicing", reason=f"{why}: {', '.join(event.overdue_documents)}: {event.overdue_amount}",
                 effective_on=event.terminate_on)
 
         await self._on_contract(uow, context, event.contract_id, event.issued_on, decide)
+
+    async def lift_termination_notice(self, uow: UnitOfWork, event: TerminationNoticeWithdrawn,
+                                      context: CommandContext) -> None:
+        """The ledger withdrew its notice before it took effect: the contract runs on, and every day the notice
+        had cut is owed again as it was accepted."""
+        if not await queries.is_known(uow.conn, event.contract_id):
+            return
+        decided = await self.runner.within(uow, CONTRACTS, event.contract_id, _existing(
+            event.contract_id, lambda state: domain.lift_notice(state, notice_document=event.document_number,
+                                                                lifted_on=event.withdrawn_on, reason=event.reason)),
+            context, day_start(event.withdrawn_on))
+        if decided.events:
+            await self._on_days(uow, context, event.contract_id,
+                                await queries.days_terminated(uow.conn, event.contract_id),
+                                lambda state: rules.reinstate_after_withdrawal(
+                                    state, notice_document=event.document_number))
 
     async def settle(self, uow: UnitOfWork, event: AccountSettled, context: CommandContext) -> None:
         """The ledger says every obligation is performed: the contract is closed (§3.1 "until performed")."""

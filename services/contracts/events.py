@@ -86,6 +86,20 @@ class TerminationDeclined(Event):
 
 
 @registry.register
+class TerminationNoticeLifted(Event):
+    """The ledger withdrew its notice to end the contract (`invoicing.TerminationNoticeWithdrawn`, four eyes)
+    before it took effect: the contract runs on, and the days the notice had cut are owed again."""
+
+    event_type = "contracts.TerminationNoticeLifted"
+    schema_version = 1
+
+    contract_id: str
+    notice_document: str
+    lifted_on: date
+    reason: str
+
+
+@registry.register
 class FreeVolumeDeclared(Event):
     """§4.5 the seller declares how much above the plan (the month's, §4.1) it can supply to this buyer on `day`."""
 

@@ -2,8 +2,8 @@
 (`application.Contracts`), in the consumer's transaction.
 
 From the ledger (§5.3, §7.1.1, §11.2): coverage, restriction and restoration of supply, its termination
-notice and the settlement of the account, each taken into the contracts' own history first
-(`SupplyConditionsNoted`, `TerminationNoticed`, `ContractSettled`), so that the service's decisions replay
+notice, its withdrawal and the settlement of the account, each taken into the contracts' own history first
+(`SupplyConditionsNoted`, `TerminationNoticed`, `TerminationNoticeLifted`, `ContractSettled`), so that the service's decisions replay
 without the ledger's. From the claims desk (law 94-V): a counterparty's export, answered with what this
 service holds of its contracts, and the deletion of its personal data (the contract's key is shredded here,
 at its owner).
@@ -26,6 +26,7 @@ from shared.events.invoicing import (
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
 )
 from shared.eventstore import CommandContext
 from shared.personal_data import export_handlers
@@ -52,6 +53,7 @@ FROM_INVOICING = {
     SupplyRestricted.event_type: handing_to(Contracts.restrict_supply),
     SupplyRestored.event_type: handing_to(Contracts.restore_supply),
     TerminationNoticeIssued.event_type: handing_to(Contracts.take_termination_notice),
+    TerminationNoticeWithdrawn.event_type: handing_to(Contracts.lift_termination_notice),
 }
 
 FROM_CLAIMS = {**export_handlers(PersonalDataExported, queries.PERSONAL_DATA_EXPORT),

@@ -19,6 +19,7 @@ from services.contracts.events import (
     FreeVolumeDeclared,
     SupplyConditionsNoted,
     TerminationNoticed,
+    TerminationNoticeLifted,
 )
 from shared import personal_keys
 from shared.events import registry
@@ -115,6 +116,10 @@ async def on_noticed(conn: AsyncConnection, event: TerminationNoticed, stored: S
                            {"kind": event.kind, "doc": event.notice_document, "on": event.effective_on})
 
 
+async def on_notice_lifted(conn: AsyncConnection, event: TerminationNoticeLifted, stored: StoredEvent) -> None:
+    await _update_contract(conn, stored, "notice_kind = NULL, notice_document = NULL, notice_effective_on = NULL", {})
+
+
 async def on_terminated(conn: AsyncConnection, event: ContractTerminated, stored: StoredEvent) -> None:
     await _update_contract(conn, stored, "status = 'terminated', ended_on = :on", {"on": event.terminated_on})
 
@@ -177,7 +182,8 @@ async def on_reduced(conn: AsyncConnection, event: ApplicationReduced, stored: S
 
 
 async def on_reinstated(conn: AsyncConnection, event: ApplicationReinstated, stored: StoredEvent) -> None:
-    await _change_hours(conn, event, "reasons = array_remove(reasons, 'supply_restricted'), held_kwh = :accepted", {})
+    await _change_hours(conn, event, "reasons = array_remove(reasons, :lifts), held_kwh = :accepted",
+                        {"lifts": event.lifts})
 
 
 async def on_free_volume(conn: AsyncConnection, event: FreeVolumeDeclared, stored: StoredEvent) -> None:
@@ -208,6 +214,7 @@ projector = Projector(
         ContractSigned.event_type: on_signed,
         ContractAmended.event_type: on_amended,
         TerminationNoticed.event_type: on_noticed,
+        TerminationNoticeLifted.event_type: on_notice_lifted,
         PartyContactsCorrected.event_type: on_contacts_corrected,
         BuyerPersonalDataShredded.event_type: on_buyer_shredded,
         ContractTerminated.event_type: on_terminated,

@@ -247,6 +247,13 @@ async def days_restricted_after(conn: AsyncConnection, contract_id: str, day: da
         "ORDER BY day"), {"id": contract_id, "on": day})).scalars().all())
 
 
+async def days_terminated(conn: AsyncConnection, contract_id: str) -> list[date]:
+    """Days a notice to end the contract cut: what its withdrawal may bring back."""
+    return list((await conn.execute(text(
+        "SELECT day FROM applications WHERE contract_id = :id AND 'contract_terminated' = ANY(reasons) ORDER BY day"),
+        {"id": contract_id})).scalars().all())
+
+
 async def days_not_yet_terminated(conn: AsyncConnection, contract_id: str, first_day: date) -> list[date]:
     """Days from `first_day` on, accepted and not yet cut by a termination: what a termination cuts."""
     return list((await conn.execute(text(

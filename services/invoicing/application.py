@@ -26,6 +26,7 @@ from services.invoicing.bank.references import KnownOperation, ReferenceConflict
 from services.invoicing.bank.references import qualified as qualified_reference
 from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.batcher import BatchedPayment, PaymentBatcher
+from services.invoicing.collection_desk import CollectionDesk
 from services.invoicing.commands import (
     AccruePenalties,
     Approved,
@@ -53,13 +54,27 @@ from services.invoicing.commands import (
     WaiverRequested,
 )
 from services.invoicing.domain import account as acc
-from services.invoicing.domain import aging, calendar_days, periods, reconciliation
+from services.invoicing.domain import (
+    aging,
+    agreements,
+    calendar_days,
+    collection,
+    periods,
+    reconciliation,
+    write_off,
+)
 from services.invoicing.domain.credit_note import issue_credit_note
 from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
     ActFigures,
     BaseRateSet,
+    CollectionReversalRequested,
+    DebtRecovered,
+    DebtWrittenOff,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
+    InstallmentAgreementProposed,
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
@@ -67,6 +82,7 @@ from services.invoicing.events import (
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PenaltyWaiverRequested,
     PrepaymentAdjusted,
@@ -76,6 +92,7 @@ from services.invoicing.events import (
     RefundIssued,
     RefundRequested,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from services.invoicing.imports import StatementImports
 from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
@@ -86,7 +103,13 @@ from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
-from shared.events.claims import ClaimAccepted, ForceMajeurePeriodRecorded
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    ForceMajeurePeriodRecorded,
+)
 from shared.events.contracts import (
     ApplicationAccepted,
     ApplicationCorrected,
@@ -98,7 +121,7 @@ from shared.events.contracts import (
     ContractTerminated,
     NoApplicationRecorded,
 )
-from shared.events.metering import CalendarDayDeclared, VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActDisputed, VolumeActIssued
 from shared.events.registry import Event
 from shared.eventstore import CommandContext, StoredEvent
 from shared.paging import Page, PageRequest
@@ -128,11 +151,15 @@ AppliedDay = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | 
 
 # the desk whose second person approves each kind of request
 DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
-           RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS}
+           RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
+           CollectionReversalRequested.event_type: Role.COLLECTIONS,
+           InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
+           WriteOffRequested.event_type: Role.COLLECTIONS}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
-                                           PaymentReceived, PaymentReversed, RefundIssued, PrepaymentRequested,
-                                           PrepaymentAdjusted)]
+                                           PenaltyReversed, PaymentReceived, PaymentReversed, RefundIssued,
+                                           PrepaymentRequested, PrepaymentAdjusted, InstallmentAgreementConcluded,
+                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
@@ -162,6 +189,8 @@ class Invoicing:
         service.health_parts["payment_queue"] = self.payments.health
         self.imports = StatementImports(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                         today=self.business_date)
+        self.collections = CollectionDesk(self.engine, self.runner, ACCOUNTS, business_date=self.business_date,
+                                          books=self.books_on, calendar=self.calendar_on)
 
     async def record(self, uow: UnitOfWork, *, stream_id: str, expected_version: int | None, contract_id: str,
                      occurred_at: datetime, events: Sequence[Event], context: CommandContext) -> list[StoredEvent]:
@@ -332,22 +361,20 @@ class Invoicing:
             occurred_at=day_start(command.effective_from), events=[event], context=context))
         return event
 
-    # ---- day close (§5.3, §7.1.1) ------------------------------------------------------------------------
+    # ---- day close (§5.3) ---------------------------------------------------------------------------------
     async def close_day(self, command: CloseDay, context: CommandContext) -> DayCloseReport:
-        """Close a business day on every account: coverage, notices, restriction; the last day of a month also
-        charges the month's penalties. A termination notice is proposed, for another person of collections."""
+        """Close a business day on every account: the day's facts (coverage, restoration once covered,
+        settlement). What uses a right of the seller's (penalties, notices, restriction) is a collection run's
+        (`collection_desk.py`)."""
         async with self.engine.connect() as conn:
             contracts = await queries.accounts_and_zones(conn)
-            rates = await queries.penalty_rates(conn)
             books = await self.books_on(conn)
-            calendar = await self.calendar_on(conn)
         periods.require_open(command.day, books, field="day")
         produced: dict[str, list[str]] = {}
         for contract_id, zone in contracts:
             day_today = self.business_date(zone)
             events = await self._on_account(contract_id, lambda state, day_today=day_today: acc.close_day(
-                state, day=command.day, calendar=calendar, today=day_today, rates=rates,
-                closed_by=context.actor, request_id=new_request_id()), context, day_start(command.day))
+                state, day=command.day, today=day_today), context, day_start(command.day))
             produced[contract_id] = [event.event_type for event in events]
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
 
@@ -437,6 +464,12 @@ class Invoicing:
             pending = state.pending.get(request_id)
             if pending is not None:  # else the rule says why (approved or declined already)
                 periods.require_open(acc.request_date_of(pending), facts.books, field="business_date")
+                if pending.action == CollectionReversalRequested.event_type:
+                    return collection.approve_reversal(state, request_id=request_id, approved_by=approver.name)
+                if pending.action == InstallmentAgreementProposed.event_type:
+                    return agreements.conclude(state, request_id=request_id, approved_by=approver.name)
+                if pending.action == WriteOffRequested.event_type:
+                    return write_off.approve(state, request_id=request_id, approved_by=approver.name)
             return acc.approve(state, request_id=request_id, approved_by=approver.name, rates=facts.rates)
 
         return await self._on_account(contract_id, decide, context, context.recorded_at)
@@ -489,6 +522,38 @@ class Invoicing:
             acc.issue_invoice(state, act_id=event.act_id, period=event.period, volume_kwh=event.volume_kwh,
                               issued_on=event.issued_on, corrects_act_id=event.corrects_act_id, vat=vat_rates(),
                               calendar=calendar)), context, day_start(event.issued_on))
+        if event.corrects_act_id is not None:   # §4.14 the corrected act ends the dispute of the one it replaces
+            await self.collections.end_dispute(uow, event.contract_id, dispute_id=f"act:{event.corrects_act_id}",
+                                               closed_on=event.issued_on, outcome=f"corrected act {event.act_id}",
+                                               occurred_at=day_start(event.issued_on), context=context)
+
+    async def note_act_disputed(self, uow: UnitOfWork, event: VolumeActDisputed, context: CommandContext) -> None:
+        """§4.14 the buyer contests the act: the invoice charged from it is held out of collection until a
+        corrected act replaces it."""
+        await self.collections.dispute(uow, event.contract_id, dispute_id=f"act:{event.act_id}", source="volume_act",
+                                       reference=event.act_id, documents=[event.act_id], opened_on=event.disputed_on,
+                                       occurred_at=day_start(event.disputed_on), context=context)
+
+    async def note_claim(self, uow: UnitOfWork, event: ClaimRegistered | ClaimRejected | ClaimReferredToCourt,
+                         occurred_at: datetime, context: CommandContext) -> None:
+        """§9 a claim's life as the claims desk announces it: registered (its document is held out of collection),
+        rejected (collected again), referred to court (held again, §9.3). An accepted claim ends it in
+        `grant_claim`."""
+        dispute_id = f"claim:{event.claim_id}"
+        match event:
+            case ClaimRegistered():
+                await self.collections.dispute(
+                    uow, event.contract_id, dispute_id=dispute_id, source="claim", reference=event.claim_id,
+                    documents=[event.disputed_document] if event.disputed_document else [],
+                    opened_on=event.received_on, occurred_at=occurred_at, context=context)
+            case ClaimReferredToCourt():
+                await self.collections.dispute(uow, event.contract_id, dispute_id=dispute_id, source="claim",
+                                               reference=event.claim_id, documents=[], opened_on=event.referred_on,
+                                               occurred_at=occurred_at, context=context)
+            case ClaimRejected():
+                await self.collections.end_dispute(uow, event.contract_id, dispute_id=dispute_id,
+                                                   closed_on=event.answered_on, outcome="claim rejected",
+                                                   occurred_at=occurred_at, context=context)
 
     async def note_calendar_day(self, uow: UnitOfWork, event: CalendarDayDeclared, event_id: str,
                                 context: CommandContext) -> None:
@@ -542,6 +607,9 @@ class Invoicing:
         desk decides what is granted; the ledger books it with its own rules, so a grant that no longer fits (the
         penalty was waived already, the invoice is unknown) is refused, dead-lettered with the reason, and nothing
         is half-booked. `occurred_at`: the answer's time, dated by the claims desk in the contract's zone."""
+        await self.collections.end_dispute(uow, event.contract_id, dispute_id=f"claim:{event.claim_id}",
+                                           closed_on=event.answered_on, outcome="claim accepted",
+                                           occurred_at=occurred_at, context=context)
         correction = event.correction
         if correction is None or correction.owner != "invoicing":
             return

@@ -14,11 +14,18 @@ from typing_extensions import Required, TypedDict
 
 from services.invoicing.bank.references import BANK_PATTERN, MAX_GIVEN_CHARS
 from services.invoicing.events import (
+    CollectionLineReversed,
+    CollectionReversalRequested,
+    DebtWrittenOff,
+    InstallmentAgreementConcluded,
+    InstallmentAgreementProposed,
     PaymentAllocated,
+    PaymentPromised,
     PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PenaltyWaiverRequested,
     PrepaymentRequested,
@@ -26,10 +33,12 @@ from services.invoicing.events import (
     RefundPaidOut,
     RefundRequested,
     RequestDeclined,
+    RestrictionNoticeWithdrawn,
+    WriteOffRequested,
 )
 from shared.business_time import BusinessDate, ClosedDay
 from shared.calendar import MONTH_PATTERN
-from shared.events.invoicing import TerminationNoticeIssued
+from shared.events.invoicing import SupplyRestored, TerminationNoticeIssued, TerminationNoticeWithdrawn
 from shared.money import Money
 from shared.quantities import quantity
 from shared.text import PlainText
@@ -200,6 +209,68 @@ class ReopenPeriod(PlainText):
     reason: str = Field(min_length=3, max_length=500)
 
 
+# ---- collection (§5.3, §5.7, §7.1.1, §11.2): runs proposed, reviewed, executed; promises to pay ------------------
+ContractId = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_RUN_ACCOUNTS = 20_000   # a run names at most this many accounts (none named: every account)
+
+
+class ProposeCollectionRun(PlainText):
+    """What the contracts allow on a business date, proposed per account for another person to approve."""
+
+    business_date: ClosedDay = Field(description="the day the run collects for: a day that is over")
+    contract_ids: list[ContractId] | None = Field(None, min_length=1, max_length=MAX_RUN_ACCOUNTS,
+                                                  description="the accounts; absent: every account")
+
+
+class LineLeftOut(PlainText):
+    line_id: str = Field(min_length=1, max_length=20)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ApproveCollectionRun(PlainText):
+    """Four eyes: a person of collections other than the proposer approves; each line left out says why."""
+
+    excluded: list[LineLeftOut] = Field(default_factory=list, max_length=100_000)
+
+
+class ReverseCollectionLine(PlainText):
+    """Take back what an executed line recorded, by its counter-event (another person approves)."""
+
+    reason: str = Field(min_length=3, max_length=500)
+    reversed_on: BusinessDate
+
+
+class PromisePayment(PlainText):
+    """The buyer's promise to pay open documents by an agreed date: no run acts on them through that day."""
+
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
+    promised_on: BusinessDate
+    pay_by: date = Field(description="the agreed date: after `promised_on`, within 30 days of it")
+
+
+class ProposeAgreement(PlainText):
+    """An installment agreement signed with the buyer: its overdue invoices in dated monthly installments at its
+    own annual rate; another person of collections approves it (four eyes)."""
+
+    document_number: str = Field(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+                                 description="the agreement's document, as signed (no blank at either end)")
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
+    concluded_on: BusinessDate
+    first_due: date = Field(description="the first installment's date: after the conclusion, within 92 days")
+    installments: int = Field(ge=1, le=36)
+    rate_percent: Annotated[Decimal, quantity(whole_digits=2, places=4, sign="non_negative",
+                                              description="the agreement's annual interest, %")]
+
+
+class WriteOff(PlainText):
+    """Write off uncollectable documents (their open amount at approval), with the decision's reason; another
+    person of collections approves it (four eyes)."""
+
+    documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=3, max_length=500)
+    written_off_on: BusinessDate
+
+
 # what each command records (the events are its answer)
 PrepaymentsRequested = list[PrepaymentRequested]
 PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
@@ -210,5 +281,10 @@ ReversalRequested = list[PaymentReversalRequested]
 # an approved correction, decided then: a reversal recalculates the penalties of the days it reopens, and the
 # advance a recalculation releases pays what is open; a refund charges the penalties up to its date first
 Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
-                | PenaltyAccrued | PaymentAllocated]
+                | PenaltyAccrued | PaymentAllocated | PenaltyReversed | RestrictionNoticeWithdrawn | SupplyRestored
+                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded | DebtWrittenOff]
+PaymentPromisedAnswer = list[PaymentPromised]
+AgreementProposed = list[InstallmentAgreementProposed]
+WriteOffAsked = list[WriteOffRequested]
+ReversalOfLineRequested = list[CollectionReversalRequested]
 Declined = list[RequestDeclined]

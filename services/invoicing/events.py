@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from shared.events.contracts import SealedContractTerms, upcast_terms_v1_v2
-from shared.events.invoicing import Approval, Part
+from shared.events.invoicing import Approval, NoticeWithdrawal, Part
 from shared.events.metering import CalendarDay
 from shared.events.registry import Event, registry
 from shared.events.sealing import Sealed, free_texts_in_clear, recorded_in_clear
@@ -617,3 +617,361 @@ class ReconciliationDiscrepancyRecorded(Event):
     open_difference: Money
     settled: bool
     recorded_on: date
+
+
+# ---- collection: what holds a document out of it, the runs that propose and execute it, and their reversal
+@registry.register
+class DisputeOpened(Event):
+    """A document of the account is disputed: a claim about it was registered (§9.2, `claims.ClaimRegistered`;
+    again when it goes to court, §9.3) or the buyer contests the volume act it was charged from (§4.14,
+    `metering.VolumeActDisputed`). No collection run proposes anything on the disputed documents until the
+    dispute ends. `documents`: the ledger's documents it holds (an act is named by the invoice charged from it);
+    `reference`: the claim id or the act id."""
+
+    event_type = "invoicing.DisputeOpened"
+    schema_version = 1
+
+    contract_id: str
+    dispute_id: str            # "claim:<claim id>" or "act:<act id>"
+    source: Literal["claim", "volume_act"]
+    reference: str
+    documents: list[str]
+    opened_on: date
+
+
+@registry.register
+class DisputeClosed(Event):
+    """The dispute ended: the claim was answered (accepted or rejected) or a corrected act replaced the
+    contested one. Its documents are collected again from the next run on."""
+
+    event_type = "invoicing.DisputeClosed"
+    schema_version = 1
+
+    contract_id: str
+    dispute_id: str
+    closed_on: date
+    outcome: str               # "claim accepted", "claim rejected", "corrected act <id>"
+
+
+@registry.register
+class PaymentPromised(Event):
+    """The buyer promised to pay `documents` by `pay_by` (a collections clerk recorded the agreed date): no run
+    proposes anything on them through that day. A promise not kept lapses by itself: from the day after
+    `pay_by` the documents still open are collected again."""
+
+    event_type = "invoicing.PaymentPromised"
+    schema_version = 1
+
+    contract_id: str
+    promise_id: str
+    documents: list[str]
+    promised_on: date
+    pay_by: date
+    recorded_by: str
+
+
+CollectionAction = Literal["penalty", "restriction_notice", "restriction", "termination_notice", "withdrawal_notice"]
+HoldReason = Literal["claim", "volume_act", "promise", "agreement", "write_off"]
+
+
+class ProposedLine(Part):
+    """One action a collection run proposes on one account, with the figures and the clause that justify it.
+    `amount`: the penalty proposed (§5.7), the prepayment missing (§5.3, §7.1.1) or the debt overdue (§7.1.1,
+    §11.2); `effective_on`: the day a restriction may start from, or the contract would end on; `documents`:
+    the documents the action is about; `slices`: a penalty's explanation; `basis`: the rule in words."""
+
+    line_id: str
+    contract_id: str
+    action: CollectionAction
+    clause: str
+    documents: list[str]
+    amount: Money
+    effective_on: date | None = None
+    slices: list[PenaltySliceData] = []
+    basis: str
+
+
+class HeldItem(Part):
+    """A document that would be collected but is held out of the run, and why: an open claim or a contested
+    volume act (until the dispute ends), a promise to pay or an installment agreement (until its date)."""
+
+    contract_id: str
+    document: str
+    reason: HoldReason
+    reference: str
+    until: date | None = None
+
+
+class LineExclusion(Part):
+    """A line the approver leaves out of the run, and why: it is never executed."""
+
+    line_id: str
+    reason: str
+
+
+@registry.register
+class CollectionRunProposed(Event):
+    """A collections clerk asked what the contracts allow on `business_date` over `accounts` (none: every
+    account): the lines follow in `CollectionLinesProposed` parts. Nothing is recorded against an account until
+    another person of collections approves the run."""
+
+    event_type = "invoicing.CollectionRunProposed"
+    schema_version = 1
+
+    contract_id: str           # "*": the run is the portfolio's, not one contract's
+    run_id: str
+    business_date: date
+    accounts: list[str] | None
+    considered: int            # accounts looked at
+    lines: int
+    held: int
+    proposed_by: str
+
+
+@registry.register
+class CollectionLinesProposed(Event):
+    """A part of a run's proposal: its lines and the documents held out of it (a run is recorded in parts of a
+    bounded size, in order)."""
+
+    event_type = "invoicing.CollectionLinesProposed"
+    schema_version = 1
+
+    contract_id: str           # "*"
+    run_id: str
+    part: int
+    lines: list[ProposedLine]
+    held: list[HeldItem]
+
+
+@registry.register
+class CollectionRunApproved(Event):
+    """Another person of collections approved the run (four eyes), with the lines left out and why: every
+    other line is executed, each in its account's own transaction (`CollectionLineExecuted`)."""
+
+    event_type = "invoicing.CollectionRunApproved"
+    schema_version = 1
+
+    contract_id: str           # "*"
+    run_id: str
+    requested_by: str
+    approved_by: str
+    excluded: list[LineExclusion]
+
+
+@registry.register
+class CollectionRunDeclined(Event):
+    """The run is not carried out (its proposer may withdraw it the same way): nothing of it is recorded."""
+
+    event_type = "invoicing.CollectionRunDeclined"
+    schema_version = 1
+
+    contract_id: str           # "*"
+    run_id: str
+    declined_by: str
+    reason: str
+
+
+@registry.register
+class CollectionLineExecuted(Event):
+    """A line of an approved run, decided again on the account as it is (one command, one outcome): `executed`
+    after the events it recorded before this one (their documents), or `lapsed` with the reason (paid,
+    disputed or held since the proposal, a notice running already)."""
+
+    event_type = "invoicing.CollectionLineExecuted"
+    schema_version = 1
+
+    contract_id: str
+    run_id: str
+    line_id: str
+    action: CollectionAction
+    outcome: Literal["executed", "lapsed"]
+    documents: list[str]
+    reason: str | None = None
+    approval: Approval
+
+
+@registry.register
+class CollectionReversalRequested(Event):
+    """A collections clerk asks to take back what an executed line did, by its documented counter-event (a
+    notice withdrawn, a penalty reversed); another person of collections approves it (four eyes)."""
+
+    event_type = "invoicing.CollectionReversalRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    run_id: str
+    line_id: str
+    action: CollectionAction
+    document: str
+    reason: str
+    reversed_on: date
+    requested_by: str
+
+
+@registry.register
+class RestrictionNoticeWithdrawn(NoticeWithdrawal):
+    """§5.3, §7.1.1 a restriction notice taken back (and its restriction, if supply was restricted under it):
+    `SupplyRestored` follows, so the contracts service brings back the days it cut."""
+
+    event_type = "invoicing.RestrictionNoticeWithdrawn"
+    schema_version = 1
+
+
+@registry.register
+class PenaltyReversed(Event):
+    """§5.7 a penalty charged by a collection run taken back whole: what is still open of it comes off
+    (`reduced`), what was paid of it goes back to the advance (`released_to_advance`, applied to what is open
+    next). The penalty document stays; its days are not charged again."""
+
+    event_type = "invoicing.PenaltyReversed"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    reversed_on: date
+    reason: str
+    reduced: Money
+    released_to_advance: Money
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class CollectionLineReversed(Event):
+    """An executed line of a run taken back after its counter-events (recorded before this one)."""
+
+    event_type = "invoicing.CollectionLineReversed"
+    schema_version = 1
+
+    contract_id: str
+    run_id: str
+    line_id: str
+    documents: list[str]
+    reason: str
+    reversed_on: date
+    approval: Approval
+
+
+# ---- installment agreements: overdue debt rescheduled with the agreement's own interest
+class InstallmentData(Part):
+    """One dated installment of an agreement: the part of the principal due, the agreement's interest on the
+    principal still open since the previous date (actual days / 365, rounded half-up to the tiyn), and both."""
+
+    number: int
+    due_date: date
+    principal: Money
+    interest: Money
+    amount: Money
+
+
+@registry.register
+class InstallmentAgreementProposed(Event):
+    """A collections clerk asks to turn overdue `documents` into dated installments at the agreement's own
+    annual rate (the agreement signed with the buyer, `document_number`); another person of collections approves
+    it (four eyes), and the schedule is decided then on the debt still open."""
+
+    event_type = "invoicing.InstallmentAgreementProposed"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    document_number: str
+    documents: list[str]
+    concluded_on: date
+    first_due: date
+    installments: int
+    rate_percent: Decimal
+    requested_by: str
+
+
+@registry.register
+class InstallmentAgreementConcluded(Event):
+    """The agreement in force: the principal of `documents` open on `concluded_on` is due by `installments`;
+    the interest of each installment is charged now as its own debt (`<document>-<n>:interest`, due on its
+    date). While it holds, its documents draw no penalty (§5.7 is replaced by the agreement's interest for its
+    days) and no collection run acts on them; a missed installment breaks it (`InstallmentAgreementBroken`)."""
+
+    event_type = "invoicing.InstallmentAgreementConcluded"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    documents: list[str]
+    concluded_on: date
+    rate_percent: Decimal
+    basis_days: int
+    principal: Money
+    installments: list[InstallmentData]
+    interest: Money
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class InstallmentAgreementBroken(Event):
+    """The day close found an installment unpaid after its date: the agreement no longer holds, the principal
+    still open returns to collection (penalties run again from `broken_on`), and the interest of the
+    installments not yet due is cancelled (`cancelled`)."""
+
+    event_type = "invoicing.InstallmentAgreementBroken"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    broken_on: date
+    missed_installment: int
+    principal_open: Money
+    cancelled: list[AllocationSlice]
+    postings: list[PostingLine]
+
+
+# ---- write-off of an uncollectable debt, and its recovery if paid later
+@registry.register
+class WriteOffRequested(Event):
+    """A collections clerk asks to write off uncollectable `documents` (their whole open amount on approval),
+    with the reason; another person of collections approves it (four eyes)."""
+
+    event_type = "invoicing.WriteOffRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    documents: list[str]
+    reason: str
+    written_off_on: date
+    requested_by: str
+
+
+@registry.register
+class DebtWrittenOff(Event):
+    """Uncollectable debt taken off the receivables into `expense.write_off` (each item's open amount, `slices`):
+    still owed by the buyer, no longer expected. Money the buyer pays later recovers it (`DebtRecovered`)."""
+
+    event_type = "invoicing.DebtWrittenOff"
+    schema_version = 1
+
+    contract_id: str
+    documents: list[str]
+    written_off_on: date
+    reason: str
+    slices: list[AllocationSlice]
+    amount: Money
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class DebtRecovered(Event):
+    """Money paid after a write-off, beyond what was open, recovers the written-off debt (oldest first): the
+    items are owed again by `slices` (out of `expense.write_off`), and the allocation that follows pays them."""
+
+    event_type = "invoicing.DebtRecovered"
+    schema_version = 1
+
+    contract_id: str
+    recovered_on: date
+    trigger: str
+    slices: list[AllocationSlice]
+    amount: Money
+    postings: list[PostingLine]

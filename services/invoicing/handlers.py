@@ -3,9 +3,11 @@ in the consumer's transaction (which claims the event in the inbox in the same o
 
 From contracts: a signed, amended or terminated contract (the account, its terms, the day supply
 stopped) and every decision on a daily application (the day's accepted schedule). From metering: the volume act a
-month is charged from and a calendar day an administrator declared. From claims:
-an accepted claim whose correction the ledger owns, a force-majeure period the buyer relies on, a counterparty's personal-data export request, and a
-shredded counterparty's key.
+month is charged from, its dispute (held out of collection until a corrected act) and a calendar day an
+administrator declared. From claims: a claim registered, rejected or taken to court (its document held out of
+collection while it is open), an accepted claim (the dispute ends; the correction the ledger owns), a
+force-majeure period the buyer relies on, a counterparty's personal-data export request, and a shredded
+counterparty's key.
 """
 
 from __future__ import annotations
@@ -17,9 +19,15 @@ from services.invoicing.application import AppliedDay, Invoicing
 from shared import personal_keys
 from shared.db import UnitOfWork
 from shared.envelope import EventEnvelope
-from shared.events.claims import ClaimAccepted, ForceMajeurePeriodRecorded
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    ForceMajeurePeriodRecorded,
+)
 from shared.events.contracts import ContractAmended, ContractSigned, ContractTerminated
-from shared.events.metering import CalendarDayDeclared, VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActDisputed, VolumeActIssued
 from shared.eventstore import CommandContext
 
 
@@ -52,6 +60,19 @@ async def on_volume_act_issued(app: Invoicing, uow: UnitOfWork, event: VolumeAct
     await app.charge_act(uow, event, context)
 
 
+async def on_volume_act_disputed(app: Invoicing, uow: UnitOfWork, event: VolumeActDisputed, envelope: EventEnvelope,
+                                 context: CommandContext) -> None:
+    """§4.14 a contested act: its invoice is held out of collection until a corrected act replaces it."""
+    await app.note_act_disputed(uow, event, context)
+
+
+async def on_claim(app: Invoicing, uow: UnitOfWork, event: ClaimRegistered | ClaimRejected | ClaimReferredToCourt,
+                   envelope: EventEnvelope, context: CommandContext) -> None:
+    """§9 a claim registered, rejected or taken to court: its document is held out of collection while it is
+    open."""
+    await app.note_claim(uow, event, envelope.occurred_at, context)
+
+
 async def on_calendar_day_declared(app: Invoicing, uow: UnitOfWork, event: CalendarDayDeclared,
                                   envelope: EventEnvelope, context: CommandContext) -> None:
     """A day declared working or not: banking-day deadlines counted from now on take it."""
@@ -78,9 +99,11 @@ FROM_CONTRACTS = {
     **{kind.event_type: on_application for kind in get_args(AppliedDay)},
 }
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued,
+                 VolumeActDisputed.event_type: on_volume_act_disputed,
                  CalendarDayDeclared.event_type: on_calendar_day_declared}
 FROM_CLAIMS = {
     ClaimAccepted.event_type: on_claim_accepted,
+    **{kind.event_type: on_claim for kind in (ClaimRegistered, ClaimRejected, ClaimReferredToCourt)},
     ForceMajeurePeriodRecorded.event_type: on_force_majeure_period,
     # the export part is recorded through `Invoicing.record`; the copy of a contract's key goes on the claims
     # desk's decision as well as on the key's tombstone

@@ -30,17 +30,22 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import personal_data, projection_sql
+from services.invoicing import collection_projection, personal_data, projection_sql
 from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
     BaseRateSet,
+    DebtRecovered,
+    DebtWrittenOff,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PrepaymentRequested,
     ReceiptAssigned,
@@ -48,6 +53,7 @@ from services.invoicing.events import (
     RefundIssued,
     RefundPaidOut,
     RestrictionNoticeIssued,
+    RestrictionNoticeWithdrawn,
     UnidentifiedReceiptRecorded,
 )
 from services.invoicing.projection_sql import (
@@ -64,11 +70,16 @@ from services.invoicing.projection_sql import (
     ReceiptRow,
 )
 from shared.events import registry
-from shared.events.invoicing import SupplyRestored, SupplyRestricted, TerminationNoticeIssued
+from shared.events.invoicing import (
+    SupplyRestored,
+    SupplyRestricted,
+    TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
+)
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
 
-BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "advance"))
+BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "receivable.interest", "advance"))
 ZERO = projection_sql.ZERO
 # events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
 # that the two steps in flight (one written, one folded) stay a few tens of megabytes
@@ -301,7 +312,7 @@ class AccountRows:
 
     def notice(self, fact: Fact, p: dict) -> None:
         """Notices move no money: statement lines with amount 0 that cite their figures."""
-        day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on")
+        day = p.get("issued_on") or p.get("restricted_from") or p.get("restored_on") or p.get("withdrawn_on")
         document = p.get("document_number") or p.get("notice_document", "")
         description = registry.type_of(fact.event_type).__doc__.strip().splitlines()[0]
         currency = self.currencies.get(p["contract_id"])
@@ -356,6 +367,53 @@ class AccountRows:
                    {"windows": p["windows"], "slices": p["slices"], "released_to_advance":
                     p["released_to_advance"]["amount"]})
 
+    def penalty_reversed(self, fact: Fact, p: dict) -> None:
+        """§5.7 a penalty taken back: its open part off the debt; its paid part is the advance's again (the
+        allocation that follows, if any, pays what is open with it)."""
+        self._pay(p["contract_id"], f"{p['document_number']}:penalty", _amount(p["reduced"]))
+        self._post(fact, p["postings"], p["reversed_on"], "penalty_reversal", p["document_number"],
+                   f"penalty reversed: {p['reason']}", p["reduced"]["currency"],
+                   {"reduced": p["reduced"]["amount"], "released_to_advance": p["released_to_advance"]["amount"],
+                    "approval": p["approval"]})
+
+    def agreement(self, fact: Fact, p: dict) -> None:
+        """An installment agreement: each installment's interest a debt of its own, due on its date."""
+        currency = p["principal"]["currency"]
+        for installment in p["installments"]:
+            interest = _amount(installment["interest"])
+            if interest:
+                document = f"{p['document_number']}-{installment['number']}"
+                self._charge(p["contract_id"], f"{document}:interest", document, "interest",
+                             installment["due_date"][:7], installment["due_date"], interest, currency)
+        self._post(fact, p["postings"], p["concluded_on"], "installment_agreement", p["document_number"],
+                   f"installment agreement: {p['principal']['amount']} in {len(p['installments'])} installments at "
+                   f"{p['rate_percent']}% a year", currency,
+                   {"documents": p["documents"], "installments": p["installments"], "rate_percent": p["rate_percent"],
+                    "approval": p["approval"]})
+
+    def agreement_broken(self, fact: Fact, p: dict) -> None:
+        """A missed installment: the interest not yet due is cancelled."""
+        for piece in p["cancelled"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["broken_on"], "installment_agreement_broken", p["document_number"],
+                   f"installment {p['missed_installment']} missed: {p['principal_open']['amount']} returns to "
+                   f"collection", p["principal_open"]["currency"], {"cancelled": p["cancelled"]})
+
+    def written_off(self, fact: Fact, p: dict) -> None:
+        """Uncollectable debt out of the receivables (still owed: the statement shows it as the buyer's no more)."""
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["written_off_on"], "write_off", ", ".join(p["documents"]),
+                   f"written off: {p['reason']}", p["amount"]["currency"],
+                   {"slices": p["slices"], "approval": p["approval"]})
+
+    def recovered(self, fact: Fact, p: dict) -> None:
+        """Written-off debt owed again by the money that recovers it (the allocation that follows pays it)."""
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
+        self._post(fact, p["postings"], p["recovered_on"], "write_off_recovery", p["trigger"],
+                   "written-off debt recovered", p["amount"]["currency"], {"slices": p["slices"]})
+
     def payment_reversed(self, fact: Fact, p: dict) -> None:
         for piece in p["reopened"]:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
@@ -405,6 +463,13 @@ _FOLDS = {
     SupplyRestricted.event_type: AccountRows.notice,
     SupplyRestored.event_type: AccountRows.notice,
     TerminationNoticeIssued.event_type: AccountRows.notice,
+    TerminationNoticeWithdrawn.event_type: AccountRows.notice,
+    RestrictionNoticeWithdrawn.event_type: AccountRows.notice,
+    PenaltyReversed.event_type: AccountRows.penalty_reversed,
+    InstallmentAgreementConcluded.event_type: AccountRows.agreement,
+    InstallmentAgreementBroken.event_type: AccountRows.agreement_broken,
+    DebtWrittenOff.event_type: AccountRows.written_off,
+    DebtRecovered.event_type: AccountRows.recovered,
     RefundIssued.event_type: AccountRows.refund,
     RefundPaidOut.event_type: AccountRows.refund_paid_out,
     PaymentReceived.event_type: AccountRows.payment_received,
@@ -438,10 +503,14 @@ class InvoicingProjector(Projector):
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
         rows = AccountRows()
+        collected = []
         for stored in events:
             if stored.envelope.event_type in _FOLDS:
                 rows.fold(Fact.of(stored, self.registry))
+            if stored.envelope.event_type in collection_projection.FOLDS:
+                collected.append(Fact.of(stored, self.registry))
         await rows.flush(conn)
+        await collection_projection.apply(conn, collected)
         with_buyer = [s.envelope.contract_id for s in events if s.envelope.event_type in _WITH_BUYER]
         if with_buyer:
             # locked against the key's arrival, so one of the two sees the other
@@ -458,12 +527,14 @@ class InvoicingProjector(Projector):
         raw = await read_raw(conn, 0, REBUILD_STEP, recorded_until)
         step, applied = await asyncio.to_thread(self._prepare, raw, currencies), 0
         while raw:
-            read = len(raw)
+            read, written = len(raw), raw
             raw = await read_raw(conn, raw[-1][0], REBUILD_STEP, recorded_until)
             # this step is written while the next one is parsed, folded and formatted in a thread, so
             # PostgreSQL and Python each keep a core busy (the next step is read first: one connection)
             _, following = await asyncio.gather(step[0].flush(conn, bulk=True, payloads=step[1]),
                                                 asyncio.to_thread(self._prepare, raw, currencies))
+            # the runs' rows are few: written statement by statement after the step's accounts
+            await collection_projection.apply(conn, facts_of(written, self.registry, collection_projection.FOLDS))
             step, applied = following, applied + read
             if progress:
                 progress(read)
@@ -480,6 +551,7 @@ class InvoicingProjector(Projector):
 
 projector = InvoicingProjector(
     registry,
-    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts"],
+    tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts",
+            *collection_projection.TABLES],
     handlers={},
 )

@@ -29,11 +29,14 @@ from services.invoicing.domain.account import period_bounds
 from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
+    CollectionReversalRequested,
+    InstallmentAgreementProposed,
     PaymentReversalRequested,
     PenaltyWaiverRequested,
     ReconciliationDiscrepancyRecorded,
     RefundRequested,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from services.invoicing.personal_data import purposes_opened
 from services.invoicing.projection import DISCREPANCY
@@ -84,6 +87,24 @@ def _terms_with_buyer(row) -> dict[str, Any]:
     else:
         buyer = None
     return {**row["terms"], "buyer": buyer}
+
+
+class AccountEntry(BaseModel):
+    """An account as a portfolio's list names it: no buyer, no figure (a mass run goes through them)."""
+
+    contract_id: str
+    contract_number: str
+    currency: str
+    time_zone: str
+
+
+BY_CONTRACT = Keyset((("contract_id", "text"),), ("contract_id",))
+
+
+async def accounts(conn: AsyncConnection, page: PageRequest) -> tuple[list[AccountEntry], str | None]:
+    rows, next_cursor = await read_page(conn, "SELECT contract_id, contract_number, currency, time_zone FROM accounts"
+                                              " WHERE {after}", {}, BY_CONTRACT, page)
+    return [AccountEntry.model_validate(row) for row in rows], next_cursor
 
 
 async def zone_of(conn: AsyncConnection, contract_id: str) -> str:
@@ -447,7 +468,8 @@ class ApprovalView(BaseModel):
     requested_by: str
     requested_at: datetime
     business_date: date
-    request: PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed = Field(
+    request: (PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed
+              | CollectionReversalRequested | InstallmentAgreementProposed | WriteOffRequested) = Field(
         description="the request as recorded")
 
 

@@ -36,7 +36,6 @@ from services.metering.events import (
     PreliminaryActReceived,
     TransformerRatioChanged,
     VolumeActAccepted,
-    VolumeActDisputed,
     VolumeMeasured,
 )
 from services.metering.readings import xml80020
@@ -58,7 +57,7 @@ from shared.events.contracts import (
     ContractSigned,
     NoApplicationRecorded,
 )
-from shared.events.metering import CalendarDayDeclared, VolumeActIssued
+from shared.events.metering import CalendarDayDeclared, VolumeActDisputed, VolumeActIssued
 from shared.eventstore import CommandContext, StoredEvent
 
 if TYPE_CHECKING:

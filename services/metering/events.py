@@ -64,19 +64,6 @@ class VolumeActAccepted(Event):
 
 
 @registry.register
-class VolumeActDisputed(Event):
-    """The buyer contests the act; a corrected act will replace it."""
-
-    event_type = "metering.VolumeActDisputed"
-    schema_version = 1
-
-    contract_id: str
-    act_id: str
-    disputed_on: date
-    reason: str
-
-
-@registry.register
 class PreliminaryActReceived(Event):
     """The buyer's signed preliminary volumes reconciliation act, due by the 3rd of the next month."""
 

@@ -19,11 +19,10 @@ from services.metering.events import (
     PreliminaryActReceived,
     TransformerRatioChanged,
     VolumeActAccepted,
-    VolumeActDisputed,
     VolumeMeasured,
 )
 from shared.events import registry
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import VolumeActDisputed, VolumeActIssued
 from shared.eventstore import StoredEvent
 from shared.projector import Projector
 

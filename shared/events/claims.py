@@ -1,11 +1,14 @@
-"""Events published by the claims service (topic `claims.events.v1`) that other services read: an accepted
-claim (its owner books the correction), a force-majeure period a party may rely on (§8.1), an export request (every service answers with its part), a
-shredding (every copy of the key goes), and the access log's type (`shared/access_log.py`). The events only
+"""Events published by the claims service (topic `claims.events.v1`) that other services read: a claim
+registered, rejected or referred to court (invoicing holds the disputed document out of collection while it is
+open), an accepted claim (its owner books the correction), a force-majeure period a party may rely on (§8.1),
+an export request (every service answers with its part), a shredding (every copy of the key goes), and the
+access log's type (`shared/access_log.py`). The events only
 the claims desk reads are its own: `services/claims/events.py`."""
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -34,6 +37,70 @@ class GrantedCorrection(BaseModel):
     document_number: str
     amount: Money | None = None
     volume_kwh: Decimal | None = None
+
+
+# ---- a claim's life: invoicing holds the disputed document out of collection while the claim is open
+ClaimSubject = Literal["invoice", "payment_allocation", "penalty", "volume_act", "restriction", "service_quality",
+                       "other"]
+
+
+@registry.register
+class ClaimRegistered(Event):
+    """§9.2 a pre-trial claim is received; it must be answered within 15 calendar days of receipt.
+    `description`: the claimant's own words, sealed with the contract's key (`{"text"}`); v1 carried it in
+    clear."""
+
+    event_type = "claims.ClaimRegistered"
+    schema_version = 2
+
+    claim_id: str
+    contract_id: str
+    contract_number: str
+    received_at: datetime
+    received_on: date           # the day of receipt in the contract's deadline zone
+    zone: str
+    answer_due: date            # the last day to answer, in that zone
+    subject: ClaimSubject
+    description: Sealed
+    disputed_amount: Money | None
+    disputed_volume_kwh: Decimal | None
+    disputed_event_id: uuid.UUID | None
+    disputed_document: str | None
+
+
+upcast_claim_registered_v1_v2 = registry.upcaster(ClaimRegistered.event_type, 1)(free_texts_in_clear("description"))
+
+
+@registry.register
+class ClaimRejected(Event):
+    """The claim is rejected with its reasons: a list of texts answering the claimant's, sealed with the
+    contract's key (`{"text": [...]}`); v1 carried them in clear."""
+
+    event_type = "claims.ClaimRejected"
+    schema_version = 2
+
+    claim_id: str
+    contract_id: str
+    answered_on: date
+    answered_in_time: bool
+    reasons: Sealed
+
+
+upcast_claim_rejected_v1_v2 = registry.upcaster(ClaimRejected.event_type, 1)(free_texts_in_clear("reasons"))
+
+
+@registry.register
+class ClaimReferredToCourt(Event):
+    """§9.3 no mutually acceptable decision: the dispute goes to court."""
+
+    event_type = "claims.ClaimReferredToCourt"
+    schema_version = 1
+
+    claim_id: str
+    contract_id: str
+    referred_on: date
+    court: str
+    case_number: str | None
 
 
 @registry.register

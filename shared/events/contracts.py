@@ -338,7 +338,9 @@ class ApplicationReduced(Event):
 @registry.register
 class ApplicationReinstated(Event):
     """Supply was restored before this day's schedule was formed (on the day before): the schedule a
-    restriction had cut is back. `hours` is the day's schedule again, as accepted before the cut."""
+    restriction had cut is back (`lifts` "supply_restricted"); or the notice to end the contract that cut it was
+    withdrawn (`lifts` "contract_terminated"). `hours` is the day's schedule again, as accepted before the cut.
+    `lifts` is absent in reinstatements recorded before notices were withdrawn: a restriction's."""
 
     event_type = "contracts.ApplicationReinstated"
     schema_version = 1
@@ -349,6 +351,7 @@ class ApplicationReinstated(Event):
     hours: list[Decimal]
     accepted_kwh: Decimal
     cause_document: str
+    lifts: Literal["supply_restricted", "contract_terminated"] = "supply_restricted"
 
 
 @registry.register

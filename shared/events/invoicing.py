@@ -1,6 +1,6 @@
 """Events of the invoicing service that other services read (topic `invoicing.events.v1`): the account's
-coverage, restriction and restoration of supply, the termination notice and the settlement (the contracts
-service), and its personal-data answers (the claims desk, every service's access log).
+coverage, restriction and restoration of supply, the termination notice, its withdrawal and the settlement
+(the contracts service), and its personal-data answers (the claims desk, every service's access log).
 
 The events only invoicing reads (the postings, payments, penalties, requests and books) are its own:
 `services/invoicing/events.py`, registered in the same registry under the same names.
@@ -9,7 +9,7 @@ The events only invoicing reads (the postings, payments, penalties, requests and
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,7 +74,10 @@ class SupplyRestored(Event):
 
 @registry.register
 class TerminationNoticeIssued(Event):
-    """§7.1.1: unpaid final settlement; the contract may be terminated 30 calendar days after notice."""
+    """§7.1.1: unpaid final settlement; the contract may be terminated 30 calendar days after notice
+    (`kind` "termination"). §11.2: a breach repeated more than once; the seller withdraws from the contract
+    7 calendar days after notice (`kind` "withdrawal"). `kind` is absent in notices issued before
+    withdrawals were: a termination."""
 
     event_type = "invoicing.TerminationNoticeIssued"
     schema_version = 1
@@ -86,6 +89,26 @@ class TerminationNoticeIssued(Event):
     overdue_amount: Money
     overdue_documents: list[str]
     approval: Approval | None = None   # absent in notices issued before four eyes
+    kind: Literal["termination", "withdrawal"] = "termination"
+
+
+class NoticeWithdrawal(Event):
+    """A notice the ledger took back, four eyes (a collection run's line reversed): what every withdrawal says."""
+
+    contract_id: str
+    document_number: str
+    withdrawn_on: date
+    reason: str
+    approval: Approval
+
+
+@registry.register
+class TerminationNoticeWithdrawn(NoticeWithdrawal):
+    """A termination or withdrawal notice taken back before it took effect: the contracts service lifts the
+    notice and brings back the days it had cut."""
+
+    event_type = "invoicing.TerminationNoticeWithdrawn"
+    schema_version = 1
 
 
 @registry.register

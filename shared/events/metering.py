@@ -1,5 +1,6 @@
 """Events published by the metering service (topic `metering.events.v1`) that other services read: the
-volume act (invoicing charges it), a calendar day an administrator declared (invoicing counts its banking-day
+volume act (invoicing charges it) and its dispute (invoicing holds the month's invoice out of collection until a
+corrected act replaces it), a calendar day an administrator declared (invoicing counts its banking-day
 deadlines with it) and the part of a personal-data export (claims assembles it). The events only metering
 reads are `services/metering/events.py`."""
 
@@ -30,6 +31,20 @@ class VolumeActIssued(Event):
     corrects_act_id: str | None = None
     delivered_on: date | None = None       # when the buyer received it: the 15 days run from here
     issue_deadline: date | None = None     # 3 working days after the balance was published
+
+
+@registry.register
+class VolumeActDisputed(Event):
+    """The buyer contests the act (§4.14); a corrected act naming it will replace it. Invoicing holds the
+    month's invoice out of collection until then."""
+
+    event_type = "metering.VolumeActDisputed"
+    schema_version = 1
+
+    contract_id: str
+    act_id: str
+    disputed_on: date
+    reason: str
 
 
 class CalendarDay(Event):

@@ -68,10 +68,13 @@ def test_base_and_overlays_render():
         kinds = {}
         for obj in checks.overlay(name):
             kinds[obj["kind"]] = kinds.get(obj["kind"], 0) + 1
-        for kind in ("Deployment", "Service", "ServiceAccount", "ConfigMap", "PodDisruptionBudget"):
+        for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget"):
             assert kinds.get(kind) == len(DEPLOYABLES), (name, kind, kinds.get(kind))
         for kind in ("Job", "Cluster", "KafkaUser"):   # the back office has no database and no Kafka
             assert kinds.get(kind) == len(SERVICES), (name, kind, kinds.get(kind))
+        # one account per deployable and one for the scheduled runs (periodic/runs.yaml): day close, prepayment
+        # demands, month close, reconciliation acts
+        assert kinds["ServiceAccount"] == len(DEPLOYABLES) + 1 and kinds["CronJob"] == 4, kinds
         assert kinds["KafkaTopic"] == 2 * len(SERVICES) + 2   # and the personal-data keys topic with its .dlq
         assert kinds["Kafka"] == 1 and kinds["Ingress"] == 1 and kinds["ObjectStore"] == 1
         assert kinds.get("Secret", 0) == 0
@@ -773,6 +776,30 @@ def test_the_back_office_fence_check_catches_an_opening():
     policy["spec"]["egress"][0]["ports"].append({"protocol": "TCP", "port": 5432})
     policy["spec"]["egress"][0]["to"].append({"podSelector": {"matchLabels": {"cnpg.io/cluster": "invoicing-db"}}})
     assert checks.egress_allows([policy], backoffice, database, 5432)
+
+
+def test_the_scheduled_runs_call_ledger_run_in_astana_time_and_reach_only_the_services_apis(rendered):
+    from ledger_cli.main import periodic
+
+    objects = objects_of(rendered)
+    policies = list(by_kind(objects, "NetworkPolicy").values())
+    scheduled = by_kind(objects, "CronJob")
+    assert set(scheduled) == {"day-close", "prepayment-demands", "month-close", "reconciliation-acts"}
+    commands = {command.name for command in periodic.registered_commands}
+    for job in scheduled.values():
+        assert (job["spec"]["timeZone"], job["spec"]["concurrencyPolicy"]) == ("Asia/Almaty", "Forbid")
+        container = checks.pod_spec(job)["containers"][0]
+        assert container["command"][:4] == ["python", "-m", "ledger_cli.main", "run"]
+        assert container["command"][4] in commands and "--json" in container["command"]
+        env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
+        assert env["LEDGER_TOKEN"] == {"name": "ledger-runs", "key": "TOKEN"}
+    run = checks.pod_labels(scheduled["day-close"])
+    for service in SERVICES:
+        api = checks.pod_labels(by_kind(objects, "Deployment")[service])
+        database = {"cnpg.io/cluster": f"{service}-db", "cnpg.io/instanceRole": "primary"}
+        assert checks.egress_allows(policies, run, api, 8000) and checks.ingress_allows(policies, api, run, 8000)
+        assert not checks.egress_allows(policies, run, database, 5432), "a run talks to the APIs only"
+    assert not checks.egress_allows(policies, run, {"strimzi.io/cluster": KAFKA_CLUSTER}, 9093)
 
 
 def test_network_check_catches_an_open_egress():

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import running_system
-from tests.support import approved, auth, eventually, seed_contract, unique
+from tests.support import approved, auth, collection_run, eventually, executed, seed_contract, unique
 
 FLAT = ["40"] * 24   # 960 kWh a day; January's plan share is 31,000 / 31 = 1,000 kWh a day
 
@@ -214,10 +214,9 @@ async def test_a_restriction_between_application_and_schedule_cuts_the_day(syste
     ledger = system.clients["invoicing"]
     await ledger.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
                       headers=auth())
-    # nothing paid for block 1 (due 2021-12-29): notice; on 2022-01-10 still unpaid → SupplyRestricted
-    await ledger.post("/day-close", json={"day": "2021-12-29"}, headers=auth())
-    closed = (await ledger.post("/day-close", json={"day": "2022-01-10"}, headers=auth())).json()
-    assert "invoicing.SupplyRestricted" in closed["events"][contract_id]
+    # nothing paid for block 1 (due 2021-12-29): a collection run's notice; on 2022-01-10 still unpaid → restricted
+    assert executed(await collection_run(ledger, "2021-12-29", [contract_id])) == ["restriction_notice"]
+    assert executed(await collection_run(ledger, "2022-01-10", [contract_id])) == ["restriction"]
 
     async def cut():
         day = (await system.clients["contracts"].get(f"/contracts/{contract_id}/applications/2022-01-12",
@@ -277,17 +276,13 @@ async def test_the_ledgers_termination_notice_ends_the_contract_on_its_date(syst
             "debt"]["amount"] == "470456.00"
 
     await eventually(invoiced)
-    closed = (await system.clients["invoicing"].post("/day-close", json={"day": "2022-03-10"}, headers=auth())).json()
-    # §7.1.1 "вправе": the day close proposes the notice; a second person of collections sends it
-    assert "invoicing.TerminationNoticeProposed" in closed["events"][contract_id]
-    [proposal] = (await system.clients["invoicing"].get("/approvals", params={"contract_id": contract_id},
-                                                        headers=auth())).json()["items"]
-    sent = await system.clients["invoicing"].post(f"/approvals/{proposal['request_id']}/approve",
-                                                  headers=auth("approver"))
-    assert sent.status_code == 201, sent.text
-    [notice] = sent.json()
-    assert (notice["issued_on"], notice["terminate_on"]) == ("2022-03-10", "2022-04-09")
-    assert notice["approval"]["approved_by"] == "test-approver"
+    # §7.1.1 "вправе": a collection run proposes the notice (with the penalty); a second person of collections
+    # approves the run and the notice is sent
+    run = await collection_run(system.clients["invoicing"], "2022-03-10", [contract_id])
+    assert executed(run) == ["penalty", "termination_notice"]
+    [notice] = [line for line in run["lines"] if line["action"] == "termination_notice"]
+    assert (notice["effective_on"], notice["amount"]["amount"]) == ("2022-04-09", "470456.00")
+    assert run["run"]["decided_by"] == "test-collections-2"
 
     async def noticed():
         view = (await system.clients["contracts"].get(f"/contracts/{contract_id}", headers=auth())).json()

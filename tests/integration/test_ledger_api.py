@@ -17,7 +17,17 @@ from shared.envelope import EventEnvelope
 from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
 from shared.events.sealing import SealedFields
-from tests.support import KafkaTap, approved, auth, eventually, seed_contract, unique, unique_meters
+from tests.support import (
+    KafkaTap,
+    approved,
+    auth,
+    collection_run,
+    eventually,
+    executed,
+    seed_contract,
+    unique,
+    unique_meters,
+)
 
 
 async def signed_contract(system, number: str | None = None, meter_serials: tuple[str, str] | None = None) -> str:
@@ -47,15 +57,21 @@ async def signed_contract(system, number: str | None = None, meter_serials: tupl
 async def publish_act(system, contract_id: str, act_id: str, period: str, volume: str, issued_on: str,
                       corrects: str | None = None) -> bytes:
     """What metering's relay would publish; the ledger must not care who typed it. The bytes sent."""
-    act = VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period, volume_kwh=volume,
-                          issued_on=issued_on, corrects_act_id=corrects)
+    return await publish_metering(system, VolumeActIssued(act_id=act_id, contract_id=contract_id, period=period,
+                                                          volume_kwh=volume, issued_on=issued_on,
+                                                          corrects_act_id=corrects))
+
+
+async def publish_metering(system, event, stream_version: int = 1) -> bytes:
+    """A metering event as its relay would publish it on its topic, keyed by its contract. The bytes sent."""
     now = datetime.now(UTC)
-    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=act.event_type, schema_version=1, source="metering",
-                             stream_id=f"acts-{contract_id}", stream_version=1, contract_id=contract_id,
-                             occurred_at=now, recorded_at=now, correlation_id=uuid.uuid4(), actor="metering",
-                             payload=act.model_dump(mode="json"))
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=event.event_type, schema_version=event.schema_version,
+                             source="metering", stream_id=f"acts-{event.contract_id}", stream_version=stream_version,
+                             contract_id=event.contract_id, occurred_at=now, recorded_at=now,
+                             correlation_id=uuid.uuid4(), actor="metering", payload=event.model_dump(mode="json"))
     async with KafkaTap(system.bootstrap) as tap:
-        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(), key=contract_id.encode())
+        await tap.producer.send_and_wait(topic_of("metering"), envelope.canonical_bytes(),
+                                         key=event.contract_id.encode())
     return envelope.canonical_bytes()
 
 
@@ -221,7 +237,7 @@ async def test_statement_import_posts_once_keeps_strangers_and_reports_every_lin
     assert twice.status_code == 409
 
 
-async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(system):
+async def test_a_collection_run_issues_a_restriction_notice_and_a_payment_lifts_it(system):
     contract_id = await signed_contract(system)
     client = system.clients["invoicing"]
     requested = await client.post(f"/accounts/{contract_id}/prepayments", json={"period": "2022-01", "requested_on": "2021-12-20"},
@@ -229,11 +245,12 @@ async def test_day_close_issues_a_restriction_notice_and_a_payment_lifts_it(syst
     # §5.3 ten-day blocks: 1–10, 11–20, 21–30 of 10,000 kWh × 15.176 = 151,760.00; the 31st 1,000 kWh = 15,176.00
     assert [e["amount"]["amount"] for e in requested.json()] == ["151760.00", "151760.00", "151760.00", "15176.00"]
     closed = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
-    # nothing paid for block 1 (due 2021-12-29): a notice; restriction possible from 3 working days later
-    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
-                                             "invoicing.DayClosed"]
+    # nothing paid for block 1 (due 2021-12-29): the day close says so; a collection run sends the notice,
+    # restriction possible from 3 working days later
+    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.DayClosed"]
     again = (await client.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
     assert again["events"][contract_id] == []
+    assert executed(await collection_run(client, "2021-12-29", [contract_id])) == ["restriction_notice"]
     paid = await client.post("/payments", headers=auth(), json={
         "contract_id": contract_id, "bank_reference": unique("PRE"), "received_on": "2021-12-30",
         "amount": {"amount": "151760.00", "currency": "KZT"}, "purpose": "prepayment"})

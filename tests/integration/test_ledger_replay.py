@@ -11,7 +11,7 @@ from sqlalchemy import text
 from services.invoicing import projection
 from shared.digest import digests
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
-from tests.support import approved, auth, eventually, kzt, unique
+from tests.support import approved, auth, collection_run, eventually, executed, kzt, unique
 
 PROJECTED = {
     "invoicing.AccountOpened", "invoicing.AccountTermsAmended", "invoicing.PrepaymentRequested",
@@ -20,7 +20,13 @@ PROJECTED = {
     "invoicing.PenaltyAccrued", "invoicing.PenaltyWaived", "invoicing.PaymentReversed", "invoicing.BaseRateSet",
     "invoicing.UnidentifiedReceiptRecorded", "invoicing.ReceiptAssigned", "invoicing.RefundIssued",
     "invoicing.TerminationNoticeIssued", "invoicing.PenaltyRecalculated", "invoicing.RefundPaidOut",
-    "invoicing.ReconciliationDiscrepancyRecorded",
+    "invoicing.ReconciliationDiscrepancyRecorded", "invoicing.RestrictionNoticeWithdrawn",
+    "invoicing.TerminationNoticeWithdrawn", "invoicing.PenaltyReversed", "invoicing.InstallmentAgreementConcluded",
+    "invoicing.InstallmentAgreementBroken", "invoicing.DebtWrittenOff", "invoicing.DebtRecovered",
+    # collection runs (`collection_projection.py`)
+    "invoicing.CollectionRunProposed", "invoicing.CollectionLinesProposed", "invoicing.CollectionRunApproved",
+    "invoicing.CollectionRunDeclined", "invoicing.CollectionLineExecuted", "invoicing.CollectionReversalRequested",
+    "invoicing.CollectionLineReversed", "invoicing.RequestDeclined",
 }
 
 
@@ -38,12 +44,18 @@ async def accrue(client, contract_id: str, as_of: str) -> list[dict]:
     return accrued.json()
 
 
-async def close_until(client, contract_id: str, days: list[str], wanted: str) -> None:
-    for day in days:
-        closed = (await client.post("/day-close", json={"day": day}, headers=auth())).json()
-        if wanted in closed["events"].get(contract_id, []):
-            return
-    raise AssertionError(f"no {wanted} by {days[-1]}")
+async def reverse(client, run: dict, action: str, reversed_on: str, *, decline: bool = False) -> None:
+    """The executed line of `action` reversed by its counter-event: asked by one person of collections, approved
+    (or declined) by another."""
+    [line] = [line for line in run["lines"] if line["action"] == action and line["status"] == "executed"]
+    asked = await client.post(f"/collection-runs/{run['run']['run_id']}/lines/{line['line_id']}/reverse",
+                              headers=auth("collections"), json={"reason": "taken back", "reversed_on": reversed_on})
+    assert asked.status_code == 202, asked.text
+    [request] = asked.json()
+    verb = "decline" if decline else "approve"
+    answered = await client.post(f"/approvals/{request['request_id']}/{verb}", headers=auth("collections-2"),
+                                 json={"reason": "the notice stands"} if decline else None)
+    assert answered.status_code == 201, answered.text
 
 
 async def a_history_of_every_kind(system) -> None:
@@ -53,8 +65,12 @@ async def a_history_of_every_kind(system) -> None:
     requested = await client.post(f"/accounts/{contract_id}/prepayments",
                                   json={"period": "2022-01", "requested_on": "2021-12-20"}, headers=auth())
     assert requested.status_code == 201, requested.text
-    await close_until(client, contract_id, ["2021-12-29"], "invoicing.RestrictionNoticeIssued")
-    await close_until(client, contract_id, [f"2022-01-{d:02d}" for d in range(3, 15)], "invoicing.SupplyRestricted")
+    assert executed(await collection_run(client, "2021-12-29", [contract_id])) == ["restriction_notice"]
+    restricted = await collection_run(client, "2022-01-05", [contract_id])
+    assert executed(restricted) == ["restriction"]
+    # the restriction taken back (its notice withdrawn, supply restored): asked once and declined, then approved
+    await reverse(client, restricted, "restriction", "2022-01-06", decline=True)
+    await reverse(client, restricted, "restriction", "2022-01-06")
     restoring = unique("RP")
     await pay(client, contract_id, restoring, "151760.00", "2022-01-14")
     # January's act: 470,456.00 invoiced, the 151,760.00 advance applied at once, the rest paid late
@@ -84,11 +100,23 @@ async def a_history_of_every_kind(system) -> None:
     # the payment that lifted the restriction was a mistake: reversed, the debts it paid reopen
     await approved(client, await client.post(f"/payments/{restoring}/reverse", headers=auth(), json={
         "contract_id": contract_id, "reason": "posted twice", "reversed_on": "2022-04-10"}))
-    # January's invoice (due 2022-02-08) is open again, more than 30 days late: a §7.1.1 notice is proposed by
-    # the day close and sent once a second person of collections approves it
-    await close_until(client, contract_id, ["2022-04-11"], "invoicing.TerminationNoticeProposed")
-    [proposal] = (await client.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()["items"]
-    await client.post(f"/approvals/{proposal['request_id']}/approve", headers=auth("approver"))
+    # January's invoice (due 2022-02-08) is open again, more than 30 days late: a run proposes its penalty, a §7.1.1
+    # notice and (a restriction notice and the late January: two breaches) a §11.2 withdrawal; the withdrawal is
+    # left out, the rest sent once a second person of collections approves; then the notice and the penalty are
+    # taken back
+    proposed = await client.post("/collection-runs", headers=auth("collections"),
+                                 json={"business_date": "2022-04-11", "contract_ids": [contract_id]})
+    lines = (await client.get(f"/collection-runs/{proposed.json()['run_id']}/lines", headers=auth())).json()["items"]
+    assert [line["action"] for line in lines] == ["penalty", "termination_notice", "withdrawal_notice"]
+    # a run numbers its lines in order: the same account on the same day gives the withdrawal the same line id
+    ending = await collection_run(client, "2022-04-11", [contract_id], excluded=[
+        {"line_id": lines[2]["line_id"], "reason": "30 days' notice is enough"}])
+    assert [line["status"] for line in ending["lines"]] == ["executed", "executed", "excluded"]
+    await reverse(client, ending, "termination_notice", "2022-04-12")
+    await reverse(client, ending, "penalty", "2022-04-12")
+    declined = await client.post(f"/collection-runs/{proposed.json()['run_id']}/decline", headers=auth("collections"),
+                                 json={"reason": "proposed twice"})
+    assert declined.status_code == 201, declined.text
     # a price notice in the contracts service becomes the ledger's AccountTermsAmended
     noticed = await system.clients["contracts"].post(
         f"/contracts/{contract_id}/amendments/price-notice", headers=auth(), json={
@@ -132,6 +160,13 @@ async def a_history_of_every_kind(system) -> None:
     await wait_for_debt(system, late, "470456.00")
     accrued = await client.post(f"/accounts/{late}/penalties/accrue", json={"as_of": "2022-02-28"}, headers=auth())
     assert accrued.status_code == 201, accrued.text
+    # the buyer promised to pay January by 10 March: a run of 1 March holds the invoice out, and proposes nothing
+    invoice = accrued.json()[0]["late_item_id"]
+    promised = await client.post(f"/accounts/{late}/promises", headers=auth("collections"), json={
+        "documents": [invoice], "promised_on": "2022-02-25", "pay_by": "2022-03-10"})
+    assert promised.status_code == 201, promised.text
+    held = await collection_run(client, "2022-03-01", [late])
+    assert (held["lines"], held["run"]["held"]) == ([], 1)
     # §5.6 the buyer's books give January 470,000.00 charged where the act says 470,456.00 (0 + 470,456.00 − 0):
     # a discrepancy of 456.00, its cause recorded against the act
     discrepancy = await client.post(f"/accounts/{late}/reconciliation/discrepancies", headers=auth(), json={
@@ -141,6 +176,27 @@ async def a_history_of_every_kind(system) -> None:
     assert discrepancy.status_code == 201, discrepancy.text
     assert discrepancy.json()["difference"] == kzt("456.00")
     await pay(client, late, unique("VALUED"), "470456.00", "2022-02-20")
+
+    # a fourth: January in an installment agreement (two installments from 15 April), the first missed: the day
+    # close of 16 April breaks it and cancels the second's interest
+    scheduled = await signed_contract(system)
+    await publish_act(system, scheduled, "act-2022-01", "2022-01", "31000", "2022-02-01")
+    await wait_for_debt(system, scheduled, "470456.00")
+    statement = (await client.get(f"/accounts/{scheduled}/statement", headers=auth())).json()
+    invoice = next(line["document"] for line in statement["lines"] if line["kind"] == "invoice")
+    asked = await client.post(f"/accounts/{scheduled}/agreements", headers=auth("collections"), json={
+        "document_number": "AG-R", "documents": [invoice], "concluded_on": "2022-03-15", "first_due": "2022-04-15",
+        "installments": 2, "rate_percent": "10.5"})
+    await approved(client, asked, by="collections-2")
+    closed = await client.post("/day-close", headers=auth("collections"), json={"day": "2022-04-16"})
+    assert "invoicing.InstallmentAgreementBroken" in closed.json()["events"][scheduled], closed.text
+    # then everything it owes (January, the first installment's interest; the second's was cancelled) written off
+    # as uncollectable (four eyes), and a late payment recovers part of it
+    written = await client.post(f"/accounts/{scheduled}/write-offs", headers=auth("collections"), json={
+        "documents": [invoice, "AG-R-1"], "reason": "the buyer is in bankruptcy", "written_off_on": "2022-04-20"})
+    await approved(client, written, by="collections-2")
+    await wait_for_debt(system, scheduled, "0.00")
+    await pay(client, scheduled, unique("REC"), "1000.00", "2022-05-02")
 
 
 @pytest.fixture(scope="module")

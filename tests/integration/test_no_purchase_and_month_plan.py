@@ -20,7 +20,7 @@ from sqlalchemy import text
 from shared.digest import digests
 from tests.conftest import running_system
 from tests.integration.test_imbalance_report import intervals
-from tests.support import auth, eventually, seed_contract, unique
+from tests.support import auth, collection_run, eventually, executed, seed_contract, unique
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +203,10 @@ async def test_a_restriction_keeps_what_the_prepayment_held_pays(system):
     assert paid.status_code == 201, paid.text
     accepted = await apply(system, contract_id, "2022-01-12", "2021-12-28T09:00:00+06:00", hours_of("40"))
     assert accepted.json()["accepted_kwh"] == "960.000"
-    # block 1 short at the close of 29 December: a notice; still short at the close of 10 January (blocks 1 and 2
+    # block 1 short on 29 December: a collection run's notice; still short on 10 January (blocks 1 and 2
     # due: 303,520.00, held 75,880.00, due 227,640.00) → restricted; the paid share is 75,880 / 303,520 = 1/4
-    await ledger.post("/day-close", json={"day": "2021-12-29"}, headers=auth())
-    closed = (await ledger.post("/day-close", json={"day": "2022-01-10"}, headers=auth())).json()
-    assert "invoicing.SupplyRestricted" in closed["events"][contract_id]
+    assert executed(await collection_run(ledger, "2021-12-29", [contract_id])) == ["restriction_notice"]
+    assert executed(await collection_run(ledger, "2022-01-10", [contract_id])) == ["restriction"]
 
     async def reduced():
         day = (await system.clients["contracts"].get(f"/contracts/{contract_id}/applications/2022-01-12",

@@ -18,12 +18,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from services.claims.events import ClaimRegistered, CounterpartyRecorded
+from services.claims.events import CounterpartyRecorded
 from shared import personal_keys
 from shared.digest import digests
 from shared.envelope import EventEnvelope
 from shared.events import registry, topic_of
-from shared.events.claims import PersonalDataRead
+from shared.events.claims import ClaimRegistered, PersonalDataRead
 from shared.events.contracts import ContractSettled
 from shared.eventstore import verify_chain
 from tests.conftest import running_system

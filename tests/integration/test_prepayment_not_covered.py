@@ -1,7 +1,8 @@
 """Proves the path of a prepayment not paid by its due date (§5.3, §7.1.1), end to end through the services'
 APIs and the broker: a contract signed in contracts reaches invoicing; January's demands are part-paid; the
-day close of the first demand's due date finds the advance short and issues a restriction notice with the
-day supply may be restricted from; the day close of that day restricts supply; contracts learns it from
+day close of the first demand's due date finds the advance short (and only says so), a collection run of that
+day issues a restriction notice with the day supply may be restricted from, approved by a second person; the
+run of that day restricts supply; contracts learns it from
 invoicing's events and cuts the accepted days to the share the advance pays; a payment that covers what is
 due restores supply at once, and contracts brings back the days after the restoration. Every figure is
 derived by hand beside its assertion."""
@@ -11,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from tests.integration.test_ledger_api import signed_contract
-from tests.support import auth, eventually, unique
+from tests.support import auth, collection_run, eventually, executed, unique
 
 FLAT = ["40"] * 24   # 24 × 40 = 960 kWh a day
 
@@ -60,12 +61,14 @@ async def test_an_unpaid_prepayment_leads_to_notice_restriction_cut_days_and_res
         assert applied.json()["accepted_kwh"] == "960.000"
     await pay(system, contract_id, "100000.00", "2021-12-27")   # part of the first block only
 
-    # 29 December: the first block is due, 151,760.00 required, 100,000.00 held → not covered; a notice for the
-    # 51,760.00 missing, supply restricted from 3 working days later: 30 and 31 December, then 1–2 January
-    # (New Year, a weekend) are carried to 3–4 January, so the third working day is 5 January (§7.1.1)
+    # 29 December: the first block is due, 151,760.00 required, 100,000.00 held → not covered: the day close
+    # says so; a collection run proposes a notice for the 51,760.00 missing, supply restricted from 3 working
+    # days later: 30 and 31 December, then 1–2 January (New Year, a weekend) are carried to 3–4 January, so the
+    # third working day is 5 January (§7.1.1); a second person of collections approves it
     closed = (await ledger.post("/day-close", json={"day": "2021-12-29"}, headers=auth())).json()
-    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
-                                             "invoicing.DayClosed"]
+    assert closed["events"][contract_id] == ["invoicing.CoverageChanged", "invoicing.DayClosed"]
+    run = await collection_run(ledger, "2021-12-29", [contract_id])
+    assert executed(run) == ["restriction_notice"]
     [coverage] = await ledger_events(system, contract_id, "invoicing.CoverageChanged")
     assert (coverage["covered"], coverage["required"]["amount"], coverage["held"]["amount"]) == (
         False, "151760.00", "100000.00")
@@ -75,7 +78,8 @@ async def test_an_unpaid_prepayment_leads_to_notice_restriction_cut_days_and_res
     # 5 January: still not covered, and now the second block is due too: 2 × 151,760.00 = 303,520.00 required,
     # 100,000.00 held, 203,520.00 due → supply restricted from that day (no second notice, coverage unchanged)
     closed = (await ledger.post("/day-close", json={"day": "2022-01-05"}, headers=auth())).json()
-    assert closed["events"][contract_id] == ["invoicing.SupplyRestricted", "invoicing.DayClosed"]
+    assert closed["events"][contract_id] == ["invoicing.DayClosed"]
+    assert executed(await collection_run(ledger, "2022-01-05", [contract_id])) == ["restriction"]
     [restriction] = await ledger_events(system, contract_id, "invoicing.SupplyRestricted")
     assert (restriction["restricted_from"], restriction["amount_due"]["amount"], restriction["held"]["amount"]) == (
         "2022-01-05", "203520.00", "100000.00")

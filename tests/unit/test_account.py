@@ -5,26 +5,32 @@ after payment, a waiver, and prepayment requests; then that a replay of the even
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from services.invoicing.domain import account as acc
+from services.invoicing.domain import collection
+from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.domain.postings import LedgerAccount
 from services.invoicing.domain.rates import base_rates, vat_rates
+from services.invoicing.events import TerminationNoticeProposed
 from shared.approvals import OwnRequest
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, ValidationFailed
 from shared.events.contracts import ContractSigned
+from shared.events.invoicing import Approval
 from shared.money import Money
 from tests.support import sealed_terms, seed_contract
 
 CAL = WorkingCalendar()
 # the day the tests run on, past every business day they close: day close needs a day that is over
 TODAY = date(2030, 1, 1)
-# a day close names who closed it and its proposal of a termination notice (four eyes)
-CLOSING = {"calendar": CAL, "today": TODAY, "closed_by": "test-collections", "request_id": "REQ-T"}
+CLOSING = {"today": TODAY}
+# a collection run's approval: proposed by one person of collections, approved by another (four eyes)
+RUN_APPROVAL = Approval(request_id="CR-T", requested_by="test-collections", approved_by="test-collections-2")
 
 
 def kzt(text: str) -> Money:
@@ -62,6 +68,17 @@ class Ledger:
     def pay(self, reference: str, amount: str, on: date):
         return self.do(acc.receive_payment, payment_id=f"p-{reference}", bank_reference=reference, amount=kzt(amount),
                        received_on=on, payer=None, purpose=None)
+
+    def collect(self, day: date, rates=None) -> list:
+        """A collection run on `day` over this account, every line proposed executed (as approved by a second
+        person): the events the lines recorded, without the lines' own records (`CollectionLineExecuted`)."""
+        facts = CollectionDay(day, rates or base_rates(), CAL)
+        numbers = itertools.count(1)
+        lines, _held = collection.propose(self.state, facts, lambda: f"L{next(numbers)}")
+        recorded = []
+        for line in lines:
+            recorded += self.do(collection.execute, line=line, run_id=f"CR-{day}", facts=facts, approval=RUN_APPROVAL)
+        return [e for e in recorded if e.event_type != "invoicing.CollectionLineExecuted"]
 
 
 def test_invoice_dates_and_amounts_for_january():
@@ -179,19 +196,21 @@ def test_missing_prepayment_leads_to_notice_restriction_and_restoration():
     ledger.pay("PRE-1", "151760.00", date(2021, 12, 28))  # block 1: 10,000 kWh × 13.55 × 1.12 = 151,760.00
     first = ledger.do(acc.close_day, day=date(2021, 12, 29), **CLOSING)
     assert [e.event_type for e in first] == ["invoicing.DayClosed"]  # block 1 covered, nothing to say
-    # 2022-01-05: blocks 1 and 2 are due, 303,520.00 required, 151,760.00 held
-    noticed = ledger.do(acc.close_day, day=date(2022, 1, 5), **CLOSING)
-    assert [e.event_type for e in noticed] == ["invoicing.CoverageChanged", "invoicing.RestrictionNoticeIssued",
-                                               "invoicing.DayClosed"]
-    notice = noticed[1]
+    assert ledger.collect(date(2021, 12, 29)) == []
+    # 2022-01-05: blocks 1 and 2 are due, 303,520.00 required, 151,760.00 held: the day close says so, and no
+    # more (§5.3, §7.1.1 the seller *may* restrict: a collection run proposes the notice)
+    closed = ledger.do(acc.close_day, day=date(2022, 1, 5), **CLOSING)
+    assert [e.event_type for e in closed] == ["invoicing.CoverageChanged", "invoicing.DayClosed"]
+    [notice] = ledger.collect(date(2022, 1, 5))
+    assert notice.event_type == "invoicing.RestrictionNoticeIssued"
     assert notice.amount_due == kzt("151760.00")
     # 3 working days after Wed 2022-01-05: Thu 6; Fri 7 is Orthodox Christmas; Mon 10; Tue 11
     assert notice.restrict_from == date(2022, 1, 11)
-    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 1, 10), **CLOSING)] == [
-        "invoicing.DayClosed"]
-    restricted = ledger.do(acc.close_day, day=date(2022, 1, 11), **CLOSING)
-    assert [e.event_type for e in restricted] == ["invoicing.SupplyRestricted", "invoicing.DayClosed"]
-    assert ledger.do(acc.close_day, day=date(2022, 1, 11), **CLOSING) == []  # a closed day stays closed
+    assert ledger.collect(date(2022, 1, 10)) == []   # the notice still runs
+    [restricted] = ledger.collect(date(2022, 1, 11))
+    assert restricted.event_type == "invoicing.SupplyRestricted"
+    assert (restricted.amount_due, restricted.held) == (kzt("151760.00"), kzt("151760.00"))
+    assert ledger.collect(date(2022, 1, 11)) == []   # restricted already
     paid = ledger.pay("PRE-2", "151760.00", date(2022, 1, 12))
     assert [e.event_type for e in paid] == ["invoicing.PaymentReceived", "invoicing.CoverageChanged",
                                             "invoicing.SupplyRestored"]
@@ -201,25 +220,30 @@ def test_missing_prepayment_leads_to_notice_restriction_and_restoration():
 def test_an_invoice_unpaid_thirty_days_after_its_due_date_brings_a_termination_notice():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
-    assert [e.event_type for e in ledger.do(acc.close_day, day=date(2022, 3, 9), **CLOSING)] == [
-        "invoicing.DayClosed"]  # 29 days overdue
-    closed = ledger.do(acc.close_day, day=date(2022, 3, 10), **CLOSING)  # 2022-02-08 + 30 days
-    # §7.1.1 the seller *may* terminate: the day close proposes the notice, nothing is sent yet
-    proposal = next(e for e in closed if e.event_type == "invoicing.TerminationNoticeProposed")
-    assert not any(e.event_type == "invoicing.TerminationNoticeIssued" for e in closed)
-    assert proposal.terminate_on == date(2022, 4, 9)  # 30 calendar days after 2022-03-10
-    assert proposal.overdue_amount == kzt("470456.00") and proposal.requested_by == "test-collections"
-    # the next day close does not propose it again while the proposal waits
-    assert not any(e.event_type.startswith("invoicing.TerminationNotice")
-                   for e in ledger.do(acc.close_day, day=date(2022, 3, 11), **CLOSING))
-    with pytest.raises(OwnRequest):  # the person who closed the day cannot approve its proposal
+    # 29 days overdue: the run charges the penalty (§5.7), no notice yet
+    assert [e.event_type for e in ledger.collect(date(2022, 3, 9))] == ["invoicing.PenaltyAccrued"]
+    # 2022-02-08 + 30 days: §7.1.1 the notice, sent once the run was approved by a second person
+    notice = next(e for e in ledger.collect(date(2022, 3, 10)) if e.event_type == "invoicing.TerminationNoticeIssued")
+    assert (notice.issued_on, notice.terminate_on, notice.overdue_amount, notice.kind) == (
+        date(2022, 3, 10), date(2022, 4, 9), kzt("470456.00"), "termination")   # 30 calendar days after
+    assert notice.approval == RUN_APPROVAL
+    # the next run proposes no second notice while this one runs
+    assert not any(e.event_type.startswith("invoicing.TerminationNotice") for e in ledger.collect(date(2022, 3, 11)))
+
+
+def test_a_termination_notice_proposed_by_an_older_day_close_is_still_approved_by_a_second_person():
+    # a `TerminationNoticeProposed` recorded before collection runs waits in the approvals as it did
+    ledger = Ledger()
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))
+    ledger.do(lambda state: [TerminationNoticeProposed(
+        contract_id="c-1", request_id="REQ-T", issued_on=date(2022, 3, 10), terminate_on=date(2022, 4, 9),
+        overdue_amount=kzt("470456.00"), overdue_documents=["INV-01/2021-85-2022-01"],
+        requested_by="test-collections")])
+    with pytest.raises(OwnRequest):
         ledger.do(acc.approve, request_id="REQ-T", approved_by="test-collections", rates=base_rates())
     [notice] = ledger.do(acc.approve, request_id="REQ-T", approved_by="test-collections-2", rates=base_rates())
-    assert notice.event_type == "invoicing.TerminationNoticeIssued"
-    assert (notice.issued_on, notice.terminate_on, notice.overdue_amount) == (
-        date(2022, 3, 10), date(2022, 4, 9), kzt("470456.00"))
-    assert notice.approval.requested_by == "test-collections" and notice.approval.approved_by == "test-collections-2"
-    assert ledger.state.pending == {}
+    assert (notice.terminate_on, notice.approval.approved_by) == (date(2022, 4, 9), "test-collections-2")
+    assert ledger.state.pending == {} and ledger.state.termination_notice == notice.document_number
 
 
 def test_a_copied_account_is_independent_of_the_original():
@@ -252,13 +276,11 @@ def test_a_wrong_payment_is_reversed_from_the_advance_then_by_reopening_debt():
         ledger.do(acc.reverse_payment, bank_reference="WRONG", reason="again", reversed_on=date(2022, 2, 10))
 
 
-def test_month_close_charges_the_penalties_of_the_month():
+def test_the_penalties_of_the_month_are_a_collection_runs_not_the_day_closes():
     ledger = Ledger()
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))  # due 2022-02-08
     ledger.pay("LATE", "470456.00", date(2022, 3, 1))
-    mid_month = ledger.do(acc.close_day, day=date(2022, 3, 15), **CLOSING, rates=base_rates())
-    assert not any(e.event_type == "invoicing.PenaltyAccrued" for e in mid_month)
-    month_end = ledger.do(acc.close_day, day=date(2022, 3, 31), **CLOSING, rates=base_rates())
-    [penalty] = [e for e in month_end if e.event_type == "invoicing.PenaltyAccrued"]
+    month_end = ledger.do(acc.close_day, day=date(2022, 3, 31), **CLOSING)
+    assert [e.event_type for e in month_end] == ["invoicing.DayClosed"]   # §5.7 the seller *may* charge
+    [penalty] = [e for e in ledger.collect(date(2022, 3, 31)) if e.event_type == "invoicing.PenaltyAccrued"]
     assert penalty.amount == kzt("4538.61")  # the same slices as on request (15 days at 10.25%, 6 at 13.50%)
-    assert month_end[-1].event_type == "invoicing.DayClosed"

@@ -189,3 +189,17 @@ def test_a_terminated_day_is_cut_once_and_a_restoration_does_not_bring_it_back()
     assert app.reduce_for_termination(state, notice_document="W-1") == []   # once
     # RN-1's restoration brings back only what RN-1 cut last: nothing here
     assert app.reinstate_after_restoration(state, notice_document="RN-1") == []
+
+
+def test_a_withdrawn_notice_brings_back_the_day_it_cut_and_only_that_notice():
+    # §7.1.1, §11.2 a notice to end the contract taken back by the ledger: the day is owed again as accepted
+    day = date(2022, 1, 15)
+    accepted = accepted_day()
+    terminated = accepted + app.reduce_for_termination(app.fold_day("c1", day, accepted), notice_document="TN-1")
+    state = app.fold_day("c1", day, terminated)
+    assert app.reinstate_after_withdrawal(state, notice_document="TN-2") == []   # another notice's: nothing
+    [back] = app.reinstate_after_withdrawal(state, notice_document="TN-1")
+    assert (back.lifts, back.accepted_kwh) == ("contract_terminated", Decimal("960"))   # 24 × 40 again
+    after = app.fold_day("c1", day, [*terminated, back])
+    assert (after.scheduled_kwh, after.reasons, after.cut) == (Decimal("960"), (), None)
+    assert app.reinstate_after_withdrawal(after, notice_document="TN-1") == []   # once

@@ -240,3 +240,16 @@ def test_the_reference_data_names_every_service_type_and_category_of_the_schema(
     assert ref.service_types["npg_use"]["report_row"] == "npg_use"
     assert ref.service_types["transit"]["report_row"] == "single_contracts"
     assert len(ref.categories) == 6
+
+
+def test_a_notice_the_ledger_withdraws_is_lifted_while_it_runs():
+    contract = signed()
+    noticed = apply(contract, domain.notice_termination(
+        contract, kind="termination", document="TN-1", noticed_on=date(2022, 3, 10), source="invoicing",
+        reason="unpaid"))
+    assert noticed.notice.effective_on == date(2022, 4, 9)            # §7.1.1 10 March + 30 days
+    assert domain.lift_notice(noticed, notice_document="TN-2", lifted_on=date(2022, 3, 12), reason="x") == []
+    lifted = apply(noticed, domain.lift_notice(noticed, notice_document="TN-1", lifted_on=date(2022, 3, 12),
+                                               reason="paid in full"))
+    assert lifted.notice is None and domain.close_day(lifted, date(2022, 4, 9)) == []   # it runs on
+    assert domain.lift_notice(lifted, notice_document="TN-1", lifted_on=date(2022, 3, 13), reason="again") == []

@@ -66,5 +66,5 @@ def test_any_sequence_of_payments_balances_to_zero(payments):
     assert sum(totals.values(), Money.zero()).is_zero
     # cash in = money taken off receivables + advance still held (the advance is a credit balance)
     taken = -(totals[LedgerAccount.RECEIVABLE_ENERGY] + totals[LedgerAccount.RECEIVABLE_VAT]
-              + totals[LedgerAccount.RECEIVABLE_PENALTY])
+              + totals[LedgerAccount.RECEIVABLE_PENALTY] + totals[LedgerAccount.RECEIVABLE_INTEREST])
     assert totals[LedgerAccount.CASH] == received == taken + (-totals[LedgerAccount.ADVANCE])

@@ -1,5 +1,6 @@
-"""Proves where metering's event types live: the three other services read (the volume act, a declared calendar
-day, the export part) are `shared/events/metering.py`, known to every process; the ten only metering reads are
+"""Proves where metering's event types live: the four other services read (the volume act and its dispute, a
+declared calendar day, the export part) are `shared/events/metering.py`, known to every process; the nine only
+metering reads are
 `services/metering/events.py`, registered under the same `metering.*` types and versions wherever metering's
 store is folded (its application, and `ledger verify/replay`, which load its projection), so an event stored
 before they moved still decodes into today's class."""
@@ -14,11 +15,11 @@ from datetime import UTC, datetime
 
 from shared.envelope import EventEnvelope
 
-SHARED = ["metering.CalendarDayDeclared", "metering.PersonalDataExported", "metering.VolumeActIssued"]
+SHARED = ["metering.CalendarDayDeclared", "metering.PersonalDataExported", "metering.VolumeActDisputed",
+          "metering.VolumeActIssued"]
 OWN = ["metering.ActualBalanceRecorded", "metering.ContractTermsNoted", "metering.MeterRegistered",
        "metering.MeterReplaced", "metering.PreliminaryActReceived", "metering.ReadingsImported",
-       "metering.TransformerRatioChanged", "metering.VolumeActAccepted", "metering.VolumeActDisputed",
-       "metering.VolumeMeasured"]
+       "metering.TransformerRatioChanged", "metering.VolumeActAccepted", "metering.VolumeMeasured"]
 
 
 def metering_types_after(statement: str) -> list[str]:
@@ -39,12 +40,13 @@ def stored_v1(event_type: str, stream_id: str, at: datetime, payload: dict) -> E
 
 def test_only_the_events_other_services_read_are_shared():
     assert metering_types_after("import shared.events") == [
-        "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2", "metering.VolumeActIssued@1"]
+        "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2", "metering.VolumeActDisputed@1",
+        "metering.VolumeActIssued@1"]
 
 
 def test_metering_and_the_audit_know_every_metering_type_at_its_version():
     everything = sorted([*(f"{t}@1" for t in OWN), "metering.CalendarDayDeclared@1", "metering.PersonalDataExported@2",
-                         "metering.VolumeActIssued@1"])
+                         "metering.VolumeActDisputed@1", "metering.VolumeActIssued@1"])
     assert metering_types_after("import services.metering.application") == everything
     # `ledger verify/replay` fold a store through its service's projection (`ledger_cli/audit.projector_of`)
     assert metering_types_after("from ledger_cli.audit import projector_of\nprojector_of('metering')") == everything

@@ -1,8 +1,8 @@
 """Proves that a contract terminated early (§7.1.1, `invoicing.AccountTerminated`) is not prepaid for its days
 from the termination on, figures derived by hand: no demand is made for those days (a block the termination
 cuts is demanded for its days before it; a month wholly after it is refused and records nothing); demands
-made before the termination count towards coverage only for the days still supplied; and the day close
-issues no restriction notice, no restriction and no termination notice on the terminated account."""
+made before the termination count towards coverage only for the days still supplied; and a collection run
+proposes no restriction notice, no restriction and no termination notice on the terminated account."""
 
 from __future__ import annotations
 
@@ -75,13 +75,12 @@ def test_a_notice_given_before_the_termination_does_not_turn_into_a_restriction(
     ledger = Ledger()
     january_demands(ledger)
     # 5 January: 1–10 and 11–20 due, 303,520.00 missing: the notice restricts from Tue 11 January
-    noticed = ledger.do(acc.close_day, day=date(2022, 1, 5), **CLOSING)
-    assert noticed[1].event_type == "invoicing.RestrictionNoticeIssued" and noticed[1].restrict_from == date(2022, 1, 11)
+    [noticed] = ledger.collect(date(2022, 1, 5))
+    assert noticed.event_type == "invoicing.RestrictionNoticeIssued" and noticed.restrict_from == date(2022, 1, 11)
     terminate(ledger, date(2022, 1, 8))
     # 11 January: 1–10 counts in full (151,760.00), 11–20 not at all (supply stopped on the 8th); not covered, but
-    # the contract is ended: no restriction
-    closed = ledger.do(acc.close_day, day=date(2022, 1, 11), **CLOSING)
-    assert [e.event_type for e in closed] == ["invoicing.DayClosed"]
+    # the contract is ended: no restriction is proposed (§7.1.1)
+    assert ledger.collect(date(2022, 1, 11)) == []
     assert not ledger.state.restricted
 
 
@@ -90,6 +89,6 @@ def test_an_overdue_invoice_on_a_terminated_account_brings_no_termination_notice
     ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))   # 470,456.00, due 2022-02-08
     terminate(ledger, date(2022, 2, 15))
     # 2022-02-08 + 30 days = 2022-03-10: overdue long enough, but the contract is ended already
-    closed = ledger.do(acc.close_day, day=date(2022, 3, 10), **CLOSING)
-    assert not any(e.event_type.startswith("invoicing.TerminationNotice") for e in closed)
+    collected = ledger.collect(date(2022, 3, 10))
+    assert not any(e.event_type.startswith("invoicing.TerminationNotice") for e in collected)
     assert ledger.state.pending == {}

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Query, Request
 from services.claims import queries
 from services.claims.api.deps import App, ClaimsDesk, Reader
 from services.claims.commands import AcceptClaim, ReferToCourt, RegisterClaim, RejectClaim
-from services.claims.events import ClaimReferredToCourt, ClaimRegistered, ClaimRejected
 from services.claims.queries import ClaimView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, context_of
 from shared.errors import NotFound
-from shared.events.claims import ClaimAccepted
+from shared.events.claims import ClaimAccepted, ClaimReferredToCourt, ClaimRegistered, ClaimRejected
 from shared.paging import Page, PageParams
 from shared.text import NO_CONTROL_CHARACTERS
 

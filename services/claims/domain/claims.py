@@ -18,10 +18,17 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from services.claims.events import ClaimOverdue, ClaimReferredToCourt, ClaimRegistered, ClaimRejected, ClaimSubject
+from services.claims.events import ClaimOverdue
 from shared.calendar import to_zone
 from shared.errors import ValidationFailed
-from shared.events.claims import ClaimAccepted, GrantedCorrection
+from shared.events.claims import (
+    ClaimAccepted,
+    ClaimReferredToCourt,
+    ClaimRegistered,
+    ClaimRejected,
+    ClaimSubject,
+    GrantedCorrection,
+)
 from shared.events.registry import Event
 from shared.events.sealing import SealText, text_or_none
 from shared.money import Money

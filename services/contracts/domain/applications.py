@@ -205,7 +205,7 @@ def evolve_day(state: ApplicationDay, event: Event) -> ApplicationDay:
                            cut=(event.cause_document, state.hours))
         case ApplicationReinstated():
             return replace(state, hours=tuple(event.hours), cut=None,
-                           reasons=tuple(r for r in state.reasons if r != "supply_restricted"))
+                           reasons=tuple(r for r in state.reasons if r != event.lifts))
     raise AssertionError(f"application stream holds an unexpected event {event.event_type}")
 
 
@@ -333,6 +333,17 @@ def reinstate_after_restoration(state: ApplicationDay, *, notice_document: str) 
     hours = list(state.cut[1])
     return [ApplicationReinstated(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
                                   hours=hours, accepted_kwh=sum(hours, Decimal(0)), cause_document=notice_document)]
+
+
+def reinstate_after_withdrawal(state: ApplicationDay, *, notice_document: str) -> list[Event]:
+    """§7.1.1, §11.2 a notice to end the contract withdrawn: the day it had cut is owed again, as it was before
+    the cut (a day cut by another notice stays cut)."""
+    if state.cut is None or state.cut[0] != notice_document or state.application_id is None:
+        return []
+    hours = list(state.cut[1])
+    return [ApplicationReinstated(contract_id=state.contract_id, application_id=state.application_id, day=state.day,
+                                  hours=hours, accepted_kwh=sum(hours, Decimal(0)), cause_document=notice_document,
+                                  lifts="contract_terminated")]
 
 
 def declare_free_volume(state: ApplicationDay, volume_kwh: Decimal) -> list[Event]:

@@ -19,6 +19,7 @@ from services.contracts.events import (
     BuyerPersonalDataShredded,
     TerminationDeclined,
     TerminationNoticed,
+    TerminationNoticeLifted,
     TerminationRequested,
 )
 from shared.approvals import Pending, check_approver, pending_request
@@ -131,6 +132,8 @@ def evolve(state: Contract | None, event: ContractEvent) -> Contract:
         case TerminationNoticed():
             return replace(state, notice=Notice(event.kind, event.notice_document, event.effective_on),
                            pending=tuple(p for p in state.pending if p.request_id != event.request_id))
+        case TerminationNoticeLifted():
+            return replace(state, notice=None)
         case ContractTerminated():
             return replace(state, status=ContractStatus.TERMINATED, ended_on=event.terminated_on)
         case ContractSettled():
@@ -214,6 +217,15 @@ def notice_termination(state: Contract, *, kind: TerminationKind, document: str,
         return []
     return [TerminationNoticed(contract_id=state.contract_id, kind=kind, notice_document=document,
                                noticed_on=noticed_on, effective_on=effective, source=source, reason=reason)]
+
+
+def lift_notice(state: Contract, *, notice_document: str, lifted_on: date, reason: str) -> list[Event]:
+    """The ledger withdrew its notice: lifted while it is the notice running and the contract is not ended yet
+    (another notice, or one already lifted: nothing)."""
+    if state.status is not ContractStatus.SIGNED or state.notice is None or state.notice.document != notice_document:
+        return []
+    return [TerminationNoticeLifted(contract_id=state.contract_id, notice_document=notice_document,
+                                    lifted_on=lifted_on, reason=reason)]
 
 
 def request_termination(state: Contract, *, request_id: str, kind: TerminationKind, document: str, noticed_on: date,

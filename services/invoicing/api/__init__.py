@@ -7,8 +7,11 @@ from services.invoicing.api import (
     approvals,
     base_rates,
     books,
+    collection_holds,
+    collection_runs,
     day_close,
     documents,
+    notices,
     payments,
     penalties,
     prepayments,
@@ -19,4 +22,4 @@ from services.invoicing.api import (
 
 routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
-           aging.router, documents.router]
+           aging.router, documents.router, collection_runs.router, collection_holds.router, notices.router]

@@ -20,12 +20,18 @@ def amount_text(money: Money) -> str:
     return f"{money.amount:,.2f}".replace(",", " ") + f" {money.currency}"
 
 
-def render(act: ReconciliationAct) -> bytes:
+def new_document(title: str) -> FPDF:
+    """An A4 page with the DejaVu fonts (regular and bold) the ledger's documents are written in."""
     pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_title(f"Reconciliation act {act.contract_number} {act.month}")
+    pdf.set_title(title)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
     pdf.add_page()
+    return pdf
+
+
+def render(act: ReconciliationAct) -> bytes:
+    pdf = new_document(f"Reconciliation act {act.contract_number} {act.month}")
     pdf.set_font("DejaVu", "B", 13)
     pdf.multi_cell(0, 7, "Акт сверки взаиморасчётов / Reconciliation act of mutual settlements",
                    new_x="LMARGIN", new_y="NEXT")

@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
+from services.invoicing.domain.holds import Agreement, Dispute, Installment, Promise
 from services.invoicing.domain.penalty import LateAmount, PausedPeriod, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
 from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
 from services.invoicing.domain.rates import DatedRates
-from services.invoicing.domain.restriction import (
-    OVERDUE_DAYS_FOR_TERMINATION,
-    Demand,
-    required_cover,
-    restrict_from,
-    terminate_on,
-)
+from services.invoicing.domain.restriction import Demand, required_cover
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from services.invoicing.events import (
     AccountOpened,
@@ -34,15 +29,27 @@ from services.invoicing.events import (
     AccountTermsAmended,
     AllocationSlice,
     ChargeLineData,
+    CollectionLineExecuted,
+    CollectionLineReversed,
+    CollectionReversalRequested,
     DayClosed,
+    DebtRecovered,
+    DebtWrittenOff,
+    DisputeClosed,
+    DisputeOpened,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
+    InstallmentAgreementProposed,
     InvoiceIssued,
     PaymentAllocated,
+    PaymentPromised,
     PaymentReceived,
     PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyPausedByForceMajeure,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltySliceData,
     PenaltyWaived,
     PenaltyWaiverRequested,
@@ -55,7 +62,9 @@ from services.invoicing.events import (
     RefundRequested,
     RequestDeclined,
     RestrictionNoticeIssued,
+    RestrictionNoticeWithdrawn,
     TerminationNoticeProposed,
+    WriteOffRequested,
 )
 from shared.approvals import Pending, check_approver, no_request_pending, pending_request
 from shared.business_time import require_over
@@ -69,6 +78,7 @@ from shared.events.invoicing import (
     SupplyRestored,
     SupplyRestricted,
     TerminationNoticeIssued,
+    TerminationNoticeWithdrawn,
 )
 from shared.events.registry import Event
 from shared.events.sealing import Sealed
@@ -148,6 +158,13 @@ class Account:
     terminated_on: date | None = None            # the first day without supply, when the contract ended early
     refunds: dict[str, RefundDue] = field(default_factory=dict)               # refund document → its payout
     paused: dict[str, PausedPeriod] = field(default_factory=dict)             # §8.1 notice id → the buyer's period
+    disputes: dict[str, Dispute] = field(default_factory=dict)                # dispute id → its documents
+    promises: dict[str, Promise] = field(default_factory=dict)                # promise id → documents, date
+    restriction_notices: list[str] = field(default_factory=list)              # every notice issued (§11.2)
+    collected: dict[str, tuple[str, ...]] = field(default_factory=dict)     # "run/line" → what it recorded
+    reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
+    agreements: dict[str, Agreement] = field(default_factory=dict)            # agreement document → its schedule
+    written_off: dict[str, Money] = field(default_factory=dict)               # item id → written off, not recovered
 
     @property
     def currency(self) -> str:
@@ -176,6 +193,13 @@ class Account:
         clone.pending = dict(self.pending)
         clone.refunds = dict(self.refunds)
         clone.paused = dict(self.paused)
+        clone.disputes = dict(self.disputes)
+        clone.promises = dict(self.promises)
+        clone.restriction_notices = list(self.restriction_notices)
+        clone.collected = dict(self.collected)
+        clone.reversed_penalties = set(self.reversed_penalties)
+        clone.agreements = dict(self.agreements)
+        clone.written_off = dict(self.written_off)
         return clone
 
     def debt_total(self) -> Money:
@@ -285,7 +309,8 @@ def evolve(state: Account | None, event: Event) -> Account:
             _record(debt, event.waived_on, -event.amount)
             state.penalties[event.document_number] = debt.outstanding
             _approved(state, event.approval)
-        case PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed():
+        case (PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed()
+              | CollectionReversalRequested() | InstallmentAgreementProposed() | WriteOffRequested()):
             state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
         case RequestDeclined():
             del state.pending[event.request_id]
@@ -304,6 +329,7 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.covered = event.covered
         case RestrictionNoticeIssued():
             state.notice = (event.document_number, event.restrict_from)
+            state.restriction_notices.append(event.document_number)
             state.documents += 1
         case SupplyRestricted():
             state.restricted = True
@@ -333,6 +359,67 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.settled_on = event.settled_on
         case PenaltyPausedByForceMajeure():
             state.paused[event.notice_id] = PausedPeriod(event.first_day, event.last_day)
+        case DisputeOpened():
+            state.disputes[event.dispute_id] = Dispute(event.source, event.reference, tuple(event.documents),
+                                                       event.opened_on)
+        case DisputeClosed():
+            state.disputes[event.dispute_id] = dataclasses.replace(state.disputes[event.dispute_id],
+                                                                   closed_on=event.closed_on)
+        case PaymentPromised():
+            state.promises[event.promise_id] = Promise(tuple(event.documents), event.promised_on, event.pay_by)
+        case CollectionLineExecuted():
+            state.collected[f"{event.run_id}/{event.line_id}"] = tuple(event.documents)
+        case PenaltyReversed():
+            item_id = f"{event.document_number}:penalty"
+            debt = state.debts[item_id]
+            debt.outstanding = debt.outstanding - event.reduced
+            assert not debt.outstanding.is_negative, "a reversal takes off at most what is open"
+            _record(debt, event.reversed_on, -event.reduced)
+            state.penalties[event.document_number] = debt.outstanding
+            if event.released_to_advance.is_positive:   # what was paid of it: applied no more
+                _unlog(state, item_id, event.released_to_advance)
+                state.advance = state.advance + event.released_to_advance
+            state.reversed_penalties.add(event.document_number)
+        case TerminationNoticeWithdrawn():
+            state.termination_notice = None
+        case CollectionLineReversed():
+            _approved(state, event.approval)
+        case RestrictionNoticeWithdrawn():
+            pass   # the `SupplyRestored` it comes with lifts the notice
+        case InstallmentAgreementConcluded():
+            installments = tuple(Installment(i.number, i.due_date, i.principal, i.interest) for i in event.installments)
+            agreement = Agreement(event.document_number, tuple(event.documents), event.concluded_on, event.principal,
+                                  installments)
+            state.agreements[event.document_number] = agreement
+            for installment in installments:
+                if installment.interest.is_positive:
+                    _add_debt(state, agreement.interest_document(installment.number), alloc.DebtKind.INTEREST,
+                              installment.due_date.strftime("%Y-%m"), installment.due_date, installment.interest)
+            state.documents += 1
+            _approved(state, event.approval)
+        case DebtWrittenOff():
+            for piece in event.slices:
+                _change_open(state, piece.item_id, -piece.amount, event.written_off_on)
+                state.written_off[piece.item_id] = state.written_off.get(piece.item_id, Money.zero(state.currency)) \
+                    + piece.amount
+            _approved(state, event.approval)
+        case DebtRecovered():
+            for piece in event.slices:
+                _change_open(state, piece.item_id, piece.amount, event.recovered_on)
+                left = state.written_off[piece.item_id] - piece.amount
+                assert not left.is_negative, "only what was written off is recovered"
+                if left.is_zero:
+                    del state.written_off[piece.item_id]
+                else:
+                    state.written_off[piece.item_id] = left
+        case InstallmentAgreementBroken():
+            state.agreements[event.document_number] = dataclasses.replace(state.agreements[event.document_number],
+                                                                          broken_on=event.broken_on)
+            for piece in event.cancelled:
+                debt = state.debts[piece.item_id]
+                debt.outstanding = debt.outstanding - piece.amount
+                assert not debt.outstanding.is_negative, "only what is open of an interest is cancelled"
+                _record(debt, event.broken_on, -piece.amount)
     return state
 
 
@@ -344,8 +431,10 @@ def fold(events: Iterable[Event]) -> Account | None:
 
 
 def _approved(state: Account, approval: Approval | None) -> None:
+    """The request an approved correction answers is pending no more (a collection run's approval names the
+    run, which is no request of the account's)."""
     if approval is not None:
-        del state.pending[approval.request_id]
+        state.pending.pop(approval.request_id, None)
 
 
 def _accrual_start(late: list[Debt]) -> date:
@@ -364,6 +453,16 @@ def _add_debt(state: Account, document: str, kind: alloc.DebtKind, period: str, 
     else:  # a correcting invoice adds (or takes off) the difference on the same item
         existing.outstanding = existing.outstanding + amount
         _record(existing, due, amount)
+
+
+def _change_open(state: Account, item_id: str, change: Money, day: date) -> None:
+    """What is open of a debt changes by `change` from `day` on (a write-off, its recovery)."""
+    debt = state.debts[item_id]
+    debt.outstanding = debt.outstanding + change
+    assert not debt.outstanding.is_negative, "a debt is never taken below zero"
+    _record(debt, day, change)
+    if debt.kind is alloc.DebtKind.PENALTY:
+        state.penalties[debt.document] = debt.outstanding
 
 
 def _unlog(state: Account, item_id: str, amount: Money) -> None:
@@ -385,6 +484,12 @@ def _record(debt: Debt, day: date, change: Money) -> None:
         debt.history[-1] = (day, debt.history[-1][1] + change)
     else:
         debt.history.append((day, change))
+
+
+def slice_of(debt: Debt, amount: Money) -> AllocationSlice:
+    """`amount` of the debt, as the events that move a debt's open amount name it."""
+    return AllocationSlice(item_id=debt.item_id, document=debt.document, kind=debt.kind.value, period=debt.period,
+                           amount=amount)
 
 
 def _charge_from(event: InvoiceIssued) -> Charge:
@@ -503,11 +608,37 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
     )
     events = _then_allocate(state, [received], trigger=payment_id, on=received_on,
                             posted_on=posted_on if posted_on != received_on else None)
+    events += _recover(state, events, on=received_on, trigger=payment_id)
     if penalised_on(state, received_on):
         assert rates is not None, "a value date on penalised days needs the rates to recalculate them"
         events += recalculate_penalties(_after(state, events), rates=rates, posted_on=posted_on,
                                         cause=f"payment {bank_reference} valued {received_on}, booked {posted_on}")
     return events + _restore_if_covered(state, events, posted_on)
+
+
+def _recover(state: Account, events: list[Event], *, on: date, trigger: str) -> list[Event]:
+    """Money left in the advance after what was open recovers written-off debt, oldest written off first (§5.8:
+    debt of previous periods first): the items are owed again and the advance pays them."""
+    if not state.written_off:
+        return []
+    after = _after(state, events)
+    left = after.advance
+    slices: list[AllocationSlice] = []
+    for item_id, written_off in state.written_off.items():
+        if not left.is_positive:
+            break
+        taken = min(left, written_off)
+        debt = state.debts[item_id]
+        slices.append(slice_of(debt, taken))
+        left = left - taken
+    if not slices:
+        return []
+    amount = sum((s.amount for s in slices), Money.zero(state.currency))
+    pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(s.kind)], s.amount) for s in slices]
+    recovered = DebtRecovered(contract_id=state.contract_id, recovered_on=on, trigger=trigger, slices=slices,
+                              amount=amount,
+                              postings=postings(entry(*pairs, (LedgerAccount.WRITE_OFF_EXPENSE, -amount))))
+    return _then_allocate(after, [recovered], trigger=trigger, on=on)
 
 
 def penalised_on(state: Account, day: date) -> bool:
@@ -530,12 +661,14 @@ def recalculate_penalties(state: Account, *, rates: DatedRates, posted_on: date,
     events: list[PenaltyRecalculated] = []
     number = state.documents
     for late_item, accruals in sorted(state.accruals.items()):
-        debts = [d for d in state.debts.values() if d.document == late_item and d.kind is not alloc.DebtKind.PENALTY]
+        debts = [d for d in state.debts.values() if d.document == late_item and d.kind in alloc.PRINCIPAL]
         windows: list[RecalculatedWindow] = []
         slices: list[PenaltySliceData] = []
         for accrual in accruals:
+            if accrual.penalty_document in state.reversed_penalties:
+                continue   # taken back whole: its days are charged no more, whatever they say now
             late = _late_amounts(debts, accrual.first_day, accrual.last_day, state.currency, terms.count_payment_day)
-            penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
+            penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, late_item))
             if penalty.total != accrual.amount:
                 windows.append(RecalculatedWindow(penalty_document=accrual.penalty_document,
                                                   first_day=accrual.first_day, last_day=accrual.last_day,
@@ -584,8 +717,7 @@ def _recalculated(state: Account, number: str, late_item: str, period: str, wind
         debt = state.debts[f"{window.penalty_document}:penalty"]
         taken = min(debt.outstanding - sum((p.amount for p in reduced if p.item_id == debt.item_id), zero), -change)
         if taken.is_positive:
-            reduced.append(AllocationSlice(item_id=debt.item_id, document=debt.document, kind=debt.kind.value,
-                                           period=debt.period, amount=taken))
+            reduced.append(slice_of(debt, taken))
         released = released + (-change - taken)
     pairs = [(LedgerAccount.PENALTY_INCOME, sum((p.amount for p in reduced), zero)),
              (LedgerAccount.RECEIVABLE_PENALTY, -sum((p.amount for p in reduced), zero)),
@@ -620,52 +752,54 @@ def _restore_if_covered(state: Account, events: list[Event], day: date) -> list[
             SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0])]
 
 
-def close_day(state: Account, *, day: date, calendar: WorkingCalendar, today: date,
-              rates: DatedRates | None = None, closed_by: str = "", request_id: str = "") -> list[Event]:
-    """Day close of a day that is over (`today` in the contract's zone): coverage, restriction notice →
-    restriction → restoration, termination notice (proposed: another person of collections approves it,
-    `request_id` names the proposal); on the last day of a month, with `rates` given, the month's penalties
-    are charged too (§5.7)."""
+def close_day(state: Account, *, day: date, today: date) -> list[Event]:
+    """Day close of a day that is over (`today` in the contract's zone): the facts of the day, nothing that
+    uses a right of the seller's. Coverage (§5.3: whether the advance covers the prepayments due, which the
+    contracts service forms the next days' schedules by), restoration of supply under a notice once covered,
+    and the settlement of an account whose every obligation is performed. Penalties (§5.7), restriction notices
+    and restrictions (§5.3, §7.1.1) and notices that end the contract (§7.1.1, §11.2) are the seller's rights:
+    a collection run proposes them and another person approves (`domain/collection.py`)."""
     require_over(day, today)
     if state.closed_through is not None and day <= state.closed_through:
         return []  # closing a day twice changes nothing
     events: list[Event] = []
-    if rates is not None and (day + timedelta(days=1)).day == 1:
-        events += accrue_penalties(state, as_of=day, rates=rates)
-        for event in events:
-            state = evolve(copy.deepcopy(state), event)
     covered, required, held = _coverage(state, day)
     if covered != state.covered and (state.covered is not None or not covered):
         events.append(CoverageChanged(contract_id=state.contract_id, as_of=day, covered=covered, required=required,
                                       held=held))
-    number = state.documents
-    terminated = state.terminated_on is not None   # §7.1.1 the contract is ended already: nothing to restrict
-    if not covered and not terminated:
-        missing = required - held
-        if state.notice is None:
-            number += 1
-            events.append(RestrictionNoticeIssued(
-                contract_id=state.contract_id, document_number=f"RN-{state.terms.number}-{number}", issued_on=day,
-                restrict_from=restrict_from(day, calendar), amount_due=missing))
-        elif not state.restricted and day >= state.notice[1]:
-            events.append(SupplyRestricted(contract_id=state.contract_id, notice_document=state.notice[0],
-                                           restricted_from=day, amount_due=missing, held=held))
-    elif covered and state.notice is not None:
+    if covered and state.notice is not None:
         events.append(SupplyRestored(contract_id=state.contract_id, restored_on=day, notice_document=state.notice[0]))
-    overdue = [d for d in state.debts.values() if d.kind is not alloc.DebtKind.PENALTY and d.outstanding.is_positive
-               and d.due_date + timedelta(days=OVERDUE_DAYS_FOR_TERMINATION) <= day]
-    proposed = any(p.action == TerminationNoticeProposed.event_type for p in state.pending.values())
-    if overdue and state.termination_notice is None and not proposed and not terminated:
-        # §7.1.1 the seller *may* terminate: the day close proposes, a second person decides
-        assert request_id and closed_by, "a day close that may propose a termination notice names its proposal"
-        events.append(TerminationNoticeProposed(
-            contract_id=state.contract_id, request_id=request_id, issued_on=day,
-            terminate_on=terminate_on(day), overdue_amount=sum((d.outstanding for d in overdue),
-                                                               Money.zero(state.currency)),
-            overdue_documents=sorted({d.document for d in overdue}), requested_by=closed_by))
+    events += _broken_agreements(state, day)
     if _every_obligation_performed(state, day):
         events.append(AccountSettled(contract_id=state.contract_id, settled_on=day))
     return [*events, DayClosed(contract_id=state.contract_id, day=day)]
+
+
+def _broken_agreements(state: Account, day: date) -> list[Event]:
+    """An installment agreement whose installment is unpaid after its date breaks on `day`: its principal returns
+    to collection, and the interest of the installments not yet due (due on `day` or later) is cancelled."""
+    events: list[Event] = []
+    for number, agreement in sorted(state.agreements.items()):
+        if agreement.broken_on is not None:
+            continue
+        principal_open = sum((d.outstanding for d in state.debts.values()
+                              if d.document in agreement.documents and d.kind in alloc.PRINCIPAL),
+                             Money.zero(state.currency))
+        interest = {i.number: state.debts.get(f"{agreement.interest_document(i.number)}:interest")
+                    for i in agreement.installments}
+        interest_open = sum((d.outstanding for d in interest.values() if d), Money.zero(state.currency))
+        missed = agreement.missed(day, principal_open + interest_open)
+        if missed is None:
+            continue
+        cancelled = [slice_of(d, d.outstanding)
+                     for d in interest.values() if d is not None and d.due_date >= day and d.outstanding.is_positive]
+        total = sum((c.amount for c in cancelled), Money.zero(state.currency))
+        events.append(InstallmentAgreementBroken(
+            contract_id=state.contract_id, document_number=number, broken_on=day, missed_installment=missed.number,
+            principal_open=principal_open, cancelled=cancelled,
+            postings=postings(entry((LedgerAccount.INTEREST_INCOME, total),
+                                    (LedgerAccount.RECEIVABLE_INTEREST, -total))) if total.is_positive else []))
+    return events
 
 
 def _every_obligation_performed(state: Account, day: date) -> bool:
@@ -702,19 +836,22 @@ def _slice_data(penalty: Penalty, terms: PenaltyTerms) -> list[PenaltySliceData]
                              basis_days=terms.basis_days, penalty=s.penalty) for s in penalty.slices]
 
 
-def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates) -> list[Event]:
-    """§5.7 for every late invoice, from the day after the last accrual (or the due date) to `as_of`."""
+def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
+                     documents: Collection[str] | None = None) -> list[Event]:
+    """§5.7 for every late invoice (of `documents` only, when given), from the day after the last accrual (or the
+    due date) to `as_of`."""
     terms = _penalty_terms(state)
     events: list[Event] = []
     by_document: dict[str, list[Debt]] = {}
     for debt in state.debts.values():
-        if debt.kind is not alloc.DebtKind.PENALTY and debt.due_date < as_of:
+        if debt.kind in alloc.PRINCIPAL and debt.due_date < as_of and (
+                documents is None or debt.document in documents):
             by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
     for document, debts in sorted(by_document.items()):
         start = _accrual_start(debts)
         late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
-        penalty = compute_penalty(late, rates, terms, state.currency, list(state.paused.values()))
+        penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, document))
         if not penalty.total.is_positive:
             continue
         number += 1
@@ -728,6 +865,12 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates) -> list[
     if not events:
         return []
     return _then_allocate(state, events, trigger="penalties", on=as_of)
+
+
+def paused_for(state: Account, document: str) -> list[PausedPeriod]:
+    """The days a late document draws no penalty: the buyer's force majeure (§8.1), and the days an installment
+    agreement covering it holds (its own interest is what they cost)."""
+    return [*state.paused.values(), *(a.pause() for a in state.agreements.values() if document in a.documents)]
 
 
 def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
@@ -746,13 +889,13 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
     parts = []
     for index, first in enumerate(bounds):
         last = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else end
-        amount = sum((_open_before(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
+        amount = sum((open_at_start_of(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
         if amount.is_positive:
             parts.append(LateAmount(amount, first, last))
     return parts
 
 
-def _open_before(debt: Debt, day: date) -> Money:
+def open_at_start_of(debt: Debt, day: date) -> Money:
     """The debt's amount open at the start of `day`: every change dated before it."""
     amount = Money.zero(debt.outstanding.currency)
     for changed_on, change in debt.history:
@@ -788,7 +931,8 @@ def request_prepayments(state: Account, *, period: str, vat: DatedRates, calenda
     demanded nothing for its days from the termination on (§7.1.1; a month wholly after it is refused)."""
     plan = {v.month: v.volume_kwh for v in state.terms.planned_volumes}
     if period not in plan:
-        raise ValidationFailed(f"no planned volume for {period}", reason="no_plan_for_period")
+        # the contract's plan holds no such month: a refusal against what the contract says (409)
+        raise Conflict(f"no planned volume for {period}", reason="no_plan_for_period", details={"period": period})
     year, month = int(period[:4]), int(period[5:])
     if state.terminated_on is not None and period_bounds(period)[0] >= state.terminated_on:
         # §7.1.1 supply stopped before the month: there is nothing to prepay
@@ -819,6 +963,11 @@ def _demanded(state: Account, first_day: date, last_day: date) -> bool:
         if first <= last_day and first_day <= last:
             return True
     return False
+
+
+def allocate_advance(state: Account, events: Sequence[Event], *, trigger: str, on: date) -> list[Event]:
+    """`events`, then the advance applied to whatever is open after them (§5.8, debt first)."""
+    return _then_allocate(state, events, trigger=trigger, on=on)
 
 
 def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on: date, posted_on: date | None = None,
@@ -943,8 +1092,7 @@ def reverse_payment(state: Account, *, bank_reference: str, reason: str, reverse
             continue
         taken = min(applied, to_reopen)
         debt = state.debts[item_id]
-        reopened.append(AllocationSlice(item_id=item_id, document=debt.document, kind=debt.kind.value,
-                                        period=debt.period, amount=taken))
+        reopened.append(slice_of(debt, taken))
         to_reopen = to_reopen - taken
     assert to_reopen.is_zero, "money not in the advance was applied to debts"
     pairs = [(alloc.RECEIVABLE_OF[alloc.DebtKind(p.kind)], p.amount) for p in reopened]
@@ -1037,4 +1185,10 @@ def request_date_of(pending: Pending) -> date:
             return asked.refund_on
         case TerminationNoticeProposed() as asked:
             return asked.issued_on
+        case CollectionReversalRequested() as asked:
+            return asked.reversed_on
+        case InstallmentAgreementProposed() as asked:
+            return asked.concluded_on
+        case WriteOffRequested() as asked:
+            return asked.written_off_on
     raise AssertionError(f"no business date for {pending.action}")

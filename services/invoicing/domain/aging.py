@@ -3,7 +3,8 @@
 The position of day D is rebuilt from what had happened by D, whatever was recorded since:
 - charges count from the day they were issued: an invoice from its issue date (`invoice_date`; a correcting
   invoice or a credit note changes the charge of the document it corrects from its own), a penalty from the
-  last day it accrued through, a recalculation or a waiver from its day;
+  last day it accrued through, a recalculation, a waiver or a reversal from its day; an installment agreement's
+  interest from its conclusion, each installment's due on its date, what a broken agreement cancelled from then;
 - money counts from its value date (a payment's `received_on`), less the reversals and refunds made by D;
 - the money held on D pays the debts open on D as §5.8 applies it (`allocation.allocate_payment`: debt first,
   oldest first). The allocations recorded are not read: a payment valued before an invoice was issued but
@@ -24,11 +25,16 @@ from datetime import date
 
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.events import (
+    DebtRecovered,
+    DebtWrittenOff,
+    InstallmentAgreementBroken,
+    InstallmentAgreementConcluded,
     InvoiceIssued,
     PaymentReceived,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
+    PenaltyReversed,
     PenaltyWaived,
     PrepaymentAdjusted,
     PrepaymentRequested,
@@ -105,6 +111,25 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
                            event.charged)
             case PenaltyWaived() if event.waived_on <= as_of:
                 charge(event.document_number, alloc.DebtKind.PENALTY, "", event.waived_on, -event.amount)
+            case InstallmentAgreementConcluded() if event.concluded_on <= as_of:
+                for installment in event.installments:   # each installment's interest, due on its date
+                    if installment.interest.is_positive:
+                        charge(f"{event.document_number}-{installment.number}", alloc.DebtKind.INTEREST,
+                               installment.due_date.strftime("%Y-%m"), installment.due_date, installment.interest)
+            case InstallmentAgreementBroken() if event.broken_on <= as_of:
+                for piece in event.cancelled:
+                    charge(piece.document, alloc.DebtKind.INTEREST, piece.period, event.broken_on, -piece.amount)
+            case DebtWrittenOff() if event.written_off_on <= as_of:
+                for piece in event.slices:   # expected no more: out of what is open
+                    charge(piece.document, alloc.DebtKind(piece.kind), piece.period, event.written_off_on,
+                           -piece.amount)
+            case DebtRecovered() if event.recovered_on <= as_of:
+                for piece in event.slices:   # owed again, and paid by the money that recovered it
+                    charge(piece.document, alloc.DebtKind(piece.kind), piece.period, event.recovered_on, piece.amount)
+            case PenaltyReversed() if event.reversed_on <= as_of:
+                # taken back whole: what was open and what was paid of it (that money pays other items now)
+                charge(event.document_number, alloc.DebtKind.PENALTY, "", event.reversed_on,
+                       -(event.reduced + event.released_to_advance))
             case PaymentReceived() if event.received_on <= as_of:
                 money = money + event.amount
             case PaymentReversed() if event.reversed_on <= as_of:

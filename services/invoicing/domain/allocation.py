@@ -2,9 +2,10 @@
 
 Policy `debt_first.v1`, in this order:
 1. energy, then VAT, of invoices for periods before the current one, oldest period first;
-2. penalties, oldest period first (§5.7 amounts come after the principal of the same debts);
+2. penalties, then an installment agreement's interest, oldest period first (§5.7 amounts come after the
+   principal of the same debts);
 3. energy, then VAT, of the current period and later;
-4. penalties of the current period.
+4. penalties and interest of the current period and later.
 Within a rank, earlier due dates first, then the document number, so the order is total and
 replays identically. What is left stays in the advance and is applied to the next charges
 automatically (the same function runs whenever a charge is added).
@@ -27,13 +28,17 @@ class DebtKind(StrEnum):
     ENERGY = "energy"
     VAT = "vat"
     PENALTY = "penalty"
+    INTEREST = "interest"   # an installment agreement's
 
 
-KIND_ORDER = {DebtKind.ENERGY: 0, DebtKind.VAT: 1, DebtKind.PENALTY: 2}
+# what an invoice charges: the principal a penalty runs on and a collection acts on
+PRINCIPAL = frozenset((DebtKind.ENERGY, DebtKind.VAT))
+KIND_ORDER = {DebtKind.ENERGY: 0, DebtKind.VAT: 1, DebtKind.PENALTY: 2, DebtKind.INTEREST: 3}
 RECEIVABLE_OF = {
     DebtKind.ENERGY: LedgerAccount.RECEIVABLE_ENERGY,
     DebtKind.VAT: LedgerAccount.RECEIVABLE_VAT,
     DebtKind.PENALTY: LedgerAccount.RECEIVABLE_PENALTY,
+    DebtKind.INTEREST: LedgerAccount.RECEIVABLE_INTEREST,
 }
 
 
@@ -80,7 +85,7 @@ Rank = tuple[int, str, date, int, str, str]
 
 def rank(item: OpenItem, current_period: str) -> Rank:
     earlier = item.period < current_period
-    if item.kind is DebtKind.PENALTY:
+    if item.kind not in PRINCIPAL:
         group = 1 if earlier else 3
     else:
         group = 0 if earlier else 2

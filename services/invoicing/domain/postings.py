@@ -18,15 +18,19 @@ class LedgerAccount(StrEnum):
     RECEIVABLE_ENERGY = "receivable.energy"    # the buyer owes for energy (net of VAT)
     RECEIVABLE_VAT = "receivable.vat"          # the buyer owes the VAT on it
     RECEIVABLE_PENALTY = "receivable.penalty"  # the buyer owes penalties (§5.7)
+    RECEIVABLE_INTEREST = "receivable.interest"  # the buyer owes an installment agreement's interest
     ADVANCE = "advance"                        # the buyer's money held: prepayment and overpayment (§5.8)
     REFUND_PAYABLE = "refund.payable"          # advance the seller must pay back (§5.8)
     REVENUE_ENERGY = "revenue.energy"          # cap tariff revenue
     REVENUE_RES = "revenue.res_surcharge"      # renewable-energy support surcharge
     VAT_OUTPUT = "vat.output"                  # VAT owed to the budget
     PENALTY_INCOME = "income.penalty"
+    INTEREST_INCOME = "income.interest"       # an installment agreement's interest
+    WRITE_OFF_EXPENSE = "expense.write_off"   # debt written off as uncollectable (less what was recovered)
 
 
-RECEIVABLES = (LedgerAccount.RECEIVABLE_ENERGY, LedgerAccount.RECEIVABLE_VAT, LedgerAccount.RECEIVABLE_PENALTY)
+RECEIVABLES = (LedgerAccount.RECEIVABLE_ENERGY, LedgerAccount.RECEIVABLE_VAT, LedgerAccount.RECEIVABLE_PENALTY,
+               LedgerAccount.RECEIVABLE_INTEREST)
 
 
 @dataclass(frozen=True)

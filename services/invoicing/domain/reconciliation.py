@@ -31,7 +31,9 @@ def record_discrepancy(state: Account, *, month: str, seller: ActFigures, buyer:
                        details={"month": month, "today": recorded_on.isoformat()})
     amounts = [*_figures(buyer), *(c.amount for c in corrections)]
     if any(a.currency != state.currency for a in amounts):
-        raise ValidationFailed(f"the contract settles in {state.currency}", reason="currency_mismatch")
+        # against the contract's currency, which the request cannot state: 409
+        raise Conflict(f"the contract settles in {state.currency}", reason="currency_mismatch",
+                       details={"contract_currency": state.currency})
     if not all(a.is_rounded for a in amounts):
         raise ValidationFailed("amounts have at most two decimals", reason="unrounded_amount")
     if buyer.charged.is_negative or buyer.paid_or_credited.is_negative:

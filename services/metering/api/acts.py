@@ -19,10 +19,10 @@ from services.metering.commands import (
     SignAct,
 )
 from services.metering.domain.acts import ActStatus
-from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted, VolumeActDisputed
+from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted
 from services.metering.queries import ActView
 from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import VolumeActDisputed, VolumeActIssued
 from shared.paging import Page, PageParams
 from shared.text import NO_CONTROL_CHARACTERS
 

@@ -17,15 +17,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from services.metering.events import (
-    ActualBalanceRecorded,
-    PreliminaryActReceived,
-    VolumeActAccepted,
-    VolumeActDisputed,
-)
+from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted
 from shared.calendar import WorkingCalendar
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events.metering import VolumeActIssued
+from shared.events.metering import VolumeActDisputed, VolumeActIssued
 from shared.events.registry import Event
 
 ISSUE_WITHIN_WORKING_DAYS = 3   # §4.13

@@ -1,0 +1,30 @@
+"""A notice the ledger sent the buyer (restriction §5.3/§7.1.1, termination §7.1.1, withdrawal §11.2) as its
+letter, a PDF."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from services.invoicing import collection_queries
+from services.invoicing.api.deps import Reader, ServiceDep
+from services.invoicing.documents.notice_pdf import render
+from shared.access_log import read_logged
+from shared.api import READ_ERRORS
+
+router = APIRouter(tags=["collection runs"], responses=READ_ERRORS)
+
+
+@router.get("/accounts/{contract_id}/notice.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def notice_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
+                     document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
+    """The notice `document` as the letter sent to the buyer. It names the buyer: the read is logged."""
+    letter = await read_logged(service, request, actor,
+                               lambda conn: collection_queries.notice_letter(conn, contract_id, document),
+                               lambda _letter: [contract_id])
+    name = f"{document}-{letter.contract_number}".replace("/", "-")
+    return Response(render(letter), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
