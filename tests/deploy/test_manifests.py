@@ -54,6 +54,15 @@ def subscriptions_in_code(service: str) -> set[str]:
     return set(definition.subscriptions)
 
 
+def backoffice_settings(config: dict[str, str]) -> BackofficeSettings:
+    """The back office's settings from its ConfigMap, with stand-ins for the two the Secret brings (production
+    refuses to start without them)."""
+    secrets = {"signing_key": "a key from the store", "people": [{
+        "name": "aigul", "display_name": "Айгуль", "roles": ["treasury"],
+        "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}]}
+    return BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v for k, v in config.items()}, **secrets)
+
+
 def config_of(objects: list[dict], deployable: str) -> dict[str, str]:
     deployment = by_kind(objects, "Deployment")[deployable]
     name = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"]
@@ -310,10 +319,7 @@ def test_settings_are_the_back_offices_settings(rendered):
     assert config["BACKOFFICE_ENVIRONMENT"] == "production"
     assert config["BACKOFFICE_SECURE_COOKIES"] == "true", "the session cookie over HTTPS only"
     # the values themselves pass the settings' own validation, with the Secret's two (production requires both)
-    secrets = {"signing_key": "a key from the store", "people": [{
-        "name": "aigul", "display_name": "Айгуль", "roles": ["treasury"],
-        "password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}]}
-    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v for k, v in config.items()}, **secrets)
+    settings = backoffice_settings(config)
     assert settings.secure_cookies is True
     # each service by its Service's name in this namespace, on the Service's port 80, which leads to the API
     services = by_kind(objects, "Service")
@@ -712,8 +718,7 @@ def test_the_back_office_reaches_the_four_apis_and_nothing_else(rendered):
     policies = list(by_kind(objects, "NetworkPolicy").values())
     deployments = by_kind(objects, "Deployment")
     backoffice = checks.pod_labels(deployments[BACKOFFICE])
-    settings = BackofficeSettings(**{k.removeprefix("BACKOFFICE_").lower(): v
-                                     for k, v in config_of(objects, BACKOFFICE).items()})
+    settings = backoffice_settings(config_of(objects, BACKOFFICE))
     for service in SERVICE_NAMES:
         # the address it is configured with leads to pods and a port its policy and theirs both open
         api, port = _service_pods(objects, settings.service_url(service), namespace)
