@@ -8,7 +8,9 @@ its length and its bytes, so nothing is unescaped: a `bytea` arrives as the stor
 `copy_rows` yields lists of rows, each a tuple of its fields' raw bytes (None for NULL); the caller
 decodes what it needs (`int.from_bytes` for an integer, `.decode()` for text). At most `QUEUED`
 buffers wait between the socket and the consumer: COPY waits while the consumer is busy, so memory
-stays bounded whatever the size of the table.
+stays bounded whatever the size of the table. A consumer that stops early has the rest of the stream
+read and dropped (a cancelled COPY leaves asyncpg's connection unusable): a caller that may stop early
+reads in chunks (`LIMIT`), so what is dropped stays small.
 """
 
 from __future__ import annotations
@@ -117,6 +119,10 @@ async def copy_rows(driver: asyncpg.Connection, query: str, width: int,
             raise CopyFormatError("the COPY stream ended without its trailer")
     finally:
         if not copying.done():
-            copying.cancel()
-            with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            # a consumer that stopped early (a broken link found): the rest of the stream is read and
+            # dropped, since asyncpg leaves a connection whose COPY was cancelled unusable; callers bound
+            # what is left by querying in chunks
+            while await queue.get() is not None:
+                pass
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
                 await copying

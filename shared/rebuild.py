@@ -126,17 +126,18 @@ async def read_whole_contracts(driver: asyncpg.Connection, partition: Partition,
     """The partition's events in (contract, position) order, at least `step` at a time, each batch ending
     where a contract's history ends (the last one may hold fewer)."""
     pending: list[RawEvent] = []
-    async for rows in copy_rows(driver, _READ, 4, [partition.first, partition.end, until]):
-        pending += [RawEvent(int.from_bytes(position, "big"), event_type.decode(), contract_id.decode(), body)
-                    for position, event_type, contract_id, body in rows]   # type: ignore[union-attr]
-        if len(pending) > step:
-            last = pending[-1].contract_id
-            cut = len(pending) - 1
-            while cut > 0 and pending[cut - 1].contract_id == last:
-                cut -= 1
-            if cut >= step:   # the tail may be a contract that continues: it waits for the next batch
-                yield pending[:cut]
-                pending = pending[cut:]
+    async with contextlib.aclosing(copy_rows(driver, _READ, 4, [partition.first, partition.end, until])) as buffers:
+        async for rows in buffers:
+            pending += [RawEvent(int.from_bytes(position, "big"), event_type.decode(), contract_id.decode(), body)
+                        for position, event_type, contract_id, body in rows]   # type: ignore[union-attr]
+            if len(pending) > step:
+                last = pending[-1].contract_id
+                cut = len(pending) - 1
+                while cut > 0 and pending[cut - 1].contract_id == last:
+                    cut -= 1
+                if cut >= step:   # the tail may be a contract that continues: it waits for the next batch
+                    yield pending[:cut]
+                    pending = pending[cut:]
     if pending:
         yield pending
 

@@ -15,6 +15,7 @@ the event at that position must still hash to the anchored hash, and the walk ch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
     from shared.anchoring.checkpoint import Checkpoint
     from shared.anchoring.trail import Anchored, AnchorTrail
 
-# fixed-width columns first; the event's own columns as text, compared with its bytes
+# fixed-width columns first; the event's own columns as text, compared with its bytes. In chunks: a walk
+# that stops at a broken link drops the rest of its chunk only (`shared/copy_out.py`)
 _WALK = """
     SELECT position, prev_hash, hash, body, event_id::text, stream_id, stream_version, event_type, contract_id
-    FROM event_store WHERE position >= $1 ORDER BY position
+    FROM event_store WHERE position >= $1 ORDER BY position LIMIT $2
 """
 _WIDTH = 9
+CHUNK = 100_000
 
 
 @dataclass(frozen=True)
@@ -97,16 +100,24 @@ async def verify_chain(conn: AsyncConnection, progress: Callable[[int], object] 
     start = after.position if after else 0
     walk = _Walk(start, after.hash if after else GENESIS_HASH, _AnchorWindow(anchors))
     head_unchecked = after is not None
-    async for rows in copy_rows(driver, _WALK, _WIDTH, [max(start, 1)]):
-        if after is not None and head_unchecked:
-            head_unchecked = False
-            rows = walk.check_head(rows, after)
-        if not walk.report:
-            walk.check(rows)
-        if walk.report:
-            return walk.report
-        if progress:
-            progress(len(rows))
+    chunk_from = max(start, 1)
+    while True:
+        read = 0
+        async with contextlib.aclosing(copy_rows(driver, _WALK, _WIDTH, [chunk_from, CHUNK])) as buffers:
+            async for rows in buffers:
+                read += len(rows)
+                if after is not None and head_unchecked:
+                    head_unchecked = False
+                    rows = walk.check_head(rows, after)
+                if not walk.report:
+                    walk.check(rows)
+                if walk.report:
+                    return walk.report
+                if progress:
+                    progress(len(rows))
+        if read < CHUNK:
+            break
+        chunk_from += read
     if head_unchecked:
         return ChainReport(0, start, f"the checkpoint's head, position {start}, is not in the database", start=start)
     return _missing_anchored(anchors, start + walk.checked, start) or ChainReport(walk.checked, start=start)
