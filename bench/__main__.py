@@ -307,7 +307,7 @@ async def main_async(workdir: Path, only: set[str]) -> None:
                 rows += await bench_readings(postgres)
         if wanted("replay"):
             with console.status("one million ledger events: load, replay, verify…"):
-                rows += await bench_replay(postgres)
+                rows += await bench_replay(postgres, workdir)
     finally:
         broker.stop()
         postgres.stop()

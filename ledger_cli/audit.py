@@ -21,7 +21,7 @@ the event store against appends (nothing is recorded half-seen; `event_store_hol
 service's app role may call, takes the lock); or, with `until`, into a separate schema `asof_<time>`
 that auditors can query, leaving the live tables alone: that creates a schema, which only the owner
 may (docs/security.md). A projector that writes each row once (`Projector.bulk`) loads tables the role
-owns unlogged and without their keys and indexes, which come back before the commit (`tables.py`).
+owns without their keys and indexes, which come back before the commit (`tables.py`).
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ async def replay_service(service: str, database_url: str, until: datetime | None
                     await conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} "
                                             "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
                 await conn.execute(text(f"SET LOCAL search_path TO {schema}, public"))
-            # keys and indexes back, and WAL-logged, once the rows are in
+            # keys and indexes back once the rows are in
             finish = await bare_for_loading(conn, schema, projector.tables) if projector.bulk else []
             total = int(await conn.scalar(text(
                 "SELECT count(*) FROM event_store WHERE CAST(:u AS timestamptz) IS NULL OR recorded_at <= :u"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 import asyncpg
 
@@ -59,7 +59,7 @@ class BinaryRows:
                 break
             if fields != width:
                 raise CopyFormatError(f"a row of {fields} fields, {width} expected")
-            cursor, row = offset + 2, []
+            cursor, row = offset + 2, list[bytes | None]()
             for _ in range(width):
                 if cursor + 4 > end:
                     break
@@ -93,7 +93,7 @@ class BinaryRows:
 
 
 async def copy_rows(driver: asyncpg.Connection, query: str, width: int,
-                    args: Sequence[object] = ()) -> AsyncIterator[list[RawRow]]:
+                    args: Sequence[object] = ()) -> AsyncGenerator[list[RawRow], None]:
     """The rows of `query` (`width` columns), a buffer's worth at a time; `args` fill its `$n` (COPY takes
     no parameters: asyncpg has the server quote each value into the text first)."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUED)

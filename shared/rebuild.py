@@ -32,10 +32,10 @@ import os
 import queue
 import re
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -122,14 +122,15 @@ async def partitions(driver: asyncpg.Connection, events: int, count: int) -> lis
 
 
 async def read_whole_contracts(driver: asyncpg.Connection, partition: Partition, until: datetime | None,
-                               step: int) -> AsyncIterator[list[RawEvent]]:
+                               step: int) -> AsyncGenerator[list[RawEvent], None]:
     """The partition's events in (contract, position) order, at least `step` at a time, each batch ending
     where a contract's history ends (the last one may hold fewer)."""
     pending: list[RawEvent] = []
     async with contextlib.aclosing(copy_rows(driver, _READ, 4, [partition.first, partition.end, until])) as buffers:
         async for rows in buffers:
+            # every column read is NOT NULL in the table
             pending += [RawEvent(int.from_bytes(position, "big"), event_type.decode(), contract_id.decode(), body)
-                        for position, event_type, contract_id, body in rows]   # type: ignore[union-attr]
+                        for position, event_type, contract_id, body in cast(list[tuple[bytes, bytes, bytes, bytes]], rows)]
             if len(pending) > step:
                 last = pending[-1].contract_id
                 cut = len(pending) - 1

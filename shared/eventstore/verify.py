@@ -158,15 +158,16 @@ class _Walk:
                 problem = f"position {expected} is missing"
             elif stored_prev != prev_hash:
                 problem = "prev_hash does not match the previous event's hash"
-            elif body is None or sha256(prev_hash + position + body).digest() != digest:
+            elif body is None or digest is None or sha256(prev_hash + position + body).digest() != digest:
                 problem = "hash does not match the event's bytes"
             else:
                 problem = _columns_disagree(row, body) or anchored.unlike(expected, digest)
-            if problem:
-                self.prev_hash, self.expected = prev_hash, expected
-                self._broken(row, expected, problem)
-                return
-            prev_hash, expected = digest, expected + 1
+                if not problem:
+                    prev_hash, expected = digest, expected + 1
+                    continue
+            self.prev_hash, self.expected = prev_hash, expected
+            self._broken(row, expected, problem)
+            return
         self.checked += expected - self.expected
         self.prev_hash, self.expected = prev_hash, expected
 
