@@ -2,7 +2,8 @@
 
 Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
 service's database directly (verify needs only read access and TEMP, and checks the chain against its
-signed checkpoints when given them; replay needs the service's app role, `replay --until` the owner).
+signed checkpoints when given them, or only what follows the last one; replay needs the service's app role,
+and loads faster as the owner, who may drop the tables' keys while loading; `replay --until` needs the owner).
 Every command exits 0 on success, 1 when a check fails or an import refused a line, 2 when it could
 not run (a service or database down, bad input), with a message that says which.
 """
