@@ -24,6 +24,7 @@ from bench.backoffice import bench_backoffice
 from bench.cpu import cpu_ms_each, cpu_of_system, cpu_of_workers, quiet, workers_split
 from bench.http import LeanConnection
 from bench.machine import ITERATIONS, reference_ms
+from bench.portfolio import bench_portfolio
 from bench.readings import bench_readings
 from bench.replay import bench_replay
 from bench.stats import p99_ms, percentiles
@@ -308,7 +309,10 @@ async def main_async(workdir: Path, only: set[str]) -> None:
                 rows += await bench_readings(postgres)
         if wanted("replay"):
             with console.status("one million ledger events: load, replay, verify…"):
-                rows += await bench_replay(postgres)
+                rows += await bench_replay(postgres, workdir)
+        if wanted("portfolio"):
+            with console.status("the portfolio at KEGOC's size and at ten times it…"):
+                rows += await bench_portfolio(postgres)
     finally:
         broker.stop()
         postgres.stop()
@@ -353,10 +357,11 @@ async def main_async(workdir: Path, only: set[str]) -> None:
 
 
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments|readings|applications|replay|backoffice …]`: all sections when
-    none is named."""
+    """`python -m bench [store|relay|latency|payments|readings|applications|replay|portfolio|backoffice …]`: all
+    sections when none is named."""
     only = set(sys.argv[1:])
-    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay", "backoffice"}
+    unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay", "portfolio",
+                      "backoffice"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:

@@ -18,6 +18,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of a process and of every process under it, those that ended too (a process's
+    children that it waited for are in its own `cutime`/`cstime`): what a piece of work cost, whichever
+    worker process or PostgreSQL backend did it, even one that came and went during it."""
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent, _) in _processes().items():
+        children.setdefault(parent, []).append(pid)
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue   # ended meanwhile: its parent waited for it, so it is in the parent's figures
+        total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        pending += children.get(pid, [])
+    return total
+
+
 def _processes() -> dict[int, tuple[str, int, str]]:
     """{pid: (name, parent pid, command line)} of every process running (Linux /proc)."""
     processes = {}

@@ -29,50 +29,65 @@ CONTRACTS_PER_MEASURE = 200
 FIRST_DAY = date(2024, 1, 1)
 
 
-def profile_csv(first_day: int, days: int) -> bytes:
+def profile_csv(first_day: int, days: int, meters: int = CONTRACTS) -> bytes:
     lines = ["meter_serial,start,end,value_kwh"]
     # midnight of 2024-01-01 in Asia/Almaty (UTC+6 until 2024-03-01, UTC+5 after: hours are absolute here)
     start = datetime(2024, 1, 1, tzinfo=UTC) - timedelta(hours=6) + timedelta(days=first_day)
     for hour in range(days * 24):
         begin = start + timedelta(hours=hour)
         stamp, stamp_end = begin.isoformat(), (begin + timedelta(hours=1)).isoformat()
-        lines += [f"M{n:05d},{stamp},{stamp_end},{(n + hour) % 50 + 10}" for n in range(CONTRACTS)]
+        lines += [f"M{n:05d},{stamp},{stamp_end},{(n + hour) % 50 + 10}" for n in range(meters)]
     return ("\n".join(lines) + "\n").encode()
 
 
-async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
+async def metering_with_meters(postgres: EmbeddedPostgres, database: str, meters: int):
+    """A metering service (no relay, no consumers) on a fresh database with `meters` meters registered, one
+    per contract, and the context its commands are recorded under."""
     from services.metering.app import Settings, build
-    from services.metering.commands import ImportReadings
     from services.metering.events import MeterRegistered
-    from services.metering.volumes import compute_days, measure
 
-    postgres.create_databases(["bench_metering"])
-    url = postgres.url("bench_metering")
+    postgres.create_databases([database])
+    url = postgres.url(database)
     await asyncio.to_thread(upgrade, "metering", url)
     service = build(Settings(database_url=url, relay_enabled=False, consumer_enabled=False))
-    app = service.application
     context = CommandContext(actor="bench", recorded_at=SystemClock().now())
     registered = [MeterRegistered(contract_id=f"C{n:05d}", delivery_point_code="P", delivery_point_name="P",
                                   voltage_kv=Decimal("110"), serial=f"M{n:05d}", meter_type="A1805",
                                   accuracy_class="0.5", ct_ratio="200/5", vt_ratio="110000/100", multiplier=44000)
-                  for n in range(CONTRACTS)]
+                  for n in range(meters)]
     async with service.unit_of_work() as uow:
         for event in registered:
-            await app.runner.record(uow, stream_id=f"meters-{event.contract_id}", expected_version=0,
-                                    contract_id=event.contract_id, occurred_at=context.recorded_at, events=[event],
-                                    context=context)
+            await service.application.runner.record(uow, stream_id=f"meters-{event.contract_id}", expected_version=0,
+                                                    contract_id=event.contract_id, occurred_at=context.recorded_at,
+                                                    events=[event], context=context)
         await uow.commit()
+    return service, context
+
+
+async def import_profiles(service, context, meters: int, first_day: int, days: int) -> tuple[int, int, float]:
+    """One file of `days` days of every meter's hourly profile through the import command: (rows, bytes, s)."""
+    from services.metering.commands import ImportReadings
+
+    raw = await asyncio.to_thread(profile_csv, first_day, days, meters)
+    started = time.perf_counter()
+    report = await service.application.import_readings(ImportReadings(
+        format="csv", side="primary", time_zone=ASTANA_ZONE_NAME, file_name=f"bench-{first_day}.csv"), raw, context)
+    elapsed = time.perf_counter() - started
+    assert report.accepted == meters * days * 24 and not report.rejected, report
+    return report.accepted, len(raw), elapsed
+
+
+async def bench_readings(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
+    from services.metering.volumes import compute_days, measure
+
+    service, context = await metering_with_meters(postgres, "bench_metering", CONTRACTS)
+    app = service.application
     rows, size, import_s, slowest = 0, 0, 0.0, None
     for first in range(0, DAYS, FILE_DAYS):
-        days = min(FILE_DAYS, DAYS - first)
-        raw = await asyncio.to_thread(profile_csv, first, days)
-        started = time.perf_counter()
-        report = await app.import_readings(ImportReadings(format="csv", side="primary", time_zone=ASTANA_ZONE_NAME,
-                                                          file_name=f"bench-{first}.csv"), raw, context)
-        elapsed = time.perf_counter() - started
-        assert report.accepted == CONTRACTS * days * 24 and not report.rejected, report
-        rows, size, import_s = rows + report.accepted, size + len(raw), import_s + elapsed
-        rate = report.accepted / elapsed
+        accepted, length, elapsed = await import_profiles(service, context, CONTRACTS, first,
+                                                          min(FILE_DAYS, DAYS - first))
+        rows, size, import_s = rows + accepted, size + length, import_s + elapsed
+        rate = accepted / elapsed
         slowest = rate if slowest is None else min(slowest, rate)
     last = FIRST_DAY + timedelta(days=DAYS - 1)
     contracts = [f"C{n:05d}" for n in range(CONTRACTS)]

@@ -4,17 +4,24 @@
 tables of the same names (PostgreSQL searches `pg_temp` first, so the projector's own SQL writes
 there) inside one REPEATABLE READ transaction that is rolled back, and compares row counts and
 digests with the live tables. The snapshot makes the comparison exact while the service keeps
-running: the live tables and the events are read as of the same instant. Temporary tables need only
+running: the live tables and the events are read as of the same instant; the live tables are digested
+on a second connection in that same snapshot while the chain is walked. Temporary tables need only
 the TEMP privilege, so read-only credentials suffice. Given the service's anchor trail (its signed
 checkpoints, `shared/anchoring`), the walk also compares every anchored position's hash with the
 anchored one, so a chain recomputed after a rewrite is caught at its first rewritten event; the trail
 is read before the snapshot starts, so every position it anchors is in the snapshot.
 
+`verify_since_checkpoint` checks only what was appended after the last signed checkpoint: the
+checkpoint must verify with a trusted key and its head must still be in the database with the hash it
+anchors, or nothing is trusted; then the events after it are walked. Read models are not compared
+(that takes a whole rebuild: the full `verify`).
+
 `replay` rewrites: all of a service's read models from its events, in one transaction that holds
 the event store against appends (nothing is recorded half-seen; `event_store_hold_appends()`, which the
 service's app role may call, takes the lock); or, with `until`, into a separate schema `asof_<time>`
 that auditors can query, leaving the live tables alone: that creates a schema, which only the owner
-may (docs/security.md).
+may (docs/security.md). A projector that writes each row once (`Projector.bulk`) loads tables the role
+owns without their keys and indexes, which come back before the commit (`tables.py`).
 
 Each run is recorded in the service's `audit_runs` when its credentials may write there
 (`shared/audit_runs.py`): the verdict, how far it reached, and each table's rows and digest, which the
@@ -23,6 +30,8 @@ service shows at `GET /audit/chain`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,15 +40,17 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ledger_cli.tables import bare_for_loading
 from shared import audit_runs
 from shared.anchoring.checkpoint import CheckpointRefused
-from shared.anchoring.trail import AnchorProblem, AnchorTrail
+from shared.anchoring.trail import Anchored, AnchorProblem, AnchorTrail
 from shared.db import make_engine
 from shared.digest import digests
 from shared.events import registry
 from shared.eventstore import EventStore
-from shared.eventstore.verify import ChainReport, verify_chain
+from shared.eventstore.verify import ChainReport, TrustedHead, verify_chain
 from shared.projector import Projector
+from shared.rebuild import snapshot_statement
 
 Progress = Callable[[int], None]
 
@@ -62,6 +73,9 @@ class TableCheck:
 
 @dataclass
 class VerifyReport:
+    """`incremental`: only the events after the last checkpoint were checked, `since` that checkpoint (None
+    when none could be trusted); the read models were not compared."""
+
     service: str
     events: int
     chain: ChainReport
@@ -69,6 +83,8 @@ class VerifyReport:
     anchors: AnchorTrail | None = None   # None: not checked against anchors
     anchor_problems: list[AnchorProblem] = field(default_factory=list)
     recorded: bool = False               # written to the service's audit_runs
+    since: Anchored | None = None
+    incremental: bool = False
 
     @property
     def ok(self) -> bool:
@@ -105,6 +121,16 @@ async def _events(conn: AsyncConnection) -> int:
     return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
 
 
+async def _snapshot_digests(engine: AsyncEngine, snapshot: str, tables: list[str]) -> dict[str, tuple[int, str]]:
+    """The digests of `tables` as of another transaction's exported `snapshot`, on a connection of their own."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        await conn.execute(text(snapshot_statement(snapshot)))
+        found = await digests(conn, tables)
+        await conn.rollback()
+        return found
+
+
 async def verify_service(service: str, database_url: str, progress: Progress | None = None,
                          on_phase: Callable[[str, int], None] | None = None,
                          anchors: AnchorTrail | None = None) -> VerifyReport:
@@ -121,35 +147,67 @@ async def verify_service(service: str, database_url: str, progress: Progress | N
 async def _verify(engine: AsyncEngine, service: str, progress: Progress | None,
                   on_phase: Callable[[str, int], None] | None, anchors: AnchorTrail | None) -> VerifyReport:
     projector = projector_of(service)
+    live_tables = [f"public.{t}" for t in projector.tables]
     async with engine.connect() as conn:
         # one snapshot for everything: the chain, the live tables and the rebuild see the same events
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         total = await _events(conn)
-        if on_phase:
-            on_phase("chain", total)
-        report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
-                              anchor_problems=_trail_problems(anchors, total))
+        snapshot = str(await conn.scalar(text("SELECT pg_export_snapshot()")))
+        # the live tables are digested by PostgreSQL while this process hashes the chain
+        live_digests = asyncio.create_task(_snapshot_digests(engine, snapshot, live_tables))
         try:
-            report.chain = await verify_chain(conn, progress, anchors)
-        except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
-            report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "", str(exc)))
-            await conn.rollback()
-            return report
-        chain = report.chain
-        if not chain.ok:
-            await conn.rollback()
-            return report
-        live = await digests(conn, [f"public.{t}" for t in projector.tables])
-        for table in projector.tables:
-            await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} "
-                                    "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
-        if on_phase:
-            on_phase("rebuild", total)
-        await projector.rebuild(conn, EventStore(service, registry), progress)
-        rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
-        await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
+            if on_phase:
+                on_phase("chain", total)
+            report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
+                                  anchor_problems=_trail_problems(anchors, total))
+            try:
+                report.chain = await verify_chain(conn, progress, anchors)
+            except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
+                report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "",
+                                                            str(exc)))
+                await conn.rollback()
+                return report
+            if not report.chain.ok:
+                await conn.rollback()
+                return report
+            # a rebuild that writes each row once needs no index to find one (`Projector.bulk`)
+            like = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS" + ("" if projector.bulk else " INCLUDING INDEXES")
+            for table in projector.tables:
+                await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} {like})"))
+            if on_phase:
+                on_phase("rebuild", total)
+            await projector.rebuild(conn, EventStore(service, registry), progress)
+            rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
+            live = await live_digests
+            await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
+        finally:
+            if not live_digests.done():
+                live_digests.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await live_digests
     report.tables = [TableCheck(t, live[f"public.{t}"], rebuilt[f"pg_temp.{t}"]) for t in projector.tables]
     return report
+
+
+async def verify_since_checkpoint(service: str, database_url: str, anchors: AnchorTrail,
+                                  progress: Progress | None = None) -> VerifyReport:
+    """The events appended after the last checkpoint of `anchors` (loaded with `AnchorTrail.load_latest`):
+    refused when that checkpoint does not verify, or its head is not in the database as anchored."""
+    latest = anchors.latest
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            total = await _events(conn)
+            report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
+                                  anchor_problems=_trail_problems(anchors, total), since=latest, incremental=True)
+            if latest is None or report.anchor_problems:
+                return report
+            report.chain = await verify_chain(conn, progress, after=TrustedHead(latest.position, latest.head_hash))
+            await conn.rollback()
+            return report
+    finally:
+        await engine.dispose()
 
 
 @dataclass
@@ -184,13 +242,19 @@ async def replay_service(service: str, database_url: str, until: datetime | None
                 # appends wait until the replay commits, so no event is recorded between the rebuild's
                 # last read and its commit (the service's commands simply queue for that time)
                 await conn.execute(text("SELECT event_store_hold_appends()"))
+                if projector.bulk:
+                    await conn.execute(text(f"TRUNCATE {', '.join(projector.tables)}"))
             else:
+                # the count and the rebuild's readers see the same events (nothing holds appends here)
+                await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                 await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 await conn.execute(text(f"CREATE SCHEMA {schema}"))
                 for table in projector.tables:
                     await conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} "
                                             "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"))
                 await conn.execute(text(f"SET LOCAL search_path TO {schema}, public"))
+            # keys and indexes back once the rows are in
+            finish = await bare_for_loading(conn, schema, projector.tables) if projector.bulk else []
             total = int(await conn.scalar(text(
                 "SELECT count(*) FROM event_store WHERE CAST(:u AS timestamptz) IS NULL OR recorded_at <= :u"),
                 {"u": until}))
@@ -199,7 +263,10 @@ async def replay_service(service: str, database_url: str, until: datetime | None
             started = time.perf_counter()
             applied = await projector.rebuild(conn, store, progress, recorded_until=until)
             assert applied == total, f"replayed {applied} of {total} events"
-        # the rate counts the commit: the rebuilt rows are only there for anyone else once it is done
+            for statement in finish:
+                await conn.execute(text(statement))
+        # the rate counts the keys, the indexes and the commit: the rebuilt rows are only there for anyone
+        # else once it is done
         elapsed = time.perf_counter() - started
         async with engine.connect() as conn:
             rebuilt = await digests(conn, [f"{schema}.{t}" for t in projector.tables])

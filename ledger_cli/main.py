@@ -2,7 +2,8 @@
 
 Views and imports talk to the services' APIs with a bearer token; `verify` and `replay` work on a
 service's database directly (verify needs only read access and TEMP, and checks the chain against its
-signed checkpoints when given them; replay needs the service's app role, `replay --until` the owner).
+signed checkpoints when given them, or only what follows the last one; replay needs the service's app role,
+and loads faster as the owner, who may drop the tables' keys while loading; `replay --until` needs the owner).
 Every command exits 0 on success, 1 when a check fails or an import refused a line, 2 when it could
 not run (a service or database down, bad input), with a message that says which.
 """
@@ -139,10 +140,16 @@ def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", 
                                                              "checkpoints (default <SERVICE>_ANCHOR_DIR)")] = None,
            anchor_key: Annotated[Path | None, typer.Option(help="PEM public key, or a directory of them, the "
                                                                 "checkpoints must be signed with (default "
-                                                                "<SERVICE>_ANCHOR_PUBLIC_KEYS)")] = None) -> None:
+                                                                "<SERVICE>_ANCHOR_PUBLIC_KEYS)")] = None,
+           since_checkpoint: Annotated[bool, typer.Option(
+               "--since-checkpoint", help="check only the events appended after the last signed checkpoint, "
+                                          "trusting its head (refused when it does not verify or the database "
+                                          "no longer holds its head); read models are not compared")] = False,
+           ) -> None:
     """Walk each hash chain, check it against its signed checkpoints when there are any, rebuild every read
     model from the events into temporary tables and compare them with the live ones. Exit 0 only when
-    every chain is whole and agrees with its checkpoints, and every table matches."""
+    every chain is whole and agrees with its checkpoints, and every table matches. With
+    --since-checkpoint, only what was appended after the last checkpoint, whatever the history's length."""
     names = service or list(SERVICES)
     if (database_url or anchors) and len(names) != 1:
         _fail("--database-url and --anchors need exactly one --service")
@@ -151,15 +158,25 @@ def verify(service: Annotated[list[str] | None, typer.Option("--service", "-s", 
         _fail(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
     all_ok = True
     for name in names:
-        trail = _anchor_trail(name, anchors, anchor_key)
-        report = _run(lambda name=name, trail=trail: _verify_one(name, _database_url(name, database_url), trail))
+        trail = _anchor_trail(name, anchors, anchor_key, latest_only=since_checkpoint)
+        url = _database_url(name, database_url)
+        if since_checkpoint:
+            if trail is None:
+                _fail(f"--since-checkpoint trusts {name}'s last signed checkpoint: name its directory with "
+                      f"--anchors or {name.upper()}_ANCHOR_DIR")
+            assert trail is not None
+            report = _run(lambda name=name, trail=trail, url=url: _verify_since(name, url, trail))
+        else:
+            report = _run(lambda name=name, trail=trail, url=url: _verify_one(name, url, trail))
         all_ok &= report.ok
         _print_verify(report)
     raise typer.Exit(0 if all_ok else 1)
 
 
-def _anchor_trail(service: str, directory: Path | None, keys: Path | None) -> AnchorTrail | None:
-    """The service's checkpoints checked against the trusted keys; None when no anchor directory is named."""
+def _anchor_trail(service: str, directory: Path | None, keys: Path | None,
+                  latest_only: bool = False) -> AnchorTrail | None:
+    """The service's checkpoints checked against the trusted keys (only the last with `latest_only`); None
+    when no anchor directory is named."""
     settings = _settings(service)
     directory = directory or (Path(settings.anchor_dir) if settings.anchor_dir else None)
     keys = keys or (Path(settings.anchor_public_keys) if settings.anchor_public_keys else None)
@@ -169,10 +186,18 @@ def _anchor_trail(service: str, directory: Path | None, keys: Path | None) -> An
         _fail(f"checkpoints of {service} cannot be checked without the public key: --anchor-key or "
               f"{service.upper()}_ANCHOR_PUBLIC_KEYS")
     try:
-        return AnchorTrail.load(AnchorDirectory(directory), service, load_public_keys(keys))
+        load = AnchorTrail.load_latest if latest_only else AnchorTrail.load
+        return load(AnchorDirectory(directory), service, load_public_keys(keys))
     except (OSError, ValueError) as exc:
         _fail(f"the anchor keys at {keys} are not usable: {_in_one_line(exc)}")
         raise AssertionError("unreachable") from None
+
+
+def _verify_since(name: str, url: str, trail: AnchorTrail) -> audit.VerifyReport:
+    with _bar() as bar:
+        task = bar.add_task(f"{name}: events after the last checkpoint", total=None)
+        return _on_database(name, url, lambda: audit.verify_since_checkpoint(
+            name, url, trail, progress=lambda n: bar.advance(task, n)))
 
 
 def _verify_one(name: str, url: str, trail: AnchorTrail | None) -> audit.VerifyReport:
@@ -193,9 +218,14 @@ def _print_verify(report: audit.VerifyReport) -> None:
     if not chain.ok:
         event = (f"event {chain.event_id} ({chain.event_type or 'type unreadable'})" if chain.event_id
                  else "no event in the database")
+        whole = (f"{chain.events_checked} events after the checkpoint's head (position {chain.start}) and before "
+                 "it are whole" if chain.start else f"{chain.events_checked} events before it are whole")
         console.print(f"[red]✗ {report.service}: the chain breaks at position {chain.first_broken_position}[/], "
-                      f"{event}: {chain.reason}; {chain.events_checked} events before it are whole", soft_wrap=True)
+                      f"{event}: {chain.reason}; {whole}", soft_wrap=True)
         _print_recorded(report.service, report.recorded)
+        return
+    if report.incremental:
+        _print_since(report)
         return
     table = Table(title=f"{report.service}: {report.events} events, chain whole")
     for column in ("table", "live rows", "rebuilt rows", "digest", "match"):
@@ -212,6 +242,20 @@ def _print_recorded(service: str, recorded: bool) -> None:
     """Whether the run is in the service's `audit_runs` (what `GET /audit/chain` shows)."""
     console.print(f"{service}: recorded in audit_runs" if recorded else
                   f"{service}: not recorded in audit_runs (these credentials may not write there)", highlight=False)
+
+
+def _print_since(report: audit.VerifyReport) -> None:
+    """An incremental verify: which checkpoint it trusted and what it checked after it."""
+    since = report.since
+    if since is None or report.anchor_problems:
+        what = "nothing checked" if report.anchor_problems or report.events else "no event to check"
+        console.print(f"{'[red]✗' if not report.ok else '[green]✓'}[/] {report.service}: no checkpoint trusted, {what}",
+                      soft_wrap=True)
+        return
+    console.print(f"[green]✓[/] {report.service}: trusted checkpoint {since.name} (positions {since.first_position}–"
+                  f"{since.position}, head {since.head_hash.hex()[:16]}…, signed {since.signed_at.isoformat()} with "
+                  f"key {since.key_id}); {report.chain.events_checked} events after it checked, chain whole; read "
+                  "models not compared (a full verify compares them)", soft_wrap=True, highlight=False)
 
 
 def _print_anchored(report: audit.VerifyReport) -> None:

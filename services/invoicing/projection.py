@@ -8,8 +8,9 @@
 - `unidentified_receipts`: money no contract could be matched to, until an operator assigns it.
 
 One fold computes the rows of both paths (`AccountRows`): a command folds the events it appended and
-writes them with one statement; a replay or `verify` folds `REBUILD_STEP` events at a time and writes
-them with COPY (`projection_sql.py`). The fold reads the payloads in their JSON form (`Fact`), so
+writes them with one statement; a replay or `verify` folds whole accounts' histories, `REBUILD_STEP`
+events or so at a time, in a worker process per core for a large history, and writes every row once
+with COPY (`rows_of_contracts`, `shared/rebuild.py`). The fold reads the payloads in their JSON form (`Fact`), so
 amounts, dates and document texts are written exactly as the events carry them, whichever path.
 
 The buyer comes sealed (the contract's key): the fold keeps it sealed in `accounts.terms` and no
@@ -22,7 +23,6 @@ opened where they are read.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -77,17 +77,19 @@ from shared.events.invoicing import (
     TerminationNoticeWithdrawn,
 )
 from shared.eventstore.store import EventStore
-from shared.projector import Fact, Projector, facts_of, no_cycle_collection, read_raw
+from shared.projector import Fact, Projector, facts_of
+from shared.rebuild import RawEvent, Written, rebuild_by_copy
 
 BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "receivable.interest", "advance"))
 ZERO = projection_sql.ZERO
-# events read per rebuild step: large enough that COPY's per-statement cost vanishes, small enough
-# that the two steps in flight (one written, one folded) stay a few tens of megabytes
+# events folded per rebuild step (whole contracts, so a step may hold a few more): large enough that
+# COPY's per-statement cost vanishes, small enough that the steps in flight stay a few tens of megabytes
 REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
 REFUND_PAID_DESCRIPTION = "refund paid out"
 DISCREPANCY = "reconciliation_discrepancy"   # the kind of a statement line of `ReconciliationDiscrepancyRecorded`
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
+_LINE_NUMBERS = tuple(str(n) for n in range(32))   # a posting's line number as text, made once
 
 
 def _amount(money: dict) -> Decimal:
@@ -139,12 +141,12 @@ class AccountRows:
             _FOLDS[fact.event_type](self, fact, fact.payload)
         return self
 
-    async def flush(self, conn: AsyncConnection, bulk: bool = False, payloads: dict[str, bytes] | None = None) -> None:
-        """Write the rows: one statement, or (`bulk`) COPY for the new rows (`payloads`: formatted already)
-        and one statement for the rest."""
+    async def flush(self, conn: AsyncConnection) -> None:
+        """Write the rows in one statement (a command's; a rebuild writes whole histories by COPY,
+        `rows_of_contracts`)."""
         if self:
             await self._resolve_currencies(conn)
-            await projection_sql.write(conn, self, bulk, payloads)
+            await projection_sql.write(conn, self)
         self.clear()
 
     async def _resolve_currencies(self, conn: AsyncConnection) -> None:
@@ -163,9 +165,10 @@ class AccountRows:
         """One statement line and the event's postings; the account moves by the buyer's side. The postings are
         dated `business_date` (the posting date); the line `line_date` when it differs (an invoice's turnover)."""
         # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
-        contract_id, position, recorded_at = fact.contract_id, str(fact.position), fact.recorded_at
+        contract_id, position, recorded_at, event_type = fact.contract_id, str(fact.position), fact.recorded_at, \
+            fact.event_type
         buyer = advance = balance = ZERO
-        postings = self.postings
+        append = self.postings.append   # the most numerous rows of a rebuild: their loop is kept lean
         for n, posting in enumerate(lines):
             money, account = posting["amount"], posting["account"]
             text_amount = money["amount"]
@@ -175,8 +178,8 @@ class AccountRows:
                 buyer += amount
                 if account == "advance":
                     advance -= amount
-            postings.append((position, str(n), contract_id, fact.event_type, account, text_amount, money["currency"],
-                             business_date, recorded_at))
+            append((position, _LINE_NUMBERS[n] if n < len(_LINE_NUMBERS) else str(n), contract_id, event_type,
+                    account, text_amount, money["currency"], business_date, recorded_at))
         self.lines.append(LineRow(position, contract_id, line_date or business_date, recorded_at, kind, document,
                                   description, str(buyer), currency, _dumps(details)))
         if not lines:
@@ -497,8 +500,10 @@ async def note_applied_day(conn: AsyncConnection, contract_id: str, day: date, v
 
 
 class InvoicingProjector(Projector):
-    """Folds events into `AccountRows`: a command's events are written by one statement; a rebuild reads
-    the store in large steps straight from the driver and writes each step with COPY."""
+    """Folds events into `AccountRows`: a command's events are written by one statement; a rebuild folds
+    whole accounts' histories and writes each row once with COPY."""
+
+    bulk = True
 
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
@@ -518,35 +523,35 @@ class InvoicingProjector(Projector):
 
     async def rebuild(self, conn: AsyncConnection, store: EventStore, progress=None,
                       recorded_until: datetime | None = None) -> int:
-        with no_cycle_collection():
-            return await self._rebuild(conn, progress, recorded_until)
-
-    async def _rebuild(self, conn: AsyncConnection, progress, recorded_until: datetime | None) -> int:
+        """Every account's history folded whole, in steps of whole contracts, in worker processes where
+        the history is large enough (`shared/rebuild.py`); each row written once, by COPY."""
         await conn.execute(text(f"TRUNCATE {', '.join(self.tables)}"))
-        currencies: dict[str, str] = {}   # an account's, for the notices of later steps
-        raw = await read_raw(conn, 0, REBUILD_STEP, recorded_until)
-        step, applied = await asyncio.to_thread(self._prepare, raw, currencies), 0
-        while raw:
-            read, written = len(raw), raw
-            raw = await read_raw(conn, raw[-1][0], REBUILD_STEP, recorded_until)
-            # this step is written while the next one is parsed, folded and formatted in a thread, so
-            # PostgreSQL and Python each keep a core busy (the next step is read first: one connection)
-            _, following = await asyncio.gather(step[0].flush(conn, bulk=True, payloads=step[1]),
-                                                asyncio.to_thread(self._prepare, raw, currencies))
-            # the runs' rows are few: written statement by statement after the step's accounts
-            await collection_projection.apply(conn, facts_of(written, self.registry, collection_projection.FOLDS))
-            step, applied = following, applied + read
-            if progress:
-                progress(read)
+        applied = await rebuild_by_copy(conn, "services.invoicing.projection:rows_of_contracts", step=REBUILD_STEP,
+                                        until=recorded_until, progress=progress)
+        # the collection runs' rows are not one contract's (a run spans accounts): folded after the accounts, in the
+        # order recorded, from their own events alone (few: a run's head, its lines in parts, each line's outcome)
+        await collection_projection.apply(conn, facts_of(await _collection_events(conn, recorded_until), self.registry,
+                                                         collection_projection.FOLDS))
         # every account's buyer from the keys held now; no lock: the rebuild holds the tables, and a key
         # arriving meanwhile waits for it and then refreshes the rows it finds
         await personal_data.refresh_accounts(conn, None, lock=False)
         return applied
 
-    def _prepare(self, raw: list, currencies: dict[str, str]) -> tuple[AccountRows, dict[str, bytes] | None]:
-        """A step's CPU work: parse, fold, and format COPY's input (unless a notice waits for a currency)."""
-        rows = AccountRows(currencies).fold_all(facts_of(raw, self.registry, _FOLDS))
-        return rows, (None if rows.currency_unknown else projection_sql.copy_payloads(rows))
+
+_COLLECTION_EVENTS = text("SELECT position, event_type, contract_id, body FROM event_store WHERE event_type = ANY(:types)"
+                          " AND (CAST(:until AS timestamptz) IS NULL OR recorded_at <= :until) ORDER BY position")
+
+
+async def _collection_events(conn: AsyncConnection, recorded_until: datetime | None) -> list[RawEvent]:
+    rows = await conn.execute(_COLLECTION_EVENTS, {"types": sorted(collection_projection.FOLDS),
+                                                   "until": recorded_until})
+    return [RawEvent(row.position, row.event_type, row.contract_id, bytes(row.body)) for row in rows]
+
+
+def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
+    """The rows of whole contracts' histories (`shared/rebuild.py`'s fold, run in a worker process): folded in
+    memory, so each row is complete and written once. Pure CPU."""
+    return projection_sql.written_whole(AccountRows().fold_all(facts_of(events, registry, _FOLDS)))
 
 
 projector = InvoicingProjector(

@@ -1,4 +1,4 @@
-"""Writing invoicing's read-model rows (`projection.AccountRows`): a command's in one statement, a replay's by COPY.
+"""Writing invoicing's read-model rows (`projection.AccountRows`): a command's in one statement, a rebuild's by COPY.
 
 Everything travels as text (in the statement, one JSON array of rows per table) and PostgreSQL casts
 it, so an amount or a date reaches the table spelled exactly as the event carries it, whichever way it
@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.rebuild import Written
 
 ZERO = Decimal(0)
 
@@ -285,37 +287,28 @@ def _created(rows) -> list[tuple[Table, list]]:
             (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
 
 
-def copy_payloads(rows) -> dict[str, bytes]:
-    """COPY's input for the new rows of `_created`'s tables; pure CPU, so a rebuild formats the next step
-    in a thread while PostgreSQL takes this one. Needs every statement line's currency known."""
-    return {table.name: copy_text(table_rows, table, _VALUES.get(table.name, "any"))
-            for table, table_rows in _created(rows) if table_rows}
+def written_whole(rows) -> list[Written]:
+    """COPY text of the rows of whole contracts' histories (a rebuild, `shared/rebuild.py`): every row is
+    new and complete, so every table takes plain COPY. A change of an account, a debt or a receipt the
+    histories never made is a broken history, refused as a command's statement refuses it; allocations
+    to a trigger that is no payment change no row, here as there."""
+    assert not rows.account_changes, "every account changed exists"
+    assert not rows.debt_changes, "every debt paid or lowered exists"
+    assert not rows.assignments, "an assigned receipt was recorded first"
+    tables = [*_created(rows), (DEBTS, list(rows.debts.values())), (BASE_RATES, list(rows.base_rates.values()))]
+    # a notice of an account never opened keeps its currency NULL: "any" spells it
+    values = {**_VALUES, "statement_lines": "any"} if rows.currency_unknown else _VALUES
+    return [Written(table.name, tuple(column for column, _ in table.columns),
+                    copy_text(table_rows, table, values.get(table.name, "any")))
+            for table, table_rows in tables if table_rows]
 
 
-async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, bytes] | None = None) -> None:
-    """`bulk`: COPY the new rows (`payloads`, when formatted beforehand) and one statement for the rest."""
+async def write(conn: AsyncConnection, rows) -> None:
+    """A command's rows in one statement: new rows inserted, changes to earlier ones summed in."""
     driver = (await conn.get_raw_connection()).driver_connection
-    created = _created(rows)
-    debts = list(rows.debts.values())
-    if bulk and debts:
-        # a charge adds to a debt of the same item that exists already (an upsert), which COPY cannot do:
-        # only those few go through the statement
-        keys = list(rows.debts)
-        existing = {(r[0], r[1]) for r in await driver.fetch(_EXISTING_DEBTS, [c for c, _ in keys],
-                                                                [i for _, i in keys])}
-        created.append((DEBTS, [row for key, row in rows.debts.items() if key not in existing]))
-        debts = [row for key, row in rows.debts.items() if key in existing]
-    if bulk:
-        payloads = dict(payloads if payloads is not None else copy_payloads(rows))
-        for table, table_rows in created:
-            if table_rows:
-                text = payloads.get(table.name) or copy_text(table_rows, table, _VALUES.get(table.name, "any"))
-                # a memoryview, because asyncpg takes bytes for a file name
-                await driver.copy_to_table(table.name, source=memoryview(text), columns=[c for c, _ in table.columns])
-        created = [(table, []) for table, _ in created]
-    new = {table.name: table_rows for table, table_rows in created}
+    new = {table.name: table_rows for table, table_rows in _created(rows)}
     part_rows = {"new_accounts": new["accounts"], "changed_accounts": list(rows.account_changes.values()),
-                 "charged_debts": debts, "changed_debts": list(rows.debt_changes.values()),
+                 "charged_debts": list(rows.debts.values()), "changed_debts": list(rows.debt_changes.values()),
                  "new_payments": new["payments"], "changed_payments": list(rows.payment_changes.values()),
                  "new_receipts": new["unidentified_receipts"], "assigned_receipts": list(rows.assignments.values()),
                  "rates": list(rows.base_rates.values()), "new_lines": new["statement_lines"],
@@ -333,10 +326,6 @@ async def write(conn: AsyncConnection, rows, bulk: bool, payloads: dict[str, byt
 # what the rows of a table hold (`AccountRows`; a notice's currency is resolved before they are written)
 # (an account's `buyer_name` is NULL until the buyer is opened: "any")
 _VALUES = {"debts": "plain", "statement_lines": "text", "postings": "text"}
-_EXISTING_DEBTS = """
-    SELECT contract_id, item_id FROM debts JOIN unnest($1::text[], $2::text[]) AS k(c, i)
-        ON debts.contract_id = k.c AND debts.item_id = k.i
-"""
 _NULL = "\x00"  # PostgreSQL text never holds NUL, so it stands for NULL until the text is checked
 
 

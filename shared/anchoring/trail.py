@@ -1,7 +1,7 @@
 """The verify side: a service's checkpoints, each checked against the trusted public keys, as the hash
 the chain must have at each anchored position.
 
-`AnchorTrail.load` reads every checkpoint once, keeps the ones that verify and link to the one before
+`AnchorTrail.load` reads every checkpoint once (`load_latest` only the last, for an incremental verify), keeps the ones that verify and link to the one before
 (first position = the previous one's last + 1, previous hash = its head hash), and lists every other as
 a problem: a forged or altered file, an unknown key, another service's file, a hole between two
 checkpoints. It keeps only each checkpoint's range and head in memory; `hash_at` reads a checkpoint's
@@ -67,6 +67,21 @@ class AnchorTrail:
             trail._link(name, checkpoint)
         return trail
 
+    @classmethod
+    def load_latest(cls, directory: AnchorDirectory, service: str,
+                    keys: Mapping[str, Ed25519PublicKey]) -> "AnchorTrail":
+        """The last checkpoint alone (an incremental verify trusts its head and checks what follows):
+        one file read whatever the length of the history. Refused, it is a problem and nothing is trusted
+        (an earlier checkpoint is not taken instead: a forged or altered last one is an alarm)."""
+        trail = cls(directory, service, keys)
+        names = directory.names()
+        if names:
+            try:
+                trail._link(names[-1], trail._read(names[-1]))
+            except (CheckpointRefused, OSError) as exc:
+                trail.problems.append(AnchorProblem(names[-1], str(exc)))
+        return trail
+
     @property
     def latest(self) -> Anchored | None:
         return self.checkpoints[-1] if self.checkpoints else None
@@ -75,6 +90,17 @@ class AnchorTrail:
         """The anchored hash of `position` and the checkpoint that holds it; None where nothing is anchored
         (before the first checkpoint's previous event, after the last). CheckpointRefused when that
         checkpoint's file no longer verifies."""
+        found = self.checkpoint_at(position)
+        if found is None:
+            return None
+        anchored_hash = found[0].hash_at(position)
+        assert anchored_hash is not None
+        return anchored_hash, found[1]
+
+    def checkpoint_at(self, position: int) -> tuple[Checkpoint, Anchored] | None:
+        """The checkpoint that anchors `position` (as one of its events, or as the event just before them),
+        read and checked again; None where nothing is anchored. A walk slices the positions after it from
+        the checkpoint's hashes itself, without a lookup per event."""
         index = bisect.bisect_right(self._firsts, position + 1) - 1
         if index < 0 or position > self.checkpoints[index].position:
             return None
@@ -87,9 +113,7 @@ class AnchorTrail:
             if Anchored.of(anchored.name, checkpoint) != anchored:
                 raise CheckpointRefused(f"{anchored.name} changed while it was being checked")
             self._loaded = (anchored.name, checkpoint)
-        found = self._loaded[1].hash_at(position)
-        assert found is not None
-        return found, anchored
+        return self._loaded[1], anchored
 
     def _read(self, name: str) -> Checkpoint:
         signed = SignedCheckpoint.from_bytes(self.directory.read(name))

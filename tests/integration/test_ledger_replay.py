@@ -1,15 +1,22 @@
-"""Proves the ledger's rebuild (COPY in large steps) writes exactly the rows the commands wrote one at a
-time, for every event type the ledger projects: after a history that has them all, rebuilding in steps
-of 1, 2, 5 and 50,000 events (so a row is created in one step and changed in a later one, or both in
-one) gives the live tables' row counts and digests, table by table."""
+"""Proves the ledger's rebuild (whole accounts' histories folded in steps, each row written once by COPY)
+writes exactly the rows the commands wrote one at a time, for every event type the ledger projects:
+after a history that has them all (three accounts, the base rates' and the unidentified receipts'
+pseudo-accounts), rebuilding in steps of 1, 2, 5 and 50,000 events (a step ends where an account's
+history ends, so a step of 1 is one account), folded in this process or in two worker processes that
+take the accounts apart, gives the live tables' row counts and digests, table by table; so does a
+rebuild into tables without their keys and indexes, as `ledger replay` loads them as the owner, which
+has every key and index back (same names, same definitions) before it commits."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
 
+from ledger_cli.tables import bare_for_loading
 from services.invoicing import projection
+from shared import rebuild
 from shared.digest import digests
+from tests.conftest import owner_engine
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
 from tests.support import approved, auth, collection_run, eventually, executed, kzt, unique
 
@@ -205,10 +212,18 @@ async def history(system):
     return system
 
 
-@pytest.mark.parametrize("step", [1, 2, 5, 50_000])
-async def test_a_rebuild_in_steps_equals_what_the_commands_wrote(history, monkeypatch, step):
+@pytest.mark.parametrize(("step", "workers"), [(1, 1), (2, 1), (5, 1), (50_000, 1), (1, 2), (50_000, 2)])
+async def test_a_rebuild_in_steps_equals_what_the_commands_wrote(history, monkeypatch, step, workers):
     service = history["invoicing"]
     monkeypatch.setattr(projection, "REBUILD_STEP", step)
+    monkeypatch.setattr(rebuild, "worker_count", lambda events: workers)
+    in_workers, fold_in_workers = [], rebuild._fold_in_workers
+
+    async def spied(url, snapshot, parts, *rest):
+        in_workers.append(len(parts))
+        await fold_in_workers(url, snapshot, parts, *rest)
+
+    monkeypatch.setattr(rebuild, "_fold_in_workers", spied)
     async with service.engine.connect() as conn:
         types = set((await conn.execute(text("SELECT DISTINCT event_type FROM event_store"))).scalars())
         assert PROJECTED <= types, PROJECTED - types
@@ -219,5 +234,26 @@ async def test_a_rebuild_in_steps_equals_what_the_commands_wrote(history, monkey
         rebuilt = await digests(conn, service.projector.tables)
         await conn.rollback()   # the proof must not disturb the running service
     assert replayed == events
+    assert in_workers == ([2] if workers == 2 else [])   # two processes, one range of accounts each
     assert rebuilt == live
     assert all(count for count, _ in live.values()), live
+
+
+async def test_a_rebuild_into_bare_tables_equals_what_the_commands_wrote(history):
+    """As `ledger replay` runs as the owner: the tables emptied and without keys and indexes while the rows
+    go in, then keyed again; the same rows, and every key and index back."""
+    service = history["invoicing"]
+    tables = service.projector.tables
+    indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(:t) ORDER BY indexname"
+    async with owner_engine(service.engine) as owner, owner.connect() as conn:
+        live = await digests(conn, tables)
+        before = (await conn.execute(text(indexes), {"t": tables})).all()
+        await conn.execute(text(f"TRUNCATE {', '.join(tables)}"))
+        finish = await bare_for_loading(conn, "public", tables)
+        assert (await conn.execute(text(indexes), {"t": tables})).all() == []
+        await service.projector.rebuild(conn, service.store)
+        for statement in finish:
+            await conn.execute(text(statement))
+        assert await digests(conn, tables) == live
+        assert (await conn.execute(text(indexes), {"t": tables})).all() == before
+        await conn.rollback()   # the proof must not disturb the running service

@@ -35,8 +35,8 @@ CREATE TEMP TABLE typed_lines (meter_serial text, start_at timestamptz, end_at t
 
 # the lines that pass every check (join conditions); a refused one is simply missing from the count
 _CHECKED = """
-SELECT s.meter_serial, o.contract_id, s.start_at, s.end_at, s.value_kwh, CAST(:side AS text) AS side,
-       coalesce(nullif(trim(s.status), ''), '0') = '0' AS commercial, CAST(:f AS integer) AS file_no
+SELECT s.meter_serial, o.contract_id, s.start_at, s.end_at, s.value_kwh,
+       coalesce(nullif(trim(s.status), ''), '0') = '0' AS commercial
 FROM typed_lines s
 -- every contract the meter ever served: only the one it served at that moment passes (a line matching
 -- two is counted twice, so the careful path judges the file)
@@ -50,11 +50,16 @@ WHERE s.value_kwh >= 0 AND s.end_at > s.start_at AND coalesce(length(s.status), 
   AND s.end_at NOT IN ('epoch', 'infinity', '-infinity', 'now', 'today', 'yesterday', 'tomorrow')
 """
 
-# returns the settings it replaces, to be put back
+# returns the settings it replaces, to be put back. The hash table's memory: the planner, which cannot
+# know how many meter-days a file holds, would otherwise split it into batches spilled to disk (a fifth of
+# the packing's time for a month of 1,629 meters); its cap is the transaction's work_mem times this
 _PLAN_HASHED = """
 SELECT current_setting('enable_sort') AS sort, current_setting('max_parallel_workers_per_gather') AS workers,
-       set_config('enable_sort', :sort, true), set_config('max_parallel_workers_per_gather', :workers, true)
+       current_setting('hash_mem_multiplier') AS hash_memory,
+       set_config('enable_sort', :sort, true), set_config('max_parallel_workers_per_gather', :workers, true),
+       set_config('hash_mem_multiplier', :hash_memory, true)
 """
+HASH_MEMORY = "4"
 
 _SUMMARY = """
 SELECT coalesce(sum(cardinality(values_kwh)), 0) AS accepted, coalesce(bool_and(contiguous), true) AS contiguous,
@@ -103,11 +108,14 @@ async def take_clean_intervals(conn, body: bytes, header: list[str], *, time_zon
                                            columns=[named.get(name, name) for name in header])
         # hashed in one process, the groups keep the file's order and need no sort (`pack_contiguous`);
         # the planner would sort 1.2 million rows, in parallel, and then sort every group again
-        planner = (await conn.execute(text(_PLAN_HASHED), {"sort": "off", "workers": "0"})).one()
+        planner = (await conn.execute(text(_PLAN_HASHED), {"sort": "off", "workers": "0",
+                                                           "hash_memory": HASH_MEMORY})).one()
         # a field beyond `MAX_FIELD_CHARS` fails the check: the careful path refuses the file for it
-        await conn.execute(text(f"CREATE TEMP TABLE clean ON COMMIT DROP AS {pack_contiguous(_CHECKED)}"),
+        packed = pack_contiguous(_CHECKED, side="CAST(:side AS text)", file_no="CAST(:f AS integer)")
+        await conn.execute(text(f"CREATE TEMP TABLE clean ON COMMIT DROP AS {packed}"),
                            {"side": side, "f": file_no, "max_field": MAX_FIELD_CHARS})
-        await conn.execute(text(_PLAN_HASHED), {"sort": planner.sort, "workers": planner.workers})
+        await conn.execute(text(_PLAN_HASHED), {"sort": planner.sort, "workers": planner.workers,
+                                                "hash_memory": planner.hash_memory})
         taken = (await conn.execute(text(_SUMMARY))).one()
         if (taken.accepted != int(lines.split()[-1]) or not taken.contiguous
                 or await conn.scalar(text(_OVERLAPS_STORED))):

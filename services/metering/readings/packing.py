@@ -17,31 +17,32 @@ from __future__ import annotations
 _KEYS = "meter_serial, file_no, side, commercial, step_us, at_us / 86400000000, at_us % step_us"
 
 _MICROSECONDS = """
-SELECT meter_serial, contract_id, start_at, value_kwh, side, commercial, file_no,
-       (date_part('epoch', start_at) * 1e6)::bigint AS at_us,
+SELECT source.*, (date_part('epoch', start_at) * 1e6)::bigint AS at_us,
        (date_part('epoch', end_at - start_at) * 1e6)::bigint AS step_us
 FROM ({source}) source
 """
 
 
-def pack_contiguous(source: str) -> str:
+def pack_contiguous(source: str, side: str, file_no: str) -> str:
     """`source` packed by meter and UTC day alone; `contiguous` is false for a group that is not one gap-free
     grid of one length, status and contract, or repeats a start (the clean path then hands the file to
     the careful one rather than store it): where it is true, the row is the one `pack_with_gaps` makes.
+    `side` and `file_no` are SQL expressions of the file's side and number, the same for every row: they are
+    not aggregated row by row.
 
     Grouped by hashing, not sorting 1.2 million rows: a file lists each meter's intervals in time order,
     which `starts = grid` confirms; a group that came in another order is sorted on its own."""
     return f"""
-SELECT meter_serial, contract_id, side, commercial, step_us, to_timestamp(first_us / 1e6) AS first_start,
+SELECT meter_serial, contract_id, {side} AS side, commercial, step_us, to_timestamp(first_us / 1e6) AS first_start,
        CASE WHEN starts = grid THEN values_kwh
             ELSE (SELECT array_agg(u.value ORDER BY u.at_us) FROM unnest(values_kwh, starts) u(value, at_us)) END
            AS values_kwh,
-       file_no,
+       {file_no} AS file_no,
        grid IS NOT NULL AND (starts = grid OR (SELECT array_agg(a ORDER BY a) FROM unnest(starts) a) = grid)
            AS contiguous
-FROM (SELECT meter_serial, min(contract_id) AS contract_id, min(side) AS side, bool_and(commercial) AS commercial,
+FROM (SELECT meter_serial, min(contract_id) AS contract_id, bool_and(commercial) AS commercial,
              min(step_us) AS step_us, min(at_us) AS first_us, array_agg(value_kwh) AS values_kwh,
-             array_agg(at_us) AS starts, min(file_no) AS file_no,
+             array_agg(at_us) AS starts,
              CASE WHEN min(step_us) = max(step_us) AND bool_and(commercial) = bool_or(commercial)
                        AND min(contract_id) = max(contract_id)
                        AND (max(at_us) - min(at_us)) / min(step_us) + 1 = count(*)
