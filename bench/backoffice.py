@@ -16,7 +16,6 @@ import asyncio
 import os
 import re
 import time
-from datetime import UTC, datetime
 
 import httpx
 from playwright.async_api import async_playwright
@@ -24,15 +23,13 @@ from sqlalchemy import text
 
 from bench.applications import IMPORT_CHUNK, contracts_1629
 from bench.cpu import quiet
-from bench.replay import APPEND_ACCOUNTS_PER_TX, history_lengths, renamed, template_history
+from bench.history import append_accounts, history_lengths, stored_template
 from bench.stats import nearest_rank_ms, percentiles
 from devtools.browser import ensure_chromium
 from devtools.infra.runner import LocalSystem
 from ledger_cli import audit
-from shared.commands import CommandContext
 from shared.db import make_engine
-from shared.events import registry, topic_of
-from shared.eventstore import EventStore
+from shared.events import topic_of
 
 ACCOUNTS = 1_629
 EVENTS = int(os.environ.get("BENCH_BACKOFFICE_EVENTS", "1000000"))
@@ -48,18 +45,11 @@ async def load_year_of_history(system: LocalSystem) -> tuple[int, float]:
     system.stop_service("invoicing")
     url = system.postgres.url(system.database_name("invoicing"))   # the owner: what the replay needs
     lengths = history_lengths(EVENTS, ACCOUNTS)
-    template = template_history((max(lengths) - 1 + 2) // 3)
-    store = EventStore("invoicing", registry)
-    engine = make_engine(url)
-    context = CommandContext(actor="bench", recorded_at=datetime(2026, 1, 1, tzinfo=UTC))
+    template = await stored_template(system.postgres, (max(lengths) - 1 + 2) // 3)
     started = time.perf_counter()
+    await append_accounts(url, template, 0, lengths)
+    engine = make_engine(url)
     try:
-        for first in range(0, ACCOUNTS, APPEND_ACCOUNTS_PER_TX):
-            async with engine.begin() as conn:
-                for n in range(first, min(first + APPEND_ACCOUNTS_PER_TX, ACCOUNTS)):
-                    await store.append(conn, stream_id=f"account-C{n:05d}", expected_version=0,
-                                       contract_id=f"C{n:05d}", occurred_at=context.recorded_at,
-                                       events=renamed(template[:lengths[n]], n), context=context)
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE relay_position SET position = (SELECT max(position) FROM event_store) "
                                     "WHERE topic = :topic"), {"topic": topic_of("invoicing")})
@@ -145,10 +135,10 @@ async def bench_backoffice(system: LocalSystem) -> list[tuple[str, str, str]]:
         "contracts list": "/contracts",
         "contracts search by BIN": f"/contracts?q={bin_}",
         "contract card": f"/contracts/{contract['contract_id']}",
-        "account (a year)": "/accounts/C00000",
-        "account as of a date": "/accounts/C00000?as_of=2026-06-30",
+        "account (a year)": "/accounts/C000000",
+        "account as of a date": "/accounts/C000000?as_of=2026-06-30",
         "audit": "/audit",
-        "stream events": "/audit/streams/invoicing/account-C00000",
+        "stream events": "/audit/streams/invoicing/account-C000000",
     }
     served = await server_times(system, cookies, pages)
     rendered = await browser_times(system, cookies, pages)
