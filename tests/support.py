@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +58,21 @@ def person_auth(person: str, roles: list[str] | tuple[str, ...], audience: str, 
     token = issue_person_token(PERSON_TOKEN_PRIVATE_KEY, person=person, roles=roles, audience=audience,
                                now=now or datetime.now(UTC), lifetime_s=lifetime_s)
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.contextmanager
+def started_local_system(data_dir: Path, database_prefix: str):
+    """The four services and the back office as `make run` starts them (processes, three partitions), on free
+    ports; stopped on leaving, also when starting failed half-way: no process may outlive the tests."""
+    from devtools.infra.runner import LocalSystem
+
+    system = on_free_ports(LocalSystem, data_dir, partitions=3, database_prefix=database_prefix)
+    try:
+        system.start_infrastructure()
+        system.start_services()
+        yield system
+    finally:
+        system.stop()
 
 
 def on_free_ports(system_class, data_dir: Path, **options):

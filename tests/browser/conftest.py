@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from devtools.browser import ensure_chromium
 from devtools.infra.runner import LocalSystem
-from tests.support import on_free_ports
+from tests.support import started_local_system
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("LEDGER_TEST_ARTIFACTS", ROOT / ".test-artifacts")) / "browser"
@@ -27,13 +27,8 @@ CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update"
 
 @pytest.fixture(scope="module")
 def backoffice_system(tmp_path_factory):
-    system = on_free_ports(LocalSystem, tmp_path_factory.mktemp("browser"), partitions=3, database_prefix="browser")
-    try:
-        system.start_infrastructure()
-        system.start_services()
+    with started_local_system(tmp_path_factory.mktemp("browser"), "browser") as system:
         yield system
-    finally:
-        system.stop()   # also when starting failed half-way: no process may outlive the tests
 
 
 @pytest.fixture(scope="session")

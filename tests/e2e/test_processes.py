@@ -15,7 +15,7 @@ from devtools.infra.runner import LocalSystem, living_in_group
 from shared.access_log import ACCESS_LOG_STREAM
 from shared.db import make_engine
 from shared.eventstore import verify_chain
-from tests.support import on_free_ports, seed_contract, unique, unique_meters
+from tests.support import seed_contract, started_local_system, unique, unique_meters
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 60
@@ -23,13 +23,8 @@ WAIT_S = 60
 
 @pytest.fixture(scope="module")
 def local_system(tmp_path_factory):
-    system = on_free_ports(LocalSystem, tmp_path_factory.mktemp("e2e"), partitions=3, database_prefix="e2e")
-    try:
-        system.start_infrastructure()
-        system.start_services()
+    with started_local_system(tmp_path_factory.mktemp("e2e"), "e2e") as system:
         yield system
-    finally:
-        system.stop()  # also when starting failed half-way: no process may outlive the tests
 
 
 def headers(system: LocalSystem) -> dict[str, str]:
