@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.invoicing import projection, queries
+from services.invoicing.aging_positions import AgingPositions
 from services.invoicing.bank.references import KnownOperation, ReferenceConflict, ReferenceInSuspense, differences
 from services.invoicing.bank.references import qualified as qualified_reference
 from services.invoicing.bank.statement import parse_1c, parse_csv
@@ -55,7 +56,6 @@ from services.invoicing.commands import (
 )
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import (
-    aging,
     agreements,
     calendar_days,
     collection,
@@ -189,6 +189,7 @@ class Invoicing:
         service.health_parts["payment_queue"] = self.payments.health
         self.imports = StatementImports(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                         today=self.business_date)
+        self.aging_positions = AgingPositions(self.runner.registry.decode, AGED_EVENT_TYPES)
         self.collections = CollectionDesk(self.engine, self.runner, ACCOUNTS, business_date=self.business_date,
                                           books=self.books_on, calendar=self.calendar_on)
 
@@ -405,13 +406,11 @@ class Invoicing:
     async def aging(self, as_of: date, contract_id: str | None = None) -> AgingReport:
         """Open debt and uncovered prepayment demands by days past due as they stood on `as_of`, each account's
         rebuilt from its events (`domain/aging.py`): a payment valued after `as_of` or a charge issued after it
-        does not count, whenever it was recorded. One account's events in memory at a time."""
-        aged = []
+        does not count, whenever it was recorded. Positions already built for the day are reused while their
+        account has recorded nothing since (`aging_positions.py`)."""
         async with self.engine.connect() as conn:
-            for owner in await queries.aged_accounts(conn, contract_id):
-                stored = await queries.stream_events(conn, acc.stream_id(owner.contract_id), AGED_EVENT_TYPES)
-                events = [(envelope.occurred_at.date(), self.runner.registry.decode(envelope)) for envelope in stored]
-                aged.append((owner, aging.open_as_of(events, as_of, owner.currency)))
+            owners = await queries.aged_accounts(conn, contract_id)
+            aged = await self.aging_positions.open_items(conn, owners, as_of)
         return queries.aging_report(as_of, aged)
 
     # ---- four eyes -----------------------------------------------------------------------------------------

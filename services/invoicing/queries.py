@@ -40,7 +40,6 @@ from services.invoicing.events import (
 )
 from services.invoicing.personal_data import purposes_opened
 from services.invoicing.projection import DISCREPANCY
-from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.money import Money
@@ -268,16 +267,6 @@ async def aged_accounts(conn: AsyncConnection, contract_id: str | None) -> list[
                                    " WHERE CAST(:c AS text) IS NULL OR contract_id = :c ORDER BY contract_id"),
                               {"c": contract_id})
     return [AgedAccount(row.contract_id, row.contract_number, row.currency) for row in rows]
-
-
-_STREAM_OF_TYPES = text("SELECT body FROM event_store WHERE stream_id = :s AND event_type = ANY(:types)"
-                        " ORDER BY stream_version")
-
-
-async def stream_events(conn: AsyncConnection, stream_id: str, types: Sequence[str]) -> list[EventEnvelope]:
-    """A stream's events of `types`, in order, as stored (what a report rebuilds a past day from)."""
-    rows = await conn.execute(_STREAM_OF_TYPES, {"s": stream_id, "types": list(types)})
-    return [EventEnvelope.from_bytes(bytes(row.body)) for row in rows]
 
 
 def aging_report(as_of: date, accounts: Sequence[tuple[AgedAccount, Sequence[AgedItem]]]) -> AgingReport:

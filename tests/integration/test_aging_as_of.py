@@ -72,3 +72,24 @@ async def test_aging_as_of_a_past_date_is_that_days_position(system):
         "current": ZERO, "1-30": "379400.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}
     # a day before January's first demand was issued, nothing was owed
     assert await aged(client, contract_id, "2022-01-02") == {}
+
+
+async def test_a_position_kept_for_a_day_is_rebuilt_once_the_account_records_more(system):
+    """The service keeps each account's position for a day between reports (`aging_positions.py`): a payment
+    recorded after a report, valued on or before its day, shows in the next report of that same day."""
+    contract_id = await signed_contract(system)
+    client = system.clients["invoicing"]
+    # January's invoice, issued 2022-02-01: 31,000 × 13.55 = 420,050.00 + VAT 12% 50,406.00 = 470,456.00, due
+    # 2022-02-08; on 2022-02-15 it is 7 days past due
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+    await wait_for_debt(system, contract_id, "470456.00")
+    assert buckets(await aged(client, contract_id, "2022-02-15")) == {
+        "current": ZERO, "1-30": "470456.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}
+    # 100,000.00 valued 2022-02-10 pays it in part: 470,456.00 − 100,000.00 = 370,456.00 open on the 15th
+    await pay(client, contract_id, "100000.00", "2022-02-10")
+    assert buckets(await aged(client, contract_id, "2022-02-15")) == {
+        "current": ZERO, "1-30": "370456.00", "31-60": ZERO, "61-90": ZERO, ">90": ZERO}
+    # a report of the portfolio holds the same position for this contract
+    portfolio = await client.get("/aging", params={"as_of": "2022-02-15"}, headers=auth())
+    assert portfolio.status_code == 200, portfolio.text
+    assert buckets(portfolio.json()["contracts"][contract_id])["1-30"] == "370456.00"
