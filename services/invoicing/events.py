@@ -145,6 +145,23 @@ class InvoiceIssued(Event):
 
 
 @registry.register
+class EsfRegistered(Event):
+    """§5.5 the electronic invoice (ESF) of an invoice was issued in the tax authority's system (IS ESF): its
+    registration number there and the day it was issued, as billing entered them. `late`: issued after the
+    invoice's ESF deadline (the 20th of the month after its period)."""
+
+    event_type = "invoicing.EsfRegistered"
+    schema_version = 1
+
+    contract_id: str
+    invoice_document: str
+    registration_number: str
+    issued_on: date
+    esf_deadline: date
+    late: bool
+
+
+@registry.register
 class PaymentReceived(Event):
     """Money from the buyer arrived (bank statement or API); held as advance until allocated (§5.8).
     `payer`: the payer's BIN and IBAN as the bank gave them (`{"bin", "iban"}`), sealed with the contract's

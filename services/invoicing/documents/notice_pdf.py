@@ -1,12 +1,12 @@
 """A restriction, termination or withdrawal notice (§5.3, §7.1.1, §11.2) as the letter sent to the buyer: its
 number and date, the contract, the amount it cites, the day it takes effect, the documents it is about and the
-two people of collections who decided it. fpdf2 with the DejaVu fonts (`reconciliation_pdf.FONTS`), Russian and
-English side by side as the reconciliation act."""
+two people of collections who decided it. Russian and English side by side, in the layout of the ledger's
+documents (`shared/pdf.py`)."""
 
 from __future__ import annotations
 
 from services.invoicing.collection_queries import NoticeLetter
-from services.invoicing.documents.reconciliation_pdf import amount_text, new_document
+from shared.pdf import amount_text, fields, heading, new_document, note, signatures
 
 TITLES = {
     "restriction": "Уведомление об ограничении поставки / Notice of restriction of supply",
@@ -36,22 +36,14 @@ def _body(letter: NoticeLetter) -> str:
 
 def render(letter: NoticeLetter) -> bytes:
     pdf = new_document(f"{letter.document_number} {letter.contract_number}")
-    pdf.set_font("DejaVu", "B", 13)
-    pdf.multi_cell(0, 7, TITLES[letter.kind], new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 10)
-    for label, value in (("№ / No.", letter.document_number), ("Дата / Date", letter.issued_on.isoformat()),
-                         ("Договор / Contract", letter.contract_number), ("Продавец / Seller", letter.seller),
-                         ("Покупатель / Buyer", letter.buyer)):
-        pdf.cell(50, 6, label)
-        pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+    heading(pdf, TITLES[letter.kind])
+    fields(pdf, (("№ / No.", letter.document_number), ("Дата / Date", letter.issued_on.isoformat()),
+                 ("Договор / Contract", letter.contract_number), ("Продавец / Seller", letter.seller),
+                 ("Покупатель / Buyer", letter.buyer)))
     pdf.ln(4)
     pdf.multi_cell(0, 6, _body(letter), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     if letter.requested_by and letter.approved_by:
-        pdf.set_font("DejaVu", "", 9)
-        pdf.multi_cell(0, 5, f"Подготовил / Prepared by: {letter.requested_by}; "
-                             f"утвердил / approved by: {letter.approved_by}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(10)
-    pdf.set_font("DejaVu", "", 10)
-    pdf.cell(0, 6, "Продавец / Seller: ____________________", new_x="LMARGIN", new_y="NEXT")
+        note(pdf, f"Подготовил / Prepared by: {letter.requested_by}; утвердил / approved by: {letter.approved_by}")
+    signatures(pdf, "Продавец / Seller")
     return bytes(pdf.output())

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from services.invoicing.domain import allocation as alloc
+from services.invoicing.domain.esf import EsfDue, Registration
 from services.invoicing.domain.holds import Agreement, Dispute, Installment, Promise
 from services.invoicing.domain.penalty import LateAmount, PausedPeriod, Penalty, PenaltyTerms, compute_penalty
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry, transfer
@@ -37,6 +38,7 @@ from services.invoicing.events import (
     DebtWrittenOff,
     DisputeClosed,
     DisputeOpened,
+    EsfRegistered,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
@@ -165,6 +167,7 @@ class Account:
     reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
     agreements: dict[str, Agreement] = field(default_factory=dict)            # agreement document → its schedule
     written_off: dict[str, Money] = field(default_factory=dict)               # item id → written off, not recovered
+    esf: dict[str, EsfDue] = field(default_factory=dict)                      # invoice document → its ESF (§5.5)
 
     @property
     def currency(self) -> str:
@@ -200,6 +203,7 @@ class Account:
         clone.reversed_penalties = set(self.reversed_penalties)
         clone.agreements = dict(self.agreements)
         clone.written_off = dict(self.written_off)
+        clone.esf = dict(self.esf)
         return clone
 
     def debt_total(self) -> Money:
@@ -249,6 +253,10 @@ def evolve(state: Account | None, event: Event) -> Account:
             for debt in state.debts.values():
                 assert not debt.outstanding.is_negative, "a correction never leaves a negative debt"
             state.documents += 1
+            state.esf[event.document_number] = EsfDue(event.esf_date, event.esf_deadline)
+        case EsfRegistered():
+            state.esf[event.invoice_document] = dataclasses.replace(
+                state.esf[event.invoice_document], registration=Registration(event.registration_number, event.issued_on))
         case PaymentReceived():
             state.payments[event.bank_reference] = event.payment_id
             state.received[event.payment_id] = event.amount
