@@ -36,6 +36,7 @@ from services.invoicing.commands import (
     DayCloseReport,
     Decline,
     Declined,
+    EsfRegistration,
     ImportReport,
     IssueRefund,
     PayOutRefund,
@@ -45,6 +46,7 @@ from services.invoicing.commands import (
     RecordDiscrepancy,
     RefundAsked,
     RefundPaidOutAnswer,
+    RegisterEsf,
     ReopenPeriod,
     RequestPrepayments,
     ReversalRequested,
@@ -59,6 +61,7 @@ from services.invoicing.domain import (
     agreements,
     calendar_days,
     collection,
+    esf,
     periods,
     reconciliation,
     write_off,
@@ -72,6 +75,7 @@ from services.invoicing.events import (
     CollectionReversalRequested,
     DebtRecovered,
     DebtWrittenOff,
+    EsfRegistered,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
@@ -401,6 +405,41 @@ class Invoicing:
             recorded_on=recorded_on), context, context.recorded_at)
         assert isinstance(event, ReconciliationDiscrepancyRecorded)
         return event
+
+    # ---- §5.5 the ESF register ----------------------------------------------------------------------------
+    async def register_esf(self, invoice_document: str, command: RegisterEsf, context: CommandContext
+                           ) -> EsfRegistration:
+        """The ESF of an invoice issued in IS ESF, as billing enters it (`domain/esf.py`); the same registration
+        again answers the one recorded (`repeated`), nothing recorded. Dated the day it was issued, in an open
+        month."""
+        async with self.engine.connect() as conn:
+            contract_id = await queries.contract_of_invoice(conn, invoice_document)
+            books = await self.books_on(conn)
+        if contract_id is None:
+            raise NotFound(f"no invoice {invoice_document}", reason="invoice_not_found")
+
+        def decide(state: acc.Account) -> list[Event]:
+            events = esf.register(state.esf.get(invoice_document), contract_id=contract_id,
+                                  invoice_document=invoice_document, registration_number=command.registration_number,
+                                  issued_on=command.issued_on)
+            if events:   # a repeat answers whenever it comes; a new registration is dated in an open month
+                periods.require_open(command.issued_on, books, field="issued_on")
+            return list(events)
+
+        decided = await self.runner.execute(ACCOUNTS, contract_id, existing(ACCOUNTS, contract_id, decide), context,
+                                            day_start(command.issued_on))
+        if decided.events:
+            [event] = decided.events
+            assert isinstance(event, EsfRegistered)
+            return EsfRegistration(**event.model_dump(exclude={"contract_id"}), contract_id=contract_id,
+                                   repeated=False)
+        assert decided.state is not None
+        due = decided.state.esf[invoice_document]
+        assert due.registration is not None, "a registration that records nothing repeats one recorded"
+        return EsfRegistration(contract_id=contract_id, invoice_document=invoice_document,
+                               registration_number=due.registration.number, issued_on=due.registration.issued_on,
+                               esf_deadline=due.deadline, late=esf.status(due, due.registration.issued_on)
+                               is esf.EsfStatus.LATE, repeated=True)
 
     # ---- reports ------------------------------------------------------------------------------------------
     async def aging(self, as_of: date, contract_id: str | None = None) -> AgingReport:

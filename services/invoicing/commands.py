@@ -43,6 +43,10 @@ from shared.money import Money
 from shared.quantities import quantity
 from shared.text import PlainText
 
+# a number another system gave (a payment order's, an ESF's): no blank at either end, no control
+# character anywhere (the body's rule, stated in the field's own pattern)
+NUMBER_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+
 
 # ---- payments -------------------------------------------------------------------------------------------
 class ReceivePayment(PlainText):
@@ -142,12 +146,33 @@ class PayOutRefund(PlainText):
     """§5.8 the treasury's payment order that paid an issued refund to the buyer's requisites (the refund's,
     sealed: the order is made where the contract's key is held)."""
 
-    # no blank at either end, no control character anywhere (the body's rule, stated in the field's own pattern)
     payment_order_number: str = Field(min_length=1, max_length=50,
-                                      pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+                                      pattern=NUMBER_PATTERN,
                                       description="the number of the payment order, as the bank holds it")
     payment_order_date: BusinessDate = Field(description="the payment order's date: the day the refund is paid out "
                                                          "(on the refund's date or later)")
+
+
+class RegisterEsf(PlainText):
+    """§5.5 the ESF of an invoice issued in IS ESF: its registration number there and the day it was issued."""
+
+    registration_number: str = Field(min_length=1, max_length=64,
+                                     pattern=NUMBER_PATTERN,
+                                     description="the ESF's registration number in IS ESF")
+    issued_on: BusinessDate = Field(description="the day the ESF was issued: on or after its date (the period's last "
+                                                "day), at most today")
+
+
+class EsfRegistration(BaseModel):
+    """An invoice's ESF as registered; `repeated`: this registration was entered before, nothing recorded now."""
+
+    contract_id: str
+    invoice_document: str
+    registration_number: str
+    issued_on: date
+    esf_deadline: date
+    late: bool = Field(description="issued after its deadline (the 20th of the month after the period)")
+    repeated: bool
 
 
 # the National Bank's base rate, % a year: above 0, below 100

@@ -5,7 +5,8 @@
 - `statement_lines`: one line per document, its effect on the buyer's position (+ owes more);
 - `debts`: open and closed debt items, for aging and statements; `payments`: by bank reference;
 - `base_rates`: rates set by admins through the API, on top of the shipped table;
-- `unidentified_receipts`: money no contract could be matched to, until an operator assigns it.
+- `unidentified_receipts`: money no contract could be matched to, until an operator assigns it;
+- `esf_registrations`: each invoice's ESF as registered in IS ESF (§5.5), the ESF register's entries.
 
 One fold computes the rows of both paths (`AccountRows`): a command folds the events it appended and
 writes them with one statement; a replay or `verify` folds whole accounts' histories, `REBUILD_STEP`
@@ -37,6 +38,7 @@ from services.invoicing.events import (
     BaseRateSet,
     DebtRecovered,
     DebtWrittenOff,
+    EsfRegistered,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InvoiceIssued,
@@ -62,6 +64,7 @@ from services.invoicing.projection_sql import (
     BaseRateRow,
     DebtChange,
     DebtRow,
+    EsfRow,
     LineRow,
     PaymentChange,
     PaymentRow,
@@ -125,13 +128,14 @@ class AccountRows:
         self.assignments: dict[str, ReceiptAssignment] = {}       # of receipts recorded earlier, by bank reference
         self.base_rates: dict[str, BaseRateRow] = {}              # by effective date (the last one wins)
         self.lines: list[LineRow] = []
+        self.esf_registrations: list[EsfRow] = []
         self.postings: list[PostingRow] = []
         self.currency_unknown = False   # a notice whose account was opened before this run, elsewhere
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.accounts or self.account_changes or self.debts or self.debt_changes
                     or self.payments or self.payment_changes or self.receipts or self.assignments
-                    or self.base_rates)
+                    or self.base_rates or self.esf_registrations)
 
     def fold(self, fact: Fact) -> None:
         _FOLDS[fact.event_type](self, fact, fact.payload)
@@ -433,6 +437,11 @@ class AccountRows:
                    f" ({'settled' if p['settled'] else 'open: ' + p['open_difference']['amount']})",
                    p["difference"]["currency"], p)
 
+    def esf_registered(self, fact: Fact, p: dict) -> None:
+        """§5.5 moves no money and makes no statement line: the register's row (`esf_registrations`)."""
+        self.esf_registrations.append(EsfRow(p["contract_id"], p["invoice_document"], p["registration_number"],
+                                             p["issued_on"], p["esf_deadline"], p["late"], str(fact.position)))
+
     def base_rate(self, fact: Fact, p: dict) -> None:
         self.base_rates[p["effective_from"]] = BaseRateRow(p["effective_from"], p["rate_percent"], p["source"])
 
@@ -460,6 +469,7 @@ _FOLDS = {
     ReconciliationDiscrepancyRecorded.event_type: AccountRows.discrepancy,
     PrepaymentRequested.event_type: AccountRows.prepayment,
     BaseRateSet.event_type: AccountRows.base_rate,
+    EsfRegistered.event_type: AccountRows.esf_registered,
     UnidentifiedReceiptRecorded.event_type: AccountRows.unidentified,
     ReceiptAssigned.event_type: AccountRows.assigned,
     RestrictionNoticeIssued.event_type: AccountRows.notice,
@@ -557,6 +567,6 @@ def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
 projector = InvoicingProjector(
     registry,
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts",
-            *collection_projection.TABLES],
+            "esf_registrations", *collection_projection.TABLES],
     handlers={},
 )

@@ -126,6 +126,19 @@ class ReceiptAssignment:
 
 
 @dataclass(slots=True)
+class EsfRow:
+    """A new `esf_registrations` row: an invoice's ESF as registered in IS ESF (§5.5)."""
+
+    contract_id: str
+    invoice_document: str
+    registration_number: str
+    issued_on: str
+    esf_deadline: str
+    late: bool
+    position: str
+
+
+@dataclass(slots=True)
 class BaseRateRow:
     effective_from: str
     rate_percent: str
@@ -187,6 +200,8 @@ PAYMENTS = Table.of("payments", PaymentRow, {"amount": "numeric", "received_on":
                                              "advance_left": "numeric"})
 RECEIPTS = Table.of("unidentified_receipts", ReceiptRow, {"amount": "numeric", "received_on": "date",
                                                           "bank_line": "jsonb"})
+ESF_REGISTRATIONS = Table.of("esf_registrations", EsfRow, {"issued_on": "date", "esf_deadline": "date",
+                                                            "late": "boolean", "position": "bigint"})
 BASE_RATES = Table.of("base_rates", BaseRateRow, {"effective_from": "date", "rate_percent": "numeric"})
 LINES = Table.of_tuples("statement_lines", LineRow, {"position": "bigint", "business_date": "date",
                                               "recorded_at": "timestamptz", "amount": "numeric", "details": "jsonb"})
@@ -251,6 +266,7 @@ _PARTS: dict[str, tuple[Table, Callable[[int], str], str | None]] = {
         ON CONFLICT (effective_from) DO UPDATE SET rate_percent = excluded.rate_percent, source = excluded.source""",
               None),
     "new_lines": (LINES, _insert(LINES), None),
+    "new_esf_registrations": (ESF_REGISTRATIONS, _insert(ESF_REGISTRATIONS), None),
     "new_postings": (POSTINGS, _insert(POSTINGS), None),
 }
 
@@ -284,7 +300,8 @@ def _json_rows(rows, table: Table) -> str:
 def _created(rows) -> list[tuple[Table, list]]:
     """(table, its new rows) of every table whose new rows are plain inserts (debts are upserts)."""
     return [(ACCOUNTS, list(rows.accounts.values())), (PAYMENTS, list(rows.payments.values())),
-            (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings)]
+            (RECEIPTS, list(rows.receipts.values())), (LINES, rows.lines), (POSTINGS, rows.postings),
+            (ESF_REGISTRATIONS, rows.esf_registrations)]
 
 
 def written_whole(rows) -> list[Written]:
@@ -312,7 +329,7 @@ async def write(conn: AsyncConnection, rows) -> None:
                  "new_payments": new["payments"], "changed_payments": list(rows.payment_changes.values()),
                  "new_receipts": new["unidentified_receipts"], "assigned_receipts": list(rows.assignments.values()),
                  "rates": list(rows.base_rates.values()), "new_lines": new["statement_lines"],
-                 "new_postings": new["postings"]}
+                 "new_postings": new["postings"], "new_esf_registrations": new["esf_registrations"]}
     parts = tuple(name for name in _PARTS if part_rows[name])
     if not parts:
         return

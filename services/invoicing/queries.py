@@ -496,6 +496,14 @@ async def contract_of_refund(conn: AsyncConnection, refund_document: str) -> str
     return await conn.scalar(_REFUND_CONTRACT, {"d": refund_document})
 
 
+_INVOICE_CONTRACT = text("SELECT contract_id FROM statement_lines WHERE kind = 'invoice' AND document = :d LIMIT 1")
+
+
+async def contract_of_invoice(conn: AsyncConnection, invoice_document: str) -> str | None:
+    """The contract whose account issued the invoice `invoice_document` (its number names the contract's)."""
+    return await conn.scalar(_INVOICE_CONTRACT, {"d": invoice_document})
+
+
 # ---- lists across contracts: invoices, payments, notices, money received --------------------------------------
 class InvoiceStatus(StrEnum):
     OPEN = "open"          # something is owed on it, not due yet (due on its due date: not overdue that day)
