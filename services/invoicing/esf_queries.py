@@ -71,6 +71,7 @@ _ENTRIES = """
     JOIN accounts a ON a.contract_id = s.contract_id
     LEFT JOIN esf_registrations r ON r.contract_id = s.contract_id AND r.invoice_document = s.document
     WHERE s.kind = 'invoice' AND s.business_date BETWEEN :first AND :last AND s.details->>'period' = :month
+      AND (CAST(:contract AS text) IS NULL OR s.contract_id = :contract)
 """
 _COUNTS = text(f"SELECT status, count(*) AS n FROM ({_ENTRIES}) AS e GROUP BY status")
 
@@ -84,10 +85,11 @@ def _entry(row: dict[str, Any]) -> EsfEntry:
                     registration_number=row["registration_number"], issued_on=row["issued_on"])
 
 
-async def esf_register(conn: AsyncConnection, month: str, on: date, page: PageRequest) -> EsfRegister:
-    """The invoices of `month` (their period) with their ESFs as they stand on `on`."""
+async def esf_register(conn: AsyncConnection, month: str, on: date, page: PageRequest,
+                       contract_id: str | None = None) -> EsfRegister:
+    """The invoices of `month` (their period; of one contract, or all) with their ESFs as they stand on `on`."""
     first, last = period_bounds(month)
-    params = {"first": first, "last": last, "month": month, "on": on}
+    params = {"first": first, "last": last, "month": month, "on": on, "contract": contract_id}
     counts = {row.status: row.n for row in await conn.execute(_COUNTS, params)}
     rows, next_cursor = await read_page(conn, f"SELECT * FROM ({_ENTRIES}) AS e WHERE {{after}}", params, BY_TURNOVER,
                                         page)

@@ -44,7 +44,7 @@ async def register_esf(document: Document, command: RegisterEsf, request: Reques
     """§5.5 the invoice's ESF was issued in IS ESF: its registration number and the day. The same registration
     again answers the one recorded (`repeated`), nothing recorded. Refused: an unknown invoice (404
     `invoice_not_found`), one registered already under another number or day (409 `esf_already_registered`), a
-    day before the ESF's date (409 `esf_before_its_date`), in the future (409 `in_future`) or in a closed month
+    day before the ESF's date (409 `esf_before_its_date`), in the future (409 `business_date_in_future`) or in a closed month
     (409 `period_closed`)."""
     return await app.register_esf(document, command, context_of(request, actor))
 
@@ -53,8 +53,12 @@ async def register_esf(document: Document, command: RegisterEsf, request: Reques
 async def esf_register(_actor: Reader, app: App, page: PageParams,
                        month: Annotated[str, Query(pattern=MONTH_PATTERN, description="the invoices' period, YYYY-MM")],
                        on: Annotated[IsoDay | None, Query(description="the day `overdue` is judged on; today in Astana "
-                                                                      "when absent")] = None) -> EsfRegister:
+                                                                      "when absent")] = None,
+                       contract_id: Annotated[str | None, Query(min_length=1, max_length=100,
+                                                                pattern=NO_CONTROL_CHARACTERS,
+                                                                description="only this contract's")] = None
+                       ) -> EsfRegister:
     """The month's invoices, each with its ESF deadline (the 20th of the next month) and its registration, or
     `overdue` when unregistered after the deadline; the counts of the whole month first."""
     async with app.engine.connect() as conn:
-        return await esf_queries.esf_register(conn, month, on or today(app.clock), page)
+        return await esf_queries.esf_register(conn, month, on or today(app.clock), page, contract_id)

@@ -12,7 +12,7 @@ from shared.pdf import amount_text, table
 
 
 def charge_lines(pdf: FPDF, lines: Sequence[ChargeLineData]) -> None:
-    table(pdf, (30, 36, 24, 22, 34, 12, 32),
+    table(pdf, (28, 34, 22, 24, 34, 14, 34),
           ("Услуга / Item", "Дни / Days", "кВт·ч / kWh", "Тариф / Rate", "Без НДС / Net", "НДС %", "НДС / VAT"),
           [(line.component, f"{line.first_day:%d.%m}–{line.last_day:%d.%m.%Y}", f"{line.volume_kwh:,}".replace(",", " "),
             f"{line.rate_per_kwh}", amount_text(line.net), f"{line.vat_rate_percent.normalize()}",
