@@ -34,6 +34,8 @@ PROJECTED = {
     "invoicing.CollectionRunProposed", "invoicing.CollectionLinesProposed", "invoicing.CollectionRunApproved",
     "invoicing.CollectionRunDeclined", "invoicing.CollectionLineExecuted", "invoicing.CollectionReversalRequested",
     "invoicing.CollectionLineReversed", "invoicing.RequestDeclined",
+    # the ESF register (§5.5)
+    "invoicing.EsfRegistered",
 }
 
 
@@ -143,6 +145,11 @@ async def a_history_of_every_kind(system) -> None:
     other = await signed_contract(system)
     await publish_act(system, other, "act-2022-01", "2022-01", "31000", "2022-02-01")
     await wait_for_debt(system, other, "470456.00")
+    # §5.5 its ESF registered in IS ESF, late (due by 20 February)
+    number = (await client.get(f"/accounts/{other}", headers=auth())).json()["contract_number"]
+    esf = await client.post(f"/invoices/INV-{number}-2022-01/esf", headers=auth(),
+                            json={"registration_number": "ESF\\R-1", "issued_on": "2022-02-21"})
+    assert esf.status_code == 201, esf.text
     await pay(client, other, unique("OVER"), "500000.00", "2022-02-07")
     # the last month is invoiced before the refund (§5.8): December 1,000 kWh = 15,176.00, paid from the advance
     await publish_act(system, other, "act-2022-12", "2022-12", "1000", "2023-01-05")
