@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
@@ -105,3 +106,14 @@ def _iso(form: re.Pattern[str], what: str) -> Callable[[object], object]:
 
 IsoDay = Annotated[date, BeforeValidator(_iso(_ISO_DAY, "date"))]
 IsoMoment = Annotated[datetime, BeforeValidator(_iso(_ISO_MOMENT, "datetime"))]
+
+
+# a document answered as a PDF (the route's `responses`, beside its errors)
+PDF_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
+
+
+def pdf_attachment(content: bytes, *names: str) -> Response:
+    """A PDF document as the attachment `<name>-<name>….pdf` (a `/` of a document or contract number becomes `-`)."""
+    name = "-".join(names).replace("/", "-")
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from services.metering.domain.meters import MeterElsewhere
 from services.metering.domain.plausibility import PointRating
 from services.metering.domain.volumes import meter_shares
 from services.metering.pieces import read_pieces
+from shared.calendar import day_start
 from shared.errors import NotFound, ValidationFailed
 from shared.paging import Keyset, Page, PageRequest, read_page
 
@@ -143,6 +144,47 @@ async def acts_page(conn: AsyncConnection, page: PageRequest, contract_id: str |
         " WHERE (CAST(:c AS text) IS NULL OR a.contract_id = :c) AND (CAST(:s AS text) IS NULL OR a.status = :s)"
         " AND {after}"), {"c": contract_id, "s": status and status.value}, BY_PERIOD, page)
     return Page(items=[_act(row) for row in rows], next_cursor=next_cursor, limit=page.limit)
+
+
+class ActPoint(BaseModel):
+    """A delivery point the act's volume was supplied through, with the meter that measured it in the month."""
+
+    delivery_point_code: str
+    delivery_point_name: str
+    voltage_kv: Decimal
+    serial: str
+    meter_type: str
+    multiplier: int
+
+
+class ActDocument(ActView):
+    """A volume act as the PDF for the buyer's signature prints it: the act, its month's balance and its points."""
+
+    published_on: date | None = Field(description="the day the system operator published the actual balance")
+    points: list[ActPoint]
+
+
+_ACT = text("SELECT a.*, b.meter_volume_kwh, b.difference_kwh, b.published_on, t.time_zone FROM volume_acts a"
+            " JOIN contract_terms t USING (contract_id)"
+            " LEFT JOIN actual_balances b USING (contract_id, period) WHERE a.act_id = :a")
+# the meters in place some time of the month (installed before its end, not removed before its start)
+_ACT_POINTS = text("""
+    SELECT delivery_point_code, delivery_point_name, voltage_kv, serial, meter_type, multiplier FROM meters
+    WHERE contract_id = :c AND (installed_at IS NULL OR installed_at < :end) AND (removed_at IS NULL OR removed_at > :start)
+    ORDER BY delivery_point_code, coalesce(installed_at, '-infinity'), serial
+""")
+
+
+async def act_document(conn: AsyncConnection, act_id: str) -> ActDocument:
+    row = (await conn.execute(_ACT, {"a": act_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"no act {act_id}", reason="act_not_found")
+    fields = {k: v for k, v in row.items() if k != "time_zone"}
+    first, last = date.fromisoformat(f"{row['period']}-01"), acts.month_end(row["period"])
+    points = await conn.execute(_ACT_POINTS, {"c": row["contract_id"], "start": day_start(first, row["time_zone"]),
+                                              "end": day_start(last + timedelta(days=1), row["time_zone"])})
+    return ActDocument(**_act(fields).model_dump(), published_on=row["published_on"],
+                       points=[ActPoint.model_validate(point) for point in points.mappings()])
 
 
 async def contracts_with_issued_acts(conn: AsyncConnection) -> list[str]:

@@ -1,6 +1,7 @@
-"""Proves on the real services, database and broker that billing's documents print the figures their events
-recorded — the prepayment invoice of a §5.3 block and a month's invoice (§5.4), with both parties' requisites, read
-back from the PDF's text (figures derived by hand beside) — and that the ESF register (§5.5) records an invoice's
+"""Proves on the real services, database and broker that the documents a clerk sends or signs print the figures
+their events recorded — the prepayment invoice of a §5.3 block and a month's invoice (§5.4), with both parties'
+requisites, and metering's volume act for signature (§4.13) with its points and meters — read back from the PDF's
+text (figures derived by hand beside) — and that the ESF register (§5.5) records an invoice's
 ESF once (a repeat records nothing, another number is refused, so are an unknown invoice, a day in the future and a
 day before the ESF's date) and lists a month's invoices as registered, late, due or overdue on a day."""
 
@@ -11,7 +12,7 @@ from io import BytesIO
 from pypdf import PdfReader
 
 from tests.integration.test_ledger_api import event_count, publish_act, signed_contract, wait_for_debt
-from tests.support import auth
+from tests.support import auth, unique_meters
 
 
 def pdf_text(content: bytes) -> str:
@@ -141,3 +142,31 @@ async def test_the_esf_register_records_each_invoices_esf_once_and_says_which_ar
     january_register = await register_of(client, contract_id, "2022-01", "2022-03-31")
     assert january_register["counts"] == {"invoices": 1, "registered": 1, "late": 0, "due": 0, "overdue": 0}
     assert january_register["items"][0]["registration_number"] == "ESF-KZ-0001"
+
+
+async def test_the_volume_act_prints_the_months_volume_its_meters_and_the_day_it_is_deemed_signed(system):
+    metering = system.clients["metering"]
+    meters = unique_meters()
+    contract_id = await signed_contract(system, meter_serials=meters)
+    recorded = await metering.post(f"/contracts/{contract_id}/actual-balance", headers=auth(), json={
+        "period": "2022-01", "volume_kwh": "31000", "published_on": "2022-02-04", "issued_on": "2022-02-07",
+        "meter_volume_kwh": "30880"})
+    assert recorded.status_code == 201, recorded.text
+    act_id = recorded.json()[1]["act_id"]
+
+    response = await metering.get(f"/acts/{act_id}/act.pdf", headers=auth())
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert "электроэнергии" in text and act_id in text and contract_id in text and "2022-01" in text
+    # the balance's 31,000 kWh against the meters' 30,880: a difference of 120; issued (and received) 7 February,
+    # deemed signed 15 calendar days later, on 22 February (§4.14)
+    for figure in ("31 000.000 кВт·ч", "30 880.000 кВт·ч", "120.000 кВт·ч", "2022-02-04", "2022-02-07",
+                   "2022-02-22"):
+        assert figure in text, figure
+    # the seed contract's two points, each with its meter and multiplier
+    for point in ("VL110-154", "ВЛ-110кВ № 154 ТТЭЦ", meters[0], "44000", "VL35-4", meters[1], "21000"):
+        assert point in text, point
+
+    missing = await metering.get("/acts/act-none/act.pdf", headers=auth())
+    assert (missing.status_code, missing.json()["reason"]) == (404, "act_not_found")

@@ -10,12 +10,11 @@ from fastapi.responses import Response
 
 from services.invoicing import document_queries, esf_queries
 from services.invoicing.api.deps import App, Billing, Reader, ServiceDep
-from services.invoicing.api.pdf import PDF_ANSWER, pdf_attachment
 from services.invoicing.commands import EsfRegistration, RegisterEsf
 from services.invoicing.documents.invoice_pdf import render
 from services.invoicing.esf_queries import EsfRegister
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, PAGE_ERRORS, READ_ERRORS, IsoDay, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, PDF_ANSWER, READ_ERRORS, IsoDay, context_of, pdf_attachment
 from shared.business_time import today
 from shared.calendar import MONTH_PATTERN
 from shared.paging import PageParams

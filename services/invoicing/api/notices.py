@@ -12,19 +12,16 @@ from services.invoicing import collection_queries
 from services.invoicing.api.deps import Reader, ServiceDep
 from services.invoicing.documents.notice_pdf import render
 from shared.access_log import read_logged
-from shared.api import READ_ERRORS
+from shared.api import PDF_ANSWER, READ_ERRORS, pdf_attachment
 
 router = APIRouter(tags=["collection runs"], responses=READ_ERRORS)
 
 
-@router.get("/accounts/{contract_id}/notice.pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+@router.get("/accounts/{contract_id}/notice.pdf", response_class=Response, responses=PDF_ANSWER)
 async def notice_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                      document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
     """The notice `document` as the letter sent to the buyer. It names the buyer: the read is logged."""
     letter = await read_logged(service, request, actor,
                                lambda conn: collection_queries.notice_letter(conn, contract_id, document),
                                lambda _letter: [contract_id])
-    name = f"{document}-{letter.contract_number}".replace("/", "-")
-    return Response(render(letter), media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    return pdf_attachment(render(letter), document, letter.contract_number)

@@ -9,11 +9,10 @@ from fastapi.responses import Response
 
 from services.invoicing import document_queries
 from services.invoicing.api.deps import App, Billing, Reader, ServiceDep
-from services.invoicing.api.pdf import PDF_ANSWER, pdf_attachment
 from services.invoicing.commands import PrepaymentsRequested, RequestPrepayments
 from services.invoicing.documents.prepayment_pdf import render
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, READ_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PDF_ANSWER, READ_ERRORS, context_of, pdf_attachment
 
 router = APIRouter(tags=["prepayments"])
 

@@ -15,7 +15,7 @@ from services.invoicing.documents.reconciliation_pdf import render as render_rec
 from services.invoicing.events import ReconciliationDiscrepancyRecorded
 from services.invoicing.queries import ReconciliationAct, Statement
 from shared.access_log import read_logged
-from shared.api import COMMAND_ERRORS, READ_ERRORS, IsoDay, IsoMoment, context_of
+from shared.api import COMMAND_ERRORS, PDF_ANSWER, READ_ERRORS, IsoDay, IsoMoment, context_of, pdf_attachment
 from shared.calendar import MONTH_PATTERN
 
 router = APIRouter(tags=["statements"], responses=READ_ERRORS)
@@ -45,14 +45,11 @@ async def reconciliation(contract_id: str, request: Request, actor: Reader, serv
                              lambda _act: [contract_id])
 
 
-@router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+@router.get("/accounts/{contract_id}/reconciliation.pdf", response_class=Response, responses=PDF_ANSWER)
 async def reconciliation_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
                              month: Annotated[str, Query(pattern=MONTH_PATTERN)]) -> Response:
     act = await reconciliation(contract_id, request, actor, service, month=month)
-    number = act.contract_number.replace("/", "-")
-    return Response(render_reconciliation(act), media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="reconciliation-{number}-{month}.pdf"'})
+    return pdf_attachment(render_reconciliation(act), "reconciliation", act.contract_number, month)
 
 
 @router.post("/accounts/{contract_id}/reconciliation/discrepancies", status_code=201,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 
 from services.metering import queries
 from services.metering.api.deps import App, MeteringDesk, Reader
@@ -18,10 +19,11 @@ from services.metering.commands import (
     RecordActualBalance,
     SignAct,
 )
+from services.metering.documents.act_pdf import render
 from services.metering.domain.acts import ActStatus
 from services.metering.events import ActualBalanceRecorded, PreliminaryActReceived, VolumeActAccepted
 from services.metering.queries import ActView
-from shared.api import COMMAND_ERRORS, PAGE_ERRORS, context_of
+from shared.api import COMMAND_ERRORS, PAGE_ERRORS, PDF_ANSWER, READ_ERRORS, context_of, pdf_attachment
 from shared.events.metering import VolumeActDisputed, VolumeActIssued
 from shared.paging import Page, PageParams
 from shared.text import NO_CONTROL_CHARACTERS
@@ -81,3 +83,16 @@ async def list_acts(_actor: Reader, app: App, page: PageParams,
     """The volume acts with their actual balances, a page at a time by period."""
     async with app.engine.connect() as conn:
         return await queries.acts_page(conn, page, contract_id, status)
+
+
+@router.get("/acts/{act_id}/act.pdf", response_class=Response,
+            responses={**READ_ERRORS, **PDF_ANSWER})
+async def act_pdf(_actor: Reader, app: App,
+                  act_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_CHARACTERS)]
+                  ) -> Response:
+    """The act as the PDF for the buyer's signature (§4.13): the month's volume, the actual balance and the meters'
+    sum, the delivery points and meters, the day it is deemed signed while it awaits signature. 404
+    `act_not_found`."""
+    async with app.engine.connect() as conn:
+        act = await queries.act_document(conn, act_id)
+    return pdf_attachment(render(act), act_id)
