@@ -45,7 +45,8 @@ letters = typer.Typer(help="Dead letters: the messages a service's consumer refu
                       no_args_is_help=True)
 app.add_typer(letters, name="dead-letters")
 periodic = typer.Typer(help="The periodic work of the whole portfolio, each run idempotent (twice records nothing "
-                            "new): day close, prepayment demands, month close, reconciliation acts.",
+                            "new): day close, prepayment demands, month close, reconciliation acts; the ESF register "
+                            "report.",
                        no_args_is_help=True)
 app.add_typer(periodic, name="run")
 console = Console()
@@ -684,6 +685,29 @@ def run_reconciliation_acts(out: Annotated[Path, typer.Option(help="the director
                                                          lambda n: bar.advance(task, n)))
     _periodic(outcomes, as_json, ("contract", "file", "outcome", "reason"), f"reconciliation acts {act_month}",
               {"refused"})
+
+
+@periodic.command("esf-register")
+def run_esf_register(month: Annotated[str | None, typer.Option(help="the invoices' period, YYYY-MM; the last month "
+                                                                    "over when absent")] = None,
+                     on: Annotated[date | None, typer.Option(help="the day `overdue` is judged on; the ledger's "
+                                                                  "today when absent")] = None,
+                     token: TokenOption = None, as_json: JsonOption = False) -> None:
+    """§5.5 the ESF register of a month's invoices: each ESF due by the 20th of the next month, registered (with
+    its IS ESF number), due, or overdue. A report: it records nothing, so running it again changes nothing."""
+    services = _services(token)
+    period = _month(month) if month else _last_month_over()
+    with _bar("invoices", as_json) as bar:
+        task = bar.add_task(f"ESF register {period}", total=None)
+        counts, outcomes = _run(lambda: runs.esf_register(
+            services, period, on, lambda total: bar.update(task, total=total), lambda n: bar.advance(task, n)))
+    if as_json:
+        _print_json({"counts": counts, "invoices": outcomes})
+        return
+    _line_report(outcomes, ("contract", "invoice", "esf_deadline", "total", "outcome", "registration_number",
+                            "issued_on"), f"ESF register {period} on {counts['on']}")
+    console.print(f"{counts['invoices']} invoices: {counts['registered']} registered, {counts['late']} registered "
+                  f"late, {counts['due']} due, {counts['overdue']} overdue")
 
 
 @app.command()

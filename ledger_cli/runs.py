@@ -10,7 +10,9 @@ the second records nothing new (every command it sends is itself idempotent, and
   (§5.7 penalties, notices) for a second person of collections to approve, unless one is proposed or approved
   already; the acts are invoiced as metering issues them and the advance applied as they are;
 - `reconciliation_acts`: §5.6 every account's act of a month as its PDF in a directory, skipping the files
-  there already.
+  there already;
+- `esf_register`: §5.5 the ESF register of a month's invoices (each ESF due by the 20th of the next month): which
+  are registered, due, overdue. A report: it records nothing.
 
 Each returns one outcome per item (a service's day, an account), which the command prints as a table or JSON.
 """
@@ -158,3 +160,25 @@ def reconciliation_acts(services: Services, found: list[dict[str, Any]], month: 
         outcomes.append(outcome)
         advance(1)
     return outcomes
+
+
+def esf_register(services: Services, month: str, on: date | None, start: Callable[[int], object],
+                 advance: Advance) -> tuple[dict[str, Any], list[Outcome]]:
+    """§5.5 the register of `month`'s invoices on `on` (the ledger's today when None), page by page: its counts (the
+    first page gives the whole month's, and so the progress's total, `start`) and one outcome per invoice."""
+    cursor, counts, outcomes = None, None, []
+    while True:
+        page = services.get("invoicing", "/esf-register", month=month, on=on and on.isoformat(), limit=PAGE,
+                            cursor=cursor)
+        if counts is None:
+            counts = {"month": page["month"], "on": page["on"], **page["counts"]}
+            start(counts["invoices"])
+        outcomes += [{"contract": item["contract_number"], "invoice": item["invoice_document"],
+                      "esf_deadline": item["esf_deadline"], "total": f"{item['total']['amount']} "
+                      f"{item['total']['currency']}", "outcome": item["status"],
+                      "registration_number": item["registration_number"], "issued_on": item["issued_on"]}
+                     for item in page["items"]]
+        advance(len(page["items"]))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return counts, outcomes
