@@ -82,8 +82,8 @@ def test_base_and_overlays_render():
         for kind in ("Job", "Cluster", "KafkaUser"):   # the back office has no database and no Kafka
             assert kinds.get(kind) == len(SERVICES), (name, kind, kinds.get(kind))
         # one account per deployable and one for the scheduled runs (periodic/runs.yaml): day close, prepayment
-        # demands, month close, reconciliation acts
-        assert kinds["ServiceAccount"] == len(DEPLOYABLES) + 1 and kinds["CronJob"] == 4, kinds
+        # demands, month close, reconciliation acts, the ESF register
+        assert kinds["ServiceAccount"] == len(DEPLOYABLES) + 1 and kinds["CronJob"] == 5, kinds
         assert kinds["KafkaTopic"] == 2 * len(SERVICES) + 2   # and the personal-data keys topic with its .dlq
         assert kinds["Kafka"] == 1 and kinds["Ingress"] == 1 and kinds["ObjectStore"] == 1
         assert kinds.get("Secret", 0) == 0
@@ -789,7 +789,7 @@ def test_the_scheduled_runs_call_ledger_run_in_astana_time_and_reach_only_the_se
     objects = objects_of(rendered)
     policies = list(by_kind(objects, "NetworkPolicy").values())
     scheduled = by_kind(objects, "CronJob")
-    assert set(scheduled) == {"day-close", "prepayment-demands", "month-close", "reconciliation-acts"}
+    assert set(scheduled) == {"day-close", "prepayment-demands", "month-close", "reconciliation-acts", "esf-register"}
     commands = {command.name for command in periodic.registered_commands}
     for job in scheduled.values():
         assert (job["spec"]["timeZone"], job["spec"]["concurrencyPolicy"]) == ("Asia/Almaty", "Forbid")
@@ -805,6 +805,18 @@ def test_the_scheduled_runs_call_ledger_run_in_astana_time_and_reach_only_the_se
         assert checks.egress_allows(policies, run, api, 8000) and checks.ingress_allows(policies, api, run, 8000)
         assert not checks.egress_allows(policies, run, database, 5432), "a run talks to the APIs only"
     assert not checks.egress_allows(policies, run, {"strimzi.io/cluster": KAFKA_CLUSTER}, 9093)
+
+
+def test_the_esf_register_is_reported_on_the_15th_and_the_19th_before_the_20th_deadline(rendered):
+    """§5.5 the ESFs of a month are due by the 20th of the next: the register of the last month over is printed
+    twice before that day (the 15th, the 19th) in Astana's working morning, as a report that records nothing."""
+    job = by_kind(objects_of(rendered), "CronJob")["esf-register"]
+    minute, hour, days, month, weekday = job["spec"]["schedule"].split()
+    assert (minute, hour, sorted(int(d) for d in days.split(",")), month, weekday) == ("0", "9", [15, 19], "*", "*")
+    assert all(int(day) < 20 for day in days.split(","))
+    container = checks.pod_spec(job)["containers"][0]
+    assert container["command"][4:] == ["esf-register", "--json"]   # the last month over, judged today
+    assert "volumeMounts" not in container or all(m["name"] == "tmp" for m in container["volumeMounts"])
 
 
 def test_network_check_catches_an_open_egress():
