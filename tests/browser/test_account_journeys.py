@@ -1,7 +1,7 @@
 """The account in a real browser: the statement `as of` a past date shows the balance of that date, `as
 known at` an instant before the payment was recorded shows the ledger's knowledge then, the payment's line
-opens its allocation slices, the reconciliation act opens as a PDF, and the statement downloads as CSV with
-the same lines. Figures by hand in tests/browser/conftest.py (January 2022: 470,456.00; paid 100,000.00 on
+opens its allocation slices, the reconciliation act, the invoice and the volume act open as PDFs, and the
+statement downloads as CSV with the same lines. Figures by hand in tests/browser/conftest.py (January 2022: 470,456.00; paid 100,000.00 on
 2022-02-20; 370,456.00 owed)."""
 
 from __future__ import annotations
@@ -81,6 +81,16 @@ async def test_the_payment_line_explains_its_allocation_and_the_csv_has_the_same
     assert rows[-1]["Balance"] == "370456.00"
     pdf = httpx.get(base + "/reconciliation.pdf", params={"month": "2022-02"}, cookies=cookies)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # the invoice's line links its PDF as sent to the buyer; the act's PDF is linked from the metering page
+    invoice_pdf = page.locator("table.statement a.pdf").first
+    href = await invoice_pdf.get_attribute("href")
+    assert href.startswith(f"/accounts/{paid_contract['contract_id']}/invoice.pdf?document=INV-"), href
+    document = httpx.get(backoffice_system.url_of("backoffice") + href, cookies=cookies)
+    assert document.status_code == 200 and document.content.startswith(b"%PDF")
+    await page.goto(backoffice_system.url_of("backoffice") + f"/metering?contract={paid_contract['number']}")
+    act_href = await page.locator("#acts a.pdf").first.get_attribute("href")
+    act = httpx.get(backoffice_system.url_of("backoffice") + act_href, cookies=cookies)
+    assert act.status_code == 200 and act.content.startswith(b"%PDF"), act_href
 
 
 async def test_a_penalty_line_explains_its_slices(page, backoffice_system):

@@ -1,12 +1,13 @@
 """The account: the statement with its opening and closing balance, each charge, each payment's
 allocation slices and each penalty's slices as the invoicing service explains them; `as of` a business
-date and `as known at` an instant; the balance over time; aging; the reconciliation act as PDF."""
+date and `as known at` an instant; the balance over time; aging; the reconciliation act, an invoice and a
+prepayment invoice as the PDFs the ledger writes."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,7 +15,7 @@ from pydantic import BeforeValidator
 
 from services.backoffice.i18n import N_
 from services.backoffice.web.deps import Calls, OptionalDay, OptionalMoment, SignedIn, blank_is_none, render
-from services.backoffice.web.tables import Column, download
+from services.backoffice.web.tables import Column, download, pdf
 from shared.calendar import ASTANA_ZONE_NAME, zone
 
 router = APIRouter()
@@ -71,5 +72,12 @@ async def account(request: Request, contract_id: str, session: SignedIn, calls: 
 @router.get("/accounts/{contract_id}/reconciliation.pdf")
 async def reconciliation_pdf(contract_id: str, calls: Calls, month: Annotated[str, Query(pattern=MONTH)]) -> Response:
     answer = await calls.get_bytes("invoicing", f"/accounts/{contract_id}/reconciliation.pdf", {"month": month})
-    return Response(answer.content, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="reconciliation-{month}.pdf"'})
+    return pdf(answer.content, f"reconciliation-{month}")
+
+
+@router.get("/accounts/{contract_id}/{kind}.pdf")
+async def document_pdf(contract_id: str, kind: Literal["invoice", "prepayment"], calls: Calls,
+                       document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
+    """An invoice or a prepayment demand's invoice as the ledger writes it."""
+    answer = await calls.get_bytes("invoicing", f"/accounts/{contract_id}/{kind}.pdf", {"document": document})
+    return pdf(answer.content, document)

@@ -20,7 +20,7 @@ from services.backoffice.calls import PersonCalls, ServiceRefusal
 from services.backoffice.i18n import N_
 from services.backoffice.web.deps import Calls, Form, SignedIn, render
 from services.backoffice.web.picking import astana_today, contract_numbered, malformed
-from services.backoffice.web.tables import Column, download, every_page
+from services.backoffice.web.tables import Column, download, every_page, pdf
 
 router = APIRouter()
 ACTS_PAGE = 50
@@ -141,6 +141,13 @@ def _day_of(form: dict[str, Any], field: str) -> str:
         return date.fromisoformat(str(form.get(field) or "")).isoformat()
     except ValueError:
         raise malformed(field) from None
+
+
+@router.get("/metering/acts/{act_id:path}/act.pdf")
+async def act_pdf(act_id: str, calls: Calls) -> Response:
+    """The volume act as metering writes it, for the buyer's signature (§4.13)."""
+    answer = await calls.get_bytes("metering", f"/acts/{act_id}/act.pdf")
+    return pdf(answer.content, act_id)
 
 
 @router.post("/metering/acts/{act_id:path}/sign", response_class=HTMLResponse)

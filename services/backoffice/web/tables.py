@@ -151,3 +151,9 @@ async def every_page(fetch: Callable[[str | None], Any]) -> tuple[list[Mapping[s
         if not cursor:
             return rows, False
     return rows[:MAX_DOWNLOAD_ROWS], True
+
+
+def pdf(content: bytes, name: str) -> Response:
+    """A service's PDF document shown in the browser (`name`.pdf when saved; a `/` of a number becomes `-`)."""
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name.replace("/", "-")}.pdf"'})
