@@ -70,21 +70,9 @@ class PrepaymentInvoice(DocumentHead):
 
 
 class InvoiceDocument(DocumentHead):
-    """§5.4 the invoice of a month (or a correcting invoice, the difference) as issued from its volume act."""
+    """§5.4 the invoice of a month (or a correcting invoice, the difference) as `InvoiceIssued` recorded it."""
 
-    document_number: str
-    act_id: str
-    period: str
-    corrects: str | None
-    invoice_date: date
-    esf_date: date = Field(description="the turnover date: the period's last day (§5.5)")
-    esf_deadline: date = Field(description="the ESF is issued by this day: the 20th of the next month")
-    due_date: date
-    volume_kwh: Decimal
-    lines: list[ChargeLineData]
-    net: Money
-    vat: Money
-    total: Money
+    invoice: InvoiceIssued
 
 
 _HEAD = text("SELECT contract_number, terms, buyer, buyer_name FROM accounts WHERE contract_id = :c")
@@ -150,9 +138,4 @@ async def invoice_document(conn: AsyncConnection, contract_id: str, document: st
     issued = await _issued(conn, contract_id, document, [InvoiceIssued.event_type])
     if not issued:
         raise NotFound(f"no invoice {document} on this contract", reason="invoice_not_found")
-    invoice = InvoiceIssued.model_validate(issued[0][0])
-    return InvoiceDocument(
-        **head.model_dump(), document_number=document, act_id=invoice.act_id, period=invoice.period,
-        corrects=invoice.corrects_document, invoice_date=invoice.invoice_date, esf_date=invoice.esf_date,
-        esf_deadline=invoice.esf_deadline, due_date=invoice.due_date, volume_kwh=invoice.volume_kwh,
-        lines=invoice.lines, net=invoice.net, vat=invoice.vat, total=invoice.total)
+    return InvoiceDocument(**head.model_dump(), invoice=InvoiceIssued.model_validate(issued[0][0]))

@@ -5,30 +5,28 @@ day its ESF is due, exactly as `InvoiceIssued` recorded them."""
 from __future__ import annotations
 
 from services.invoicing.document_queries import InvoiceDocument
-from services.invoicing.documents.charge_lines import charge_lines
+from services.invoicing.documents.charge_lines import charge_lines, charge_totals
 from services.invoicing.documents.parties import parties
-from shared.pdf import amount_row, amount_text, fields, heading, new_document, note, signatures
+from shared.pdf import amount_row, fields, heading, new_document, note, signatures
 
 
-def render(invoice: InvoiceDocument) -> bytes:
-    pdf = new_document(f"{invoice.document_number} {invoice.contract_number}")
-    heading(pdf, "Счёт-фактура / Invoice" if invoice.corrects is None
+def render(document: InvoiceDocument) -> bytes:
+    invoice = document.invoice
+    pdf = new_document(f"{invoice.document_number} {document.contract_number}")
+    heading(pdf, "Счёт-фактура / Invoice" if invoice.corrects_document is None
             else "Исправленный счёт-фактура / Correcting invoice")
     rows = [("№ / No.", invoice.document_number), ("Дата / Date", invoice.invoice_date.isoformat())]
-    if invoice.corrects is not None:
-        rows.append(("Исправляет / Corrects", invoice.corrects))
+    if invoice.corrects_document is not None:
+        rows.append(("Исправляет / Corrects", invoice.corrects_document))
     fields(pdf, rows)
-    parties(pdf, invoice)
+    parties(pdf, document)
     fields(pdf, (("Акт / Volume act", invoice.act_id), ("Период / Period", invoice.period),
                  ("Дата оборота / Turnover", invoice.esf_date.isoformat()),
                  ("Объём / Volume", f"{invoice.volume_kwh} кВт·ч / kWh")))
     pdf.ln(3)
     charge_lines(pdf, invoice.lines)
     pdf.ln(3)
-    amount_row(pdf, "Без НДС / Net", amount_text(invoice.net))
-    amount_row(pdf, "НДС / VAT", amount_text(invoice.vat))
-    amount_row(pdf, "Итого / Total", amount_text(invoice.total), bold=True)
-    amount_row(pdf, "Оплатить до / Pay by", invoice.due_date.isoformat(), bold=True)
+    charge_totals(pdf, invoice.net, invoice.vat, "Итого / Total", invoice.total, invoice.due_date)
     amount_row(pdf, "ЭСФ не позднее / ESF by", invoice.esf_deadline.isoformat())
     pdf.ln(4)
     note(pdf, "Окончательный расчёт в течение 5 банковских дней с даты счёта (п. 5.4); ЭСФ датируется последним "

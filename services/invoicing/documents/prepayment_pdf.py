@@ -5,9 +5,9 @@ priced by the contract's tariff with VAT, due 3 banking days before the block st
 from __future__ import annotations
 
 from services.invoicing.document_queries import PrepaymentInvoice
-from services.invoicing.documents.charge_lines import charge_lines
+from services.invoicing.documents.charge_lines import charge_lines, charge_totals
 from services.invoicing.documents.parties import parties
-from shared.pdf import amount_row, amount_text, fields, heading, new_document, note, signatures
+from shared.pdf import amount_text, fields, heading, new_document, note, signatures
 
 
 def render(demand: PrepaymentInvoice) -> bytes:
@@ -21,10 +21,7 @@ def render(demand: PrepaymentInvoice) -> bytes:
     pdf.ln(3)
     charge_lines(pdf, demand.lines)
     pdf.ln(3)
-    amount_row(pdf, "Без НДС / Net", amount_text(demand.net))
-    amount_row(pdf, "НДС / VAT", amount_text(demand.vat))
-    amount_row(pdf, "К оплате / Amount due", amount_text(demand.amount), bold=True)
-    amount_row(pdf, "Оплатить до / Pay by", demand.due_date.isoformat(), bold=True)
+    charge_totals(pdf, demand.net, demand.vat, "К оплате / Amount due", demand.amount, demand.due_date)
     pdf.ln(4)
     if demand.adjusted_on is not None and demand.previous_amount is not None:
         note(pdf, f"Перевыставлен {demand.adjusted_on.isoformat()} на разницу; ранее {amount_text(demand.previous_amount)}. "
