@@ -84,9 +84,8 @@ _ISSUED = text("""
 """)
 
 
-def _party(fields: dict[str, Any] | None, name: str | None = None) -> Party:
-    if fields is None:
-        return Party(name=name or "")
+def _party(fields: dict[str, Any]) -> Party:
+    """A party as the contract's terms hold it (`PartyTerms`); a foreign party's registration in place of a BIN."""
     return Party(name=fields.get("name") or "", bin=fields.get("bin") or fields.get("foreign_registration"),
                  iban=fields.get("iban"), bic=fields.get("bic"), address=fields.get("address"))
 
