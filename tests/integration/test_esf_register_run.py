@@ -12,6 +12,7 @@ import pytest
 from tests.integration.test_billing_documents import number_of, register
 from tests.integration.test_ledger_api import event_count, publish_act, signed_contract, wait_for_debt
 from tests.integration.test_operator_cli import json_of, run_ledger, served
+from tests.support import auth
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,20 @@ async def test_the_esf_register_run_reports_each_invoice_and_records_nothing(sys
     again = await run_ledger("run", "esf-register", "--month", "2022-01", "--on", "2022-02-21", "--json", urls=urls)
     assert json_of(again) == report
     assert await event_count(system) == recorded   # a report records nothing
+
+    # a page at a time: each page holds the whole month's counts, the cursor goes on to the other invoice
+    pages, cursor = [], None
+    for _ in range(3):
+        page = (await client.get("/esf-register", params={"month": "2022-01", "on": "2022-02-21", "limit": 1,
+                                                           **({"cursor": cursor} if cursor else {})},
+                                  headers=auth())).json()
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(p["items"]) for p in pages] == [1, 1]
+    assert {p["items"][0]["invoice_document"] for p in pages} == {registered_invoice, open_invoice}
+    assert all(p["counts"]["invoices"] == 2 for p in pages)
 
     # on the 20th itself it is still due; the table ends with the summary
     table = await run_ledger("run", "esf-register", "--month", "2022-01", "--on", "2022-02-20", urls=urls)
