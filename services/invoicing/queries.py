@@ -540,6 +540,7 @@ class InvoiceSearch:
     status: InvoiceStatus | None = None
     esf_deadline_from: date | None = None
     esf_deadline_to: date | None = None
+    esf_registered: bool | None = None    # its ESF registered in IS ESF (`esf_registrations`); None: either
     descending: bool = False
 
 
@@ -560,6 +561,8 @@ _INVOICES = """
                                                         AND s.details->>'period' = :period))
           AND (CAST(:esf_from AS date) IS NULL OR CAST(s.details->>'esf_deadline' AS date) >= :esf_from)
           AND (CAST(:esf_to AS date) IS NULL OR CAST(s.details->>'esf_deadline' AS date) <= :esf_to)
+          AND (CAST(:esf_registered AS boolean) IS NULL OR :esf_registered = EXISTS (
+              SELECT 1 FROM esf_registrations r WHERE r.contract_id = s.contract_id AND r.invoice_document = s.document))
     ) AS i
     WHERE (CAST(:status AS text) IS NULL OR status = :status) AND {after}
 """
@@ -582,7 +585,8 @@ async def invoices_page(conn: AsyncConnection, search: InvoiceSearch, page: Page
     first, last = period_bounds(search.period) if search.period else (None, None)
     rows, next_cursor = await read_page(conn, _INVOICES, {
         "contract": search.contract_id, "period": search.period, "period_first": first, "period_last": last,
-        "esf_from": search.esf_deadline_from, "esf_to": search.esf_deadline_to, "on": search.on,
+        "esf_from": search.esf_deadline_from, "esf_to": search.esf_deadline_to,
+        "esf_registered": search.esf_registered, "on": search.on,
         "status": search.status and search.status.value}, BY_TURNOVER.reversed() if search.descending else BY_TURNOVER,
         page)
     return [_invoice(row) for row in rows], next_cursor

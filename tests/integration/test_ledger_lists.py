@@ -84,6 +84,15 @@ async def test_invoices_with_what_is_owed_their_esf_deadline_and_status(system):
     due = (await get(system, "/invoices", contract_id=contract_id, esf_deadline_from="2022-03-01",
                      esf_deadline_to="2022-03-20"))["items"]
     assert [i["period"] for i in due] == ["2022-02"]
+    # §5.5 once its ESF is registered in IS ESF it is no longer one to issue
+    registered = await system.clients["invoicing"].post(f"/invoices/{february['document_number']}/esf",
+                                                        json={"registration_number": "ESF-L-1",
+                                                              "issued_on": "2022-03-10"}, headers=auth())
+    assert registered.status_code == 201, registered.text
+    for flag, periods in (("false", []), ("true", ["2022-02"])):
+        still = (await get(system, "/invoices", contract_id=contract_id, esf_deadline_from="2022-03-01",
+                           esf_deadline_to="2022-03-20", esf_registered=flag))["items"]
+        assert [i["period"] for i in still] == periods, flag
     newest_first = (await get(system, "/invoices", contract_id=contract_id, order="desc"))["items"]
     assert [i["period"] for i in newest_first] == ["2022-02", "2022-01"]
     # the statement's invoice line carries the same period and deadline

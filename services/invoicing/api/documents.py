@@ -54,14 +54,17 @@ async def list_invoices(
         status: Annotated[InvoiceStatus | None, Query(description="open, overdue, paid or credit")] = None,
         esf_deadline_from: Annotated[IsoDay | None, Query(description="ESF due on or after this day")] = None,
         esf_deadline_to: Annotated[IsoDay | None, Query(description="ESF due on or before this day")] = None,
+        esf_registered: Annotated[bool | None, Query(description="true: its ESF is registered in IS ESF (`POST "
+                                                                 "/invoices/{document}/esf`); false: not yet")] = None,
         on: Annotated[IsoDay | None, Query(description="the day `overdue` is judged on; today in Astana when "
                                                        "absent")] = None,
         order: Order = SortOrder.ASC) -> Page[InvoiceView]:
     """Invoices and correcting invoices by turnover (ESF) date, each with its figures, what is still owed on it
-    and its status. ESFs due by the 20th: `esf_deadline_from` today, `esf_deadline_to` the 20th."""
+    and its status. ESFs still to issue by the 20th: `esf_deadline_from` today, `esf_deadline_to` the 20th,
+    `esf_registered` false."""
     search = InvoiceSearch(on=on or today(app.clock), contract_id=contract_id, period=period, status=status,
                            esf_deadline_from=esf_deadline_from, esf_deadline_to=esf_deadline_to,
-                           descending=order == SortOrder.DESC)
+                           esf_registered=esf_registered, descending=order == SortOrder.DESC)
     return await _page(app, page, lambda conn: queries.invoices_page(conn, search, page))
 
 
