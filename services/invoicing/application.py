@@ -78,30 +78,29 @@ from services.invoicing.events import (
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
-    PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
     PenaltyReversed,
     PenaltyWaived,
-    PenaltyWaiverRequested,
     PrepaymentAdjusted,
     PrepaymentRequested,
     ReconciliationCorrection,
     ReconciliationDiscrepancyRecorded,
     RefundIssued,
-    RefundRequested,
-    TerminationNoticeProposed,
     WriteOffRequested,
 )
 from services.invoicing.imports import StatementImports
 from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
+from services.invoicing.request_projection import DESK_OF
 from shared import idempotency
-from shared.auth import Actor, Forbidden, Role
+from shared.approvals import Pending
+from shared.auth import Actor, Forbidden
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
+from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.claims import (
     ClaimAccepted,
@@ -150,18 +149,11 @@ AppliedDay = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | 
               | NoApplicationRecorded)
 
 # the desk whose second person approves each kind of request
-DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
-           RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
-           CollectionReversalRequested.event_type: Role.COLLECTIONS,
-           InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
-           WriteOffRequested.event_type: Role.COLLECTIONS}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
                                            PenaltyReversed, PaymentReceived, PaymentReversed, RefundIssued,
                                            PrepaymentRequested, PrepaymentAdjusted, InstallmentAgreementConcluded,
                                            InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered)]
-MAX_LISTED = 500   # request events read per round of a listing
-SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
 
 @dataclass(frozen=True)
@@ -415,29 +407,12 @@ class Invoicing:
 
     # ---- four eyes -----------------------------------------------------------------------------------------
     async def pending_approvals(self, contract_id: str | None, page: PageRequest) -> Page[ApprovalView]:
-        """The requests awaiting their second person, oldest first. The requests are events, most of them
-        decided since: a page reads them in order until it holds `limit` pending ones or has read
-        `SCAN_ROUNDS × MAX_LISTED`, and its cursor goes on from the last one read."""
-        found: list[ApprovalView] = []
-        cursor, next_cursor = page.cursor, None
+        """The requests awaiting their second person, oldest first (`pending_requests`, each shown as recorded)."""
         async with self.engine.connect() as conn:
-            states: dict[str, acc.Account] = {}
-            for _round in range(SCAN_ROUNDS):
-                requests, cursor = await queries.request_events(conn, list(DESK_OF), contract_id=contract_id,
-                                                                page=PageRequest(MAX_LISTED, cursor))
-                for row, owner, recorded_at, body in requests:
-                    if owner not in states:
-                        states[owner] = await self.runner.existing(conn, ACCOUNTS, owner)
-                    view = _approval_view(owner, recorded_at, body, states[owner])
-                    if view is not None:
-                        found.append(view)
-                    if len(found) == page.limit:
-                        next_cursor = queries.BY_POSITION.cursor_of(row)
-                        break
-                if next_cursor is not None or cursor is None:
-                    break
-            else:
-                next_cursor = cursor   # read as much as a page may: the client goes on from there
+            rows, next_cursor = await queries.pending_requests(conn, contract_id, page)
+        found = [_approval_view(row["contract_id"], row["recorded_at"],
+                                self.runner.registry.decode(EventEnvelope.from_bytes(bytes(row["body"]))))
+                 for row in rows]
         return Page(items=found, next_cursor=next_cursor, limit=page.limit)
 
     async def _request(self, request_id: str, approver: Actor) -> str:
@@ -666,11 +641,8 @@ def _known(row: dict) -> KnownOperation:
                           date.fromisoformat(str(row["received_on"])), row["in_suspense"])
 
 
-def _approval_view(contract_id: str, recorded_at: datetime, body: dict, state: acc.Account) -> ApprovalView | None:
-    payload = body["payload"]
-    item = state.pending.get(payload["request_id"])
-    if item is None:
-        return None  # approved or declined since
+def _approval_view(contract_id: str, recorded_at: datetime, request: Event) -> ApprovalView:
+    item = Pending(request.request_id, request.event_type, request.requested_by, request)
     return ApprovalView(request_id=item.request_id, contract_id=contract_id, action=item.action,
                         desk=DESK_OF[item.action].value, requested_by=item.requested_by, requested_at=recorded_at,
-                        business_date=acc.request_date_of(item), request=item.request)
+                        business_date=acc.request_date_of(item), request=request)

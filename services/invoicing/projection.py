@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import collection_projection, personal_data, projection_sql
+from services.invoicing import collection_projection, personal_data, projection_sql, request_projection
 from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
@@ -508,14 +508,21 @@ class InvoicingProjector(Projector):
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
         rows = AccountRows()
-        collected = []
+        collected, requests = [], []
+        requested = request_projection.folded_types()
         for stored in events:
-            if stored.envelope.event_type in _FOLDS:
-                rows.fold(Fact.of(stored, self.registry))
-            if stored.envelope.event_type in collection_projection.FOLDS:
-                collected.append(Fact.of(stored, self.registry))
+            event_type = stored.envelope.event_type
+            fact = Fact.of(stored, self.registry) if (event_type in _FOLDS or event_type in requested
+                                                      or event_type in collection_projection.FOLDS) else None
+            if event_type in _FOLDS:
+                rows.fold(fact)
+            if event_type in collection_projection.FOLDS:
+                collected.append(fact)
+            if event_type in requested:
+                requests.append(fact)
         await rows.flush(conn)
         await collection_projection.apply(conn, collected)
+        await request_projection.apply(conn, requests)
         with_buyer = [s.envelope.contract_id for s in events if s.envelope.event_type in _WITH_BUYER]
         if with_buyer:
             # locked against the key's arrival, so one of the two sees the other
@@ -532,6 +539,9 @@ class InvoicingProjector(Projector):
         # order recorded, from their own events alone (few: a run's head, its lines in parts, each line's outcome)
         await collection_projection.apply(conn, facts_of(await _collection_events(conn, recorded_until), self.registry,
                                                          collection_projection.FOLDS))
+        # the requests awaiting a second person the same way, from the requests and what decided them
+        await request_projection.apply(conn, facts_of(await request_projection.events_to_rebuild(conn, recorded_until),
+                                                      self.registry, request_projection.folded_types()))
         # every account's buyer from the keys held now; no lock: the rebuild holds the tables, and a key
         # arriving meanwhile waits for it and then refreshes the rows it finds
         await personal_data.refresh_accounts(conn, None, lock=False)
@@ -557,6 +567,6 @@ def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
 projector = InvoicingProjector(
     registry,
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts",
-            *collection_projection.TABLES],
+            *collection_projection.TABLES, *request_projection.TABLES],
     handlers={},
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
@@ -471,6 +471,20 @@ _REQUESTS = """
 BY_POSITION = Keyset((("e.position", "bigint"),), ("position",))
 
 
+_PENDING = """
+    SELECT p.position, p.contract_id, e.recorded_at, e.body FROM pending_requests p
+    JOIN event_store e ON e.position = p.position
+    WHERE (CAST(:c AS text) IS NULL OR p.contract_id = :c) AND {after}
+"""
+BY_REQUEST_POSITION = Keyset((("p.position", "bigint"),), ("position",))
+
+
+async def pending_requests(conn: AsyncConnection, contract_id: str | None, page: PageRequest
+                           ) -> tuple[list[dict], str | None]:
+    """A page of the requests awaiting a second person, oldest first, with their stored events."""
+    return await read_page(conn, _PENDING, {"c": contract_id}, BY_REQUEST_POSITION, page)
+
+
 async def request_events(conn: AsyncConnection, types: Sequence[str], *, contract_id: str | None = None,
                          request_id: str | None = None, page: PageRequest
                          ) -> tuple[list[tuple[dict, str, datetime, dict]], str | None]:
@@ -747,3 +761,44 @@ async def payments_received(conn: AsyncConnection, on: date) -> PaymentsReceived
                                 for side in ("identified", "unidentified")})
 
     return PaymentsReceived(on=on, day=await received(on), month_to_date=await received(on.replace(day=1)))
+
+
+# ---- what waits for a person: the desks' counts ------------------------------------------------------------------
+class WorkWaiting(BaseModel):
+    """How many items wait in each of invoicing's worklists (counted, not listed: each list has its own route)."""
+
+    on: date
+    unidentified_receipts: int = Field(description="money no contract was matched to yet (`GET /receipts/unidentified`)")
+    awaiting_second_person: dict[str, int] = Field(description="requests awaiting their second person, by the desk "
+                                                               "that decides them (`GET /approvals`)")
+    esf_due_by: date = Field(description="the coming 20th: the day the ESFs of last month's invoices are due")
+    invoices_esf_due: int = Field(description="invoices whose ESF deadline falls from `on` to `esf_due_by`")
+    restriction_notices_in_force: int = Field(description="restriction notices neither lifted nor overtaken by "
+                                                          "the contract's termination (`GET /notices`)")
+
+
+def esf_due_by(on: date) -> date:
+    """The coming 20th (the Tax Code's deadline of the ESFs of last month's turnover)."""
+    if on.day <= 20:
+        return on.replace(day=20)
+    return (on.replace(day=28) + timedelta(days=28)).replace(day=20)   # the 28th + 28 days: next month
+
+
+_WAITING = text("""
+    SELECT (SELECT count(*) FROM unidentified_receipts WHERE assigned_to IS NULL) AS unidentified,
+           (SELECT count(*) FROM statement_lines WHERE kind = 'invoice'
+                AND details->>'esf_deadline' BETWEEN :from AND :to) AS esf_due
+""")
+_AWAITING = text("SELECT desk, count(*) AS requests FROM pending_requests GROUP BY desk ORDER BY desk")
+_NOTICES_IN_FORCE = text(f"SELECT count(*) FROM ({_NOTICES.format(after='TRUE')}) AS counted")
+
+
+async def work_waiting(conn: AsyncConnection, on: date) -> WorkWaiting:
+    due_by = esf_due_by(on)
+    # ISO dates compare as their text, so the ESF deadline's index on the text serves the range
+    counts = (await conn.execute(_WAITING, {"from": on.isoformat(), "to": due_by.isoformat()})).one()
+    awaiting = {row.desk: row.requests for row in await conn.execute(_AWAITING)}
+    in_force = await conn.scalar(_NOTICES_IN_FORCE, {"in_force": True, "kind": "RestrictionNoticeIssued",
+                                                     "contract": None})
+    return WorkWaiting(on=on, unidentified_receipts=counts.unidentified, awaiting_second_person=awaiting,
+                       esf_due_by=due_by, invoices_esf_due=counts.esf_due, restriction_notices_in_force=in_force)

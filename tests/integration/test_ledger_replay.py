@@ -1,7 +1,7 @@
 """Proves the ledger's rebuild (whole accounts' histories folded in steps, each row written once by COPY)
 writes exactly the rows the commands wrote one at a time, for every event type the ledger projects:
 after a history that has them all (three accounts, the base rates' and the unidentified receipts'
-pseudo-accounts), rebuilding in steps of 1, 2, 5 and 50,000 events (a step ends where an account's
+pseudo-accounts, a request left awaiting its second person), rebuilding in steps of 1, 2, 5 and 50,000 events (a step ends where an account's
 history ends, so a step of 1 is one account), folded in this process or in two worker processes that
 take the accounts apart, gives the live tables' row counts and digests, table by table; so does a
 rebuild into tables without their keys and indexes, as `ledger replay` loads them as the owner, which
@@ -9,14 +9,18 @@ has every key and index back (same names, same definitions) before it commits.""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from ledger_cli.tables import bare_for_loading
-from services.invoicing import projection
+from services.invoicing import projection, request_projection
 from shared import rebuild
 from shared.digest import digests
-from tests.conftest import owner_engine
+from shared.migrate import alembic_config
+from tests.conftest import SUPERUSER, owner_engine
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
 from tests.support import approved, auth, collection_run, eventually, executed, kzt, unique
 
@@ -34,6 +38,9 @@ PROJECTED = {
     "invoicing.CollectionRunProposed", "invoicing.CollectionLinesProposed", "invoicing.CollectionRunApproved",
     "invoicing.CollectionRunDeclined", "invoicing.CollectionLineExecuted", "invoicing.CollectionReversalRequested",
     "invoicing.CollectionLineReversed", "invoicing.RequestDeclined",
+    # requests awaiting a second person (`request_projection.py`)
+    "invoicing.PaymentReversalRequested", "invoicing.PenaltyWaiverRequested", "invoicing.RefundRequested",
+    "invoicing.InstallmentAgreementProposed", "invoicing.WriteOffRequested",
 }
 
 
@@ -89,6 +96,11 @@ async def a_history_of_every_kind(system) -> None:
                                headers=auth(), json={"reason": "goodwill", "waived_on": "2022-04-01",
                                                      "amount": {"amount": "100.00", "currency": "KZT"}})
     await approved(client, waived)
+    # a second waiver of it asked and left awaiting its second person (`pending_requests` holds it)
+    asked = await client.post(f"/accounts/{contract_id}/penalties/{penalty['document_number']}/waive",
+                              headers=auth(), json={"reason": "goodwill again", "waived_on": "2022-04-01",
+                                                    "amount": {"amount": "50.00", "currency": "KZT"}})
+    assert asked.status_code == 202, asked.text
     rate = await client.post("/base-rates", headers=auth("admin"), json={
         "effective_from": "2031-01-01", "rate_percent": "11.5", "source": "NBK\\decision\n2031"})
     assert rate.status_code == 201, rate.text
@@ -228,6 +240,9 @@ async def test_a_rebuild_in_steps_equals_what_the_commands_wrote(history, monkey
         types = set((await conn.execute(text("SELECT DISTINCT event_type FROM event_store"))).scalars())
         assert PROJECTED <= types, PROJECTED - types
         assert set(projection._FOLDS) <= PROJECTED, set(projection._FOLDS) - PROJECTED   # every projected type
+        # a termination notice proposed is a request only older histories hold (collection runs propose now)
+        requests = set(request_projection.DESK_OF) - {"invoicing.TerminationNoticeProposed"}
+        assert requests <= PROJECTED, requests - PROJECTED
         live = await digests(conn, service.projector.tables)
         events = await service.store.count(conn)
         replayed = await service.projector.rebuild(conn, service.store)
@@ -257,3 +272,21 @@ async def test_a_rebuild_into_bare_tables_equals_what_the_commands_wrote(history
         assert await digests(conn, tables) == live
         assert (await conn.execute(text(indexes), {"t": tables})).all() == before
         await conn.rollback()   # the proof must not disturb the running service
+
+
+async def test_the_migration_fills_the_pending_requests_the_commands_left(history):
+    """`0016` builds `pending_requests` from the events of a store that had none: taken back to `0015` and
+    migrated again, the table holds exactly the rows the commands wrote (the waiver left awaiting approval; the
+    requests approved or declined in the history not)."""
+    service = history["invoicing"]
+    read = text("SELECT request_id, contract_id, position, action, desk, requested_by, requested_at"
+                " FROM pending_requests ORDER BY position")
+    async with service.engine.connect() as conn:
+        live = (await conn.execute(read)).all()
+    assert [row.action for row in live] == ["invoicing.PenaltyWaiverRequested"]
+    url = service.engine.url.set(username=SUPERUSER).render_as_string(hide_password=False)
+    config = alembic_config("invoicing", url)
+    await asyncio.to_thread(command.downgrade, config, "0015")
+    await asyncio.to_thread(command.upgrade, config, "0016")
+    async with service.engine.connect() as conn:
+        assert (await conn.execute(read)).all() == live

@@ -18,8 +18,10 @@ from services.invoicing.api import (
     receipts,
     refunds,
     statements,
+    worklists,
 )
 
 routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
-           aging.router, documents.router, collection_runs.router, collection_holds.router, notices.router]
+           aging.router, documents.router, collection_runs.router, collection_holds.router, notices.router,
+           worklists.router]
