@@ -68,10 +68,14 @@ from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
     ActFigures,
+    BankGuaranteeCalled,
     BaseRateSet,
     CollectionReversalRequested,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplicationRequested,
+    DepositApplied,
+    DepositReturnRequested,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
@@ -154,12 +158,14 @@ DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequ
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
            CollectionReversalRequested.event_type: Role.COLLECTIONS,
            InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
-           WriteOffRequested.event_type: Role.COLLECTIONS}
+           WriteOffRequested.event_type: Role.COLLECTIONS,
+           DepositApplicationRequested.event_type: Role.COLLECTIONS, DepositReturnRequested.event_type: Role.TREASURY}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
                                            PenaltyReversed, PaymentReceived, PaymentReversed, RefundIssued,
                                            PrepaymentRequested, PrepaymentAdjusted, InstallmentAgreementConcluded,
-                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered)]
+                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered,
+                                           DepositApplied, BankGuaranteeCalled)]
 MAX_LISTED = 500   # request events read per round of a listing
 SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
 
