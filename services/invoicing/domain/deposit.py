@@ -48,9 +48,9 @@ REQUESTS = frozenset((DepositApplicationRequested.event_type, DepositReturnReque
 
 
 def _check_money(state: acc.Account, amount: Money, what: str) -> None:
-    if amount.currency != state.currency:
-        raise ValidationFailed(f"the contract settles in {state.currency}, not {amount.currency}",
-                               reason="currency_mismatch")
+    if amount.currency != state.currency:   # a clash with the contract as stored, not a malformed body: 409
+        raise Conflict(f"the contract settles in {state.currency}, not {amount.currency}", reason="currency_mismatch",
+                       details={"currency": state.currency})
     if not amount.is_positive:
         raise ValidationFailed(f"{what} is a positive amount", reason="non_positive_amount")
     if not amount.is_rounded:
