@@ -72,6 +72,9 @@ async def test_a_guarantee_call_a_decision_and_the_termination_pay_debts_and_the
     asked = await client.post(f"/accounts/{contract_id}/deposits/applications", headers=auth("collections"), json={
         "amount": kzt("100000.00"), "reason": "January unpaid a month", "applied_on": "2022-03-10"})
     assert (await account(system, contract_id))["deposit_held"]["amount"] == "500000.00"   # asked only
+    waiting = (await client.get("/approvals", params={"contract_id": contract_id}, headers=auth())).json()["items"]
+    assert [(item["action"], item["desk"], item["request"]["reason"]) for item in waiting] == [
+        ("invoicing.DepositApplicationRequested", "collections", "January unpaid a month")]
     applied = await approved(client, asked, by="collections-2")
     [event] = applied.json()
     # January's energy again: 420,050.00 − 100,000.00 open, 100,000.00 of it paid; 749,856.00 − 100,000.00
