@@ -34,9 +34,15 @@ from services.invoicing import collection_projection, personal_data, projection_
 from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
+    BankGuaranteeCalled,
+    BankGuaranteeRecorded,
     BaseRateSet,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplied,
+    DepositReceived,
+    DepositRequested,
+    DepositReturned,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InvoiceIssued,
@@ -88,6 +94,12 @@ REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
 REFUND_PAID_DESCRIPTION = "refund paid out"
 DISCREPANCY = "reconciliation_discrepancy"   # the kind of a statement line of `ReconciliationDiscrepancyRecorded`
+# the kinds of the statement lines of the security events (what `queries.deposits` reads back)
+DEPOSIT_REQUEST, DEPOSIT_RECEIPT, DEPOSIT_APPLICATION, DEPOSIT_RETURN = (
+    "deposit_request", "deposit_receipt", "deposit_application", "deposit_return")
+GUARANTEE, GUARANTEE_CALL = "guarantee", "guarantee_call"
+SECURITY_KINDS = (DEPOSIT_REQUEST, DEPOSIT_RECEIPT, DEPOSIT_APPLICATION, DEPOSIT_RETURN, GUARANTEE, GUARANTEE_CALL)
+DEPOSIT_DOCUMENT = "security deposit"   # the document of a deposit's application: the deposit itself
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 _LINE_NUMBERS = tuple(str(n) for n in range(32))   # a posting's line number as text, made once
 
@@ -425,6 +437,49 @@ class AccountRows:
         self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
+    # ---- security: the deposit (its own account, `deposit.held`) and bank guarantees ----------------------------
+    # the buyer's position is what it owes for supply: a deposit received or returned leaves it as it was (amount 0,
+    # the figure in the details); what the deposit or a guarantee's bank paid lowers it
+    def deposit_requested(self, fact: Fact, p: dict) -> None:
+        self._post(fact, [], p["requested_on"], DEPOSIT_REQUEST, p["document_number"],
+                   f"security deposit asked for, due {p['due_date']}: {p['reason']}", p["amount"]["currency"],
+                   {"amount": p["amount"]["amount"], "due_date": p["due_date"], "reason": p["reason"]})
+
+    def deposit_received(self, fact: Fact, p: dict) -> None:
+        self._post(fact, p["postings"], p["received_on"], DEPOSIT_RECEIPT, p["bank_reference"],
+                   f"security deposit {p['deposit_document']} received: held, not advance", p["amount"]["currency"],
+                   {"deposit_document": p["deposit_document"], "amount": p["amount"]["amount"],
+                    "value_date": p["received_on"]})
+
+    def deposit_applied(self, fact: Fact, p: dict) -> None:
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["applied_on"], DEPOSIT_APPLICATION, DEPOSIT_DOCUMENT,
+                   f"security deposit applied ({p['cause']}): {p['reason']}", p["amount"]["currency"],
+                   {"cause": p["cause"], "amount": p["amount"]["amount"], "held_left": p["held_left"]["amount"],
+                    "slices": p["slices"], "approval": p.get("approval")})
+
+    def deposit_returned(self, fact: Fact, p: dict) -> None:
+        self._post(fact, p["postings"], p["returned_on"], DEPOSIT_RETURN, p["document_number"],
+                   "security deposit returned with the final settlement", p["amount"]["currency"],
+                   {"amount": p["amount"]["amount"], "payment_order_number": p["payment_order_number"],
+                    "approval": p["approval"]})
+
+    def guarantee_recorded(self, fact: Fact, p: dict) -> None:
+        self._post(fact, [], p["recorded_on"], GUARANTEE, p["guarantee_number"],
+                   f"bank guarantee of {p['bank_name']}, valid {p['valid_from']} … {p['valid_until']}",
+                   p["amount"]["currency"],
+                   {"bank_name": p["bank_name"], "bank_bic": p["bank_bic"], "amount": p["amount"]["amount"],
+                    "valid_from": p["valid_from"], "valid_until": p["valid_until"]})
+
+    def guarantee_called(self, fact: Fact, p: dict) -> None:
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["called_on"], GUARANTEE_CALL, p["guarantee_number"],
+                   "bank guarantee called for debt past due: paid by the bank", p["amount"]["currency"],
+                   {"bank_reference": p["bank_reference"], "amount": p["amount"]["amount"],
+                    "remaining": p["remaining"]["amount"], "slices": p["slices"], "value_date": p["called_on"]})
+
     def discrepancy(self, fact: Fact, p: dict) -> None:
         """§5.6 moves no money: a statement line with amount 0 on the day it was recorded, the record its details
         (the month's act reads them back, `queries.reconciliation`)."""
@@ -479,6 +534,12 @@ _FOLDS = {
     PaymentAllocated.event_type: AccountRows.payment_allocated,
     PaymentReversed.event_type: AccountRows.payment_reversed,
     PenaltyRecalculated.event_type: AccountRows.penalty_recalculated,
+    DepositRequested.event_type: AccountRows.deposit_requested,
+    DepositReceived.event_type: AccountRows.deposit_received,
+    DepositApplied.event_type: AccountRows.deposit_applied,
+    DepositReturned.event_type: AccountRows.deposit_returned,
+    BankGuaranteeRecorded.event_type: AccountRows.guarantee_recorded,
+    BankGuaranteeCalled.event_type: AccountRows.guarantee_called,
 }
 
 

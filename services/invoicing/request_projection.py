@@ -2,7 +2,7 @@
 transaction (and by a rebuild, after the accounts' rows).
 
 A request is an account's event (a payment reversal, a penalty waiver, a refund, a termination notice
-proposed, a collection line's reversal, an installment agreement, a write-off: `DESK_OF`); it is pending until
+proposed, a collection line's reversal, an installment agreement, a write-off, a deposit's application or return: `DESK_OF`); it is pending until
 a `RequestDeclined` names it or an event carrying its `approval` (the correction the second person approved)
 is recorded. The account aggregate keeps the same set (`domain/account.py`, `Account.pending`), which decides;
 this table only answers "what waits, for which desk" without reading every request ever made.
@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.invoicing.events import (
     CollectionReversalRequested,
+    DepositApplicationRequested,
+    DepositReturnRequested,
     InstallmentAgreementProposed,
     PaymentReversalRequested,
     PenaltyWaiverRequested,
@@ -38,7 +40,8 @@ DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequ
            RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
            CollectionReversalRequested.event_type: Role.COLLECTIONS,
            InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
-           WriteOffRequested.event_type: Role.COLLECTIONS}
+           WriteOffRequested.event_type: Role.COLLECTIONS,
+           DepositApplicationRequested.event_type: Role.COLLECTIONS, DepositReturnRequested.event_type: Role.TREASURY}
 
 
 @cache

@@ -5,7 +5,9 @@ The position of day D is rebuilt from what had happened by D, whatever was recor
   invoice or a credit note changes the charge of the document it corrects from its own), a penalty from the
   last day it accrued through, a recalculation, a waiver or a reversal from its day; an installment agreement's
   interest from its conclusion, each installment's due on its date, what a broken agreement cancelled from then;
-- money counts from its value date (a payment's `received_on`), less the reversals and refunds made by D;
+- money counts from its value date (a payment's `received_on`), less the reversals and refunds made by D; the
+  security deposit counts only as it paid debts (`DepositApplied`, on its day), a bank guarantee as its bank paid
+  a call (`BankGuaranteeCalled`, on its value date): a deposit held pays nothing by itself;
 - the money held on D pays the debts open on D as §5.8 applies it (`allocation.allocate_payment`: debt first,
   oldest first). The allocations recorded are not read: a payment valued before an invoice was issued but
   booked after it paid that invoice in the ledger, which on D it had not;
@@ -25,8 +27,10 @@ from datetime import date
 
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.events import (
+    BankGuaranteeCalled,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplied,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
     InvoiceIssued,
@@ -136,6 +140,10 @@ def open_as_of(events: Iterable[tuple[date, Event]], as_of: date, currency: str)
                 money = money - event.amount
             case RefundIssued() if event.refund_on <= as_of:
                 money = money - event.amount
+            case DepositApplied() if event.applied_on <= as_of:
+                money = money + event.amount
+            case BankGuaranteeCalled() if event.called_on <= as_of:
+                money = money + event.amount
             case PrepaymentRequested() if day <= as_of:
                 demands[event.document_number] = event
             case PrepaymentAdjusted() if day <= as_of and event.document_number in demands:

@@ -13,8 +13,10 @@ down_revision = "0015"
 DESKS = {"invoicing.PaymentReversalRequested": "treasury", "invoicing.PenaltyWaiverRequested": "billing",
          "invoicing.RefundRequested": "billing", "invoicing.TerminationNoticeProposed": "collections",
          "invoicing.CollectionReversalRequested": "collections",
-         "invoicing.InstallmentAgreementProposed": "collections", "invoicing.WriteOffRequested": "collections"}
+         "invoicing.InstallmentAgreementProposed": "collections", "invoicing.WriteOffRequested": "collections",
+         "invoicing.DepositApplicationRequested": "collections", "invoicing.DepositReturnRequested": "treasury"}
 APPROVING = ("invoicing.CollectionLineExecuted", "invoicing.CollectionLineReversed", "invoicing.DebtWrittenOff",
+             "invoicing.DepositApplied", "invoicing.DepositReturned",
              "invoicing.InstallmentAgreementConcluded", "invoicing.PaymentReversed", "invoicing.PenaltyReversed",
              "invoicing.PenaltyWaived", "invoicing.RefundIssued", "invoicing.RestrictionNoticeWithdrawn",
              "invoicing.TerminationNoticeIssued", "invoicing.TerminationNoticeWithdrawn")
