@@ -4,16 +4,24 @@ An aging report rebuilds every account's position on its day from the account's 
 at a time that is a round trip per account (3,000 of them take seconds before any history is read); here the
 events of many accounts come in one ordered read, `BATCH_ACCOUNTS` accounts at a time.
 
-A position depends on nothing but the account's events up to a stream version and the day, so it is kept
-keyed by (contract, day) with the version it was built from: the next report re-reads only the accounts that
-have recorded an event since. The version is read from the event store itself (the unique index on
-(stream_id, stream_version)), not from a read model, and the events are read up to that version exactly, so a
-position kept is always the position of the version it names. It is an optimisation only: bounded
-(`CAPACITY` positions, least recently used first out), per process, rebuilt from events when missing.
+What is kept between reports is each account's fold of every event it has recorded (`aging.AgedFold`) with the
+stream version it reached. That fold is the account's position on any day from the last day its events count
+from (`AgedFold.latest`, never after today: business dates are bounded by the clock), so today's report and
+tomorrow's reuse it, and an account that recorded more since is brought up to date by reading only its new
+events. A day before `latest` (a report of the past) is rebuilt from the account's events up to that day, and
+kept too, by (contract, day) and version. The version is read from the event store itself (the unique index on
+(stream_id, stream_version)), not from a read model, and events are read up to that version exactly, so what
+is kept is always the fold of the version it names.
+
+It is an optimisation only: per process, bounded (`CAPACITY` accounts; least recently used first out), rebuilt
+from the events when missing. One report computes at a time (the folds are extended in place), and the CPU
+part (decoding and folding) runs in a thread, so the service keeps answering while a first report of a large
+history is built.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,12 +37,20 @@ from shared.envelope import EventEnvelope
 from shared.events.registry import Event
 
 BATCH_ACCOUNTS = 200     # accounts whose events one read brings (bounds the memory of one read)
-CAPACITY = 40_000        # positions kept: ten times KEGOC's accounts, or a portfolio on a few days
+CAPACITY = 40_000        # accounts kept: ten times KEGOC's, or a portfolio's positions on a few past days
+
+Owned = tuple[AgedAccount, Sequence[aging.AgedItem]]
+
+
+@dataclass
+class _Folded:
+    version: int             # the account stream's version the fold has read through
+    fold: aging.AgedFold
 
 
 @dataclass(frozen=True)
-class _Kept:
-    version: int                        # the account stream's version the items were built from
+class _PastDay:
+    version: int
     items: tuple[aging.AgedItem, ...]
 
 
@@ -42,47 +58,89 @@ _VERSIONS = text("SELECT a.contract_id, (SELECT max(e.stream_version) FROM event
                  " WHERE e.stream_id = 'account-' || a.contract_id) AS version"
                  " FROM accounts a WHERE a.contract_id = ANY(:ids)")
 _EVENTS = text("SELECT e.stream_id, e.occurred_at, e.body FROM event_store e"
-               " JOIN unnest(CAST(:ids AS text[]), CAST(:versions AS integer[])) AS w(stream_id, version)"
-               " ON e.stream_id = w.stream_id AND e.stream_version <= w.version"
+               " JOIN unnest(CAST(:ids AS text[]), CAST(:after AS integer[]), CAST(:through AS integer[]))"
+               " AS w(stream_id, after, through)"
+               " ON e.stream_id = w.stream_id AND e.stream_version > w.after AND e.stream_version <= w.through"
                " WHERE e.event_type = ANY(:types) ORDER BY e.stream_id, e.stream_version")
 
 
 class AgingPositions:
     def __init__(self, decode: Callable[[EventEnvelope], Event], event_types: Sequence[str],
                  capacity: int = CAPACITY):
-        assert "account-" == acc.stream_id("")   # `_VERSIONS` builds the stream ids in SQL
+        assert acc.stream_id("") == "account-"   # `_VERSIONS` builds the stream ids in SQL
         self.decode = decode
         self.event_types = list(event_types)
-        self.kept: BoundedCache[tuple[str, date], _Kept] = BoundedCache(capacity)
+        self.folded: BoundedCache[str, _Folded] = BoundedCache(capacity)
+        self.past: BoundedCache[tuple[str, date], _PastDay] = BoundedCache(capacity)
+        self.computing = asyncio.Lock()
 
-    async def open_items(self, conn: AsyncConnection, owners: Sequence[AgedAccount],
-                         as_of: date) -> list[tuple[AgedAccount, Sequence[aging.AgedItem]]]:
+    async def open_items(self, conn: AsyncConnection, owners: Sequence[AgedAccount], as_of: date) -> list[Owned]:
         """Each owner's items open on `as_of`, in the owners' order."""
-        versions = {row.contract_id: row.version or 0 for row in await conn.execute(
-            _VERSIONS, {"ids": [owner.contract_id for owner in owners]})}
-        found: dict[str, tuple[aging.AgedItem, ...]] = {}
-        stale: list[AgedAccount] = []
-        for owner in owners:
-            kept = self.kept.get((owner.contract_id, as_of))
-            if kept is not None and kept.version == versions[owner.contract_id]:
-                found[owner.contract_id] = kept.items
-            else:
-                stale.append(owner)
-        for start in range(0, len(stale), BATCH_ACCOUNTS):
-            batch = stale[start:start + BATCH_ACCOUNTS]
-            events = await self._events(conn, batch, versions)
-            for owner in batch:
-                items = tuple(aging.open_as_of(events.get(owner.contract_id, ()), as_of, owner.currency))
-                self.kept.put((owner.contract_id, as_of), _Kept(versions[owner.contract_id], items))
-                found[owner.contract_id] = items
+        async with self.computing:
+            versions = {row.contract_id: row.version or 0 for row in await conn.execute(
+                _VERSIONS, {"ids": [owner.contract_id for owner in owners]})}
+            folds = await self._up_to_date(conn, owners, versions)
+            found: dict[str, Sequence[aging.AgedItem]] = {}
+            past: list[AgedAccount] = []
+            for owner in owners:
+                fold = folds[owner.contract_id]
+                if fold.latest is None or as_of >= fold.latest:
+                    found[owner.contract_id] = fold.open_items(as_of)
+                    continue
+                day = self.past.get((owner.contract_id, as_of))
+                if day is not None and day.version == versions[owner.contract_id]:
+                    found[owner.contract_id] = day.items
+                else:
+                    past.append(owner)
+            for batch in _batches(past):
+                events = await self._events(conn, batch, {o.contract_id: 0 for o in batch}, versions)
+                for owner in batch:
+                    items = tuple(aging.open_as_of(events.get(owner.contract_id, ()), as_of, owner.currency))
+                    self.past.put((owner.contract_id, as_of), _PastDay(versions[owner.contract_id], items))
+                    found[owner.contract_id] = items
         return [(owner, found[owner.contract_id]) for owner in owners]
 
-    async def _events(self, conn: AsyncConnection, owners: Sequence[AgedAccount],
-                      versions: dict[str, int]) -> dict[str, list[tuple[date, Event]]]:
-        """The aged events of `owners` up to the versions read, in order, with the day each was decided on."""
-        rows = await conn.execute(_EVENTS, {"ids": [acc.stream_id(o.contract_id) for o in owners],
-                                            "versions": [versions[o.contract_id] for o in owners],
-                                            "types": self.event_types})
+    async def _up_to_date(self, conn: AsyncConnection, owners: Sequence[AgedAccount],
+                          versions: dict[str, int]) -> dict[str, aging.AgedFold]:
+        """Every owner's fold read through its version: new events folded into a kept fold, a fold missing built."""
+        folds: dict[str, aging.AgedFold] = {}
+        behind = []
+        for owner in owners:
+            kept = self.folded.get(owner.contract_id)
+            if kept is not None and kept.version == versions[owner.contract_id]:
+                folds[owner.contract_id] = kept.fold
+            else:
+                behind.append(owner)
+        for batch in _batches(behind):
+            kept = {owner.contract_id: self.folded.get(owner.contract_id) for owner in batch}
+            after = {c: folded.version if folded is not None and folded.version < versions[c] else 0
+                     for c, folded in kept.items()}
+            events = await self._events(conn, batch, after, versions)
+            for owner in batch:
+                folded = kept[owner.contract_id]
+                if folded is None or after[owner.contract_id] == 0:
+                    folded = _Folded(0, aging.AgedFold.empty(owner.currency))
+                self.folded.discard(owner.contract_id)   # back only once whole (a fold is extended in place)
+                for day, event in events.get(owner.contract_id, ()):
+                    counted = aging.counted_from(day, event)
+                    if counted is not None:
+                        folded.fold.add(counted, event)
+                folded.version = versions[owner.contract_id]
+                self.folded.put(owner.contract_id, folded)
+                folds[owner.contract_id] = folded.fold
+        return folds
+
+    async def _events(self, conn: AsyncConnection, owners: Sequence[AgedAccount], after: dict[str, int],
+                      through: dict[str, int]) -> dict[str, list[tuple[date, Event]]]:
+        """The aged events of `owners` after one version through another, in order, each with the day it was
+        decided on (decoded in a thread: the CPU part of a report)."""
+        rows = (await conn.execute(_EVENTS, {"ids": [acc.stream_id(o.contract_id) for o in owners],
+                                             "after": [after[o.contract_id] for o in owners],
+                                             "through": [through[o.contract_id] for o in owners],
+                                             "types": self.event_types})).all()
+        return await asyncio.to_thread(self._decoded, rows)
+
+    def _decoded(self, rows: Sequence) -> dict[str, list[tuple[date, Event]]]:
         events: dict[str, list[tuple[date, Event]]] = {}
         prefix = len(acc.stream_id(""))
         for row in rows:
@@ -90,3 +148,7 @@ class AgingPositions:
             events.setdefault(row.stream_id[prefix:], []).append((envelope.occurred_at.date(),
                                                                   self.decode(envelope)))
         return events
+
+
+def _batches(owners: Sequence[AgedAccount]) -> list[Sequence[AgedAccount]]:
+    return [owners[start:start + BATCH_ACCOUNTS] for start in range(0, len(owners), BATCH_ACCOUNTS)]

@@ -30,25 +30,37 @@ from services.invoicing.batcher import BatchedPayment, PaymentBatcher
 from services.invoicing.collection_desk import CollectionDesk
 from services.invoicing.commands import (
     AccruePenalties,
+    ApplyDeposit,
     Approved,
     AssignReceipt,
+    CallGuarantee,
     CloseDay,
     DayCloseReport,
     Decline,
     Declined,
+    DepositApplicationAsked,
+    DepositAsked,
+    DepositReceivedAnswer,
+    DepositReturnAsked,
     EsfRegistration,
+    GuaranteeCalled,
+    GuaranteeRecorded,
     ImportReport,
     IssueRefund,
     PayOutRefund,
     PenaltiesAccrued,
     PrepaymentsRequested,
+    ReceiveDeposit,
     ReceivePayment,
     RecordDiscrepancy,
+    RecordGuarantee,
     RefundAsked,
     RefundPaidOutAnswer,
     RegisterEsf,
     ReopenPeriod,
+    RequestDeposit,
     RequestPrepayments,
+    ReturnDeposit,
     ReversalRequested,
     ReversePayment,
     SetBaseRate,
@@ -61,6 +73,7 @@ from services.invoicing.domain import (
     agreements,
     calendar_days,
     collection,
+    deposit,
     esf,
     periods,
     reconciliation,
@@ -71,10 +84,12 @@ from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
 from services.invoicing.domain.rates import DatedRates, vat_rates
 from services.invoicing.events import (
     ActFigures,
+    BankGuaranteeCalled,
     BaseRateSet,
     CollectionReversalRequested,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplied,
     EsfRegistered,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
@@ -82,30 +97,36 @@ from services.invoicing.events import (
     InvoiceIssued,
     PaymentAllocated,
     PaymentReceived,
-    PaymentReversalRequested,
     PaymentReversed,
     PenaltyAccrued,
     PenaltyRecalculated,
     PenaltyReversed,
     PenaltyWaived,
-    PenaltyWaiverRequested,
     PrepaymentAdjusted,
     PrepaymentRequested,
     ReconciliationCorrection,
     ReconciliationDiscrepancyRecorded,
     RefundIssued,
-    RefundRequested,
-    TerminationNoticeProposed,
     WriteOffRequested,
 )
 from services.invoicing.imports import StatementImports
-from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
+from services.invoicing.queries import (
+    AgingReport,
+    AllocationView,
+    ApprovalView,
+    BooksView,
+    PaymentView,
+    SecurityView,
+)
+from services.invoicing.request_projection import DESK_OF
 from shared import idempotency
-from shared.auth import Actor, Forbidden, Role
+from shared.approvals import Pending
+from shared.auth import Actor, Forbidden
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
 from shared.commands import CommandRunner, Streams, existing
 from shared.db import UnitOfWork, in_transaction
+from shared.envelope import EventEnvelope
 from shared.errors import NotFound
 from shared.events.claims import (
     ClaimAccepted,
@@ -153,19 +174,12 @@ BASE_RATES_STREAM = "base-rates"   # the admins' base rates: appended whatever c
 AppliedDay = (ApplicationAccepted | ApplicationCorrected | ApplicationReduced | ApplicationReinstated | ApplicationRejected
               | NoApplicationRecorded)
 
-# the desk whose second person approves each kind of request
-DESK_OF = {PaymentReversalRequested.event_type: Role.TREASURY, PenaltyWaiverRequested.event_type: Role.BILLING,
-           RefundRequested.event_type: Role.BILLING, TerminationNoticeProposed.event_type: Role.COLLECTIONS,
-           CollectionReversalRequested.event_type: Role.COLLECTIONS,
-           InstallmentAgreementProposed.event_type: Role.COLLECTIONS,
-           WriteOffRequested.event_type: Role.COLLECTIONS}
 # what an account's aging on a past day is rebuilt from (`domain/aging.py`)
 AGED_EVENT_TYPES = [t.event_type for t in (InvoiceIssued, PenaltyAccrued, PenaltyRecalculated, PenaltyWaived,
                                            PenaltyReversed, PaymentReceived, PaymentReversed, RefundIssued,
                                            PrepaymentRequested, PrepaymentAdjusted, InstallmentAgreementConcluded,
-                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered)]
-MAX_LISTED = 500   # request events read per round of a listing
-SCAN_ROUNDS = 10   # request events read per listing at most: SCAN_ROUNDS × MAX_LISTED, then the cursor goes on
+                                           InstallmentAgreementBroken, DebtWrittenOff, DebtRecovered,
+                                           DepositApplied, BankGuaranteeCalled)]
 
 
 @dataclass(frozen=True)
@@ -357,6 +371,80 @@ class Invoicing:
             state, refund_document=refund_document, payment_order_number=command.payment_order_number,
             payment_order_date=command.payment_order_date), context, day_start(command.payment_order_date))
 
+    # ---- security: the deposit and bank guarantees (`domain/deposit.py`) -----------------------------------------
+    async def _on_open_day(self, contract_id: str, day: date, field: str,
+                           decide: Callable[[acc.Account, PostingFacts], list[Event]],
+                           context: CommandContext) -> list[Event]:
+        """A command dated `day` (its body bounds it by the clock) in an open period, decided on the account and
+        the posting facts."""
+        facts = await self.posting_facts(contract_id)
+        periods.require_open(day, facts.books, field=field)
+        return await self._on_account(contract_id, lambda state: decide(state, facts), context, day_start(day))
+
+    async def request_deposit(self, contract_id: str, command: RequestDeposit, context: CommandContext
+                              ) -> DepositAsked:
+        """Billing asks the buyer for a security deposit."""
+        return await self._on_open_day(contract_id, command.requested_on, "requested_on", lambda state, _facts:
+                                       deposit.request_deposit(state, amount=command.amount, due_date=command.due_date,
+                                                               reason=command.reason,
+                                                               requested_on=command.requested_on), context)
+
+    async def receive_deposit(self, contract_id: str, command: ReceiveDeposit, context: CommandContext
+                              ) -> DepositReceivedAnswer:
+        """The treasury records the deposit the buyer paid: held on `deposit.held`."""
+        return await self._on_open_day(contract_id, command.received_on, "received_on", lambda state, _facts:
+                                       deposit.receive_deposit(state, deposit_document=command.deposit_document,
+                                                               bank_reference=command.bank_reference,
+                                                               amount=command.amount,
+                                                               received_on=command.received_on), context)
+
+    async def request_deposit_application(self, contract_id: str, command: ApplyDeposit, context: CommandContext
+                                          ) -> DepositApplicationAsked:
+        """Collections asks to pay debt past due out of the deposit (four eyes: another person of collections)."""
+        return await self._on_open_day(contract_id, command.applied_on, "applied_on", lambda state, _facts:
+                                       deposit.request_application(state, request_id=new_request_id(),
+                                                                   amount=command.amount, reason=command.reason,
+                                                                   applied_on=command.applied_on,
+                                                                   requested_by=context.actor), context)
+
+    async def request_deposit_return(self, contract_id: str, command: ReturnDeposit, context: CommandContext
+                                     ) -> DepositReturnAsked:
+        """The treasury asks to return the deposit with the final settlement (four eyes: another treasury
+        clerk)."""
+        return await self._on_open_day(contract_id, command.returned_on, "returned_on", lambda state, _facts:
+                                       deposit.request_return(state, request_id=new_request_id(),
+                                                              returned_on=command.returned_on,
+                                                              payment_order_number=command.payment_order_number,
+                                                              requested_by=context.actor), context)
+
+    async def record_guarantee(self, contract_id: str, command: RecordGuarantee, context: CommandContext
+                               ) -> GuaranteeRecorded:
+        """Collections records a bank guarantee the buyer gave."""
+        return await self._on_open_day(contract_id, command.recorded_on, "recorded_on", lambda state, _facts:
+                                       deposit.record_guarantee(state, guarantee_number=command.guarantee_number,
+                                                                bank_name=command.bank_name,
+                                                                bank_bic=command.bank_bic, amount=command.amount,
+                                                                valid_from=command.valid_from,
+                                                                valid_until=command.valid_until,
+                                                                recorded_on=command.recorded_on), context)
+
+    async def call_guarantee(self, contract_id: str, guarantee_number: str, command: CallGuarantee,
+                             context: CommandContext) -> GuaranteeCalled:
+        """Collections records a call of a guarantee in force that its bank paid: the money pays the debt past
+        due."""
+        return await self._on_open_day(contract_id, command.called_on, "called_on", lambda state, facts:
+                                       deposit.call_guarantee(state, guarantee_number=guarantee_number,
+                                                              bank_reference=command.bank_reference,
+                                                              amount=command.amount, called_on=command.called_on,
+                                                              rates=facts.rates), context)
+
+    async def security(self, contract_id: str, as_of: date | None) -> SecurityView:
+        """The deposit and the guarantees; which guarantees are in force on `as_of` (today in the contract's zone
+        when absent)."""
+        async with self.engine.connect() as conn:
+            zone = await queries.zone_of(conn, contract_id)
+            return await queries.security(conn, contract_id, as_of or self.business_date(zone))
+
     async def set_base_rate(self, command: SetBaseRate, context: CommandContext) -> BaseRateSet:
         """An admin records the National Bank's base rate from a date (the table is data, not code)."""
         event = BaseRateSet(contract_id="*", effective_from=command.effective_from, rate_percent=command.rate_percent,
@@ -454,29 +542,12 @@ class Invoicing:
 
     # ---- four eyes -----------------------------------------------------------------------------------------
     async def pending_approvals(self, contract_id: str | None, page: PageRequest) -> Page[ApprovalView]:
-        """The requests awaiting their second person, oldest first. The requests are events, most of them
-        decided since: a page reads them in order until it holds `limit` pending ones or has read
-        `SCAN_ROUNDS × MAX_LISTED`, and its cursor goes on from the last one read."""
-        found: list[ApprovalView] = []
-        cursor, next_cursor = page.cursor, None
+        """The requests awaiting their second person, oldest first (`pending_requests`, each shown as recorded)."""
         async with self.engine.connect() as conn:
-            states: dict[str, acc.Account] = {}
-            for _round in range(SCAN_ROUNDS):
-                requests, cursor = await queries.request_events(conn, list(DESK_OF), contract_id=contract_id,
-                                                                page=PageRequest(MAX_LISTED, cursor))
-                for row, owner, recorded_at, body in requests:
-                    if owner not in states:
-                        states[owner] = await self.runner.existing(conn, ACCOUNTS, owner)
-                    view = _approval_view(owner, recorded_at, body, states[owner])
-                    if view is not None:
-                        found.append(view)
-                    if len(found) == page.limit:
-                        next_cursor = queries.BY_POSITION.cursor_of(row)
-                        break
-                if next_cursor is not None or cursor is None:
-                    break
-            else:
-                next_cursor = cursor   # read as much as a page may: the client goes on from there
+            rows, next_cursor = await queries.pending_requests(conn, contract_id, page)
+        found = [_approval_view(row["contract_id"], row["recorded_at"],
+                                self.runner.registry.decode(EventEnvelope.from_bytes(bytes(row["body"]))))
+                 for row in rows]
         return Page(items=found, next_cursor=next_cursor, limit=page.limit)
 
     async def _request(self, request_id: str, approver: Actor) -> str:
@@ -508,6 +579,8 @@ class Invoicing:
                     return agreements.conclude(state, request_id=request_id, approved_by=approver.name)
                 if pending.action == WriteOffRequested.event_type:
                     return write_off.approve(state, request_id=request_id, approved_by=approver.name)
+                if pending.action in deposit.REQUESTS:
+                    return deposit.approve(state, request_id=request_id, approved_by=approver.name, rates=facts.rates)
             return acc.approve(state, request_id=request_id, approved_by=approver.name, rates=facts.rates)
 
         return await self._on_account(contract_id, decide, context, context.recorded_at)
@@ -609,11 +682,21 @@ class Invoicing:
             context, day_start(event.effective_from, event.terms.time_zone))
 
     async def terminate_account(self, uow: UnitOfWork, event: ContractTerminated, context: CommandContext) -> None:
-        """§7.1.1, §11.2 the contract ended early: supply stops on `terminated_on`; the refund of the advance
-        (§5.8) is open from then on, once the last month supplied is invoiced."""
-        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, lambda state:
-            acc.terminate(state, terminated_on=event.terminated_on, notice_document=event.notice_document)),
-            context, day_start(event.terminated_on))
+        """§7.1.1, §11.2 the contract ended early: supply stops on `terminated_on`; the security deposit held pays
+        every debt open then (`deposit.terminate`), on that day while its month is open, else today; the refund of
+        the advance (§5.8) and the deposit's return are open from then on, once the last month supplied is
+        invoiced."""
+        books = await self.books_on(uow.conn)
+        rates = await queries.penalty_rates(uow.conn)
+
+        def decide(state: acc.Account) -> list[Event]:
+            day_today = self.business_date(state.terms.time_zone)
+            applied_on = periods.posting_date(min(event.terminated_on, day_today), books, day_today)
+            return deposit.terminate(state, terminated_on=event.terminated_on, notice_document=event.notice_document,
+                                     applied_on=applied_on, rates=rates)
+
+        await self.runner.within(uow, ACCOUNTS, event.contract_id, existing(ACCOUNTS, event.contract_id, decide),
+                                 context, day_start(event.terminated_on))
 
     async def note_application(self, uow: UnitOfWork, event: AppliedDay, occurred_at: datetime,
                                context: CommandContext) -> None:
@@ -705,11 +788,8 @@ def _known(row: dict) -> KnownOperation:
                           date.fromisoformat(str(row["received_on"])), row["in_suspense"])
 
 
-def _approval_view(contract_id: str, recorded_at: datetime, body: dict, state: acc.Account) -> ApprovalView | None:
-    payload = body["payload"]
-    item = state.pending.get(payload["request_id"])
-    if item is None:
-        return None  # approved or declined since
+def _approval_view(contract_id: str, recorded_at: datetime, request: Event) -> ApprovalView:
+    item = Pending(request.request_id, request.event_type, request.requested_by, request)
     return ApprovalView(request_id=item.request_id, contract_id=contract_id, action=item.action,
                         desk=DESK_OF[item.action].value, requested_by=item.requested_by, requested_at=recorded_at,
-                        business_date=acc.request_date_of(item), request=item.request)
+                        business_date=acc.request_date_of(item), request=request)

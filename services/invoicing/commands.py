@@ -14,9 +14,17 @@ from typing_extensions import Required, TypedDict
 
 from services.invoicing.bank.references import BANK_PATTERN, MAX_GIVEN_CHARS
 from services.invoicing.events import (
+    BankGuaranteeCalled,
+    BankGuaranteeRecorded,
     CollectionLineReversed,
     CollectionReversalRequested,
     DebtWrittenOff,
+    DepositApplicationRequested,
+    DepositApplied,
+    DepositReceived,
+    DepositRequested,
+    DepositReturned,
+    DepositReturnRequested,
     InstallmentAgreementConcluded,
     InstallmentAgreementProposed,
     PaymentAllocated,
@@ -42,10 +50,6 @@ from shared.events.invoicing import SupplyRestored, TerminationNoticeIssued, Ter
 from shared.money import Money
 from shared.quantities import quantity
 from shared.text import PlainText
-
-# a number another system gave (a payment order's, an ESF's): no blank at either end, no control
-# character anywhere (the body's rule, stated in the field's own pattern)
-NUMBER_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 
 
 # ---- payments -------------------------------------------------------------------------------------------
@@ -142,12 +146,16 @@ class IssueRefund(PlainText):
     refund_on: BusinessDate
 
 
+# a document's number as printed: no blank at either end, no control character anywhere (the body's rule, stated in
+# the field's own pattern)
+DOCUMENT_NUMBER = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+
+
 class PayOutRefund(PlainText):
     """§5.8 the treasury's payment order that paid an issued refund to the buyer's requisites (the refund's,
     sealed: the order is made where the contract's key is held)."""
 
-    payment_order_number: str = Field(min_length=1, max_length=50,
-                                      pattern=NUMBER_PATTERN,
+    payment_order_number: str = Field(min_length=1, max_length=50, pattern=DOCUMENT_NUMBER,
                                       description="the number of the payment order, as the bank holds it")
     payment_order_date: BusinessDate = Field(description="the payment order's date: the day the refund is paid out "
                                                          "(on the refund's date or later)")
@@ -156,8 +164,7 @@ class PayOutRefund(PlainText):
 class RegisterEsf(PlainText):
     """§5.5 the ESF of an invoice issued in IS ESF: its registration number there and the day it was issued."""
 
-    registration_number: str = Field(min_length=1, max_length=64,
-                                     pattern=NUMBER_PATTERN,
+    registration_number: str = Field(min_length=1, max_length=64, pattern=DOCUMENT_NUMBER,
                                      description="the ESF's registration number in IS ESF")
     issued_on: BusinessDate = Field(description="the day the ESF was issued: on or after its date (the period's last "
                                                 "day), at most today")
@@ -277,7 +284,7 @@ class ProposeAgreement(PlainText):
     """An installment agreement signed with the buyer: its overdue invoices in dated monthly installments at its
     own annual rate; another person of collections approves it (four eyes)."""
 
-    document_number: str = Field(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$",
+    document_number: str = Field(min_length=1, max_length=100, pattern=DOCUMENT_NUMBER,
                                  description="the agreement's document, as signed (no blank at either end)")
     documents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=100)
     concluded_on: BusinessDate
@@ -296,7 +303,71 @@ class WriteOff(PlainText):
     written_off_on: BusinessDate
 
 
+# ---- security: the deposit and bank guarantees -------------------------------------------------------------------
+BIC_PATTERN = r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$"   # SWIFT BIC: bank, country, location, optional branch
+
+
+class RequestDeposit(PlainText):
+    """Billing asks the buyer for a security deposit."""
+
+    amount: Money
+    due_date: date = Field(description="the day the buyer is to pay it by: on `requested_on` or later")
+    reason: str = Field(min_length=3, max_length=500)
+    requested_on: BusinessDate
+
+
+class ReceiveDeposit(PlainText):
+    """The treasury records the buyer's payment of a deposit asked for: held on `deposit.held`, not advance."""
+
+    deposit_document: str = Field(min_length=1, max_length=100, description="the deposit asked for (`DEP-…`)")
+    bank_reference: str = Field(min_length=1, max_length=MAX_GIVEN_CHARS)
+    amount: Money
+    received_on: BusinessDate = Field(description="the bank's value date")
+
+
+class ApplyDeposit(PlainText):
+    """Collections decides to pay debt past due out of the deposit held; another person approves it."""
+
+    amount: Money | None = Field(None, description="absent: as much as the debt past due takes")
+    reason: str = Field(min_length=3, max_length=500)
+    applied_on: BusinessDate
+
+
+class ReturnDeposit(PlainText):
+    """The treasury asks to return the deposit with the final settlement; another person approves it."""
+
+    returned_on: BusinessDate
+    payment_order_number: str = Field(min_length=1, max_length=50, pattern=DOCUMENT_NUMBER)
+
+
+class RecordGuarantee(PlainText):
+    """A bank guarantee the buyer gave for its payments."""
+
+    guarantee_number: str = Field(min_length=1, max_length=100, pattern=DOCUMENT_NUMBER)
+    bank_name: str = Field(min_length=2, max_length=200)
+    bank_bic: str = Field(pattern=BIC_PATTERN)
+    amount: Money
+    valid_from: date
+    valid_until: date = Field(description="its last valid day: it expires after it (no event says so)")
+    recorded_on: BusinessDate
+
+
+class CallGuarantee(PlainText):
+    """The guarantor bank paid a call for debt past due."""
+
+    bank_reference: str = Field(min_length=1, max_length=MAX_GIVEN_CHARS)
+    amount: Money
+    called_on: BusinessDate = Field(description="the bank's value date: the guarantee is valid on it")
+
+
 # what each command records (the events are its answer)
+DepositAsked = list[DepositRequested]
+DepositReceivedAnswer = list[DepositReceived]
+DepositApplicationAsked = list[DepositApplicationRequested]
+DepositReturnAsked = list[DepositReturnRequested]
+GuaranteeRecorded = list[BankGuaranteeRecorded]
+# a call valued on days already penalised recalculates them, and the advance released pays what is open
+GuaranteeCalled = list[BankGuaranteeCalled | PenaltyRecalculated | PaymentAllocated]
 PrepaymentsRequested = list[PrepaymentRequested]
 PenaltiesAccrued = list[PenaltyAccrued | PaymentAllocated]   # the advance held pays the new penalties
 WaiverRequested = list[PenaltyWaiverRequested]
@@ -307,7 +378,8 @@ ReversalRequested = list[PaymentReversalRequested]
 # advance a recalculation releases pays what is open; a refund charges the penalties up to its date first
 Approved = list[PaymentReversed | PenaltyWaived | RefundIssued | TerminationNoticeIssued | PenaltyRecalculated
                 | PenaltyAccrued | PaymentAllocated | PenaltyReversed | RestrictionNoticeWithdrawn | SupplyRestored
-                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded | DebtWrittenOff]
+                | TerminationNoticeWithdrawn | CollectionLineReversed | InstallmentAgreementConcluded | DebtWrittenOff
+                | DepositApplied | DepositReturned]
 PaymentPromisedAnswer = list[PaymentPromised]
 AgreementProposed = list[InstallmentAgreementProposed]
 WriteOffAsked = list[WriteOffRequested]

@@ -992,3 +992,144 @@ class DebtRecovered(Event):
     slices: list[AllocationSlice]
     amount: Money
     postings: list[PostingLine]
+
+
+# ---- security: a cash deposit held on its own account, and bank guarantees
+@registry.register
+class DepositRequested(Event):
+    """Billing asks the buyer for a security deposit: an amount to pay by `due_date`, with the reason (a new buyer,
+    a history of late payment). A demand, not a charge: it is no debt, draws no penalty and moves no money."""
+
+    event_type = "invoicing.DepositRequested"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    amount: Money
+    due_date: date
+    reason: str
+    requested_on: date
+
+
+@registry.register
+class DepositReceived(Event):
+    """The buyer paid (part of) a requested deposit: the money is held on `deposit.held`, the seller's liability
+    to give it back. It is neither the buyer's advance (it pays no charge as it falls due) nor revenue."""
+
+    event_type = "invoicing.DepositReceived"
+    schema_version = 1
+
+    contract_id: str
+    deposit_document: str
+    bank_reference: str
+    amount: Money
+    received_on: date        # the bank's value date
+    postings: list[PostingLine]
+
+
+@registry.register
+class DepositApplicationRequested(Event):
+    """A collections clerk decides to pay debt past due out of the deposit held (`amount`; none: as much as the
+    debt past due takes), with the reason; another person of collections approves it (four eyes)."""
+
+    event_type = "invoicing.DepositApplicationRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    amount: Money | None
+    reason: str
+    applied_on: date
+    requested_by: str
+
+
+DepositCause = Literal["termination", "decision", "final_settlement"]
+
+
+@registry.register
+class DepositApplied(Event):
+    """Money of the deposit held paid debts (`slices`, §5.8 order: debt first, oldest first): on the contract's
+    termination (every debt open), by a collections decision (debt past due; `approval` names both people) or in
+    the final settlement before what is left is returned. Out of `deposit.held`, into the receivables."""
+
+    event_type = "invoicing.DepositApplied"
+    schema_version = 1
+
+    contract_id: str
+    cause: DepositCause
+    reason: str
+    applied_on: date
+    slices: list[AllocationSlice]
+    amount: Money
+    held_left: Money
+    postings: list[PostingLine]
+    approval: Approval | None = None
+
+
+@registry.register
+class DepositReturnRequested(Event):
+    """A treasury clerk asks to return the deposit once supply is over, by the payment order named; another
+    person of the treasury approves it (four eyes). The amount is what is left at approval."""
+
+    event_type = "invoicing.DepositReturnRequested"
+    schema_version = 1
+
+    contract_id: str
+    request_id: str
+    returned_on: date
+    payment_order_number: str
+    requested_by: str
+
+
+@registry.register
+class DepositReturned(Event):
+    """With the final settlement, what is left of the deposit after every debt went back to the buyer by the
+    treasury's payment order: out of `deposit.held`, out of the seller's bank account."""
+
+    event_type = "invoicing.DepositReturned"
+    schema_version = 1
+
+    contract_id: str
+    document_number: str
+    returned_on: date
+    amount: Money
+    payment_order_number: str
+    postings: list[PostingLine]
+    approval: Approval
+
+
+@registry.register
+class BankGuaranteeRecorded(Event):
+    """A bank guarantee the buyer gave for its payments: the guarantor bank, the guarantee's number, its amount and
+    the days it is valid (both included). It moves no money: in force from `valid_from` through `valid_until`
+    (its expiry follows from the date, no event says it), it may be called for debt past due."""
+
+    event_type = "invoicing.BankGuaranteeRecorded"
+    schema_version = 1
+
+    contract_id: str
+    guarantee_number: str
+    bank_name: str
+    bank_bic: str
+    amount: Money
+    valid_from: date
+    valid_until: date
+    recorded_on: date
+
+
+@registry.register
+class BankGuaranteeCalled(Event):
+    """The seller called a guarantee in force for debt past due and the guarantor bank paid `amount` (its bank
+    reference, valued `called_on`): the money paid the debts past due in §5.8 order (`slices`)."""
+
+    event_type = "invoicing.BankGuaranteeCalled"
+    schema_version = 1
+
+    contract_id: str
+    guarantee_number: str
+    bank_reference: str
+    called_on: date
+    amount: Money
+    remaining: Money          # what the guarantee still covers after the call
+    slices: list[AllocationSlice]
+    postings: list[PostingLine]

@@ -31,13 +31,19 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.invoicing import collection_projection, personal_data, projection_sql
+from services.invoicing import collection_projection, personal_data, projection_sql, request_projection
 from services.invoicing.events import (
     AccountOpened,
     AccountTermsAmended,
+    BankGuaranteeCalled,
+    BankGuaranteeRecorded,
     BaseRateSet,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplied,
+    DepositReceived,
+    DepositRequested,
+    DepositReturned,
     EsfRegistered,
     InstallmentAgreementBroken,
     InstallmentAgreementConcluded,
@@ -91,6 +97,12 @@ REBUILD_STEP = 20_000
 REFUND_DESCRIPTION = "refund of the advance to the buyer's account"
 REFUND_PAID_DESCRIPTION = "refund paid out"
 DISCREPANCY = "reconciliation_discrepancy"   # the kind of a statement line of `ReconciliationDiscrepancyRecorded`
+# the kinds of the statement lines of the security events (what `queries.deposits` reads back)
+DEPOSIT_REQUEST, DEPOSIT_RECEIPT, DEPOSIT_APPLICATION, DEPOSIT_RETURN = (
+    "deposit_request", "deposit_receipt", "deposit_application", "deposit_return")
+GUARANTEE, GUARANTEE_CALL = "guarantee", "guarantee_call"
+SECURITY_KINDS = (DEPOSIT_REQUEST, DEPOSIT_RECEIPT, DEPOSIT_APPLICATION, DEPOSIT_RETURN, GUARANTEE, GUARANTEE_CALL)
+DEPOSIT_DOCUMENT = "security deposit"   # the document of a deposit's application: the deposit itself
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 _LINE_NUMBERS = tuple(str(n) for n in range(32))   # a posting's line number as text, made once
 
@@ -429,6 +441,49 @@ class AccountRows:
         self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
+    # ---- security: the deposit (its own account, `deposit.held`) and bank guarantees ----------------------------
+    # the buyer's position is what it owes for supply: a deposit received or returned leaves it as it was (amount 0,
+    # the figure in the details); what the deposit or a guarantee's bank paid lowers it
+    def deposit_requested(self, fact: Fact, p: dict) -> None:
+        self._post(fact, [], p["requested_on"], DEPOSIT_REQUEST, p["document_number"],
+                   f"security deposit asked for, due {p['due_date']}: {p['reason']}", p["amount"]["currency"],
+                   {"amount": p["amount"]["amount"], "due_date": p["due_date"], "reason": p["reason"]})
+
+    def deposit_received(self, fact: Fact, p: dict) -> None:
+        self._post(fact, p["postings"], p["received_on"], DEPOSIT_RECEIPT, p["bank_reference"],
+                   f"security deposit {p['deposit_document']} received: held, not advance", p["amount"]["currency"],
+                   {"deposit_document": p["deposit_document"], "amount": p["amount"]["amount"],
+                    "value_date": p["received_on"]})
+
+    def deposit_applied(self, fact: Fact, p: dict) -> None:
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["applied_on"], DEPOSIT_APPLICATION, DEPOSIT_DOCUMENT,
+                   f"security deposit applied ({p['cause']}): {p['reason']}", p["amount"]["currency"],
+                   {"cause": p["cause"], "amount": p["amount"]["amount"], "held_left": p["held_left"]["amount"],
+                    "slices": p["slices"], "approval": p.get("approval")})
+
+    def deposit_returned(self, fact: Fact, p: dict) -> None:
+        self._post(fact, p["postings"], p["returned_on"], DEPOSIT_RETURN, p["document_number"],
+                   "security deposit returned with the final settlement", p["amount"]["currency"],
+                   {"amount": p["amount"]["amount"], "payment_order_number": p["payment_order_number"],
+                    "approval": p["approval"]})
+
+    def guarantee_recorded(self, fact: Fact, p: dict) -> None:
+        self._post(fact, [], p["recorded_on"], GUARANTEE, p["guarantee_number"],
+                   f"bank guarantee of {p['bank_name']}, valid {p['valid_from']} … {p['valid_until']}",
+                   p["amount"]["currency"],
+                   {"bank_name": p["bank_name"], "bank_bic": p["bank_bic"], "amount": p["amount"]["amount"],
+                    "valid_from": p["valid_from"], "valid_until": p["valid_until"]})
+
+    def guarantee_called(self, fact: Fact, p: dict) -> None:
+        for piece in p["slices"]:
+            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
+        self._post(fact, p["postings"], p["called_on"], GUARANTEE_CALL, p["guarantee_number"],
+                   "bank guarantee called for debt past due: paid by the bank", p["amount"]["currency"],
+                   {"bank_reference": p["bank_reference"], "amount": p["amount"]["amount"],
+                    "remaining": p["remaining"]["amount"], "slices": p["slices"], "value_date": p["called_on"]})
+
     def discrepancy(self, fact: Fact, p: dict) -> None:
         """§5.6 moves no money: a statement line with amount 0 on the day it was recorded, the record its details
         (the month's act reads them back, `queries.reconciliation`)."""
@@ -489,6 +544,12 @@ _FOLDS = {
     PaymentAllocated.event_type: AccountRows.payment_allocated,
     PaymentReversed.event_type: AccountRows.payment_reversed,
     PenaltyRecalculated.event_type: AccountRows.penalty_recalculated,
+    DepositRequested.event_type: AccountRows.deposit_requested,
+    DepositReceived.event_type: AccountRows.deposit_received,
+    DepositApplied.event_type: AccountRows.deposit_applied,
+    DepositReturned.event_type: AccountRows.deposit_returned,
+    BankGuaranteeRecorded.event_type: AccountRows.guarantee_recorded,
+    BankGuaranteeCalled.event_type: AccountRows.guarantee_called,
 }
 
 
@@ -518,14 +579,21 @@ class InvoicingProjector(Projector):
     async def apply(self, conn: AsyncConnection, events, decoded=None) -> None:
         assert decoded is None or len(decoded) == len(events)
         rows = AccountRows()
-        collected = []
+        collected, requests = [], []
+        requested = request_projection.folded_types()
         for stored in events:
-            if stored.envelope.event_type in _FOLDS:
-                rows.fold(Fact.of(stored, self.registry))
-            if stored.envelope.event_type in collection_projection.FOLDS:
-                collected.append(Fact.of(stored, self.registry))
+            event_type = stored.envelope.event_type
+            fact = Fact.of(stored, self.registry) if (event_type in _FOLDS or event_type in requested
+                                                      or event_type in collection_projection.FOLDS) else None
+            if event_type in _FOLDS:
+                rows.fold(fact)
+            if event_type in collection_projection.FOLDS:
+                collected.append(fact)
+            if event_type in requested:
+                requests.append(fact)
         await rows.flush(conn)
         await collection_projection.apply(conn, collected)
+        await request_projection.apply(conn, requests)
         with_buyer = [s.envelope.contract_id for s in events if s.envelope.event_type in _WITH_BUYER]
         if with_buyer:
             # locked against the key's arrival, so one of the two sees the other
@@ -542,6 +610,9 @@ class InvoicingProjector(Projector):
         # order recorded, from their own events alone (few: a run's head, its lines in parts, each line's outcome)
         await collection_projection.apply(conn, facts_of(await _collection_events(conn, recorded_until), self.registry,
                                                          collection_projection.FOLDS))
+        # the requests awaiting a second person the same way, from the requests and what decided them
+        await request_projection.apply(conn, facts_of(await request_projection.events_to_rebuild(conn, recorded_until),
+                                                      self.registry, request_projection.folded_types()))
         # every account's buyer from the keys held now; no lock: the rebuild holds the tables, and a key
         # arriving meanwhile waits for it and then refreshes the rows it finds
         await personal_data.refresh_accounts(conn, None, lock=False)
@@ -567,6 +638,6 @@ def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
 projector = InvoicingProjector(
     registry,
     tables=["accounts", "postings", "statement_lines", "debts", "payments", "base_rates", "unidentified_receipts",
-            "esf_registrations", *collection_projection.TABLES],
+            "esf_registrations", *collection_projection.TABLES, *request_projection.TABLES],
     handlers={},
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, NamedTuple
@@ -30,6 +30,8 @@ from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
     CollectionReversalRequested,
+    DepositApplicationRequested,
+    DepositReturnRequested,
     InstallmentAgreementProposed,
     PaymentReversalRequested,
     PenaltyWaiverRequested,
@@ -39,7 +41,16 @@ from services.invoicing.events import (
     WriteOffRequested,
 )
 from services.invoicing.personal_data import purposes_opened
-from services.invoicing.projection import DISCREPANCY
+from services.invoicing.projection import (
+    DEPOSIT_APPLICATION,
+    DEPOSIT_RECEIPT,
+    DEPOSIT_REQUEST,
+    DEPOSIT_RETURN,
+    DISCREPANCY,
+    GUARANTEE,
+    GUARANTEE_CALL,
+    SECURITY_KINDS,
+)
 from shared.errors import NotFound
 from shared.events.sealing import SHREDDED, shredded_party
 from shared.money import Money
@@ -59,6 +70,8 @@ class AccountView(BaseModel):
     balance: Money = Field(description="what the buyer owes (+) or has in credit (−)")
     debt: Money
     advance: Money
+    deposit_held: Money = Field(description="the security deposit held on `deposit.held`: owed back to the buyer, "
+                                            "neither advance nor revenue")
     opened_at: datetime
     terms: dict[str, Any] = Field(description="the contract's terms the account settles by (`ContractSigned`'s, "
                                               "as amended), the buyer opened")
@@ -70,10 +83,15 @@ async def account(conn: AsyncConnection, contract_id: str) -> AccountView:
     if row is None:
         raise account_not_found(contract_id)
     currency = row["currency"]
+    held = await conn.scalar(_DEPOSIT_HELD, {"c": contract_id})
     return AccountView(contract_id=row["contract_id"], contract_number=row["contract_number"],
                        buyer_name=row["buyer_name"], balance=Money(row["balance"], currency),
                        debt=Money(row["debt"], currency), advance=Money(row["advance"], currency),
-                       opened_at=row["opened_at"], terms=_terms_with_buyer(row))
+                       deposit_held=Money(held, currency), opened_at=row["opened_at"], terms=_terms_with_buyer(row))
+
+
+# the deposit held: the credit balance of its account (postings by contract: `postings_contract_idx`)
+_DEPOSIT_HELD = text("SELECT -coalesce(sum(amount), 0) FROM postings WHERE contract_id = :c AND account = 'deposit.held'")
 
 
 def _terms_with_buyer(row) -> dict[str, Any]:
@@ -231,6 +249,87 @@ async def reconciliation(conn: AsyncConnection, contract_id: str, month: str) ->
 
 _DISCREPANCIES = text("SELECT details FROM statement_lines WHERE contract_id = :c AND kind = :kind"
                       " AND details->>'month' = :m ORDER BY position")
+
+
+# ---- security: the deposit and bank guarantees ----------------------------------------------------------------
+class DepositDemandView(BaseModel):
+    document: str
+    requested_on: date
+    amount: Money
+    due_date: date
+    received: Money = Field(description="what the buyer has paid of it")
+    reason: str
+
+
+class GuaranteeView(BaseModel):
+    guarantee_number: str
+    bank_name: str
+    bank_bic: str
+    amount: Money
+    valid_from: date
+    valid_until: date
+    called: Money = Field(description="what the seller has called of it (the bank paid)")
+    remaining: Money
+    in_force: bool = Field(description="valid on `as_of` (expired after `valid_until`) with something left to call")
+
+
+class SecurityView(BaseModel):
+    """What secures a buyer's payments on a day: the deposit asked for, held, applied and returned, and every bank
+    guarantee with what it still covers."""
+
+    contract_id: str
+    as_of: date
+    deposit_held: Money
+    deposit_applied: Money = Field(description="what the deposit has paid of the buyer's debts")
+    deposit_returned: Money
+    requested: list[DepositDemandView]
+    guarantees: list[GuaranteeView]
+    guaranteed_in_force: Money = Field(description="what the guarantees in force on `as_of` still cover")
+
+
+_SECURITY_LINES = text("SELECT kind, document, business_date, details FROM statement_lines"
+                       " WHERE contract_id = :c AND kind = ANY(:kinds) ORDER BY position")
+
+
+async def security(conn: AsyncConnection, contract_id: str, as_of: date) -> SecurityView:
+    """Read back from the statement lines of the security events (`projection.SECURITY_KINDS`), oldest first."""
+    currency = await conn.scalar(text("SELECT currency FROM accounts WHERE contract_id = :c"), {"c": contract_id})
+    if currency is None:
+        raise account_not_found(contract_id)
+    zero = Money.zero(currency)
+    held, applied, returned = zero, zero, zero
+    demands: dict[str, DepositDemandView] = {}
+    guarantees: dict[str, GuaranteeView] = {}
+    for row in await conn.execute(_SECURITY_LINES, {"c": contract_id, "kinds": list(SECURITY_KINDS)}):
+        details, amount = row.details, Money(row.details["amount"], currency)
+        if row.kind == DEPOSIT_REQUEST:
+            demands[row.document] = DepositDemandView(
+                document=row.document, requested_on=row.business_date, amount=amount, due_date=details["due_date"],
+                received=zero, reason=details["reason"])
+        elif row.kind == DEPOSIT_RECEIPT:
+            demand = demands[details["deposit_document"]]
+            demand.received = demand.received + amount
+            held = held + amount
+        elif row.kind == DEPOSIT_APPLICATION:
+            held, applied = held - amount, applied + amount
+        elif row.kind == DEPOSIT_RETURN:
+            held, returned = held - amount, returned + amount
+        elif row.kind == GUARANTEE:
+            guarantees[row.document] = GuaranteeView(
+                guarantee_number=row.document, bank_name=details["bank_name"], bank_bic=details["bank_bic"],
+                amount=amount, valid_from=details["valid_from"], valid_until=details["valid_until"], called=zero,
+                remaining=amount, in_force=False)
+        elif row.kind == GUARANTEE_CALL:
+            guarantee = guarantees[row.document]
+            guarantee.called = guarantee.called + amount
+            guarantee.remaining = guarantee.amount - guarantee.called
+    for guarantee in guarantees.values():
+        guarantee.in_force = (guarantee.valid_from <= as_of <= guarantee.valid_until
+                              and guarantee.remaining.is_positive)
+    return SecurityView(contract_id=contract_id, as_of=as_of, deposit_held=held, deposit_applied=applied,
+                        deposit_returned=returned, requested=list(demands.values()),
+                        guarantees=list(guarantees.values()),
+                        guaranteed_in_force=sum((g.remaining for g in guarantees.values() if g.in_force), zero))
 
 
 # ---- aging ----------------------------------------------------------------------------------------------------
@@ -458,7 +557,8 @@ class ApprovalView(BaseModel):
     requested_at: datetime
     business_date: date
     request: (PaymentReversalRequested | PenaltyWaiverRequested | RefundRequested | TerminationNoticeProposed
-              | CollectionReversalRequested | InstallmentAgreementProposed | WriteOffRequested) = Field(
+              | CollectionReversalRequested | InstallmentAgreementProposed | WriteOffRequested
+              | DepositApplicationRequested | DepositReturnRequested) = Field(
         description="the request as recorded")
 
 
@@ -469,6 +569,20 @@ _REQUESTS = """
       AND {after}
 """
 BY_POSITION = Keyset((("e.position", "bigint"),), ("position",))
+
+
+_PENDING = """
+    SELECT p.position, p.contract_id, e.recorded_at, e.body FROM pending_requests p
+    JOIN event_store e ON e.position = p.position
+    WHERE (CAST(:c AS text) IS NULL OR p.contract_id = :c) AND {after}
+"""
+BY_REQUEST_POSITION = Keyset((("p.position", "bigint"),), ("position",))
+
+
+async def pending_requests(conn: AsyncConnection, contract_id: str | None, page: PageRequest
+                           ) -> tuple[list[dict], str | None]:
+    """A page of the requests awaiting a second person, oldest first, with their stored events."""
+    return await read_page(conn, _PENDING, {"c": contract_id}, BY_REQUEST_POSITION, page)
 
 
 async def request_events(conn: AsyncConnection, types: Sequence[str], *, contract_id: str | None = None,
@@ -759,3 +873,47 @@ async def payments_received(conn: AsyncConnection, on: date) -> PaymentsReceived
                                 for side in ("identified", "unidentified")})
 
     return PaymentsReceived(on=on, day=await received(on), month_to_date=await received(on.replace(day=1)))
+
+
+# ---- what waits for a person: the desks' counts ------------------------------------------------------------------
+class WorkWaiting(BaseModel):
+    """How many items wait in each of invoicing's worklists (counted, not listed: each list has its own route)."""
+
+    on: date
+    unidentified_receipts: int = Field(description="money no contract was matched to yet (`GET /receipts/unidentified`)")
+    awaiting_second_person: dict[str, int] = Field(description="requests awaiting their second person, by the desk "
+                                                               "that decides them (`GET /approvals`)")
+    esf_due_by: date = Field(description="the coming 20th: the day the ESFs of last month's invoices are due")
+    invoices_esf_due: int = Field(description="invoices whose ESF deadline falls from `on` to `esf_due_by`, their "
+                                              "ESF not registered yet (`GET /esf-register`)")
+    restriction_notices_in_force: int = Field(description="restriction notices neither lifted nor overtaken by "
+                                                          "the contract's termination (`GET /notices`)")
+
+
+def esf_due_by(on: date) -> date:
+    """The coming 20th (the Tax Code's deadline of the ESFs of last month's turnover)."""
+    if on.day <= 20:
+        return on.replace(day=20)
+    return (on.replace(day=28) + timedelta(days=28)).replace(day=20)   # the 28th + 28 days: next month
+
+
+_WAITING = text("""
+    SELECT (SELECT count(*) FROM unidentified_receipts WHERE assigned_to IS NULL) AS unidentified,
+           (SELECT count(*) FROM statement_lines s WHERE kind = 'invoice'
+                AND details->>'esf_deadline' BETWEEN :from AND :to AND NOT EXISTS (
+                    SELECT 1 FROM esf_registrations r
+                    WHERE r.contract_id = s.contract_id AND r.invoice_document = s.document)) AS esf_due
+""")
+_AWAITING = text("SELECT desk, count(*) AS requests FROM pending_requests GROUP BY desk ORDER BY desk")
+_NOTICES_IN_FORCE = text(f"SELECT count(*) FROM ({_NOTICES.format(after='TRUE')}) AS counted")
+
+
+async def work_waiting(conn: AsyncConnection, on: date) -> WorkWaiting:
+    due_by = esf_due_by(on)
+    # ISO dates compare as their text, so the ESF deadline's index on the text serves the range
+    counts = (await conn.execute(_WAITING, {"from": on.isoformat(), "to": due_by.isoformat()})).one()
+    awaiting = {row.desk: row.requests for row in await conn.execute(_AWAITING)}
+    in_force = await conn.scalar(_NOTICES_IN_FORCE, {"in_force": True, "kind": "RestrictionNoticeIssued",
+                                                     "contract": None})
+    return WorkWaiting(on=on, unidentified_receipts=counts.unidentified, awaiting_second_person=awaiting,
+                       esf_due_by=due_by, invoices_esf_due=counts.esf_due, restriction_notices_in_force=in_force)

@@ -118,3 +118,41 @@ async def test_a_penalty_line_explains_its_slices(page, backoffice_system):
     assert await serious_accessibility_violations(page) == []
     await screenshot(page, "account-penalty-slices")
     assert page.console_errors == []
+
+
+async def test_the_account_shows_the_deposit_held_and_the_guarantees_in_force(page, backoffice_system):
+    from tests.support import auth, kzt
+
+    contract = await invoiced_contract(backoffice_system, paid=False)
+    invoicing, account = backoffice_system.url_of("invoicing"), f"/accounts/{contract['contract_id']}"
+    asked = httpx.post(invoicing + account + "/deposits", headers=auth("billing"), json={
+        "amount": kzt("500000.00"), "due_date": "2022-01-20", "reason": "новый покупатель", "requested_on": "2022-01-10"})
+    assert asked.status_code == 201, asked.text
+    received = httpx.post(invoicing + account + "/deposits/receipts", headers=auth("treasury"), json={
+        "deposit_document": asked.json()[0]["document_number"], "bank_reference": f"{contract['number']}-DEP",
+        "amount": kzt("500000.00"), "received_on": "2022-01-20"})
+    assert received.status_code == 201, received.text
+    recorded = httpx.post(invoicing + account + "/guarantees", headers=auth("collections"), json={
+        "guarantee_number": f"BG-{contract['number']}", "bank_name": "Halyk Bank", "bank_bic": "HSBKKZKX",
+        "amount": kzt("300000.00"), "valid_from": "2022-01-01", "valid_until": "2099-12-31",
+        "recorded_on": "2022-01-05"})
+    assert recorded.status_code == 201, recorded.text
+    called = httpx.post(invoicing + account + f"/guarantees/BG-{contract['number']}/calls",
+                        headers=auth("collections"), json={"bank_reference": f"{contract['number']}-BG",
+                                                           "amount": kzt("100000.00"), "called_on": "2022-03-01"})
+    assert called.status_code == 201, called.text
+    await sign_in(page, backoffice_system, "collections")
+    await page.goto(backoffice_system.url_of("backoffice") + account)
+    # held, not advance; the guarantee covers 300,000.00 − 100,000.00 called = 200,000.00, in force today
+    assert await page.locator("#deposit_held").inner_text() == "500\u00a0000,00\u00a0₸"
+    assert await page.locator("#guaranteed").inner_text() == "200\u00a0000,00\u00a0₸"
+    # the bank's 100,000.00 paid January's energy: 470,456.00 − 100,000.00 = 370,456.00
+    assert await page.locator("#closing").inner_text() == "370\u00a0456,00\u00a0₸"
+    # the guarantee's two lines (recorded, called): the call's opens the slices it paid
+    call = page.locator("table.statement > tbody > tr").filter(has_text=f"BG-{contract['number']}").filter(
+        has=page.locator("summary"))
+    await call.locator("summary").click()
+    assert "energy" in await call.locator("table.slices").inner_text()
+    assert await serious_accessibility_violations(page) == []
+    await screenshot(page, "account-security")
+    assert page.console_errors == []

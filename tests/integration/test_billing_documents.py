@@ -133,9 +133,12 @@ async def test_the_esf_register_records_each_invoices_esf_once_and_says_which_ar
     assert [(i["invoice_document"], i["esf_deadline"], i["status"], i["overdue"], i["total"]["amount"])
             for i in on_the_21st["items"]] == [(february, "2022-03-20", "overdue", True, "379400.00")]
     assert on_the_21st["counts"] == {"invoices": 1, "registered": 0, "late": 0, "due": 0, "overdue": 1}
-    # issued at last on 25 March: registered late
+    # issued at last on 25 March: registered late, and no longer among the ESFs waiting for billing
+    waiting = await client.get("/reports/work-waiting", params={"on": "2022-03-01"}, headers=auth())
     late = await register(client, february, "ESF-KZ-0007", "2022-03-25")
     assert (late.status_code, late.json()["late"]) == (201, True)
+    still = await client.get("/reports/work-waiting", params={"on": "2022-03-01"}, headers=auth())
+    assert still.json()["invoices_esf_due"] == waiting.json()["invoices_esf_due"] - 1
     february_register = await register_of(client, contract_id, "2022-02", "2022-03-31")
     assert [(i["status"], i["registration_number"], i["issued_on"]) for i in february_register["items"]] == [
         ("late", "ESF-KZ-0007", "2022-03-25")]

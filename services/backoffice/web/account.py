@@ -1,5 +1,6 @@
 """The account: the statement with its opening and closing balance, each charge, each payment's
-allocation slices and each penalty's slices as the invoicing service explains them; `as of` a business
+allocation slices and each penalty's slices as the invoicing service explains them; the security deposit held and
+the bank guarantees (in force on the day asked); `as of` a business
 date and `as known at` an instant; the balance over time; aging; the reconciliation act, an invoice and a
 prepayment invoice as the PDFs the ledger writes."""
 
@@ -59,10 +60,12 @@ async def account(request: Request, contract_id: str, session: SignedIn, calls: 
         statement = await statement_call
         return download(STATEMENT_COLUMNS, statement["lines"], download_as, f"statement-{contract_id}")
     today = request.app.state.backoffice.clock.now().date()
-    summary, statement, aging = await asyncio.gather(
+    day = (as_of or today).isoformat()
+    summary, statement, aging, security = await asyncio.gather(
         calls.get("invoicing", f"/accounts/{contract_id}"), statement_call,
-        calls.get("invoicing", "/aging", {"as_of": (as_of or today).isoformat(), "contract_id": contract_id}))
-    return render(request, "account.html", summary=summary,
+        calls.get("invoicing", "/aging", {"as_of": day, "contract_id": contract_id}),
+        calls.get("invoicing", f"/accounts/{contract_id}/security", {"as_of": day}))
+    return render(request, "account.html", summary=summary, security=security,
                   statement=statement, aging=aging.get("contracts", {}).get(contract_id), asked=asked,
                   chart=balance_points(statement["lines"]), contract_id=contract_id,
                   last_month=f"{today.year if today.month > 1 else today.year - 1}-"

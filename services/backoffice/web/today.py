@@ -1,11 +1,13 @@
 """Today: what needs a person now, per desk, and the portfolio's figures. Each count links to its list;
-each figure comes from the service that owns it (a desk's section shows only to that desk)."""
+each figure comes from the service that owns it (a desk's section shows only to that desk). Invoicing's
+worklists are counted by the service in one call (its lists grow with the history); the others' by reading
+one page of the list."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,42 +36,30 @@ class WorkItem:
 class Worklist:
     desks: frozenset[str]   # shown to these desks (and to auditors)
     label: str
-    service: str
-    path: str
-    params: dict[str, Any]
     link: str
-    suffix: str = ""
-
-
-def next_esf_deadline(today: date) -> date:
-    """The coming 20th: the day the ESFs of last month's invoices are due (Tax Code: by the 20th)."""
-    if today.day <= 20:
-        return today.replace(day=20)
-    return (today.replace(day=28) + timedelta(days=28)).replace(day=20)   # the 28th + 28 days: next month
+    service: str = ""       # a list counted by reading one page of it (a service whose lists are short)
+    path: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    waiting: str = ""       # or counted by invoicing's `/reports/work-waiting` under this name
 
 
 def worklists(today: date) -> list[Worklist]:
     day = today.isoformat()
-    esf_due = next_esf_deadline(today)
     return [
-        Worklist(frozenset({"treasury"}), N_("Unidentified receipts"), "invoicing", "/receipts/unidentified", {},
-                 "/treasury"),
+        Worklist(frozenset({"treasury"}), N_("Unidentified receipts"), "/treasury", waiting="unidentified_receipts"),
         Worklist(frozenset({"treasury", "billing", "collections"}), N_("Corrections awaiting a second person"),
-                 "invoicing", "/approvals", {}, "/treasury/approvals"),
-        Worklist(frozenset({"metering", "billing"}), N_("Volume acts awaiting signature"), "metering", "/acts",
-                 {"status": "issued"}, "/metering?status=issued"),
-        Worklist(frozenset({"billing"}), N_("Invoices whose ESF is due by"), "invoicing", "/invoices",
-                 {"esf_deadline_from": day, "esf_deadline_to": esf_due.isoformat(), "esf_registered": "false"},
-                 "/contracts",
-                 f" {esf_due.strftime('%d.%m.%Y')}"),
-        Worklist(frozenset({"collections", "dispatch"}), N_("Restriction notices in force"), "invoicing", "/notices",
-                 {"in_force": "true", "kind": "restriction"}, "/contracts"),
-        Worklist(frozenset({"claims"}), N_("Open claims"), "claims", "/claims", {"status": "open"}, "/claims"),
-        Worklist(frozenset({"claims"}), N_("Force-majeure notices due for review"), "claims",
-                 "/force-majeure/review-due", {"on": day}, "/claims/force-majeure/review-due"),
-        Worklist(frozenset({"privacy"}), N_("Personal-data requests"), "claims", "/personal-data/requests", {},
-                 "/claims/personal-data"),
-        *(Worklist(frozenset({"admin"}), N_("Dead letters"), service, "/dead-letters", {}, "/audit", f": {service}")
+                 "/treasury/approvals", waiting="awaiting_second_person"),
+        Worklist(frozenset({"metering", "billing"}), N_("Volume acts awaiting signature"), "/metering?status=issued",
+                 "metering", "/acts", {"status": "issued"}),
+        Worklist(frozenset({"billing"}), N_("Invoices whose ESF is due by"), "/contracts", waiting="invoices_esf_due"),
+        Worklist(frozenset({"collections", "dispatch"}), N_("Restriction notices in force"), "/contracts",
+                 waiting="restriction_notices_in_force"),
+        Worklist(frozenset({"claims"}), N_("Open claims"), "/claims", "claims", "/claims", {"status": "open"}),
+        Worklist(frozenset({"claims"}), N_("Force-majeure notices due for review"), "/claims/force-majeure/review-due",
+                 "claims", "/force-majeure/review-due", {"on": day}),
+        Worklist(frozenset({"privacy"}), N_("Personal-data requests"), "/claims/personal-data", "claims",
+                 "/personal-data/requests"),
+        *(Worklist(frozenset({"admin"}), N_("Dead letters"), "/audit", service, "/dead-letters")
           for service in SERVICES),
     ]
 
@@ -82,11 +72,31 @@ async def _count(calls: PersonCalls, service: str, path: str, params: dict[str, 
     return len(page["items"]), bool(page.get("next_cursor"))
 
 
+def _waiting(summary: dict[str, Any] | None, name: str) -> tuple[int | None, bool]:
+    if summary is None:
+        return None, False
+    counted = summary[name]
+    return (sum(counted.values()) if isinstance(counted, dict) else counted), False
+
+
+def _suffix(item: Worklist, summary: dict[str, Any] | None) -> str:
+    """What follows a label: the service of a dead-letter count, the day the ESFs counted are due by."""
+    if item.path == "/dead-letters":
+        return f": {item.service}"
+    if item.waiting == "invoices_esf_due" and summary is not None:
+        return f" {date.fromisoformat(summary['esf_due_by']).strftime('%d.%m.%Y')}"
+    return ""
+
+
 async def _optional(calls: PersonCalls, service: str, path: str, params: dict[str, Any]) -> Any:
     try:
         return await calls.get(service, path, params)
     except ServiceRefusal:
         return None
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _contracts_by_status(calls: PersonCalls) -> dict[str, int | None]:
@@ -101,9 +111,13 @@ async def today(request: Request, session: SignedIn, calls: Calls) -> HTMLRespon
     now = request.app.state.backoffice.clock.now()
     day = now.date()
     shown = [item for item in worklists(day) if person.works_at(*item.desks, "auditor")]
-    counts = await asyncio.gather(*(_count(calls, item.service, item.path, item.params) for item in shown))
-    work = [WorkItem(item.label, count, more, item.link, item.suffix)
-            for item, (count, more) in zip(shown, counts, strict=True)]
+    wanted = any(item.waiting for item in shown)
+    summary, *counts = await asyncio.gather(
+        _optional(calls, "invoicing", "/reports/work-waiting", {"on": day.isoformat()}) if wanted else _nothing(),
+        *(_count(calls, item.service, item.path, item.params) for item in shown if not item.waiting))
+    listed = iter(counts)
+    work = [WorkItem(item.label, *(_waiting(summary, item.waiting) if item.waiting else next(listed)), item.link,
+                     _suffix(item, summary)) for item in shown]
     by_status, aging, received = await asyncio.gather(
         _contracts_by_status(calls),
         _optional(calls, "invoicing", "/aging", {"as_of": day.isoformat()}),

@@ -10,6 +10,7 @@ from services.invoicing.api import (
     collection_holds,
     collection_runs,
     day_close,
+    deposits,
     documents,
     invoices,
     notices,
@@ -19,9 +20,10 @@ from services.invoicing.api import (
     receipts,
     refunds,
     statements,
+    worklists,
 )
 
 routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
            aging.router, documents.router, collection_runs.router, collection_holds.router, notices.router,
-           invoices.router]
+           deposits.router, worklists.router, invoices.router]

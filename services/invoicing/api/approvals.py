@@ -22,9 +22,8 @@ router = APIRouter(tags=["approvals"])
 @router.get("/approvals", response_model=Page[ApprovalView], responses=PAGE_ERRORS)
 async def list_pending(_actor: Reader, app: App, page: PageParams, contract_id: str | None = None
                        ) -> Page[ApprovalView]:
-    """The requests awaiting their second person, oldest first, a page at a time (`shared/paging.py`). The
-    requests are events, most of them decided since: a page reads them in order until it holds `limit`
-    pending ones or has read 5,000, and its cursor goes on from the last one read."""
+    """The requests awaiting their second person, oldest first, a page at a time (`shared/paging.py`), each as
+    recorded."""
     return await app.pending_approvals(contract_id, page)
 
 

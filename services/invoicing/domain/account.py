@@ -23,12 +23,15 @@ from services.invoicing.domain.prepayment import prepayment_demands
 from services.invoicing.domain.pricing import Charge, ChargeLine, combine, difference, price_volume
 from services.invoicing.domain.rates import DatedRates
 from services.invoicing.domain.restriction import Demand, required_cover
+from services.invoicing.domain.securities import DepositDemand, Guarantee
 from services.invoicing.domain.terms import last_delivery_day, term_months, terms_from
 from services.invoicing.events import (
     AccountOpened,
     AccountTerminated,
     AccountTermsAmended,
     AllocationSlice,
+    BankGuaranteeCalled,
+    BankGuaranteeRecorded,
     ChargeLineData,
     CollectionLineExecuted,
     CollectionLineReversed,
@@ -36,6 +39,12 @@ from services.invoicing.events import (
     DayClosed,
     DebtRecovered,
     DebtWrittenOff,
+    DepositApplicationRequested,
+    DepositApplied,
+    DepositReceived,
+    DepositRequested,
+    DepositReturned,
+    DepositReturnRequested,
     DisputeClosed,
     DisputeOpened,
     EsfRegistered,
@@ -167,6 +176,10 @@ class Account:
     reversed_penalties: set[str] = field(default_factory=set)                 # penalty documents taken back
     agreements: dict[str, Agreement] = field(default_factory=dict)            # agreement document → its schedule
     written_off: dict[str, Money] = field(default_factory=dict)               # item id → written off, not recovered
+    deposit_demands: dict[str, DepositDemand] = field(default_factory=dict)   # deposit document → asked, received
+    security_references: set[str] = field(default_factory=set)  # bank references of deposits and guarantee calls
+    deposit_held: Money | None = None            # the security deposit held (None: zero in the account's currency)
+    guarantees: dict[str, Guarantee] = field(default_factory=dict)            # guarantee number → its cover
     esf: dict[str, EsfDue] = field(default_factory=dict)                      # invoice document → its ESF (§5.5)
 
     @property
@@ -203,6 +216,9 @@ class Account:
         clone.reversed_penalties = set(self.reversed_penalties)
         clone.agreements = dict(self.agreements)
         clone.written_off = dict(self.written_off)
+        clone.deposit_demands = dict(self.deposit_demands)
+        clone.security_references = set(self.security_references)
+        clone.guarantees = dict(self.guarantees)
         clone.esf = dict(self.esf)
         return clone
 
@@ -219,6 +235,10 @@ class Account:
     def supplied_months(self) -> list[str]:
         """Every settlement period with a day of supply, to the last one (`last_supply_day`)."""
         return term_months(self.terms, self.last_supply_day())
+
+    def deposit(self) -> Money:
+        """The security deposit held: received, less what was applied to debt or returned."""
+        return self.deposit_held if self.deposit_held is not None else Money.zero(self.currency)
 
     def refunds_unpaid(self) -> Money:
         return sum((r.amount for r in self.refunds.values() if r.payment_order is None), Money.zero(self.currency))
@@ -318,7 +338,8 @@ def evolve(state: Account | None, event: Event) -> Account:
             state.penalties[event.document_number] = debt.outstanding
             _approved(state, event.approval)
         case (PaymentReversalRequested() | PenaltyWaiverRequested() | RefundRequested() | TerminationNoticeProposed()
-              | CollectionReversalRequested() | InstallmentAgreementProposed() | WriteOffRequested()):
+              | CollectionReversalRequested() | InstallmentAgreementProposed() | WriteOffRequested()
+              | DepositApplicationRequested() | DepositReturnRequested()):
             state.pending[event.request_id] = Pending(event.request_id, event.event_type, event.requested_by, event)
         case RequestDeclined():
             del state.pending[event.request_id]
@@ -420,6 +441,38 @@ def evolve(state: Account | None, event: Event) -> Account:
                     del state.written_off[piece.item_id]
                 else:
                     state.written_off[piece.item_id] = left
+        case DepositRequested():
+            state.deposit_demands[event.document_number] = DepositDemand(
+                event.document_number, event.amount, event.due_date, Money.zero(state.currency))
+            state.documents += 1
+        case DepositReceived():
+            demand = state.deposit_demands[event.deposit_document]
+            state.deposit_demands[event.deposit_document] = dataclasses.replace(
+                demand, received=demand.received + event.amount)
+            state.security_references.add(event.bank_reference)
+            state.deposit_held = state.deposit() + event.amount
+        case DepositApplied():
+            for piece in event.slices:
+                _change_open(state, piece.item_id, -piece.amount, event.applied_on)
+            state.deposit_held = state.deposit() - event.amount
+            assert state.deposit_held == event.held_left, "an application replays to the deposit it left"
+            _approved(state, event.approval)
+        case DepositReturned():
+            state.deposit_held = state.deposit() - event.amount
+            assert not state.deposit_held.is_negative, "only the deposit held is returned"
+            state.documents += 1
+            _approved(state, event.approval)
+        case BankGuaranteeRecorded():
+            state.guarantees[event.guarantee_number] = Guarantee(
+                event.guarantee_number, event.bank_name, event.bank_bic, event.amount, event.valid_from,
+                event.valid_until, Money.zero(state.currency))
+        case BankGuaranteeCalled():
+            guarantee = state.guarantees[event.guarantee_number]
+            state.guarantees[event.guarantee_number] = dataclasses.replace(
+                guarantee, called=guarantee.called + event.amount)
+            state.security_references.add(event.bank_reference)
+            for piece in event.slices:
+                _change_open(state, piece.item_id, -piece.amount, event.called_on)
         case InstallmentAgreementBroken():
             state.agreements[event.document_number] = dataclasses.replace(state.agreements[event.document_number],
                                                                           broken_on=event.broken_on)
@@ -606,7 +659,7 @@ def receive_payment(state: Account, *, payment_id: str, bank_reference: str, amo
                                reason="currency_mismatch")
     if not amount.is_rounded:
         raise ValidationFailed("a payment has at most two decimals", reason="unrounded_amount")
-    if bank_reference in state.payments:
+    if bank_reference in state.payments or bank_reference in state.security_references:
         raise Conflict(f"bank reference {bank_reference} is already posted", reason="duplicate_bank_reference")
     received = PaymentReceived(
         contract_id=state.contract_id, payment_id=payment_id, bank_reference=bank_reference, amount=amount,
@@ -652,6 +705,20 @@ def _recover(state: Account, events: list[Event], *, on: date, trigger: str) -> 
 def penalised_on(state: Account, day: date) -> bool:
     """Whether a change of a debt dated `day` falls on a day a penalty was already charged for."""
     return any(a.last_day >= day for accruals in state.accruals.values() for a in accruals)
+
+
+def folded_after(state: Account, events: Sequence[Event]) -> Account:
+    """A copy of the account with `events` applied (the state untouched)."""
+    return _after(state, list(events))
+
+
+def recalculated_if_penalised(state: Account, events: Sequence[Event], *, day: date, rates: DatedRates,
+                              cause: str) -> list[Event]:
+    """`events` changed debts from `day` on: when penalties were already charged for `day`, what they change of
+    the late amounts is recalculated (§5.7) in the same command, posted on `day`."""
+    if not penalised_on(state, day):
+        return []
+    return recalculate_penalties(_after(state, list(events)), rates=rates, posted_on=day, cause=cause)
 
 
 def _after(state: Account, events: list[Event]) -> Account:
@@ -813,10 +880,12 @@ def _broken_agreements(state: Account, day: date) -> list[Event]:
 def _every_obligation_performed(state: Account, day: date) -> bool:
     """§3.1 the contract is performed: supply is over (its term ended, or a termination ended it), every
     month supplied invoiced, nothing owed either way (no debt, including penalties; no advance: it was
-    applied or refunded; no refund still to pay out, §5.8). Said once."""
+    applied or refunded; no refund still to pay out, §5.8; no security deposit held: applied or returned). Said
+    once."""
     return (state.settled_on is None and day > state.last_supply_day()
             and all(month in state.latest_act for month in state.supplied_months())
-            and state.debt_total().is_zero and state.advance.is_zero and state.refunds_unpaid().is_zero)
+            and state.debt_total().is_zero and state.advance.is_zero and state.refunds_unpaid().is_zero
+            and state.deposit().is_zero)
 
 
 def amend_terms(state: Account, *, kind: str, document_number: str, document_date: date, effective_from: date,
@@ -1020,18 +1089,7 @@ def issue_refund(state: Account, *, refund_on: date, rates: DatedRates, approval
     first day without supply on (the term ended or a termination took effect), once the last month supplied
     is invoiced; the refund is the advance left after every debt, the penalties for every day of delay up to
     `refund_on` charged first (the advance pays them, debt first)."""
-    refund_from = state.last_supply_day() + timedelta(days=1)
-    if refund_on < refund_from:
-        raise Conflict("the contract is still supplied: an overpayment is carried as advance",
-                       reason="contract_in_force",
-                       details={"refund_from": refund_from.isoformat(),
-                                "delivery_end": state.terms.delivery_end.isoformat(),
-                                "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None})
-    months = state.supplied_months()
-    if months and months[-1] not in state.latest_act:
-        # the last month's charge comes from its volume act: refunding before it would pay back what it takes
-        raise Conflict(f"the volume act of {months[-1]}, the last month supplied, is not invoiced yet",
-                       reason="last_act_not_invoiced", details={"period": months[-1]})
+    require_final_settlement(state, refund_on, held="an overpayment is carried as advance")
     events = accrue_penalties(state, as_of=refund_on, rates=rates)
     after = _after(state, events) if events else state
     if not after.advance.is_positive:
@@ -1045,6 +1103,22 @@ def issue_refund(state: Account, *, refund_on: date, rates: DatedRates, approval
         refund_on=refund_on, amount=after.advance, payee=state.terms.buyer,
         postings=postings(transfer(LedgerAccount.ADVANCE, LedgerAccount.REFUND_PAYABLE, after.advance)),
         approval=approval)]
+
+
+def require_final_settlement(state: Account, day: date, *, held: str) -> None:
+    """Money held for the buyer goes back on `day` only in the final settlement: supply is over (its term ended or
+    a termination took effect) and the last month supplied is invoiced. `held`: what the money is meanwhile."""
+    settle_from = state.last_supply_day() + timedelta(days=1)
+    if day < settle_from:
+        raise Conflict(f"the contract is still supplied: {held}", reason="contract_in_force",
+                       details={"refund_from": settle_from.isoformat(),
+                                "delivery_end": state.terms.delivery_end.isoformat(),
+                                "terminated_on": state.terminated_on.isoformat() if state.terminated_on else None})
+    months = state.supplied_months()
+    if months and months[-1] not in state.latest_act:
+        # the last month's charge comes from its volume act: paying back before it would pay back what it takes
+        raise Conflict(f"the volume act of {months[-1]}, the last month supplied, is not invoiced yet",
+                       reason="last_act_not_invoiced", details={"period": months[-1]})
 
 
 def pay_out_refund(state: Account, *, refund_document: str, payment_order_number: str,
@@ -1199,4 +1273,8 @@ def request_date_of(pending: Pending) -> date:
             return asked.concluded_on
         case WriteOffRequested() as asked:
             return asked.written_off_on
+        case DepositApplicationRequested() as asked:
+            return asked.applied_on
+        case DepositReturnRequested() as asked:
+            return asked.returned_on
     raise AssertionError(f"no business date for {pending.action}")

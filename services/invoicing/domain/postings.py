@@ -27,6 +27,7 @@ class LedgerAccount(StrEnum):
     PENALTY_INCOME = "income.penalty"
     INTEREST_INCOME = "income.interest"       # an installment agreement's interest
     WRITE_OFF_EXPENSE = "expense.write_off"   # debt written off as uncollectable (less what was recovered)
+    DEPOSIT_HELD = "deposit.held"             # the buyer's security deposit: owed back to it, neither advance nor revenue
 
 
 RECEIVABLES = (LedgerAccount.RECEIVABLE_ENERGY, LedgerAccount.RECEIVABLE_VAT, LedgerAccount.RECEIVABLE_PENALTY,

@@ -2,13 +2,13 @@
 (`projection.AccountRows.esf_registered`). A read model: a rebuild fills it from the events. An invoice is
 found by its number (the registration names only the invoice): its statement line gets the index.
 
-Revision ID: 0016
+Revision ID: 0017
 """
 
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 
 
 def upgrade() -> None:
