@@ -13,8 +13,11 @@ kept too, by (contract, day) and version. The version is read from the event sto
 (stream_id, stream_version)), not from a read model, and events are read up to that version exactly, so what
 is kept is always the fold of the version it names.
 
-It is an optimisation only: per process, bounded (`CAPACITY` accounts; least recently used first out), rebuilt
-from the events when missing. One report computes at a time (the folds are extended in place), and the CPU
+Folds brought up to date are also written to `aging_folds` (with the version and `FOLD_FORMAT`), and a process
+that has no fold of an account in memory reads it from there, so only the first report ever, not the first of
+each process, reads whole histories. It is an optimisation only: in memory bounded (`CAPACITY` accounts; least
+recently used first out), in the table one row per account; rebuilt from the events when missing or of another
+format (bump `FOLD_FORMAT` when the fold's rules or its JSON change). One report computes at a time (the folds are extended in place), and the CPU
 part (decoding and folding) runs in a thread, so the service keeps answering while a first report of a large
 history is built.
 """
@@ -26,8 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import aging
@@ -36,6 +40,7 @@ from shared.cache import BoundedCache
 from shared.envelope import EventEnvelope
 from shared.events.registry import Event
 
+FOLD_FORMAT = 1          # of `aging.AgedFold.snapshot`: a kept fold of another format is rebuilt from the events
 BATCH_ACCOUNTS = 200     # accounts whose events one read brings (bounds the memory of one read)
 CAPACITY = 40_000        # accounts kept: ten times KEGOC's, or a portfolio's positions on a few past days
 
@@ -57,6 +62,14 @@ class _PastDay:
 _VERSIONS = text("SELECT a.contract_id, (SELECT max(e.stream_version) FROM event_store e"
                  " WHERE e.stream_id = 'account-' || a.contract_id) AS version"
                  " FROM accounts a WHERE a.contract_id = ANY(:ids)")
+_KEPT = text("SELECT contract_id, version, fold FROM aging_folds WHERE contract_id = ANY(:ids) AND format = :format")
+# a fold is written only forward: one a slower report built from an older version never replaces a newer one
+_KEEP = text("""
+    INSERT INTO aging_folds (contract_id, version, format, fold)
+    VALUES (:c, :v, :format, CAST(:fold AS jsonb))
+    ON CONFLICT (contract_id) DO UPDATE SET version = excluded.version, format = excluded.format, fold = excluded.fold
+    WHERE aging_folds.version < excluded.version OR aging_folds.format <> excluded.format
+""")
 _EVENTS = text("SELECT e.stream_id, e.occurred_at, e.body FROM event_store e"
                " JOIN unnest(CAST(:ids AS text[]), CAST(:after AS integer[]), CAST(:through AS integer[]))"
                " AS w(stream_id, after, through)"
@@ -65,8 +78,9 @@ _EVENTS = text("SELECT e.stream_id, e.occurred_at, e.body FROM event_store e"
 
 
 class AgingPositions:
-    def __init__(self, decode: Callable[[EventEnvelope], Event], event_types: Sequence[str],
+    def __init__(self, engine: AsyncEngine, decode: Callable[[EventEnvelope], Event], event_types: Sequence[str],
                  capacity: int = CAPACITY):
+        self.engine = engine
         assert acc.stream_id("") == "account-"   # `_VERSIONS` builds the stream ids in SQL
         self.decode = decode
         self.event_types = list(event_types)
@@ -104,6 +118,7 @@ class AgingPositions:
                           versions: dict[str, int]) -> dict[str, aging.AgedFold]:
         """Every owner's fold read through its version: new events folded into a kept fold, a fold missing built."""
         folds: dict[str, aging.AgedFold] = {}
+        written: list[dict] = []
         behind = []
         for owner in owners:
             kept = self.folded.get(owner.contract_id)
@@ -113,7 +128,10 @@ class AgingPositions:
                 behind.append(owner)
         for batch in _batches(behind):
             kept = {owner.contract_id: self.folded.get(owner.contract_id) for owner in batch}
-            after = {c: folded.version if folded is not None and folded.version < versions[c] else 0
+            stored = await self._stored(conn, [c for c, folded in kept.items() if folded is None])
+            kept.update({c: folded for c, folded in stored.items() if folded.version <= versions[c]})
+            # read after the version a fold has (none for a fold of the version read), from the first without one
+            after = {c: folded.version if folded is not None and folded.version <= versions[c] else 0
                      for c, folded in kept.items()}
             events = await self._events(conn, batch, after, versions)
             for owner in batch:
@@ -125,10 +143,28 @@ class AgingPositions:
                     counted = aging.counted_from(day, event)
                     if counted is not None:
                         folded.fold.add(counted, event)
+                changed = folded.version != versions[owner.contract_id]
                 folded.version = versions[owner.contract_id]
                 self.folded.put(owner.contract_id, folded)
                 folds[owner.contract_id] = folded.fold
+                if changed:
+                    written.append({"c": owner.contract_id, "v": folded.version, "format": FOLD_FORMAT,
+                                    "fold": orjson.dumps(folded.fold.snapshot()).decode()})
+            if written:
+                await self._keep(written)
+                written = []
         return folds
+
+    async def _stored(self, conn: AsyncConnection, contract_ids: list[str]) -> dict[str, _Folded]:
+        if not contract_ids:
+            return {}
+        rows = await conn.execute(_KEPT, {"ids": contract_ids, "format": FOLD_FORMAT})
+        return {row.contract_id: _Folded(row.version, aging.AgedFold.from_snapshot(row.fold)) for row in rows}
+
+    async def _keep(self, written: list[dict]) -> None:
+        """The folds written in a transaction of their own (a report's connection only reads)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(_KEEP, written)
 
     async def _events(self, conn: AsyncConnection, owners: Sequence[AgedAccount], after: dict[str, int],
                       through: dict[str, int]) -> dict[str, list[tuple[date, Event]]]:

@@ -5,6 +5,17 @@ by then are aged by their due dates, until their month is invoiced. Figures deri
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from services.invoicing import queries
+from services.invoicing.aging_positions import AgingPositions
+from services.invoicing.application import AGED_EVENT_TYPES
+from services.invoicing.domain import account as acc
+from shared.events import registry
+from shared.money import Money
 from tests.integration.test_ledger_api import publish_act, signed_contract, wait_for_debt
 from tests.support import auth, unique
 
@@ -93,3 +104,48 @@ async def test_a_position_kept_for_a_day_is_rebuilt_once_the_account_records_mor
     portfolio = await client.get("/aging", params={"as_of": "2022-02-15"}, headers=auth())
     assert portfolio.status_code == 200, portfolio.text
     assert buckets(portfolio.json()["contracts"][contract_id])["1-30"] == "370456.00"
+
+
+async def test_a_fold_written_by_one_process_spares_the_next_the_history(system):
+    """A report writes each account's fold with the version it reached (`aging_folds`); a process with nothing in
+    memory (a new `AgingPositions`, as after a restart) reads that fold and reads no event of the account, and
+    gives the same position; after one more event it reads that event alone."""
+    contract_id = await signed_contract(system)
+    client = system.clients["invoicing"]
+    await publish_act(system, contract_id, "act-2022-01", "2022-01", "31000", "2022-02-01")
+    await wait_for_debt(system, contract_id, "470456.00")
+    first = await aged(client, contract_id, "2022-02-15")
+    service = system["invoicing"]
+    stream = acc.stream_id(contract_id)
+    async with service.engine.connect() as conn:
+        version = await conn.scalar(text("SELECT max(stream_version) FROM event_store WHERE stream_id = :s"),
+                                    {"s": stream})
+        kept = await conn.scalar(text("SELECT version FROM aging_folds WHERE contract_id = :c"), {"c": contract_id})
+    assert kept == version
+
+    fresh = AgingPositions(service.engine, registry.decode, AGED_EVENT_TYPES)
+    read_after: list[dict[str, int]] = []
+    events_of = fresh._events
+
+    async def spied(conn, owners, after, through):
+        read_after.append(dict(after))
+        return await events_of(conn, owners, after, through)
+
+    fresh._events = spied
+    async with service.engine.connect() as conn:
+        owners = await queries.aged_accounts(conn, contract_id)
+        [(_, items)] = await fresh.open_items(conn, owners, date(2022, 2, 15))
+    assert read_after == [{contract_id: version}]   # after the version kept: nothing of the history
+    assert sum((item.open for item in items), kzt_zero()) == Money(Decimal(first["1-30"]), "KZT")
+
+    # 100,000.00 valued 2022-02-10: the next report reads that payment's events alone
+    await pay(client, contract_id, "100000.00", "2022-02-10")
+    read_after.clear()
+    async with service.engine.connect() as conn:
+        [(_, items)] = await fresh.open_items(conn, owners, date(2022, 2, 15))
+    assert read_after == [{contract_id: version}]
+    assert sum((item.open for item in items), kzt_zero()) == Money(Decimal("370456.00"), "KZT")   # 470,456 − 100,000
+
+
+def kzt_zero() -> Money:
+    return Money.zero("KZT")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import orjson
+
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import aging
 from services.invoicing.domain.prepayment_adjustment import adjust_prepayment
@@ -100,3 +102,35 @@ def test_coverage_and_aging_count_the_adjusted_amount():
     assert open_on(DUE) == {second: kzt("7588.00")}
     # before the adjustment (3 January) 11–20 was demanded at 151,760.00, paid in full: nothing open
     assert open_on(date(2022, 1, 3)) == {}
+
+
+def test_an_aging_fold_kept_as_json_reads_back_to_the_same_position():
+    """The aging fold a service keeps between processes (`AgedFold.snapshot`, `aging_positions.py`): written as
+    JSON and read back, it holds the same charges, money, demands (at their adjusted amounts) and months
+    invoiced, so the position it gives is the one the events give."""
+    ledger = demanded()
+    ledger.pay("REF-1", "303520.00", date(2022, 1, 3))
+    decide(ledger, "1500", date(2022, 1, 4))
+    ledger.invoice("act-01", "2022-01", "31000", date(2022, 2, 1))   # January invoiced: its demands settle
+    dated = [(getattr(e, "adjusted_on", None) or getattr(e, "received_on", None) or date(2021, 12, 20), e)
+             for e in ledger.events]
+    fold = aging.AgedFold.empty("KZT")
+    for day, event in dated:
+        counted = aging.counted_from(day, event)
+        if counted is not None:
+            fold.add(counted, event)
+    kept = aging.AgedFold.from_snapshot(orjson.loads(orjson.dumps(fold.snapshot())))
+    assert kept.snapshot() == fold.snapshot()
+    # 15 Feb: January's 470,456.00 (due 8 Feb) less the 303,520.00 held: 166,936.00 open, energy first paid:
+    # energy 420,050.00 − 303,520.00 = 116,530.00 and VAT 50,406.00; the demands are settled by the invoice
+    on = date(2022, 2, 15)
+    assert [(i.kind, i.open) for i in kept.open_items(on)] == [("energy", kzt("116530.00")), ("vat", kzt("50406.00"))]
+    assert kept.open_items(on) == fold.open_items(on) == aging.open_as_of(dated, on, "KZT")
+    # and before the invoice, the adjusted demand reads back at its adjusted amount (7,588.00 of it open on 5 Jan)
+    before = aging.AgedFold.empty("KZT")
+    for day, event in dated[:-1]:
+        if (counted := aging.counted_from(day, event)) is not None and counted <= DUE:
+            before.add(counted, event)
+    second = ledger.state.prepayments["2022-01-11..2022-01-20"]
+    read_back = aging.AgedFold.from_snapshot(orjson.loads(orjson.dumps(before.snapshot())))
+    assert {i.document: i.open for i in read_back.open_items(DUE)}[second] == kzt("7588.00")

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.events import (
@@ -190,6 +192,27 @@ class AgedFold:
             case PrepaymentAdjusted() if event.document_number in self.demands:
                 self.demands[event.document_number] = self.demands[event.document_number].model_copy(
                     update={"amount": event.amount})
+
+    def snapshot(self) -> dict[str, Any]:
+        """The fold as JSON values (`from_snapshot` reads it back the same), to keep between processes."""
+        return {"currency": self.currency, "money": str(self.money.amount),
+                "latest": None if self.latest is None else self.latest.isoformat(),
+                "charges": [[c.document, c.kind.value, c.period, c.due_date.isoformat(), str(c.amount.amount)]
+                            for c in self.charges.values()],
+                "demands": [demand.model_dump(mode="json") for demand in self.demands.values()],
+                "invoiced": sorted(self.invoiced)}
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> "AgedFold":
+        currency = data["currency"]
+        charges = {}
+        for document, kind, period, due, amount in data["charges"]:
+            charges[f"{document}:{kind}"] = _Charge(document, alloc.DebtKind(kind), period, date.fromisoformat(due),
+                                                    Money(Decimal(amount), currency))
+        demands = [PrepaymentRequested.model_validate(demand) for demand in data["demands"]]
+        return cls(currency, charges, Money(Decimal(data["money"]), currency),
+                   {demand.document_number: demand for demand in demands}, set(data["invoiced"]),
+                   None if data["latest"] is None else date.fromisoformat(data["latest"]))
 
     def open_items(self, as_of: date) -> list[AgedItem]:
         """The items open on `as_of`, a day no earlier than `latest` (§5.8 applied to the money held that day)."""
