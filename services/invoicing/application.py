@@ -29,6 +29,7 @@ from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.batcher import BatchedPayment, PaymentBatcher
 from services.invoicing.collection_desk import CollectionDesk
 from services.invoicing.commands import (
+    AccountOutcome,
     AccruePenalties,
     Approved,
     AssignReceipt,
@@ -40,6 +41,7 @@ from services.invoicing.commands import (
     IssueRefund,
     PayOutRefund,
     PenaltiesAccrued,
+    PrepaymentRunReport,
     PrepaymentsRequested,
     ReceivePayment,
     RecordDiscrepancy,
@@ -49,6 +51,7 @@ from services.invoicing.commands import (
     RequestPrepayments,
     ReversalRequested,
     ReversePayment,
+    RunPrepayments,
     SetBaseRate,
     StatementFile,
     WaivePenalty,
@@ -96,11 +99,12 @@ from services.invoicing.events import (
 )
 from services.invoicing.imports import StatementImports
 from services.invoicing.queries import AgingReport, AllocationView, ApprovalView, BooksView, PaymentView
+from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks, run_outcomes
 from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
-from shared.commands import CommandRunner, Streams, existing
+from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
 from shared.events.claims import (
@@ -366,18 +370,43 @@ class Invoicing:
     async def close_day(self, command: CloseDay, context: CommandContext) -> DayCloseReport:
         """Close a business day on every account: the day's facts (coverage, restoration once covered,
         settlement). What uses a right of the seller's (penalties, notices, restriction) is a collection run's
-        (`collection_desk.py`)."""
+        (`collection_desk.py`). `ACCOUNTS_PER_TRANSACTION` accounts to a transaction: a close interrupted midway
+        is finished by closing the day again (a day closed on an account records nothing there)."""
         async with self.engine.connect() as conn:
             contracts = await queries.accounts_and_zones(conn)
             books = await self.books_on(conn)
         periods.require_open(command.day, books, field="day")
+        zones = dict(contracts)
         produced: dict[str, list[str]] = {}
-        for contract_id, zone in contracts:
-            day_today = self.business_date(zone)
-            events = await self._on_account(contract_id, lambda state, day_today=day_today: acc.close_day(
-                state, day=command.day, today=day_today), context, day_start(command.day))
-            produced[contract_id] = [event.event_type for event in events]
+        for chunk in chunks([contract_id for contract_id, _zone in contracts], ACCOUNTS_PER_TRANSACTION):
+            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
+                acc.close_day(state, day=command.day, today=self.business_date(zones[key])))),
+                context, day_start(command.day))
+            if decided.refused:   # a day close refuses nothing on an existing account: a refusal is a fault
+                key, error = next(iter(decided.refused.items()))
+                raise error
+            produced.update({key: [event.event_type for event in events]  # type: ignore[attr-defined]
+                             for key, events in decided.recorded.items()})
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- §5.3 the prepayment run ----------------------------------------------------------------------------
+    async def run_prepayments(self, command: RunPrepayments, context: CommandContext) -> PrepaymentRunReport:
+        """§5.3 a month's demands for many accounts, `ACCOUNTS_PER_TRANSACTION` to a transaction, each account
+        decided alone (`acc.request_prepayments`): demanded, demanded already (a second run records nothing), or
+        refused with the rule's reason and nothing recorded on it."""
+        occurred = day_start(command.requested_on) if command.requested_on else context.recorded_at
+        first, last = acc.period_bounds(command.period)
+        contract_ids = list(dict.fromkeys(command.contract_ids))
+        async with self.engine.connect() as conn:
+            applied = await queries.applied_days_of_many(conn, contract_ids, first, last)
+            calendar = await self.calendar_on(conn)
+        outcomes: list[AccountOutcome] = []
+        for chunk in chunks(contract_ids, ACCOUNTS_PER_TRANSACTION):
+            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
+                acc.request_prepayments(state, period=command.period, vat=vat_rates(), calendar=calendar,
+                                        applied=applied.get(key, {})))), context, occurred)
+            outcomes += run_outcomes(chunk, decided, recorded="demanded", nothing="demanded_already")
+        return PrepaymentRunReport(period=command.period, requested_on=command.requested_on, accounts=outcomes)
 
     # ---- §5.6 the reconciliation act ------------------------------------------------------------------------
     async def record_discrepancy(self, contract_id: str, command: RecordDiscrepancy, context: CommandContext
