@@ -1,0 +1,212 @@
+"""The portfolio's mass runs at scale: `python -m bench runs`, per size of `BENCH_RUNS_SIZES` (default 1,629 and
+16,290 accounts, KEGOC's portfolio and ten times it), each account with a year of history (`bench/history.py`).
+
+Run directly against the invoicing application (the object the routes and the Kafka handlers call, its relay
+and consumers off), on a real PostgreSQL: a run is a few requests of a thousand accounts each, so HTTP adds a
+request's parsing per thousand accounts, nothing a rate per account shows; and 16,290 accounts with a year of
+history load in seconds through the store's own append function and a replay of the read models, where a
+running system would sign 16,290 contracts one by one through contracts and Kafka first. The acts come in as the
+Kafka consumer receives them: the metering event's bytes handed to invoicing's consumer (inbox, handler,
+transaction), without the broker.
+
+Each size, in the business order of a month (the clock on 1 March 2011, every day of it over):
+- the prepayment run: §5.3 January 2011's demands (31,000 kWh planned, four blocks) of every account, requested
+  on 22 December 2010, a thousand accounts to a request (`POST /prepayment-runs`, `ledger run prepayments`),
+  then the same run again (it records nothing); beside it the one-command-per-account path
+  (`POST /accounts/{id}/prepayments`) on `BENCH_RUNS_SINGLE` accounts, February's demands;
+- (not timed) half the accounts pay 600,000 KZT on 28 December, enough for January's demands;
+- the month close of January: every account's act (issued 2 February) invoiced with the advance applied, then
+  the day close of 31 January over every account, then the collection run of 15 February proposed over the whole
+  portfolio (penalties on the invoices the unpaid half left past due); the month close's rate is the accounts
+  over the three together;
+- the execution of that run once another person approved it (every account with a line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import text
+
+from bench.history import load_history
+from devtools.infra.postgres import EmbeddedPostgres
+from ledger_cli import audit
+from services.invoicing.app import Settings, build
+from services.invoicing.commands import (
+    ApproveCollectionRun,
+    CloseDay,
+    ProposeCollectionRun,
+    ReceivePayment,
+    RequestPrepayments,
+    RunPrepayments,
+)
+from shared.auth import Actor, Role
+from shared.calendar import day_start
+from shared.clock import FixedClock
+from shared.envelope import EventEnvelope, canonical_json
+from shared.events import topic_of
+from shared.events.metering import VolumeActIssued
+from shared.eventstore import CommandContext
+from shared.money import Money
+
+SIZES = [int(n) for n in os.environ.get("BENCH_RUNS_SIZES", "1629,16290").split(",")]
+SINGLE = int(os.environ.get("BENCH_RUNS_SINGLE", "300"))   # accounts of the one-command-per-account path
+YEAR = 1 + 12 * 3                      # the account opened and 12 months of invoice, payment, allocation (2010)
+PLAN = ("2011-01", "2011-02")
+REQUEST_ACCOUNTS = 1_000               # accounts of one prepayment run request (the CLI's)
+NOW = datetime(2011, 3, 1, 12, tzinfo=UTC)
+PAYERS = 2                             # every second account pays its advance
+PAYMENT_CLIENTS = 32                   # payments sent at once (the batcher groups them)
+
+
+def act_message(contract_id: str) -> bytes:
+    """January's act of `contract_id` as metering publishes it: the envelope's canonical bytes."""
+    act = VolumeActIssued(act_id=f"ACT-{contract_id}-2011-01", contract_id=contract_id, period="2011-01",
+                          volume_kwh=Decimal("30500"), issued_on=date(2011, 2, 2))
+    envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=act.event_type, schema_version=act.schema_version,
+                             source="metering", stream_id=f"act-{act.act_id}", stream_version=1,
+                             contract_id=contract_id, occurred_at=day_start(act.issued_on), recorded_at=NOW,
+                             correlation_id=uuid.uuid4(), actor="metering", payload=act.model_dump(mode="json"))
+    return canonical_json(envelope.model_dump(mode="json"))
+
+
+async def events_in(service) -> int:
+    async with service.engine.connect() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
+
+
+def figure(accounts: int, seconds: float, how: str) -> tuple[float, str, str]:
+    rate = accounts / seconds
+    return rate, f"{rate:,.0f} accounts/s", f"{accounts:,} accounts in {seconds:.2f} s; {how}"
+
+
+async def one_size(postgres: EmbeddedPostgres, size: int) -> dict[str, tuple[float, str, str]]:
+    """Each figure at this size: {name: (accounts/s, the figure as printed, how it was obtained)}."""
+    database = f"bench_runs_{size}"
+    await load_history(postgres, database, [YEAR] * size, PLAN)
+    url = postgres.url(database)
+    await audit.replay_service("invoicing", url)   # the read models of the loaded history
+    service = build(Settings(database_url=url, relay_enabled=False, consumer_enabled=False), clock=FixedClock(NOW))
+    app = service.application
+    billing = CommandContext(actor="bench-billing", recorded_at=NOW)
+    contract_ids = [f"C{n:06d}" for n in range(size)]
+    found: dict[str, tuple[float, str, str]] = {}
+    try:
+        # ---- the prepayment run: the one-command-per-account path first, then the run, then the run again
+        single = contract_ids[:SINGLE]
+        started = time.perf_counter()
+        for contract_id in single:
+            await app.request_prepayments(contract_id, RequestPrepayments(period="2011-02",
+                                                                           requested_on=date(2011, 1, 20)), billing)
+        found["prepayments one by one"] = figure(len(single), time.perf_counter() - started,
+                                                 "one command (one transaction) per account, February's demands")
+        before = await events_in(service)
+        started = time.perf_counter()
+        outcomes = []
+        for start in range(0, size, REQUEST_ACCOUNTS):
+            report = await app.run_prepayments(RunPrepayments(period="2011-01", requested_on=date(2010, 12, 22),
+                                                              contract_ids=contract_ids[start:start + REQUEST_ACCOUNTS]),
+                                               billing)
+            outcomes += report.accounts
+        seconds = time.perf_counter() - started
+        demanded = await events_in(service) - before
+        assert [o.outcome for o in outcomes] == ["demanded"] * size and demanded == 4 * size, (demanded, outcomes[:3])
+        found["prepayment run"] = figure(size, seconds, f"{demanded:,} demands recorded, {REQUEST_ACCOUNTS:,} "
+                                                        "accounts to a request, 250 to a transaction")
+        started = time.perf_counter()
+        for start in range(0, size, REQUEST_ACCOUNTS):
+            report = await app.run_prepayments(RunPrepayments(period="2011-01", requested_on=date(2010, 12, 22),
+                                                              contract_ids=contract_ids[start:start + REQUEST_ACCOUNTS]),
+                                               billing)
+            assert {o.outcome for o in report.accounts} == {"demanded_already"}
+        seconds = time.perf_counter() - started
+        assert await events_in(service) == before + demanded, "a second run records nothing"
+        found["prepayment run again"] = figure(size, seconds, "every account demanded already: nothing recorded")
+
+        # ---- (not timed) half the accounts pay their advance through the payment batcher
+        treasury = CommandContext(actor="bench-treasury", recorded_at=NOW)
+        payers = contract_ids[::PAYERS]
+        gate = asyncio.Semaphore(PAYMENT_CLIENTS)
+
+        async def pay(contract_id: str) -> None:
+            async with gate:
+                await app.receive_payment(ReceivePayment(
+                    contract_id=contract_id, bank_reference=f"ADV-{contract_id}", received_on=date(2010, 12, 28),
+                    amount=Money(Decimal("600000.00"), "KZT"), purpose="advance for January"), treasury)
+
+        await asyncio.gather(*(pay(c) for c in payers))
+
+        # ---- the month close: the acts invoiced as the consumer receives them, the month's last day closed
+        messages = [act_message(contract_id) for contract_id in contract_ids]
+        before = await events_in(service)
+        started = time.perf_counter()
+        for raw in messages:
+            outcome = await service.consumer.consume(raw, topic=topic_of("metering"))
+            assert outcome.value == "applied", outcome
+        acts_s = time.perf_counter() - started
+        invoiced = await events_in(service) - before
+        found["acts invoiced"] = figure(size, acts_s, f"{invoiced:,} events (an invoice, and the advance applied on "
+                                                      "the accounts that paid), one act to a transaction")
+        collections = CommandContext(actor="bench-collections", recorded_at=NOW)
+        started = time.perf_counter()
+        closed = await app.close_day(CloseDay(day=date(2011, 1, 31)), collections)
+        close_s = time.perf_counter() - started
+        assert closed.accounts == size
+        found["day close"] = figure(size, close_s, "31 January on every account, 250 accounts to a transaction")
+        started = time.perf_counter()
+        run = await app.collections.propose(ProposeCollectionRun(business_date=date(2011, 2, 15)), collections)
+        propose_s = time.perf_counter() - started
+        assert run.considered == size and run.lines >= size // PAYERS, run
+        found["collection proposal"] = figure(size, propose_s, f"{run.lines:,} lines proposed on 15 February over "
+                                                               "the whole portfolio, nothing recorded on an account")
+        found["month close"] = figure(size, acts_s + close_s + propose_s,
+                                      "the acts invoiced with the advance applied, the day close of 31 January and "
+                                      "the collection run proposed, one after the other")
+
+        # ---- the execution of the approved run (another person of collections)
+        approver = Actor("bench-collections-2", frozenset({Role.COLLECTIONS.value}))
+        async with service.engine.connect() as conn:
+            lined = int(await conn.scalar(text("SELECT count(DISTINCT contract_id) FROM collection_lines "
+                                               "WHERE run_id = :r"), {"r": run.run_id}))
+        started = time.perf_counter()
+        executed = await app.collections.approve(run.run_id, ApproveCollectionRun(), approver,
+                                                 CommandContext(actor=approver.name, recorded_at=NOW))
+        execute_s = time.perf_counter() - started
+        assert not executed.refused and executed.line_status.get("executed", 0) + executed.line_status.get(
+            "lapsed", 0) == run.lines, executed
+        found["execution"] = figure(lined, execute_s, f"{run.lines:,} lines on {lined:,} accounts "
+                                                      f"({executed.line_status}), 250 accounts to a transaction")
+    finally:
+        await service.engine.dispose()
+    return found
+
+
+WHAT = {
+    "prepayments one by one": "prepayment demands, one command per account (the path of POST /accounts/{id}/prepayments)",
+    "prepayment run": "the prepayment run (POST /prepayment-runs)",
+    "prepayment run again": "the prepayment run again (records nothing)",
+    "acts invoiced": "acts → invoices, advance applied (as the Kafka consumer applies them)",
+    "day close": "the day close of the month's last day",
+    "collection proposal": "the collection run proposed over the whole portfolio",
+    "month close": "the month close (acts → invoices → advance applied → day close → collection run proposed)",
+    "execution": "the execution of the approved collection run (accounts with a line)",
+}
+
+
+async def bench_runs(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
+    measured = {size: await one_size(postgres, size) for size in SIZES}
+    rows = [(f"runs at {size:,} accounts (a year each): {WHAT[key]}", shown, how)
+            for size, figures in measured.items() for key, (_, shown, how) in figures.items()]
+    first, last = SIZES[0], SIZES[-1]
+    if first != last:
+        for key in WHAT:
+            before, after = measured[first][key][0], measured[last][key][0]
+            rows.append((f"runs {first:,} → {last:,} accounts: {WHAT[key]}", f"× {after / before:.2f}",
+                         f"the rate at the larger size over the rate at the smaller; {last / first:.0f}× the "
+                         "accounts and the events"))
+    return rows
