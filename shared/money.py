@@ -303,13 +303,13 @@ class Money:
 
 
 def _validate_for_pydantic(value: Any) -> Money:
-    from pydantic_core import PydanticCustomError
-
     if isinstance(value, Money):
         return value
     try:
         return Money.from_json(value)
     except ValidationFailed as exc:
+        from pydantic_core import PydanticCustomError  # imported where it is needed: a refusal, not every amount
+
         # Keep the domain reason as the pydantic error type so the HTTP edge can still report it.
         raise PydanticCustomError(exc.reason, "{message}", {"message": exc.message}) from exc
 
