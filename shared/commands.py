@@ -229,48 +229,55 @@ def _folded_event(registry: EventRegistry, body: bytes) -> object:
 async def execute_many(runner: CommandRunner, streams: Streams[S], keys: Sequence[str],
                        decide: Callable[[str, S | None], Sequence[object]], context: CommandContext,
                        occurred_at: datetime) -> DecidedMany[S]:
-    """One command on many streams in one transaction: the states read at once, each decided alone by the
-    pure rule, every stream's events appended together, projected and committed once. A key the rule refuses
-    (`DomainError`) records nothing and is reported with its reason; the others are recorded. A concurrent
-    append to any of the streams runs the whole transaction again on fresh state; anything else that fails
-    leaves every key of the call unrecorded."""
+    """One command on many streams in one transaction (`within_many`); a concurrent append to any of the streams
+    runs the whole transaction again on fresh state; anything else that fails leaves every key unrecorded."""
+    return await in_transaction(runner.engine, lambda uow: within_many(runner, uow, streams, keys, decide, context,
+                                                                       occurred_at))
 
-    async def attempt(uow: UnitOfWork) -> DecidedMany[S]:
-        states = await load_many(runner, uow.conn, streams, keys)
-        recorded: dict[str, list[object]] = {}
-        refused: dict[str, DomainError] = {}
-        appends: list[Append] = []
-        after: dict[str, S] = {}
-        for key in keys:
-            state = states[key]
-            try:
-                events = list(decide(key, state))
-            except DomainError as exc:   # refused alone: nothing of it is appended, the others go on
-                refused[key] = exc
-                continue
-            recorded[key] = events
-            if not events:
-                continue
-            appends.append(Append(streams.stream_id(key), streams.version(state) if state is not None else 0, key,
-                                  occurred_at, events, context))   # type: ignore[arg-type]
-            folded = streams.evolve(streams.copy(state) if state is not None else None, events[0])
-            for event in events[1:]:
-                folded = streams.evolve(folded, event)
-            after[key] = folded
-        for group in _groups(appends):
-            stored = await runner.store.append_many(uow.conn, group)
-            await runner.projector.apply(uow.conn, [event for each in stored for event in each],
-                                         decoded=[event for append in group for event in append.events])
-        cache = runner.cache(streams)
 
-        def cached() -> None:
-            for key, state in after.items():
-                cache.put(key, state)
+async def within_many(runner: CommandRunner, uow: UnitOfWork, streams: Streams[S], keys: Sequence[str],
+                      decide: Callable[[str, S | None], Sequence[object]],
+                      context: CommandContext | Callable[[str], CommandContext],
+                      occurred_at: datetime | Callable[[str], datetime]) -> DecidedMany[S]:
+    """One command on many streams (each key once) in the caller's transaction: the states read at once, each
+    decided alone by the pure rule, every stream's events appended together and projected; the new states cached
+    once it commits. A key the rule refuses (`DomainError`) records nothing and is reported with its reason; the
+    others are recorded. `context`, `occurred_at`: one for every key, or each key's."""
+    assert len(set(keys)) == len(keys), "each stream decided once"
+    states = await load_many(runner, uow.conn, streams, keys)
+    recorded: dict[str, list[object]] = {}
+    refused: dict[str, DomainError] = {}
+    appends: list[Append] = []
+    after: dict[str, S] = {}
+    for key in keys:
+        state = states[key]
+        try:
+            events = list(decide(key, state))
+        except DomainError as exc:   # refused alone: nothing of it is appended, the others go on
+            refused[key] = exc
+            continue
+        recorded[key] = events
+        if not events:
+            continue
+        appends.append(Append(streams.stream_id(key), streams.version(state) if state is not None else 0, key,
+                              occurred_at(key) if callable(occurred_at) else occurred_at,
+                              events, context(key) if callable(context) else context))   # type: ignore[arg-type]
+        folded = streams.evolve(streams.copy(state) if state is not None else None, events[0])
+        for event in events[1:]:
+            folded = streams.evolve(folded, event)
+        after[key] = folded
+    for group in _groups(appends):
+        stored = await runner.store.append_many(uow.conn, group)
+        await runner.projector.apply(uow.conn, [event for each in stored for event in each],
+                                     decoded=[event for append in group for event in append.events])
+    cache = runner.cache(streams)
 
-        uow.after_commit(cached)   # a rollback leaves the older, still true, states
-        return DecidedMany(recorded, refused)
+    def cached() -> None:
+        for key, state in after.items():
+            cache.put(key, state)
 
-    return await in_transaction(runner.engine, attempt)
+    uow.after_commit(cached)   # a rollback leaves the older, still true, states
+    return DecidedMany(recorded, refused)
 
 
 def _groups(appends: list[Append]) -> list[list[Append]]:

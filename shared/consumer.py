@@ -43,6 +43,7 @@ from shared.logging import get_logger
 from shared.tracing import context_from_traceparent, current_traceparent
 
 Handler = Callable[[UnitOfWork, Event, EventEnvelope, CommandContext], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[tuple[Event, EventEnvelope, CommandContext]]], Awaitable[None]]
 EnvelopeAndEvent = tuple[EventEnvelope, Event]
 # a fetched message: its bytes, where it came from, the type its `event-type` header declares
 Record = tuple[bytes, "Source", str | None]
@@ -65,8 +66,11 @@ class ConsumerStats:
 
 class EventConsumer:
     def __init__(self, *, service: str, engine: AsyncEngine, registry: EventRegistry, handlers: dict[str, Handler],
-                 tracer: Tracer, clock: Clock, on_parked: Callable[[], None] = lambda: None):
+                 tracer: Tracer, clock: Clock, on_parked: Callable[[], None] = lambda: None,
+                 batch_handlers: dict[str, BatchHandler] | None = None):
         self.service = service
+        # consecutive events of one of these types in a group are handled by one call (`consume_many`)
+        self.batch_handlers = batch_handlers or {}
         self.engine = engine
         self.registry = registry
         self.handlers = handlers
@@ -152,17 +156,29 @@ class EventConsumer:
         recorded_at = self.clock.now()
 
         async def apply(uow: UnitOfWork) -> list[Outcome]:
-            outcomes = []
-            for source, (envelope, event), handler, _raw in group:
-                fresh = await inbox.claim(uow.conn, event_id=envelope.event_id, event_type=envelope.event_type,
-                                          topic=source.topic, partition=source.partition, offset=source.offset)
-                if not fresh:
+            fresh = await inbox.claim_many(uow.conn, [
+                (envelope.event_id, envelope.event_type, source.topic, source.partition, source.offset)
+                for source, (envelope, _event), _handler, _raw in group])
+            outcomes: list[Outcome] = []
+            run: list[tuple[Event, EventEnvelope, CommandContext]] = []   # consecutive events of a batch handler's type
+            for _source, (envelope, event), handler, _raw in group:
+                if envelope.event_id not in fresh:   # applied before (or twice in this group)
                     outcomes.append(Outcome.DUPLICATE)
                     continue
-                await handler(uow, event, envelope, CommandContext(
-                    actor=f"{self.service}-consumer", recorded_at=recorded_at, correlation_id=envelope.correlation_id,
-                    causation_id=envelope.event_id, traceparent=envelope.traceparent))
+                fresh.discard(envelope.event_id)
+                context = CommandContext(actor=f"{self.service}-consumer", recorded_at=recorded_at,
+                                         correlation_id=envelope.correlation_id, causation_id=envelope.event_id,
+                                         traceparent=envelope.traceparent)
+                if run and run[0][1].event_type != envelope.event_type:
+                    await self.batch_handlers[run[0][1].event_type](uow, run)
+                    run = []
+                if envelope.event_type in self.batch_handlers:
+                    run.append((event, envelope, context))
+                else:
+                    await handler(uow, event, envelope, context)
                 outcomes.append(Outcome.APPLIED)
+            if run:
+                await self.batch_handlers[run[0][1].event_type](uow, run)
             return outcomes
 
         with self.tracer.start_as_current_span(f"consume {len(group)} events", kind=SpanKind.CONSUMER,

@@ -102,8 +102,13 @@ class Money:
     currency: str = "KZT"
 
     def __post_init__(self) -> None:
-        amount = _to_decimal(self.amount)
-        self._require_known(self.currency)
+        amount = self.amount
+        # the common case first, checked inline (every sum and every decoded amount passes here): a finite
+        # Decimal of a known currency; anything else takes the full conversion and its refusals
+        if type(amount) is not Decimal or not amount.is_finite():
+            amount = _to_decimal(amount)
+        if type(self.currency) is not str or self.currency not in MINOR_UNITS:
+            self._require_known(self.currency)
         if abs(amount) >= MAX_ABS_AMOUNT:
             raise ValidationFailed(
                 "amount is out of range", reason="amount_out_of_range", details={"amount": str(amount)}
@@ -111,7 +116,8 @@ class Money:
         # "-0.00" and "0.00" are the same money; keep one spelling so serialisation is canonical.
         if amount.is_zero():
             amount = amount.copy_abs()
-        object.__setattr__(self, "amount", amount)
+        if amount is not self.amount:
+            object.__setattr__(self, "amount", amount)
 
     # ----- construction -------------------------------------------------------------------
 

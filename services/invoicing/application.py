@@ -104,7 +104,7 @@ from shared import idempotency
 from shared.auth import Actor, Forbidden, Role
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
-from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each
+from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each, within_many
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import NotFound
 from shared.events.claims import (
@@ -554,6 +554,26 @@ class Invoicing:
             await self.collections.end_dispute(uow, event.contract_id, dispute_id=f"act:{event.corrects_act_id}",
                                                closed_on=event.issued_on, outcome=f"corrected act {event.act_id}",
                                                occurred_at=day_start(event.issued_on), context=context)
+
+    async def charge_acts(self, uow: UnitOfWork, acts: list[tuple[VolumeActIssued, CommandContext]]) -> None:
+        """`charge_act` of acts fetched together, in the consumer's transaction: a month's acts, one per contract,
+        read, decided and appended at once. A corrected act, or a contract twice among them, takes `charge_act`
+        one act at a time, in order. The first act the rules refuse is raised (the consumer then applies the
+        acts one transaction each, and parks that one alone)."""
+        contracts = [act.contract_id for act, _context in acts]
+        if len(set(contracts)) < len(contracts) or any(act.corrects_act_id for act, _context in acts):
+            for act, context in acts:
+                await self.charge_act(uow, act, context)
+            return
+        calendar = await self.calendar_on(uow.conn)
+        by_contract = {act.contract_id: (act, context) for act, context in acts}
+        decided = await within_many(self.runner, uow, ACCOUNTS, contracts, existing_each(ACCOUNTS, lambda key, state: (
+            acc.issue_invoice(state, act_id=by_contract[key][0].act_id, period=by_contract[key][0].period,
+                              volume_kwh=by_contract[key][0].volume_kwh, issued_on=by_contract[key][0].issued_on,
+                              corrects_act_id=None, vat=vat_rates(), calendar=calendar))),
+            lambda key: by_contract[key][1], lambda key: day_start(by_contract[key][0].issued_on))
+        for error in decided.refused.values():
+            raise error
 
     async def note_act_disputed(self, uow: UnitOfWork, event: VolumeActDisputed, context: CommandContext) -> None:
         """§4.14 the buyer contests the act: the invoice charged from it is held out of collection until a
