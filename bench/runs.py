@@ -56,6 +56,7 @@ from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
 from shared.eventstore import CommandContext
 from shared.money import Money
+from shared.serve import collect_for_serving
 
 SIZES = [int(n) for n in os.environ.get("BENCH_RUNS_SIZES", "1629,16290").split(",")]
 SINGLE = int(os.environ.get("BENCH_RUNS_SINGLE", "300"))   # accounts of the one-command-per-account path
@@ -81,6 +82,13 @@ def act_message(contract_id: str, period: str) -> bytes:
     return canonical_json(envelope.model_dump(mode="json"))
 
 
+def resident_mb() -> float:
+    """This process's resident memory (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kb / 1024
+
+
 async def events_in(service) -> int:
     async with service.engine.connect() as conn:
         return int(await conn.scalar(text("SELECT count(*) FROM event_store")))
@@ -98,6 +106,7 @@ async def one_size(postgres: EmbeddedPostgres, size: int) -> dict[str, tuple[flo
     url = postgres.url(database)
     await audit.replay_service("invoicing", url)   # the read models of the loaded history
     service = build(Settings(database_url=url, relay_enabled=False, consumer_enabled=False), clock=FixedClock(NOW))
+    collect_for_serving()   # the cycle collector as a served process has it (`shared/serve.py`)
     app = service.application
     billing = CommandContext(actor="bench-billing", recorded_at=NOW)
     contract_ids = [f"C{n:06d}" for n in range(size)]
@@ -114,7 +123,7 @@ async def one_size(postgres: EmbeddedPostgres, size: int) -> dict[str, tuple[flo
                                                                            requested_on=date(2011, 1, 20)), billing)
         found["prepayments one by one"] = figure(len(single), time.perf_counter() - started,
                                                  "one command (one transaction) per account, February's demands")
-        before = await events_in(service)
+        before, resident_before = await events_in(service), resident_mb()
         started = time.perf_counter()
         outcomes = []
         for start in range(0, size, REQUEST_ACCOUNTS):
@@ -126,7 +135,9 @@ async def one_size(postgres: EmbeddedPostgres, size: int) -> dict[str, tuple[flo
         demanded = await events_in(service) - before
         assert [o.outcome for o in outcomes] == ["demanded"] * size and demanded == 4 * size, (demanded, outcomes[:3])
         found["prepayment run"] = figure(size, seconds, f"{demanded:,} demands recorded, {REQUEST_ACCOUNTS:,} "
-                                                        "accounts to a request, 250 to a transaction")
+                                                        "accounts to a request, 250 to a transaction; the first run "
+                                                        "after the start: every account folded from its events")
+        folded_mb = resident_mb() - resident_before
         started = time.perf_counter()
         for start in range(0, size, REQUEST_ACCOUNTS):
             report = await app.run_prepayments(RunPrepayments(period="2011-01", requested_on=date(2010, 12, 22),
@@ -200,6 +211,10 @@ async def one_size(postgres: EmbeddedPostgres, size: int) -> dict[str, tuple[flo
             "lapsed", 0) == run.lines, executed
         found["execution"] = figure(lined, execute_s, f"{run.lines:,} lines on {lined:,} accounts "
                                                       f"({executed.line_status}), 250 accounts to a transaction")
+        found["memory"] = (folded_mb * 1024 / size, f"{folded_mb * 1024 / size:,.0f} KB an account",
+                           f"the process's resident memory grew {folded_mb:,.0f} MB while the first run folded "
+                           f"{size:,} accounts into the cache (`account_cache_capacity`); {resident_mb():,.0f} MB "
+                           "resident after every run")
     finally:
         await service.engine.dispose()
     return found
@@ -215,6 +230,7 @@ WHAT = {
     "collection proposal": "the collection run proposed over the whole portfolio",
     "month close": "the month close (acts → invoices → advance applied → day close → collection run proposed)",
     "execution": "the execution of the approved collection run (accounts with a line)",
+    "memory": "memory of the accounts held folded between runs",
 }
 
 
@@ -227,6 +243,6 @@ async def bench_runs(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
         for key in WHAT:
             before, after = measured[first][key][0], measured[last][key][0]
             rows.append((f"runs {first:,} → {last:,} accounts: {WHAT[key]}", f"× {after / before:.2f}",
-                         f"the rate at the larger size over the rate at the smaller; {last / first:.0f}× the "
-                         "accounts and the events"))
+                         f"the figure at the larger size over the figure at the smaller (KB an account for memory, "
+                         f"a rate for the others); {last / first:.0f}× the accounts and the events"))
     return rows

@@ -31,6 +31,7 @@ from shared.db import UnitOfWork, in_transaction
 from shared.errors import DomainError, NotFound
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import Append, CommandContext, EventStore, StoredEvent
+from shared.rebuild import no_cycle_collection
 
 S = TypeVar("S")
 MAX_EVENTS_PER_COMMAND = 10_000   # a command's events are one append (`EventStore.append`'s bound)
@@ -77,8 +78,10 @@ class Decided(Generic[S]):
 class CommandRunner:
     """Runs a service's commands: owns the caches of its streams' folded states."""
 
-    def __init__(self, engine: AsyncEngine, store: EventStore, projector: Projects, record: Record | None = None):
+    def __init__(self, engine: AsyncEngine, store: EventStore, projector: Projects, record: Record | None = None,
+                 cache_capacities: dict[str, int] | None = None):
         self.engine = engine
+        self.cache_capacities = cache_capacities or {}   # by the streams' name: a setting over `cache_capacity`
         self.store = store
         self.registry: EventRegistry = store.registry
         self.projector = projector
@@ -88,7 +91,8 @@ class CommandRunner:
     def cache(self, streams: Streams[S]) -> BoundedCache[str, S]:
         found = self._caches.get(streams.name)
         if found is None:
-            found = self._caches[streams.name] = BoundedCache(capacity=streams.cache_capacity)
+            found = self._caches[streams.name] = BoundedCache(
+                capacity=self.cache_capacities.get(streams.name, streams.cache_capacity))
         return found
 
     # ---- load --------------------------------------------------------------------------------------------
@@ -204,17 +208,24 @@ async def load_many(runner: CommandRunner, conn: AsyncConnection, streams: Strea
     tails: dict[str, list[tuple[int, bytes]]] = {}
     for stream_id, version, body in rows:
         tails.setdefault(ids[stream_id], []).append((version, bytes(body)))
+    # decoded and folded without the cycle collector: thousands of accounts' events are hundreds of thousands of
+    # new objects, none in a cycle, and each collection they set off walked them all again (folding 500 accounts
+    # of a year here: 1.6 s with it, 0.7 s without)
+    with no_cycle_collection():
+        decoded = {key: [_folded_event(runner.registry, body) for _, body in sorted(rows, key=lambda r: r[0])]
+                   for key, rows in tails.items()}
+    if streams.opened is not None:
+        for key, events in decoded.items():
+            decoded[key] = list(await streams.opened(conn, key, events))   # type: ignore[arg-type]
     states: dict[str, S | None] = {}
-    for key, state in cached.items():
-        tail = sorted(tails.get(key, []), key=lambda row: row[0])
-        if tail:
-            events: Sequence[object] = [_folded_event(runner.registry, body) for _, body in tail]
-            if streams.opened is not None:
-                events = await streams.opened(conn, key, list(events))   # type: ignore[arg-type]
-            state = streams.copy(state) if state is not None else None
-            for event in events:
-                state = streams.evolve(state, event)
-        states[key] = state
+    with no_cycle_collection():
+        for key, state in cached.items():
+            tail = decoded.get(key)
+            if tail:
+                state = streams.copy(state) if state is not None else None
+                for event in tail:
+                    state = streams.evolve(state, event)
+            states[key] = state
     return states
 
 

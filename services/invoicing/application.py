@@ -187,7 +187,9 @@ class Invoicing:
     def __init__(self, service: Service):
         self.engine = service.engine
         self.clock = service.clock
-        self.runner = CommandRunner(service.engine, service.store, service.projector)
+        # the portfolio's accounts folded in memory: a run over every account then reads only what is new on each
+        self.runner = CommandRunner(service.engine, service.store, service.projector, cache_capacities={
+            ACCOUNTS.name: service.settings.account_cache_capacity})
         self.payments = PaymentBatcher(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                        queue_limit=service.settings.payment_queue_limit)
         service.health_parts["payment_queue"] = self.payments.health
