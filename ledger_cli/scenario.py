@@ -17,7 +17,8 @@ The story, in business order:
   that cuts the accepted days, restoration on 22 June); each notice and the restriction are the lines of a
   collection run of that day, proposed by collections and approved by a second person (`approvers`);
 - August's invoice is left unpaid: the collection run of 15 September over the contract (proposed by
-  collections, approved by a second person, executed) charges its penalty, and an installment agreement on it
+  collections, approved by a second person who leaves out the §11.2 withdrawal June's notices allow, executed)
+  charges its penalty, and an installment agreement on it
   (proposed on 16 September, concluded by a second person of collections) defers it to 30 September at 12% a
   year; on that day the buyer pays the installment with its interest and the penalty;
 - November's payment is 100,000.00 larger than the invoice (an advance);
@@ -246,7 +247,10 @@ class YearScenario:
     async def defer(self, invoice: dict[str, Any]) -> None:
         """The unpaid invoice: its penalty charged by a collection run, then an installment agreement on it
         (four eyes), paid on its date with its interest and the penalty (the account's whole debt then)."""
-        charged = await self.collect(COLLECTED_ON)
+        # §11.2 June's two notices and this invoice past due allow the withdrawal too: the second person leaves it
+        # out, the buyer having agreed to the installment agreement
+        charged = await self.collect(COLLECTED_ON, leave_out={
+            "withdrawal_notice": "the buyer signs an installment agreement for the August invoice"})
         if charged != ["penalty"]:
             raise ScenarioError(f"expected the collection run of {COLLECTED_ON} to charge a penalty, got {charged}")
         [asked] = await self.call("invoicing", "POST", f"/accounts/{self.contract_id}/agreements",
@@ -264,16 +268,20 @@ class YearScenario:
         closed = await self.call("invoicing", "POST", "/day-close", json={"day": day.isoformat()})
         return closed["events"].get(self.contract_id, [])
 
-    async def collect(self, day: date) -> list[str]:
+    async def collect(self, day: date, leave_out: dict[str, str] | None = None) -> list[str]:
         """The day closed, then a collection run of it over the contract: proposed here, approved by the second
-        person (four eyes). The actions it executed."""
+        person (four eyes), the lines of the actions in `leave_out` left out with its reason. The actions it
+        executed."""
         await self.close_ledger_day(day)
         if "invoicing" not in self.approvers:
             raise ScenarioError("a collection run needs a second person's approval: give an approver's token")
         run = await self.call("invoicing", "POST", "/collection-runs",
                               json={"business_date": day.isoformat(), "contract_ids": [self.contract_id]})
+        proposed = (await self.call("invoicing", "GET", f"/collection-runs/{run['run_id']}/lines"))["items"]
+        excluded = [{"line_id": line["line_id"], "reason": (leave_out or {})[line["action"]]}
+                    for line in proposed if line["action"] in (leave_out or {})]
         approval = await self.approvers["invoicing"].post(f"/collection-runs/{run['run_id']}/approve",
-                                                          json={"excluded": []})
+                                                          json={"excluded": excluded})
         if approval.status_code != 201:
             raise ScenarioError(f"the collection run's approval: {approval.status_code} {approval.text[:300]}")
         lines = await self.call("invoicing", "GET", f"/collection-runs/{run['run_id']}/lines")

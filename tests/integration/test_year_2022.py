@@ -175,10 +175,13 @@ async def test_the_collection_run_and_the_installment_agreement(system, year):
     c, invoicing = year.contract_id, system.clients["invoicing"]
     runs = (await invoicing.get("/collection-runs", params={"business_date": "2022-09-15"}, headers=auth())).json()
     [run] = [r for r in runs["items"] if r["accounts"] == [c]]
-    # proposed by one person of collections, approved by another, its one line executed
-    assert (run["status"], run["lines"], run["line_status"]) == ("approved", 1, {"executed": 1})
+    # proposed by one person of collections, approved by another: the penalty executed; the §11.2 withdrawal that
+    # June's two notices and the invoice past due allow (7 days' notice) left out with the approver's reason
+    assert (run["status"], run["lines"], run["line_status"]) == ("approved", 2, {"executed": 1, "excluded": 1})
     assert run["decided_by"] != run["proposed_by"]
-    [line] = (await invoicing.get(f"/collection-runs/{run['run_id']}/lines", headers=auth())).json()["items"]
+    lines = (await invoicing.get(f"/collection-runs/{run['run_id']}/lines", headers=auth())).json()["items"]
+    assert [(x["action"], x["status"]) for x in lines] == [("penalty", "executed"), ("withdrawal_notice", "excluded")]
+    line = lines[0]
     august = year.invoices["2022-08"]["document"]
     assert (line["action"], line["documents"], line["amount"]["amount"], line["effective_on"]) == (
         "penalty", [august], str(AUGUST_PENALTY), "2022-09-15")
