@@ -44,21 +44,26 @@ ENERGY, RES, VAT, INVOICED = (Decimal("4302676.35"), Decimal("567938.90"), Decim
 #   24 Feb–1 Mar, 6 days at 13.50%: 463,399.16 × 1.5 × 13.50% × 6/365 = 1,542.55 (1,542.547…)
 JANUARY_PENALTY = Decimal("2927.98") + Decimal("1542.55")   # 4,470.53
 # August's 463,399.16 (30,535 kWh), issued 1 September, due 5 banking days later: Fri 2, Mon 5, 6, 7, Thu 8
-# September. Unpaid; the collection run of 15 September charges 9–15 September, 7 days at 14.50% (from 25 July):
-#   463,399.16 × 1.5 × 14.50% × 7/365 = 1,932.95 (1,932.945…)
-AUGUST_PENALTY = Decimal("1932.95")
-PENALTY = JANUARY_PENALTY + AUGUST_PENALTY               # 6,403.48
-# The agreement concluded 16 September defers August's principal to one installment on 30 September at 12% a
-# year: 463,399.16 × 12% × 14/365 (16 → 30 September) = 2,132.91 (2,132.905…). Paid on 30 September with the
-# penalty: 463,399.16 + 2,132.91 + 1,932.95 = 467,465.02
-INTEREST = Decimal("2132.91")
+# September. The advance held since June's three blocks (151,608.24, below) pays part of it at its issue (§5.8: the
+# advance pays the next charge, here the one left unpaid): 463,399.16 − 151,608.24 = 311,790.92 open. The
+# collection run of 15 September charges 9–15 September, 7 days at 14.50% (from 25 July):
+#   311,790.92 × 1.5 × 14.50% × 7/365 = 1,300.55 (1,300.552…)
+AUGUST_OPEN, AUGUST_PENALTY = Decimal("311790.92"), Decimal("1300.55")
+PENALTY = JANUARY_PENALTY + AUGUST_PENALTY               # 5,771.08
+# The agreement concluded 16 September defers what is open of August to one installment on 30 September at 12% a
+# year: 311,790.92 × 12% × 14/365 (16 → 30 September) = 1,435.09 (1,435.092…). Paid on 30 September with the
+# penalty: 311,790.92 + 1,435.09 + 1,300.55 = 314,526.56
+INTEREST = Decimal("1435.09")
 # June's prepayment: applications of ⌊10,000 / 30⌋ = 333 kWh a day, 3,330 kWh a block:
 #   3,330 × 11.97 = 39,860.10 + 3,330 × 1.58 = 5,261.40 + VAT 4,783.21 + 631.37 = 50,536.08 a block
 PREPAYMENTS = 3 * Decimal("50536.08")                   # 151,608.24
 EXTRA, CREDIT = Decimal("100000.00"), Decimal("10000.00")
-# Paid: every invoice in full, the penalties, the agreement's interest, the three blocks and November's extra:
-PAID = INVOICED + PENALTY + INTEREST + PREPAYMENTS + EXTRA   # 5,715,233.71
-# Refund = paid − (invoiced + penalties + interest − credit) = the blocks + the extra + the credit = 261,608.24
+# Paid: every invoice in full (August's less the blocks' 151,608.24 the advance paid of it), the penalties, the
+# agreement's interest, the three blocks and November's extra: the blocks count once, in the advance that paid
+# August: INVOICED + PENALTY + INTEREST + EXTRA = 5,455,089.08 + 5,771.08 + 1,435.09 + 100,000.00
+PAID = INVOICED - PREPAYMENTS + PENALTY + INTEREST + PREPAYMENTS + EXTRA   # 5,562,295.25
+# Refund = paid − (invoiced + penalties + interest − credit) = the extra + the credit = 110,000.00 (the blocks
+# paid August)
 REFUND = PAID - (INVOICED + PENALTY + INTEREST - CREDIT)
 # Applications: ⌊plan / days⌋ a day — 1,000×31 + 892×28 + 1,129×31 + 666×30 + 322×31 + 333×30 + 645×31
 #   + 483×31 + 1,100×30 + 1,129×31 + 1,166×30 + 1,129×31 = 303,873 kWh. The restriction from 21 June
@@ -129,18 +134,18 @@ async def test_the_yearly_totals(system, year):
         Decimal("463399.16"), Decimal("470456.00"), Decimal("455280.00"))
     (penalties,) = await sums(system, "SELECT coalesce(sum(-amount), 0) FROM postings WHERE contract_id = :c "
                                       "AND account = 'income.penalty'", c=c)
-    assert penalties == PENALTY == Decimal("6403.48")
+    assert penalties == PENALTY == Decimal("5771.08")
     (interest,) = await sums(system, "SELECT coalesce(sum(-amount), 0) FROM postings WHERE contract_id = :c "
                                      "AND account = 'income.interest'", c=c)
     assert interest == INTEREST
-    assert sum(year.payments) == PAID == Decimal("5715233.71")
+    assert sum(year.payments) == PAID == Decimal("5562295.25")
     (refunded,) = await sums(system, "SELECT coalesce(sum(amount), 0) FROM statement_lines WHERE contract_id = :c "
                                      "AND kind = 'refund'", c=c)
-    # the statement counts + for what the buyer owes: paying the credit back is +261,608.24, to zero.
+    # the statement counts + for what the buyer owes: paying the credit back is +110,000.00, to zero.
     # No debt is open at the refund here, so nothing is netted from it; the netting (refund = advance left
     # after the last invoice took its share) is proven in tests/unit/test_account_lifecycle.py
     # test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice.
-    assert refunded == REFUND == Decimal("261608.24")
+    assert refunded == REFUND == Decimal("110000.00")
     account = (await system.clients["invoicing"].get(f"/accounts/{c}", headers=auth())).json()
     assert (account["debt"]["amount"], account["advance"]["amount"]) == ("0.00", "0.00")
     (cash, payable, postings_total) = await sums(system, """
@@ -192,12 +197,13 @@ async def test_the_collection_run_and_the_installment_agreement(system, year):
         broken = await conn.scalar(text("SELECT count(*) FROM event_store WHERE contract_id = :c "
                                         "AND event_type = 'invoicing.InstallmentAgreementBroken'"), {"c": c})
     assert (concluded["documents"], concluded["principal"]["amount"], concluded["interest"]["amount"]) == (
-        [august], "463399.16", str(INTEREST))
+        [august], str(AUGUST_OPEN), str(INTEREST))
+    # one installment: 311,790.92 + 1,435.09 = 313,226.01
     assert [(i["due_date"], i["principal"]["amount"], i["interest"]["amount"], i["amount"]["amount"])
-            for i in concluded["installments"]] == [("2022-09-30", "463399.16", "2132.91", "465532.07")]
+            for i in concluded["installments"]] == [("2022-09-30", "311790.92", "1435.09", "313226.01")]
     assert concluded["approval"]["approved_by"] != concluded["approval"]["requested_by"]
-    assert broken == 0   # paid on its date: 463,399.16 + 2,132.91 + the penalty 1,932.95 = 467,465.02
-    assert Decimal("467465.02") in year.payments
+    assert broken == 0   # paid on its date: 313,226.01 + the penalty 1,300.55 = 314,526.56
+    assert Decimal("314526.56") in year.payments
 
 
 async def test_the_year_in_the_other_services(system, year):
