@@ -107,26 +107,33 @@ class EventConsumer:
         message of, or that fails otherwise, is rolled back whole and its messages are consumed again one
         transaction each: the refused one is parked with its reason and nothing of it recorded, the others
         applied. A database away raises, as for one message: the batch is rewound."""
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome | None] = [None] * len(records)   # in the records' order, whatever is grouped
         group: list[tuple[Source, EnvelopeAndEvent, Handler, bytes]] = []
-        for raw, source, declared in records:
+        placed: list[int] = []   # each grouped message's place among the records
+
+        async def flush() -> None:
+            for n, outcome in zip(placed, await self._applied_together(group), strict=True):
+                outcomes[n] = outcome
+            group.clear()
+            placed.clear()
+
+        for n, (raw, source, declared) in enumerate(records):
             if self.skips(declared):
                 self.stats.counts[Outcome.IGNORED.value] += 1
-                outcomes.append(Outcome.IGNORED)
+                outcomes[n] = Outcome.IGNORED
                 continue
             screened = self._screened(raw, source)
-            if screened is None:   # not applicable as it is: alone, in its place among the others
-                outcomes += await self._applied_together(group)
-                group = []
-                outcomes.append(await self.consume(raw, topic=source.topic, partition=source.partition,
-                                                   offset=source.offset, key=source.key))
+            if screened is None:   # not applicable as it is: alone, after the ones before it
+                await flush()
+                outcomes[n] = await self.consume(raw, topic=source.topic, partition=source.partition,
+                                                 offset=source.offset, key=source.key)
                 continue
             group.append((source, screened[0], screened[1], raw))
+            placed.append(n)
             if len(group) == MAX_GROUP:
-                outcomes += await self._applied_together(group)
-                group = []
-        outcomes += await self._applied_together(group)
-        return outcomes
+                await flush()
+        await flush()
+        return [outcome for outcome in outcomes if outcome is not None]
 
     def _screened(self, raw: bytes, source: Source) -> tuple[EnvelopeAndEvent, Handler] | None:
         """The envelope, event and handler of a message `_consume` would apply, or None (it would reject or
