@@ -40,6 +40,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from bench.history import load_history
+from bench.stats import by_size
 from devtools.infra.postgres import EmbeddedPostgres
 from ledger_cli import audit
 from services.invoicing.app import Settings, build
@@ -257,13 +258,6 @@ WHAT = {
 
 async def bench_runs(postgres: EmbeddedPostgres) -> list[tuple[str, str, str]]:
     measured = {size: await one_size(postgres, size) for size in SIZES}
-    rows = [(f"runs at {size:,} accounts (a year each): {WHAT[key]}", shown, how)
-            for size, figures in measured.items() for key, (_, shown, how) in figures.items()]
-    first, last = SIZES[0], SIZES[-1]
-    if first != last:
-        for key in WHAT:
-            before, after = measured[first][key][0], measured[last][key][0]
-            rows.append((f"runs {first:,} → {last:,} accounts: {WHAT[key]}", f"× {after / before:.2f}",
-                         f"the figure at the larger size over the figure at the smaller (KB an account for memory, "
-                         f"a rate for the others); {last / first:.0f}× the accounts and the events"))
-    return rows
+    return by_size(measured, WHAT, "runs at {size:,} accounts (a year each)", "runs {first:,} → {last:,} accounts",
+                   "the figure at the larger size over the figure at the smaller (KB an account for memory, a rate "
+                   "for the others); {times}× the accounts and the events")
