@@ -2,7 +2,8 @@
 database: the prepayment run (`POST /prepayment-runs`, §5.3) demands each account's blocks, reports an account it
 cannot demand for as refused with the rule's reason and records nothing on it, and records nothing new when run
 again; the consumer applies a fetched batch of acts together (§5.4), and an act the rules refuse rolls its group
-back, is parked alone with its reason while the others are applied, and meets the inbox when delivered again."""
+back, is parked alone with its reason while the others are applied, and meets the inbox when delivered again;
+what the runs recorded replays to the same read models."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
+from ledger_cli import audit
 from shared.calendar import day_start
 from shared.consumer import Source
+from shared.digest import digests
 from shared.envelope import EventEnvelope, canonical_json
 from shared.events import topic_of
 from shared.events.metering import VolumeActIssued
@@ -88,3 +91,18 @@ async def test_acts_fetched_together_are_charged_at_once_and_a_refused_one_is_pa
     async with system["invoicing"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store WHERE contract_id = ANY(:c) "
                                       "AND event_type = 'invoicing.InvoiceIssued'"), {"c": [first, second]}) == 2
+
+
+async def test_what_the_runs_recorded_replays_to_the_same_read_models(system):
+    """The prepayment run's demands and the acts charged together, rebuilt from the events alone (`ledger replay`):
+    every read model of invoicing equal to the live one."""
+    first = await signed_contract(system)
+    await system.clients["invoicing"].post("/prepayment-runs", headers=auth(), json={
+        "period": "2022-02", "requested_on": "2022-01-20", "contract_ids": [first]})
+    assert [o.value for o in await system["invoicing"].consumer.consume_many([act_record(first)])] == ["applied"]
+    service = system["invoicing"]
+    async with service.engine.connect() as conn:
+        before = await digests(conn, service.projector.tables)
+    await audit.replay_service("invoicing", system.urls["invoicing"])
+    async with service.engine.connect() as conn:
+        assert await digests(conn, service.projector.tables) == before
