@@ -12,6 +12,12 @@ recorded when they carry personal data to seal) and its application object runs 
 `CommandRunner.execute`, or `within` from inside a transaction it already holds (a Kafka handler's, which
 claims the inbox in the same one). Decisions never see a cached state they could mutate: states are
 copied before more events are folded onto them.
+
+A run over many streams (a portfolio's prepayment run, day close, collection run) uses `execute_many` or
+`within_many`: the streams' states read in one statement, each decided alone by the same pure rule, every
+stream's events appended and projected together, one commit. The store has one writer, so many streams to a
+transaction, not concurrency, is what makes a run fast; a stream the rule refuses records nothing and is reported
+with its reason, the others are recorded.
 """
 
 from __future__ import annotations
