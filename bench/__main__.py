@@ -27,6 +27,7 @@ from bench.machine import ITERATIONS, reference_ms
 from bench.portfolio import bench_portfolio
 from bench.readings import bench_readings
 from bench.replay import bench_replay
+from bench.runs import bench_runs
 from bench.stats import p99_ms, percentiles
 from devtools.builders import KafkaTap, seed_contract, unique, unique_meters
 from devtools.infra.broker import TansuBroker
@@ -313,6 +314,9 @@ async def main_async(workdir: Path, only: set[str]) -> None:
         if wanted("portfolio"):
             with console.status("the portfolio at KEGOC's size and at ten times it…"):
                 rows += await bench_portfolio(postgres)
+        if wanted("runs"):
+            with console.status("the mass runs at KEGOC's size and at ten times it…"):
+                rows += await bench_runs(postgres)
     finally:
         broker.stop()
         postgres.stop()
@@ -357,11 +361,11 @@ async def main_async(workdir: Path, only: set[str]) -> None:
 
 
 def main() -> None:
-    """`python -m bench [store|relay|latency|payments|readings|applications|replay|portfolio|backoffice …]`: all
-    sections when none is named."""
+    """`python -m bench [store|relay|latency|payments|readings|applications|replay|portfolio|runs|backoffice …]`:
+    all sections when none is named."""
     only = set(sys.argv[1:])
     unknown = only - {"store", "relay", "latency", "payments", "readings", "applications", "replay", "portfolio",
-                      "backoffice"}
+                      "runs", "backoffice"}
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as workdir:

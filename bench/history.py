@@ -47,9 +47,10 @@ class StoredTemplate:
     body: bytes
 
 
-def template_events(months: int) -> list:
+def template_events(months: int, plan: tuple[str, ...] = ()) -> list:
     """One account's history, decided by the domain, with placeholder names: the account opened, then
-    `months` months of an invoice and the payment that settles it."""
+    `months` months of an invoice and the payment that settles it. `plan`: months its contract plans 31,000 kWh
+    for (the months a prepayment run demands)."""
     from devtools.builders import sealed_terms, seed_contract
     from services.invoicing.domain import account as acc
     from services.invoicing.domain.rates import vat_rates
@@ -64,7 +65,8 @@ def template_events(months: int) -> list:
         **seed_contract(TEMPLATE_NUMBER), "delivery_start": "2010-01-01T00:00:00+06:00",
         "delivery_end": "2040-01-01T00:00:00+06:00",
         "price_schedule": [{"valid_from": "2010-01-01", "valid_to": None, "components": [
-            {"code": "cap_tariff", "rate_per_kwh": "11.97"}, {"code": "res_surcharge", "rate_per_kwh": "1.58"}]}]},
+            {"code": "cap_tariff", "rate_per_kwh": "11.97"}, {"code": "res_surcharge", "rate_per_kwh": "1.58"}]}],
+        **({"planned_volumes": [{"month": month, "volume_kwh": "31000"} for month in plan]} if plan else {})},
         TEMPLATE_ID)
     events = acc.open_account(ContractSigned(contract_id=TEMPLATE_ID, signed_at=datetime(2009, 12, 1, tzinfo=UTC),
                                              terms=terms))
@@ -90,9 +92,10 @@ def template_events(months: int) -> list:
     return events
 
 
-async def stored_template(postgres: EmbeddedPostgres, months: int) -> list[StoredTemplate]:
+async def stored_template(postgres: EmbeddedPostgres, months: int, plan: tuple[str, ...] = ()
+                          ) -> list[StoredTemplate]:
     """The template account appended through the event store into a scratch database, read back."""
-    name = f"bench_template_{months}"
+    name = f"bench_template_{months}{'_planned' if plan else ''}"
     postgres.create_databases([name])
     url = postgres.url(name)
     await asyncio.to_thread(upgrade, "invoicing", url)
@@ -101,7 +104,7 @@ async def stored_template(postgres: EmbeddedPostgres, months: int) -> list[Store
         async with engine.begin() as conn:
             stored = await EventStore("invoicing", registry).append(
                 conn, stream_id=f"account-{TEMPLATE_ID}", expected_version=0, contract_id=TEMPLATE_ID,
-                occurred_at=RECORDED_AT, events=template_events(months),
+                occurred_at=RECORDED_AT, events=template_events(months, plan),
                 context=CommandContext(actor="bench", recorded_at=RECORDED_AT))
             await conn.rollback()   # only its bytes were wanted
     finally:
@@ -124,13 +127,14 @@ def account_events(template: list[StoredTemplate], n: int, length: int) -> list[
     return out
 
 
-async def load_history(postgres: EmbeddedPostgres, database: str, lengths: list[int]) -> float:
-    """A fresh invoicing database holding one account per length (its first `length` template events);
-    the seconds it took."""
+async def load_history(postgres: EmbeddedPostgres, database: str, lengths: list[int], plan: tuple[str, ...] = ()
+                       ) -> float:
+    """A fresh invoicing database holding one account per length (its first `length` template events; `plan`:
+    the months its contract plans volumes for); the seconds it took."""
     postgres.create_databases([database])
     url = postgres.url(database)
     await asyncio.to_thread(upgrade, "invoicing", url)
-    template = await stored_template(postgres, (max(lengths) - 1 + 2) // 3)
+    template = await stored_template(postgres, (max(lengths) - 1 + 2) // 3, plan)
     started = time.perf_counter()
     await append_accounts(url, template, 0, lengths)
     loaded = time.perf_counter() - started

@@ -19,6 +19,7 @@ from decimal import Decimal
 from bench.history import load_history
 from bench.readings import import_profiles, metering_with_meters
 from bench.replay import cpu_note, measured
+from bench.stats import by_size
 from devtools.infra.postgres import EmbeddedPostgres
 from ledger_cli import audit
 from services.invoicing.events import BaseRateSet
@@ -98,13 +99,7 @@ async def bench_portfolio(postgres: EmbeddedPostgres) -> list[tuple[str, str, st
             "append 1": "append, 1 event per transaction, into that store",
             f"append {BATCH_SIZE}": f"append, {BATCH_SIZE} events per transaction, into that store",
             "readings": f"readings import, {READING_DAYS} day{'s' if READING_DAYS != 1 else ''} of every meter's hourly profile in one file"}
-    rows = [(f"portfolio of {contracts:,} contracts (a year each): {what[key]}", figure, how)
-            for contracts, figures in measured_sizes.items() for key, (_, figure, how) in figures.items()]
-    first, last = SIZES[0], SIZES[-1]
-    if first != last:
-        for key in what:
-            before, after = measured_sizes[first][key][0], measured_sizes[last][key][0]
-            rows.append((f"portfolio {first:,} → {last:,} contracts: {what[key]}", f"× {after / before:.2f}",
-                         "the figure at the larger size over the figure at the smaller (time for verify, a rate "
-                         f"for the others); the store holds {last // first}× the events"))
-    return rows
+    return by_size(measured_sizes, what, "portfolio of {size:,} contracts (a year each)",
+                   "portfolio {first:,} → {last:,} contracts",
+                   "the figure at the larger size over the figure at the smaller (time for verify, a rate for the "
+                   "others); the store holds {times}× the events")

@@ -634,7 +634,8 @@ def run_prepayments(on: Annotated[date | None, typer.Option(help="the business d
     services = _services(token)
     found = _accounts(services)
     with _bar("accounts", as_json) as bar:
-        task = bar.add_task("prepayment demands", total=len(found))
+        # each month of the next blocks goes through every account: the bar counts accounts of each month
+        task = bar.add_task("prepayment demands", total=len(found) * len(runs.next_block_months(on or _yesterday())))
         outcomes = _run(lambda: runs.prepayments(services, found, on or _yesterday(),
                                                  lambda n: bar.advance(task, n)))
     _periodic(outcomes, as_json, ("contract", "period", "outcome", "documents", "reason"), "prepayment demands",

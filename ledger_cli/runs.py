@@ -5,7 +5,7 @@ the second records nothing new (every command it sends is itself idempotent, and
   closed once it is over: yesterday at the latest; a day closed already records nothing);
 - `prepayments`: §5.3 the demands of every account's next blocks: the months of the blocks that start within
   the next 11 days (a block of 10 days starts within them), demanded once (a block demanded already is not
-  asked again);
+  asked again), a thousand accounts to a request;
 - `month_close`: the month's last day closed, and the collection run of that day over every account proposed
   (§5.7 penalties, notices) for a second person of collections to approve, unless one is proposed or approved
   already; the acts are invoiced as metering issues them and the advance applied as they are;
@@ -30,6 +30,7 @@ from ledger_cli.client import Refused, Services
 DAY_CLOSE_ORDER = ("contracts", "metering", "claims", "invoicing")   # contracts end before the ledger closes
 NEXT_BLOCK_DAYS = 11            # §5.3 10-day blocks: the next one starts within 11 days
 PAGE = 500
+ACCOUNTS_PER_REQUEST = 1_000   # a prepayment run request's accounts (the service's bound)
 MAX_DAYS = 366                  # a catch-up closes at most a year of days in one call
 # a refusal that says there is nothing to demand, not that something failed
 NOTHING_TO_DEMAND = {"no_plan_for_period", "contract_terminated"}
@@ -89,23 +90,32 @@ def next_block_months(on: date) -> list[str]:
 
 
 def prepayments(services: Services, found: list[dict[str, Any]], on: date, advance: Advance) -> list[Outcome]:
-    """The next blocks' demands of every account `found`, dated `on`."""
-    outcomes = []
-    for account in found:
-        for period in next_block_months(on):
-            outcome = {"contract": account["contract_number"], "contract_id": account["contract_id"],
-                       "period": period}
+    """The next blocks' demands of every account `found`, dated `on`: each month's in requests of
+    `ACCOUNTS_PER_REQUEST` accounts (`POST /prepayment-runs`, many accounts to a transaction there); `advance`
+    is told of each request's accounts as it is answered. One outcome per account and month, account by account."""
+    numbers = {account["contract_id"]: account["contract_number"] for account in found}
+    by_account: dict[str, list[Outcome]] = {contract_id: [] for contract_id in numbers}
+    for period in next_block_months(on):
+        for start in range(0, len(found), ACCOUNTS_PER_REQUEST):
+            chunk = [account["contract_id"] for account in found[start:start + ACCOUNTS_PER_REQUEST]]
             try:
-                demands = services.request("invoicing", "POST", f"/accounts/{account['contract_id']}/prepayments",
-                                           json={"period": period, "requested_on": on.isoformat()})
-                outcome.update(outcome="demanded" if demands else "demanded_already",
-                               documents=[d["document_number"] for d in demands])
-            except Refused as exc:
-                outcome.update(outcome="nothing_to_demand" if exc.reason in NOTHING_TO_DEMAND else "refused",
-                               reason=exc.reason, message=exc.message)
-            outcomes.append(outcome)
-        advance(1)
-    return outcomes
+                report = services.request("invoicing", "POST", "/prepayment-runs", json={
+                    "period": period, "requested_on": on.isoformat(), "contract_ids": chunk})
+                answers = report["accounts"]
+            except Refused as exc:   # the request as a whole (a month in a closed period): every account of it
+                answers = [{"contract_id": c, "outcome": "refused", "reason": exc.reason, "message": exc.message}
+                           for c in chunk]
+            for answer in answers:
+                outcome = {"contract": numbers[answer["contract_id"]], "contract_id": answer["contract_id"],
+                           "period": period, "outcome": answer["outcome"]}
+                if answer["outcome"] == "demanded":
+                    outcome["documents"] = answer["documents"]
+                elif answer["outcome"] == "refused":
+                    outcome.update(outcome="nothing_to_demand" if answer["reason"] in NOTHING_TO_DEMAND else "refused",
+                                   reason=answer["reason"], message=answer["message"])
+                by_account[answer["contract_id"]].append(outcome)
+            advance(len(chunk))
+    return [outcome for outcomes in by_account.values() for outcome in outcomes]
 
 
 def last_day(period: str) -> date:

@@ -16,6 +16,11 @@ The story, in business order:
   then restoration), the third missing until after the restriction (notice, restriction from 21 June
   that cuts the accepted days, restoration on 22 June); each notice and the restriction are the lines of a
   collection run of that day, proposed by collections and approved by a second person (`approvers`);
+- August's invoice is left unpaid: the collection run of 15 September over the contract (proposed by
+  collections, approved by a second person who leaves out the §11.2 withdrawal June's notices allow, executed)
+  charges its penalty, and an installment agreement on it
+  (proposed on 16 September, concluded by a second person of collections) defers it to 30 September at 12% a
+  year; on that day the buyer pays the installment with its interest and the penalty;
 - November's payment is 100,000.00 larger than the invoice (an advance);
 - a claim on October's invoice is accepted as a credit note of 10,000.00;
 - the term ends; the advance is refunded on 2023-01-10 (asked for by billing, approved by a second person
@@ -43,6 +48,10 @@ EXTRA_IN_NOVEMBER = Decimal("100000.00")
 CREDIT_NOTE = Decimal("10000.00")
 DEEMED_MONTH = "2022-05"
 PREPAID_MONTH = "2022-06"
+DEFERRED_MONTH = "2022-08"
+COLLECTED_ON = date(YEAR, 9, 15)              # the collection run that charges the unpaid August's penalty
+AGREEMENT = {"document_number": "РС-2022/08-1", "concluded_on": f"{YEAR}-09-16", "first_due": f"{YEAR}-09-30",
+             "installments": 1, "rate_percent": "12"}
 
 
 class ScenarioError(Exception):
@@ -202,6 +211,9 @@ class YearScenario:
             self.log(f"{period}: {volume} kWh invoiced {total}; January paid late on 2022-03-01, penalty {penalty} "
                      f"paid with February on 2022-03-02")
             return
+        if period == DEFERRED_MONTH:
+            await self.defer(invoice)
+            return
         extra = EXTRA_IN_NOVEMBER if period == "2022-11" else Decimal(0)
         await self.pay(period, total + extra, published, f"за {period}")
         if period == DEEMED_MONTH:
@@ -232,20 +244,44 @@ class YearScenario:
         await self.pay("PRE-3", amounts[2], date(YEAR, 6, 22), "предоплата июнь 3")
         self.log(f"June prepaid in blocks {amounts}, restricted from 2022-06-21, restored 2022-06-22")
 
+    async def defer(self, invoice: dict[str, Any]) -> None:
+        """The unpaid invoice: its penalty charged by a collection run, then an installment agreement on it
+        (four eyes), paid on its date with its interest and the penalty (the account's whole debt then)."""
+        # §11.2 June's two notices and this invoice past due allow the withdrawal too: the second person leaves it
+        # out, the buyer having agreed to the installment agreement
+        charged = await self.collect(COLLECTED_ON, leave_out={
+            "withdrawal_notice": "the buyer signs an installment agreement for the August invoice"})
+        if charged != ["penalty"]:
+            raise ScenarioError(f"expected the collection run of {COLLECTED_ON} to charge a penalty, got {charged}")
+        [asked] = await self.call("invoicing", "POST", f"/accounts/{self.contract_id}/agreements",
+                                  json={**AGREEMENT, "documents": [invoice["document"]]})
+        approval = await self.approvers["invoicing"].post(f"/approvals/{asked['request_id']}/approve")
+        if approval.status_code != 201:
+            raise ScenarioError(f"the agreement's approval: {approval.status_code} {approval.text[:300]}")
+        [concluded] = approval.json()
+        owed = Decimal((await self.account())["debt"]["amount"])
+        await self.pay("AGR", owed, date.fromisoformat(AGREEMENT["first_due"]), f"по соглашению {concluded['document_number']}")
+        self.log(f"{DEFERRED_MONTH}: penalty charged by the run of {COLLECTED_ON}, agreement "
+                 f"{concluded['document_number']} (interest {concluded['interest']['amount']}) paid {owed}")
+
     async def close_ledger_day(self, day: date) -> list[str]:
         closed = await self.call("invoicing", "POST", "/day-close", json={"day": day.isoformat()})
         return closed["events"].get(self.contract_id, [])
 
-    async def collect(self, day: date) -> list[str]:
+    async def collect(self, day: date, leave_out: dict[str, str] | None = None) -> list[str]:
         """The day closed, then a collection run of it over the contract: proposed here, approved by the second
-        person (four eyes). The actions it executed."""
+        person (four eyes), the lines of the actions in `leave_out` left out with its reason. The actions it
+        executed."""
         await self.close_ledger_day(day)
         if "invoicing" not in self.approvers:
             raise ScenarioError("a collection run needs a second person's approval: give an approver's token")
         run = await self.call("invoicing", "POST", "/collection-runs",
                               json={"business_date": day.isoformat(), "contract_ids": [self.contract_id]})
+        proposed = (await self.call("invoicing", "GET", f"/collection-runs/{run['run_id']}/lines"))["items"]
+        excluded = [{"line_id": line["line_id"], "reason": (leave_out or {})[line["action"]]}
+                    for line in proposed if line["action"] in (leave_out or {})]
         approval = await self.approvers["invoicing"].post(f"/collection-runs/{run['run_id']}/approve",
-                                                          json={"excluded": []})
+                                                          json={"excluded": excluded})
         if approval.status_code != 201:
             raise ScenarioError(f"the collection run's approval: {approval.status_code} {approval.text[:300]}")
         lines = await self.call("invoicing", "GET", f"/collection-runs/{run['run_id']}/lines")

@@ -30,5 +30,26 @@ async def claim(conn: AsyncConnection, *, event_id: uuid.UUID, event_type: str, 
     return row is not None
 
 
+_CLAIM_MANY = text(
+    """
+    INSERT INTO inbox (event_id, event_type, source_topic, kafka_partition, kafka_offset)
+    SELECT * FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]), CAST(:topics AS text[]),
+                         CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]))
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+    """
+)
+
+
+async def claim_many(conn: AsyncConnection, claims: list[tuple[uuid.UUID, str, str, int | None, int | None]]
+                     ) -> set[uuid.UUID]:
+    """`claim` of many events in one statement, each (event id, type, topic, partition, offset): the ids new here.
+    An id twice in `claims` is claimed once."""
+    rows = (await conn.execute(_CLAIM_MANY, {
+        "event_ids": [c[0] for c in claims], "event_types": [c[1] for c in claims], "topics": [c[2] for c in claims],
+        "partitions": [c[3] for c in claims], "offsets": [c[4] for c in claims]})).all()
+    return {row.event_id for row in rows}
+
+
 async def applied_count(conn: AsyncConnection) -> int:
     return int(await conn.scalar(text("SELECT count(*) FROM inbox")))

@@ -21,6 +21,7 @@ from faststream.specification import AsyncAPI
 
 from shared import dead_letters, personal_keys
 from shared.asyncapi import describe_events
+from shared.consumer import Record, Source
 from shared.db import database_unavailable
 from shared.envelope import EventEnvelope
 from shared.events import KEYS_TOPIC, dead_letter_topic, registry
@@ -101,13 +102,18 @@ class KafkaEdge:
             # topic. A failure (the database away) rewinds every partition of the batch, of whichever topic,
             # to its first message (FastStream's nack); the ones applied already then meet the inbox as
             # duplicates (tests/integration/test_consumers.py proves a rewound batch applies each event once).
+            # the events between two key messages go to the consumer together (many to a transaction there)
+            events: list[Record] = []
             for record in message.raw_message:
                 if record.topic == KEYS_TOPIC:
+                    await service.consumer.consume_many(events)
+                    events = []
                     await self._take_key_record(record)
                     continue
                 declared = next((value.decode() for name, value in record.headers if name == "event-type"), None)
-                await service.consumer.consume(record.value, topic=record.topic, partition=record.partition,
-                                       offset=record.offset, key=record.key, declared_type=declared)
+                events.append((record.value, Source(record.topic, record.partition, record.offset, record.key),
+                               declared))
+            await service.consumer.consume_many(events)
 
         applies = "; ".join(f"from {topic}: {', '.join(sorted(handlers))}" for topic, handlers in subscriptions.items())
         if keys:

@@ -102,8 +102,13 @@ class Money:
     currency: str = "KZT"
 
     def __post_init__(self) -> None:
-        amount = _to_decimal(self.amount)
-        self._require_known(self.currency)
+        amount = self.amount
+        # the common case first, checked inline (every sum and every decoded amount passes here): a finite
+        # Decimal of a known currency; anything else takes the full conversion and its refusals
+        if type(amount) is not Decimal or not amount.is_finite():
+            amount = _to_decimal(amount)
+        if type(self.currency) is not str or self.currency not in MINOR_UNITS:
+            self._require_known(self.currency)
         if abs(amount) >= MAX_ABS_AMOUNT:
             raise ValidationFailed(
                 "amount is out of range", reason="amount_out_of_range", details={"amount": str(amount)}
@@ -111,7 +116,8 @@ class Money:
         # "-0.00" and "0.00" are the same money; keep one spelling so serialisation is canonical.
         if amount.is_zero():
             amount = amount.copy_abs()
-        object.__setattr__(self, "amount", amount)
+        if amount is not self.amount:
+            object.__setattr__(self, "amount", amount)
 
     # ----- construction -------------------------------------------------------------------
 
@@ -303,13 +309,13 @@ class Money:
 
 
 def _validate_for_pydantic(value: Any) -> Money:
-    from pydantic_core import PydanticCustomError
-
     if isinstance(value, Money):
         return value
     try:
         return Money.from_json(value)
     except ValidationFailed as exc:
+        from pydantic_core import PydanticCustomError  # imported where it is needed: a refusal, not every amount
+
         # Keep the domain reason as the pydantic error type so the HTTP edge can still report it.
         raise PydanticCustomError(exc.reason, "{message}", {"message": exc.message}) from exc
 

@@ -63,6 +63,9 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     # topic -> {event type -> handler(application, uow, event, envelope, context)}
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # event type -> handler(application, uow, [(event, envelope, context), …]) of consecutive events of that type
+    # fetched together: their streams read and appended at once (a month's acts); optional beside `subscriptions`
+    batch_handlers: dict[str, Any] = field(default_factory=dict)
     # personal-data keys (`shared/personal_keys.py`): the contracts service owns them and publishes its key
     # table; the others keep copies from the keys topic, and `KeyCopies.refresh` brings their read models
     # in line when a key arrives or is shredded
@@ -117,6 +120,7 @@ class Service:
             service=self.name, engine=self.engine, registry=registry,
             handlers={t: partial(h, self.application) for hs in definition.subscriptions.values()
                       for t, h in hs.items()},
+            batch_handlers={t: partial(h, self.application) for t, h in definition.batch_handlers.items()},
             tracer=self.tracer, clock=self.clock, on_parked=self.dead_letter_sender.wake,
         )
         self.relay = Relay(self.engine, self.store, self.topic, self.kafka.publish,

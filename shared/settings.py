@@ -117,6 +117,10 @@ class ServiceSettings(BaseSettings):
     payment_queue_limit: int = Field(
         2_000, ge=1, le=100_000, description="invoicing: payments waiting for the group commit at most; one more is "
                                              "refused with 503 `queue_full` and Retry-After")
+    account_cache_capacity: int = Field(
+        5_000, ge=100, le=1_000_000, description="invoicing: accounts kept folded in memory between commands (a "
+                                                  "year's account ~100 KB); a run over more accounts than this folds "
+                                                  "the others from their events each time")
     consumer_fetch_max_wait_ms: int = Field(
         50, ge=1, le=5_000, description="how long a fetch waits for data; tansu holds a fetch this long even when "
                                         "data arrives, so it bounds the consumer's latency")

@@ -6,7 +6,7 @@ from services.invoicing import personal_data
 from services.invoicing.api import routers
 from services.invoicing.api.payments import MAX_STATEMENT_BYTES, PAYMENT_ROUTE
 from services.invoicing.application import Invoicing
-from services.invoicing.handlers import FROM_CLAIMS, FROM_CONTRACTS, FROM_METERING
+from services.invoicing.handlers import BATCHED, FROM_CLAIMS, FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
 from shared.events import topic_of
 from shared.service import KeyCopies, ServiceDefinition
@@ -20,6 +20,7 @@ definition = ServiceDefinition(
     routers=routers,
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): FROM_CLAIMS},
+    batch_handlers=BATCHED,
     key_copies=KeyCopies(refresh=personal_data.refresh),
     fast_routes=(PAYMENT_ROUTE,),
     body_limits={"/payments/import": MAX_STATEMENT_BYTES},

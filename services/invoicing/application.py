@@ -29,6 +29,7 @@ from services.invoicing.bank.statement import parse_1c, parse_csv
 from services.invoicing.batcher import BatchedPayment, PaymentBatcher
 from services.invoicing.collection_desk import CollectionDesk
 from services.invoicing.commands import (
+    AccountOutcome,
     AccruePenalties,
     ApplyDeposit,
     Approved,
@@ -49,6 +50,7 @@ from services.invoicing.commands import (
     IssueRefund,
     PayOutRefund,
     PenaltiesAccrued,
+    PrepaymentRunReport,
     PrepaymentsRequested,
     ReceiveDeposit,
     ReceivePayment,
@@ -63,6 +65,7 @@ from services.invoicing.commands import (
     ReturnDeposit,
     ReversalRequested,
     ReversePayment,
+    RunPrepayments,
     SetBaseRate,
     StatementFile,
     WaivePenalty,
@@ -119,12 +122,13 @@ from services.invoicing.queries import (
     SecurityView,
 )
 from services.invoicing.request_projection import DESK_OF
+from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks, run_outcomes
 from shared import idempotency
 from shared.approvals import Pending
 from shared.auth import Actor, Forbidden
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
-from shared.commands import CommandRunner, Streams, existing
+from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each, within_many
 from shared.db import UnitOfWork, in_transaction
 from shared.envelope import EventEnvelope
 from shared.errors import NotFound
@@ -201,7 +205,9 @@ class Invoicing:
     def __init__(self, service: Service):
         self.engine = service.engine
         self.clock = service.clock
-        self.runner = CommandRunner(service.engine, service.store, service.projector)
+        # the portfolio's accounts folded in memory: a run over every account then reads only what is new on each
+        self.runner = CommandRunner(service.engine, service.store, service.projector, cache_capacities={
+            ACCOUNTS.name: service.settings.account_cache_capacity})
         self.payments = PaymentBatcher(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                        queue_limit=service.settings.payment_queue_limit)
         service.health_parts["payment_queue"] = self.payments.health
@@ -458,18 +464,43 @@ class Invoicing:
     async def close_day(self, command: CloseDay, context: CommandContext) -> DayCloseReport:
         """Close a business day on every account: the day's facts (coverage, restoration once covered,
         settlement). What uses a right of the seller's (penalties, notices, restriction) is a collection run's
-        (`collection_desk.py`)."""
+        (`collection_desk.py`). `ACCOUNTS_PER_TRANSACTION` accounts to a transaction: a close interrupted midway
+        is finished by closing the day again (a day closed on an account records nothing there)."""
         async with self.engine.connect() as conn:
             contracts = await queries.accounts_and_zones(conn)
             books = await self.books_on(conn)
         periods.require_open(command.day, books, field="day")
+        zones = dict(contracts)
         produced: dict[str, list[str]] = {}
-        for contract_id, zone in contracts:
-            day_today = self.business_date(zone)
-            events = await self._on_account(contract_id, lambda state, day_today=day_today: acc.close_day(
-                state, day=command.day, today=day_today), context, day_start(command.day))
-            produced[contract_id] = [event.event_type for event in events]
+        for chunk in chunks([contract_id for contract_id, _zone in contracts], ACCOUNTS_PER_TRANSACTION):
+            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
+                acc.close_day(state, day=command.day, today=self.business_date(zones[key])))),
+                context, day_start(command.day))
+            if decided.refused:   # a day close refuses nothing on an existing account: a refusal is a fault
+                key, error = next(iter(decided.refused.items()))
+                raise error
+            produced.update({key: [event.event_type for event in events]  # type: ignore[attr-defined]
+                             for key, events in decided.recorded.items()})
         return DayCloseReport(day=command.day, accounts=len(contracts), events=produced)
+
+    # ---- §5.3 the prepayment run ----------------------------------------------------------------------------
+    async def run_prepayments(self, command: RunPrepayments, context: CommandContext) -> PrepaymentRunReport:
+        """§5.3 a month's demands for many accounts, `ACCOUNTS_PER_TRANSACTION` to a transaction, each account
+        decided alone (`acc.request_prepayments`): demanded, demanded already (a second run records nothing), or
+        refused with the rule's reason and nothing recorded on it."""
+        occurred = day_start(command.requested_on) if command.requested_on else context.recorded_at
+        first, last = acc.period_bounds(command.period)
+        contract_ids = list(dict.fromkeys(command.contract_ids))
+        async with self.engine.connect() as conn:
+            applied = await queries.applied_days_of_many(conn, contract_ids, first, last)
+            calendar = await self.calendar_on(conn)
+        outcomes: list[AccountOutcome] = []
+        for chunk in chunks(contract_ids, ACCOUNTS_PER_TRANSACTION):
+            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
+                acc.request_prepayments(state, period=command.period, vat=vat_rates(), calendar=calendar,
+                                        applied=applied.get(key, {})))), context, occurred)
+            outcomes += run_outcomes(chunk, decided, recorded="demanded", nothing="demanded_already")
+        return PrepaymentRunReport(period=command.period, requested_on=command.requested_on, accounts=outcomes)
 
     # ---- §5.6 the reconciliation act ------------------------------------------------------------------------
     async def record_discrepancy(self, contract_id: str, command: RecordDiscrepancy, context: CommandContext
@@ -637,6 +668,26 @@ class Invoicing:
             await self.collections.end_dispute(uow, event.contract_id, dispute_id=f"act:{event.corrects_act_id}",
                                                closed_on=event.issued_on, outcome=f"corrected act {event.act_id}",
                                                occurred_at=day_start(event.issued_on), context=context)
+
+    async def charge_acts(self, uow: UnitOfWork, acts: list[tuple[VolumeActIssued, CommandContext]]) -> None:
+        """`charge_act` of acts fetched together, in the consumer's transaction: a month's acts, one per contract,
+        read, decided and appended at once. A corrected act, or a contract twice among them, takes `charge_act`
+        one act at a time, in order. The first act the rules refuse is raised (the consumer then applies the
+        acts one transaction each, and parks that one alone)."""
+        contracts = [act.contract_id for act, _context in acts]
+        if len(set(contracts)) < len(contracts) or any(act.corrects_act_id for act, _context in acts):
+            for act, context in acts:
+                await self.charge_act(uow, act, context)
+            return
+        calendar = await self.calendar_on(uow.conn)
+        by_contract = {act.contract_id: (act, context) for act, context in acts}
+        decided = await within_many(self.runner, uow, ACCOUNTS, contracts, existing_each(ACCOUNTS, lambda key, state: (
+            acc.issue_invoice(state, act_id=by_contract[key][0].act_id, period=by_contract[key][0].period,
+                              volume_kwh=by_contract[key][0].volume_kwh, issued_on=by_contract[key][0].issued_on,
+                              corrects_act_id=None, vat=vat_rates(), calendar=calendar))),
+            lambda key: by_contract[key][1], lambda key: day_start(by_contract[key][0].issued_on))
+        for error in decided.refused.values():
+            raise error
 
     async def note_act_disputed(self, uow: UnitOfWork, event: VolumeActDisputed, context: CommandContext) -> None:
         """§4.14 the buyer contests the act: the invoice charged from it is held out of collection until a

@@ -2,11 +2,13 @@
 runs proposed, approved or declined, executed line by line and reversed; promises to pay; and the disputes the
 claims desk and metering announce, which hold documents out of collection.
 
-A proposal reads every account it names in one connection and records the run's stream in one transaction:
-nothing is recorded against an account. An approval records the decision on the run's stream, then executes
-each approved line in its account's own transaction (`domain/collection.execute`: decided again on the account
-as it is, once per line), so a line that fails or lapses leaves the others as they are, and executing a run
-again (`execute`) finishes what an interrupted one left.
+A proposal reads the accounts it names a few hundred at a time in one connection and records the run's stream in
+one transaction: nothing is recorded against an account. An approval records the decision on the run's stream,
+then executes the approved lines in the request, `ACCOUNTS_PER_TRANSACTION` accounts to a transaction
+(`shared.commands.execute_many`; each account's lines decided again on the account as it is, once per line,
+`domain/collection.execute`). An account the rules refuse records nothing and is named in the answer; a request
+interrupted midway leaves the committed transactions recorded, and executing the run again (`execute`) finishes
+what is left (a line decided already records nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from services.invoicing.collection_queries import (
     CollectionRunView,
     HeldDocumentView,
     HoldView,
+    RefusedAccount,
 )
 from services.invoicing.commands import (
     AgreementProposed,
@@ -43,10 +46,11 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain import agreements, collection, collection_run, periods, write_off
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.events import HeldItem, LineExclusion, ProposedLine
+from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks
 from shared.auth import Actor
 from shared.business_time import require_over
 from shared.calendar import WorkingCalendar, day_start
-from shared.commands import CommandRunner, Streams, existing
+from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each, load_many
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict
 from shared.events.invoicing import Approval
@@ -83,7 +87,7 @@ class CollectionDesk:
     # ---- the run ---------------------------------------------------------------------------------------------
     async def propose(self, command: ProposeCollectionRun, context: CommandContext) -> CollectionRunView:
         """Every action the contracts allow on the day, per account, with the documents held out; the run's
-        events only (its own stream)."""
+        events only (its own stream). The accounts are read `ACCOUNTS_PER_TRANSACTION` at a time."""
         day = command.business_date
         lines: list[ProposedLine] = []
         held: list[HeldItem] = []
@@ -96,10 +100,15 @@ class CollectionDesk:
                 if contract_id not in zones:
                     raise queries.account_not_found(contract_id)
                 require_over(day, self.business_date(zones[contract_id]))
-                state = await self.runner.existing(conn, self.accounts, contract_id)
-                found, kept = collection.propose(state, facts, lambda: f"L{next(numbers):06d}")
-                lines += found
-                held += kept
+            for chunk in chunks(chosen, ACCOUNTS_PER_TRANSACTION):
+                states = await load_many(self.runner, conn, self.accounts, chunk)
+                for contract_id in chunk:
+                    state = states[contract_id]
+                    if state is None:
+                        raise self.accounts.missing(contract_id)
+                    found, kept = collection.propose(state, facts, lambda: f"L{next(numbers):06d}")
+                    lines += found
+                    held += kept
         run_id = new_run_id()
         events = collection_run.propose(run_id=run_id, business_date=day, accounts=command.contract_ids,
                                         considered=len(chosen), lines=lines, held=held, proposed_by=context.actor)
@@ -134,12 +143,31 @@ class CollectionDesk:
             facts = await self._facts(conn, run.business_date)
         assert run.decided_by is not None, "an approved run names its approver"
         approval = Approval(request_id=run_id, requested_by=run.proposed_by, approved_by=run.decided_by)
+        by_account: dict[str, list[ProposedLine]] = {}
         for line in run.to_execute():
-            await self.runner.execute(self.accounts, line.contract_id, existing(
-                self.accounts, line.contract_id, lambda state, line=line: collection.execute(
-                    state, line, run_id=run_id, facts=facts, approval=approval)),
-                context, day_start(run.business_date))
-        return await self.view(run_id)
+            by_account.setdefault(line.contract_id, []).append(line)
+
+        def decide(_contract_id: str, state: acc.Account) -> list[Event]:
+            """The account's approved lines in the run's order, each decided on the account after the ones before."""
+            events: list[Event] = []
+            lines = by_account[_contract_id]
+            for n, line in enumerate(lines):
+                decided = collection.execute(state, line, run_id=run_id, facts=facts, approval=approval)
+                events += decided
+                if decided and n < len(lines) - 1:   # a copy: the loaded state is not the rule's to change
+                    state = self.accounts.copy(state)
+                    for event in decided:
+                        state = self.accounts.evolve(state, event)
+            return events
+
+        refused: list[RefusedAccount] = []
+        for chunk in chunks(list(by_account), ACCOUNTS_PER_TRANSACTION):
+            outcome = await execute_many(self.runner, self.accounts, chunk, existing_each(self.accounts, decide),
+                                         context, day_start(run.business_date))
+            refused += [RefusedAccount(contract_id=key, reason=error.reason, message=error.message)
+                        for key, error in outcome.refused.items()]
+        view = await self.view(run_id)
+        return view.model_copy(update={"refused": refused})
 
     async def request_reversal(self, run_id: str, line_id: str, command: ReverseCollectionLine,
                                context: CommandContext) -> ReversalOfLineRequested:

@@ -20,6 +20,14 @@ from shared.paging import Keyset, PageRequest, read_page
 LineStatus = Literal["proposed", "excluded", "executed", "lapsed", "reversal_requested", "reversed"]
 
 
+class RefusedAccount(BaseModel):
+    """An account a request could not execute a run's lines on: nothing recorded on it, the rule's reason."""
+
+    contract_id: str
+    reason: str
+    message: str
+
+
 class CollectionRunView(BaseModel):
     """A collection run: what it was asked for, who proposed and who decided it, and where its lines stand."""
 
@@ -37,6 +45,9 @@ class CollectionRunView(BaseModel):
     decline_reason: str | None
     line_status: dict[str, int] = Field(description="lines by status (proposed, excluded, executed, lapsed, "
                                                     "reversal_requested, reversed)")
+    refused: list[RefusedAccount] = Field(default_factory=list, description=(
+        "an execution's answer: the accounts whose lines the rules refused in this request, nothing recorded on "
+        "them (executing the run again tries them again)"))
 
 
 class CollectionLineView(BaseModel):

@@ -127,6 +127,35 @@ class RequestPrepayments(PlainText):
     requested_on: BusinessDate | None = Field(None, description="business date of the demand; today when absent")
 
 
+MAX_PREPAYMENT_RUN_ACCOUNTS = 1_000   # accounts of one prepayment run request (the CLI sends the portfolio in chunks)
+
+
+class RunPrepayments(PlainText):
+    """§5.3 a month's demands for many accounts at once: a page of the portfolio."""
+
+    period: str = Field(pattern=MONTH_PATTERN)
+    requested_on: BusinessDate | None = Field(None, description="business date of the demands; today when absent")
+    contract_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=MAX_PREPAYMENT_RUN_ACCOUNTS, description="the accounts, each named once")
+
+
+class AccountOutcome(BaseModel):
+    """What a run did on one account: recorded its documents, found them recorded already, or was refused
+    (nothing recorded on that account) with the rule's reason."""
+
+    contract_id: str
+    outcome: Literal["demanded", "demanded_already", "refused"]
+    documents: list[str] = Field(default_factory=list, description="the documents recorded by this run")
+    reason: str | None = Field(None, description="refused: the rule's reason code")
+    message: str | None = None
+
+
+class PrepaymentRunReport(BaseModel):
+    period: str
+    requested_on: date | None
+    accounts: list[AccountOutcome]
+
+
 class AccruePenalties(PlainText):
     """§5.7: the multiplier, day count and payment day are the contract's terms (`terms.penalty`), never a
     request's: a body naming them is refused."""

@@ -60,6 +60,12 @@ async def on_volume_act_issued(app: Invoicing, uow: UnitOfWork, event: VolumeAct
     await app.charge_act(uow, event, context)
 
 
+async def on_volume_acts_issued(app: Invoicing, uow: UnitOfWork,
+                                 acts: list[tuple[VolumeActIssued, EventEnvelope, CommandContext]]) -> None:
+    """§5.4 the acts fetched together (a month's, one per contract): charged at once."""
+    await app.charge_acts(uow, [(act, context) for act, _envelope, context in acts])
+
+
 async def on_volume_act_disputed(app: Invoicing, uow: UnitOfWork, event: VolumeActDisputed, envelope: EventEnvelope,
                                  context: CommandContext) -> None:
     """§4.14 a contested act: its invoice is held out of collection until a corrected act replaces it."""
@@ -101,6 +107,8 @@ FROM_CONTRACTS = {
 FROM_METERING = {VolumeActIssued.event_type: on_volume_act_issued,
                  VolumeActDisputed.event_type: on_volume_act_disputed,
                  CalendarDayDeclared.event_type: on_calendar_day_declared}
+# consecutive events of these types fetched together go to one call (`shared/consumer.consume_many`)
+BATCHED = {VolumeActIssued.event_type: on_volume_acts_issued}
 FROM_CLAIMS = {
     ClaimAccepted.event_type: on_claim_accepted,
     **{kind.event_type: on_claim for kind in (ClaimRegistered, ClaimRejected, ClaimReferredToCourt)},

@@ -515,6 +515,19 @@ async def applied_days(conn: AsyncConnection, contract_id: str, first: date, las
     return {row.day: row.volume_kwh for row in rows}
 
 
+_APPLIED_DAYS_OF_MANY = text("SELECT contract_id, day, volume_kwh FROM daily_applications"
+                             " WHERE contract_id = ANY(CAST(:c AS text[])) AND day BETWEEN :first AND :last")
+
+
+async def applied_days_of_many(conn: AsyncConnection, contract_ids: list[str], first: date, last: date
+                               ) -> dict[str, dict[date, Decimal]]:
+    """`applied_days` of many contracts in one read: by contract (a contract with none: absent)."""
+    found: dict[str, dict[date, Decimal]] = {}
+    for row in (await conn.execute(_APPLIED_DAYS_OF_MANY, {"c": contract_ids, "first": first, "last": last})).all():
+        found.setdefault(row.contract_id, {})[row.day] = row.volume_kwh
+    return found
+
+
 _BASE_RATES = text("SELECT effective_from, rate_percent FROM base_rates")
 
 

@@ -104,13 +104,17 @@ class EventRegistry:
         raise UndecodableEvent(f"upcast chain of {event_type} is longer than {MAX_UPCAST_STEPS}")
 
     def decode(self, envelope: EventEnvelope) -> Event:
-        cls = self.type_of(envelope.event_type)
-        payload = self.upcast(envelope.event_type, envelope.schema_version, envelope.payload)
+        return self.decode_payload(envelope.event_type, envelope.schema_version, envelope.payload)
+
+    def decode_payload(self, event_type: str, schema_version: int, payload: dict[str, Any]) -> Event:
+        """The event of a payload whose envelope is not needed (a stored event read to fold a state)."""
+        cls = self.type_of(event_type)
+        payload = self.upcast(event_type, schema_version, payload)
         try:
             return cls.model_validate(payload)
         except ValidationError as exc:
             raise UndecodableEvent(
-                f"{envelope.event_type} payload does not match its schema",
+                f"{event_type} payload does not match its schema",
                 details={"errors": exc.errors(include_url=False, include_context=False)},
             ) from exc
 

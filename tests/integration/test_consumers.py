@@ -129,29 +129,33 @@ async def test_a_batch_rewound_by_a_failure_applies_each_event_once(system):
     after applying it) rewinds every partition of the batch to its first message: the applied message
     comes back and meets the inbox as a duplicate, and each event is applied exactly once."""
     consumer = system["invoicing"].consumer
-    original = consumer.consume
+    original = consumer.consume_many   # what the Kafka edge hands each fetched batch to
     # (partition, offset) of the contracts topic → the outcomes of each presentation, in order
     outcomes: dict[tuple[int, int], list[str]] = {}
     failed: list[tuple[int, int]] = []
 
-    async def consume_with_a_fault(raw, **where):
-        if where["topic"] != topic_of("contracts"):  # invoicing reads other topics too: not this test's
-            return await original(raw, **where)
-        position = (where["partition"], where["offset"])
-        result = await original(raw, **where)
-        outcomes.setdefault(position, []).append(result.value)
-        if result.value == "applied" and not failed:
-            failed.append(position)
+    async def consume_with_a_fault(records):
+        results = await original(records)
+        applied = []
+        for (_raw, source, _declared), result in zip(records, results, strict=True):
+            if source.topic != topic_of("contracts"):  # invoicing reads other topics too: not this test's
+                continue
+            position = (source.partition, source.offset)
+            outcomes.setdefault(position, []).append(result.value)
+            if result.value == "applied":
+                applied.append(position)
+        if applied and not failed:
+            failed.append(applied[0])
             raise ConnectionResetError("injected: the connection was lost after the commit, before the offset commit")
-        return result
+        return results
 
-    consumer.consume = consume_with_a_fault
+    consumer.consume_many = consume_with_a_fault
     try:
         contracts = [await sign_new_contract(system) for _ in range(3)]
         for contract_id in contracts:
             await eventually(lambda c=contract_id: account_exists(system, c))
     finally:
-        consumer.consume = original
+        consumer.consume_many = original
 
     assert failed, "the fault was never injected: no contract was applied"
     # applied, then presented again by the rewind, and the inbox knew it

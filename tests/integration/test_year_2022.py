@@ -1,8 +1,10 @@
 """Proves the whole system on the seed contract's 2022 (ledger_cli/scenario.py tells the story): the
 four services, the real database and broker, 365 applications, a year of meter readings, twelve acts
 (two months off the meters, one deemed accepted), invoices with VAT, a late payment across a base-rate
-change and its penalty, a June prepayment with a notice, a restriction and two restorations, an
-overpayment, a claim credited, the refund and the settlement; the yearly totals are derived by hand
+change and its penalty, a June prepayment with a notice, a restriction and two restorations, August's
+invoice unpaid until a collection run (proposed, approved by a second person, executed) charges its penalty
+and an installment agreement (concluded by a second person) defers it, an overpayment, a claim credited, the
+refund and the settlement; the yearly totals are derived by hand
 below, then every service's chain verifies, every read model rebuilds to the live digests, and a replay
 gives them again."""
 
@@ -40,15 +42,29 @@ ENERGY, RES, VAT, INVOICED = (Decimal("4302676.35"), Decimal("567938.90"), Decim
 # Penalty: January's 463,399.16, due 2022-02-08 (5 banking days after 1 February), paid 2022-03-01:
 #   9–23 Feb, 15 days at 10.25%: 463,399.16 × 1.5 × 10.25% × 15/365 = 2,927.98 (2,927.984…)
 #   24 Feb–1 Mar, 6 days at 13.50%: 463,399.16 × 1.5 × 13.50% × 6/365 = 1,542.55 (1,542.547…)
-PENALTY = Decimal("2927.98") + Decimal("1542.55")       # 4,470.53
+JANUARY_PENALTY = Decimal("2927.98") + Decimal("1542.55")   # 4,470.53
+# August's 463,399.16 (30,535 kWh), issued 1 September, due 5 banking days later: Fri 2, Mon 5, 6, 7, Thu 8
+# September. The advance held since June's three blocks (151,608.24, below) pays part of it at its issue (§5.8: the
+# advance pays the next charge, here the one left unpaid): 463,399.16 − 151,608.24 = 311,790.92 open. The
+# collection run of 15 September charges 9–15 September, 7 days at 14.50% (from 25 July):
+#   311,790.92 × 1.5 × 14.50% × 7/365 = 1,300.55 (1,300.552…)
+AUGUST_OPEN, AUGUST_PENALTY = Decimal("311790.92"), Decimal("1300.55")
+PENALTY = JANUARY_PENALTY + AUGUST_PENALTY               # 5,771.08
+# The agreement concluded 16 September defers what is open of August to one installment on 30 September at 12% a
+# year: 311,790.92 × 12% × 14/365 (16 → 30 September) = 1,435.09 (1,435.092…). Paid on 30 September with the
+# penalty: 311,790.92 + 1,435.09 + 1,300.55 = 314,526.56
+INTEREST = Decimal("1435.09")
 # June's prepayment: applications of ⌊10,000 / 30⌋ = 333 kWh a day, 3,330 kWh a block:
 #   3,330 × 11.97 = 39,860.10 + 3,330 × 1.58 = 5,261.40 + VAT 4,783.21 + 631.37 = 50,536.08 a block
 PREPAYMENTS = 3 * Decimal("50536.08")                   # 151,608.24
 EXTRA, CREDIT = Decimal("100000.00"), Decimal("10000.00")
-# Paid: every invoice in full, the penalty, the three blocks and November's extra:
-PAID = INVOICED + PENALTY + PREPAYMENTS + EXTRA         # 5,711,167.85
-# Refund = paid − (invoiced + penalty − credit) = the blocks + the extra + the credit = 261,608.24
-REFUND = PAID - (INVOICED + PENALTY - CREDIT)
+# Paid: every invoice in full (August's less the blocks' 151,608.24 the advance paid of it), the penalties, the
+# agreement's interest, the three blocks and November's extra: the blocks count once, in the advance that paid
+# August: INVOICED + PENALTY + INTEREST + EXTRA = 5,455,089.08 + 5,771.08 + 1,435.09 + 100,000.00
+PAID = INVOICED - PREPAYMENTS + PENALTY + INTEREST + PREPAYMENTS + EXTRA   # 5,562,295.25
+# Refund = paid − (invoiced + penalties + interest − credit) = the extra + the credit = 110,000.00 (the blocks
+# paid August)
+REFUND = PAID - (INVOICED + PENALTY + INTEREST - CREDIT)
 # Applications: ⌊plan / days⌋ a day — 1,000×31 + 892×28 + 1,129×31 + 666×30 + 322×31 + 333×30 + 645×31
 #   + 483×31 + 1,100×30 + 1,129×31 + 1,166×30 + 1,129×31 = 303,873 kWh. The restriction from 21 June
 #   reduces every accepted day from then on to the share the prepayment held pays (§5.3): blocks 1 and 2 held,
@@ -118,15 +134,18 @@ async def test_the_yearly_totals(system, year):
         Decimal("463399.16"), Decimal("470456.00"), Decimal("455280.00"))
     (penalties,) = await sums(system, "SELECT coalesce(sum(-amount), 0) FROM postings WHERE contract_id = :c "
                                       "AND account = 'income.penalty'", c=c)
-    assert penalties == PENALTY
-    assert sum(year.payments) == PAID
+    assert penalties == PENALTY == Decimal("5771.08")
+    (interest,) = await sums(system, "SELECT coalesce(sum(-amount), 0) FROM postings WHERE contract_id = :c "
+                                     "AND account = 'income.interest'", c=c)
+    assert interest == INTEREST
+    assert sum(year.payments) == PAID == Decimal("5562295.25")
     (refunded,) = await sums(system, "SELECT coalesce(sum(amount), 0) FROM statement_lines WHERE contract_id = :c "
                                      "AND kind = 'refund'", c=c)
-    # the statement counts + for what the buyer owes: paying the credit back is +261,608.24, to zero.
+    # the statement counts + for what the buyer owes: paying the credit back is +110,000.00, to zero.
     # No debt is open at the refund here, so nothing is netted from it; the netting (refund = advance left
     # after the last invoice took its share) is proven in tests/unit/test_account_lifecycle.py
     # test_the_refund_is_what_is_left_of_the_advance_after_the_last_invoice.
-    assert refunded == REFUND == Decimal("261608.24")
+    assert refunded == REFUND == Decimal("110000.00")
     account = (await system.clients["invoicing"].get(f"/accounts/{c}", headers=auth())).json()
     assert (account["debt"]["amount"], account["advance"]["amount"]) == ("0.00", "0.00")
     (cash, payable, postings_total) = await sums(system, """
@@ -155,6 +174,36 @@ async def test_the_june_restriction_in_the_ledgers_events(system, year):
     first, second = (n["document_number"] for n in notices)
     assert [r["notice_document"] for r in of["SupplyRestored"]] == [first, second]
     assert of["SupplyRestricted"][0]["notice_document"] == second
+
+
+async def test_the_collection_run_and_the_installment_agreement(system, year):
+    c, invoicing = year.contract_id, system.clients["invoicing"]
+    runs = (await invoicing.get("/collection-runs", params={"business_date": "2022-09-15"}, headers=auth())).json()
+    [run] = [r for r in runs["items"] if r["accounts"] == [c]]
+    # proposed by one person of collections, approved by another: the penalty executed; the §11.2 withdrawal that
+    # June's two notices and the invoice past due allow (7 days' notice) left out with the approver's reason
+    assert (run["status"], run["lines"], run["line_status"]) == ("approved", 2, {"executed": 1, "excluded": 1})
+    assert run["decided_by"] != run["proposed_by"]
+    lines = (await invoicing.get(f"/collection-runs/{run['run_id']}/lines", headers=auth())).json()["items"]
+    assert [(x["action"], x["status"]) for x in lines] == [("penalty", "executed"), ("withdrawal_notice", "excluded")]
+    line = lines[0]
+    august = year.invoices["2022-08"]["document"]
+    assert (line["action"], line["documents"], line["amount"]["amount"], line["effective_on"]) == (
+        "penalty", [august], str(AUGUST_PENALTY), "2022-09-15")
+    async with system["invoicing"].engine.connect() as conn:
+        [(concluded,)] = (await conn.execute(text(
+            "SELECT convert_from(body, 'UTF8')::jsonb -> 'payload' FROM event_store WHERE contract_id = :c "
+            "AND event_type = 'invoicing.InstallmentAgreementConcluded'"), {"c": c})).all()
+        broken = await conn.scalar(text("SELECT count(*) FROM event_store WHERE contract_id = :c "
+                                        "AND event_type = 'invoicing.InstallmentAgreementBroken'"), {"c": c})
+    assert (concluded["documents"], concluded["principal"]["amount"], concluded["interest"]["amount"]) == (
+        [august], str(AUGUST_OPEN), str(INTEREST))
+    # one installment: 311,790.92 + 1,435.09 = 313,226.01
+    assert [(i["due_date"], i["principal"]["amount"], i["interest"]["amount"], i["amount"]["amount"])
+            for i in concluded["installments"]] == [("2022-09-30", "311790.92", "1435.09", "313226.01")]
+    assert concluded["approval"]["approved_by"] != concluded["approval"]["requested_by"]
+    assert broken == 0   # paid on its date: 313,226.01 + the penalty 1,300.55 = 314,526.56
+    assert Decimal("314526.56") in year.payments
 
 
 async def test_the_year_in_the_other_services(system, year):

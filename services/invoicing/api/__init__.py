@@ -16,6 +16,7 @@ from services.invoicing.api import (
     notices,
     payments,
     penalties,
+    prepayment_runs,
     prepayments,
     receipts,
     refunds,
@@ -23,7 +24,7 @@ from services.invoicing.api import (
     worklists,
 )
 
-routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router,
+routers = [accounts.router, statements.router, payments.router, receipts.router, prepayments.router, prepayment_runs.router,
            penalties.router, refunds.router, day_close.router, approvals.router, books.router, base_rates.router,
            aging.router, documents.router, collection_runs.router, collection_holds.router, notices.router,
            deposits.router, worklists.router, invoices.router]

@@ -117,6 +117,15 @@ class Debt:
     history: list[tuple[date, Money]] = field(default_factory=list)
     penalty_through: date | None = None
 
+    def copied(self) -> "Debt":
+        """A copy to fold onto: its own history, the rest shared (immutable values). Every field is carried by
+        the instance's dict, so a field added later is copied too; `dataclasses.replace` cost ~7 µs a debt, and a
+        year's account copies two dozen of them per command."""
+        clone = object.__new__(Debt)
+        clone.__dict__.update(self.__dict__)
+        clone.history = list(self.history)
+        return clone
+
 
 @dataclass(frozen=True)
 class RefundDue:
@@ -193,7 +202,7 @@ class Account:
     def __deepcopy__(self, memo: dict[int, object]) -> "Account":
         """Copy what folding mutates; share what is immutable (terms, charges, money, demands' items)."""
         clone = copy.copy(self)
-        clone.debts = {k: dataclasses.replace(d, history=list(d.history)) for k, d in self.debts.items()}
+        clone.debts = {k: d.copied() for k, d in self.debts.items()}
         clone.charges = dict(self.charges)
         clone.latest_act = dict(self.latest_act)
         clone.payments = dict(self.payments)
