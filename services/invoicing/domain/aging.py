@@ -146,6 +146,9 @@ class AgedFold:
         match event:
             case InvoiceIssued():
                 self.invoiced.add(event.period)
+                # an invoiced month's demands are settled by its invoice (`open_items` skips them): not kept
+                self.demands = {document: demand for document, demand in self.demands.items()
+                                if demand.first_day.strftime("%Y-%m") != event.period}
                 for kind, amount in ((alloc.DebtKind.ENERGY, event.net), (alloc.DebtKind.VAT, event.vat)):
                     if not amount.is_zero:
                         document = event.corrects_document if amount.is_negative else event.document_number
@@ -187,7 +190,7 @@ class AgedFold:
                 self.money = self.money + event.amount
             case PaymentReversed() | RefundIssued():
                 self.money = self.money - event.amount
-            case PrepaymentRequested():
+            case PrepaymentRequested() if event.first_day.strftime("%Y-%m") not in self.invoiced:
                 self.demands[event.document_number] = event
             case PrepaymentAdjusted() if event.document_number in self.demands:
                 self.demands[event.document_number] = self.demands[event.document_number].model_copy(
