@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from services.invoicing import document_queries, esf_queries
-from services.invoicing.api.deps import App, Billing, Reader, ServiceDep
+from services.invoicing.api.deps import App, Billing, DocumentQuery, Reader, ServiceDep
 from services.invoicing.commands import EsfRegistration, RegisterEsf
 from services.invoicing.documents.invoice_pdf import render
 from services.invoicing.esf_queries import EsfRegister
@@ -27,7 +27,7 @@ Document = Annotated[str, Path(min_length=1, max_length=100, pattern=NO_CONTROL_
 @router.get("/accounts/{contract_id}/invoice.pdf", response_class=Response,
             responses={**READ_ERRORS, **PDF_ANSWER})
 async def invoice_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
-                      document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
+                      document: DocumentQuery) -> Response:
     """The invoice `document` (or a correcting invoice) as issued from its volume act: period, kWh, tariff lines,
     net, VAT, total, due date and ESF deadline, with both parties' requisites. 404 `invoice_not_found` when the
     contract has no such invoice. It names the buyer: the read is logged."""

@@ -3,13 +3,11 @@ letter, a PDF."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.invoicing import collection_queries
-from services.invoicing.api.deps import Reader, ServiceDep
+from services.invoicing.api.deps import DocumentQuery, Reader, ServiceDep
 from services.invoicing.documents.notice_pdf import render
 from shared.access_log import read_logged
 from shared.api import PDF_ANSWER, READ_ERRORS, pdf_attachment
@@ -19,7 +17,7 @@ router = APIRouter(tags=["collection runs"], responses=READ_ERRORS)
 
 @router.get("/accounts/{contract_id}/notice.pdf", response_class=Response, responses=PDF_ANSWER)
 async def notice_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
-                     document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
+                     document: DocumentQuery) -> Response:
     """The notice `document` as the letter sent to the buyer. It names the buyer: the read is logged."""
     letter = await read_logged(service, request, actor,
                                lambda conn: collection_queries.notice_letter(conn, contract_id, document),

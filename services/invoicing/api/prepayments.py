@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.invoicing import document_queries
-from services.invoicing.api.deps import App, Billing, Reader, ServiceDep
+from services.invoicing.api.deps import App, Billing, DocumentQuery, Reader, ServiceDep
 from services.invoicing.commands import PrepaymentsRequested, RequestPrepayments
 from services.invoicing.documents.prepayment_pdf import render
 from shared.access_log import read_logged
@@ -29,7 +27,7 @@ async def request_prepayments(contract_id: str, command: RequestPrepayments, req
 @router.get("/accounts/{contract_id}/prepayment.pdf", response_class=Response,
             responses={**READ_ERRORS, **PDF_ANSWER})
 async def prepayment_pdf(contract_id: str, request: Request, actor: Reader, service: ServiceDep,
-                         document: Annotated[str, Query(min_length=1, max_length=100)]) -> Response:
+                         document: DocumentQuery) -> Response:
     """The prepayment invoice of the demand `document` (§5.3): the block's days, kWh, tariff lines, VAT, the
     amount and its due date, as the demand (or its last re-issue) recorded them, with both parties' requisites.
     404 `prepayment_not_found` when the contract has no such demand. It names the buyer: the read is logged."""
