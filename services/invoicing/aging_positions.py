@@ -25,6 +25,7 @@ history is built.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -39,11 +40,13 @@ from services.invoicing.queries import AgedAccount
 from shared.cache import BoundedCache
 from shared.envelope import EventEnvelope
 from shared.events.registry import Event
+from shared.logging import get_logger
 
 FOLD_FORMAT = 1          # of `aging.AgedFold.snapshot`: a kept fold of another format is rebuilt from the events
 BATCH_ACCOUNTS = 200     # accounts whose events one read brings (bounds the memory of one read)
 CAPACITY = 40_000        # accounts kept: ten times KEGOC's, or a portfolio's positions on a few past days
 
+log = get_logger(__name__)
 Owned = tuple[AgedAccount, Sequence[aging.AgedItem]]
 
 
@@ -51,6 +54,12 @@ Owned = tuple[AgedAccount, Sequence[aging.AgedItem]]
 class _Folded:
     version: int             # the account stream's version the fold has read through
     fold: aging.AgedFold
+
+
+@dataclass
+class _Reads:
+    from_table: int = 0      # folds read from `aging_folds`
+    events: int = 0          # events read and decoded
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,14 @@ class AgingPositions:
         self.folded: BoundedCache[str, _Folded] = BoundedCache(capacity)
         self.past: BoundedCache[tuple[str, date], _PastDay] = BoundedCache(capacity)
         self.computing = asyncio.Lock()
+        self.read = _Reads()
 
     async def open_items(self, conn: AsyncConnection, owners: Sequence[AgedAccount], as_of: date) -> list[Owned]:
         """Each owner's items open on `as_of`, in the owners' order."""
         async with self.computing:
             versions = {row.contract_id: row.version or 0 for row in await conn.execute(
                 _VERSIONS, {"ids": [owner.contract_id for owner in owners]})}
+            begun = time.perf_counter()
             folds = await self._up_to_date(conn, owners, versions)
             found: dict[str, Sequence[aging.AgedItem]] = {}
             past: list[AgedAccount] = []
@@ -112,6 +123,10 @@ class AgingPositions:
                     items = tuple(aging.open_as_of(events.get(owner.contract_id, ()), as_of, owner.currency))
                     self.past.put((owner.contract_id, as_of), _PastDay(versions[owner.contract_id], items))
                     found[owner.contract_id] = items
+            if self.read != _Reads():   # anything read but the folds in memory: said, with what it cost
+                log.info("aging_positions_read", accounts=len(owners), folds_from_table=self.read.from_table,
+                         events_decoded=self.read.events, seconds=round(time.perf_counter() - begun, 3))
+                self.read = _Reads()
         return [(owner, found[owner.contract_id]) for owner in owners]
 
     async def _up_to_date(self, conn: AsyncConnection, owners: Sequence[AgedAccount],
@@ -158,7 +173,8 @@ class AgingPositions:
     async def _stored(self, conn: AsyncConnection, contract_ids: list[str]) -> dict[str, _Folded]:
         if not contract_ids:
             return {}
-        rows = await conn.execute(_KEPT, {"ids": contract_ids, "format": FOLD_FORMAT})
+        rows = (await conn.execute(_KEPT, {"ids": contract_ids, "format": FOLD_FORMAT})).all()
+        self.read.from_table += len(rows)
         return {row.contract_id: _Folded(row.version, aging.AgedFold.from_snapshot(row.fold)) for row in rows}
 
     async def _keep(self, written: list[dict]) -> None:
@@ -174,6 +190,7 @@ class AgingPositions:
                                              "after": [after[o.contract_id] for o in owners],
                                              "through": [through[o.contract_id] for o in owners],
                                              "types": self.event_types})).all()
+        self.read.events += len(rows)
         return await asyncio.to_thread(self._decoded, rows)
 
     def _decoded(self, rows: Sequence) -> dict[str, list[tuple[date, Event]]]:
