@@ -213,7 +213,7 @@ class Invoicing:
         service.health_parts["payment_queue"] = self.payments.health
         self.imports = StatementImports(self.runner, ACCOUNTS, books=self.books_on, rates=queries.penalty_rates,
                                         today=self.business_date)
-        self.aging_positions = AgingPositions(self.engine, self.runner.registry.decode, AGED_EVENT_TYPES)
+        self.aging_positions = AgingPositions(self.engine, self.runner.registry, AGED_EVENT_TYPES)
         self.collections = CollectionDesk(self.engine, self.runner, ACCOUNTS, business_date=self.business_date,
                                           books=self.books_on, calendar=self.calendar_on)
 

@@ -123,7 +123,7 @@ async def test_a_fold_written_by_one_process_spares_the_next_the_history(system)
         kept = await conn.scalar(text("SELECT version FROM aging_folds WHERE contract_id = :c"), {"c": contract_id})
     assert kept == version
 
-    fresh = AgingPositions(service.engine, registry.decode, AGED_EVENT_TYPES)
+    fresh = AgingPositions(service.engine, registry, AGED_EVENT_TYPES)
     read_after: list[dict[str, int]] = []
     events_of = fresh._events
 
