@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.copy_out import copy_rows
@@ -87,6 +88,17 @@ class Partition:
 
 class RebuildFailed(RuntimeError):
     """A worker could not fold its partition: its error, with the worker's traceback."""
+
+
+_OF_TYPES = text("SELECT position, event_type, contract_id, body FROM event_store WHERE event_type = ANY(:types)"
+                 " AND (CAST(:until AS timestamptz) IS NULL OR recorded_at <= :until) ORDER BY position")
+
+
+async def events_of_types(conn: AsyncConnection, types: Sequence[str], until: datetime | None) -> list[RawEvent]:
+    """The store's events of `types` (recorded by `until`), in the order recorded, by the types' index: what a
+    rebuild folds after the contracts' histories into read models that span contracts."""
+    rows = await conn.execute(_OF_TYPES, {"types": sorted(types), "until": until})
+    return [RawEvent(row.position, row.event_type, row.contract_id, bytes(row.body)) for row in rows]
 
 
 @contextlib.contextmanager

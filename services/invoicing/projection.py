@@ -87,7 +87,7 @@ from shared.events.invoicing import (
 )
 from shared.eventstore.store import EventStore
 from shared.projector import Fact, Projector, facts_of
-from shared.rebuild import RawEvent, Written, rebuild_by_copy
+from shared.rebuild import RawEvent, Written, events_of_types, rebuild_by_copy
 
 BUYER_SIDE = frozenset(("receivable.energy", "receivable.vat", "receivable.penalty", "receivable.interest", "advance"))
 ZERO = projection_sql.ZERO
@@ -608,25 +608,17 @@ class InvoicingProjector(Projector):
                                         until=recorded_until, progress=progress)
         # the collection runs' rows are not one contract's (a run spans accounts): folded after the accounts, in the
         # order recorded, from their own events alone (few: a run's head, its lines in parts, each line's outcome)
-        await collection_projection.apply(conn, facts_of(await _collection_events(conn, recorded_until), self.registry,
+        collected = await events_of_types(conn, collection_projection.FOLDS, recorded_until)
+        await collection_projection.apply(conn, facts_of(collected, self.registry,
                                                          collection_projection.FOLDS))
         # the requests awaiting a second person the same way, from the requests and what decided them
-        await request_projection.apply(conn, facts_of(await request_projection.events_to_rebuild(conn, recorded_until),
+        requests = await events_of_types(conn, request_projection.folded_types(), recorded_until)
+        await request_projection.apply(conn, facts_of(requests,
                                                       self.registry, request_projection.folded_types()))
         # every account's buyer from the keys held now; no lock: the rebuild holds the tables, and a key
         # arriving meanwhile waits for it and then refreshes the rows it finds
         await personal_data.refresh_accounts(conn, None, lock=False)
         return applied
-
-
-_COLLECTION_EVENTS = text("SELECT position, event_type, contract_id, body FROM event_store WHERE event_type = ANY(:types)"
-                          " AND (CAST(:until AS timestamptz) IS NULL OR recorded_at <= :until) ORDER BY position")
-
-
-async def _collection_events(conn: AsyncConnection, recorded_until: datetime | None) -> list[RawEvent]:
-    rows = await conn.execute(_COLLECTION_EVENTS, {"types": sorted(collection_projection.FOLDS),
-                                                   "until": recorded_until})
-    return [RawEvent(row.position, row.event_type, row.contract_id, bytes(row.body)) for row in rows]
 
 
 def rows_of_contracts(events: list[RawEvent]) -> list[Written]:

@@ -25,7 +25,7 @@ from services.invoicing import receipt_keys
 from services.invoicing.bank.references import KnownOperation
 from services.invoicing.bank.statement import Candidate
 from services.invoicing.domain import periods
-from services.invoicing.domain.account import period_bounds
+from services.invoicing.domain.account import ESF_DEADLINE_DAY, period_bounds
 from services.invoicing.domain.aging import AGING_BUCKETS, AgedItem, bucket_of
 from services.invoicing.domain.rates import DatedRates, RateStep, base_rates
 from services.invoicing.events import (
@@ -905,9 +905,9 @@ class WorkWaiting(BaseModel):
 
 def esf_due_by(on: date) -> date:
     """The coming 20th (the Tax Code's deadline of the ESFs of last month's turnover)."""
-    if on.day <= 20:
-        return on.replace(day=20)
-    return (on.replace(day=28) + timedelta(days=28)).replace(day=20)   # the 28th + 28 days: next month
+    if on.day <= ESF_DEADLINE_DAY:
+        return on.replace(day=ESF_DEADLINE_DAY)
+    return (on.replace(day=28) + timedelta(days=28)).replace(day=ESF_DEADLINE_DAY)   # the 28th + 28 days: next month
 
 
 _WAITING = text("""

@@ -11,7 +11,6 @@ this table only answers "what waits, for which desk" without reading every reque
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from functools import cache
 
 from sqlalchemy import text
@@ -32,7 +31,6 @@ from services.invoicing.events import (
 from shared.auth import Role
 from shared.events import registry
 from shared.projector import Fact
-from shared.rebuild import RawEvent
 
 TABLES = ["pending_requests"]
 # each request's event type → the desk whose second person approves or declines it
@@ -79,13 +77,3 @@ async def apply(conn: AsyncConnection, facts: Sequence[Fact]) -> None:
         await conn.execute(_INSERT, opened)
     if closed:
         await conn.execute(_DELETE, [{"r": request_id} for request_id in closed])
-
-
-_EVENTS = text("SELECT position, event_type, contract_id, body FROM event_store WHERE event_type = ANY(:types)"
-               " AND (CAST(:until AS timestamptz) IS NULL OR recorded_at <= :until) ORDER BY position")
-
-
-async def events_to_rebuild(conn: AsyncConnection, recorded_until: datetime | None) -> list[RawEvent]:
-    """The events a rebuild folds into `pending_requests`, in the order recorded (by their types' index)."""
-    rows = await conn.execute(_EVENTS, {"types": sorted(folded_types()), "until": recorded_until})
-    return [RawEvent(row.position, row.event_type, row.contract_id, bytes(row.body)) for row in rows]
