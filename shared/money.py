@@ -123,7 +123,13 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str = "KZT") -> Money:
-        return cls.from_minor_units(0, currency)
+        # one zero per currency, made once: a Money never changes, and every sum in the ledger starts from one
+        found = _ZEROS.get(currency)
+        if found is None or cls is not Money:
+            found = cls.from_minor_units(0, currency)
+            if cls is Money:
+                _ZEROS[currency] = found
+        return found
 
     @classmethod
     def from_minor_units(cls, units: int, currency: str = "KZT") -> Money:
@@ -306,6 +312,9 @@ class Money:
             serialization=core_schema.plain_serializer_function_ser_schema(lambda money: money.to_json(),
                                                                            return_schema=wire),
         )
+
+
+_ZEROS: dict[str, Money] = {}   # `Money.zero` of each currency asked for
 
 
 def _validate_for_pydantic(value: Any) -> Money:

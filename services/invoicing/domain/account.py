@@ -959,6 +959,10 @@ def paused_for(state: Account, document: str) -> list[PausedPeriod]:
     return [*state.paused.values(), *(a.pause() for a in state.agreements.values() if document in a.documents)]
 
 
+def _first(pair: tuple[date, Money]) -> date:
+    return pair[0]
+
+
 def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
                   count_payment_day: bool = True) -> list[LateAmount]:
     """Segments of constant late amount. On day t the late amount is what was open before t's payments
@@ -966,16 +970,19 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
     if end < start:
         return []
     shift = timedelta(days=1) if count_payment_day else timedelta(0)
-    changes: dict[date, None] = {}
-    for debt in debts:
-        for day, _ in debt.history:
-            changes[day] = None
-    cuts = sorted(d + shift for d in changes if start < d + shift <= end)
+    # each change counts from the day it shifts to; the late amount of a segment starting on `first` is every
+    # change counting by then (`open_at_start_of` of `first + 1 - shift`), summed in one sweep over the changes
+    # in day order rather than once per segment and debt (a year's account has dozens of each)
+    counting = sorted(((day + shift, change) for debt in debts for day, change in debt.history), key=_first)
+    cuts = sorted({day for day, _ in counting if start < day <= end})
     bounds = [start, *cuts]
     parts = []
+    amount, taken = Money.zero(currency), 0
     for index, first in enumerate(bounds):
+        while taken < len(counting) and counting[taken][0] <= first:
+            amount = amount + counting[taken][1]
+            taken += 1
         last = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else end
-        amount = sum((open_at_start_of(debt, first + timedelta(days=1) - shift) for debt in debts), Money.zero(currency))
         if amount.is_positive:
             parts.append(LateAmount(amount, first, last))
     return parts
@@ -1086,10 +1093,32 @@ def _advance_and_open_items_after(state: Account, events: Sequence[Event]) -> tu
         for payment in received:
             advance = advance + payment.amount
         return advance, state.open_items()
+    if len(events) == 1 and isinstance(events[0], InvoiceIssued):
+        found = _open_items_after_new_invoice(state, events[0])
+        if found is not None:
+            return state.advance, found
     after = copy.deepcopy(state)
     for event in events:
         after = evolve(after, event)
     return after.advance, after.open_items()
+
+
+def _open_items_after_new_invoice(state: Account, invoice: InvoiceIssued) -> list[alloc.OpenItem] | None:
+    """The open items once a month's first invoice is folded (what `evolve` adds: its energy and VAT debts, new
+    items after the others), without copying the account: a month close invoices every account, and a copy of a
+    year's account costs more than deciding its invoice. None for a correction, or an item already there: those
+    change existing debts, and take the copy."""
+    if invoice.corrects_document is not None or invoice.released_to_advance:
+        return None
+    added = []
+    for kind, amount in ((alloc.DebtKind.ENERGY, invoice.net), (alloc.DebtKind.VAT, invoice.vat)):
+        item_id = f"{invoice.document_number}:{kind.value}"
+        if item_id in state.debts or amount.is_negative:
+            return None
+        if amount.is_positive:
+            added.append(alloc.OpenItem(item_id, invoice.document_number, kind, invoice.period, invoice.due_date,
+                                        amount))
+    return [*state.open_items(), *added]
 
 
 def issue_refund(state: Account, *, refund_on: date, rates: DatedRates, approval: Approval | None = None
