@@ -11,7 +11,7 @@ that no JSON parser on the way turns it into a float.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_EVEN,
@@ -130,6 +130,18 @@ class Money:
             if cls is Money:
                 _ZEROS[currency] = found
         return found
+
+    @classmethod
+    def total(cls, amounts: Iterable[Money], currency: str) -> Money:
+        """The exact sum of `amounts`, all in `currency` (zero when there are none): one Money made for the sum,
+        not one per addition as `sum()` makes (a penalty's late days sum a debt's changes for every document)."""
+        zero = cls.zero(currency)
+        result = zero.amount   # the scale `sum(amounts, Money.zero(currency))` would have
+        for money in amounts:
+            if type(money) is not Money or money.currency != currency:
+                zero._same_currency(money, "add")   # refused: not Money, or another currency
+            result = _exact("addition", _EXACT.add, result, money.amount)
+        return cls(result, currency)
 
     @classmethod
     def from_minor_units(cls, units: int, currency: str = "KZT") -> Money:

@@ -4,6 +4,8 @@ give, on any history the rules record (the histories of `test_account_properties
 - the late amounts of §5.7, summed in one sweep over the debts' changes, are on every day from an accrual's start
   to its end what was open at the start of that day (after its payments when the payment day does not count), the
   definition `open_at_start_of` spells, and no segment is empty or zero;
+- a document whose debts' changes all count by an accrual's start and add up to nothing is late on no day from
+  it (the accrual skips it without summing its days);
 - the open items after a month's first invoice, found without copying the account, are those of the account
   copied and folded with the invoice (a correction, which changes existing debts, takes the copy and is not
   compared here).
@@ -61,6 +63,8 @@ def test_late_amounts_are_what_was_open_each_day(history, start_after, length, c
                 swept[day] = segment.amount
                 day += timedelta(days=1)
         assert swept == late_by_day(debts, start, end, count_payment_day)
+        if acc._settled_by(debts, start - (timedelta(days=1) if count_payment_day else timedelta(0))):
+            assert not segments
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

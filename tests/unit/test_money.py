@@ -178,6 +178,22 @@ def test_sum_works_from_its_default_start() -> None:
     assert sum([kzt("1.10"), kzt("2.20"), kzt("3.30")]) == kzt("6.60")
 
 
+@given(st.lists(long_decimals, max_size=8))
+def test_total_is_the_exact_sum_and_spells_like_sum(amounts: list[Decimal]) -> None:
+    monies = [Money(a) for a in amounts]
+    total = Money.total(monies, "KZT")
+    assert Fraction(total.amount) == sum((Fraction(a) for a in amounts), Fraction(0))
+    assert total.to_json() == sum(monies, Money.zero("KZT")).to_json()
+
+
+def test_total_refuses_another_currency_and_plain_numbers() -> None:
+    with pytest.raises(CurrencyMismatch):
+        Money.total([kzt("1.00"), Money(Decimal("1.00"), "USD")], "KZT")
+    with pytest.raises(TypeError):
+        Money.total([kzt("1.00"), Decimal("1.00")], "KZT")   # type: ignore[list-item]
+    assert Money.total([], "USD") == Money.zero("USD")
+
+
 @given(st.sampled_from(CURRENCIES), st.sampled_from(CURRENCIES), long_decimals, long_decimals)
 def test_mixing_currencies_is_refused(c1: str, c2: str, a: Decimal, b: Decimal) -> None:
     if c1 == c2:

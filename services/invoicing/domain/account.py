@@ -934,8 +934,11 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
                 documents is None or debt.document in documents):
             by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
+    shift = timedelta(days=1) if terms.count_payment_day else timedelta(0)
     for document, debts in sorted(by_document.items()):
         start = _accrual_start(debts)
+        if _settled_by(debts, start - shift):
+            continue   # nothing of it is open on any day from `start` on: most of a year's invoices, paid in time
         late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
         penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, document))
         if not penalty.total.is_positive:
@@ -957,6 +960,13 @@ def paused_for(state: Account, document: str) -> list[PausedPeriod]:
     """The days a late document draws no penalty: the buyer's force majeure (§8.1), and the days an installment
     agreement covering it holds (its own interest is what they cost)."""
     return [*state.paused.values(), *(a.pause() for a in state.agreements.values() if document in a.documents)]
+
+
+def _settled_by(debts: list[Debt], day: date) -> bool:
+    """Every change of the debts is dated by `day` and they add up to nothing: nothing was open after `day`."""
+    return (all(changed_on <= day for debt in debts for changed_on, _ in debt.history)
+            and Money.total((change for debt in debts for _, change in debt.history), debts[0].outstanding.currency
+                            ).is_zero)
 
 
 def _first(pair: tuple[date, Money]) -> date:
@@ -990,11 +1000,7 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
 
 def open_at_start_of(debt: Debt, day: date) -> Money:
     """The debt's amount open at the start of `day`: every change dated before it."""
-    amount = Money.zero(debt.outstanding.currency)
-    for changed_on, change in debt.history:
-        if changed_on < day:
-            amount = amount + change
-    return amount
+    return Money.total((change for changed_on, change in debt.history if changed_on < day), debt.outstanding.currency)
 
 
 def waive_penalty(state: Account, *, document_number: str, amount: Money | None, reason: str,
