@@ -10,8 +10,9 @@
 A service describes each kind of stream it keeps once (`Streams`: its id, how it folds, how its events are
 recorded when they carry personal data to seal) and its application object runs every command through
 `CommandRunner.execute`, or `within` from inside a transaction it already holds (a Kafka handler's, which
-claims the inbox in the same one). Decisions never see a cached state they could mutate: states are
-copied before more events are folded onto them.
+claims the inbox in the same one). Decisions never see a cached state they could mutate: a command's new
+state is folded onto a copy before it commits; a run's (`within_many`) is folded onto the decided states
+themselves, once the run committed (`_fold_committed` says why).
 
 A run over many streams (a portfolio's prepayment run, day close, collection run) uses `execute_many` or
 `within_many`: the streams' states read in one statement, each decided alone by the same pure rule, every
