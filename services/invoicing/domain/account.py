@@ -642,6 +642,8 @@ def _released(state: Account, original: str, charge: Charge) -> list[AllocationS
 
 def _correction_entry(charge: Charge, released: list[AllocationSlice]) -> Entry:
     base = charge.ledger_entry()
+    if not released:
+        return base
     pairs = [(p.account, p.amount) for p in base.postings]
     for piece in released:
         pairs += [(alloc.RECEIVABLE_OF[alloc.DebtKind(piece.kind)], piece.amount), (LedgerAccount.ADVANCE, -piece.amount)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from services.invoicing.domain.postings import Entry, LedgerAccount, entry
 from services.invoicing.domain.rates import DatedRates
@@ -51,15 +52,16 @@ class Charge:
     lines: tuple[ChargeLine, ...]
     currency: str
 
-    @property
+    # summed once per charge (its lines never change): an invoice reads each several times
+    @cached_property
     def net(self) -> Money:
-        return sum((line.net for line in self.lines), Money.zero(self.currency))
+        return Money.total((line.net for line in self.lines), self.currency)
 
-    @property
+    @cached_property
     def vat(self) -> Money:
-        return sum((line.vat for line in self.lines), Money.zero(self.currency))
+        return Money.total((line.vat for line in self.lines), self.currency)
 
-    @property
+    @cached_property
     def total(self) -> Money:
         return self.net + self.vat
 
