@@ -53,6 +53,7 @@ from shared.projector import Projector
 from shared.rebuild import snapshot_statement
 
 Progress = Callable[[int], None]
+PhaseProgress = Callable[[str, int], None]   # (the phase, events it went through since the last call)
 
 
 def projector_of(service: str) -> Projector:
@@ -131,10 +132,12 @@ async def _snapshot_digests(engine: AsyncEngine, snapshot: str, tables: list[str
         return found
 
 
-async def verify_service(service: str, database_url: str, progress: Progress | None = None,
+async def verify_service(service: str, database_url: str, progress: PhaseProgress | None = None,
                          on_phase: Callable[[str, int], None] | None = None,
                          anchors: AnchorTrail | None = None) -> VerifyReport:
-    """Verify the service's history on its database, and record the verdict there when the credentials may."""
+    """Verify the service's history on its database, and record the verdict there when the credentials may.
+    `on_phase(phase, events)` as each of "chain" and "rebuild" starts (they run side by side), and
+    `progress(phase, events)` as each moves."""
     engine = make_engine(database_url)
     try:
         report = await _verify(engine, service, progress, on_phase, anchors)
@@ -144,8 +147,27 @@ async def verify_service(service: str, database_url: str, progress: Progress | N
         await engine.dispose()
 
 
-async def _verify(engine: AsyncEngine, service: str, progress: Progress | None,
+async def _snapshot_chain(engine: AsyncEngine, snapshot: str, progress: Progress | None,
+                          anchors: AnchorTrail | None) -> ChainReport:
+    """The chain walked as of another transaction's exported `snapshot`, on a connection of its own."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+        await conn.execute(text(snapshot_statement(snapshot)))
+        report = await verify_chain(conn, progress, anchors)
+        await conn.rollback()
+        return report
+
+
+def _phase(progress: PhaseProgress | None, phase: str) -> Progress | None:
+    return (lambda n: progress(phase, n)) if progress else None
+
+
+async def _verify(engine: AsyncEngine, service: str, progress: PhaseProgress | None,
                   on_phase: Callable[[str, int], None] | None, anchors: AnchorTrail | None) -> VerifyReport:
+    """The chain walk and the rebuild run side by side, in one snapshot: the walk on its own connection (hashing
+    in this process while the rebuild's workers fold and PostgreSQL takes its rows), the rebuild on this one,
+    which holds its temporary tables. A broken chain stops the rebuild: what it would compare is not the
+    history; a rebuild that fails on a broken chain's bytes says nothing the walk's report does not."""
     projector = projector_of(service)
     live_tables = [f"public.{t}" for t in projector.tables]
     async with engine.connect() as conn:
@@ -153,40 +175,62 @@ async def _verify(engine: AsyncEngine, service: str, progress: Progress | None,
         await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         total = await _events(conn)
         snapshot = str(await conn.scalar(text("SELECT pg_export_snapshot()")))
-        # the live tables are digested by PostgreSQL while this process hashes the chain
+        report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
+                              anchor_problems=_trail_problems(anchors, total))
+        # the live tables are digested by PostgreSQL and the chain hashed here while the rebuild runs
         live_digests = asyncio.create_task(_snapshot_digests(engine, snapshot, live_tables))
+        walk = asyncio.create_task(_snapshot_chain(engine, snapshot, _phase(progress, "chain"), anchors))
+        rebuild: asyncio.Task[int] | None = None
         try:
             if on_phase:
                 on_phase("chain", total)
-            report = VerifyReport(service, total, ChainReport(events_checked=0), anchors=anchors,
-                                  anchor_problems=_trail_problems(anchors, total))
-            try:
-                report.chain = await verify_chain(conn, progress, anchors)
-            except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
-                report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "",
-                                                            str(exc)))
-                await conn.rollback()
-                return report
-            if not report.chain.ok:
-                await conn.rollback()
-                return report
             # a rebuild that writes each row once needs no index to find one (`Projector.bulk`)
             like = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS" + ("" if projector.bulk else " INCLUDING INDEXES")
             for table in projector.tables:
                 await conn.execute(text(f"CREATE TEMPORARY TABLE {table} (LIKE public.{table} {like})"))
             if on_phase:
                 on_phase("rebuild", total)
-            await projector.rebuild(conn, EventStore(service, registry), progress)
+            rebuild = asyncio.create_task(projector.rebuild(conn, EventStore(service, registry),
+                                                            _phase(progress, "rebuild")))
+            try:
+                report.chain = await walk
+            except CheckpointRefused as exc:   # a checkpoint changed on disk since the trail was read
+                report.anchor_problems.append(AnchorProblem(str(anchors.directory.path) if anchors else "",
+                                                            str(exc)))
+                return report
+            if not report.chain.ok:
+                return report
+            await rebuild
             rebuilt = await digests(conn, [f"pg_temp.{t}" for t in projector.tables])
             live = await live_digests
             await conn.rollback()   # the temporary tables go with it; nothing was written anywhere else
         finally:
-            if not live_digests.done():
-                live_digests.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await live_digests
+            await _stopped(conn, live_digests, walk, rebuild)
     report.tables = [TableCheck(t, live[f"public.{t}"], rebuilt[f"pg_temp.{t}"]) for t in projector.tables]
     return report
+
+
+async def _stopped(conn: AsyncConnection, live_digests: asyncio.Task[object], walk: asyncio.Task[ChainReport],
+                   rebuild: asyncio.Task[int] | None) -> None:
+    """What still runs when verify returns early (a broken chain) or fails, stopped. A rebuild cut short drops its
+    connection: a COPY cancelled midway leaves it in no state to go on, and closing it rolls back its transaction
+    and its temporary tables on the server. A rebuild that failed on a broken chain's bytes is not an error of
+    its own: the walk's report says why."""
+    for task in (live_digests, walk):
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if rebuild is None:
+        return
+    if rebuild.done():
+        if not rebuild.cancelled():
+            rebuild.exception()   # retrieved: raised above when the chain was whole
+        return
+    rebuild.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await rebuild
+    await conn.invalidate()
 
 
 async def verify_since_checkpoint(service: str, database_url: str, anchors: AnchorTrail,

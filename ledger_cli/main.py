@@ -23,7 +23,15 @@ from typing import Annotated, TypeVar
 import asyncpg
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -202,14 +210,15 @@ def _verify_since(name: str, url: str, trail: AnchorTrail) -> audit.VerifyReport
 
 
 def _verify_one(name: str, url: str, trail: AnchorTrail | None) -> audit.VerifyReport:
+    """One bar for the chain walk and one for the rebuild: they run side by side."""
     with _bar() as bar:
-        task = bar.add_task(f"{name}: chain", total=None)
+        tasks: dict[str, TaskID] = {}
 
         def phase(what: str, total: int) -> None:
-            bar.reset(task, total=total, description=f"{name}: {what}")
+            tasks[what] = bar.add_task(f"{name}: {what}", total=total)
 
         return _on_database(name, url, lambda: audit.verify_service(
-            name, url, progress=lambda n: bar.advance(task, n), on_phase=phase, anchors=trail))
+            name, url, progress=lambda what, n: bar.advance(tasks[what], n), on_phase=phase, anchors=trail))
 
 
 def _print_verify(report: audit.VerifyReport) -> None:

@@ -5,7 +5,8 @@ then an attacker with the owner's rights flips bytes of two events in the middle
 events, so the broken event lies inside one) names position 50,001, its event id and type, with the
 50,000 events before it whole; the later one is never reached. A walk that starts at the store's
 middle (a trusted head at 60,000, as `--since-checkpoint` starts) names 70,000 with the 9,999 events
-between whole."""
+between whole. `ledger verify`, which walks the chain while it rebuilds the read models, reports the same
+break, stops the rebuild it no longer needs, and leaves no session of its own behind."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from ledger_cli import audit
 from services.claims.events import CounterpartyRegistered
 from shared.db import UnitOfWork
 from shared.events import registry
@@ -64,6 +66,13 @@ async def test_the_first_flipped_event_in_the_middle_of_a_large_store_is_named(p
             report = await verify_chain(conn)
             from_middle = await verify_chain(conn, after=TrustedHead(60_000, bytes(await conn.scalar(text(
                 "SELECT hash FROM event_store WHERE position = 60000")))))
+        verified = await audit.verify_service("claims", engine.url.render_as_string(hide_password=False))
+        async with engine.connect() as conn:
+            left_open = await conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND state <> 'idle'"))
+    assert (verified.ok, verified.chain.first_broken_position, verified.tables) == (False, 50_001, [])
+    assert left_open == 0
     assert not report.ok
     assert (report.first_broken_position, report.events_checked) == (50_001, 50_000)
     assert report.reason == "hash does not match the event's bytes"
