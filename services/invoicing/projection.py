@@ -641,7 +641,8 @@ def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
         fold = _FOLDS.get(event_type)
         if fold is not None:
             # decoded one at a time: what the fold does not keep of an event is freed before the next is read
-            fold(rows, *stored_fact(position, event_type, contract_id, body))
+            fact = stored_fact(position, event_type, contract_id, body)
+            fold(rows, fact, fact.payload)
     return projection_sql.written_whole(rows)
 
 

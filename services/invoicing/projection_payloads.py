@@ -92,9 +92,9 @@ STRUCTS: dict[str, type[msgspec.Struct]] = {
 _DECODERS = {event_type: msgspec.json.Decoder(struct) for event_type, struct in STRUCTS.items()}
 
 
-class StoredFact(msgspec.Struct, gc=False):
+class StoredFact(msgspec.Struct, gc=False, kw_only=True):
     """An event as a rebuild folds it: the envelope's fields `Fact` has (the fold reads either), decoded by
-    msgspec with the rest of the envelope skipped; the payload left as its bytes until its type is known."""
+    msgspec with the rest of the envelope skipped, and its payload (`payload`, typed by the subclasses below)."""
 
     event_type: str
     contract_id: str
@@ -102,12 +102,21 @@ class StoredFact(msgspec.Struct, gc=False):
     stream_version: int
     occurred_at: str
     recorded_at: str
-    payload: msgspec.Raw
     position: int = 0   # not in the envelope: the store's column
 
 
-_ENVELOPE = msgspec.json.Decoder(StoredFact)
+class _RawPayload(StoredFact, gc=False, kw_only=True):
+    payload: msgspec.Raw   # decoded once its schema version is known
+
+
+# one decoder per type, the envelope and its payload in one pass (two passes, the payload first skipped as raw
+# bytes, cost a quarter more); every other type, and any payload of an older schema, by its JSON form
+_ONE_PASS = {event_type: msgspec.json.Decoder(msgspec.defstruct(f"Stored{struct.__name__}", [("payload", struct)],
+                                                                 bases=(StoredFact,), gc=False, kw_only=True))
+             for event_type, struct in STRUCTS.items()}
+_ENVELOPE = msgspec.json.Decoder(_RawPayload)
 _ANY = msgspec.json.Decoder()
+_CURRENT = {event_type: registry.type_of(event_type).schema_version for event_type in STRUCTS}
 
 
 def typed(event_type: str, payload: dict[str, Any]) -> Any:
@@ -121,13 +130,22 @@ def postings(payload: dict[str, Any]) -> list[Posting]:
     return msgspec.convert(payload["postings"], list[Posting])
 
 
-def stored_fact(position: int, event_type: str, contract_id: str, body: bytes) -> tuple[StoredFact, Any]:
-    """One stored event decoded for the fold, its columns checked against its bytes (`check_columns`), its
-    payload upcast to today's schema when it is older."""
-    fact = _ENVELOPE.decode(body)
+def stored_fact(position: int, event_type: str, contract_id: str, body: bytes) -> StoredFact:
+    """One stored event decoded for the fold (its payload `.payload`), its columns checked against its bytes
+    (`check_columns`), its payload upcast to today's schema when it is older."""
+    decoder = _ONE_PASS.get(event_type)
+    fact = None
+    if decoder is not None:
+        try:
+            fact = decoder.decode(body)
+        except msgspec.ValidationError:   # an older schema's payload: upcast below
+            pass
+    if fact is None or fact.schema_version != _CURRENT[event_type]:
+        fact = _ENVELOPE.decode(body)
+        payload = _ANY.decode(fact.payload)
+        if fact.schema_version != registry.type_of(event_type).schema_version:
+            payload = registry.upcast(event_type, fact.schema_version, payload)
+        fact = msgspec.structs.replace(fact, payload=typed(event_type, payload))
     check_columns(position, event_type, contract_id, fact.event_type, fact.contract_id)
     fact.position = position
-    decoder = _DECODERS.get(event_type)
-    if fact.schema_version != registry.type_of(event_type).schema_version:
-        return fact, typed(event_type, registry.upcast(event_type, fact.schema_version, _ANY.decode(fact.payload)))
-    return fact, (_ANY if decoder is None else decoder).decode(fact.payload)
+    return fact
