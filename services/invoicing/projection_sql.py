@@ -10,6 +10,7 @@ search path points.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -373,7 +374,8 @@ def copy_text(rows, table: Table, values: str = "any") -> bytes:
     else:
         rows = table.rows_of_values(rows)
     if values == "text":   # `map` keeps the loop over the rows in C: the most numerous rows take this path
-        text = "\n".join(map("\t".join, rows)) + "\n"
+        # the last newline joined in too: adding it after would copy the whole text again (tens of megabytes)
+        text = "\n".join(itertools.chain(map("\t".join, rows), ("",)))
     else:
         text = "".join(["\t".join([_NULL if v is None else v if v.__class__ is str else _text(v) for v in row]) + "\n"
                         for row in rows])
