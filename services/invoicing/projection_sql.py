@@ -381,7 +381,8 @@ def copy_text(rows, table: Table, values: str = "any") -> bytes:
                         for row in rows])
     if (text.count("\t") == len(rows) * (width - 1) and text.count("\n") == len(rows)
             and "\\" not in text and "\r" not in text):
-        return text.replace(_NULL, "\\N").encode()
+        # `in` scans as fast as memory reads; `replace` counts first, a slower pass: only where a NULL is
+        return (text.replace(_NULL, "\\N") if _NULL in text else text).encode()
     return "".join(["\t".join(["\\N" if v is None or v == _NULL else _escape(_text(v)) for v in row]) + "\n"
                     for row in rows]).encode()
 
