@@ -192,12 +192,14 @@ class AccountRows:
         """One statement line and the event's postings; the account moves by the buyer's side. The postings are
         dated `business_date` (the posting date); the line `line_date` when it differs (an invoice's turnover)."""
         # rows of these two tables are all text (COPY and the statement's arrays take them as they are); the
-        # postings are the most numerous rows of a rebuild (three or more an event): their loop is kept lean
+        # postings are the most numerous rows of a rebuild (three or more an event): their loop is kept lean, each
+        # row one text (`PostingRow`) of the event's parts made once and the posting's own values
         contract_id, position, recorded_at, event_type = fact.contract_id, str(fact.position), fact.recorded_at, \
             fact.event_type
         buyer = advance = balance = ZERO
         numbers = _LINE_NUMBERS if len(lines) <= len(_LINE_NUMBERS) else [str(n) for n in range(len(lines))]
         append = self.postings.append
+        head, middle, tail = f"{position}\t", f"\t{contract_id}\t{event_type}\t", f"\t{business_date}\t{recorded_at}"
         for number, posting in zip(numbers, lines, strict=False):   # numbers: as many or more
             account, money = posting.account, posting.amount
             text_amount = money.amount
@@ -207,8 +209,7 @@ class AccountRows:
                 buyer += amount
                 if account == "advance":
                     advance -= amount
-            append((position, number, contract_id, event_type, account, text_amount, money.currency, business_date,
-                    recorded_at))
+            append(f"{head}{number}{middle}{account}\t{text_amount}\t{money.currency}{tail}")
         # made as the tuple it is: `LineRow`'s own constructor is a Python function, a fifth of a microsecond an event
         self.lines.append(_new_tuple(LineRow, (position, contract_id, line_date or business_date, recorded_at, kind,
                                                document, description, str(buyer), currency, _dumps(details))))

@@ -163,9 +163,12 @@ class LineRow(NamedTuple):
     details: str
 
 
-# a new `postings` row, every value text: a tuple in `POSTINGS`' column order (the most numerous rows, never
-# changed once made: a tuple is the cheapest row to make and to write)
-PostingRow = tuple[str, str, str, str, str, str, str, str, str]
+# a new `postings` row: its values' texts in `POSTINGS`' column order joined by tabs, as COPY's text format takes a
+# row whose values hold no tab, newline, carriage return or backslash (`copy_text` escapes them otherwise). The most
+# numerous rows (three or more an event), never changed once made: one text made in one step costs a third of a
+# tuple made, joined later and freed. Every value is made by the ledger (ids, event types, accounts of its chart,
+# amounts, ISO codes and dates), so none holds a tab; `posting_values` splits a row back into them.
+PostingRow = str
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,12 @@ LINES = Table.of_tuples("statement_lines", LineRow, {"position": "bigint", "busi
 POSTINGS = Table("postings", [
     ("position", "bigint"), ("line", "integer"), ("contract_id", "text"), ("event_type", "text"), ("account", "text"),
     ("amount", "numeric"), ("currency", "text"), ("business_date", "date"), ("recorded_at", "timestamptz")], None)
+
+
+def posting_values(row: PostingRow) -> list[str]:
+    return _split(row, len(POSTINGS.columns))
+
+
 # changes to rows of earlier runs
 ACCOUNT_CHANGES = Table.of("account changes", AccountChange, {"balance": "numeric", "advance": "numeric",
                                                               "version": "integer", "terms": "jsonb"})
@@ -285,7 +294,7 @@ _PARTS: dict[str, tuple[Table, Callable[[int], str], str | None]] = {
               None),
     "new_lines": (LINES, _insert(LINES), None),
     "new_esf_registrations": (ESF_REGISTRATIONS, _insert(ESF_REGISTRATIONS), None),
-    "new_postings": (POSTINGS, _insert(POSTINGS), None),
+    "new_postings": (POSTINGS, _insert(POSTINGS), None),   # its rows split into values (`posting_values`)
 }
 
 
@@ -347,7 +356,8 @@ async def write(conn: AsyncConnection, rows) -> None:
                  "new_payments": new["payments"], "changed_payments": list(rows.payment_changes.values()),
                  "new_receipts": new["unidentified_receipts"], "assigned_receipts": list(rows.assignments.values()),
                  "rates": list(rows.base_rates.values()), "new_lines": new["statement_lines"],
-                 "new_postings": new["postings"], "new_esf_registrations": new["esf_registrations"]}
+                 "new_postings": [posting_values(row) for row in new["postings"]],
+                 "new_esf_registrations": new["esf_registrations"]}
     parts = tuple(name for name in _PARTS if part_rows[name])
     if not parts:
         return
@@ -360,20 +370,23 @@ async def write(conn: AsyncConnection, rows) -> None:
 
 # what the rows of a table hold (`AccountRows`; a notice's currency is resolved before they are written)
 # (an account's `buyer_name` is NULL until the buyer is opened: "any")
-_VALUES = {"statement_lines": "text", "postings": "text"}
+_VALUES = {"statement_lines": "text", "postings": "joined"}
 
 
 def copy_text(rows, table: Table, values: str = "any") -> bytes:
-    """COPY's text format of the rows; `values`: "text" (every value a str), "any" (NULLs, numbers and lists
-    too); a table with `texts` makes its rows' texts itself (every value a str, NULL as `_NULL`). Fast path:
-    join them, then prove in one pass over the whole text that no value holds a tab, a newline or a backslash
-    (true of nearly every batch); else escape each value."""
+    """COPY's text format of the rows; `values`: "text" (every value a str), "joined" (each row one text, its
+    values joined by tabs), "any" (NULLs, numbers and lists too); a table with `texts` makes its rows' texts
+    itself (every value a str, NULL as `_NULL`). Fast path: join them, then prove in one pass over the whole
+    text that no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each
+    value (a joined row split back into its values first: one whose value held a tab is refused)."""
     width = len(table.columns)
     if table.texts is not None:
         rows, values = list(map(table.texts, rows)), "text"
     else:
         rows = table.rows_of_values(rows)
-    if values == "text":   # `map` keeps the loop over the rows in C: the most numerous rows take this path
+    if values == "joined":   # each row its values' texts joined by tabs already (`PostingRow`)
+        text = "\n".join(itertools.chain(rows, ("",)))
+    elif values == "text":   # `map` keeps the loop over the rows in C: the most numerous rows take this path
         # the last newline joined in too: adding it after would copy the whole text again (tens of megabytes)
         text = "\n".join(itertools.chain(map("\t".join, rows), ("",)))
     else:
@@ -383,8 +396,16 @@ def copy_text(rows, table: Table, values: str = "any") -> bytes:
             and "\\" not in text and "\r" not in text):
         # `in` scans as fast as memory reads; `replace` counts first, a slower pass: only where a NULL is
         return (text.replace(_NULL, "\\N") if _NULL in text else text).encode()
+    if values == "joined":
+        rows = [_split(row, width) for row in rows]
     return "".join(["\t".join(["\\N" if v is None or v == _NULL else _escape(_text(v)) for v in row]) + "\n"
                     for row in rows]).encode()
+
+
+def _split(row: str, width: int) -> list[str]:
+    values = row.split("\t")
+    assert len(values) == width, f"a value of a joined row holds a tab: {row!r}"
+    return values
 
 
 def _escape(value: str) -> str:

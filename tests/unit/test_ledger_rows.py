@@ -14,6 +14,7 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,12 +25,14 @@ from services.invoicing.projection_sql import (
     DEBTS,
     LINES,
     PAYMENTS,
+    POSTINGS,
     DebtRow,
     LineRow,
     PaymentRow,
     Table,
     _text,
     copy_text,
+    posting_values,
     written_whole,
 )
 from shared import personal_keys
@@ -104,7 +107,7 @@ class Tables:
                 if change.advance_left is not None:
                     self.payments[key].advance_left = change.advance_left
         self.lines += rows.lines
-        self.postings += rows.postings
+        self.postings += map(posting_values, rows.postings)   # as `projection_sql.write` sends them
 
     def state(self) -> tuple:
         return self.accounts, self.debts, self.payments, self.lines, self.postings
@@ -150,6 +153,9 @@ def test_an_invoice_and_its_payment_in_one_run():
          "amount": "50406.00"}]
     assert payments["P1"].advance_left == "0.00"
     assert sum(Decimal(amount) for _, _, _, _, _, amount, *_ in postings) == 0
+    # the invoice's first posting, its values in the columns' order: position 2 (the account opened at 1), line 0
+    assert postings[0] == ["2", "0", "C1", "invoicing.InvoiceIssued", "receivable.energy", "420050.00", "KZT",
+                           "2022-01-28", AT]
 
 
 @st.composite
@@ -237,6 +243,18 @@ def test_copy_text_escapes_what_would_end_a_value():
     assert copy_text(rows, columns(5)) == b"a\\tb\tline\\nbreak\tback\\\\slash\t\\N\t5\nplain\t\tx\ty\t1.50\n"
     assert copy_text([("1", "2"), ("3", "4")], columns(2), "text") == b"1\t2\n3\t4\n"
     assert copy_text([("1", "tab\there")], columns(2), "text") == b"1\ttab\\there\n"
+
+
+def test_copy_text_of_joined_rows_escapes_what_would_end_a_value_and_refuses_a_tab():
+    """A posting row is its values joined by tabs (`PostingRow`): written as it is; a backslash, a newline or a
+    carriage return in a value escaped (the row split back into its values); a tab in one cannot be told apart."""
+    plain = "7\t0\tC1\tinvoicing.InvoiceIssued\treceivable.energy\t1.00\tKZT\t2022-01-31\t" + AT
+    assert copy_text([plain], POSTINGS, "joined") == (plain + "\n").encode()
+    odd = "7\t1\tC\\1\tinvoicing.InvoiceIssued\tline\nbreak\t1.00\tKZT\t2022-01-31\t" + AT
+    assert copy_text([plain, odd], POSTINGS, "joined") == (
+        plain + "\n7\t1\tC\\\\1\tinvoicing.InvoiceIssued\tline\\nbreak\t1.00\tKZT\t2022-01-31\t" + AT + "\n").encode()
+    with pytest.raises(AssertionError, match="holds a tab"):
+        copy_text([plain.replace("C1", "C\t1")], POSTINGS, "joined")
 
 
 def test_copy_text_writes_a_row_s_fields_in_its_table_s_column_order():
