@@ -12,7 +12,9 @@ One fold computes the rows of both paths (`AccountRows`): a command folds the ev
 writes them with one statement; a replay or `verify` folds whole accounts' histories, `REBUILD_STEP`
 events or so at a time, in a worker process per core for a large history, and writes every row once
 with COPY (`rows_of_contracts`, `shared/rebuild.py`). The fold reads the payloads in their JSON form (`Fact`), so
-amounts, dates and document texts are written exactly as the events carry them, whichever path.
+amounts, dates and document texts are written exactly as the events carry them, whichever path; invoices, payments
+and allocations, nearly all of a history, as Structs of the fields it reads (`projection_payloads`), which a
+rebuild decodes straight from the stored bytes and a command converts from the dict it holds.
 
 The buyer comes sealed (the contract's key): the fold keeps it sealed in `accounts.terms` and no
 personal field enters a statement line in clear; `accounts.buyer_name` and `accounts.buyer` are the buyer
