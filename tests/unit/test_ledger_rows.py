@@ -3,8 +3,9 @@ invoice and payment, that a history cut into runs anywhere (a command at a time,
 time) leaves the same tables as one run (hypothesis, with histories decided by the ledger's own rules),
 that a rebuild's fold of the stored bytes (`rows_of_contracts`: payloads decoded into Structs, an older schema
 upcast) writes what the fold of a command's payloads writes, that a payment's purpose stays sealed in its
-statement line, and that COPY's text takes a row's fields in its table's column order and escapes tabs,
-newlines, backslashes and NULLs."""
+statement line, and that COPY's text takes a row's fields in its table's column order (a debt's and a payment's
+texts made in one step, a posting row joined already) and escapes tabs, newlines, backslashes and NULLs (a posting
+value's tab, which a joined row cannot tell from a separator, refused)."""
 
 from __future__ import annotations
 
