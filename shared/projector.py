@@ -52,6 +52,14 @@ class ColumnsDisagree(ValueError):
     fold it where it does not belong, so it stops (`ledger verify` names the event)."""
 
 
+def check_columns(position: int, event_type: str, contract_id: str, said_type: str, said_contract: str) -> None:
+    """Refuses an event whose bytes say another type or contract than its columns, which chose where it is folded."""
+    if said_type != event_type or said_contract != contract_id:
+        raise ColumnsDisagree(f"the event at position {position} is stored as a {event_type} of {contract_id}, "
+                              f"its bytes say a {said_type} of {said_contract}: nothing was rebuilt (`ledger verify` "
+                              "checks the whole chain)")
+
+
 def facts_of(rows: Sequence[RawEvent], registry: EventRegistry, wanted: Container[str]) -> list[Fact]:
     """The `wanted` ones of the store's rows as facts; each one's type and contract checked against its
     columns, which chose where it is folded. Pure CPU (a worker process or a thread runs it); parsed by
@@ -63,10 +71,7 @@ def facts_of(rows: Sequence[RawEvent], registry: EventRegistry, wanted: Containe
         if event_type not in wanted:
             continue
         envelope = orjson.loads(body)
-        if envelope["event_type"] != event_type or envelope["contract_id"] != contract_id:
-            raise ColumnsDisagree(f"the event at position {position} is stored as a {event_type} of {contract_id}, "
-                                  f"its bytes say a {envelope['event_type']} of {envelope['contract_id']}: nothing "
-                                  "was rebuilt (`ledger verify` checks the whole chain)")
+        check_columns(position, event_type, contract_id, envelope["event_type"], envelope["contract_id"])
         payload = envelope["payload"]
         if envelope["schema_version"] != current[event_type]:
             payload = registry.upcast(event_type, envelope["schema_version"], payload)

@@ -12,7 +12,9 @@ One fold computes the rows of both paths (`AccountRows`): a command folds the ev
 writes them with one statement; a replay or `verify` folds whole accounts' histories, `REBUILD_STEP`
 events or so at a time, in a worker process per core for a large history, and writes every row once
 with COPY (`rows_of_contracts`, `shared/rebuild.py`). The fold reads the payloads in their JSON form (`Fact`), so
-amounts, dates and document texts are written exactly as the events carry them, whichever path.
+amounts, dates and document texts are written exactly as the events carry them, whichever path; invoices, payments
+and allocations, nearly all of a history, as Structs of the fields it reads (`projection_payloads`), which a
+rebuild decodes straight from the stored bytes and a command converts from the dict it holds.
 
 The buyer comes sealed (the contract's key): the fold keeps it sealed in `accounts.terms` and no
 personal field enters a statement line in clear; `accounts.buyer_name` and `accounts.buyer` are the buyer
@@ -64,6 +66,15 @@ from services.invoicing.events import (
     RestrictionNoticeWithdrawn,
     UnidentifiedReceiptRecorded,
 )
+from services.invoicing.projection_payloads import (
+    InvoiceIssuedFolded,
+    PaymentAllocatedFolded,
+    PaymentReceivedFolded,
+    Posting,
+    postings,
+    stored_fact,
+    typed,
+)
 from services.invoicing.projection_sql import (
     AccountChange,
     AccountRow,
@@ -105,6 +116,7 @@ SECURITY_KINDS = (DEPOSIT_REQUEST, DEPOSIT_RECEIPT, DEPOSIT_APPLICATION, DEPOSIT
 DEPOSIT_DOCUMENT = "security deposit"   # the document of a deposit's application: the deposit itself
 _WITH_BUYER = frozenset((AccountOpened.event_type, AccountTermsAmended.event_type))
 _LINE_NUMBERS = tuple(str(n) for n in range(32))   # a posting's line number as text, made once
+_new_tuple = tuple.__new__
 
 
 def _amount(money: dict) -> Decimal:
@@ -150,11 +162,12 @@ class AccountRows:
                     or self.base_rates or self.esf_registrations)
 
     def fold(self, fact: Fact) -> None:
-        _FOLDS[fact.event_type](self, fact, fact.payload)
+        """One event, its payload in its JSON form (a command's; a rebuild decodes its own, `rows_of_contracts`)."""
+        _FOLDS[fact.event_type](self, fact, typed(fact.event_type, fact.payload))
 
     def fold_all(self, facts: list[Fact]) -> "AccountRows":
         for fact in facts:
-            _FOLDS[fact.event_type](self, fact, fact.payload)
+            self.fold(fact)
         return self
 
     async def flush(self, conn: AsyncConnection) -> None:
@@ -176,28 +189,32 @@ class AccountRows:
                           for line in self.lines]
 
     # ---- the pieces every money event shares -------------------------------------------------------
-    def _post(self, fact: Fact, lines: list[dict], business_date: str, kind: str, document: str, description: str,
-              currency: str | None, details: dict, line_date: str | None = None) -> None:
+    def _post(self, fact: Fact, lines: list[Posting], business_date: str, kind: str, document: str,
+              description: str, currency: str | None, details: dict, line_date: str | None = None) -> None:
         """One statement line and the event's postings; the account moves by the buyer's side. The postings are
         dated `business_date` (the posting date); the line `line_date` when it differs (an invoice's turnover)."""
-        # rows of these two tables are all text (COPY and the statement's arrays take them as they are)
+        # rows of these two tables are all text (COPY and the statement's arrays take them as they are); the
+        # postings are the most numerous rows of a rebuild (three or more an event): their loop is kept lean, each
+        # row one text (`PostingRow`) of the event's parts made once and the posting's own values
         contract_id, position, recorded_at, event_type = fact.contract_id, str(fact.position), fact.recorded_at, \
             fact.event_type
         buyer = advance = balance = ZERO
-        append = self.postings.append   # the most numerous rows of a rebuild: their loop is kept lean
-        for n, posting in enumerate(lines):
-            money, account = posting["amount"], posting["account"]
-            text_amount = money["amount"]
+        numbers = _LINE_NUMBERS if len(lines) <= len(_LINE_NUMBERS) else [str(n) for n in range(len(lines))]
+        append = self.postings.append
+        head, middle, tail = f"{position}\t", f"\t{contract_id}\t{event_type}\t", f"\t{business_date}\t{recorded_at}"
+        for number, posting in zip(numbers, lines, strict=False):   # numbers: as many or more
+            account, money = posting.account, posting.amount
+            text_amount = money.amount
             amount = Decimal(text_amount)
             balance += amount
             if account in BUYER_SIDE:
                 buyer += amount
                 if account == "advance":
                     advance -= amount
-            append((position, _LINE_NUMBERS[n] if n < len(_LINE_NUMBERS) else str(n), contract_id, event_type,
-                    account, text_amount, money["currency"], business_date, recorded_at))
-        self.lines.append(LineRow(position, contract_id, line_date or business_date, recorded_at, kind, document,
-                                  description, str(buyer), currency, _dumps(details)))
+            append(f"{head}{number}{middle}{account}\t{text_amount}\t{money.currency}{tail}")
+        # made as the tuple it is: `LineRow`'s own constructor is a Python function, a fifth of a microsecond an event
+        self.lines.append(_new_tuple(LineRow, (position, contract_id, line_date or business_date, recorded_at, kind,
+                                               document, description, str(buyer), currency, _dumps(details))))
         if not lines:
             return
         assert balance == 0, "every entry balances"
@@ -238,11 +255,11 @@ class AccountRows:
             row.charged += amount
             row.outstanding += amount
             return
-        earlier = self.debt_changes.pop(key, None)
+        earlier = self.debt_changes.pop(key, None) if self.debt_changes else None   # none in a whole history
         # written as an upsert: added to the debt if one of that item exists already
         self.debts[key] = DebtRow(item_id, contract_id, document, kind, period, due,
-                                  amount + (earlier.charged if earlier else ZERO),
-                                  amount + (earlier.outstanding if earlier else ZERO), currency)
+                                  amount + earlier.charged if earlier else amount,
+                                  amount + earlier.outstanding if earlier else amount, currency)
 
     def _debt_change(self, key: tuple[str, str]) -> DebtChange:
         change = self.debt_changes.get(key)
@@ -287,39 +304,39 @@ class AccountRows:
         # none: a new row's is filled, an earlier one's kept, by `personal_data.refresh` from the amended terms
         row.buyer_name = None
 
-    def invoice(self, fact: Fact, p: dict) -> None:
-        currency = p["total"]["currency"]
-        released = {piece["item_id"]: _amount(piece["amount"]) for piece in p.get("released_to_advance", ())}
-        for kind, money in (("energy", p["net"]), ("vat", p["vat"])):
-            amount = _amount(money)
+    def invoice(self, fact: Fact, p: InvoiceIssuedFolded) -> None:
+        currency = p.total.currency
+        released = {piece.item_id: Decimal(piece.amount.amount) for piece in p.released_to_advance}
+        for kind, money in (("energy", p.net), ("vat", p.vat)):
+            amount = Decimal(money.amount)
             if not amount:
                 continue
-            document = p["corrects_document"] if amount < 0 else p["document_number"]
+            document = p.corrects_document if amount < 0 else p.document_number
             item_id = f"{document}:{kind}"
-            self._charge(p["contract_id"], item_id, document, kind, p["period"], p["due_date"], amount, currency,
+            self._charge(p.contract_id, item_id, document, kind, p.period, p.due_date, amount, currency,
                          released.pop(item_id, ZERO))
         assert not released, "only lowered debts release money to the advance"
-        title = "correcting invoice" if p["corrects_document"] else "invoice"
+        title = "correcting invoice" if p.corrects_document else "invoice"
         # §5.5 the buyer books the charge on its ESF's date, the last day of the period: statements and acts date
         # the line so (and keep the day it was issued); the postings keep the day the ledger booked it
-        self._post(fact, p["postings"], p["invoice_date"], "invoice", p["document_number"],
-                   f"{title} {p['period']}: {p['volume_kwh']} kWh", currency,
-                   {"net": p["net"]["amount"], "vat": p["vat"]["amount"], "due_date": p["due_date"],
-                    "esf_date": p["esf_date"], "esf_deadline": p["esf_deadline"], "period": p["period"],
-                    "issued_on": p["invoice_date"], "corrects": p["corrects_document"]},
-                   line_date=p["esf_date"])
+        self._post(fact, p.postings, p.invoice_date, "invoice", p.document_number,
+                   f"{title} {p.period}: {p.volume_kwh} kWh", currency,
+                   {"net": p.net.amount, "vat": p.vat.amount, "due_date": p.due_date, "esf_date": p.esf_date,
+                    "esf_deadline": p.esf_deadline, "period": p.period, "issued_on": p.invoice_date,
+                    "corrects": p.corrects_document},
+                   line_date=p.esf_date)
 
     def penalty(self, fact: Fact, p: dict) -> None:
         money = p["amount"]
         self._charge(p["contract_id"], f"{p['document_number']}:penalty", p["document_number"], "penalty",
                      p["period"], p["accrued_through"], _amount(money), money["currency"])
-        self._post(fact, p["postings"], p["accrued_through"], "penalty", p["document_number"],
+        self._post(fact, postings(p), p["accrued_through"], "penalty", p["document_number"],
                    f"penalty on {p['late_item_id']} through {p['accrued_through']}", money["currency"],
                    {"slices": p["slices"]})
 
     def waiver(self, fact: Fact, p: dict) -> None:
         self._pay(p["contract_id"], f"{p['document_number']}:penalty", _amount(p["amount"]))
-        self._post(fact, p["postings"], p["waived_on"], "waiver", p["document_number"],
+        self._post(fact, postings(p), p["waived_on"], "waiver", p["document_number"],
                    f"penalty waived: {p['reason']}", p["amount"]["currency"], {"reason": p["reason"]})
 
     def prepayment(self, fact: Fact, p: dict) -> None:
@@ -340,38 +357,38 @@ class AccountRows:
 
     def refund(self, fact: Fact, p: dict) -> None:
         # the payee's requisites stay sealed in the event: a statement line is no place for them
-        self._post(fact, p["postings"], p["refund_on"], "refund", p["document_number"], REFUND_DESCRIPTION,
+        self._post(fact, postings(p), p["refund_on"], "refund", p["document_number"], REFUND_DESCRIPTION,
                    p["amount"]["currency"], {})
 
     def refund_paid_out(self, fact: Fact, p: dict) -> None:
         # the seller's cash pays what it owed the buyer: the buyer's position does not move (amount 0)
-        self._post(fact, p["postings"], p["payment_order_date"], "refund_payout", p["refund_document"],
+        self._post(fact, postings(p), p["payment_order_date"], "refund_payout", p["refund_document"],
                    REFUND_PAID_DESCRIPTION, p["amount"]["currency"],
                    {"payment_order_number": p["payment_order_number"], "amount": p["amount"]["amount"]})
 
-    def payment_received(self, fact: Fact, p: dict) -> None:
-        money = p["amount"]
-        self.payments[p["payment_id"]] = PaymentRow(p["bank_reference"], p["payment_id"], p["contract_id"],
-                                                    money["amount"], money["currency"], p["received_on"], [], None)
+    def payment_received(self, fact: Fact, p: PaymentReceivedFolded) -> None:
+        money = p.amount
+        self.payments[p.payment_id] = PaymentRow(p.bank_reference, p.payment_id, p.contract_id, money.amount,
+                                                 money.currency, p.received_on, [], None)
         # dated by its posting date: a late value date is booked in the open period, never in a closed one; the
         # purpose stays sealed as the event carries it, opened where it is read (`personal_data.purposes_opened`)
-        details = {"payment_id": p["payment_id"], "value_date": p["received_on"]}
-        if p["purpose"] is not None:
-            details["purpose"] = p["purpose"]
-        self._post(fact, p["postings"], p.get("posted_on") or p["received_on"], "payment", p["bank_reference"],
-                   personal_data.PAYMENT_DESCRIPTION, money["currency"], details)
+        details = {"payment_id": p.payment_id, "value_date": p.received_on}
+        if p.purpose is not None:
+            details["purpose"] = p.purpose
+        self._post(fact, p.postings, p.posted_on or p.received_on, "payment", p.bank_reference,
+                   personal_data.PAYMENT_DESCRIPTION, money.currency, details)
 
-    def payment_allocated(self, fact: Fact, p: dict) -> None:
+    def payment_allocated(self, fact: Fact, p: PaymentAllocatedFolded) -> None:
         # §5.8 debt first: the slices say which debts the advance paid, oldest first
-        slices = [{"item_id": s["item_id"], "document": s["document"], "kind": s["kind"], "period": s["period"],
-                   "amount": s["amount"]["amount"]} for s in p["slices"]]
-        for piece in p["slices"]:
-            self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
-        left = p["advance_left"]
-        self._allocations(p["trigger"], slices, left["amount"])
-        self._post(fact, p["postings"], p.get("posted_on") or p["allocated_on"], "allocation", p["trigger"],
-                   f"advance applied ({p['policy']})", left["currency"],
-                   {"slices": slices, "advance_left": left["amount"], "value_date": p["allocated_on"]})
+        slices = [{"item_id": s.item_id, "document": s.document, "kind": s.kind, "period": s.period,
+                   "amount": s.amount.amount} for s in p.slices]
+        for piece in p.slices:
+            self._pay(p.contract_id, piece.item_id, Decimal(piece.amount.amount))
+        left = p.advance_left
+        self._allocations(p.trigger, slices, left.amount)
+        self._post(fact, p.postings, p.posted_on or p.allocated_on, "allocation", p.trigger,
+                   f"advance applied ({p.policy})", left.currency,
+                   {"slices": slices, "advance_left": left.amount, "value_date": p.allocated_on})
 
     def penalty_recalculated(self, fact: Fact, p: dict) -> None:
         contract_id, currency = p["contract_id"], p["charged"]["currency"]
@@ -381,7 +398,7 @@ class AccountRows:
         if charged:
             self._charge(contract_id, f"{p['document_number']}:penalty", p["document_number"], "penalty", p["period"],
                          p["posted_on"], charged, currency)
-        self._post(fact, p["postings"], p["posted_on"], "penalty_recalculation", p["document_number"],
+        self._post(fact, postings(p), p["posted_on"], "penalty_recalculation", p["document_number"],
                    f"penalty on {p['late_item_id']} recalculated: {p['cause']}", currency,
                    {"windows": p["windows"], "slices": p["slices"], "released_to_advance":
                     p["released_to_advance"]["amount"]})
@@ -390,7 +407,7 @@ class AccountRows:
         """§5.7 a penalty taken back: its open part off the debt; its paid part is the advance's again (the
         allocation that follows, if any, pays what is open with it)."""
         self._pay(p["contract_id"], f"{p['document_number']}:penalty", _amount(p["reduced"]))
-        self._post(fact, p["postings"], p["reversed_on"], "penalty_reversal", p["document_number"],
+        self._post(fact, postings(p), p["reversed_on"], "penalty_reversal", p["document_number"],
                    f"penalty reversed: {p['reason']}", p["reduced"]["currency"],
                    {"reduced": p["reduced"]["amount"], "released_to_advance": p["released_to_advance"]["amount"],
                     "approval": p["approval"]})
@@ -404,7 +421,7 @@ class AccountRows:
                 document = f"{p['document_number']}-{installment['number']}"
                 self._charge(p["contract_id"], f"{document}:interest", document, "interest",
                              installment["due_date"][:7], installment["due_date"], interest, currency)
-        self._post(fact, p["postings"], p["concluded_on"], "installment_agreement", p["document_number"],
+        self._post(fact, postings(p), p["concluded_on"], "installment_agreement", p["document_number"],
                    f"installment agreement: {p['principal']['amount']} in {len(p['installments'])} installments at "
                    f"{p['rate_percent']}% a year", currency,
                    {"documents": p["documents"], "installments": p["installments"], "rate_percent": p["rate_percent"],
@@ -414,7 +431,7 @@ class AccountRows:
         """A missed installment: the interest not yet due is cancelled."""
         for piece in p["cancelled"]:
             self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
-        self._post(fact, p["postings"], p["broken_on"], "installment_agreement_broken", p["document_number"],
+        self._post(fact, postings(p), p["broken_on"], "installment_agreement_broken", p["document_number"],
                    f"installment {p['missed_installment']} missed: {p['principal_open']['amount']} returns to "
                    f"collection", p["principal_open"]["currency"], {"cancelled": p["cancelled"]})
 
@@ -422,7 +439,7 @@ class AccountRows:
         """Uncollectable debt out of the receivables (still owed: the statement shows it as the buyer's no more)."""
         for piece in p["slices"]:
             self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
-        self._post(fact, p["postings"], p["written_off_on"], "write_off", ", ".join(p["documents"]),
+        self._post(fact, postings(p), p["written_off_on"], "write_off", ", ".join(p["documents"]),
                    f"written off: {p['reason']}", p["amount"]["currency"],
                    {"slices": p["slices"], "approval": p["approval"]})
 
@@ -430,7 +447,7 @@ class AccountRows:
         """Written-off debt owed again by the money that recovers it (the allocation that follows pays it)."""
         for piece in p["slices"]:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
-        self._post(fact, p["postings"], p["recovered_on"], "write_off_recovery", p["trigger"],
+        self._post(fact, postings(p), p["recovered_on"], "write_off_recovery", p["trigger"],
                    "written-off debt recovered", p["amount"]["currency"], {"slices": p["slices"]})
 
     def payment_reversed(self, fact: Fact, p: dict) -> None:
@@ -438,7 +455,7 @@ class AccountRows:
             self._pay(p["contract_id"], piece["item_id"], -_amount(piece["amount"]))
         self._allocations(p["payment_id"], [{"reversed": True, "reason": p["reason"],
                                              "reversed_on": p["reversed_on"]}], None)
-        self._post(fact, p["postings"], p["reversed_on"], "reversal", p["bank_reference"],
+        self._post(fact, postings(p), p["reversed_on"], "reversal", p["bank_reference"],
                    f"payment reversed: {p['reason']}", p["amount"]["currency"], {"reopened": p["reopened"]})
 
     # ---- security: the deposit (its own account, `deposit.held`) and bank guarantees ----------------------------
@@ -450,7 +467,7 @@ class AccountRows:
                    {"amount": p["amount"]["amount"], "due_date": p["due_date"], "reason": p["reason"]})
 
     def deposit_received(self, fact: Fact, p: dict) -> None:
-        self._post(fact, p["postings"], p["received_on"], DEPOSIT_RECEIPT, p["bank_reference"],
+        self._post(fact, postings(p), p["received_on"], DEPOSIT_RECEIPT, p["bank_reference"],
                    f"security deposit {p['deposit_document']} received: held, not advance", p["amount"]["currency"],
                    {"deposit_document": p["deposit_document"], "amount": p["amount"]["amount"],
                     "value_date": p["received_on"]})
@@ -458,13 +475,13 @@ class AccountRows:
     def deposit_applied(self, fact: Fact, p: dict) -> None:
         for piece in p["slices"]:
             self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
-        self._post(fact, p["postings"], p["applied_on"], DEPOSIT_APPLICATION, DEPOSIT_DOCUMENT,
+        self._post(fact, postings(p), p["applied_on"], DEPOSIT_APPLICATION, DEPOSIT_DOCUMENT,
                    f"security deposit applied ({p['cause']}): {p['reason']}", p["amount"]["currency"],
                    {"cause": p["cause"], "amount": p["amount"]["amount"], "held_left": p["held_left"]["amount"],
                     "slices": p["slices"], "approval": p.get("approval")})
 
     def deposit_returned(self, fact: Fact, p: dict) -> None:
-        self._post(fact, p["postings"], p["returned_on"], DEPOSIT_RETURN, p["document_number"],
+        self._post(fact, postings(p), p["returned_on"], DEPOSIT_RETURN, p["document_number"],
                    "security deposit returned with the final settlement", p["amount"]["currency"],
                    {"amount": p["amount"]["amount"], "payment_order_number": p["payment_order_number"],
                     "approval": p["approval"]})
@@ -479,7 +496,7 @@ class AccountRows:
     def guarantee_called(self, fact: Fact, p: dict) -> None:
         for piece in p["slices"]:
             self._pay(p["contract_id"], piece["item_id"], _amount(piece["amount"]))
-        self._post(fact, p["postings"], p["called_on"], GUARANTEE_CALL, p["guarantee_number"],
+        self._post(fact, postings(p), p["called_on"], GUARANTEE_CALL, p["guarantee_number"],
                    "bank guarantee called for debt past due: paid by the bank", p["amount"]["currency"],
                    {"bank_reference": p["bank_reference"], "amount": p["amount"]["amount"],
                     "remaining": p["remaining"]["amount"], "slices": p["slices"], "value_date": p["called_on"]})
@@ -624,7 +641,14 @@ class InvoicingProjector(Projector):
 def rows_of_contracts(events: list[RawEvent]) -> list[Written]:
     """The rows of whole contracts' histories (`shared/rebuild.py`'s fold, run in a worker process): folded in
     memory, so each row is complete and written once. Pure CPU."""
-    return projection_sql.written_whole(AccountRows().fold_all(facts_of(events, registry, _FOLDS)))
+    rows = AccountRows()
+    for position, event_type, contract_id, body in events:
+        fold = _FOLDS.get(event_type)
+        if fold is not None:
+            # decoded one at a time: what the fold does not keep of an event is freed before the next is read
+            fact = stored_fact(position, event_type, contract_id, body)
+            fold(rows, fact, fact.payload)
+    return projection_sql.written_whole(rows)
 
 
 projector = InvoicingProjector(

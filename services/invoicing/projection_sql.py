@@ -10,6 +10,7 @@ search path points.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.rebuild import Written
 
 ZERO = Decimal(0)
+_NULL = "\x00"  # PostgreSQL text never holds NUL, so it stands for NULL until the text is checked
 
 
 # ---- the rows: each class's fields are its table's columns, in order (COPY and the statement take them so) ----
@@ -161,25 +163,31 @@ class LineRow(NamedTuple):
     details: str
 
 
-# a new `postings` row, every value text: a tuple in `POSTINGS`' column order (the most numerous rows, never
-# changed once made: a tuple is the cheapest row to make and to write)
-PostingRow = tuple[str, str, str, str, str, str, str, str, str]
+# a new `postings` row: its values' texts in `POSTINGS`' column order joined by tabs, as COPY's text format takes a
+# row whose values hold no tab, newline, carriage return or backslash (`copy_text` escapes them otherwise). The most
+# numerous rows (three or more an event), never changed once made: one text made in one step costs a third of a
+# tuple made, joined later and freed. Every value is made by the ledger (ids, event types, accounts of its chart,
+# amounts, ISO codes and dates), so none holds a tab; `posting_values` splits a row back into them.
+PostingRow = str
 
 
 @dataclass(frozen=True)
 class Table:
     """A table (or the rows of an UPDATE) as the writer takes it: its columns with their PostgreSQL types (text
-    unless named) and how to read a row's values in that order (by field; None: the rows are tuples of them)."""
+    unless named) and how to read a row's values in that order (by field; None: the rows are tuples of them).
+    `texts`: for a table written by COPY, a row's values already as COPY text in that order (NULL as `_NULL`),
+    when the table has one (`copy_text` then joins them as they are)."""
 
     name: str
     columns: list[tuple[str, str]]
     values: Callable[[object], tuple] | None
+    texts: Callable[[object], tuple[str, ...]] | None = None
 
     @classmethod
-    def of(cls, name: str, row: type, types: dict[str, str]) -> "Table":
+    def of(cls, name: str, row: type, types: dict[str, str], texts: Callable | None = None) -> "Table":
         names = [f.name for f in fields(row)]
         assert set(types) <= set(names), f"{name}: types of columns the row has not"
-        return cls(name, [(column, types.get(column, "text")) for column in names], attrgetter(*names))
+        return cls(name, [(column, types.get(column, "text")) for column in names], attrgetter(*names), texts)
 
     @classmethod
     def of_tuples(cls, name: str, row: type[tuple], types: dict[str, str]) -> "Table":
@@ -193,11 +201,24 @@ class Table:
         return rows if self.values is None else list(map(self.values, rows))
 
 
+# a debt or a payment as COPY text, in its table's column order (`test_ledger_rows` holds them to it), made in one
+# step: a rebuild makes a debt per invoice line and a payment per receipt, and the generic path (a test of each
+# value's class, then `str` or JSON) cost three times as much
+def _debt_texts(row: DebtRow) -> tuple[str, ...]:
+    return (row.item_id, row.contract_id, row.document, row.kind, row.period, row.due_date, str(row.charged),
+            str(row.outstanding), row.currency)
+
+
+def _payment_texts(row: PaymentRow) -> tuple[str, ...]:
+    return (row.bank_reference, row.payment_id, row.contract_id, row.amount, row.currency, row.received_on,
+            orjson.dumps(row.allocations).decode(), _NULL if row.advance_left is None else row.advance_left)
+
+
 ACCOUNTS = Table.of("accounts", AccountRow, {"balance": "numeric", "terms": "jsonb", "opened_at": "timestamptz",
                                              "version": "integer", "advance": "numeric", "debt": "numeric"})
-DEBTS = Table.of("debts", DebtRow, {"due_date": "date", "charged": "numeric", "outstanding": "numeric"})
+DEBTS = Table.of("debts", DebtRow, {"due_date": "date", "charged": "numeric", "outstanding": "numeric"}, _debt_texts)
 PAYMENTS = Table.of("payments", PaymentRow, {"amount": "numeric", "received_on": "date", "allocations": "jsonb",
-                                             "advance_left": "numeric"})
+                                             "advance_left": "numeric"}, _payment_texts)
 RECEIPTS = Table.of("unidentified_receipts", ReceiptRow, {"amount": "numeric", "received_on": "date",
                                                           "bank_line": "jsonb"})
 ESF_REGISTRATIONS = Table.of("esf_registrations", EsfRow, {"issued_on": "date", "esf_deadline": "date",
@@ -208,6 +229,12 @@ LINES = Table.of_tuples("statement_lines", LineRow, {"position": "bigint", "busi
 POSTINGS = Table("postings", [
     ("position", "bigint"), ("line", "integer"), ("contract_id", "text"), ("event_type", "text"), ("account", "text"),
     ("amount", "numeric"), ("currency", "text"), ("business_date", "date"), ("recorded_at", "timestamptz")], None)
+
+
+def posting_values(row: PostingRow) -> list[str]:
+    return _split(row, len(POSTINGS.columns))
+
+
 # changes to rows of earlier runs
 ACCOUNT_CHANGES = Table.of("account changes", AccountChange, {"balance": "numeric", "advance": "numeric",
                                                               "version": "integer", "terms": "jsonb"})
@@ -267,7 +294,7 @@ _PARTS: dict[str, tuple[Table, Callable[[int], str], str | None]] = {
               None),
     "new_lines": (LINES, _insert(LINES), None),
     "new_esf_registrations": (ESF_REGISTRATIONS, _insert(ESF_REGISTRATIONS), None),
-    "new_postings": (POSTINGS, _insert(POSTINGS), None),
+    "new_postings": (POSTINGS, _insert(POSTINGS), None),   # its rows split into values (`posting_values`)
 }
 
 
@@ -329,7 +356,8 @@ async def write(conn: AsyncConnection, rows) -> None:
                  "new_payments": new["payments"], "changed_payments": list(rows.payment_changes.values()),
                  "new_receipts": new["unidentified_receipts"], "assigned_receipts": list(rows.assignments.values()),
                  "rates": list(rows.base_rates.values()), "new_lines": new["statement_lines"],
-                 "new_postings": new["postings"], "new_esf_registrations": new["esf_registrations"]}
+                 "new_postings": [posting_values(row) for row in new["postings"]],
+                 "new_esf_registrations": new["esf_registrations"]}
     parts = tuple(name for name in _PARTS if part_rows[name])
     if not parts:
         return
@@ -342,27 +370,42 @@ async def write(conn: AsyncConnection, rows) -> None:
 
 # what the rows of a table hold (`AccountRows`; a notice's currency is resolved before they are written)
 # (an account's `buyer_name` is NULL until the buyer is opened: "any")
-_VALUES = {"debts": "plain", "statement_lines": "text", "postings": "text"}
-_NULL = "\x00"  # PostgreSQL text never holds NUL, so it stands for NULL until the text is checked
+_VALUES = {"statement_lines": "text", "postings": "joined"}
 
 
 def copy_text(rows, table: Table, values: str = "any") -> bytes:
-    """COPY's text format of the rows; `values`: "text" (every value a str), "plain" (a str or a number),
-    "any" (NULLs and lists too). Fast path: join them, then prove in one pass over the whole text that
-    no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each value."""
-    width, rows = len(table.columns), table.rows_of_values(rows)
-    if values == "text":   # `map` keeps the loop over the rows in C: the most numerous rows take this path
-        text = "\n".join(map("\t".join, rows)) + "\n"
-    elif values == "plain":
-        text = "\n".join(["\t".join(map(str, row)) for row in rows]) + "\n"
+    """COPY's text format of the rows; `values`: "text" (every value a str), "joined" (each row one text, its
+    values joined by tabs), "any" (NULLs, numbers and lists too); a table with `texts` makes its rows' texts
+    itself (every value a str, NULL as `_NULL`). Fast path: join them, then prove in one pass over the whole
+    text that no value holds a tab, a newline or a backslash (true of nearly every batch); else escape each
+    value (a joined row split back into its values first: one whose value held a tab is refused)."""
+    width = len(table.columns)
+    if table.texts is not None:
+        rows, values = list(map(table.texts, rows)), "text"
+    else:
+        rows = table.rows_of_values(rows)
+    if values == "joined":   # each row its values' texts joined by tabs already (`PostingRow`)
+        text = "\n".join(itertools.chain(rows, ("",)))
+    elif values == "text":   # `map` keeps the loop over the rows in C: the most numerous rows take this path
+        # the last newline joined in too: adding it after would copy the whole text again (tens of megabytes)
+        text = "\n".join(itertools.chain(map("\t".join, rows), ("",)))
     else:
         text = "".join(["\t".join([_NULL if v is None else v if v.__class__ is str else _text(v) for v in row]) + "\n"
                         for row in rows])
     if (text.count("\t") == len(rows) * (width - 1) and text.count("\n") == len(rows)
             and "\\" not in text and "\r" not in text):
-        return text.replace(_NULL, "\\N").encode()
-    return "".join(["\t".join(["\\N" if v is None else _escape(_text(v)) for v in row]) + "\n"
+        # `in` scans as fast as memory reads; `replace` counts first, a slower pass: only where a NULL is
+        return (text.replace(_NULL, "\\N") if _NULL in text else text).encode()
+    if values == "joined":
+        rows = [_split(row, width) for row in rows]
+    return "".join(["\t".join(["\\N" if v is None or v == _NULL else _escape(_text(v)) for v in row]) + "\n"
                     for row in rows]).encode()
+
+
+def _split(row: str, width: int) -> list[str]:
+    values = row.split("\t")
+    assert len(values) == width, f"a value of a joined row holds a tab: {row!r}"
+    return values
 
 
 def _escape(value: str) -> str:
