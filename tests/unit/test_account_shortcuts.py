@@ -6,6 +6,8 @@ give, on any history the rules record (the histories of `test_account_properties
   definition `open_at_start_of` spells, and no segment is empty or zero;
 - a document whose debts' changes all count by an accrual's start and add up to nothing is late on no day from
   it (the accrual skips it without summing its days);
+- a month's invoice and a penalty never change the advance once folded, so on an account holding none there is
+  nothing to apply after them (the allocation is skipped without folding a copy);
 - the open items after a month's first invoice, found without copying the account, are those of the account
   copied and folded with the invoice (a correction, which changes existing debts, takes the copy and is not
   compared here).
@@ -21,8 +23,8 @@ from hypothesis import strategies as st
 
 from services.invoicing.domain import account as acc
 from services.invoicing.domain import allocation as alloc
-from services.invoicing.domain.rates import vat_rates
-from services.invoicing.events import InvoiceIssued
+from services.invoicing.domain.rates import base_rates, vat_rates
+from services.invoicing.events import InvoiceIssued, PenaltyAccrued
 from shared.calendar import WorkingCalendar
 from shared.errors import DomainError
 from shared.money import Money
@@ -86,3 +88,18 @@ def test_open_items_after_a_new_invoice_are_those_of_the_folded_copy(history, vo
     shortcut = acc._open_items_after_new_invoice(state, invoice)
     assert shortcut is not None, "a month's first invoice takes the shortcut"
     assert shortcut == acc.folded_after(state, [invoice]).open_items()
+    assert acc._leaves_advance(invoice) and acc.folded_after(state, [invoice]).advance == state.advance
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps, st.integers(0, 500))
+def test_a_penalty_leaves_the_advance_as_it_was(history, days_after):
+    state, _ = run_history(history)
+    as_of = date(2022, 2, 1) + timedelta(days=days_after)
+    try:
+        events = acc.accrue_penalties(state, as_of=as_of, rates=base_rates())
+    except DomainError:
+        return
+    for penalty in [e for e in events if isinstance(e, PenaltyAccrued)]:
+        assert acc._leaves_advance(penalty)
+        assert acc.folded_after(state, [penalty]).advance == state.advance

@@ -1076,6 +1076,8 @@ def _then_allocate(state: Account, events: Sequence[Event], *, trigger: str, on:
     """Apply the advance to whatever is open after `events` (§5.8: the advance pays the next charges);
     `folded`: `state` holds `events` already. `on` is when the money paid (a payment's value date),
     `posted_on` the posting date when it differs."""
+    if not folded and state.advance.is_zero and all(_leaves_advance(event) for event in events):
+        return list(events)   # no advance before them, none made by them: nothing to apply
     if folded:
         advance, open_items = state.advance, state.open_items()
     else:
@@ -1109,6 +1111,11 @@ def _advance_and_open_items_after(state: Account, events: Sequence[Event]) -> tu
     for event in events:
         after = evolve(after, event)
     return after.advance, after.open_items()
+
+
+def _leaves_advance(event: Event) -> bool:
+    """The event changes debts only, never the advance (`evolve`): a charge of a month or a penalty."""
+    return isinstance(event, PenaltyAccrued) or (isinstance(event, InvoiceIssued) and not event.released_to_advance)
 
 
 def _open_items_after_new_invoice(state: Account, invoice: InvoiceIssued) -> list[alloc.OpenItem] | None:
