@@ -124,11 +124,9 @@ class Money:
     @classmethod
     def zero(cls, currency: str = "KZT") -> Money:
         # one zero per currency, made once: a Money never changes, and every sum in the ledger starts from one
-        found = _ZEROS.get(currency)
-        if found is None or cls is not Money:
-            found = cls.from_minor_units(0, currency)
-            if cls is Money:
-                _ZEROS[currency] = found
+        found = _ZEROS.get((cls, currency))
+        if found is None:
+            found = _ZEROS[(cls, currency)] = cls.from_minor_units(0, currency)
         return found
 
     @classmethod
@@ -326,7 +324,7 @@ class Money:
         )
 
 
-_ZEROS: dict[str, Money] = {}   # `Money.zero` of each currency asked for
+_ZEROS: dict[tuple[type[Money], str], Money] = {}   # `Money.zero` of each class and currency asked for
 
 
 # the wire form's amount as `from_json` accepts it and below `MAX_ABS_AMOUNT` (at most 15 digits before the point)

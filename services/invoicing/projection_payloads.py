@@ -23,7 +23,9 @@ from shared.events import registry
 from shared.projector import check_columns
 
 
-class Money(msgspec.Struct, frozen=True, gc=False):
+class MoneyText(msgspec.Struct, frozen=True, gc=False):
+    """An amount as the event spells it: written as it is, read as a Decimal only where the fold sums it."""
+
     amount: str
     currency: str
 
@@ -32,7 +34,7 @@ class Posting(msgspec.Struct, frozen=True, gc=False):
     """One line of an event's double entry (`events.PostingLine`)."""
 
     account: str
-    amount: Money
+    amount: MoneyText
 
 
 class Slice(msgspec.Struct, frozen=True, gc=False):
@@ -42,7 +44,7 @@ class Slice(msgspec.Struct, frozen=True, gc=False):
     document: str
     kind: str
     period: str
-    amount: Money
+    amount: MoneyText
 
 
 class InvoiceIssuedFolded(msgspec.Struct, frozen=True, gc=False):
@@ -55,9 +57,9 @@ class InvoiceIssuedFolded(msgspec.Struct, frozen=True, gc=False):
     esf_deadline: str
     due_date: str
     volume_kwh: str
-    net: Money
-    vat: Money
-    total: Money
+    net: MoneyText
+    vat: MoneyText
+    total: MoneyText
     postings: list[Posting]
     released_to_advance: list[Slice] = []
 
@@ -66,7 +68,7 @@ class PaymentReceivedFolded(msgspec.Struct, frozen=True, gc=False):
     contract_id: str
     payment_id: str
     bank_reference: str
-    amount: Money
+    amount: MoneyText
     received_on: str
     purpose: dict[str, Any] | None   # sealed: kept as the event carries it
     postings: list[Posting]
@@ -79,7 +81,7 @@ class PaymentAllocatedFolded(msgspec.Struct, frozen=True, gc=False):
     trigger: str
     allocated_on: str
     slices: list[Slice]
-    advance_left: Money
+    advance_left: MoneyText
     postings: list[Posting]
     posted_on: str | None = None
 

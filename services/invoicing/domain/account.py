@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import itemgetter
 
 from services.invoicing.domain import allocation as alloc
 from services.invoicing.domain.esf import EsfDue, Registration
@@ -971,10 +972,6 @@ def _settled_by(debts: list[Debt], day: date) -> bool:
                             ).is_zero)
 
 
-def _first(pair: tuple[date, Money]) -> date:
-    return pair[0]
-
-
 def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
                   count_payment_day: bool = True) -> list[LateAmount]:
     """Segments of constant late amount. On day t the late amount is what was open before t's payments
@@ -985,8 +982,8 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
     # each change counts from the day it shifts to; the late amount of a segment starting on `first` is every
     # change counting by then (`open_at_start_of` of `first + 1 - shift`), summed in one sweep over the changes
     # in day order rather than once per segment and debt (a year's account has dozens of each)
-    counting = sorted(((day + shift, change) for debt in debts for day, change in debt.history), key=_first)
-    cuts = sorted({day for day, _ in counting if start < day <= end})
+    counting = sorted(((day + shift, change) for debt in debts for day, change in debt.history), key=itemgetter(0))
+    cuts = list(dict.fromkeys(day for day, _ in counting if start < day <= end))   # in day order already
     bounds = [start, *cuts]
     parts = []
     amount, taken = Money.zero(currency), 0
