@@ -33,6 +33,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared import collector
 from shared.cache import BoundedCache
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import DomainError, NotFound
@@ -250,9 +251,12 @@ async def execute_many(runner: CommandRunner, streams: Streams[S], keys: Sequenc
                        decide: Callable[[str, S | None], Sequence[object]], context: CommandContext,
                        occurred_at: datetime) -> DecidedMany[S]:
     """One command on many streams in one transaction (`within_many`); a concurrent append to any of the streams
-    runs the whole transaction again on fresh state; anything else that fails leaves every key unrecorded."""
-    return await in_transaction(runner.engine, lambda uow: within_many(runner, uow, streams, keys, decide, context,
-                                                                       occurred_at))
+    runs the whole transaction again on fresh state; anything else that fails leaves every key unrecorded. What
+    the chunk left held (the states it folded and cached) is then settled (`shared/collector.py`)."""
+    decided = await in_transaction(runner.engine, lambda uow: within_many(runner, uow, streams, keys, decide,
+                                                                          context, occurred_at))
+    collector.settle()
+    return decided
 
 
 async def within_many(runner: CommandRunner, uow: UnitOfWork, streams: Streams[S], keys: Sequence[str],

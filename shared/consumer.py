@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared import dead_letters, inbox
+from shared import collector, dead_letters, inbox
 from shared.clock import Clock
 from shared.db import UnitOfWork, database_busy, database_unavailable, in_transaction
 from shared.envelope import EventEnvelope
@@ -133,6 +133,7 @@ class EventConsumer:
             if len(group) == MAX_GROUP:
                 await flush()
         await flush()
+        collector.settle()   # what the batch left held (the accounts it folded), frozen (`shared/collector.py`)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _screened(self, raw: bytes, source: Source) -> tuple[EnvelopeAndEvent, Handler] | None:

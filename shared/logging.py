@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 import structlog
@@ -32,13 +32,17 @@ def _dumps(event_dict: EventDict, default: Callable[[Any], Any] | None = None, *
         return json.dumps(event_dict, default=default)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines to `stream` (standard output, where a container's logs are read, unless another is named:
+    the bench's in-process services write theirs to a file, as fast as a served process writes them)."""
+    out = stream if stream is not None else sys.stdout
+
     def add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
         # components bind their own service name; this default covers library log lines
         event_dict.setdefault("service", service)
         return event_dict
 
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    logging.basicConfig(format="%(message)s", stream=out, level=level.upper())
     # FastStream logs every message at INFO; keep its warnings and errors only
     logging.getLogger("faststream").setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
@@ -53,7 +57,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
 

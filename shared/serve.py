@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from shared import collector
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.workers import Supervisor
@@ -49,11 +50,13 @@ def built_for_serving(module: ModuleType, settings: ServiceSettings) -> FastAPI:
 
 
 def collect_for_serving() -> None:
-    """What the process holds so far frozen out of the cycle collector's reach, young collections made rarer
-    (`built_for_serving`; a bench that builds a service in its own process does the same)."""
+    """What the process holds so far frozen out of the cycle collector's reach, young collections made rarer,
+    and what bulk work leaves held frozen after it (`built_for_serving`; a bench that builds a service in its
+    own process does the same)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    collector.enable()   # bulk work's leftovers frozen too, as they come (`shared/collector.py`)
 
 
 def worker_app() -> FastAPI:

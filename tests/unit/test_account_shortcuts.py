@@ -5,7 +5,10 @@ give, on any history the rules record (the histories of `test_account_properties
   to its end what was open at the start of that day (after its payments when the payment day does not count), the
   definition `open_at_start_of` spells, and no segment is empty or zero;
 - a document whose debts' changes all count by an accrual's start and add up to nothing is late on no day from
-  it (the accrual skips it without summing its days);
+  it (the accrual skips it without summing its days), and what a debt's changes add up to is what it has
+  outstanding (the skip reads the latter);
+- a document a collection proposal does not consider for a penalty (`penalty_candidates`) is one the accrual on it
+  alone charges nothing on;
 - a month's invoice and a penalty never change the advance once folded, so on an account holding none there is
   nothing to apply after them (the allocation is skipped without folding a copy);
 - the open items after a month's first invoice, found without copying the account, are those of the account
@@ -55,6 +58,8 @@ def test_late_amounts_are_what_was_open_each_day(history, start_after, length, c
     for debt in state.debts.values():
         if debt.kind in alloc.PRINCIPAL:
             by_document.setdefault(debt.document, []).append(debt)
+    for debt in state.debts.values():
+        assert debt.outstanding == Money.total((change for _, change in debt.history), "KZT"), debt
     for debts in by_document.values():
         segments = acc._late_amounts(debts, start, end, "KZT", count_payment_day)
         swept: dict[date, Money] = {}
@@ -103,3 +108,19 @@ def test_a_penalty_leaves_the_advance_as_it_was(history, days_after):
     for penalty in [e for e in events if isinstance(e, PenaltyAccrued)]:
         assert acc._leaves_advance(penalty)
         assert acc.folded_after(state, [penalty]).advance == state.advance
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps, st.integers(0, 500))
+def test_a_document_left_out_of_the_candidates_draws_no_penalty(history, days_after):
+    state, _ = run_history(history)
+    as_of = date(2022, 2, 1) + timedelta(days=days_after)
+    candidates = acc.penalty_candidates(state, as_of)
+    assert candidates == sorted(candidates)
+    past_due = {d.document for d in state.debts.values() if d.kind in alloc.PRINCIPAL and d.due_date < as_of}
+    assert set(candidates) <= past_due
+    for document in sorted(past_due - set(candidates)):
+        try:
+            assert acc.accrue_penalties(state, as_of=as_of, rates=base_rates(), documents={document}) == []
+        except DomainError:
+            pass   # refused on this account (terminated before): nothing recorded either way

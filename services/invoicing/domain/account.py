@@ -931,17 +931,9 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
     due date) to `as_of`."""
     terms = _penalty_terms(state)
     events: list[Event] = []
-    by_document: dict[str, list[Debt]] = {}
-    for debt in state.debts.values():
-        if debt.kind in alloc.PRINCIPAL and debt.due_date < as_of and (
-                documents is None or debt.document in documents):
-            by_document.setdefault(debt.document, []).append(debt)
     number = state.documents
-    shift = timedelta(days=1) if terms.count_payment_day else timedelta(0)
-    for document, debts in sorted(by_document.items()):
+    for document, debts in _accruing(state, as_of, terms, documents).items():
         start = _accrual_start(debts)
-        if _settled_by(debts, start - shift):
-            continue   # nothing of it is open on any day from `start` on: most of a year's invoices, paid in time
         late = _late_amounts(debts, start, as_of, state.currency, terms.count_payment_day)
         penalty = compute_penalty(late, rates, terms, state.currency, paused_for(state, document))
         if not penalty.total.is_positive:
@@ -959,6 +951,26 @@ def accrue_penalties(state: Account, *, as_of: date, rates: DatedRates,
     return _then_allocate(state, events, trigger="penalties", on=as_of)
 
 
+def penalty_candidates(state: Account, as_of: date) -> list[str]:
+    """The documents an accrual through `as_of` may charge (in order): every other one draws nothing."""
+    return list(_accruing(state, as_of, _penalty_terms(state), None))
+
+
+def _accruing(state: Account, as_of: date, terms: PenaltyTerms, documents: Collection[str] | None
+              ) -> dict[str, list[Debt]]:
+    """The principal debts due before `as_of` by document, in the documents' order (of `documents` only, when
+    given), without the documents settled by their accrual's start: nothing of them is open on any day it covers
+    (most of a year's invoices, paid in time)."""
+    by_document: dict[str, list[Debt]] = {}
+    for debt in state.debts.values():
+        if debt.kind in alloc.PRINCIPAL and debt.due_date < as_of and (
+                documents is None or debt.document in documents):
+            by_document.setdefault(debt.document, []).append(debt)
+    shift = timedelta(days=1) if terms.count_payment_day else timedelta(0)
+    return {document: debts for document, debts in sorted(by_document.items())
+            if not _settled_by(debts, _accrual_start(debts) - shift)}
+
+
 def paused_for(state: Account, document: str) -> list[PausedPeriod]:
     """The days a late document draws no penalty: the buyer's force majeure (§8.1), and the days an installment
     agreement covering it holds (its own interest is what they cost)."""
@@ -966,10 +978,11 @@ def paused_for(state: Account, document: str) -> list[PausedPeriod]:
 
 
 def _settled_by(debts: list[Debt], day: date) -> bool:
-    """Every change of the debts is dated by `day` and they add up to nothing: nothing was open after `day`."""
-    return (all(changed_on <= day for debt in debts for changed_on, _ in debt.history)
-            and Money.total((change for debt in debts for _, change in debt.history), debts[0].outstanding.currency
-                            ).is_zero)
+    """Every change of the debts is dated by `day` and they add up to nothing: nothing was open after `day`.
+    What the changes add up to is what is outstanding (each change of it is recorded with it, `_record`), so the
+    sum over the history is not made again, and an open debt is told at once."""
+    return (Money.total((debt.outstanding for debt in debts), debts[0].outstanding.currency).is_zero
+            and all(changed_on <= day for debt in debts for changed_on, _ in debt.history))
 
 
 def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,

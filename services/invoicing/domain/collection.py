@@ -118,9 +118,12 @@ def _missing_prepayment(state: acc.Account, day: date, held_documents: dict[str,
 def breaches(state: acc.Account, day: date, held_documents: dict[str, Hold]) -> list[str]:
     """§11.2 the buyer's breaches of its payment duties by `day`: every invoice still open the day after its due
     date (paid late, or not yet) and every restriction notice (a prepayment missing, §5.3), held ones aside."""
-    late = {d.document for d in state.debts.values()
-            if d.kind in alloc.PRINCIPAL and d.due_date < day and d.document not in held_documents
-            and acc.open_at_start_of(d, d.due_date + timedelta(days=1)).is_positive}
+    late: set[str] = set()
+    for d in state.debts.values():   # a document's other debt is not summed once one of them was late
+        if (d.kind in alloc.PRINCIPAL and d.due_date < day and d.document not in late
+                and d.document not in held_documents
+                and acc.open_at_start_of(d, d.due_date + timedelta(days=1)).is_positive):
+            late.add(d.document)
     return sorted(late) + [n for n in state.restriction_notices if n not in held_documents]
 
 
@@ -210,8 +213,10 @@ def _withdrawal_notice(state: acc.Account, _document: str, facts: CollectionDay,
     if lapse is not None:
         return lapse
     overdue = _past_due(state, facts.day, held_documents)
+    if not overdue:
+        return Lapse("nothing is past due now: §11.2 needs a breach open")
     found = breaches(state, facts.day, held_documents)
-    if not overdue or len(found) < BREACHES_FOR_WITHDRAWAL:
+    if len(found) < BREACHES_FOR_WITHDRAWAL:
         return Lapse(f"{len(found)} breach(es), {len(overdue)} open now: §11.2 needs more than one and one open")
     return [TerminationNoticeIssued(
         contract_id=state.contract_id, document_number=f"TN-{state.terms.number}-{state.documents + 1}",
@@ -241,9 +246,8 @@ def propose(state: acc.Account, facts: CollectionDay, line_id: Callable[[], str]
                            reference=hold.reference, until=hold.until)
                   for document, hold in sorted(held_documents.items()) if document in listed]
     lines: list[ProposedLine] = []
-    late = sorted({d.document for d in state.debts.values()
-                   if d.kind in alloc.PRINCIPAL and d.due_date < facts.day})
-    for document in late:
+    # the documents an accrual may charge: for any other one `_penalty` lapses ("nothing is late")
+    for document in acc.penalty_candidates(state, facts.day):
         decided = _penalty(state, document, facts, held_documents, _NOT_YET)
         if not isinstance(decided, Lapse):
             lines.append(_line(state, line_id(), "penalty", decided))
