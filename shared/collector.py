@@ -7,9 +7,11 @@ With 16,290 accounts held (~6 million objects, 1.5 GB) that is a pass of ~5 s in
 (the month close's acts, `python -m bench runs`), and it finds nothing: a folded account holds no reference cycle,
 so an account evicted from the cache is freed by its reference count (`tests/unit/test_collector.py`).
 
-`settle()`, after a run's transaction or a consumer's batch: the objects made since the last settle are collected
-once (cyclic garbage among them goes), and what survives is frozen (`gc.freeze`), so no later collection walks it
-again. A settle costs the objects made since the last one, walked once.
+`settle()`, after a run's transaction or a consumer's batch, freezes every object tracked now (`gc.freeze`, which
+moves the generations' lists aside without walking them): no later collection walks them again. An object frozen
+that dies acyclic is still freed by its count. Cyclic garbage frozen with them (young garbage no collection had
+met yet) waits for the thaw; bulk work makes next to none (the collections during `python -m bench runs` found
+none), and collecting before each freeze would walk every object the run made once more, for nothing found.
 
 Every `THAW_AFTER_S` a settle first hands the frozen objects back (`gc.unfreeze`) and collects them all: an object
 that was alive when frozen and became cyclic garbage since (an exception caught in a request in flight, a
@@ -50,14 +52,14 @@ def enabled() -> bool:
 
 
 def settle(now_s: float | None = None) -> None:
-    """After bulk work: what it made collected once and frozen; every `THAW_AFTER_S`, everything collected again.
-    `now_s`: the monotonic clock's reading (a test's own); nothing at all when settling is not enabled."""
+    """After bulk work: what the process tracks now frozen; every `THAW_AFTER_S`, everything handed back and
+    collected first. `now_s`: the monotonic clock's reading (a test's own); nothing when settling is not enabled."""
     global _thawed_at_s
     if not _enabled:
         return
     now = time.monotonic() if now_s is None else now_s
     if now - _thawed_at_s >= THAW_AFTER_S:
         gc.unfreeze()
+        gc.collect()
         _thawed_at_s = now
-    gc.collect()
     gc.freeze()

@@ -23,6 +23,7 @@ applied. (Who may write a topic at all is the broker's ACLs, deploy/k8s/base/kaf
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,9 +46,16 @@ from shared.tracing import context_from_traceparent, current_traceparent
 Handler = Callable[[UnitOfWork, Event, EventEnvelope, CommandContext], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[tuple[Event, EventEnvelope, CommandContext]]], Awaitable[None]]
 EnvelopeAndEvent = tuple[EventEnvelope, Event]
+GroupedMessage = tuple["Source", EnvelopeAndEvent, "Handler", bytes]   # an applicable message of a group
 # a fetched message: its bytes, where it came from, the type its `event-type` header declares
 Record = tuple[bytes, "Source", str | None]
 MAX_GROUP = 250   # applicable messages to one transaction: a short lock, a few hundred events to commit
+# A group's messages go in two transactions at once, split by key (`_lanes`): the service's Python decides one
+# lane's events while PostgreSQL appends, projects and commits the other's (a month's acts: ~a third of a batch's
+# time was this process waiting for the database). Two, because the store takes one writer at a time: a third
+# lane would only queue for the append lock.
+LANES = 2
+LANE_MIN_MESSAGES = 16
 TRANSIENT_RETRY_DELAY_S = 1.0
 OWNER_OF_TOPIC = {topic: service for service, topic in TOPICS.items()}
 
@@ -108,12 +116,21 @@ class EventConsumer:
         transaction each: the refused one is parked with its reason and nothing of it recorded, the others
         applied. A database away raises, as for one message: the batch is rewound."""
         outcomes: list[Outcome | None] = [None] * len(records)   # in the records' order, whatever is grouped
-        group: list[tuple[Source, EnvelopeAndEvent, Handler, bytes]] = []
+        group: list[GroupedMessage] = []
         placed: list[int] = []   # each grouped message's place among the records
 
         async def flush() -> None:
-            for n, outcome in zip(placed, await self._applied_together(group), strict=True):
-                outcomes[n] = outcome
+            lanes = _lanes(group, placed)
+            # each lane its own transaction, both in flight: while one waits for PostgreSQL (its append, its
+            # read models, its commit), the other's events are decided in this process
+            found = await asyncio.gather(*(self._applied_together(part) for part, _ in lanes), return_exceptions=True)
+            failed = next((f for f in found if isinstance(f, BaseException)), None)
+            if failed is not None:
+                raise failed   # a database away: the batch is rewound; a lane that committed meets the inbox
+            for (_, at), lane_outcomes in zip(lanes, found, strict=True):
+                assert not isinstance(lane_outcomes, BaseException)
+                for n, outcome in zip(at, lane_outcomes, strict=True):
+                    outcomes[n] = outcome
             group.clear()
             placed.clear()
 
@@ -154,7 +171,7 @@ class EventConsumer:
             return None
         return (envelope, event), handler
 
-    async def _applied_together(self, group: list[tuple[Source, EnvelopeAndEvent, Handler, bytes]]
+    async def _applied_together(self, group: list[GroupedMessage]
                                 ) -> list[Outcome]:
         if not group:
             return []
@@ -374,6 +391,20 @@ class Source:
     @property
     def where(self) -> dict[str, str | int | None]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def _lanes(group: list[GroupedMessage], placed: list[int]) -> list[tuple[list[GroupedMessage], list[int]]]:
+    """A group split in `LANES` by its messages' keys (each message with its place): the messages of one key stay
+    in one lane in their order, as Kafka gives them. A group under `LANE_MIN_MESSAGES` a lane is not split: its
+    second transaction would cost more than it overlaps."""
+    if len(group) < LANES * LANE_MIN_MESSAGES:
+        return [(list(group), list(placed))]
+    lanes: list[tuple[list[GroupedMessage], list[int]]] = [([], []) for _ in range(LANES)]
+    for message, n in zip(group, placed, strict=True):
+        lane = lanes[zlib.crc32(message[0].key or b"") % LANES]
+        lane[0].append(message)
+        lane[1].append(n)
+    return [lane for lane in lanes if lane[0]]
 
 
 def _misplaced(envelope: EventEnvelope, event: Event, key: bytes | None) -> tuple[str, str] | None:
