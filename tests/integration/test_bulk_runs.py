@@ -1,13 +1,15 @@
 """Proves the portfolio's runs many accounts to a transaction keep one command, one outcome per account, on the real
 database: the prepayment run (`POST /prepayment-runs`, §5.3) demands each account's blocks, reports an account it
 cannot demand for as refused with the rule's reason and records nothing on it, and records nothing new when run
-again; the consumer applies a fetched batch of acts together (§5.4), and an act the rules refuse rolls its group
-back, is parked alone with its reason while the others are applied, and meets the inbox when delivered again;
+again; the consumer applies a fetched batch of acts together (§5.4), a large one in two transactions at once with
+each contract's messages in their order, and an act the rules refuse rolls its group back, is parked alone with its
+reason while the others are applied, and meets the inbox when delivered again;
 what the runs recorded replays to the same read models."""
 
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -15,7 +17,7 @@ from sqlalchemy import text
 
 from ledger_cli import audit
 from shared.calendar import day_start
-from shared.consumer import Source
+from shared.consumer import LANE_MIN_MESSAGES, LANES, Source
 from shared.digest import digests
 from shared.envelope import EventEnvelope, canonical_json
 from shared.events import topic_of
@@ -56,10 +58,13 @@ async def test_a_prepayment_run_demands_each_account_and_refuses_one_alone(syste
     assert await events_of(system, [first, second]) == before + 8
 
 
-def act_record(contract_id: str) -> tuple[bytes, Source, str]:
-    """January 2022's act of `contract_id` as metering publishes it, as the consumer receives it."""
-    act = VolumeActIssued(act_id=f"ACT-BULK-{uuid.uuid4().hex[:8]}", contract_id=contract_id, period="2022-01",
-                          volume_kwh=Decimal("30535"), issued_on=date(2022, 2, 1))
+def act_record(contract_id: str, *, act_id: str | None = None, volume_kwh: str = "30535",
+               corrects_act_id: str | None = None) -> tuple[bytes, Source, str]:
+    """January 2022's act of `contract_id` (or its correction) as metering publishes it, as the consumer
+    receives it."""
+    act = VolumeActIssued(act_id=act_id or f"ACT-BULK-{uuid.uuid4().hex[:8]}", contract_id=contract_id,
+                          period="2022-01", volume_kwh=Decimal(volume_kwh), issued_on=date(2022, 2, 1),
+                          corrects_act_id=corrects_act_id)
     envelope = EventEnvelope(event_id=uuid.uuid4(), event_type=act.event_type, schema_version=act.schema_version,
                              source="metering", stream_id=f"act-{act.act_id}", stream_version=1, contract_id=contract_id,
                              occurred_at=day_start(act.issued_on), recorded_at=datetime(2022, 2, 1, tzinfo=UTC),
@@ -91,6 +96,32 @@ async def test_acts_fetched_together_are_charged_at_once_and_a_refused_one_is_pa
     async with system["invoicing"].engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM event_store WHERE contract_id = ANY(:c) "
                                       "AND event_type = 'invoicing.InvoiceIssued'"), {"c": [first, second]}) == 2
+
+
+async def test_a_large_batch_goes_in_two_lanes_each_contract_in_its_order(system):
+    """A group of `LANES * LANE_MIN_MESSAGES` messages or more is applied in two transactions at once, split by key:
+    each contract's act and then its correction (which the rules refuse before the act it corrects) both applied,
+    the outcomes in the records' order, and an act the rules refuse parked alone while both lanes are applied."""
+    contracts = [await signed_contract(system) for _ in range(LANES * LANE_MIN_MESSAGES // 2)]
+    assert {zlib.crc32(c.encode()) % LANES for c in contracts} == set(range(LANES)), "both lanes have contracts"
+    records = []
+    for contract_id in contracts:
+        act_id = f"ACT-LANE-{uuid.uuid4().hex[:8]}"
+        records += [act_record(contract_id, act_id=act_id),
+                    act_record(contract_id, act_id=f"{act_id}-C", volume_kwh="31535", corrects_act_id=act_id)]
+    records.insert(5, act_record("NO-SUCH-ACCOUNT"))
+    outcomes = await system["invoicing"].consumer.consume_many(records)
+    assert [o.value for o in outcomes] == ["applied"] * 5 + ["dead_lettered"] + ["applied"] * (len(records) - 6)
+    async with system["invoicing"].engine.connect() as conn:
+        invoiced = (await conn.execute(text(
+            "SELECT contract_id, convert_from(body, 'UTF8')::jsonb #>> '{payload,total,amount}' FROM event_store "
+            "WHERE contract_id = ANY(:c) AND event_type = 'invoicing.InvoiceIssued' ORDER BY position"),
+            {"c": contracts})).all()
+    # the act: 463,399.16 (above); the correction charges 1,000 kWh more: 11.97 × 1,000 = 11,970.00 and
+    # 1.58 × 1,000 = 1,580.00, VAT 12% of each as the difference of the two acts' rounded VAT
+    # (45,296.87 − 43,860.47 = 1,436.40; 5,979.04 − 5,789.44 = 189.60): 15,176.00
+    for contract_id in contracts:
+        assert [total for c, total in invoiced if c == contract_id] == ["463399.16", "15176.00"], contract_id
 
 
 async def test_what_the_runs_recorded_replays_to_the_same_read_models(system):
