@@ -41,6 +41,7 @@ from shared.events import TOPICS
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import CommandContext
 from shared.logging import get_logger
+from shared.together import all_finished
 from shared.tracing import context_from_traceparent, current_traceparent
 
 Handler = Callable[[UnitOfWork, Event, EventEnvelope, CommandContext], Awaitable[None]]
@@ -123,12 +124,9 @@ class EventConsumer:
             lanes = _lanes(group, placed)
             # each lane its own transaction, both in flight: while one waits for PostgreSQL (its append, its
             # read models, its commit), the other's events are decided in this process
-            found = await asyncio.gather(*(self._applied_together(part) for part, _ in lanes), return_exceptions=True)
-            failed = next((f for f in found if isinstance(f, BaseException)), None)
-            if failed is not None:
-                raise failed   # a database away: the batch is rewound; a lane that committed meets the inbox
+            # (a database away fails a lane: the batch is rewound, and the other lane's commit meets the inbox)
+            found = await all_finished(self._applied_together(part) for part, _ in lanes)
             for (_, at), lane_outcomes in zip(lanes, found, strict=True):
-                assert not isinstance(lane_outcomes, BaseException)
                 for n, outcome in zip(at, lane_outcomes, strict=True):
                     outcomes[n] = outcome
             group.clear()

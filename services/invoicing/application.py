@@ -122,13 +122,13 @@ from services.invoicing.queries import (
     SecurityView,
 )
 from services.invoicing.request_projection import DESK_OF
-from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks, run_outcomes
+from services.invoicing.run_outcomes import executed_in_chunks, run_outcomes
 from shared import idempotency
 from shared.approvals import Pending
 from shared.auth import Actor, Forbidden
 from shared.business_time import today
 from shared.calendar import ASTANA_ZONE_NAME, DeclaredDays, WorkingCalendar, day_start, to_zone
-from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each, within_many
+from shared.commands import CommandRunner, Streams, existing, existing_each, within_many
 from shared.db import UnitOfWork, in_transaction
 from shared.envelope import EventEnvelope
 from shared.errors import NotFound
@@ -472,10 +472,11 @@ class Invoicing:
         periods.require_open(command.day, books, field="day")
         zones = dict(contracts)
         produced: dict[str, list[str]] = {}
-        for chunk in chunks([contract_id for contract_id, _zone in contracts], ACCOUNTS_PER_TRANSACTION):
-            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
-                acc.close_day(state, day=command.day, today=self.business_date(zones[key])))),
-                context, day_start(command.day))
+        async for _chunk, decided in executed_in_chunks(
+                self.runner, ACCOUNTS, [contract_id for contract_id, _zone in contracts],
+                existing_each(ACCOUNTS, lambda key, state: (
+                    acc.close_day(state, day=command.day, today=self.business_date(zones[key])))),
+                context, day_start(command.day)):
             if decided.refused:   # a day close refuses nothing on an existing account: a refusal is a fault
                 key, error = next(iter(decided.refused.items()))
                 raise error
@@ -495,10 +496,10 @@ class Invoicing:
             applied = await queries.applied_days_of_many(conn, contract_ids, first, last)
             calendar = await self.calendar_on(conn)
         outcomes: list[AccountOutcome] = []
-        for chunk in chunks(contract_ids, ACCOUNTS_PER_TRANSACTION):
-            decided = await execute_many(self.runner, ACCOUNTS, chunk, existing_each(ACCOUNTS, lambda key, state: (
-                acc.request_prepayments(state, period=command.period, vat=vat_rates(), calendar=calendar,
-                                        applied=applied.get(key, {})))), context, occurred)
+        async for chunk, decided in executed_in_chunks(
+                self.runner, ACCOUNTS, contract_ids, existing_each(ACCOUNTS, lambda key, state: (
+                    acc.request_prepayments(state, period=command.period, vat=vat_rates(), calendar=calendar,
+                                            applied=applied.get(key, {})))), context, occurred):
             outcomes += run_outcomes(chunk, decided, recorded="demanded", nothing="demanded_already")
         return PrepaymentRunReport(period=command.period, requested_on=command.requested_on, accounts=outcomes)
 

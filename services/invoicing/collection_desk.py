@@ -46,11 +46,11 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain import agreements, collection, collection_run, periods, write_off
 from services.invoicing.domain.collection import CollectionDay
 from services.invoicing.events import HeldItem, LineExclusion, ProposedLine
-from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks
+from services.invoicing.run_outcomes import ACCOUNTS_PER_TRANSACTION, chunks, executed_in_chunks
 from shared.auth import Actor
 from shared.business_time import require_over
 from shared.calendar import WorkingCalendar, day_start
-from shared.commands import CommandRunner, Streams, execute_many, existing, existing_each, load_many
+from shared.commands import CommandRunner, Streams, existing, existing_each, load_many
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import Conflict
 from shared.events.invoicing import Approval
@@ -161,9 +161,9 @@ class CollectionDesk:
             return events
 
         refused: list[RefusedAccount] = []
-        for chunk in chunks(list(by_account), ACCOUNTS_PER_TRANSACTION):
-            outcome = await execute_many(self.runner, self.accounts, chunk, existing_each(self.accounts, decide),
-                                         context, day_start(run.business_date))
+        async for _chunk, outcome in executed_in_chunks(self.runner, self.accounts, list(by_account),
+                                                        existing_each(self.accounts, decide), context,
+                                                        day_start(run.business_date)):
             refused += [RefusedAccount(contract_id=key, reason=error.reason, message=error.message)
                         for key, error in outcome.refused.items()]
         view = await self.view(run_id)

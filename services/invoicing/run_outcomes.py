@@ -4,23 +4,47 @@ A run (the prepayment run, the day close, the execution of a collection run) dec
 records `ACCOUNTS_PER_TRANSACTION` accounts to a transaction (`shared.commands.execute_many`): the store is one
 writer, so throughput comes from many accounts per commit, and a transaction of a few hundred accounts stays
 short (its lock held for a fraction of a second) and small (about a thousand events per append call).
+
+Two such transactions are in flight at once (`executed_in_chunks`): while PostgreSQL appends, projects and commits
+one chunk, this process decides the next. Not more: the store takes one writer at a time, so a third would only
+queue for the append lock. A run stopped midway (a chunk failed) is finished by running it again, as before: a
+chunk that committed records nothing the second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from services.invoicing.commands import AccountOutcome
-from shared.commands import DecidedMany
+from shared.commands import CommandRunner, DecidedMany, Streams, execute_many
+from shared.eventstore import CommandContext
+from shared.together import all_finished
 
+S = TypeVar("S")
 T = TypeVar("T")
 ACCOUNTS_PER_TRANSACTION = 250
+CHUNKS_IN_FLIGHT = 2
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
+
+
+async def executed_in_chunks(runner: CommandRunner, streams: Streams[S], keys: Sequence[str],
+                             decide: Callable[[str, S | None], Sequence[object]], context: CommandContext,
+                             occurred_at: datetime) -> AsyncIterator[tuple[list[str], DecidedMany[S]]]:
+    """Each chunk of `keys` and what its transaction decided, in the keys' order, `CHUNKS_IN_FLIGHT` chunks at
+    once; a chunk that failed raises once the chunks beside it finished."""
+    parts = list(chunks(keys, ACCOUNTS_PER_TRANSACTION))
+    for start in range(0, len(parts), CHUNKS_IN_FLIGHT):
+        together = parts[start:start + CHUNKS_IN_FLIGHT]
+        decided = await all_finished(execute_many(runner, streams, part, decide, context, occurred_at)
+                                     for part in together)
+        for part, each in zip(together, decided, strict=True):
+            yield part, each
 
 
 def documents_of(events: list[Any]) -> list[str]:

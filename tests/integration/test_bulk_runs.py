@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from ledger_cli import audit
+from services.invoicing import run_outcomes
 from shared.calendar import day_start
 from shared.consumer import LANE_MIN_MESSAGES, LANES, Source
 from shared.digest import digests
@@ -56,6 +57,21 @@ async def test_a_prepayment_run_demands_each_account_and_refuses_one_alone(syste
     assert [(o["outcome"], o["reason"]) for o in unplanned.json()["accounts"]] == [
         ("refused", "no_plan_for_period"), ("refused", "no_plan_for_period")]
     assert await events_of(system, [first, second]) == before + 8
+
+
+async def test_a_run_s_chunks_go_two_at_a_time_and_report_in_the_order_asked(system, monkeypatch):
+    """With one account to a transaction, a run over four accounts is four transactions, two in flight at a time
+    (`executed_in_chunks`): each account demanded or refused alone, reported in the order asked."""
+    monkeypatch.setattr(run_outcomes, "ACCOUNTS_PER_TRANSACTION", 1)
+    first, second, third = [await signed_contract(system) for _ in range(3)]
+    before = await events_of(system, [first, second, third])
+    answer = await system.clients["invoicing"].post("/prepayment-runs", headers=auth(), json={
+        "period": "2022-01", "requested_on": "2021-12-20", "contract_ids": [first, second, "NO-SUCH-ACCOUNT", third]})
+    assert answer.status_code == 200, answer.text
+    # January 2022 plans 31,000 kWh: four blocks, one demand each (as above)
+    assert [(o["contract_id"], o["outcome"], len(o["documents"])) for o in answer.json()["accounts"]] == [
+        (first, "demanded", 4), (second, "demanded", 4), ("NO-SUCH-ACCOUNT", "refused", 0), (third, "demanded", 4)]
+    assert await events_of(system, [first, second, third]) == before + 12
 
 
 def act_record(contract_id: str, *, act_id: str | None = None, volume_kwh: str = "30535",
