@@ -7,15 +7,18 @@ With 16,290 accounts held (~6 million objects, 1.5 GB) that is a pass of ~5 s in
 (the month close's acts, `python -m bench runs`), and it finds nothing: a folded account holds no reference cycle,
 so an account evicted from the cache is freed by its reference count (`tests/unit/test_collector.py`).
 
-`settle()`, after a run's transaction or a consumer's batch, freezes every object tracked now (`gc.freeze`, which
-moves the generations' lists aside without walking them): no later collection walks them again. An object frozen
-that dies acyclic is still freed by its count. Cyclic garbage frozen with them (young garbage no collection had
-met yet) waits for the thaw; bulk work makes next to none (the collections during `python -m bench runs` found
-none), and collecting before each freeze would walk every object the run made once more, for nothing found.
+`settle()`, after a run's transaction or a consumer's large batch: the objects made since the last settle are
+collected once (cyclic garbage among them goes), and what survives is frozen (`gc.freeze`), so no later collection
+walks it again. A settle costs the objects made since the last one, walked once (a batch of a hundred acts: a few
+milliseconds). An object frozen that dies acyclic is still freed by its count.
 
-Every `THAW_AFTER_S` a settle first hands the frozen objects back (`gc.unfreeze`) and collects them all: an object
-that was alive when frozen and became cyclic garbage since (an exception caught in a request in flight, a
-connection the pool closed) is kept at most that long. That settle pauses the process for the full pass (seconds
+Why collect first, when bulk work makes next to no cyclic garbage (the collections during `python -m bench runs`
+found none): a process serving requests beside the runs makes some, and freezing each settle's young garbage
+would keep it all until the thaw.
+
+Every `THAW_AFTER_S` a settle first hands the frozen objects back (`gc.unfreeze`), so its collection walks them
+all: an object that was alive when frozen and became cyclic garbage since (a connection the pool closed, a
+request's state in flight) is kept at most that long. That settle pauses the process for the full pass (seconds
 at ten thousand accounts held), a few times a day instead of whenever the heap grew by a quarter.
 
 Only a served process settles (`enable`, from `shared.serve.collect_for_serving`): a test process builds and drops
@@ -52,14 +55,15 @@ def enabled() -> bool:
 
 
 def settle(now_s: float | None = None) -> None:
-    """After bulk work: what the process tracks now frozen; every `THAW_AFTER_S`, everything handed back and
-    collected first. `now_s`: the monotonic clock's reading (a test's own); nothing when settling is not enabled."""
+    """After bulk work: what it made collected once and what lives frozen; every `THAW_AFTER_S`, everything handed
+    back first and collected with it. `now_s`: the monotonic clock's reading (a test's own); nothing at all when
+    settling is not enabled."""
     global _thawed_at_s
     if not _enabled:
         return
     now = time.monotonic() if now_s is None else now_s
     if now - _thawed_at_s >= THAW_AFTER_S:
         gc.unfreeze()
-        gc.collect()
         _thawed_at_s = now
+    gc.collect()
     gc.freeze()

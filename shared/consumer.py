@@ -148,7 +148,8 @@ class EventConsumer:
             if len(group) == MAX_GROUP:
                 await flush()
         await flush()
-        collector.settle()   # what the batch left held (the accounts it folded), frozen (`shared/collector.py`)
+        if len(records) >= LANES * LANE_MIN_MESSAGES:   # a large batch: what it left held (the accounts it folded)
+            collector.settle()                          # frozen (`shared/collector.py`); a trickle is left alone
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _screened(self, raw: bytes, source: Source) -> tuple[EnvelopeAndEvent, Handler] | None:
