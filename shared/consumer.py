@@ -51,12 +51,15 @@ GroupedMessage = tuple["Source", EnvelopeAndEvent, "Handler", bytes]   # an appl
 # a fetched message: its bytes, where it came from, the type its `event-type` header declares
 Record = tuple[bytes, "Source", str | None]
 MAX_GROUP = 250   # applicable messages to one transaction: a short lock, a few hundred events to commit
-# A group's messages go in two transactions at once, split by key (`_lanes`): the service's Python decides one
-# lane's events while PostgreSQL appends, projects and commits the other's (a month's acts: ~a third of a batch's
-# time was this process waiting for the database). Two, because the store takes one writer at a time: a third
-# lane would only queue for the append lock.
+# A large group's messages may go in two transactions at once, split by key (`_lanes`, a consumer built with
+# `lanes=2`): the service's Python decides one lane's events while PostgreSQL appends, projects and commits the
+# other's (a month's acts: ~a third of a batch's time was this process waiting for the database). Two, because the
+# store takes one writer at a time: a third lane would only queue for the append lock. Only for a service whose
+# every handler writes and reads its message key's streams alone (invoicing: a contract's account): metering's
+# check that a meter serves no other contract reads what another key's message writes, which two transactions at
+# once would not see.
 LANES = 2
-LANE_MIN_MESSAGES = 16
+LARGE_BATCH_MESSAGES = 32   # a group this large is split in lanes; a batch this large is settled after
 TRANSIENT_RETRY_DELAY_S = 1.0
 OWNER_OF_TOPIC = {topic: service for service, topic in TOPICS.items()}
 
@@ -76,8 +79,10 @@ class ConsumerStats:
 class EventConsumer:
     def __init__(self, *, service: str, engine: AsyncEngine, registry: EventRegistry, handlers: dict[str, Handler],
                  tracer: Tracer, clock: Clock, on_parked: Callable[[], None] = lambda: None,
-                 batch_handlers: dict[str, BatchHandler] | None = None):
+                 batch_handlers: dict[str, BatchHandler] | None = None, lanes: int = 1):
+        assert lanes in (1, LANES), "one transaction to a group, or two at once split by key"
         self.service = service
+        self.lanes = lanes   # transactions a large group is applied in at once (`_lanes`)
         # consecutive events of one of these types in a group are handled by one call (`consume_many`)
         self.batch_handlers = batch_handlers or {}
         self.engine = engine
@@ -121,7 +126,7 @@ class EventConsumer:
         placed: list[int] = []   # each grouped message's place among the records
 
         async def flush() -> None:
-            lanes = _lanes(group, placed)
+            lanes = _lanes(group, placed, self.lanes)
             # each lane its own transaction, both in flight: while one waits for PostgreSQL (its append, its
             # read models, its commit), the other's events are decided in this process
             # (a database away fails a lane: the batch is rewound, and the other lane's commit meets the inbox)
@@ -148,8 +153,8 @@ class EventConsumer:
             if len(group) == MAX_GROUP:
                 await flush()
         await flush()
-        if len(records) >= LANES * LANE_MIN_MESSAGES:   # a large batch: what it left held (the accounts it folded)
-            collector.settle()                          # frozen (`shared/collector.py`); a trickle is left alone
+        if len(records) >= LARGE_BATCH_MESSAGES:   # what a large batch left held (the accounts it folded) frozen
+            collector.settle()                     # (`shared/collector.py`); a trickle is left to the collector
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _screened(self, raw: bytes, source: Source) -> tuple[EnvelopeAndEvent, Handler] | None:
@@ -392,18 +397,18 @@ class Source:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 
-def _lanes(group: list[GroupedMessage], placed: list[int]) -> list[tuple[list[GroupedMessage], list[int]]]:
-    """A group split in `LANES` by its messages' keys (each message with its place): the messages of one key stay
-    in one lane in their order, as Kafka gives them. A group under `LANE_MIN_MESSAGES` a lane is not split: its
-    second transaction would cost more than it overlaps."""
-    if len(group) < LANES * LANE_MIN_MESSAGES:
+def _lanes(group: list[GroupedMessage], placed: list[int], lanes: int) -> list[tuple[list[GroupedMessage], list[int]]]:
+    """A group split in `lanes` by its messages' keys (each message with its place): the messages of one key stay
+    in one lane in their order, as Kafka gives them. A group under `LARGE_BATCH_MESSAGES` is not split: its second
+    transaction would cost more than it overlaps."""
+    if lanes == 1 or len(group) < LARGE_BATCH_MESSAGES:
         return [(list(group), list(placed))]
-    lanes: list[tuple[list[GroupedMessage], list[int]]] = [([], []) for _ in range(LANES)]
+    split: list[tuple[list[GroupedMessage], list[int]]] = [([], []) for _ in range(lanes)]
     for message, n in zip(group, placed, strict=True):
-        lane = lanes[zlib.crc32(message[0].key or b"") % LANES]
+        lane = split[zlib.crc32(message[0].key or b"") % lanes]
         lane[0].append(message)
         lane[1].append(n)
-    return [lane for lane in lanes if lane[0]]
+    return [lane for lane in split if lane[0]]
 
 
 def _misplaced(envelope: EventEnvelope, event: Event, key: bytes | None) -> tuple[str, str] | None:

@@ -66,6 +66,9 @@ class ServiceDefinition:
     # event type -> handler(application, uow, [(event, envelope, context), …]) of consecutive events of that type
     # fetched together: their streams read and appended at once (a month's acts); optional beside `subscriptions`
     batch_handlers: dict[str, Any] = field(default_factory=dict)
+    # transactions a large fetched group is applied in at once, split by key (`shared/consumer.LANES`): 2 only
+    # where every handler writes and reads its message key's streams alone
+    consumer_lanes: int = 1
     # personal-data keys (`shared/personal_keys.py`): the contracts service owns them and publishes its key
     # table; the others keep copies from the keys topic, and `KeyCopies.refresh` brings their read models
     # in line when a key arrives or is shredded
@@ -122,6 +125,7 @@ class Service:
                       for t, h in hs.items()},
             batch_handlers={t: partial(h, self.application) for t, h in definition.batch_handlers.items()},
             tracer=self.tracer, clock=self.clock, on_parked=self.dead_letter_sender.wake,
+            lanes=definition.consumer_lanes,
         )
         self.relay = Relay(self.engine, self.store, self.topic, self.kafka.publish,
                            batch_size=settings.relay_batch_size,

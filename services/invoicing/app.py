@@ -8,6 +8,7 @@ from services.invoicing.api.payments import MAX_STATEMENT_BYTES, PAYMENT_ROUTE
 from services.invoicing.application import Invoicing
 from services.invoicing.handlers import BATCHED, FROM_CLAIMS, FROM_CONTRACTS, FROM_METERING
 from services.invoicing.projection import projector
+from shared.consumer import LANES
 from shared.events import topic_of
 from shared.service import KeyCopies, ServiceDefinition
 
@@ -21,6 +22,10 @@ definition = ServiceDefinition(
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): FROM_CLAIMS},
     batch_handlers=BATCHED,
+    # every handler writes and reads the message's contract's account alone, but for the calendar's declared days
+    # (keyed "*", all in one lane), which Kafka orders against other keys in no case (they are on other
+    # partitions): a month's acts go in two transactions at once
+    consumer_lanes=LANES,
     key_copies=KeyCopies(refresh=personal_data.refresh),
     fast_routes=(PAYMENT_ROUTE,),
     body_limits={"/payments/import": MAX_STATEMENT_BYTES},

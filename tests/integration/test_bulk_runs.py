@@ -18,7 +18,7 @@ from sqlalchemy import text
 from ledger_cli import audit
 from services.invoicing import run_outcomes
 from shared.calendar import day_start
-from shared.consumer import LANE_MIN_MESSAGES, LANES, Source
+from shared.consumer import LANES, LARGE_BATCH_MESSAGES, Source
 from shared.digest import digests
 from shared.envelope import EventEnvelope, canonical_json
 from shared.events import topic_of
@@ -115,10 +115,11 @@ async def test_acts_fetched_together_are_charged_at_once_and_a_refused_one_is_pa
 
 
 async def test_a_large_batch_goes_in_two_lanes_each_contract_in_its_order(system):
-    """A group of `LANES * LANE_MIN_MESSAGES` messages or more is applied in two transactions at once, split by key:
+    """In invoicing, a group of `LARGE_BATCH_MESSAGES` or more is applied in two transactions at once, split by key:
     each contract's act and then its correction (which the rules refuse before the act it corrects) both applied,
     the outcomes in the records' order, and an act the rules refuse parked alone while both lanes are applied."""
-    contracts = [await signed_contract(system) for _ in range(LANES * LANE_MIN_MESSAGES // 2)]
+    assert system["invoicing"].consumer.lanes == LANES
+    contracts = [await signed_contract(system) for _ in range(LARGE_BATCH_MESSAGES // 2)]
     assert {zlib.crc32(c.encode()) % LANES for c in contracts} == set(range(LANES)), "both lanes have contracts"
     records = []
     for contract_id in contracts:
