@@ -55,9 +55,10 @@ MAX_GROUP = 250   # applicable messages to one transaction: a short lock, a few 
 # `lanes=2`): the service's Python decides one lane's events while PostgreSQL appends, projects and commits the
 # other's (a month's acts: ~a third of a batch's time was this process waiting for the database). Two, because the
 # store takes one writer at a time: a third lane would only queue for the append lock. Only for a service whose
-# every handler writes and reads its message key's streams alone (invoicing: a contract's account): metering's
-# check that a meter serves no other contract reads what another key's message writes, which two transactions at
-# once would not see.
+# handlers write their message key's streams alone and decide a batch before appending it (invoicing's acts): a
+# handler that appends message by message holds the append lock from its first message to the commit, so a second
+# lane mostly waits, and one that takes locks of its own inside (metering's per-meter locks) could make the two
+# lanes wait on each other (PostgreSQL then fails one, and its group is applied again one message at a time).
 LANES = 2
 LARGE_BATCH_MESSAGES = 32   # a group this large is split in lanes; a batch this large is settled after
 TRANSIENT_RETRY_DELAY_S = 1.0

@@ -67,7 +67,7 @@ class ServiceDefinition:
     # fetched together: their streams read and appended at once (a month's acts); optional beside `subscriptions`
     batch_handlers: dict[str, Any] = field(default_factory=dict)
     # transactions a large fetched group is applied in at once, split by key (`shared/consumer.LANES`): 2 only
-    # where every handler writes and reads its message key's streams alone
+    # where the handlers write their message key's streams alone and a batch handler carries the bulk
     consumer_lanes: int = 1
     # personal-data keys (`shared/personal_keys.py`): the contracts service owns them and publishes its key
     # table; the others keep copies from the keys topic, and `KeyCopies.refresh` brings their read models

@@ -22,9 +22,9 @@ definition = ServiceDefinition(
     subscriptions={topic_of("contracts"): FROM_CONTRACTS, topic_of("metering"): FROM_METERING,
                    topic_of("claims"): FROM_CLAIMS},
     batch_handlers=BATCHED,
-    # every handler writes and reads the message's contract's account alone, but for the calendar's declared days
-    # (keyed "*", all in one lane), which Kafka orders against other keys in no case (they are on other
-    # partitions): a month's acts go in two transactions at once
+    # every handler writes the message's contract's account alone (the calendar's declared days, keyed "*", all
+    # in one lane), and a month's acts are decided together before they are appended: they go in two
+    # transactions at once
     consumer_lanes=LANES,
     key_copies=KeyCopies(refresh=personal_data.refresh),
     fast_routes=(PAYMENT_ROUTE,),
