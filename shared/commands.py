@@ -303,8 +303,17 @@ async def _within_many(runner: CommandRunner, uow: UnitOfWork, streams: Streams[
         stored = await runner.store.append_many(uow.conn, group)
         await runner.projector.apply(uow.conn, [event for each in stored for event in each],
                                      decoded=[event for append in group for event in append.events])
-    uow.after_commit(lambda: _fold_committed(runner.cache(streams), streams, decided))
+    uow.after_commit(lambda: _fold_committed_uncollected(runner.cache(streams), streams, decided))
     return DecidedMany(recorded, refused)
+
+
+def _fold_committed_uncollected(cache: BoundedCache[str, S], streams: Streams[S],
+                                decided: dict[str, tuple[S | None, list[object]]]) -> None:
+    """`_fold_committed` without the cycle collector: what it adds to the accounts held is in no cycle and lives
+    on, so a collection in the middle of it would walk it for nothing; the run's settle walks it once
+    (`shared/collector.py`)."""
+    with no_cycle_collection():
+        _fold_committed(cache, streams, decided)
 
 
 def _fold_committed(cache: BoundedCache[str, S], streams: Streams[S], decided: dict[str, tuple[S | None, list[object]]]

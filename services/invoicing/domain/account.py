@@ -981,7 +981,7 @@ def _settled_by(debts: list[Debt], day: date) -> bool:
     """Every change of the debts is dated by `day` and they add up to nothing: nothing was open after `day`.
     What the changes add up to is what is outstanding (each change of it is recorded with it, `_record`), so the
     sum over the history is not made again, and an open debt is told at once."""
-    return (Money.total((debt.outstanding for debt in debts), debts[0].outstanding.currency).is_zero
+    return (sum((debt.outstanding.amount for debt in debts), _NOTHING).is_zero()   # see `open_at_start_of`
             and all(changed_on <= day for debt in debts for changed_on, _ in debt.history))
 
 
@@ -1010,9 +1010,16 @@ def _late_amounts(debts: list[Debt], start: date, end: date, currency: str,
     return parts
 
 
+# A debt's changes summed as plain Decimals, one Money made of the sum: every amount is below 10^15 with at most a
+# few decimals (`shared.money.MAX_ABS_AMOUNT`), so such a sum is exact in the default context's 28 digits, and a
+# collection proposal sums a year's debts several times over (§5.7 and §11.2 each ask what was open when)
+_NOTHING = Decimal(0)
+
+
 def open_at_start_of(debt: Debt, day: date) -> Money:
     """The debt's amount open at the start of `day`: every change dated before it."""
-    return Money.total((change for changed_on, change in debt.history if changed_on < day), debt.outstanding.currency)
+    return Money(sum((change.amount for changed_on, change in debt.history if changed_on < day), _NOTHING),
+                 debt.outstanding.currency)
 
 
 def waive_penalty(state: Account, *, document_number: str, amount: Money | None, reason: str,
