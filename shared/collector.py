@@ -23,12 +23,17 @@ at ten thousand accounts held), a few times a day instead of whenever the heap g
 
 Only a served process settles (`enable`, from `shared.serve.collect_for_serving`): a test process builds and drops
 hundreds of services, whose cyclic garbage must not be frozen out of its collector's reach.
+
+`no_cycle_collection()` keeps the collector off for a stretch of work that makes many objects in no cycle (a
+rebuild's rows, a run's chunk), in any process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
+from collections.abc import Iterator
 
 THAW_AFTER_S = 6 * 3600.0   # the longest a frozen object that became cyclic garbage is kept
 
@@ -67,3 +72,17 @@ def settle(now_s: float | None = None) -> None:
         _thawed_at_s = now
     gc.collect()
     gc.freeze()
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """For a rebuild: millions of short-lived dicts and rows made the cycle collector walk them again
+    and again (half the time of a replay); they hold no cycles, so it waits until the rebuild is over
+    (a worker process keeps it off for its whole life)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -35,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import collector
 from shared.cache import BoundedCache
+from shared.collector import no_cycle_collection
 from shared.db import UnitOfWork, in_transaction
 from shared.errors import DomainError, NotFound
 from shared.events.registry import Event, EventRegistry
 from shared.eventstore.store import Append, CommandContext, EventStore, StoredEvent
 from shared.logging import get_logger
-from shared.rebuild import no_cycle_collection
 
 S = TypeVar("S")
 _log = get_logger("commands")
@@ -303,17 +303,8 @@ async def _within_many(runner: CommandRunner, uow: UnitOfWork, streams: Streams[
         stored = await runner.store.append_many(uow.conn, group)
         await runner.projector.apply(uow.conn, [event for each in stored for event in each],
                                      decoded=[event for append in group for event in append.events])
-    uow.after_commit(lambda: _fold_committed_uncollected(runner.cache(streams), streams, decided))
+    uow.after_commit(lambda: _fold_committed(runner.cache(streams), streams, decided))
     return DecidedMany(recorded, refused)
-
-
-def _fold_committed_uncollected(cache: BoundedCache[str, S], streams: Streams[S],
-                                decided: dict[str, tuple[S | None, list[object]]]) -> None:
-    """`_fold_committed` without the cycle collector: what it adds to the accounts held is in no cycle and lives
-    on, so a collection in the middle of it would walk it for nothing; the run's settle walks it once
-    (`shared/collector.py`)."""
-    with no_cycle_collection():
-        _fold_committed(cache, streams, decided)
 
 
 def _fold_committed(cache: BoundedCache[str, S], streams: Streams[S], decided: dict[str, tuple[S | None, list[object]]]
@@ -326,18 +317,22 @@ def _fold_committed(cache: BoundedCache[str, S], streams: Streams[S], decided: d
     time. In place is safe because the events are committed, hence true; a decision that read the same state
     meanwhile appends on its older version and runs again (`ConcurrencyConflict`); nothing else keeps a state across
     an await. A fold that fails here (it never should: the same rule decided these events) drops the state from
-    the cache, so the next command folds the stream from its events."""
-    for key, (state, events) in decided.items():
-        try:
-            folded = state
-            for event in events:
-                folded = streams.evolve(folded, event)
-        except Exception:
-            cache.discard(key)
-            _log.exception("state_dropped_from_cache", key=key, streams=streams.name)
-            continue
-        assert folded is not None, "a stream with events has a state"
-        cache.put(key, folded)
+    the cache, so the next command folds the stream from its events.
+
+    Without the cycle collector: what the fold adds to the states held is in no cycle and lives on, so a collection
+    in the middle of it would walk it for nothing; the run's settle walks it once (`shared/collector.py`)."""
+    with no_cycle_collection():
+        for key, (state, events) in decided.items():
+            try:
+                folded = state
+                for event in events:
+                    folded = streams.evolve(folded, event)
+            except Exception:
+                cache.discard(key)
+                _log.exception("state_dropped_from_cache", key=key, streams=streams.name)
+                continue
+            assert folded is not None, "a stream with events has a state"
+            cache.put(key, folded)
 
 
 def _groups(appends: list[Append]) -> list[list[Append]]:

@@ -32,7 +32,7 @@ import os
 import queue
 import re
 import traceback
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -41,6 +41,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.collector import no_cycle_collection
 from shared.copy_out import copy_rows
 from shared.db import driver_connection
 
@@ -99,20 +100,6 @@ async def events_of_types(conn: AsyncConnection, types: Sequence[str], until: da
     rebuild folds after the contracts' histories into read models that span contracts."""
     rows = await conn.execute(_OF_TYPES, {"types": sorted(types), "until": until})
     return [RawEvent(row.position, row.event_type, row.contract_id, bytes(row.body)) for row in rows]
-
-
-@contextlib.contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """For a rebuild: millions of short-lived dicts and rows made the cycle collector walk them again
-    and again (half the time of a replay); they hold no cycles, so it waits until the rebuild is over
-    (a worker process keeps it off for its whole life)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def worker_count(events: int) -> int:

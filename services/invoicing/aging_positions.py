@@ -38,9 +38,9 @@ from services.invoicing.domain import account as acc
 from services.invoicing.domain import aging
 from services.invoicing.queries import AgedAccount
 from shared.cache import BoundedCache
+from shared.collector import no_cycle_collection
 from shared.events.registry import Event, EventRegistry
 from shared.logging import get_logger
-from shared.rebuild import no_cycle_collection
 
 FOLD_FORMAT = 1          # of `aging.AgedFold.snapshot`: a kept fold of another format is rebuilt from the events
 BATCH_ACCOUNTS = 200     # accounts whose events one read brings (bounds the memory of one read)
